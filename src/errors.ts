@@ -1,0 +1,62 @@
+// One error vocabulary below HTTP: a closed set of codes, each with its HTTP status, and a
+// retryable flag that the queue consumer and retry helpers decide from (never message text).
+
+export const ERROR_CODES = {
+  bad_request: { status: 400, title: "Bad request" },
+  validation_failed: { status: 400, title: "Validation failed" },
+  invalid_filter: { status: 400, title: "Invalid filter" },
+  unauthorized: { status: 401, title: "Unauthorized" },
+  forbidden: { status: 403, title: "Forbidden" },
+  not_found: { status: 404, title: "Not found" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  conflict: { status: 409, title: "Conflict" },
+  payload_too_large: { status: 413, title: "Payload too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  unprocessable: { status: 422, title: "Unprocessable content" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  internal: { status: 500, title: "Internal error" },
+  upstream_failed: { status: 502, title: "Upstream failed" },
+  unavailable: { status: 503, title: "Service unavailable" },
+  timeout: { status: 504, title: "Upstream timed out" },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface AppErrorOptions {
+  /** Whether doing the same thing again later may succeed (429, 5xx, timeouts). */
+  retryable?: boolean;
+  /** The request field the error is about, e.g. "body.documents[3].id". */
+  field?: string;
+  /** Extra machine-readable detail for the problem+json body. */
+  extra?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly field: string | undefined;
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.retryable = options.retryable ?? ERROR_CODES[code].status >= 500;
+    this.field = options.field;
+    this.extra = options.extra;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** Retryable unless it is our own error that says otherwise; unknown errors are assumed transient. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof AppError ? err.retryable : true;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

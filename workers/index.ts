@@ -1,0 +1,7 @@
+export { LocalVectorIndex } from "./objects/local-vector-index";
+
+export default {
+  async fetch() {
+    return new Response("ok");
+  },
+} satisfies ExportedHandler<Env>;
