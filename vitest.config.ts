@@ -18,7 +18,7 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/setup.ts"],
-      reporters: ["default", "./test/summary-reporter.ts"],
+      reporters: ["default", "./scripts/vitest-summary-reporter.ts"],
     },
   };
 });

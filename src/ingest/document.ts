@@ -1,0 +1,76 @@
+// The parsed form every document format is turned into before chunking, and the builder the
+// parsers share to produce it: a heading path per section, paragraphs separated by blank lines.
+
+export interface ParsedSection {
+  /** The heading path above this section, outermost first; empty before the first heading. */
+  headings: string[];
+  /** Readable text: paragraphs separated by one blank line, lines within a paragraph by "\n". */
+  text: string;
+}
+
+export interface ParsedDocument {
+  title?: string;
+  sections: ParsedSection[];
+}
+
+/** Collapses runs of spaces within each line and drops empty lines, so no blank line remains. */
+export function tidyParagraph(raw: string): string {
+  return raw
+    .split(/\r\n?|\n/)
+    .map((line) => line.replace(/[^\S\n]+/g, " ").trim())
+    .filter((line) => line.length > 0)
+    .join("\n");
+}
+
+/** Splits plain text into tidy paragraphs on blank lines. */
+export function plainParagraphs(text: string): string[] {
+  return text
+    .replace(/\r\n?/g, "\n")
+    .split(/\n[^\S\n]*\n/)
+    .map(tidyParagraph)
+    .filter((p) => p.length > 0);
+}
+
+/** Whitespace-collapsed single line, for titles and headings. */
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
+interface OpenHeading {
+  level: number;
+  text: string;
+}
+
+/**
+ * Accumulates paragraphs under the current heading path. A heading closes the section before it and
+ * replaces every open heading at its level or deeper.
+ */
+export class SectionBuilder {
+  private readonly open: OpenHeading[] = [];
+  private readonly sections: ParsedSection[] = [];
+  private paragraphs: string[] = [];
+
+  heading(level: number, text: string): void {
+    const clean = oneLine(text);
+    if (clean.length === 0) return;
+    this.closeSection();
+    while (this.open.length > 0 && (this.open[this.open.length - 1]?.level ?? 0) >= level) this.open.pop();
+    this.open.push({ level, text: clean });
+  }
+
+  paragraph(text: string): void {
+    const clean = tidyParagraph(text);
+    if (clean.length > 0) this.paragraphs.push(clean);
+  }
+
+  finish(): ParsedSection[] {
+    this.closeSection();
+    return this.sections;
+  }
+
+  private closeSection(): void {
+    if (this.paragraphs.length === 0) return;
+    this.sections.push({ headings: this.open.map((h) => h.text), text: this.paragraphs.join("\n\n") });
+    this.paragraphs = [];
+  }
+}

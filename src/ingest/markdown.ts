@@ -1,0 +1,240 @@
+// Markdown to readable text with its heading structure: ATX and setext headings build the heading
+// path; emphasis, link targets, image syntax, fences and comments are dropped, their text kept.
+import { oneLine, type ParsedDocument, SectionBuilder } from "./document";
+import { decodeEntities } from "./entities";
+
+// Every pattern here runs in linear time on hostile input: no unbounded lazy spans, no nested
+// quantifiers, link and code spans found by scanning.
+const ATX_RE = /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/;
+const SETEXT_RE = /^ {0,3}(=+|-+)[ \t]*$/;
+const THEMATIC_RE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
+const FENCE_RE = /^ {0,3}(`{3,}|~{3,})/;
+const REFERENCE_DEF_RE = /^ {0,3}\[[^\]]+\]:\s*\S/;
+const TABLE_RULE_RE = /^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$/;
+const RAW_BLOCK_RE = /^ {0,3}<(script|style|textarea)\b/i;
+
+// Link text cannot hold brackets or newlines; destinations at most one level of parentheses.
+const IMAGE_RE =
+  /!\[([^[\]\n]{0,1000})\](?:\([^()\n]{0,2000}(?:\([^()\n]{0,2000}\)[^()\n]{0,2000})?\)|\[[^[\]\n]{0,1000}\])/g;
+const LINK_RE =
+  /\[([^[\]\n]{1,1000})\](?:\([^()\n]{0,2000}(?:\([^()\n]{0,2000}\)[^()\n]{0,2000})?\)|\[[^[\]\n]{0,1000}\])/g;
+const AUTOLINK_RE = /<((?:https?|ftp|mailto):[^\s<>]+)>/gi;
+const TAG_RE = /<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g;
+// Emphasis markers are dropped where they open or close a span (next to a word on one side only),
+// which needs no pairing: snake_case and 2*3 keep theirs.
+const EMPHASIS_OPEN_RE = /(^|[^\p{L}\p{N}])(?:\*+|_+|~~+)(?=[^\s*_~])/gu;
+const EMPHASIS_CLOSE_RE = /(?<=[^\s*_~])(?:\*+|_+|~~+)(?=[^\p{L}\p{N}]|$)/gu;
+
+// Placeholders that shield escaped characters and code spans from the inline rewrites below.
+const ESCAPE_BASE = 0xe000;
+const CODE_OPEN = "\ue100";
+const CODE_CLOSE = "\ue101";
+
+/** Replaces `code spans` with placeholders (their text kept in `codes`); unmatched backticks stay. */
+function shieldCodeSpans(s: string, codes: string[]): string {
+  const runs = Array.from(s.matchAll(/`+/g), (m) => ({ start: m.index, length: m[0].length }));
+  // For each run, the next run of the same length: the one that closes it.
+  const closer = new Array<number>(runs.length).fill(-1);
+  const nextOfLength = new Map<number, number>();
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const run = runs[i];
+    if (!run) continue;
+    closer[i] = nextOfLength.get(run.length) ?? -1;
+    nextOfLength.set(run.length, i);
+  }
+  let out = "";
+  let pos = 0;
+  for (let i = 0; i < runs.length; ) {
+    const open = runs[i];
+    const close = runs[closer[i] ?? -1];
+    if (!open || !close) {
+      i++;
+      continue;
+    }
+    const code = s.slice(open.start + open.length, close.start);
+    codes.push(code.length > 2 && code.startsWith(" ") && code.endsWith(" ") ? code.slice(1, -1) : code);
+    out += `${s.slice(pos, open.start)}${CODE_OPEN}${codes.length - 1}${CODE_CLOSE}`;
+    pos = close.start + close.length;
+    i = (closer[i] ?? i) + 1;
+  }
+  return out + s.slice(pos);
+}
+
+/**
+ * Removes every `open`...`close` span (both global regexps); an unclosed one runs to the end of
+ * the text and is reported, so a comment can go on over the following lines.
+ */
+function removeSpans(s: string, open: RegExp, close: RegExp): { text: string; unclosed: boolean } {
+  let out = "";
+  let pos = 0;
+  for (;;) {
+    open.lastIndex = pos;
+    const start = open.exec(s);
+    if (!start) return { text: out + s.slice(pos), unclosed: false };
+    out += s.slice(pos, start.index);
+    close.lastIndex = start.index + start[0].length;
+    const end = close.exec(s);
+    if (!end) return { text: out, unclosed: true };
+    pos = end.index + end[0].length;
+  }
+}
+
+/** Strips inline Markdown syntax from one paragraph or heading, keeping what a reader sees. */
+export function inlineText(source: string): string {
+  const codes: string[] = [];
+  let s = source.replace(/\\([!-/:-@[-`{-~])/g, (_m, ch: string) =>
+    String.fromCharCode(ESCAPE_BASE + ch.charCodeAt(0)),
+  );
+  s = shieldCodeSpans(s, codes);
+  s = removeSpans(s, /<(?:script|style|textarea)\b/gi, /<\/(?:script|style|textarea)\s*>/gi)
+    .text.replace(IMAGE_RE, "$1")
+    .replace(LINK_RE, "$1")
+    .replace(AUTOLINK_RE, "$1")
+    .replace(TAG_RE, "")
+    .replace(EMPHASIS_OPEN_RE, "$1")
+    .replace(EMPHASIS_CLOSE_RE, "");
+  s = decodeEntities(s);
+  s = s.replace(
+    new RegExp(`${CODE_OPEN}(\\d+)${CODE_CLOSE}`, "g"),
+    (_m, i: string) => codes[Number(i)] ?? "",
+  );
+  return s.replace(/[\ue000-\ue07f]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) - ESCAPE_BASE));
+}
+
+/** An ATX heading's text without the optional closing run of #. */
+function atxText(raw: string): string {
+  const text = raw.trimEnd();
+  let end = text.length;
+  while (end > 0 && text[end - 1] === "#") end--;
+  if (end === 0) return "";
+  const before = text[end - 1];
+  return end < text.length && (before === " " || before === "\t") ? text.slice(0, end) : text;
+}
+
+/** One line of a paragraph without its block markers (quotes, bullets, table pipes). */
+function contentLine(line: string): string {
+  let s = line.replace(/^ {0,3}(?:>[ \t]?)+/, "");
+  s = s.replace(/^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/, "");
+  if (/^[ \t]*\|/.test(s)) {
+    s = s
+      .replace(/^[ \t]*\||\|[ \t]*$/g, "")
+      .split(/(?<!\\)\|/)
+      .map((cell) => cell.trim())
+      .join(" | ");
+  }
+  return s;
+}
+
+function frontMatter(lines: string[]): { title: string | undefined; bodyStart: number } {
+  if (lines[0]?.trim() !== "---") return { title: undefined, bodyStart: 0 };
+  for (let i = 1; i < Math.min(lines.length, 200); i++) {
+    const line = lines[i]?.trim();
+    if (line === "---" || line === "...") {
+      let title: string | undefined;
+      for (const entry of lines.slice(1, i)) {
+        if (!entry.startsWith("title:")) continue;
+        const value = entry.slice("title:".length).trim();
+        const quoted =
+          value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0]);
+        title = oneLine(quoted ? value.slice(1, -1) : value);
+      }
+      return { title: title || undefined, bodyStart: i + 1 };
+    }
+  }
+  return { title: undefined, bodyStart: 0 };
+}
+
+/**
+ * Parses Markdown (CommonMark blocks, GFM tables): the first H1 is the title unless front matter
+ * names one; headings build the path; fenced code keeps its text.
+ */
+export function parseMarkdown(body: string): ParsedDocument {
+  const lines = body.replace(/\r\n?/g, "\n").split("\n");
+  const front = frontMatter(lines);
+  let title = front.title;
+  const builder = new SectionBuilder();
+  let paragraph: string[] = [];
+  let fence: string | null = null;
+  let code: string[] = [];
+  let rawBlockEnd: RegExp | null = null;
+  let inComment = false;
+
+  const flush = (): void => {
+    if (paragraph.length > 0) builder.paragraph(inlineText(paragraph.join("\n")));
+    paragraph = [];
+  };
+  const heading = (level: number, text: string): void => {
+    const clean = oneLine(inlineText(text));
+    if (level === 1 && title === undefined && clean.length > 0) title = clean;
+    builder.heading(level, clean);
+  };
+
+  for (let i = front.bodyStart; i < lines.length; i++) {
+    let line = lines[i] ?? "";
+    if (fence !== null) {
+      const close = FENCE_RE.exec(line);
+      if (close?.[1]?.startsWith(fence) && line.trim() === close[1]) {
+        builder.paragraph(code.join("\n"));
+        code = [];
+        fence = null;
+      } else {
+        code.push(line);
+      }
+      continue;
+    }
+    if (rawBlockEnd !== null) {
+      if (rawBlockEnd.test(line)) rawBlockEnd = null;
+      continue;
+    }
+    if (inComment) {
+      const end = line.indexOf("-->");
+      if (end < 0) continue;
+      inComment = false;
+      line = line.slice(end + 3);
+    }
+    // A comment left open at the end of the line hides the lines after it.
+    const uncommented = removeSpans(line, /<!--/g, /-->/g);
+    inComment = uncommented.unclosed;
+    line = uncommented.text;
+    if (line.trim() === "") {
+      flush();
+      continue;
+    }
+    const fenceOpen = FENCE_RE.exec(line);
+    if (fenceOpen?.[1]) {
+      flush();
+      fence = fenceOpen[1];
+      continue;
+    }
+    const raw = RAW_BLOCK_RE.exec(line);
+    if (raw?.[1]) {
+      flush();
+      const endTag = new RegExp(`</${raw[1]}\\s*>`, "i");
+      if (!endTag.test(line)) rawBlockEnd = endTag;
+      continue;
+    }
+    const atx = ATX_RE.exec(line);
+    if (atx?.[1]) {
+      flush();
+      heading(atx[1].length, atxText(atx[2] ?? ""));
+      continue;
+    }
+    const setext = SETEXT_RE.exec(line);
+    if (setext?.[1] && paragraph.length > 0) {
+      const text = paragraph.join("\n");
+      paragraph = [];
+      heading(setext[1].startsWith("=") ? 1 : 2, text);
+      continue;
+    }
+    if (THEMATIC_RE.test(line) || SETEXT_RE.test(line)) {
+      flush();
+      continue;
+    }
+    if (REFERENCE_DEF_RE.test(line) || TABLE_RULE_RE.test(line)) continue;
+    paragraph.push(contentLine(line));
+  }
+  if (fence !== null) builder.paragraph(code.join("\n"));
+  flush();
+  const sections = builder.finish();
+  return title === undefined ? { sections } : { title, sections };
+}

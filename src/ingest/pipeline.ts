@@ -1,0 +1,225 @@
+// Ingest of one queue message: decides from the R2 object and the document row what to do,
+// and returns the decision for the consumer loop to apply. Idempotent on (key, eTag): a
+// redelivered or stale message changes nothing.
+import type { Config } from "../config";
+import type { Embedder } from "../embed/embedder";
+import { AppError, errorMessage, isRetryable } from "../errors";
+import type { Logger } from "../observe/logger";
+import type { Metrics } from "../observe/metrics";
+import type { DocumentRecord, DocumentStore } from "../store/documents";
+import { r2 } from "../store/r2";
+import { parseDocumentKey } from "../validation";
+import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
+import { VECTORIZE_LIMITS } from "../vectors/vector-index";
+import { DEFAULT_VERSION, vectorNamespace } from "../versions";
+import { chunkDocument } from "./chunk";
+import { chunkId, chunkIdPrefix, chunkIds } from "./ids";
+import { type IngestMessage, IngestMessageSchema, isDeleteAction } from "./messages";
+import { parseDocument } from "./parse";
+import { readUploadMetadata } from "./upload-metadata";
+
+export interface IngestDeps {
+  blobs: R2Bucket;
+  store: DocumentStore;
+  embedder: Embedder;
+  index: VectorIndex;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export type Decision =
+  | { type: "ack"; outcome: "indexed" | "deleted" | "skipped" | "failed"; reason?: string }
+  | { type: "retry"; delaySeconds: number; error: string }
+  | { type: "dead-letter"; reason: string };
+
+/** Retry delay: exponential in the attempt number, full jitter, capped (seconds, at least 1). */
+export function backoffSeconds(
+  attempts: number,
+  baseSeconds = 2,
+  capSeconds = 300,
+  random = Math.random,
+): number {
+  const ceiling = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, attempts - 1));
+  return Math.max(1, Math.ceil(random() * ceiling));
+}
+
+export async function processMessage(deps: IngestDeps, body: unknown, attempts: number): Promise<Decision> {
+  const parsed = IngestMessageSchema.safeParse(body);
+  if (!parsed.success) {
+    return {
+      type: "dead-letter",
+      reason: `invalid ingest message: ${parsed.error.issues[0]?.message ?? "bad shape"}`,
+    };
+  }
+  const message = parsed.data;
+  const target = parseDocumentKey(message.object.key);
+  if (!target) {
+    return {
+      type: "dead-letter",
+      reason: `object key is not "<namespace>/<document id>": ${message.object.key}`,
+    };
+  }
+  const { namespace, id } = target;
+  const log = deps.logger.child({ namespace, docId: id, action: message.action, attempts });
+  try {
+    return isDeleteAction(message.action)
+      ? await removeDocument(deps, namespace, id, message, log)
+      : await indexDocument(deps, namespace, id, message, log);
+  } catch (err) {
+    const error = errorMessage(err);
+    if (!isRetryable(err)) {
+      // A permanent failure of this version: the document is marked failed, the message done.
+      const row = await deps.store.get(namespace, id);
+      if (row?.etag) await deps.store.markFailed(namespace, id, row.etag, error);
+      log.warn("ingest.failed", { error });
+      deps.metrics.ingest({ namespace, outcome: "failed", chunks: 0, bytes: 0, totalMs: 0, lagMs: 0 });
+      return { type: "ack", outcome: "failed", reason: error };
+    }
+    log.warn("ingest.retry", { error });
+    await deps.store.recordAttempt(namespace, id, error, attempts).catch(() => undefined);
+    return { type: "retry", delaySeconds: backoffSeconds(attempts), error };
+  }
+}
+
+async function indexDocument(
+  deps: IngestDeps,
+  namespace: string,
+  id: string,
+  message: IngestMessage,
+  log: Logger,
+): Promise<Decision> {
+  const started = Date.now();
+  const object = await r2("read", () => deps.blobs.get(message.object.key));
+  if (!object) return { type: "ack", outcome: "skipped", reason: "object no longer exists" };
+  const etag = object.etag;
+  if (message.object.eTag && message.object.eTag !== etag) {
+    // A newer version was written; its own message indexes it.
+    await object.body.cancel();
+    return { type: "ack", outcome: "skipped", reason: "superseded by a newer version" };
+  }
+  let row = await deps.store.get(namespace, id);
+  if (
+    row &&
+    row.etag === etag &&
+    (row.status === "failed" || (row.status === "indexed" && row.indexedEtag === etag))
+  ) {
+    await object.body.cancel();
+    return { type: "ack", outcome: "skipped", reason: `already ${row.status}` };
+  }
+  const upload = readUploadMetadata(object, id);
+  if (!row || row.etag !== etag) {
+    // Uploaded straight to R2 (no API call recorded it): the object's metadata describes it.
+    await deps.store.upsertQueued(namespace, [{ id, etag, bytes: object.size, ...upload }]);
+    row = await deps.store.get(namespace, id);
+  }
+  if (object.size > deps.config.maxDocumentBytes) {
+    await object.body.cancel();
+    throw new AppError(
+      "payload_too_large",
+      `document is ${object.size} bytes, over the limit of ${deps.config.maxDocumentBytes}`,
+      { retryable: false },
+    );
+  }
+  const text = await r2("read body", () => object.text());
+  const parsed = await parseDocument(text, upload.contentType);
+  const title = row?.title ?? upload.title ?? parsed.title ?? null;
+  const chunks = chunkDocument(
+    { ...parsed, title: title ?? undefined },
+    {
+      maxTokens: deps.config.chunkMaxTokens,
+      overlapTokens: deps.config.chunkOverlapTokens,
+      modelMaxTokens: deps.embedder.maxInputTokens,
+    },
+  );
+  if (chunks.length === 0) throw new AppError("unprocessable", "document has no text", { retryable: false });
+
+  const vectors = await deps.embedder.embed(
+    chunks.map((c) => c.embeddingText),
+    "document",
+  );
+  const prefix = await chunkIdPrefix(namespace, id);
+  const metadata = row?.metadata ?? upload.metadata;
+  const records: VectorRecord[] = chunks.map((c, i) => ({
+    id: chunkId(prefix, c.index),
+    values: vectors[i] ?? new Float32Array(deps.embedder.dimensions),
+    namespace: vectorNamespace(namespace),
+    metadata,
+  }));
+
+  // Re-check right before writing vectors: a newer version may have landed meanwhile.
+  const head = await r2("head", () => deps.blobs.head(message.object.key));
+  if (!head || head.etag !== etag)
+    return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
+
+  for (let i = 0; i < records.length; i += VECTORIZE_LIMITS.maxUpsertBatch) {
+    await deps.index.upsert(records.slice(i, i + VECTORIZE_LIMITS.maxUpsertBatch));
+  }
+  const previousCount = row?.chunkCount ?? 0;
+  if (previousCount > chunks.length)
+    await deleteVectors(deps.index, chunkIds(prefix, chunks.length, previousCount));
+
+  const committed = await deps.store.commitIndexed(namespace, id, etag, {
+    version: DEFAULT_VERSION,
+    title,
+    chunks: chunks.map((c) => ({
+      chunkId: chunkId(prefix, c.index),
+      index: c.index,
+      title,
+      headings: c.headings,
+      text: c.text,
+      tokens: c.tokens,
+    })),
+  });
+  if (!committed) return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
+
+  const now = Date.now();
+  const eventTime = Date.parse(message.eventTime);
+  deps.metrics.ingest({
+    namespace,
+    outcome: "indexed",
+    chunks: chunks.length,
+    bytes: object.size,
+    totalMs: now - started,
+    lagMs: Number.isFinite(eventTime) ? Math.max(0, now - eventTime) : 0,
+  });
+  log.info("ingest.indexed", { chunks: chunks.length, bytes: object.size, ms: now - started });
+  return { type: "ack", outcome: "indexed" };
+}
+
+async function removeDocument(
+  deps: IngestDeps,
+  namespace: string,
+  id: string,
+  message: IngestMessage,
+  log: Logger,
+): Promise<Decision> {
+  if (await r2("head", () => deps.blobs.head(message.object.key))) {
+    return { type: "ack", outcome: "skipped", reason: "object was written again after the delete" };
+  }
+  const row: DocumentRecord | null = await deps.store.get(namespace, id);
+  if (!row) return { type: "ack", outcome: "skipped", reason: "unknown document" };
+  // Deleted straight from R2: the API did not mark it yet.
+  if (row.status !== "deleted") await deps.store.markDeleted(namespace, [id]);
+  if (row.chunkCount > 0) {
+    const prefix = await chunkIdPrefix(namespace, id);
+    await deleteVectors(deps.index, chunkIds(prefix, 0, row.chunkCount));
+  }
+  await deps.store.clearVectors(namespace, id);
+  deps.metrics.ingest({
+    namespace,
+    outcome: "deleted",
+    chunks: row.chunkCount,
+    bytes: 0,
+    totalMs: 0,
+    lagMs: 0,
+  });
+  log.info("ingest.deleted", { chunks: row.chunkCount });
+  return { type: "ack", outcome: "deleted" };
+}
+
+async function deleteVectors(index: VectorIndex, ids: string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += VECTORIZE_LIMITS.maxGetOrDeleteBatch) {
+    await index.deleteByIds(ids.slice(i, i + VECTORIZE_LIMITS.maxGetOrDeleteBatch));
+  }
+}

@@ -1,0 +1,66 @@
+// Test helpers: call the Worker like a client would, and wait for asynchronous indexing.
+import { exports } from "cloudflare:workers";
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export async function api<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)["content-type"] ??= "application/json";
+  }
+  const res = await exports.default.fetch(new Request(`http://edgesearch.test${path}`, init));
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T };
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+let counter = 0;
+/** A namespace no other test uses (tests share storage within a file). */
+export function freshNamespace(prefix = "t"): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}`;
+}
+
+export async function waitForStatus(
+  ns: string,
+  id: string,
+  status: string,
+): Promise<Record<string, unknown>> {
+  return waitFor(`${ns}/${id} to be ${status}`, async () => {
+    const res = await api<Record<string, unknown>>(
+      "GET",
+      `/v1/namespaces/${ns}/documents/${encodeURIComponent(id)}`,
+    );
+    return res.status === 200 && res.body.status === status ? res.body : undefined;
+  });
+}

@@ -1,0 +1,176 @@
+// The ingest consumer driven message by message: idempotence on (key, eTag), uploads straight
+// to R2, messages that can never succeed, retries and the dead-letter queue.
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config";
+import type { Embedder } from "../../src/embed/embedder";
+import { AppError } from "../../src/errors";
+import { deleteMessage, putMessage } from "../../src/ingest/messages";
+import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
+import { createLogger } from "../../src/observe/logger";
+import { DocumentStore } from "../../src/store/documents";
+import { workerEnv } from "../../workers/env";
+import worker from "../../workers/index";
+import { buildServices } from "../../workers/services";
+import { api, freshNamespace, waitFor, waitForStatus } from "../helpers";
+
+let seq = 0;
+async function deliver(queue: string, body: unknown, attempts = 1) {
+  seq += 1;
+  const batch = createMessageBatch(queue, [
+    { id: `m-${Date.now()}-${seq}`, timestamp: new Date(), attempts, body },
+  ]);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+async function putObject(key: string, body: string, options?: R2PutOptions): Promise<R2Object> {
+  const object = await env.DOCUMENTS.put(key, body, options);
+  if (!object) throw new Error("R2 put returned no object");
+  return object;
+}
+
+async function countRows(sql: string, ...params: unknown[]): Promise<number> {
+  const row = await env.DB.prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+describe("ingest consumer", () => {
+  it("does not duplicate anything when a message is delivered again", async () => {
+    const ns = freshNamespace("q");
+    await api("PUT", `/v1/namespaces/${ns}/documents/a`, {
+      text: "Alpha paragraph one.\n\nAlpha paragraph two.",
+    });
+    const first = await waitForStatus(ns, "a", "indexed");
+    const head = await env.DOCUMENTS.head(`${ns}/a`);
+    expect(head).not.toBeNull();
+    const chunksBefore = await countRows("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?", ns);
+    const ftsBefore = await countRows("SELECT COUNT(*) AS n FROM chunks_fts WHERE chunks_fts MATCH 'alpha'");
+
+    const result = await deliver(
+      "edgesearch-ingest",
+      putMessage("local", `${ns}/a`, head?.size ?? 0, head?.etag ?? ""),
+    );
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(result.retryMessages).toHaveLength(0);
+    expect(await countRows("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?", ns)).toBe(chunksBefore);
+    expect(await countRows("SELECT COUNT(*) AS n FROM chunks_fts WHERE chunks_fts MATCH 'alpha'")).toBe(
+      ftsBefore,
+    );
+    const again = await api("GET", `/v1/namespaces/${ns}/documents/a`);
+    expect(again.body).toMatchObject({ status: "indexed", chunks: first.chunks });
+  });
+
+  it("ignores a stale message for an older version of the document", async () => {
+    const ns = freshNamespace("q");
+    await api("PUT", `/v1/namespaces/${ns}/documents/a`, { text: "first version about otters" });
+    await waitForStatus(ns, "a", "indexed");
+    const result = await deliver("edgesearch-ingest", putMessage("local", `${ns}/a`, 10, "0000-stale-etag"));
+    expect(result.explicitAcks).toHaveLength(1);
+    const search = await api<{ results: { id: string }[] }>("POST", `/v1/namespaces/${ns}/search`, {
+      query: "otters",
+      mode: "keyword",
+    });
+    expect(search.body.results.map((r) => r.id)).toEqual(["a"]);
+  });
+
+  it("indexes an object uploaded straight to R2, with its custom metadata", async () => {
+    const ns = freshNamespace("q");
+    const key = `${ns}/guides/setup.md`;
+    const object = await putObject(key, "# Setup\n\nInstall the kettle and boil water for tea.", {
+      customMetadata: { title: "Setup guide", metadata: JSON.stringify({ category: "guide" }) },
+    });
+    const result = await deliver("edgesearch-ingest", putMessage("local", key, object.size, object.etag));
+    expect(result.explicitAcks).toHaveLength(1);
+    const status = await api(
+      "GET",
+      `/v1/namespaces/${ns}/documents/${encodeURIComponent("guides/setup.md")}`,
+    );
+    expect(status.body).toMatchObject({ status: "indexed", title: "Setup guide" });
+    const found = await waitFor("vector visible", async () => {
+      const r = await api<{ results: { id: string; metadata: Record<string, unknown> }[] }>(
+        "POST",
+        `/v1/namespaces/${ns}/search`,
+        { query: "boil water for tea", mode: "vector", filter: { category: "guide" } },
+      );
+      return r.body.results[0];
+    });
+    expect(found).toMatchObject({ id: "guides/setup.md", metadata: { category: "guide" } });
+
+    await env.DOCUMENTS.delete(key);
+    const del = await deliver("edgesearch-ingest", deleteMessage("local", key));
+    expect(del.explicitAcks).toHaveLength(1);
+    const after = await api("GET", `/v1/namespaces/${ns}/documents/${encodeURIComponent("guides/setup.md")}`);
+    expect(after.body).toMatchObject({ status: "deleted", chunks: 0 });
+  });
+
+  it("records a malformed message or a bad key instead of dropping it", async () => {
+    for (const body of [{ hello: "world" }, putMessage("local", "NOT A NAMESPACE/doc", 1, "e")]) {
+      const result = await deliver("edgesearch-ingest", body);
+      expect(result.explicitAcks).toHaveLength(1);
+      const recorded = await env.DB.prepare("SELECT error FROM dead_letters WHERE body = ?")
+        .bind(JSON.stringify(body))
+        .first<{ error: string }>();
+      expect(recorded?.error).toMatch(/invalid ingest message|namespace/);
+    }
+  });
+
+  it("retries a transient failure with backoff, then dead-letters and marks the document failed", async () => {
+    const ns = freshNamespace("q");
+    const key = `${ns}/flaky`;
+    const object = await putObject(key, "Some text about herons.");
+    const store = new DocumentStore(env.DB);
+    await store.upsertQueued(ns, [
+      {
+        id: "flaky",
+        title: null,
+        contentType: "text/plain",
+        metadata: {},
+        bytes: object.size,
+        etag: object.etag,
+      },
+    ]);
+    const services = buildServices(workerEnv(env), loadConfig(env), createLogger("error"));
+    const failingEmbedder: Embedder = {
+      model: services.embedder.model,
+      dimensions: services.embedder.dimensions,
+      maxInputTokens: services.embedder.maxInputTokens,
+      embed: async () => {
+        throw new AppError("upstream_failed", "Workers AI answered 503", { retryable: true });
+      },
+    };
+    const message = putMessage("local", key, object.size, object.etag);
+    const decision = await processMessage({ ...services, embedder: failingEmbedder }, message, 3);
+    expect(decision.type).toBe("retry");
+    expect(decision.type === "retry" && decision.delaySeconds).toBeGreaterThanOrEqual(1);
+    const queued = await api("GET", `/v1/namespaces/${ns}/documents/flaky`);
+    expect(queued.body).toMatchObject({ status: "queued", error: expect.stringContaining("503") });
+
+    // After max_retries the queue moves the message to the dead-letter queue.
+    const dlq = await deliver("edgesearch-ingest-dlq", message, 6);
+    expect(dlq.explicitAcks).toHaveLength(1);
+    const failed = await api("GET", `/v1/namespaces/${ns}/documents/flaky`);
+    expect(failed.body).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(/after 6 attempts.*503/),
+    });
+    const recorded = await env.DB.prepare(
+      "SELECT namespace, doc_id, attempts FROM dead_letters WHERE namespace = ?",
+    )
+      .bind(ns)
+      .first();
+    expect(recorded).toEqual({ namespace: ns, doc_id: "flaky", attempts: 6 });
+  });
+
+  it("backs off exponentially with jitter, capped", () => {
+    expect(backoffSeconds(1, 2, 300, () => 1)).toBe(2);
+    expect(backoffSeconds(4, 2, 300, () => 1)).toBe(16);
+    expect(backoffSeconds(20, 2, 300, () => 1)).toBe(300);
+    expect(backoffSeconds(5, 2, 300, () => 0)).toBe(1);
+    expect(backoffSeconds(5, 2, 300, () => 0.5)).toBe(16);
+  });
+});

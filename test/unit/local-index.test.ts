@@ -1,0 +1,215 @@
+// The local vector index object, through its client: the Vectorize contract, plus what only the
+// local stand-in has (durable state across eviction, alarms, fixed dimensions, compact storage).
+
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { AppError } from "../../src/errors";
+import { LocalVectorIndexClient } from "../../src/vectors/local";
+import { cosine, rejection, vectorIndexContract } from "./vector-index-contract";
+
+const HOLD_MS = 60 * 60 * 1000;
+
+function freshIndex() {
+  const name = `test-${crypto.randomUUID()}`;
+  return {
+    client: new LocalVectorIndexClient(env.LOCAL_INDEX, name),
+    stub: env.LOCAL_INDEX.get(env.LOCAL_INDEX.idFromName(name)),
+  };
+}
+
+describe("local vector index: Vectorize contract", () => {
+  vectorIndexContract(async ({ dimensions, holdWrites }) => {
+    const { client } = freshIndex();
+    await client.configure({
+      dimensions,
+      metric: "cosine",
+      ...(holdWrites ? { applyDelayMs: HOLD_MS } : {}),
+    });
+    return {
+      index: client,
+      settle: async () => {
+        await client.flush();
+      },
+    };
+  });
+});
+
+describe("local vector index", () => {
+  it("applies pending writes when its alarm fires, without a flush", async () => {
+    const { client, stub } = freshIndex();
+    await client.configure({ dimensions: 2, metric: "cosine", applyDelayMs: HOLD_MS });
+    const { mutationId } = await client.upsert([{ id: "a", values: [1, 0] }]);
+    expect((await client.describe()).vectorCount).toBe(0);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await client.describe()).toMatchObject({ vectorCount: 1, processedUpToMutation: mutationId });
+  });
+
+  it("applies writes by itself after the default delay", async () => {
+    const { client } = freshIndex();
+    const { mutationId } = await client.upsert([{ id: "a", values: [1, 0] }]);
+    await expect
+      .poll(async () => (await client.describe()).processedUpToMutation, { timeout: 5000, interval: 25 })
+      .toBe(mutationId);
+    expect((await client.query([1, 0])).matches.map((m) => m.id)).toEqual(["a"]);
+  });
+
+  it("flush applies writes in order and returns the last mutation id", async () => {
+    const { client } = freshIndex();
+    await client.configure({ dimensions: 2, metric: "cosine", applyDelayMs: HOLD_MS });
+    expect(await client.flush()).toBeNull();
+    await client.upsert([{ id: "a", values: [1, 0], metadata: { v: 1 } }]);
+    await client.upsert([{ id: "a", values: [0, 1], metadata: { v: 2 } }]);
+    await client.deleteByIds(["a"]);
+    const last = await client.upsert([{ id: "a", values: [1, 1], metadata: { v: 3 } }]);
+    expect(await client.flush()).toBe(last.mutationId);
+    expect((await client.getByIds(["a"]))[0]?.metadata).toEqual({ v: 3 });
+  });
+
+  it("keeps vectors, settings and processed state when the object is evicted", async () => {
+    const { client, stub } = freshIndex();
+    await client.upsert([
+      { id: "a", values: [1, 0, 0], namespace: "ns", metadata: { tag: "x" } },
+      { id: "b", values: [0, 1, 0], namespace: "ns" },
+    ]);
+    const last = await client.flush();
+    expect((await client.query([1, 0, 0], { namespace: "ns" })).matches.map((m) => m.id)).toEqual(["a", "b"]);
+
+    await evictDurableObject(stub);
+
+    expect(await client.describe()).toEqual({
+      vectorCount: 2,
+      dimensions: 3,
+      processedUpToMutation: last,
+      processedUpToDatetime: expect.any(Number),
+    });
+    const { matches } = await client.query([1, 0, 0], {
+      namespace: "ns",
+      filter: { tag: "x" },
+      returnMetadata: "all",
+    });
+    expect(matches).toEqual([
+      { id: "a", score: expect.closeTo(1, 6), namespace: "ns", metadata: { tag: "x" } },
+    ]);
+    await expect(client.upsert([{ id: "c", values: [1, 0] }])).rejects.toMatchObject({ code: "bad_request" });
+  });
+
+  it("keeps pending writes across eviction and applies them afterwards", async () => {
+    const { client, stub } = freshIndex();
+    await client.configure({ dimensions: 2, metric: "cosine", applyDelayMs: HOLD_MS });
+    const { mutationId } = await client.upsert([{ id: "a", values: [1, 0] }]);
+    await evictDurableObject(stub);
+    expect((await client.describe()).vectorCount).toBe(0);
+    expect(await client.flush()).toBe(mutationId);
+    expect((await client.getByIds(["a"])).map((v) => v.id)).toEqual(["a"]);
+  });
+
+  it("takes its dimensions from the first upsert and rejects others, even while it is pending", async () => {
+    const { client } = freshIndex();
+    expect((await client.describe()).dimensions).toBe(0);
+    await client.upsert([{ id: "a", values: [1, 2, 3] }]);
+    expect((await client.describe()).dimensions).toBe(3);
+    const err = await rejection(client.upsert([{ id: "b", values: [1, 2] }]));
+    expect(err).toMatchObject({ code: "bad_request", field: "vectors[0].values", retryable: false });
+    expect(err.message).toBe("invalid vector: expected 3 dimensions, and got 2 dimensions");
+    await expect(client.query([1, 2])).rejects.toMatchObject({ code: "bad_request", field: "vector" });
+  });
+
+  it("rejects vectors of mixed lengths in one batch before fixing dimensions", async () => {
+    const { client } = freshIndex();
+    const err = await rejection(
+      client.upsert([
+        { id: "a", values: [1, 2, 3] },
+        { id: "b", values: [1, 2] },
+      ]),
+    );
+    expect(err).toMatchObject({ code: "bad_request", field: "vectors[1].values" });
+    expect((await client.describe()).dimensions).toBe(0);
+  });
+
+  it("refuses to change the dimensions of a configured index", async () => {
+    const { client } = freshIndex();
+    await client.configure({ dimensions: 4, metric: "cosine" });
+    await expect(client.configure({ dimensions: 4, metric: "cosine" })).resolves.toMatchObject({
+      dimensions: 4,
+    });
+    const err = await rejection(client.configure({ dimensions: 8, metric: "cosine" }));
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: "conflict", retryable: false });
+  });
+
+  it("answers errors from the object as AppErrors with their code, field and message", async () => {
+    const { stub, client } = freshIndex();
+    await client.configure({ dimensions: 2, metric: "cosine" });
+    // Straight to the object, past the client's own checks: the object is the authority.
+    const reply = await runInDurableObject(stub, (instance) =>
+      instance.upsert([{ id: "x".repeat(65), values: Float32Array.from([1, 0]) }]),
+    );
+    expect(reply).toEqual({
+      ok: false,
+      error: {
+        code: "bad_request",
+        message: "vector id too long: max is 64 bytes, got 65 bytes",
+        retryable: false,
+        field: "vectors[0].id",
+      },
+    });
+  });
+
+  it("stores each vector as a float32 blob with JSON metadata", async () => {
+    const { client, stub } = freshIndex();
+    await client.upsert([{ id: "a", values: [0.5, -1, 2, 0.25], namespace: "ns", metadata: { k: "v" } }]);
+    await client.flush();
+    const row = await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql
+        .exec<{ namespace: string; vals: ArrayBuffer; metadata: string }>(
+          "SELECT namespace, vals, metadata FROM vectors WHERE id = 'a'",
+        )
+        .one(),
+    );
+    expect(row.vals.byteLength).toBe(16);
+    expect(Array.from(new Float32Array(row.vals))).toEqual([0.5, -1, 2, 0.25]);
+    expect(row.namespace).toBe("ns");
+    expect(JSON.parse(row.metadata)).toEqual({ k: "v" });
+  });
+
+  it("searches a larger namespace exactly, again after eviction", async () => {
+    const { client, stub } = freshIndex();
+    const dims = 64;
+    const values = (i: number) => Array.from({ length: dims }, (_, d) => Math.sin(i * 0.37 + d * 1.3));
+    for (let start = 0; start < 3000; start += 1000) {
+      await client.upsert(
+        Array.from({ length: 1000 }, (_, k) => ({
+          id: `v${start + k}`,
+          values: values(start + k),
+          namespace: "big",
+        })),
+      );
+    }
+    await client.flush();
+    const target = 1234;
+    const before = await client.query(values(target), { namespace: "big", topK: 3 });
+    expect(before.matches[0]).toMatchObject({ id: `v${target}`, score: expect.closeTo(1, 5) });
+    await evictDurableObject(stub);
+    const after = await client.query(values(target), { namespace: "big", topK: 3 });
+    expect(after).toEqual(before);
+    expect((await client.describe()).vectorCount).toBe(3000);
+
+    // Deletes spread over several storage blocks, then the exact top 5 of what remains.
+    const deleted = [target, 0, 511, 512, 1023, 2999].map((i) => `v${i}`);
+    await client.deleteByIds(deleted);
+    await client.flush();
+    const expected = Array.from({ length: 3000 }, (_, i) => ({
+      id: `v${i}`,
+      score: cosine(values(target), values(i)),
+    }))
+      .filter((e) => !deleted.includes(e.id))
+      .sort((x, y) => y.score - x.score || (x.id < y.id ? -1 : 1))
+      .slice(0, 5);
+    const remaining = await client.query(values(target), { namespace: "big", topK: 5 });
+    expect(remaining.matches.map((m) => m.id)).toEqual(expected.map((e) => e.id));
+    remaining.matches.forEach((m, i) => {
+      expect(m.score).toBeCloseTo(expected[i]?.score ?? Number.NaN, 5);
+    });
+  });
+});

@@ -1,0 +1,56 @@
+// /openapi.json, generated from the route schemas, and /docs, a self-contained page that
+// renders it (no CDN: it works offline in local mode).
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../types";
+
+export function registerDocs(app: OpenAPIHono<AppEnv>) {
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "edgesearch API",
+      version: "1.0.0",
+      description:
+        "Semantic search on Cloudflare's edge. Errors are application/problem+json with a requestId.",
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+  }));
+
+  app.get("/docs", (c) => c.html(DOCS_PAGE));
+}
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>edgesearch API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+header{background:#f38020;color:#fff;padding:16px 32px}header h1{margin:0;font-size:22px}
+main{max-width:960px;margin:0 auto;padding:16px 32px}
+.op{background:#fff;border:1px solid #ddd;border-radius:6px;margin:12px 0;padding:12px 16px}
+.m{display:inline-block;min-width:64px;font-weight:700;text-transform:uppercase;font-family:monospace}
+.get{color:#0a7d32}.post{color:#0b5cad}.put{color:#8a5a00}.delete{color:#b00020}
+code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#f4f4f4;padding:8px;overflow:auto;border-radius:4px}
+details summary{cursor:pointer;color:#555}
+</style></head><body><header><h1>edgesearch API</h1><div id="desc"></div></header><main id="ops">Loading…</main>
+<script>
+const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[ch]));
+const deref = (spec, s) => s && s.$ref ? spec.components.schemas[s.$ref.split("/").pop()] : s;
+fetch("/openapi.json").then((r) => r.json()).then((spec) => {
+  document.getElementById("desc").textContent = spec.info.description || "";
+  const out = [];
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const body = op.requestBody && op.requestBody.content["application/json"];
+      const responses = Object.entries(op.responses || {}).map(([code, r]) => {
+        const schema = r.content && Object.values(r.content)[0].schema;
+        return "<li><b>" + esc(code) + "</b> " + esc(r.description || "") +
+          (schema && code < 300 ? "<pre>" + esc(JSON.stringify(deref(spec, schema), null, 2)) + "</pre>" : "") + "</li>";
+      }).join("");
+      out.push('<div class="op"><span class="m ' + method + '">' + method + "</span> <code>" + esc(path) + "</code>" +
+        "<div>" + esc(op.summary || "") + "</div>" +
+        (body ? "<details><summary>Request body</summary><pre>" + esc(JSON.stringify(deref(spec, body.schema), null, 2)) + "</pre></details>" : "") +
+        "<details><summary>Responses</summary><ul>" + responses + "</ul></details></div>");
+    }
+  }
+  document.getElementById("ops").innerHTML = out.join("");
+}).catch((e) => { document.getElementById("ops").textContent = "Could not load /openapi.json: " + e; });
+</script></body></html>`;

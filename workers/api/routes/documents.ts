@@ -1,0 +1,137 @@
+// Documents: write one, write a batch, read status, delete; and delete a whole namespace.
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { AppError } from "../../../src/errors";
+import { checkDocuments, deleteDocuments, submitDocuments } from "../../../src/ingest/submit";
+import {
+  Accepted,
+  AcceptedBatch,
+  AcceptedDocument,
+  BatchBody,
+  DocumentParams,
+  DocumentStatus,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  NamespaceDeleteSchema,
+  NamespaceParams,
+  PutDocumentBody,
+} from "../schemas";
+import type { AppEnv } from "../types";
+
+const NAMESPACE_DELETE_PAGE = 1000;
+const NAMESPACE_DELETE_MAX = 5000;
+
+export function registerDocuments(app: OpenAPIHono<AppEnv>) {
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/namespaces/{ns}/documents/{id}",
+      tags: ["documents"],
+      summary: "Write a document (insert or replace); indexed asynchronously",
+      request: { params: DocumentParams, body: jsonBody(PutDocumentBody) },
+      responses: {
+        202: jsonResponse(AcceptedDocument, "Accepted and queued for indexing"),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { ns, id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const services = c.get("services");
+      const doc = { id, ...body };
+      checkDocuments([doc], services.config, () => "body");
+      await submitDocuments(services, ns, [doc]);
+      return c.json({ id, status: "queued" as const }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/namespaces/{ns}/documents",
+      tags: ["documents"],
+      summary: "Write up to 1,000 documents; all are validated before any is written",
+      request: { params: NamespaceParams, body: jsonBody(BatchBody) },
+      responses: { 202: jsonResponse(AcceptedBatch, "Accepted and queued for indexing"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid("param");
+      const { documents } = c.req.valid("json");
+      const services = c.get("services");
+      checkDocuments(documents, services.config, (i) => `body.documents.${i}`);
+      await submitDocuments(services, ns, documents);
+      return c.json({ accepted: documents.length, ids: documents.map((d) => d.id) }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/namespaces/{ns}/documents/{id}",
+      tags: ["documents"],
+      summary: "A document's indexing status",
+      request: { params: DocumentParams },
+      responses: { 200: jsonResponse(DocumentStatus, "The document's status"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns, id } = c.req.valid("param");
+      const row = await c.get("services").store.get(ns, id);
+      if (!row) throw new AppError("not_found", `document "${id}" does not exist in namespace "${ns}"`);
+      return c.json(
+        {
+          id: row.id,
+          status: row.status,
+          chunks: row.status === "deleted" ? 0 : row.chunkCount,
+          version: row.version,
+          ...(row.title ? { title: row.title } : {}),
+          ...(row.error && row.status !== "indexed" ? { error: row.error } : {}),
+          updatedAt: new Date(row.updatedAt).toISOString(),
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/namespaces/{ns}/documents/{id}",
+      tags: ["documents"],
+      summary: "Delete a document: it leaves search results at once, its vectors shortly after",
+      request: { params: DocumentParams },
+      responses: { 202: jsonResponse(Accepted, "Deleted"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns, id } = c.req.valid("param");
+      const services = c.get("services");
+      const row = await services.store.get(ns, id);
+      if (!row) throw new AppError("not_found", `document "${id}" does not exist in namespace "${ns}"`);
+      await deleteDocuments(services, ns, [id]);
+      return c.json({ accepted: true }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/namespaces/{ns}",
+      tags: ["namespaces"],
+      summary: `Delete the namespace's documents, up to ${NAMESPACE_DELETE_MAX} per call (repeat while remaining)`,
+      request: { params: NamespaceParams },
+      responses: { 202: jsonResponse(NamespaceDeleteSchema, "Deleted"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid("param");
+      const services = c.get("services");
+      let accepted = 0;
+      while (accepted < NAMESPACE_DELETE_MAX) {
+        const ids = await services.store.listLiveIds(ns, NAMESPACE_DELETE_PAGE);
+        if (ids.length === 0) break;
+        await deleteDocuments(services, ns, ids);
+        accepted += ids.length;
+      }
+      const remaining = (await services.store.listLiveIds(ns, 1)).length > 0;
+      return c.json({ accepted, remaining }, 202);
+    },
+  );
+}

@@ -1,0 +1,160 @@
+// Request and response schemas of API v1. They validate requests and generate /openapi.json.
+import { z } from "@hono/zod-openapi";
+import { DocumentIdSchema, MetadataSchema, NamespaceSchema, TitleSchema } from "../../src/validation";
+
+export const MAX_BATCH_DOCUMENTS = 1000;
+export const MAX_QUERY_CHARS = 2000;
+
+export const NamespaceParams = z.object({
+  ns: NamespaceSchema.openapi({ param: { name: "ns", in: "path" }, example: "docs" }),
+});
+
+export const DocumentParams = NamespaceParams.extend({
+  id: DocumentIdSchema.openapi({ param: { name: "id", in: "path" }, example: "getting-started" }),
+});
+
+const DocumentFields = {
+  text: z.string().openapi({ description: "The document's content, in the given content type." }),
+  title: TitleSchema.optional(),
+  contentType: z
+    .string()
+    .max(128)
+    .optional()
+    .openapi({ description: "text/plain (default), text/markdown, text/html or application/json" }),
+  metadata: MetadataSchema.optional().openapi({
+    description: "String, number or boolean values; searches can filter on the configured fields.",
+    example: { category: "guide", year: 2024 },
+  }),
+};
+
+export const PutDocumentBody = z.strictObject(DocumentFields).openapi("PutDocumentRequest");
+
+export const BatchDocument = z
+  .strictObject({ id: DocumentIdSchema, ...DocumentFields })
+  .openapi("BatchDocument");
+
+export const BatchBody = z
+  .strictObject({
+    documents: z.array(BatchDocument).min(1).max(MAX_BATCH_DOCUMENTS),
+  })
+  .openapi("BatchDocumentsRequest");
+
+export const AcceptedDocument = z
+  .object({ id: z.string(), status: z.literal("queued") })
+  .openapi("AcceptedDocument");
+export const AcceptedBatch = z
+  .object({ accepted: z.number().int(), ids: z.array(z.string()) })
+  .openapi("AcceptedBatch");
+
+export const DocumentStatus = z
+  .object({
+    id: z.string(),
+    status: z.enum(["queued", "indexed", "failed", "deleted"]),
+    chunks: z.number().int(),
+    version: z.string().nullable(),
+    title: z.string().optional(),
+    error: z.string().optional(),
+    updatedAt: z.string(),
+  })
+  .openapi("DocumentStatus");
+
+export const Accepted = z.object({ accepted: z.boolean() }).openapi("Accepted");
+
+const FilterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export const FilterSchema = z
+  .record(
+    z.string(),
+    z.union([
+      FilterValue,
+      z.record(z.string(), z.union([FilterValue, z.array(z.union([z.string(), z.number(), z.boolean()]))])),
+    ]),
+  )
+  .openapi("MetadataFilter", {
+    description: "Vectorize's filter language: $eq $ne $in $nin $lt $lte $gt $gte, implicit AND.",
+    example: { category: "guide", year: { $gte: 2020 } },
+  });
+
+export const SearchBody = z
+  .strictObject({
+    query: z.string().trim().min(1).max(MAX_QUERY_CHARS),
+    topK: z.number().int().min(1).max(100).default(10),
+    filter: FilterSchema.optional(),
+    mode: z.enum(["hybrid", "vector", "keyword"]).default("hybrid"),
+    rerank: z.boolean().default(false),
+    groupBy: z.enum(["document", "chunk"]).default("document"),
+    includeText: z.boolean().default(true),
+    cache: z.enum(["default", "bypass"]).default("default"),
+  })
+  .openapi("SearchRequest");
+
+export const SearchResultSchema = z
+  .object({
+    id: z.string(),
+    chunkId: z.string(),
+    score: z.number(),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    headings: z.array(z.string()).optional(),
+    metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  })
+  .openapi("SearchResult");
+
+export const SearchResponseSchema = z
+  .object({
+    results: z.array(SearchResultSchema),
+    version: z.string(),
+    cache: z.enum(["hit", "miss"]),
+    degraded: z.array(z.string()),
+  })
+  .openapi("SearchResponse");
+
+export const NamespaceStatsSchema = z
+  .object({
+    namespace: z.string(),
+    documents: z.number().int(),
+    chunks: z.number().int(),
+    pending: z.number().int(),
+    failed: z.number().int(),
+    activeVersion: z.string(),
+  })
+  .openapi("NamespaceStats");
+
+export const NamespaceDeleteSchema = z
+  .object({ accepted: z.number().int(), remaining: z.boolean() })
+  .openapi("NamespaceDelete");
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    requestId: z.string(),
+    code: z.string(),
+    field: z.string().optional(),
+  })
+  .openapi("Problem");
+
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: ProblemSchema } },
+});
+
+export const errorResponses = {
+  400: problem("Invalid request"),
+  413: problem("Too large"),
+  415: problem("Unsupported content type"),
+  429: problem("Rate limited"),
+  500: problem("Internal error"),
+  503: problem("Unavailable; retry after Retry-After seconds"),
+};
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});

@@ -1,0 +1,37 @@
+// The ingest queue's consumer: runs processMessage for each message (a few at a time) and
+// applies its decision. Nothing is dropped: a crash in processing retries the message, a
+// message that can never be processed is recorded in D1 before it is acknowledged.
+import { errorMessage } from "../../src/errors";
+import { backoffSeconds, type IngestDeps, processMessage } from "../../src/ingest/pipeline";
+import { mapLimit } from "../../src/util/concurrency";
+import { recordDeadLetter } from "./dead-letter";
+
+const CONCURRENCY = 6;
+
+export async function consumeIngest(
+  batch: MessageBatch<unknown>,
+  deps: IngestDeps,
+  db: D1Database,
+): Promise<void> {
+  await mapLimit(batch.messages, CONCURRENCY, async (message) => {
+    try {
+      const decision = await processMessage(deps, message.body, message.attempts);
+      switch (decision.type) {
+        case "ack":
+          message.ack();
+          return;
+        case "retry":
+          message.retry({ delaySeconds: decision.delaySeconds });
+          return;
+        case "dead-letter":
+          await recordDeadLetter(db, message, decision.reason);
+          deps.logger.warn("ingest.dead_letter", { messageId: message.id, reason: decision.reason });
+          message.ack();
+          return;
+      }
+    } catch (err) {
+      deps.logger.error("ingest.crashed", { messageId: message.id, err, error: errorMessage(err) });
+      message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+    }
+  });
+}
