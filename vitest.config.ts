@@ -4,6 +4,9 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+// The bootstrap admin key the tests authenticate with (test/helpers.ts sends it by default).
+const TEST_ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789";
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
@@ -12,7 +15,7 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         remoteBindings: false,
         miniflare: {
-          bindings: { BACKEND: "local", TEST_MIGRATIONS: migrations },
+          bindings: { BACKEND: "local", ADMIN_API_KEY: TEST_ADMIN_KEY, TEST_MIGRATIONS: migrations },
         },
       }),
     ],

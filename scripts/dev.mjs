@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// `npm run dev [-- wrangler dev flags]`: serves the whole service offline. Applies the D1
-// migrations to the local database, then runs `wrangler dev --local` with the local stand-ins
-// for Workers AI and Vectorize (BACKEND=local). Extra flags (e.g. --port 8788) go to wrangler.
+// `npm run dev [-- wrangler dev flags]`: serves the whole service offline. On first run writes
+// .dev.vars with a fresh admin key (ADMIN_API_KEY) and prints it; applies the D1 migrations to
+// the local database; then runs `wrangler dev --local` with the local stand-ins for Workers AI
+// and Vectorize (BACKEND=local). Extra flags (e.g. --port 8788) go to wrangler.
 // wrangler runs in its own process group, stopped as a whole, so no workerd keeps the port.
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,6 +18,20 @@ const env = {
   WRANGLER_SEND_METRICS: "false",
 };
 const args = process.argv.slice(2);
+
+// The dev admin key: kept in .dev.vars (gitignored), created once.
+const devVars = path.join(root, ".dev.vars");
+const current = existsSync(devVars) ? readFileSync(devVars, "utf8") : "";
+const existing = /^ADMIN_API_KEY=(.+)$/m.exec(current)?.[1]?.trim();
+if (existing) {
+  console.log(`edgesearch: dev admin key (from .dev.vars): ${existing}`);
+} else {
+  const key = `es_dev_${randomBytes(24).toString("base64url")}`;
+  const prefix = current && !current.endsWith("\n") ? `${current}\n` : current;
+  writeFileSync(devVars, `${prefix}ADMIN_API_KEY=${key}\n`, { mode: 0o600 });
+  console.log(`edgesearch: created .dev.vars with a new dev admin key: ${key}`);
+}
+console.log('edgesearch: use it as  -H "authorization: Bearer <key>"  (scripts read it from .dev.vars)\n');
 
 const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
   cwd: root,

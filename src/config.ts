@@ -37,6 +37,9 @@ const ConfigSchema = z
     MAX_REQUEST_BYTES: intVar(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
     R2_NOTIFICATIONS: boolVar,
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+    KEY_CACHE_TTL_SECONDS: intVar(0, 300).default(30),
+    CORS_ORIGINS: listVar,
   })
   .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
     message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",
@@ -56,6 +59,12 @@ export interface Config {
   /** When true, R2 event notifications feed the ingest queue and the API does not enqueue. */
   r2Notifications: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** The bootstrap admin key (a secret). Never logged. */
+  adminApiKey: string | undefined;
+  /** How long an isolate trusts a key lookup: the bound on how late a revocation takes effect. */
+  keyCacheTtlMs: number;
+  /** Origins allowed by CORS; "*" allows any; empty disables CORS. */
+  corsOrigins: readonly string[];
 }
 
 // Isolate-lifetime: env objects are stable for an isolate, so each is parsed once.
@@ -85,6 +94,9 @@ export function loadConfig(env: object): Config {
     maxRequestBytes: c.MAX_REQUEST_BYTES,
     r2Notifications: c.R2_NOTIFICATIONS,
     logLevel: c.LOG_LEVEL,
+    adminApiKey: c.ADMIN_API_KEY,
+    keyCacheTtlMs: c.KEY_CACHE_TTL_SECONDS * 1000,
+    corsOrigins: c.CORS_ORIGINS,
   };
   parsed.set(env, config);
   return config;

@@ -1,5 +1,5 @@
 // Test helpers: call the Worker like a client would, and wait for asynchronous indexing.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 
 export interface ApiResponse<T = unknown> {
   status: number;
@@ -7,13 +7,26 @@ export interface ApiResponse<T = unknown> {
   body: T;
 }
 
+/** The bootstrap admin key of the test environment (ADMIN_API_KEY in vitest.config.ts). */
+export function adminKey(): string {
+  const key = (env as unknown as { ADMIN_API_KEY?: string }).ADMIN_API_KEY;
+  if (!key) throw new Error("ADMIN_API_KEY is not set in the test environment");
+  return key;
+}
+
+/**
+ * Calls the Worker. Sends the admin key unless `headers.authorization` is given; pass
+ * `authorization: ""` to send no Authorization header at all.
+ */
 export async function api<T = Record<string, unknown>>(
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<ApiResponse<T>> {
-  const init: RequestInit = { method, headers: { ...headers } };
+  const all: Record<string, string> = { authorization: `Bearer ${adminKey()}`, ...headers };
+  if (all.authorization === "") delete all.authorization;
+  const init: RequestInit = { method, headers: all };
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)["content-type"] ??= "application/json";

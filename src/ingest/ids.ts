@@ -2,6 +2,7 @@
 // 64 bytes, while document ids may be 512 bytes: so a chunk id is a 128-bit hash of
 // (namespace, document id) plus the chunk's index, e.g. "Xq3...-12". Stable across re-ingests,
 // so an update overwrites vectors in place.
+import { base64url } from "../util/encoding";
 
 const encoder = new TextEncoder();
 
@@ -18,10 +19,4 @@ export function chunkIds(prefix: string, from: number, to: number): string[] {
   const ids: string[] = [];
   for (let i = from; i < to; i++) ids.push(chunkId(prefix, i));
   return ids;
-}
-
-function base64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

@@ -3,8 +3,8 @@
 // overwrite a newer one, and chunk rows, keyword index rows (triggers) and the document row
 // change in one transaction.
 import { z } from "zod";
-import { AppError } from "../errors";
 import type { Metadata } from "../validation";
+import { d1 } from "./d1";
 
 export type DocumentStatus = "queued" | "indexed" | "failed" | "deleted";
 
@@ -112,17 +112,6 @@ function toRecord(row: unknown): DocumentRecord {
     updatedAt: r.updated_at,
     indexedAt: r.indexed_at,
   };
-}
-
-/** D1 wraps its failures in plain Errors; all of them are worth retrying except constraint bugs. */
-async function d1<T>(op: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    throw new AppError("unavailable", `D1 ${op} failed: ${message}`, { retryable: true, cause: err });
-  }
 }
 
 export interface QueuedDocument {

@@ -1,13 +1,17 @@
 // The Hono app: middleware, routes, one error handler, OpenAPI document.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
 import { loadConfig } from "../../src/config";
 import { AppError } from "../../src/errors";
+import { requireKey } from "./auth";
 import { requestContext, requireJson } from "./middleware";
 import { onError, problemResponse, zodProblem } from "./problem";
 import { registerDocs } from "./routes/docs";
 import { registerDocuments } from "./routes/documents";
 import { registerHealth } from "./routes/health";
+import { registerKeys } from "./routes/keys";
 import { registerNamespaces } from "./routes/namespaces";
 import { registerSearch } from "./routes/search";
 import type { AppEnv } from "./types";
@@ -21,7 +25,32 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
 
+  app.use(
+    "*",
+    cors({
+      origin: (origin, c) => {
+        const allowed = loadConfig(c.env).corsOrigins;
+        return allowed.includes("*") || allowed.includes(origin) ? origin : null;
+      },
+      allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+      allowHeaders: ["authorization", "content-type", "x-request-id", "traceparent"],
+      exposeHeaders: ["x-request-id", "server-timing", "retry-after"],
+      maxAge: 600,
+    }),
+  );
   app.use("*", requestContext);
+  app.use(
+    "*",
+    secureHeaders({
+      // JSON answers never need to load anything; /docs sets its own policy.
+      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      strictTransportSecurity: "max-age=31536000; includeSubDomains",
+      xFrameOptions: "DENY",
+      referrerPolicy: "no-referrer",
+      crossOriginResourcePolicy: "same-origin",
+    }),
+  );
+  app.use("/v1/*", requireKey);
   app.use("/v1/*", requireJson);
   app.use("/v1/*", async (c, next) =>
     bodyLimit({
@@ -39,6 +68,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerDocuments(app);
   registerSearch(app);
   registerNamespaces(app);
+  registerKeys(app);
   registerDocs(app);
 
   app.notFound((c) =>

@@ -20,7 +20,6 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("services", buildServices(c.env, config, logger));
   await next();
   c.header("x-request-id", requestId);
-  c.header("x-content-type-options", "nosniff");
 };
 
 /** Bodies are JSON: anything else is a 415 before it reaches a validator. */

@@ -57,7 +57,11 @@ export function zodProblem(c: Context<AppEnv>, error: ZodError, where: string): 
 export function onError(err: Error, c: Context<AppEnv>): Response {
   if (err instanceof AppError) {
     const headers: Record<string, string> = {};
-    if (err.code === "rate_limited" || err.code === "unavailable") headers["retry-after"] = "1";
+    if (err.code === "rate_limited" || err.code === "unavailable") {
+      const after = err.extra?.retryAfter;
+      headers["retry-after"] = String(typeof after === "number" ? after : 1);
+    }
+    if (err.code === "unauthorized") headers["www-authenticate"] = 'Bearer realm="edgesearch"';
     if (err.status >= 500) c.get("logger")?.error("request.failed", { code: err.code, err });
     return problemResponse(
       c,

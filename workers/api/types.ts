@@ -1,4 +1,5 @@
 // Hono's typing of the app: bindings and the per-request variables set by middleware.
+import type { Principal } from "../../src/auth/scopes";
 import type { Config } from "../../src/config";
 import type { Logger } from "../../src/observe/logger";
 import type { WorkerEnv } from "../env";
@@ -11,5 +12,6 @@ export interface AppEnv {
     config: Config;
     logger: Logger;
     services: Services;
+    principal: Principal;
   };
 }

@@ -1,0 +1,84 @@
+// Turns an Authorization header into a Principal, or a 401. Keys are looked up in D1 behind an
+// isolate cache: a revoked key stops working within KEY_CACHE_TTL_SECONDS (30 s by default).
+import { AppError } from "../errors";
+import type { KeyStore } from "./key-store";
+import { toPrincipal } from "./key-store";
+import { parseKey, sha256Hex, timingSafeEqualStrings } from "./keys";
+import type { Principal } from "./scopes";
+
+export const ADMIN_SECRET_KEY_ID = "admin-secret";
+const MAX_CACHED_KEYS = 10_000;
+
+interface CacheEntry {
+  /** null: the key does not exist, or is revoked or expired (negative entries expire too). */
+  principal: Principal | null;
+  secretHash: string | null;
+  expiresAt: number | null;
+  cachedUntil: number;
+}
+
+// Isolate-lifetime cache of key lookups, bounded; oldest entries go first.
+const keyCache = new Map<string, CacheEntry>();
+
+export function clearKeyCache(): void {
+  keyCache.clear();
+}
+
+export interface AuthOptions {
+  keys: KeyStore;
+  /** The bootstrap admin key from the ADMIN_API_KEY secret, if set. */
+  adminKey: string | undefined;
+  cacheTtlMs: number;
+  now?: number;
+}
+
+export function bearerToken(header: string | undefined): string {
+  if (!header)
+    throw new AppError("unauthorized", "missing Authorization header; send 'Authorization: Bearer <key>'");
+  const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header.trim());
+  if (!m?.[1]) throw new AppError("unauthorized", "malformed Authorization header; expected 'Bearer <key>'");
+  return m[1];
+}
+
+export async function authenticate(header: string | undefined, opts: AuthOptions): Promise<Principal> {
+  const token = bearerToken(header);
+  const now = opts.now ?? Date.now();
+  if (opts.adminKey && token.length === opts.adminKey.length) {
+    // Compare digests, so the comparison's time depends on neither key.
+    if (timingSafeEqualStrings(await sha256Hex(token), await sha256Hex(opts.adminKey))) {
+      return {
+        keyId: ADMIN_SECRET_KEY_ID,
+        name: "admin (ADMIN_API_KEY)",
+        namespaces: ["*"],
+        roles: ["admin"],
+        rateLimit: "high",
+      };
+    }
+  }
+  const parsed = parseKey(token);
+  if (!parsed) throw new AppError("unauthorized", "invalid API key");
+  let entry = keyCache.get(parsed.id);
+  if (!entry || entry.cachedUntil <= now) {
+    const found = await opts.keys.find(parsed.id);
+    const usable = found && found.record.revokedAt === null;
+    entry = {
+      principal: usable ? toPrincipal(found.record) : null,
+      secretHash: usable ? found.secretHash : null,
+      expiresAt: found?.record.expiresAt ?? null,
+      cachedUntil: now + opts.cacheTtlMs,
+    };
+    keyCache.delete(parsed.id);
+    keyCache.set(parsed.id, entry);
+    if (keyCache.size > MAX_CACHED_KEYS) {
+      const oldest = keyCache.keys().next().value;
+      if (oldest !== undefined) keyCache.delete(oldest);
+    }
+  }
+  const hash = await sha256Hex(parsed.secret);
+  if (!entry.principal || !entry.secretHash || !timingSafeEqualStrings(hash, entry.secretHash)) {
+    throw new AppError("unauthorized", "invalid API key");
+  }
+  if (entry.expiresAt !== null && entry.expiresAt <= now)
+    throw new AppError("unauthorized", "API key has expired");
+  return entry.principal;
+}

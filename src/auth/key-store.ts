@@ -1,0 +1,122 @@
+// API key records in D1: create (returns the key once), look up by id, list, revoke.
+import { z } from "zod";
+import { d1 } from "../store/d1";
+import { generateKey, sha256Hex } from "./keys";
+import { type Principal, RATE_LIMIT_TIERS, type RateLimitTier, ROLES, type Role } from "./scopes";
+
+export interface KeyRecord {
+  id: string;
+  name: string;
+  namespaces: string[];
+  roles: Role[];
+  rateLimit: RateLimitTier;
+  createdBy: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+const RowSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  secret_hash: z.string(),
+  namespaces: z.string().transform((s) => z.array(z.string()).parse(JSON.parse(s))),
+  roles: z.string().transform((s) => z.array(z.enum(ROLES)).parse(JSON.parse(s))),
+  rate_limit: z.enum(RATE_LIMIT_TIERS),
+  created_by: z.string().nullable(),
+  created_at: z.number(),
+  expires_at: z.number().nullable(),
+  revoked_at: z.number().nullable(),
+});
+
+type Row = z.infer<typeof RowSchema>;
+
+function toRecord(r: Row): KeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    namespaces: r.namespaces,
+    roles: r.roles,
+    rateLimit: r.rate_limit,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+export function toPrincipal(r: KeyRecord): Principal {
+  return { keyId: r.id, name: r.name, namespaces: r.namespaces, roles: r.roles, rateLimit: r.rateLimit };
+}
+
+export interface NewKey {
+  name: string;
+  namespaces: string[];
+  roles: Role[];
+  rateLimit: RateLimitTier;
+  expiresAt: number | null;
+}
+
+export class KeyStore {
+  constructor(private readonly db: D1Database) {}
+
+  async create(
+    spec: NewKey,
+    createdBy: string,
+    now = Date.now(),
+  ): Promise<{ key: string; record: KeyRecord }> {
+    const { id, secret, key } = generateKey();
+    const hash = await sha256Hex(secret);
+    await d1("create key", () =>
+      this.db
+        .prepare(
+          `INSERT INTO api_keys (id, name, secret_hash, namespaces, roles, rate_limit, created_by, created_at, expires_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+        )
+        .bind(
+          id,
+          spec.name,
+          hash,
+          JSON.stringify(spec.namespaces),
+          JSON.stringify(spec.roles),
+          spec.rateLimit,
+          createdBy,
+          now,
+          spec.expiresAt,
+        )
+        .run(),
+    );
+    return {
+      key,
+      record: { id, ...spec, createdBy, createdAt: now, revokedAt: null },
+    };
+  }
+
+  /** The record and its secret hash, or null. */
+  async find(id: string): Promise<{ record: KeyRecord; secretHash: string } | null> {
+    const row = await d1("read key", () =>
+      this.db.prepare("SELECT * FROM api_keys WHERE id = ?1").bind(id).first(),
+    );
+    if (!row) return null;
+    const parsed = RowSchema.parse(row);
+    return { record: toRecord(parsed), secretHash: parsed.secret_hash };
+  }
+
+  async list(): Promise<KeyRecord[]> {
+    const { results } = await d1("list keys", () =>
+      this.db.prepare("SELECT * FROM api_keys ORDER BY created_at, id").all(),
+    );
+    return results.map((r) => toRecord(RowSchema.parse(r)));
+  }
+
+  async revoke(id: string, now = Date.now()): Promise<KeyRecord | null> {
+    await d1("revoke key", () =>
+      this.db
+        .prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+        .bind(id, now)
+        .run(),
+    );
+    const found = await this.find(id);
+    return found?.record ?? null;
+  }
+}

@@ -1,0 +1,55 @@
+// What a key may do: roles, and namespace patterns ("docs" exactly, "acme-*" by prefix, "*" all).
+import { z } from "zod";
+
+export const ROLES = ["search", "write", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const RATE_LIMIT_TIERS = ["low", "standard", "high"] as const;
+export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
+
+/** "*" alone, an exact namespace name, or a namespace prefix followed by "*". */
+export const NamespacePatternSchema = z
+  .string()
+  .regex(
+    /^(\*|[a-z0-9][a-z0-9_-]{0,62}|[a-z0-9][a-z0-9_-]{0,61}\*)$/,
+    'a namespace pattern is "*", a namespace name, or a name prefix followed by "*"',
+  );
+
+export interface Principal {
+  keyId: string;
+  name: string;
+  namespaces: readonly string[];
+  roles: readonly Role[];
+  rateLimit: RateLimitTier;
+}
+
+export function patternCovers(pattern: string, namespace: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern.endsWith("*")) return namespace.startsWith(pattern.slice(0, -1));
+  return pattern === namespace;
+}
+
+export function canAccessNamespace(p: Principal, namespace: string): boolean {
+  return p.namespaces.some((pattern) => patternCovers(pattern, namespace));
+}
+
+/** admin implies write and search; write does not imply search. */
+export function hasRole(p: Principal, role: Role): boolean {
+  return p.roles.includes(role) || p.roles.includes("admin");
+}
+
+/** Whether every namespace `inner` matches is also matched by `outer`. */
+export function patternWithin(inner: string, outer: string): boolean {
+  if (outer === "*") return true;
+  if (inner === "*") return false;
+  if (outer.endsWith("*")) return inner.startsWith(outer.slice(0, -1));
+  return !inner.endsWith("*") && inner === outer;
+}
+
+/** An admin may only hand out what it holds: namespaces within its own, roles it has. */
+export function scopeWithin(p: Principal, namespaces: readonly string[], roles: readonly Role[]): boolean {
+  return (
+    namespaces.every((n) => p.namespaces.some((own) => patternWithin(n, own))) &&
+    roles.every((r) => hasRole(p, r))
+  );
+}

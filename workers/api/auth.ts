@@ -1,0 +1,70 @@
+// Authentication, authorization and rate limiting for every /v1 route. The namespace a request
+// may touch is the one in its path, and only if the verified key covers it; nothing else the
+// client sends widens that. Never skipped, in any mode.
+import type { MiddlewareHandler } from "hono";
+import { authenticate } from "../../src/auth/authenticate";
+import { KeyStore } from "../../src/auth/key-store";
+import {
+  canAccessNamespace,
+  hasRole,
+  type Principal,
+  type RateLimitTier,
+  type Role,
+} from "../../src/auth/scopes";
+import { AppError } from "../../src/errors";
+import type { WorkerEnv } from "../env";
+import type { AppEnv } from "./types";
+
+const RATE_LIMIT_PERIOD_SECONDS = 10;
+
+/** The role a request needs: reads need search, writes need write, /v1/admin needs admin. */
+export function requiredRole(method: string, path: string): Role {
+  if (path.startsWith("/v1/admin/") || path === "/v1/admin") return "admin";
+  if (method === "GET" || method === "HEAD") return "search";
+  if (method === "POST" && /^\/v1\/namespaces\/[^/]+\/search$/.test(path)) return "search";
+  return "write";
+}
+
+/** The namespace named by the path (raw segment), if the route is namespaced. */
+export function pathNamespace(path: string): string | null {
+  const m = /^\/v1\/namespaces\/([^/]+)/.exec(path);
+  if (!m?.[1]) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
+}
+
+function limiter(env: WorkerEnv, tier: RateLimitTier): RateLimit {
+  if (tier === "low") return env.RATE_LIMIT_LOW;
+  if (tier === "high") return env.RATE_LIMIT_HIGH;
+  return env.RATE_LIMIT_STANDARD;
+}
+
+export const requireKey: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const config = c.get("config");
+  const principal: Principal = await authenticate(c.req.header("authorization"), {
+    keys: new KeyStore(c.env.DB),
+    adminKey: config.adminApiKey,
+    cacheTtlMs: config.keyCacheTtlMs,
+  });
+  const path = new URL(c.req.url).pathname;
+  const role = requiredRole(c.req.method, path);
+  if (!hasRole(principal, role)) {
+    throw new AppError("forbidden", `this key does not have the "${role}" role`);
+  }
+  const namespace = pathNamespace(path);
+  if (namespace !== null && !canAccessNamespace(principal, namespace)) {
+    throw new AppError("forbidden", "this key does not grant access to this namespace");
+  }
+  const { success } = await limiter(c.env, principal.rateLimit).limit({ key: principal.keyId });
+  if (!success) {
+    throw new AppError("rate_limited", `rate limit of the key's "${principal.rateLimit}" tier exceeded`, {
+      extra: { retryAfter: RATE_LIMIT_PERIOD_SECONDS },
+    });
+  }
+  c.set("principal", principal);
+  c.set("logger", c.get("logger").child({ keyId: principal.keyId }));
+  await next();
+};

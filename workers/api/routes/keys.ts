@@ -1,0 +1,138 @@
+// Admin API for keys: create (the key is in this one response only), list (no secrets), revoke.
+// An admin can only grant what it holds, and only sees and revokes keys within its own scope.
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { clearKeyCache } from "../../../src/auth/authenticate";
+import { type KeyRecord, KeyStore } from "../../../src/auth/key-store";
+import { NamespacePatternSchema, RATE_LIMIT_TIERS, ROLES, scopeWithin } from "../../../src/auth/scopes";
+import { AppError } from "../../../src/errors";
+import { errorResponses, jsonBody, jsonResponse } from "../schemas";
+import type { AppEnv } from "../types";
+
+const CreateKeyBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(128),
+    namespaces: z.array(NamespacePatternSchema).min(1).max(32),
+    roles: z.array(z.enum(ROLES)).min(1).max(ROLES.length),
+    rateLimit: z.enum(RATE_LIMIT_TIERS).default("standard"),
+    expiresAt: z.iso.datetime().optional().openapi({ description: "ISO 8601; the key stops working then" }),
+  })
+  .openapi("CreateKeyRequest");
+
+const KeyInfo = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    namespaces: z.array(z.string()),
+    roles: z.array(z.enum(ROLES)),
+    rateLimit: z.enum(RATE_LIMIT_TIERS),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi("ApiKey");
+
+const CreatedKey = KeyInfo.extend({
+  key: z.string().openapi({ description: "The secret key. Shown only in this response: store it now." }),
+}).openapi("CreatedApiKey");
+
+const KeyParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function toInfo(r: KeyRecord) {
+  return {
+    id: r.id,
+    name: r.name,
+    namespaces: r.namespaces,
+    roles: r.roles,
+    rateLimit: r.rateLimit,
+    createdAt: new Date(r.createdAt).toISOString(),
+    expiresAt: iso(r.expiresAt),
+    revokedAt: iso(r.revokedAt),
+  };
+}
+
+export function registerKeys(app: OpenAPIHono<AppEnv>) {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/admin/keys",
+      tags: ["admin"],
+      summary: "Create an API key (admin role); the key is returned once",
+      request: { body: jsonBody(CreateKeyBody) },
+      responses: { 201: jsonResponse(CreatedKey, "Created"), ...errorResponses },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const principal = c.get("principal");
+      if (!scopeWithin(principal, body.namespaces, body.roles)) {
+        throw new AppError("forbidden", "a key can only be given namespaces and roles its creator holds");
+      }
+      const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
+      if (expiresAt !== null && expiresAt <= Date.now()) {
+        throw new AppError("validation_failed", "expiresAt is in the past", { field: "body.expiresAt" });
+      }
+      const { key, record } = await new KeyStore(c.env.DB).create(
+        {
+          name: body.name,
+          namespaces: body.namespaces,
+          roles: body.roles,
+          rateLimit: body.rateLimit,
+          expiresAt,
+        },
+        principal.keyId,
+      );
+      c.get("logger").info("key.created", { createdKeyId: record.id });
+      return c.json({ ...toInfo(record), key }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/keys",
+      tags: ["admin"],
+      summary: "List the API keys within the caller's scope (never their secrets)",
+      responses: { 200: jsonResponse(z.object({ keys: z.array(KeyInfo) }), "Keys"), ...errorResponses },
+    }),
+    async (c) => {
+      const principal = c.get("principal");
+      const keys = (await new KeyStore(c.env.DB).list()).filter((k) =>
+        scopeWithin(principal, k.namespaces, k.roles),
+      );
+      return c.json({ keys: keys.map(toInfo) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/admin/keys/{id}",
+      tags: ["admin"],
+      summary: "Revoke an API key; takes effect everywhere within KEY_CACHE_TTL_SECONDS",
+      request: { params: KeyParams },
+      responses: { 200: jsonResponse(KeyInfo, "Revoked"), ...errorResponses },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const principal = c.get("principal");
+      const store = new KeyStore(c.env.DB);
+      const found = await store.find(id);
+      if (!found || !scopeWithin(principal, found.record.namespaces, found.record.roles)) {
+        throw new AppError("not_found", `no key "${id}"`);
+      }
+      const revoked = await store.revoke(id);
+      if (!revoked) throw new AppError("not_found", `no key "${id}"`);
+      // This isolate forgets the key at once; others within the cache TTL.
+      clearKeyCache();
+      c.get("logger").info("key.revoked", { revokedKeyId: id });
+      return c.json(toInfo(revoked), 200);
+    },
+  );
+}
