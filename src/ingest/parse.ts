@@ -98,7 +98,9 @@ function parseJson(body: string): ParsedDocument {
   try {
     value = JSON.parse(body);
   } catch (err) {
-    throw new AppError("unprocessable", `invalid JSON: ${errorMessage(err)}`, {
+    // V8's message quotes the input: keep only where it broke, never document text.
+    const at = /position (\d+)/.exec(errorMessage(err))?.[1];
+    throw new AppError("unprocessable", `invalid JSON${at === undefined ? "" : ` at position ${at}`}`, {
       retryable: false,
       cause: err,
     });

@@ -154,6 +154,8 @@ describe("documents and search", () => {
     expect(res.status).toBe(202);
     const status = await waitForStatus(ns, "broken", "failed");
     expect(String(status.error)).toMatch(/json/i);
+    // The reason never quotes the document's text.
+    expect(String(status.error)).not.toContain("this is not");
     const stats = await api("GET", `/v1/namespaces/${ns}`);
     expect(stats.body).toMatchObject({ documents: 0, failed: 1, pending: 0 });
   });
