@@ -40,6 +40,11 @@ const ConfigSchema = z
     ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
     KEY_CACHE_TTL_SECONDS: intVar(0, 300).default(30),
     CORS_ORIGINS: listVar,
+    RESULT_CACHE_TTL_SECONDS: intVar(0, 86_400).default(60),
+    RESULT_CACHE_LRU_BYTES: intVar(0, 64 * 1024 * 1024).default(16 * 1024 * 1024),
+    EMBEDDING_CACHE_TTL_SECONDS: intVar(60, 365 * 86_400).default(7 * 86_400),
+    GENERATION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
+    RESULT_CACHE_SETTLE_MS: intVar(0, 600_000).optional(),
   })
   .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
     message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",
@@ -65,6 +70,15 @@ export interface Config {
   keyCacheTtlMs: number;
   /** Origins allowed by CORS; "*" allows any; empty disables CORS. */
   corsOrigins: readonly string[];
+  /** Result cache: how long answers live, and the isolate LRU's budget in bytes. */
+  resultCacheTtlMs: number;
+  resultCacheLruBytes: number;
+  /** How long query embeddings live in KV. */
+  embeddingCacheTtlSeconds: number;
+  /** How long an isolate trusts a namespace's write generation before asking KV again. */
+  generationCacheTtlMs: number;
+  /** Answers computed within this long of a write are not cached (vector writes are asynchronous). */
+  resultCacheSettleMs: number;
 }
 
 // Isolate-lifetime: env objects are stable for an isolate, so each is parsed once.
@@ -97,6 +111,12 @@ export function loadConfig(env: object): Config {
     adminApiKey: c.ADMIN_API_KEY,
     keyCacheTtlMs: c.KEY_CACHE_TTL_SECONDS * 1000,
     corsOrigins: c.CORS_ORIGINS,
+    resultCacheTtlMs: c.RESULT_CACHE_TTL_SECONDS * 1000,
+    resultCacheLruBytes: c.RESULT_CACHE_LRU_BYTES,
+    embeddingCacheTtlSeconds: c.EMBEDDING_CACHE_TTL_SECONDS,
+    generationCacheTtlMs: c.GENERATION_CACHE_TTL_MS,
+    // Vectorize applies writes within seconds; the local index within a few hundred ms.
+    resultCacheSettleMs: c.RESULT_CACHE_SETTLE_MS ?? (c.BACKEND === "local" ? 1000 : 10_000),
   };
   parsed.set(env, config);
   return config;

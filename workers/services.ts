@@ -1,5 +1,6 @@
 // Builds the adapters behind the service's interfaces from the bindings, once per request (or
 // per queue batch). The one place that knows which backend (Cloudflare or local) is in use.
+import { CachingEmbedder } from "../src/cache/embedding-cache";
 import type { Config } from "../src/config";
 import { createEmbedder } from "../src/embed/create";
 import type { Embedder } from "../src/embed/embedder";
@@ -16,20 +17,43 @@ export interface Services {
   store: DocumentStore;
   db: D1Database;
   blobs: R2Bucket;
+  kv: KVNamespace;
+  /** The Cache API (per location), or null where the runtime has none. */
+  resultCache: Cache | null;
   queue: Queue;
   metrics: Metrics;
   logger: Logger;
   config: Config;
+  /** Work to finish after the response (ctx.waitUntil), or awaited in place. */
+  defer: (work: Promise<unknown>) => void;
 }
 
-export function buildServices(env: WorkerEnv, config: Config, logger: Logger): Services {
+/**
+ * `defer` runs work after the response (ctx.waitUntil); without it (queue batches, tests) that
+ * work is awaited in place.
+ */
+export function buildServices(
+  env: WorkerEnv,
+  config: Config,
+  logger: Logger,
+  defer?: (work: Promise<unknown>) => void,
+): Services {
+  const model = createEmbedder({
+    backend: config.backend,
+    ai: env.AI,
+    model: config.embeddingModel,
+    pooling: config.embeddingPooling,
+  });
   return {
-    embedder: createEmbedder({
-      backend: config.backend,
-      ai: env.AI,
-      model: config.embeddingModel,
-      pooling: config.embeddingPooling,
-    }),
+    // Query embeddings go through the KV cache; the variant keeps settings that change vectors apart.
+    embedder: new CachingEmbedder(
+      model,
+      env.KV,
+      config.embeddingCacheTtlSeconds,
+      logger,
+      config.embeddingPooling,
+      defer,
+    ),
     index: createVectorIndex({
       backend: config.backend,
       vectorize: env.VECTORIZE,
@@ -39,9 +63,12 @@ export function buildServices(env: WorkerEnv, config: Config, logger: Logger): S
     store: new DocumentStore(env.DB),
     db: env.DB,
     blobs: env.DOCUMENTS,
+    kv: env.KV,
+    resultCache: typeof caches === "undefined" ? null : caches.default,
     queue: env.INGEST_QUEUE,
     metrics: new AnalyticsEngineMetrics(env.METRICS),
     logger,
     config,
+    defer: defer ?? ((work) => void work.catch(() => undefined)),
   };
 }

@@ -29,7 +29,12 @@ export interface IngestDeps {
 }
 
 export type Decision =
-  | { type: "ack"; outcome: "indexed" | "deleted" | "skipped" | "failed"; reason?: string }
+  | {
+      type: "ack";
+      outcome: "indexed" | "deleted" | "skipped" | "failed";
+      reason?: string;
+      namespace?: string;
+    }
   | { type: "retry"; delaySeconds: number; error: string }
   | { type: "dead-letter"; reason: string };
 
@@ -184,7 +189,7 @@ async function indexDocument(
     lagMs: Number.isFinite(eventTime) ? Math.max(0, now - eventTime) : 0,
   });
   log.info("ingest.indexed", { chunks: chunks.length, bytes: object.size, ms: now - started });
-  return { type: "ack", outcome: "indexed" };
+  return { type: "ack", outcome: "indexed", namespace };
 }
 
 async function removeDocument(
@@ -215,7 +220,7 @@ async function removeDocument(
     lagMs: 0,
   });
   log.info("ingest.deleted", { chunks: row.chunkCount });
-  return { type: "ack", outcome: "deleted" };
+  return { type: "ack", outcome: "deleted", namespace };
 }
 
 async function deleteVectors(index: VectorIndex, ids: string[]): Promise<void> {

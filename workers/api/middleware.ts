@@ -17,7 +17,10 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   const logger = createLogger(config.logLevel, { requestId });
   c.set("config", config);
   c.set("logger", logger);
-  c.set("services", buildServices(c.env, config, logger));
+  c.set(
+    "services",
+    buildServices(c.env, config, logger, (work) => c.executionCtx.waitUntil(work)),
+  );
   await next();
   c.header("x-request-id", requestId);
 };

@@ -1,6 +1,7 @@
 // The ingest queue's consumer: runs processMessage for each message (a few at a time) and
 // applies its decision. Nothing is dropped: a crash in processing retries the message, a
 // message that can never be processed is recorded in D1 before it is acknowledged.
+import { publishGenerations } from "../../src/cache/generation";
 import { errorMessage } from "../../src/errors";
 import { backoffSeconds, type IngestDeps, processMessage } from "../../src/ingest/pipeline";
 import { mapLimit } from "../../src/util/concurrency";
@@ -12,12 +13,17 @@ export async function consumeIngest(
   batch: MessageBatch<unknown>,
   deps: IngestDeps,
   db: D1Database,
+  kv: KVNamespace,
 ): Promise<void> {
+  const changed = new Set<string>();
   await mapLimit(batch.messages, CONCURRENCY, async (message) => {
     try {
       const decision = await processMessage(deps, message.body, message.attempts);
       switch (decision.type) {
         case "ack":
+          if (decision.namespace && (decision.outcome === "indexed" || decision.outcome === "deleted")) {
+            changed.add(decision.namespace);
+          }
           message.ack();
           return;
         case "retry":
@@ -34,4 +40,6 @@ export async function consumeIngest(
       message.retry({ delaySeconds: backoffSeconds(message.attempts) });
     }
   });
+  // Once per batch and namespace: KV allows about one write per second per key.
+  await publishGenerations(db, kv, changed, deps.logger);
 }

@@ -1,5 +1,6 @@
 // Documents: write one, write a batch, read status, delete; and delete a whole namespace.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { publishGenerations } from "../../../src/cache/generation";
 import { AppError } from "../../../src/errors";
 import { checkDocuments, deleteDocuments, submitDocuments } from "../../../src/ingest/submit";
 import {
@@ -107,6 +108,8 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       const row = await services.store.get(ns, id);
       if (!row) throw new AppError("not_found", `document "${id}" does not exist in namespace "${ns}"`);
       await deleteDocuments(services, ns, [id]);
+      // Awaited: the next search must not be answered from a cache that still holds the document.
+      await publishGenerations(services.db, services.kv, [ns], services.logger);
       return c.json({ accepted: true }, 202);
     },
   );
@@ -130,6 +133,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
         await deleteDocuments(services, ns, ids);
         accepted += ids.length;
       }
+      if (accepted > 0) await publishGenerations(services.db, services.kv, [ns], services.logger);
       const remaining = (await services.store.listLiveIds(ns, 1)).length > 0;
       return c.json({ accepted, remaining }, 202);
     },

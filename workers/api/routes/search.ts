@@ -1,9 +1,11 @@
 // Search: validate, retrieve, answer with Server-Timing stage times and one metrics point.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { cachedSearch, normalizedRequest } from "../../../src/cache/cached-search";
 import { AppError } from "../../../src/errors";
 import { search } from "../../../src/search/search";
 import { validateFilter } from "../../../src/vectors/filter";
 import type { MetadataFilter } from "../../../src/vectors/vector-index";
+import { DEFAULT_VERSION } from "../../../src/versions";
 import {
   errorResponses,
   jsonBody,
@@ -48,39 +50,64 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
       const services = c.get("services");
       const filter =
         body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
-      const degraded: string[] = [];
-      if (body.rerank) degraded.push("rerank_unavailable");
-      const response = await search(services, ns, {
-        query: body.query,
-        topK: body.topK,
-        filter,
-        mode: body.mode,
-        groupBy: body.groupBy,
-        includeText: body.includeText,
-      });
+      let timings: Record<string, number> = {};
+      const t0 = performance.now();
+      const answer = await cachedSearch(
+        {
+          kv: services.kv,
+          cache: services.resultCache,
+          settings: {
+            resultTtlMs: services.config.resultCacheTtlMs,
+            lruBytes: services.config.resultCacheLruBytes,
+            generationTtlMs: services.config.generationCacheTtlMs,
+            settleMs: services.config.resultCacheSettleMs,
+          },
+          logger: services.logger,
+          defer: services.defer,
+        },
+        { namespace: ns, version: DEFAULT_VERSION },
+        normalizedRequest({ ...body, filter }),
+        body.cache === "bypass",
+        async () => {
+          const degraded: string[] = [];
+          if (body.rerank) degraded.push("rerank_unavailable");
+          const response = await search(services, ns, {
+            query: body.query,
+            topK: body.topK,
+            filter,
+            mode: body.mode,
+            groupBy: body.groupBy,
+            includeText: body.includeText,
+          });
+          timings = response.timings;
+          return { body: { results: response.results, version: response.version }, degraded };
+        },
+      );
+      const hit = answer.outcome === "isolate" || answer.outcome === "cache-api";
+      if (hit) timings = { cache: performance.now() - t0 };
       const totalMs = performance.now() - started;
-      const t = response.timings;
       services.metrics.search({
         namespace: ns,
         mode: body.mode,
         status: 200,
-        results: response.results.length,
-        cache: "miss",
-        degraded,
+        results: answer.body.results.length,
+        cache: answer.outcome,
+        degraded: answer.degraded,
         totalMs,
-        embedMs: t.embed ?? 0,
-        vectorMs: t.vector ?? 0,
-        hydrateMs: t.hydrate ?? 0,
+        embedMs: timings.embed ?? 0,
+        vectorMs: timings.vector ?? 0,
+        hydrateMs: timings.hydrate ?? 0,
       });
-      const timing = Object.entries({ ...t, total: totalMs })
+      const timing = Object.entries({ ...timings, total: totalMs })
         .map(([stage, ms]) => `${stage};dur=${ms.toFixed(1)}`)
         .join(", ");
       c.header("server-timing", timing);
+      c.header("x-cache", answer.outcome);
       const payload: SearchResponseBody = {
-        results: response.results,
-        version: response.version,
-        cache: "miss",
-        degraded,
+        results: answer.body.results,
+        version: answer.body.version,
+        cache: hit ? "hit" : "miss",
+        degraded: answer.degraded,
       };
       return c.json(payload, 200);
     },

@@ -1,0 +1,165 @@
+// The cache building blocks: byte-bounded LRU, key normalization, the layered result cache and
+// the KV query-embedding cache, including their failure paths.
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { CachingEmbedder } from "../../src/cache/embedding-cache";
+import { canonicalJson, normalizeQuery, resultCacheKey } from "../../src/cache/keys";
+import { ByteLru } from "../../src/cache/lru";
+import { type CachedAnswer, ResultCache } from "../../src/cache/result-cache";
+import type { Embedder, EmbedKind } from "../../src/embed/embedder";
+import { LocalEmbedder } from "../../src/embed/local";
+import { createLogger } from "../../src/observe/logger";
+
+const quiet = createLogger("error");
+
+describe("ByteLru", () => {
+  it("evicts the least recently used entries when the byte budget is exceeded", () => {
+    const lru = new ByteLru<string>(100);
+    lru.set("a", "A", 40, 60_000);
+    lru.set("b", "B", 40, 60_000);
+    expect(lru.get("a")).toBe("A"); // a is now the most recently used
+    lru.set("c", "C", 40, 60_000); // 120 bytes: b goes
+    expect(lru.get("b")).toBeUndefined();
+    expect(lru.get("a")).toBe("A");
+    expect(lru.get("c")).toBe("C");
+    expect(lru.bytes).toBe(80);
+  });
+
+  it("refuses an entry larger than the whole budget and expires entries", () => {
+    const lru = new ByteLru<string>(100);
+    expect(lru.set("huge", "x", 101, 60_000)).toBe(false);
+    expect(lru.size).toBe(0);
+    lru.set("t", "T", 10, 1000, 0);
+    expect(lru.get("t", 999)).toBe("T");
+    expect(lru.get("t", 1000)).toBeUndefined();
+    expect(lru.bytes).toBe(0);
+  });
+
+  it("also bounds the number of entries", () => {
+    const lru = new ByteLru<number>(1_000_000, 3);
+    for (let i = 0; i < 5; i++) lru.set(`k${i}`, i, 1, 60_000);
+    expect(lru.size).toBe(3);
+    expect(lru.get("k0")).toBeUndefined();
+    expect(lru.get("k4")).toBe(4);
+  });
+});
+
+describe("cache keys", () => {
+  it("normalizes case, whitespace and Unicode forms", () => {
+    expect(normalizeQuery("  Café\tLATTE \n")).toBe("café latte");
+    // "e" + combining acute (NFD) and the precomposed "é" are one query; so are full-width letters.
+    expect(normalizeQuery("Cafe\u0301")).toBe(normalizeQuery("Café"));
+    expect(normalizeQuery("ＡＢＣ")).toBe("abc");
+  });
+
+  it("gives filters with keys in different orders one key, and different filters different keys", async () => {
+    const base = { namespace: "ns", version: "v1", generation: 3 };
+    const a = await resultCacheKey({
+      ...base,
+      request: { q: "x", filter: JSON.parse(canonicalJson({ a: 1, b: { $gte: 2, $lt: 5 } })) },
+    });
+    const b = await resultCacheKey({
+      ...base,
+      request: { filter: JSON.parse(canonicalJson({ b: { $lt: 5, $gte: 2 }, a: 1 })), q: "x" },
+    });
+    const c = await resultCacheKey({ ...base, request: { q: "x", filter: { a: 2 } } });
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+  });
+
+  it("scopes keys by namespace, version and generation", async () => {
+    const request = { q: "x" };
+    const k = (namespace: string, version: string, generation: number) =>
+      resultCacheKey({ namespace, version, generation, request });
+    const keys = new Set([
+      await k("a", "v1", 1),
+      await k("b", "v1", 1),
+      await k("a", "v2", 1),
+      await k("a", "v1", 2),
+    ]);
+    expect(keys.size).toBe(4);
+  });
+});
+
+describe("ResultCache", () => {
+  const answer: CachedAnswer = { body: '{"results":[]}' };
+
+  it("misses, then hits in the isolate layer, then in the Cache API layer from a fresh isolate", async () => {
+    const cache = await caches.open(`results-${Date.now()}`);
+    const key = `k-${Math.random()}`;
+    const first = new ResultCache({ lru: new ByteLru(1 << 20), cache, ttlMs: 60_000, logger: quiet });
+    expect(await first.get(key)).toBeNull();
+    await first.put(key, answer);
+    expect((await first.get(key))?.layer).toBe("isolate");
+    const otherIsolate = new ResultCache({ lru: new ByteLru(1 << 20), cache, ttlMs: 60_000, logger: quiet });
+    const hit = await otherIsolate.get(key);
+    expect(hit?.layer).toBe("cache-api");
+    expect(hit?.answer.body).toBe(answer.body);
+  });
+
+  it("treats a throwing Cache API as a miss, never an error", async () => {
+    const broken = {
+      match: async () => {
+        throw new Error("cache down");
+      },
+      put: async () => {
+        throw new Error("cache down");
+      },
+    } as unknown as Cache;
+    const rc = new ResultCache({ lru: new ByteLru(0), cache: broken, ttlMs: 60_000, logger: quiet });
+    expect(await rc.get("k")).toBeNull();
+    await expect(rc.put("k", answer)).resolves.toBeUndefined();
+  });
+});
+
+class CountingEmbedder implements Embedder {
+  readonly model = "@cf/baai/bge-small-en-v1.5";
+  readonly dimensions = 384;
+  readonly maxInputTokens = 512;
+  calls: string[][] = [];
+  private readonly inner = new LocalEmbedder({ model: this.model, dimensions: this.dimensions });
+  embed(texts: string[], kind: EmbedKind): Promise<Float32Array[]> {
+    this.calls.push(texts);
+    return this.inner.embed(texts, kind);
+  }
+}
+
+describe("CachingEmbedder", () => {
+  it("skips the model on a repeated (normalized) query and stores compact binary vectors", async () => {
+    const inner = new CountingEmbedder();
+    const variant = `t${Date.now()}`;
+    const embedder = new CachingEmbedder(inner, env.KV, 3600, quiet, variant);
+    const [first] = await embedder.embed(["Sea  Otters"], "query");
+    const [second] = await embedder.embed(["sea otters"], "query");
+    expect(inner.calls).toHaveLength(1);
+    expect(Array.from(second ?? [])).toEqual(Array.from(first ?? []));
+    const keys = await env.KV.list({ prefix: "emb1:" });
+    const stored = keys.keys.find((k) => k.name.includes(variant));
+    const raw = stored ? await env.KV.get(stored.name, "arrayBuffer") : null;
+    expect(raw?.byteLength).toBe(384 * 4);
+  });
+
+  it("does not cache document embeddings", async () => {
+    const inner = new CountingEmbedder();
+    const embedder = new CachingEmbedder(inner, env.KV, 3600, quiet, `d${Date.now()}`);
+    await embedder.embed(["a passage"], "document");
+    await embedder.embed(["a passage"], "document");
+    expect(inner.calls).toHaveLength(2);
+  });
+
+  it("still answers when KV throws", async () => {
+    const inner = new CountingEmbedder();
+    const broken = {
+      get: async () => {
+        throw new Error("kv down");
+      },
+      put: async () => {
+        throw new Error("kv down");
+      },
+    } as unknown as KVNamespace;
+    const embedder = new CachingEmbedder(inner, broken, 3600, quiet);
+    const [v] = await embedder.embed(["otters"], "query");
+    expect(v).toHaveLength(384);
+    expect(inner.calls).toHaveLength(1);
+  });
+});
