@@ -4,7 +4,8 @@ import { z } from "zod";
 export const ROLES = ["search", "write", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
-export const RATE_LIMIT_TIERS = ["low", "standard", "high"] as const;
+/** "unlimited" skips rate limiting (the bootstrap admin key; internal tools, benchmarks). */
+export const RATE_LIMIT_TIERS = ["low", "standard", "high", "unlimited"] as const;
 export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
 
 /** "*" alone, an exact namespace name, or a namespace prefix followed by "*". */

@@ -36,7 +36,8 @@ export function pathNamespace(path: string): string | null {
   }
 }
 
-function limiter(env: WorkerEnv, tier: RateLimitTier): RateLimit {
+function limiter(env: WorkerEnv, tier: RateLimitTier): RateLimit | null {
+  if (tier === "unlimited") return null;
   if (tier === "low") return env.RATE_LIMIT_LOW;
   if (tier === "high") return env.RATE_LIMIT_HIGH;
   return env.RATE_LIMIT_STANDARD;
@@ -58,8 +59,9 @@ export const requireKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (namespace !== null && !canAccessNamespace(principal, namespace)) {
     throw new AppError("forbidden", "this key does not grant access to this namespace");
   }
-  const { success } = await limiter(c.env, principal.rateLimit).limit({ key: principal.keyId });
-  if (!success) {
+  const limit = limiter(c.env, principal.rateLimit);
+  const allowed = limit ? (await limit.limit({ key: principal.keyId })).success : true;
+  if (!allowed) {
     throw new AppError("rate_limited", `rate limit of the key's "${principal.rateLimit}" tier exceeded`, {
       extra: { retryAfter: RATE_LIMIT_PERIOD_SECONDS },
     });
