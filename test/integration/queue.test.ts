@@ -174,3 +174,64 @@ describe("ingest consumer", () => {
     expect(backoffSeconds(5, 2, 300, () => 0.5)).toBe(16);
   });
 });
+
+describe("dead-letter replay", () => {
+  it("re-enqueues a dead-lettered document once the cause is fixed, and it gets indexed", async () => {
+    const ns = freshNamespace("q");
+    const key = `${ns}/poison`;
+    const object = await putObject(key, "Poison at first, fine later: about kestrels.");
+    const store = new DocumentStore(env.DB);
+    await store.upsertQueued(ns, [
+      {
+        id: "poison",
+        title: null,
+        contentType: "text/plain",
+        metadata: {},
+        bytes: object.size,
+        etag: object.etag,
+      },
+    ]);
+    await store.recordAttempt(ns, "poison", "Workers AI answered 500", 6);
+    const message = putMessage("local", key, object.size, object.etag);
+    const dlq = await deliver("edgesearch-ingest-dlq", message, 6);
+    expect(dlq.explicitAcks).toHaveLength(1);
+    expect((await api("GET", `/v1/namespaces/${ns}/documents/poison`)).body).toMatchObject({
+      status: "failed",
+    });
+
+    const listed = await api<{ deadLetters: { id: number; namespace: string; error: string }[] }>(
+      "GET",
+      "/v1/admin/dead-letters",
+    );
+    const entry = listed.body.deadLetters.find((d) => d.namespace === ns);
+    expect(entry?.error).toMatch(/after 6 attempts.*500/);
+
+    const replay = await api<{ replayed: number[] }>("POST", "/v1/admin/dead-letters/replay", {
+      ids: [entry?.id],
+    });
+    expect(replay.status).toBe(200);
+    expect(replay.body.replayed).toEqual([entry?.id]);
+    // The real queue delivers the replayed message; this time the dependencies work.
+    await waitForStatus(ns, "poison", "indexed");
+    const again = await api<{ deadLetters: { id: number }[] }>("GET", "/v1/admin/dead-letters");
+    expect(again.body.deadLetters.map((d) => d.id)).not.toContain(entry?.id);
+  });
+
+  it("does not let a key scoped to other namespaces see or replay them", async () => {
+    const created = await api<{ key: string }>("POST", "/v1/admin/keys", {
+      name: "tenant admin",
+      namespaces: ["tenant-only-*"],
+      roles: ["admin"],
+    });
+    const auth = { authorization: `Bearer ${created.body.key}` };
+    const listed = await api<{ deadLetters: { namespace: string | null }[] }>(
+      "GET",
+      "/v1/admin/dead-letters",
+      undefined,
+      auth,
+    );
+    expect(listed.body.deadLetters.every((d) => d.namespace?.startsWith("tenant-only-"))).toBe(true);
+    const replay = await api<{ replayed: number[] }>("POST", "/v1/admin/dead-letters/replay", {}, auth);
+    expect(replay.body.replayed).toEqual([]);
+  });
+});

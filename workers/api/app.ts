@@ -8,6 +8,7 @@ import { AppError } from "../../src/errors";
 import { requireKey } from "./auth";
 import { requestContext, requireJson } from "./middleware";
 import { onError, problemResponse, zodProblem } from "./problem";
+import { registerDeadLetters } from "./routes/dead-letters";
 import { registerDocs } from "./routes/docs";
 import { registerDocuments } from "./routes/documents";
 import { registerHealth } from "./routes/health";
@@ -74,6 +75,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerSearch(app);
   registerNamespaces(app);
   registerKeys(app);
+  registerDeadLetters(app);
   registerDocs(app);
 
   app.notFound((c) =>

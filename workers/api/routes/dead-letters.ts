@@ -1,0 +1,164 @@
+// Dead letters (admin role): list the ingest messages that exhausted their retries or could
+// never be processed, with the recorded reason, and re-enqueue them once the cause is fixed.
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { canAccessNamespace } from "../../../src/auth/scopes";
+import { AppError, errorMessage } from "../../../src/errors";
+import { d1 } from "../../../src/store/d1";
+import { errorResponses, jsonBody, jsonResponse } from "../schemas";
+import type { AppEnv } from "../types";
+
+const DeadLetter = z
+  .object({
+    id: z.number().int(),
+    messageId: z.string(),
+    namespace: z.string().nullable(),
+    documentId: z.string().nullable(),
+    error: z.string().nullable(),
+    attempts: z.number().int(),
+    receivedAt: z.string(),
+    replayedAt: z.string().nullable(),
+  })
+  .openapi("DeadLetter");
+
+const ListQuery = z.object({
+  pending: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true")
+    .openapi({ description: "Only dead letters not replayed yet" }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const ReplayBody = z
+  .strictObject({
+    ids: z.array(z.number().int().positive()).min(1).max(1000).optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+  })
+  .openapi("ReplayRequest");
+
+const RowSchema = z.object({
+  id: z.number(),
+  message_id: z.string(),
+  namespace: z.string().nullable(),
+  doc_id: z.string().nullable(),
+  body: z.string(),
+  error: z.string().nullable(),
+  attempts: z.number(),
+  received_at: z.number(),
+  replayed_at: z.number().nullable(),
+});
+type Row = z.infer<typeof RowSchema>;
+
+const toApi = (r: Row) => ({
+  id: r.id,
+  messageId: r.message_id,
+  namespace: r.namespace,
+  documentId: r.doc_id,
+  error: r.error,
+  attempts: r.attempts,
+  receivedAt: new Date(r.received_at).toISOString(),
+  replayedAt: r.replayed_at === null ? null : new Date(r.replayed_at).toISOString(),
+});
+
+async function selectRows(db: D1Database, pending: boolean, limit: number, ids?: number[]): Promise<Row[]> {
+  const where = [pending ? "replayed_at IS NULL" : "1 = 1"];
+  const binds: unknown[] = [];
+  if (ids) {
+    where.push(`id IN (SELECT value FROM json_each(?${binds.length + 1}))`);
+    binds.push(JSON.stringify(ids));
+  }
+  binds.push(limit);
+  const { results } = await d1("list dead letters", () =>
+    db
+      .prepare(`SELECT * FROM dead_letters WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?${binds.length}`)
+      .bind(...binds)
+      .all(),
+  );
+  return results.map((r) => RowSchema.parse(r));
+}
+
+export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/dead-letters",
+      tags: ["admin"],
+      summary: "Dead-lettered ingest messages within the caller's namespaces",
+      request: { query: ListQuery },
+      responses: {
+        200: jsonResponse(z.object({ deadLetters: z.array(DeadLetter) }), "Dead letters"),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { pending, limit } = c.req.valid("query");
+      const principal = c.get("principal");
+      const rows = (await selectRows(c.env.DB, pending, limit)).filter((r) =>
+        r.namespace === null
+          ? principal.namespaces.includes("*")
+          : canAccessNamespace(principal, r.namespace),
+      );
+      return c.json({ deadLetters: rows.map(toApi) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/admin/dead-letters/replay",
+      tags: ["admin"],
+      summary: "Re-enqueue dead letters (all pending ones up to limit, or the given ids)",
+      request: { body: jsonBody(ReplayBody) },
+      responses: {
+        200: jsonResponse(z.object({ replayed: z.array(z.number().int()) }), "Re-enqueued"),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { ids, limit } = c.req.valid("json");
+      const principal = c.get("principal");
+      const rows = (await selectRows(c.env.DB, true, ids ? ids.length : limit, ids)).filter(
+        (r) => r.namespace !== null && canAccessNamespace(principal, r.namespace),
+      );
+      if (ids && rows.length === 0) throw new AppError("not_found", "no pending dead letters with those ids");
+      const replayable = rows.filter((r) => {
+        try {
+          JSON.parse(r.body);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      for (let i = 0; i < replayable.length; i += 100) {
+        const slice = replayable.slice(i, i + 100);
+        // A failed document is queued again, or the consumer would skip it as already failed.
+        await d1("requeue documents", () =>
+          c.env.DB.batch(
+            slice.map((r) =>
+              c.env.DB.prepare(
+                `UPDATE documents SET status = 'queued', error = NULL, attempts = 0, updated_at = ?3
+                 WHERE namespace = ?1 AND id = ?2 AND status = 'failed'`,
+              ).bind(r.namespace, r.doc_id, Date.now()),
+            ),
+          ),
+        );
+        try {
+          await c.env.INGEST_QUEUE.sendBatch(
+            slice.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })),
+          );
+        } catch (err) {
+          throw new AppError("unavailable", `could not enqueue: ${errorMessage(err)}`, { retryable: true });
+        }
+        await d1("mark replayed", () =>
+          c.env.DB.prepare(
+            "UPDATE dead_letters SET replayed_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))",
+          )
+            .bind(JSON.stringify(slice.map((r) => r.id)), Date.now())
+            .run(),
+        );
+      }
+      c.get("logger").info("dead_letters.replayed", { count: replayable.length });
+      return c.json({ replayed: replayable.map((r) => r.id) }, 200);
+    },
+  );
+}
