@@ -2,7 +2,8 @@
 // isolate per env object. A bad environment is one clear error, not a crash deep inside.
 import { z } from "zod";
 import { EMBEDDING_MODELS } from "./embed/embedder";
-import { AppError } from "./errors";
+import { AppError, errorMessage } from "./errors";
+import { type FaultPlan, parseFaultPlan } from "./resilience/faults";
 
 const intVar = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolVar = z
@@ -45,6 +46,17 @@ const ConfigSchema = z
     EMBEDDING_CACHE_TTL_SECONDS: intVar(60, 365 * 86_400).default(7 * 86_400),
     GENERATION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
     RESULT_CACHE_SETTLE_MS: intVar(0, 600_000).optional(),
+    SEARCH_DEADLINE_MS: intVar(100, 30_000).default(3000),
+    FAULT_INJECTION: boolVar,
+    FAULTS: z.string().max(8192).optional(),
+  })
+  .refine((c) => !(c.FAULT_INJECTION && c.BACKEND === "cloudflare"), {
+    message: "fault injection cannot be enabled with the Cloudflare backend",
+    path: ["FAULT_INJECTION"],
+  })
+  .refine((c) => c.FAULT_INJECTION || !c.FAULTS, {
+    message: "FAULTS is set but FAULT_INJECTION is not enabled",
+    path: ["FAULTS"],
   })
   .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
     message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",
@@ -79,6 +91,19 @@ export interface Config {
   generationCacheTtlMs: number;
   /** Answers computed within this long of a write are not cached (vector writes are asynchronous). */
   resultCacheSettleMs: number;
+  /** A search's time budget across all its dependency calls and retries. */
+  searchDeadlineMs: number;
+  /** Test/dev only: honour FAULTS and the x-edgesearch-faults header. Refused with Cloudflare. */
+  faultInjection: boolean;
+  faults: FaultPlan | null;
+}
+
+function staticFaults(raw: string | undefined): FaultPlan | null {
+  try {
+    return parseFaultPlan(raw);
+  } catch (err) {
+    throw new AppError("internal", `invalid configuration: FAULTS: ${errorMessage(err)}`, { retryable: false });
+  }
 }
 
 // Isolate-lifetime: env objects are stable for an isolate, so each is parsed once.
@@ -117,6 +142,9 @@ export function loadConfig(env: object): Config {
     generationCacheTtlMs: c.GENERATION_CACHE_TTL_MS,
     // Vectorize applies writes within seconds; the local index within a few hundred ms.
     resultCacheSettleMs: c.RESULT_CACHE_SETTLE_MS ?? (c.BACKEND === "local" ? 1000 : 10_000),
+    searchDeadlineMs: c.SEARCH_DEADLINE_MS,
+    faultInjection: c.FAULT_INJECTION,
+    faults: c.FAULT_INJECTION ? staticFaults(c.FAULTS) : null,
   };
   parsed.set(env, config);
   return config;

@@ -6,6 +6,10 @@ import { createEmbedder } from "../src/embed/create";
 import type { Embedder } from "../src/embed/embedder";
 import type { Logger } from "../src/observe/logger";
 import { AnalyticsEngineMetrics, type Metrics } from "../src/observe/metrics";
+import { type BreakerBackend, isolateBreakers } from "../src/resilience/breaker";
+import { FaultInjector, type FaultPlan } from "../src/resilience/faults";
+import { type GuardContext, guarded } from "../src/resilience/guard";
+import { Deadline } from "../src/resilience/retry";
 import { DocumentStore } from "../src/store/documents";
 import { createVectorIndex } from "../src/vectors/create";
 import type { VectorIndex } from "../src/vectors/vector-index";
@@ -24,51 +28,100 @@ export interface Services {
   metrics: Metrics;
   logger: Logger;
   config: Config;
-  /** Work to finish after the response (ctx.waitUntil), or awaited in place. */
+  /** Work to finish after the response (ctx.waitUntil). */
   defer: (work: Promise<unknown>) => void;
+  /** Breakers, retries and faults for calls made outside the adapters above. */
+  guard: GuardContext;
 }
 
-/**
- * `defer` runs work after the response (ctx.waitUntil); without it (queue batches, tests) that
- * work is awaited in place.
- */
+export interface ServiceOptions {
+  /** Runs work after the response (ctx.waitUntil). */
+  defer: (work: Promise<unknown>) => void;
+  /** "search": short deadline, quick retries; "ingest": patient retries, no deadline. */
+  path: "search" | "ingest";
+  /** Faults to inject (test/dev configurations only). */
+  faults?: FaultPlan | null;
+}
+
+/** The breaker objects, one per dependency, reached only through waitUntil work. */
+function breakerBackend(env: WorkerEnv): BreakerBackend {
+  const stub = (name: string) => env.BREAKER.get(env.BREAKER.idFromName(name));
+  return {
+    report: (name, counts) => stub(name).report(name, counts),
+    snapshot: (name) => stub(name).snapshot(name),
+  };
+}
+
+export function guardContext(env: WorkerEnv, config: Config, options: ServiceOptions): GuardContext {
+  const plan = options.faults ?? config.faults;
+  return {
+    breakers: isolateBreakers,
+    backend: breakerBackend(env),
+    defer: options.defer,
+    faults: config.faultInjection && plan ? new FaultInjector(plan) : null,
+    retry:
+      options.path === "search"
+        ? {
+            attempts: 2,
+            baseDelayMs: 25,
+            maxDelayMs: 200,
+            timeoutMs: 2000,
+            deadline: new Deadline(config.searchDeadlineMs),
+          }
+        : { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000, timeoutMs: 30_000 },
+  };
+}
+
 export function buildServices(
   env: WorkerEnv,
   config: Config,
   logger: Logger,
-  defer?: (work: Promise<unknown>) => void,
+  options: ServiceOptions,
 ): Services {
-  const model = createEmbedder({
-    backend: config.backend,
-    ai: env.AI,
-    model: config.embeddingModel,
-    pooling: config.embeddingPooling,
-  });
+  const guard = guardContext(env, config, options);
+  const defer = options.defer;
+  const model = guarded(
+    createEmbedder({
+      backend: config.backend,
+      ai: env.AI,
+      model: config.embeddingModel,
+      pooling: config.embeddingPooling,
+    }),
+    "workers-ai",
+    guard,
+    ["embed"],
+  );
+  const kv = guarded(env.KV, "kv", guard, ["get", "put", "delete", "list"]);
   return {
     // Query embeddings go through the KV cache; the variant keeps settings that change vectors apart.
     embedder: new CachingEmbedder(
       model,
-      env.KV,
+      kv,
       config.embeddingCacheTtlSeconds,
       logger,
       config.embeddingPooling,
       defer,
     ),
-    index: createVectorIndex({
-      backend: config.backend,
-      vectorize: env.VECTORIZE,
-      localIndex: env.LOCAL_INDEX,
-      indexName: config.vectorizeIndexName,
-    }),
-    store: new DocumentStore(env.DB),
+    index: guarded(
+      createVectorIndex({
+        backend: config.backend,
+        vectorize: env.VECTORIZE,
+        localIndex: env.LOCAL_INDEX,
+        indexName: config.vectorizeIndexName,
+      }),
+      "vectorize",
+      guard,
+    ),
+    store: guarded(new DocumentStore(env.DB), "d1", guard),
     db: env.DB,
-    blobs: env.DOCUMENTS,
-    kv: env.KV,
+    blobs: guarded(env.DOCUMENTS, "r2", guard, ["get", "put", "head", "delete", "list"]),
+    kv,
+    guard,
     resultCache: typeof caches === "undefined" ? null : caches.default,
     queue: env.INGEST_QUEUE,
     metrics: new AnalyticsEngineMetrics(env.METRICS),
     logger,
     config,
-    defer: defer ?? ((work) => void work.catch(() => undefined)),
+    defer,
   };
 }

@@ -134,7 +134,10 @@ describe("ingest consumer", () => {
         etag: object.etag,
       },
     ]);
-    const services = buildServices(workerEnv(env), loadConfig(env), createLogger("error"));
+    const services = buildServices(workerEnv(env), loadConfig(env), createLogger("error"), {
+      defer: () => undefined,
+      path: "ingest",
+    });
     const failingEmbedder: Embedder = {
       model: services.embedder.model,
       dimensions: services.embedder.dimensions,

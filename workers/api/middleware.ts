@@ -3,6 +3,7 @@
 import type { MiddlewareHandler } from "hono";
 import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/observe/logger";
+import { parseFaultPlan } from "../../src/resilience/faults";
 import { buildServices } from "../services";
 import { problemResponse } from "./problem";
 import type { AppEnv } from "./types";
@@ -17,9 +18,15 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   const logger = createLogger(config.logLevel, { requestId });
   c.set("config", config);
   c.set("logger", logger);
+  // Test/dev configurations only: a request may name faults to inject into its dependencies.
+  const faults = config.faultInjection ? parseFaultPlan(c.req.header("x-edgesearch-faults")) : null;
   c.set(
     "services",
-    buildServices(c.env, config, logger, (work) => c.executionCtx.waitUntil(work)),
+    buildServices(c.env, config, logger, {
+      defer: (work) => c.executionCtx.waitUntil(work),
+      path: c.req.method === "POST" && c.req.path.endsWith("/search") ? "search" : "ingest",
+      faults,
+    }),
   );
   await next();
   c.header("x-request-id", requestId);
