@@ -7,7 +7,10 @@ export const MAX_DOC_ID_BYTES = 512;
 export const MAX_TITLE_CHARS = 1024;
 export const MAX_METADATA_BYTES = 4096;
 export const MAX_METADATA_KEYS = 32;
-export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// Keys starting with "_" are reserved for the service (e.g. DOC_ID_FIELD on every vector).
+export const METADATA_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+/** Vector metadata field holding the document id, so vector results can name documents without D1. */
+export const DOC_ID_FIELD = "_doc";
 
 const encoder = new TextEncoder();
 export const byteLength = (s: string): number => encoder.encode(s).length;
@@ -30,7 +33,7 @@ export const MetadataValueSchema = z.union([z.string().max(1024), z.number().fin
 
 export const MetadataSchema = z
   .record(
-    z.string().regex(METADATA_KEY_PATTERN, "metadata keys must match [A-Za-z_][A-Za-z0-9_]{0,63}"),
+    z.string().regex(METADATA_KEY_PATTERN, "metadata keys must match [A-Za-z][A-Za-z0-9_]{0,63}"),
     MetadataValueSchema,
   )
   .refine((m) => Object.keys(m).length <= MAX_METADATA_KEYS, `at most ${MAX_METADATA_KEYS} metadata keys`)

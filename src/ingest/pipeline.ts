@@ -8,7 +8,7 @@ import type { Logger } from "../observe/logger";
 import type { Metrics } from "../observe/metrics";
 import type { DocumentRecord, DocumentStore } from "../store/documents";
 import { r2 } from "../store/r2";
-import { parseDocumentKey } from "../validation";
+import { DOC_ID_FIELD, parseDocumentKey } from "../validation";
 import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { DEFAULT_VERSION, vectorNamespace } from "../versions";
@@ -144,7 +144,8 @@ async function indexDocument(
     "document",
   );
   const prefix = await chunkIdPrefix(namespace, id);
-  const metadata = row?.metadata ?? upload.metadata;
+  // The document id rides along, so a search can still name documents when D1 is unavailable.
+  const metadata = { ...(row?.metadata ?? upload.metadata), [DOC_ID_FIELD]: id };
   const records: VectorRecord[] = chunks.map((c, i) => ({
     id: chunkId(prefix, c.index),
     values: vectors[i] ?? new Float32Array(deps.embedder.dimensions),
