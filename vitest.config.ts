@@ -15,7 +15,13 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         remoteBindings: false,
         miniflare: {
-          bindings: { BACKEND: "local", ADMIN_API_KEY: TEST_ADMIN_KEY, TEST_MIGRATIONS: migrations },
+          // Fault injection lets the resilience tests break dependencies per request.
+          bindings: {
+            BACKEND: "local",
+            FAULT_INJECTION: "true",
+            ADMIN_API_KEY: TEST_ADMIN_KEY,
+            TEST_MIGRATIONS: migrations,
+          },
         },
       }),
     ],
