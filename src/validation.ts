@@ -27,7 +27,11 @@ export const DocumentIdSchema = z
   .string()
   .min(1, "id must not be empty")
   .refine((s) => byteLength(s) <= MAX_DOC_ID_BYTES, `id must be at most ${MAX_DOC_ID_BYTES} bytes of UTF-8`)
-  .refine((s) => !CONTROL_CHARS.test(s), "id must not contain control characters");
+  .refine((s) => !CONTROL_CHARS.test(s), "id must not contain control characters")
+  // A lone surrogate cannot be stored or addressed faithfully (storage would replace it).
+  .refine((s) => s.isWellFormed(), "id must be well-formed Unicode")
+  // URLs resolve "." and ".." segments away: such a document could never be read or deleted.
+  .refine((s) => s !== "." && s !== "..", 'id must not be "." or ".."');
 
 export const MetadataValueSchema = z.union([z.string().max(1024), z.number().finite(), z.boolean()]);
 

@@ -35,7 +35,8 @@ export interface AuthOptions {
 export function bearerToken(header: string | undefined): string {
   if (!header)
     throw new AppError("unauthorized", "missing Authorization header; send 'Authorization: Bearer <key>'");
-  const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header.trim());
+  // The scheme name is case-insensitive (RFC 9110).
+  const m = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(header.trim());
   if (!m?.[1]) throw new AppError("unauthorized", "malformed Authorization header; expected 'Bearer <key>'");
   return m[1];
 }

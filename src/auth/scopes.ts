@@ -47,10 +47,24 @@ export function patternWithin(inner: string, outer: string): boolean {
   return !inner.endsWith("*") && inner === outer;
 }
 
-/** An admin may only hand out what it holds: namespaces within its own, roles it has. */
-export function scopeWithin(p: Principal, namespaces: readonly string[], roles: readonly Role[]): boolean {
+/** Whether tier `a` allows no more than tier `b` (tiers are listed from least to most). */
+export function tierWithin(a: RateLimitTier, b: RateLimitTier): boolean {
+  return RATE_LIMIT_TIERS.indexOf(a) <= RATE_LIMIT_TIERS.indexOf(b);
+}
+
+/**
+ * An admin may only hand out what it holds: namespaces within its own, roles it has, and a rate
+ * limit no more generous than its own.
+ */
+export function scopeWithin(
+  p: Principal,
+  namespaces: readonly string[],
+  roles: readonly Role[],
+  rateLimit: RateLimitTier = "low",
+): boolean {
   return (
     namespaces.every((n) => p.namespaces.some((own) => patternWithin(n, own))) &&
-    roles.every((r) => hasRole(p, r))
+    roles.every((r) => hasRole(p, r)) &&
+    tierWithin(rateLimit, p.rateLimit)
   );
 }

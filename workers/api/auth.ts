@@ -25,7 +25,10 @@ export function requiredRole(method: string, path: string): Role {
   return "write";
 }
 
-/** The namespace named by the path (raw segment), if the route is namespaced. */
+/**
+ * The namespace named by the path, if the route is namespaced. `path` must be the path as the
+ * router sees it (c.req.path, percent-decoded except for reserved characters), never the raw URL.
+ */
 export function pathNamespace(path: string): string | null {
   const m = /^\/v1\/namespaces\/([^/]+)/.exec(path);
   if (!m?.[1]) return null;
@@ -50,7 +53,8 @@ export const requireKey: MiddlewareHandler<AppEnv> = async (c, next) => {
     adminKey: config.adminApiKey,
     cacheTtlMs: config.keyCacheTtlMs,
   });
-  const path = new URL(c.req.url).pathname;
+  // The router matches on the decoded path: authorize exactly what it will route.
+  const path = c.req.path;
   const role = requiredRole(c.req.method, path);
   if (!hasRole(principal, role)) {
     throw new AppError("forbidden", `this key does not have the "${role}" role`);
@@ -70,3 +74,13 @@ export const requireKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("logger", c.get("logger").child({ keyId: principal.keyId }));
   await next();
 };
+
+/**
+ * Checked again by every namespaced handler against its validated `ns` parameter, so the
+ * namespace a request touches is always one its key covers, whatever the path looked like.
+ */
+export function requireNamespace(principal: Principal, namespace: string): void {
+  if (!canAccessNamespace(principal, namespace)) {
+    throw new AppError("forbidden", "this key does not grant access to this namespace");
+  }
+}

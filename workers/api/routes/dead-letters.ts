@@ -1,7 +1,7 @@
 // Dead letters (admin role): list the ingest messages that exhausted their retries or could
 // never be processed, with the recorded reason, and re-enqueue them once the cause is fixed.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { canAccessNamespace } from "../../../src/auth/scopes";
+import type { Principal } from "../../../src/auth/scopes";
 import { AppError, errorMessage } from "../../../src/errors";
 import { d1 } from "../../../src/store/d1";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
@@ -60,9 +60,32 @@ const toApi = (r: Row) => ({
   replayedAt: r.replayed_at === null ? null : new Date(r.replayed_at).toISOString(),
 });
 
-async function selectRows(db: D1Database, pending: boolean, limit: number, ids?: number[]): Promise<Row[]> {
+/**
+ * Dead letters the caller may see, filtered in SQL (so a page is never filled with other
+ * tenants' rows): exact namespaces, prefixes, or everything (including rows with no namespace)
+ * for "*".
+ */
+async function selectRows(
+  db: D1Database,
+  principal: Principal,
+  pending: boolean,
+  limit: number,
+  ids?: number[],
+): Promise<Row[]> {
   const where = [pending ? "replayed_at IS NULL" : "1 = 1"];
   const binds: unknown[] = [];
+  if (!principal.namespaces.includes("*")) {
+    const scope = principal.namespaces.map((pattern) => {
+      if (pattern.endsWith("*")) {
+        const prefix = pattern.slice(0, -1);
+        binds.push(prefix.length, prefix);
+        return `substr(namespace, 1, ?${binds.length - 1}) = ?${binds.length}`;
+      }
+      binds.push(pattern);
+      return `namespace = ?${binds.length}`;
+    });
+    where.push(`namespace IS NOT NULL AND (${scope.join(" OR ")})`);
+  }
   if (ids) {
     where.push(`id IN (SELECT value FROM json_each(?${binds.length + 1}))`);
     binds.push(JSON.stringify(ids));
@@ -92,12 +115,7 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { pending, limit } = c.req.valid("query");
-      const principal = c.get("principal");
-      const rows = (await selectRows(c.env.DB, pending, limit)).filter((r) =>
-        r.namespace === null
-          ? principal.namespaces.includes("*")
-          : canAccessNamespace(principal, r.namespace),
-      );
+      const rows = await selectRows(c.env.DB, c.get("principal"), pending, limit);
       return c.json({ deadLetters: rows.map(toApi) }, 200);
     },
   );
@@ -116,10 +134,10 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { ids, limit } = c.req.valid("json");
-      const principal = c.get("principal");
-      const rows = (await selectRows(c.env.DB, true, ids ? ids.length : limit, ids)).filter(
-        (r) => r.namespace !== null && canAccessNamespace(principal, r.namespace),
-      );
+      // Rows without a namespace (unparseable messages) have nothing to replay into.
+      const rows = (
+        await selectRows(c.env.DB, c.get("principal"), true, ids ? ids.length : limit, ids)
+      ).filter((r) => r.namespace !== null);
       if (ids && rows.length === 0) throw new AppError("not_found", "no pending dead letters with those ids");
       const replayable = rows.filter((r) => {
         try {

@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { publishGenerations } from "../../../src/cache/generation";
 import { AppError } from "../../../src/errors";
 import { checkDocuments, deleteDocuments, submitDocuments } from "../../../src/ingest/submit";
+import { requireNamespace } from "../auth";
 import {
   Accepted,
   AcceptedBatch,
@@ -37,6 +38,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { ns, id } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
       const body = c.req.valid("json");
       const services = c.get("services");
       const doc = { id, ...body };
@@ -57,6 +59,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
       const { documents } = c.req.valid("json");
       const services = c.get("services");
       checkDocuments(documents, services.config, (i) => `body.documents.${i}`);
@@ -76,6 +79,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { ns, id } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
       const row = await c.get("services").store.get(ns, id);
       if (!row) throw new AppError("not_found", `document "${id}" does not exist in namespace "${ns}"`);
       return c.json(
@@ -104,6 +108,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { ns, id } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
       const services = c.get("services");
       const row = await services.store.get(ns, id);
       if (!row) throw new AppError("not_found", `document "${id}" does not exist in namespace "${ns}"`);
@@ -125,6 +130,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
       const services = c.get("services");
       let accepted = 0;
       while (accepted < NAMESPACE_DELETE_MAX) {

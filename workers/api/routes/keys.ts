@@ -71,8 +71,11 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const body = c.req.valid("json");
       const principal = c.get("principal");
-      if (!scopeWithin(principal, body.namespaces, body.roles)) {
-        throw new AppError("forbidden", "a key can only be given namespaces and roles its creator holds");
+      if (!scopeWithin(principal, body.namespaces, body.roles, body.rateLimit)) {
+        throw new AppError(
+          "forbidden",
+          "a key can only be given namespaces, roles and a rate limit within its creator's own",
+        );
       }
       const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
       if (expiresAt !== null && expiresAt <= Date.now()) {

@@ -1,6 +1,7 @@
 // Namespace statistics.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { DEFAULT_VERSION } from "../../../src/versions";
+import { requireNamespace } from "../auth";
 import { errorResponses, jsonResponse, NamespaceParams, NamespaceStatsSchema } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -16,6 +17,7 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
       const stats = await c.get("services").store.stats(ns);
       return c.json(
         {

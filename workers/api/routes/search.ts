@@ -1,11 +1,16 @@
 // Search: validate, retrieve, answer with Server-Timing stage times and one metrics point.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { cachedSearch, normalizedRequest } from "../../../src/cache/cached-search";
+import type { Config } from "../../../src/config";
 import { AppError } from "../../../src/errors";
-import { search } from "../../../src/search/search";
+import { createReranker } from "../../../src/rerank/create";
+import type { Reranker } from "../../../src/rerank/reranker";
+import { guarded } from "../../../src/resilience/guard";
+import { type SearchSettings, search } from "../../../src/search/search";
 import { validateFilter } from "../../../src/vectors/filter";
 import type { MetadataFilter } from "../../../src/vectors/vector-index";
 import { DEFAULT_VERSION } from "../../../src/versions";
+import { requireNamespace } from "../auth";
 import {
   errorResponses,
   jsonBody,
@@ -33,6 +38,16 @@ function checkFilter(raw: unknown, filterable: readonly string[]): MetadataFilte
   return filter;
 }
 
+function searchSettings(config: Config): SearchSettings {
+  return {
+    rrfK: config.hybridRrfK,
+    vectorWeight: config.hybridVectorWeight,
+    keywordWeight: config.hybridKeywordWeight,
+    fusionCandidates: config.hybridCandidates,
+    rerankCandidates: config.rerankCandidates,
+  };
+}
+
 export function registerSearch(app: OpenAPIHono<AppEnv>) {
   app.openapi(
     createRoute({
@@ -46,6 +61,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const started = performance.now();
       const { ns } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
       const body = c.req.valid("json");
       const services = c.get("services");
       const filter =
@@ -69,18 +85,37 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
         normalizedRequest({ ...body, filter }),
         body.cache === "bypass",
         async () => {
-          const degraded: string[] = [];
-          if (body.rerank) degraded.push("rerank_unavailable");
-          const response = await search(services, ns, {
-            query: body.query,
-            topK: body.topK,
-            filter,
-            mode: body.mode,
-            groupBy: body.groupBy,
-            includeText: body.includeText,
-          });
+          // Built only when asked for; it runs on Workers AI, behind the same breaker and retries.
+          const reranker: Reranker | undefined = body.rerank
+            ? guarded(
+                createReranker({
+                  backend: services.config.backend,
+                  ai: c.env.AI,
+                  model: services.config.rerankModel,
+                }),
+                "workers-ai",
+                services.guard,
+                ["rerank"],
+              )
+            : undefined;
+          const response = await search(
+            { ...services, reranker, settings: searchSettings(services.config) },
+            ns,
+            {
+              query: body.query,
+              topK: body.topK,
+              filter,
+              mode: body.mode,
+              groupBy: body.groupBy,
+              includeText: body.includeText,
+              rerank: body.rerank,
+            },
+          );
           timings = response.timings;
-          return { body: { results: response.results, version: response.version }, degraded };
+          return {
+            body: { results: response.results, version: response.version },
+            degraded: response.degraded,
+          };
         },
       );
       const hit = answer.outcome === "isolate" || answer.outcome === "cache-api";

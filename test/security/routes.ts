@@ -1,0 +1,195 @@
+// Every route of the HTTP API, with what it needs to be called validly: the one table the
+// security, isolation and fuzz suites iterate, checked against /openapi.json so that a new route
+// cannot ship without its security cases.
+
+export type Role = "search" | "write" | "admin";
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+/** What a route's path and body are filled with. */
+export interface RouteParams {
+  /** The namespace in the path (namespaced routes), or the one a created key would cover (admin). */
+  ns: string;
+  /** A document id (document routes). */
+  docId: string;
+  /** An API key id (key routes). */
+  keyId: string;
+}
+
+export interface RouteSpec {
+  method: Method;
+  /** The path as /openapi.json spells it. */
+  template: string;
+  /** The role a key needs for this route. */
+  role: Role;
+  /** Whether the path names a namespace that the key's patterns must cover. */
+  namespaced: boolean;
+  /** Whether a successful call changes stored state. */
+  writes: boolean;
+  /** A body the route accepts, or undefined when it takes none. */
+  body?: (p: RouteParams) => unknown;
+}
+
+const seg = encodeURIComponent;
+
+export const ROUTES: readonly RouteSpec[] = [
+  {
+    method: "PUT",
+    template: "/v1/namespaces/{ns}/documents/{id}",
+    role: "write",
+    namespaced: true,
+    writes: true,
+    body: () => ({ text: "A document written by the security suite.", title: "Written", metadata: { n: 1 } }),
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/documents/{id}",
+    role: "search",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "DELETE",
+    template: "/v1/namespaces/{ns}/documents/{id}",
+    role: "write",
+    namespaced: true,
+    writes: true,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/documents",
+    role: "write",
+    namespaced: true,
+    writes: true,
+    body: (p) => ({
+      documents: [
+        { id: `${p.docId}-batch-1`, text: "First batch document." },
+        { id: `${p.docId}-batch-2`, text: "Second batch document.", title: "Second" },
+      ],
+    }),
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/search",
+    role: "search",
+    namespaced: true,
+    writes: false,
+    body: () => ({ query: "document", topK: 5, includeText: true }),
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}",
+    role: "search",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "DELETE",
+    template: "/v1/namespaces/{ns}",
+    role: "write",
+    namespaced: true,
+    writes: true,
+  },
+  {
+    method: "POST",
+    template: "/v1/admin/keys",
+    role: "admin",
+    namespaced: false,
+    writes: true,
+    // A role that a write-only key holds, so that a key lacking "admin" is refused for lacking
+    // "admin" and not because it cannot grant the requested roles.
+    body: (p) => ({ name: "created-by-security-suite", namespaces: [p.ns], roles: ["write"] }),
+  },
+  {
+    method: "GET",
+    template: "/v1/admin/keys",
+    role: "admin",
+    namespaced: false,
+    writes: false,
+  },
+  {
+    method: "DELETE",
+    template: "/v1/admin/keys/{id}",
+    role: "admin",
+    namespaced: false,
+    writes: true,
+  },
+  {
+    method: "GET",
+    template: "/v1/admin/dead-letters",
+    role: "admin",
+    namespaced: false,
+    writes: false,
+  },
+  {
+    method: "POST",
+    template: "/v1/admin/dead-letters/replay",
+    role: "admin",
+    namespaced: false,
+    writes: true,
+    body: () => ({ limit: 1000 }),
+  },
+];
+
+/** Routes outside /v1 that answer without a key. */
+export const PUBLIC_ROUTES: readonly { method: Method; path: string }[] = [
+  { method: "GET", path: "/healthz" },
+  { method: "GET", path: "/readyz" },
+  { method: "GET", path: "/openapi.json" },
+  { method: "GET", path: "/docs" },
+];
+
+/** "PUT /v1/namespaces/{ns}/documents/{id}" */
+export function routeName(route: Pick<RouteSpec, "method" | "template">): string {
+  return `${route.method} ${route.template}`;
+}
+
+/** The concrete path of a route; parameters are URL-encoded as a client would. */
+export function routePath(route: RouteSpec, p: RouteParams): string {
+  const id = route.template.startsWith("/v1/admin/") ? p.keyId : p.docId;
+  return route.template.replace("{ns}", seg(p.ns)).replace("{id}", seg(id));
+}
+
+/**
+ * The same path with its fixed first segment after /v1 percent-encoded ("namespaces" as
+ * "%6eamespaces", "admin" as "%61dmin"). URLs equivalent under percent-decoding must be
+ * authorized as the route they reach.
+ */
+export function encodedRoutePath(route: RouteSpec, p: RouteParams, upper = false): string {
+  const path = routePath(route, p);
+  const n = upper ? "%6E" : "%6e";
+  return path.replace(/^\/v1\/namespaces\//, `/v1/${n}amespaces/`).replace(/^\/v1\/admin\//, "/v1/%61dmin/");
+}
+
+/** Every operation an OpenAPI document declares, as route names. */
+export function openApiOperations(spec: unknown): string[] {
+  const paths = (spec as { paths?: Record<string, Record<string, unknown>> }).paths ?? {};
+  const methods = ["get", "put", "post", "delete", "patch", "head", "options"];
+  return Object.entries(paths).flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((m) => methods.includes(m))
+      .map((m) => `${m.toUpperCase()} ${path}`),
+  );
+}
+
+/** Whether a role is granted by a set of roles (admin implies the others). */
+export function grants(roles: readonly Role[], needed: Role): boolean {
+  return roles.includes(needed) || roles.includes("admin");
+}
+
+/**
+ * Namespace patterns as documented: "*" covers every namespace, "acme-*" the names that start
+ * with "acme-", anything else exactly that name.
+ */
+export function patternCovers(pattern: string, namespace: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern.endsWith("*")) return namespace.startsWith(pattern.slice(0, -1));
+  return pattern === namespace;
+}
+
+/** Whether every namespace `inner` covers is covered by `outer`. */
+export function patternWithin(inner: string, outer: string): boolean {
+  if (outer === "*") return true;
+  if (inner === "*") return false;
+  if (outer.endsWith("*")) return inner.startsWith(outer.slice(0, -1));
+  return inner === outer;
+}
