@@ -20,6 +20,13 @@ interface CacheEntry {
 // Isolate-lifetime cache of key lookups, bounded; oldest entries go first.
 const keyCache = new Map<string, CacheEntry>();
 
+// Isolate-lifetime: the digest of the configured admin key, computed once.
+let adminDigest: { key: string; digest: Promise<string> } | undefined;
+function adminKeyDigest(key: string): Promise<string> {
+  if (adminDigest?.key !== key) adminDigest = { key, digest: sha256Hex(key) };
+  return adminDigest.digest;
+}
+
 export function clearKeyCache(): void {
   keyCache.clear();
 }
@@ -46,7 +53,7 @@ export async function authenticate(header: string | undefined, opts: AuthOptions
   const now = opts.now ?? Date.now();
   if (opts.adminKey && token.length === opts.adminKey.length) {
     // Compare digests, so the comparison's time depends on neither key.
-    if (timingSafeEqualStrings(await sha256Hex(token), await sha256Hex(opts.adminKey))) {
+    if (timingSafeEqualStrings(await sha256Hex(token), await adminKeyDigest(opts.adminKey))) {
       return {
         keyId: ADMIN_SECRET_KEY_ID,
         name: "admin (ADMIN_API_KEY)",

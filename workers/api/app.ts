@@ -6,7 +6,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { loadConfig } from "../../src/config";
 import { AppError } from "../../src/errors";
 import { requireKey } from "./auth";
-import { requestContext, requireJson } from "./middleware";
+import { requestContext, requireJson, withServices } from "./middleware";
 import { onError, problemResponse, zodProblem } from "./problem";
 import { registerDeadLetters } from "./routes/dead-letters";
 import { registerDocs } from "./routes/docs";
@@ -57,6 +57,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
     }
   });
   app.use("/v1/*", requireKey);
+  app.use("/v1/*", withServices);
+  app.use("/readyz", withServices);
   app.use("/v1/*", requireJson);
   app.use("/v1/*", async (c, next) =>
     bodyLimit({

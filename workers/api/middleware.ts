@@ -18,18 +18,24 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   const logger = createLogger(config.logLevel, { requestId });
   c.set("config", config);
   c.set("logger", logger);
+  await next();
+  c.header("x-request-id", requestId);
+};
+
+/** The adapters, for routes that use them (not /healthz, /docs, /openapi.json). */
+export const withServices: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const config = c.get("config");
   // Test/dev configurations only: a request may name faults to inject into its dependencies.
   const faults = config.faultInjection ? parseFaultPlan(c.req.header("x-edgesearch-faults")) : null;
   c.set(
     "services",
-    buildServices(c.env, config, logger, {
+    buildServices(c.env, config, c.get("logger"), {
       defer: (work) => c.executionCtx.waitUntil(work),
       path: c.req.method === "POST" && c.req.path.endsWith("/search") ? "search" : "ingest",
       faults,
     }),
   );
   await next();
-  c.header("x-request-id", requestId);
 };
 
 /** Bodies are JSON: anything else is a 415 before it reaches a validator. */

@@ -80,7 +80,15 @@ export const SearchBody = z
     topK: z.number().int().min(1).max(100).default(10),
     filter: FilterSchema.optional(),
     mode: z.enum(["hybrid", "vector", "keyword"]).default("hybrid"),
-    rerank: z.boolean().default(false),
+    rerank: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          "Reorder the best candidates (RERANK_CANDIDATES, default 50) with a cross-encoder " +
+          "(@cf/baai/bge-reranker-base); if it is unavailable the answer comes unreranked, with " +
+          '"rerank_unavailable" in degraded.',
+      }),
     groupBy: z.enum(["document", "chunk"]).default("document"),
     includeText: z.boolean().default(true),
     cache: z.enum(["default", "bypass"]).default("default"),

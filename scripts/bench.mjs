@@ -1,0 +1,292 @@
+// `npm run bench`: builds the Worker, serves it with `wrangler dev --local` from a temporary
+// workspace, seeds a namespace, and measures each scenario with a closed-loop load generator over
+// loopback against the same server run's no-op endpoint. Prints tables and writes JSON to
+// bench-results/. Everything it starts is stopped at the end, on errors and on Ctrl-C.
+import { spawnSync } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { DATASETS, loadSamples, seedDataset } from "./bench/datasets.mjs";
+import { measureRun } from "./bench/measure.mjs";
+import { installSignalHandlers, onCleanup, runCleanups, wasInterrupted } from "./bench/processes.mjs";
+import { bundleLines, renderReport, writeJson } from "./bench/report.mjs";
+import { baselineScenario, HIT_QUERY, PROFILES, selectScenarios, waitSettled } from "./bench/scenarios.mjs";
+import {
+  applyMigrations,
+  buildBundle,
+  createWorkspace,
+  PORT_RANGE,
+  ROOT,
+  randomAdminKey,
+  removeWorkspace,
+  startTrivial,
+  startWrangler,
+} from "./bench/server.mjs";
+import { createTransport, TRANSPORTS } from "./bench/transport.mjs";
+import { parseCommandLine, positiveInt, run, UsageError } from "./lib/args.mjs";
+import { createClient } from "./lib/client.mjs";
+
+/**
+ * @typedef {import("./bench/scenarios.mjs").Scenario} Scenario
+ * @typedef {import("./bench/report.mjs").RunResult} RunResult
+ */
+
+const USAGE = `Usage: npm run bench [-- options]
+
+Builds the Worker (and reports the deploy bundle's size), serves it with wrangler dev --local from a
+temporary workspace (its own state; .wrangler is not touched), seeds a namespace of about 1,000
+chunks, and measures each scenario at each concurrency with a closed-loop load generator over
+loopback. Every figure is also given as a ratio to GET /healthz on the same server run.
+
+Options:
+  --duration SECONDS     measured window per scenario and concurrency (default: 5)
+  --warmup SECONDS       unmeasured warm-up before each window (default: 1)
+  --concurrency LIST     concurrency levels, comma-separated (default: 1,16)
+  --scenarios LIST       scenario names or groups: default, diagnostics, all (default: default)
+  --port N               port for wrangler dev (default: a free one in ${PORT_RANGE[0]}-${PORT_RANGE[1]})
+  --client http|fetch    load generator's HTTP client (default: http)
+  --json PATH            where to write the JSON (default: bench-results/bench-<timestamp>.json)
+  --no-direct            skip the second pass straight to the Worker's socket behind the dev proxy
+  --keep                 keep the temporary workspace (state, bundle, server logs)
+  -h, --help             show this help
+
+Scenarios (default group): client-ceiling (trivial Node server), hit-isolate, miss-keyword,
+miss-vector, miss-hybrid, hit-cache-api (server restarted with RESULT_CACHE_LRU_BYTES=0).
+Diagnostics: v1-not-found, v1-no-key, hit-isolate-small.
+
+Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, body).`;
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const SEED = 20_240_601;
+
+/** @param {string} line */
+const log = (line) => process.stderr.write(`${line}\n`);
+
+/**
+ * @param {string | undefined} value
+ * @returns {number[]}
+ */
+function concurrencyLevels(value) {
+  const levels = (value ?? "1,16").split(",").map((s) => Number(s.trim()));
+  if (levels.length === 0 || levels.some((n) => !Number.isInteger(n) || n < 1 || n > 1024)) {
+    throw new UsageError(`--concurrency: expected positive integers like 1,16, got ${value}`);
+  }
+  return [...new Set(levels)];
+}
+
+/**
+ * @param {string | undefined} value
+ * @param {string} flag
+ * @param {number} fallback
+ */
+function seconds(value, flag, fallback) {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected seconds, got ${value}`);
+  return n;
+}
+
+/** Read-only facts about the code under test, for comparing runs. */
+function gitFacts() {
+  const git = (/** @type {string[]} */ args) =>
+    spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout?.trim() ?? "";
+  const status = git(["status", "--porcelain"]);
+  return { commit: git(["rev-parse", "HEAD"]) || null, changedFiles: status ? status.split("\n").length : 0 };
+}
+
+/**
+ * @param {string[]} argv
+ * @returns {Promise<number>}
+ */
+async function main(argv) {
+  const values = parseCommandLine(argv, {
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    concurrency: { type: "string" },
+    scenarios: { type: "string" },
+    port: { type: "string" },
+    client: { type: "string" },
+    json: { type: "string" },
+    keep: { type: "boolean" },
+    "no-direct": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  /** @param {unknown} v */
+  const text = (v) => (typeof v === "string" ? v : undefined);
+  const durationMs = seconds(text(values.duration), "--duration", 5) * 1000;
+  const warmupMs = seconds(text(values.warmup), "--warmup", 1) * 1000;
+  if (durationMs <= 0) throw new UsageError("--duration must be above 0");
+  const levels = concurrencyLevels(text(values.concurrency));
+  const port = values.port === undefined ? undefined : positiveInt(text(values.port), "--port", 0);
+  const client = text(values.client) ?? "http";
+  if (client !== "http" && client !== "fetch") {
+    throw new UsageError(`--client: expected ${TRANSPORTS.join(" or ")}, got ${client}`);
+  }
+  const clientKind = /** @type {"http" | "fetch"} */ (client);
+  const jsonOption = text(values.json);
+  let selected;
+  try {
+    selected = selectScenarios(text(values.scenarios) ?? "default");
+  } catch (err) {
+    throw new UsageError(`--scenarios: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const startedAt = new Date();
+  const jsonFile = path.resolve(
+    jsonOption ??
+      path.join(ROOT, "bench-results", `bench-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`),
+  );
+
+  installSignalHandlers();
+  const workspace = createWorkspace();
+  // Runs last (cleanups run newest first): after Ctrl-C, once the servers are down.
+  onCleanup(async () => {
+    if (wasInterrupted() && !values.keep) removeWorkspace(workspace);
+  });
+  let failed = true;
+  try {
+    const profiles = Object.keys(PROFILES).filter((p) => selected.some((s) => s.profile === p));
+    const adminKey = randomAdminKey();
+    const samples = await loadSamples();
+    const loadAvgStart = os.loadavg();
+
+    log(`workspace ${workspace.dir}`);
+    log("building the deploy bundle (wrangler deploy --dry-run)...");
+    const bundle = await buildBundle(workspace);
+    for (const line of bundleLines(bundle)) log(line);
+    if (profiles.some((p) => PROFILES[p]?.server === "wrangler")) {
+      log("applying D1 migrations to the bench state...");
+      await applyMigrations(workspace);
+    }
+
+    const settings = {
+      adminKey,
+      vocabulary: samples.vocabulary,
+      levels,
+      warmupMs,
+      durationMs,
+      clientKind,
+      seed: SEED,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      log,
+    };
+    /** @type {RunResult[]} */
+    const runs = [];
+    /** @type {Record<string, Awaited<ReturnType<typeof seedDataset>>>} */
+    const seeded = {};
+    for (const profileName of profiles) {
+      const profile = PROFILES[profileName];
+      if (!profile) continue;
+      log(`\n== ${profileName}: ${profile.description}`);
+      const server =
+        profile.server === "trivial"
+          ? await startTrivial({ workspace, label: profileName })
+          : await startWrangler({ workspace, adminKey, vars: profile.vars ?? {}, port, label: profileName });
+      log(`   serving on ${server.baseUrl} (process group ${server.pgid})`);
+      try {
+        const scenarios = [
+          baselineScenario(profileName),
+          ...selected.filter((s) => s.profile === profileName),
+        ];
+        for (const name of new Set(scenarios.map((s) => s.dataset).filter((d) => d !== undefined))) {
+          const dataset = DATASETS[name];
+          if (!dataset || seeded[name]) continue;
+          log(`   seeding dataset ${name} into namespace ${dataset.namespace}...`);
+          const client = createClient({ baseUrl: server.baseUrl, apiKey: adminKey });
+          seeded[name] = await seedDataset(client, dataset, samples, { timeoutMs: 600_000, log });
+          const s = seeded[name];
+          log(`   ${s.documents} documents, ${s.chunks} chunks indexed in ${s.seconds.toFixed(1)} s`);
+          const transport = createTransport(clientKind, {
+            baseUrl: server.baseUrl,
+            concurrency: 1,
+            timeoutMs: REQUEST_TIMEOUT_MS,
+          });
+          try {
+            const ctx = {
+              adminKey,
+              namespace: dataset.namespace,
+              vocabulary: samples.vocabulary,
+              seed: SEED,
+            };
+            const settled = await waitSettled(transport.send, ctx);
+            log(`   write settled: a repeated search is a cache hit (after ${settled.ms} ms)`);
+          } finally {
+            transport.close();
+          }
+        }
+        runs.push(
+          await measureRun({
+            label: profileName,
+            description: profile.description,
+            baseUrl: server.baseUrl,
+            server,
+            scenarios,
+            settings,
+          }),
+        );
+        const direct = scenarios.filter((s) => s.direct);
+        if (server.directUrl && direct.length > 1 && !values["no-direct"]) {
+          log(`   direct: the Worker's own socket ${server.directUrl} (no dev proxy, no request log)`);
+          runs.push(
+            await measureRun({
+              label: `${profileName}/direct`,
+              description: `${profile.description}; requests sent to the Worker's socket behind the dev proxy`,
+              baseUrl: server.directUrl,
+              server,
+              scenarios: direct,
+              settings,
+            }),
+          );
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+
+    const report = {
+      version: 1,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      options: {
+        durationMs,
+        warmupMs,
+        levels,
+        client: clientKind,
+        scenarios: selected.map((s) => s.name),
+        seed: SEED,
+      },
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? null,
+        node: process.version,
+        loadAvgStart,
+        loadAvgEnd: os.loadavg(),
+      },
+      code: gitFacts(),
+      hitQuery: HIT_QUERY,
+      bundle,
+      datasets: seeded,
+      runs,
+    };
+    await writeJson(jsonFile, report);
+    console.log(renderReport(report, jsonFile));
+    failed = false;
+    return runs.some((r) => r.scenarios.some((s) => s.levels.some((l) => l.errors + l.mismatches > 0)))
+      ? 1
+      : 0;
+  } catch (err) {
+    // Requests cut off by the shutdown fail; that is not an error to report.
+    if (wasInterrupted()) return 130;
+    throw err;
+  } finally {
+    await runCleanups();
+    if (!wasInterrupted()) {
+      if (failed || values.keep) log(`kept the workspace (logs, state): ${workspace.dir}`);
+      else removeWorkspace(workspace);
+    }
+  }
+}
+
+process.exitCode = await run(main, USAGE);

@@ -1,0 +1,78 @@
+// Bench datasets: a namespace filled through the batch API with the sample corpus plus synthetic
+// documents up to a target chunk count, then waited on until nothing is pending.
+import { fileURLToPath } from "node:url";
+import { waitForIndexing } from "../lib/client.mjs";
+import { readCorpus } from "../seed.mjs";
+import { buildVocabulary, syntheticDocuments } from "./corpus.mjs";
+
+export const SAMPLE_CORPUS = fileURLToPath(new URL("../../samples/corpus.jsonl", import.meta.url));
+
+/** The batch endpoint takes at most 1,000 documents (and 8 MiB) a request. */
+const BATCH_DOCS = 500;
+
+/**
+ * Datasets by name. Larger ones (10k, 100k chunks) are new rows here.
+ * @type {Record<string, { namespace: string, targetChunks: number, seed: number }>}
+ */
+export const DATASETS = {
+  "1k": { namespace: "bench-1k", targetChunks: 1000, seed: 1 },
+};
+
+/** @typedef {import("../lib/client.mjs").Client} Client */
+
+/**
+ * The sample corpus and its vocabulary (synthetic documents and queries draw from it).
+ */
+export async function loadSamples() {
+  const documents = await readCorpus(SAMPLE_CORPUS);
+  return { documents, vocabulary: buildVocabulary(documents) };
+}
+
+/**
+ * @param {Client} client
+ * @param {string} namespace
+ * @param {import("../lib/client.mjs").DocumentInput[]} documents
+ * @param {number} timeoutMs
+ */
+async function ingest(client, namespace, documents, timeoutMs) {
+  let accepted = 0;
+  for (let i = 0; i < documents.length; i += BATCH_DOCS) {
+    accepted += (await client.putDocuments(namespace, documents.slice(i, i + BATCH_DOCS))).accepted;
+  }
+  return waitForIndexing(client, namespace, { expected: accepted, timeoutMs, intervalMs: 500 });
+}
+
+/**
+ * Fills the dataset's namespace: the sample corpus first, then as many synthetic documents (one
+ * chunk each) as the corpus fell short of the target. Counts are read back from the API, so the
+ * report states what was indexed, not what was meant to be.
+ * @param {Client} client
+ * @param {{ namespace: string, targetChunks: number, seed: number }} dataset
+ * @param {Awaited<ReturnType<typeof loadSamples>>} samples
+ * @param {{ timeoutMs: number, log: (line: string) => void }} options
+ */
+export async function seedDataset(client, dataset, samples, { timeoutMs, log }) {
+  const started = performance.now();
+  const afterCorpus = await ingest(client, dataset.namespace, samples.documents, timeoutMs);
+  const missing = Math.max(0, dataset.targetChunks - afterCorpus.chunks);
+  const synthetic = syntheticDocuments({
+    vocabulary: samples.vocabulary,
+    count: missing,
+    seed: dataset.seed,
+  });
+  log(
+    `  ${afterCorpus.documents} corpus documents (${afterCorpus.chunks} chunks); adding ${synthetic.length} synthetic documents`,
+  );
+  const stats =
+    synthetic.length > 0 ? await ingest(client, dataset.namespace, synthetic, timeoutMs) : afterCorpus;
+  const seconds = (performance.now() - started) / 1000;
+  if (stats.failed > 0) throw new Error(`${stats.failed} documents failed to index in ${dataset.namespace}`);
+  return {
+    namespace: dataset.namespace,
+    documents: stats.documents,
+    chunks: stats.chunks,
+    failed: stats.failed,
+    syntheticDocuments: synthetic.length,
+    seconds,
+  };
+}

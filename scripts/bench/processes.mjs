@@ -1,0 +1,176 @@
+// Child processes the bench starts, each in its own process group so that stopping it also stops
+// what it started (wrangler's workerd processes). Every group is registered for cleanup: on
+// normal exit, on errors and on Ctrl-C, nothing the bench started keeps running.
+import { spawn } from "node:child_process";
+import { openSync } from "node:fs";
+
+/** @type {Set<() => Promise<void>>} */
+const cleanups = new Set();
+/** @type {Set<number>} process groups still alive, for the last-resort kill on exit */
+const liveGroups = new Set();
+let interrupted = false;
+
+/** True once Ctrl-C (or SIGTERM, SIGHUP) arrived: failures after it are the shutdown's, not errors. */
+export function wasInterrupted() {
+  return interrupted;
+}
+
+/**
+ * Registers work to run at cleanup; returns a function that unregisters it.
+ * @param {() => Promise<void>} fn
+ */
+export function onCleanup(fn) {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+/** Runs every registered cleanup (latest first), once each. */
+export async function runCleanups() {
+  const pending = [...cleanups].reverse();
+  cleanups.clear();
+  for (const fn of pending) {
+    try {
+      await fn();
+    } catch (err) {
+      process.stderr.write(`cleanup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+}
+
+/**
+ * Ctrl-C, SIGTERM and SIGHUP stop everything the bench started, then exit 130. A second Ctrl-C
+ * kills the groups at once.
+ */
+export function installSignalHandlers() {
+  let stopping = false;
+  /** @param {NodeJS.Signals} signal */
+  const handler = (signal) => {
+    if (stopping) {
+      killAllNow();
+      process.exit(130);
+    }
+    stopping = true;
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping the servers the bench started...\n`);
+    void runCleanups().finally(() => process.exit(130));
+  };
+  for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM", "SIGHUP"])) process.on(signal, handler);
+  // Last resort (an exception that skipped the cleanups): the exit handler can only be synchronous.
+  process.on("exit", killAllNow);
+}
+
+function killAllNow() {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  liveGroups.clear();
+}
+
+/** @param {number} pgid */
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** @param {number} ms */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Stops a process group: SIGTERM, then SIGKILL after `graceMs`; resolves once no process of the
+ * group is left (so a restarted server never races the old one for its files or ports).
+ * @param {number} pgid
+ * @param {number} [graceMs]
+ */
+export async function stopGroup(pgid, graceMs = 5000) {
+  try {
+    process.kill(-pgid, "SIGTERM");
+  } catch {
+    liveGroups.delete(pgid);
+    return;
+  }
+  const deadline = performance.now() + graceMs;
+  while (groupAlive(pgid) && performance.now() < deadline) await sleep(50);
+  if (groupAlive(pgid)) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // Gone between the check and the kill.
+    }
+    const hardDeadline = performance.now() + 5000;
+    while (groupAlive(pgid) && performance.now() < hardDeadline) await sleep(50);
+  }
+  liveGroups.delete(pgid);
+}
+
+/**
+ * Starts a command as the leader of a new process group, its output appended to `logFile`.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{ cwd: string, env: NodeJS.ProcessEnv, logFile: string }} options
+ */
+export function startGroup(command, args, { cwd, env, logFile }) {
+  const fd = openSync(logFile, "a");
+  const child = spawn(command, args, { cwd, env, stdio: ["ignore", fd, fd], detached: true });
+  const pgid = child.pid;
+  if (pgid === undefined) throw new Error(`could not start ${command}`);
+  liveGroups.add(pgid);
+  /** @type {{ code: number | null, signal: NodeJS.Signals | null } | null} */
+  let exited = null;
+  const exit = new Promise((resolve) => {
+    child.on("exit", (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    });
+  });
+  const unregister = onCleanup(() => stopGroup(pgid));
+  return {
+    pgid,
+    /** @returns {{ code: number | null, signal: NodeJS.Signals | null } | null} */
+    exited: () => exited,
+    /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
+    exit: /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */ (exit),
+    stop: async () => {
+      unregister();
+      await stopGroup(pgid);
+    },
+  };
+}
+
+/**
+ * Runs a command to completion in its own process group; rejects on a non-zero exit or after
+ * `timeoutMs` (the group is then killed). Output goes to `logFile`.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{ cwd: string, env: NodeJS.ProcessEnv, logFile: string, timeoutMs: number }} options
+ */
+export async function runGroup(command, args, options) {
+  const group = startGroup(command, args, options);
+  /** @type {NodeJS.Timeout | undefined} */
+  let handle;
+  const timer = new Promise((resolve) => {
+    handle = setTimeout(resolve, options.timeoutMs, "timeout");
+  });
+  const outcome = await Promise.race([group.exit, timer]);
+  clearTimeout(handle);
+  if (outcome === "timeout") {
+    await group.stop();
+    throw new Error(
+      `${command} ${args.join(" ")} took over ${options.timeoutMs / 1000} s (log: ${options.logFile})`,
+    );
+  }
+  await group.stop();
+  const { code, signal } = /** @type {{ code: number | null, signal: NodeJS.Signals | null }} */ (outcome);
+  if (code !== 0) {
+    throw new Error(
+      `${command} ${args.join(" ")} failed (${signal ?? `exit ${code}`}); log: ${options.logFile}`,
+    );
+  }
+}

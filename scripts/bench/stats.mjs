@@ -1,0 +1,85 @@
+// Bench arithmetic: latency percentiles, Server-Timing parsing and ratios to a baseline.
+
+/** Stages the search route reports in Server-Timing, in pipeline order. */
+export const STAGES = ["cache", "embed", "vector", "keyword", "fuse", "hydrate", "total"];
+
+/**
+ * Nearest-rank percentile of ascending-sorted values.
+ * @param {Float64Array | number[]} sorted
+ * @param {number} p in [0, 100]
+ */
+export function percentileOf(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? NaN;
+}
+
+/**
+ * @param {number[]} latencies milliseconds, any order
+ * @returns {{ count: number, mean: number, p50: number, p95: number, p99: number, max: number }}
+ */
+export function summarizeLatencies(latencies) {
+  const sorted = Float64Array.from(latencies).sort();
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return {
+    count: sorted.length,
+    mean: sorted.length > 0 ? sum / sorted.length : NaN,
+    p50: percentileOf(sorted, 50),
+    p95: percentileOf(sorted, 95),
+    p99: percentileOf(sorted, 99),
+    max: sorted.length > 0 ? (sorted[sorted.length - 1] ?? NaN) : NaN,
+  };
+}
+
+/**
+ * Adds the durations of a Server-Timing header ("embed;dur=2.0, total;dur=11.0") to `into`.
+ * @param {string | undefined} header
+ * @param {Map<string, { sum: number, count: number }>} into
+ */
+export function addServerTiming(header, into) {
+  if (!header) return;
+  for (const part of header.split(",")) {
+    const semi = part.indexOf(";");
+    const name = (semi === -1 ? part : part.slice(0, semi)).trim();
+    const m = /dur=([\d.]+)/.exec(part);
+    if (!name || !m) continue;
+    const entry = into.get(name);
+    const ms = Number(m[1]);
+    if (entry) {
+      entry.sum += ms;
+      entry.count++;
+    } else {
+      into.set(name, { sum: ms, count: 1 });
+    }
+  }
+}
+
+/**
+ * Mean duration per stage over the responses that carried it, known stages first.
+ * @param {Map<string, { sum: number, count: number }>} sums
+ * @returns {Record<string, { meanMs: number, responses: number }>}
+ */
+export function stageMeans(sums) {
+  const names = [
+    ...STAGES.filter((s) => sums.has(s)),
+    ...[...sums.keys()].filter((s) => !STAGES.includes(s)),
+  ];
+  /** @type {Record<string, { meanMs: number, responses: number }>} */
+  const out = {};
+  for (const name of names) {
+    const entry = sums.get(name);
+    if (entry) out[name] = { meanMs: entry.sum / entry.count, responses: entry.count };
+  }
+  return out;
+}
+
+/**
+ * value / baseline, or NaN when either is missing.
+ * @param {number | undefined} value
+ * @param {number | undefined} baseline
+ */
+export function ratio(value, baseline) {
+  if (value === undefined || baseline === undefined || !Number.isFinite(value) || !(baseline > 0)) return NaN;
+  return value / baseline;
+}
