@@ -26,11 +26,11 @@ import { mean, mrrAtK, ndcgAtK, parseQrels, percentile, recallAtK } from "./lib/
 /**
  * @typedef {import("./lib/client.mjs").DocumentInput} DocumentInput
  * @typedef {import("./lib/client.mjs").Client} Client
- * @typedef {"vector" | "keyword" | "hybrid"} Mode
+ * @typedef {"keyword" | "vector" | "hybrid" | "hybrid+rerank"} Mode
  * @typedef {{ id: string, text: string, grades: Map<string, number> }} JudgedQuery
  */
 
-const MODES = /** @type {const} */ (["vector", "keyword", "hybrid"]);
+const MODES = /** @type {const} */ (["keyword", "vector", "hybrid", "hybrid+rerank"]);
 const TOP_K = 100;
 /** Stay under the batch endpoint's 8 MiB body limit with room for the envelope. */
 const MAX_BATCH_BYTES = 7 * 1024 * 1024;
@@ -49,7 +49,8 @@ qrels-<split>.tsv or qrels/<split>.tsv ("query-id corpus-id score" with a header
 Options:
   --dataset DIR           BEIR dataset folder (required)
   --namespace NS          namespace to use (default: eval-<dataset>-<timestamp>)
-  --modes LIST            comma-separated search modes (default: vector,keyword,hybrid)
+  --modes LIST            comma-separated modes (default: ${MODES.join(",")});
+                          hybrid+rerank is hybrid search with "rerank": true
   --queries-split SPLIT   judgments to use (default: test if present, else the only split found)
   --limit-docs N          ingest only the first N documents; judgments are cut to those documents
   --batch-size N          documents per ingest request (default: 500, at most ${MAX_BATCH_DOCS})
@@ -265,6 +266,15 @@ async function loadJudgedQueries(queriesPath, qrelsPath, corpusIds) {
 }
 
 /**
+ * The search request fields of an evaluation mode.
+ * @param {Mode} mode
+ * @returns {{ mode: "keyword" | "vector" | "hybrid", rerank: boolean }}
+ */
+export function modeRequest(mode) {
+  return mode === "hybrid+rerank" ? { mode: "hybrid", rerank: true } : { mode, rerank: false };
+}
+
+/**
  * Runs every query in one mode and scores the rankings.
  * @param {{ client: Client, namespace: string, mode: Mode, queries: JudgedQuery[], concurrency: number,
  *   onProgress: (line: string) => void }} options
@@ -275,7 +285,7 @@ async function evaluateMode({ client, namespace, mode, queries, concurrency, onP
     const { response, lastAttemptMs, attempts } = await client.searchTimed(namespace, {
       query: q.text,
       topK: TOP_K,
-      mode,
+      ...modeRequest(mode),
       groupBy: "document",
       includeText: false,
       cache: "bypass",
@@ -311,6 +321,34 @@ async function evaluateMode({ client, namespace, mode, queries, concurrency, onP
     degradedReasons,
     retries: perQuery.reduce((sum, q) => sum + q.retries, 0),
     perQuery,
+  };
+}
+
+/**
+ * The figures of a run as one JSON object, for scripts and CI logs.
+ * @param {{ name: string, split: string }} dataset
+ * @param {Awaited<ReturnType<typeof evaluateMode>>[]} results
+ */
+export function summarize(dataset, results) {
+  const round = (/** @type {number} */ x, /** @type {number} */ digits) =>
+    Number.isFinite(x) ? Number(x.toFixed(digits)) : null;
+  return {
+    dataset: dataset.name,
+    split: dataset.split,
+    modes: Object.fromEntries(
+      results.map((r) => [
+        r.mode,
+        {
+          queries: r.queries,
+          ndcgAt10: round(r.ndcgAt10, 4),
+          recallAt100: round(r.recallAt100, 4),
+          mrrAt10: round(r.mrrAt10, 4),
+          meanMs: round(r.latencyMs.mean, 1),
+          p95Ms: round(r.latencyMs.p95, 1),
+          degraded: r.degradedQueries,
+        },
+      ]),
+    ),
   };
 }
 
@@ -530,6 +568,7 @@ export async function main(argv) {
         ]),
       )}`,
     );
+    console.log(`\n${JSON.stringify(summarize(dataset, results))}`);
 
     if (typeof values.json === "string") {
       const report = {

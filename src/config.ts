@@ -3,7 +3,9 @@
 import { z } from "zod";
 import { EMBEDDING_MODELS } from "./embed/embedder";
 import { AppError, errorMessage } from "./errors";
+import { RERANK_MODELS, type RerankModel } from "./rerank/reranker";
 import { type FaultPlan, parseFaultPlan } from "./resilience/faults";
+import { LOCAL_VECTOR_WEIGHT } from "./search/fusion";
 
 const intVar = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolVar = z
@@ -19,6 +21,12 @@ const listVar = z
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
   );
+
+// An unset or empty weight takes the backend's default; "0" switches the leg off.
+const optionalWeight = z.preprocess(
+  (v) => (v === "" ? undefined : v),
+  z.coerce.number().min(0).max(100).optional(),
+);
 
 const ConfigSchema = z
   .object({
@@ -47,6 +55,13 @@ const ConfigSchema = z
     GENERATION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
     RESULT_CACHE_SETTLE_MS: intVar(0, 600_000).optional(),
     SEARCH_DEADLINE_MS: intVar(100, 30_000).default(3000),
+    HYBRID_RRF_K: z.coerce.number().min(0).max(1000).default(60),
+    HYBRID_VECTOR_WEIGHT: optionalWeight,
+    HYBRID_KEYWORD_WEIGHT: optionalWeight,
+    HYBRID_CANDIDATES: intVar(1, 100).default(100),
+    RERANK_MODEL: z.enum(RERANK_MODELS).default("@cf/baai/bge-reranker-base"),
+    RERANK_CANDIDATES: intVar(1, 100).default(50),
+    EMBEDDING_QUERY_INSTRUCTION: z.string().max(512).optional(),
     FAULT_INJECTION: boolVar,
     FAULTS: z.string().max(8192).optional(),
   })
@@ -57,6 +72,10 @@ const ConfigSchema = z
   .refine((c) => c.FAULT_INJECTION || !c.FAULTS, {
     message: "FAULTS is set but FAULT_INJECTION is not enabled",
     path: ["FAULTS"],
+  })
+  .refine((c) => c.HYBRID_VECTOR_WEIGHT !== 0 || c.HYBRID_KEYWORD_WEIGHT !== 0, {
+    message: "HYBRID_VECTOR_WEIGHT and HYBRID_KEYWORD_WEIGHT cannot both be 0",
+    path: ["HYBRID_VECTOR_WEIGHT"],
   })
   .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
     message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",
@@ -93,6 +112,16 @@ export interface Config {
   resultCacheSettleMs: number;
   /** A search's time budget across all its dependency calls and retries. */
   searchDeadlineMs: number;
+  /** Hybrid search: RRF's k, the weights of the vector and keyword rankings, chunks per leg. */
+  hybridRrfK: number;
+  hybridVectorWeight: number;
+  hybridKeywordWeight: number;
+  hybridCandidates: number;
+  /** The reranking model, and how many first-stage results it reorders. */
+  rerankModel: RerankModel;
+  rerankCandidates: number;
+  /** Replaces the embedding model's query prefix ("" for none); undefined keeps the model's. */
+  embeddingQueryInstruction: string | undefined;
   /** Test/dev only: honour FAULTS and the x-edgesearch-faults header. Refused with Cloudflare. */
   faultInjection: boolean;
   faults: FaultPlan | null;
@@ -102,7 +131,9 @@ function staticFaults(raw: string | undefined): FaultPlan | null {
   try {
     return parseFaultPlan(raw);
   } catch (err) {
-    throw new AppError("internal", `invalid configuration: FAULTS: ${errorMessage(err)}`, { retryable: false });
+    throw new AppError("internal", `invalid configuration: FAULTS: ${errorMessage(err)}`, {
+      retryable: false,
+    });
   }
 }
 
@@ -143,6 +174,15 @@ export function loadConfig(env: object): Config {
     // Vectorize applies writes within seconds; the local index within a few hundred ms.
     resultCacheSettleMs: c.RESULT_CACHE_SETTLE_MS ?? (c.BACKEND === "local" ? 1000 : 10_000),
     searchDeadlineMs: c.SEARCH_DEADLINE_MS,
+    hybridRrfK: c.HYBRID_RRF_K,
+    // The local embedder is lexical: it mostly re-finds what BM25 finds, and less well, so its
+    // ranking gets a small weight there (see LOCAL_VECTOR_WEIGHT).
+    hybridVectorWeight: c.HYBRID_VECTOR_WEIGHT ?? (c.BACKEND === "local" ? LOCAL_VECTOR_WEIGHT : 1),
+    hybridKeywordWeight: c.HYBRID_KEYWORD_WEIGHT ?? 1,
+    hybridCandidates: c.HYBRID_CANDIDATES,
+    rerankModel: c.RERANK_MODEL,
+    rerankCandidates: c.RERANK_CANDIDATES,
+    embeddingQueryInstruction: c.EMBEDDING_QUERY_INSTRUCTION,
     faultInjection: c.FAULT_INJECTION,
     faults: c.FAULT_INJECTION ? staticFaults(c.FAULTS) : null,
   };

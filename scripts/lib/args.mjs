@@ -3,6 +3,7 @@
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { ApiError, DEFAULT_BASE_URL } from "./client.mjs";
+import { isLoopback, readDevAdminKey } from "./dev-vars.mjs";
 
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -33,7 +34,9 @@ export const CONNECTION_OPTIONS = /** @type {const} */ ({
 export const CONNECTION_USAGE = `  --url URL          API base URL (default: $EDGESEARCH_URL or ${DEFAULT_BASE_URL})
   -h, --help         show this help
 
-Environment: EDGESEARCH_API_KEY, when set, is sent as "Authorization: Bearer <key>".`;
+Environment: EDGESEARCH_API_KEY, when set, is sent as "Authorization: Bearer <key>"; when it is
+not set and the URL is local, the ADMIN_API_KEY line of the repo's .dev.vars (written by
+\`npm run dev\`) is used.`;
 
 /**
  * Strict parseArgs: unknown flags and stray positionals are usage errors.
@@ -52,9 +55,10 @@ export function parseCommandLine(argv, options) {
 /**
  * @param {{ url?: string | boolean | undefined }} values
  * @param {NodeJS.ProcessEnv} env
+ * @param {() => string | undefined} devAdminKey the local dev server's key (from .dev.vars)
  * @returns {{ baseUrl: string, apiKey: string | undefined }}
  */
-export function connectionSettings(values, env = process.env) {
+export function connectionSettings(values, env = process.env, devAdminKey = readDevAdminKey) {
   const raw = typeof values.url === "string" ? values.url : env.EDGESEARCH_URL || DEFAULT_BASE_URL;
   let url;
   try {
@@ -65,7 +69,9 @@ export function connectionSettings(values, env = process.env) {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new UsageError(`--url: expected http or https, got ${url.protocol}`);
   }
-  return { baseUrl: raw.replace(/\/+$/, ""), apiKey: env.EDGESEARCH_API_KEY || undefined };
+  // The dev key is only ever sent to this machine: it would be useless, and a leak, elsewhere.
+  const apiKey = env.EDGESEARCH_API_KEY || (isLoopback(url) ? devAdminKey() : undefined);
+  return { baseUrl: raw.replace(/\/+$/, ""), apiKey };
 }
 
 /**

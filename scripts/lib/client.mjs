@@ -12,8 +12,8 @@ export const DEFAULT_BASE_URL = "http://localhost:8787";
  * @typedef {{ id: string, status: "queued" | "indexed" | "failed" | "deleted", chunks: number,
  *   version: unknown, error?: string }} DocumentStatus
  * @typedef {{ query: string, topK?: number, filter?: Record<string, unknown>,
- *   mode?: "hybrid" | "vector" | "keyword", groupBy?: "document" | "chunk", includeText?: boolean,
- *   cache?: "default" | "bypass" }} SearchRequest
+ *   mode?: "hybrid" | "vector" | "keyword", rerank?: boolean, groupBy?: "document" | "chunk",
+ *   includeText?: boolean, cache?: "default" | "bypass" }} SearchRequest
  * @typedef {{ id: string, chunkId: string, score: number, title?: string, text?: string,
  *   metadata: Record<string, MetadataValue> }} SearchResult
  * @typedef {{ results: SearchResult[], version: unknown, cache: "hit" | "miss", degraded: string[] }} SearchResponse

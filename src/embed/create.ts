@@ -10,6 +10,8 @@ export interface CreateEmbedderOptions {
   ai: Ai;
   model: string;
   pooling?: Pooling;
+  /** Replaces the model's query prefix (query-format.ts); "" sends queries as they are. */
+  queryInstruction?: string;
 }
 
 export function createEmbedder(opts: CreateEmbedderOptions): Embedder {
@@ -28,5 +30,10 @@ export function createEmbedder(opts: CreateEmbedderOptions): Embedder {
       maxInputTokens: info.maxInputTokens,
     });
   }
-  return new WorkersAiEmbedder({ ai: opts.ai, model: opts.model, pooling: opts.pooling ?? "cls" });
+  return new WorkersAiEmbedder({
+    ai: opts.ai,
+    model: opts.model,
+    pooling: opts.pooling ?? "cls",
+    queryInstruction: opts.queryInstruction,
+  });
 }

@@ -3,6 +3,9 @@
 import { z } from "zod";
 import { AppError, errorMessage } from "../errors";
 import { EMBEDDING_MODELS, type Embedder, type EmbedKind, MAX_EMBED_BATCH } from "./embedder";
+import { queryInstructionFor } from "./query-format";
+
+export { BGE_QUERY_INSTRUCTION } from "./query-format";
 
 /**
  * cls and mean pooling produce vectors in different spaces: a query embedded with one pooling
@@ -10,9 +13,6 @@ import { EMBEDDING_MODELS, type Embedder, type EmbedKind, MAX_EMBED_BATCH } from
  * every call of an embedder uses it.
  */
 export type Pooling = "cls" | "mean";
-
-/** BAAI's recommended prefix for short retrieval queries to bge v1.5 (passages get none). */
-export const BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: ";
 
 export interface WorkersAiEmbedderOptions {
   ai: Ai;
@@ -23,7 +23,7 @@ export interface WorkersAiEmbedderOptions {
   timeoutMs?: number;
   /** Batches in flight at once for one embed() call. */
   concurrency?: number;
-  /** Prepended to "query" texts; "" embeds queries as they are. */
+  /** Prepended to "query" texts; "" embeds queries as they are. Default: the model's (query-format.ts). */
   queryInstruction?: string;
 }
 
@@ -69,7 +69,7 @@ export class WorkersAiEmbedder implements Embedder {
     this.pooling = options.pooling ?? "cls";
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-    this.queryInstruction = options.queryInstruction ?? BGE_QUERY_INSTRUCTION;
+    this.queryInstruction = queryInstructionFor(options.model, options.queryInstruction);
   }
 
   async embed(texts: string[], kind: EmbedKind): Promise<Float32Array[]> {

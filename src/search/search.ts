@@ -1,7 +1,10 @@
 // A search request end to end: retrieve candidates (vector, keyword or both fused), hydrate
-// them from D1, group by document, cut to topK. Stage timings come back for Server-Timing.
+// them from D1, filter and group by document, optionally rerank the head, cut to topK. Stage
+// timings come back for Server-Timing; what could not be done comes back in `degraded`.
 import type { Embedder } from "../embed/embedder";
+import { errorMessage } from "../errors";
 import type { Logger } from "../observe/logger";
+import type { Reranker } from "../rerank/reranker";
 import type { DocumentStore, HydratedChunk } from "../store/documents";
 import { keywordSearch } from "../store/keyword";
 import type { Metadata } from "../validation";
@@ -20,6 +23,8 @@ export interface SearchRequest {
   mode: SearchMode;
   groupBy: "document" | "chunk";
   includeText: boolean;
+  /** Reorder the first-stage head with the reranker. */
+  rerank?: boolean;
 }
 
 export interface SearchResult {
@@ -36,7 +41,34 @@ export interface SearchResponse {
   results: SearchResult[];
   version: string;
   timings: Record<string, number>;
+  /** Why the answer is less than was asked for, e.g. "rerank_unavailable". */
+  degraded: string[];
 }
+
+/** How retrieval is tuned (config vars HYBRID_* and RERANK_CANDIDATES). */
+export interface SearchSettings {
+  /** Reciprocal rank fusion's k. */
+  rrfK: number;
+  /** Weights of the vector and keyword rankings in hybrid fusion. */
+  vectorWeight: number;
+  keywordWeight: number;
+  /**
+   * Chunks each leg brings to hybrid fusion, whatever topK is: a document ranked 40th by both
+   * legs can beat one ranked 5th by one leg only, and a user's top 10 must not depend on whether
+   * they asked for 10 or 100.
+   */
+  fusionCandidates: number;
+  /** First-stage results the reranker reorders; the rest follow in first-stage order. */
+  rerankCandidates: number;
+}
+
+export const DEFAULT_SEARCH_SETTINGS: SearchSettings = {
+  rrfK: 60,
+  vectorWeight: 1,
+  keywordWeight: 1,
+  fusionCandidates: 100,
+  rerankCandidates: 50,
+};
 
 export interface SearchDeps {
   embedder: Embedder;
@@ -44,9 +76,12 @@ export interface SearchDeps {
   store: DocumentStore;
   db: D1Database;
   logger: Logger;
+  /** Absent: rerank requests are answered unreranked, with "rerank_unavailable". */
+  reranker?: Reranker;
+  settings?: SearchSettings;
 }
 
-const RRF_K = 60;
+export const RERANK_UNAVAILABLE = "rerank_unavailable";
 
 /** How many chunk candidates to fetch for topK results: grouping by document needs spares. */
 export function candidateCount(topK: number, groupBy: SearchRequest["groupBy"]): number {
@@ -54,12 +89,20 @@ export function candidateCount(topK: number, groupBy: SearchRequest["groupBy"]):
   return Math.min(VECTORIZE_LIMITS.maxTopK, wanted);
 }
 
+/** A result before it is cut to the response shape: the hydrated chunk and its current score. */
+interface Candidate {
+  chunk: HydratedChunk;
+  score: number;
+}
+
 export async function search(
   deps: SearchDeps,
   namespace: string,
   req: SearchRequest,
 ): Promise<SearchResponse> {
+  const settings = deps.settings ?? DEFAULT_SEARCH_SETTINGS;
   const timings: Record<string, number> = {};
+  const degraded: string[] = [];
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     try {
@@ -68,14 +111,19 @@ export async function search(
       timings[stage] = performance.now() - t0;
     }
   };
-  const candidates = candidateCount(req.topK, req.groupBy);
+  // Enough results for the reranker to choose from, and enough chunks to fill them.
+  const wanted = req.rerank ? Math.max(req.topK, settings.rerankCandidates) : req.topK;
+  let perLeg = candidateCount(wanted, req.groupBy);
+  if (req.mode === "hybrid") {
+    perLeg = Math.max(perLeg, Math.min(settings.fusionCandidates, VECTORIZE_LIMITS.maxTopK));
+  }
 
   const vectorLeg = async (): Promise<Ranked[]> => {
     const [vector] = await timed("embed", () => deps.embedder.embed([req.query], "query"));
     if (!vector) return [];
     const result = await timed("vector", () =>
       deps.index.query(vector, {
-        topK: candidates,
+        topK: perLeg,
         namespace: vectorNamespace(namespace),
         filter: req.filter,
         returnMetadata: "none",
@@ -83,19 +131,25 @@ export async function search(
     );
     return result.matches.map((m) => ({ id: m.id, score: m.score }));
   };
-  // Keyword hits are filtered after hydration (metadata lives in D1 as JSON), so fetch spares.
   const keywordLeg = (): Promise<Ranked[]> =>
-    timed("keyword", () =>
-      keywordSearch(deps.db, namespace, req.query, req.filter ? VECTORIZE_LIMITS.maxTopK : candidates),
-    ).then((hits) => hits.map((h) => ({ id: h.chunkId, score: h.score })));
+    timed("keyword", () => keywordSearch(deps.db, namespace, req.query, perLeg, req.filter)).then((hits) =>
+      hits.map((h) => ({ id: h.chunkId, score: h.score })),
+    );
 
   let ranked: Ranked[];
   if (req.mode === "vector") ranked = await vectorLeg();
   else if (req.mode === "keyword") ranked = await keywordLeg();
   else {
-    const [vector, keyword] = await Promise.all([vectorLeg(), keywordLeg()]);
+    // A leg weighted 0 cannot change the fusion: skip its work.
+    const [vector, keyword] = await Promise.all([
+      settings.vectorWeight > 0 ? vectorLeg() : [],
+      settings.keywordWeight > 0 ? keywordLeg() : [],
+    ]);
     const t0 = performance.now();
-    ranked = reciprocalRankFusion([vector, keyword], RRF_K);
+    ranked = reciprocalRankFusion([vector, keyword], {
+      k: settings.rrfK,
+      weights: [settings.vectorWeight, settings.keywordWeight],
+    });
     timings.fuse = performance.now() - t0;
   }
 
@@ -105,17 +159,64 @@ export async function search(
       ranked.map((r) => r.id),
     ),
   );
-  const results = assemble(ranked, chunks, req);
-  return { results, version: DEFAULT_VERSION, timings };
+  let candidates = collect(ranked, chunks, req, wanted);
+  if (req.rerank) {
+    const reranked = await rerankHead(deps, req.query, candidates, settings.rerankCandidates, timings);
+    if (reranked) candidates = reranked;
+    else degraded.push(RERANK_UNAVAILABLE);
+  }
+  const results = candidates.slice(0, req.topK).map((c) => toResult(c, req.includeText));
+  return { results, version: DEFAULT_VERSION, timings, degraded };
+}
+
+/**
+ * The first `depth` candidates in the reranker's order (its scores replace theirs), the rest
+ * after them unchanged; null when there is no reranker or it failed, so the caller answers in
+ * first-stage order and says so.
+ */
+async function rerankHead(
+  deps: SearchDeps,
+  query: string,
+  candidates: Candidate[],
+  depth: number,
+  timings: Record<string, number>,
+): Promise<Candidate[] | null> {
+  const reranker = deps.reranker;
+  if (!reranker) return null;
+  const head = candidates.slice(0, depth);
+  if (head.length === 0) return candidates;
+  const t0 = performance.now();
+  try {
+    const scores = await reranker.rerank(query, head.map(rerankText));
+    const rescored = head.map((c, i) => ({ candidate: c, score: scores[i] ?? Number.NEGATIVE_INFINITY, i }));
+    // Equal scores keep first-stage order.
+    rescored.sort((a, b) => b.score - a.score || a.i - b.i);
+    return [
+      ...rescored.map(({ candidate, score }) => ({ chunk: candidate.chunk, score })),
+      ...candidates.slice(depth),
+    ];
+  } catch (err) {
+    deps.logger.warn("search.rerank_failed", { model: reranker.model, error: errorMessage(err) });
+    return null;
+  } finally {
+    timings.rerank = performance.now() - t0;
+  }
+}
+
+/** What the reranker reads of a chunk: the document's title, then the chunk's text. */
+export function rerankText(candidate: Candidate): string {
+  const { title, text } = candidate.chunk;
+  return title ? `${title}\n${text}` : text;
 }
 
 /** Drops candidates without a live chunk (deleted, or not yet committed), filters, groups, cuts. */
-export function assemble(
+function collect(
   ranked: Ranked[],
   chunks: Map<string, HydratedChunk>,
   req: SearchRequest,
-): SearchResult[] {
-  const out: SearchResult[] = [];
+  limit: number,
+): Candidate[] {
+  const out: Candidate[] = [];
   const seenDocs = new Set<string>();
   for (const r of ranked) {
     const chunk = chunks.get(r.id);
@@ -126,19 +227,27 @@ export function assemble(
       if (seenDocs.has(chunk.docId)) continue;
       seenDocs.add(chunk.docId);
     }
-    const result: SearchResult = {
-      id: chunk.docId,
-      chunkId: chunk.chunkId,
-      score: r.score,
-      metadata: chunk.metadata,
-    };
-    if (chunk.title) result.title = chunk.title;
-    if (req.includeText) {
-      result.text = chunk.text;
-      if (chunk.headings.length > 0) result.headings = chunk.headings;
-    }
-    out.push(result);
-    if (out.length >= req.topK) break;
+    out.push({ chunk, score: r.score });
+    if (out.length >= limit) break;
   }
   return out;
+}
+
+function toResult({ chunk, score }: Candidate, includeText: boolean): SearchResult {
+  const result: SearchResult = { id: chunk.docId, chunkId: chunk.chunkId, score, metadata: chunk.metadata };
+  if (chunk.title) result.title = chunk.title;
+  if (includeText) {
+    result.text = chunk.text;
+    if (chunk.headings.length > 0) result.headings = chunk.headings;
+  }
+  return result;
+}
+
+/** Ranked candidates as the response's results: live, filtered, grouped and cut to topK. */
+export function assemble(
+  ranked: Ranked[],
+  chunks: Map<string, HydratedChunk>,
+  req: SearchRequest,
+): SearchResult[] {
+  return collect(ranked, chunks, req, req.topK).map((c) => toResult(c, req.includeText));
 }

@@ -1,10 +1,11 @@
 // Documents and chunks in D1. Every write that commits ingest results is conditional on the
 // R2 eTag the document row expects, so a slow worker holding an old version can never
-// overwrite a newer one, and chunk rows, keyword index rows (triggers) and the document row
+// overwrite a newer one, and chunk rows, the namespace's keyword index rows and the document row
 // change in one transaction.
 import { z } from "zod";
 import type { Metadata } from "../validation";
 import { d1 } from "./d1";
+import { ensureKeywordIndex, keywordRows, keywordTable } from "./keyword";
 
 export type DocumentStatus = "queued" | "indexed" | "failed" | "deleted";
 
@@ -163,10 +164,12 @@ export class DocumentStore {
     now = Date.now(),
   ): Promise<boolean> {
     const guard = "EXISTS (SELECT 1 FROM documents WHERE namespace = ?1 AND id = ?2 AND etag = ?3)";
+    const documentChunks = `namespace = ?1 AND doc_id = ?2 AND ${guard}`;
+    const keyword = await keywordTable(namespace);
     const statements: D1PreparedStatement[] = [
-      this.db
-        .prepare(`DELETE FROM chunks WHERE namespace = ?1 AND doc_id = ?2 AND ${guard}`)
-        .bind(namespace, id, etag),
+      ...ensureKeywordIndex(this.db, keyword, namespace, now),
+      keywordRows(this.db, keyword, "unindex", documentChunks).bind(namespace, id, etag),
+      this.db.prepare(`DELETE FROM chunks WHERE ${documentChunks}`).bind(namespace, id, etag),
     ];
     const insert = this.db.prepare(
       `INSERT INTO chunks (chunk_id, namespace, doc_id, idx, title, headings, text, tokens)
@@ -188,6 +191,7 @@ export class DocumentStore {
       );
     }
     statements.push(
+      keywordRows(this.db, keyword, "index", documentChunks).bind(namespace, id, etag),
       this.db
         .prepare(
           `UPDATE documents SET status = 'indexed', indexed_etag = ?3, version = ?4, chunk_count = ?5,
@@ -240,9 +244,11 @@ export class DocumentStore {
    */
   async markDeleted(namespace: string, ids: string[], now = Date.now()): Promise<void> {
     if (ids.length === 0) return;
-    const statements: D1PreparedStatement[] = [];
+    const keyword = await keywordTable(namespace);
+    const statements = ensureKeywordIndex(this.db, keyword, namespace, now);
     for (const id of ids) {
       statements.push(
+        keywordRows(this.db, keyword, "unindex", "namespace = ?1 AND doc_id = ?2").bind(namespace, id),
         this.db.prepare("DELETE FROM chunks WHERE namespace = ?1 AND doc_id = ?2").bind(namespace, id),
         this.db
           .prepare(

@@ -1,6 +1,10 @@
-// Keyword retrieval: BM25 over the chunks' FTS5 index in D1. Query text never reaches FTS5 as
-// syntax: it is reduced to words, each quoted, OR-ed, so no input can cause a syntax error.
+// Keyword retrieval: BM25 over the namespace's own FTS5 table in D1, so IDF and average length
+// come from the namespace's documents alone (see migrations/0002). Query text never reaches FTS5
+// as syntax: it is reduced to words, each quoted, OR-ed, so no input can cause a syntax error.
+// Metadata filters run in the same SQL, with the semantics of src/vectors/filter.ts.
 import { AppError, errorMessage } from "../errors";
+import type { FilterOperators, FilterScalar, MetadataFilter } from "../vectors/vector-index";
+import { d1 } from "./d1";
 
 export interface KeywordHit {
   chunkId: string;
@@ -11,6 +15,79 @@ const MAX_TERMS = 32;
 // bm25() column weights: a title match counts more than a body match.
 const TITLE_WEIGHT = 2.0;
 const TEXT_WEIGHT = 1.0;
+const TOKENIZE = "porter unicode61 remove_diacritics 2";
+
+const encoder = new TextEncoder();
+// Isolate-lifetime: namespace -> table name (a hash; cheap to recompute, so the cap just clears).
+const tableNames = new Map<string, string>();
+const TABLE_NAME_CACHE_LIMIT = 10_000;
+
+/**
+ * The FTS5 table of a namespace: "kw_" and the first 128 bits of SHA-256(namespace) in hex, so any
+ * namespace name yields a plain SQL identifier (table names cannot be bound parameters).
+ */
+export async function keywordTable(namespace: string): Promise<string> {
+  const cached = tableNames.get(namespace);
+  if (cached !== undefined) return cached;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(namespace)), 0, 16);
+  const name = `kw_${Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  if (tableNames.size >= TABLE_NAME_CACHE_LIMIT) tableNames.clear();
+  tableNames.set(namespace, name);
+  return name;
+}
+
+/**
+ * Statements that create the namespace's keyword table when it does not exist and fill it from the
+ * namespace's chunk rows the first time (namespaces indexed before the table existed). Idempotent
+ * and cheap once done; they go first in every batch that writes chunks, so the table, its rows and
+ * the chunk rows always commit together.
+ */
+export function ensureKeywordIndex(
+  db: D1Database,
+  table: string,
+  namespace: string,
+  now = Date.now(),
+): D1PreparedStatement[] {
+  return [
+    db.prepare(
+      `CREATE VIRTUAL TABLE IF NOT EXISTS ${table} USING fts5 (title, text, content = 'chunks',
+         content_rowid = 'rowid', tokenize = '${TOKENIZE}')`,
+    ),
+    db
+      .prepare(
+        `INSERT INTO ${table} (rowid, title, text) SELECT rowid, title, text FROM chunks
+         WHERE namespace = ?1 AND NOT EXISTS (SELECT 1 FROM keyword_indexes WHERE namespace = ?1)`,
+      )
+      .bind(namespace),
+    db
+      .prepare(
+        `INSERT INTO keyword_indexes (namespace, table_name, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (namespace) DO NOTHING`,
+      )
+      .bind(namespace, table, now),
+  ];
+}
+
+/**
+ * A statement that adds ("index") or removes ("unindex") the keyword rows of the chunk rows
+ * matching `where` (SQL over `chunks`; bind its parameters on the result). Removal must run
+ * before the chunk rows are deleted: an external-content index needs the indexed values.
+ */
+export function keywordRows(
+  db: D1Database,
+  table: string,
+  op: "index" | "unindex",
+  where: string,
+): D1PreparedStatement {
+  return op === "index"
+    ? db.prepare(
+        `INSERT INTO ${table} (rowid, title, text) SELECT rowid, title, text FROM chunks WHERE ${where}`,
+      )
+    : db.prepare(
+        `INSERT INTO ${table} (${table}, rowid, title, text)
+         SELECT 'delete', rowid, title, text FROM chunks WHERE ${where}`,
+      );
+}
 
 /** FTS5 MATCH expression for free text, or null when the text has no searchable word. */
 export function toFtsQuery(text: string): string | null {
@@ -23,29 +100,152 @@ export function toFtsQuery(text: string): string | null {
   return unique.map((w) => `"${w}"`).join(" OR ");
 }
 
+/** The best `limit` chunks of the namespace for `query` by BM25, restricted to `filter` if given. */
 export async function keywordSearch(
   db: D1Database,
   namespace: string,
   query: string,
   limit: number,
+  filter?: MetadataFilter,
 ): Promise<KeywordHit[]> {
   const match = toFtsQuery(query);
   if (!match) return [];
+  const table = await keywordTable(namespace);
+  const where = filter ? metadataFilterSql(filter, "d.metadata", 6) : null;
+  // CROSS JOIN fixes the loop order: matches of the index first, then their chunk (and document)
+  // rows by key. Left to itself, SQLite may walk every chunk of the namespace and probe the index
+  // for each one.
+  const statement = db
+    .prepare(
+      `SELECT c.chunk_id AS chunkId, -bm25(${table}, ?2, ?3) AS score
+       FROM ${table} CROSS JOIN chunks c ON c.rowid = ${table}.rowid
+       ${where ? "CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id" : ""}
+       WHERE ${table} MATCH ?1 AND c.namespace = ?4 ${where ? `AND ${where.sql}` : ""}
+       ORDER BY bm25(${table}, ?2, ?3) LIMIT ?5`,
+    )
+    .bind(match, TITLE_WEIGHT, TEXT_WEIGHT, namespace, limit, ...(where?.params ?? []));
   try {
-    const { results } = await db
-      .prepare(
-        `SELECT c.chunk_id AS chunkId, -bm25(chunks_fts, ?3, ?4) AS score
-         FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
-         WHERE chunks_fts MATCH ?2 AND c.namespace = ?1
-         ORDER BY bm25(chunks_fts, ?3, ?4) LIMIT ?5`,
-      )
-      .bind(namespace, match, TITLE_WEIGHT, TEXT_WEIGHT, limit)
-      .all<KeywordHit>();
-    return results;
+    return (await statement.all<KeywordHit>()).results;
   } catch (err) {
-    throw new AppError("unavailable", `D1 keyword search failed: ${errorMessage(err)}`, {
-      retryable: true,
-      cause: err,
-    });
+    if (!isMissingTable(err, table)) throw unavailable(err);
   }
+  // No table yet: nothing was ever indexed here, or only before per-namespace tables existed.
+  // Only a namespace with chunks gets one, so searches of unknown namespaces create nothing.
+  const hasChunks = await d1("keyword index check", () =>
+    db.prepare("SELECT 1 AS one FROM chunks WHERE namespace = ?1 LIMIT 1").bind(namespace).first(),
+  );
+  if (!hasChunks) return [];
+  await d1("keyword index build", () => db.batch(ensureKeywordIndex(db, table, namespace)));
+  try {
+    return (await statement.all<KeywordHit>()).results;
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+// D1 reports a missing table only in the message ("no such table: kw_...: SQLITE_ERROR").
+function isMissingTable(err: unknown, table: string): boolean {
+  const message = errorMessage(err);
+  return message.includes("no such table") && message.includes(table);
+}
+
+function unavailable(err: unknown): AppError {
+  return new AppError("unavailable", `D1 keyword search failed: ${errorMessage(err)}`, {
+    retryable: true,
+    cause: err,
+  });
+}
+
+// --- Metadata filters as SQL -----------------------------------------------------------------
+
+export interface FilterSql {
+  sql: string;
+  params: (string | number)[];
+}
+
+const SCALAR_TYPES = "('text', 'integer', 'real', 'true', 'false')";
+const NUMERIC_TYPES = "('integer', 'real')";
+// Stored metadata keys match /^[A-Za-z_][A-Za-z0-9_]*$/; a path segment outside this alphabet
+// names a field no document has, and is never spliced into a JSON path.
+const PLAIN_SEGMENT = /^[A-Za-z0-9_]+$/;
+
+class Params {
+  readonly values: (string | number)[] = [];
+  constructor(private next: number) {}
+  add(value: string | number): string {
+    this.values.push(value);
+    return `?${this.next++}`;
+  }
+}
+
+interface Field {
+  /** SQL for the JSON type of the value, 'missing' when absent: never NULL. */
+  type: string;
+  value: string;
+}
+
+function field(column: string, path: string, params: Params): Field {
+  const segments = path.split(".");
+  if (!segments.every((s) => PLAIN_SEGMENT.test(s))) return { type: "'missing'", value: "NULL" };
+  const jsonPath = params.add(`$${segments.map((s) => `."${s}"`).join("")}`);
+  return {
+    type: `coalesce(json_type(${column}, ${jsonPath}), 'missing')`,
+    value: `json_extract(${column}, ${jsonPath})`,
+  };
+}
+
+function equals(f: Field, operand: FilterScalar, params: Params): string {
+  // A missing field (or one holding no scalar) equals null and nothing else, as in matchesFilter.
+  if (operand === null) return `(${f.type} NOT IN ${SCALAR_TYPES})`;
+  if (typeof operand === "boolean") return `(${f.type} = '${operand}')`;
+  if (typeof operand === "number")
+    return `(${f.type} IN ${NUMERIC_TYPES} AND ${f.value} = ${params.add(operand)})`;
+  return `(${f.type} = 'text' AND ${f.value} = ${params.add(operand)})`;
+}
+
+/** Type-strict ordering: numbers with numbers, strings with strings (by UTF-8 bytes: code points). */
+function compare(f: Field, op: string, operand: FilterScalar | undefined, params: Params): string {
+  if (typeof operand === "number")
+    return `(${f.type} IN ${NUMERIC_TYPES} AND ${f.value} ${op} ${params.add(operand)})`;
+  if (typeof operand === "string") return `(${f.type} = 'text' AND ${f.value} ${op} ${params.add(operand)})`;
+  return "0";
+}
+
+function inSet(f: Field, items: readonly (string | number | boolean)[], params: Params): string {
+  // json_each reports the same type names as json_type; booleans match by type alone.
+  return `EXISTS (SELECT 1 FROM json_each(${params.add(JSON.stringify(items))}) o
+    WHERE (o.type = ${f.type} OR (o.type IN ${NUMERIC_TYPES} AND ${f.type} IN ${NUMERIC_TYPES}))
+      AND (o.type IN ('true', 'false') OR o.value = ${f.value}))`;
+}
+
+function operators(f: Field, ops: FilterOperators, params: Params): string[] {
+  const parts: string[] = [];
+  if (ops.$eq !== undefined) parts.push(equals(f, ops.$eq, params));
+  if (ops.$ne !== undefined) parts.push(`NOT ${equals(f, ops.$ne, params)}`);
+  if (ops.$in !== undefined) parts.push(inSet(f, ops.$in, params));
+  if (ops.$nin !== undefined) parts.push(`NOT ${inSet(f, ops.$nin, params)}`);
+  const ranges = [
+    ["$gt", ">"],
+    ["$gte", ">="],
+    ["$lt", "<"],
+    ["$lte", "<="],
+  ] as const;
+  for (const [op, sql] of ranges) if (ops[op] !== undefined) parts.push(compare(f, sql, ops[op], params));
+  return parts;
+}
+
+/**
+ * A validated metadata filter as a SQL condition over a JSON metadata column, true exactly where
+ * matchesFilter() is (Vectorize's semantics). Parameters are numbered from `firstParam`; the
+ * number of them grows with the filter's fields, not with the size of $in / $nin lists.
+ */
+export function metadataFilterSql(filter: MetadataFilter, column: string, firstParam: number): FilterSql {
+  const params = new Params(firstParam);
+  const parts: string[] = [];
+  for (const [path, condition] of Object.entries(filter)) {
+    const f = field(column, path, params);
+    if (condition === null || typeof condition !== "object") parts.push(equals(f, condition, params));
+    else parts.push(...operators(f, condition, params));
+  }
+  return { sql: parts.length === 0 ? "1" : `(${parts.join(" AND ")})`, params: params.values };
 }
