@@ -3,6 +3,7 @@
 import { CachingEmbedder } from "../src/cache/embedding-cache";
 import type { Config } from "../src/config";
 import { createEmbedder } from "../src/embed/create";
+import { queryInstructionFor } from "../src/embed/query-format";
 import type { Embedder } from "../src/embed/embedder";
 import type { Logger } from "../src/observe/logger";
 import { AnalyticsEngineMetrics, type Metrics } from "../src/observe/metrics";
@@ -86,6 +87,7 @@ export function buildServices(
       ai: env.AI,
       model: config.embeddingModel,
       pooling: config.embeddingPooling,
+      queryInstruction: config.embeddingQueryInstruction,
     }),
     "workers-ai",
     guard,
@@ -99,7 +101,8 @@ export function buildServices(
       kv,
       config.embeddingCacheTtlSeconds,
       logger,
-      config.embeddingPooling,
+      // Pooling and the query prefix change the vectors a model gives: they are part of the key.
+      `${config.embeddingPooling}:${queryInstructionFor(config.embeddingModel, config.embeddingQueryInstruction)}`,
       defer,
     ),
     index: guarded(

@@ -46,5 +46,5 @@ export async function embeddingCacheKey(
   variant: string,
   normalizedQuery: string,
 ): Promise<string> {
-  return `emb1:${model}:${variant}:${await sha256Base64url(normalizedQuery)}`;
+  return `emb1:${model}:${await sha256Base64url(`${variant}\u0000${normalizedQuery}`)}`;
 }

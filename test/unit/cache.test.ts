@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CachingEmbedder } from "../../src/cache/embedding-cache";
-import { canonicalJson, normalizeQuery, resultCacheKey } from "../../src/cache/keys";
+import { canonicalJson, embeddingCacheKey, normalizeQuery, resultCacheKey } from "../../src/cache/keys";
 import { ByteLru } from "../../src/cache/lru";
 import { type CachedAnswer, ResultCache } from "../../src/cache/result-cache";
 import type { Embedder, EmbedKind } from "../../src/embed/embedder";
@@ -133,9 +133,8 @@ describe("CachingEmbedder", () => {
     const [second] = await embedder.embed(["sea otters"], "query");
     expect(inner.calls).toHaveLength(1);
     expect(Array.from(second ?? [])).toEqual(Array.from(first ?? []));
-    const keys = await env.KV.list({ prefix: "emb1:" });
-    const stored = keys.keys.find((k) => k.name.includes(variant));
-    const raw = stored ? await env.KV.get(stored.name, "arrayBuffer") : null;
+    const key = await embeddingCacheKey(inner.model, variant, normalizeQuery("sea otters"));
+    const raw = await env.KV.get(key, "arrayBuffer");
     expect(raw?.byteLength).toBe(384 * 4);
   });
 
