@@ -19,6 +19,7 @@ export default defineConfig(async () => {
           bindings: {
             BACKEND: "local",
             FAULT_INJECTION: "true",
+            BREAKER_COOL_DOWN_MS: "500",
             ADMIN_API_KEY: TEST_ADMIN_KEY,
             TEST_MIGRATIONS: migrations,
           },

@@ -55,6 +55,7 @@ const ConfigSchema = z
     GENERATION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
     RESULT_CACHE_SETTLE_MS: intVar(0, 600_000).optional(),
     SEARCH_DEADLINE_MS: intVar(100, 30_000).default(3000),
+    BREAKER_COOL_DOWN_MS: intVar(100, 600_000).default(15_000),
     HYBRID_RRF_K: z.coerce.number().min(0).max(1000).default(60),
     HYBRID_VECTOR_WEIGHT: optionalWeight,
     HYBRID_KEYWORD_WEIGHT: optionalWeight,
@@ -112,6 +113,8 @@ export interface Config {
   resultCacheSettleMs: number;
   /** A search's time budget across all its dependency calls and retries. */
   searchDeadlineMs: number;
+  /** How long an open circuit breaker waits before letting probes through. */
+  breakerCoolDownMs: number;
   /** Hybrid search: RRF's k, the weights of the vector and keyword rankings, chunks per leg. */
   hybridRrfK: number;
   hybridVectorWeight: number;
@@ -174,6 +177,7 @@ export function loadConfig(env: object): Config {
     // Vectorize applies writes within seconds; the local index within a few hundred ms.
     resultCacheSettleMs: c.RESULT_CACHE_SETTLE_MS ?? (c.BACKEND === "local" ? 1000 : 10_000),
     searchDeadlineMs: c.SEARCH_DEADLINE_MS,
+    breakerCoolDownMs: c.BREAKER_COOL_DOWN_MS,
     hybridRrfK: c.HYBRID_RRF_K,
     // The local embedder is lexical: it mostly re-finds what BM25 finds, and less well, so its
     // ranking gets a small weight there (see LOCAL_VECTOR_WEIGHT).

@@ -3,11 +3,11 @@
 import { CachingEmbedder } from "../src/cache/embedding-cache";
 import type { Config } from "../src/config";
 import { createEmbedder } from "../src/embed/create";
-import { queryInstructionFor } from "../src/embed/query-format";
 import type { Embedder } from "../src/embed/embedder";
+import { queryInstructionFor } from "../src/embed/query-format";
 import type { Logger } from "../src/observe/logger";
 import { AnalyticsEngineMetrics, type Metrics } from "../src/observe/metrics";
-import { type BreakerBackend, isolateBreakers } from "../src/resilience/breaker";
+import { BREAKER_SETTINGS, type BreakerBackend, isolateBreakers } from "../src/resilience/breaker";
 import { FaultInjector, type FaultPlan } from "../src/resilience/faults";
 import { type GuardContext, guarded } from "../src/resilience/guard";
 import { Deadline } from "../src/resilience/retry";
@@ -45,11 +45,12 @@ export interface ServiceOptions {
 }
 
 /** The breaker objects, one per dependency, reached only through waitUntil work. */
-function breakerBackend(env: WorkerEnv): BreakerBackend {
+function breakerBackend(env: WorkerEnv, config: Config): BreakerBackend {
   const stub = (name: string) => env.BREAKER.get(env.BREAKER.idFromName(name));
+  const settings = { ...BREAKER_SETTINGS, coolDownMs: config.breakerCoolDownMs };
   return {
-    report: (name, counts) => stub(name).report(name, counts),
-    snapshot: (name) => stub(name).snapshot(name),
+    report: (name, counts) => stub(name).report(name, counts, settings),
+    snapshot: (name) => stub(name).snapshot(name, settings),
   };
 }
 
@@ -57,7 +58,7 @@ export function guardContext(env: WorkerEnv, config: Config, options: ServiceOpt
   const plan = options.faults ?? config.faults;
   return {
     breakers: isolateBreakers,
-    backend: breakerBackend(env),
+    backend: breakerBackend(env, config),
     defer: options.defer,
     faults: config.faultInjection && plan ? new FaultInjector(plan) : null,
     retry:

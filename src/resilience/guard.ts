@@ -22,21 +22,23 @@ export async function guardedCall<T>(
   const name = ctx.faults?.scope ? `${ctx.faults.scope}:${dep}` : dep;
   if (!ctx.breakers.allow(name, ctx.backend, ctx.defer))
     throw openCircuitError(dep, ctx.breakers.state(name));
-  try {
-    const value = await withRetry(
-      `${dep}.${method}`,
-      async () => {
+  // Every attempt counts towards the breaker: retries must not hide a dependency failing half
+  // of its calls.
+  return withRetry(
+    `${dep}.${method}`,
+    async () => {
+      try {
         await ctx.faults?.before(dep, method);
-        return fn();
-      },
-      ctx.retry,
-    );
-    ctx.breakers.record(name, true, ctx.backend, ctx.defer);
-    return value;
-  } catch (err) {
-    ctx.breakers.record(name, !countsAsFailure(err), ctx.backend, ctx.defer);
-    throw err;
-  }
+        const value = await fn();
+        ctx.breakers.record(name, true, ctx.backend, ctx.defer);
+        return value;
+      } catch (err) {
+        ctx.breakers.record(name, !countsAsFailure(err), ctx.backend, ctx.defer);
+        throw err;
+      }
+    },
+    ctx.retry,
+  );
 }
 
 /**

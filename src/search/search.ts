@@ -2,12 +2,13 @@
 // them from D1, filter and group by document, optionally rerank the head, cut to topK. Stage
 // timings come back for Server-Timing; what could not be done comes back in `degraded`.
 import type { Embedder } from "../embed/embedder";
-import { errorMessage } from "../errors";
+import { AppError, errorMessage, isRetryable } from "../errors";
 import type { Logger } from "../observe/logger";
 import type { Reranker } from "../rerank/reranker";
+import { type GuardContext, guardedCall } from "../resilience/guard";
 import type { DocumentStore, HydratedChunk } from "../store/documents";
 import { keywordSearch } from "../store/keyword";
-import type { Metadata } from "../validation";
+import { DOC_ID_FIELD, type Metadata } from "../validation";
 import { matchesFilter } from "../vectors/filter";
 import type { MetadataFilter, VectorIndex } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
@@ -78,10 +79,41 @@ export interface SearchDeps {
   logger: Logger;
   /** Absent: rerank requests are answered unreranked, with "rerank_unavailable". */
   reranker?: Reranker;
+  /** Breakers and retries for calls made here directly (keyword search over D1). */
+  guard?: GuardContext;
   settings?: SearchSettings;
 }
 
 export const RERANK_UNAVAILABLE = "rerank_unavailable";
+export const EMBEDDING_UNAVAILABLE = "embedding_unavailable";
+export const VECTOR_UNAVAILABLE = "vector_index_unavailable";
+export const KEYWORD_UNAVAILABLE = "keyword_unavailable";
+export const TEXT_UNAVAILABLE = "text_unavailable";
+
+/** Keyword retrieval, through the D1 breaker and retries when the caller provides them. */
+function keyword(deps: SearchDeps, namespace: string, query: string, limit: number, filter?: MetadataFilter) {
+  const call = () => keywordSearch(deps.db, namespace, query, limit, filter);
+  return deps.guard ? guardedCall("d1", "keywordSearch", deps.guard, call) : call();
+}
+
+// Vectorize returns at most 20 vectors with metadata per getByIds call.
+const GET_BY_IDS_BATCH = 20;
+
+/**
+ * Chunks described from the vector index alone, for when D1 cannot hydrate: the document id
+ * and metadata ride on every vector; text and titles do not.
+ */
+async function hydrateFromIndex(index: VectorIndex, ids: string[]): Promise<Map<string, HydratedChunk>> {
+  const out = new Map<string, HydratedChunk>();
+  for (let i = 0; i < ids.length; i += GET_BY_IDS_BATCH) {
+    for (const v of await index.getByIds(ids.slice(i, i + GET_BY_IDS_BATCH))) {
+      const { [DOC_ID_FIELD]: docId, ...metadata } = v.metadata ?? {};
+      if (typeof docId !== "string") continue;
+      out.set(v.id, { chunkId: v.id, docId, index: -1, title: null, headings: [], text: "", metadata });
+    }
+  }
+  return out;
+}
 
 /** How many chunk candidates to fetch for topK results: grouping by document needs spares. */
 export function candidateCount(topK: number, groupBy: SearchRequest["groupBy"]): number {
@@ -118,27 +150,49 @@ export async function search(
     perLeg = Math.max(perLeg, Math.min(settings.fusionCandidates, VECTORIZE_LIMITS.maxTopK));
   }
 
-  const vectorLeg = async (): Promise<Ranked[]> => {
-    const [vector] = await timed("embed", () => deps.embedder.embed([req.query], "query"));
-    if (!vector) return [];
-    const result = await timed("vector", () =>
-      deps.index.query(vector, {
-        topK: perLeg,
-        namespace: vectorNamespace(namespace),
-        filter: req.filter,
-        returnMetadata: "none",
-      }),
-    );
-    return result.matches.map((m) => ({ id: m.id, score: m.score }));
+  // A failing dependency degrades the answer instead of failing it (DESIGN.md, "Query"): each
+  // leg returns null when its dependency is unavailable, and says why in `degraded`.
+  const unavailable = (reason: string, err: unknown): null => {
+    if (!isRetryable(err)) throw err;
+    degraded.push(reason);
+    deps.logger.warn("search.degraded", { reason, error: errorMessage(err) });
+    return null;
   };
-  const keywordLeg = (): Promise<Ranked[]> =>
-    timed("keyword", () => keywordSearch(deps.db, namespace, req.query, perLeg, req.filter)).then((hits) =>
-      hits.map((h) => ({ id: h.chunkId, score: h.score })),
-    );
+  const vectorLeg = async (): Promise<Ranked[] | null> => {
+    let vector: Float32Array | undefined;
+    try {
+      [vector] = await timed("embed", () => deps.embedder.embed([req.query], "query"));
+    } catch (err) {
+      return unavailable(EMBEDDING_UNAVAILABLE, err);
+    }
+    if (!vector) return [];
+    const query = vector;
+    try {
+      const result = await timed("vector", () =>
+        deps.index.query(query, {
+          topK: perLeg,
+          namespace: vectorNamespace(namespace),
+          filter: req.filter,
+          returnMetadata: "none",
+        }),
+      );
+      return result.matches.map((m) => ({ id: m.id, score: m.score }));
+    } catch (err) {
+      return unavailable(VECTOR_UNAVAILABLE, err);
+    }
+  };
+  const keywordLeg = async (): Promise<Ranked[] | null> => {
+    try {
+      const hits = await timed("keyword", () => keyword(deps, namespace, req.query, perLeg, req.filter));
+      return hits.map((h) => ({ id: h.chunkId, score: h.score }));
+    } catch (err) {
+      return unavailable(KEYWORD_UNAVAILABLE, err);
+    }
+  };
 
-  let ranked: Ranked[];
-  if (req.mode === "vector") ranked = await vectorLeg();
-  else if (req.mode === "keyword") ranked = await keywordLeg();
+  let ranked: Ranked[] | null;
+  if (req.mode === "vector") ranked = (await vectorLeg()) ?? (await keywordLeg());
+  else if (req.mode === "keyword") ranked = (await keywordLeg()) ?? (await vectorLeg());
   else {
     // A leg weighted 0 cannot change the fusion: skip its work.
     const [vector, keyword] = await Promise.all([
@@ -146,21 +200,35 @@ export async function search(
       settings.keywordWeight > 0 ? keywordLeg() : [],
     ]);
     const t0 = performance.now();
-    ranked = reciprocalRankFusion([vector, keyword], {
-      k: settings.rrfK,
-      weights: [settings.vectorWeight, settings.keywordWeight],
-    });
+    if (vector === null && keyword === null) ranked = null;
+    else if (vector === null) ranked = keyword;
+    else if (keyword === null) ranked = vector;
+    else {
+      ranked = reciprocalRankFusion([vector, keyword], {
+        k: settings.rrfK,
+        weights: [settings.vectorWeight, settings.keywordWeight],
+      });
+    }
     timings.fuse = performance.now() - t0;
   }
+  if (ranked === null) {
+    throw new AppError("unavailable", "search is unavailable: no retrieval path answered", {
+      retryable: true,
+      extra: { retryAfter: 5, degraded },
+    });
+  }
 
-  const chunks = await timed("hydrate", () =>
-    deps.store.hydrate(
-      namespace,
-      ranked.map((r) => r.id),
-    ),
-  );
+  const ids = ranked.map((r) => r.id);
+  let chunks: Map<string, HydratedChunk>;
+  try {
+    chunks = await timed("hydrate", () => deps.store.hydrate(namespace, ids));
+  } catch (err) {
+    unavailable(TEXT_UNAVAILABLE, err);
+    chunks = await timed("hydrate", () => hydrateFromIndex(deps.index, ids.slice(0, wanted * 2)));
+  }
   let candidates = collect(ranked, chunks, req, wanted);
-  if (req.rerank) {
+  if (req.rerank && degraded.includes(TEXT_UNAVAILABLE)) degraded.push(RERANK_UNAVAILABLE);
+  else if (req.rerank) {
     const reranked = await rerankHead(deps, req.query, candidates, settings.rerankCandidates, timings);
     if (reranked) candidates = reranked;
     else degraded.push(RERANK_UNAVAILABLE);
@@ -236,7 +304,8 @@ function collect(
 function toResult({ chunk, score }: Candidate, includeText: boolean): SearchResult {
   const result: SearchResult = { id: chunk.docId, chunkId: chunk.chunkId, score, metadata: chunk.metadata };
   if (chunk.title) result.title = chunk.title;
-  if (includeText) {
+  // Without D1 (text_unavailable) chunks have no text to include.
+  if (includeText && chunk.text !== "") {
     result.text = chunk.text;
     if (chunk.headings.length > 0) result.headings = chunk.headings;
   }
