@@ -82,7 +82,13 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
           defer: services.defer,
         },
         { namespace: ns, version: DEFAULT_VERSION },
-        normalizedRequest({ ...body, filter }),
+        // Retrieval settings are part of the key: a configuration change never serves old answers.
+        normalizedRequest({
+          ...body,
+          filter,
+          settings: searchSettings(services.config),
+          model: services.embedder.model,
+        }),
         body.cache === "bypass",
         async () => {
           // Built only when asked for; it runs on Workers AI, behind the same breaker and retries.
