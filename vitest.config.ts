@@ -20,6 +20,8 @@ export default defineConfig(async () => {
             BACKEND: "local",
             FAULT_INJECTION: "true",
             BREAKER_COOL_DOWN_MS: "500",
+            // Warnings and errors only: the ingest and key events would drown the test output.
+            LOG_LEVEL: "warn",
             ADMIN_API_KEY: TEST_ADMIN_KEY,
             TEST_MIGRATIONS: migrations,
           },
