@@ -31,13 +31,6 @@ export interface RetryOptions {
   onRetry?: (attempt: number, err: unknown, delayMs: number) => void;
 }
 
-export const DEFAULT_RETRY: RetryOptions = {
-  attempts: 3,
-  baseDelayMs: 50,
-  maxDelayMs: 1000,
-  timeoutMs: 5000,
-};
-
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Full jitter: a uniform delay between 0 and the exponential ceiling (AWS architecture blog). */

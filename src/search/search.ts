@@ -311,12 +311,3 @@ function toResult({ chunk, score }: Candidate, includeText: boolean): SearchResu
   }
   return result;
 }
-
-/** Ranked candidates as the response's results: live, filtered, grouped and cut to topK. */
-export function assemble(
-  ranked: Ranked[],
-  chunks: Map<string, HydratedChunk>,
-  req: SearchRequest,
-): SearchResult[] {
-  return collect(ranked, chunks, req, req.topK).map((c) => toResult(c, req.includeText));
-}

@@ -257,8 +257,3 @@ export function matchesFilter(metadata: VectorMetadata | undefined, filter: Meta
   }
   return true;
 }
-
-/** The top-level metadata fields a filter reads (the first segment of each dotted path). */
-export function filterRootFields(filter: MetadataFilter): string[] {
-  return Object.keys(filter).map((path) => path.split(".")[0] ?? path);
-}

@@ -3,6 +3,7 @@
 // codes, messages and fields.
 
 import { AppError } from "../errors";
+import { byteLength } from "../validation";
 import { validateFilter } from "./filter";
 import { type MetadataFilter, VECTORIZE_LIMITS, type VectorMetadata } from "./vector-index";
 
@@ -25,12 +26,6 @@ export interface ValidQuery {
 /** Vectorize's default number of matches. */
 export const DEFAULT_TOP_K = 5;
 
-const encoder = new TextEncoder();
-
-export function utf8Bytes(text: string): number {
-  return encoder.encode(text).byteLength;
-}
-
 function bad(message: string, field: string): AppError {
   return new AppError("bad_request", message, { field, retryable: false });
 }
@@ -43,7 +38,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 export function validateId(id: unknown, field: string): string {
   if (typeof id !== "string" || id.length === 0) throw bad("vector id must be a non-empty string", field);
-  const bytes = utf8Bytes(id);
+  const bytes = byteLength(id);
   if (bytes > VECTORIZE_LIMITS.maxIdBytes) {
     throw bad(`vector id too long: max is ${VECTORIZE_LIMITS.maxIdBytes} bytes, got ${bytes} bytes`, field);
   }
@@ -55,7 +50,7 @@ export function validateNamespace(namespace: unknown, field: string): string | u
   if (typeof namespace !== "string" || namespace.length === 0) {
     throw bad("namespace must be a non-empty string", field);
   }
-  const bytes = utf8Bytes(namespace);
+  const bytes = byteLength(namespace);
   if (bytes > VECTORIZE_LIMITS.maxNamespaceBytes) {
     throw bad(
       `namespace too long: max is ${VECTORIZE_LIMITS.maxNamespaceBytes} bytes, got ${bytes} bytes`,
@@ -120,7 +115,7 @@ export function validateMetadata(metadata: unknown, field: string): VectorMetada
       );
     }
   }
-  const bytes = utf8Bytes(JSON.stringify(out));
+  const bytes = byteLength(JSON.stringify(out));
   if (bytes > VECTORIZE_LIMITS.maxMetadataBytes) {
     throw bad(
       `metadata too large: max is ${VECTORIZE_LIMITS.maxMetadataBytes} bytes, got ${bytes} bytes`,

@@ -64,6 +64,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
       requireNamespace(c.get("principal"), ns);
       const body = c.req.valid("json");
       const services = c.get("services");
+      const settings = searchSettings(services.config);
       const filter =
         body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
       let timings: Record<string, number> = {};
@@ -86,7 +87,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
         normalizedRequest({
           ...body,
           filter,
-          settings: searchSettings(services.config),
+          settings,
           model: services.embedder.model,
         }),
         body.cache === "bypass",
@@ -104,19 +105,15 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
                 ["rerank"],
               )
             : undefined;
-          const response = await search(
-            { ...services, reranker, settings: searchSettings(services.config) },
-            ns,
-            {
-              query: body.query,
-              topK: body.topK,
-              filter,
-              mode: body.mode,
-              groupBy: body.groupBy,
-              includeText: body.includeText,
-              rerank: body.rerank,
-            },
-          );
+          const response = await search({ ...services, reranker, settings }, ns, {
+            query: body.query,
+            topK: body.topK,
+            filter,
+            mode: body.mode,
+            groupBy: body.groupBy,
+            includeText: body.includeText,
+            rerank: body.rerank,
+          });
           timings = response.timings;
           return {
             body: { results: response.results, version: response.version },
