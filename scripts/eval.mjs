@@ -9,6 +9,7 @@ import {
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
   checkNamespace,
+  connect,
   connectionSettings,
   createProgress,
   fixed,
@@ -20,7 +21,7 @@ import {
   ScriptError,
   UsageError,
 } from "./lib/args.mjs";
-import { ApiError, createClient, mapConcurrent, waitForIndexing } from "./lib/client.mjs";
+import { mapConcurrent, waitForIndexing } from "./lib/client.mjs";
 import { mean, mrrAtK, ndcgAtK, parseQrels, percentile, recallAtK } from "./lib/metrics.mjs";
 
 /**
@@ -431,22 +432,7 @@ export async function main(argv) {
   const startedAt = new Date();
 
   const progress = createProgress();
-  const client = createClient({
-    baseUrl,
-    apiKey,
-    onRetry: ({ reason, delayMs }) => {
-      progress.done();
-      console.error(`retrying in ${(delayMs / 1000).toFixed(1)} s: ${reason}`);
-    },
-  });
-  try {
-    await client.health({ retries: 1 });
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 0) {
-      throw new ScriptError(`cannot reach the API at ${baseUrl}: is it running? (${err.message})`);
-    }
-    throw err;
-  }
+  const client = await connect({ baseUrl, apiKey }, progress);
 
   console.log(`Dataset ${dataset.name} (split ${dataset.split}) -> namespace "${namespace}" at ${baseUrl}`);
   const onInterrupt = async () => {

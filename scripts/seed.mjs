@@ -6,6 +6,7 @@ import {
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
   checkNamespace,
+  connect,
   connectionSettings,
   createProgress,
   isEntryPoint,
@@ -14,7 +15,7 @@ import {
   run,
   ScriptError,
 } from "./lib/args.mjs";
-import { ApiError, createClient, mapConcurrent, waitForIndexing } from "./lib/client.mjs";
+import { mapConcurrent, waitForIndexing } from "./lib/client.mjs";
 
 /** @typedef {import("./lib/client.mjs").DocumentInput} DocumentInput */
 
@@ -134,25 +135,7 @@ export async function main(argv) {
   }
 
   const progress = createProgress();
-  const client = createClient({
-    baseUrl,
-    apiKey,
-    onRetry: ({ reason, delayMs }) => {
-      progress.done();
-      console.error(`retrying in ${(delayMs / 1000).toFixed(1)} s: ${reason}`);
-    },
-  });
-
-  try {
-    await client.health({ retries: 1 });
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 0) {
-      throw new ScriptError(
-        `cannot reach the API at ${baseUrl}: is \`npm run dev\` running? (${err.message})`,
-      );
-    }
-    throw err;
-  }
+  const client = await connect({ baseUrl, apiKey }, progress);
 
   const started = performance.now();
   const { accepted } = await client.putDocuments(namespace, documents);

@@ -34,3 +34,7 @@ export declare function run(
   usage: string,
   argv?: string[],
 ): Promise<number>;
+export declare function connect(
+  settings: { baseUrl: string; apiKey: string | undefined },
+  progress: { done(): void },
+): Promise<ReturnType<typeof import("./client.mjs").createClient>>;

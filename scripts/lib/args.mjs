@@ -2,7 +2,7 @@
 // environment, progress lines, plain-text tables and one way of turning failures into exit codes.
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { ApiError, DEFAULT_BASE_URL } from "./client.mjs";
+import { ApiError, createClient, DEFAULT_BASE_URL } from "./client.mjs";
 import { isLoopback, readDevAdminKey } from "./dev-vars.mjs";
 
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -191,4 +191,30 @@ export async function run(main, usage, argv = process.argv.slice(2)) {
     process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   }
+}
+
+/**
+ * An API client that reports its retries on stderr, after checking the API answers at all.
+ * @param {{ baseUrl: string, apiKey: string | undefined }} settings
+ * @param {{ done(): void }} progress
+ */
+export async function connect(settings, progress) {
+  const client = createClient({
+    ...settings,
+    onRetry: ({ reason, delayMs }) => {
+      progress.done();
+      console.error(`retrying in ${(delayMs / 1000).toFixed(1)} s: ${reason}`);
+    },
+  });
+  try {
+    await client.health({ retries: 1 });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 0) {
+      throw new ScriptError(
+        `cannot reach the API at ${settings.baseUrl}: is \`npm run dev\` running? (${err.message})`,
+      );
+    }
+    throw err;
+  }
+  return client;
 }
