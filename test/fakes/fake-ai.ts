@@ -1,7 +1,9 @@
 // A stand-in for the Workers AI binding in tests: it enforces the bge embedding models' real input
 // contract, answers with deterministic vectors in Workers AI's {shape, data} form, records every
 // call, and can be told to fail the next calls the ways the real service fails.
+
 import { EMBEDDING_MODELS, MAX_EMBED_BATCH } from "../../src/embed/embedder";
+import { hang, inputError, upstreamError } from "./ai-errors";
 
 export type FakeAiFailure =
   /** 429, code 3040, as Workers AI answers when a model is out of capacity. */
@@ -153,24 +155,6 @@ function validateInput(inputs: unknown): { text: string[]; pooling: "cls" | "mea
     strings.push(t);
   }
   return { text: strings, pooling };
-}
-
-// The binding throws an Error whose message is "<internal code>: <description>" and nothing else
-// machine-readable (no HTTP status), so the fake does the same.
-function upstreamError(code: number, description: string): Error {
-  const err = new Error(`${code}: ${description}`);
-  err.name = "InferenceUpstreamError";
-  return err;
-}
-
-function inputError(detail: string): Error {
-  return upstreamError(5006, `Input validation error: ${detail}`);
-}
-
-function hang(signal: AbortSignal | undefined): Promise<never> {
-  return new Promise((_, reject) => {
-    signal?.addEventListener("abort", () => reject(new Error("The operation was aborted")));
-  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,6 +2,7 @@
 // the model's input contract ({query, contexts: [{text}], top_k?}), answers in its output shape
 // ({response: [{id, score}]}, best first), records every call, and can be told to fail the next
 // calls the ways the real service fails or to answer malformed rankings.
+import { hang, inputError, upstreamError } from "./ai-errors";
 export const RERANKER_MODEL = "@cf/baai/bge-reranker-base";
 
 export type FakeRerankerFailure =
@@ -123,21 +124,4 @@ function validateInput(inputs: unknown): { query: string; contexts: string[]; to
     throw inputError("Value of '/top_k' must be an integer >= 1");
   }
   return { query, contexts: texts, topK: top_k };
-}
-
-// The binding throws an Error whose message is "<internal code>: <description>".
-function upstreamError(code: number, description: string): Error {
-  const err = new Error(`${code}: ${description}`);
-  err.name = "InferenceUpstreamError";
-  return err;
-}
-
-function inputError(detail: string): Error {
-  return upstreamError(5006, `Input validation error: ${detail}`);
-}
-
-function hang(signal: AbortSignal | undefined): Promise<never> {
-  return new Promise((_, reject) => {
-    signal?.addEventListener("abort", () => reject(new Error("The operation was aborted")));
-  });
 }

@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { cachedSearch, clearIsolateResultCache } from "../../src/cache/cached-search";
 import { createLogger } from "../../src/observe/logger";
+import { brokenKv } from "../fakes/broken";
 import { api, freshNamespace, waitForStatus } from "../helpers";
 
 interface SearchBody {
@@ -129,14 +130,7 @@ describe("cachedSearch", () => {
   });
 
   it("answers correctly when KV throws (counted as a miss)", async () => {
-    const broken = {
-      get: async () => {
-        throw new Error("kv down");
-      },
-      put: async () => {
-        throw new Error("kv down");
-      },
-    } as unknown as KVNamespace;
+    const broken = brokenKv();
     const result = await cachedSearch(
       deps(broken),
       { namespace: "n", version: "v1" },

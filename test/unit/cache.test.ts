@@ -9,6 +9,7 @@ import { type CachedAnswer, ResultCache } from "../../src/cache/result-cache";
 import type { Embedder, EmbedKind } from "../../src/embed/embedder";
 import { LocalEmbedder } from "../../src/embed/local";
 import { createLogger } from "../../src/observe/logger";
+import { brokenCache, brokenKv } from "../fakes/broken";
 
 const quiet = createLogger("error");
 
@@ -98,14 +99,7 @@ describe("ResultCache", () => {
   });
 
   it("treats a throwing Cache API as a miss, never an error", async () => {
-    const broken = {
-      match: async () => {
-        throw new Error("cache down");
-      },
-      put: async () => {
-        throw new Error("cache down");
-      },
-    } as unknown as Cache;
+    const broken = brokenCache();
     const rc = new ResultCache({ lru: new ByteLru(0), cache: broken, ttlMs: 60_000, logger: quiet });
     expect(await rc.get("k")).toBeNull();
     await expect(rc.put("k", answer)).resolves.toBeUndefined();
@@ -148,14 +142,7 @@ describe("CachingEmbedder", () => {
 
   it("still answers when KV throws", async () => {
     const inner = new CountingEmbedder();
-    const broken = {
-      get: async () => {
-        throw new Error("kv down");
-      },
-      put: async () => {
-        throw new Error("kv down");
-      },
-    } as unknown as KVNamespace;
+    const broken = brokenKv();
     const embedder = new CachingEmbedder(inner, broken, 3600, quiet);
     const [v] = await embedder.embed(["otters"], "query");
     expect(v).toHaveLength(384);
