@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { isEntryPoint, parseCommandLine, positiveInt, run, ScriptError, UsageError } from "./lib/args.mjs";
 import { parseQrels } from "./lib/metrics.mjs";
+import { seededRandom } from "./lib/random.mjs";
 
 const USAGE = `Usage: node scripts/make-scifact-subset.mjs --source DIR [options]
 
@@ -20,21 +21,6 @@ Options:
   --documents N    documents in the subset, relevant ones included (default: 750)
   --seed N         seed of the sampling (default: 20201)
   -h, --help       show this help`;
-
-/**
- * mulberry32: a small seeded PRNG, so the subset never depends on Math.random or the platform.
- * @param {number} seed
- */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Fisher-Yates over a copy, driven by `random`.
@@ -72,7 +58,7 @@ function jsonLines(text) {
  *   qrels: Map<string, Map<string, number>>, queryCount: number, documentCount: number, seed: number }} input
  */
 export function selectSubset({ corpus, queries, qrels, queryCount, documentCount, seed }) {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const docIds = new Set(corpus.map((d) => String(d._id)));
   const queryText = new Map(queries.map((q) => [String(q._id), q.text]));
   const judged = [...qrels.keys()].filter(

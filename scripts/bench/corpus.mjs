@@ -1,5 +1,6 @@
-// Deterministic bench data: a seeded PRNG, synthetic documents drawn from the sample corpus's
+// Deterministic bench data: synthetic documents drawn from the sample corpus's
 // vocabulary (so keyword and vector searches find real matches), and query streams.
+import { seededRandom } from "../lib/random.mjs";
 
 /** Words too common to make a keyword query selective. */
 const STOPWORDS = new Set(
@@ -12,22 +13,6 @@ const STOPWORDS = new Set(
 );
 
 const CATEGORIES = ["science", "history", "cooking", "technology", "nature", "health", "space", "music"];
-
-/**
- * mulberry32: a small, fast 32-bit PRNG; the same seed gives the same sequence on every machine.
- * @param {number} seed
- * @returns {() => number} uniform in [0, 1)
- */
-export function createRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Words of the corpus with their frequencies, most frequent first, and a sampler that draws them
@@ -90,7 +75,7 @@ const capitalize = (word) => word.charAt(0).toUpperCase() + word.slice(1);
  * @returns {import("../lib/client.mjs").DocumentInput[]}
  */
 export function syntheticDocuments({ vocabulary, count, seed, idPrefix = "syn" }) {
-  const random = createRandom(seed);
+  const random = seededRandom(seed);
   const docs = [];
   for (let i = 0; i < count; i++) {
     const words = between(random, 70, 140);
@@ -130,6 +115,6 @@ export function syntheticDocuments({ vocabulary, count, seed, idPrefix = "syn" }
  * @returns {() => string}
  */
 export function queryStream(vocabulary, seed) {
-  const random = createRandom(seed);
+  const random = seededRandom(seed);
   return () => Array.from({ length: between(random, 2, 5) }, () => vocabulary.content(random)).join(" ");
 }

@@ -1,24 +1,13 @@
 // Chunks must never exceed the model's input (it would silently drop text), must cover every word
 // in order, and must follow the document's structure.
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../scripts/lib/random.mjs";
 import { countTokens } from "../../src/embed/tokenizer";
 import { AppError } from "../../src/errors";
 import { type Chunk, type ChunkOptions, chunkDocument } from "../../src/ingest/chunk";
 import type { ParsedDocument } from "../../src/ingest/parse";
 
 const DEFAULTS: ChunkOptions = { maxTokens: 256, overlapTokens: 32, modelMaxTokens: 512 };
-
-/** mulberry32: a small seeded PRNG so every run checks the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function expectWithinModel(chunks: Chunk[], options: ChunkOptions): void {
   chunks.forEach((chunk, i) => {
@@ -229,7 +218,7 @@ describe("structure", () => {
 describe("the model input limit under adversarial input", () => {
   const small: ChunkOptions = { maxTokens: 16, overlapTokens: 4, modelMaxTokens: 18 };
   // Random rather than repeated runs, so each chunk's text occurs once and its place is known.
-  const next = prng(7);
+  const next = seededRandom(7);
   const run = (length: number, from: number, span: number): string =>
     Array.from({ length }, () => String.fromCodePoint(from + Math.floor(next() * span))).join("");
   const single = (text: string): ParsedDocument => ({ sections: [{ headings: [], text }] });
@@ -327,7 +316,7 @@ describe("generated documents", () => {
   }
 
   it("stay within the model limit and cover every word in order", () => {
-    const next = prng(20240611);
+    const next = seededRandom(20240611);
     const serial = { n: 0 };
     const optionSets: ChunkOptions[] = [
       DEFAULTS,

@@ -1,0 +1,17 @@
+// mulberry32: a small seeded PRNG, so generated data and test inputs never depend on
+// Math.random or the platform.
+
+/**
+ * @param {number} seed
+ * @returns {() => number} uniform in [0, 1)
+ */
+export function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
