@@ -1,6 +1,7 @@
 // Liveness (the Worker runs) and readiness (its dependencies answer).
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { errorMessage } from "../../../src/errors";
+import { withTimeout } from "../../../src/resilience/retry";
 import type { AppEnv } from "../types";
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -8,10 +9,7 @@ const CHECK_TIMEOUT_MS = 2000;
 async function check(fn: () => Promise<unknown>): Promise<{ ok: boolean; ms: number; error?: string }> {
   const t0 = performance.now();
   try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), CHECK_TIMEOUT_MS)),
-    ]);
+    await withTimeout(CHECK_TIMEOUT_MS, "readiness check", fn);
     return { ok: true, ms: Math.round(performance.now() - t0) };
   } catch (err) {
     return { ok: false, ms: Math.round(performance.now() - t0), error: errorMessage(err) };
