@@ -7,6 +7,8 @@ import type { Embedder } from "../src/embed/embedder";
 import { queryInstructionFor } from "../src/embed/query-format";
 import type { Logger } from "../src/observe/logger";
 import { AnalyticsEngineMetrics, type Metrics } from "../src/observe/metrics";
+import { createReranker } from "../src/rerank/create";
+import type { Reranker } from "../src/rerank/reranker";
 import { BREAKER_SETTINGS, type BreakerBackend, isolateBreakers } from "../src/resilience/breaker";
 import { FaultInjector, type FaultPlan } from "../src/resilience/faults";
 import { type GuardContext, guarded } from "../src/resilience/guard";
@@ -18,6 +20,8 @@ import type { WorkerEnv } from "./env";
 
 export interface Services {
   embedder: Embedder;
+  /** Runs on Workers AI (or the local stand-in), behind the same breaker and retries. */
+  reranker: Reranker;
   index: VectorIndex;
   store: DocumentStore;
   db: D1Database;
@@ -95,6 +99,12 @@ export function buildServices(
     ["embed"],
   );
   const kv = guarded(env.KV, "kv", guard, ["get", "put", "delete", "list"]);
+  const reranker = guarded(
+    createReranker({ backend: config.backend, ai: env.AI, model: config.rerankModel }),
+    "workers-ai",
+    guard,
+    ["rerank"],
+  );
   return {
     // Query embeddings go through the KV cache; the variant keeps settings that change vectors apart.
     embedder: new CachingEmbedder(
@@ -106,6 +116,7 @@ export function buildServices(
       `${config.embeddingPooling}:${queryInstructionFor(config.embeddingModel, config.embeddingQueryInstruction)}`,
       defer,
     ),
+    reranker,
     index: guarded(
       createVectorIndex({
         backend: config.backend,

@@ -3,9 +3,6 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { cachedSearch, normalizedRequest } from "../../../src/cache/cached-search";
 import type { Config } from "../../../src/config";
 import { AppError } from "../../../src/errors";
-import { createReranker } from "../../../src/rerank/create";
-import type { Reranker } from "../../../src/rerank/reranker";
-import { guarded } from "../../../src/resilience/guard";
 import { type SearchSettings, search } from "../../../src/search/search";
 import { validateFilter } from "../../../src/vectors/filter";
 import type { MetadataFilter } from "../../../src/vectors/vector-index";
@@ -92,19 +89,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
         }),
         body.cache === "bypass",
         async () => {
-          // Built only when asked for; it runs on Workers AI, behind the same breaker and retries.
-          const reranker: Reranker | undefined = body.rerank
-            ? guarded(
-                createReranker({
-                  backend: services.config.backend,
-                  ai: c.env.AI,
-                  model: services.config.rerankModel,
-                }),
-                "workers-ai",
-                services.guard,
-                ["rerank"],
-              )
-            : undefined;
+          const reranker = body.rerank ? services.reranker : undefined;
           const response = await search({ ...services, reranker, settings }, ns, {
             query: body.query,
             topK: body.topK,
