@@ -1,6 +1,7 @@
 // Picks the embedder for the configured backend: Workers AI in production, the local embedder
 // offline. Both report the configured model's id and dimensions, so indexes and caches line up.
 import { AppError } from "../errors";
+import { ownValue } from "../util/lookup";
 import { EMBEDDING_MODELS, type Embedder } from "./embedder";
 import { LocalEmbedder } from "./local";
 import { type Pooling, WorkersAiEmbedder } from "./workers-ai";
@@ -15,7 +16,7 @@ export interface CreateEmbedderOptions {
 }
 
 export function createEmbedder(opts: CreateEmbedderOptions): Embedder {
-  const info = EMBEDDING_MODELS[opts.model];
+  const info = ownValue(EMBEDDING_MODELS, opts.model);
   if (info === undefined) {
     throw new AppError(
       "internal",

@@ -2,6 +2,8 @@
 // retrieval queries behind an instruction prefix, and passages as they are; a model missing from
 // the table gets its text unchanged. EMBEDDING_QUERY_INSTRUCTION overrides the prefix.
 
+import { ownValue } from "../util/lookup";
+
 /** BAAI's recommended prefix for short retrieval queries to bge v1.5 (passages get none). */
 export const BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: ";
 
@@ -14,5 +16,5 @@ export const QUERY_INSTRUCTIONS: Readonly<Record<string, string>> = {
 
 /** The query prefix for a model: the override when given ("" for none), else the table's, else none. */
 export function queryInstructionFor(model: string, override?: string): string {
-  return override ?? QUERY_INSTRUCTIONS[model] ?? "";
+  return override ?? ownValue(QUERY_INSTRUCTIONS, model) ?? "";
 }

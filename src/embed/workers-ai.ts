@@ -2,6 +2,7 @@
 // comes back, maps binding failures onto AppError codes and returns unit-length vectors.
 import { z } from "zod";
 import { AppError, errorMessage } from "../errors";
+import { ownValue } from "../util/lookup";
 import { EMBEDDING_MODELS, type Embedder, type EmbedKind, MAX_EMBED_BATCH } from "./embedder";
 import { queryInstructionFor } from "./query-format";
 
@@ -54,7 +55,7 @@ export class WorkersAiEmbedder implements Embedder {
   private readonly queryInstruction: string;
 
   constructor(options: WorkersAiEmbedderOptions) {
-    const info = EMBEDDING_MODELS[options.model];
+    const info = ownValue(EMBEDDING_MODELS, options.model);
     if (info === undefined) {
       throw new AppError(
         "internal",

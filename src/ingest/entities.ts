@@ -1,6 +1,8 @@
 // HTML character references for the HTML and Markdown parsers: HTMLRewriter hands over text
 // undecoded, and Markdown allows entities too.
 
+import { ownValue } from "../util/lookup";
+
 // The named references that occur in real documents; anything else is left as written.
 const NAMED: Record<string, string> = {
   amp: "&",
@@ -151,11 +153,11 @@ function fromCodePoint(cp: number): string {
 }
 
 function named(name: string): string | undefined {
-  const direct = NAMED[name];
+  const direct = ownValue(NAMED, name);
   if (direct !== undefined) return direct;
   const accent = /^([A-Za-z])(acute|grave|circ|tilde|uml)$/.exec(name);
   if (!accent?.[1] || !accent[2]) return undefined;
-  const mark = ACCENTS[accent[2]];
+  const mark = ownValue(ACCENTS, accent[2]);
   if (mark === undefined) return undefined;
   const composed = (accent[1] + mark).normalize("NFC");
   // Only letters that exist precomposed are real entities (&eacute; yes, &qacute; no).

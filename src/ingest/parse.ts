@@ -15,15 +15,15 @@ export const SUPPORTED_CONTENT_TYPES = [
 ] as const;
 export type SupportedContentType = (typeof SUPPORTED_CONTENT_TYPES)[number];
 
-const ALIASES: Record<string, SupportedContentType> = {
-  "text/x-markdown": "text/markdown",
-  "application/xhtml+xml": "text/html",
-};
+const ALIASES = new Map<string, SupportedContentType>([
+  ["text/x-markdown", "text/markdown"],
+  ["application/xhtml+xml", "text/html"],
+]);
 
 /** The supported media type a Content-Type header names (parameters ignored), or null. */
 export function normalizeContentType(contentType: string): SupportedContentType | null {
   const essence = (contentType.split(";")[0] ?? "").trim().toLowerCase();
-  const alias = ALIASES[essence];
+  const alias = ALIASES.get(essence);
   if (alias) return alias;
   return (SUPPORTED_CONTENT_TYPES as readonly string[]).includes(essence)
     ? (essence as SupportedContentType)

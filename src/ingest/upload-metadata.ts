@@ -1,6 +1,8 @@
 // What an R2 object says about the document it holds: title, content type and metadata from
 // its custom metadata (set by the API and the upload tool), else from its HTTP metadata and
 // file extension. Invalid metadata is dropped, never fatal: the text is still indexed.
+
+import { ownValue } from "../util/lookup";
 import { type Metadata, MetadataSchema, TitleSchema } from "../validation";
 
 const EXTENSION_TYPES: Record<string, string> = {
@@ -40,5 +42,5 @@ export function readUploadMetadata(object: R2Object, id: string): UploadMetadata
 
 export function contentTypeFromName(name: string): string {
   const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
-  return EXTENSION_TYPES[ext] ?? "text/plain";
+  return ownValue(EXTENSION_TYPES, ext) ?? "text/plain";
 }

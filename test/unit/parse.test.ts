@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors";
 import { normalizeContentType, type ParsedDocument, parseDocument } from "../../src/ingest/parse";
+import { contentTypeFromName } from "../../src/ingest/upload-metadata";
 
 function allText(doc: ParsedDocument): string {
   return [doc.title ?? "", ...doc.sections.flatMap((s) => [...s.headings, s.text])].join("\n");
@@ -31,6 +32,18 @@ describe("content types", () => {
     expect(err.code).toBe("unsupported_media_type");
     expect(err.retryable).toBe(false);
   });
+
+  it.each(["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"])(
+    "treats the Object.prototype member name %s as an unknown type, extension and entity",
+    async (name) => {
+      expect(normalizeContentType(name)).toBeNull();
+      expect(contentTypeFromName(`notes.${name}`)).toBe("text/plain");
+      const err = await parseError("text", name);
+      expect(err.code).toBe("unsupported_media_type");
+      const doc = await parseDocument(`<p>a &${name}; b</p>`, "text/html");
+      expect(doc.sections[0]?.text).toBe(`a &${name}; b`);
+    },
+  );
 
   it.each([
     ["", "text/plain"],
