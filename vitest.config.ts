@@ -23,6 +23,9 @@ export default defineConfig(async () => {
             // Warnings and errors only: the ingest and key events would drown the test output.
             LOG_LEVEL: "warn",
             ADMIN_API_KEY: TEST_ADMIN_KEY,
+            // Version builds: a lost batch is re-sent after 3 s, a purge rechecked after 0.5 s.
+            VERSION_BUILD_STALL_MS: "3000",
+            VERSION_PURGE_RECHECK_MS: "500",
             TEST_MIGRATIONS: migrations,
           },
         },

@@ -53,7 +53,9 @@ Scenarios (default group): client-ceiling (trivial Node server), hit-isolate, mi
 miss-vector, miss-hybrid, hit-cache-api (server restarted with RESULT_CACHE_LRU_BYTES=0).
 Diagnostics: v1-not-found, v1-no-key, hit-isolate-small.
 
-Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, body).`;
+Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, body).
+
+npm run bench -- index-micro [options] runs the local index engine's micro-benchmark instead.`;
 
 const REQUEST_TIMEOUT_MS = 30_000;
 const SEED = 20_240_601;
@@ -98,6 +100,8 @@ function gitFacts() {
  * @returns {Promise<number>}
  */
 async function main(argv) {
+  // The local index engine's micro-benchmark needs no server: `npm run bench -- index-micro [--help]`.
+  if (argv[0] === "index-micro") return (await import("./bench/index-micro.mjs")).main(argv.slice(1));
   const values = parseCommandLine(argv, {
     duration: { type: "string" },
     warmup: { type: "string" },

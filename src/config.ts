@@ -33,7 +33,7 @@ const ConfigSchema = z
     BACKEND: z.enum(["cloudflare", "local"]).default("cloudflare"),
     EMBEDDING_MODEL: z
       .string()
-      .refine((m) => m in EMBEDDING_MODELS, {
+      .refine((m) => Object.hasOwn(EMBEDDING_MODELS, m), {
         message: `must be one of ${Object.keys(EMBEDDING_MODELS).join(", ")}`,
       })
       .default("@cf/baai/bge-base-en-v1.5"),
@@ -63,6 +63,14 @@ const ConfigSchema = z
     RERANK_MODEL: z.enum(RERANK_MODELS).default("@cf/baai/bge-reranker-base"),
     RERANK_CANDIDATES: intVar(1, 100).default(50),
     EMBEDDING_QUERY_INSTRUCTION: z.string().max(512).optional(),
+    VECTORIZE_INDEXES: listVar,
+    VERSION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
+    VERSION_GRACE_SECONDS: intVar(0, 90 * 86_400).default(86_400),
+    QUALITY_GATE_MIN_NDCG: z.preprocess(
+      (v) => (v === "" ? undefined : v),
+      z.coerce.number().min(0).max(1).optional(),
+    ),
+    QUALITY_GATE_TOLERANCE: z.coerce.number().min(0).max(1).default(0.02),
     FAULT_INJECTION: boolVar,
     FAULTS: z.string().max(8192).optional(),
   })
@@ -77,6 +85,10 @@ const ConfigSchema = z
   .refine((c) => c.HYBRID_VECTOR_WEIGHT !== 0 || c.HYBRID_KEYWORD_WEIGHT !== 0, {
     message: "HYBRID_VECTOR_WEIGHT and HYBRID_KEYWORD_WEIGHT cannot both be 0",
     path: ["HYBRID_VECTOR_WEIGHT"],
+  })
+  .refine((c) => c.VECTORIZE_INDEXES.every((entry) => /^[a-z0-9-]{1,64}:[A-Z][A-Z0-9_]*$/.test(entry)), {
+    message: 'entries must be "<index name>:<binding name>", e.g. "edgesearch-bge-small-384:VECTORIZE_SMALL"',
+    path: ["VECTORIZE_INDEXES"],
   })
   .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
     message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",
@@ -125,6 +137,17 @@ export interface Config {
   rerankCandidates: number;
   /** Replaces the embedding model's query prefix ("" for none); undefined keeps the model's. */
   embeddingQueryInstruction: string | undefined;
+  /**
+   * Vectorize index name -> binding name, for versions kept in other indexes than the default one
+   * (VECTORIZE_INDEX_NAME, bound as VECTORIZE). Ignored in local mode, where any name is an index.
+   */
+  vectorizeIndexes: ReadonlyMap<string, string>;
+  /** How long an isolate trusts a namespace's active-version pointer before asking KV again. */
+  versionCacheTtlMs: number;
+  /** How long a replaced version stays queryable (for rollback) before it is retired. */
+  versionGraceMs: number;
+  /** Quality gate: the nDCG@10 a new version must reach, or lose at most `tolerance` against the active one. */
+  qualityGate: { minNdcg: number | undefined; tolerance: number };
   /** Test/dev only: honour FAULTS and the x-edgesearch-faults header. Refused with Cloudflare. */
   faultInjection: boolean;
   faults: FaultPlan | null;
@@ -187,6 +210,13 @@ export function loadConfig(env: object): Config {
     rerankModel: c.RERANK_MODEL,
     rerankCandidates: c.RERANK_CANDIDATES,
     embeddingQueryInstruction: c.EMBEDDING_QUERY_INSTRUCTION,
+    vectorizeIndexes: new Map([
+      [c.VECTORIZE_INDEX_NAME, "VECTORIZE"],
+      ...c.VECTORIZE_INDEXES.map((entry) => entry.split(":", 2) as [string, string]),
+    ]),
+    versionCacheTtlMs: c.VERSION_CACHE_TTL_MS,
+    versionGraceMs: c.VERSION_GRACE_SECONDS * 1000,
+    qualityGate: { minNdcg: c.QUALITY_GATE_MIN_NDCG, tolerance: c.QUALITY_GATE_TOLERANCE },
     faultInjection: c.FAULT_INJECTION,
     faults: c.FAULT_INJECTION ? staticFaults(c.FAULTS) : null,
   };

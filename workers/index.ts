@@ -1,32 +1,54 @@
 // Composition root: the HTTP app, the queue consumers and the Durable Object classes.
 import { loadConfig } from "../src/config";
-import { createLogger } from "../src/observe/logger";
+import { flushLocalMetrics, withLocalMetrics } from "../src/observe/local-dataset";
 import { createApp } from "./api/app";
 import { workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
 import { consumeDeadLetters } from "./ingest/dead-letter";
+import { CircuitBreaker as CircuitBreakerObject } from "./objects/circuit-breaker";
+import { LocalVectorIndex as LocalVectorIndexObject } from "./objects/local-vector-index";
+import { NamespaceCoordinator as NamespaceCoordinatorObject } from "./objects/namespace-coordinator";
+import { backgroundLogger, runObserved, scheduledHealthCheck } from "./observe/background";
+import { instrumentDurableObject } from "./observe/durable-objects";
 import { buildServices } from "./services";
 
-export { CircuitBreaker } from "./objects/circuit-breaker";
-export { LocalVectorIndex } from "./objects/local-vector-index";
+// Failures inside the objects reach Sentry (when SENTRY_DSN is set); behaviour is unchanged.
+export const CircuitBreaker = instrumentDurableObject(CircuitBreakerObject, "CircuitBreaker");
+export type CircuitBreaker = CircuitBreakerObject;
+export const LocalVectorIndex = instrumentDurableObject(LocalVectorIndexObject, "LocalVectorIndex");
+export type LocalVectorIndex = LocalVectorIndexObject;
+export const NamespaceCoordinator = instrumentDurableObject(
+  NamespaceCoordinatorObject,
+  "NamespaceCoordinator",
+);
+export type NamespaceCoordinator = NamespaceCoordinatorObject;
 
 const app = createApp();
 
 export default {
-  fetch: (request, env, ctx) => app.fetch(request, workerEnv(env), ctx),
+  async fetch(request, rawEnv, ctx) {
+    const env = withLocalMetrics(workerEnv(rawEnv));
+    const response = await app.fetch(request, env, ctx);
+    if (env.BACKEND === "local") ctx.waitUntil(flushLocalMetrics(env.DB));
+    return response;
+  },
 
   async queue(batch, rawEnv, ctx) {
-    const env = workerEnv(rawEnv);
+    const env = withLocalMetrics(workerEnv(rawEnv));
     const config = loadConfig(env);
-    const logger = createLogger(config.logLevel, { queue: batch.queue });
+    const logger = backgroundLogger(env, ctx, config.logLevel, { queue: batch.queue });
     const services = buildServices(env, config, logger, {
       defer: (work) => ctx.waitUntil(work),
       path: "ingest",
     });
-    if (batch.queue.endsWith("-dlq")) {
-      await consumeDeadLetters(batch, services.store, env.DB, logger);
-    } else {
-      await consumeIngest(batch, services, env.DB, env.KV);
-    }
+    await runObserved(env, ctx, `queue ${batch.queue}`, async () => {
+      if (batch.queue.endsWith("-dlq")) {
+        await consumeDeadLetters(batch, services.store, env.DB, logger);
+      } else {
+        await consumeIngest(batch, services, env.DB, env.KV);
+      }
+    });
   },
+
+  scheduled: (_controller, env, ctx) => scheduledHealthCheck(withLocalMetrics(workerEnv(env)), ctx),
 } satisfies ExportedHandler<Env>;

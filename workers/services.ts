@@ -5,6 +5,7 @@ import type { Config } from "../src/config";
 import { createEmbedder } from "../src/embed/create";
 import type { Embedder } from "../src/embed/embedder";
 import { queryInstructionFor } from "../src/embed/query-format";
+import { AppError } from "../src/errors";
 import type { Logger } from "../src/observe/logger";
 import { AnalyticsEngineMetrics, type Metrics } from "../src/observe/metrics";
 import { createReranker } from "../src/rerank/create";
@@ -16,6 +17,10 @@ import { Deadline } from "../src/resilience/retry";
 import { DocumentStore } from "../src/store/documents";
 import { createVectorIndex } from "../src/vectors/create";
 import type { VectorIndex } from "../src/vectors/vector-index";
+import { CoordinatorClient } from "../src/versions/coordinator";
+import { defaultVersion, type VersionSpec } from "../src/versions/model";
+import { readActiveVersion } from "../src/versions/pointer";
+import type { VersionServices } from "../src/versions/services";
 import type { WorkerEnv } from "./env";
 
 export interface Services {
@@ -37,6 +42,8 @@ export interface Services {
   defer: (work: Promise<unknown>) => void;
   /** Breakers, retries and faults for calls made outside the adapters above. */
   guard: GuardContext;
+  /** Index versions: the coordinator, and each version's embedder and index. */
+  versions: VersionServices;
 }
 
 export interface ServiceOptions {
@@ -86,19 +93,77 @@ export function buildServices(
 ): Services {
   const guard = guardContext(env, config, options);
   const defer = options.defer;
-  const model = guarded(
-    createEmbedder({
-      backend: config.backend,
-      ai: env.AI,
-      model: config.embeddingModel,
-      pooling: config.embeddingPooling,
-      queryInstruction: config.embeddingQueryInstruction,
-    }),
-    "workers-ai",
-    guard,
-    ["embed"],
-  );
   const kv = guarded(env.KV, "kv", guard, ["get", "put", "delete", "list"]);
+  const makeEmbedder = (model: string, pooling: VersionSpec["pooling"]): Embedder => {
+    const raw = guarded(
+      createEmbedder({
+        backend: config.backend,
+        ai: env.AI,
+        model,
+        pooling,
+        queryInstruction: config.embeddingQueryInstruction,
+      }),
+      "workers-ai",
+      guard,
+      ["embed"],
+    );
+    // Query embeddings go through the KV cache; the variant keeps settings that change vectors
+    // apart: pooling and the query prefix change the vectors a model gives.
+    return new CachingEmbedder(
+      raw,
+      kv,
+      config.embeddingCacheTtlSeconds,
+      logger,
+      `${pooling}:${queryInstructionFor(model, config.embeddingQueryInstruction)}`,
+      defer,
+    );
+  };
+  const makeIndex = (indexName: string): VectorIndex => {
+    let vectorize: WorkerEnv["VECTORIZE"] = env.VECTORIZE;
+    if (config.backend === "cloudflare" && indexName !== config.vectorizeIndexName) {
+      const bindingName = config.vectorizeIndexes.get(indexName);
+      const binding =
+        bindingName === undefined ? undefined : (env as unknown as Record<string, unknown>)[bindingName];
+      if (!binding || typeof binding !== "object") {
+        throw new AppError(
+          "unavailable",
+          `no Vectorize binding for index "${indexName}": bind it in wrangler.toml and list it in VECTORIZE_INDEXES`,
+          { retryable: false },
+        );
+      }
+      vectorize = binding as Vectorize;
+    }
+    return guarded(
+      createVectorIndex({ backend: config.backend, vectorize, localIndex: env.LOCAL_INDEX, indexName }),
+      "vectorize",
+      guard,
+    );
+  };
+  const defaults = defaultVersion(config);
+  const embedder = makeEmbedder(config.embeddingModel, config.embeddingPooling);
+  const index = makeIndex(config.vectorizeIndexName);
+  const embedders = new Map<string, Embedder>([[`${defaults.model}:${defaults.pooling}`, embedder]]);
+  const indexes = new Map<string, VectorIndex>([[defaults.index, index]]);
+  const versions: VersionServices = {
+    defaults,
+    coordinator: (namespace) => new CoordinatorClient(env.COORDINATOR, namespace, defaults),
+    active: (namespace) => readActiveVersion(kv, namespace, config.versionCacheTtlMs, defaults, logger),
+    embedder: (spec) => {
+      const key = `${spec.model}:${spec.pooling}`;
+      const known = embedders.get(key);
+      if (known) return known;
+      const made = makeEmbedder(spec.model, spec.pooling);
+      embedders.set(key, made);
+      return made;
+    },
+    index: (spec) => {
+      const known = indexes.get(spec.index);
+      if (known) return known;
+      const made = makeIndex(spec.index);
+      indexes.set(spec.index, made);
+      return made;
+    },
+  };
   const reranker = guarded(
     createReranker({ backend: config.backend, ai: env.AI, model: config.rerankModel }),
     "workers-ai",
@@ -106,27 +171,9 @@ export function buildServices(
     ["rerank"],
   );
   return {
-    // Query embeddings go through the KV cache; the variant keeps settings that change vectors apart.
-    embedder: new CachingEmbedder(
-      model,
-      kv,
-      config.embeddingCacheTtlSeconds,
-      logger,
-      // Pooling and the query prefix change the vectors a model gives: they are part of the key.
-      `${config.embeddingPooling}:${queryInstructionFor(config.embeddingModel, config.embeddingQueryInstruction)}`,
-      defer,
-    ),
+    embedder,
     reranker,
-    index: guarded(
-      createVectorIndex({
-        backend: config.backend,
-        vectorize: env.VECTORIZE,
-        localIndex: env.LOCAL_INDEX,
-        indexName: config.vectorizeIndexName,
-      }),
-      "vectorize",
-      guard,
-    ),
+    index,
     store: guarded(new DocumentStore(env.DB), "d1", guard),
     db: env.DB,
     blobs: guarded(env.DOCUMENTS, "r2", guard, ["get", "put", "head", "delete", "list"]),
@@ -138,5 +185,6 @@ export function buildServices(
     logger,
     config,
     defer,
+    versions,
   };
 }

@@ -215,6 +215,22 @@ function overlapStart(seg: Segmentation, s: number, e: number, limits: Limits): 
   return first;
 }
 
+function contextBudgetFor(modelMaxTokens: number): number {
+  return Math.min(CONTEXT_MAX_TOKENS, Math.floor((modelMaxTokens - 2) / 4));
+}
+
+/**
+ * The embeddingText chunkDocument gave a stored chunk (its title, headings and body), so a chunk
+ * can be embedded again by another model without parsing and chunking its document again.
+ */
+export function embeddingTextOf(
+  chunk: { title: string | null; headings: string[]; text: string },
+  modelMaxTokens: number,
+): string {
+  const context = contextLine(chunk.title ?? undefined, chunk.headings, contextBudgetFor(modelMaxTokens));
+  return context ? `${context}\n${chunk.text}` : chunk.text;
+}
+
 /**
  * Chunks a parsed document. Sections are never merged; paragraphs are packed whole up to
  * maxTokens; longer ones are cut at line, sentence, word and, failing all, character boundaries.
@@ -224,7 +240,7 @@ function overlapStart(seg: Segmentation, s: number, e: number, limits: Limits): 
 export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk[] {
   validate(options);
   const limit = options.modelMaxTokens - 2;
-  const contextBudget = Math.min(CONTEXT_MAX_TOKENS, Math.floor(limit / 4));
+  const contextBudget = contextBudgetFor(options.modelMaxTokens);
   const maxChars = options.maxChars ?? Math.max(MIN_MAX_CHARS * 2, options.maxTokens * CHARS_PER_TOKEN);
   const chunks: Chunk[] = [];
   for (const section of doc.sections) {

@@ -11,8 +11,9 @@ import { r2 } from "../store/r2";
 import { DOC_ID_FIELD, parseDocumentKey } from "../validation";
 import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
-import { DEFAULT_VERSION, vectorNamespace } from "../versions";
-import { chunkDocument } from "./chunk";
+import { defaultVersion, type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
+import type { VersionServices } from "../versions/services";
+import { type Chunk, chunkDocument } from "./chunk";
 import { chunkId, chunkIdPrefix, chunkIds } from "./ids";
 import { type IngestMessage, IngestMessageSchema, isDeleteAction } from "./messages";
 import { parseDocument } from "./parse";
@@ -26,6 +27,65 @@ export interface IngestDeps {
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  /** Index versions; without it, every document goes to the default version only. */
+  versions?: VersionServices;
+}
+
+/** Where a document's vectors go: each live version with its embedder and index. */
+export interface WriteTarget {
+  spec: VersionSpec;
+  embedder: Embedder;
+  index: VectorIndex;
+}
+
+/** Every live version of the namespace (the active one first), as its coordinator knows them now. */
+export async function writeTargets(deps: IngestDeps, namespace: string): Promise<WriteTarget[]> {
+  if (!deps.versions) {
+    return [{ spec: defaultVersion(deps.config), embedder: deps.embedder, index: deps.index }];
+  }
+  const { live } = await deps.versions.coordinator(namespace).writeTargets();
+  return live.map((spec) => versionTarget(deps, spec));
+}
+
+/** A version's embedder and index; the default version's are the deps' own. */
+export function versionTarget(deps: IngestDeps, spec: VersionSpec): WriteTarget {
+  const defaults = deps.versions?.defaults ?? defaultVersion(deps.config);
+  const sameModel = spec.model === defaults.model && spec.pooling === defaults.pooling;
+  return {
+    spec,
+    embedder: sameModel || !deps.versions ? deps.embedder : deps.versions.embedder(spec),
+    index: spec.index === defaults.index || !deps.versions ? deps.index : deps.versions.index(spec),
+  };
+}
+
+/** The vectors of a version's chunks of a document. */
+export async function chunkVectors(
+  target: WriteTarget,
+  namespace: string,
+  prefix: string,
+  chunks: readonly { index: number; embeddingText: string }[],
+  metadata: VectorRecord["metadata"],
+): Promise<VectorRecord[]> {
+  const vectors = await target.embedder.embed(
+    chunks.map((c) => c.embeddingText),
+    "document",
+  );
+  const vectorNs = await vectorNamespace(namespace, target.spec.id);
+  return chunks.map((c, i) => ({
+    id: chunkId(prefix, c.index),
+    values: vectors[i] ?? new Float32Array(target.embedder.dimensions),
+    namespace: vectorNs,
+    metadata,
+  }));
+}
+
+/** Upserts in Vectorize-sized batches; returns the last mutation id. */
+export async function upsertAll(index: VectorIndex, records: VectorRecord[]): Promise<string | null> {
+  let last: string | null = null;
+  for (let i = 0; i < records.length; i += VECTORIZE_LIMITS.maxUpsertBatch) {
+    last = (await index.upsert(records.slice(i, i + VECTORIZE_LIMITS.maxUpsertBatch))).mutationId;
+  }
+  return last;
 }
 
 export type Decision =
@@ -129,67 +189,77 @@ async function indexDocument(
   const text = await r2("read body", () => object.text());
   const parsed = await parseDocument(text, upload.contentType);
   const title = row?.title ?? upload.title ?? parsed.title ?? null;
-  const chunks = chunkDocument(
-    { ...parsed, title: title ?? undefined },
-    {
-      maxTokens: deps.config.chunkMaxTokens,
-      overlapTokens: deps.config.chunkOverlapTokens,
-      modelMaxTokens: deps.embedder.maxInputTokens,
-    },
-  );
-  if (chunks.length === 0) throw new AppError("unprocessable", "document has no text", { retryable: false });
-
-  const vectors = await deps.embedder.embed(
-    chunks.map((c) => c.embeddingText),
-    "document",
-  );
+  const targets = await writeTargets(deps, namespace);
   const prefix = await chunkIdPrefix(namespace, id);
   // The document id rides along, so a search can still name documents when D1 is unavailable.
   const metadata = { ...(row?.metadata ?? upload.metadata), [DOC_ID_FIELD]: id };
-  const records: VectorRecord[] = chunks.map((c, i) => ({
-    id: chunkId(prefix, c.index),
-    values: vectors[i] ?? new Float32Array(deps.embedder.dimensions),
-    namespace: vectorNamespace(namespace),
-    metadata,
-  }));
+  // Each live version gets the document chunked its way and embedded by its model; versions with
+  // the same chunking share the chunks.
+  const chunkings = new Map<string, Chunk[]>();
+  const written: { target: WriteTarget; prefix: string; chunks: Chunk[]; records: VectorRecord[] }[] = [];
+  for (const target of targets) {
+    const { maxTokens, overlapTokens } = target.spec.chunking;
+    const key = `${maxTokens}/${overlapTokens}/${target.embedder.maxInputTokens}`;
+    let chunks = chunkings.get(key);
+    if (!chunks) {
+      chunks = chunkDocument(
+        { ...parsed, title: title ?? undefined },
+        { maxTokens, overlapTokens, modelMaxTokens: target.embedder.maxInputTokens },
+      );
+      chunkings.set(key, chunks);
+    }
+    if (chunks.length === 0)
+      throw new AppError("unprocessable", "document has no text", { retryable: false });
+    const versionPrefix = versionChunkPrefix(prefix, target.spec.id);
+    const records = await chunkVectors(target, namespace, versionPrefix, chunks, metadata);
+    written.push({ target, prefix: versionPrefix, chunks, records });
+  }
 
   // Re-check right before writing vectors: a newer version may have landed meanwhile.
   const head = await r2("head", () => deps.blobs.head(message.object.key));
   if (!head || head.etag !== etag)
     return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
 
-  for (let i = 0; i < records.length; i += VECTORIZE_LIMITS.maxUpsertBatch) {
-    await deps.index.upsert(records.slice(i, i + VECTORIZE_LIMITS.maxUpsertBatch));
-  }
   const previousCount = row?.chunkCount ?? 0;
-  if (previousCount > chunks.length)
-    await deleteVectors(deps.index, chunkIds(prefix, chunks.length, previousCount));
+  for (const w of written) {
+    await upsertAll(w.target.index, w.records);
+    if (previousCount > w.chunks.length)
+      await deleteVectors(w.target.index, chunkIds(w.prefix, w.chunks.length, previousCount));
+  }
 
   const committed = await deps.store.commitIndexed(namespace, id, etag, {
-    version: DEFAULT_VERSION,
     title,
-    chunks: chunks.map((c) => ({
-      chunkId: chunkId(prefix, c.index),
-      index: c.index,
-      title,
-      headings: c.headings,
-      text: c.text,
-      tokens: c.tokens,
+    versions: written.map((w) => ({
+      version: w.target.spec.id,
+      chunks: w.chunks.map((c) => ({
+        chunkId: chunkId(w.prefix, c.index),
+        index: c.index,
+        title,
+        headings: c.headings,
+        text: c.text,
+        tokens: c.tokens,
+      })),
     })),
   });
   if (!committed) return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
+  const chunkCount = written[0]?.chunks.length ?? 0;
 
   const now = Date.now();
   const eventTime = Date.parse(message.eventTime);
   deps.metrics.ingest({
     namespace,
     outcome: "indexed",
-    chunks: chunks.length,
+    chunks: chunkCount,
     bytes: object.size,
     totalMs: now - started,
     lagMs: Number.isFinite(eventTime) ? Math.max(0, now - eventTime) : 0,
   });
-  log.info("ingest.indexed", { chunks: chunks.length, bytes: object.size, ms: now - started });
+  log.info("ingest.indexed", {
+    chunks: chunkCount,
+    versions: written.length,
+    bytes: object.size,
+    ms: now - started,
+  });
   return { type: "ack", outcome: "indexed", namespace };
 }
 
@@ -209,7 +279,10 @@ async function removeDocument(
   if (row.status !== "deleted") await deps.store.markDeleted(namespace, [id]);
   if (row.chunkCount > 0) {
     const prefix = await chunkIdPrefix(namespace, id);
-    await deleteVectors(deps.index, chunkIds(prefix, 0, row.chunkCount));
+    for (const target of await writeTargets(deps, namespace)) {
+      const versionPrefix = versionChunkPrefix(prefix, target.spec.id);
+      await deleteVectors(target.index, chunkIds(versionPrefix, 0, row.chunkCount));
+    }
   }
   await deps.store.clearVectors(namespace, id);
   deps.metrics.ingest({
@@ -224,7 +297,7 @@ async function removeDocument(
   return { type: "ack", outcome: "deleted", namespace };
 }
 
-async function deleteVectors(index: VectorIndex, ids: string[]): Promise<void> {
+export async function deleteVectors(index: VectorIndex, ids: string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += VECTORIZE_LIMITS.maxGetOrDeleteBatch) {
     await index.deleteByIds(ids.slice(i, i + VECTORIZE_LIMITS.maxGetOrDeleteBatch));
   }

@@ -1,17 +1,39 @@
-// Metrics: one Analytics Engine data point per search and per ingested document. The dataset
-// is indexed by namespace so per-namespace queries stay cheap.
+// Metrics: one Analytics Engine data point per search, per ingested document and per namespace
+// health check. The dataset is indexed by namespace so per-namespace queries stay cheap. The
+// positions below are a schema: queries (scripts/lib/analytics-sql.mjs, docs/observability.md)
+// read them by number, so fields are only ever appended.
+
+/** Search stages timed for Server-Timing and metrics, in pipeline order. */
+export const SEARCH_STAGES = [
+  "auth",
+  "cache",
+  "embed",
+  "vector",
+  "keyword",
+  "fuse",
+  "rerank",
+  "hydrate",
+] as const;
+export type SearchStage = (typeof SEARCH_STAGES)[number];
 
 export interface SearchEvent {
   namespace: string;
   mode: string;
   status: number;
   results: number;
+  /** Cache layer that answered: isolate, cache-api, miss or bypass ("none" when it failed first). */
   cache: string;
   degraded: string[];
   totalMs: number;
   embedMs: number;
   vectorMs: number;
   hydrateMs: number;
+  /** Every stage's time (ms); absent stages did not run. */
+  stages?: Partial<Record<SearchStage, number>>;
+  /** The Cloudflare location that answered (request.cf.colo), when known. */
+  colo?: string;
+  /** The error code of a failed search (problem+json `code`). */
+  code?: string;
 }
 
 export interface IngestEvent {
@@ -22,6 +44,22 @@ export interface IngestEvent {
   totalMs: number;
   /** Milliseconds from the write (event time) to the document being indexed. */
   lagMs: number;
+  /** Delivery attempts of the queue message (1 on first delivery). */
+  attempts?: number;
+}
+
+export interface HealthEvent {
+  namespace: string;
+  state: "ok" | "warn" | "fail";
+  /** Problem codes, e.g. "stuck_queued", "dead_letters", "chunk_mismatch", "missing_vectors". */
+  problems: string[];
+  indexedDocuments: number;
+  d1Chunks: number;
+  expectedChunks: number;
+  stuckQueued: number;
+  deadLetters: number;
+  sampledVectors: number;
+  missingVectors: number;
 }
 
 export interface Metrics {
@@ -29,20 +67,41 @@ export interface Metrics {
   ingest(e: IngestEvent): void;
 }
 
+const r1 = (ms: number | undefined) => Math.round((ms ?? 0) * 10) / 10;
+
 /**
- * Analytics Engine schema. Searches: blob1 "search", blob2 namespace, blob3 mode, blob4 cache,
- * blob5 degraded reasons (comma-joined); double1 status, double2 results, double3 total ms,
- * double4 embed ms, double5 vector ms, double6 hydrate ms. Ingest: blob1 "ingest", blob2
- * namespace, blob3 outcome; double1 chunks, double2 bytes, double3 total ms, double4 lag ms.
+ * Analytics Engine schema (index1 = namespace in every point).
+ * Searches: blob1 "search", blob2 namespace, blob3 mode, blob4 cache layer, blob5 degraded
+ * reasons (comma-joined), blob6 colo, blob7 error code; double1 status, double2 results,
+ * double3 total ms, double4 embed ms, double5 vector ms, double6 hydrate ms, double7 auth ms,
+ * double8 cache ms, double9 keyword ms, double10 fuse ms, double11 rerank ms.
+ * Ingest: blob1 "ingest", blob2 namespace, blob3 outcome; double1 chunks, double2 bytes,
+ * double3 total ms, double4 lag ms, double5 attempts.
+ * Health: blob1 "health", blob2 namespace, blob3 state, blob4 problems (comma-joined);
+ * double1 indexed documents, double2 D1 chunks, double3 expected chunks, double4 stuck queued,
+ * double5 dead letters, double6 sampled vectors, double7 missing vectors.
  */
 export class AnalyticsEngineMetrics implements Metrics {
   constructor(private readonly dataset: AnalyticsEngineDataset) {}
 
   search(e: SearchEvent): void {
+    const s = e.stages ?? {};
     this.dataset.writeDataPoint({
       indexes: [e.namespace],
-      blobs: ["search", e.namespace, e.mode, e.cache, e.degraded.join(",")],
-      doubles: [e.status, e.results, e.totalMs, e.embedMs, e.vectorMs, e.hydrateMs],
+      blobs: ["search", e.namespace, e.mode, e.cache, e.degraded.join(","), e.colo ?? "", e.code ?? ""],
+      doubles: [
+        e.status,
+        e.results,
+        r1(e.totalMs),
+        r1(s.embed ?? e.embedMs),
+        r1(s.vector ?? e.vectorMs),
+        r1(s.hydrate ?? e.hydrateMs),
+        r1(s.auth),
+        r1(s.cache),
+        r1(s.keyword),
+        r1(s.fuse),
+        r1(s.rerank),
+      ],
     });
   }
 
@@ -50,7 +109,23 @@ export class AnalyticsEngineMetrics implements Metrics {
     this.dataset.writeDataPoint({
       indexes: [e.namespace],
       blobs: ["ingest", e.namespace, e.outcome],
-      doubles: [e.chunks, e.bytes, e.totalMs, e.lagMs],
+      doubles: [e.chunks, e.bytes, r1(e.totalMs), r1(e.lagMs), e.attempts ?? 0],
+    });
+  }
+
+  health(e: HealthEvent): void {
+    this.dataset.writeDataPoint({
+      indexes: [e.namespace],
+      blobs: ["health", e.namespace, e.state, e.problems.join(",")],
+      doubles: [
+        e.indexedDocuments,
+        e.d1Chunks,
+        e.expectedChunks,
+        e.stuckQueued,
+        e.deadLetters,
+        e.sampledVectors,
+        e.missingVectors,
+      ],
     });
   }
 }

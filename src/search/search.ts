@@ -12,7 +12,7 @@ import { DOC_ID_FIELD, type Metadata } from "../validation";
 import { matchesFilter } from "../vectors/filter";
 import type { MetadataFilter, VectorIndex } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
-import { DEFAULT_VERSION, vectorNamespace } from "../versions";
+import { DEFAULT_VERSION, vectorNamespace } from "../versions/model";
 import { type Ranked, reciprocalRankFusion } from "./fusion";
 
 export type SearchMode = "hybrid" | "vector" | "keyword";
@@ -82,6 +82,11 @@ export interface SearchDeps {
   /** Breakers and retries for calls made here directly (keyword search over D1). */
   guard?: GuardContext;
   settings?: SearchSettings;
+  /**
+   * The version to search (its vectors, chunks and keyword index); the embedder and index must be
+   * that version's. Defaults to the default version.
+   */
+  version?: string;
 }
 
 export const RERANK_UNAVAILABLE = "rerank_unavailable";
@@ -92,7 +97,7 @@ export const TEXT_UNAVAILABLE = "text_unavailable";
 
 /** Keyword retrieval, through the D1 breaker and retries when the caller provides them. */
 function keyword(deps: SearchDeps, namespace: string, query: string, limit: number, filter?: MetadataFilter) {
-  const call = () => keywordSearch(deps.db, namespace, query, limit, filter);
+  const call = () => keywordSearch(deps.db, namespace, query, limit, filter, deps.version ?? DEFAULT_VERSION);
   return deps.guard ? guardedCall("d1", "keywordSearch", deps.guard, call) : call();
 }
 
@@ -133,6 +138,7 @@ export async function search(
   req: SearchRequest,
 ): Promise<SearchResponse> {
   const settings = deps.settings ?? DEFAULT_SEARCH_SETTINGS;
+  const version = deps.version ?? DEFAULT_VERSION;
   const timings: Record<string, number> = {};
   const degraded: string[] = [];
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
@@ -168,10 +174,11 @@ export async function search(
     if (!vector) return [];
     const query = vector;
     try {
+      const vectorNs = await vectorNamespace(namespace, version);
       const result = await timed("vector", () =>
         deps.index.query(query, {
           topK: perLeg,
-          namespace: vectorNamespace(namespace),
+          namespace: vectorNs,
           filter: req.filter,
           returnMetadata: "none",
         }),
@@ -234,7 +241,7 @@ export async function search(
     else degraded.push(RERANK_UNAVAILABLE);
   }
   const results = candidates.slice(0, req.topK).map((c) => toResult(c, req.includeText));
-  return { results, version: DEFAULT_VERSION, timings, degraded };
+  return { results, version, timings, degraded };
 }
 
 /**

@@ -4,8 +4,9 @@
 // change in one transaction.
 import { z } from "zod";
 import type { Metadata } from "../validation";
+import { DEFAULT_VERSION } from "../versions/model";
 import { d1 } from "./d1";
-import { ensureKeywordIndex, keywordRows, keywordTable } from "./keyword";
+import { ensureKeywordIndex, keywordRows, keywordTable, keywordTables } from "./keyword";
 
 export type DocumentStatus = "queued" | "indexed" | "failed" | "deleted";
 
@@ -35,6 +36,12 @@ export interface ChunkRow {
   headings: string[];
   text: string;
   tokens: number;
+}
+
+/** One version's chunks of a document. */
+export interface VersionChunks {
+  version: string;
+  chunks: ChunkRow[];
 }
 
 export interface HydratedChunk {
@@ -83,6 +90,15 @@ const HydrateRowSchema = z.object({
   headings: z.string(),
   text: z.string(),
   metadata: z.string(),
+});
+
+const ChunkReadSchema = z.object({
+  chunk_id: z.string(),
+  idx: z.number(),
+  title: z.string().nullable(),
+  headings: z.string(),
+  text: z.string(),
+  tokens: z.number(),
 });
 
 function parseJson<T>(s: string, fallback: T): T {
@@ -153,34 +169,93 @@ export class DocumentStore {
   }
 
   /**
-   * Replaces the document's chunks and marks it indexed, only if its row still expects `etag`.
-   * Returns false when a newer write superseded this one (nothing was changed).
+   * Replaces the document's chunks in each given version and marks it indexed, only if its row
+   * still expects `etag`. The first version is the one the row names. Returns false when a newer
+   * write superseded this one (nothing was changed).
    */
   async commitIndexed(
     namespace: string,
     id: string,
     etag: string,
-    result: { version: string; chunks: ChunkRow[]; title: string | null },
+    result: { versions: VersionChunks[]; title: string | null },
     now = Date.now(),
   ): Promise<boolean> {
     const guard = "EXISTS (SELECT 1 FROM documents WHERE namespace = ?1 AND id = ?2 AND etag = ?3)";
-    const documentChunks = `namespace = ?1 AND doc_id = ?2 AND ${guard}`;
-    const keyword = await keywordTable(namespace);
+    const statements: D1PreparedStatement[] = [];
+    for (const v of result.versions) {
+      statements.push(...(await this.replaceChunks(namespace, id, etag, v, guard, now)));
+    }
+    const primary = result.versions[0]?.version ?? null;
+    const chunkCount = Math.max(0, ...result.versions.map((v) => v.chunks.length));
+    statements.push(
+      this.db
+        .prepare(
+          `UPDATE documents SET status = 'indexed', indexed_etag = ?3, version = ?4, chunk_count = ?5,
+             title = COALESCE(title, ?6), error = NULL, updated_at = ?7, indexed_at = ?7
+           WHERE namespace = ?1 AND id = ?2 AND etag = ?3`,
+        )
+        .bind(namespace, id, etag, primary, chunkCount, result.title, now),
+      this.touchNamespace(namespace, now, 1),
+    );
+    const results = await d1("commit chunks", () => this.db.batch(statements));
+    const update = results[results.length - 2];
+    return (update?.meta.changes ?? 0) > 0;
+  }
+
+  /**
+   * Writes a document's chunks into one more version (a version being built), only if the
+   * document is still indexed at `etag`. Returns false when it changed meanwhile: its own ingest
+   * then writes every live version.
+   */
+  async commitVersion(
+    namespace: string,
+    id: string,
+    etag: string,
+    chunks: VersionChunks,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const guard = `EXISTS (SELECT 1 FROM documents WHERE namespace = ?1 AND id = ?2 AND etag = ?3
+      AND indexed_etag = ?3 AND status = 'indexed')`;
+    const statements = await this.replaceChunks(namespace, id, etag, chunks, guard, now);
+    statements.push(
+      this.db
+        .prepare(
+          `UPDATE documents SET chunk_count = MAX(chunk_count, ?4)
+           WHERE namespace = ?1 AND id = ?2 AND etag = ?3 AND indexed_etag = ?3 AND status = 'indexed'`,
+        )
+        .bind(namespace, id, etag, chunks.chunks.length),
+    );
+    const results = await d1("commit version chunks", () => this.db.batch(statements));
+    return (results[results.length - 1]?.meta.changes ?? 0) > 0;
+  }
+
+  /** Statements replacing one version's chunk rows (and keyword rows) of a document, under `guard`. */
+  private async replaceChunks(
+    namespace: string,
+    id: string,
+    etag: string,
+    v: VersionChunks,
+    guard: string,
+    now: number,
+  ): Promise<D1PreparedStatement[]> {
+    const documentChunks = `namespace = ?1 AND doc_id = ?2 AND version = ?4 AND ${guard}`;
+    const keyword = await keywordTable(namespace, v.version);
     const statements: D1PreparedStatement[] = [
-      ...ensureKeywordIndex(this.db, keyword, namespace, now),
-      keywordRows(this.db, keyword, "unindex", documentChunks).bind(namespace, id, etag),
-      this.db.prepare(`DELETE FROM chunks WHERE ${documentChunks}`).bind(namespace, id, etag),
+      ...ensureKeywordIndex(this.db, keyword, namespace, v.version, now),
+      keywordRows(this.db, keyword, "unindex", documentChunks).bind(namespace, id, etag, v.version),
+      this.db.prepare(`DELETE FROM chunks WHERE ${documentChunks}`).bind(namespace, id, etag, v.version),
     ];
     const insert = this.db.prepare(
-      `INSERT INTO chunks (chunk_id, namespace, doc_id, idx, title, headings, text, tokens)
-       SELECT ?4, ?1, ?2, ?5, ?6, ?7, ?8, ?9 WHERE ${guard}`,
+      `INSERT INTO chunks (chunk_id, namespace, doc_id, version, idx, title, headings, text, tokens)
+       SELECT ?5, ?1, ?2, ?4, ?6, ?7, ?8, ?9, ?10 WHERE ${guard}`,
     );
-    for (const c of result.chunks) {
+    for (const c of v.chunks) {
       statements.push(
         insert.bind(
           namespace,
           id,
           etag,
+          v.version,
           c.chunkId,
           c.index,
           c.title,
@@ -191,19 +266,9 @@ export class DocumentStore {
       );
     }
     statements.push(
-      keywordRows(this.db, keyword, "index", documentChunks).bind(namespace, id, etag),
-      this.db
-        .prepare(
-          `UPDATE documents SET status = 'indexed', indexed_etag = ?3, version = ?4, chunk_count = ?5,
-             title = COALESCE(title, ?6), error = NULL, updated_at = ?7, indexed_at = ?7
-           WHERE namespace = ?1 AND id = ?2 AND etag = ?3`,
-        )
-        .bind(namespace, id, etag, result.version, result.chunks.length, result.title, now),
-      this.touchNamespace(namespace, now, 1),
+      keywordRows(this.db, keyword, "index", documentChunks).bind(namespace, id, etag, v.version),
     );
-    const results = await d1("commit chunks", () => this.db.batch(statements));
-    const update = results[results.length - 2];
-    return (update?.meta.changes ?? 0) > 0;
+    return statements;
   }
 
   /** Records a permanent failure for the version `etag`; the previous chunks (if any) stay live. */
@@ -244,12 +309,16 @@ export class DocumentStore {
    */
   async markDeleted(namespace: string, ids: string[], now = Date.now()): Promise<void> {
     if (ids.length === 0) return;
-    const keyword = await keywordTable(namespace);
-    const statements = ensureKeywordIndex(this.db, keyword, namespace, now);
+    const statements = await this.unindexStatements(namespace, now);
     for (const id of ids) {
-      statements.push(
-        keywordRows(this.db, keyword, "unindex", "namespace = ?1 AND doc_id = ?2").bind(namespace, id),
-        this.db.prepare("DELETE FROM chunks WHERE namespace = ?1 AND doc_id = ?2").bind(namespace, id),
+      for (const { table, version } of statements.tables) {
+        const where = "namespace = ?1 AND doc_id = ?2 AND version = ?3";
+        statements.list.push(
+          keywordRows(this.db, table, "unindex", where).bind(namespace, id, version),
+          this.db.prepare(`DELETE FROM chunks WHERE ${where}`).bind(namespace, id, version),
+        );
+      }
+      statements.list.push(
         this.db
           .prepare(
             `UPDATE documents SET status = 'deleted', etag = NULL, indexed_etag = NULL, error = NULL, updated_at = ?3
@@ -258,8 +327,134 @@ export class DocumentStore {
           .bind(namespace, id, now),
       );
     }
-    statements.push(this.touchNamespace(namespace, now, 1));
-    await d1("delete documents", () => this.db.batch(statements));
+    statements.list.push(this.touchNamespace(namespace, now, 1));
+    await d1("delete documents", () => this.db.batch(statements.list));
+  }
+
+  /**
+   * The namespace's keyword tables, and the statements that must run before their rows change:
+   * a namespace indexed before keyword tables were recorded gets its default-version table first.
+   */
+  private async unindexStatements(
+    namespace: string,
+    now: number,
+  ): Promise<{ tables: { table: string; version: string }[]; list: D1PreparedStatement[] }> {
+    const tables = await keywordTables(this.db, namespace);
+    if (tables.length > 0) return { tables, list: [] };
+    const table = await keywordTable(namespace, DEFAULT_VERSION);
+    return {
+      tables: [{ table, version: DEFAULT_VERSION }],
+      list: ensureKeywordIndex(this.db, table, namespace, DEFAULT_VERSION, now),
+    };
+  }
+
+  /** A version's chunk ids, `limit` at a time (to delete its vectors before its rows). */
+  async versionChunkIds(namespace: string, version: string, limit: number): Promise<string[]> {
+    const { results } = await d1("list version chunks", () =>
+      this.db
+        .prepare(
+          "SELECT chunk_id FROM chunks WHERE namespace = ?1 AND version = ?2 ORDER BY chunk_id LIMIT ?3",
+        )
+        .bind(namespace, version, limit)
+        .all<{ chunk_id: string }>(),
+    );
+    return results.map((r) => r.chunk_id);
+  }
+
+  /** Removes chunk rows (and their keyword rows) of a version whose vectors are gone. */
+  async deleteVersionChunks(namespace: string, version: string, chunkIds: string[]): Promise<void> {
+    if (chunkIds.length === 0) return;
+    const table = await keywordTable(namespace, version);
+    const where = "namespace = ?1 AND version = ?2 AND chunk_id IN (SELECT value FROM json_each(?3))";
+    const ids = JSON.stringify(chunkIds);
+    const exists = (await keywordTables(this.db, namespace)).some((t) => t.version === version);
+    await d1("delete version chunks", () =>
+      this.db.batch([
+        ...(exists ? [keywordRows(this.db, table, "unindex", where).bind(namespace, version, ids)] : []),
+        this.db.prepare(`DELETE FROM chunks WHERE ${where}`).bind(namespace, version, ids),
+      ]),
+    );
+  }
+
+  /** Drops a version's (empty) keyword table once its chunk rows are gone. */
+  async dropVersionKeywordTable(namespace: string, version: string): Promise<void> {
+    const table = await keywordTable(namespace, version);
+    await d1("drop keyword table", () =>
+      this.db.batch([
+        this.db.prepare(`DROP TABLE IF EXISTS ${table}`),
+        this.db
+          .prepare("DELETE FROM keyword_tables WHERE namespace = ?1 AND version = ?2")
+          .bind(namespace, version),
+      ]),
+    );
+  }
+
+  /** A version's chunks of a document, in order (to embed them again for another version). */
+  async documentChunks(namespace: string, id: string, version: string): Promise<ChunkRow[]> {
+    const { results } = await d1("read document chunks", () =>
+      this.db
+        .prepare(
+          `SELECT chunk_id, idx, title, headings, text, tokens FROM chunks
+           WHERE namespace = ?1 AND doc_id = ?2 AND version = ?3 ORDER BY idx`,
+        )
+        .bind(namespace, id, version)
+        .all(),
+    );
+    return results.map((raw) => {
+      const r = ChunkReadSchema.parse(raw);
+      return {
+        chunkId: r.chunk_id,
+        index: r.idx,
+        title: r.title,
+        headings: parseJson<string[]>(r.headings, []),
+        text: r.text,
+        tokens: r.tokens,
+      };
+    });
+  }
+
+  /** Indexed documents after `after` in id order: what a version build walks. */
+  async listIndexed(namespace: string, after: string, limit: number): Promise<DocumentRecord[]> {
+    const { results } = await d1("list indexed documents", () =>
+      this.db
+        .prepare(
+          `SELECT * FROM documents WHERE namespace = ?1 AND status = 'indexed' AND id > ?2 ORDER BY id LIMIT ?3`,
+        )
+        .bind(namespace, after, limit)
+        .all(),
+    );
+    return results.map(toRecord);
+  }
+
+  /** Indexed documents without chunks in `version`: what a build's scan missed, if anything. */
+  async missingFromVersion(
+    namespace: string,
+    version: string,
+    after: string,
+    limit: number,
+  ): Promise<DocumentRecord[]> {
+    const { results } = await d1("list documents missing from version", () =>
+      this.db
+        .prepare(
+          `SELECT * FROM documents d WHERE d.namespace = ?1 AND d.status = 'indexed'
+             AND d.id > ?3
+             AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.namespace = d.namespace AND c.doc_id = d.id AND c.version = ?2)
+           ORDER BY d.id LIMIT ?4`,
+        )
+        .bind(namespace, version, after, limit)
+        .all(),
+    );
+    return results.map(toRecord);
+  }
+
+  async countIndexed(namespace: string): Promise<number> {
+    const row = await d1("count indexed documents", () =>
+      this.db
+        .prepare("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?1 AND status = 'indexed'")
+        .bind(namespace)
+        .first<{ n: number }>(),
+    );
+    return row?.n ?? 0;
   }
 
   /** After the consumer removed a deleted document's vectors. */
@@ -288,13 +483,15 @@ export class DocumentStore {
     return results.map((r) => r.id);
   }
 
-  async stats(namespace: string): Promise<NamespaceStats> {
+  async stats(namespace: string, version = DEFAULT_VERSION): Promise<NamespaceStats> {
     const [counts, chunks, ns] = await d1("namespace stats", () =>
       this.db.batch([
         this.db
           .prepare("SELECT status, COUNT(*) AS n FROM documents WHERE namespace = ?1 GROUP BY status")
           .bind(namespace),
-        this.db.prepare("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?1").bind(namespace),
+        this.db
+          .prepare("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?1 AND version = ?2")
+          .bind(namespace, version),
         this.db.prepare("SELECT generation FROM namespaces WHERE name = ?1").bind(namespace),
       ]),
     );

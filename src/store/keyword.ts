@@ -4,6 +4,7 @@
 // Metadata filters run in the same SQL, with the semantics of src/vectors/filter.ts.
 import { AppError, errorMessage } from "../errors";
 import type { FilterOperators, FilterScalar, MetadataFilter } from "../vectors/vector-index";
+import { DEFAULT_VERSION } from "../versions/model";
 import { d1 } from "./d1";
 
 export interface KeywordHit {
@@ -18,27 +19,29 @@ const TEXT_WEIGHT = 1.0;
 const TOKENIZE = "porter unicode61 remove_diacritics 2";
 
 const encoder = new TextEncoder();
-// Isolate-lifetime: namespace -> table name (a hash; cheap to recompute, so the cap just clears).
+// Isolate-lifetime: (namespace, version) -> table name (a hash; cheap to recompute, so the cap just clears).
 const tableNames = new Map<string, string>();
 const TABLE_NAME_CACHE_LIMIT = 10_000;
 
 /**
- * The FTS5 table of a namespace: "kw_" and the first 128 bits of SHA-256(namespace) in hex, so any
- * namespace name yields a plain SQL identifier (table names cannot be bound parameters).
+ * The FTS5 table of a namespace's version: "kw_" and the first 128 bits of SHA-256 in hex of the
+ * namespace (default version) or of "<namespace>\0<version>" (others), so any namespace name
+ * yields a plain SQL identifier (table names cannot be bound parameters).
  */
-export async function keywordTable(namespace: string): Promise<string> {
-  const cached = tableNames.get(namespace);
+export async function keywordTable(namespace: string, version = DEFAULT_VERSION): Promise<string> {
+  const scope = version === DEFAULT_VERSION ? namespace : `${namespace}\u0000${version}`;
+  const cached = tableNames.get(scope);
   if (cached !== undefined) return cached;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(namespace)), 0, 16);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(scope)), 0, 16);
   const name = `kw_${Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")}`;
   if (tableNames.size >= TABLE_NAME_CACHE_LIMIT) tableNames.clear();
-  tableNames.set(namespace, name);
+  tableNames.set(scope, name);
   return name;
 }
 
 /**
- * Statements that create the namespace's keyword table when it does not exist and fill it from the
- * namespace's chunk rows the first time (namespaces indexed before the table existed). Idempotent
+ * Statements that create the version's keyword table when it does not exist and fill it from the
+ * version's chunk rows the first time (namespaces indexed before the table existed). Idempotent
  * and cheap once done; they go first in every batch that writes chunks, so the table, its rows and
  * the chunk rows always commit together.
  */
@@ -46,6 +49,7 @@ export function ensureKeywordIndex(
   db: D1Database,
   table: string,
   namespace: string,
+  version = DEFAULT_VERSION,
   now = Date.now(),
 ): D1PreparedStatement[] {
   return [
@@ -56,16 +60,33 @@ export function ensureKeywordIndex(
     db
       .prepare(
         `INSERT INTO ${table} (rowid, title, text) SELECT rowid, title, text FROM chunks
-         WHERE namespace = ?1 AND NOT EXISTS (SELECT 1 FROM keyword_indexes WHERE namespace = ?1)`,
+         WHERE namespace = ?1 AND version = ?2
+           AND NOT EXISTS (SELECT 1 FROM keyword_tables WHERE namespace = ?1 AND version = ?2)`,
       )
-      .bind(namespace),
+      .bind(namespace, version),
     db
       .prepare(
-        `INSERT INTO keyword_indexes (namespace, table_name, created_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (namespace) DO NOTHING`,
+        `INSERT INTO keyword_tables (namespace, version, table_name, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (namespace, version) DO NOTHING`,
       )
-      .bind(namespace, table, now),
+      .bind(namespace, version, table, now),
   ];
+}
+
+/** The keyword tables of a namespace's versions, as recorded when each was created. */
+export async function keywordTables(
+  db: D1Database,
+  namespace: string,
+): Promise<{ version: string; table: string }[]> {
+  const { results } = await d1("list keyword tables", () =>
+    db
+      .prepare(
+        'SELECT version, table_name AS "table" FROM keyword_tables WHERE namespace = ?1 ORDER BY version',
+      )
+      .bind(namespace)
+      .all<{ version: string; table: string }>(),
+  );
+  return results;
 }
 
 /**
@@ -107,10 +128,11 @@ export async function keywordSearch(
   query: string,
   limit: number,
   filter?: MetadataFilter,
+  version = DEFAULT_VERSION,
 ): Promise<KeywordHit[]> {
   const match = toFtsQuery(query);
   if (!match) return [];
-  const table = await keywordTable(namespace);
+  const table = await keywordTable(namespace, version);
   const where = filter ? metadataFilterSql(filter, "d.metadata", 6) : null;
   // CROSS JOIN fixes the loop order: matches of the index first, then their chunk (and document)
   // rows by key. Left to itself, SQLite may walk every chunk of the namespace and probe the index
@@ -132,10 +154,13 @@ export async function keywordSearch(
   // No table yet: nothing was ever indexed here, or only before per-namespace tables existed.
   // Only a namespace with chunks gets one, so searches of unknown namespaces create nothing.
   const hasChunks = await d1("keyword index check", () =>
-    db.prepare("SELECT 1 AS one FROM chunks WHERE namespace = ?1 LIMIT 1").bind(namespace).first(),
+    db
+      .prepare("SELECT 1 AS one FROM chunks WHERE namespace = ?1 AND version = ?2 LIMIT 1")
+      .bind(namespace, version)
+      .first(),
   );
   if (!hasChunks) return [];
-  await d1("keyword index build", () => db.batch(ensureKeywordIndex(db, table, namespace)));
+  await d1("keyword index build", () => db.batch(ensureKeywordIndex(db, table, namespace, version)));
   try {
     return (await statement.all<KeywordHit>()).results;
   } catch (err) {

@@ -150,3 +150,21 @@ export class VectorBlockMatrix {
     return block.subarray(offset, offset + this.dimensions);
   }
 }
+
+/**
+ * Cosine similarity with the same arithmetic as VectorBlockMatrix.search (float32 inputs, float64
+ * sums in the same order), so a rescored candidate gets exactly the score exact search gives it.
+ * One pass for the dot product and the candidate's norm: rescoring reads each candidate once.
+ */
+export function cosineScore(query: Float32Array, queryNorm: number, values: Float32Array): number {
+  let dot = 0;
+  let sumSquares = 0;
+  const n = query.length;
+  for (let d = 0; d < n; d++) {
+    const v = values[d] ?? 0;
+    dot += (query[d] ?? 0) * v;
+    sumSquares += v * v;
+  }
+  const denominator = queryNorm * Math.sqrt(sumSquares);
+  return denominator === 0 ? 0 : dot / denominator;
+}

@@ -1,10 +1,16 @@
-// VectorIndex over the local index Durable Object (local mode's Vectorize). Inputs are checked
-// here with the shared rules before the RPC (the object checks them again as the authority on
+// VectorIndex over the local index Durable Objects (local mode's Vectorize). Inputs are checked
+// here with the shared rules before the RPC (the objects check them again as the authority on
 // dimensions); replies are validated with zod and error envelopes become AppErrors again.
+//
+// Writes, describe() and flush() go to shard 0, the index's journal; queries fan out to every shard
+// in parallel and are merged here, and getByIds asks each shard for its own ids
+// (workers/objects/local-vector-index.ts explains the layout).
 
 import { z } from "zod";
 import type { LocalIndexSettings, LocalVectorIndex } from "../../workers/objects/local-vector-index";
 import { AppError, ERROR_CODES, type ErrorCode, errorMessage } from "../errors";
+import { shardName, shardOf } from "./engine/shards";
+import { compareScored } from "./exact-search";
 import { validateIds, validateQuery, validateVectors } from "./validate";
 import type {
   IndexInfo,
@@ -45,7 +51,15 @@ const settingsSchema = z.object({
   dimensions: z.number().int(),
   metric: z.literal("cosine"),
   applyDelayMs: z.number().int().optional(),
+  shards: z.number().int().optional(),
 });
+const layoutSchema = z.object({ shards: z.number().int().min(1), fixed: z.boolean() });
+
+/**
+ * Shard counts of indexes that have been written, by binding and index name. Isolate-lifetime: a
+ * written index's shard count never changes, so it is asked once per isolate.
+ */
+const fixedShardCounts = new WeakMap<DurableObjectNamespace<LocalVectorIndex>, Map<string, number>>();
 
 const errorCodeSchema = z.custom<ErrorCode>((v) => typeof v === "string" && Object.hasOwn(ERROR_CODES, v));
 
@@ -72,8 +86,11 @@ function unexpectedReply(operation: string, error: z.ZodError): AppError {
 export class LocalVectorIndexClient implements VectorIndex {
   private readonly stub: DurableObjectStub<LocalVectorIndex>;
 
-  constructor(namespace: DurableObjectNamespace<LocalVectorIndex>, indexName: string) {
-    this.stub = namespace.get(namespace.idFromName(indexName));
+  constructor(
+    private readonly namespace: DurableObjectNamespace<LocalVectorIndex>,
+    private readonly indexName: string,
+  ) {
+    this.stub = this.shard(0);
   }
 
   async upsert(vectors: VectorRecord[]): Promise<{ mutationId: string }> {
@@ -82,35 +99,59 @@ export class LocalVectorIndexClient implements VectorIndex {
   }
 
   async query(vector: number[] | Float32Array, options?: QueryOptions): Promise<QueryResult> {
-    validateQuery(vector, options);
+    const { topK } = validateQuery(vector, options);
     // Float32Array crosses RPC as one buffer instead of a list of numbers.
     const values = vector instanceof Float32Array ? vector : Float32Array.from(vector);
-    const result = await this.call("query", queryResultSchema, () => this.stub.query(values, options));
-    return {
-      count: result.count,
-      matches: result.matches.map(
-        (m): VectorMatch => ({
-          id: m.id,
-          score: m.score,
-          ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
-          ...(m.values === undefined ? {} : { values: m.values }),
-          ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
-        }),
+    const shards = await this.shardCount();
+    // Shard 0 first in the list: when several shards refuse the query, its error is the one thrown.
+    const replies = await Promise.all(
+      Array.from({ length: shards }, (_, n) =>
+        this.call("query", queryResultSchema, () => this.shard(n).query(values, options)),
       ),
-    };
+    );
+    const merged = replies.length === 1 ? (replies[0]?.matches ?? []) : replies.flatMap((r) => r.matches);
+    if (replies.length > 1) merged.sort(compareScored);
+    const matches = merged.slice(0, topK).map(
+      (m): VectorMatch => ({
+        id: m.id,
+        score: m.score,
+        ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
+        ...(m.values === undefined ? {} : { values: m.values }),
+        ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
+      }),
+    );
+    return { count: matches.length, matches };
   }
 
   async getByIds(ids: string[]): Promise<VectorRecord[]> {
     if (validateIds(ids, "getByIds").length === 0) return [];
-    const records = await this.call("getByIds", z.array(recordSchema), () => this.stub.getByIds(ids));
-    return records.map(
-      (r): VectorRecord => ({
+    const shards = await this.shardCount();
+    const byShard = new Map<number, string[]>();
+    for (const id of ids) {
+      const n = shardOf(id, shards);
+      const group = byShard.get(n);
+      if (group === undefined) byShard.set(n, [id]);
+      else group.push(id);
+    }
+    const replies = await Promise.all(
+      [...byShard].map(([n, group]) =>
+        this.call("getByIds", z.array(recordSchema), () => this.shard(n).getByIds(group)),
+      ),
+    );
+    // In the order asked, as from one object.
+    const found = new Map(replies.flat().map((r) => [r.id, r]));
+    const out: VectorRecord[] = [];
+    for (const id of new Set(ids)) {
+      const r = found.get(id);
+      if (r === undefined) continue;
+      out.push({
         id: r.id,
         values: r.values,
         ...(r.namespace === undefined ? {} : { namespace: r.namespace }),
         ...(r.metadata === undefined ? {} : { metadata: r.metadata }),
-      }),
-    );
+      });
+    }
+    return out;
   }
 
   async deleteByIds(ids: string[]): Promise<{ mutationId: string }> {
@@ -118,21 +159,54 @@ export class LocalVectorIndexClient implements VectorIndex {
     return this.call("deleteByIds", mutationSchema, () => this.stub.deleteByIds(ids));
   }
 
+  /**
+   * Shard 0 answers for the index's processed state (a mutation counts as processed there only
+   * once every shard applied it) and dimensions; the vector count is every shard's sum.
+   */
   async describe(): Promise<IndexInfo> {
-    return this.call("describe", infoSchema, () => this.stub.describe());
+    const shards = await this.shardCount();
+    const [own, ...others] = await Promise.all(
+      Array.from({ length: shards }, (_, n) =>
+        this.call("describe", infoSchema, () => this.shard(n).describe()),
+      ),
+    );
+    if (own === undefined) throw new Error("unreachable: an index has at least one shard");
+    return { ...own, vectorCount: others.reduce((sum, info) => sum + info.vectorCount, own.vectorCount) };
   }
 
-  /** Sets the index's dimensions (and, for tests, how long writes stay pending). */
+  /**
+   * Sets the index's dimensions and, before its first write, its shard count (and, for tests,
+   * how long writes stay pending).
+   */
   async configure(settings: LocalIndexSettings): Promise<LocalIndexSettings> {
     return this.call("configure", settingsSchema, () => this.stub.configure(settings));
   }
 
   /**
-   * Applies all pending writes now and returns the last applied mutation id: the local
-   * equivalent of waiting for describe().processedUpToMutation to reach your mutation.
+   * Applies all pending writes now, on every shard, and returns the last applied mutation id: the
+   * local equivalent of waiting for describe().processedUpToMutation to reach your mutation.
    */
   async flush(): Promise<string | null> {
     return this.call("flush", z.string().nullable(), () => this.stub.flush());
+  }
+
+  private shard(n: number): DurableObjectStub<LocalVectorIndex> {
+    return this.namespace.get(this.namespace.idFromName(shardName(this.indexName, n)));
+  }
+
+  private async shardCount(): Promise<number> {
+    let known = fixedShardCounts.get(this.namespace);
+    const cached = known?.get(this.indexName);
+    if (cached !== undefined) return cached;
+    const layout = await this.call("layout", layoutSchema, () => this.stub.layout());
+    if (layout.fixed) {
+      if (known === undefined) {
+        known = new Map();
+        fixedShardCounts.set(this.namespace, known);
+      }
+      known.set(this.indexName, layout.shards);
+    }
+    return layout.shards;
   }
 
   private async call<T extends z.ZodType>(

@@ -240,6 +240,18 @@ describe("a key whose patterns do not cover namespace A", () => {
               expect((res.json as { replayed: number[] }).replayed).not.toContain(deadLetterA);
               const named = await call(keyB.key, "POST", route.template, { ids: [deadLetterA] });
               expectProblem(named, 404);
+            } else if (route.template === "/v1/admin/metrics") {
+              // Figures and health findings only of namespaces B's patterns cover.
+              expect(res.status, what).toBe(200);
+              const report = res.json as {
+                namespaces: { namespace: string }[];
+                health: { namespace: string }[];
+              };
+              for (const n of [...report.namespaces, ...report.health])
+                expect(covers(s.bPatterns, n.namespace), n.namespace).toBe(true);
+            } else if (route.template === "/v1/admin/dashboard") {
+              expect(res.status, what).toBe(200);
+              expect(res.text).not.toContain(`"namespace":"${s.a}"`);
             } else {
               throw new Error(`no isolation rule for ${routeName(route)}: add one`);
             }

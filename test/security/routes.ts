@@ -27,6 +27,11 @@ export interface RouteSpec {
   writes: boolean;
   /** A body the route accepts, or undefined when it takes none. */
   body?: (p: RouteParams) => unknown;
+  /**
+   * What a valid call answers on a namespace with no history, when that is not a 2xx: activating
+   * the active version, retiring it, and rolling back without a previous version are conflicts.
+   */
+  freshStatus?: number;
 }
 
 const seg = encodeURIComponent;
@@ -90,6 +95,70 @@ export const ROUTES: readonly RouteSpec[] = [
     writes: true,
   },
   {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/versions",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/versions",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: () => ({ model: "@cf/baai/bge-base-en-v1.5" }),
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/versions/{id}",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/versions/{id}/activate",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: () => ({ force: true }),
+    freshStatus: 409,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/versions/{id}/retire",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: () => ({}),
+    freshStatus: 409,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/versions/rollback",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: () => ({}),
+    freshStatus: 409,
+  },
+  {
+    method: "PUT",
+    template: "/v1/namespaces/{ns}/golden-queries",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: (p) => ({ queries: [{ query: "a golden query", relevant: [p.docId] }] }),
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/golden-queries",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+  },
+  {
     method: "POST",
     template: "/v1/admin/keys",
     role: "admin",
@@ -128,6 +197,20 @@ export const ROUTES: readonly RouteSpec[] = [
     writes: true,
     body: () => ({ limit: 1000 }),
   },
+  {
+    method: "GET",
+    template: "/v1/admin/metrics",
+    role: "admin",
+    namespaced: false,
+    writes: false,
+  },
+  {
+    method: "GET",
+    template: "/v1/admin/dashboard",
+    role: "admin",
+    namespaced: false,
+    writes: false,
+  },
 ];
 
 /** Routes outside /v1 that answer without a key. */
@@ -145,7 +228,12 @@ export function routeName(route: Pick<RouteSpec, "method" | "template">): string
 
 /** The concrete path of a route; parameters are URL-encoded as a client would. */
 export function routePath(route: RouteSpec, p: RouteParams): string {
-  const id = route.template.startsWith("/v1/admin/") ? p.keyId : p.docId;
+  // Version routes name the default version, which every namespace has.
+  const id = route.template.startsWith("/v1/admin/")
+    ? p.keyId
+    : route.template.includes("/versions/{id}")
+      ? "v1"
+      : p.docId;
   return route.template.replace("{ns}", seg(p.ns)).replace("{id}", seg(id));
 }
 

@@ -33,16 +33,20 @@ async function put(namespace: string, docs: Doc[], etag = "e1"): Promise<void> {
   );
   for (const d of docs) {
     const committed = await store.commitIndexed(namespace, d.id, etag, {
-      version: "v1",
       title: d.title ?? null,
-      chunks: d.texts.map((text, index) => ({
-        chunkId: `${namespace}/${d.id}-${index}`,
-        index,
-        title: d.title ?? null,
-        headings: [],
-        text,
-        tokens: 10,
-      })),
+      versions: [
+        {
+          version: "v1",
+          chunks: d.texts.map((text, index) => ({
+            chunkId: `${namespace}/${d.id}-${index}`,
+            index,
+            title: d.title ?? null,
+            headings: [],
+            text,
+            tokens: 10,
+          })),
+        },
+      ],
     });
     expect(committed).toBe(true);
   }
@@ -128,10 +132,14 @@ describe("keyword index per namespace", () => {
     const ns = freshNs("kw-stale");
     await put(ns, OTTERS);
     const stale = await store.commitIndexed(ns, "otters", "old-etag", {
-      version: "v1",
       title: null,
-      chunks: [
-        { chunkId: `${ns}/otters-0`, index: 0, title: null, headings: [], text: "volcano", tokens: 1 },
+      versions: [
+        {
+          version: "v1",
+          chunks: [
+            { chunkId: `${ns}/otters-0`, index: 0, title: null, headings: [], text: "volcano", tokens: 1 },
+          ],
+        },
       ],
     });
     expect(stale).toBe(false);

@@ -1,5 +1,6 @@
-// The local vector index object, through its client: the Vectorize contract, plus what only the
-// local stand-in has (durable state across eviction, alarms, fixed dimensions, compact storage).
+// The local vector index object, through its client: the Vectorize contract (on one shard and on
+// several), plus what only the local stand-in has (durable state across eviction, alarms, fixed
+// dimensions, compact storage). Engine and shard specifics: local-index-engine and local-index-shards.
 
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -18,12 +19,14 @@ function freshIndex() {
   };
 }
 
-describe("local vector index: Vectorize contract", () => {
+// The same contract with one object and with the vectors spread over three.
+describe.each([1, 3])("local vector index with %i shard(s): Vectorize contract", (shards) => {
   vectorIndexContract(async ({ dimensions, holdWrites }) => {
     const { client } = freshIndex();
     await client.configure({
       dimensions,
       metric: "cosine",
+      shards,
       ...(holdWrites ? { applyDelayMs: HOLD_MS } : {}),
     });
     return {

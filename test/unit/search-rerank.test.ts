@@ -51,10 +51,14 @@ async function seed(): Promise<string> {
   );
   for (const d of DOCS) {
     await store.commitIndexed(ns, d.id, "e", {
-      version: "v1",
       title: d.title,
-      chunks: [
-        { chunkId: `${ns}-${d.id}-0`, index: 0, title: d.title, headings: [], text: d.text, tokens: 8 },
+      versions: [
+        {
+          version: "v1",
+          chunks: [
+            { chunkId: `${ns}-${d.id}-0`, index: 0, title: d.title, headings: [], text: d.text, tokens: 8 },
+          ],
+        },
       ],
     });
   }

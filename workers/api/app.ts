@@ -5,9 +5,11 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { loadConfig } from "../../src/config";
 import { AppError } from "../../src/errors";
+import { observeRequest, recordSearch, traceLogger } from "../observe/middleware";
 import { requireKey } from "./auth";
 import { requestContext, requireJson, withServices } from "./middleware";
 import { onError, problemResponse, zodProblem } from "./problem";
+import { registerDashboard } from "./routes/dashboard";
 import { registerDeadLetters } from "./routes/dead-letters";
 import { registerDocs } from "./routes/docs";
 import { registerDocuments } from "./routes/documents";
@@ -15,6 +17,7 @@ import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
 import { registerNamespaces } from "./routes/namespaces";
 import { registerSearch } from "./routes/search";
+import { registerVersions } from "./routes/versions";
 import type { AppEnv } from "./types";
 
 export function createApp(): OpenAPIHono<AppEnv> {
@@ -35,11 +38,13 @@ export function createApp(): OpenAPIHono<AppEnv> {
       },
       allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
       allowHeaders: ["authorization", "content-type", "x-request-id", "traceparent"],
-      exposeHeaders: ["x-request-id", "server-timing", "retry-after"],
+      exposeHeaders: ["x-request-id", "server-timing", "retry-after", "traceparent"],
       maxAge: 600,
     }),
   );
+  app.use("*", observeRequest);
   app.use("*", requestContext);
+  app.use("*", traceLogger);
   app.use(
     "*",
     secureHeaders({
@@ -72,12 +77,16 @@ export function createApp(): OpenAPIHono<AppEnv> {
     })(c, next),
   );
 
+  app.use("/v1/namespaces/:ns/search", recordSearch);
+
   registerHealth(app);
   registerDocuments(app);
   registerSearch(app);
   registerNamespaces(app);
+  registerVersions(app);
   registerKeys(app);
   registerDeadLetters(app);
+  registerDashboard(app);
   registerDocs(app);
 
   app.notFound((c) =>

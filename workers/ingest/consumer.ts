@@ -3,22 +3,27 @@
 // message that can never be processed is recorded in D1 before it is acknowledged.
 import { publishGenerations } from "../../src/cache/generation";
 import { errorMessage } from "../../src/errors";
-import { backoffSeconds, type IngestDeps, processMessage } from "../../src/ingest/pipeline";
+import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
 import { mapLimit } from "../../src/util/concurrency";
+import { processVersionTask, type VersionTaskDeps } from "../../src/versions/backfill";
+import { isVersionTask } from "../../src/versions/messages";
 import { recordDeadLetter } from "./dead-letter";
 
 const CONCURRENCY = 6;
 
 export async function consumeIngest(
   batch: MessageBatch<unknown>,
-  deps: IngestDeps,
+  deps: VersionTaskDeps,
   db: D1Database,
   kv: KVNamespace,
 ): Promise<void> {
   const changed = new Set<string>();
   await mapLimit(batch.messages, CONCURRENCY, async (message) => {
     try {
-      const decision = await processMessage(deps, message.body, message.attempts);
+      // Version builds and purges share the queue with document events.
+      const decision = isVersionTask(message.body)
+        ? await processVersionTask(deps, message.body, message.attempts)
+        : await processMessage(deps, message.body, message.attempts);
       switch (decision.type) {
         case "ack":
           if (decision.namespace && (decision.outcome === "indexed" || decision.outcome === "deleted")) {

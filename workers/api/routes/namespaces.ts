@@ -1,6 +1,6 @@
 // Namespace statistics.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { DEFAULT_VERSION } from "../../../src/versions";
+import { NamespaceHealthSchema, readNamespaceHealth } from "../../../src/observe/index-health";
 import { requireNamespace } from "../auth";
 import { errorResponses, jsonResponse, NamespaceParams, NamespaceStatsSchema } from "../schemas";
 import type { AppEnv } from "../types";
@@ -13,12 +13,22 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
       tags: ["namespaces"],
       summary: "Document and chunk counts of a namespace",
       request: { params: NamespaceParams },
-      responses: { 200: jsonResponse(NamespaceStatsSchema, "Counts"), ...errorResponses },
+      responses: {
+        // health: the last index health check's findings (null before the first check).
+        200: jsonResponse(
+          NamespaceStatsSchema.extend({ health: NamespaceHealthSchema.nullable() }),
+          "Counts",
+        ),
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const stats = await c.get("services").store.stats(ns);
+      const services = c.get("services");
+      const version = await services.versions.active(ns);
+      const stats = await services.store.stats(ns, version.id);
+      const health = await readNamespaceHealth(services.db, ns).catch(() => null);
       return c.json(
         {
           namespace: ns,
@@ -26,7 +36,8 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
           chunks: stats.chunks,
           pending: stats.pending,
           failed: stats.failed,
-          activeVersion: DEFAULT_VERSION,
+          activeVersion: version.id,
+          health,
         },
         200,
       );

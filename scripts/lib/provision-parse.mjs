@@ -1,0 +1,178 @@
+// Readers of wrangler's list commands: JSON where wrangler offers it (vectorize, kv, d1,
+// secrets), its tables and "label: value" blocks where it does not (queues, r2). Pure, so the
+// tests pin them to real output samples.
+
+/** @param {string} text */
+export function stripAnsi(text) {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal escapes is the point
+  return text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
+}
+
+/**
+ * The JSON document in a command's output, skipping any banner or warning lines before it.
+ * @param {string} text
+ * @returns {unknown}
+ */
+export function parseJsonOutput(text) {
+  const clean = stripAnsi(text);
+  const lines = clean.split("\n");
+  const first = lines.findIndex((l) => /^\s*[[{]/.test(l));
+  if (first === -1) throw new Error(`expected JSON in wrangler's output: ${clean.slice(0, 200)}`);
+  return JSON.parse(lines.slice(first).join("\n"));
+}
+
+/** @param {unknown} v @returns {v is Record<string, unknown>} */
+const isRecord = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+/** @param {unknown} v @returns {Record<string, unknown>[]} */
+const records = (v) => (Array.isArray(v) ? v.filter(isRecord) : []);
+
+/**
+ * `wrangler vectorize list --json`
+ * @param {string} text
+ * @returns {{ name: string, dimensions: number | null, metric: string | null }[]}
+ */
+export function parseVectorizeList(text) {
+  return records(parseJsonOutput(text)).map((i) => {
+    const config = isRecord(i.config) ? i.config : {};
+    return {
+      name: String(i.name ?? ""),
+      dimensions: typeof config.dimensions === "number" ? config.dimensions : null,
+      metric: typeof config.metric === "string" ? config.metric : null,
+    };
+  });
+}
+
+/**
+ * `wrangler vectorize list-metadata-index <name> --json`
+ * @param {string} text
+ * @returns {Record<string, string>} index type by property name
+ */
+export function parseMetadataIndexes(text) {
+  return Object.fromEntries(
+    records(parseJsonOutput(text)).map((i) => [
+      String(i.propertyName ?? ""),
+      // The API answers "String", "Number", "Boolean"; the CLI takes them in lower case.
+      String(i.indexType ?? "").toLowerCase(),
+    ]),
+  );
+}
+
+/**
+ * `wrangler kv namespace list` (always JSON)
+ * @param {string} text
+ * @returns {{ id: string, title: string }[]}
+ */
+export function parseKvList(text) {
+  return records(parseJsonOutput(text)).map((n) => ({
+    id: String(n.id ?? ""),
+    title: String(n.title ?? ""),
+  }));
+}
+
+/**
+ * `wrangler d1 list --json`
+ * @param {string} text
+ * @returns {{ uuid: string, name: string }[]}
+ */
+export function parseD1List(text) {
+  return records(parseJsonOutput(text)).map((d) => ({
+    uuid: String(d.uuid ?? ""),
+    name: String(d.name ?? ""),
+  }));
+}
+
+/**
+ * `wrangler secret list --format json`
+ * @param {string} text
+ * @returns {string[]} secret names
+ */
+export function parseSecretList(text) {
+  return records(parseJsonOutput(text)).map((s) => String(s.name ?? ""));
+}
+
+/**
+ * The rows of a box-drawn table (wrangler's `logger.table`), as objects keyed by the header.
+ * @param {string} text
+ * @returns {Record<string, string>[]}
+ */
+export function parseBoxTable(text) {
+  const rows = stripAnsi(text)
+    .split("\n")
+    .filter((l) => l.trimStart().startsWith("│"))
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^│|│$/g, "")
+        .split("│")
+        .map((c) => c.trim()),
+    );
+  const [head, ...body] = rows;
+  if (!head) return [];
+  return body.map((cells) => Object.fromEntries(head.map((h, i) => [h, cells[i] ?? ""])));
+}
+
+/**
+ * `wrangler queues list [--page N]`
+ * @param {string} text
+ * @returns {string[]} queue names
+ */
+export function parseQueueList(text) {
+  return parseBoxTable(text)
+    .map((r) => r.name ?? "")
+    .filter((n) => n !== "");
+}
+
+/**
+ * Blocks of "label: value" lines separated by blank lines (wrangler's formatLabelledValues).
+ * @param {string} text
+ * @returns {Record<string, string>[]}
+ */
+export function parseLabelledBlocks(text) {
+  /** @type {Record<string, string>[]} */
+  const blocks = [];
+  /** @type {Record<string, string> | null} */
+  let current = null;
+  for (const line of stripAnsi(text).split("\n")) {
+    const m = /^([a-z_]+):\s+(.*?)\s*$/.exec(line);
+    if (!m) {
+      if (line.trim() === "") current = null;
+      continue;
+    }
+    if (current === null) {
+      current = {};
+      blocks.push(current);
+    }
+    current[/** @type {string} */ (m[1])] = m[2] ?? "";
+  }
+  return blocks;
+}
+
+/**
+ * `wrangler r2 bucket list`
+ * @param {string} text
+ * @returns {string[]} bucket names
+ */
+export function parseR2BucketList(text) {
+  return parseLabelledBlocks(text)
+    .map((b) => b.name ?? "")
+    .filter((n) => n !== "");
+}
+
+/**
+ * `wrangler r2 bucket notification list <bucket>`
+ * @param {string} text
+ * @returns {{ queue: string, prefix: string, suffix: string, actions: string[] }[]}
+ */
+export function parseNotificationRules(text) {
+  return parseLabelledBlocks(text)
+    .filter((b) => b.queue_name !== undefined)
+    .map((b) => ({
+      queue: b.queue_name ?? "",
+      prefix: b.prefix === "(all prefixes)" ? "" : (b.prefix ?? ""),
+      suffix: b.suffix === "(all suffixes)" ? "" : (b.suffix ?? ""),
+      actions: (b.event_type ?? "")
+        .split(",")
+        .map((a) => a.trim())
+        .filter((a) => a !== ""),
+    }));
+}

@@ -1,0 +1,259 @@
+// Index health: whether what D1 says is indexed is really searchable. Per namespace: documents
+// stuck in `queued`, dead letters not replayed, indexed documents missing chunk rows, and a sample
+// of chunk ids looked up in the vector index. Vectorize's describe() counts vectors for the whole
+// index only, so the per-namespace vector check is a sample, and the count check is global.
+import { z } from "zod";
+import type { HealthEvent } from "./metrics";
+
+export type HealthState = "ok" | "warn" | "fail";
+
+export const NamespaceHealthSchema = z.object({
+  checkedAt: z.string(),
+  state: z.enum(["ok", "warn", "fail"]),
+  problems: z.array(z.string()),
+  indexedDocuments: z.number(),
+  queued: z.number(),
+  stuckQueued: z.number(),
+  failed: z.number(),
+  d1Chunks: z.number(),
+  expectedChunks: z.number(),
+  deadLetters: z.number(),
+  sampledVectors: z.number(),
+  missingVectors: z.number(),
+});
+export type NamespaceHealth = z.infer<typeof NamespaceHealthSchema> & { namespace: string };
+
+export interface IndexTotals {
+  checkedAt: string;
+  state: HealthState;
+  problems: string[];
+  vectorCount: number | null;
+  expectedVectors: number;
+  namespaces: number;
+  namespacesChecked: number;
+}
+
+export interface IndexHealthReport {
+  totals: IndexTotals;
+  namespaces: NamespaceHealth[];
+}
+
+export interface HealthCheckDeps {
+  db: D1Database;
+  index: {
+    getByIds(ids: string[]): Promise<{ id: string }[]>;
+    describe(): Promise<{ vectorCount: number }>;
+  };
+}
+
+export interface HealthCheckOptions {
+  now?: number;
+  /** A document queued longer than this is stuck. */
+  stuckAfterMs: number;
+  /** Chunk ids looked up in the vector index per namespace. */
+  sampleSize?: number;
+  /** Vector writes become visible asynchronously: chunks indexed more recently are not sampled. */
+  settleMs?: number;
+  /** Namespaces checked per run (the most recently updated first). */
+  maxNamespaces?: number;
+}
+
+interface DocumentCounts {
+  namespace: string;
+  indexed: number;
+  queued: number;
+  stuck: number;
+  failed: number;
+  expected: number;
+  vectors: number;
+  updated: number;
+}
+
+/** The state a set of problem codes amounts to: anything that hides documents from search fails. */
+export function healthState(problems: readonly string[]): HealthState {
+  if (problems.some((p) => p === "stuck_queued" || p === "missing_vectors" || p === "missing_chunks")) {
+    return "fail";
+  }
+  return problems.length > 0 ? "warn" : "ok";
+}
+
+export async function checkIndexHealth(
+  deps: HealthCheckDeps,
+  options: HealthCheckOptions,
+): Promise<IndexHealthReport> {
+  const now = options.now ?? Date.now();
+  const sampleSize = options.sampleSize ?? 20;
+  const settleMs = options.settleMs ?? 60_000;
+  const checkedAt = new Date(now).toISOString();
+  const [docs, chunks, dead, range] = await deps.db.batch([
+    deps.db
+      .prepare(
+        `SELECT namespace,
+           SUM(status = 'indexed') AS indexed, SUM(status = 'queued') AS queued,
+           SUM(status = 'queued' AND updated_at < ?1) AS stuck, SUM(status = 'failed') AS failed,
+           SUM(CASE WHEN status = 'indexed' THEN chunk_count ELSE 0 END) AS expected,
+           SUM(chunk_count) AS vectors, MAX(updated_at) AS updated
+         FROM documents GROUP BY namespace`,
+      )
+      .bind(now - options.stuckAfterMs),
+    deps.db.prepare("SELECT namespace, COUNT(*) AS n FROM chunks GROUP BY namespace"),
+    deps.db.prepare(
+      "SELECT COALESCE(namespace, '') AS namespace, COUNT(*) AS n FROM dead_letters WHERE replayed_at IS NULL GROUP BY 1",
+    ),
+    deps.db.prepare("SELECT MIN(rowid) AS lo, MAX(rowid) AS hi FROM chunks"),
+  ]);
+  const counts = ((docs?.results ?? []) as DocumentCounts[]).sort((a, b) => b.updated - a.updated);
+  const chunkRows = new Map(
+    ((chunks?.results ?? []) as { namespace: string; n: number }[]).map((r) => [r.namespace, r.n]),
+  );
+  const deadRows = new Map(
+    ((dead?.results ?? []) as { namespace: string; n: number }[]).map((r) => [r.namespace, r.n]),
+  );
+  const bounds = (range?.results?.[0] ?? { lo: 0, hi: 0 }) as { lo: number | null; hi: number | null };
+
+  const checked = counts.slice(0, options.maxNamespaces ?? 200);
+  const namespaces: NamespaceHealth[] = [];
+  for (const c of checked) {
+    const sample = await sampleChunks(deps.db, c.namespace, bounds, sampleSize, now - settleMs);
+    let missing = 0;
+    if (sample.length > 0) {
+      const found = new Set((await deps.index.getByIds(sample)).map((v) => v.id));
+      missing = sample.filter((id) => !found.has(id)).length;
+    }
+    const d1Chunks = chunkRows.get(c.namespace) ?? 0;
+    const deadLetters = deadRows.get(c.namespace) ?? 0;
+    const problems: string[] = [];
+    if (c.stuck > 0) problems.push("stuck_queued");
+    if (missing > 0) problems.push("missing_vectors");
+    // Every indexed version has chunk_count rows; more rows (a version being built) is fine.
+    if (d1Chunks < c.expected) problems.push("missing_chunks");
+    if (deadLetters > 0) problems.push("dead_letters");
+    namespaces.push({
+      namespace: c.namespace,
+      checkedAt,
+      state: healthState(problems),
+      problems,
+      indexedDocuments: c.indexed,
+      queued: c.queued,
+      stuckQueued: c.stuck,
+      failed: c.failed,
+      d1Chunks,
+      expectedChunks: c.expected,
+      deadLetters,
+      sampledVectors: sample.length,
+      missingVectors: missing,
+    });
+  }
+
+  const expectedVectors = counts.reduce((n, c) => n + c.vectors, 0);
+  const problems: string[] = [];
+  let vectorCount: number | null = null;
+  try {
+    vectorCount = (await deps.index.describe()).vectorCount;
+    // Vectorize counts asynchronously; only a shortfall beyond 1% (and 10 vectors) is a finding.
+    if (vectorCount < expectedVectors * 0.99 - 10) problems.push("vector_count_low");
+  } catch {
+    problems.push("index_unavailable");
+  }
+  const orphanDeadLetters = deadRows.get("") ?? 0;
+  if (orphanDeadLetters > 0) problems.push("dead_letters");
+  if (namespaces.some((n) => n.state === "fail")) problems.push("namespaces_failing");
+  return {
+    totals: {
+      checkedAt,
+      state: problems.includes("namespaces_failing") ? "fail" : healthState(problems),
+      problems,
+      vectorCount,
+      expectedVectors,
+      namespaces: counts.length,
+      namespacesChecked: checked.length,
+    },
+    namespaces,
+  };
+}
+
+/**
+ * Up to `size` chunk ids of the namespace from a random point of the rowid space (wrapping
+ * around), of documents indexed before `indexedBefore`: one index range read, not a full scan.
+ */
+async function sampleChunks(
+  db: D1Database,
+  namespace: string,
+  bounds: { lo: number | null; hi: number | null },
+  size: number,
+  indexedBefore: number,
+): Promise<string[]> {
+  if (bounds.lo === null || bounds.hi === null || size <= 0) return [];
+  const start = bounds.lo + Math.floor(Math.random() * (bounds.hi - bounds.lo + 1));
+  const query = (op: string) =>
+    db
+      .prepare(
+        `SELECT c.chunk_id FROM chunks c JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
+         WHERE c.namespace = ?1 AND c.rowid ${op} ?2 AND d.status = 'indexed' AND d.indexed_at < ?3
+         ORDER BY c.rowid LIMIT ?4`,
+      )
+      .bind(namespace, start, indexedBefore, size);
+  const first = await query(">=").all<{ chunk_id: string }>();
+  const ids = first.results.map((r) => r.chunk_id);
+  if (ids.length < size) {
+    const rest = await query("<").all<{ chunk_id: string }>();
+    for (const r of rest.results) if (ids.length < size) ids.push(r.chunk_id);
+  }
+  return ids;
+}
+
+export function healthEvent(h: NamespaceHealth): HealthEvent {
+  return {
+    namespace: h.namespace,
+    state: h.state,
+    problems: h.problems,
+    indexedDocuments: h.indexedDocuments,
+    d1Chunks: h.d1Chunks,
+    expectedChunks: h.expectedChunks,
+    stuckQueued: h.stuckQueued,
+    deadLetters: h.deadLetters,
+    sampledVectors: h.sampledVectors,
+    missingVectors: h.missingVectors,
+  };
+}
+
+/** Stores the findings (one row per namespace, '' for the totals), replacing the previous run's. */
+export async function storeIndexHealth(
+  db: D1Database,
+  report: IndexHealthReport,
+  now = Date.now(),
+): Promise<void> {
+  const upsert = db.prepare(
+    `INSERT INTO index_health (namespace, checked_at, state, findings) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (namespace) DO UPDATE SET checked_at = excluded.checked_at, state = excluded.state,
+       findings = excluded.findings`,
+  );
+  const statements = [
+    upsert.bind("", now, report.totals.state, JSON.stringify(report.totals)),
+    ...report.namespaces.map(({ namespace, ...h }) =>
+      upsert.bind(namespace, now, h.state, JSON.stringify(h)),
+    ),
+    // Namespaces that no longer have documents drop out.
+    db.prepare("DELETE FROM index_health WHERE checked_at < ?1").bind(now),
+  ];
+  await db.batch(statements);
+}
+
+/** The last stored findings for a namespace, or null before the first check. */
+export async function readNamespaceHealth(db: D1Database, namespace: string) {
+  const row = await db
+    .prepare("SELECT findings FROM index_health WHERE namespace = ?1")
+    .bind(namespace)
+    .first<{ findings: string }>();
+  if (!row) return null;
+  const parsed = NamespaceHealthSchema.safeParse(JSON.parse(row.findings));
+  return parsed.success ? parsed.data : null;
+}
+
+/** The last stored totals, or null before the first check. */
+export async function readIndexTotals(db: D1Database): Promise<IndexTotals | null> {
+  const row = await db
+    .prepare("SELECT findings FROM index_health WHERE namespace = ''")
+    .first<{ findings: string }>();
+  return row ? (JSON.parse(row.findings) as IndexTotals) : null;
+}

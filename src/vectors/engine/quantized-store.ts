@@ -1,0 +1,272 @@
+// One namespace's vectors as int8 codes in a single contiguous buffer (the kernel's memory), with
+// their ids and metadata beside it in JS. It answers the first pass of a query: the rows whose
+// quantized score is among the best `count`, for the caller to rescore with exact float32 values.
+//
+// Memory layout: [query as i16: 4 KiB][scores of one chunk: 16 KiB][rows...], each row `stride`
+// codes then its f32 scale, padded to a multiple of 16 bytes. Rows are appended at the end and a
+// removal moves the last row into the gap, so the rows stay dense. WebAssembly memory grows in
+// place and never shrinks; an emptied namespace's store is dropped whole by its owner.
+
+import type { VectorMetadata } from "../vector-index";
+import type { ScanKernel } from "./kernel";
+import { quantize, strideFor } from "./quantize";
+
+const QUERY_OFFSET = 0;
+const QUERY_BYTES = 4096; // strideFor(1536) i16 codes
+/** Rows scored per kernel call; their scores must fit the scratch area. */
+const CHUNK_ROWS = 4096;
+const SCORES_OFFSET = QUERY_OFFSET + QUERY_BYTES;
+const ROWS_OFFSET = SCORES_OFFSET + CHUNK_ROWS * 4;
+const PAGE_BYTES = 65536;
+/** Row tail: the f32 scale, padded so every row starts 16-byte aligned. */
+const ROW_TAIL_BYTES = 16;
+
+/** A heap of the best `capacity` (score, row) pairs; equal scores rank by id, as exact search does. */
+class CandidateHeap {
+  readonly scores: Float32Array;
+  readonly rows: Int32Array;
+  size = 0;
+
+  constructor(
+    readonly capacity: number,
+    private readonly ids: readonly string[],
+  ) {
+    this.scores = new Float32Array(capacity);
+    this.rows = new Int32Array(capacity);
+  }
+
+  /** Whether (score a, row ra) ranks below (score b, row rb). */
+  private worse(a: number, ra: number, b: number, rb: number): boolean {
+    if (a !== b) return a < b;
+    return (this.ids[ra] ?? "") > (this.ids[rb] ?? "");
+  }
+
+  /** The score a newcomer must reach to enter (only meaningful once full). */
+  get floor(): number {
+    return this.scores[0] ?? Number.NEGATIVE_INFINITY;
+  }
+
+  offer(score: number, row: number): void {
+    const { scores, rows } = this;
+    if (this.size < this.capacity) {
+      let i = this.size++;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        const ps = scores[parent] ?? 0;
+        const pr = rows[parent] ?? 0;
+        if (!this.worse(score, row, ps, pr)) break;
+        scores[i] = ps;
+        rows[i] = pr;
+        i = parent;
+      }
+      scores[i] = score;
+      rows[i] = row;
+      return;
+    }
+    if (!this.worse(scores[0] ?? 0, rows[0] ?? 0, score, row)) return;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= this.size) break;
+      const right = left + 1;
+      let child = left;
+      if (
+        right < this.size &&
+        this.worse(scores[right] ?? 0, rows[right] ?? 0, scores[left] ?? 0, rows[left] ?? 0)
+      ) {
+        child = right;
+      }
+      const cs = scores[child] ?? 0;
+      const cr = rows[child] ?? 0;
+      if (!this.worse(cs, cr, score, row)) break;
+      scores[i] = cs;
+      rows[i] = cr;
+      i = child;
+    }
+    scores[i] = score;
+    rows[i] = row;
+  }
+
+  /** The pairs held, best first. */
+  bestFirst(): { row: number; score: number }[] {
+    const order = Array.from({ length: this.size }, (_, i) => i);
+    order.sort((a, b) => {
+      const sa = this.scores[a] ?? 0;
+      const sb = this.scores[b] ?? 0;
+      const ra = this.rows[a] ?? 0;
+      const rb = this.rows[b] ?? 0;
+      return this.worse(sa, ra, sb, rb) ? 1 : this.worse(sb, rb, sa, ra) ? -1 : 0;
+    });
+    return order.map((i) => ({ row: this.rows[i] ?? 0, score: this.scores[i] ?? 0 }));
+  }
+}
+
+/** A row picked by the int8 pass, with its estimated cosine similarity to the query. */
+export interface ApproximateMatch {
+  row: number;
+  approx: number;
+}
+
+export class QuantizedStore {
+  readonly stride: number;
+  readonly rowBytes: number;
+  private readonly ids: string[] = [];
+  private readonly metadata: (VectorMetadata | undefined)[] = [];
+  private readonly rowOf = new Map<string, number>();
+
+  constructor(
+    readonly dimensions: number,
+    private readonly kernel: ScanKernel,
+  ) {
+    this.stride = strideFor(dimensions);
+    if (this.stride * 2 > QUERY_BYTES)
+      throw new Error(`${dimensions} dimensions exceed the kernel's query area`);
+    this.rowBytes = this.stride + ROW_TAIL_BYTES;
+    this.reserve(0);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  get kernelKind(): ScanKernel["kind"] {
+    return this.kernel.kind;
+  }
+
+  /** Bytes of the contiguous buffer (codes, scales and scratch), as allocated. */
+  get bufferBytes(): number {
+    return this.kernel.memory.buffer.byteLength;
+  }
+
+  has(id: string): boolean {
+    return this.rowOf.has(id);
+  }
+
+  rowOfId(id: string): number | undefined {
+    return this.rowOf.get(id);
+  }
+
+  idAt(row: number): string {
+    return this.ids[row] ?? "";
+  }
+
+  metadataAt(row: number): VectorMetadata | undefined {
+    return this.metadata[row];
+  }
+
+  set(id: string, values: Float32Array, metadata: VectorMetadata | undefined): void {
+    if (values.length !== this.dimensions) {
+      throw new Error(`vector ${id} has ${values.length} dimensions, the store ${this.dimensions}`);
+    }
+    let row = this.rowOf.get(id);
+    if (row === undefined) {
+      row = this.ids.length;
+      this.reserve(row + 1);
+      this.ids.push(id);
+      this.metadata.push(undefined);
+      this.rowOf.set(id, row);
+    }
+    const offset = ROWS_OFFSET + row * this.rowBytes;
+    const buffer = this.kernel.memory.buffer;
+    const scale = quantize(values, new Int8Array(buffer, offset, this.stride));
+    new Float32Array(buffer, offset + this.stride, 1)[0] = scale;
+    this.metadata[row] = metadata;
+  }
+
+  /** Removes by moving the last row into the freed slot. */
+  remove(id: string): boolean {
+    const row = this.rowOf.get(id);
+    if (row === undefined) return false;
+    const last = this.ids.length - 1;
+    if (row !== last) {
+      const lastId = this.ids[last] ?? "";
+      const bytes = new Uint8Array(this.kernel.memory.buffer);
+      const from = ROWS_OFFSET + last * this.rowBytes;
+      bytes.copyWithin(ROWS_OFFSET + row * this.rowBytes, from, from + this.rowBytes);
+      this.ids[row] = lastId;
+      this.metadata[row] = this.metadata[last];
+      this.rowOf.set(lastId, row);
+    }
+    this.ids.pop();
+    this.metadata.pop();
+    this.rowOf.delete(id);
+    return true;
+  }
+
+  /** Rows whose metadata `accept` takes, as a mask, and how many. */
+  select(accept: (metadata: VectorMetadata | undefined) => boolean): { mask: Uint8Array; count: number } {
+    const mask = new Uint8Array(this.ids.length);
+    let count = 0;
+    for (let row = 0; row < this.ids.length; row++) {
+      if (accept(this.metadata[row])) {
+        mask[row] = 1;
+        count++;
+      }
+    }
+    return { mask, count };
+  }
+
+  /**
+   * The `count` rows with the best quantized scores against `query`, best first, among the rows of
+   * `mask` when given, with their estimated cosine. Equal scores rank by id, so a tie at the cut
+   * keeps the rows exact search would.
+   */
+  candidates(query: Float32Array, count: number, mask?: Uint8Array): ApproximateMatch[] {
+    const n = this.ids.length;
+    if (count <= 0 || n === 0) return [];
+    const { memory, scan } = this.kernel;
+    const queryScale = quantize(query, new Int16Array(memory.buffer, QUERY_OFFSET, this.stride));
+    const heap = new CandidateHeap(Math.min(count, n), this.ids);
+    const capacity = heap.capacity;
+    for (let start = 0; start < n; start += CHUNK_ROWS) {
+      const rows = Math.min(CHUNK_ROWS, n - start);
+      scan(
+        QUERY_OFFSET,
+        ROWS_OFFSET + start * this.rowBytes,
+        this.rowBytes,
+        this.stride,
+        rows,
+        SCORES_OFFSET,
+      );
+      const scores = new Float32Array(memory.buffer, SCORES_OFFSET, rows);
+      for (let i = 0; i < rows; i++) {
+        const score = scores[i] ?? 0;
+        // The common case, one comparison: below the current floor of a full heap.
+        if (heap.size === capacity && score < heap.floor) continue;
+        if (mask !== undefined && mask[start + i] === 0) continue;
+        heap.offer(score, start + i);
+      }
+    }
+    return heap.bestFirst().map(({ row, score }) => ({ row, approx: score * queryScale }));
+  }
+
+  /** Quantized scores of every row (for tests and diagnostics). */
+  approximateScores(query: Float32Array): Float32Array {
+    const out = new Float32Array(this.ids.length);
+    const { memory, scan } = this.kernel;
+    quantize(query, new Int16Array(memory.buffer, QUERY_OFFSET, this.stride));
+    for (let start = 0; start < out.length; start += CHUNK_ROWS) {
+      const rows = Math.min(CHUNK_ROWS, out.length - start);
+      scan(
+        QUERY_OFFSET,
+        ROWS_OFFSET + start * this.rowBytes,
+        this.rowBytes,
+        this.stride,
+        rows,
+        SCORES_OFFSET,
+      );
+      out.set(new Float32Array(memory.buffer, SCORES_OFFSET, rows), start);
+    }
+    return out;
+  }
+
+  /** Grows the memory to hold `rows` rows; growth is geometric (1/8) to keep grow calls rare. */
+  private reserve(rows: number): void {
+    const memory = this.kernel.memory;
+    const needed = ROWS_OFFSET + rows * this.rowBytes;
+    const have = memory.buffer.byteLength;
+    if (needed <= have) return;
+    const target = Math.max(needed, have + (have >> 3));
+    memory.grow(Math.ceil((target - have) / PAGE_BYTES));
+  }
+}

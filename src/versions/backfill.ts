@@ -1,0 +1,260 @@
+// Version work in the ingest consumer. A build embeds every indexed document of the namespace
+// into the new version, one batch of documents per queue message: from the active version's
+// stored chunk text when the chunking is unchanged (no R2 read, no parsing), else from the R2
+// object, chunked the new version's way. The coordinator accepts each batch's report once and
+// hands out the next batch, so a redelivered message or a restarted object repeats at most one
+// batch, whose writes are idempotent (same ids, same rows). A purge deletes a retired version's
+// vectors, chunk rows and keyword table, a batch at a time.
+import { errorMessage, isRetryable } from "../errors";
+import { chunkDocument, embeddingTextOf } from "../ingest/chunk";
+import { chunkIdPrefix } from "../ingest/ids";
+import { parseDocument } from "../ingest/parse";
+import {
+  backoffSeconds,
+  chunkVectors,
+  type Decision,
+  deleteVectors,
+  type IngestDeps,
+  upsertAll,
+  versionTarget,
+  type WriteTarget,
+} from "../ingest/pipeline";
+import { readUploadMetadata } from "../ingest/upload-metadata";
+import type { DocumentRecord } from "../store/documents";
+import { r2 } from "../store/r2";
+import { mapLimit } from "../util/concurrency";
+import { DOC_ID_FIELD, documentKey } from "../validation";
+import { VECTORIZE_LIMITS } from "../vectors/vector-index";
+import { type BackfillTask, type PurgeTask, VersionTaskSchema } from "./messages";
+import { sameChunking, type VersionSpec, versionChunkPrefix } from "./model";
+import type { VersionServices } from "./services";
+
+export interface VersionTaskDeps extends IngestDeps {
+  versions: VersionServices;
+  queue: Queue;
+}
+
+/** Documents per build batch (one queue message): small enough for one invocation's limits. */
+export const BACKFILL_BATCH = 20;
+const BACKFILL_CONCURRENCY = 4;
+/** Chunk ids deleted per purge round, and rounds per message. */
+const PURGE_BATCH = VECTORIZE_LIMITS.maxGetOrDeleteBatch;
+const PURGE_ROUNDS = 5;
+
+type DocumentOutcome =
+  | { status: "done" | "skipped"; mutationId: string | null; requestedAt: number }
+  | { status: "failed"; error: string };
+
+export async function processVersionTask(
+  deps: VersionTaskDeps,
+  body: unknown,
+  attempts: number,
+): Promise<Decision> {
+  const parsed = VersionTaskSchema.safeParse(body);
+  if (!parsed.success) {
+    return {
+      type: "dead-letter",
+      reason: `invalid version task: ${parsed.error.issues[0]?.message ?? "bad shape"}`,
+    };
+  }
+  const task = parsed.data;
+  const log = deps.logger.child({ namespace: task.namespace, version: task.version, task: task.kind });
+  try {
+    return task.kind === "version.backfill" ? await backfillBatch(deps, task) : await purgeBatch(deps, task);
+  } catch (err) {
+    const error = errorMessage(err);
+    if (!isRetryable(err)) {
+      log.error("versions.task_failed", { error });
+      return { type: "dead-letter", reason: `${task.kind} failed: ${error}` };
+    }
+    log.warn("versions.task_retry", { error, attempts });
+    return { type: "retry", delaySeconds: backoffSeconds(attempts), error };
+  }
+}
+
+async function backfillBatch(deps: VersionTaskDeps, task: BackfillTask): Promise<Decision> {
+  const coordinator = deps.versions.coordinator(task.namespace);
+  const record = await coordinator.version(task.version);
+  if (record?.state !== "building") {
+    return { type: "ack", outcome: "skipped", reason: `version ${task.version} is not building` };
+  }
+  const { active } = await coordinator.writeTargets();
+  const target = versionTarget(deps, record);
+  const source = versionTarget(deps, active);
+  const known = new Set(record.backfill?.failures.map((f) => f.id) ?? []);
+  const docs =
+    task.phase === "scan"
+      ? await deps.store.listIndexed(task.namespace, task.cursor, BACKFILL_BATCH)
+      : (
+          await deps.store.missingFromVersion(task.namespace, task.version, task.cursor, BACKFILL_BATCH)
+        ).filter((d) => !known.has(d.id));
+  const outcomes = await mapLimit(docs, BACKFILL_CONCURRENCY, (doc) =>
+    backfillDocument(deps, task.namespace, doc, target, source),
+  );
+  const last = docs[docs.length - 1]?.id ?? task.cursor;
+  const full = docs.length === BACKFILL_BATCH;
+  const next =
+    task.phase === "scan"
+      ? full
+        ? { phase: "scan" as const, cursor: last }
+        : { phase: "sweep" as const, cursor: "" }
+      : full
+        ? { phase: "sweep" as const, cursor: last }
+        : null;
+  let mutationId: string | null = null;
+  let mutationAt: number | null = null;
+  const failures: { id: string; error: string }[] = [];
+  let done = 0;
+  outcomes.forEach((o, i) => {
+    if (o.status === "failed") {
+      failures.push({ id: docs[i]?.id ?? "", error: o.error.slice(0, 300) });
+      return;
+    }
+    done += 1;
+    if (o.mutationId !== null && (mutationAt === null || o.requestedAt >= mutationAt)) {
+      mutationId = o.mutationId;
+      mutationAt = o.requestedAt;
+    }
+  });
+  const total = await deps.store.countIndexed(task.namespace);
+  const reply = await coordinator.recordBackfill(task.version, {
+    from: { phase: task.phase, cursor: task.cursor },
+    next,
+    done,
+    failures,
+    total,
+    mutationId,
+    mutationAt,
+  });
+  if (reply.next) await deps.queue.send(reply.next, { contentType: "json" });
+  deps.logger.info("versions.backfill_batch", {
+    namespace: task.namespace,
+    version: task.version,
+    phase: task.phase,
+    documents: docs.length,
+    done,
+    failed: failures.length,
+    accepted: reply.accepted,
+    finished: reply.accepted && next === null,
+  });
+  // No namespace in the decision: answers are cached per version, so a build invalidates nothing.
+  return { type: "ack", outcome: "indexed" };
+}
+
+/**
+ * Writes one document into the version being built. A permanent failure is reported (the build
+ * goes on); a transient one fails the batch, which the queue retries.
+ */
+async function backfillDocument(
+  deps: VersionTaskDeps,
+  namespace: string,
+  doc: DocumentRecord,
+  target: WriteTarget,
+  source: WriteTarget,
+): Promise<DocumentOutcome> {
+  const etag = doc.indexedEtag;
+  if (etag === null) return { status: "skipped", mutationId: null, requestedAt: 0 };
+  try {
+    const chunks = await versionChunks(deps, namespace, doc, etag, target, source);
+    if (chunks === null) return { status: "skipped", mutationId: null, requestedAt: 0 };
+    const prefix = versionChunkPrefix(await chunkIdPrefix(namespace, doc.id), target.spec.id);
+    const metadata = { ...doc.metadata, [DOC_ID_FIELD]: doc.id };
+    const records = await chunkVectors(target, namespace, prefix, chunks, metadata);
+    const requestedAt = Date.now();
+    const mutationId = await upsertAll(target.index, records);
+    const committed = await deps.store.commitVersion(namespace, doc.id, etag, {
+      version: target.spec.id,
+      chunks: chunks.map((c) => ({
+        chunkId: `${prefix}-${c.index}`,
+        index: c.index,
+        title: c.title,
+        headings: c.headings,
+        text: c.text,
+        tokens: c.tokens,
+      })),
+    });
+    // Not committed: the document changed meanwhile, and its own ingest writes every live version.
+    return { status: committed ? "done" : "skipped", mutationId, requestedAt };
+  } catch (err) {
+    if (isRetryable(err)) throw err;
+    return { status: "failed", error: errorMessage(err) };
+  }
+}
+
+interface BuildChunk {
+  index: number;
+  title: string | null;
+  headings: string[];
+  text: string;
+  tokens: number;
+  embeddingText: string;
+}
+
+/** The document's chunks for the target version, or null when the document changed meanwhile. */
+async function versionChunks(
+  deps: VersionTaskDeps,
+  namespace: string,
+  doc: DocumentRecord,
+  etag: string,
+  target: WriteTarget,
+  source: WriteTarget,
+): Promise<BuildChunk[] | null> {
+  const maxInput = target.embedder.maxInputTokens;
+  if (
+    sameChunking(target.spec.chunking, source.spec.chunking) &&
+    source.embedder.maxInputTokens === maxInput
+  ) {
+    const rows = await deps.store.documentChunks(namespace, doc.id, source.spec.id);
+    if (rows.length > 0) return rows.map((r) => ({ ...r, embeddingText: embeddingTextOf(r, maxInput) }));
+  }
+  const object = await r2("read", () => deps.blobs.get(documentKey(namespace, doc.id)));
+  if (!object) return null;
+  if (object.etag !== etag) {
+    await object.body.cancel();
+    return null;
+  }
+  const upload = readUploadMetadata(object, doc.id);
+  const text = await r2("read body", () => object.text());
+  const parsed = await parseDocument(text, doc.contentType || upload.contentType);
+  const title = doc.title ?? upload.title ?? parsed.title ?? null;
+  const chunks = chunkDocument(
+    { ...parsed, title: title ?? undefined },
+    {
+      maxTokens: target.spec.chunking.maxTokens,
+      overlapTokens: target.spec.chunking.overlapTokens,
+      modelMaxTokens: maxInput,
+    },
+  );
+  return chunks.map((c) => ({
+    index: c.index,
+    title,
+    headings: c.headings,
+    text: c.text,
+    tokens: c.tokens,
+    embeddingText: c.embeddingText,
+  }));
+}
+
+async function purgeBatch(deps: VersionTaskDeps, task: PurgeTask): Promise<Decision> {
+  const coordinator = deps.versions.coordinator(task.namespace);
+  const record = await coordinator.version(task.version);
+  if (record?.state !== "retired" || record.purged) {
+    return { type: "ack", outcome: "skipped", reason: `version ${task.version} is not awaiting a purge` };
+  }
+  const spec: VersionSpec = record;
+  const index = versionTarget(deps, spec).index;
+  for (let round = 0; round < PURGE_ROUNDS; round++) {
+    const ids = await deps.store.versionChunkIds(task.namespace, task.version, PURGE_BATCH);
+    if (ids.length === 0) {
+      await deps.store.dropVersionKeywordTable(task.namespace, task.version);
+      await coordinator.recordPurged(task.version);
+      deps.logger.info("versions.purged", { namespace: task.namespace, version: task.version });
+      return { type: "ack", outcome: "deleted" };
+    }
+    await deleteVectors(index, ids);
+    await deps.store.deleteVersionChunks(task.namespace, task.version, ids);
+  }
+  // More to delete: the next message goes on where this one stopped.
+  await deps.queue.send(task, { contentType: "json" });
+  return { type: "ack", outcome: "deleted" };
+}

@@ -1,0 +1,106 @@
+// Client of a namespace's coordinator object (workers/objects/namespace-coordinator.ts): one
+// object per namespace, addressed by name. Error envelopes become AppErrors again; a failed call
+// (the object restarting, an overloaded isolate) is retryable.
+import type {
+  BackfillReport,
+  CoordinatorOutcome,
+  GoldenQuery,
+  IndexEvidence,
+  NamespaceCoordinator,
+  NewVersion,
+  VersionOverview,
+} from "../../workers/objects/namespace-coordinator";
+import { AppError, errorMessage } from "../errors";
+import type { BackfillTask, PurgeTask } from "./messages";
+import type { GateReport, VersionRecord, VersionSpec } from "./model";
+
+export class CoordinatorClient {
+  private readonly stub: DurableObjectStub<NamespaceCoordinator>;
+
+  constructor(
+    objects: DurableObjectNamespace<NamespaceCoordinator>,
+    readonly namespace: string,
+    /** The default version, created on the coordinator's first use. */
+    private readonly defaults: VersionSpec,
+  ) {
+    this.stub = objects.get(objects.idFromName(namespace));
+  }
+
+  overview(): Promise<VersionOverview> {
+    return this.call("overview", () => this.stub.overview(this.namespace, this.defaults));
+  }
+
+  writeTargets(): Promise<{ active: VersionSpec; live: VersionSpec[] }> {
+    return this.call("writeTargets", () => this.stub.writeTargets(this.namespace, this.defaults));
+  }
+
+  version(id: string): Promise<VersionRecord | null> {
+    return this.call("version", () => this.stub.version(this.namespace, this.defaults, id));
+  }
+
+  createVersion(spec: NewVersion, total: number): Promise<{ version: VersionRecord; task: BackfillTask }> {
+    return this.call("createVersion", () =>
+      this.stub.createVersion(this.namespace, this.defaults, spec, total),
+    );
+  }
+
+  recordBackfill(
+    id: string,
+    report: BackfillReport,
+  ): Promise<{ accepted: boolean; next: BackfillTask | null }> {
+    return this.call("recordBackfill", () =>
+      this.stub.recordBackfill(this.namespace, this.defaults, id, report),
+    );
+  }
+
+  activate(
+    id: string,
+    evidence: IndexEvidence,
+    gate: GateReport,
+    graceMs: number,
+  ): Promise<{ version: VersionRecord; purge: PurgeTask | null }> {
+    return this.call("activate", () =>
+      this.stub.activate(this.namespace, this.defaults, id, evidence, gate, graceMs),
+    );
+  }
+
+  rollback(): Promise<VersionRecord> {
+    return this.call("rollback", () => this.stub.rollback(this.namespace, this.defaults));
+  }
+
+  retire(id: string): Promise<{ version: VersionRecord; purge: PurgeTask | null }> {
+    return this.call("retire", () => this.stub.retire(this.namespace, this.defaults, id));
+  }
+
+  recordPurged(id: string): Promise<boolean> {
+    return this.call("recordPurged", () => this.stub.recordPurged(this.namespace, this.defaults, id));
+  }
+
+  setGoldenQueries(queries: GoldenQuery[]): Promise<number> {
+    return this.call("setGoldenQueries", () =>
+      this.stub.setGoldenQueries(this.namespace, this.defaults, queries),
+    );
+  }
+
+  goldenQueries(): Promise<GoldenQuery[]> {
+    return this.call("goldenQueries", () => this.stub.goldenQueries(this.namespace, this.defaults));
+  }
+
+  private async call<T>(operation: string, invoke: () => Promise<unknown>): Promise<T> {
+    let reply: CoordinatorOutcome<T>;
+    try {
+      reply = (await invoke()) as CoordinatorOutcome<T>;
+    } catch (err) {
+      throw new AppError("unavailable", `version coordinator ${operation} failed: ${errorMessage(err)}`, {
+        retryable: true,
+        cause: err,
+        extra: { retryAfter: 1 },
+      });
+    }
+    if (!reply.ok) {
+      const { code, message, retryable, field } = reply.error;
+      throw new AppError(code, message, { retryable, ...(field === undefined ? {} : { field }) });
+    }
+    return reply.value;
+  }
+}

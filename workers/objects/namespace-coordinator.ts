@@ -1,0 +1,642 @@
+// One coordinator per namespace (idFromName(namespace)), with SQLite storage: the source of truth
+// for the namespace's index versions. It records each version's configuration, state and build
+// progress, performs the swap, rollback and retirement atomically (a Durable Object runs one
+// call at a time), publishes the active-version pointer to KV for the query path, and keeps a
+// stalled build or a due retirement moving with its alarm.
+//
+// Work that touches documents (building, purging) runs in the ingest queue's consumer; the
+// coordinator hands out the queue tasks and accepts each batch's report once, by the position the
+// batch started from, so a redelivered or repeated batch is never counted twice.
+//
+// Methods return an outcome envelope instead of throwing our errors: RPC keeps an error's message
+// but not its class or fields, and callers need the AppError code and retryable flag.
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { AppError } from "../../src/errors";
+import { createLogger } from "../../src/observe/logger";
+import type { GoldenQuery } from "../../src/versions/gate";
+import type { BackfillTask, PurgeTask, VersionTask } from "../../src/versions/messages";
+import {
+  DEFAULT_VERSION,
+  type GateReport,
+  LIVE_STATES,
+  type VersionPointer,
+  type VersionRecord,
+  type VersionSpec,
+} from "../../src/versions/model";
+import { pointerKey } from "../../src/versions/pointer";
+import { type RpcOutcome, toOutcome } from "./outcome";
+
+export type CoordinatorOutcome<T> = RpcOutcome<T>;
+
+/** A build batch's result, reported by the consumer. */
+export interface BackfillReport {
+  /** Where the batch started; a report from anywhere else is a repeat and is ignored. */
+  from: { phase: "scan" | "sweep"; cursor: string };
+  /** Where the next batch starts; null when the build has covered every document. */
+  next: { phase: "scan" | "sweep"; cursor: string } | null;
+  done: number;
+  failures: { id: string; error: string }[];
+  /** Indexed documents in the namespace now. */
+  total: number;
+  mutationId: string | null;
+  mutationAt: number | null;
+}
+
+export interface IndexEvidence {
+  processedUpToMutation: string | null;
+  processedUpToDatetime: number | null;
+}
+
+export interface VersionOverview {
+  namespace: string;
+  active: string;
+  versions: VersionRecord[];
+  goldenQueries: number;
+}
+
+export type { GoldenQuery } from "../../src/versions/gate";
+
+export type NewVersion = Omit<VersionSpec, "id">;
+
+const DEFAULT_STALL_MS = 60_000;
+const DEFAULT_PURGE_RECHECK_MS = 60_000;
+const PUBLISH_RETRY_MS = 5000;
+/** Failures listed on a version record (all are counted). */
+const MAX_LISTED_FAILURES = 100;
+
+const envSchema = z.object({
+  VERSION_BUILD_STALL_MS: z.coerce.number().int().min(0).optional(),
+  VERSION_PURGE_RECHECK_MS: z.coerce.number().int().min(0).optional(),
+});
+
+interface StoredRecord extends VersionRecord {
+  /** Purge passes finished; a second pass, a while after the first, catches late writes. */
+  purgePasses: number;
+  purgeRecheckAt: number | null;
+}
+
+export class NamespaceCoordinator extends DurableObject<Env> {
+  private readonly log = createLogger("info", { component: "namespace-coordinator" });
+  private readonly stallMs: number;
+  private readonly purgeRecheckMs: number;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const parsed = envSchema.safeParse(env);
+    this.stallMs = (parsed.success ? parsed.data.VERSION_BUILD_STALL_MS : undefined) ?? DEFAULT_STALL_MS;
+    this.purgeRecheckMs =
+      (parsed.success ? parsed.data.VERSION_PURGE_RECHECK_MS : undefined) ?? DEFAULT_PURGE_RECHECK_MS;
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS versions (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, record TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS golden (ord INTEGER PRIMARY KEY, query TEXT NOT NULL, relevant TEXT NOT NULL);
+    `);
+  }
+
+  // --- RPC ------------------------------------------------------------------------------------
+
+  async overview(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<VersionOverview>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      return this.describe();
+    });
+  }
+
+  /** The versions every write must reach (the active one first), read per ingest batch. */
+  async writeTargets(
+    namespace: string,
+    defaults: VersionSpec,
+  ): Promise<CoordinatorOutcome<{ active: VersionSpec; live: VersionSpec[] }>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const pointer = this.pointer();
+      return { active: pointer.active, live: pointer.live };
+    });
+  }
+
+  /** The version's record, if it exists (the consumer checks a task is still wanted). */
+  async version(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+  ): Promise<CoordinatorOutcome<VersionRecord | null>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const record = this.records().find((r) => r.id === id);
+      return record ? publicRecord(record) : null;
+    });
+  }
+
+  /** Starts building a version; the caller enqueues the returned task. */
+  async createVersion(
+    namespace: string,
+    defaults: VersionSpec,
+    spec: NewVersion,
+    total: number,
+  ): Promise<CoordinatorOutcome<{ version: VersionRecord; task: BackfillTask }>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const pending = this.records().find((r) => r.state === "building" || r.state === "ready");
+      if (pending) {
+        throw new AppError(
+          "conflict",
+          `version ${pending.id} is ${pending.state}; activate or retire it before creating another`,
+        );
+      }
+      const now = Date.now();
+      const id = `v${this.nextSeq()}`;
+      const record: StoredRecord = {
+        ...spec,
+        id,
+        state: "building",
+        createdAt: now,
+        updatedAt: now,
+        activatedAt: null,
+        retireAt: null,
+        retiredAt: null,
+        purged: false,
+        backfill: {
+          phase: "scan",
+          cursor: "",
+          total,
+          done: 0,
+          failed: 0,
+          failures: [],
+          lastMutationId: null,
+          lastMutationAt: null,
+          startedAt: now,
+          updatedAt: now,
+          finishedAt: null,
+        },
+        gate: null,
+        purgePasses: 0,
+        purgeRecheckAt: null,
+      };
+      this.save(record);
+      await this.changed();
+      await this.scheduleAlarm();
+      return { version: publicRecord(record), task: backfillTask(namespace, record) };
+    });
+  }
+
+  /**
+   * Accepts a build batch's report once. Returns the next task for the caller to enqueue, or
+   * null when the report was a repeat, the version is no longer building, or the build is done.
+   */
+  async recordBackfill(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+    report: BackfillReport,
+  ): Promise<CoordinatorOutcome<{ accepted: boolean; next: BackfillTask | null }>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const record = this.records().find((r) => r.id === id);
+      const progress = record?.backfill;
+      if (!record || !progress || record.state !== "building") return { accepted: false, next: null };
+      if (progress.phase !== report.from.phase || progress.cursor !== report.from.cursor) {
+        return { accepted: false, next: null };
+      }
+      const now = Date.now();
+      progress.done += report.done;
+      progress.failed += report.failures.length;
+      progress.failures = [...progress.failures, ...report.failures].slice(0, MAX_LISTED_FAILURES);
+      progress.total = report.total;
+      if (report.mutationId !== null) {
+        progress.lastMutationId = report.mutationId;
+        progress.lastMutationAt = report.mutationAt;
+      }
+      progress.updatedAt = now;
+      record.updatedAt = now;
+      if (report.next === null) {
+        progress.phase = "done";
+        progress.cursor = "";
+        progress.finishedAt = now;
+        record.state = "ready";
+        this.save(record);
+        await this.changed();
+        return { accepted: true, next: null };
+      }
+      progress.phase = report.next.phase;
+      progress.cursor = report.next.cursor;
+      this.save(record);
+      return { accepted: true, next: backfillTask(namespace, record) };
+    });
+  }
+
+  /**
+   * Makes a ready version the active one, if its index has applied the build's writes and the
+   * quality gate passed (or was forced). The active version becomes the previous one, kept
+   * current and queryable for `graceMs`, then retired. Returns the purge task of a version this
+   * displaced from "previous", for the caller to enqueue.
+   */
+  async activate(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+    evidence: IndexEvidence,
+    gate: GateReport,
+    graceMs: number,
+  ): Promise<CoordinatorOutcome<{ version: VersionRecord; purge: PurgeTask | null }>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const records = this.records();
+      const record = records.find((r) => r.id === id);
+      if (!record) throw new AppError("not_found", `version ${id} does not exist`);
+      if (record.state === "active") throw new AppError("conflict", `version ${id} is already active`);
+      if (record.state === "building") {
+        const p = record.backfill;
+        throw new AppError(
+          "conflict",
+          `version ${id} is still building (${p?.done ?? 0} of ${p?.total ?? 0} documents); activate it once it is ready`,
+          { extra: { retryAfter: 5 } },
+        );
+      }
+      if (record.state !== "ready") {
+        throw new AppError(
+          "conflict",
+          `version ${id} is ${record.state}; only a ready version can be activated`,
+        );
+      }
+      const p = record.backfill;
+      const caughtUp =
+        !p?.lastMutationId ||
+        evidence.processedUpToMutation === p.lastMutationId ||
+        (evidence.processedUpToDatetime !== null &&
+          p.lastMutationAt !== null &&
+          evidence.processedUpToDatetime >= p.lastMutationAt);
+      if (!caughtUp) {
+        throw new AppError(
+          "conflict",
+          `the index of version ${id} has not applied the build's last write (${p?.lastMutationId}) yet; retry shortly`,
+          { extra: { retryAfter: 2 } },
+        );
+      }
+      record.gate = gate;
+      if (!gate.passed && !gate.forced) {
+        this.save(record);
+        throw new AppError("conflict", gateFailure(id, gate), { field: "gate" });
+      }
+      const now = Date.now();
+      let purge: PurgeTask | null = null;
+      for (const other of records) {
+        if (other.state === "previous") {
+          this.retireRecord(other, now);
+          purge = purgeTask(namespace, other);
+        } else if (other.state === "active") {
+          other.state = "previous";
+          other.retireAt = now + graceMs;
+          other.updatedAt = now;
+          this.save(other);
+        }
+      }
+      record.state = "active";
+      record.activatedAt = now;
+      record.updatedAt = now;
+      this.save(record);
+      await this.changed();
+      await this.scheduleAlarm();
+      return { version: publicRecord(record), purge };
+    });
+  }
+
+  /** Makes the previous version active again; the replaced one stays ready (and current). */
+  async rollback(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<VersionRecord>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const records = this.records();
+      const previous = records.find((r) => r.state === "previous");
+      if (!previous) throw new AppError("conflict", "there is no previous version to roll back to");
+      const now = Date.now();
+      for (const other of records) {
+        if (other.state !== "active") continue;
+        other.state = "ready";
+        other.updatedAt = now;
+        this.save(other);
+      }
+      previous.state = "active";
+      previous.retireAt = null;
+      previous.activatedAt = now;
+      previous.updatedAt = now;
+      this.save(previous);
+      await this.changed();
+      return publicRecord(previous);
+    });
+  }
+
+  /** Retires a version other than the active one at once; the caller enqueues the purge task. */
+  async retire(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+  ): Promise<CoordinatorOutcome<{ version: VersionRecord; purge: PurgeTask | null }>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const record = this.records().find((r) => r.id === id);
+      if (!record) throw new AppError("not_found", `version ${id} does not exist`);
+      if (record.state === "active") {
+        throw new AppError(
+          "conflict",
+          `version ${id} is active; activate another version or roll back first`,
+        );
+      }
+      if (record.state === "retired") return { version: publicRecord(record), purge: null };
+      this.retireRecord(record, Date.now());
+      await this.changed();
+      return { version: publicRecord(record), purge: purgeTask(namespace, record) };
+    });
+  }
+
+  /** A purge pass finished: the version's vectors and chunks are gone. */
+  async recordPurged(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+  ): Promise<CoordinatorOutcome<boolean>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const record = this.records().find((r) => r.id === id);
+      if (record?.state !== "retired" || record.purged) return false;
+      record.purgePasses += 1;
+      const now = Date.now();
+      if (record.purgePasses >= 2) {
+        record.purged = true;
+        record.purgeRecheckAt = null;
+      } else {
+        record.purgeRecheckAt = now + this.purgeRecheckMs;
+      }
+      record.updatedAt = now;
+      this.save(record);
+      await this.scheduleAlarm();
+      return record.purged;
+    });
+  }
+
+  async setGoldenQueries(
+    namespace: string,
+    defaults: VersionSpec,
+    queries: GoldenQuery[],
+  ): Promise<CoordinatorOutcome<number>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      this.ctx.storage.transactionSync(() => {
+        this.ctx.storage.sql.exec("DELETE FROM golden");
+        queries.forEach((q, i) => {
+          this.ctx.storage.sql.exec(
+            "INSERT INTO golden (ord, query, relevant) VALUES (?, ?, ?)",
+            i,
+            q.query,
+            JSON.stringify(q.relevant),
+          );
+        });
+      });
+      return queries.length;
+    });
+  }
+
+  async goldenQueries(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<GoldenQuery[]>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      return this.golden();
+    });
+  }
+
+  /** Retires previous versions whose grace ended, restarts stalled builds, rechecks purges. */
+  override async alarm(): Promise<void> {
+    const namespace = this.meta("namespace");
+    if (namespace === null) return;
+    const now = Date.now();
+    const tasks: VersionTask[] = [];
+    let changed = false;
+    for (const record of this.records()) {
+      if (record.state === "previous" && record.retireAt !== null && record.retireAt <= now) {
+        this.retireRecord(record, now);
+        tasks.push(purgeTask(namespace, record));
+        changed = true;
+      } else if (
+        record.state === "building" &&
+        record.backfill &&
+        record.backfill.updatedAt + this.stallMs <= now
+      ) {
+        // No batch reported for a while: its message was lost or is stuck. Re-send the task for
+        // where the build stands; a batch still running will have its report ignored.
+        record.backfill.updatedAt = now;
+        this.save(record);
+        tasks.push(backfillTask(namespace, record));
+      } else if (
+        record.state === "retired" &&
+        !record.purged &&
+        (record.purgeRecheckAt === null
+          ? record.updatedAt + this.stallMs <= now
+          : record.purgeRecheckAt <= now)
+      ) {
+        record.purgeRecheckAt = null;
+        record.updatedAt = now;
+        this.save(record);
+        tasks.push(purgeTask(namespace, record));
+      }
+    }
+    if (changed) this.bumpEpoch();
+    await this.publishIfStale();
+    if (tasks.length > 0) await this.env.INGEST_QUEUE.sendBatch(tasks.map((body) => ({ body })));
+    await this.scheduleAlarm();
+  }
+
+  // --- State ----------------------------------------------------------------------------------
+
+  /** Creates the default version from the deployment's configuration on first use. */
+  private async ensure(namespace: string, defaults: VersionSpec): Promise<void> {
+    const known = this.meta("namespace");
+    if (known !== null && known !== namespace) {
+      throw new AppError("internal", `coordinator of "${known}" was asked about "${namespace}"`, {
+        retryable: false,
+      });
+    }
+    if (known === null) {
+      const now = Date.now();
+      this.ctx.storage.transactionSync(() => {
+        this.setMeta("namespace", namespace);
+        this.setMeta("seq", "1");
+        this.setMeta("epoch", "1");
+        this.save({
+          ...defaults,
+          id: DEFAULT_VERSION,
+          state: "active",
+          createdAt: now,
+          updatedAt: now,
+          activatedAt: now,
+          retireAt: null,
+          retiredAt: null,
+          purged: false,
+          backfill: null,
+          gate: null,
+          purgePasses: 0,
+          purgeRecheckAt: null,
+        });
+      });
+    }
+    await this.publishIfStale();
+  }
+
+  private records(): StoredRecord[] {
+    return this.ctx.storage.sql
+      .exec<{ record: string }>("SELECT record FROM versions ORDER BY seq")
+      .toArray()
+      .map((row) => JSON.parse(row.record) as StoredRecord);
+  }
+
+  private save(record: StoredRecord): void {
+    const seq = Number(record.id.slice(1));
+    this.ctx.storage.sql.exec(
+      "INSERT INTO versions (id, seq, record) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+      record.id,
+      seq,
+      JSON.stringify(record),
+    );
+  }
+
+  private retireRecord(record: StoredRecord, now: number): void {
+    record.state = "retired";
+    record.retireAt = null;
+    record.retiredAt = now;
+    record.updatedAt = now;
+    record.purged = false;
+    record.purgePasses = 0;
+    record.purgeRecheckAt = null;
+    this.save(record);
+  }
+
+  private golden(): GoldenQuery[] {
+    return this.ctx.storage.sql
+      .exec<{ query: string; relevant: string }>("SELECT query, relevant FROM golden ORDER BY ord")
+      .toArray()
+      .map((row) => ({ query: row.query, relevant: JSON.parse(row.relevant) as string[] }));
+  }
+
+  private describe(): VersionOverview {
+    const records = this.records();
+    const goldenQueries =
+      this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM golden").one().n ?? 0;
+    return {
+      namespace: this.meta("namespace") ?? "",
+      active: records.find((r) => r.state === "active")?.id ?? DEFAULT_VERSION,
+      versions: records.map(publicRecord),
+      goldenQueries,
+    };
+  }
+
+  private pointer(): VersionPointer {
+    const records = this.records();
+    const active = records.find((r) => r.state === "active");
+    if (!active) throw new AppError("internal", "namespace has no active version", { retryable: false });
+    const live = [active, ...records.filter((r) => r.state !== "active" && LIVE_STATES.includes(r.state))];
+    return { active: spec(active), live: live.map(spec), epoch: Number(this.meta("epoch") ?? "1") };
+  }
+
+  private nextSeq(): number {
+    const next = Number(this.meta("seq") ?? "1") + 1;
+    this.setMeta("seq", String(next));
+    return next;
+  }
+
+  private bumpEpoch(): void {
+    this.setMeta("epoch", String(Number(this.meta("epoch") ?? "1") + 1));
+  }
+
+  /** A change the pointer shows: a new epoch, published at once. */
+  private async changed(): Promise<void> {
+    this.bumpEpoch();
+    await this.publishIfStale();
+  }
+
+  /**
+   * Writes the pointer to KV when the stored epoch is newer than the published one. The state is
+   * already saved, so a failed write does not fail the call: the alarm tries again shortly.
+   */
+  private async publishIfStale(): Promise<void> {
+    const epoch = this.meta("epoch");
+    if (epoch === null || this.meta("published") === epoch) return;
+    const namespace = this.meta("namespace");
+    if (namespace === null) return;
+    try {
+      await this.env.KV.put(pointerKey(namespace), JSON.stringify(this.pointer()));
+      this.setMeta("published", epoch);
+    } catch (err) {
+      this.log.error("versions.publish_failed", { namespace, error: String(err) });
+      await this.ctx.storage.setAlarm(Date.now() + PUBLISH_RETRY_MS);
+    }
+  }
+
+  private async scheduleAlarm(): Promise<void> {
+    const now = Date.now();
+    const times: number[] = [];
+    for (const r of this.records()) {
+      if (r.state === "previous" && r.retireAt !== null) times.push(r.retireAt);
+      if (r.state === "building" && r.backfill) times.push(r.backfill.updatedAt + this.stallMs);
+      if (r.state === "retired" && !r.purged) times.push(r.purgeRecheckAt ?? r.updatedAt + this.stallMs);
+    }
+    if (this.meta("published") !== this.meta("epoch")) times.push(now + PUBLISH_RETRY_MS);
+    if (times.length === 0) return;
+    const at = Math.max(now + 10, Math.min(...times));
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at || current < now) await this.ctx.storage.setAlarm(at);
+  }
+
+  private meta(key: string): string | null {
+    const rows = this.ctx.storage.sql
+      .exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key)
+      .toArray();
+    return rows[0]?.value ?? null;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.ctx.storage.sql.exec(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
+  }
+
+  private run<T>(fn: () => Promise<T>): Promise<CoordinatorOutcome<T>> {
+    return toOutcome(fn);
+  }
+}
+
+function spec(r: VersionSpec): VersionSpec {
+  return {
+    id: r.id,
+    model: r.model,
+    dimensions: r.dimensions,
+    pooling: r.pooling,
+    chunking: { maxTokens: r.chunking.maxTokens, overlapTokens: r.chunking.overlapTokens },
+    index: r.index,
+  };
+}
+
+function publicRecord(r: StoredRecord): VersionRecord {
+  const { purgePasses: _passes, purgeRecheckAt: _recheck, ...rest } = r;
+  return rest;
+}
+
+function backfillTask(namespace: string, r: StoredRecord): BackfillTask {
+  const phase = r.backfill?.phase === "sweep" ? "sweep" : "scan";
+  return { kind: "version.backfill", namespace, version: r.id, phase, cursor: r.backfill?.cursor ?? "" };
+}
+
+function purgeTask(namespace: string, r: StoredRecord): PurgeTask {
+  return { kind: "version.purge", namespace, version: r.id };
+}
+
+function gateFailure(id: string, gate: GateReport): string {
+  const parts = [
+    `quality gate failed for version ${id}: nDCG@10 ${gate.ndcg.toFixed(4)} over ${gate.queries} golden queries`,
+  ];
+  if (gate.minNdcg !== null) parts.push(`is below the minimum ${gate.minNdcg}`);
+  if (gate.activeNdcg !== null) {
+    parts.push(`and more than ${gate.tolerance} below the active version's ${gate.activeNdcg.toFixed(4)}`);
+  }
+  if (gate.queries === 0)
+    return `quality gate cannot run for version ${id}: the namespace has no golden queries; set them (PUT /v1/namespaces/{ns}/golden-queries) or activate with "force": true`;
+  return `${parts.join(" ")}; pass "force": true to activate anyway`;
+}

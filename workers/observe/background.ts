@@ -1,0 +1,112 @@
+// Observability for the handlers without a request: queue batches and the scheduled index health
+// check. Each run gets a requestId for its log lines; error-level lines and crashes go to Sentry
+// when SENTRY_DSN is set; local-mode metrics are flushed before the run ends.
+import { loadConfig } from "../../src/config";
+import { errorMessage } from "../../src/errors";
+import { observeConfig } from "../../src/observe/config";
+import { checkIndexHealth, healthEvent, storeIndexHealth } from "../../src/observe/index-health";
+import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
+import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
+import { AnalyticsEngineMetrics } from "../../src/observe/metrics";
+import { createSentry, reportError } from "../../src/observe/sentry";
+import type { WorkerEnv } from "../env";
+import { buildServices } from "../services";
+
+const consoleSink: LogSink = (level, line) => {
+  if (level === "error") console.error(line);
+  else if (level === "warn") console.warn(line);
+  else console.log(line);
+};
+
+/**
+ * A logger for one background run: requestId on every line, and each error-level line (a crash
+ * the code caught and logged, such as one message failing) reported to Sentry as well.
+ */
+export function backgroundLogger(
+  env: WorkerEnv,
+  ctx: ExecutionContext,
+  level: LogLevel,
+  fields: Record<string, string>,
+): Logger {
+  const requestId = crypto.randomUUID();
+  const { sentryDsn, sentryEnvironment } = observeConfig(env);
+  const sink: LogSink = (lineLevel, line) => {
+    consoleSink(lineLevel, line);
+    if (lineLevel !== "error" || !sentryDsn) return;
+    let record: Record<string, unknown> = {};
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      // Not ours to parse: report the event name only.
+    }
+    const err = record.err as { message?: unknown } | undefined;
+    const message = typeof record.error === "string" ? record.error : String(err?.message ?? "");
+    reportError(
+      createSentry({ dsn: sentryDsn, environment: sentryEnvironment, waitUntil: (p) => ctx.waitUntil(p) }),
+      new Error(`${String(record.event ?? "error")}: ${message}`),
+      {
+        requestId,
+        namespace: typeof record.namespace === "string" ? record.namespace : null,
+        operation: Object.values(fields).join(" "),
+      },
+    );
+  };
+  return createLogger(level, { requestId, ...fields }, sink);
+}
+
+/** Runs a background job: a crash is reported and rethrown (the runtime retries the batch). */
+export async function runObserved(
+  env: WorkerEnv,
+  ctx: ExecutionContext,
+  operation: string,
+  job: () => Promise<void>,
+): Promise<void> {
+  try {
+    await job();
+  } catch (err) {
+    const { sentryDsn, sentryEnvironment } = observeConfig(env);
+    reportError(
+      createSentry({ dsn: sentryDsn, environment: sentryEnvironment, waitUntil: (p) => ctx.waitUntil(p) }),
+      err,
+      { operation },
+    );
+    throw err;
+  } finally {
+    if (env.BACKEND === "local") await flushLocalMetrics(env.DB);
+  }
+}
+
+/** The scheduled handler: checks index health, stores the findings, emits one point per namespace. */
+export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
+  const config = loadConfig(env);
+  const logger = backgroundLogger(env, ctx, config.logLevel, { job: "index-health" });
+  await runObserved(env, ctx, "scheduled index-health", async () => {
+    const services = buildServices(env, config, logger, { defer: (p) => ctx.waitUntil(p), path: "ingest" });
+    const report = await checkIndexHealth(
+      { db: env.DB, index: services.index },
+      { stuckAfterMs: observeConfig(env).stuckQueuedMs },
+    );
+    await storeIndexHealth(env.DB, report);
+    const metrics = new AnalyticsEngineMetrics(env.METRICS);
+    for (const ns of report.namespaces) {
+      metrics.health(healthEvent(ns));
+      if (ns.state !== "ok") {
+        logger.warn("index_health.problem", {
+          namespace: ns.namespace,
+          state: ns.state,
+          problems: ns.problems,
+        });
+      }
+    }
+    logger.info("index_health.checked", {
+      state: report.totals.state,
+      problems: report.totals.problems,
+      namespaces: report.totals.namespacesChecked,
+    });
+    if (env.BACKEND === "local") {
+      await pruneLocalMetrics(env.DB).catch((err) =>
+        logger.warn("local_metrics.prune_failed", { error: errorMessage(err) }),
+      );
+    }
+  });
+}
