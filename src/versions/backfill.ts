@@ -34,9 +34,13 @@ export interface VersionTaskDeps extends IngestDeps {
   queue: Queue;
 }
 
-/** Documents per build batch (one queue message): small enough for one invocation's limits. */
-export const BACKFILL_BATCH = 20;
-const BACKFILL_CONCURRENCY = 4;
+/**
+ * Documents per build batch (one queue message). A build is a chain of messages, so the batch
+ * sets its pace; 50 documents (an embedding call, an upsert and a D1 batch each) stay well within
+ * one invocation's subrequest and time limits.
+ */
+export const BACKFILL_BATCH = 50;
+const BACKFILL_CONCURRENCY = 8;
 /** Chunk ids deleted per purge round, and rounds per message. */
 const PURGE_BATCH = VECTORIZE_LIMITS.maxGetOrDeleteBatch;
 const PURGE_ROUNDS = 5;

@@ -160,6 +160,31 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: "POST",
+    template: "/v1/namespaces/{ns}/backups",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: () => ({}),
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/backups",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/restore",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    // The namespace has no backup of that id.
+    body: (p) => ({ from: { namespace: p.ns, backupId: "20260101T000000Z-00000000" } }),
+    freshStatus: 404,
+  },
+  {
+    method: "POST",
     template: "/v1/admin/keys",
     role: "admin",
     namespaced: false,

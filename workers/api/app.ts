@@ -9,6 +9,7 @@ import { observeRequest, recordSearch, traceLogger } from "../observe/middleware
 import { requireKey } from "./auth";
 import { requestContext, requireJson, withServices } from "./middleware";
 import { onError, problemResponse, zodProblem } from "./problem";
+import { registerBackup } from "./routes/backup";
 import { registerDashboard } from "./routes/dashboard";
 import { registerDeadLetters } from "./routes/dead-letters";
 import { registerDocs } from "./routes/docs";
@@ -84,6 +85,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerSearch(app);
   registerNamespaces(app);
   registerVersions(app);
+  registerBackup(app);
   registerKeys(app);
   registerDeadLetters(app);
   registerDashboard(app);

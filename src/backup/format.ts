@@ -1,0 +1,111 @@
+// The backup format: a manifest and NDJSON parts in R2 under "_backups/<namespace>/<backupId>/".
+// The prefix starts with "_", which no namespace can (see NamespaceSchema), so backup objects can
+// never collide with a namespace's documents ("<namespace>/<id>") nor be taken for one by the
+// ingest consumer. The manifest is written last: a backup whose manifest exists is complete.
+import { z } from "zod";
+import { MetadataSchema } from "../validation";
+import { VersionSpecSchema } from "../versions/model";
+
+export const BACKUP_FORMAT = 1;
+export const BACKUP_PREFIX = "_backups";
+
+/**
+ * Backups run within one request: these bound its work (R2 reads, vector reads in batches of
+ * 20, D1 rows) and memory. A namespace above them is refused with 413.
+ */
+export const MAX_BACKUP_DOCUMENTS = 500;
+export const MAX_BACKUP_CHUNKS = 5000;
+/** A part is closed once it holds this many bytes (one line may take it over). */
+export const PART_BYTES = 4 * 1024 * 1024;
+
+export const BackupIdSchema = z
+  .string()
+  .regex(/^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$/, "a backup id such as 20260101T120000Z-0a1b2c3d");
+
+export const PART_KINDS = ["documents", "chunks", "vectors"] as const;
+export type PartKind = (typeof PART_KINDS)[number];
+
+export const DocumentLineSchema = z.object({
+  id: z.string(),
+  title: z.string().nullable(),
+  contentType: z.string(),
+  metadata: MetadataSchema,
+  createdAt: z.number(),
+  /** The R2 object: its text and custom metadata. */
+  body: z.string(),
+  customMetadata: z.record(z.string(), z.string()),
+});
+export type DocumentLine = z.infer<typeof DocumentLineSchema>;
+
+export const ChunkLineSchema = z.object({
+  docId: z.string(),
+  index: z.number().int().min(0),
+  title: z.string().nullable(),
+  headings: z.array(z.string()),
+  text: z.string(),
+  tokens: z.number().int(),
+});
+export type ChunkLine = z.infer<typeof ChunkLineSchema>;
+
+export const VectorLineSchema = z.object({
+  /** The id in the source namespace; a restore recomputes it from docId and index. */
+  id: z.string(),
+  docId: z.string(),
+  index: z.number().int().min(0),
+  values: z.array(z.number()),
+  metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+});
+export type VectorLine = z.infer<typeof VectorLineSchema>;
+
+export const PartSchema = z.object({
+  kind: z.enum(PART_KINDS),
+  /** Relative to the backup's prefix, e.g. "chunks-000.ndjson". */
+  name: z.string().regex(/^(documents|chunks|vectors)-[0-9]{3,6}\.ndjson$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  lines: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+});
+export type Part = z.infer<typeof PartSchema>;
+
+export const ManifestSchema = z.object({
+  format: z.literal(BACKUP_FORMAT),
+  namespace: z.string(),
+  backupId: BackupIdSchema,
+  createdAt: z.string(),
+  /** The version exported (the namespace's active one when the backup ran). */
+  version: VersionSpecSchema,
+  counts: z.object({
+    documents: z.number().int().min(0),
+    chunks: z.number().int().min(0),
+    vectors: z.number().int().min(0),
+  }),
+  files: z.array(PartSchema),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export const backupPrefix = (namespace: string, backupId: string) =>
+  `${BACKUP_PREFIX}/${namespace}/${backupId}/`;
+export const manifestKey = (namespace: string, backupId: string) =>
+  `${backupPrefix(namespace, backupId)}manifest.json`;
+
+/** Sortable by time, unique by its random suffix. */
+export function newBackupId(now = Date.now()): string {
+  const stamp = new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  const random = crypto.getRandomValues(new Uint8Array(4));
+  return `${stamp}-${hex(random)}`;
+}
+
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const encoder = new TextEncoder();
+
+export async function sha256Hex(text: string): Promise<string> {
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text))));
+}
+
+export const utf8Bytes = (text: string) => encoder.encode(text).length;
