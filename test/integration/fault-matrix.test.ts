@@ -123,7 +123,9 @@ describe("fault matrix", () => {
     expect(healthy.body.degraded).toEqual([]);
   });
 
-  it("opens the Workers AI breaker under a flapping 50% failure rate and closes it after recovery", async () => {
+  // Three calls in four failing: well over the breaker's 50% threshold (a rate right at the
+  // threshold trips it only by chance), yet most searches still get an embedding on retry.
+  it("opens the Workers AI breaker under a flapping 75% failure rate and closes it after recovery", async () => {
     const ns = await seed();
     const scope = `flap-${Date.now()}`;
     const name = `${scope}:workers-ai`;
@@ -132,7 +134,7 @@ describe("fault matrix", () => {
     await waitFor(
       "breaker open",
       async () => {
-        const res = await faulty(ns, { scope, "workers-ai": { error: 0.5 } }, { query: `auks ${sent}` });
+        const res = await faulty(ns, { scope, "workers-ai": { error: 0.75 } }, { query: `auks ${sent}` });
         sent++;
         if (res.status >= 500) fiveHundreds++;
         return (await breaker(name).snapshot(name)).state === "open";
