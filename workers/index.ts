@@ -1,6 +1,6 @@
 // Composition root: the HTTP app, the queue consumers and the Durable Object classes.
 import { loadConfig } from "../src/config";
-import { flushLocalMetrics, withLocalMetrics } from "../src/observe/local-dataset";
+import { flushLocalMetricsIfDue, withLocalMetrics } from "../src/observe/local-dataset";
 import { createApp } from "./api/app";
 import { workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
@@ -29,7 +29,10 @@ export default {
   async fetch(request, rawEnv, ctx) {
     const env = withLocalMetrics(workerEnv(rawEnv));
     const response = await app.fetch(request, env, ctx);
-    if (env.BACKEND === "local") ctx.waitUntil(flushLocalMetrics(env.DB));
+    if (env.BACKEND === "local") {
+      const flushing = flushLocalMetricsIfDue(env.DB);
+      if (flushing) ctx.waitUntil(flushing);
+    }
     return response;
   },
 

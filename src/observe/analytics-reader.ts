@@ -4,7 +4,7 @@ import { dashboardQueries, parseWindow } from "../../scripts/lib/analytics-sql.m
 import { patternCovers } from "../auth/scopes";
 import { AppError } from "../errors";
 import type { ObserveConfig } from "./config";
-import { readLocalPoints } from "./local-dataset";
+import { flushLocalMetrics, readLocalPoints } from "./local-dataset";
 import { type MetricsReport, type Row, reportFromPoints, reportFromSql } from "./report";
 
 /** Local points read per kind and request: the dashboard is an overview, not an export. */
@@ -26,6 +26,8 @@ export async function readMetricsReport(
   if (deps.backend === "local") {
     const since = now - window.seconds * 1000;
     const covered = (p: { index1: string }) => o.patterns.some((pattern) => patternCovers(pattern, p.index1));
+    // Points this isolate has not written to D1 yet count too.
+    await flushLocalMetrics(deps.db, now);
     const [search, ingest] = await Promise.all([
       readLocalPoints(deps.db, "search", since, LOCAL_POINT_LIMIT),
       readLocalPoints(deps.db, "ingest", since, LOCAL_POINT_LIMIT),

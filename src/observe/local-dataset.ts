@@ -1,7 +1,8 @@
 // Local mode keeps the data points it writes to Analytics Engine, which offers no way to read them
 // back outside Cloudflare. The mirror is a dataset binding with the same interface: points go to
-// the real binding and to an isolate buffer, flushed into D1 (local_metrics) after each request
-// or queue batch. Retention is bounded by age and row count.
+// the real binding and to an isolate buffer, flushed into D1 (local_metrics) at most every second
+// from requests, after each queue batch, and before every read. Retention is bounded by age and
+// row count.
 
 export const LOCAL_METRICS_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const LOCAL_METRICS_MAX_ROWS = 200_000;
@@ -52,10 +53,25 @@ const COLUMNS = [
 const INSERT = `INSERT INTO local_metrics (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map((_, i) => `?${i + 1}`).join(", ")})`;
 
 let flushes = 0;
+let lastFlushAt = 0;
+/** A request flushes the buffer only this often, or once this many points wait (see flushLocalMetricsIfDue). */
+const FLUSH_INTERVAL_MS = 1000;
+const FLUSH_POINTS = 100;
+
+/**
+ * Flushes when the buffer is due: a D1 write per request would cost more than the request itself.
+ * Readers of local points flush first (flushLocalMetrics), so what they show is never behind.
+ */
+export function flushLocalMetricsIfDue(db: D1Database, now = Date.now()): Promise<number> | null {
+  if (buffer.length === 0) return null;
+  if (buffer.length < FLUSH_POINTS && now - lastFlushAt < FLUSH_INTERVAL_MS) return null;
+  return flushLocalMetrics(db, now);
+}
 
 /** Writes the buffered points to D1; prunes old rows every so often. Never throws. */
 export async function flushLocalMetrics(db: D1Database, now = Date.now()): Promise<number> {
   if (buffer.length === 0) return 0;
+  lastFlushAt = now;
   const points = buffer.splice(0, buffer.length);
   try {
     const statements = points.map((p) =>

@@ -9,6 +9,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import worker from "../../workers/index";
 import { adminKey, api, freshNamespace, waitFor, waitForStatus } from "../helpers";
 
@@ -32,6 +33,8 @@ interface PointRow {
 }
 
 async function points(ns: string, kind: string): Promise<PointRow[]> {
+  // As the dashboard does: points this isolate still buffers are written first.
+  await flushLocalMetrics(env.DB);
   const { results } = await env.DB.prepare(
     "SELECT * FROM local_metrics WHERE index1 = ?1 AND blob1 = ?2 ORDER BY id",
   )
