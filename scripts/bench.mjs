@@ -52,6 +52,9 @@ Options:
 Scenarios (default group): client-ceiling (trivial Node server), hit-isolate, miss-keyword,
 miss-vector, miss-hybrid, hit-cache-api (server restarted with RESULT_CACHE_LRU_BYTES=0).
 Diagnostics: v1-not-found, v1-no-key, hit-isolate-small.
+Scale: miss-keyword-10k, miss-vector-10k, miss-hybrid-10k (group "scale", seeds 10,000 chunks);
+scale-100k: the same over 100,000 chunks. Each dataset's line reports its ingest rate (documents/s
+and chunks/s, end to end through the queue).
 
 Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, body).
 

@@ -11,11 +11,14 @@ export const SAMPLE_CORPUS = fileURLToPath(new URL("../../samples/corpus.jsonl",
 const BATCH_DOCS = 500;
 
 /**
- * Datasets by name. Larger ones (10k, 100k chunks) are new rows here.
+ * Datasets by name: the default scenarios use 1k; the "scale" group adds 10k, "scale-100k" 100k
+ * (seeding 100k chunks through the queue takes a quarter of an hour or more locally).
  * @type {Record<string, { namespace: string, targetChunks: number, seed: number }>}
  */
 export const DATASETS = {
   "1k": { namespace: "bench-1k", targetChunks: 1000, seed: 1 },
+  "10k": { namespace: "bench-10k", targetChunks: 10_000, seed: 2 },
+  "100k": { namespace: "bench-100k", targetChunks: 100_000, seed: 3 },
 };
 
 /** @typedef {import("../lib/client.mjs").Client} Client */

@@ -197,7 +197,7 @@ export function bundleLines(bundle) {
 
 /**
  * @param {{ runs: RunResult[], bundle: Parameters<typeof bundleLines>[0],
- *   datasets: Record<string, { namespace: string, documents: number, chunks: number }>,
+ *   datasets: Record<string, { namespace: string, documents: number, chunks: number, seconds: number }>,
  *   machine: { cpus: number, loadAvgStart: number[], loadAvgEnd: number[] } }} report
  * @param {string} jsonFile
  * @returns {string}
@@ -220,7 +220,13 @@ export function renderReport(report, jsonFile) {
   if (problems.length > 0) out.push("", "Failures and notes", ...problems);
   out.push("");
   for (const [name, d] of Object.entries(report.datasets)) {
-    out.push(`dataset ${name}: namespace ${d.namespace}, ${d.documents} documents, ${d.chunks} chunks`);
+    const rate =
+      d.seconds > 0
+        ? `; ingested end to end through the queue in ${d.seconds.toFixed(1)} s: ${(d.documents / d.seconds).toFixed(1)} documents/s, ${(d.chunks / d.seconds).toFixed(1)} chunks/s`
+        : "";
+    out.push(
+      `dataset ${name}: namespace ${d.namespace}, ${d.documents} documents, ${d.chunks} chunks${rate}`,
+    );
   }
   out.push(...bundleLines(report.bundle));
   for (const label of ["default", "default/direct"]) {

@@ -145,18 +145,19 @@ function variedSearch(mode) {
 
 /**
  * @param {"keyword" | "vector" | "hybrid"} mode
+ * @param {"1k" | "10k" | "100k"} [dataset] 1k: the default group; larger ones: "scale" (10k), "scale-100k"
  * @returns {Scenario}
  */
-function missScenario(mode) {
+function missScenario(mode, dataset = "1k") {
   return {
-    name: `miss-${mode}`,
+    name: dataset === "1k" ? `miss-${mode}` : `miss-${mode}-${dataset}`,
     profile: "default",
-    dataset: "1k",
-    description: `${mode} search, a new query each time, cache: "bypass" (query embeddings miss too)`,
+    dataset,
+    description: `${mode} search over ${dataset} chunks, a new query each time, cache: "bypass" (query embeddings miss too)`,
     requests: variedSearch(mode),
     check: searchCheck("bypass", "miss"),
     note: emptyResults,
-    groups: ["default"],
+    groups: [dataset === "1k" ? "default" : dataset === "10k" ? "scale" : "scale-100k"],
   };
 }
 
@@ -202,6 +203,12 @@ export const SCENARIOS = [
     groups: ["default"],
     direct: true,
   },
+  missScenario("keyword", "10k"),
+  missScenario("vector", "10k"),
+  missScenario("hybrid", "10k"),
+  missScenario("keyword", "100k"),
+  missScenario("vector", "100k"),
+  missScenario("hybrid", "100k"),
   // Diagnostics: split the hit path's cost into middleware + auth, the route, and the payload.
   {
     name: "v1-not-found",
