@@ -5,10 +5,8 @@
 // applies the D1 migrations and puts the secrets. Safe to run again: what exists is left alone.
 // The plan is a pure function (lib/provision-plan.mjs); this file only runs wrangler and asks for
 // secrets. --dry-run prints the plan and never calls Cloudflare.
-import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { isEntryPoint, parseCommandLine, run, ScriptError, UsageError } from "./lib/args.mjs";
 import {
   parseD1List,
@@ -30,8 +28,9 @@ import {
   stateFromJson,
 } from "./lib/provision-plan.mjs";
 import { parseToml, setTomlString } from "./lib/provision-toml.mjs";
+import { ROOT, runWrangler } from "./lib/wrangler.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = ROOT;
 const MAX_QUEUE_PAGES = 50;
 
 const USAGE = `Usage: npm run provision [-- --env NAME] [--dry-run [--state FILE]]
@@ -55,38 +54,7 @@ Secrets come from the environment variables of the same name when set, else from
 prompt; they are passed to wrangler on stdin and never printed. Needs \`npx wrangler login\` or
 CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID for tokens that see several accounts).`;
 
-/**
- * Runs wrangler with the repo's node_modules/.bin first on PATH.
- * @param {string[]} args
- * @param {{ input?: string }} [options]
- * @returns {Promise<{ code: number, stdout: string, stderr: string }>}
- */
-function wrangler(args, options = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn("wrangler", args, {
-      cwd: root,
-      env: {
-        ...process.env,
-        PATH: `${path.join(root, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-        // Non-interactive: wrangler must never stop at a prompt it would show to a terminal.
-        CI: "true",
-        FORCE_COLOR: "0",
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
-  });
-}
+const wrangler = runWrangler;
 
 /**
  * @param {string[]} args

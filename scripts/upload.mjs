@@ -4,10 +4,8 @@
 // into the R2 bucket (where event notifications drive ingestion). A manifest of content hashes
 // per namespace and target (.edgesearch-upload/<ns>.json) makes a re-run skip what is unchanged.
 // The walk/plan/send logic lives in lib/upload-core.mjs; this file is the Node I/O around it.
-import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   CONNECTION_USAGE,
@@ -33,8 +31,9 @@ import {
   runUpload,
 } from "./lib/upload-core.mjs";
 import { createApiSender, createR2Sender, DEFAULT_API_BATCH } from "./lib/upload-senders.mjs";
+import { ROOT, runWrangler } from "./lib/wrangler.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = ROOT;
 const MANIFEST_DIR = ".edgesearch-upload";
 
 const USAGE = `Usage: npm run upload -- <dir|file...> --namespace NS [options]
@@ -98,37 +97,14 @@ function wranglerPut(bucket, env) {
     }
     const args = ["r2", "object", "put", `${bucket}/${upload.key}`, "--pipe", "--remote"];
     args.push("--content-type", upload.contentType, ...(env === null ? [] : ["--env", env]));
-    return new Promise((resolve, reject) => {
-      const child = spawn("wrangler", args, {
-        cwd: root,
-        env: {
-          ...process.env,
-          PATH: `${path.join(root, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-          CI: "true",
-          FORCE_COLOR: "0",
-        },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      let output = "";
-      child.stdout.on("data", (d) => {
-        output += d;
-      });
-      child.stderr.on("data", (d) => {
-        output += d;
-      });
-      child.on("error", reject);
-      child.on("close", (code) => {
-        if (code === 0) resolve();
-        else {
-          const lines = stripAnsi(output)
-            .split("\n")
-            .map((l) => l.trim())
-            .filter(Boolean);
-          const error = lines.find((l) => /\[ERROR\]|✘/.test(l)) ?? lines.slice(-3).join(" ");
-          reject(new Error(`wrangler r2 object put exited with ${code}: ${error}`));
-        }
-      });
-      child.stdin.end(upload.body);
+    return runWrangler(args, { input: upload.body }).then(({ code, stdout, stderr }) => {
+      if (code === 0) return;
+      const lines = stripAnsi(stdout + stderr)
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const error = lines.find((l) => /\[ERROR\]|✘/.test(l)) ?? lines.slice(-3).join(" ");
+      throw new Error(`wrangler r2 object put exited with ${code}: ${error}`);
     });
   };
 }
