@@ -111,7 +111,7 @@ export async function createBackup(
   const prefix = backupPrefix(namespace, backupId);
   const parts: Part[] = [];
 
-  const documents = await deps.store.indexedDocuments(namespace);
+  const documents = await deps.store.indexedDocuments(namespace, MAX_BACKUP_DOCUMENTS);
   const docWriter = new PartWriter(deps.blobs, prefix, "documents", parts);
   // Read in bounded windows so memory holds one part's worth of bodies, not the namespace's.
   for (let i = 0; i < documents.length; i += R2_CONCURRENCY * 4) {

@@ -3,17 +3,9 @@
 // documents, chunks, keyword rows and the generation bump commit together or not at all).
 import { z } from "zod";
 import { d1 } from "../store/d1";
+import { type DocumentRecord, DocumentStore } from "../store/documents";
 import { ensureKeywordIndex, keywordRows, keywordTable } from "../store/keyword";
-import { type Metadata, MetadataSchema } from "../validation";
-
-export interface IndexedDocument {
-  id: string;
-  title: string | null;
-  contentType: string;
-  metadata: Metadata;
-  indexedEtag: string | null;
-  createdAt: number;
-}
+import type { Metadata } from "../validation";
 
 export interface StoredChunk {
   chunkId: string;
@@ -35,15 +27,6 @@ export interface RestoredDocument {
   chunkCount: number;
   createdAt: number;
 }
-
-const DocumentRow = z.object({
-  id: z.string(),
-  title: z.string().nullable(),
-  content_type: z.string(),
-  metadata: z.string(),
-  indexed_etag: z.string().nullable(),
-  created_at: z.number(),
-});
 
 const ChunkRow = z.object({
   chunk_id: z.string(),
@@ -86,27 +69,9 @@ export class BackupStore {
     return { documents: n(docs), chunks: n(chunks) };
   }
 
-  async indexedDocuments(namespace: string): Promise<IndexedDocument[]> {
-    const { results } = await d1("read documents for backup", () =>
-      this.db
-        .prepare(
-          `SELECT id, title, content_type, metadata, indexed_etag, created_at FROM documents
-           WHERE namespace = ?1 AND status = 'indexed' ORDER BY id`,
-        )
-        .bind(namespace)
-        .all(),
-    );
-    return results.map((raw) => {
-      const r = DocumentRow.parse(raw);
-      return {
-        id: r.id,
-        title: r.title,
-        contentType: r.content_type,
-        metadata: jsonOr<Metadata>(r.metadata, MetadataSchema, {}),
-        indexedEtag: r.indexed_etag,
-        createdAt: r.created_at,
-      };
-    });
+  /** The indexed documents, in id order (a backup holds at most `limit`). */
+  indexedDocuments(namespace: string, limit: number): Promise<DocumentRecord[]> {
+    return new DocumentStore(this.db).listIndexed(namespace, "", limit);
   }
 
   /** The version's chunks of indexed documents, in document then chunk order. */
