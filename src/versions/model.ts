@@ -115,9 +115,18 @@ const encoder = new TextEncoder();
  */
 export async function vectorNamespace(namespace: string, version: string): Promise<string> {
   if (version === DEFAULT_VERSION) return namespace;
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(`${namespace}\u0000${version}`));
-  return `~${base64url(new Uint8Array(digest, 0, 18))}`;
+  const scope = `${namespace}\u0000${version}`;
+  const cached = vectorNamespaces.get(scope);
+  if (cached !== undefined) return cached;
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(scope));
+  const name = `~${base64url(new Uint8Array(digest, 0, 18))}`;
+  // Every search of a migrated namespace asks: keep the hash (cheap to recompute, so the cap just clears).
+  if (vectorNamespaces.size >= 10_000) vectorNamespaces.clear();
+  vectorNamespaces.set(scope, name);
+  return name;
 }
+
+const vectorNamespaces = new Map<string, string>();
 
 /**
  * The chunk id prefix of a document in a version: the document's hash for the default version,

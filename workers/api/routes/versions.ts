@@ -6,6 +6,7 @@ import { EMBEDDING_MODELS } from "../../../src/embed/embedder";
 import { AppError } from "../../../src/errors";
 import type { SearchMode } from "../../../src/search/search";
 import { DocumentIdSchema } from "../../../src/validation";
+import type { IndexInfo } from "../../../src/vectors/vector-index";
 import { gateReport, meanNdcg } from "../../../src/versions/gate";
 import type { VersionRecord, VersionSpec } from "../../../src/versions/model";
 import { ChunkingSchema, VERSION_STATES } from "../../../src/versions/model";
@@ -173,7 +174,7 @@ async function chooseIndex(services: Services, active: VersionSpec, dimensions: 
     }
   }
   const spec = { ...active, index, dimensions };
-  let info: Awaited<ReturnType<ReturnType<Services["versions"]["index"]>["describe"]>>;
+  let info: IndexInfo;
   try {
     info = await services.versions.index(spec).describe();
   } catch (err) {
