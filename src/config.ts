@@ -64,6 +64,10 @@ const ConfigSchema = z
     RERANK_CANDIDATES: intVar(1, 100).default(50),
     EMBEDDING_QUERY_INSTRUCTION: z.string().max(512).optional(),
     VECTORIZE_INDEXES: listVar,
+    VECTORIZE_SHARDS: listVar,
+    SHARD_MAX_VECTORS: intVar(1, 1_000_000_000).default(10_000_000),
+    SHARD_MAX_NAMESPACES: intVar(1, 1_000_000).default(50_000),
+    SHARD_FILL_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.9),
     VERSION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
     VERSION_GRACE_SECONDS: intVar(0, 90 * 86_400).default(86_400),
     QUALITY_GATE_MIN_NDCG: z.preprocess(
@@ -71,6 +75,7 @@ const ConfigSchema = z
       z.coerce.number().min(0).max(1).optional(),
     ),
     QUALITY_GATE_TOLERANCE: z.coerce.number().min(0).max(1).default(0.02),
+    BACKUP_PAGE_DOCUMENTS: intVar(1, 200).default(100),
     FAULT_INJECTION: boolVar,
     FAULTS: z.string().max(8192).optional(),
   })
@@ -89,6 +94,22 @@ const ConfigSchema = z
   .refine((c) => c.VECTORIZE_INDEXES.every((entry) => /^[a-z0-9-]{1,64}:[A-Z][A-Z0-9_]*$/.test(entry)), {
     message: 'entries must be "<index name>:<binding name>", e.g. "edgesearch-bge-small-384:VECTORIZE_SMALL"',
     path: ["VECTORIZE_INDEXES"],
+  })
+  .superRefine((c, ctx) => {
+    // Checked in local mode too (where any name is an index), so a list Cloudflare would refuse
+    // fails in development first.
+    const bound = new Set([c.VECTORIZE_INDEX_NAME, ...c.VECTORIZE_INDEXES.map((e) => e.split(":", 1)[0])]);
+    const unbound = c.VECTORIZE_SHARDS.filter((name) => !bound.has(name));
+    if (unbound.length === 0) return;
+    ctx.addIssue({
+      code: "custom",
+      message: `${unbound.map((n) => `"${n}"`).join(", ")} must be VECTORIZE_INDEX_NAME or an index listed in VECTORIZE_INDEXES (with its binding)`,
+      path: ["VECTORIZE_SHARDS"],
+    });
+  })
+  .refine((c) => new Set(c.VECTORIZE_SHARDS).size === c.VECTORIZE_SHARDS.length, {
+    message: "lists an index twice",
+    path: ["VECTORIZE_SHARDS"],
   })
   .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
     message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",
@@ -142,12 +163,20 @@ export interface Config {
    * (VECTORIZE_INDEX_NAME, bound as VECTORIZE). Ignored in local mode, where any name is an index.
    */
   vectorizeIndexes: ReadonlyMap<string, string>;
+  /**
+   * Where new namespaces' vectors go (src/shards/policy.ts): the indexes that take new namespaces
+   * (VECTORIZE_SHARDS, else just VECTORIZE_INDEX_NAME), each holding the default model's
+   * dimensions, and the capacity an index is measured against (Vectorize's limits by default).
+   */
+  shards: { indexes: readonly string[]; maxVectors: number; maxNamespaces: number; fillThreshold: number };
   /** How long an isolate trusts a namespace's active-version pointer before asking KV again. */
   versionCacheTtlMs: number;
   /** How long a replaced version stays queryable (for rollback) before it is retired. */
   versionGraceMs: number;
   /** Quality gate: the nDCG@10 a new version must reach, or lose at most `tolerance` against the active one. */
   qualityGate: { minNdcg: number | undefined; tolerance: number };
+  /** Documents per backup or restore step (one queue message); a step also stops at its byte and chunk bounds. */
+  backupPageDocuments: number;
   /** Test/dev only: honour FAULTS and the x-edgesearch-faults header. Refused with Cloudflare. */
   faultInjection: boolean;
   faults: FaultPlan | null;
@@ -214,9 +243,16 @@ export function loadConfig(env: object): Config {
       [c.VECTORIZE_INDEX_NAME, "VECTORIZE"],
       ...c.VECTORIZE_INDEXES.map((entry) => entry.split(":", 2) as [string, string]),
     ]),
+    shards: {
+      indexes: c.VECTORIZE_SHARDS.length > 0 ? c.VECTORIZE_SHARDS : [c.VECTORIZE_INDEX_NAME],
+      maxVectors: c.SHARD_MAX_VECTORS,
+      maxNamespaces: c.SHARD_MAX_NAMESPACES,
+      fillThreshold: c.SHARD_FILL_THRESHOLD,
+    },
     versionCacheTtlMs: c.VERSION_CACHE_TTL_MS,
     versionGraceMs: c.VERSION_GRACE_SECONDS * 1000,
     qualityGate: { minNdcg: c.QUALITY_GATE_MIN_NDCG, tolerance: c.QUALITY_GATE_TOLERANCE },
+    backupPageDocuments: c.BACKUP_PAGE_DOCUMENTS,
     faultInjection: c.FAULT_INJECTION,
     faults: c.FAULT_INJECTION ? staticFaults(c.FAULTS) : null,
   };

@@ -59,6 +59,19 @@ export async function waitFor<T>(
 
 let counter = 0;
 /** A namespace no other test uses (tests share storage within a file). */
+/** Waits until the namespace holds `count` indexed documents and none is pending. */
+export async function waitIndexed(ns: string, count: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `${count} documents indexed in ${ns}`,
+    async () => {
+      const stats = await api<{ documents: number; pending: number }>("GET", `/v1/namespaces/${ns}`);
+      return stats.body.documents === count && stats.body.pending === 0;
+    },
+    timeoutMs,
+    100,
+  );
+}
+
 export function freshNamespace(prefix = "t"): string {
   counter += 1;
   return `${prefix}-${Date.now().toString(36)}-${counter}`;

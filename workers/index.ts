@@ -8,6 +8,7 @@ import { consumeDeadLetters } from "./ingest/dead-letter";
 import { CircuitBreaker as CircuitBreakerObject } from "./objects/circuit-breaker";
 import { LocalVectorIndex as LocalVectorIndexObject } from "./objects/local-vector-index";
 import { NamespaceCoordinator as NamespaceCoordinatorObject } from "./objects/namespace-coordinator";
+import { ShardMap as ShardMapObject } from "./objects/shard-map";
 import { backgroundLogger, runObserved, scheduledHealthCheck } from "./observe/background";
 import { instrumentDurableObject } from "./observe/durable-objects";
 import { buildServices } from "./services";
@@ -22,6 +23,8 @@ export const NamespaceCoordinator = instrumentDurableObject(
   "NamespaceCoordinator",
 );
 export type NamespaceCoordinator = NamespaceCoordinatorObject;
+export const ShardMap = instrumentDurableObject(ShardMapObject, "ShardMap");
+export type ShardMap = ShardMapObject;
 
 const app = createApp();
 

@@ -14,6 +14,7 @@ import { BREAKER_SETTINGS, type BreakerBackend, isolateBreakers } from "../src/r
 import { FaultInjector, type FaultPlan } from "../src/resilience/faults";
 import { type GuardContext, guarded } from "../src/resilience/guard";
 import { Deadline } from "../src/resilience/retry";
+import { shardPolicy, withPlacement } from "../src/shards/policy";
 import { DocumentStore } from "../src/store/documents";
 import { createVectorIndex } from "../src/vectors/create";
 import type { VectorIndex } from "../src/vectors/vector-index";
@@ -140,13 +141,15 @@ export function buildServices(
     );
   };
   const defaults = defaultVersion(config);
+  // A namespace's coordinator asks the shard map for its index with this, once, on first use.
+  const placedDefaults = withPlacement(defaults, shardPolicy(config, defaults));
   const embedder = makeEmbedder(config.embeddingModel, config.embeddingPooling);
   const index = makeIndex(config.vectorizeIndexName);
   const embedders = new Map<string, Embedder>([[`${defaults.model}:${defaults.pooling}`, embedder]]);
   const indexes = new Map<string, VectorIndex>([[defaults.index, index]]);
   const versions: VersionServices = {
     defaults,
-    coordinator: (namespace) => new CoordinatorClient(env.COORDINATOR, namespace, defaults),
+    coordinator: (namespace) => new CoordinatorClient(env.COORDINATOR, namespace, placedDefaults),
     active: (namespace) => readActiveVersion(kv, namespace, config.versionCacheTtlMs, defaults, logger),
     embedder: (spec) => {
       const key = `${spec.model}:${spec.pooling}`;

@@ -250,14 +250,37 @@ export function planProvision(config, state, options = {}) {
         .filter((f) => f !== ""),
     ),
   ];
-  for (const { indexName, binding } of config.vectorize) {
+  // Shard indexes (VECTORIZE_SHARDS) take new namespaces of the default version: EMBEDDING_MODEL's
+  // size. One without a binding is still created, with a warning (the Worker refuses to start).
+  const shards = (config.vars.VECTORIZE_SHARDS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  const bound = new Set(config.vectorize.map((v) => v.indexName));
+  /** @type {{ indexName: string, binding: string | null }[]} */
+  const indexes = [
+    ...config.vectorize,
+    ...shards
+      .filter((name) => !bound.has(name) && name !== config.vars.VECTORIZE_INDEX_NAME)
+      .map((indexName) => ({ indexName, binding: null })),
+  ];
+  for (const { indexName, binding } of indexes) {
     const observed = state.vectorize[indexName];
-    // The default index serves EMBEDDING_MODEL. The other ones (VECTORIZE_INDEXES, for index
-    // versions of other models) are sized by the model their name ends with: -384, -768, -1024.
+    if (binding === null) {
+      steps.push({
+        key: `check:shard-binding:${indexName}`,
+        kind: "check",
+        title: `VECTORIZE_SHARDS lists "${indexName}", which has no [[vectorize]] binding: bind it and list it in VECTORIZE_INDEXES`,
+        status: "warn",
+      });
+    }
+    // The default index and the shards serve EMBEDDING_MODEL. The other ones (VECTORIZE_INDEXES,
+    // for index versions of other models) are sized by the model their name ends with: -384,
+    // -768, -1024.
     const isDefault = binding === "VECTORIZE" || indexName === config.vars.VECTORIZE_INDEX_NAME;
     const sized = /-(\d+)$/.exec(indexName)?.[1];
     const sizedModel = Object.keys(MODEL_DIMENSIONS).find((m) => String(MODEL_DIMENSIONS[m]) === sized);
-    const model = isDefault ? defaultModel : (sizedModel ?? "an unknown model");
+    const model = isDefault || shards.includes(indexName) ? defaultModel : (sizedModel ?? "an unknown model");
     const dimensions = MODEL_DIMENSIONS[model];
     const title = `Vectorize index ${indexName} (${dimensions ?? "?"} dimensions, cosine, for ${model})`;
     if (dimensions === undefined) {
@@ -294,7 +317,11 @@ export function planProvision(config, state, options = {}) {
         command: ["vectorize", "create", indexName, `--dimensions=${dimensions}`, "--metric=cosine"],
       });
     }
-    if (config.vars.VECTORIZE_INDEX_NAME && config.vars.VECTORIZE_INDEX_NAME !== indexName) {
+    if (
+      binding === "VECTORIZE" &&
+      config.vars.VECTORIZE_INDEX_NAME &&
+      config.vars.VECTORIZE_INDEX_NAME !== indexName
+    ) {
       steps.push({
         key: `check:vectorize-name:${indexName}`,
         kind: "check",

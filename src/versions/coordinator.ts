@@ -3,14 +3,13 @@
 // (the object restarting, an overloaded isolate) is retryable.
 import type {
   BackfillReport,
-  CoordinatorOutcome,
   GoldenQuery,
   IndexEvidence,
   NamespaceCoordinator,
   NewVersion,
   VersionOverview,
 } from "../../workers/objects/namespace-coordinator";
-import { AppError, errorMessage } from "../errors";
+import { fromOutcome } from "../../workers/objects/outcome";
 import type { BackfillTask, PurgeTask } from "./messages";
 import type { GateReport, VersionRecord, VersionSpec } from "./model";
 
@@ -86,21 +85,7 @@ export class CoordinatorClient {
     return this.call("goldenQueries", () => this.stub.goldenQueries(this.namespace, this.defaults));
   }
 
-  private async call<T>(operation: string, invoke: () => Promise<unknown>): Promise<T> {
-    let reply: CoordinatorOutcome<T>;
-    try {
-      reply = (await invoke()) as CoordinatorOutcome<T>;
-    } catch (err) {
-      throw new AppError("unavailable", `version coordinator ${operation} failed: ${errorMessage(err)}`, {
-        retryable: true,
-        cause: err,
-        extra: { retryAfter: 1 },
-      });
-    }
-    if (!reply.ok) {
-      const { code, message, retryable, field } = reply.error;
-      throw new AppError(code, message, { retryable, ...(field === undefined ? {} : { field }) });
-    }
-    return reply.value;
+  private call<T>(operation: string, invoke: () => Promise<unknown>): Promise<T> {
+    return fromOutcome<T>(`version coordinator ${operation}`, invoke);
   }
 }

@@ -9,7 +9,7 @@ import { LocalVectorIndexClient } from "../../src/vectors/local";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
 import qrelsText from "../fixtures/scifact/qrels-train.tsv?raw";
 import queriesText from "../fixtures/scifact/queries-train.jsonl?raw";
-import { api, freshNamespace, waitFor } from "../helpers";
+import { api, freshNamespace, waitFor, waitIndexed } from "../helpers";
 
 interface SearchBody {
   results: { id: string; chunkId: string; score: number }[];
@@ -73,15 +73,7 @@ const V2_LARGE = { model: "@cf/baai/bge-large-en-v1.5" };
 async function ingest(ns: string, docs: Doc[]): Promise<void> {
   const res = await api("POST", `/v1/namespaces/${ns}/documents`, { documents: docs });
   expect(res.body).toMatchObject({ accepted: docs.length });
-  await waitFor(
-    `${docs.length} documents indexed in ${ns}`,
-    async () => {
-      const stats = await api<{ documents: number; pending: number }>("GET", `/v1/namespaces/${ns}`);
-      return stats.body.documents === docs.length && stats.body.pending === 0;
-    },
-    60_000,
-    100,
-  );
+  await waitIndexed(ns, docs.length);
 }
 
 async function version(ns: string, id: string): Promise<VersionBody> {

@@ -249,6 +249,17 @@ describe("a key whose patterns do not cover namespace A", () => {
               };
               for (const n of [...report.namespaces, ...report.health])
                 expect(covers(s.bPatterns, n.namespace), n.namespace).toBe(true);
+            } else if (route.template === "/v1/admin/shards") {
+              // Index figures span every tenant: a key narrower than "*" gets no counts, no names.
+              expect(res.status, what).toBe(200);
+              expect(res.text).not.toContain(s.a);
+              const listed = (
+                res.json as { indexes: { namespaces: number | null; vectors: number | null }[] }
+              ).indexes;
+              expect(listed.length).toBeGreaterThan(0);
+              if (!s.bPatterns.includes("*")) {
+                for (const i of listed) expect([i.namespaces, i.vectors]).toEqual([null, null]);
+              }
             } else if (route.template === "/v1/admin/dashboard") {
               expect(res.status, what).toBe(200);
               expect(res.text).not.toContain(`"namespace":"${s.a}"`);

@@ -35,6 +35,8 @@ export interface RouteSpec {
 }
 
 const seg = encodeURIComponent;
+/** A backup or restore id that no namespace has. */
+const BACKUP_ID = "20260101T000000Z-00000000";
 
 export const ROUTES: readonly RouteSpec[] = [
   {
@@ -174,6 +176,15 @@ export const ROUTES: readonly RouteSpec[] = [
     writes: false,
   },
   {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/backups/{id}",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+    // The namespace has no backup of that id.
+    freshStatus: 404,
+  },
+  {
     method: "POST",
     template: "/v1/namespaces/{ns}/restore",
     role: "admin",
@@ -181,6 +192,22 @@ export const ROUTES: readonly RouteSpec[] = [
     writes: true,
     // The namespace has no backup of that id.
     body: (p) => ({ from: { namespace: p.ns, backupId: "20260101T000000Z-00000000" } }),
+    freshStatus: 404,
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/restore",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/restore/{id}",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+    // No restore of that id.
     freshStatus: 404,
   },
   {
@@ -224,6 +251,13 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: "GET",
+    template: "/v1/admin/shards",
+    role: "admin",
+    namespaced: false,
+    writes: false,
+  },
+  {
+    method: "GET",
     template: "/v1/admin/metrics",
     role: "admin",
     namespaced: false,
@@ -253,12 +287,15 @@ export function routeName(route: Pick<RouteSpec, "method" | "template">): string
 
 /** The concrete path of a route; parameters are URL-encoded as a client would. */
 export function routePath(route: RouteSpec, p: RouteParams): string {
-  // Version routes name the default version, which every namespace has.
+  // Version routes name the default version, which every namespace has; backup and restore
+  // routes an id of the right shape.
   const id = route.template.startsWith("/v1/admin/")
     ? p.keyId
     : route.template.includes("/versions/{id}")
       ? "v1"
-      : p.docId;
+      : /\/(backups|restore)\/\{id\}$/.test(route.template)
+        ? BACKUP_ID
+        : p.docId;
   return route.template.replace("{ns}", seg(p.ns)).replace("{id}", seg(id));
 }
 

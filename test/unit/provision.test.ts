@@ -456,3 +456,81 @@ describe("extra Vectorize indexes (index versions of other models)", () => {
     expect(steps.find((s) => s.key === "vectorize:edgesearch-staging-custom")?.status).toBe("conflict");
   });
 });
+
+describe("shard indexes (VECTORIZE_SHARDS)", () => {
+  const withShards = (shards: string, extraBindings: string) =>
+    planProvision(
+      resolveEnvironment(
+        parseToml(
+          STAGING_TOML.replace(
+            'R2_NOTIFICATIONS = "true"',
+            `R2_NOTIFICATIONS = "true"\nVECTORIZE_SHARDS = "${shards}"`,
+          ).replace("[[env.staging.kv_namespaces]]", `${extraBindings}[[env.staging.kv_namespaces]]`),
+        ).data,
+        "staging",
+      ),
+      emptyState(),
+    );
+
+  it("creates every shard with the default model's dimensions and the metadata indexes, whatever its name", () => {
+    const steps = withShards(
+      "edgesearch-staging-bge-small-384,edgesearch-staging-shard-b",
+      '[[env.staging.vectorize]]\nbinding = "VECTORIZE_B"\nindex_name = "edgesearch-staging-shard-b"\n\n',
+    );
+    // The staging section's EMBEDDING_MODEL is bge-small (384 dimensions).
+    expect(steps.find((s) => s.key === "vectorize:edgesearch-staging-shard-b")?.command).toEqual([
+      "vectorize",
+      "create",
+      "edgesearch-staging-shard-b",
+      "--dimensions=384",
+      "--metric=cosine",
+    ]);
+    for (const field of ["category", "year", "_doc"]) {
+      expect(steps.find((s) => s.key === `metadata:edgesearch-staging-shard-b:${field}`)?.status).toBe(
+        "create",
+      );
+    }
+    // The index's own binding is not mistaken for a misnamed default index.
+    expect(steps.filter((s) => s.key.startsWith("check:vectorize-name:"))).toEqual([]);
+    expect(steps.filter((s) => s.key.startsWith("vectorize:")).map((s) => s.key)).toEqual([
+      "vectorize:edgesearch-staging-bge-small-384",
+      "vectorize:edgesearch-staging-shard-b",
+    ]);
+  });
+
+  it("creates a shard that has no binding too, and warns that it needs one", () => {
+    const steps = withShards("edgesearch-staging-bge-small-384,edgesearch-staging-shard-c", "");
+    expect(steps.find((s) => s.key === "vectorize:edgesearch-staging-shard-c")?.command).toContain(
+      "--dimensions=384",
+    );
+    expect(steps.find((s) => s.key === "metadata:edgesearch-staging-shard-c:_doc")?.status).toBe("create");
+    const warning = steps.find((s) => s.key === "check:shard-binding:edgesearch-staging-shard-c");
+    expect(warning?.status).toBe("warn");
+    expect(warning?.title).toContain("VECTORIZE_INDEXES");
+  });
+
+  it("sizes a bound shard by the default model even when its name ends with another size", () => {
+    const steps = withShards(
+      "edgesearch-staging-shard-1024",
+      '[[env.staging.vectorize]]\nbinding = "VECTORIZE_B"\nindex_name = "edgesearch-staging-shard-1024"\n\n',
+    );
+    expect(steps.find((s) => s.key === "vectorize:edgesearch-staging-shard-1024")?.command).toContain(
+      "--dimensions=384",
+    );
+  });
+
+  it("declares the shard settings in every environment of wrangler.toml", () => {
+    const data = parseToml(wranglerToml).data;
+    for (const env of [null, "staging", "production"]) {
+      const vars = resolveEnvironment(data, env).vars;
+      for (const name of [
+        "VECTORIZE_SHARDS",
+        "SHARD_MAX_VECTORS",
+        "SHARD_MAX_NAMESPACES",
+        "SHARD_FILL_THRESHOLD",
+      ]) {
+        expect(vars[name], `${env ?? "top level"}: ${name}`).toBeDefined();
+      }
+    }
+  });
+});

@@ -18,6 +18,7 @@ import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
 import { registerNamespaces } from "./routes/namespaces";
 import { registerSearch } from "./routes/search";
+import { registerShards } from "./routes/shards";
 import { registerVersions } from "./routes/versions";
 import type { AppEnv } from "./types";
 
@@ -88,6 +89,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerBackup(app);
   registerKeys(app);
   registerDeadLetters(app);
+  registerShards(app);
   registerDashboard(app);
   registerDocs(app);
 

@@ -14,6 +14,8 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { AppError } from "../../src/errors";
 import { createLogger } from "../../src/observe/logger";
+import { ShardMapClient } from "../../src/shards/client";
+import { placementOf } from "../../src/shards/policy";
 import type { GoldenQuery } from "../../src/versions/gate";
 import type { BackfillTask, PurgeTask, VersionTask } from "../../src/versions/messages";
 import {
@@ -25,6 +27,7 @@ import {
   type VersionSpec,
 } from "../../src/versions/model";
 import { pointerKey } from "../../src/versions/pointer";
+import { readMeta, writeMeta } from "./meta";
 import { type RpcOutcome, toOutcome } from "./outcome";
 
 export type CoordinatorOutcome<T> = RpcOutcome<T>;
@@ -445,7 +448,11 @@ export class NamespaceCoordinator extends DurableObject<Env> {
 
   // --- State ----------------------------------------------------------------------------------
 
-  /** Creates the default version from the deployment's configuration on first use. */
+  /**
+   * Creates the default version from the deployment's configuration on first use, in the index
+   * the shard map places the namespace in when the defaults carry a placement policy. Only then:
+   * afterwards the version records say where the namespace's vectors are.
+   */
   private async ensure(namespace: string, defaults: VersionSpec): Promise<void> {
     const known = this.meta("namespace");
     if (known !== null && known !== namespace) {
@@ -454,29 +461,49 @@ export class NamespaceCoordinator extends DurableObject<Env> {
       });
     }
     if (known === null) {
-      const now = Date.now();
-      this.ctx.storage.transactionSync(() => {
-        this.setMeta("namespace", namespace);
-        this.setMeta("seq", "1");
-        this.setMeta("epoch", "1");
-        this.save({
-          ...defaults,
-          id: DEFAULT_VERSION,
-          state: "active",
-          createdAt: now,
-          updatedAt: now,
-          activatedAt: now,
-          retireAt: null,
-          retiredAt: null,
-          purged: false,
-          backfill: null,
-          gate: null,
-          purgePasses: 0,
-          purgeRecheckAt: null,
-        });
+      // No other call runs while the shard map answers, so the namespace is placed once. A
+      // failure is handed out rather than thrown inside, where it would reset the object.
+      const failure = await this.ctx.blockConcurrencyWhile(async (): Promise<{ err: unknown } | null> => {
+        try {
+          await this.create(namespace, defaults);
+          return null;
+        } catch (err) {
+          return { err };
+        }
       });
+      if (failure) throw failure.err;
     }
     await this.publishIfStale();
+  }
+
+  private async create(namespace: string, defaults: VersionSpec): Promise<void> {
+    if (this.meta("namespace") !== null) return;
+    const placement = placementOf(defaults);
+    const index = placement
+      ? (await new ShardMapClient(this.env.SHARD_MAP).assign(namespace, placement)).index
+      : defaults.index;
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      this.setMeta("namespace", namespace);
+      this.setMeta("seq", "1");
+      this.setMeta("epoch", "1");
+      this.save({
+        ...spec(defaults),
+        index,
+        id: DEFAULT_VERSION,
+        state: "active",
+        createdAt: now,
+        updatedAt: now,
+        activatedAt: now,
+        retireAt: null,
+        retiredAt: null,
+        purged: false,
+        backfill: null,
+        gate: null,
+        purgePasses: 0,
+        purgeRecheckAt: null,
+      });
+    });
   }
 
   private records(): StoredRecord[] {
@@ -584,18 +611,11 @@ export class NamespaceCoordinator extends DurableObject<Env> {
   }
 
   private meta(key: string): string | null {
-    const rows = this.ctx.storage.sql
-      .exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key)
-      .toArray();
-    return rows[0]?.value ?? null;
+    return readMeta(this.ctx.storage.sql, key);
   }
 
   private setMeta(key: string, value: string): void {
-    this.ctx.storage.sql.exec(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      key,
-      value,
-    );
+    writeMeta(this.ctx.storage.sql, key, value);
   }
 
   private run<T>(fn: () => Promise<T>): Promise<CoordinatorOutcome<T>> {

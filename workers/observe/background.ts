@@ -1,7 +1,7 @@
 // Observability for the handlers without a request: queue batches and the scheduled index health
-// check. Each run gets a requestId for its log lines; error-level lines and crashes go to Sentry
+// check (which also sends the shard map each index's vector count). Each run gets a requestId for its log lines; error-level lines and crashes go to Sentry
 // when SENTRY_DSN is set; local-mode metrics are flushed before the run ends.
-import { loadConfig } from "../../src/config";
+import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { observeConfig } from "../../src/observe/config";
 import { checkIndexHealth, healthEvent, storeIndexHealth } from "../../src/observe/index-health";
@@ -9,8 +9,12 @@ import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-da
 import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
 import { AnalyticsEngineMetrics } from "../../src/observe/metrics";
 import { createSentry, reportError } from "../../src/observe/sentry";
+import { ShardMapClient } from "../../src/shards/client";
+import { shardPolicy } from "../../src/shards/policy";
+import { acrossIndexes, reportShardUsage } from "../../src/shards/report";
+import type { VectorIndex } from "../../src/vectors/vector-index";
 import type { WorkerEnv } from "../env";
-import { buildServices } from "../services";
+import { buildServices, type Services } from "../services";
 
 const consoleSink: LogSink = (level, line) => {
   if (level === "error") console.error(line);
@@ -76,14 +80,56 @@ export async function runObserved(
   }
 }
 
+/**
+ * Sends each index's vector count to the shard map (and a page of namespaces from before it);
+ * answers the indexes namespaces may live in, for the health check's vector lookups. A failure is
+ * logged: the health check runs regardless, and the map keeps its last counts.
+ */
+async function reportShards(
+  env: WorkerEnv,
+  config: Config,
+  services: Services,
+  logger: Logger,
+): Promise<VectorIndex[]> {
+  const defaults = services.versions.defaults;
+  const policy = shardPolicy(config, defaults);
+  const resolve = (name: string): VectorIndex | null => {
+    try {
+      return services.versions.index({ ...defaults, index: name });
+    } catch {
+      return null;
+    }
+  };
+  let names = [...new Set([policy.defaultIndex, ...policy.indexes])];
+  try {
+    const report = await reportShardUsage({
+      shardMap: new ShardMapClient(env.SHARD_MAP),
+      db: env.DB,
+      policy,
+      index: resolve,
+      logger,
+    });
+    names = report.indexes;
+    logger.info("shards.reported", {
+      indexes: report.reported.map((r) => `${r.index}:${r.vectors}`),
+      failed: report.failed,
+      adopted: report.adopted,
+    });
+  } catch (err) {
+    logger.warn("shards.report_failed", { error: errorMessage(err) });
+  }
+  return names.map(resolve).filter((index): index is VectorIndex => index !== null);
+}
+
 /** The scheduled handler: checks index health, stores the findings, emits one point per namespace. */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
   const logger = backgroundLogger(env, ctx, config.logLevel, { job: "index-health" });
   await runObserved(env, ctx, "scheduled index-health", async () => {
     const services = buildServices(env, config, logger, { defer: (p) => ctx.waitUntil(p), path: "ingest" });
+    const indexes = await reportShards(env, config, services, logger);
     const report = await checkIndexHealth(
-      { db: env.DB, index: services.index },
+      { db: env.DB, index: indexes.length > 1 ? acrossIndexes(indexes) : services.index },
       { stuckAfterMs: observeConfig(env).stuckQueuedMs },
     );
     await storeIndexHealth(env.DB, report);

@@ -1,0 +1,92 @@
+// Vector index shards (admin role): the indexes namespaces are spread over, how full each is and
+// whether it takes new namespaces. The counts span every tenant, so only a key that covers every
+// namespace ("*") sees them; a narrower admin key sees the indexes and whether they take new
+// namespaces, and the index of each of its own namespaces is on its versions.
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { ShardMapClient } from "../../../src/shards/client";
+import { emptyUsage, fullness, refusal, shardPolicy } from "../../../src/shards/policy";
+import { errorResponses, jsonResponse } from "../schemas";
+import type { AppEnv } from "../types";
+
+const ShardIndexSchema = z
+  .object({
+    index: z.string(),
+    /** Listed in VECTORIZE_SHARDS (or the default index when that is empty). */
+    inPool: z.boolean(),
+    acceptsNamespaces: z.boolean(),
+    refusal: z.enum(["not_in_pool", "full", "dimensions"]).nullable(),
+    namespaces: z.number().int().nullable(),
+    vectors: z.number().int().nullable(),
+    fullness: z.number().nullable(),
+    dimensions: z.number().int().nullable(),
+    vectorsReportedAt: z.string().nullable(),
+  })
+  .openapi("ShardIndex");
+
+export const ShardsResponseSchema = z
+  .object({
+    defaultIndex: z.string(),
+    pool: z.array(z.string()),
+    limits: z.object({
+      maxVectors: z.number().int(),
+      maxNamespaces: z.number().int(),
+      fillThreshold: z.number(),
+    }),
+    indexes: z.array(ShardIndexSchema),
+  })
+  .openapi("Shards");
+export type ShardsResponse = z.infer<typeof ShardsResponseSchema>;
+
+export function registerShards(app: OpenAPIHono<AppEnv>) {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/admin/shards",
+      tags: ["admin"],
+      summary:
+        "The vector indexes namespaces are spread over: namespaces, vectors, fullness, and whether each takes new namespaces",
+      responses: {
+        200: jsonResponse(ShardsResponseSchema, "Indexes (counts only for a key covering every namespace)"),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const services = c.get("services");
+      const policy = shardPolicy(services.config, services.versions.defaults);
+      const status = await new ShardMapClient(c.env.SHARD_MAP).status();
+      const seesCounts = c.get("principal").namespaces.includes("*");
+      const known = new Map(status.indexes.map((u) => [u.index, u]));
+      const names = [...new Set([...policy.indexes, policy.defaultIndex, ...known.keys()])];
+      const indexes = names.map((name) => {
+        const usage = known.get(name) ?? emptyUsage(name);
+        const why = refusal(usage, policy);
+        return {
+          index: name,
+          inPool: policy.indexes.includes(name),
+          acceptsNamespaces: why === null,
+          refusal: why,
+          namespaces: seesCounts ? usage.namespaces : null,
+          vectors: seesCounts ? usage.vectors : null,
+          fullness: seesCounts ? Number(fullness(usage, policy).toFixed(6)) : null,
+          dimensions: usage.dimensions,
+          vectorsReportedAt:
+            seesCounts && usage.reportedAt !== null ? new Date(usage.reportedAt).toISOString() : null,
+        };
+      });
+      c.header("cache-control", "no-store");
+      return c.json(
+        {
+          defaultIndex: policy.defaultIndex,
+          pool: policy.indexes,
+          limits: {
+            maxVectors: policy.maxVectors,
+            maxNamespaces: policy.maxNamespaces,
+            fillThreshold: policy.fillThreshold,
+          },
+          indexes,
+        },
+        200,
+      );
+    },
+  );
+}
