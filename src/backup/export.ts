@@ -1,209 +1,373 @@
-// Exports a namespace's active version to R2: its indexed documents (row, R2 text and custom
-// metadata), their chunk rows and their vectors (values read back from the index, so a restore
-// needs no embedding), as NDJSON parts and a manifest listing each part's SHA-256.
+// Backup steps: each exports one page of the namespace's indexed documents, in id order from the
+// job's cursor, as three NDJSON parts named by the step (documents: row, R2 text and custom
+// metadata; chunks: rows; vectors: values read back from the index, so a restore needs no
+// embedding), and the last step writes the manifest listing every part's SHA-256.
+//
+// A step first applies itself to the job (a compare-and-set on the step number that also records
+// its parts' hashes), then writes the parts, then sends the next step. So of two deliveries of a
+// step only one applies, and only content whose hash the job holds is ever written. A delivery
+// that finds its step applied but the next one never sent (a crash in between) writes the parts
+// again if they are missing, from the step's recorded start, and sends the next step.
+//
+// Per document the backup is consistent: its row and chunks come from one D1 transaction, its
+// vectors are read once its last write has had time to reach the index (the same settle time the
+// result cache assumes), and its R2 object is read after the vectors and must carry the eTag the
+// row was indexed at. A newer write reaches R2 before its vectors are written, so a vector read
+// that precedes an unchanged R2 read belongs to that eTag. A document deleted meanwhile is left
+// out; one that changed meanwhile makes the step retry.
 import { AppError } from "../errors";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { documentKey } from "../validation";
-import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
-import type { VersionSpec } from "../versions/model";
+import type { VectorRecord } from "../vectors/vector-index";
 import { vectorNamespace } from "../versions/model";
 import {
   BACKUP_FORMAT,
   backupPrefix,
   type ChunkLine,
   type DocumentLine,
-  MAX_BACKUP_CHUNKS,
-  MAX_BACKUP_DOCUMENTS,
   type Manifest,
   manifestKey,
-  newBackupId,
-  PART_BYTES,
   type Part,
   type PartKind,
+  partName,
   sha256Hex,
   utf8Bytes,
   type VectorLine,
 } from "./format";
-import type { BackupStore } from "./store";
-
-export interface BackupDeps {
-  blobs: R2Bucket;
-  store: BackupStore;
-  /** The vector index of `spec`. */
-  index: VectorIndex;
-}
+import { type Job, JobStore } from "./jobs";
+import { type BackupTaskDeps, sendFirst, sendStep } from "./messages";
+import { BackupStore, type PageDocument, type StoredChunk } from "./store";
 
 // Vectorize returns values for at most 20 ids per call.
 const VECTORS_PER_READ = 20;
+const VECTOR_READ_CONCURRENCY = 4;
 const R2_CONCURRENCY = 8;
-
-/** Writes NDJSON lines of one kind into parts of bounded size, recording each part. */
-class PartWriter {
-  private lines: string[] = [];
-  private bytes = 0;
-  private seq = 0;
-
-  constructor(
-    private readonly blobs: R2Bucket,
-    private readonly prefix: string,
-    private readonly kind: PartKind,
-    private readonly parts: Part[],
-  ) {}
-
-  async add(line: unknown): Promise<void> {
-    const text = JSON.stringify(line);
-    this.lines.push(text);
-    this.bytes += utf8Bytes(text) + 1;
-    if (this.bytes >= PART_BYTES) await this.flush();
-  }
-
-  /** Closes the open part; a kind with no lines still gets one (empty) part. */
-  async close(): Promise<void> {
-    if (this.lines.length > 0 || this.seq === 0) await this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    const body = this.lines.map((l) => `${l}\n`).join("");
-    const name = `${this.kind}-${String(this.seq).padStart(3, "0")}.ndjson`;
-    this.seq += 1;
-    const sha256 = await sha256Hex(body);
-    await r2("write backup part", () =>
-      this.blobs.put(`${this.prefix}${name}`, body, {
-        httpMetadata: { contentType: "application/x-ndjson" },
-      }),
-    );
-    this.parts.push({ kind: this.kind, name, sha256, lines: this.lines.length, bytes: utf8Bytes(body) });
-    this.lines = [];
-    this.bytes = 0;
-  }
-}
-
-// Vector writes become readable asynchronously: a chunk indexed moments ago is asked for again
-// briefly before the backup gives up (503, retry later).
+// Vector writes become readable asynchronously: ids still missing are asked for again briefly.
 const VECTOR_READ_DELAYS_MS = [100, 400];
 
-async function readVectors(index: VectorIndex, ids: string[]): Promise<Map<string, VectorRecord>> {
-  const found = new Map<string, VectorRecord>();
-  for (let attempt = 0; ; attempt++) {
-    const missing = ids.filter((id) => !found.has(id));
-    for (const r of await index.getByIds(missing)) found.set(r.id, r);
-    const delay = VECTOR_READ_DELAYS_MS[attempt];
-    if (found.size === ids.length || delay === undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts a backup of the namespace's `version`: the job, and its first step on the queue. */
+export async function startBackup(
+  deps: Pick<BackupTaskDeps, "db" | "queue">,
+  namespace: string,
+  version: Job["version"],
+  pageSize: number,
+  id: string,
+  now = Date.now(),
+): Promise<Job> {
+  const totals = await new BackupStore(deps.db).countIndexed(namespace, version.id);
+  const jobs = new JobStore(deps.db);
+  const job = await jobs.create(
+    {
+      id,
+      kind: "backup",
+      namespace,
+      phase: "pages",
+      pageSize,
+      version,
+      totalDocuments: totals.documents,
+      totalChunks: totals.chunks,
+    },
+    now,
+  );
+  await sendFirst(jobs, deps.queue, job);
+  return job;
 }
 
-export async function createBackup(
-  deps: BackupDeps,
-  namespace: string,
-  spec: VersionSpec,
-  now = Date.now(),
-): Promise<Manifest> {
-  const counts = await deps.store.countIndexed(namespace, spec.id);
-  if (counts.documents > MAX_BACKUP_DOCUMENTS || counts.chunks > MAX_BACKUP_CHUNKS) {
+interface BuiltPart extends Part {
+  step: number;
+  text: string;
+}
+
+interface Page {
+  parts: BuiltPart[];
+  documents: number;
+  chunks: number;
+  /** Where the next step starts, and whether there is one. */
+  last: string;
+  more: boolean;
+}
+
+/** Runs step `job.step` of a backup. Returns whether this delivery applied it. */
+export async function backupStep(deps: BackupTaskDeps, job: Job): Promise<boolean> {
+  const jobs = new JobStore(deps.db);
+  const step = job.step;
+  if (job.phase === "manifest") {
+    await writeManifest(deps, job);
+    return jobs.complete(job, step);
+  }
+  const { live } = await deps.versions.coordinator(job.namespace).writeTargets();
+  if (!live.some((v) => v.id === job.version.id)) {
     throw new AppError(
-      "payload_too_large",
-      `namespace "${namespace}" has ${counts.documents} documents and ${counts.chunks} chunks; a backup holds at most ${MAX_BACKUP_DOCUMENTS} documents and ${MAX_BACKUP_CHUNKS} chunks`,
+      "conflict",
+      `version ${job.version.id} was retired while the backup ran; start a new backup`,
     );
   }
-  const backupId = newBackupId(now);
-  const prefix = backupPrefix(namespace, backupId);
-  const parts: Part[] = [];
+  const page = await readPage(deps, job, job.cursor, step);
+  const applied = await commitPage(deps.db, job, step, page);
+  if (!applied) return false;
+  await putParts(deps.blobs, job, page.parts);
+  await sendStep(deps, job, step + 1);
+  deps.logger.info("backup.step", {
+    namespace: job.namespace,
+    job: job.id,
+    step,
+    documents: page.documents,
+    chunks: page.chunks,
+    more: page.more,
+  });
+  return true;
+}
 
-  const documents = await deps.store.indexedDocuments(namespace, MAX_BACKUP_DOCUMENTS);
-  const docWriter = new PartWriter(deps.blobs, prefix, "documents", parts);
-  // Read in bounded windows so memory holds one part's worth of bodies, not the namespace's.
-  for (let i = 0; i < documents.length; i += R2_CONCURRENCY * 4) {
-    const window = documents.slice(i, i + R2_CONCURRENCY * 4);
-    const lines = await mapLimit(window, R2_CONCURRENCY, async (doc): Promise<DocumentLine> => {
-      const object = await r2("read document", () => deps.blobs.get(documentKey(namespace, doc.id)));
-      if (!object || (doc.indexedEtag !== null && object.etag !== doc.indexedEtag)) {
-        await object?.body.cancel();
-        throw new AppError(
-          "conflict",
-          `document "${doc.id}" changed while the backup ran; retry once writes have settled`,
-        );
-      }
-      return {
-        id: doc.id,
-        title: doc.title,
-        contentType: doc.contentType,
-        metadata: doc.metadata,
-        createdAt: doc.createdAt,
-        body: await r2("read document body", () => object.text()),
-        customMetadata: object.customMetadata ?? {},
-      };
-    });
-    for (const line of lines) await docWriter.add(line);
+/**
+ * A delivery of step `step` after the job applied it: if the next step was never sent, makes sure
+ * the step's parts exist (writing them again when they are missing and the documents are as they
+ * were), then sends it.
+ */
+export async function backupStepRedelivered(deps: BackupTaskDeps, job: Job, step: number): Promise<void> {
+  if (job.sentStep > step) return;
+  const { results } = await deps.db
+    .prepare("SELECT name, sha256, from_cursor FROM backup_parts WHERE job_id = ?1 AND step = ?2")
+    .bind(job.id, step)
+    .all<{ name: string; sha256: string; from_cursor: string }>();
+  const prefix = backupPrefix(job.namespace, job.id);
+  const missing: string[] = [];
+  for (const part of results) {
+    const head = await r2("head backup part", () => deps.blobs.head(`${prefix}${part.name}`));
+    if (head?.customMetadata?.sha256 !== part.sha256) missing.push(part.name);
   }
-  await docWriter.close();
+  const first = results[0];
+  if (missing.length > 0 && first) {
+    const page = await readPage(deps, job, first.from_cursor, step);
+    const wanted = new Map(results.map((p) => [p.name, p.sha256]));
+    const same =
+      page.parts.length === results.length && page.parts.every((p) => wanted.get(p.name) === p.sha256);
+    if (!same) {
+      throw new AppError(
+        "conflict",
+        `parts of step ${step} (${missing.join(", ")}) were not written and the documents have changed since; start a new backup`,
+      );
+    }
+    await putParts(deps.blobs, job, page.parts);
+  }
+  await sendStep(deps, job, step + 1);
+}
 
-  // A document indexed after the list above was read is left out whole, chunks included.
-  const exported = new Set(documents.map((d) => d.id));
-  const chunks = (await deps.store.versionChunks(namespace, spec.id)).filter((c) => exported.has(c.docId));
-  const chunkWriter = new PartWriter(deps.blobs, prefix, "chunks", parts);
-  for (const c of chunks) {
-    const line: ChunkLine = {
-      docId: c.docId,
-      index: c.index,
-      title: c.title,
-      headings: c.headings,
-      text: c.text,
-      tokens: c.tokens,
+async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: number): Promise<Page> {
+  const store = new BackupStore(deps.db);
+  const end = await store.pageEnd(job.namespace, after, job.pageSize);
+  if (end === null) return { parts: [], documents: 0, chunks: 0, last: after, more: false };
+  const { documents, chunks } = await store.page(job.namespace, job.version.id, after, end.last);
+
+  // Vectors written moments ago may not be readable yet, or readable at their previous values.
+  const settleMs = deps.config.resultCacheSettleMs;
+  const newest = Math.max(0, ...documents.map((d) => d.indexedAt ?? 0));
+  const wait = Math.min(settleMs, newest + settleMs - Date.now());
+  if (wait > 0) await sleep(wait);
+
+  const vectors = await readVectors(deps, job, chunks);
+  const bodies = await mapLimit(documents, R2_CONCURRENCY, (doc) => readBody(deps.blobs, job.namespace, doc));
+
+  const lines: Record<PartKind, string[]> = { documents: [], chunks: [], vectors: [] };
+  const byDoc = new Map<string, StoredChunk[]>();
+  for (const c of chunks) byDoc.set(c.docId, [...(byDoc.get(c.docId) ?? []), c]);
+  documents.forEach((doc, i) => {
+    const body = bodies[i];
+    if (body === null || body === undefined) return; // deleted meanwhile: not in the snapshot
+    const own = byDoc.get(doc.id) ?? [];
+    const line: DocumentLine = {
+      id: doc.id,
+      title: doc.title,
+      contentType: doc.contentType,
+      metadata: doc.metadata,
+      createdAt: doc.createdAt,
+      body: body.text,
+      customMetadata: body.customMetadata,
     };
-    await chunkWriter.add(line);
-  }
-  await chunkWriter.close();
-
-  const vectorWriter = new PartWriter(deps.blobs, prefix, "vectors", parts);
-  const expectedNamespace = await vectorNamespace(namespace, spec.id);
-  for (let i = 0; i < chunks.length; i += VECTORS_PER_READ) {
-    const batch = chunks.slice(i, i + VECTORS_PER_READ);
-    const byId = await readVectors(
-      deps.index,
-      batch.map((c) => c.chunkId),
-    );
-    for (const c of batch) {
-      const record = byId.get(c.chunkId);
-      if (!record || (record.namespace !== undefined && record.namespace !== expectedNamespace)) {
+    lines.documents.push(JSON.stringify(line));
+    for (const c of own) {
+      const record = vectors.get(c.chunkId);
+      if (!record) {
         throw new AppError(
           "unavailable",
-          `the vector of chunk "${c.chunkId}" of document "${c.docId}" is not readable yet; retry shortly`,
-          { retryable: true, extra: { retryAfter: 10 } },
+          `the vector of chunk "${c.chunkId}" of document "${doc.id}" is not readable yet`,
+          { retryable: true },
         );
       }
-      const line: VectorLine = {
+      const chunk: ChunkLine = {
+        docId: c.docId,
+        index: c.index,
+        title: c.title,
+        headings: c.headings,
+        text: c.text,
+        tokens: c.tokens,
+      };
+      const vector: VectorLine = {
         id: c.chunkId,
         docId: c.docId,
         index: c.index,
         values: Array.from(record.values),
         metadata: record.metadata ?? {},
       };
-      await vectorWriter.add(line);
+      lines.chunks.push(JSON.stringify(chunk));
+      lines.vectors.push(JSON.stringify(vector));
+    }
+  });
+  const parts: BuiltPart[] = [];
+  if (lines.documents.length > 0) {
+    for (const kind of ["documents", "chunks", "vectors"] as const) {
+      const text = lines[kind].map((l) => `${l}\n`).join("");
+      parts.push({
+        kind,
+        name: partName(kind, step),
+        step,
+        sha256: await sha256Hex(text),
+        lines: lines[kind].length,
+        bytes: utf8Bytes(text),
+        text,
+      });
     }
   }
-  await vectorWriter.close();
+  return {
+    parts,
+    documents: lines.documents.length,
+    chunks: lines.chunks.length,
+    last: end.last,
+    more: end.more,
+  };
+}
 
+async function readVectors(
+  deps: BackupTaskDeps,
+  job: Job,
+  chunks: StoredChunk[],
+): Promise<Map<string, VectorRecord>> {
+  const index = deps.versions.index(job.version);
+  const expected = await vectorNamespace(job.namespace, job.version.id);
+  const found = new Map<string, VectorRecord>();
+  const ids = chunks.map((c) => c.chunkId);
+  for (let attempt = 0; ; attempt++) {
+    const missing = ids.filter((id) => !found.has(id));
+    const batches: string[][] = [];
+    for (let i = 0; i < missing.length; i += VECTORS_PER_READ)
+      batches.push(missing.slice(i, i + VECTORS_PER_READ));
+    const read = await mapLimit(batches, VECTOR_READ_CONCURRENCY, (batch) => index.getByIds(batch));
+    for (const record of read.flat()) {
+      if (record.namespace === undefined || record.namespace === expected) found.set(record.id, record);
+    }
+    const delay = VECTOR_READ_DELAYS_MS[attempt];
+    if (found.size === ids.length || delay === undefined) return found;
+    await sleep(delay);
+  }
+}
+
+/** The document's R2 text and custom metadata, or null when it was deleted meanwhile. */
+async function readBody(
+  blobs: R2Bucket,
+  namespace: string,
+  doc: PageDocument,
+): Promise<{ text: string; customMetadata: Record<string, string> } | null> {
+  const object = await r2("read document", () => blobs.get(documentKey(namespace, doc.id)));
+  if (!object) return null;
+  if (object.etag !== doc.indexedEtag) {
+    await object.body.cancel();
+    throw new AppError("unavailable", `document "${doc.id}" changed while the backup read it`, {
+      retryable: true,
+    });
+  }
+  return {
+    text: await r2("read document body", () => object.text()),
+    customMetadata: object.customMetadata ?? {},
+  };
+}
+
+/** Applies the step: records its parts and advances the job, in one transaction. */
+async function commitPage(db: D1Database, job: Job, step: number, page: Page): Promise<boolean> {
+  const jobs = new JobStore(db);
+  const record = db.prepare(
+    `INSERT INTO backup_parts (job_id, name, step, kind, sha256, lines, bytes, from_cursor)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+     WHERE EXISTS (SELECT 1 FROM backup_jobs WHERE id = ?1 AND step = ?3 AND state = 'running')
+     ON CONFLICT (job_id, name) DO NOTHING`,
+  );
+  const statements = page.parts.map((p) =>
+    record.bind(job.id, p.name, step, p.kind, p.sha256, p.lines, p.bytes, job.cursor),
+  );
+  statements.push(
+    jobs.advance(job, step, {
+      phase: page.more ? "pages" : "manifest",
+      cursor: page.last,
+      documents: page.documents,
+      chunks: page.chunks,
+      vectors: page.chunks,
+    }),
+  );
+  const results = await db.batch(statements).catch((err: unknown) => {
+    throw new AppError("unavailable", "D1 apply backup step failed", { retryable: true, cause: err });
+  });
+  return results[results.length - 1]?.meta.changes === 1;
+}
+
+async function putParts(blobs: R2Bucket, job: Job, parts: BuiltPart[]): Promise<void> {
+  const prefix = backupPrefix(job.namespace, job.id);
+  for (const part of parts) {
+    await r2("write backup part", () =>
+      blobs.put(`${prefix}${part.name}`, part.text, {
+        httpMetadata: { contentType: "application/x-ndjson" },
+        // R2 checks the upload against it; a redelivered step compares it with the job's record.
+        sha256: part.sha256,
+        customMetadata: { sha256: part.sha256 },
+      }),
+    );
+  }
+}
+
+const KIND_ORDER: Record<PartKind, number> = { documents: 0, chunks: 1, vectors: 2 };
+
+async function writeManifest(deps: BackupTaskDeps, job: Job): Promise<Manifest> {
+  const { results } = await deps.db
+    .prepare("SELECT name, step, kind, sha256, lines, bytes FROM backup_parts WHERE job_id = ?1")
+    .bind(job.id)
+    .all<{ name: string; step: number; kind: PartKind; sha256: string; lines: number; bytes: number }>();
+  const files: Part[] = results
+    .map((r) => ({
+      kind: r.kind,
+      name: r.name,
+      step: r.step,
+      sha256: r.sha256,
+      lines: r.lines,
+      bytes: r.bytes,
+    }))
+    .sort((a, b) => a.step - b.step || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+  const total = (kind: PartKind) => files.filter((f) => f.kind === kind).reduce((n, f) => n + f.lines, 0);
   const manifest: Manifest = {
     format: BACKUP_FORMAT,
-    namespace,
-    backupId,
-    createdAt: new Date(now).toISOString(),
-    version: spec,
-    counts: { documents: documents.length, chunks: chunks.length, vectors: chunks.length },
-    files: parts,
+    namespace: job.namespace,
+    backupId: job.id,
+    createdAt: new Date(job.createdAt).toISOString(),
+    version: job.version,
+    counts: { documents: total("documents"), chunks: total("chunks"), vectors: total("vectors") },
+    files,
   };
   await r2("write backup manifest", () =>
-    deps.blobs.put(manifestKey(namespace, backupId), JSON.stringify(manifest, null, 2), {
+    deps.blobs.put(manifestKey(job.namespace, job.id), JSON.stringify(manifest, null, 2), {
       httpMetadata: { contentType: "application/json" },
       customMetadata: {
         createdAt: manifest.createdAt,
         documents: String(manifest.counts.documents),
         chunks: String(manifest.counts.chunks),
-        model: spec.model,
+        model: job.version.model,
       },
     }),
   );
+  deps.logger.info("backup.created", {
+    namespace: job.namespace,
+    backupId: job.id,
+    documents: manifest.counts.documents,
+    chunks: manifest.counts.chunks,
+    parts: files.length,
+  });
   return manifest;
 }

@@ -6,17 +6,20 @@ import { z } from "zod";
 import { MetadataSchema } from "../validation";
 import { VersionSpecSchema } from "../versions/model";
 
-export const BACKUP_FORMAT = 1;
+/** 2: parts are written per step and name it; 1: parts per kind, split by size (still restorable). */
+export const BACKUP_FORMAT = 2;
 export const BACKUP_PREFIX = "_backups";
 
+/** Documents per step (one queue message) unless BACKUP_PAGE_DOCUMENTS says otherwise. */
+export const DEFAULT_PAGE_DOCUMENTS = 100;
+export const MAX_PAGE_DOCUMENTS = 200;
 /**
- * Backups run within one request: these bound its work (R2 reads, vector reads in batches of
- * 20, D1 rows) and memory. A namespace above them is refused with 413.
+ * A step also stops once its documents hold this many bytes or this many chunks (at least one
+ * document per step): it bounds the memory a step holds (bodies, vectors at ~8 KB each for 768
+ * dimensions) and its subrequests (a vector read per 20 chunks).
  */
-export const MAX_BACKUP_DOCUMENTS = 500;
-export const MAX_BACKUP_CHUNKS = 5000;
-/** A part is closed once it holds this many bytes (one line may take it over). */
-export const PART_BYTES = 4 * 1024 * 1024;
+export const STEP_BYTES = 8 * 1024 * 1024;
+export const STEP_CHUNKS = 1000;
 
 export const BackupIdSchema = z
   .string()
@@ -59,8 +62,13 @@ export type VectorLine = z.infer<typeof VectorLineSchema>;
 
 export const PartSchema = z.object({
   kind: z.enum(PART_KINDS),
-  /** Relative to the backup's prefix, e.g. "chunks-000.ndjson". */
-  name: z.string().regex(/^(documents|chunks|vectors)-[0-9]{3,6}\.ndjson$/),
+  /** Relative to the backup's prefix, e.g. "chunks-000003.ndjson". */
+  name: z.string().regex(/^(documents|chunks|vectors)-[0-9]{3,9}\.ndjson$/),
+  /**
+   * Format 2: the step that wrote it. A step's three parts hold the same documents (their rows,
+   * their chunks, their vectors), so a restore writes them together. Absent in format 1.
+   */
+  step: z.number().int().min(0).optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   lines: z.number().int().min(0),
   bytes: z.number().int().min(0),
@@ -68,7 +76,7 @@ export const PartSchema = z.object({
 export type Part = z.infer<typeof PartSchema>;
 
 export const ManifestSchema = z.object({
-  format: z.literal(BACKUP_FORMAT),
+  format: z.union([z.literal(1), z.literal(BACKUP_FORMAT)]),
   namespace: z.string(),
   backupId: BackupIdSchema,
   createdAt: z.string(),
@@ -87,6 +95,10 @@ export const backupPrefix = (namespace: string, backupId: string) =>
   `${BACKUP_PREFIX}/${namespace}/${backupId}/`;
 export const manifestKey = (namespace: string, backupId: string) =>
   `${backupPrefix(namespace, backupId)}manifest.json`;
+export const partName = (kind: PartKind, step: number) => `${kind}-${String(step).padStart(6, "0")}.ndjson`;
+
+/** A part's step group: format 1 backups are one group (they were at most 500 documents). */
+export const partGroup = (part: Part) => part.step ?? 0;
 
 /** Sortable by time, unique by its random suffix. */
 export function newBackupId(now = Date.now()): string {

@@ -1,158 +1,209 @@
-// Restores a backup into an empty namespace: every part is checked against the manifest's SHA-256
-// before anything is written; then the documents go to R2, the vectors (values copied, ids and
-// vector namespace recomputed for the target) to the target's index, and last the D1 rows in one
-// transaction. Until that transaction commits the target has no document rows, so it still
-// counts as empty and a failed restore can simply be run again.
+// Restore steps, into a namespace that is empty when the restore starts. Three phases:
+// - verify: every part is read and checked against the manifest (SHA-256, line count, each line's
+//   shape, the vectors' dimensions), a bounded number of parts per step, before anything is
+//   written: a damaged backup fails the job and leaves the target as it was.
+// - write: one step per part group (a backup step's documents, chunks and vectors): the documents
+//   to R2, the vectors (values copied, ids and vector namespace recomputed for the target) to the
+//   target's index, then the D1 rows in the transaction that advances the job. R2 and vector
+//   writes are idempotent (same keys, same ids, same values); the rows are written only by the
+//   transaction that moves the job past the step, so a repeated step duplicates nothing.
+// - settle: the job completes once the index has applied the last vector write, so a complete
+//   restore answers searches as the source did.
 import { AppError } from "../errors";
 import { chunkId, chunkIdPrefix } from "../ingest/ids";
 import { upsertAll } from "../ingest/pipeline";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { documentKey } from "../validation";
-import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
+import type { VectorRecord } from "../vectors/vector-index";
 import { DEFAULT_VERSION, type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
 import {
-  backupPrefix,
-  ChunkLineSchema,
-  DocumentLineSchema,
-  MAX_BACKUP_CHUNKS,
-  MAX_BACKUP_DOCUMENTS,
+  type ChunkLine,
+  type DocumentLine,
   type Manifest,
-  ManifestSchema,
-  manifestKey,
-  type Part,
-  sha256Hex,
-  VectorLineSchema,
+  type PartKind,
+  partGroup,
+  type VectorLine,
 } from "./format";
-import type { BackupStore, RestoredDocument, StoredChunk } from "./store";
-
-export interface RestoreDeps {
-  blobs: R2Bucket;
-  store: BackupStore;
-}
-
-export interface RestoreTarget {
-  namespace: string;
-  /** The target's active version and every live one (from its coordinator). */
-  active: VersionSpec;
-  live: VersionSpec[];
-  /** The vector index of `active`. */
-  index: VectorIndex;
-}
-
-export interface RestoreResult {
-  documents: number;
-  chunks: number;
-  vectors: number;
-}
+import { type Job, JobStore } from "./jobs";
+import { type BackupTaskDeps, sendFirst, sendStep, stepMessage } from "./messages";
+import { groupsOf, jobManifest, orderedParts, parseLines, readPart } from "./parts";
+import { BackupStore, type RestoredDocument, type StoredChunk } from "./store";
 
 const R2_CONCURRENCY = 8;
-
-export async function readManifest(blobs: R2Bucket, namespace: string, backupId: string): Promise<Manifest> {
-  const object = await r2("read backup manifest", () => blobs.get(manifestKey(namespace, backupId)));
-  if (!object)
-    throw new AppError("not_found", `backup ${backupId} of namespace "${namespace}" does not exist`);
-  const text = await r2("read backup manifest", () => object.text());
-  let parsed: ReturnType<typeof ManifestSchema.safeParse>;
-  try {
-    parsed = ManifestSchema.safeParse(JSON.parse(text));
-  } catch {
-    throw new AppError("unprocessable", `the manifest of backup ${backupId} is not JSON`);
-  }
-  if (!parsed.success || parsed.data.namespace !== namespace || parsed.data.backupId !== backupId) {
-    throw new AppError("unprocessable", `the manifest of backup ${backupId} is not a valid manifest`);
-  }
-  const m = parsed.data;
-  if (m.counts.documents > MAX_BACKUP_DOCUMENTS || m.counts.chunks > MAX_BACKUP_CHUNKS) {
-    throw new AppError("payload_too_large", `backup ${backupId} is larger than a restore handles`);
-  }
-  return m;
-}
+/** Verification reads at most this many parts, or bytes, per step. */
+const VERIFY_PARTS = 24;
+const VERIFY_BYTES = 48 * 1024 * 1024;
+/** How long the settle phase waits for the index before completing regardless (logged). */
+const SETTLE_LIMIT_MS = 15 * 60 * 1000;
+const SETTLE_POLL_SECONDS = 1;
 
 /** Why the target cannot take this backup, or null. */
 export async function restoreConflict(
-  deps: RestoreDeps,
+  store: BackupStore,
   manifest: Manifest,
-  target: RestoreTarget,
+  namespace: string,
+  active: VersionSpec,
+  live: VersionSpec[],
 ): Promise<string | null> {
-  const { active, live } = target;
   if (active.id !== DEFAULT_VERSION || live.length !== 1) {
-    return `namespace "${target.namespace}" has index versions beyond ${DEFAULT_VERSION} (active: ${active.id}); restore needs a namespace that has only ${DEFAULT_VERSION}`;
+    return `namespace "${namespace}" has index versions beyond ${DEFAULT_VERSION} (active: ${active.id}); restore needs a namespace that has only ${DEFAULT_VERSION}`;
   }
   const v = manifest.version;
   if (v.model !== active.model || v.dimensions !== active.dimensions || v.pooling !== active.pooling) {
-    return `the backup's vectors come from ${v.model} (${v.dimensions} dimensions, ${v.pooling} pooling); namespace "${target.namespace}" uses ${active.model} (${active.dimensions} dimensions, ${active.pooling} pooling)`;
+    return `the backup's vectors come from ${v.model} (${v.dimensions} dimensions, ${v.pooling} pooling); namespace "${namespace}" uses ${active.model} (${active.dimensions} dimensions, ${active.pooling} pooling)`;
   }
-  return deps.store.notEmptyReason(target.namespace, active.id);
+  return store.notEmptyReason(namespace, active.id);
 }
 
-/** The part's text, checked against the manifest. */
-async function readPart(blobs: R2Bucket, manifest: Manifest, part: Part): Promise<string> {
-  const key = `${backupPrefix(manifest.namespace, manifest.backupId)}${part.name}`;
-  const object = await r2("read backup part", () => blobs.get(key));
-  if (!object) throw new AppError("unprocessable", `backup part ${part.name} is missing`);
-  const text = await r2("read backup part", () => object.text());
-  if ((await sha256Hex(text)) !== part.sha256) {
-    throw new AppError(
-      "unprocessable",
-      `backup part ${part.name} does not match its SHA-256 in the manifest`,
-    );
-  }
-  return text;
-}
-
-function* lines<T>(text: string, part: Part, parse: (v: unknown) => T | null): Generator<T> {
-  let n = 0;
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    n += 1;
-    let value: T | null = null;
-    try {
-      value = parse(JSON.parse(line));
-    } catch {
-      value = null;
-    }
-    if (value === null)
-      throw new AppError("unprocessable", `line ${n} of backup part ${part.name} is invalid`);
-    yield value;
-  }
-}
-
-const parser =
-  <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }) =>
-  (v: unknown): T | null => {
-    const r = schema.safeParse(v);
-    return r.success ? r.data : null;
-  };
-
-export async function restoreBackup(
-  deps: RestoreDeps,
-  manifest: Manifest,
-  target: RestoreTarget,
+/** Starts a restore of `manifest` into `namespace` (written into `active`). */
+export async function startRestore(
+  deps: Pick<BackupTaskDeps, "db" | "queue">,
+  namespace: string,
+  active: VersionSpec,
+  backup: { manifest: Manifest; sha256: string },
+  pageSize: number,
+  id: string,
   now = Date.now(),
-): Promise<RestoreResult> {
-  const parts = (kind: Part["kind"]) => manifest.files.filter((f) => f.kind === kind);
-  // Every part verified (and parsed) before the first write: a damaged backup writes nothing.
-  for (const part of manifest.files) {
-    const text = await readPart(deps.blobs, manifest, part);
-    const parse: (v: unknown) => unknown =
-      part.kind === "documents"
-        ? parser(DocumentLineSchema)
-        : part.kind === "chunks"
-          ? parser(ChunkLineSchema)
-          : parser(VectorLineSchema);
-    let count = 0;
-    for (const _ of lines(text, part, parse)) count += 1;
-    if (count !== part.lines) {
-      throw new AppError(
-        "unprocessable",
-        `backup part ${part.name} has ${count} lines; the manifest says ${part.lines}`,
-      );
+): Promise<Job> {
+  const { manifest } = backup;
+  const jobs = new JobStore(deps.db);
+  const job = await jobs.create(
+    {
+      id,
+      kind: "restore",
+      namespace,
+      phase: "verify",
+      pageSize,
+      version: active,
+      from: { namespace: manifest.namespace, backupId: manifest.backupId },
+      manifestSha256: backup.sha256,
+      totalDocuments: manifest.counts.documents,
+      totalChunks: manifest.counts.chunks,
+      totalParts: manifest.files.length,
+    },
+    now,
+  );
+  await sendFirst(jobs, deps.queue, job);
+  return job;
+}
+
+/**
+ * Runs step `job.step` of a restore: whether this delivery applied it, and whether the target's
+ * answers changed (its cached results must go).
+ */
+export async function restoreStep(
+  deps: BackupTaskDeps,
+  job: Job,
+): Promise<{ applied: boolean; changed: boolean }> {
+  const jobs = new JobStore(deps.db);
+  const step = job.step;
+  if (job.phase === "settle") return settle(deps, job);
+  const manifest = await jobManifest(deps.blobs, job);
+  if (job.phase === "verify") {
+    const parts = orderedParts(manifest);
+    const from = Number(job.cursor || "0");
+    let bytes = 0;
+    let n = 0;
+    for (const part of parts.slice(from)) {
+      if (n >= VERIFY_PARTS || (n > 0 && bytes + part.bytes > VERIFY_BYTES)) break;
+      const lines = parseLines(await readPart(deps.blobs, manifest, part), part);
+      if (part.kind === "vectors") {
+        for (const v of lines as { values: number[] }[]) {
+          if (v.values.length !== job.version.dimensions) {
+            throw new AppError(
+              "unprocessable",
+              `a vector in backup part ${part.name} has ${v.values.length} dimensions; the target's index has ${job.version.dimensions}`,
+            );
+          }
+        }
+      }
+      bytes += part.bytes;
+      n += 1;
     }
+    const done = from + n >= parts.length;
+    const applied = await jobs.apply(job, step, {
+      phase: done ? "write" : "verify",
+      cursor: done ? "0" : String(from + n),
+      verifiedParts: n,
+    });
+    if (applied) await sendStep(deps, job, step + 1);
+    return { applied, changed: false };
   }
 
-  const ns = target.namespace;
-  const version = target.active.id;
+  // write
+  const groups = groupsOf(manifest);
+  const g = Number(job.cursor || "0");
+  const store = new BackupStore(deps.db);
+  if (g === 0) {
+    // Checked again: documents may have been written to the target while the backup was verified.
+    const reason = await store.notEmptyReason(job.namespace, job.version.id);
+    if (reason !== null) throw new AppError("conflict", reason);
+  }
+  const group = groups[g];
+  if (group === undefined) {
+    const applied = await jobs.apply(job, step, { phase: "settle", cursor: "" });
+    if (applied) await sendStep(deps, job, step + 1);
+    return { applied, changed: false };
+  }
+  const written = await writeGroup(deps, job, manifest, group);
+  const last = g + 1 >= groups.length;
+  const advance = jobs.advance(job, step, {
+    phase: last ? "settle" : "write",
+    cursor: last ? "" : String(g + 1),
+    documents: written.documents.length,
+    chunks: written.chunks.length,
+    vectors: written.vectors,
+    lastMutationId: written.mutationId,
+    lastMutationAt: written.mutationAt,
+    probeVectorId: written.probeVectorId,
+  });
+  const applied = await store.writeRestoredStep(
+    job.namespace,
+    job.version.id,
+    written.documents,
+    written.chunks,
+    { id: job.id, step },
+    advance,
+  );
+  if (applied) await sendStep(deps, job, step + 1);
+  deps.logger.info("restore.step", {
+    namespace: job.namespace,
+    job: job.id,
+    step,
+    group,
+    documents: written.documents.length,
+    applied,
+  });
+  return { applied, changed: applied };
+}
+
+interface WrittenGroup {
+  documents: RestoredDocument[];
+  chunks: StoredChunk[];
+  vectors: number;
+  mutationId: string | null;
+  mutationAt: number | null;
+  probeVectorId: string | null;
+}
+
+/** Writes one part group's documents to R2 and vectors to the index; returns the rows to commit. */
+async function writeGroup(
+  deps: BackupTaskDeps,
+  job: Job,
+  manifest: Manifest,
+  group: number,
+): Promise<WrittenGroup> {
+  const ns = job.namespace;
+  const version = job.version.id;
+  const parts = orderedParts(manifest).filter((p) => partGroup(p) === group);
+  const read = async <T>(kind: PartKind): Promise<T[]> => {
+    const out: T[] = [];
+    for (const part of parts.filter((p) => p.kind === kind)) {
+      out.push(...(parseLines(await readPart(deps.blobs, manifest, part), part) as T[]));
+    }
+    return out;
+  };
   const prefixes = new Map<string, string>();
   const prefixOf = async (docId: string) => {
     let p = prefixes.get(docId);
@@ -164,60 +215,108 @@ export async function restoreBackup(
   };
 
   const chunks: StoredChunk[] = [];
-  for (const part of parts("chunks")) {
-    for (const c of lines(await readPart(deps.blobs, manifest, part), part, parser(ChunkLineSchema))) {
-      chunks.push({ ...c, chunkId: chunkId(await prefixOf(c.docId), c.index) });
-    }
+  for (const c of await read<ChunkLine>("chunks")) {
+    chunks.push({ ...c, chunkId: chunkId(await prefixOf(c.docId), c.index) });
   }
   const chunkCounts = new Map<string, number>();
   for (const c of chunks) chunkCounts.set(c.docId, (chunkCounts.get(c.docId) ?? 0) + 1);
 
-  const documents: RestoredDocument[] = [];
-  for (const part of parts("documents")) {
-    const docs = [...lines(await readPart(deps.blobs, manifest, part), part, parser(DocumentLineSchema))];
-    const written = await mapLimit(docs, R2_CONCURRENCY, async (d) => {
-      const object = await r2("write document", () =>
-        deps.blobs.put(documentKey(ns, d.id), d.body, {
-          httpMetadata: { contentType: d.contentType },
-          customMetadata: d.customMetadata,
-        }),
-      );
-      return {
-        id: d.id,
-        title: d.title,
-        contentType: d.contentType,
-        metadata: d.metadata,
-        bytes: object.size,
-        etag: object.etag,
-        chunkCount: chunkCounts.get(d.id) ?? 0,
-        createdAt: d.createdAt,
-      };
-    });
-    documents.push(...written);
-  }
+  const docs = await read<DocumentLine>("documents");
+  const documents = await mapLimit(docs, R2_CONCURRENCY, async (d): Promise<RestoredDocument> => {
+    const object = await r2("write document", () =>
+      deps.blobs.put(documentKey(ns, d.id), d.body, {
+        httpMetadata: { contentType: d.contentType },
+        customMetadata: d.customMetadata,
+      }),
+    );
+    return {
+      id: d.id,
+      title: d.title,
+      contentType: d.contentType,
+      metadata: d.metadata,
+      bytes: object.size,
+      etag: object.etag,
+      chunkCount: chunkCounts.get(d.id) ?? 0,
+      createdAt: d.createdAt,
+    };
+  });
 
   const vectorNs = await vectorNamespace(ns, version);
-  let vectors = 0;
-  for (const part of parts("vectors")) {
-    const records: VectorRecord[] = [];
-    for (const v of lines(await readPart(deps.blobs, manifest, part), part, parser(VectorLineSchema))) {
-      if (v.values.length !== target.active.dimensions) {
-        throw new AppError(
-          "unprocessable",
-          `a vector in backup part ${part.name} has ${v.values.length} dimensions`,
-        );
-      }
-      records.push({
-        id: chunkId(await prefixOf(v.docId), v.index),
-        values: v.values,
-        namespace: vectorNs,
-        metadata: v.metadata,
-      });
-    }
-    await upsertAll(target.index, records);
-    vectors += records.length;
+  const records: VectorRecord[] = [];
+  for (const v of await read<VectorLine>("vectors")) {
+    records.push({
+      id: chunkId(await prefixOf(v.docId), v.index),
+      values: v.values,
+      namespace: vectorNs,
+      metadata: v.metadata,
+    });
   }
+  const mutationId = await upsertAll(deps.versions.index(job.version), records);
+  return {
+    documents,
+    chunks,
+    vectors: records.length,
+    mutationId,
+    // After the write returned: the index accepted it at or before this time.
+    mutationAt: records.length > 0 ? Date.now() : null,
+    probeVectorId: records[records.length - 1]?.id ?? null,
+  };
+}
 
-  await deps.store.writeRestored(ns, version, documents, chunks, now);
-  return { documents: documents.length, chunks: chunks.length, vectors };
+/**
+ * Completes the restore once the index has applied its last vector write (polling meanwhile). The
+ * index applies writes in order, so that write applied means all of them are. It is applied when
+ * the index says so (its mutation id, or a time past it), or when a vector it wrote is readable:
+ * the index may have applied a later write, such as another delivery's copy of the last step.
+ */
+async function settle(deps: BackupTaskDeps, job: Job): Promise<{ applied: boolean; changed: boolean }> {
+  const jobs = new JobStore(deps.db);
+  let caughtUp = job.lastMutationId === null;
+  if (!caughtUp) {
+    const index = deps.versions.index(job.version);
+    const info = await index.describe();
+    caughtUp =
+      info.processedUpToMutation === job.lastMutationId ||
+      (info.processedUpToDatetime !== null &&
+        job.lastMutationAt !== null &&
+        info.processedUpToDatetime >= job.lastMutationAt);
+    if (!caughtUp && job.probeVectorId !== null) {
+      const expected = await vectorNamespace(job.namespace, job.version.id);
+      const [probe] = await index.getByIds([job.probeVectorId]);
+      caughtUp = probe !== undefined && (probe.namespace === undefined || probe.namespace === expected);
+    }
+  }
+  if (!caughtUp && Date.now() - job.updatedAt < SETTLE_LIMIT_MS) {
+    // A new message, not a retry: waiting is not a failure and must not use up the attempts.
+    await deps.queue.send(stepMessage("restore", job.id, job.step), {
+      contentType: "json",
+      delaySeconds: SETTLE_POLL_SECONDS,
+    });
+    return { applied: false, changed: false };
+  }
+  if (!caughtUp) {
+    deps.logger.warn("restore.unsettled", {
+      namespace: job.namespace,
+      job: job.id,
+      lastMutationId: job.lastMutationId,
+    });
+  }
+  const applied = await jobs.complete(job, job.step);
+  if (applied) {
+    deps.logger.info("backup.restored", {
+      namespace: job.namespace,
+      job: job.id,
+      from: job.from,
+      documents: job.documents,
+      chunks: job.chunks,
+      vectors: job.vectors,
+    });
+  }
+  return { applied, changed: applied };
+}
+
+/** A delivery of a restore step the job applied already: sends the next one if it never was. */
+export async function restoreStepRedelivered(deps: BackupTaskDeps, job: Job, step: number): Promise<void> {
+  if (job.sentStep > step) return;
+  await sendStep(deps, job, step + 1);
 }

@@ -1,11 +1,13 @@
-// D1 side of backup and restore: reading a version's documents and chunks, checking that a
-// namespace is empty, and writing a restored namespace's rows in one batch (one transaction:
-// documents, chunks, keyword rows and the generation bump commit together or not at all).
+// D1 side of backups and restores: a backup step's page of documents and their chunks (read in
+// one transaction, so a document's row and chunks agree), the emptiness check of a restore target,
+// and a restore step's rows (documents, chunks, keyword rows, generation bump), written in the
+// transaction that advances the job, so that a repeated step writes nothing twice.
 import { z } from "zod";
 import { d1 } from "../store/d1";
-import { type DocumentRecord, DocumentStore } from "../store/documents";
 import { ensureKeywordIndex, keywordRows, keywordTable } from "../store/keyword";
-import type { Metadata } from "../validation";
+import { type Metadata, MetadataSchema } from "../validation";
+import { STEP_BYTES, STEP_CHUNKS } from "./format";
+import { stepGuard } from "./jobs";
 
 export interface StoredChunk {
   chunkId: string;
@@ -15,6 +17,17 @@ export interface StoredChunk {
   headings: string[];
   text: string;
   tokens: number;
+}
+
+/** What a backup reads of a document row. */
+export interface PageDocument {
+  id: string;
+  title: string | null;
+  contentType: string;
+  metadata: Metadata;
+  indexedEtag: string | null;
+  createdAt: number;
+  indexedAt: number | null;
 }
 
 export interface RestoredDocument {
@@ -27,6 +40,18 @@ export interface RestoredDocument {
   chunkCount: number;
   createdAt: number;
 }
+
+const BoundRow = z.object({ id: z.string(), bytes: z.number(), chunk_count: z.number() });
+
+const PageRow = z.object({
+  id: z.string(),
+  title: z.string().nullable(),
+  content_type: z.string(),
+  metadata: z.string(),
+  indexed_etag: z.string().nullable(),
+  created_at: z.number(),
+  indexed_at: z.number().nullable(),
+});
 
 const ChunkRow = z.object({
   chunk_id: z.string(),
@@ -69,36 +94,90 @@ export class BackupStore {
     return { documents: n(docs), chunks: n(chunks) };
   }
 
-  /** The indexed documents, in id order (a backup holds at most `limit`). */
-  indexedDocuments(namespace: string, limit: number): Promise<DocumentRecord[]> {
-    return new DocumentStore(this.db).listIndexed(namespace, "", limit);
-  }
-
-  /** The version's chunks of indexed documents, in document then chunk order. */
-  async versionChunks(namespace: string, version: string): Promise<StoredChunk[]> {
-    const { results } = await d1("read chunks for backup", () =>
+  /**
+   * Where a page that starts after `after` ends: at most `limit` documents, and no more bytes and
+   * chunks than a step holds (one document at least). Null when no document is left.
+   */
+  async pageEnd(
+    namespace: string,
+    after: string,
+    limit: number,
+  ): Promise<{ last: string; more: boolean } | null> {
+    const { results } = await d1("plan backup page", () =>
       this.db
         .prepare(
-          `SELECT c.chunk_id, c.doc_id, c.idx, c.title, c.headings, c.text, c.tokens
-           FROM chunks c JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
-           WHERE c.namespace = ?1 AND c.version = ?2 AND d.status = 'indexed'
-           ORDER BY c.doc_id, c.idx`,
+          `SELECT id, bytes, chunk_count FROM documents
+           WHERE namespace = ?1 AND status = 'indexed' AND id > ?2 ORDER BY id LIMIT ?3`,
         )
-        .bind(namespace, version)
+        .bind(namespace, after, limit + 1)
         .all(),
     );
-    return results.map((raw) => {
-      const r = ChunkRow.parse(raw);
-      return {
-        chunkId: r.chunk_id,
-        docId: r.doc_id,
-        index: r.idx,
-        title: r.title,
-        headings: jsonOr<string[]>(r.headings, z.array(z.string()), []),
-        text: r.text,
-        tokens: r.tokens,
-      };
-    });
+    const rows = results.map((r) => BoundRow.parse(r));
+    let bytes = 0;
+    let chunks = 0;
+    let taken = 0;
+    for (const row of rows.slice(0, limit)) {
+      if (taken > 0 && (bytes + row.bytes > STEP_BYTES || chunks + row.chunk_count > STEP_CHUNKS)) break;
+      bytes += row.bytes;
+      chunks += row.chunk_count;
+      taken += 1;
+    }
+    const last = rows[taken - 1]?.id;
+    return last === undefined ? null : { last, more: rows.length > taken };
+  }
+
+  /** The indexed documents in (after, last] and their chunks in `version`, as of one moment. */
+  async page(
+    namespace: string,
+    version: string,
+    after: string,
+    last: string,
+  ): Promise<{ documents: PageDocument[]; chunks: StoredChunk[] }> {
+    const [docs, chunks] = await d1("read backup page", () =>
+      this.db.batch([
+        this.db
+          .prepare(
+            `SELECT id, title, content_type, metadata, indexed_etag, created_at, indexed_at FROM documents
+             WHERE namespace = ?1 AND status = 'indexed' AND id > ?2 AND id <= ?3 ORDER BY id`,
+          )
+          .bind(namespace, after, last),
+        this.db
+          .prepare(
+            `SELECT c.chunk_id, c.doc_id, c.idx, c.title, c.headings, c.text, c.tokens
+             FROM chunks c JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
+             WHERE c.namespace = ?1 AND c.version = ?4 AND d.status = 'indexed'
+               AND c.doc_id > ?2 AND c.doc_id <= ?3
+             ORDER BY c.doc_id, c.idx`,
+          )
+          .bind(namespace, after, last, version),
+      ]),
+    );
+    return {
+      documents: (docs?.results ?? []).map((raw) => {
+        const r = PageRow.parse(raw);
+        return {
+          id: r.id,
+          title: r.title,
+          contentType: r.content_type,
+          metadata: jsonOr(r.metadata, MetadataSchema, {}),
+          indexedEtag: r.indexed_etag,
+          createdAt: r.created_at,
+          indexedAt: r.indexed_at,
+        };
+      }),
+      chunks: (chunks?.results ?? []).map((raw) => {
+        const r = ChunkRow.parse(raw);
+        return {
+          chunkId: r.chunk_id,
+          docId: r.doc_id,
+          index: r.idx,
+          title: r.title,
+          headings: jsonOr<string[]>(r.headings, z.array(z.string()), []),
+          text: r.text,
+          tokens: r.tokens,
+        };
+      }),
+    };
   }
 
   /** Why the namespace cannot be restored into, or null when it is empty. */
@@ -127,16 +206,20 @@ export class BackupStore {
   }
 
   /**
-   * Writes the restored documents (indexed at their new R2 eTags), their chunks into `version`
-   * and its keyword index, and bumps the namespace's generation, in one transaction.
+   * One restore step's rows: the documents (indexed at their new R2 eTags), their chunks in
+   * `version` and its keyword index, and the namespace's generation bump, each statement applying
+   * only while the job is at `step`, in the transaction that `advance` (the job's own update, last)
+   * commits. Returns whether this call applied the step.
    */
-  async writeRestored(
+  async writeRestoredStep(
     namespace: string,
     version: string,
     documents: RestoredDocument[],
     chunks: StoredChunk[],
+    job: { id: string; step: number },
+    advance: D1PreparedStatement,
     now = Date.now(),
-  ): Promise<void> {
+  ): Promise<boolean> {
     const table = await keywordTable(namespace, version);
     const statements: D1PreparedStatement[] = [
       ...ensureKeywordIndex(this.db, table, namespace, version, now),
@@ -148,7 +231,7 @@ export class BackupStore {
          json_extract(value, '$.contentType'), json_extract(value, '$.metadata'), json_extract(value, '$.bytes'),
          json_extract(value, '$.etag'), json_extract(value, '$.etag'), ?2, json_extract(value, '$.chunkCount'),
          NULL, 0, json_extract(value, '$.createdAt'), ?3, ?3
-       FROM json_each(?4) WHERE true
+       FROM json_each(?4) WHERE ${stepGuard(5, 6)}
        ON CONFLICT (namespace, id) DO UPDATE SET status = 'indexed', title = excluded.title,
          content_type = excluded.content_type, metadata = excluded.metadata, bytes = excluded.bytes,
          etag = excluded.etag, indexed_etag = excluded.indexed_etag, version = excluded.version,
@@ -156,31 +239,36 @@ export class BackupStore {
          updated_at = excluded.updated_at, indexed_at = excluded.indexed_at`,
     );
     for (const group of byJsonSize(documents.map((d) => ({ ...d, metadata: JSON.stringify(d.metadata) })))) {
-      statements.push(insertDocuments.bind(namespace, version, now, group));
+      statements.push(insertDocuments.bind(namespace, version, now, group, job.id, job.step));
     }
     const insertChunks = this.db.prepare(
       `INSERT INTO chunks (chunk_id, namespace, doc_id, version, idx, title, headings, text, tokens)
        SELECT json_extract(value, '$.chunkId'), ?1, json_extract(value, '$.docId'), ?2,
          json_extract(value, '$.index'), json_extract(value, '$.title'), json_extract(value, '$.headings'),
          json_extract(value, '$.text'), json_extract(value, '$.tokens')
-       FROM json_each(?3)`,
+       FROM json_each(?3) WHERE ${stepGuard(4, 5)}`,
     );
     for (const group of byJsonSize(chunks.map((c) => ({ ...c, headings: JSON.stringify(c.headings) })))) {
-      statements.push(insertChunks.bind(namespace, version, group));
+      statements.push(insertChunks.bind(namespace, version, group, job.id, job.step));
     }
-    const restored = "namespace = ?1 AND version = ?2 AND chunk_id IN (SELECT value FROM json_each(?3))";
+    const restored = `namespace = ?1 AND version = ?2 AND chunk_id IN (SELECT value FROM json_each(?3)) AND ${stepGuard(4, 5)}`;
     for (const group of byJsonSize(chunks.map((c) => c.chunkId))) {
-      statements.push(keywordRows(this.db, table, "index", restored).bind(namespace, version, group));
+      statements.push(
+        keywordRows(this.db, table, "index", restored).bind(namespace, version, group, job.id, job.step),
+      );
     }
     statements.push(
       this.db
         .prepare(
-          `INSERT INTO namespaces (name, generation, created_at, updated_at) VALUES (?1, 1, ?2, ?2)
+          `INSERT INTO namespaces (name, generation, created_at, updated_at) SELECT ?1, 1, ?2, ?2
+           WHERE ${stepGuard(3, 4)}
            ON CONFLICT (name) DO UPDATE SET generation = generation + 1, updated_at = ?2`,
         )
-        .bind(namespace, now),
+        .bind(namespace, now, job.id, job.step),
+      advance,
     );
-    await d1("write restored namespace", () => this.db.batch(statements));
+    const results = await d1("write restored rows", () => this.db.batch(statements));
+    return results[results.length - 1]?.meta.changes === 1;
   }
 }
 

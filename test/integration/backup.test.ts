@@ -1,10 +1,20 @@
-// Backup and restore end to end through the API: a namespace backed up and restored into another
-// answers every search exactly as the original does; restores refuse non-empty namespaces,
-// damaged backups and keys without admin on both namespaces.
+// Backup and restore end to end: both run as jobs on the ingest queue, a page of documents per
+// step. A namespace backed up over several pages and restored into another answers every search
+// exactly as the original does; a step delivered again writes nothing twice; restores refuse
+// damaged backups (failing the job, writing nothing), non-empty namespaces, a second job on the
+// same namespace, and keys without admin on both namespaces.
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { LocalVectorIndexClient } from "../../src/vectors/local";
+import worker from "../../workers/index";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
-import { api, freshNamespace, waitFor } from "../helpers";
+import { adminKey, api, freshNamespace, waitFor, waitIndexed } from "../helpers";
 
 interface Doc {
   id: string;
@@ -16,12 +26,37 @@ interface SearchBody {
   results: { id: string; chunkId: string; score: number }[];
 }
 
+interface Job {
+  id: string;
+  kind: "backup" | "restore";
+  namespace: string;
+  state: "running" | "complete" | "failed";
+  phase: string;
+  progress: {
+    steps: number;
+    documents: number;
+    chunks: number;
+    vectors: number;
+    expected: { documents: number; chunks: number } | null;
+    parts: { verified: number; total: number } | null;
+  };
+  error: string | null;
+  from: { namespace: string; backupId: string } | null;
+  manifest: string | null;
+}
+
 interface Manifest {
+  format: number;
   namespace: string;
   backupId: string;
   version: { id: string; model: string; dimensions: number };
   counts: { documents: number; chunks: number; vectors: number };
-  files: { kind: string; name: string; sha256: string; lines: number; bytes: number }[];
+  files: { kind: string; name: string; step: number; sha256: string; lines: number; bytes: number }[];
+}
+
+interface Problem {
+  status: number;
+  detail: string;
 }
 
 const corpus: Doc[] = corpusText
@@ -49,10 +84,7 @@ async function ingest(ns: string, docs: Doc[]): Promise<void> {
     })),
   });
   expect(res.status).toBe(202);
-  await waitFor(`${docs.length} documents indexed in ${ns}`, async () => {
-    const stats = await api<{ documents: number; pending: number }>("GET", `/v1/namespaces/${ns}`);
-    return stats.body.documents === docs.length && stats.body.pending === 0;
-  });
+  await waitIndexed(ns, docs.length, 30_000);
 }
 
 async function search(ns: string, query: string, mode: string): Promise<SearchBody["results"]> {
@@ -67,78 +99,236 @@ async function search(ns: string, query: string, mode: string): Promise<SearchBo
   return res.body.results;
 }
 
-async function backup(ns: string): Promise<Manifest> {
-  // Vector writes are applied asynchronously: until the last ones are readable a backup is refused
-  // as unavailable (503, retry), never written without them.
-  const res = await waitFor(`a backup of ${ns}`, async () => {
-    const r = await api<{ backupId: string; manifest: Manifest }>("POST", `/v1/namespaces/${ns}/backups`, {});
-    if (r.status === 503) return undefined;
-    return r;
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  expect(res.body.manifest.backupId).toBe(res.body.backupId);
-  return res.body.manifest;
+/** A queue that keeps what is sent to it, so a test can deliver each step itself (and again). */
+class HeldQueue {
+  readonly held: { body: unknown; delaySeconds: number }[] = [];
+  async send(body: unknown, options?: QueueSendOptions): Promise<void> {
+    this.held.push({ body, delaySeconds: options?.delaySeconds ?? 0 });
+  }
+  async sendBatch(messages: Iterable<MessageSendRequest>): Promise<void> {
+    for (const m of messages) this.held.push({ body: m.body, delaySeconds: m.delaySeconds ?? 0 });
+  }
+}
+
+/** The Worker's env with some vars or bindings replaced (page size, the queue). */
+function envWith(overrides: { pageSize?: number; queue?: HeldQueue }): Env {
+  return {
+    ...env,
+    ...(overrides.pageSize === undefined ? {} : { BACKUP_PAGE_DOCUMENTS: String(overrides.pageSize) }),
+    ...(overrides.queue === undefined ? {} : { INGEST_QUEUE: overrides.queue }),
+  } as unknown as Env;
+}
+
+/** Calls the Worker with the admin key and an overridden env. */
+async function call<T>(method: string, path: string, body: unknown, with_: Parameters<typeof envWith>[0]) {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`http://edgesearch.test${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminKey()}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+    envWith(with_),
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return { status: res.status, headers: res.headers, body: (await res.json()) as T };
+}
+
+let seq = 0;
+/** Delivers one message to the ingest consumer, with the held queue as its producer. */
+async function deliver(queue: HeldQueue, body: unknown) {
+  seq += 1;
+  const batch = createMessageBatch("edgesearch-ingest", [
+    { id: `bk-${Date.now()}-${seq}`, timestamp: new Date(), attempts: 1, body },
+  ]);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, envWith({ queue }), ctx);
+  const result = await getQueueResult(batch, ctx);
+  expect(result.retryMessages, JSON.stringify(body)).toHaveLength(0);
+  expect(result.explicitAcks).toHaveLength(1);
+}
+
+/** Delivers the held messages (each step `times` times, concurrently) until none is left. */
+async function drain(queue: HeldQueue, times = 1): Promise<number> {
+  let delivered = 0;
+  for (let next = queue.held.shift(); next; next = queue.held.shift()) {
+    // The restore's wait for the index re-sends itself with a delay: a poll, not a step, and each
+    // delivery of it sends the next poll.
+    const poll = next.delaySeconds > 0;
+    if (poll) await new Promise((r) => setTimeout(r, 100));
+    // Copies of a step at the same time: both see the step not applied yet.
+    const body = next.body;
+    await Promise.all(Array.from({ length: poll ? 1 : times }, () => deliver(queue, body)));
+    delivered += 1;
+    if (delivered > 500) throw new Error("the job does not end");
+  }
+  return delivered;
+}
+
+async function job(ns: string, kind: "backup" | "restore", id: string): Promise<Job> {
+  const res = await api<Job>(
+    "GET",
+    `/v1/namespaces/${ns}/${kind === "backup" ? "backups" : "restore"}/${id}`,
+  );
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+async function finished(ns: string, kind: "backup" | "restore", id: string): Promise<Job> {
+  return waitFor(
+    `${kind} ${id} of ${ns} to finish`,
+    async () => {
+      const j = await job(ns, kind, id);
+      return j.state === "running" ? undefined : j;
+    },
+    60_000,
+    100,
+  );
+}
+
+/** Starts a backup through the real queue and waits until it is complete. */
+async function backup(ns: string, pageSize: number): Promise<{ job: Job; manifest: Manifest }> {
+  const res = await call<Job>("POST", `/v1/namespaces/${ns}/backups`, {}, { pageSize });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  expect(res.headers.get("location")).toBe(`/v1/namespaces/${ns}/backups/${res.body.id}`);
+  expect(res.body).toMatchObject({ kind: "backup", namespace: ns, state: "running" });
+  const done = await finished(ns, "backup", res.body.id);
+  expect(done.state, done.error ?? "").toBe("complete");
+  return { job: done, manifest: await manifestOf(ns, res.body.id) };
+}
+
+async function manifestOf(ns: string, id: string): Promise<Manifest> {
+  const object = await env.DOCUMENTS.get(`_backups/${ns}/${id}/manifest.json`);
+  if (!object) throw new Error(`backup ${id} has no manifest`);
+  return (await object.json()) as Manifest;
+}
+
+async function partLines(ns: string, id: string, name: string): Promise<string[]> {
+  const text = (await (await env.DOCUMENTS.get(`_backups/${ns}/${id}/${name}`))?.text()) ?? "";
+  return text.split("\n").filter((l) => l !== "");
+}
+
+async function restore(target: string, from: { namespace: string; backupId: string }) {
+  return api<Job & Problem>("POST", `/v1/namespaces/${target}/restore`, { from });
+}
+
+async function count(sql: string, ...params: unknown[]): Promise<number> {
+  const row = await env.DB.prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+async function expectSameAnswers(source: string, target: string): Promise<void> {
+  let compared = 0;
+  for (const query of QUERIES) {
+    for (const mode of MODES) {
+      const [want, got] = await Promise.all([search(source, query, mode), search(target, query, mode)]);
+      expect(want.length, `${mode} "${query}"`).toBeGreaterThan(0);
+      expect(
+        got.map((r) => r.id),
+        `${mode} "${query}"`,
+      ).toEqual(want.map((r) => r.id));
+      got.forEach((r, i) => {
+        expect(Math.abs(r.score - (want[i]?.score ?? Number.NaN)), `${mode} "${query}" #${i}`).toBeLessThan(
+          1e-6,
+        );
+      });
+      // Chunk ids are the target's own (they hash the namespace), never the source's.
+      for (const r of got) expect(want.map((w) => w.chunkId)).not.toContain(r.chunkId);
+      compared += 1;
+    }
+  }
+  expect(compared).toBe(QUERIES.length * MODES.length);
 }
 
 async function targetIsEmpty(ns: string): Promise<void> {
-  const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?")
-    .bind(ns)
-    .first<{ n: number }>();
-  expect(rows?.n).toBe(0);
-  const chunks = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?")
-    .bind(ns)
-    .first<{ n: number }>();
-  expect(chunks?.n).toBe(0);
+  expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", ns)).toBe(0);
+  expect(await count("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?", ns)).toBe(0);
   expect((await env.DOCUMENTS.list({ prefix: `${ns}/` })).objects).toHaveLength(0);
   for (const mode of MODES) expect(await search(ns, QUERIES[0] ?? "", mode)).toEqual([]);
 }
 
 describe("backup and restore", () => {
   const source = freshNamespace("bk-src");
-  let manifest: Manifest;
+  let taken: { job: Job; manifest: Manifest };
 
   beforeAll(async () => {
     await ingest(source, corpus);
-    manifest = await backup(source);
-  });
+    // 7 documents per step: 20 documents take three steps.
+    taken = await backup(source, 7);
+  }, 120_000);
 
-  it("writes a manifest and NDJSON parts whose hashes and line counts match", async () => {
-    expect(manifest.namespace).toBe(source);
+  it("writes a part of each kind per step and the manifest last, with matching hashes and counts", async () => {
+    const { job: done, manifest } = taken;
+    expect(manifest).toMatchObject({ format: 2, namespace: source, backupId: done.id });
     expect(manifest.version.id).toBe("v1");
     expect(manifest.counts.documents).toBe(corpus.length);
     expect(manifest.counts.vectors).toBe(manifest.counts.chunks);
     expect(manifest.counts.chunks).toBeGreaterThanOrEqual(corpus.length);
-    expect(new Set(manifest.files.map((f) => f.kind))).toEqual(new Set(["documents", "chunks", "vectors"]));
+    expect(manifest.files.map((f) => f.name)).toEqual(
+      [0, 1, 2].flatMap((step) =>
+        ["documents", "chunks", "vectors"].map((kind) => `${kind}-${String(step).padStart(6, "0")}.ndjson`),
+      ),
+    );
+    const ids: string[] = [];
     for (const file of manifest.files) {
-      const object = await env.DOCUMENTS.get(`_backups/${source}/${manifest.backupId}/${file.name}`);
+      const object = await env.DOCUMENTS.get(`_backups/${source}/${done.id}/${file.name}`);
       const text = (await object?.text()) ?? "";
       const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
       const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
       expect(hex, file.name).toBe(file.sha256);
-      expect(text.split("\n").filter((l) => l !== "")).toHaveLength(file.lines);
+      const lines = text.split("\n").filter((l) => l !== "");
+      expect(lines, file.name).toHaveLength(file.lines);
+      if (file.kind === "documents") ids.push(...lines.map((l) => (JSON.parse(l) as { id: string }).id));
     }
-    expect(await env.DOCUMENTS.head(`_backups/${source}/${manifest.backupId}/manifest.json`)).not.toBeNull();
+    expect(ids).toEqual(corpus.map((d) => d.id).sort());
 
-    const list = await api<{ backups: { backupId: string; documents: number | null }[] }>(
-      "GET",
-      `/v1/namespaces/${source}/backups`,
-    );
-    expect(list.status).toBe(200);
-    expect(list.body.backups).toContainEqual(
-      expect.objectContaining({ backupId: manifest.backupId, documents: corpus.length }),
-    );
-  });
-
-  it("restores into a fresh namespace that then answers every search as the original does", async () => {
-    const target = freshNamespace("bk-dst");
-    const res = await api("POST", `/v1/namespaces/${target}/restore`, {
-      from: { namespace: source, backupId: manifest.backupId },
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body).toMatchObject({
+    expect(done.progress).toMatchObject({
+      steps: 4, // three pages, then the manifest
       documents: corpus.length,
       chunks: manifest.counts.chunks,
       vectors: manifest.counts.chunks,
+      expected: { documents: corpus.length, chunks: manifest.counts.chunks },
+    });
+    expect(done.manifest).toBe(`_backups/${source}/${done.id}/manifest.json`);
+    const list = await api<{ jobs: Job[] }>("GET", `/v1/namespaces/${source}/backups`);
+    expect(list.status).toBe(200);
+    expect(list.body.jobs).toContainEqual(expect.objectContaining({ id: done.id, state: "complete" }));
+  });
+
+  it("restores through the queue into a fresh namespace that then answers every search as the original", async () => {
+    const target = freshNamespace("bk-dst");
+    // Vectorize applies writes seconds after accepting them: the target's index does so here too,
+    // so the restore is complete only once it has waited for them.
+    const v1 = await api<{ index: string; dimensions: number }>(
+      "GET",
+      `/v1/namespaces/${target}/versions/v1`,
+    );
+    expect(v1.status).toBe(200);
+    const index = new LocalVectorIndexClient(env.LOCAL_INDEX, v1.body.index);
+    await index.configure({ dimensions: v1.body.dimensions, metric: "cosine", applyDelayMs: 5000 });
+    let done: Job;
+    let res: Awaited<ReturnType<typeof restore>>;
+    try {
+      res = await restore(target, { namespace: source, backupId: taken.job.id });
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      expect(res.headers.get("location")).toBe(`/v1/namespaces/${target}/restore/${res.body.id}`);
+      expect(res.body).toMatchObject({ kind: "restore", state: "running", phase: "verify" });
+      done = await finished(target, "restore", res.body.id);
+      expect(done.state, done.error ?? "").toBe("complete");
+      // Complete means searchable: the job waited for the index to apply its vector writes.
+      await expectSameAnswers(source, target);
+    } finally {
+      await index.configure({ dimensions: v1.body.dimensions, metric: "cosine" });
+    }
+    const { manifest } = taken;
+    expect(done.progress).toMatchObject({
+      documents: corpus.length,
+      chunks: manifest.counts.chunks,
+      vectors: manifest.counts.chunks,
+      parts: { verified: manifest.files.length, total: manifest.files.length },
     });
 
     const stats = await api<{ documents: number; chunks: number; pending: number }>(
@@ -153,34 +343,6 @@ describe("backup and restore", () => {
     const doc = await api("GET", `/v1/namespaces/${target}/documents/${corpus[3]?.id}`);
     expect(doc.body).toMatchObject({ status: "indexed", title: corpus[3]?.title, version: "v1" });
 
-    // The restored vectors become searchable once the index has applied their write.
-    const probe = QUERIES[0] ?? "";
-    const expected = (await search(source, probe, "vector")).length;
-    await waitFor("restored vectors to be searchable", async () => {
-      return (await search(target, probe, "vector")).length === expected;
-    });
-
-    let compared = 0;
-    for (const query of QUERIES) {
-      for (const mode of MODES) {
-        const [want, got] = await Promise.all([search(source, query, mode), search(target, query, mode)]);
-        expect(want.length, `${mode} "${query}"`).toBeGreaterThan(0);
-        expect(
-          got.map((r) => r.id),
-          `${mode} "${query}"`,
-        ).toEqual(want.map((r) => r.id));
-        got.forEach((r, i) => {
-          expect(Math.abs(r.score - (want[i]?.score ?? Number.NaN)), `${mode} "${query}" #${i}`).toBeLessThan(
-            1e-6,
-          );
-        });
-        // Chunk ids are the target's own (they hash the namespace), never the source's.
-        for (const r of got) expect(want.map((w) => w.chunkId)).not.toContain(r.chunkId);
-        compared += 1;
-      }
-    }
-    expect(compared).toBe(QUERIES.length * MODES.length);
-
     // Filters see the restored metadata.
     const filtered = await api<SearchBody>("POST", `/v1/namespaces/${target}/search`, {
       query: QUERIES[0],
@@ -192,45 +354,184 @@ describe("backup and restore", () => {
     expect(filtered.body.results.length).toBeGreaterThan(0);
     const evens = new Set(corpus.filter((_, i) => i % 2 === 0).map((d) => d.id));
     for (const r of filtered.body.results) expect(evens.has(r.id)).toBe(true);
-  });
 
-  it("refuses a namespace that holds documents with 409 and changes nothing", async () => {
-    const target = freshNamespace("bk-full");
-    await ingest(target, corpus.slice(0, 1));
-    const res = await api<{ status: number; detail: string }>("POST", `/v1/namespaces/${target}/restore`, {
-      from: { namespace: source, backupId: manifest.backupId },
+    const list = await api<{ jobs: Job[] }>("GET", `/v1/namespaces/${target}/restore`);
+    expect(list.body.jobs).toEqual([expect.objectContaining({ id: res.body.id, state: "complete" })]);
+  }, 60_000);
+
+  it("writes nothing twice when steps are delivered again, and rewrites a step's lost parts", async () => {
+    const queue = new HeldQueue();
+    const started = await call<Job>("POST", `/v1/namespaces/${source}/backups`, {}, { pageSize: 3, queue });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = started.body.id;
+    expect(queue.held).toHaveLength(1);
+
+    // Step 0, then step 0 again: the second delivery neither exports nor sends anything.
+    const step0 = queue.held[0]?.body;
+    await drainOne(queue);
+    expect(queue.held).toHaveLength(1);
+    await deliver(queue, step0);
+    expect(queue.held).toHaveLength(1);
+    expect((await job(source, "backup", id)).progress.documents).toBe(3);
+
+    // A crash between applying step 1 and writing its parts and sending step 2: the parts and the
+    // message are gone, and the job does not know step 2 was sent. Step 1 delivered again repairs both.
+    const step1 = queue.held[0]?.body;
+    await drainOne(queue);
+    const prefix = `_backups/${source}/${id}/`;
+    const lost = ["documents", "chunks", "vectors"].map((k) => `${prefix}${k}-000001.ndjson`);
+    const before = await Promise.all(lost.map(async (key) => (await env.DOCUMENTS.get(key))?.text()));
+    for (const key of lost) await env.DOCUMENTS.delete(key);
+    queue.held.length = 0;
+    await env.DB.prepare("UPDATE backup_jobs SET sent_step = 1 WHERE id = ?").bind(id).run();
+    await deliver(queue, step1);
+    expect(queue.held.map((m) => m.body)).toEqual([{ kind: "backup.step", job: id, step: 2 }]);
+    expect(await Promise.all(lost.map(async (key) => (await env.DOCUMENTS.get(key))?.text()))).toEqual(
+      before,
+    );
+
+    // Not complete yet: no manifest, and nothing to restore from.
+    expect((await job(source, "backup", id)).state).toBe("running");
+    expect(await env.DOCUMENTS.head(`${prefix}manifest.json`)).toBeNull();
+    const early = await restore(freshNamespace("bk-early"), { namespace: source, backupId: id });
+    expect(early.status).toBe(409);
+    expect(early.body.detail).toMatch(/still running/);
+
+    // The rest, every message twice at once.
+    await drain(queue, 2);
+    const done = await job(source, "backup", id);
+    expect(done.state, done.error ?? "").toBe("complete");
+    const manifest = await manifestOf(source, id);
+    expect(manifest.files).toHaveLength(7 * 3); // 20 documents, 3 per step
+    expect(manifest.counts).toEqual(taken.manifest.counts);
+    expect(done.progress).toMatchObject({
+      documents: corpus.length,
+      chunks: taken.manifest.counts.chunks,
+      vectors: taken.manifest.counts.chunks,
     });
-    expect(res.status).toBe(409);
-    expect(res.body.detail).toMatch(/empty/);
-    const stats = await api<{ documents: number }>("GET", `/v1/namespaces/${target}`);
-    expect(stats.body.documents).toBe(1);
-  });
+    const ids: string[] = [];
+    for (const f of manifest.files.filter((x) => x.kind === "documents")) {
+      ids.push(...(await partLines(source, id, f.name)).map((l) => (JSON.parse(l) as { id: string }).id));
+    }
+    expect(ids).toEqual(corpus.map((d) => d.id).sort());
 
-  it("refuses an unknown backup with 404", async () => {
-    const res = await api("POST", `/v1/namespaces/${freshNamespace("bk-none")}/restore`, {
-      from: { namespace: source, backupId: "20200101T000000Z-00000000" },
-    });
-    expect(res.status).toBe(404);
-  });
+    // The restore of it, every message delivered twice at once: each row once, the same answers.
+    const target = freshNamespace("bk-twice");
+    const restoring = await call<Job>(
+      "POST",
+      `/v1/namespaces/${target}/restore`,
+      { from: { namespace: source, backupId: id } },
+      { queue },
+    );
+    expect(restoring.status, JSON.stringify(restoring.body)).toBe(202);
+    await drain(queue, 2);
+    const restored = await job(target, "restore", restoring.body.id);
+    expect(restored.state, restored.error ?? "").toBe("complete");
+    expect(restored.progress).toMatchObject({ documents: corpus.length, chunks: manifest.counts.chunks });
+    expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(
+      corpus.length,
+    );
+    expect(await count("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?", target)).toBe(
+      manifest.counts.chunks,
+    );
+    const stats = await api<{ documents: number; chunks: number }>("GET", `/v1/namespaces/${target}`);
+    expect(stats.body).toMatchObject({ documents: corpus.length, chunks: manifest.counts.chunks });
+    await expectSameAnswers(source, target);
+  }, 60_000);
 
-  it("refuses a tampered part with a 422 problem and writes nothing", async () => {
-    const damaged = await backup(source);
-    const part = damaged.files.find((f) => f.kind === "vectors");
-    if (!part) throw new Error("no vectors part");
-    const key = `_backups/${source}/${damaged.backupId}/${part.name}`;
+  it("fails a restore from a tampered part with the reason, writing nothing", async () => {
+    const damaged = await backup(source, 7);
+    // The last part read: verification has to reach it before anything is written.
+    const part = damaged.manifest.files[damaged.manifest.files.length - 1];
+    if (!part) throw new Error("no parts");
+    const key = `_backups/${source}/${damaged.job.id}/${part.name}`;
     const text = (await (await env.DOCUMENTS.get(key))?.text()) ?? "";
     // Still valid NDJSON with the same values: only the hash can tell.
     await env.DOCUMENTS.put(key, text.replace(/\n$/, " \n"));
     expect(await (await env.DOCUMENTS.get(key))?.text()).not.toBe(text);
 
     const target = freshNamespace("bk-tamper");
-    const res = await api<{ status: number; detail: string }>("POST", `/v1/namespaces/${target}/restore`, {
-      from: { namespace: source, backupId: damaged.backupId },
-    });
-    expect(res.status).toBe(422);
-    expect(res.headers.get("content-type")).toContain("application/problem+json");
-    expect(res.body.detail).toContain(part.name);
+    const res = await restore(target, { namespace: source, backupId: damaged.job.id });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const done = await finished(target, "restore", res.body.id);
+    expect(done.state).toBe("failed");
+    expect(done.error).toContain(part.name);
+    expect(done.error).toContain("SHA-256");
+    expect(done.phase).toBe("verify");
+    expect(done.progress.parts?.verified).toBeLessThan(damaged.manifest.files.length);
     await targetIsEmpty(target);
+    const list = await api<{ jobs: Job[] }>("GET", `/v1/namespaces/${target}/restore`);
+    expect(list.body.jobs.map((j) => j.state)).toEqual(["failed"]);
+  }, 60_000);
+
+  it("restores a backup of the earlier format, whose parts are not per step", async () => {
+    // Format 1: parts per kind (named without a step), restored as one group.
+    const id = "20200101T000000Z-0000f001";
+    const from = `_backups/${source}/${taken.job.id}/`;
+    const files = [];
+    for (const f of taken.manifest.files) {
+      const body = (await (await env.DOCUMENTS.get(`${from}${f.name}`))?.text()) ?? "";
+      await env.DOCUMENTS.put(`_backups/${source}/${id}/${f.name}`, body);
+      const { step: _, ...rest } = f;
+      files.push(rest);
+    }
+    await env.DOCUMENTS.put(
+      `_backups/${source}/${id}/manifest.json`,
+      JSON.stringify({ ...taken.manifest, format: 1, backupId: id, files }),
+    );
+    const target = freshNamespace("bk-v1");
+    const res = await restore(target, { namespace: source, backupId: id });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const done = await finished(target, "restore", res.body.id);
+    expect(done.state, done.error ?? "").toBe("complete");
+    expect(done.progress).toMatchObject({ documents: corpus.length, chunks: taken.manifest.counts.chunks });
+    await expectSameAnswers(source, target);
+  }, 60_000);
+
+  it("refuses a namespace that holds documents with 409 and changes nothing", async () => {
+    const target = freshNamespace("bk-full");
+    await ingest(target, corpus.slice(0, 1));
+    const res = await restore(target, { namespace: source, backupId: taken.job.id });
+    expect(res.status).toBe(409);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect(res.body.detail).toMatch(/empty/);
+    const stats = await api<{ documents: number }>("GET", `/v1/namespaces/${target}`);
+    expect(stats.body.documents).toBe(1);
+    expect((await api<{ jobs: Job[] }>("GET", `/v1/namespaces/${target}/restore`)).body.jobs).toEqual([]);
+  }, 60_000);
+
+  it("runs one backup or restore per namespace at a time", async () => {
+    const ns = freshNamespace("bk-busy");
+    const queue = new HeldQueue();
+    const first = await call<Job>("POST", `/v1/namespaces/${ns}/backups`, {}, { queue });
+    expect(first.status).toBe(202);
+    const second = await api<Problem>("POST", `/v1/namespaces/${ns}/backups`, {});
+    expect(second.status).toBe(409);
+    expect(second.headers.get("content-type")).toContain("application/problem+json");
+    expect(second.body.detail).toContain(first.body.id);
+    const into = await restore(ns, { namespace: source, backupId: taken.job.id });
+    expect(into.status).toBe(409);
+    expect(into.body.detail).toContain(first.body.id);
+
+    // Once it is done, the next one may start. An empty namespace backs up to an empty manifest.
+    await drain(queue);
+    expect((await job(ns, "backup", first.body.id)).state).toBe("complete");
+    expect((await manifestOf(ns, first.body.id)).files).toEqual([]);
+    const again = await call<Job>("POST", `/v1/namespaces/${ns}/backups`, {}, { queue });
+    expect(again.status).toBe(202);
+    await drain(queue);
+    const list = await api<{ jobs: Job[] }>("GET", `/v1/namespaces/${ns}/backups`);
+    expect(list.body.jobs.map((j) => j.id)).toEqual([again.body.id, first.body.id]);
+  }, 60_000);
+
+  it("answers 404 for an unknown backup or restore", async () => {
+    const ns = freshNamespace("bk-none");
+    const unknown = "20200101T000000Z-00000000";
+    expect((await restore(ns, { namespace: source, backupId: unknown })).status).toBe(404);
+    expect((await api("GET", `/v1/namespaces/${source}/backups/${unknown}`)).status).toBe(404);
+    expect((await api("GET", `/v1/namespaces/${ns}/restore/${unknown}`)).status).toBe(404);
+    // A backup's id is not a restore's.
+    expect((await api("GET", `/v1/namespaces/${source}/restore/${taken.job.id}`)).status).toBe(404);
   });
 
   it("needs admin on the target and on the backup's namespace", async () => {
@@ -242,10 +543,14 @@ describe("backup and restore", () => {
     });
     expect(created.status).toBe(201);
     const writer = { authorization: `Bearer ${created.body.key}` };
-    const from = { namespace: source, backupId: manifest.backupId };
+    const from = { namespace: source, backupId: taken.job.id };
     expect((await api("POST", `/v1/namespaces/${source}/backups`, {}, writer)).status).toBe(403);
     expect((await api("GET", `/v1/namespaces/${source}/backups`, undefined, writer)).status).toBe(403);
+    expect(
+      (await api("GET", `/v1/namespaces/${source}/backups/${taken.job.id}`, undefined, writer)).status,
+    ).toBe(403);
     expect((await api("POST", `/v1/namespaces/${target}/restore`, { from }, writer)).status).toBe(403);
+    expect((await api("GET", `/v1/namespaces/${target}/restore`, undefined, writer)).status).toBe(403);
 
     // Admin on the target only: the backup's namespace is out of reach.
     const targetAdmin = await api<{ key: string }>("POST", "/v1/admin/keys", {
@@ -258,11 +563,17 @@ describe("backup and restore", () => {
       "POST",
       `/v1/namespaces/${target}/restore`,
       { from },
-      {
-        authorization: `Bearer ${targetAdmin.body.key}`,
-      },
+      { authorization: `Bearer ${targetAdmin.body.key}` },
     );
     expect(res.status).toBe(403);
+    expect((await api("GET", `/v1/namespaces/${target}/restore`)).body).toMatchObject({ jobs: [] });
     await targetIsEmpty(target);
   });
 });
+
+/** Delivers the first held message once. */
+async function drainOne(queue: HeldQueue): Promise<void> {
+  const next = queue.held.shift();
+  if (!next) throw new Error("no message held");
+  await deliver(queue, next.body);
+}

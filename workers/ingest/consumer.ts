@@ -1,6 +1,8 @@
 // The ingest queue's consumer: runs processMessage for each message (a few at a time) and
 // applies its decision. Nothing is dropped: a crash in processing retries the message, a
 // message that can never be processed is recorded in D1 before it is acknowledged.
+import { isBackupTask } from "../../src/backup/messages";
+import { processBackupTask } from "../../src/backup/task";
 import { publishGenerations } from "../../src/cache/generation";
 import { errorMessage } from "../../src/errors";
 import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
@@ -20,10 +22,12 @@ export async function consumeIngest(
   const changed = new Set<string>();
   await mapLimit(batch.messages, CONCURRENCY, async (message) => {
     try {
-      // Version builds and purges share the queue with document events.
-      const decision = isVersionTask(message.body)
-        ? await processVersionTask(deps, message.body, message.attempts)
-        : await processMessage(deps, message.body, message.attempts);
+      // Version builds and purges, backups and restores share the queue with document events.
+      const decision = isBackupTask(message.body)
+        ? await processBackupTask({ ...deps, db }, message.body, message.attempts)
+        : isVersionTask(message.body)
+          ? await processVersionTask(deps, message.body, message.attempts)
+          : await processMessage(deps, message.body, message.attempts);
       switch (decision.type) {
         case "ack":
           if (decision.namespace && (decision.outcome === "indexed" || decision.outcome === "deleted")) {

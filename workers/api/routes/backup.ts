@@ -1,15 +1,16 @@
 // Backups of a namespace (admin role): export its active version to R2 as NDJSON parts with a
-// manifest, list them, and restore one into an empty namespace. Both run within the request, so
-// a backup is bounded (MAX_BACKUP_DOCUMENTS, MAX_BACKUP_CHUNKS; above them: 413).
+// manifest, and restore one into an empty namespace. Both run as jobs on the ingest queue, a page
+// of documents per step (src/backup/): the POST answers 202 with the job, which the GET routes
+// report on (state, progress, error). One running backup or restore per namespace.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { canAccessNamespace } from "../../../src/auth/scopes";
-import { createBackup } from "../../../src/backup/export";
-import { BACKUP_PREFIX, BackupIdSchema, type Manifest } from "../../../src/backup/format";
-import { readManifest, restoreBackup, restoreConflict } from "../../../src/backup/restore";
+import { startBackup } from "../../../src/backup/export";
+import { BackupIdSchema, manifestKey, newBackupId } from "../../../src/backup/format";
+import { type Job, JobStore, jobView } from "../../../src/backup/jobs";
+import { readManifest } from "../../../src/backup/parts";
+import { restoreConflict, startRestore } from "../../../src/backup/restore";
 import { BackupStore } from "../../../src/backup/store";
-import { publishGenerations } from "../../../src/cache/generation";
 import { AppError } from "../../../src/errors";
-import { r2 } from "../../../src/store/r2";
 import { NamespaceSchema } from "../../../src/validation";
 import { requireNamespace } from "../auth";
 import { errorResponses, jsonBody, jsonResponse, NamespaceParams } from "../schemas";
@@ -17,49 +18,54 @@ import type { AppEnv } from "../types";
 
 const MAX_LISTED = 1000;
 
-const ManifestResponse = z
+const JobParams = NamespaceParams.extend({
+  id: BackupIdSchema.openapi({ param: { name: "id", in: "path" }, example: "20260101T120000Z-0a1b2c3d" }),
+});
+
+const VersionResponse = z.object({
+  id: z.string(),
+  model: z.string(),
+  dimensions: z.number().int(),
+  pooling: z.enum(["cls", "mean"]),
+  chunking: z.object({ maxTokens: z.number().int(), overlapTokens: z.number().int() }),
+  index: z.string(),
+});
+
+const JobResponse = z
   .object({
-    format: z.number().int(),
+    id: z.string().openapi({ description: "The backup id (backups) or the restore's id" }),
+    kind: z.enum(["backup", "restore"]),
     namespace: z.string(),
-    backupId: z.string(),
-    createdAt: z.string(),
-    version: z.object({
-      id: z.string(),
-      model: z.string(),
-      dimensions: z.number().int(),
-      pooling: z.enum(["cls", "mean"]),
-      chunking: z.object({ maxTokens: z.number().int(), overlapTokens: z.number().int() }),
-      index: z.string(),
+    state: z.enum(["running", "complete", "failed"]),
+    phase: z.enum(["pages", "manifest", "verify", "write", "settle"]),
+    progress: z.object({
+      steps: z.number().int(),
+      documents: z.number().int(),
+      chunks: z.number().int(),
+      vectors: z.number().int(),
+      expected: z
+        .object({ documents: z.number().int(), chunks: z.number().int() })
+        .nullable()
+        .openapi({ description: "The namespace's counts when the backup started, or the backup's" }),
+      parts: z
+        .object({ verified: z.number().int(), total: z.number().int() })
+        .nullable()
+        .openapi({ description: "Restores: parts checked against the manifest" }),
     }),
-    counts: z.object({ documents: z.number().int(), chunks: z.number().int(), vectors: z.number().int() }),
-    files: z.array(
-      z.object({
-        kind: z.enum(["documents", "chunks", "vectors"]),
-        name: z.string(),
-        sha256: z.string(),
-        lines: z.number().int(),
-        bytes: z.number().int(),
-      }),
-    ),
+    error: z.string().nullable(),
+    version: VersionResponse,
+    from: z.object({ namespace: z.string(), backupId: z.string() }).nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    manifest: z
+      .string()
+      .nullable()
+      .openapi({ description: "Complete backups: the manifest's key in the documents bucket" }),
   })
-  .openapi("BackupManifest");
+  .openapi("BackupJob");
 
-const BackupCreated = z.object({ backupId: z.string(), manifest: ManifestResponse }).openapi("BackupCreated");
-
-const BackupList = z
-  .object({
-    namespace: z.string(),
-    backups: z.array(
-      z.object({
-        backupId: z.string(),
-        createdAt: z.string(),
-        documents: z.number().int().nullable(),
-        chunks: z.number().int().nullable(),
-        model: z.string().nullable(),
-      }),
-    ),
-  })
-  .openapi("BackupList");
+const JobList = z.object({ namespace: z.string(), jobs: z.array(JobResponse) }).openapi("BackupJobList");
 
 const RestoreBody = z
   .strictObject({
@@ -70,17 +76,15 @@ const RestoreBody = z
   })
   .openapi("RestoreRequest");
 
-const RestoreResponse = z
-  .object({
-    namespace: z.string(),
-    from: z.object({ namespace: z.string(), backupId: z.string() }),
-    documents: z.number().int(),
-    chunks: z.number().int(),
-    vectors: z.number().int(),
-  })
-  .openapi("RestoreResult");
+function view(job: Job): z.infer<typeof JobResponse> {
+  return {
+    ...jobView(job),
+    manifest: job.kind === "backup" && job.state === "complete" ? manifestKey(job.namespace, job.id) : null,
+  };
+}
 
-const count = (s: string | undefined) => (s !== undefined && /^\d+$/.test(s) ? Number(s) : null);
+const location = (job: Job) =>
+  `/v1/namespaces/${job.namespace}/${job.kind === "backup" ? "backups" : "restore"}/${job.id}`;
 
 export function registerBackup(app: OpenAPIHono<AppEnv>) {
   app.openapi(
@@ -88,31 +92,26 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
       method: "post",
       path: "/v1/namespaces/{ns}/backups",
       tags: ["backups"],
-      summary: "Back up the namespace's active version to R2 (admin role; at most 500 documents)",
+      summary:
+        "Start a backup of the namespace's active version to R2, run on the queue a page of documents at a time (admin role; 409 while a backup or restore of the namespace runs)",
       request: { params: NamespaceParams },
-      responses: { 201: jsonResponse(BackupCreated, "Backup written"), ...errorResponses },
+      responses: { 202: jsonResponse(JobResponse, "Backup started"), ...errorResponses },
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
       const services = c.get("services");
       const { active } = await services.versions.coordinator(ns).writeTargets();
-      const manifest: Manifest = await createBackup(
-        {
-          blobs: services.blobs,
-          store: new BackupStore(services.db),
-          index: services.versions.index(active),
-        },
+      const job = await startBackup(
+        { db: services.db, queue: services.queue },
         ns,
         active,
+        services.config.backupPageDocuments,
+        newBackupId(),
       );
-      services.logger.info("backup.created", {
-        namespace: ns,
-        backupId: manifest.backupId,
-        documents: manifest.counts.documents,
-        chunks: manifest.counts.chunks,
-      });
-      return c.json({ backupId: manifest.backupId, manifest }, 201);
+      services.logger.info("backup.started", { namespace: ns, job: job.id, documents: job.totalDocuments });
+      c.header("Location", location(job));
+      return c.json(view(job), 202);
     },
   );
 
@@ -121,37 +120,35 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/v1/namespaces/{ns}/backups",
       tags: ["backups"],
-      summary: "List the namespace's backups, newest first",
+      summary: "List the namespace's backups (running, complete and failed), newest first",
       request: { params: NamespaceParams },
-      responses: { 200: jsonResponse(BackupList, "Backups"), ...errorResponses },
+      responses: { 200: jsonResponse(JobList, "Backups"), ...errorResponses },
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const blobs = c.get("services").blobs;
-      const prefix = `${BACKUP_PREFIX}/${ns}/`;
-      const backups: z.infer<typeof BackupList>["backups"] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await r2("list backups", () =>
-          blobs.list({ prefix, cursor, include: ["customMetadata"], limit: 1000 }),
-        );
-        for (const o of page.objects) {
-          const id = o.key.slice(prefix.length).replace(/\/manifest\.json$/, "");
-          if (!o.key.endsWith("/manifest.json") || !BackupIdSchema.safeParse(id).success) continue;
-          const meta = o.customMetadata ?? {};
-          backups.push({
-            backupId: id,
-            createdAt: meta.createdAt ?? o.uploaded.toISOString(),
-            documents: count(meta.documents),
-            chunks: count(meta.chunks),
-            model: meta.model ?? null,
-          });
-        }
-        cursor = page.truncated ? page.cursor : undefined;
-      } while (cursor !== undefined && backups.length < MAX_LISTED);
-      backups.sort((a, b) => (a.backupId < b.backupId ? 1 : -1));
-      return c.json({ namespace: ns, backups }, 200);
+      const jobs = await new JobStore(c.get("services").db).list(ns, "backup", MAX_LISTED);
+      return c.json({ namespace: ns, jobs: jobs.map(view) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/namespaces/{ns}/backups/{id}",
+      tags: ["backups"],
+      summary: "A backup's state (running, complete or failed), progress and error",
+      request: { params: JobParams },
+      responses: { 200: jsonResponse(JobResponse, "Backup"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns, id } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
+      const job = await new JobStore(c.get("services").db).get(ns, id);
+      if (job?.kind !== "backup") {
+        throw new AppError("not_found", `backup ${id} of namespace "${ns}" does not exist`);
+      }
+      return c.json(view(job), 200);
     },
   );
 
@@ -161,9 +158,9 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
       path: "/v1/namespaces/{ns}/restore",
       tags: ["backups"],
       summary:
-        "Restore a backup into this namespace, which must be empty (admin role on it and on the backup's namespace)",
+        "Start restoring a backup into this namespace, which must be empty; run on the queue (admin role on it and on the backup's namespace)",
       request: { params: NamespaceParams, body: jsonBody(RestoreBody) },
-      responses: { 200: jsonResponse(RestoreResponse, "Restored"), ...errorResponses },
+      responses: { 202: jsonResponse(JobResponse, "Restore started"), ...errorResponses },
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
@@ -175,22 +172,77 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
         throw new AppError("forbidden", "this key does not grant access to the backup's namespace");
       }
       const services = c.get("services");
-      const store = new BackupStore(services.db);
-      const manifest = await readManifest(services.blobs, from.namespace, from.backupId);
+      const backup = await readManifest(services.blobs, from.namespace, from.backupId);
+      if (!backup) {
+        const job = await new JobStore(services.db).get(from.namespace, from.backupId);
+        if (job?.kind === "backup" && job.state === "running") {
+          throw new AppError(
+            "conflict",
+            `backup ${from.backupId} is still running; restore it once it is complete`,
+          );
+        }
+        if (job?.kind === "backup" && job.state === "failed") {
+          throw new AppError(
+            "unprocessable",
+            `backup ${from.backupId} failed and has no manifest: ${job.error}`,
+          );
+        }
+        throw new AppError(
+          "not_found",
+          `backup ${from.backupId} of namespace "${from.namespace}" does not exist`,
+        );
+      }
       const { active, live } = await services.versions.coordinator(ns).writeTargets();
-      const target = { namespace: ns, active, live, index: services.versions.index(active) };
-      const deps = { blobs: services.blobs, store };
-      const conflict = await restoreConflict(deps, manifest, target);
+      const conflict = await restoreConflict(new BackupStore(services.db), backup.manifest, ns, active, live);
       if (conflict !== null) throw new AppError("conflict", conflict);
-      const result = await restoreBackup(deps, manifest, target);
-      await publishGenerations(services.db, services.kv, [ns], services.logger);
-      services.logger.info("backup.restored", {
-        namespace: ns,
-        from: from.namespace,
-        backupId: from.backupId,
-        ...result,
-      });
-      return c.json({ namespace: ns, from, ...result }, 200);
+      const job = await startRestore(
+        { db: services.db, queue: services.queue },
+        ns,
+        active,
+        backup,
+        services.config.backupPageDocuments,
+        newBackupId(),
+      );
+      services.logger.info("restore.started", { namespace: ns, job: job.id, from });
+      c.header("Location", location(job));
+      return c.json(view(job), 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/namespaces/{ns}/restore",
+      tags: ["backups"],
+      summary: "List the restores into the namespace (running, complete and failed), newest first",
+      request: { params: NamespaceParams },
+      responses: { 200: jsonResponse(JobList, "Restores"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
+      const jobs = await new JobStore(c.get("services").db).list(ns, "restore", MAX_LISTED);
+      return c.json({ namespace: ns, jobs: jobs.map(view) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/namespaces/{ns}/restore/{id}",
+      tags: ["backups"],
+      summary: "A restore's state (running, complete or failed), progress and error",
+      request: { params: JobParams },
+      responses: { 200: jsonResponse(JobResponse, "Restore"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns, id } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
+      const job = await new JobStore(c.get("services").db).get(ns, id);
+      if (job?.kind !== "restore") {
+        throw new AppError("not_found", `restore ${id} into namespace "${ns}" does not exist`);
+      }
+      return c.json(view(job), 200);
     },
   );
 }
