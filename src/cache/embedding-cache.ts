@@ -1,9 +1,16 @@
-// Query embeddings cached in KV: a repeated query skips Workers AI entirely. Values are the raw
-// little-endian float32 bytes (3 KiB for 768 dims), not JSON numbers. KV failures are misses.
+// Query embeddings cached in the isolate, then in KV: a repeated query skips Workers AI entirely.
+// KV values are the raw little-endian float32 bytes (3 KiB for 768 dims), not JSON numbers. KV
+// failures are misses.
+//
+// A query goes to KV the second time this isolate sees it, not the first: most queries are never
+// repeated, a KV write costs more than embedding a short query again, and a write per unique
+// query was a large share of a search miss's work. Queries that recur are shared with every
+// other isolate from their second sighting on.
 import type { Embedder, EmbedKind } from "../embed/embedder";
 import { errorMessage } from "../errors";
 import type { Logger } from "../observe/logger";
 import { embeddingCacheKey, normalizeQuery } from "./keys";
+import { ByteLru } from "./lru";
 
 // KV's minimum expiration TTL.
 const MIN_KV_TTL_SECONDS = 60;
@@ -11,6 +18,27 @@ const MIN_KV_TTL_SECONDS = 60;
 export interface EmbeddingCacheStats {
   hits: number;
   misses: number;
+}
+
+interface IsolateEntry {
+  vector: Float32Array;
+  /** Whether KV has (or is being sent) this embedding. */
+  shared: boolean;
+}
+
+/** Isolate budget for query embeddings: about 1,300 of 768 dimensions. */
+const ISOLATE_BYTES = 4 * 1024 * 1024;
+/** Map and key overhead counted per entry besides the vector. */
+const ENTRY_OVERHEAD_BYTES = 200;
+let isolate: ByteLru<IsolateEntry> | undefined;
+function isolateCache(): ByteLru<IsolateEntry> {
+  if (!isolate) isolate = new ByteLru<IsolateEntry>(ISOLATE_BYTES);
+  return isolate;
+}
+
+/** Forgets this isolate's query embeddings (tests). */
+export function clearIsolateEmbeddings(): void {
+  isolate?.clear();
 }
 
 export class CachingEmbedder implements Embedder {
@@ -40,18 +68,40 @@ export class CachingEmbedder implements Embedder {
       return this.inner.embed(texts, kind);
     const query = normalizeQuery(texts[0]);
     const key = await embeddingCacheKey(this.model, this.variant, query);
+    const ttlMs = Math.max(MIN_KV_TTL_SECONDS, this.ttlSeconds) * 1000;
+    const local = isolateCache().get(key);
+    if (local) {
+      this.stats.hits++;
+      if (!local.shared) {
+        local.shared = true;
+        await this.share(key, local.vector);
+      }
+      // A copy: callers own what they get, and the cached vector must never change.
+      return [local.vector.slice()];
+    }
     const cached = await this.read(key);
     if (cached) {
       this.stats.hits++;
+      this.remember(key, cached, true, ttlMs);
       return [cached];
     }
     this.stats.misses++;
     const [vector] = await this.inner.embed([query], kind);
     if (!vector) return [];
+    this.remember(key, vector, false, ttlMs);
+    return [vector];
+  }
+
+  private remember(key: string, vector: Float32Array, shared: boolean, ttlMs: number): void {
+    const entry = { vector: vector.slice(), shared };
+    isolateCache().set(key, entry, vector.byteLength + ENTRY_OVERHEAD_BYTES, ttlMs);
+  }
+
+  /** Sends the embedding to KV, after the response when the caller can defer work. */
+  private async share(key: string, vector: Float32Array): Promise<void> {
     const write = this.write(key, vector);
     if (this.defer) this.defer(write);
     else await write;
-    return [vector];
   }
 
   private async read(key: string): Promise<Float32Array | null> {

@@ -96,8 +96,16 @@ export const KEYWORD_UNAVAILABLE = "keyword_unavailable";
 export const TEXT_UNAVAILABLE = "text_unavailable";
 
 /** Keyword retrieval, through the D1 breaker and retries when the caller provides them. */
-function keyword(deps: SearchDeps, namespace: string, query: string, limit: number, filter?: MetadataFilter) {
-  const call = () => keywordSearch(deps.db, namespace, query, limit, filter, deps.version ?? DEFAULT_VERSION);
+function keyword(
+  deps: SearchDeps,
+  namespace: string,
+  query: string,
+  limit: number,
+  filter: MetadataFilter | undefined,
+  hydrate: number,
+) {
+  const call = () =>
+    keywordSearch(deps.db, namespace, query, limit, filter, deps.version ?? DEFAULT_VERSION, hydrate);
   return deps.guard ? guardedCall("d1", "keywordSearch", deps.guard, call) : call();
 }
 
@@ -188,9 +196,15 @@ export async function search(
       return unavailable(VECTOR_UNAVAILABLE, err);
     }
   };
+  // Chunks the keyword leg brought with its best hits: hydration skips them.
+  const prehydrated = new Map<string, HydratedChunk>();
+  const window = firstHydrateWindow(wanted, req.groupBy);
   const keywordLeg = async (): Promise<Ranked[] | null> => {
     try {
-      const hits = await timed("keyword", () => keyword(deps, namespace, req.query, perLeg, req.filter));
+      const hits = await timed("keyword", () =>
+        keyword(deps, namespace, req.query, perLeg, req.filter, window),
+      );
+      for (const h of hits) if (h.chunk) prehydrated.set(h.chunkId, h.chunk);
       return hits.map((h) => ({ id: h.chunkId, score: h.score }));
     } catch (err) {
       return unavailable(KEYWORD_UNAVAILABLE, err);
@@ -225,15 +239,17 @@ export async function search(
     });
   }
 
-  const ids = ranked.map((r) => r.id);
-  let chunks: Map<string, HydratedChunk>;
+  let candidates: Candidate[];
   try {
-    chunks = await timed("hydrate", () => deps.store.hydrate(namespace, ids));
+    candidates = await timed("hydrate", () =>
+      hydrateRanked(deps.store, namespace, ranked, req, wanted, prehydrated),
+    );
   } catch (err) {
     unavailable(TEXT_UNAVAILABLE, err);
-    chunks = await timed("hydrate", () => hydrateFromIndex(deps.index, ids.slice(0, wanted * 2)));
+    const ids = ranked.slice(0, wanted * 2).map((r) => r.id);
+    const chunks = await timed("hydrate", () => hydrateFromIndex(deps.index, ids));
+    candidates = collect(ranked, chunks, req, wanted);
   }
-  let candidates = collect(ranked, chunks, req, wanted);
   if (req.rerank && degraded.includes(TEXT_UNAVAILABLE)) degraded.push(RERANK_UNAVAILABLE);
   else if (req.rerank) {
     const reranked = await rerankHead(deps, req.query, candidates, settings.rerankCandidates, timings);
@@ -283,6 +299,47 @@ export function rerankText(candidate: Candidate): string {
   const { title, text } = candidate.chunk;
   return title ? `${title}\n${text}` : text;
 }
+
+/**
+ * The best `wanted` candidates with their chunks, hydrating the ranking head first and further
+ * windows only while some ranked chunks turn out to be gone or grouped away: a hybrid ranking
+ * holds up to 200 chunks and an answer usually needs 10, and reading every chunk's text was
+ * most of a search's D1 time. Chunks in `known` (the keyword leg's best hits) are not read again.
+ */
+async function hydrateRanked(
+  store: SearchDeps["store"],
+  namespace: string,
+  ranked: Ranked[],
+  req: SearchRequest,
+  wanted: number,
+  known: ReadonlyMap<string, HydratedChunk>,
+): Promise<Candidate[]> {
+  const chunks = new Map(known);
+  let window = firstHydrateWindow(wanted, req.groupBy);
+  let fetched = 0;
+  for (;;) {
+    const ids = ranked
+      .slice(fetched, fetched + window)
+      .map((r) => r.id)
+      .filter((id) => !chunks.has(id));
+    fetched = Math.min(ranked.length, fetched + window);
+    if (ids.length > 0) for (const [id, chunk] of await store.hydrate(namespace, ids)) chunks.set(id, chunk);
+    const candidates = collect(ranked.slice(0, fetched), chunks, req, wanted);
+    if (candidates.length >= wanted || fetched >= ranked.length) return candidates;
+    window *= 2;
+  }
+}
+
+/**
+ * Chunks hydrated first for `wanted` results. Grouping by document needs spares; a few more than
+ * asked for covers chunks deleted since the legs ranked them, which would otherwise cost a second
+ * round trip.
+ */
+function firstHydrateWindow(wanted: number, groupBy: SearchRequest["groupBy"]): number {
+  return Math.max(candidateCount(wanted, groupBy), wanted + HYDRATE_SPARES);
+}
+
+const HYDRATE_SPARES = 5;
 
 /** Drops candidates without a live chunk (deleted, or not yet committed), filters, groups, cuts. */
 function collect(

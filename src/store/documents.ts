@@ -101,6 +101,23 @@ const ChunkReadSchema = z.object({
   tokens: z.number(),
 });
 
+/**
+ * A chunk as search answers it, from a row of chunk_id, doc_id, idx, title, headings, text and
+ * metadata (chunks joined with documents).
+ */
+export function hydratedChunk(raw: unknown): HydratedChunk {
+  const r = HydrateRowSchema.parse(raw);
+  return {
+    chunkId: r.chunk_id,
+    docId: r.doc_id,
+    index: r.idx,
+    title: r.title,
+    headings: parseJson<string[]>(r.headings, []),
+    text: r.text,
+    metadata: parseJson<Metadata>(r.metadata, {}),
+  };
+}
+
 function parseJson<T>(s: string, fallback: T): T {
   try {
     return JSON.parse(s) as T;
@@ -517,24 +534,20 @@ export class DocumentStore {
     const { results } = await d1("hydrate chunks", () =>
       this.db
         .prepare(
+          // Driven from the id list (CROSS JOIN fixes the order): left to itself, SQLite walks
+          // every chunk of the namespace and tests each against the list.
           `SELECT c.chunk_id, c.doc_id, c.idx, d.title, c.headings, c.text, d.metadata
-           FROM chunks c JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
-           WHERE c.namespace = ?1 AND c.chunk_id IN (SELECT value FROM json_each(?2))`,
+           FROM json_each(?2) j
+           CROSS JOIN chunks c ON c.chunk_id = j.value
+           CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
+           WHERE c.namespace = ?1`,
         )
         .bind(namespace, JSON.stringify(chunkIds))
         .all(),
     );
     for (const raw of results) {
-      const r = HydrateRowSchema.parse(raw);
-      out.set(r.chunk_id, {
-        chunkId: r.chunk_id,
-        docId: r.doc_id,
-        index: r.idx,
-        title: r.title,
-        headings: parseJson<string[]>(r.headings, []),
-        text: r.text,
-        metadata: parseJson<Metadata>(r.metadata, {}),
-      });
+      const chunk = hydratedChunk(raw);
+      out.set(chunk.chunkId, chunk);
     }
     return out;
   }

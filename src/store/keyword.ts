@@ -6,10 +6,13 @@ import { AppError, errorMessage } from "../errors";
 import type { FilterOperators, FilterScalar, MetadataFilter } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import { d1 } from "./d1";
+import { type HydratedChunk, hydratedChunk } from "./documents";
 
 export interface KeywordHit {
   chunkId: string;
   score: number;
+  /** The chunk as search answers it, for the best hits when asked for (see keywordSearch). */
+  chunk?: HydratedChunk;
 }
 
 const MAX_TERMS = 32;
@@ -121,7 +124,11 @@ export function toFtsQuery(text: string): string | null {
   return unique.map((w) => `"${w}"`).join(" OR ");
 }
 
-/** The best `limit` chunks of the namespace for `query` by BM25, restricted to `filter` if given. */
+/**
+ * The best `limit` chunks of the namespace for `query` by BM25, restricted to `filter` if given.
+ * Without a filter, the best `hydrate` hits come with their chunk (text, title, metadata) from the
+ * same query, so a search whose answer they fill needs no second D1 round trip to hydrate.
+ */
 export async function keywordSearch(
   db: D1Database,
   namespace: string,
@@ -129,6 +136,7 @@ export async function keywordSearch(
   limit: number,
   filter?: MetadataFilter,
   version = DEFAULT_VERSION,
+  hydrate = 0,
 ): Promise<KeywordHit[]> {
   const match = toFtsQuery(query);
   if (!match) return [];
@@ -137,17 +145,43 @@ export async function keywordSearch(
   // CROSS JOIN fixes the loop order: matches of the index first, then their chunk (and document)
   // rows by key. Left to itself, SQLite may walk every chunk of the namespace and probe the index
   // for each one.
-  const statement = db
-    .prepare(
-      `SELECT c.chunk_id AS chunkId, -bm25(${table}, ?2, ?3) AS score
+  // Unfiltered, the best rows are cut inside the FTS table before any join: joining every
+  // match to its chunk row first cost twice as much. A filter needs each match's document.
+  const sql = where
+    ? `SELECT c.chunk_id AS chunkId, -bm25(${table}, ?2, ?3) AS score
        FROM ${table} CROSS JOIN chunks c ON c.rowid = ${table}.rowid
-       ${where ? "CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id" : ""}
-       WHERE ${table} MATCH ?1 AND c.namespace = ?4 ${where ? `AND ${where.sql}` : ""}
-       ORDER BY bm25(${table}, ?2, ?3) LIMIT ?5`,
-    )
-    .bind(match, TITLE_WEIGHT, TEXT_WEIGHT, namespace, limit, ...(where?.params ?? []));
+       CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
+       WHERE ${table} MATCH ?1 AND c.namespace = ?4 AND ${where.sql}
+       ORDER BY bm25(${table}, ?2, ?3) LIMIT ?5`
+    : hydrate > 0
+      ? `SELECT c.chunk_id AS chunkId, -best.score AS score, best.pos <= ?6 AS hydrated,
+           c.chunk_id, c.doc_id, c.idx, d.title, c.headings,
+           CASE WHEN best.pos <= ?6 THEN c.text ELSE '' END AS text, d.metadata
+         FROM (SELECT rowid, score, row_number() OVER (ORDER BY score) AS pos
+               FROM (SELECT rowid, bm25(${table}, ?2, ?3) AS score FROM ${table}
+                     WHERE ${table} MATCH ?1 ORDER BY score LIMIT ?5)) best
+         CROSS JOIN chunks c ON c.rowid = best.rowid
+         CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
+         WHERE c.namespace = ?4
+         ORDER BY best.score`
+      : `SELECT c.chunk_id AS chunkId, -best.score AS score
+         FROM (SELECT rowid, bm25(${table}, ?2, ?3) AS score FROM ${table}
+               WHERE ${table} MATCH ?1 ORDER BY score LIMIT ?5) best
+         CROSS JOIN chunks c ON c.rowid = best.rowid
+         WHERE c.namespace = ?4
+         ORDER BY best.score`;
+  const params = where ? where.params : hydrate > 0 ? [hydrate] : [];
+  const statement = db.prepare(sql).bind(match, TITLE_WEIGHT, TEXT_WEIGHT, namespace, limit, ...params);
+  const run = async (): Promise<KeywordHit[]> => {
+    const { results } = await statement.all<Record<string, unknown>>();
+    return results.map((row) => {
+      const hit: KeywordHit = { chunkId: String(row.chunkId), score: Number(row.score) };
+      if (row.hydrated === 1) hit.chunk = hydratedChunk(row);
+      return hit;
+    });
+  };
   try {
-    return (await statement.all<KeywordHit>()).results;
+    return await run();
   } catch (err) {
     if (!isMissingTable(err, table)) throw unavailable(err);
   }
@@ -162,7 +196,7 @@ export async function keywordSearch(
   if (!hasChunks) return [];
   await d1("keyword index build", () => db.batch(ensureKeywordIndex(db, table, namespace, version)));
   try {
-    return (await statement.all<KeywordHit>()).results;
+    return await run();
   } catch (err) {
     throw unavailable(err);
   }

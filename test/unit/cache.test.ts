@@ -132,6 +132,38 @@ describe("CachingEmbedder", () => {
     expect(raw?.byteLength).toBe(384 * 4);
   });
 
+  it("keeps a query seen once out of KV, and shares it from its second sighting", async () => {
+    const inner = new CountingEmbedder();
+    const variant = `s${Date.now()}`;
+    const reads: string[] = [];
+    const kv = new Proxy(env.KV, {
+      get(target, prop) {
+        if (prop === "get") {
+          return (key: string, type: "arrayBuffer") => {
+            reads.push(key);
+            return target.get(key, type);
+          };
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const embedder = new CachingEmbedder(inner, kv, 3600, quiet, variant);
+    const key = await embeddingCacheKey(inner.model, variant, normalizeQuery("kelp forests"));
+    const [first] = await embedder.embed(["kelp forests"], "query");
+    expect(await env.KV.get(key, "arrayBuffer")).toBeNull();
+    const [second] = await embedder.embed(["Kelp  Forests"], "query");
+    // The second sighting came from the isolate (no KV read, no model call) and went to KV.
+    expect(reads).toEqual([key]);
+    expect(inner.calls).toHaveLength(1);
+    expect((await env.KV.get(key, "arrayBuffer"))?.byteLength).toBe(384 * 4);
+    expect(Array.from(second ?? [])).toEqual(Array.from(first ?? []));
+    // What a caller gets is its own: changing it does not change later answers.
+    second?.fill(0);
+    const [third] = await embedder.embed(["kelp forests"], "query");
+    expect(Array.from(third ?? [])).toEqual(Array.from(first ?? []));
+  });
+
   it("does not cache document embeddings", async () => {
     const inner = new CountingEmbedder();
     const embedder = new CachingEmbedder(inner, env.KV, 3600, quiet, `d${Date.now()}`);
