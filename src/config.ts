@@ -52,6 +52,7 @@ const ConfigSchema = z
     RESULT_CACHE_TTL_SECONDS: intVar(0, 86_400).default(60),
     RESULT_CACHE_LRU_BYTES: intVar(0, 64 * 1024 * 1024).default(16 * 1024 * 1024),
     EMBEDDING_CACHE_TTL_SECONDS: intVar(60, 365 * 86_400).default(7 * 86_400),
+    EMBEDDING_CACHE_WAIT_MS: intVar(0, 5000).default(10),
     GENERATION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
     RESULT_CACHE_SETTLE_MS: intVar(0, 600_000).optional(),
     SEARCH_DEADLINE_MS: intVar(100, 30_000).default(3000),
@@ -140,6 +141,8 @@ export interface Config {
   resultCacheLruBytes: number;
   /** How long query embeddings live in KV. */
   embeddingCacheTtlSeconds: number;
+  /** How long a query embedding's KV read may take before Workers AI is asked as well. */
+  embeddingCacheWaitMs: number;
   /** How long an isolate trusts a namespace's write generation before asking KV again. */
   generationCacheTtlMs: number;
   /** Answers computed within this long of a write are not cached (vector writes are asynchronous). */
@@ -225,6 +228,7 @@ export function loadConfig(env: object): Config {
     resultCacheTtlMs: c.RESULT_CACHE_TTL_SECONDS * 1000,
     resultCacheLruBytes: c.RESULT_CACHE_LRU_BYTES,
     embeddingCacheTtlSeconds: c.EMBEDDING_CACHE_TTL_SECONDS,
+    embeddingCacheWaitMs: c.EMBEDDING_CACHE_WAIT_MS,
     generationCacheTtlMs: c.GENERATION_CACHE_TTL_MS,
     // Vectorize applies writes within seconds; the local index within a few hundred ms.
     resultCacheSettleMs: c.RESULT_CACHE_SETTLE_MS ?? (c.BACKEND === "local" ? 1000 : 10_000),

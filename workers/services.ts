@@ -117,6 +117,7 @@ export function buildServices(
       logger,
       `${pooling}:${queryInstructionFor(model, config.embeddingQueryInstruction)}`,
       defer,
+      config.embeddingCacheWaitMs,
     );
   };
   const makeIndex = (indexName: string): VectorIndex => {

@@ -15,6 +15,17 @@ import { ByteLru } from "./lru";
 // KV's minimum expiration TTL.
 const MIN_KV_TTL_SECONDS = 60;
 
+/**
+ * A hot KV read answers within a few milliseconds; a read KV has not cached at this location
+ * can take tens (EMBEDDING_CACHE_WAIT_MS).
+ */
+export const DEFAULT_KV_WAIT_MS = 10;
+
+const SLOW = Symbol("slow");
+function delay(ms: number): Promise<typeof SLOW> {
+  return new Promise((resolve) => setTimeout(() => resolve(SLOW), ms));
+}
+
 export interface EmbeddingCacheStats {
   hits: number;
   misses: number;
@@ -56,6 +67,8 @@ export class CachingEmbedder implements Embedder {
     private readonly variant = "default",
     /** Runs the cache write after the response (ctx.waitUntil); awaited when absent. */
     private readonly defer?: (work: Promise<unknown>) => void,
+    /** How long a KV read may take before the model is asked as well. */
+    private readonly kvWaitMs = DEFAULT_KV_WAIT_MS,
   ) {
     this.model = inner.model;
     this.dimensions = inner.dimensions;
@@ -79,20 +92,44 @@ export class CachingEmbedder implements Embedder {
       // A copy: callers own what they get, and the cached vector must never change.
       return [local.vector.slice()];
     }
-    const cached = await this.read(key);
-    if (cached) {
-      this.stats.hits++;
-      this.remember(key, cached, true, ttlMs);
-      return [cached];
-    }
+    const read = this.read(key);
+    const early = await Promise.race([read, delay(this.kvWaitMs)]);
+    if (early instanceof Float32Array) return [this.hit(key, early, ttlMs)];
+    if (early === null) return this.compute(key, query, ttlMs);
+    // KV is slow to answer (a key it has not cached here goes to its central stores, which is
+    // what a new query's key always is): the model starts now, and whichever gives a vector
+    // first answers. When the model fails, a vector KV still returns answers instead.
+    type Outcome = { hit: Float32Array } | { vectors: Float32Array[] } | { error: unknown };
+    const model: Promise<Outcome> = this.compute(key, query, ttlMs).then(
+      (vectors) => ({ vectors }),
+      (error: unknown) => ({ error }),
+    );
+    const fromKv = read.then((v): Outcome | Promise<Outcome> => (v ? { hit: v } : model));
+    const first = await Promise.race([fromKv, model]);
+    if ("hit" in first) return [this.hit(key, first.hit, ttlMs)];
+    if ("vectors" in first) return first.vectors;
+    const late = await read;
+    if (late) return [this.hit(key, late, ttlMs)];
+    throw first.error;
+  }
+
+  private hit(key: string, vector: Float32Array, ttlMs: number): Float32Array {
+    this.stats.hits++;
+    this.remember(key, vector, true, ttlMs);
+    return vector;
+  }
+
+  private async compute(key: string, query: string, ttlMs: number): Promise<Float32Array[]> {
     this.stats.misses++;
-    const [vector] = await this.inner.embed([query], kind);
+    const [vector] = await this.inner.embed([query], "query");
     if (!vector) return [];
     this.remember(key, vector, false, ttlMs);
     return [vector];
   }
 
   private remember(key: string, vector: Float32Array, shared: boolean, ttlMs: number): void {
+    // The model's answer after KV's (both were asked) must not mark a shared vector unshared.
+    if (!shared && isolateCache().get(key)) return;
     const entry = { vector: vector.slice(), shared };
     isolateCache().set(key, entry, vector.byteLength + ENTRY_OVERHEAD_BYTES, ttlMs);
   }

@@ -164,6 +164,85 @@ describe("CachingEmbedder", () => {
     expect(Array.from(third ?? [])).toEqual(Array.from(first ?? []));
   });
 
+  it("asks the model when KV is slow, and still answers from KV when the model fails", async () => {
+    const variant = `w${Date.now()}`;
+    const slowKv = (ms: number) =>
+      new Proxy(env.KV, {
+        get(target, prop) {
+          if (prop === "get") {
+            return async (key: string, type: "arrayBuffer") => {
+              await new Promise((r) => setTimeout(r, ms));
+              return target.get(key, type);
+            };
+          }
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    // A stored vector no model would give: where an answer came from is visible in it.
+    const stored = new Float32Array(384).fill(0.5);
+    const put = async (query: string) =>
+      env.KV.put(
+        await embeddingCacheKey("@cf/baai/bge-small-en-v1.5", variant, normalizeQuery(query)),
+        stored.buffer,
+      );
+
+    // KV answers within the wait: the model is not asked.
+    await put("tide pools");
+    const patient = new CountingEmbedder();
+    const [fromKv] = await new CachingEmbedder(
+      patient,
+      slowKv(0),
+      3600,
+      quiet,
+      variant,
+      undefined,
+      200,
+    ).embed(["tide pools"], "query");
+    expect(patient.calls).toHaveLength(0);
+    expect(fromKv?.[0]).toBe(0.5);
+
+    // KV takes longer than the wait: the model answers first.
+    await put("salt marsh");
+    const eager = new CountingEmbedder();
+    const [fromModel] = await new CachingEmbedder(
+      eager,
+      slowKv(300),
+      3600,
+      quiet,
+      variant,
+      undefined,
+      5,
+    ).embed(["salt marsh"], "query");
+    expect(eager.calls).toHaveLength(1);
+    expect(fromModel?.[0]).not.toBe(0.5);
+
+    // KV is slow and the model fails: KV's vector answers.
+    await put("mud flats");
+    const failing = new CountingEmbedder();
+    failing.embed = async () => {
+      throw new Error("model unavailable");
+    };
+    const [fallback] = await new CachingEmbedder(
+      failing,
+      slowKv(50),
+      3600,
+      quiet,
+      variant,
+      undefined,
+      5,
+    ).embed(["mud flats"], "query");
+    expect(fallback?.[0]).toBe(0.5);
+
+    // Slow KV without the vector, and a failing model: the model's error.
+    await expect(
+      new CachingEmbedder(failing, slowKv(50), 3600, quiet, variant, undefined, 5).embed(
+        ["sand dunes"],
+        "query",
+      ),
+    ).rejects.toThrow("model unavailable");
+  });
+
   it("does not cache document embeddings", async () => {
     const inner = new CountingEmbedder();
     const embedder = new CachingEmbedder(inner, env.KV, 3600, quiet, `d${Date.now()}`);
