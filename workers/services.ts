@@ -15,6 +15,7 @@ import { FaultInjector, type FaultPlan } from "../src/resilience/faults";
 import { type GuardContext, guarded } from "../src/resilience/guard";
 import { Deadline } from "../src/resilience/retry";
 import { shardPolicy, withPlacement } from "../src/shards/policy";
+import { type D1Like, readSession } from "../src/store/d1";
 import { DocumentStore } from "../src/store/documents";
 import { createVectorIndex } from "../src/vectors/create";
 import type { VectorIndex } from "../src/vectors/vector-index";
@@ -31,6 +32,11 @@ export interface Services {
   index: VectorIndex;
   store: DocumentStore;
   db: D1Database;
+  /**
+   * What a search reads D1 through (keyword retrieval, hydration): a session, so a database with
+   * read replication answers from the nearest replica; the database itself on other paths.
+   */
+  reads: { db: D1Like; store: DocumentStore };
   blobs: R2Bucket;
   kv: KVNamespace;
   /** The Cache API (per location), or null where the runtime has none. */
@@ -174,12 +180,18 @@ export function buildServices(
     guard,
     ["rerank"],
   );
+  const store = guarded(new DocumentStore(env.DB), "d1", guard);
+  const session = options.path === "search" ? readSession(env.DB) : null;
+  const reads = session
+    ? { db: session, store: guarded(new DocumentStore(session), "d1", guard) }
+    : { db: env.DB, store };
   return {
     embedder,
     reranker,
     index,
-    store: guarded(new DocumentStore(env.DB), "d1", guard),
+    store,
     db: env.DB,
+    reads,
     blobs: guarded(env.DOCUMENTS, "r2", guard, ["get", "put", "head", "delete", "list"]),
     kv,
     guard,

@@ -6,6 +6,7 @@ import { AppError, errorMessage, isRetryable } from "../errors";
 import type { Logger } from "../observe/logger";
 import type { Reranker } from "../rerank/reranker";
 import { type GuardContext, guardedCall } from "../resilience/guard";
+import type { D1Like } from "../store/d1";
 import type { DocumentStore, HydratedChunk } from "../store/documents";
 import { keywordSearch } from "../store/keyword";
 import { DOC_ID_FIELD, type Metadata } from "../validation";
@@ -75,7 +76,7 @@ export interface SearchDeps {
   embedder: Embedder;
   index: VectorIndex;
   store: DocumentStore;
-  db: D1Database;
+  db: D1Like;
   logger: Logger;
   /** Absent: rerank requests are answered unreranked, with "rerank_unavailable". */
   reranker?: Reranker;

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { Metadata } from "../validation";
 import { DEFAULT_VERSION } from "../versions/model";
-import { d1 } from "./d1";
+import { type D1Like, d1 } from "./d1";
 import { ensureKeywordIndex, keywordRows, keywordTable, keywordTables } from "./keyword";
 
 export type DocumentStatus = "queued" | "indexed" | "failed" | "deleted";
@@ -158,7 +158,7 @@ export interface QueuedDocument {
 }
 
 export class DocumentStore {
-  constructor(private readonly db: D1Database) {}
+  constructor(private readonly db: D1Like) {}
 
   /** Marks documents as accepted and queued at the given R2 eTags (insert or replace the intent). */
   async upsertQueued(namespace: string, docs: QueuedDocument[], now = Date.now()): Promise<void> {

@@ -5,7 +5,7 @@
 import { AppError, errorMessage } from "../errors";
 import type { FilterOperators, FilterScalar, MetadataFilter } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
-import { d1 } from "./d1";
+import { type D1Like, d1 } from "./d1";
 import { type HydratedChunk, hydratedChunk } from "./documents";
 
 export interface KeywordHit {
@@ -49,7 +49,7 @@ export async function keywordTable(namespace: string, version = DEFAULT_VERSION)
  * the chunk rows always commit together.
  */
 export function ensureKeywordIndex(
-  db: D1Database,
+  db: D1Like,
   table: string,
   namespace: string,
   version = DEFAULT_VERSION,
@@ -78,7 +78,7 @@ export function ensureKeywordIndex(
 
 /** The keyword tables of a namespace's versions, as recorded when each was created. */
 export async function keywordTables(
-  db: D1Database,
+  db: D1Like,
   namespace: string,
 ): Promise<{ version: string; table: string }[]> {
   const { results } = await d1("list keyword tables", () =>
@@ -98,7 +98,7 @@ export async function keywordTables(
  * before the chunk rows are deleted: an external-content index needs the indexed values.
  */
 export function keywordRows(
-  db: D1Database,
+  db: D1Like,
   table: string,
   op: "index" | "unindex",
   where: string,
@@ -130,7 +130,7 @@ export function toFtsQuery(text: string): string | null {
  * same query, so a search whose answer they fill needs no second D1 round trip to hydrate.
  */
 export async function keywordSearch(
-  db: D1Database,
+  db: D1Like,
   namespace: string,
   query: string,
   limit: number,

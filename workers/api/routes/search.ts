@@ -95,7 +95,16 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
         async () => {
           const computeStart = performance.now();
           const reranker = body.rerank ? services.reranker : undefined;
-          const deps = { ...services, embedder, index, reranker, settings, version: version.id };
+          const deps = {
+            ...services,
+            db: services.reads.db,
+            store: services.reads.store,
+            embedder,
+            index,
+            reranker,
+            settings,
+            version: version.id,
+          };
           const response = await search(deps, ns, {
             query: body.query,
             topK: body.topK,
