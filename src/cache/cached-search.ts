@@ -2,7 +2,7 @@
 // namespace's write generation and the normalized request; degraded answers are never stored;
 // a cache that fails is a miss. The answer says whether it was a hit and from which layer.
 import type { Logger } from "../observe/logger";
-import { readGeneration } from "./generation";
+import { type Generation, readGeneration } from "./generation";
 import { canonicalJson, normalizeQuery, resultCacheKey } from "./keys";
 import { ByteLru } from "./lru";
 import { type CachedAnswer, ResultCache } from "./result-cache";
@@ -27,6 +27,8 @@ export interface CachedSearchDeps {
   settings: CacheSettings;
   logger: Logger;
   defer: (work: Promise<unknown>) => void;
+  /** The namespace's write generation, when the caller started reading it already. */
+  generation?: Promise<Generation | null>;
 }
 
 export interface Computed<T> {
@@ -64,12 +66,8 @@ export async function cachedSearch<T>(
   compute: () => Promise<Computed<T>>,
 ): Promise<{ body: T; degraded: string[]; outcome: CacheOutcome }> {
   if (bypass) return { ...(await compute()), outcome: "bypass" };
-  const generation = await readGeneration(
-    deps.kv,
-    scope.namespace,
-    deps.settings.generationTtlMs,
-    deps.logger,
-  );
+  const generation = await (deps.generation ??
+    readGeneration(deps.kv, scope.namespace, deps.settings.generationTtlMs, deps.logger));
   if (generation === null || deps.settings.resultTtlMs <= 0) return { ...(await compute()), outcome: "miss" };
   const key = await resultCacheKey({ ...scope, generation: generation.generation, request });
   const cache = new ResultCache({

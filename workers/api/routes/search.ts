@@ -1,6 +1,7 @@
 // Search: validate, retrieve, answer with Server-Timing stage times and one metrics point.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { cachedSearch, normalizedRequest } from "../../../src/cache/cached-search";
+import { readGeneration } from "../../../src/cache/generation";
 import type { Config } from "../../../src/config";
 import { AppError } from "../../../src/errors";
 import { type SearchSettings, search } from "../../../src/search/search";
@@ -66,6 +67,12 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
       let timings: Record<string, number> = {};
       let computeMs = 0;
       // One version answers the whole request: its vectors, chunks, keyword index and cache keys.
+      // The write generation and the active version are independent KV reads (each cached in
+      // the isolate): when both miss the isolate, they overlap instead of adding up.
+      const generation =
+        body.cache === "bypass"
+          ? undefined
+          : readGeneration(services.kv, ns, services.config.generationCacheTtlMs, services.logger);
       const version = await services.versions.active(ns);
       const embedder = services.versions.embedder(version);
       const index = services.versions.index(version);
@@ -82,6 +89,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
           },
           logger: services.logger,
           defer: services.defer,
+          ...(generation ? { generation } : {}),
         },
         { namespace: ns, version: version.id },
         // Retrieval settings are part of the key: a configuration change never serves old answers.
