@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
-import { DATASETS, loadSamples, seedDataset } from "./bench/datasets.mjs";
+import { DATASETS, loadSamples, seedDataset, seedTimeoutMs } from "./bench/datasets.mjs";
 import { measureRun } from "./bench/measure.mjs";
 import { installSignalHandlers, onCleanup, runCleanups, wasInterrupted } from "./bench/processes.mjs";
 import { bundleLines, renderReport, writeJson } from "./bench/report.mjs";
@@ -202,7 +202,8 @@ async function main(argv) {
           if (!dataset || seeded[name]) continue;
           log(`   seeding dataset ${name} into namespace ${dataset.namespace}...`);
           const client = createClient({ baseUrl: server.baseUrl, apiKey: adminKey });
-          seeded[name] = await seedDataset(client, dataset, samples, { timeoutMs: 600_000, log });
+          const timeoutMs = seedTimeoutMs(dataset.targetChunks);
+          seeded[name] = await seedDataset(client, dataset, samples, { timeoutMs, log });
           const s = seeded[name];
           log(`   ${s.documents} documents, ${s.chunks} chunks indexed in ${s.seconds.toFixed(1)} s`);
           const transport = createTransport(clientKind, {

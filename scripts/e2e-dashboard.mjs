@@ -89,6 +89,10 @@ async function main() {
         "--port",
         String(PORT),
         "--show-interactive-dev-session=false",
+        // Its own name: wrangler's dev registry is keyed by Worker name, so another local session
+        // of "edgesearch" (npm run dev, a benchmark) is not disturbed when this one stops.
+        "--name",
+        `edgesearch-e2e-${process.pid}`,
         // GET /__scheduled runs the cron handler (the index health check) on demand.
         "--test-scheduled",
         "--var",

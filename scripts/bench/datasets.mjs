@@ -12,7 +12,7 @@ const BATCH_DOCS = 500;
 
 /**
  * Datasets by name: the default scenarios use 1k; the "scale" group adds 10k, "scale-100k" 100k
- * (seeding 100k chunks through the queue takes a quarter of an hour or more locally).
+ * (seeding 100k chunks through the queue takes about half an hour locally).
  * @type {Record<string, { namespace: string, targetChunks: number, seed: number }>}
  */
 export const DATASETS = {
@@ -36,13 +36,38 @@ export async function loadSamples() {
  * @param {string} namespace
  * @param {import("../lib/client.mjs").DocumentInput[]} documents
  * @param {number} timeoutMs
+ * @param {(line: string) => void} log
  */
-async function ingest(client, namespace, documents, timeoutMs) {
+async function ingest(client, namespace, documents, timeoutMs, log) {
   let accepted = 0;
   for (let i = 0; i < documents.length; i += BATCH_DOCS) {
     accepted += (await client.putDocuments(namespace, documents.slice(i, i + BATCH_DOCS))).accepted;
   }
-  return waitForIndexing(client, namespace, { expected: accepted, timeoutMs, intervalMs: 500 });
+  let reportedAt = 0;
+  return waitForIndexing(client, namespace, {
+    expected: accepted,
+    timeoutMs,
+    intervalMs: 500,
+    // A large seed takes many minutes: say how far it is every half minute.
+    onProgress: (stats, elapsedMs) => {
+      if (elapsedMs - reportedAt < PROGRESS_EVERY_MS) return;
+      reportedAt = elapsedMs;
+      log(
+        `  ${stats.documents} documents indexed, ${stats.pending} pending (${Math.round(elapsedMs / 1000)} s)`,
+      );
+    },
+  });
+}
+
+const PROGRESS_EVERY_MS = 30_000;
+
+/**
+ * How long seeding `targetChunks` may take: ingest runs at 50 to 100 documents/s locally, so this
+ * allows 20/s, and never less than 10 minutes.
+ * @param {number} targetChunks
+ */
+export function seedTimeoutMs(targetChunks) {
+  return Math.max(600_000, targetChunks * 50);
 }
 
 /**
@@ -56,7 +81,7 @@ async function ingest(client, namespace, documents, timeoutMs) {
  */
 export async function seedDataset(client, dataset, samples, { timeoutMs, log }) {
   const started = performance.now();
-  const afterCorpus = await ingest(client, dataset.namespace, samples.documents, timeoutMs);
+  const afterCorpus = await ingest(client, dataset.namespace, samples.documents, timeoutMs, log);
   const missing = Math.max(0, dataset.targetChunks - afterCorpus.chunks);
   const synthetic = syntheticDocuments({
     vocabulary: samples.vocabulary,
@@ -67,7 +92,7 @@ export async function seedDataset(client, dataset, samples, { timeoutMs, log }) 
     `  ${afterCorpus.documents} corpus documents (${afterCorpus.chunks} chunks); adding ${synthetic.length} synthetic documents`,
   );
   const stats =
-    synthetic.length > 0 ? await ingest(client, dataset.namespace, synthetic, timeoutMs) : afterCorpus;
+    synthetic.length > 0 ? await ingest(client, dataset.namespace, synthetic, timeoutMs, log) : afterCorpus;
   const seconds = (performance.now() - started) / 1000;
   if (stats.failed > 0) throw new Error(`${stats.failed} documents failed to index in ${dataset.namespace}`);
   return {

@@ -33,18 +33,22 @@ export const HIT_QUERY = "how do plants turn sunlight into energy";
 // Cached answers live an hour in the bench (instead of 60 s): an entry that expires in the middle
 // of a window turns hits into misses, which measures a stampede, not the hit path.
 const LONG_TTL = { RESULT_CACHE_TTL_SECONDS: "3600" };
+// Warnings and errors only: wrangler dev relays every console line through its inspector to the
+// terminal, a cost production does not pay, and seeding writes one info line per document.
+const QUIET = { LOG_LEVEL: "warn" };
 
 /** @type {Record<string, Profile>} */
 export const PROFILES = {
   trivial: { server: "trivial", description: "a trivial Node HTTP server (the client alone)" },
   default: {
     server: "wrangler",
-    vars: { ...LONG_TTL },
-    description: "wrangler dev --local, default configuration but RESULT_CACHE_TTL_SECONDS=3600",
+    vars: { ...LONG_TTL, ...QUIET },
+    description:
+      "wrangler dev --local, default configuration but RESULT_CACHE_TTL_SECONDS=3600 and LOG_LEVEL=warn",
   },
   "no-lru": {
     server: "wrangler",
-    vars: { ...LONG_TTL, RESULT_CACHE_LRU_BYTES: "0" },
+    vars: { ...LONG_TTL, ...QUIET, RESULT_CACHE_LRU_BYTES: "0" },
     description: "as default, with RESULT_CACHE_LRU_BYTES=0 (no isolate layer)",
   },
 };

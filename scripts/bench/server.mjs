@@ -230,6 +230,10 @@ export async function startWrangler({ workspace, adminKey, vars, port, label }) 
       "--inspector-port",
       String(inspectorPort),
       "--show-interactive-dev-session=false",
+      // Its own name: wrangler's dev registry is keyed by Worker name, and another local session
+      // of "edgesearch" (npm run dev, the e2e check) starting or stopping must not touch this one.
+      "--name",
+      `edgesearch-bench-${process.pid}`,
       ...varArgs,
     ],
     { cwd: workspace.dir, env: wranglerEnv(), logFile },
