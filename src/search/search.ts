@@ -243,7 +243,7 @@ export async function search(
   let candidates: Candidate[];
   try {
     candidates = await timed("hydrate", () =>
-      hydrateRanked(deps.store, namespace, ranked, req, wanted, prehydrated),
+      hydrateRanked(deps.store, namespace, ranked, req, wanted, window, prehydrated),
     );
   } catch (err) {
     unavailable(TEXT_UNAVAILABLE, err);
@@ -313,10 +313,11 @@ async function hydrateRanked(
   ranked: Ranked[],
   req: SearchRequest,
   wanted: number,
+  firstWindow: number,
   known: ReadonlyMap<string, HydratedChunk>,
 ): Promise<Candidate[]> {
   const chunks = new Map(known);
-  let window = firstHydrateWindow(wanted, req.groupBy);
+  let window = firstWindow;
   let fetched = 0;
   for (;;) {
     const ids = ranked

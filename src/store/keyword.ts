@@ -153,24 +153,18 @@ export async function keywordSearch(
        CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
        WHERE ${table} MATCH ?1 AND c.namespace = ?4 AND ${where.sql}
        ORDER BY bm25(${table}, ?2, ?3) LIMIT ?5`
-    : hydrate > 0
-      ? `SELECT c.chunk_id AS chunkId, -best.score AS score, best.pos <= ?6 AS hydrated,
-           c.chunk_id, c.doc_id, c.idx, d.title, c.headings,
-           CASE WHEN best.pos <= ?6 THEN c.text ELSE '' END AS text, d.metadata
-         FROM (SELECT rowid, score, row_number() OVER (ORDER BY score) AS pos
-               FROM (SELECT rowid, bm25(${table}, ?2, ?3) AS score FROM ${table}
-                     WHERE ${table} MATCH ?1 ORDER BY score LIMIT ?5)) best
-         CROSS JOIN chunks c ON c.rowid = best.rowid
-         CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
-         WHERE c.namespace = ?4
-         ORDER BY best.score`
-      : `SELECT c.chunk_id AS chunkId, -best.score AS score
-         FROM (SELECT rowid, bm25(${table}, ?2, ?3) AS score FROM ${table}
-               WHERE ${table} MATCH ?1 ORDER BY score LIMIT ?5) best
-         CROSS JOIN chunks c ON c.rowid = best.rowid
-         WHERE c.namespace = ?4
-         ORDER BY best.score`;
-  const params = where ? where.params : hydrate > 0 ? [hydrate] : [];
+    : `SELECT c.chunk_id AS chunkId, -best.score AS score,
+         best.pos <= ?6 AND d.id IS NOT NULL AS hydrated,
+         c.chunk_id, c.doc_id, c.idx, d.title, c.headings,
+         CASE WHEN best.pos <= ?6 THEN c.text ELSE '' END AS text, d.metadata
+       FROM (SELECT rowid, score, row_number() OVER (ORDER BY score) AS pos
+             FROM (SELECT rowid, bm25(${table}, ?2, ?3) AS score FROM ${table}
+                   WHERE ${table} MATCH ?1 ORDER BY score LIMIT ?5)) best
+       CROSS JOIN chunks c ON c.rowid = best.rowid
+       LEFT JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
+       WHERE c.namespace = ?4
+       ORDER BY best.score`;
+  const params = where ? where.params : [hydrate];
   const statement = db.prepare(sql).bind(match, TITLE_WEIGHT, TEXT_WEIGHT, namespace, limit, ...params);
   const run = async (): Promise<KeywordHit[]> => {
     const { results } = await statement.all<Record<string, unknown>>();
