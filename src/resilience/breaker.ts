@@ -46,7 +46,11 @@ export interface BreakerBackend {
 export interface BreakerClientOptions {
   /** How long a state read from the object is trusted. */
   stateTtlMs: number;
-  /** Flush outcomes after this many, or this long after the last flush. */
+  /**
+   * Flush outcomes this long after the last flush, or sooner once a batch holding a failure has
+   * this many: failures reach the object quickly, while successes alone wait for the interval
+   * (one report per dependency per second instead of one every few calls under load).
+   */
   flushEvery: number;
   flushIntervalMs: number;
   /** Calls an isolate lets through per state period while half-open. */
@@ -112,7 +116,8 @@ export class BreakerClient {
     const size = l.pending.ok + l.pending.fail;
     // A half-open breaker decides on few calls: report probes at once.
     const probing = l.snapshot !== null && l.snapshot.state !== "closed";
-    if (size >= this.options.flushEvery || now - l.lastFlush >= this.options.flushIntervalMs || probing) {
+    const failing = l.pending.fail > 0 && size >= this.options.flushEvery;
+    if (failing || now - l.lastFlush >= this.options.flushIntervalMs || probing) {
       const counts = l.pending;
       l.pending = { ok: 0, fail: 0 };
       l.lastFlush = now;

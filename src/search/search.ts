@@ -200,10 +200,11 @@ export async function search(
   // Chunks the keyword leg brought with its best hits: hydration skips them.
   const prehydrated = new Map<string, HydratedChunk>();
   const window = firstHydrateWindow(wanted, req.groupBy);
+  const withChunks = req.mode === "hybrid" ? keywordChunksForFusion(window, perLeg, settings) : window;
   const keywordLeg = async (): Promise<Ranked[] | null> => {
     try {
       const hits = await timed("keyword", () =>
-        keyword(deps, namespace, req.query, perLeg, req.filter, window),
+        keyword(deps, namespace, req.query, perLeg, req.filter, withChunks),
       );
       for (const h of hits) if (h.chunk) prehydrated.set(h.chunkId, h.chunk);
       return hits.map((h) => ({ id: h.chunkId, score: h.score }));
@@ -342,6 +343,22 @@ function firstHydrateWindow(wanted: number, groupBy: SearchRequest["groupBy"]): 
 }
 
 const HYDRATE_SPARES = 5;
+
+/**
+ * How many of the keyword leg's best hits bring their chunk in hybrid mode: every rank the vector
+ * leg could still lift into the first hydration window, so that hydrating it needs no D1 round trip
+ * of its own. Keyword rank r fuses to at most kw/(k+r) + vw/(k+1), and the window's last place
+ * scores at least kw/(k+window) (keyword ranks 1 to window alone reach that), so ranks past the
+ * bound cannot get in. When the vector leg alone can outscore that place (comparable weights),
+ * vector-only candidates need the round trip anyway and the window is enough.
+ */
+export function keywordChunksForFusion(window: number, perLeg: number, settings: SearchSettings): number {
+  const { rrfK: k, keywordWeight: kw, vectorWeight: vw } = settings;
+  const margin = kw / (k + window) - vw / (k + 1);
+  if (!(kw > 0) || !(margin > 0)) return window;
+  const lastRank = Math.floor(kw / margin - k);
+  return Math.min(perLeg, Math.max(window, lastRank));
+}
 
 /** Drops candidates without a live chunk (deleted, or not yet committed), filters, groups, cuts. */
 function collect(

@@ -19,8 +19,14 @@ function freshIndex() {
   };
 }
 
-// The same contract with one object and with the vectors spread over three.
-describe.each([1, 3])("local vector index with %i shard(s): Vectorize contract", (shards) => {
+// The same contract with one object and with the vectors spread over three; and with rescoring
+// reading float values from SQLite only (no memory for them), or from memory for the first few.
+describe.each([
+  { label: "1 shard", shards: 1 },
+  { label: "3 shards", shards: 3 },
+  { label: "1 shard, floats from SQLite", shards: 1, floatCacheBytes: 0 },
+  { label: "1 shard, floats partly in memory", shards: 1, floatCacheBytes: 64 },
+])("local vector index with $label: Vectorize contract", ({ shards, floatCacheBytes }) => {
   vectorIndexContract(async ({ dimensions, holdWrites }) => {
     const { client } = freshIndex();
     await client.configure({
@@ -28,6 +34,7 @@ describe.each([1, 3])("local vector index with %i shard(s): Vectorize contract",
       metric: "cosine",
       shards,
       ...(holdWrites ? { applyDelayMs: HOLD_MS } : {}),
+      ...(floatCacheBytes === undefined ? {} : { floatCacheBytes }),
     });
     return {
       index: client,
@@ -35,6 +42,58 @@ describe.each([1, 3])("local vector index with %i shard(s): Vectorize contract",
         await client.flush();
       },
     };
+  });
+});
+
+describe("local vector index float values in memory", () => {
+  const DIMS = 16;
+  const vector = (seed: number) => Array.from({ length: DIMS }, (_, i) => Math.sin(seed * 7.3 + i * 1.9));
+
+  async function indexWith(floatCacheBytes: number | undefined) {
+    const { client, stub } = freshIndex();
+    await client.configure({
+      dimensions: DIMS,
+      metric: "cosine",
+      ...(floatCacheBytes === undefined ? {} : { floatCacheBytes }),
+    });
+    await client.upsert(Array.from({ length: 60 }, (_, i) => ({ id: `v${i}`, values: vector(i) })));
+    await client.flush();
+    return { client, stub };
+  }
+
+  it("answers exactly the same whether rescoring reads floats from memory or SQLite, after updates and deletes", async () => {
+    // All in memory (the default budget), the first 10 vectors' worth, none.
+    const indexes = await Promise.all([indexWith(undefined), indexWith(10 * DIMS * 4), indexWith(0)]);
+    const queries = [vector(3.5), vector(17.2), vector(40.9)];
+    const answers = async () =>
+      Promise.all(indexes.map(({ client }) => Promise.all(queries.map((q) => client.query(q, { topK: 8 })))));
+
+    const before = await answers();
+    expect(before[1]).toEqual(before[0]);
+    expect(before[2]).toEqual(before[0]);
+    const stats = await Promise.all(indexes.map(({ stub }) => stub.engineStats()));
+    expect(stats.map((s) => (s.ok ? s.value.floatsCached : -1))).toEqual([60, 10, 0]);
+    expect(stats.map((s) => (s.ok ? s.value.floatBytes : -1))).toEqual([60 * DIMS * 4, 10 * DIMS * 4, 0]);
+
+    // Each query's best match gets new values; a cached float must not outlive its vector.
+    const best = before[0]?.map((r) => r.matches[0]?.id ?? "") ?? [];
+    for (const { client } of indexes) {
+      await client.upsert(best.map((id, i) => ({ id, values: vector(100 + i) })));
+      await client.deleteByIds(["v1", "v2"]);
+      await client.flush();
+    }
+    const after = await answers();
+    expect(after[1]).toEqual(after[0]);
+    expect(after[2]).toEqual(after[0]);
+    for (const [qi, q] of queries.entries()) {
+      const id = best[qi] ?? "";
+      const match = after[0]?.[qi]?.matches.find((m) => m.id === id);
+      // Replaced vectors score with their new values when they still make the top 8.
+      if (match) expect(match.score).toBeCloseTo(cosine(q, vector(100 + best.indexOf(id))), 5);
+      expect(after[0]?.[qi]?.matches.map((m) => m.id)).not.toContain("v1");
+    }
+    const afterStats = await indexes[0]?.stub.engineStats();
+    expect(afterStats).toMatchObject({ ok: true, value: { floatsCached: 58 } });
   });
 });
 

@@ -191,6 +191,34 @@ describe("breaker client", () => {
     expect(client.allow("dep", backend, defer)).toBe(false);
   });
 
+  it("reports successes once per interval and a batch holding a failure as soon as it is full", async () => {
+    let now = 1_000;
+    const client = new BreakerClient(
+      { stateTtlMs: 60_000, flushEvery: 5, flushIntervalMs: 1000, probesPerPeriod: 2 },
+      () => now,
+    );
+    const backend = new MemoryBackend(snap("closed"));
+    const work: Promise<unknown>[] = [];
+    const defer = (p: Promise<unknown>) => void work.push(p);
+    for (let i = 0; i < 50; i++) client.record("dep", true, backend, defer);
+    await Promise.all(work);
+    expect(backend.reported).toEqual([]);
+    now += 1000;
+    client.record("dep", true, backend, defer);
+    await Promise.all(work);
+    expect(backend.reported).toEqual([{ ok: 51, fail: 0 }]);
+    for (let i = 0; i < 3; i++) client.record("dep", true, backend, defer);
+    client.record("dep", false, backend, defer);
+    await Promise.all(work);
+    expect(backend.reported).toHaveLength(1);
+    client.record("dep", true, backend, defer);
+    await Promise.all(work);
+    expect(backend.reported).toEqual([
+      { ok: 51, fail: 0 },
+      { ok: 4, fail: 1 },
+    ]);
+  });
+
   it("fails fast with a 503-class error naming the dependency when the circuit is open", async () => {
     const backend = new MemoryBackend(snap("open", Date.now() + 10_000));
     const breakers = new BreakerClient({

@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { chunkId, chunkIdPrefix } from "../../src/ingest/ids";
-import { reciprocalRankFusion } from "../../src/search/fusion";
-import { candidateCount } from "../../src/search/search";
+import { LOCAL_VECTOR_WEIGHT, reciprocalRankFusion } from "../../src/search/fusion";
+import { candidateCount, DEFAULT_SEARCH_SETTINGS, keywordChunksForFusion } from "../../src/search/search";
 import { keywordSearch, toFtsQuery } from "../../src/store/keyword";
 
 describe("reciprocal rank fusion", () => {
@@ -82,6 +82,37 @@ describe("candidates", () => {
     expect(candidateCount(10, "document")).toBe(30);
     expect(candidateCount(10, "chunk")).toBe(10);
     expect(candidateCount(100, "document")).toBe(100);
+  });
+});
+
+describe("keyword hits that bring their chunk in hybrid mode", () => {
+  const local = { ...DEFAULT_SEARCH_SETTINGS, vectorWeight: LOCAL_VECTOR_WEIGHT };
+  const keywordIds = Array.from({ length: 100 }, (_, i) => `k${i + 1}`);
+  /** The fused first `window` ids when the keyword hit of rank `lifted` is the vector leg's best. */
+  const fusedWindow = (lifted: number, window: number) => {
+    const keyword = keywordIds.map((id, i) => ({ id, score: 100 - i }));
+    const vector = [`k${lifted}`, ...Array.from({ length: 99 }, (_, i) => `v${i}`)].map((id, i) => ({
+      id,
+      score: 1 - i / 100,
+    }));
+    const fused = reciprocalRankFusion([vector, keyword], {
+      k: local.rrfK,
+      weights: [local.vectorWeight, 1],
+    });
+    return fused.slice(0, window).map((r) => r.id);
+  };
+
+  it("covers every keyword rank the vector leg can lift into the first window, and no more", () => {
+    const bound = keywordChunksForFusion(30, 100, local);
+    expect(bound).toBeGreaterThan(30);
+    expect(fusedWindow(bound, 30)).toContain(`k${bound}`);
+    expect(fusedWindow(bound + 1, 30)).not.toContain(`k${bound + 1}`);
+  });
+
+  it("stays at the window when the vector leg alone can fill it, and within the leg's hits", () => {
+    expect(keywordChunksForFusion(30, 100, DEFAULT_SEARCH_SETTINGS)).toBe(30);
+    expect(keywordChunksForFusion(30, 32, local)).toBe(32);
+    expect(keywordChunksForFusion(30, 100, { ...local, keywordWeight: 0 })).toBe(30);
   });
 });
 

@@ -28,6 +28,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { AppError } from "../../src/errors";
+import { FloatCache } from "../../src/vectors/engine/float-cache";
 import { createKernel } from "../../src/vectors/engine/kernel";
 import { QuantizedStore } from "../../src/vectors/engine/quantized-store";
 import { type SearchSource, searchStores } from "../../src/vectors/engine/search";
@@ -53,6 +54,11 @@ export interface LocalIndexSettings {
    * Defaults to LOCAL_INDEX_SHARDS, else 1; an index written before shards existed has 1.
    */
   shards?: number;
+  /**
+   * Bytes of float32 values each object of the index keeps in memory for exact rescoring (the rest
+   * are read from SQLite per query). Defaults to LOCAL_INDEX_FLOAT_CACHE_BYTES, else 32 MiB.
+   */
+  floatCacheBytes?: number;
 }
 
 export interface WireMatch {
@@ -96,16 +102,22 @@ export interface WireEngineStats {
   namespacesLoaded: number;
   vectorsLoaded: number;
   bufferBytes: number;
+  /** Float32 values held for rescoring, and their bytes (at most LOCAL_INDEX_FLOAT_CACHE_BYTES). */
+  floatsCached: number;
+  floatBytes: number;
 }
 
 const DEFAULT_APPLY_DELAY_MS = 100;
 const DEFAULT_SHARDS = 1;
+/** Float32 values an object keeps in memory for rescoring: all of 10,000 vectors of 768 dimensions. */
+const DEFAULT_FLOAT_CACHE_BYTES = 32 * 1024 * 1024;
 // Vectors without a namespace are stored under the empty string, which is not a valid namespace.
 const NO_NAMESPACE = "";
 
 const envSchema = z.object({
   LOCAL_INDEX_APPLY_DELAY_MS: z.coerce.number().int().min(0).optional(),
   LOCAL_INDEX_SHARDS: z.coerce.number().int().min(1).max(MAX_SHARDS).optional(),
+  LOCAL_INDEX_FLOAT_CACHE_BYTES: z.coerce.number().int().min(0).optional(),
 });
 
 const settingsSchema = z.object({
@@ -113,6 +125,7 @@ const settingsSchema = z.object({
   metric: z.literal("cosine"),
   applyDelayMs: z.number().int().min(0).optional(),
   shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
+  floatCacheBytes: z.number().int().min(0).optional(),
 });
 
 const processedSchema = z.object({
@@ -155,6 +168,9 @@ export class LocalVectorIndex extends DurableObject<Env> {
   private readonly defaultShards: number;
   /** Quantized vectors per namespace, loaded on first use and kept in step with applied mutations. */
   private readonly stores = new Map<string, QuantizedStore>();
+  /** Float values of loaded vectors, within budget, so rescoring need not read them from SQLite. */
+  private floats: FloatCache;
+  private readonly defaultFloatBytes: number;
   /** Applying is serialized: the alarm and flush() may overlap while a shard's reply is awaited. */
   private applying: Promise<void> = Promise.resolve();
 
@@ -165,9 +181,14 @@ export class LocalVectorIndex extends DurableObject<Env> {
       ? (parsed.data.LOCAL_INDEX_APPLY_DELAY_MS ?? DEFAULT_APPLY_DELAY_MS)
       : DEFAULT_APPLY_DELAY_MS;
     this.defaultShards = parsed.success ? (parsed.data.LOCAL_INDEX_SHARDS ?? DEFAULT_SHARDS) : DEFAULT_SHARDS;
+    this.defaultFloatBytes = parsed.success
+      ? (parsed.data.LOCAL_INDEX_FLOAT_CACHE_BYTES ?? DEFAULT_FLOAT_CACHE_BYTES)
+      : DEFAULT_FLOAT_CACHE_BYTES;
+    this.floats = new FloatCache(this.defaultFloatBytes);
     void ctx.blockConcurrencyWhile(async () => {
       this.migrate();
       this.settings = this.readMeta("settings", settingsSchema);
+      this.floats = new FloatCache(this.floatBudget(this.settings));
       this.processed = this.readMeta("processed", processedSchema);
       this.appliedSeq = this.readMeta("appliedSeq", z.number().int()) ?? 0;
     });
@@ -372,7 +393,14 @@ export class LocalVectorIndex extends DurableObject<Env> {
         vectorsLoaded += store.size;
         bufferBytes += store.bufferBytes;
       }
-      return { kernel, namespacesLoaded: this.stores.size, vectorsLoaded, bufferBytes };
+      return {
+        kernel,
+        namespacesLoaded: this.stores.size,
+        vectorsLoaded,
+        bufferBytes,
+        floatsCached: this.floats.size,
+        floatBytes: this.floats.bytes,
+      };
     });
   }
 
@@ -427,8 +455,18 @@ export class LocalVectorIndex extends DurableObject<Env> {
     );
   }
 
+  private floatBudget(settings: LocalIndexSettings | undefined): number {
+    return settings?.floatCacheBytes ?? this.defaultFloatBytes;
+  }
+
   private saveSettings(settings: LocalIndexSettings): void {
     this.writeMeta("settings", settings);
+    const budget = this.floatBudget(settings);
+    if (budget !== this.floats.budgetBytes) {
+      // Loaded stores offered their floats under the old budget: reload both under the new one.
+      this.stores.clear();
+      this.floats = new FloatCache(budget);
+    }
     this.settings = settings;
   }
 
@@ -555,6 +593,7 @@ export class LocalVectorIndex extends DurableObject<Env> {
       this.ctx.storage.transactionSync(apply);
     } catch (err) {
       this.stores.clear();
+      this.floats.clear();
       throw err;
     }
   }
@@ -572,6 +611,7 @@ export class LocalVectorIndex extends DurableObject<Env> {
     }
     if (kind === "delete" || item.vals === null) {
       sql.exec("DELETE FROM vectors WHERE id = ?", item.id);
+      this.floats.delete(item.id);
       return;
     }
     sql.exec(
@@ -583,7 +623,15 @@ export class LocalVectorIndex extends DurableObject<Env> {
       item.vals,
       item.metadata,
     );
-    this.stores.get(item.namespace)?.set(item.id, new Float32Array(item.vals), parseMetadata(item.metadata));
+    const store = this.stores.get(item.namespace);
+    if (store === undefined) {
+      // Not loaded: its values are read with the rest of the namespace on first use.
+      this.floats.delete(item.id);
+      return;
+    }
+    const values = new Float32Array(item.vals);
+    store.set(item.id, values, parseMetadata(item.metadata));
+    this.floats.offer(item.id, values);
   }
 
   private namespaces(): string[] {
@@ -593,13 +641,19 @@ export class LocalVectorIndex extends DurableObject<Env> {
       .map((r) => r.namespace);
   }
 
-  /** The float32 values of `ids`, for exact rescoring. */
+  /** The float32 values of `ids`, for exact rescoring: from memory, else from SQLite. */
   private storedValues(ids: readonly string[]): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
-    if (ids.length === 0) return out;
+    const missing: string[] = [];
+    for (const id of ids) {
+      const cached = this.floats.get(id);
+      if (cached === undefined) missing.push(id);
+      else out.set(id, cached);
+    }
+    if (missing.length === 0) return out;
     const rows = this.ctx.storage.sql.exec<{ id: string; vals: ArrayBuffer }>(
       "SELECT id, vals FROM vectors WHERE id IN (SELECT value FROM json_each(?))",
-      JSON.stringify(ids),
+      JSON.stringify(missing),
     );
     for (const row of rows) out.set(row.id, new Float32Array(row.vals));
     return out;
@@ -615,7 +669,11 @@ export class LocalVectorIndex extends DurableObject<Env> {
       "SELECT id, vals, metadata FROM vectors WHERE namespace = ?",
       namespace,
     );
-    for (const row of rows) store.set(row.id, new Float32Array(row.vals), parseMetadata(row.metadata));
+    for (const row of rows) {
+      const values = new Float32Array(row.vals);
+      store.set(row.id, values, parseMetadata(row.metadata));
+      this.floats.offer(row.id, values);
+    }
     // Only namespaces that hold vectors are kept: queries for unknown ones must not grow the map.
     if (store.size === 0) return undefined;
     this.stores.set(namespace, store);
