@@ -264,6 +264,8 @@ async function main(argv) {
         client: clientKind,
         scenarios: selected.map((s) => s.name),
         seed: SEED,
+        // wrangler's local trace collector (scripts/bench/server.mjs).
+        localObservability: process.env.X_LOCAL_OBSERVABILITY ?? "false",
       },
       machine: {
         cpus: os.cpus().length,

@@ -8,6 +8,28 @@ import { createTransport } from "./transport.mjs";
 /** @typedef {import("./report.mjs").RunResult} RunResult */
 
 /**
+ * Sends one request and times its whole answer.
+ * @param {import("./transport.mjs").Transport} transport
+ * @param {import("./transport.mjs").BenchRequest} req
+ * @returns {Promise<{ ms: number, status: number | null, error?: string }>}
+ */
+async function firstAnswer(transport, req) {
+  const t0 = performance.now();
+  try {
+    const res = await transport.send(req);
+    return { ms: performance.now() - t0, status: res.status };
+  } catch (err) {
+    return {
+      ms: performance.now() - t0,
+      status: null,
+      error: err instanceof Error ? err.message : String(err),
+    };
+  } finally {
+    transport.close();
+  }
+}
+
+/**
  * Measures scenarios against one server and address, each at every concurrency level; the first
  * scenario is the no-op baseline the ratios refer to.
  * @param {{ label: string, description: string, baseUrl: string,
@@ -48,6 +70,11 @@ export async function measureRun({ label, description, baseUrl, server, scenario
     /** @type {import("./report.mjs").ScenarioResult} */
     const result = { name: scenario.name, description: scenario.description, prepare: prepared, levels: [] };
     run.scenarios.push(result);
+    // One request alone before any window: the first of a kind can load what later ones find in
+    // memory (a namespace's vectors after a start, an isolate's caches). Measured and reported on
+    // its own, it cannot eat a short window: a 100,000-chunk index loading for longer than the
+    // warm-up once left a window with no answer at all.
+    result.firstAnswer = await firstAnswer(transportFor(1), scenario.requests(ctx)());
     for (const concurrency of settings.levels) {
       const transport = transportFor(concurrency);
       let load;

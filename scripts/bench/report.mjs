@@ -6,7 +6,8 @@ import { ratio, STAGES } from "./stats.mjs";
 /**
  * @typedef {import("./load.mjs").LoadResult} LoadResult
  * @typedef {LoadResult & { ratios: Record<string, number> }} LevelResult
- * @typedef {{ name: string, description: string, prepare?: unknown, levels: LevelResult[] }} ScenarioResult
+ * @typedef {{ name: string, description: string, prepare?: unknown, levels: LevelResult[],
+ *   firstAnswer?: { ms: number, status: number | null, error?: string } }} ScenarioResult
  * @typedef {{ profile: string, description: string, server: { kind: string, port: number, baseUrl: string },
  *   scenarios: ScenarioResult[] }} RunResult
  */
@@ -196,9 +197,59 @@ export function bundleLines(bundle) {
 }
 
 /**
+ * Each scenario's first request, sent alone before its windows: a cold start (an index loading
+ * its vectors, empty isolate caches) shows here instead of inside a window.
+ * @param {RunResult[]} runs
+ * @returns {string[]}
+ */
+function firstAnswerLines(runs) {
+  const out = [];
+  for (const run of runs) {
+    const parts = run.scenarios
+      .filter((s) => s.firstAnswer && s.name !== "noop")
+      .map((s) => {
+        const f = /** @type {NonNullable<ScenarioResult["firstAnswer"]>} */ (s.firstAnswer);
+        const outcome =
+          f.status === null ? ` (${f.error ?? "no answer"})` : f.status === 200 ? "" : ` (${f.status})`;
+        return `${s.name} ${num(f.ms)} ms${outcome}`;
+      });
+    if (parts.length > 0)
+      out.push(`first answer of each scenario, alone (${run.profile}): ${parts.join(", ")}`);
+  }
+  return out;
+}
+
+/**
+ * The hybrid search target (docs/performance.md): a miss over 10,000 chunks at the highest
+ * concurrency measured, as a ratio to the no-op's throughput, and its p50 at concurrency 1.
+ * @param {RunResult[]} runs
+ * @returns {string[]}
+ */
+function targetLines(runs) {
+  const out = [];
+  for (const run of runs) {
+    const hybrid = run.scenarios.find((s) => s.name === "miss-hybrid-10k");
+    if (!hybrid || hybrid.levels.length === 0) continue;
+    const top = hybrid.levels.reduce((a, b) => (b.concurrency > a.concurrency ? b : a));
+    const single = hybrid.levels.find((l) => l.concurrency === 1);
+    const r = top.ratios.throughput ?? NaN;
+    const parts = [
+      `${r.toFixed(2)}x the no-op's throughput at c=${top.concurrency} (target >= 0.25x: ${r >= 0.25 ? "met" : "NOT met"})`,
+    ];
+    if (single) {
+      const p50 = single.latencyMs.p50;
+      parts.push(`p50 ${p50.toFixed(1)} ms at c=1 (target < 15 ms: ${p50 < 15 ? "met" : "NOT met"})`);
+    }
+    out.push(`hybrid miss over 10k chunks (${run.profile}): ${parts.join("; ")}`);
+  }
+  return out;
+}
+
+/**
  * @param {{ runs: RunResult[], bundle: Parameters<typeof bundleLines>[0],
  *   datasets: Record<string, { namespace: string, documents: number, chunks: number, seconds: number }>,
- *   machine: { cpus: number, loadAvgStart: number[], loadAvgEnd: number[] } }} report
+ *   machine: { cpus: number, loadAvgStart: number[], loadAvgEnd: number[] },
+ *   options?: { localObservability?: string } }} report
  * @param {string} jsonFile
  * @returns {string}
  */
@@ -240,7 +291,10 @@ export function renderReport(report, jsonFile) {
         `(target >= 0.80x: ${r >= 0.8 ? "met" : "NOT met"}); Worker CPU per request ${cpu.toFixed(2)}x the no-op's`,
     );
   }
+  out.push(...firstAnswerLines(report.runs));
+  out.push(...targetLines(report.runs));
   out.push(
+    `wrangler's local trace collector (X_LOCAL_OBSERVABILITY): ${report.options?.localObservability === "true" ? "on" : "off"}`,
     `load average ${report.machine.loadAvgStart.map((v) => v.toFixed(2)).join(" ")} -> ${report.machine.loadAvgEnd.map((v) => v.toFixed(2)).join(" ")} on ${report.machine.cpus} cores`,
     `JSON: ${path.relative(process.cwd(), jsonFile) || jsonFile}`,
   );
