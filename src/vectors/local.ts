@@ -57,12 +57,10 @@ const settingsSchema = z.object({
 const layoutSchema = z.object({ shards: z.number().int().min(1), fixed: z.boolean() });
 
 /**
- * Shard counts of indexes that have been written, by index name. Isolate-lifetime: a written
- * index's shard count never changes, so it is asked once per isolate. Keyed by name, not by the
- * binding object: workerd hands each request a new env, so a key on the binding would miss on
- * every request and cost each query an extra round trip to shard 0.
+ * Shard counts of indexes that have been written, by binding and index name. Isolate-lifetime: a
+ * written index's shard count never changes, so it is asked once per isolate.
  */
-const fixedShardCounts = new Map<string, number>();
+const fixedShardCounts = new WeakMap<DurableObjectNamespace<LocalVectorIndex>, Map<string, number>>();
 
 const errorCodeSchema = z.custom<ErrorCode>((v) => typeof v === "string" && Object.hasOwn(ERROR_CODES, v));
 
@@ -198,10 +196,17 @@ export class LocalVectorIndexClient implements VectorIndex {
   }
 
   private async shardCount(): Promise<number> {
-    const cached = fixedShardCounts.get(this.indexName);
+    let known = fixedShardCounts.get(this.namespace);
+    const cached = known?.get(this.indexName);
     if (cached !== undefined) return cached;
     const layout = await this.call("layout", layoutSchema, () => this.stub.layout());
-    if (layout.fixed) fixedShardCounts.set(this.indexName, layout.shards);
+    if (layout.fixed) {
+      if (known === undefined) {
+        known = new Map();
+        fixedShardCounts.set(this.namespace, known);
+      }
+      known.set(this.indexName, layout.shards);
+    }
     return layout.shards;
   }
 
