@@ -57,11 +57,13 @@ export class CachingEmbedder implements Embedder {
   readonly dimensions: number;
   readonly maxInputTokens: number;
   readonly stats: EmbeddingCacheStats = { hits: 0, misses: 0 };
+  /** Lifetime of a cached embedding, in KV and in the isolate: at least KV's minimum. */
+  private readonly kvTtlSeconds: number;
 
   constructor(
     private readonly inner: Embedder,
     private readonly kv: KVNamespace,
-    private readonly ttlSeconds: number,
+    ttlSeconds: number,
     private readonly logger: Logger,
     /** Distinguishes settings that change vectors for the same model (pooling, query prefix). */
     private readonly variant = "default",
@@ -73,6 +75,7 @@ export class CachingEmbedder implements Embedder {
     this.model = inner.model;
     this.dimensions = inner.dimensions;
     this.maxInputTokens = inner.maxInputTokens;
+    this.kvTtlSeconds = Math.max(MIN_KV_TTL_SECONDS, ttlSeconds);
   }
 
   async embed(texts: string[], kind: EmbedKind): Promise<Float32Array[]> {
@@ -81,7 +84,6 @@ export class CachingEmbedder implements Embedder {
       return this.inner.embed(texts, kind);
     const query = normalizeQuery(texts[0]);
     const key = await embeddingCacheKey(this.model, this.variant, query);
-    const ttlMs = Math.max(MIN_KV_TTL_SECONDS, this.ttlSeconds) * 1000;
     const local = isolateCache().get(key);
     if (local) {
       this.stats.hits++;
@@ -94,44 +96,44 @@ export class CachingEmbedder implements Embedder {
     }
     const read = this.read(key);
     const early = await Promise.race([read, delay(this.kvWaitMs)]);
-    if (early instanceof Float32Array) return [this.hit(key, early, ttlMs)];
-    if (early === null) return this.compute(key, query, ttlMs);
+    if (early instanceof Float32Array) return [this.hit(key, early)];
+    if (early === null) return this.compute(key, query);
     // KV is slow to answer (a key it has not cached here goes to its central stores, which is
     // what a new query's key always is): the model starts now, and whichever gives a vector
     // first answers. When the model fails, a vector KV still returns answers instead.
     type Outcome = { hit: Float32Array } | { vectors: Float32Array[] } | { error: unknown };
-    const model: Promise<Outcome> = this.compute(key, query, ttlMs).then(
+    const model: Promise<Outcome> = this.compute(key, query).then(
       (vectors) => ({ vectors }),
       (error: unknown) => ({ error }),
     );
     const fromKv = read.then((v): Outcome | Promise<Outcome> => (v ? { hit: v } : model));
     const first = await Promise.race([fromKv, model]);
-    if ("hit" in first) return [this.hit(key, first.hit, ttlMs)];
+    if ("hit" in first) return [this.hit(key, first.hit)];
     if ("vectors" in first) return first.vectors;
     const late = await read;
-    if (late) return [this.hit(key, late, ttlMs)];
+    if (late) return [this.hit(key, late)];
     throw first.error;
   }
 
-  private hit(key: string, vector: Float32Array, ttlMs: number): Float32Array {
+  private hit(key: string, vector: Float32Array): Float32Array {
     this.stats.hits++;
-    this.remember(key, vector, true, ttlMs);
+    this.remember(key, vector, true);
     return vector;
   }
 
-  private async compute(key: string, query: string, ttlMs: number): Promise<Float32Array[]> {
+  private async compute(key: string, query: string): Promise<Float32Array[]> {
     this.stats.misses++;
     const [vector] = await this.inner.embed([query], "query");
     if (!vector) return [];
-    this.remember(key, vector, false, ttlMs);
+    this.remember(key, vector, false);
     return [vector];
   }
 
-  private remember(key: string, vector: Float32Array, shared: boolean, ttlMs: number): void {
+  private remember(key: string, vector: Float32Array, shared: boolean): void {
     // The model's answer after KV's (both were asked) must not mark a shared vector unshared.
     if (!shared && isolateCache().get(key)) return;
     const entry = { vector: vector.slice(), shared };
-    isolateCache().set(key, entry, vector.byteLength + ENTRY_OVERHEAD_BYTES, ttlMs);
+    isolateCache().set(key, entry, vector.byteLength + ENTRY_OVERHEAD_BYTES, this.kvTtlSeconds * 1000);
   }
 
   /** Sends the embedding to KV, after the response when the caller can defer work. */
@@ -155,7 +157,7 @@ export class CachingEmbedder implements Embedder {
   private async write(key: string, vector: Float32Array): Promise<void> {
     try {
       const bytes = new Float32Array(vector).buffer;
-      await this.kv.put(key, bytes, { expirationTtl: Math.max(MIN_KV_TTL_SECONDS, this.ttlSeconds) });
+      await this.kv.put(key, bytes, { expirationTtl: this.kvTtlSeconds });
     } catch (err) {
       this.logger.warn("cache.write_failed", { layer: "kv-embedding", error: errorMessage(err) });
     }

@@ -118,6 +118,17 @@ class CountingEmbedder implements Embedder {
   }
 }
 
+/** The test KV namespace with its binary reads answered by `get` (to count or delay them). */
+function kvWithGet(get: (key: string) => Promise<ArrayBuffer | null>): KVNamespace {
+  return new Proxy(env.KV, {
+    get(target, prop) {
+      if (prop === "get") return (key: string) => get(key);
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 describe("CachingEmbedder", () => {
   it("skips the model on a repeated (normalized) query and stores compact binary vectors", async () => {
     const inner = new CountingEmbedder();
@@ -136,17 +147,9 @@ describe("CachingEmbedder", () => {
     const inner = new CountingEmbedder();
     const variant = `s${Date.now()}`;
     const reads: string[] = [];
-    const kv = new Proxy(env.KV, {
-      get(target, prop) {
-        if (prop === "get") {
-          return (key: string, type: "arrayBuffer") => {
-            reads.push(key);
-            return target.get(key, type);
-          };
-        }
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const kv = kvWithGet((key) => {
+      reads.push(key);
+      return env.KV.get(key, "arrayBuffer");
     });
     const embedder = new CachingEmbedder(inner, kv, 3600, quiet, variant);
     const key = await embeddingCacheKey(inner.model, variant, normalizeQuery("kelp forests"));
@@ -167,17 +170,9 @@ describe("CachingEmbedder", () => {
   it("asks the model when KV is slow, and still answers from KV when the model fails", async () => {
     const variant = `w${Date.now()}`;
     const slowKv = (ms: number) =>
-      new Proxy(env.KV, {
-        get(target, prop) {
-          if (prop === "get") {
-            return async (key: string, type: "arrayBuffer") => {
-              await new Promise((r) => setTimeout(r, ms));
-              return target.get(key, type);
-            };
-          }
-          const value = Reflect.get(target, prop, target);
-          return typeof value === "function" ? value.bind(target) : value;
-        },
+      kvWithGet(async (key) => {
+        await new Promise((r) => setTimeout(r, ms));
+        return env.KV.get(key, "arrayBuffer");
       });
     // A stored vector no model would give: where an answer came from is visible in it.
     const stored = new Float32Array(384).fill(0.5);

@@ -88,9 +88,19 @@ describe("local vector index float values in memory", () => {
     for (const [qi, q] of queries.entries()) {
       const id = best[qi] ?? "";
       const match = after[0]?.[qi]?.matches.find((m) => m.id === id);
-      // Replaced vectors score with their new values when they still make the top 8.
+      // Replaced vectors score with their new values, in the top 8 or not at all.
       if (match) expect(match.score).toBeCloseTo(cosine(q, vector(100 + best.indexOf(id))), 5);
       expect(after[0]?.[qi]?.matches.map((m) => m.id)).not.toContain("v1");
+    }
+    // Searching for a replaced vector's new values finds it first, with a cosine of 1, everywhere.
+    for (const [i, id] of best.entries()) {
+      const found = await Promise.all(
+        indexes.map(({ client }) => client.query(vector(100 + i), { topK: 1 })),
+      );
+      for (const answer of found) {
+        expect(answer.matches[0]?.id).toBe(id);
+        expect(answer.matches[0]?.score).toBeCloseTo(1, 5);
+      }
     }
     const afterStats = await indexes[0]?.stub.engineStats();
     expect(afterStats).toMatchObject({ ok: true, value: { floatsCached: 58 } });
