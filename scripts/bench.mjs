@@ -14,6 +14,7 @@ import {
   applyMigrations,
   buildBundle,
   createWorkspace,
+  LOCAL_OBSERVABILITY,
   PORT_RANGE,
   ROOT,
   randomAdminKey,
@@ -264,8 +265,7 @@ async function main(argv) {
         client: clientKind,
         scenarios: selected.map((s) => s.name),
         seed: SEED,
-        // wrangler's local trace collector (scripts/bench/server.mjs).
-        localObservability: process.env.X_LOCAL_OBSERVABILITY ?? "false",
+        localObservability: LOCAL_OBSERVABILITY,
       },
       machine: {
         cpus: os.cpus().length,

@@ -24,8 +24,6 @@ async function firstAnswer(transport, req) {
       status: null,
       error: err instanceof Error ? err.message : String(err),
     };
-  } finally {
-    transport.close();
   }
 }
 
@@ -74,7 +72,12 @@ export async function measureRun({ label, description, baseUrl, server, scenario
     // memory (a namespace's vectors after a start, an isolate's caches). Measured and reported on
     // its own, it cannot eat a short window: a 100,000-chunk index loading for longer than the
     // warm-up once left a window with no answer at all.
-    result.firstAnswer = await firstAnswer(transportFor(1), scenario.requests(ctx)());
+    const alone = transportFor(1);
+    try {
+      result.firstAnswer = await firstAnswer(alone, scenario.requests(ctx)());
+    } finally {
+      alone.close();
+    }
     for (const concurrency of settings.levels) {
       const transport = transportFor(concurrency);
       let load;

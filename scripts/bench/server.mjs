@@ -16,6 +16,15 @@ import { listeningPorts, workerPids } from "./procstat.mjs";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const PORT_RANGE = /** @type {const} */ ([8790, 8799]);
 
+/**
+ * wrangler dev streams every invocation's trace events (the request, each Durable Object, D1, KV
+ * and queue call) to a collector worker in the same process, for its local explorer. That costs
+ * about a third of a no-op request's CPU, more for a search, which makes a dozen invocations, and
+ * has no counterpart on a deployed Worker's request path: the bench measures the service without
+ * it unless X_LOCAL_OBSERVABILITY=true.
+ */
+export const LOCAL_OBSERVABILITY = process.env.X_LOCAL_OBSERVABILITY ?? "false";
+
 /** Environment for wrangler: the project's Node and wrangler first on PATH, offline, no telemetry. */
 function wranglerEnv() {
   return {
@@ -25,12 +34,7 @@ function wranglerEnv() {
     WRANGLER_SEND_METRICS: "false",
     // The config is a private copy, but a reload would still drop the isolate's caches.
     WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
-    // wrangler dev streams every invocation's trace events (the request, each Durable Object, D1,
-    // KV and queue call) to a collector worker in the same process, for its local explorer. That
-    // costs about a third of a no-op request's CPU, more for a search, which makes a dozen
-    // invocations, and has no counterpart on a deployed Worker's request path: the bench measures
-    // the service without it. Set X_LOCAL_OBSERVABILITY=true to measure with it.
-    X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
+    X_LOCAL_OBSERVABILITY: LOCAL_OBSERVABILITY,
   };
 }
 
