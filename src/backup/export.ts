@@ -16,6 +16,8 @@
 // that precedes an unchanged R2 read belongs to that eTag. A document deleted meanwhile is left
 // out; one that changed meanwhile makes the step retry.
 import { AppError } from "../errors";
+import { d1 } from "../store/d1";
+import type { DocumentRecord } from "../store/documents";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { documentKey } from "../validation";
@@ -28,6 +30,7 @@ import {
   type DocumentLine,
   type Manifest,
   manifestKey,
+  PART_KINDS,
   type Part,
   type PartKind,
   partName,
@@ -35,9 +38,10 @@ import {
   utf8Bytes,
   type VectorLine,
 } from "./format";
-import { type Job, JobStore } from "./jobs";
-import { type BackupTaskDeps, sendFirst, sendStep } from "./messages";
-import { BackupStore, type PageDocument, type StoredChunk } from "./store";
+import { type Job, JobStore, stepGuard } from "./jobs";
+import { type BackupTaskDeps, sendStep, startJob } from "./messages";
+import { orderedParts, partCounts } from "./parts";
+import { BackupStore, type StoredChunk } from "./store";
 
 // Vectorize returns values for at most 20 ids per call.
 const VECTORS_PER_READ = 20;
@@ -58,8 +62,8 @@ export async function startBackup(
   now = Date.now(),
 ): Promise<Job> {
   const totals = await new BackupStore(deps.db).countIndexed(namespace, version.id);
-  const jobs = new JobStore(deps.db);
-  const job = await jobs.create(
+  return startJob(
+    deps,
     {
       id,
       kind: "backup",
@@ -72,8 +76,6 @@ export async function startBackup(
     },
     now,
   );
-  await sendFirst(jobs, deps.queue, job);
-  return job;
 }
 
 interface BuiltPart extends Part {
@@ -128,10 +130,12 @@ export async function backupStep(deps: BackupTaskDeps, job: Job): Promise<boolea
  */
 export async function backupStepRedelivered(deps: BackupTaskDeps, job: Job, step: number): Promise<void> {
   if (job.sentStep > step) return;
-  const { results } = await deps.db
-    .prepare("SELECT name, sha256, from_cursor FROM backup_parts WHERE job_id = ?1 AND step = ?2")
-    .bind(job.id, step)
-    .all<{ name: string; sha256: string; from_cursor: string }>();
+  const { results } = await d1("read backup parts", () =>
+    deps.db
+      .prepare("SELECT name, sha256, from_cursor FROM backup_parts WHERE job_id = ?1 AND step = ?2")
+      .bind(job.id, step)
+      .all<{ name: string; sha256: string; from_cursor: string }>(),
+  );
   const prefix = backupPrefix(job.namespace, job.id);
   const missing: string[] = [];
   for (const part of results) {
@@ -172,7 +176,11 @@ async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: num
 
   const lines: Record<PartKind, string[]> = { documents: [], chunks: [], vectors: [] };
   const byDoc = new Map<string, StoredChunk[]>();
-  for (const c of chunks) byDoc.set(c.docId, [...(byDoc.get(c.docId) ?? []), c]);
+  for (const c of chunks) {
+    const own = byDoc.get(c.docId);
+    if (own) own.push(c);
+    else byDoc.set(c.docId, [c]);
+  }
   documents.forEach((doc, i) => {
     const body = bodies[i];
     if (body === null || body === undefined) return; // deleted meanwhile: not in the snapshot
@@ -217,7 +225,7 @@ async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: num
   });
   const parts: BuiltPart[] = [];
   if (lines.documents.length > 0) {
-    for (const kind of ["documents", "chunks", "vectors"] as const) {
+    for (const kind of PART_KINDS) {
       const text = lines[kind].map((l) => `${l}\n`).join("");
       parts.push({
         kind,
@@ -267,7 +275,7 @@ async function readVectors(
 async function readBody(
   blobs: R2Bucket,
   namespace: string,
-  doc: PageDocument,
+  doc: DocumentRecord,
 ): Promise<{ text: string; customMetadata: Record<string, string> } | null> {
   const object = await r2("read document", () => blobs.get(documentKey(namespace, doc.id)));
   if (!object) return null;
@@ -289,7 +297,7 @@ async function commitPage(db: D1Database, job: Job, step: number, page: Page): P
   const record = db.prepare(
     `INSERT INTO backup_parts (job_id, name, step, kind, sha256, lines, bytes, from_cursor)
      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-     WHERE EXISTS (SELECT 1 FROM backup_jobs WHERE id = ?1 AND step = ?3 AND state = 'running')
+     WHERE ${stepGuard(1, 3)}
      ON CONFLICT (job_id, name) DO NOTHING`,
   );
   const statements = page.parts.map((p) =>
@@ -304,9 +312,7 @@ async function commitPage(db: D1Database, job: Job, step: number, page: Page): P
       vectors: page.chunks,
     }),
   );
-  const results = await db.batch(statements).catch((err: unknown) => {
-    throw new AppError("unavailable", "D1 apply backup step failed", { retryable: true, cause: err });
-  });
+  const results = await d1("apply backup step", () => db.batch(statements));
   return results[results.length - 1]?.meta.changes === 1;
 }
 
@@ -324,31 +330,21 @@ async function putParts(blobs: R2Bucket, job: Job, parts: BuiltPart[]): Promise<
   }
 }
 
-const KIND_ORDER: Record<PartKind, number> = { documents: 0, chunks: 1, vectors: 2 };
-
 async function writeManifest(deps: BackupTaskDeps, job: Job): Promise<Manifest> {
-  const { results } = await deps.db
-    .prepare("SELECT name, step, kind, sha256, lines, bytes FROM backup_parts WHERE job_id = ?1")
-    .bind(job.id)
-    .all<{ name: string; step: number; kind: PartKind; sha256: string; lines: number; bytes: number }>();
-  const files: Part[] = results
-    .map((r) => ({
-      kind: r.kind,
-      name: r.name,
-      step: r.step,
-      sha256: r.sha256,
-      lines: r.lines,
-      bytes: r.bytes,
-    }))
-    .sort((a, b) => a.step - b.step || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
-  const total = (kind: PartKind) => files.filter((f) => f.kind === kind).reduce((n, f) => n + f.lines, 0);
+  const { results } = await d1("read backup parts", () =>
+    deps.db
+      .prepare("SELECT kind, name, step, sha256, lines, bytes FROM backup_parts WHERE job_id = ?1")
+      .bind(job.id)
+      .all<{ kind: PartKind; name: string; step: number; sha256: string; lines: number; bytes: number }>(),
+  );
+  const files = orderedParts(results);
   const manifest: Manifest = {
     format: BACKUP_FORMAT,
     namespace: job.namespace,
     backupId: job.id,
     createdAt: new Date(job.createdAt).toISOString(),
     version: job.version,
-    counts: { documents: total("documents"), chunks: total("chunks"), vectors: total("vectors") },
+    counts: partCounts(files),
     files,
   };
   await r2("write backup manifest", () =>

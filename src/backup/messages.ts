@@ -8,7 +8,7 @@ import { AppError } from "../errors";
 import type { Logger } from "../observe/logger";
 import type { VersionServices } from "../versions/services";
 import { BackupIdSchema } from "./format";
-import { type Job, JobStore } from "./jobs";
+import { type Job, JobStore, type NewJob } from "./jobs";
 
 /** What backup and restore steps use: the consumer's services, and D1 itself. */
 export interface BackupTaskDeps {
@@ -41,14 +41,24 @@ export function isBackupTask(body: unknown): boolean {
   );
 }
 
-/** Sends a new job's first step; a job whose first message cannot be sent is failed at once. */
-export async function sendFirst(jobs: JobStore, queue: Queue, job: Job): Promise<void> {
+/**
+ * Creates the job (409 while its namespace has one running) and sends its first step; a job whose
+ * first message cannot be sent is failed at once.
+ */
+export async function startJob(
+  deps: Pick<BackupTaskDeps, "db" | "queue">,
+  job: NewJob,
+  now = Date.now(),
+): Promise<Job> {
+  const jobs = new JobStore(deps.db);
+  const created = await jobs.create(job, now);
   try {
-    await queue.send(stepMessage(job.kind, job.id, 0), { contentType: "json" });
+    await deps.queue.send(stepMessage(created.kind, created.id, 0), { contentType: "json" });
   } catch (err) {
-    await jobs.fail(job.id, "its first step could not be queued");
-    throw new AppError("unavailable", `the ${job.kind} could not be queued; retry`, { cause: err });
+    await jobs.fail(created.id, "its first step could not be queued");
+    throw new AppError("unavailable", `the ${created.kind} could not be queued; retry`, { cause: err });
   }
+  return created;
 }
 
 export async function sendStep(deps: Pick<BackupTaskDeps, "db" | "queue">, job: Job, step: number) {

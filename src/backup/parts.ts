@@ -10,6 +10,7 @@ import {
   type Manifest,
   ManifestSchema,
   manifestKey,
+  PART_KINDS,
   type Part,
   type PartKind,
   partGroup,
@@ -37,12 +38,8 @@ export async function readManifest(
     throw new AppError("unprocessable", `the manifest of backup ${backupId} is not a valid manifest`);
   }
   const m = parsed.data;
-  const lines = (kind: PartKind) => m.files.filter((f) => f.kind === kind).reduce((n, f) => n + f.lines, 0);
-  if (
-    lines("documents") !== m.counts.documents ||
-    lines("chunks") !== m.counts.chunks ||
-    lines("vectors") !== m.counts.vectors
-  ) {
+  const lines = partCounts(m.files);
+  if (PART_KINDS.some((kind) => lines[kind] !== m.counts[kind])) {
     throw new AppError(
       "unprocessable",
       `the manifest of backup ${backupId} lists parts that disagree with its counts`,
@@ -51,10 +48,17 @@ export async function readManifest(
   return { manifest: m, sha256: await sha256Hex(text) };
 }
 
-/** The parts in the order a restore reads them: by group, then documents, chunks, vectors. */
-export function orderedParts(manifest: Manifest): Part[] {
+/** Lines per kind over the parts: what a manifest's counts say. */
+export function partCounts(files: Part[]): Record<PartKind, number> {
+  const counts = { documents: 0, chunks: 0, vectors: 0 };
+  for (const f of files) counts[f.kind] += f.lines;
+  return counts;
+}
+
+/** The parts in the order a manifest lists them and a restore reads them: by group, then kind. */
+export function orderedParts(files: Part[]): Part[] {
   const order: Record<PartKind, number> = { documents: 0, chunks: 1, vectors: 2 };
-  return [...manifest.files].sort(
+  return [...files].sort(
     (a, b) => partGroup(a) - partGroup(b) || order[a.kind] - order[b.kind] || (a.name < b.name ? -1 : 1),
   );
 }

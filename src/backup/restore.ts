@@ -26,7 +26,7 @@ import {
   type VectorLine,
 } from "./format";
 import { type Job, JobStore } from "./jobs";
-import { type BackupTaskDeps, sendFirst, sendStep, stepMessage } from "./messages";
+import { type BackupTaskDeps, sendStep, startJob, stepMessage } from "./messages";
 import { groupsOf, jobManifest, orderedParts, parseLines, readPart } from "./parts";
 import { BackupStore, type RestoredDocument, type StoredChunk } from "./store";
 
@@ -67,8 +67,8 @@ export async function startRestore(
   now = Date.now(),
 ): Promise<Job> {
   const { manifest } = backup;
-  const jobs = new JobStore(deps.db);
-  const job = await jobs.create(
+  return startJob(
+    deps,
     {
       id,
       kind: "restore",
@@ -84,8 +84,6 @@ export async function startRestore(
     },
     now,
   );
-  await sendFirst(jobs, deps.queue, job);
-  return job;
 }
 
 /**
@@ -101,7 +99,7 @@ export async function restoreStep(
   if (job.phase === "settle") return settle(deps, job);
   const manifest = await jobManifest(deps.blobs, job);
   if (job.phase === "verify") {
-    const parts = orderedParts(manifest);
+    const parts = orderedParts(manifest.files);
     const from = Number(job.cursor || "0");
     let bytes = 0;
     let n = 0;
@@ -196,7 +194,7 @@ async function writeGroup(
 ): Promise<WrittenGroup> {
   const ns = job.namespace;
   const version = job.version.id;
-  const parts = orderedParts(manifest).filter((p) => partGroup(p) === group);
+  const parts = orderedParts(manifest.files).filter((p) => partGroup(p) === group);
   const read = async <T>(kind: PartKind): Promise<T[]> => {
     const out: T[] = [];
     for (const part of parts.filter((p) => p.kind === kind)) {

@@ -4,8 +4,9 @@
 // transaction that advances the job, so that a repeated step writes nothing twice.
 import { z } from "zod";
 import { d1 } from "../store/d1";
+import { type DocumentRecord, documentRecord } from "../store/documents";
 import { ensureKeywordIndex, keywordRows, keywordTable } from "../store/keyword";
-import { type Metadata, MetadataSchema } from "../validation";
+import type { Metadata } from "../validation";
 import { STEP_BYTES, STEP_CHUNKS } from "./format";
 import { stepGuard } from "./jobs";
 
@@ -17,17 +18,6 @@ export interface StoredChunk {
   headings: string[];
   text: string;
   tokens: number;
-}
-
-/** What a backup reads of a document row. */
-export interface PageDocument {
-  id: string;
-  title: string | null;
-  contentType: string;
-  metadata: Metadata;
-  indexedEtag: string | null;
-  createdAt: number;
-  indexedAt: number | null;
 }
 
 export interface RestoredDocument {
@@ -42,16 +32,6 @@ export interface RestoredDocument {
 }
 
 const BoundRow = z.object({ id: z.string(), bytes: z.number(), chunk_count: z.number() });
-
-const PageRow = z.object({
-  id: z.string(),
-  title: z.string().nullable(),
-  content_type: z.string(),
-  metadata: z.string(),
-  indexed_etag: z.string().nullable(),
-  created_at: z.number(),
-  indexed_at: z.number().nullable(),
-});
 
 const ChunkRow = z.object({
   chunk_id: z.string(),
@@ -132,12 +112,12 @@ export class BackupStore {
     version: string,
     after: string,
     last: string,
-  ): Promise<{ documents: PageDocument[]; chunks: StoredChunk[] }> {
+  ): Promise<{ documents: DocumentRecord[]; chunks: StoredChunk[] }> {
     const [docs, chunks] = await d1("read backup page", () =>
       this.db.batch([
         this.db
           .prepare(
-            `SELECT id, title, content_type, metadata, indexed_etag, created_at, indexed_at FROM documents
+            `SELECT * FROM documents
              WHERE namespace = ?1 AND status = 'indexed' AND id > ?2 AND id <= ?3 ORDER BY id`,
           )
           .bind(namespace, after, last),
@@ -153,18 +133,7 @@ export class BackupStore {
       ]),
     );
     return {
-      documents: (docs?.results ?? []).map((raw) => {
-        const r = PageRow.parse(raw);
-        return {
-          id: r.id,
-          title: r.title,
-          contentType: r.content_type,
-          metadata: jsonOr(r.metadata, MetadataSchema, {}),
-          indexedEtag: r.indexed_etag,
-          createdAt: r.created_at,
-          indexedAt: r.indexed_at,
-        };
-      }),
+      documents: (docs?.results ?? []).map(documentRecord),
       chunks: (chunks?.results ?? []).map((raw) => {
         const r = ChunkRow.parse(raw);
         return {

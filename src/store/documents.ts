@@ -126,7 +126,8 @@ function parseJson<T>(s: string, fallback: T): T {
   }
 }
 
-function toRecord(row: unknown): DocumentRecord {
+/** A `documents` row (all its columns) as a record. */
+export function documentRecord(row: unknown): DocumentRecord {
   const r = DocumentRowSchema.parse(row);
   return {
     namespace: r.namespace,
@@ -182,7 +183,7 @@ export class DocumentStore {
     const row = await d1("read document", () =>
       this.db.prepare("SELECT * FROM documents WHERE namespace = ?1 AND id = ?2").bind(namespace, id).first(),
     );
-    return row ? toRecord(row) : null;
+    return row ? documentRecord(row) : null;
   }
 
   /**
@@ -440,7 +441,7 @@ export class DocumentStore {
         .bind(namespace, after, limit)
         .all(),
     );
-    return results.map(toRecord);
+    return results.map(documentRecord);
   }
 
   /** Indexed documents without chunks in `version`: what a build's scan missed, if anything. */
@@ -461,7 +462,7 @@ export class DocumentStore {
         .bind(namespace, version, after, limit)
         .all(),
     );
-    return results.map(toRecord);
+    return results.map(documentRecord);
   }
 
   async countIndexed(namespace: string): Promise<number> {

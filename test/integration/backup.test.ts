@@ -381,6 +381,8 @@ describe("backup and restore", () => {
     const prefix = `_backups/${source}/${id}/`;
     const lost = ["documents", "chunks", "vectors"].map((k) => `${prefix}${k}-000001.ndjson`);
     const before = await Promise.all(lost.map(async (key) => (await env.DOCUMENTS.get(key))?.text()));
+    // Written by step 1 in the first place, or their absence afterwards would prove nothing.
+    for (const [i, text] of before.entries()) expect(text, lost[i]).toMatch(/\n$/);
     for (const key of lost) await env.DOCUMENTS.delete(key);
     queue.held.length = 0;
     await env.DB.prepare("UPDATE backup_jobs SET sent_step = 1 WHERE id = ?").bind(id).run();
@@ -465,7 +467,7 @@ describe("backup and restore", () => {
   }, 60_000);
 
   it("restores a backup of the earlier format, whose parts are not per step", async () => {
-    // Format 1: parts per kind (named without a step), restored as one group.
+    // Format 1: the manifest names no step for its parts, so they are restored as one group.
     const id = "20200101T000000Z-0000f001";
     const from = `_backups/${source}/${taken.job.id}/`;
     const files = [];
