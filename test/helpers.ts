@@ -57,8 +57,6 @@ export async function waitFor<T>(
   }
 }
 
-let counter = 0;
-/** A namespace no other test uses (tests share storage within a file). */
 /** Waits until the namespace holds `count` indexed documents and none is pending. */
 export async function waitIndexed(ns: string, count: number, timeoutMs = 60_000): Promise<void> {
   await waitFor(
@@ -72,6 +70,22 @@ export async function waitIndexed(ns: string, count: number, timeoutMs = 60_000)
   );
 }
 
+/**
+ * Writes an indexed document straight into D1, as a namespace created before the shard map has:
+ * no coordinator and no assignment, only documents.
+ */
+export async function seedIndexedDocument(ns: string): Promise<void> {
+  const now = Date.now();
+  await env.DB.prepare(
+    `INSERT INTO documents (namespace, id, status, content_type, chunk_count, created_at, updated_at, indexed_at)
+     VALUES (?1, 'old-doc', 'indexed', 'text/plain', 0, ?2, ?2, ?2)`,
+  )
+    .bind(ns, now)
+    .run();
+}
+
+let counter = 0;
+/** A namespace no other test uses (tests share storage within a file). */
 export function freshNamespace(prefix = "t"): string {
   counter += 1;
   return `${prefix}-${Date.now().toString(36)}-${counter}`;

@@ -50,7 +50,9 @@ export interface IndexUsage {
   reportedAt: number | null;
 }
 
-export type Refusal = "not_in_pool" | "full" | "dimensions";
+/** Why an index takes no new namespace. */
+export const REFUSALS = ["not_in_pool", "full", "dimensions"] as const;
+export type Refusal = (typeof REFUSALS)[number];
 
 /** max(vectors / maxVectors, namespaces / maxNamespaces): the first limit an index would hit. */
 export function fullness(usage: Pick<IndexUsage, "vectors" | "namespaces">, policy: ShardPolicy): number {

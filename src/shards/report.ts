@@ -1,12 +1,13 @@
 // The scheduled side of the shard map: each index's vector count (Vectorize's describe()) goes
 // to the map, which measures fullness by it, and namespaces from before the map that have
 // vectors in the default index are recorded there a page per run, so that index's namespace
-// count covers them. Also an index view over several indexes, for checks that hold chunk ids
-// without knowing which index each one is in.
+// count covers them. Also an index view over several indexes, for the health check, which holds
+// chunk ids without knowing which index each one is in.
 import { errorMessage } from "../errors";
+import type { HealthCheckDeps } from "../observe/index-health";
 import type { Logger } from "../observe/logger";
 import { d1 } from "../store/d1";
-import type { IndexInfo, VectorIndex, VectorRecord } from "../vectors/vector-index";
+import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
 import type { ShardMapApi, UsageReport } from "./client";
 import type { ShardPolicy } from "./policy";
 
@@ -82,10 +83,10 @@ async function adoptLegacy(deps: ShardReportDeps, cursor: string): Promise<numbe
 }
 
 /**
- * Several indexes seen as one for lookups by id: ids missing from the first are looked up in
- * the next, and so on (a chunk id lives in one index). describe() sums the vector counts.
+ * Several indexes seen as one by the index health check: ids missing from the first are looked up
+ * in the next, and so on (a chunk id lives in one index); the vector count is their sum.
  */
-export function acrossIndexes(indexes: readonly VectorIndex[]): Pick<VectorIndex, "getByIds" | "describe"> {
+export function acrossIndexes(indexes: readonly VectorIndex[]): HealthCheckDeps["index"] {
   return {
     async getByIds(ids: string[]): Promise<VectorRecord[]> {
       const found: VectorRecord[] = [];
@@ -99,13 +100,9 @@ export function acrossIndexes(indexes: readonly VectorIndex[]): Pick<VectorIndex
       }
       return found;
     },
-    async describe(): Promise<IndexInfo> {
+    async describe(): Promise<{ vectorCount: number }> {
       const infos = await Promise.all(indexes.map((index) => index.describe()));
-      const [first] = infos;
-      if (first === undefined) {
-        return { vectorCount: 0, dimensions: 0, processedUpToMutation: null, processedUpToDatetime: null };
-      }
-      return { ...first, vectorCount: infos.reduce((n, info) => n + info.vectorCount, 0) };
+      return { vectorCount: infos.reduce((n, info) => n + info.vectorCount, 0) };
     },
   };
 }

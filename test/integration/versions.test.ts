@@ -147,9 +147,6 @@ function coordinator(ns: string) {
   return env.COORDINATOR.get(env.COORDINATOR.idFromName(ns));
 }
 
-/** The default version's index in the test configuration (VECTORIZE_INDEX_NAME). */
-const V1_INDEX = "edgesearch-bge-base-768";
-
 describe("index versions", () => {
   it("migrates a namespace to a model with other dimensions while searches run, then rolls back and retires", async () => {
     const ns = freshNamespace("mig");
@@ -211,7 +208,8 @@ describe("index versions", () => {
     // v1's answer just before the swap, once its index has applied every write (the index applies
     // writes asynchronously, and the late write changed the keyword statistics): what a rollback
     // must bring back.
-    await new LocalVectorIndexClient(env.LOCAL_INDEX, V1_INDEX).flush();
+    const v1Index = new LocalVectorIndexClient(env.LOCAL_INDEX, (await version(ns, "v1")).index);
+    await v1Index.flush();
     const before = await search(ns, probe);
     expect(before.body.version).toBe("v1");
     const activated = await activate(ns, "v2");
@@ -253,7 +251,7 @@ describe("index versions", () => {
     const rolled = await api<VersionBody>("POST", `/v1/namespaces/${ns}/versions/rollback`, {});
     expect(rolled.status).toBe(200);
     expect(rolled.body).toMatchObject({ id: "v1", state: "active" });
-    await new LocalVectorIndexClient(env.LOCAL_INDEX, V1_INDEX).flush();
+    await v1Index.flush();
     const after = await waitFor("searches to answer from v1 again", async () => {
       const res = await search(ns, probe);
       return res.body.version === "v1" ? res : undefined;

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ShardPolicy } from "../../src/shards/policy";
-import { freshNamespace } from "../helpers";
+import { freshNamespace, seedIndexedDocument } from "../helpers";
 
 const policy: ShardPolicy = {
   indexes: ["pool-a", "pool-b"],
@@ -33,16 +33,6 @@ async function counts(map: Stub): Promise<Record<string, { namespaces: number; v
   return Object.fromEntries(
     reply.value.indexes.map((u) => [u.index, { namespaces: u.namespaces, vectors: u.vectors }]),
   );
-}
-
-async function seedIndexedDocument(ns: string): Promise<void> {
-  const now = Date.now();
-  await env.DB.prepare(
-    `INSERT INTO documents (namespace, id, status, content_type, chunk_count, created_at, updated_at, indexed_at)
-     VALUES (?1, 'old-doc', 'indexed', 'text/plain', 0, ?2, ?2, ?2)`,
-  )
-    .bind(ns, now)
-    .run();
 }
 
 describe("the shard map", () => {
@@ -80,14 +70,16 @@ describe("the shard map", () => {
   it("refuses a new namespace when every pool index is at the threshold, with a clear, final error", async () => {
     const map = freshMap();
     const rules = { ...policy, maxNamespaces: 2, fillThreshold: 1 };
-    for (let i = 0; i < 4; i++) await assign(map, freshNamespace("sm"), rules);
+    const names = Array.from({ length: 4 }, () => freshNamespace("sm"));
+    for (const ns of names) await assign(map, ns, rules);
     const refused = await map.assign(freshNamespace("sm"), rules);
     expect(refused.ok).toBe(false);
     if (refused.ok) return;
     expect(refused.error).toMatchObject({ code: "unavailable", retryable: false });
     expect(refused.error.message).toContain("pool-a, pool-b");
     expect(refused.error.message).toContain("add an index");
-    // A namespace that already has its index still gets it.
+    // A namespace that already has its index still gets it, and the refused one was not counted.
+    expect(await assign(map, names[0] ?? "", rules)).toBe("pool-a");
     expect(await counts(map)).toEqual({
       "pool-a": { namespaces: 2, vectors: 0 },
       "pool-b": { namespaces: 2, vectors: 0 },

@@ -460,28 +460,18 @@ export class NamespaceCoordinator extends DurableObject<Env> {
         retryable: false,
       });
     }
-    if (known === null) {
-      // No other call runs while the shard map answers, so the namespace is placed once. A
-      // failure is handed out rather than thrown inside, where it would reset the object.
-      const failure = await this.ctx.blockConcurrencyWhile(async (): Promise<{ err: unknown } | null> => {
-        try {
-          await this.create(namespace, defaults);
-          return null;
-        } catch (err) {
-          return { err };
-        }
-      });
-      if (failure) throw failure.err;
-    }
+    if (known === null) await this.create(namespace, defaults);
     await this.publishIfStale();
   }
 
   private async create(namespace: string, defaults: VersionSpec): Promise<void> {
-    if (this.meta("namespace") !== null) return;
     const placement = placementOf(defaults);
     const index = placement
       ? (await new ShardMapClient(this.env.SHARD_MAP).assign(namespace, placement)).index
       : defaults.index;
+    // Other calls run while the shard map answers. It answers each of them the same index, so the
+    // first to get here creates the version and the others find it created; no await from here on.
+    if (this.meta("namespace") !== null) return;
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.setMeta("namespace", namespace);

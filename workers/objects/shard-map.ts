@@ -158,7 +158,7 @@ export class ShardMap extends DurableObject<Env> {
           added += 1;
         }
         if (added > 0) this.addNamespaces(target, added);
-        this.setMeta("legacy_cursor", next);
+        writeMeta(this.ctx.storage.sql, "legacy_cursor", next);
       });
       if (added > 0) this.log.info("shards.adopted", { index: target, namespaces: added });
       return added;
@@ -166,7 +166,10 @@ export class ShardMap extends DurableObject<Env> {
   }
 
   async status(): Promise<RpcOutcome<ShardMapStatus>> {
-    return toOutcome(() => ({ indexes: this.usage(), legacyCursor: this.meta("legacy_cursor") ?? "" }));
+    return toOutcome(() => ({
+      indexes: this.usage(),
+      legacyCursor: readMeta(this.ctx.storage.sql, "legacy_cursor") ?? "",
+    }));
   }
 
   // --- State ----------------------------------------------------------------------------------
@@ -224,14 +227,6 @@ export class ShardMap extends DurableObject<Env> {
         .first<{ found: number }>(),
     );
     return row?.found === 1;
-  }
-
-  private meta(key: string): string | null {
-    return readMeta(this.ctx.storage.sql, key);
-  }
-
-  private setMeta(key: string, value: string): void {
-    writeMeta(this.ctx.storage.sql, key, value);
   }
 }
 

@@ -1,6 +1,7 @@
 // Observability for the handlers without a request: queue batches and the scheduled index health
-// check (which also sends the shard map each index's vector count). Each run gets a requestId for its log lines; error-level lines and crashes go to Sentry
-// when SENTRY_DSN is set; local-mode metrics are flushed before the run ends.
+// check (which also sends the shard map each index's vector count). Each run gets a requestId for
+// its log lines; error-level lines and crashes go to Sentry when SENTRY_DSN is set; local-mode
+// metrics are flushed before the run ends.
 import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { observeConfig } from "../../src/observe/config";
@@ -129,7 +130,7 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     const services = buildServices(env, config, logger, { defer: (p) => ctx.waitUntil(p), path: "ingest" });
     const indexes = await reportShards(env, config, services, logger);
     const report = await checkIndexHealth(
-      { db: env.DB, index: indexes.length > 1 ? acrossIndexes(indexes) : services.index },
+      { db: env.DB, index: acrossIndexes(indexes) },
       { stuckAfterMs: observeConfig(env).stuckQueuedMs },
     );
     await storeIndexHealth(env.DB, report);

@@ -4,7 +4,7 @@
 // namespaces, and the index of each of its own namespaces is on its versions.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ShardMapClient } from "../../../src/shards/client";
-import { emptyUsage, fullness, refusal, shardPolicy } from "../../../src/shards/policy";
+import { emptyUsage, fullness, REFUSALS, refusal, shardPolicy } from "../../../src/shards/policy";
 import { errorResponses, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -14,7 +14,7 @@ const ShardIndexSchema = z
     /** Listed in VECTORIZE_SHARDS (or the default index when that is empty). */
     inPool: z.boolean(),
     acceptsNamespaces: z.boolean(),
-    refusal: z.enum(["not_in_pool", "full", "dimensions"]).nullable(),
+    refusal: z.enum(REFUSALS).nullable(),
     namespaces: z.number().int().nullable(),
     vectors: z.number().int().nullable(),
     fullness: z.number().nullable(),
