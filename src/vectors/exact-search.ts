@@ -134,11 +134,9 @@ export class VectorBlockMatrix {
       if (accept !== undefined && !accept(this.metadata[row])) continue;
       const block = this.blocks[Math.floor(row / BLOCK_ROWS)];
       if (block === undefined) continue;
-      const offset = (row % BLOCK_ROWS) * dims;
-      let dot = 0;
-      for (let d = 0; d < dims; d++) dot += (query[d] ?? 0) * (block[offset + d] ?? 0);
+      const product = dot(query, 0, block, (row % BLOCK_ROWS) * dims, dims);
       const denominator = queryNorm * (this.norms[row] ?? 0);
-      const score = denominator === 0 ? 0 : dot / denominator;
+      const score = denominator === 0 ? 0 : product / denominator;
       if (top.admits(score)) top.push({ id: this.ids[row] ?? "", score, row });
     }
   }
@@ -152,19 +150,43 @@ export class VectorBlockMatrix {
 }
 
 /**
+ * The dot product of `count` elements of `a` and `b` from the given offsets, in float64 with the
+ * summation order of the WebAssembly kernel's dot (kernel.wat): four sums, sum i taking the
+ * products at positions i mod 4, added as (s0 + s1) + (s2 + s3). Exact search and rescoring both
+ * use this order, so a rescored candidate gets exactly the score exact search gives it.
+ */
+export function dot(
+  a: Float32Array,
+  aOffset: number,
+  b: Float32Array,
+  bOffset: number,
+  count: number,
+): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let d = 0;
+  for (; d + 4 <= count; d += 4) {
+    const i = aOffset + d;
+    const j = bOffset + d;
+    s0 += (a[i] ?? 0) * (b[j] ?? 0);
+    s1 += (a[i + 1] ?? 0) * (b[j + 1] ?? 0);
+    s2 += (a[i + 2] ?? 0) * (b[j + 2] ?? 0);
+    s3 += (a[i + 3] ?? 0) * (b[j + 3] ?? 0);
+  }
+  if (d < count) s0 += (a[aOffset + d] ?? 0) * (b[bOffset + d] ?? 0);
+  if (d + 1 < count) s1 += (a[aOffset + d + 1] ?? 0) * (b[bOffset + d + 1] ?? 0);
+  if (d + 2 < count) s2 += (a[aOffset + d + 2] ?? 0) * (b[bOffset + d + 2] ?? 0);
+  return s0 + s1 + (s2 + s3);
+}
+
+/**
  * Cosine similarity with the same arithmetic as VectorBlockMatrix.search (float32 inputs, float64
- * sums in the same order), so a rescored candidate gets exactly the score exact search gives it.
- * One pass for the dot product and the candidate's norm: rescoring reads each candidate once.
+ * sums in the same order, the norm as norm() computes it), so a rescored candidate gets exactly
+ * the score exact search gives it. A zero vector on either side scores 0.
  */
 export function cosineScore(query: Float32Array, queryNorm: number, values: Float32Array): number {
-  let dot = 0;
-  let sumSquares = 0;
-  const n = query.length;
-  for (let d = 0; d < n; d++) {
-    const v = values[d] ?? 0;
-    dot += (query[d] ?? 0) * v;
-    sumSquares += v * v;
-  }
-  const denominator = queryNorm * Math.sqrt(sumSquares);
-  return denominator === 0 ? 0 : dot / denominator;
+  const denominator = queryNorm * norm(values);
+  return denominator === 0 ? 0 : dot(query, 0, values, 0, query.length) / denominator;
 }

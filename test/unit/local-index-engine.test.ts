@@ -10,7 +10,14 @@ import { QuantizedStore } from "../../src/vectors/engine/quantized-store";
 import { candidateCount, rescore } from "../../src/vectors/engine/rescore";
 import { searchStores } from "../../src/vectors/engine/search";
 import { KERNEL_MODULE } from "../../src/vectors/engine/wasm-module";
-import { cosineScore, norm, type ScoredRow, TopK, VectorBlockMatrix } from "../../src/vectors/exact-search";
+import {
+  cosineScore,
+  dot,
+  norm,
+  type ScoredRow,
+  TopK,
+  VectorBlockMatrix,
+} from "../../src/vectors/exact-search";
 import type { VectorMetadata } from "../../src/vectors/vector-index";
 
 /** Unit vectors around `clusters` random centres, like embeddings of documents on a few topics. */
@@ -106,6 +113,30 @@ describe("scan kernels", () => {
     for (const query of queries) {
       expect(Array.from(wasm.approximateScores(query))).toEqual(Array.from(js.approximateScores(query)));
       expect(wasm.candidates(query, 50)).toEqual(js.candidates(query, 50));
+    }
+  });
+
+  it("WebAssembly and JS kernels compute bit-identical float dot products, in exact search's order", () => {
+    const wasm = wasmKernel(KERNEL_MODULE);
+    const js = jsKernel();
+    for (const kernel of [wasm, js]) kernel.memory.grow(1);
+    const next = seededRandom(31);
+    // Lengths with every remainder mod 4: the kernels run over zero padding to a multiple of 4.
+    for (const length of [1, 2, 3, 4, 5, 7, 100, 383, 768]) {
+      const a = Float32Array.from({ length }, () => (next() - 0.5) * 1e3);
+      const b = Float32Array.from({ length }, () => (next() - 0.5) * 1e-3);
+      const padded = Math.ceil(length / 4) * 4;
+      const results = [wasm, js].map((kernel) => {
+        new Float32Array(kernel.memory.buffer, 0, padded * 2).fill(0);
+        new Float32Array(kernel.memory.buffer, 0, length).set(a);
+        new Float32Array(kernel.memory.buffer, padded * 4, length).set(b);
+        return kernel.dot(0, padded * 4, padded);
+      });
+      expect(results[0]).toBe(results[1]);
+      expect(results[0]).toBe(dot(a, 0, b, 0, length));
+      // Summed in another order, the float64 result differs in its last bits but not more.
+      const sequential = a.reduce((sum, x, i) => sum + x * (b[i] ?? 0), 0);
+      expect(results[0]).toBeCloseTo(sequential, 9);
     }
   });
 

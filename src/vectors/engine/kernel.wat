@@ -69,4 +69,35 @@
             (f32.load (local.get $stop))))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
-        (br $rowLoop)))))
+        (br $rowLoop))))
+
+  ;; The dot product of two f32 vectors of `count` elements (a multiple of 4; both 16-byte aligned),
+  ;; in f64: four sums, sum i taking the products of the elements at positions i mod 4, added as
+  ;; (s0 + s1) + (s2 + s3). The exact scores of rescoring; exact-search.ts's dot() is its JS twin.
+  (func (export "dot") (param $a i32) (param $b i32) (param $count i32) (result f64)
+    (local $end i32) (local $va v128) (local $vb v128) (local $lo v128) (local $hi v128)
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $lo (v128.const f64x2 0 0))
+    (local.set $hi (v128.const f64x2 0 0))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+        (local.set $va (v128.load (local.get $a)))
+        (local.set $vb (v128.load (local.get $b)))
+        (local.set $lo
+          (f64x2.add (local.get $lo)
+            (f64x2.mul (f64x2.promote_low_f32x4 (local.get $va)) (f64x2.promote_low_f32x4 (local.get $vb)))))
+        (local.set $hi
+          (f64x2.add (local.get $hi)
+            (f64x2.mul
+              (f64x2.promote_low_f32x4
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $va) (local.get $va)))
+              (f64x2.promote_low_f32x4
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $vb) (local.get $vb))))))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (br $next)))
+    (f64.add
+      (f64.add (f64x2.extract_lane 0 (local.get $lo)) (f64x2.extract_lane 1 (local.get $lo)))
+      (f64.add (f64x2.extract_lane 0 (local.get $hi)) (f64x2.extract_lane 1 (local.get $hi)))))
+)

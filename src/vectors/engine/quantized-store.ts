@@ -2,11 +2,16 @@
 // their ids and metadata beside it in JS. It answers the first pass of a query: the rows whose
 // quantized score is among the best `count`, for the caller to rescore with exact float32 values.
 //
-// Memory layout: [query as i16: 4 KiB][scores of one chunk: 16 KiB][rows...], each row `stride`
-// codes then its f32 scale, padded to a multiple of 16 bytes. Rows are appended at the end and a
-// removal moves the last row into the gap, so the rows stay dense. WebAssembly memory grows in
-// place and never shrinks; an emptied namespace's store is dropped whole by its owner.
+// It also computes the exact scores of rescoring, with the kernel's float dot product: the query and
+// one candidate's float values are copied into scratch areas, and each row keeps its float norm.
+//
+// Memory layout: [query as i16: 4 KiB][scores of one chunk: 16 KiB][query as f32: 6 KiB]
+// [candidate as f32: 6 KiB][rows...], each row `stride` codes, its f32 scale and its f64 norm,
+// padded to a multiple of 16 bytes. Rows are appended at the end and a removal moves the last row
+// into the gap, so the rows stay dense. WebAssembly memory grows in place and never shrinks; an
+// emptied namespace's store is dropped whole by its owner.
 
+import { norm } from "../exact-search";
 import type { VectorMetadata } from "../vector-index";
 import type { ScanKernel } from "./kernel";
 import { quantize, strideFor } from "./quantize";
@@ -16,10 +21,15 @@ const QUERY_BYTES = 4096; // strideFor(1536) i16 codes
 /** Rows scored per kernel call; their scores must fit the scratch area. */
 const CHUNK_ROWS = 4096;
 const SCORES_OFFSET = QUERY_OFFSET + QUERY_BYTES;
-const ROWS_OFFSET = SCORES_OFFSET + CHUNK_ROWS * 4;
+/** Float vectors for exact scores: up to 1536 f32 values each. */
+const FLOAT_BYTES = 6144;
+const EXACT_QUERY_OFFSET = SCORES_OFFSET + CHUNK_ROWS * 4;
+const EXACT_VALUES_OFFSET = EXACT_QUERY_OFFSET + FLOAT_BYTES;
+const ROWS_OFFSET = EXACT_VALUES_OFFSET + FLOAT_BYTES;
 const PAGE_BYTES = 65536;
-/** Row tail: the f32 scale, padded so every row starts 16-byte aligned. */
+/** Row tail: the f32 scale at 0, the f64 norm at 8; 16 bytes keep every row 16-byte aligned. */
 const ROW_TAIL_BYTES = 16;
+const NORM_AT = 8;
 
 /** A heap of the best `capacity` (score, row) pairs; equal scores rank by id, as exact search does. */
 class CandidateHeap {
@@ -110,6 +120,9 @@ export interface ApproximateMatch {
 export class QuantizedStore {
   readonly stride: number;
   readonly rowBytes: number;
+  /** Elements the float dot product runs over: the dimensions, rounded up to a multiple of 4. */
+  private readonly dotCount: number;
+  private view: { floats: Float32Array; doubles: Float64Array } | undefined;
   private readonly ids: string[] = [];
   private readonly metadata: (VectorMetadata | undefined)[] = [];
   private readonly rowOf = new Map<string, number>();
@@ -119,8 +132,10 @@ export class QuantizedStore {
     private readonly kernel: ScanKernel,
   ) {
     this.stride = strideFor(dimensions);
-    if (this.stride * 2 > QUERY_BYTES)
+    if (this.stride * 2 > QUERY_BYTES || dimensions * 4 > FLOAT_BYTES)
       throw new Error(`${dimensions} dimensions exceed the kernel's query area`);
+    // The float areas past `dimensions` stay zero: they add nothing to a dot product.
+    this.dotCount = Math.ceil(dimensions / 4) * 4;
     this.rowBytes = this.stride + ROW_TAIL_BYTES;
     this.reserve(0);
   }
@@ -170,7 +185,35 @@ export class QuantizedStore {
     const buffer = this.kernel.memory.buffer;
     const scale = quantize(values, new Int8Array(buffer, offset, this.stride));
     new Float32Array(buffer, offset + this.stride, 1)[0] = scale;
+    new Float64Array(buffer, offset + this.stride + NORM_AT, 1)[0] = norm(values);
     this.metadata[row] = metadata;
+  }
+
+  /** Sets the query of the exact scores that follow (exactScore); `query` has the store's dimensions. */
+  exactQuery(query: Float32Array): void {
+    this.views().floats.set(query, EXACT_QUERY_OFFSET >> 2);
+  }
+
+  /**
+   * Cosine of `values` (the float values of `row`) with the query given to exactQuery, whose norm is
+   * `queryNorm`: bit-identical to exact search's score for them (cosineScore).
+   */
+  exactScore(row: number, values: Float32Array, queryNorm: number): number {
+    const { floats, doubles } = this.views();
+    floats.set(values, EXACT_VALUES_OFFSET >> 2);
+    const rowNorm = doubles[(ROWS_OFFSET + row * this.rowBytes + this.stride + NORM_AT) >> 3] ?? 0;
+    const denominator = queryNorm * rowNorm;
+    if (denominator === 0) return 0;
+    return this.kernel.dot(EXACT_QUERY_OFFSET, EXACT_VALUES_OFFSET, this.dotCount) / denominator;
+  }
+
+  /** Views of the whole memory, made again only when it has grown (growing replaces the buffer). */
+  private views(): { floats: Float32Array; doubles: Float64Array } {
+    const buffer = this.kernel.memory.buffer;
+    if (this.view?.floats.buffer !== buffer) {
+      this.view = { floats: new Float32Array(buffer), doubles: new Float64Array(buffer) };
+    }
+    return this.view;
   }
 
   /** Removes by moving the last row into the freed slot. */
