@@ -1,5 +1,6 @@
 // Test helpers: call the Worker like a client would, and wait for asynchronous indexing.
 import { env, exports } from "cloudflare:workers";
+import type { DocumentStore } from "../src/store/documents";
 
 export interface ApiResponse<T = unknown> {
   status: number;
@@ -82,6 +83,50 @@ export async function seedIndexedDocument(ns: string): Promise<void> {
   )
     .bind(ns, now)
     .run();
+}
+
+/** A document for seedDocuments: one chunk per text. */
+export interface SeedDocument {
+  id: string;
+  title: string;
+  texts: string[];
+}
+
+/**
+ * Writes indexed documents and their chunks (version v1, with their keyword rows) straight into
+ * D1 through the document store, as the ingest consumer commits them; chunk ids are
+ * "<ns>-<doc id>-<chunk index>".
+ */
+export async function seedDocuments(store: DocumentStore, ns: string, docs: SeedDocument[]): Promise<void> {
+  await store.upsertQueued(
+    ns,
+    docs.map((d) => ({
+      id: d.id,
+      title: d.title,
+      contentType: "text/plain",
+      metadata: {},
+      bytes: 1,
+      etag: "e",
+    })),
+  );
+  for (const d of docs) {
+    await store.commitIndexed(ns, d.id, "e", {
+      title: d.title,
+      versions: [
+        {
+          version: "v1",
+          chunks: d.texts.map((text, index) => ({
+            chunkId: `${ns}-${d.id}-${index}`,
+            index,
+            title: d.title,
+            headings: [],
+            text,
+            tokens: 8,
+          })),
+        },
+      ],
+    });
+  }
 }
 
 let counter = 0;

@@ -201,10 +201,14 @@ export async function search(
   const prehydrated = new Map<string, HydratedChunk>();
   const window = firstHydrateWindow(wanted, req.groupBy);
   const withChunks = req.mode === "hybrid" ? keywordChunksForFusion(window, perLeg, settings) : window;
-  const keywordLeg = async (): Promise<Ranked[] | null> => {
+  // Keyword ranks past this one cannot reach the first hydration window in hybrid mode, so the
+  // keyword leg stops there; deeper ranks are read only when that window does not fill the answer.
+  const keywordLimit =
+    req.mode === "hybrid" ? Math.min(perLeg, keywordReach(window, settings) ?? perLeg) : perLeg;
+  const keywordLeg = async (limit: number): Promise<Ranked[] | null> => {
     try {
       const hits = await timed("keyword", () =>
-        keyword(deps, namespace, req.query, perLeg, req.filter, withChunks),
+        keyword(deps, namespace, req.query, limit, req.filter, withChunks),
       );
       for (const h of hits) if (h.chunk) prehydrated.set(h.chunkId, h.chunk);
       return hits.map((h) => ({ id: h.chunkId, score: h.score }));
@@ -213,26 +217,33 @@ export async function search(
     }
   };
 
+  const fuse = (vector: Ranked[] | null, keyword: Ranked[] | null): Ranked[] | null => {
+    const t0 = performance.now();
+    try {
+      if (vector === null) return keyword;
+      if (keyword === null) return vector;
+      return reciprocalRankFusion([vector, keyword], {
+        k: settings.rrfK,
+        weights: [settings.vectorWeight, settings.keywordWeight],
+      });
+    } finally {
+      timings.fuse = performance.now() - t0;
+    }
+  };
+
   let ranked: Ranked[] | null;
-  if (req.mode === "vector") ranked = (await vectorLeg()) ?? (await keywordLeg());
-  else if (req.mode === "keyword") ranked = (await keywordLeg()) ?? (await vectorLeg());
+  /** The legs' rankings when the keyword one stopped at keywordLimit with hits to spare. */
+  let cut: { vector: Ranked[] | null } | null = null;
+  if (req.mode === "vector") ranked = (await vectorLeg()) ?? (await keywordLeg(perLeg));
+  else if (req.mode === "keyword") ranked = (await keywordLeg(perLeg)) ?? (await vectorLeg());
   else {
     // A leg weighted 0 cannot change the fusion: skip its work.
     const [vector, keyword] = await Promise.all([
       settings.vectorWeight > 0 ? vectorLeg() : [],
-      settings.keywordWeight > 0 ? keywordLeg() : [],
+      settings.keywordWeight > 0 ? keywordLeg(keywordLimit) : [],
     ]);
-    const t0 = performance.now();
-    if (vector === null && keyword === null) ranked = null;
-    else if (vector === null) ranked = keyword;
-    else if (keyword === null) ranked = vector;
-    else {
-      ranked = reciprocalRankFusion([vector, keyword], {
-        k: settings.rrfK,
-        weights: [settings.vectorWeight, settings.keywordWeight],
-      });
-    }
-    timings.fuse = performance.now() - t0;
+    if (keyword !== null && keywordLimit < perLeg && keyword.length === keywordLimit) cut = { vector };
+    ranked = fuse(vector, keyword);
   }
   if (ranked === null) {
     throw new AppError("unavailable", "search is unavailable: no retrieval path answered", {
@@ -243,9 +254,27 @@ export async function search(
 
   let candidates: Candidate[];
   try {
-    candidates = await timed("hydrate", () =>
-      hydrateRanked(deps.store, namespace, ranked, req, wanted, window, prehydrated),
-    );
+    const fused = ranked;
+    candidates = await timed("hydrate", async () => {
+      const head = await hydrateRanked(
+        deps.store,
+        namespace,
+        fused,
+        req,
+        wanted,
+        window,
+        prehydrated,
+        cut !== null,
+      );
+      if (head !== null || cut === null) return head ?? [];
+      // The first window did not fill the answer (chunks deleted since indexing, or grouped away):
+      // past it the cut keyword ranking is incomplete, so the rest is ranked with the whole leg.
+      const whole = fuse(cut.vector, await keywordLeg(perLeg)) ?? fused;
+      ranked = whole;
+      return (
+        (await hydrateRanked(deps.store, namespace, whole, req, wanted, window, prehydrated, false)) ?? []
+      );
+    });
   } catch (err) {
     unavailable(TEXT_UNAVAILABLE, err);
     const ids = ranked.slice(0, wanted * 2).map((r) => r.id);
@@ -316,7 +345,9 @@ async function hydrateRanked(
   wanted: number,
   firstWindow: number,
   known: ReadonlyMap<string, HydratedChunk>,
-): Promise<Candidate[]> {
+  /** Only the first window of `ranked` is final: null when the answer needs more than it. */
+  firstWindowOnly: boolean,
+): Promise<Candidate[] | null> {
   const chunks = new Map(known);
   let window = firstWindow;
   let fetched = 0;
@@ -328,7 +359,9 @@ async function hydrateRanked(
     fetched = Math.min(ranked.length, fetched + window);
     if (ids.length > 0) for (const [id, chunk] of await store.hydrate(namespace, ids)) chunks.set(id, chunk);
     const candidates = collect(ranked.slice(0, fetched), chunks, req, wanted);
-    if (candidates.length >= wanted || fetched >= ranked.length) return candidates;
+    if (candidates.length >= wanted) return candidates;
+    if (firstWindowOnly) return null;
+    if (fetched >= ranked.length) return candidates;
     window *= 2;
   }
 }
@@ -346,18 +379,27 @@ const HYDRATE_SPARES = 5;
 
 /**
  * How many of the keyword leg's best hits bring their chunk in hybrid mode: every rank the vector
- * leg could still lift into the first hydration window, so that hydrating it needs no D1 round trip
- * of its own. Keyword rank r fuses to at most kw/(k+r) + vw/(k+1), and the window's last place
- * scores at least kw/(k+window) (keyword ranks 1 to window alone reach that), so ranks past the
- * bound cannot get in. When the vector leg alone can outscore that place (comparable weights),
- * vector-only candidates need the round trip anyway and the window is enough.
+ * leg could still lift into the first hydration window (keywordReach), so that hydrating it needs
+ * no D1 round trip of its own. When any rank can get there (comparable weights), vector-only
+ * candidates need the round trip anyway and the window is enough.
  */
 export function keywordChunksForFusion(window: number, perLeg: number, settings: SearchSettings): number {
+  const reach = keywordReach(window, settings);
+  return reach === null ? window : Math.min(perLeg, reach);
+}
+
+/**
+ * The deepest keyword rank that fusion can place in the first `window` places, or null when any
+ * rank can get there (the vector leg's weight is comparable). Keyword rank r fuses to at most
+ * kw/(k+r) + vw/(k+1), and when the keyword leg returns at least `window` hits the window's last
+ * place scores at least kw/(k+window), which ranks past the bound never reach. Never below
+ * `window`.
+ */
+export function keywordReach(window: number, settings: SearchSettings): number | null {
   const { rrfK: k, keywordWeight: kw, vectorWeight: vw } = settings;
   const margin = kw / (k + window) - vw / (k + 1);
-  if (!(kw > 0) || !(margin > 0)) return window;
-  const lastRank = Math.floor(kw / margin - k);
-  return Math.min(perLeg, Math.max(window, lastRank));
+  if (!(kw > 0) || !(margin > 0)) return null;
+  return Math.max(window, Math.floor(kw / margin - k));
 }
 
 /** Drops candidates without a live chunk (deleted, or not yet committed), filters, groups, cuts. */

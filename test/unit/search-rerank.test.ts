@@ -14,6 +14,7 @@ import {
 } from "../../src/search/search";
 import { DocumentStore } from "../../src/store/documents";
 import type { VectorIndex } from "../../src/vectors/vector-index";
+import { freshNamespace, seedDocuments } from "../helpers";
 
 const store = new DocumentStore(env.DB);
 const logger = createLogger("error", {}, () => undefined);
@@ -37,31 +38,12 @@ const DOCS = [
 ];
 
 async function seed(): Promise<string> {
-  const ns = `rr-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-  await store.upsertQueued(
+  const ns = freshNamespace("rr");
+  await seedDocuments(
+    store,
     ns,
-    DOCS.map((d) => ({
-      id: d.id,
-      title: d.title,
-      contentType: "text/plain",
-      metadata: {},
-      bytes: 1,
-      etag: "e",
-    })),
+    DOCS.map((d) => ({ id: d.id, title: d.title, texts: [d.text] })),
   );
-  for (const d of DOCS) {
-    await store.commitIndexed(ns, d.id, "e", {
-      title: d.title,
-      versions: [
-        {
-          version: "v1",
-          chunks: [
-            { chunkId: `${ns}-${d.id}-0`, index: 0, title: d.title, headings: [], text: d.text, tokens: 8 },
-          ],
-        },
-      ],
-    });
-  }
   return ns;
 }
 
