@@ -203,6 +203,34 @@ describe("quantized store", () => {
     expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
   });
 
+  it("picks exactly the best rows by quantized score, ties by id, for any count and filter", () => {
+    // Ids inserted out of order, and every vector three times over: ties at most cuts.
+    const next = seededRandom(41);
+    const dims = 24;
+    const distinct = Array.from({ length: 70 }, () =>
+      Float32Array.from({ length: dims }, () => next() - 0.5),
+    );
+    const store = new QuantizedStore(dims, wasmKernel(KERNEL_MODULE));
+    const order = Array.from({ length: 210 }, (_, i) => (i * 97) % 210);
+    for (const i of order)
+      store.set(`r${String(i).padStart(3, "0")}`, distinct[i % 70] ?? new Float32Array(dims), undefined);
+    const query = Float32Array.from({ length: dims }, () => next() - 0.5);
+    const scores = store.approximateScores(query);
+    const ranked = Array.from(scores, (score, row) => ({ row, score, id: store.idAt(row) })).sort(
+      (a, b) => b.score - a.score || (a.id < b.id ? -1 : 1),
+    );
+    const mask = Uint8Array.from(ranked.map((_, row) => (row % 4 === 0 ? 0 : 1)));
+    for (const count of [1, 2, 3, 10, 99, 157, 210, 300]) {
+      expect(store.candidates(query, count).map((c) => c.row)).toEqual(
+        ranked.slice(0, count).map((r) => r.row),
+      );
+      const allowed = ranked.filter((r) => mask[r.row] === 1);
+      expect(store.candidates(query, count, mask).map((c) => c.row)).toEqual(
+        allowed.slice(0, count).map((r) => r.row),
+      );
+    }
+  });
+
   it("breaks ties at the candidate cut by id, as exact search does", () => {
     const store = new QuantizedStore(4, wasmKernel(KERNEL_MODULE));
     for (let i = 199; i >= 0; i--)

@@ -31,87 +31,43 @@ const PAGE_BYTES = 65536;
 const ROW_TAIL_BYTES = 16;
 const NORM_AT = 8;
 
-/** A heap of the best `capacity` (score, row) pairs; equal scores rank by id, as exact search does. */
-class CandidateHeap {
-  readonly scores: Float32Array;
-  readonly rows: Int32Array;
-  size = 0;
-
-  constructor(
-    readonly capacity: number,
-    private readonly ids: readonly string[],
-  ) {
-    this.scores = new Float32Array(capacity);
-    this.rows = new Int32Array(capacity);
-  }
-
-  /** Whether (score a, row ra) ranks below (score b, row rb). */
-  private worse(a: number, ra: number, b: number, rb: number): boolean {
-    if (a !== b) return a < b;
-    return (this.ids[ra] ?? "") > (this.ids[rb] ?? "");
-  }
-
-  /** The score a newcomer must reach to enter (only meaningful once full). */
-  get floor(): number {
-    return this.scores[0] ?? Number.NEGATIVE_INFINITY;
-  }
-
-  offer(score: number, row: number): void {
-    const { scores, rows } = this;
-    if (this.size < this.capacity) {
-      let i = this.size++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        const ps = scores[parent] ?? 0;
-        const pr = rows[parent] ?? 0;
-        if (!this.worse(score, row, ps, pr)) break;
-        scores[i] = ps;
-        rows[i] = pr;
-        i = parent;
+/**
+ * The k-th largest of the first `n` values of `values` (1 <= k <= n), by quickselect over
+ * `scratch`, which it overwrites.
+ */
+function kthLargest(values: Float32Array, n: number, k: number, scratch: Float32Array): number {
+  scratch.set(values.subarray(0, n));
+  // The k-th largest is the (n - k)-th smallest (0-based) in ascending order.
+  const target = n - k;
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    // Median of three as the pivot, then Hoare's partition.
+    const mid = (lo + hi) >> 1;
+    const a = scratch[lo] ?? 0;
+    const b = scratch[mid] ?? 0;
+    const c = scratch[hi] ?? 0;
+    const pivot = Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((scratch[i] ?? 0) < pivot) i++;
+      while ((scratch[j] ?? 0) > pivot) j--;
+      if (i <= j) {
+        const t = scratch[i] ?? 0;
+        scratch[i] = scratch[j] ?? 0;
+        scratch[j] = t;
+        i++;
+        j--;
       }
-      scores[i] = score;
-      rows[i] = row;
-      return;
     }
-    if (!this.worse(scores[0] ?? 0, rows[0] ?? 0, score, row)) return;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= this.size) break;
-      const right = left + 1;
-      let child = left;
-      if (
-        right < this.size &&
-        this.worse(scores[right] ?? 0, rows[right] ?? 0, scores[left] ?? 0, rows[left] ?? 0)
-      ) {
-        child = right;
-      }
-      const cs = scores[child] ?? 0;
-      const cr = rows[child] ?? 0;
-      if (!this.worse(cs, cr, score, row)) break;
-      scores[i] = cs;
-      rows[i] = cr;
-      i = child;
-    }
-    scores[i] = score;
-    rows[i] = row;
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
   }
-
-  /** The pairs held, best first. */
-  bestFirst(): { row: number; score: number }[] {
-    const order = Array.from({ length: this.size }, (_, i) => i);
-    order.sort((a, b) => {
-      const sa = this.scores[a] ?? 0;
-      const sb = this.scores[b] ?? 0;
-      const ra = this.rows[a] ?? 0;
-      const rb = this.rows[b] ?? 0;
-      return this.worse(sa, ra, sb, rb) ? 1 : this.worse(sb, rb, sa, ra) ? -1 : 0;
-    });
-    return order.map((i) => ({ row: this.rows[i] ?? 0, score: this.scores[i] ?? 0 }));
-  }
+  return scratch[target] ?? 0;
 }
 
-/** A row picked by the int8 pass, with its estimated cosine similarity to the query. */
 export interface ApproximateMatch {
   row: number;
   approx: number;
@@ -123,6 +79,9 @@ export class QuantizedStore {
   /** Elements the float dot product runs over: the dimensions, rounded up to a multiple of 4. */
   private readonly dotCount: number;
   private view: { floats: Float32Array; doubles: Float64Array } | undefined;
+  /** Per-query scratch of candidates(): every row's score, and the selection's working copy. */
+  private scores = new Float32Array(0);
+  private selectScratch = new Float32Array(0);
   private readonly ids: string[] = [];
   private readonly metadata: (VectorMetadata | undefined)[] = [];
   private readonly rowOf = new Map<string, number>();
@@ -257,10 +216,52 @@ export class QuantizedStore {
   candidates(query: Float32Array, count: number, mask?: Uint8Array): ApproximateMatch[] {
     const n = this.ids.length;
     if (count <= 0 || n === 0) return [];
+    const queryScale = quantize(query, new Int16Array(this.kernel.memory.buffer, QUERY_OFFSET, this.stride));
+    const scores = this.scoreAll();
+    let eligible = n;
+    if (mask !== undefined) {
+      for (let row = 0; row < n; row++) {
+        if (mask[row] === 0) {
+          scores[row] = Number.NEGATIVE_INFINITY;
+          eligible--;
+        }
+      }
+    }
+    const k = Math.min(count, eligible);
+    if (k === 0) return [];
+    // Every row above the k-th best score is in; rows equal to it fill the rest by id.
+    const threshold = kthLargest(scores, n, k, this.selectScratch);
+    const rows: number[] = [];
+    const tied: number[] = [];
+    for (let row = 0; row < n; row++) {
+      const score = scores[row] ?? 0;
+      if (score > threshold) rows.push(row);
+      else if (score === threshold) tied.push(row);
+    }
+    const ids = this.ids;
+    const byId = (a: number, b: number) => {
+      const ia = ids[a] ?? "";
+      const ib = ids[b] ?? "";
+      return ia < ib ? -1 : ia > ib ? 1 : 0;
+    };
+    if (rows.length + tied.length > k) tied.sort(byId);
+    for (const row of tied) {
+      if (rows.length === k) break;
+      rows.push(row);
+    }
+    rows.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0) || byId(a, b));
+    return rows.map((row) => ({ row, approx: (scores[row] ?? 0) * queryScale }));
+  }
+
+  /** The quantized score of every row against the query in the kernel's memory, in a reused buffer. */
+  private scoreAll(): Float32Array {
+    const n = this.ids.length;
+    if (this.scores.length < n) {
+      const size = Math.max(n, this.scores.length + (this.scores.length >> 3));
+      this.scores = new Float32Array(size);
+      this.selectScratch = new Float32Array(size);
+    }
     const { memory, scan } = this.kernel;
-    const queryScale = quantize(query, new Int16Array(memory.buffer, QUERY_OFFSET, this.stride));
-    const heap = new CandidateHeap(Math.min(count, n), this.ids);
-    const capacity = heap.capacity;
     for (let start = 0; start < n; start += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, n - start);
       scan(
@@ -271,36 +272,15 @@ export class QuantizedStore {
         rows,
         SCORES_OFFSET,
       );
-      const scores = new Float32Array(memory.buffer, SCORES_OFFSET, rows);
-      for (let i = 0; i < rows; i++) {
-        const score = scores[i] ?? 0;
-        // The common case, one comparison: below the current floor of a full heap.
-        if (heap.size === capacity && score < heap.floor) continue;
-        if (mask !== undefined && mask[start + i] === 0) continue;
-        heap.offer(score, start + i);
-      }
+      this.scores.set(new Float32Array(memory.buffer, SCORES_OFFSET, rows), start);
     }
-    return heap.bestFirst().map(({ row, score }) => ({ row, approx: score * queryScale }));
+    return this.scores;
   }
 
   /** Quantized scores of every row (for tests and diagnostics). */
   approximateScores(query: Float32Array): Float32Array {
-    const out = new Float32Array(this.ids.length);
-    const { memory, scan } = this.kernel;
-    quantize(query, new Int16Array(memory.buffer, QUERY_OFFSET, this.stride));
-    for (let start = 0; start < out.length; start += CHUNK_ROWS) {
-      const rows = Math.min(CHUNK_ROWS, out.length - start);
-      scan(
-        QUERY_OFFSET,
-        ROWS_OFFSET + start * this.rowBytes,
-        this.rowBytes,
-        this.stride,
-        rows,
-        SCORES_OFFSET,
-      );
-      out.set(new Float32Array(memory.buffer, SCORES_OFFSET, rows), start);
-    }
-    return out;
+    quantize(query, new Int16Array(this.kernel.memory.buffer, QUERY_OFFSET, this.stride));
+    return this.scoreAll().slice(0, this.ids.length);
   }
 
   /** Grows the memory to hold `rows` rows; growth is geometric (1/8) to keep grow calls rare. */
