@@ -31,12 +31,14 @@ const PAGE_BYTES = 65536;
 const ROW_TAIL_BYTES = 16;
 const NORM_AT = 8;
 
+/** Rows whose k-th best score bounds the cut from below before the whole scan is searched. */
+const PREFIX_ROWS = 4096;
+
 /**
- * The k-th largest of the first `n` values of `values` (1 <= k <= n), by quickselect over
- * `scratch`, which it overwrites.
+ * The k-th largest of the first `n` values of `values` (1 <= k <= n), by quickselect in place:
+ * the values are reordered.
  */
-function kthLargest(values: Float32Array, n: number, k: number, scratch: Float32Array): number {
-  scratch.set(values.subarray(0, n));
+function kthLargest(values: Float32Array, n: number, k: number): number {
   // The k-th largest is the (n - k)-th smallest (0-based) in ascending order.
   const target = n - k;
   let lo = 0;
@@ -44,19 +46,19 @@ function kthLargest(values: Float32Array, n: number, k: number, scratch: Float32
   while (lo < hi) {
     // Median of three as the pivot, then Hoare's partition.
     const mid = (lo + hi) >> 1;
-    const a = scratch[lo] ?? 0;
-    const b = scratch[mid] ?? 0;
-    const c = scratch[hi] ?? 0;
+    const a = values[lo] ?? 0;
+    const b = values[mid] ?? 0;
+    const c = values[hi] ?? 0;
     const pivot = Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
     let i = lo;
     let j = hi;
     while (i <= j) {
-      while ((scratch[i] ?? 0) < pivot) i++;
-      while ((scratch[j] ?? 0) > pivot) j--;
+      while ((values[i] ?? 0) < pivot) i++;
+      while ((values[j] ?? 0) > pivot) j--;
       if (i <= j) {
-        const t = scratch[i] ?? 0;
-        scratch[i] = scratch[j] ?? 0;
-        scratch[j] = t;
+        const t = values[i] ?? 0;
+        values[i] = values[j] ?? 0;
+        values[j] = t;
         i++;
         j--;
       }
@@ -65,7 +67,7 @@ function kthLargest(values: Float32Array, n: number, k: number, scratch: Float32
     else if (target >= i) lo = i;
     else break;
   }
-  return scratch[target] ?? 0;
+  return values[target] ?? 0;
 }
 
 export interface ApproximateMatch {
@@ -79,9 +81,10 @@ export class QuantizedStore {
   /** Elements the float dot product runs over: the dimensions, rounded up to a multiple of 4. */
   private readonly dotCount: number;
   private view: { floats: Float32Array; doubles: Float64Array } | undefined;
-  /** Per-query scratch of candidates(): every row's score, and the selection's working copy. */
+  /** Per-query scratch of candidates(): every row's score, the selection's working copy and rows. */
   private scores = new Float32Array(0);
   private selectScratch = new Float32Array(0);
+  private pool = new Int32Array(0);
   private readonly ids: string[] = [];
   private readonly metadata: (VectorMetadata | undefined)[] = [];
   private readonly rowOf = new Map<string, number>();
@@ -229,11 +232,34 @@ export class QuantizedStore {
     }
     const k = Math.min(count, eligible);
     if (k === 0) return [];
+    // A floor under the k-th best score: the k-th best of a prefix holding k eligible rows (a
+    // subset's k-th best is never above the whole's). Only rows at or above it can make the cut,
+    // which is then found among them: a pass over all rows and a selection over few.
+    const scratch = this.selectScratch;
+    const prefix = Math.min(n, Math.max(PREFIX_ROWS, 8 * k));
+    let floor = Number.NEGATIVE_INFINITY;
+    let prefixEligible = 0;
+    for (let row = 0; row < prefix; row++) {
+      const score = scores[row] ?? 0;
+      if (score > Number.NEGATIVE_INFINITY) scratch[prefixEligible++] = score;
+    }
+    if (prefixEligible >= k) floor = kthLargest(scratch, prefixEligible, k);
+    const pool = this.pool;
+    let size = 0;
+    for (let row = 0; row < n; row++) {
+      const score = scores[row] ?? 0;
+      if (score >= floor && score > Number.NEGATIVE_INFINITY) {
+        pool[size] = row;
+        scratch[size] = score;
+        size++;
+      }
+    }
     // Every row above the k-th best score is in; rows equal to it fill the rest by id.
-    const threshold = kthLargest(scores, n, k, this.selectScratch);
+    const threshold = kthLargest(scratch, size, k);
     const rows: number[] = [];
     const tied: number[] = [];
-    for (let row = 0; row < n; row++) {
+    for (let i = 0; i < size; i++) {
+      const row = pool[i] ?? 0;
       const score = scores[row] ?? 0;
       if (score > threshold) rows.push(row);
       else if (score === threshold) tied.push(row);
@@ -260,6 +286,7 @@ export class QuantizedStore {
       const size = Math.max(n, this.scores.length + (this.scores.length >> 3));
       this.scores = new Float32Array(size);
       this.selectScratch = new Float32Array(size);
+      this.pool = new Int32Array(size);
     }
     const { memory, scan } = this.kernel;
     for (let start = 0; start < n; start += CHUNK_ROWS) {
