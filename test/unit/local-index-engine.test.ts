@@ -203,6 +203,23 @@ describe("quantized store", () => {
     expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
   });
 
+  it("keeps exact scores right when the store grows between queries", () => {
+    const dims = 100;
+    const all = clustered(51, 2000, dims, 8);
+    const query = clustered(52, 1, dims, 8)[0] ?? new Float32Array(dims);
+    const store = storeOf(wasmKernel(KERNEL_MODULE), all.slice(0, 50), dims);
+    const first = quantizedTop(store, all, query, 10);
+    expect(first.map((m) => m.score)).toEqual(exactTop(all.slice(0, 50), query, 10).map((m) => m.score));
+    // 1,950 more rows of 128 bytes outgrow the first 64 KiB page.
+    all.slice(50).forEach((v, i) => {
+      store.set(`v${String(50 + i).padStart(5, "0")}`, v, undefined);
+    });
+    const second = quantizedTop(store, all, query, 10);
+    const want = exactTop(all, query, 10);
+    expect(second.map((m) => m.id)).toEqual(want.map((m) => m.id));
+    expect(second.map((m) => m.score)).toEqual(want.map((m) => m.score));
+  });
+
   it("picks exactly the best rows by quantized score, ties by id, for any count and filter", () => {
     // Ids inserted out of order, and every vector three times over: ties at most cuts.
     const next = seededRandom(41);

@@ -169,10 +169,13 @@ export class QuantizedStore {
     return this.kernel.dot(EXACT_QUERY_OFFSET, EXACT_VALUES_OFFSET, this.dotCount) / denominator;
   }
 
-  /** Views of the whole memory, made again only when it has grown (growing replaces the buffer). */
+  /**
+   * Views of the whole memory, made again only when it has grown: growing detaches the old
+   * buffer, whose views then have length 0.
+   */
   private views(): { floats: Float32Array; doubles: Float64Array } {
-    const buffer = this.kernel.memory.buffer;
-    if (this.view?.floats.buffer !== buffer) {
+    if (this.view === undefined || this.view.floats.length === 0) {
+      const buffer = this.kernel.memory.buffer;
       this.view = { floats: new Float32Array(buffer), doubles: new Float64Array(buffer) };
     }
     return this.view;
