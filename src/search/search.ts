@@ -200,11 +200,8 @@ export async function search(
   // Chunks the keyword leg brought with its best hits: hydration skips them.
   const prehydrated = new Map<string, HydratedChunk>();
   const window = firstHydrateWindow(wanted, req.groupBy);
-  const withChunks = req.mode === "hybrid" ? keywordChunksForFusion(window, perLeg, settings) : window;
-  // Keyword ranks past this one cannot reach the first hydration window in hybrid mode, so the
-  // keyword leg stops there; deeper ranks are read only when that window does not fill the answer.
-  const keywordLimit =
-    req.mode === "hybrid" ? Math.min(perLeg, keywordReach(window, settings) ?? perLeg) : perLeg;
+  const { limit: keywordLimit, withChunks } =
+    req.mode === "hybrid" ? keywordDepth(window, perLeg, settings) : { limit: perLeg, withChunks: window };
   const keywordLeg = async (limit: number): Promise<Ranked[] | null> => {
     try {
       const hits = await timed("keyword", () =>
@@ -232,8 +229,11 @@ export async function search(
   };
 
   let ranked: Ranked[] | null;
-  /** The legs' rankings when the keyword one stopped at keywordLimit with hits to spare. */
-  let cut: { vector: Ranked[] | null } | null = null;
+  /**
+   * Set when the keyword leg stopped at keywordLimit with hits to spare: ranks with the whole leg
+   * (and keeps that ranking in `ranked` for the fallback below).
+   */
+  let rankWhole: (() => Promise<Ranked[]>) | undefined;
   if (req.mode === "vector") ranked = (await vectorLeg()) ?? (await keywordLeg(perLeg));
   else if (req.mode === "keyword") ranked = (await keywordLeg(perLeg)) ?? (await vectorLeg());
   else {
@@ -242,8 +242,14 @@ export async function search(
       settings.vectorWeight > 0 ? vectorLeg() : [],
       settings.keywordWeight > 0 ? keywordLeg(keywordLimit) : [],
     ]);
-    if (keyword !== null && keywordLimit < perLeg && keyword.length === keywordLimit) cut = { vector };
     ranked = fuse(vector, keyword);
+    if (keyword !== null && keywordLimit < perLeg && keyword.length === keywordLimit) {
+      // If the whole leg cannot be read, the cut one still ranks what it holds.
+      rankWhole = async () => {
+        ranked = fuse(vector, (await keywordLeg(perLeg)) ?? keyword) ?? keyword;
+        return ranked;
+      };
+    }
   }
   if (ranked === null) {
     throw new AppError("unavailable", "search is unavailable: no retrieval path answered", {
@@ -255,26 +261,9 @@ export async function search(
   let candidates: Candidate[];
   try {
     const fused = ranked;
-    candidates = await timed("hydrate", async () => {
-      const head = await hydrateRanked(
-        deps.store,
-        namespace,
-        fused,
-        req,
-        wanted,
-        window,
-        prehydrated,
-        cut !== null,
-      );
-      if (head !== null || cut === null) return head ?? [];
-      // The first window did not fill the answer (chunks deleted since indexing, or grouped away):
-      // past it the cut keyword ranking is incomplete, so the rest is ranked with the whole leg.
-      const whole = fuse(cut.vector, await keywordLeg(perLeg)) ?? fused;
-      ranked = whole;
-      return (
-        (await hydrateRanked(deps.store, namespace, whole, req, wanted, window, prehydrated, false)) ?? []
-      );
-    });
+    candidates = await timed("hydrate", () =>
+      hydrateRanked(deps.store, namespace, fused, req, wanted, window, prehydrated, rankWhole),
+    );
   } catch (err) {
     unavailable(TEXT_UNAVAILABLE, err);
     const ids = ranked.slice(0, wanted * 2).map((r) => r.id);
@@ -345,23 +334,30 @@ async function hydrateRanked(
   wanted: number,
   firstWindow: number,
   known: ReadonlyMap<string, HydratedChunk>,
-  /** Only the first window of `ranked` is final: null when the answer needs more than it. */
-  firstWindowOnly: boolean,
-): Promise<Candidate[] | null> {
+  /**
+   * When `ranked` is final in its first window only (a cut keyword leg): the whole ranking, whose
+   * first window is the same, asked for when the answer needs more.
+   */
+  rankWhole?: () => Promise<Ranked[]>,
+): Promise<Candidate[]> {
   const chunks = new Map(known);
+  let list = ranked;
+  let whole = rankWhole;
   let window = firstWindow;
   let fetched = 0;
   for (;;) {
-    const ids = ranked
+    const ids = list
       .slice(fetched, fetched + window)
       .map((r) => r.id)
       .filter((id) => !chunks.has(id));
-    fetched = Math.min(ranked.length, fetched + window);
+    fetched = Math.min(list.length, fetched + window);
     if (ids.length > 0) for (const [id, chunk] of await store.hydrate(namespace, ids)) chunks.set(id, chunk);
-    const candidates = collect(ranked.slice(0, fetched), chunks, req, wanted);
+    const candidates = collect(list.slice(0, fetched), chunks, req, wanted);
     if (candidates.length >= wanted) return candidates;
-    if (firstWindowOnly) return null;
-    if (fetched >= ranked.length) return candidates;
+    if (whole !== undefined) {
+      list = await whole();
+      whole = undefined;
+    } else if (fetched >= list.length) return candidates;
     window *= 2;
   }
 }
@@ -378,14 +374,22 @@ function firstHydrateWindow(wanted: number, groupBy: SearchRequest["groupBy"]): 
 const HYDRATE_SPARES = 5;
 
 /**
- * How many of the keyword leg's best hits bring their chunk in hybrid mode: every rank the vector
- * leg could still lift into the first hydration window (keywordReach), so that hydrating it needs
- * no D1 round trip of its own. When any rank can get there (comparable weights), vector-only
- * candidates need the round trip anyway and the window is enough.
+ * How deep the keyword leg reads in hybrid mode, and how many of its best hits bring their chunk.
+ * Ranks past keywordReach cannot enter the first hydration window: the leg stops there, every hit
+ * with its chunk so that hydrating the window needs no D1 round trip of its own, and deeper ranks
+ * are read only when that window does not fill the answer. When any rank can get there
+ * (comparable weights), the leg reads `perLeg` hits and the window's bring their chunks:
+ * vector-only candidates need the round trip anyway.
  */
-export function keywordChunksForFusion(window: number, perLeg: number, settings: SearchSettings): number {
+export function keywordDepth(
+  window: number,
+  perLeg: number,
+  settings: SearchSettings,
+): { limit: number; withChunks: number } {
   const reach = keywordReach(window, settings);
-  return reach === null ? window : Math.min(perLeg, reach);
+  if (reach === null) return { limit: perLeg, withChunks: window };
+  const limit = Math.min(perLeg, reach);
+  return { limit, withChunks: limit };
 }
 
 /**

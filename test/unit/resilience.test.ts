@@ -167,52 +167,59 @@ const snap = (state: BreakerSnapshot["state"], retryAt: number | null = null): B
   transitions: 0,
 });
 
+/**
+ * A breaker client on a clock the test moves (`clock.now`), over a closed MemoryBackend; `settle`
+ * waits for the reports it deferred.
+ */
+function clientOnClock(options: { stateTtlMs: number; flushEvery: number; flushIntervalMs: number }) {
+  const clock = { now: 1_000 };
+  const client = new BreakerClient({ ...options, probesPerPeriod: 2 }, () => clock.now);
+  const backend = new MemoryBackend(snap("closed"));
+  const work: Promise<unknown>[] = [];
+  const defer = (p: Promise<unknown>) => void work.push(p);
+  return { clock, client, backend, defer, settle: () => Promise.all(work) };
+}
+
 describe("breaker client", () => {
   it("batches outcomes, fails fast when open, and lets limited probes through after the cool-down", async () => {
-    let now = 1_000;
-    const client = new BreakerClient(
-      { stateTtlMs: 1000, flushEvery: 5, flushIntervalMs: 60_000, probesPerPeriod: 2 },
-      () => now,
-    );
-    const backend = new MemoryBackend(snap("closed"));
-    const work: Promise<unknown>[] = [];
-    const defer = (p: Promise<unknown>) => void work.push(p);
+    const { clock, client, backend, defer, settle } = clientOnClock({
+      stateTtlMs: 1000,
+      flushEvery: 5,
+      flushIntervalMs: 60_000,
+    });
     expect(client.allow("dep", backend, defer)).toBe(true);
     for (let i = 0; i < 4; i++) client.record("dep", false, backend, defer);
     expect(backend.reported).toEqual([]);
-    backend.next = snap("open", now + 5000);
+    backend.next = snap("open", clock.now + 5000);
     client.record("dep", false, backend, defer);
-    await Promise.all(work);
+    await settle();
     expect(backend.reported).toEqual([{ ok: 0, fail: 5 }]);
     expect(client.allow("dep", backend, defer)).toBe(false);
-    now += 5000;
+    clock.now += 5000;
     // After retryAt: two probes per state period, then fail fast again.
     expect([client.allow("dep", backend, defer), client.allow("dep", backend, defer)]).toEqual([true, true]);
     expect(client.allow("dep", backend, defer)).toBe(false);
   });
 
   it("reports successes once per interval and a batch holding a failure as soon as it is full", async () => {
-    let now = 1_000;
-    const client = new BreakerClient(
-      { stateTtlMs: 60_000, flushEvery: 5, flushIntervalMs: 1000, probesPerPeriod: 2 },
-      () => now,
-    );
-    const backend = new MemoryBackend(snap("closed"));
-    const work: Promise<unknown>[] = [];
-    const defer = (p: Promise<unknown>) => void work.push(p);
+    const { clock, client, backend, defer, settle } = clientOnClock({
+      stateTtlMs: 60_000,
+      flushEvery: 5,
+      flushIntervalMs: 1000,
+    });
     for (let i = 0; i < 50; i++) client.record("dep", true, backend, defer);
-    await Promise.all(work);
+    await settle();
     expect(backend.reported).toEqual([]);
-    now += 1000;
+    clock.now += 1000;
     client.record("dep", true, backend, defer);
-    await Promise.all(work);
+    await settle();
     expect(backend.reported).toEqual([{ ok: 51, fail: 0 }]);
     for (let i = 0; i < 3; i++) client.record("dep", true, backend, defer);
     client.record("dep", false, backend, defer);
-    await Promise.all(work);
+    await settle();
     expect(backend.reported).toHaveLength(1);
     client.record("dep", true, backend, defer);
-    await Promise.all(work);
+    await settle();
     expect(backend.reported).toEqual([
       { ok: 51, fail: 0 },
       { ok: 4, fail: 1 },

@@ -7,7 +7,6 @@ import type { Embedder } from "../../src/embed/embedder";
 import { createLogger } from "../../src/observe/logger";
 import { LOCAL_VECTOR_WEIGHT, reciprocalRankFusion } from "../../src/search/fusion";
 import {
-  candidateCount,
   DEFAULT_SEARCH_SETTINGS,
   keywordReach,
   type SearchDeps,
@@ -134,7 +133,8 @@ describe("the keyword leg's depth in hybrid search", () => {
     const limits: number[] = [];
     const res = await search(deps(recordingDb(limits), new ScriptedIndex(vector)), ns, request(10, "chunk"));
     expect(res.results.map((r) => [r.chunkId, r.score])).toEqual(await wholeLegAnswer(ns, vector, 10));
-    expect(limits).toEqual([keywordReach(15, local)]);
+    // The first window of topK 10 is 15 places: keyword ranks past 19 cannot enter it.
+    expect(limits).toEqual([19]);
   });
 
   it("reads the whole keyword leg when grouping leaves the first window short", async () => {
@@ -150,8 +150,8 @@ describe("the keyword leg's depth in hybrid search", () => {
     const limits: number[] = [];
     const res = await search(deps(recordingDb(limits), new ScriptedIndex([])), ns, request(5, "document"));
     expect(res.results.map((r) => r.id)).toEqual(["a", "b", "c", "d", "e"]);
-    const window = candidateCount(5, "document");
-    expect(limits).toEqual([keywordReach(window, local), local.fusionCandidates]);
+    // Grouped by document, topK 5 hydrates 20 places first: keyword ranks past 25 cannot enter them.
+    expect(limits).toEqual([25, 100]);
   });
 
   it("keeps the whole keyword leg when the vector leg's weight is comparable", async () => {
@@ -163,6 +163,6 @@ describe("the keyword leg's depth in hybrid search", () => {
       ns,
       request(10, "chunk"),
     );
-    expect(limits).toEqual([DEFAULT_SEARCH_SETTINGS.fusionCandidates]);
+    expect(limits).toEqual([100]);
   });
 });

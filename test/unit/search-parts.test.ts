@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { chunkId, chunkIdPrefix } from "../../src/ingest/ids";
 import { LOCAL_VECTOR_WEIGHT, reciprocalRankFusion } from "../../src/search/fusion";
-import { candidateCount, DEFAULT_SEARCH_SETTINGS, keywordChunksForFusion } from "../../src/search/search";
+import { candidateCount, DEFAULT_SEARCH_SETTINGS, keywordDepth } from "../../src/search/search";
 import { keywordSearch, toFtsQuery } from "../../src/store/keyword";
 
 describe("reciprocal rank fusion", () => {
@@ -103,16 +103,16 @@ describe("keyword hits that bring their chunk in hybrid mode", () => {
   };
 
   it("covers every keyword rank the vector leg can lift into the first window, and no more", () => {
-    const bound = keywordChunksForFusion(30, 100, local);
+    const bound = keywordDepth(30, 100, local).withChunks;
     expect(bound).toBeGreaterThan(30);
     expect(fusedWindow(bound, 30)).toContain(`k${bound}`);
     expect(fusedWindow(bound + 1, 30)).not.toContain(`k${bound + 1}`);
   });
 
   it("stays at the window when the vector leg alone can fill it, and within the leg's hits", () => {
-    expect(keywordChunksForFusion(30, 100, DEFAULT_SEARCH_SETTINGS)).toBe(30);
-    expect(keywordChunksForFusion(30, 32, local)).toBe(32);
-    expect(keywordChunksForFusion(30, 100, { ...local, keywordWeight: 0 })).toBe(30);
+    expect(keywordDepth(30, 100, DEFAULT_SEARCH_SETTINGS).withChunks).toBe(30);
+    expect(keywordDepth(30, 32, local).withChunks).toBe(32);
+    expect(keywordDepth(30, 100, { ...local, keywordWeight: 0 }).withChunks).toBe(30);
   });
 });
 

@@ -70,6 +70,7 @@ function kthLargest(values: Float32Array, n: number, k: number): number {
   return values[target] ?? 0;
 }
 
+/** A row picked by the int8 pass, with its estimated cosine similarity to the query. */
 export interface ApproximateMatch {
   row: number;
   approx: number;
