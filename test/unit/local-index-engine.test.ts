@@ -72,6 +72,30 @@ function quantizedTop(
   return searchStores(query, k, [{ namespace: "", store }], accept, fetch);
 }
 
+/**
+ * A store holding `distinct` random vectors three times over under ids inserted out of order, a
+ * query, and every row ranked by quantized score, then id: the order candidates must follow.
+ */
+function tiedStore(seed: number, distinct: number) {
+  const next = seededRandom(seed);
+  const dims = 24;
+  const vectors = Array.from({ length: distinct }, () =>
+    Float32Array.from({ length: dims }, () => next() - 0.5),
+  );
+  const store = new QuantizedStore(dims, wasmKernel(KERNEL_MODULE));
+  const rows = distinct * 3;
+  for (let n = 0; n < rows; n++) {
+    const i = (n * 97) % rows;
+    store.set(`r${String(i).padStart(3, "0")}`, vectors[i % distinct] ?? new Float32Array(dims), undefined);
+  }
+  const query = Float32Array.from({ length: dims }, () => next() - 0.5);
+  const scores = store.approximateScores(query);
+  const ranked = Array.from(scores, (score, row) => ({ row, score, id: store.idAt(row) })).sort(
+    (a, b) => b.score - a.score || (a.id < b.id ? -1 : 1),
+  );
+  return { store, query, ranked };
+}
+
 describe("int8 quantization", () => {
   it("keeps a vector's direction: the round trip's cosine to the original is above 0.999", () => {
     const next = seededRandom(3);
@@ -222,20 +246,7 @@ describe("quantized store", () => {
 
   it("picks exactly the best rows by quantized score, ties by id, for any count and filter", () => {
     // Ids inserted out of order, and every vector three times over: ties at most cuts.
-    const next = seededRandom(41);
-    const dims = 24;
-    const distinct = Array.from({ length: 70 }, () =>
-      Float32Array.from({ length: dims }, () => next() - 0.5),
-    );
-    const store = new QuantizedStore(dims, wasmKernel(KERNEL_MODULE));
-    const order = Array.from({ length: 210 }, (_, i) => (i * 97) % 210);
-    for (const i of order)
-      store.set(`r${String(i).padStart(3, "0")}`, distinct[i % 70] ?? new Float32Array(dims), undefined);
-    const query = Float32Array.from({ length: dims }, () => next() - 0.5);
-    const scores = store.approximateScores(query);
-    const ranked = Array.from(scores, (score, row) => ({ row, score, id: store.idAt(row) })).sort(
-      (a, b) => b.score - a.score || (a.id < b.id ? -1 : 1),
-    );
+    const { store, query, ranked } = tiedStore(41, 70);
     const mask = Uint8Array.from(ranked.map((_, row) => (row % 4 === 0 ? 0 : 1)));
     for (const count of [1, 2, 3, 10, 99, 157, 210, 300]) {
       expect(store.candidates(query, count).map((c) => c.row)).toEqual(
@@ -245,6 +256,80 @@ describe("quantized store", () => {
       expect(store.candidates(query, count, mask).map((c) => c.row)).toEqual(
         allowed.slice(0, count).map((r) => r.row),
       );
+    }
+  });
+
+  it("hands candidates out batch by batch in the order of the full ranking, ties by id", () => {
+    // Every vector three times over, ids out of order: ties straddle most batch boundaries.
+    const { store, query, ranked } = tiedStore(43, 90);
+    const mask = Uint8Array.from(ranked.map((_, row) => (row % 5 === 0 ? 0 : 1)));
+    for (const [limit, batches, filter] of [
+      [100, [7, 1, 30, 13, 200], undefined],
+      [270, [64, 64, 64, 64, 64], undefined],
+      [150, [40, 3, 3, 100], mask],
+    ] as const) {
+      const want = ranked.filter((r) => filter === undefined || filter[r.row] === 1).slice(0, limit);
+      // Estimates by rank, read before the cursor: a scan of the store invalidates a cursor over it.
+      const estimates = store.candidates(query, limit, filter).map((c) => c.approx);
+      const cursor = store.cursor(query, limit, filter);
+      const handed: number[] = [];
+      for (const n of batches) {
+        const batch: number[] = [];
+        expect(cursor.take(n, (row) => batch.push(row))).toBe(batch.length);
+        handed.push(...batch);
+        // The rows handed out so far are the ranking's first ones, whatever the order within a batch.
+        expect([...handed].sort((a, b) => a - b)).toEqual(
+          want
+            .slice(0, handed.length)
+            .map((r) => r.row)
+            .sort((a, b) => a - b),
+        );
+        const following = want[handed.length];
+        if (following === undefined) expect(cursor.best()).toBeUndefined();
+        else expect(cursor.best()).toBe(estimates[handed.length]);
+      }
+      expect(handed.length).toBe(
+        Math.min(
+          limit,
+          want.length,
+          batches.reduce((a, b) => a + b, 0),
+        ),
+      );
+    }
+  });
+
+  it("ranks candidates of several stores together, as exact search over their union", () => {
+    const dims = 32;
+    const vectors = clustered(61, 1200, dims, 6);
+    // The same vectors in both stores under other ids: exact ties across stores, broken by id.
+    const a = new QuantizedStore(dims, wasmKernel(KERNEL_MODULE));
+    const b = new QuantizedStore(dims, wasmKernel(KERNEL_MODULE));
+    const all = new Map<string, Float32Array>();
+    vectors.forEach((v, i) => {
+      const id = `v${String(i).padStart(5, "0")}`;
+      const twin = `w${String(i).padStart(5, "0")}`;
+      (i % 2 === 0 ? a : b).set(id, v, undefined);
+      (i % 2 === 0 ? b : a).set(twin, v, undefined);
+      all.set(id, v);
+      all.set(twin, v);
+    });
+    const matrix = new VectorBlockMatrix(dims);
+    for (const [id, v] of all) matrix.set(id, v, undefined);
+    for (const query of clustered(62, 5, dims, 6)) {
+      const want = new TopK<ScoredRow>(40);
+      matrix.search(query, want);
+      const got = searchStores(
+        query,
+        40,
+        [
+          { namespace: "a", store: a },
+          { namespace: "b", store: b },
+        ],
+        undefined,
+        (ids) => new Map(ids.map((id) => [id, all.get(id) ?? new Float32Array(dims)])),
+      );
+      expect(got.map((m) => [m.id, m.score])).toEqual(want.items.map((m) => [m.id, m.score]));
+      expect(got.every((m) => m.namespace === (a.has(m.id) ? "a" : "b"))).toBe(true);
     }
   });
 

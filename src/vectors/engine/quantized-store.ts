@@ -76,6 +76,95 @@ export interface ApproximateMatch {
   approx: number;
 }
 
+/**
+ * The rows of one int8 pass, handed out best first in batches: `take(n)` gives the next n rows by
+ * quantized score (ties by id, as exact search breaks them), in no particular order within the
+ * batch, and `best()` the estimate of the best row left. It holds only the rows at or above a floor
+ * under the limit-th best score, so each batch is a selection among those few, and rows that are
+ * never asked for are never sorted.
+ */
+export class CandidateCursor {
+  /** Rows [taken, size) of the pool are still to hand out. */
+  private taken = 0;
+
+  constructor(
+    private readonly ids: readonly string[],
+    private readonly rows: Int32Array,
+    private readonly scores: Float32Array,
+    private readonly scratch: Float32Array,
+    private readonly size: number,
+    /** How many rows may still be handed out. */
+    private left: number,
+    /** Turns a quantized score into an estimated cosine. */
+    private readonly scale: number,
+  ) {}
+
+  /** The estimated cosine of the best row not handed out yet, or undefined when none is left. */
+  best(): number | undefined {
+    if (this.left === 0 || this.taken >= this.size) return undefined;
+    const scores = this.scores;
+    let best = Number.NEGATIVE_INFINITY;
+    for (let i = this.taken; i < this.size; i++) {
+      const score = scores[i] ?? 0;
+      if (score > best) best = score;
+    }
+    return best * this.scale;
+  }
+
+  /** Hands the next (at most) `n` best rows to `into`, with their estimated cosine; returns how many. */
+  take(n: number, into: (row: number, approx: number) => void): number {
+    const start = this.taken;
+    const end = this.size;
+    const m = Math.min(n, this.left, end - start);
+    if (m <= 0) return 0;
+    const rows = this.rows;
+    const scores = this.scores;
+    let next = start + m;
+    if (next < end) {
+      // The m-th best score left; every row above it goes, and rows equal to it fill the rest by id.
+      const scratch = this.scratch;
+      scratch.set(scores.subarray(start, end));
+      const threshold = kthLargest(scratch, end - start, m);
+      next = start;
+      for (let i = start; i < end; i++) {
+        if ((scores[i] ?? 0) > threshold) this.swap(i, next++);
+      }
+      const need = start + m - next;
+      if (need > 0) {
+        let tied: number[] = [];
+        for (let i = next; i < end; i++) if (scores[i] === threshold) tied.push(i);
+        if (tied.length > need) {
+          const ids = this.ids;
+          tied.sort((a, b) => {
+            const ia = ids[rows[a] ?? 0] ?? "";
+            const ib = ids[rows[b] ?? 0] ?? "";
+            return ia < ib ? -1 : ia > ib ? 1 : 0;
+          });
+          tied = tied.slice(0, need).sort((a, b) => a - b);
+        }
+        // Ascending positions, each at or after `next`: a swap never moves a row still to come.
+        for (const i of tied) this.swap(i, next++);
+      }
+    }
+    for (let i = start; i < next; i++) into(rows[i] ?? 0, (scores[i] ?? 0) * this.scale);
+    this.taken = next;
+    this.left -= next - start;
+    return next - start;
+  }
+
+  private swap(i: number, j: number): void {
+    if (i === j) return;
+    const rows = this.rows;
+    const scores = this.scores;
+    const row = rows[i] ?? 0;
+    const score = scores[i] ?? 0;
+    rows[i] = rows[j] ?? 0;
+    scores[i] = scores[j] ?? 0;
+    rows[j] = row;
+    scores[j] = score;
+  }
+}
+
 export class QuantizedStore {
   readonly stride: number;
   readonly rowBytes: number;
@@ -86,6 +175,7 @@ export class QuantizedStore {
   private scores = new Float32Array(0);
   private selectScratch = new Float32Array(0);
   private pool = new Int32Array(0);
+  private poolScores = new Float32Array(0);
   private readonly ids: string[] = [];
   private readonly metadata: (VectorMetadata | undefined)[] = [];
   private readonly rowOf = new Map<string, number>();
@@ -221,8 +311,28 @@ export class QuantizedStore {
    * keeps the rows exact search would.
    */
   candidates(query: Float32Array, count: number, mask?: Uint8Array): ApproximateMatch[] {
+    const out: ApproximateMatch[] = [];
+    this.cursor(query, count, mask).take(count, (row, approx) => {
+      out.push({ row, approx });
+    });
+    const ids = this.ids;
+    return out.sort((a, b) => {
+      if (a.approx !== b.approx) return b.approx - a.approx;
+      const ia = ids[a.row] ?? "";
+      const ib = ids[b.row] ?? "";
+      return ia < ib ? -1 : ia > ib ? 1 : 0;
+    });
+  }
+
+  /**
+   * The int8 pass of `query` over the rows of `mask` (all when absent), for handing out at most
+   * `limit` rows best first in batches (see CandidateCursor). The cursor reads this store's scratch
+   * buffers: it is valid until the store's next scan.
+   */
+  cursor(query: Float32Array, limit: number, mask?: Uint8Array): CandidateCursor {
     const n = this.ids.length;
-    if (count <= 0 || n === 0) return [];
+    if (limit <= 0 || n === 0)
+      return new CandidateCursor(this.ids, this.pool, this.poolScores, this.selectScratch, 0, 0, 0);
     const queryScale = quantize(query, new Int16Array(this.kernel.memory.buffer, QUERY_OFFSET, this.stride));
     const scores = this.scoreAll();
     let eligible = n;
@@ -234,11 +344,10 @@ export class QuantizedStore {
         }
       }
     }
-    const k = Math.min(count, eligible);
-    if (k === 0) return [];
+    const k = Math.min(limit, eligible);
     // A floor under the k-th best score: the k-th best of a prefix holding k eligible rows (a
-    // subset's k-th best is never above the whole's). Only rows at or above it can make the cut,
-    // which is then found among them: a pass over all rows and a selection over few.
+    // subset's k-th best is never above the whole's). Only rows at or above it can be among the
+    // best k, so the cursor selects among them: a pass over all rows, then selections over few.
     const scratch = this.selectScratch;
     const prefix = Math.min(n, Math.max(PREFIX_ROWS, 8 * k));
     let floor = Number.NEGATIVE_INFINITY;
@@ -247,40 +356,19 @@ export class QuantizedStore {
       const score = scores[row] ?? 0;
       if (score > Number.NEGATIVE_INFINITY) scratch[prefixEligible++] = score;
     }
-    if (prefixEligible >= k) floor = kthLargest(scratch, prefixEligible, k);
+    if (k > 0 && prefixEligible >= k) floor = kthLargest(scratch, prefixEligible, k);
     const pool = this.pool;
+    const poolScores = this.poolScores;
     let size = 0;
     for (let row = 0; row < n; row++) {
       const score = scores[row] ?? 0;
       if (score >= floor && score > Number.NEGATIVE_INFINITY) {
         pool[size] = row;
-        scratch[size] = score;
+        poolScores[size] = score;
         size++;
       }
     }
-    // Every row above the k-th best score is in; rows equal to it fill the rest by id.
-    const threshold = kthLargest(scratch, size, k);
-    const rows: number[] = [];
-    const tied: number[] = [];
-    for (let i = 0; i < size; i++) {
-      const row = pool[i] ?? 0;
-      const score = scores[row] ?? 0;
-      if (score > threshold) rows.push(row);
-      else if (score === threshold) tied.push(row);
-    }
-    const ids = this.ids;
-    const byId = (a: number, b: number) => {
-      const ia = ids[a] ?? "";
-      const ib = ids[b] ?? "";
-      return ia < ib ? -1 : ia > ib ? 1 : 0;
-    };
-    if (rows.length + tied.length > k) tied.sort(byId);
-    for (const row of tied) {
-      if (rows.length === k) break;
-      rows.push(row);
-    }
-    rows.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0) || byId(a, b));
-    return rows.map((row) => ({ row, approx: (scores[row] ?? 0) * queryScale }));
+    return new CandidateCursor(this.ids, pool, poolScores, scratch, size, k, queryScale);
   }
 
   /** The quantized score of every row against the query in the kernel's memory, in a reused buffer. */
@@ -291,6 +379,7 @@ export class QuantizedStore {
       this.scores = new Float32Array(size);
       this.selectScratch = new Float32Array(size);
       this.pool = new Int32Array(size);
+      this.poolScores = new Float32Array(size);
     }
     const { memory, scan } = this.kernel;
     for (let start = 0; start < n; start += CHUNK_ROWS) {

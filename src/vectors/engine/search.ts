@@ -4,7 +4,7 @@
 
 import { norm, TopK } from "../exact-search";
 import type { VectorMetadata } from "../vector-index";
-import type { QuantizedStore } from "./quantized-store";
+import type { CandidateCursor, QuantizedStore } from "./quantized-store";
 import { candidateCount } from "./rescore";
 
 export interface SearchSource {
@@ -21,13 +21,47 @@ export interface SearchHit {
   values: Float32Array;
 }
 
-interface Pending {
-  id: string;
+interface Candidate {
   namespace: string;
   store: QuantizedStore;
   row: number;
   /** Estimated cosine from the int8 pass; +Infinity for rows rescored without one. */
   approx: number;
+}
+
+/** Candidates for rescoring, handed out best estimate first. */
+interface Feed {
+  /** Appends the next (at most) `n` candidates to `into`, in any order. */
+  take(n: number, into: Candidate[]): void;
+  /** The estimate of the best candidate not handed out yet, or undefined when none is left. */
+  best(): number | undefined;
+}
+
+/** A fixed list, already ranked. */
+function listFeed(list: Candidate[]): Feed {
+  let next = 0;
+  return {
+    take(n, into) {
+      const end = Math.min(list.length, next + n);
+      for (; next < end; next++) {
+        const c = list[next];
+        if (c !== undefined) into.push(c);
+      }
+    },
+    best: () => list[next]?.approx,
+  };
+}
+
+/** One store's int8 pass, selected batch by batch. */
+function cursorFeed(namespace: string, store: QuantizedStore, cursor: CandidateCursor): Feed {
+  return {
+    take(n, into) {
+      cursor.take(n, (row, approx) => {
+        into.push({ namespace, store, row, approx });
+      });
+    },
+    best: () => cursor.best(),
+  };
 }
 
 /** How many more candidates than the first batch the int8 pass keeps in reserve. */
@@ -60,58 +94,72 @@ export function searchStores(
 ): SearchHit[] {
   const batch = candidateCount(topK);
   const reserve = batch * RESERVE_FACTOR;
-  const pending: Pending[] = [];
+  const feeds: Feed[] = [];
   for (const { namespace, store } of sources) {
     store.exactQuery(query);
-    const add = (row: number, approx: number) => {
-      pending.push({ id: store.idAt(row), namespace, store, row, approx });
+    const whole = (mask?: Uint8Array) => {
+      const list: Candidate[] = [];
+      for (let row = 0; row < store.size; row++) {
+        if (mask === undefined || mask[row] === 1)
+          list.push({ namespace, store, row, approx: Number.POSITIVE_INFINITY });
+      }
+      return listFeed(list);
     };
     if (accept === undefined) {
-      if (store.size <= batch) for (let row = 0; row < store.size; row++) add(row, Number.POSITIVE_INFINITY);
-      else for (const c of store.candidates(query, reserve)) add(c.row, c.approx);
+      feeds.push(store.size <= batch ? whole() : cursorFeed(namespace, store, store.cursor(query, reserve)));
       continue;
     }
     const { mask, count } = store.select(accept);
     // A selection that small is rescored whole: exact, and no scan needed.
-    if (count <= batch) {
-      for (let row = 0; row < mask.length; row++) if (mask[row] === 1) add(row, Number.POSITIVE_INFINITY);
-    } else {
-      for (const c of store.candidates(query, reserve, mask)) add(c.row, c.approx);
-    }
+    feeds.push(
+      count <= batch ? whole(mask) : cursorFeed(namespace, store, store.cursor(query, reserve, mask)),
+    );
   }
-  // Stable: equal estimates keep each store's order, which already ranks them by id.
-  pending.sort((a, b) => b.approx - a.approx);
+  const feed = feeds.length === 1 && feeds[0] !== undefined ? feeds[0] : merged(feeds, reserve);
 
   const queryNorm = norm(query);
   const top = new TopK<SearchHit>(topK);
   let maxError = 0;
   let measured = 0;
-  let next = 0;
   const step = Math.max(MIN_STEP, Math.ceil(batch / STEP_DIVISOR));
   let size = batch;
-  while (next < pending.length) {
-    const slice = pending.slice(next, next + size);
-    next += slice.length;
-    const values = fetchValues(slice.map((c) => c.id));
-    for (const c of slice) {
-      const v = values.get(c.id);
+  const slice: Candidate[] = [];
+  for (;;) {
+    slice.length = 0;
+    feed.take(size, slice);
+    if (slice.length === 0) break;
+    const ids = slice.map((c) => c.store.idAt(c.row));
+    const values = fetchValues(ids);
+    slice.forEach((c, i) => {
+      const id = ids[i] ?? "";
+      const v = values.get(id);
       // Gone since the scan (a write applied in between): not a match any more.
-      if (v === undefined) continue;
+      if (v === undefined) return;
       const score = c.store.exactScore(c.row, v, queryNorm);
       if (Number.isFinite(c.approx)) {
         maxError = Math.max(maxError, Math.abs(score - c.approx));
         measured++;
       }
       if (top.admits(score)) {
-        top.push({ id: c.id, namespace: c.namespace, store: c.store, row: c.row, score, values: v });
+        top.push({ id, namespace: c.namespace, store: c.store, row: c.row, score, values: v });
       }
-    }
+    });
     const kth = top.items[topK - 1];
-    const following = pending[next];
+    const following = feed.best();
     if (following === undefined) break;
     // No estimate checked yet (only rows rescored whole so far): nothing bounds the error.
-    if (kth !== undefined && measured > 0 && following.approx + 2 * maxError < kth.score) break;
+    if (kth !== undefined && measured > 0 && following + 2 * maxError < kth.score) break;
     size = step;
   }
   return top.items;
+}
+
+/** Several stores' candidates as one ranking: each store's best `reserve`, by estimate, then by id. */
+function merged(feeds: Feed[], reserve: number): Feed {
+  const all: Candidate[] = [];
+  for (const feed of feeds) feed.take(reserve, all);
+  const ranked = all
+    .map((c) => ({ c, id: c.store.idAt(c.row) }))
+    .sort((a, b) => b.c.approx - a.c.approx || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return listFeed(ranked.map((r) => r.c));
 }
