@@ -27,14 +27,43 @@ const valuesSchema = z
 const metadataSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 
 const mutationSchema = z.object({ mutationId: z.string().min(1) });
-const matchSchema = z.object({
-  id: z.string(),
-  score: z.number(),
-  namespace: z.string().optional(),
-  values: valuesSchema.optional(),
-  metadata: metadataSchema.optional(),
-});
-const queryResultSchema = z.object({ count: z.number().int().min(0), matches: z.array(matchSchema) });
+
+/** A query reply's match as the object sends it. */
+interface ReplyMatch {
+  id: string;
+  score: number;
+  namespace?: string;
+  values?: Float32Array | number[];
+  metadata?: Record<string, string | number | boolean>;
+}
+
+function isReplyMatch(value: unknown): value is ReplyMatch {
+  if (typeof value !== "object" || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    typeof m.id === "string" &&
+    typeof m.score === "number" &&
+    (m.namespace === undefined || typeof m.namespace === "string") &&
+    (m.values === undefined ||
+      m.values instanceof Float32Array ||
+      (Array.isArray(m.values) && m.values.every((x) => typeof x === "number"))) &&
+    (m.metadata === undefined || metadataSchema.safeParse(m.metadata).success)
+  );
+}
+
+// Checked field by field rather than by an object schema: a hybrid search's vector leg gets 100
+// matches, and parsing each with zod was a visible share of a local query's CPU.
+const queryResultSchema = z.custom<{ count: number; matches: ReplyMatch[] }>((value) => {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return (
+    typeof r.count === "number" &&
+    Number.isInteger(r.count) &&
+    r.count >= 0 &&
+    Array.isArray(r.matches) &&
+    r.matches.every(isReplyMatch)
+  );
+}, "expected { count, matches: [{ id, score, namespace?, values?, metadata? }] }");
 const recordSchema = z.object({
   id: z.string(),
   values: valuesSchema,
@@ -117,7 +146,7 @@ export class LocalVectorIndexClient implements VectorIndex {
         id: m.id,
         score: m.score,
         ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
-        ...(m.values === undefined ? {} : { values: m.values }),
+        ...(m.values === undefined ? {} : { values: Array.from(m.values) }),
         ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
       }),
     );

@@ -228,6 +228,39 @@ describe("local vector index", () => {
     });
   });
 
+  it.each([
+    ["a reply without matches", { count: 1 }],
+    ["a match without a score", { count: 1, matches: [{ id: "a" }] }],
+    ["a negative count", { count: -1, matches: [] }],
+    ["values that are not numbers", { count: 1, matches: [{ id: "a", score: 1, values: ["1"] }] }],
+    ["metadata holding an object", { count: 1, matches: [{ id: "a", score: 1, metadata: { k: {} } }] }],
+  ])("refuses %s from the object as a non-retryable upstream failure", async (_, value) => {
+    // An object namespace whose one shard answers `value` to a query.
+    const stub = {
+      layout: async () => ({ ok: true, value: { shards: 1, fixed: true } }),
+      query: async () => ({ ok: true, value }),
+    };
+    const objects = { idFromName: (name: string) => name, get: () => stub };
+    const client = new LocalVectorIndexClient(
+      objects as unknown as typeof env.LOCAL_INDEX,
+      `reply-${crypto.randomUUID()}`,
+    );
+    const err = await rejection(client.query([1, 0]));
+    expect(err).toMatchObject({ code: "upstream_failed", retryable: false });
+    expect(err.message).toContain("unexpected reply");
+  });
+
+  it("returns a reply's values as numbers and its metadata as sent", async () => {
+    const { client } = freshIndex();
+    await client.upsert([{ id: "a", values: [0.5, -1], metadata: { tag: "x", n: 2, ok: true } }]);
+    await client.flush();
+    const { matches } = await client.query([0.5, -1], { returnValues: true, returnMetadata: "all" });
+    expect(matches).toEqual([
+      { id: "a", score: expect.closeTo(1, 6), values: [0.5, -1], metadata: { tag: "x", n: 2, ok: true } },
+    ]);
+    expect(Array.isArray(matches[0]?.values)).toBe(true);
+  });
+
   it("stores each vector as a float32 blob with JSON metadata", async () => {
     const { client, stub } = freshIndex();
     await client.upsert([{ id: "a", values: [0.5, -1, 2, 0.25], namespace: "ns", metadata: { k: "v" } }]);
