@@ -115,7 +115,8 @@ export function buildServices(
       ["embed"],
     );
     // Query embeddings go through the KV cache; the variant keeps settings that change vectors
-    // apart: pooling and the query prefix change the vectors a model gives.
+    // apart: pooling and the query prefix change the vectors a model gives. Workers AI is asked
+    // only on a cache miss; the local embedder, cheaper than a KV read, first.
     return new CachingEmbedder(
       raw,
       kv,
@@ -124,6 +125,7 @@ export function buildServices(
       `${pooling}:${queryInstructionFor(model, config.embeddingQueryInstruction)}`,
       defer,
       config.embeddingCacheWaitMs,
+      config.backend === "local" ? "model-first" : "cache-first",
     );
   };
   const makeIndex = (indexName: string): VectorIndex => {

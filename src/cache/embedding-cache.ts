@@ -6,6 +6,11 @@
 // repeated, a KV write costs more than embedding a short query again, and a write per unique
 // query was a large share of a search miss's work. Queries that recur are shared with every
 // other isolate from their second sighting on.
+//
+// Where the cache is asked depends on what the model costs. A remote model (Workers AI) is asked
+// only when the isolate and KV have no vector ("cache-first"). An embedder computed in the isolate
+// (the local one) answers sooner than a KV read could, so it is asked first and the cache is the
+// fallback for when it fails ("model-first"): the vector a search gets is the same either way.
 import type { Embedder, EmbedKind } from "../embed/embedder";
 import { errorMessage } from "../errors";
 import type { Logger } from "../observe/logger";
@@ -22,9 +27,23 @@ const MIN_KV_TTL_SECONDS = 60;
 export const DEFAULT_KV_WAIT_MS = 10;
 
 const SLOW = Symbol("slow");
-function delay(ms: number): Promise<typeof SLOW> {
-  return new Promise((resolve) => setTimeout(() => resolve(SLOW), ms));
+
+/** A promise of SLOW after `ms`, and a way to drop its timer when the race it is in is decided. */
+function delay(ms: number): { slow: Promise<typeof SLOW>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const slow = new Promise<typeof SLOW>((resolve) => {
+    timer = setTimeout(() => resolve(SLOW), ms);
+  });
+  return {
+    slow,
+    cancel: () => {
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
 }
+
+/** When the cache is asked: before the model, or only when the model fails (see the top). */
+export type CacheOrder = "cache-first" | "model-first";
 
 export interface EmbeddingCacheStats {
   hits: number;
@@ -71,6 +90,7 @@ export class CachingEmbedder implements Embedder {
     private readonly defer?: (work: Promise<unknown>) => void,
     /** How long a KV read may take before the model is asked as well. */
     private readonly kvWaitMs = DEFAULT_KV_WAIT_MS,
+    private readonly order: CacheOrder = "cache-first",
   ) {
     this.model = inner.model;
     this.dimensions = inner.dimensions;
@@ -85,6 +105,7 @@ export class CachingEmbedder implements Embedder {
     const query = normalizeQuery(texts[0]);
     const key = await embeddingCacheKey(this.model, this.variant, query);
     const local = isolateCache().get(key);
+    if (this.order === "model-first") return this.modelFirst(key, query, local);
     if (local) {
       this.stats.hits++;
       if (!local.shared) {
@@ -95,7 +116,9 @@ export class CachingEmbedder implements Embedder {
       return [local.vector.slice()];
     }
     const read = this.read(key);
-    const early = await Promise.race([read, delay(this.kvWaitMs)]);
+    const wait = delay(this.kvWaitMs);
+    const early = await Promise.race([read, wait.slow]);
+    wait.cancel();
     if (early instanceof Float32Array) return [this.hit(key, early)];
     if (early === null) return this.compute(key, query);
     // KV is slow to answer (a key it has not cached here goes to its central stores, which is
@@ -113,6 +136,35 @@ export class CachingEmbedder implements Embedder {
     const late = await read;
     if (late) return [this.hit(key, late)];
     throw first.error;
+  }
+
+  /** The model's vector; a cached one (isolate, then KV) only when the model fails. */
+  private async modelFirst(
+    key: string,
+    query: string,
+    local: IsolateEntry | undefined,
+  ): Promise<Float32Array[]> {
+    let vectors: Float32Array[];
+    try {
+      vectors = await this.inner.embed([query], "query");
+    } catch (err) {
+      if (local) {
+        this.stats.hits++;
+        return [local.vector.slice()];
+      }
+      const stored = await this.read(key);
+      if (stored) return [this.hit(key, stored)];
+      throw err;
+    }
+    this.stats.misses++;
+    const [vector] = vectors;
+    if (!vector) return [];
+    if (!local) this.remember(key, vector, false);
+    else if (!local.shared) {
+      local.shared = true;
+      await this.share(key, local.vector);
+    }
+    return [vector];
   }
 
   private hit(key: string, vector: Float32Array): Float32Array {

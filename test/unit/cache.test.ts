@@ -129,6 +129,16 @@ function kvWithGet(get: (key: string) => Promise<ArrayBuffer | null>): KVNamespa
   });
 }
 
+/** The test KV namespace, with the keys of its binary reads listed in `reads`. */
+function countingKv(): { kv: KVNamespace; reads: string[] } {
+  const reads: string[] = [];
+  const kv = kvWithGet((key) => {
+    reads.push(key);
+    return env.KV.get(key, "arrayBuffer");
+  });
+  return { kv, reads };
+}
+
 describe("CachingEmbedder", () => {
   it("skips the model on a repeated (normalized) query and stores compact binary vectors", async () => {
     const inner = new CountingEmbedder();
@@ -146,11 +156,7 @@ describe("CachingEmbedder", () => {
   it("keeps a query seen once out of KV, and shares it from its second sighting", async () => {
     const inner = new CountingEmbedder();
     const variant = `s${Date.now()}`;
-    const reads: string[] = [];
-    const kv = kvWithGet((key) => {
-      reads.push(key);
-      return env.KV.get(key, "arrayBuffer");
-    });
+    const { kv, reads } = countingKv();
     const embedder = new CachingEmbedder(inner, kv, 3600, quiet, variant);
     const key = await embeddingCacheKey(inner.model, variant, normalizeQuery("kelp forests"));
     const [first] = await embedder.embed(["kelp forests"], "query");
@@ -236,6 +242,50 @@ describe("CachingEmbedder", () => {
         "query",
       ),
     ).rejects.toThrow("model unavailable");
+  });
+
+  it("model-first: asks the model without reading KV, and shares a query from its second sighting", async () => {
+    const inner = new CountingEmbedder();
+    const variant = `m${Date.now()}`;
+    const { kv, reads } = countingKv();
+    const embedder = new CachingEmbedder(inner, kv, 3600, quiet, variant, undefined, 10, "model-first");
+    const key = await embeddingCacheKey(inner.model, variant, normalizeQuery("river deltas"));
+    const [first] = await embedder.embed(["river deltas"], "query");
+    const [second] = await embedder.embed(["River  Deltas"], "query");
+    expect(inner.calls).toHaveLength(2);
+    expect(reads).toEqual([]);
+    expect(Array.from(second ?? [])).toEqual(Array.from(first ?? []));
+    expect((await env.KV.get(key, "arrayBuffer"))?.byteLength).toBe(384 * 4);
+    expect(embedder.stats).toEqual({ hits: 0, misses: 2 });
+  });
+
+  it("model-first: answers from the isolate, then from KV, when the model fails", async () => {
+    const variant = `f${Date.now()}`;
+    const failing = new CountingEmbedder();
+    failing.embed = async () => {
+      throw new Error("model unavailable");
+    };
+    const { kv, reads } = countingKv();
+    const modelFirst = (inner: Embedder) =>
+      new CachingEmbedder(inner, kv, 3600, quiet, variant, undefined, 10, "model-first");
+
+    // Seen by this isolate while the model worked: the isolate's vector, no KV read.
+    const [seen] = await modelFirst(new CountingEmbedder()).embed(["coral reefs"], "query");
+    const fromIsolate = modelFirst(failing);
+    const [again] = await fromIsolate.embed(["coral reefs"], "query");
+    expect(Array.from(again ?? [])).toEqual(Array.from(seen ?? []));
+    expect(reads).toEqual([]);
+    expect(fromIsolate.stats).toEqual({ hits: 1, misses: 0 });
+
+    // Only in KV: KV's vector (one no model would give).
+    const key = await embeddingCacheKey(failing.model, variant, normalizeQuery("sea grass"));
+    await env.KV.put(key, new Float32Array(384).fill(0.5).buffer);
+    const [fromKv] = await modelFirst(failing).embed(["sea grass"], "query");
+    expect(fromKv?.[0]).toBe(0.5);
+    expect(reads).toEqual([key]);
+
+    // Cached nowhere: the model's error.
+    await expect(modelFirst(failing).embed(["open ocean"], "query")).rejects.toThrow("model unavailable");
   });
 
   it("does not cache document embeddings", async () => {
