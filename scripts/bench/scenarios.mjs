@@ -157,7 +157,7 @@ function missScenario(mode, dataset = "1k") {
     name: dataset === "1k" ? `miss-${mode}` : `miss-${mode}-${dataset}`,
     profile: "default",
     dataset,
-    description: `${mode} search over ${dataset} chunks, a new query each time, cache: "bypass" (query embeddings miss too)`,
+    description: `${mode} search over ${dataset} chunks, a new query each time, cache: "bypass" (every query embedding is computed afresh)`,
     requests: variedSearch(mode),
     check: searchCheck("bypass", "miss"),
     note: emptyResults,
