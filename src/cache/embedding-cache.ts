@@ -46,7 +46,9 @@ function delay(ms: number): { slow: Promise<typeof SLOW>; cancel: () => void } {
 export type CacheOrder = "cache-first" | "model-first";
 
 export interface EmbeddingCacheStats {
+  /** Query vectors answered from the isolate or KV. */
   hits: number;
+  /** Query vectors the model gave. */
   misses: number;
 }
 
@@ -106,15 +108,7 @@ export class CachingEmbedder implements Embedder {
     const key = await embeddingCacheKey(this.model, this.variant, query);
     const local = isolateCache().get(key);
     if (this.order === "model-first") return this.modelFirst(key, query, local);
-    if (local) {
-      this.stats.hits++;
-      if (!local.shared) {
-        local.shared = true;
-        await this.share(key, local.vector);
-      }
-      // A copy: callers own what they get, and the cached vector must never change.
-      return [local.vector.slice()];
-    }
+    if (local) return [await this.fromIsolate(key, local)];
     const read = this.read(key);
     const wait = delay(this.kvWaitMs);
     const early = await Promise.race([read, wait.slow]);
@@ -146,25 +140,29 @@ export class CachingEmbedder implements Embedder {
   ): Promise<Float32Array[]> {
     let vectors: Float32Array[];
     try {
-      vectors = await this.inner.embed([query], "query");
+      vectors = await this.compute(key, query);
     } catch (err) {
-      if (local) {
-        this.stats.hits++;
-        return [local.vector.slice()];
-      }
+      if (local) return [await this.fromIsolate(key, local)];
       const stored = await this.read(key);
       if (stored) return [this.hit(key, stored)];
       throw err;
     }
-    this.stats.misses++;
-    const [vector] = vectors;
-    if (!vector) return [];
-    if (!local) this.remember(key, vector, false);
-    else if (!local.shared) {
-      local.shared = true;
-      await this.share(key, local.vector);
-    }
-    return [vector];
+    if (local) await this.shareOnce(key, local);
+    return vectors;
+  }
+
+  /** A vector this isolate holds, as a copy: callers own what they get, and it must never change. */
+  private async fromIsolate(key: string, local: IsolateEntry): Promise<Float32Array> {
+    this.stats.hits++;
+    await this.shareOnce(key, local);
+    return local.vector.slice();
+  }
+
+  /** Sends a vector to KV the second time this isolate sees its query (see the top). */
+  private async shareOnce(key: string, local: IsolateEntry): Promise<void> {
+    if (local.shared) return;
+    local.shared = true;
+    await this.share(key, local.vector);
   }
 
   private hit(key: string, vector: Float32Array): Float32Array {
@@ -173,9 +171,10 @@ export class CachingEmbedder implements Embedder {
     return vector;
   }
 
+  /** The model's vector, remembered in the isolate; a miss is counted when the model answers. */
   private async compute(key: string, query: string): Promise<Float32Array[]> {
-    this.stats.misses++;
     const [vector] = await this.inner.embed([query], "query");
+    this.stats.misses++;
     if (!vector) return [];
     this.remember(key, vector, false);
     return [vector];

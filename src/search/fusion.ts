@@ -2,6 +2,8 @@
 // weight / (k + rank). Rank-based, so it needs no calibration between cosine similarities and
 // BM25 scores; a weight says how much a list's ranks are trusted.
 
+import { compareScored } from "../vectors/exact-search";
+
 export interface Ranked {
   id: string;
   score: number;
@@ -34,7 +36,5 @@ export function reciprocalRankFusion(lists: Ranked[][], options: FusionOptions |
       fused.set(item.id, (fused.get(item.id) ?? 0) + weight / (k + rank + 1));
     });
   });
-  return [...fused.entries()]
-    .map(([id, score]) => ({ id, score }))
-    .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [...fused.entries()].map(([id, score]) => ({ id, score })).sort(compareScored);
 }

@@ -15,7 +15,12 @@ export interface ScoredRow {
 /** Higher score first; equal scores by id, so results are stable across runs and backends. */
 export function compareScored(a: { id: string; score: number }, b: { id: string; score: number }): number {
   if (a.score !== b.score) return b.score - a.score;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return compareIds(a.id, b.id);
+}
+
+/** Ids in code-unit order: how every ranking here breaks ties between equal scores. */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function norm(values: Float32Array): number {

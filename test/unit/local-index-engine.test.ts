@@ -269,14 +269,22 @@ describe("quantized store", () => {
       [150, [40, 3, 3, 100], mask],
     ] as const) {
       const want = ranked.filter((r) => filter === undefined || filter[r.row] === 1).slice(0, limit);
-      // Estimates by rank, read before the cursor: a scan of the store invalidates a cursor over it.
-      const estimates = store.candidates(query, limit, filter).map((c) => c.approx);
       const cursor = store.cursor(query, limit, filter);
       const handed: number[] = [];
+      // An estimate is the row's quantized score times the query's scale, a positive constant.
+      let scale: number | undefined;
+      let best = cursor.best();
       for (const n of batches) {
-        const batch: number[] = [];
-        expect(cursor.take(n, (row) => batch.push(row))).toBe(batch.length);
-        handed.push(...batch);
+        const batch: { row: number; approx: number }[] = [];
+        expect(cursor.take(n, (row, approx) => batch.push({ row, approx }))).toBe(batch.length);
+        // What best() gave before the batch is the estimate of the best row the batch brought.
+        if (batch.length > 0) expect(Math.max(...batch.map((c) => c.approx))).toBe(best);
+        for (const c of batch) {
+          const score = ranked.find((r) => r.row === c.row)?.score ?? Number.NaN;
+          scale ??= c.approx / score;
+          expect(c.approx).toBeCloseTo(score * scale, 12);
+        }
+        handed.push(...batch.map((c) => c.row));
         // The rows handed out so far are the ranking's first ones, whatever the order within a batch.
         expect([...handed].sort((a, b) => a - b)).toEqual(
           want
@@ -284,9 +292,10 @@ describe("quantized store", () => {
             .map((r) => r.row)
             .sort((a, b) => a - b),
         );
+        best = cursor.best();
         const following = want[handed.length];
-        if (following === undefined) expect(cursor.best()).toBeUndefined();
-        else expect(cursor.best()).toBe(estimates[handed.length]);
+        if (following === undefined) expect(best).toBeUndefined();
+        else expect(best).toBeCloseTo(following.score * (scale ?? Number.NaN), 12);
       }
       expect(handed.length).toBe(
         Math.min(

@@ -11,7 +11,7 @@
 // into the gap, so the rows stay dense. WebAssembly memory grows in place and never shrinks; an
 // emptied namespace's store is dropped whole by its owner.
 
-import { norm } from "../exact-search";
+import { compareIds, norm } from "../exact-search";
 import type { VectorMetadata } from "../vector-index";
 import type { ScanKernel } from "./kernel";
 import { quantize, strideFor } from "./quantize";
@@ -135,11 +135,7 @@ export class CandidateCursor {
         for (let i = next; i < end; i++) if (scores[i] === threshold) tied.push(i);
         if (tied.length > need) {
           const ids = this.ids;
-          tied.sort((a, b) => {
-            const ia = ids[rows[a] ?? 0] ?? "";
-            const ib = ids[rows[b] ?? 0] ?? "";
-            return ia < ib ? -1 : ia > ib ? 1 : 0;
-          });
+          tied.sort((a, b) => compareIds(ids[rows[a] ?? 0] ?? "", ids[rows[b] ?? 0] ?? ""));
           tied = tied.slice(0, need).sort((a, b) => a - b);
         }
         // Ascending positions, each at or after `next`: a swap never moves a row still to come.
@@ -316,12 +312,7 @@ export class QuantizedStore {
       out.push({ row, approx });
     });
     const ids = this.ids;
-    return out.sort((a, b) => {
-      if (a.approx !== b.approx) return b.approx - a.approx;
-      const ia = ids[a.row] ?? "";
-      const ib = ids[b.row] ?? "";
-      return ia < ib ? -1 : ia > ib ? 1 : 0;
-    });
+    return out.sort((a, b) => b.approx - a.approx || compareIds(ids[a.row] ?? "", ids[b.row] ?? ""));
   }
 
   /**

@@ -2,7 +2,7 @@
 // rescored with their exact float32 values (fetched by the caller: from memory or SQLite in the index
 // object) by the stores' kernels until no candidate left unscored could still enter the top K.
 
-import { norm, TopK } from "../exact-search";
+import { compareIds, norm, TopK } from "../exact-search";
 import type { VectorMetadata } from "../vector-index";
 import type { CandidateCursor, QuantizedStore } from "./quantized-store";
 import { candidateCount } from "./rescore";
@@ -160,6 +160,6 @@ function merged(feeds: Feed[], reserve: number): Feed {
   for (const feed of feeds) feed.take(reserve, all);
   const ranked = all
     .map((c) => ({ c, id: c.store.idAt(c.row) }))
-    .sort((a, b) => b.c.approx - a.c.approx || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    .sort((a, b) => b.c.approx - a.c.approx || compareIds(a.id, b.id));
   return listFeed(ranked.map((r) => r.c));
 }
