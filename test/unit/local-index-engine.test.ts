@@ -117,8 +117,8 @@ describe("int8 quantization", () => {
     expect(codes.every((c) => c === 0)).toBe(true);
   });
 
-  it("pads rows to a multiple of 64 codes", () => {
-    expect([1, 64, 65, 384, 768, 1536].map(strideFor)).toEqual([64, 64, 128, 384, 768, 1536]);
+  it("pads rows to an even number of codes, the kernel's dimension pairs", () => {
+    expect([1, 2, 65, 384, 767, 1536].map(strideFor)).toEqual([2, 2, 66, 384, 768, 1536]);
   });
 });
 
@@ -161,6 +161,72 @@ describe("scan kernels", () => {
       // Summed in another order, the float64 result differs in its last bits but not more.
       const sequential = a.reduce((sum, x, i) => sum + x * (b[i] ?? 0), 0);
       expect(results[0]).toBeCloseTo(sequential, 9);
+    }
+  });
+
+  /**
+   * A row's quantized score computed from its codes alone, whatever the store's layout:
+   * f32(integer dot of the query's and the row's codes) * f32 scale of the row.
+   */
+  function referenceScores(vectors: Float32Array[], query: Float32Array, dims: number): number[] {
+    const q = new Int16Array(strideFor(dims));
+    quantize(query, q);
+    return vectors.map((v) => {
+      const codes = new Int8Array(strideFor(dims));
+      const scale = quantize(v, codes);
+      let sum = 0;
+      for (let d = 0; d < codes.length; d++) sum += (q[d] ?? 0) * (codes[d] ?? 0);
+      return Math.fround(Math.fround(sum) * scale);
+    });
+  }
+
+  /** A query with only `nonZero` of its dimensions set, like the local embedder's short queries. */
+  function sparseQuery(seed: number, dims: number, nonZero: number): Float32Array {
+    const next = seededRandom(seed);
+    const query = new Float32Array(dims);
+    for (let i = 0; i < nonZero; i++) query[Math.floor(next() * dims)] = next() * 2 - 1;
+    return query;
+  }
+
+  it.each(kernels)(
+    "%s: scores rows from their codes alone, for dense, sparse and zero queries",
+    (_, make) => {
+      // An odd dimension count (the last pair half padding) and rows over several 4,096-row chunks
+      // with a partial last block.
+      const dims = 37;
+      const many = clustered(14, 9000 + 13, dims, 8);
+      const store = storeOf(make(), many, dims);
+      const asked = [
+        ...clustered(15, 2, dims, 8),
+        sparseQuery(16, dims, 3),
+        sparseQuery(17, dims, 1),
+        Float32Array.from({ length: dims }, (_, d) => (d === dims - 1 ? 1 : 0)),
+        new Float32Array(dims),
+      ];
+      for (const query of asked) {
+        expect(Array.from(store.approximateScores(query))).toEqual(referenceScores(many, query, dims));
+      }
+    },
+  );
+
+  it("keeps scoring rows from their codes after removals move rows between blocks", () => {
+    const dims = 20;
+    const vectors = clustered(18, 200, dims, 4);
+    const stores = kernels.map(([, make]) => storeOf(make(), vectors, dims));
+    const live = new Map(vectors.map((v, i) => [`v${String(i).padStart(5, "0")}`, v]));
+    // The first row, rows inside and at the edges of blocks of 32, and the last row.
+    for (const i of [0, 31, 32, 100, 63, 199, 150]) {
+      const id = `v${String(i).padStart(5, "0")}`;
+      for (const store of stores) expect(store.remove(id)).toBe(true);
+      live.delete(id);
+    }
+    for (const query of [...clustered(19, 2, dims, 4), sparseQuery(20, dims, 4)]) {
+      for (const store of stores) {
+        const rows = [...live.keys()].map((id) => store.rowOfId(id) ?? -1);
+        expect(rows.every((r) => r >= 0 && r < live.size)).toBe(true);
+        const scores = store.approximateScores(query);
+        expect(rows.map((r) => scores[r])).toEqual(referenceScores([...live.values()], query, dims));
+      }
     }
   });
 

@@ -8,13 +8,18 @@
 
 import { dot } from "../exact-search";
 
-/** query, rows, rowBytes, stride, count, out: byte offsets and counts in the kernel's memory. */
+/**
+ * Scores the 32 * `blockCount` rows of the blocks from `blocks` (`blockBytes` apart, scales at
+ * `scalesAt` in each) against the query's `active` non-zero dimension pairs listed at `pairs`, into
+ * f32s at `out`: byte offsets and counts in the kernel's memory (layout in kernel.wat).
+ */
 export type ScanFunction = (
-  query: number,
-  rows: number,
-  rowBytes: number,
-  stride: number,
-  count: number,
+  pairs: number,
+  active: number,
+  blocks: number,
+  blockBytes: number,
+  scalesAt: number,
+  blockCount: number,
   out: number,
 ) => void;
 
@@ -27,11 +32,17 @@ export type DotFunction = (a: number, b: number, count: number) => number;
 export interface ScanKernel {
   readonly kind: "wasm-simd" | "js";
   readonly memory: WebAssembly.Memory;
+  /** Scores from a dense query's pairs (all of them), reading the blocks in order. */
   readonly scan: ScanFunction;
+  /** The same scores, faster for a query with few pairs listed: pair by pair across the blocks. */
+  readonly scanSparse: ScanFunction;
   readonly dot: DotFunction;
 }
 
-const SCAN_ARITY = 6;
+/** Rows per block of the scan's layout (kernel.wat). */
+export const BLOCK_ROWS = 32;
+
+const SCAN_ARITY = 7;
 const DOT_ARITY = 3;
 
 function isFunction<T>(value: unknown, arity: number): value is T {
@@ -40,38 +51,47 @@ function isFunction<T>(value: unknown, arity: number): value is T {
 
 /** Instantiates kernel.wasm; throws when the runtime lacks WebAssembly SIMD or the module is wrong. */
 export function wasmKernel(module: WebAssembly.Module): ScanKernel {
-  const { memory, scan, dot } = new WebAssembly.Instance(module, {}).exports;
+  const { memory, scan, scanSparse, dot } = new WebAssembly.Instance(module, {}).exports;
   if (
     !(memory instanceof WebAssembly.Memory) ||
     !isFunction<ScanFunction>(scan, SCAN_ARITY) ||
+    !isFunction<ScanFunction>(scanSparse, SCAN_ARITY) ||
     !isFunction<DotFunction>(dot, DOT_ARITY)
   ) {
-    throw new Error("the kernel module does not export memory, scan(6) and dot(3)");
+    throw new Error("the kernel module does not export memory, scan(7), scanSparse(7) and dot(3)");
   }
-  return { kind: "wasm-simd", memory, scan, dot };
+  return { kind: "wasm-simd", memory, scan, scanSparse, dot };
 }
 
 /** The same computation in plain JavaScript, over its own memory. */
 export function jsKernel(): ScanKernel {
   const memory = new WebAssembly.Memory({ initial: 1 });
-  const scan: ScanFunction = (query, rows, rowBytes, stride, count, out) => {
+  const scan: ScanFunction = (pairs, active, blocks, blockBytes, scalesAt, blockCount, out) => {
     const buffer = memory.buffer;
-    const q = new Int16Array(buffer, query, stride);
+    const list = new Int32Array(buffer, pairs, active * 2);
     const codes = new Int8Array(buffer);
     const floats = new Float32Array(buffer);
-    let row = rows;
+    let block = blocks;
     let slot = out >> 2;
-    for (let r = 0; r < count; r++, row += rowBytes, slot++) {
-      let dot = 0;
-      for (let d = 0; d < stride; d++) dot += (q[d] ?? 0) * (codes[row + d] ?? 0);
-      floats[slot] = Math.fround(Math.fround(dot) * (floats[(row + stride) >> 2] ?? 0));
+    for (let b = 0; b < blockCount; b++, block += blockBytes) {
+      const scales = (block + scalesAt) >> 2;
+      for (let s = 0; s < BLOCK_ROWS; s++, slot++) {
+        let dot = 0;
+        for (let e = 0; e < active; e++) {
+          const at = block + (list[2 * e] ?? 0) + 2 * s;
+          const packed = list[2 * e + 1] ?? 0;
+          dot += ((packed << 16) >> 16) * (codes[at] ?? 0) + (packed >> 16) * (codes[at + 1] ?? 0);
+        }
+        floats[slot] = Math.fround(Math.fround(dot) * (floats[scales + s] ?? 0));
+      }
     }
   };
   const dotAt: DotFunction = (a, b, count) => {
     const floats = new Float32Array(memory.buffer);
     return dot(floats, a >> 2, floats, b >> 2, count);
   };
-  return { kind: "js", memory, scan, dot: dotAt };
+  // One loop serves both orders: in JS the order changes nothing but speed, and the sums are exact.
+  return { kind: "js", memory, scan, scanSparse: scan, dot: dotAt };
 }
 
 /** The WebAssembly kernel when `module` instantiates, else the JS one (same results, slower). */

@@ -5,8 +5,8 @@
 /** Codes stay within ±127 (never -128): a product of two codes, and the sum of two, fit in i16. */
 export const CODE_LIMIT = 127;
 
-/** Rows are padded to a multiple of this many codes: the kernel handles 64 codes per turn. */
-export const STRIDE_ALIGN = 64;
+/** Rows are padded to a multiple of this many codes: the kernel reads dimensions in pairs. */
+export const STRIDE_ALIGN = 2;
 
 export function strideFor(dimensions: number): number {
   return Math.ceil(dimensions / STRIDE_ALIGN) * STRIDE_ALIGN;

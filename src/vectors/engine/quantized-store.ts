@@ -5,31 +5,40 @@
 // It also computes the exact scores of rescoring, with the kernel's float dot product: the query and
 // one candidate's float values are copied into scratch areas, and each row keeps its float norm.
 //
-// Memory layout: [query as i16: 4 KiB][scores of one chunk: 16 KiB][query as f32: 6 KiB]
-// [candidate as f32: 6 KiB][rows...], each row `stride` codes, its f32 scale and its f64 norm,
-// padded to a multiple of 16 bytes. Rows are appended at the end and a removal moves the last row
-// into the gap, so the rows stay dense. WebAssembly memory grows in place and never shrinks; an
-// emptied namespace's store is dropped whole by its owner.
+// Memory layout: [query's non-zero dimension pairs: 6 KiB][scores of one chunk: 16 KiB]
+// [query as f32: 6 KiB][candidate as f32: 6 KiB][blocks...]. A block holds 32 rows: their codes
+// dimension pair by dimension pair (kernel.wat), then their 32 f32 scales and 32 f64 norms. Rows
+// are appended at the end and a removal moves the last row into the gap, so the rows stay dense.
+// WebAssembly memory grows in place and never shrinks; an emptied namespace's store is dropped
+// whole by its owner.
 
 import { compareIds, norm } from "../exact-search";
 import type { VectorMetadata } from "../vector-index";
-import type { ScanKernel } from "./kernel";
+import { BLOCK_ROWS, type ScanKernel } from "./kernel";
 import { quantize, strideFor } from "./quantize";
 
-const QUERY_OFFSET = 0;
-const QUERY_BYTES = 4096; // strideFor(1536) i16 codes
-/** Rows scored per kernel call; their scores must fit the scratch area. */
+const PAIRS_OFFSET = 0;
+/** The query's non-zero pairs, 8 bytes each: up to strideFor(1536) / 2 of them. */
+const PAIRS_BYTES = 6144;
+/** Bytes of one dimension pair's codes in a block: 2 per row. */
+const PAIR_BYTES = 2 * BLOCK_ROWS;
+/** Rows scored per kernel call, a multiple of BLOCK_ROWS; their scores must fit the scratch area. */
 const CHUNK_ROWS = 4096;
-const SCORES_OFFSET = QUERY_OFFSET + QUERY_BYTES;
+const SCORES_OFFSET = PAIRS_OFFSET + PAIRS_BYTES;
 /** Float vectors for exact scores: up to 1536 f32 values each. */
 const FLOAT_BYTES = 6144;
 const EXACT_QUERY_OFFSET = SCORES_OFFSET + CHUNK_ROWS * 4;
 const EXACT_VALUES_OFFSET = EXACT_QUERY_OFFSET + FLOAT_BYTES;
-const ROWS_OFFSET = EXACT_VALUES_OFFSET + FLOAT_BYTES;
+const BLOCKS_OFFSET = EXACT_VALUES_OFFSET + FLOAT_BYTES;
 const PAGE_BYTES = 65536;
-/** Row tail: the f32 scale at 0, the f64 norm at 8; 16 bytes keep every row 16-byte aligned. */
-const ROW_TAIL_BYTES = 16;
-const NORM_AT = 8;
+/**
+ * Queries with at most this share of their dimension pairs non-zero are scanned over those pairs
+ * only (kernel.wat's scanSparse). Over 10,000 x 768 rows not in the CPU's caches, in Node: 34 pairs
+ * took 0.19 ms, 94 pairs 0.39 ms, 165 pairs 0.65 ms, and every pair in order 0.41 ms.
+ */
+const SPARSE_SHARE = 0.25;
+/** Block tail: the rows' f32 scales, then their f64 norms. */
+const TAIL_BYTES = BLOCK_ROWS * (4 + 8);
 
 /** Rows whose k-th best score bounds the cut from below before the whole scan is searched. */
 const PREFIX_ROWS = 4096;
@@ -163,10 +172,18 @@ export class CandidateCursor {
 
 export class QuantizedStore {
   readonly stride: number;
-  readonly rowBytes: number;
+  /** Bytes of a block of BLOCK_ROWS rows: codes, scales, norms. */
+  readonly blockBytes: number;
+  /** Offset of the scales in a block; the norms follow them. */
+  private readonly scalesAt: number;
   /** Elements the float dot product runs over: the dimensions, rounded up to a multiple of 4. */
   private readonly dotCount: number;
-  private view: { floats: Float32Array; doubles: Float64Array } | undefined;
+  private view:
+    | { bytes: Int8Array; floats: Float32Array; doubles: Float64Array; words: Int32Array }
+    | undefined;
+  /** One vector's codes before they are spread over its block, and the query's. */
+  private readonly rowCodes: Int8Array;
+  private readonly queryCodes: Int16Array;
   /** Per-query scratch of candidates(): every row's score, the selection's working copy and rows. */
   private scores = new Float32Array(0);
   private selectScratch = new Float32Array(0);
@@ -181,16 +198,24 @@ export class QuantizedStore {
     private readonly kernel: ScanKernel,
   ) {
     this.stride = strideFor(dimensions);
-    if (this.stride * 2 > QUERY_BYTES || dimensions * 4 > FLOAT_BYTES)
+    if ((this.stride / 2) * 8 > PAIRS_BYTES || dimensions * 4 > FLOAT_BYTES)
       throw new Error(`${dimensions} dimensions exceed the kernel's query area`);
     // The float areas past `dimensions` stay zero: they add nothing to a dot product.
     this.dotCount = Math.ceil(dimensions / 4) * 4;
-    this.rowBytes = this.stride + ROW_TAIL_BYTES;
+    this.scalesAt = (this.stride / 2) * PAIR_BYTES;
+    this.blockBytes = this.scalesAt + TAIL_BYTES;
+    this.rowCodes = new Int8Array(this.stride);
+    this.queryCodes = new Int16Array(this.stride);
     this.reserve(0);
   }
 
   get size(): number {
     return this.ids.length;
+  }
+
+  /** Buffer bytes per row: its codes, scale and norm. */
+  get rowBytes(): number {
+    return this.blockBytes / BLOCK_ROWS;
   }
 
   get kernelKind(): ScanKernel["kind"] {
@@ -230,12 +255,35 @@ export class QuantizedStore {
       this.metadata.push(undefined);
       this.rowOf.set(id, row);
     }
-    const offset = ROWS_OFFSET + row * this.rowBytes;
-    const buffer = this.kernel.memory.buffer;
-    const scale = quantize(values, new Int8Array(buffer, offset, this.stride));
-    new Float32Array(buffer, offset + this.stride, 1)[0] = scale;
-    new Float64Array(buffer, offset + this.stride + NORM_AT, 1)[0] = norm(values);
+    const codes = this.rowCodes;
+    const scale = quantize(values, codes);
+    const { bytes, floats, doubles } = this.views();
+    const at = this.codesAt(row);
+    for (let d = 0, p = at; d < this.stride; d += 2, p += PAIR_BYTES) {
+      bytes[p] = codes[d] ?? 0;
+      bytes[p + 1] = codes[d + 1] ?? 0;
+    }
+    floats[this.scaleAt(row) >> 2] = scale;
+    doubles[this.normAt(row) >> 3] = norm(values);
     this.metadata[row] = metadata;
+  }
+
+  /** Byte offset of the block holding `row`. */
+  private blockOf(row: number): number {
+    return BLOCKS_OFFSET + Math.floor(row / BLOCK_ROWS) * this.blockBytes;
+  }
+
+  /** Byte offset of the codes of `row`'s first dimension pair; the next pairs are PAIR_BYTES apart. */
+  private codesAt(row: number): number {
+    return this.blockOf(row) + (row % BLOCK_ROWS) * 2;
+  }
+
+  private scaleAt(row: number): number {
+    return this.blockOf(row) + this.scalesAt + (row % BLOCK_ROWS) * 4;
+  }
+
+  private normAt(row: number): number {
+    return this.blockOf(row) + this.scalesAt + BLOCK_ROWS * 4 + (row % BLOCK_ROWS) * 8;
   }
 
   /** Sets the query of the exact scores that follow (exactScore); `query` has the store's dimensions. */
@@ -250,7 +298,7 @@ export class QuantizedStore {
   exactScore(row: number, values: Float32Array, queryNorm: number): number {
     const { floats, doubles } = this.views();
     floats.set(values, EXACT_VALUES_OFFSET >> 2);
-    const rowNorm = doubles[(ROWS_OFFSET + row * this.rowBytes + this.stride + NORM_AT) >> 3] ?? 0;
+    const rowNorm = doubles[this.normAt(row) >> 3] ?? 0;
     const denominator = queryNorm * rowNorm;
     if (denominator === 0) return 0;
     return this.kernel.dot(EXACT_QUERY_OFFSET, EXACT_VALUES_OFFSET, this.dotCount) / denominator;
@@ -260,10 +308,15 @@ export class QuantizedStore {
    * Views of the whole memory, made again only when it has grown: growing detaches the old
    * buffer, whose views then have length 0.
    */
-  private views(): { floats: Float32Array; doubles: Float64Array } {
+  private views(): { bytes: Int8Array; floats: Float32Array; doubles: Float64Array; words: Int32Array } {
     if (this.view === undefined || this.view.floats.length === 0) {
       const buffer = this.kernel.memory.buffer;
-      this.view = { floats: new Float32Array(buffer), doubles: new Float64Array(buffer) };
+      this.view = {
+        bytes: new Int8Array(buffer),
+        floats: new Float32Array(buffer),
+        doubles: new Float64Array(buffer),
+        words: new Int32Array(buffer),
+      };
     }
     return this.view;
   }
@@ -275,9 +328,16 @@ export class QuantizedStore {
     const last = this.ids.length - 1;
     if (row !== last) {
       const lastId = this.ids[last] ?? "";
-      const bytes = new Uint8Array(this.kernel.memory.buffer);
-      const from = ROWS_OFFSET + last * this.rowBytes;
-      bytes.copyWithin(ROWS_OFFSET + row * this.rowBytes, from, from + this.rowBytes);
+      const { bytes, floats, doubles } = this.views();
+      const from = this.codesAt(last);
+      const to = this.codesAt(row);
+      for (let j = 0; j < this.stride; j += 2) {
+        const offset = (j / 2) * PAIR_BYTES;
+        bytes[to + offset] = bytes[from + offset] ?? 0;
+        bytes[to + offset + 1] = bytes[from + offset + 1] ?? 0;
+      }
+      floats[this.scaleAt(row) >> 2] = floats[this.scaleAt(last) >> 2] ?? 0;
+      doubles[this.normAt(row) >> 3] = doubles[this.normAt(last) >> 3] ?? 0;
       this.ids[row] = lastId;
       this.metadata[row] = this.metadata[last];
       this.rowOf.set(lastId, row);
@@ -324,7 +384,7 @@ export class QuantizedStore {
     const n = this.ids.length;
     if (limit <= 0 || n === 0)
       return new CandidateCursor(this.ids, this.pool, this.poolScores, this.selectScratch, 0, 0, 0);
-    const queryScale = quantize(query, new Int16Array(this.kernel.memory.buffer, QUERY_OFFSET, this.stride));
+    const queryScale = quantize(query, this.queryCodes);
     const scores = this.scoreAll();
     let eligible = n;
     if (mask !== undefined) {
@@ -362,7 +422,11 @@ export class QuantizedStore {
     return new CandidateCursor(this.ids, pool, poolScores, scratch, size, k, queryScale);
   }
 
-  /** The quantized score of every row against the query in the kernel's memory, in a reused buffer. */
+  /**
+   * The quantized score of every row against the query's codes (queryCodes), in a reused buffer. A
+   * query with few non-zero dimension pairs (the local embedder's short queries have a few dozen of
+   * 384) is scanned pair by pair over just those; any other reads every pair, block by block.
+   */
   private scoreAll(): Float32Array {
     const n = this.ids.length;
     if (this.scores.length < n) {
@@ -372,15 +436,32 @@ export class QuantizedStore {
       this.pool = new Int32Array(size);
       this.poolScores = new Float32Array(size);
     }
-    const { memory, scan } = this.kernel;
+    const { memory } = this.kernel;
+    const words = this.views().words;
+    const codes = this.queryCodes;
+    const pairs = this.stride / 2;
+    let nonZero = 0;
+    for (let d = 0; d < this.stride; d += 2) if (codes[d] !== 0 || codes[d + 1] !== 0) nonZero++;
+    const sparse = nonZero <= pairs * SPARSE_SHARE;
+    let listed = 0;
+    for (let d = 0; d < this.stride; d += 2) {
+      const even = codes[d] ?? 0;
+      const odd = codes[d + 1] ?? 0;
+      if (sparse && even === 0 && odd === 0) continue;
+      words[(PAIRS_OFFSET >> 2) + 2 * listed] = (d / 2) * PAIR_BYTES;
+      words[(PAIRS_OFFSET >> 2) + 2 * listed + 1] = (even & 0xffff) | (odd << 16);
+      listed++;
+    }
+    const scan = sparse ? this.kernel.scanSparse : this.kernel.scan;
     for (let start = 0; start < n; start += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, n - start);
       scan(
-        QUERY_OFFSET,
-        ROWS_OFFSET + start * this.rowBytes,
-        this.rowBytes,
-        this.stride,
-        rows,
+        PAIRS_OFFSET,
+        listed,
+        BLOCKS_OFFSET + (start / BLOCK_ROWS) * this.blockBytes,
+        this.blockBytes,
+        this.scalesAt,
+        Math.ceil(rows / BLOCK_ROWS),
         SCORES_OFFSET,
       );
       this.scores.set(new Float32Array(memory.buffer, SCORES_OFFSET, rows), start);
@@ -390,14 +471,14 @@ export class QuantizedStore {
 
   /** Quantized scores of every row (for tests and diagnostics). */
   approximateScores(query: Float32Array): Float32Array {
-    quantize(query, new Int16Array(this.kernel.memory.buffer, QUERY_OFFSET, this.stride));
+    quantize(query, this.queryCodes);
     return this.scoreAll().slice(0, this.ids.length);
   }
 
   /** Grows the memory to hold `rows` rows; growth is geometric (1/8) to keep grow calls rare. */
   private reserve(rows: number): void {
     const memory = this.kernel.memory;
-    const needed = ROWS_OFFSET + rows * this.rowBytes;
+    const needed = BLOCKS_OFFSET + Math.ceil(rows / BLOCK_ROWS) * this.blockBytes;
     const have = memory.buffer.byteLength;
     if (needed <= have) return;
     const target = Math.max(needed, have + (have >> 3));
