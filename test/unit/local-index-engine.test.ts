@@ -209,6 +209,27 @@ describe("scan kernels", () => {
     },
   );
 
+  it.each(kernels)("%s: sparse queries get exact search's top 10 and scores, bit for bit", (_, make) => {
+    const dims = 64;
+    const vectors = clustered(24, 1500, dims, 6);
+    const store = storeOf(make(), vectors, dims);
+    // From one non-zero dimension (many exact ties, broken by id) to a quarter of them.
+    for (const [seed, nonZero] of [
+      [25, 1],
+      [26, 3],
+      [27, 9],
+      [28, 16],
+    ] as const) {
+      const query = sparseQuery(seed, dims, nonZero);
+      const got = quantizedTop(store, vectors, query, 10);
+      const want = exactTop(vectors, query, 10);
+      expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
+      got.forEach((m, i) => {
+        expect(Object.is(m.score, want[i]?.score)).toBe(true);
+      });
+    }
+  });
+
   it("keeps scoring rows from their codes after removals move rows between blocks", () => {
     const dims = 20;
     const vectors = clustered(18, 200, dims, 4);

@@ -33,7 +33,8 @@ const BLOCKS_OFFSET = EXACT_VALUES_OFFSET + FLOAT_BYTES;
 const PAGE_BYTES = 65536;
 /**
  * Queries with at most this share of their dimension pairs non-zero are scanned over those pairs
- * only (kernel.wat's scanSparse). Over 10,000 x 768 rows not in the CPU's caches, in Node: 34 pairs
+ * only (kernel.wat's scanSparse), and with at most this share of their dimensions non-zero, their
+ * exact scores read only those dimensions of each candidate. Over 10,000 x 768 rows not in the CPU's caches, in Node: 34 pairs
  * took 0.19 ms, 94 pairs 0.39 ms, 165 pairs 0.65 ms, and every pair in order 0.41 ms.
  */
 const SPARSE_SHARE = 0.25;
@@ -184,6 +185,10 @@ export class QuantizedStore {
   /** One vector's codes before they are spread over its block, and the query's. */
   private readonly rowCodes: Int8Array;
   private readonly queryCodes: Int16Array;
+  /** The exact query's non-zero dimensions and values, and how many (-1: dense, scored by the kernel). */
+  private readonly queryDims: Int32Array;
+  private readonly queryValues: Float32Array;
+  private queryNonZero = -1;
   /** Per-query scratch of candidates(): every row's score, the selection's working copy and rows. */
   private scores = new Float32Array(0);
   private selectScratch = new Float32Array(0);
@@ -206,6 +211,8 @@ export class QuantizedStore {
     this.blockBytes = this.scalesAt + TAIL_BYTES;
     this.rowCodes = new Int8Array(this.stride);
     this.queryCodes = new Int16Array(this.stride);
+    this.queryDims = new Int32Array(dimensions);
+    this.queryValues = new Float32Array(dimensions);
     this.reserve(0);
   }
 
@@ -289,19 +296,47 @@ export class QuantizedStore {
   /** Sets the query of the exact scores that follow (exactScore); `query` has the store's dimensions. */
   exactQuery(query: Float32Array): void {
     this.views().floats.set(query, EXACT_QUERY_OFFSET >> 2);
+    let count = 0;
+    for (let d = 0; d < query.length; d++) {
+      if (query[d] !== 0) {
+        this.queryValues[count] = query[d] ?? 0;
+        this.queryDims[count++] = d;
+      }
+    }
+    this.queryNonZero = count <= query.length * SPARSE_SHARE ? count : -1;
   }
 
   /**
    * Cosine of `values` (the float values of `row`) with the query given to exactQuery, whose norm is
-   * `queryNorm`: bit-identical to exact search's score for them (cosineScore).
+   * `queryNorm`: bit-identical to exact search's score for them (cosineScore). For a sparse query
+   * only its non-zero dimensions are read: the others add +0 to dot()'s sums, which changes none.
    */
   exactScore(row: number, values: Float32Array, queryNorm: number): number {
-    const { floats, doubles } = this.views();
-    floats.set(values, EXACT_VALUES_OFFSET >> 2);
-    const rowNorm = doubles[this.normAt(row) >> 3] ?? 0;
+    const rowNorm = this.views().doubles[this.normAt(row) >> 3] ?? 0;
     const denominator = queryNorm * rowNorm;
     if (denominator === 0) return 0;
-    return this.kernel.dot(EXACT_QUERY_OFFSET, EXACT_VALUES_OFFSET, this.dotCount) / denominator;
+    const count = this.queryNonZero;
+    if (count < 0) {
+      this.views().floats.set(values, EXACT_VALUES_OFFSET >> 2);
+      return this.kernel.dot(EXACT_QUERY_OFFSET, EXACT_VALUES_OFFSET, this.dotCount) / denominator;
+    }
+    // dot()'s four sums (dimension d goes to sum d mod 4), each in ascending order of d.
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    const dims = this.queryDims;
+    const q = this.queryValues;
+    for (let k = 0; k < count; k++) {
+      const d = dims[k] ?? 0;
+      const product = (q[k] ?? 0) * (values[d] ?? 0);
+      const lane = d & 3;
+      if (lane === 0) s0 += product;
+      else if (lane === 1) s1 += product;
+      else if (lane === 2) s2 += product;
+      else s3 += product;
+    }
+    return (s0 + s1 + (s2 + s3)) / denominator;
   }
 
   /**
