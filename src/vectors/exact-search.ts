@@ -50,13 +50,16 @@ export class TopK<T extends { id: string; score: number }> {
       if (last === undefined || compareScored(item, last) >= 0) return;
       items.pop();
     }
-    let i = items.length;
-    while (i > 0) {
-      const prev = items[i - 1];
-      if (prev === undefined || compareScored(prev, item) <= 0) break;
-      i--;
+    // After every item that ranks before it or equal (binary search: a rescoring pushes hundreds).
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const at = items[mid];
+      if (at !== undefined && compareScored(at, item) <= 0) lo = mid + 1;
+      else hi = mid;
     }
-    items.splice(i, 0, item);
+    items.splice(lo, 0, item);
   }
 }
 
