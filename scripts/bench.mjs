@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { DATASETS, loadSamples, seedDataset, seedTimeoutMs } from "./bench/datasets.mjs";
-import { measureRun } from "./bench/measure.mjs";
+import { measurePaired, measureRun } from "./bench/measure.mjs";
 import { installSignalHandlers, onCleanup, runCleanups, wasInterrupted } from "./bench/processes.mjs";
 import { bundleLines, renderReport, writeJson } from "./bench/report.mjs";
 import { baselineScenario, HIT_QUERY, PROFILES, selectScenarios, waitSettled } from "./bench/scenarios.mjs";
@@ -47,6 +47,9 @@ Options:
   --client http|fetch    load generator's HTTP client (default: http)
   --json PATH            where to write the JSON (default: bench-results/bench-<timestamp>.json)
   --no-direct            skip the second pass straight to the Worker's socket behind the dev proxy
+  --rounds N             with miss-hybrid-10k: N more rounds of the no-op then the hybrid miss, at
+                         the highest concurrency; the target is checked on their median ratio
+                         (default: 3; 0 checks the pass's single ratio)
   --keep                 keep the temporary workspace (state, bundle, server logs)
   -h, --help             show this help
 
@@ -62,6 +65,8 @@ Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, bo
 npm run bench -- index-micro [options] runs the local index engine's micro-benchmark instead.`;
 
 const REQUEST_TIMEOUT_MS = 30_000;
+/** The scenario with a throughput target, measured again in rounds interleaved with the no-op. */
+const PAIRED_SCENARIO = "miss-hybrid-10k";
 const SEED = 20_240_601;
 
 /** @param {string} line */
@@ -116,6 +121,7 @@ async function main(argv) {
     json: { type: "string" },
     keep: { type: "boolean" },
     "no-direct": { type: "boolean" },
+    rounds: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -128,6 +134,10 @@ async function main(argv) {
   const warmupMs = seconds(text(values.warmup), "--warmup", 1) * 1000;
   if (durationMs <= 0) throw new UsageError("--duration must be above 0");
   const levels = concurrencyLevels(text(values.concurrency));
+  const rounds = values.rounds === undefined ? 3 : Number(text(values.rounds));
+  if (!Number.isInteger(rounds) || rounds < 0) {
+    throw new UsageError(`--rounds: expected 0 or a positive integer, got ${String(values.rounds)}`);
+  }
   const port = values.port === undefined ? undefined : positiveInt(text(values.port), "--port", 0);
   const client = text(values.client) ?? "http";
   if (client !== "http" && client !== "fetch") {
@@ -225,16 +235,30 @@ async function main(argv) {
             transport.close();
           }
         }
-        runs.push(
-          await measureRun({
-            label: profileName,
-            description: profile.description,
+        const measured = await measureRun({
+          label: profileName,
+          description: profile.description,
+          baseUrl: server.baseUrl,
+          server,
+          scenarios,
+          settings,
+        });
+        runs.push(measured);
+        const paired = scenarios.find((s) => s.name === PAIRED_SCENARIO);
+        const baseline = scenarios[0];
+        if (paired && baseline && rounds > 0) {
+          const concurrency = Math.max(...levels);
+          log(`   ${rounds} rounds of ${baseline.name} then ${paired.name} at c=${concurrency}:`);
+          measured.paired = await measurePaired({
             baseUrl: server.baseUrl,
             server,
-            scenarios,
+            baseline,
+            scenario: paired,
+            concurrency,
+            rounds,
             settings,
-          }),
-        );
+          });
+        }
         const direct = scenarios.filter((s) => s.direct);
         if (server.directUrl && direct.length > 1 && !values["no-direct"]) {
           log(`   direct: the Worker's own socket ${server.directUrl} (no dev proxy, no request log)`);
@@ -262,6 +286,7 @@ async function main(argv) {
         durationMs,
         warmupMs,
         levels,
+        rounds,
         client: clientKind,
         scenarios: selected.map((s) => s.name),
         seed: SEED,

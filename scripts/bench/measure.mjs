@@ -110,3 +110,70 @@ export async function measureRun({ label, description, baseUrl, server, scenario
   }
   return run;
 }
+
+/**
+ * The no-op then `scenario`, `rounds` times in turn at one concurrency, each window as long as the
+ * pass's: a ratio per round, and their median. On a shared machine the load of other programs
+ * drifts over minutes; rounds close in time see about the same, where one window per scenario
+ * may not.
+ * @param {{ baseUrl: string, server: import("./server.mjs").RunningServer,
+ *   baseline: import("./scenarios.mjs").Scenario, scenario: import("./scenarios.mjs").Scenario,
+ *   concurrency: number, rounds: number,
+ *   settings: Parameters<typeof measureRun>[0]["settings"] }} options
+ * @returns {Promise<import("./report.mjs").PairedResult>}
+ */
+export async function measurePaired({ baseUrl, server, baseline, scenario, concurrency, rounds, settings }) {
+  const ctx = {
+    adminKey: settings.adminKey,
+    namespace: scenario.dataset ? (DATASETS[scenario.dataset]?.namespace ?? "") : "",
+    vocabulary: settings.vocabulary,
+    // Another seed than the pass's: new queries, so no answer comes from a cache.
+    seed: settings.seed + 1,
+  };
+  /** @param {import("./scenarios.mjs").Scenario} s */
+  const window = async (s) => {
+    const transport = createTransport(settings.clientKind, {
+      baseUrl,
+      concurrency,
+      timeoutMs: settings.timeoutMs,
+    });
+    try {
+      return await runClosedLoop({
+        transport,
+        concurrency,
+        warmupMs: settings.warmupMs,
+        durationMs: settings.durationMs,
+        next: s.requests(ctx),
+        check: s.check,
+        note: s.note,
+        expectStatus: s.expectStatus,
+        server: { pgid: server.pgid, proxyPort: server.proxyPort },
+      });
+    } finally {
+      transport.close();
+    }
+  };
+  /** @type {import("./report.mjs").PairedRound[]} */
+  const out = [];
+  for (let i = 0; i < rounds; i++) {
+    const noop = await window(baseline);
+    const target = await window(scenario);
+    const round = {
+      noop: noop.throughput,
+      target: target.throughput,
+      ratio: noop.throughput > 0 ? target.throughput / noop.throughput : Number.NaN,
+      noopWorkerUs: noop.cpu?.serverUsPerRequest?.worker ?? null,
+      targetWorkerUs: target.cpu?.serverUsPerRequest?.worker ?? null,
+    };
+    out.push(round);
+    settings.log(
+      `   round ${i + 1}/${rounds}: noop ${round.noop.toFixed(0)} req/s, ${scenario.name} ` +
+        `${round.target.toFixed(0)} req/s at c=${concurrency}: ${round.ratio.toFixed(3)}x`,
+    );
+  }
+  const sorted = out.map((r) => r.ratio).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median =
+    sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  return { scenario: scenario.name, concurrency, rounds: out, median };
+}
