@@ -10,8 +10,9 @@ import { dot } from "../exact-search";
 
 /**
  * Scores the 32 * `blockCount` rows of the blocks from `blocks` (`blockBytes` apart, scales at
- * `scalesAt` in each) against the query's `active` non-zero dimension pairs listed at `pairs`, into
- * f32s at `out`: byte offsets and counts in the kernel's memory (layout in kernel.wat).
+ * `scalesAt` in each) against the `active` query pairs listed at `pairs` (its non-zero ones, or
+ * all of them), into f32s at `out`: byte offsets and counts in the kernel's memory (layout in
+ * kernel.wat).
  */
 export type ScanFunction = (
   pairs: number,
