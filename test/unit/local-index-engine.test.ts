@@ -224,8 +224,9 @@ describe("scan kernels", () => {
       const got = quantizedTop(store, vectors, query, 10);
       const want = exactTop(vectors, query, 10);
       expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
+      // toBe compares with Object.is: the same float64, bit for bit.
       got.forEach((m, i) => {
-        expect(Object.is(m.score, want[i]?.score)).toBe(true);
+        expect(m.score).toBe(want[i]?.score);
       });
     }
   });

@@ -367,10 +367,9 @@ export class QuantizedStore {
       const { bytes, floats, doubles } = this.views();
       const from = this.codesAt(last);
       const to = this.codesAt(row);
-      for (let j = 0; j < this.stride; j += 2) {
-        const offset = (j / 2) * PAIR_BYTES;
-        bytes[to + offset] = bytes[from + offset] ?? 0;
-        bytes[to + offset + 1] = bytes[from + offset + 1] ?? 0;
+      for (let p = 0; p < this.scalesAt; p += PAIR_BYTES) {
+        bytes[to + p] = bytes[from + p] ?? 0;
+        bytes[to + p + 1] = bytes[from + p + 1] ?? 0;
       }
       floats[this.scaleAt(row) >> 2] = floats[this.scaleAt(last) >> 2] ?? 0;
       doubles[this.normAt(row) >> 3] = doubles[this.normAt(last) >> 3] ?? 0;
@@ -473,21 +472,9 @@ export class QuantizedStore {
       this.poolScores = new Float32Array(size);
     }
     const { memory } = this.kernel;
-    const words = this.views().words;
-    const codes = this.queryCodes;
-    const pairs = this.stride / 2;
-    let nonZero = 0;
-    for (let d = 0; d < this.stride; d += 2) if (codes[d] !== 0 || codes[d + 1] !== 0) nonZero++;
-    const sparse = nonZero <= pairs * SPARSE_SHARE;
-    let listed = 0;
-    for (let d = 0; d < this.stride; d += 2) {
-      const even = codes[d] ?? 0;
-      const odd = codes[d + 1] ?? 0;
-      if (sparse && even === 0 && odd === 0) continue;
-      words[(PAIRS_OFFSET >> 2) + 2 * listed] = (d / 2) * PAIR_BYTES;
-      words[(PAIRS_OFFSET >> 2) + 2 * listed + 1] = (even & 0xffff) | (odd << 16);
-      listed++;
-    }
+    let listed = this.listPairs(true);
+    const sparse = listed <= (this.stride / 2) * SPARSE_SHARE;
+    if (!sparse) listed = this.listPairs(false);
     const scan = sparse ? this.kernel.scanSparse : this.kernel.scan;
     for (let start = 0; start < n; start += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, n - start);
@@ -503,6 +490,25 @@ export class QuantizedStore {
       this.scores.set(new Float32Array(memory.buffer, SCORES_OFFSET, rows), start);
     }
     return this.scores;
+  }
+
+  /**
+   * Writes the query's dimension pairs (queryCodes) to the kernel's pair list, only the non-zero
+   * ones when `nonZeroOnly`; returns how many.
+   */
+  private listPairs(nonZeroOnly: boolean): number {
+    const words = this.views().words;
+    const codes = this.queryCodes;
+    let listed = 0;
+    for (let d = 0; d < this.stride; d += 2) {
+      const even = codes[d] ?? 0;
+      const odd = codes[d + 1] ?? 0;
+      if (nonZeroOnly && even === 0 && odd === 0) continue;
+      words[(PAIRS_OFFSET >> 2) + 2 * listed] = (d / 2) * PAIR_BYTES;
+      words[(PAIRS_OFFSET >> 2) + 2 * listed + 1] = (even & 0xffff) | (odd << 16);
+      listed++;
+    }
+    return listed;
   }
 
   /** Quantized scores of every row (for tests and diagnostics). */
