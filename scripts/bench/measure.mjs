@@ -3,9 +3,59 @@
 import { DATASETS } from "./datasets.mjs";
 import { runClosedLoop } from "./load.mjs";
 import { ratiosTo } from "./report.mjs";
+import { percentileOf, ratio } from "./stats.mjs";
 import { createTransport } from "./transport.mjs";
 
 /** @typedef {import("./report.mjs").RunResult} RunResult */
+/**
+ * @typedef {{ adminKey: string, vocabulary: import("./corpus.mjs").Vocabulary, levels: number[],
+ *   warmupMs: number, durationMs: number, clientKind: "http" | "fetch", seed: number,
+ *   timeoutMs: number, log: (line: string) => void }} Settings
+ */
+
+/**
+ * What a scenario's requests are built from.
+ * @param {import("./scenarios.mjs").Scenario} scenario
+ * @param {Settings} settings
+ * @param {number} seed
+ */
+function contextFor(scenario, settings, seed) {
+  return {
+    adminKey: settings.adminKey,
+    namespace: scenario.dataset ? (DATASETS[scenario.dataset]?.namespace ?? "") : "",
+    vocabulary: settings.vocabulary,
+    seed,
+  };
+}
+
+/**
+ * One closed-loop window of `scenario` at `concurrency`, on a transport of its own.
+ * @param {{ baseUrl: string, server: import("./server.mjs").RunningServer,
+ *   scenario: import("./scenarios.mjs").Scenario, ctx: ReturnType<typeof contextFor>,
+ *   concurrency: number, settings: Settings }} options
+ */
+async function measureWindow({ baseUrl, server, scenario, ctx, concurrency, settings }) {
+  const transport = createTransport(settings.clientKind, {
+    baseUrl,
+    concurrency,
+    timeoutMs: settings.timeoutMs,
+  });
+  try {
+    return await runClosedLoop({
+      transport,
+      concurrency,
+      warmupMs: settings.warmupMs,
+      durationMs: settings.durationMs,
+      next: scenario.requests(ctx),
+      check: scenario.check,
+      note: scenario.note,
+      expectStatus: scenario.expectStatus,
+      server: { pgid: server.pgid, proxyPort: server.proxyPort },
+    });
+  } finally {
+    transport.close();
+  }
+}
 
 /**
  * Sends one request and times its whole answer.
@@ -32,9 +82,7 @@ async function firstAnswer(transport, req) {
  * scenario is the no-op baseline the ratios refer to.
  * @param {{ label: string, description: string, baseUrl: string,
  *   server: import("./server.mjs").RunningServer, scenarios: import("./scenarios.mjs").Scenario[],
- *   settings: { adminKey: string, vocabulary: import("./corpus.mjs").Vocabulary, levels: number[],
- *     warmupMs: number, durationMs: number, clientKind: "http" | "fetch", seed: number,
- *     timeoutMs: number, log: (line: string) => void } }} options
+ *   settings: Settings }} options
  * @returns {Promise<RunResult>}
  */
 export async function measureRun({ label, description, baseUrl, server, scenarios, settings }) {
@@ -49,12 +97,7 @@ export async function measureRun({ label, description, baseUrl, server, scenario
   const transportFor = (concurrency) =>
     createTransport(settings.clientKind, { baseUrl, concurrency, timeoutMs: settings.timeoutMs });
   for (const scenario of scenarios) {
-    const ctx = {
-      adminKey: settings.adminKey,
-      namespace: scenario.dataset ? (DATASETS[scenario.dataset]?.namespace ?? "") : "",
-      vocabulary: settings.vocabulary,
-      seed: settings.seed,
-    };
+    const ctx = contextFor(scenario, settings, settings.seed);
     /** @type {Record<string, unknown> | undefined} */
     let prepared;
     if (scenario.prepare) {
@@ -79,23 +122,7 @@ export async function measureRun({ label, description, baseUrl, server, scenario
       alone.close();
     }
     for (const concurrency of settings.levels) {
-      const transport = transportFor(concurrency);
-      let load;
-      try {
-        load = await runClosedLoop({
-          transport,
-          concurrency,
-          warmupMs: settings.warmupMs,
-          durationMs: settings.durationMs,
-          next: scenario.requests(ctx),
-          check: scenario.check,
-          note: scenario.note,
-          expectStatus: scenario.expectStatus,
-          server: { pgid: server.pgid, proxyPort: server.proxyPort },
-        });
-      } finally {
-        transport.close();
-      }
+      const load = await measureWindow({ baseUrl, server, scenario, ctx, concurrency, settings });
       const noop = run.scenarios[0]?.levels.find((l) => l.concurrency === concurrency);
       const level = { ...load, ratios: ratiosTo(load, scenario.name === "noop" ? load : noop) };
       result.levels.push(level);
@@ -113,46 +140,29 @@ export async function measureRun({ label, description, baseUrl, server, scenario
 
 /**
  * The no-op then `scenario`, `rounds` times in turn at one concurrency, each window as long as the
- * pass's: a ratio per round, and their median. On a shared machine the load of other programs
+ * pass's: a ratio per round, and their median (nearest rank: the lower middle of an even count).
+ * On a shared machine the load of other programs
  * drifts over minutes; rounds close in time see about the same, where one window per scenario
  * may not.
  * @param {{ baseUrl: string, server: import("./server.mjs").RunningServer,
  *   baseline: import("./scenarios.mjs").Scenario, scenario: import("./scenarios.mjs").Scenario,
  *   concurrency: number, rounds: number,
- *   settings: Parameters<typeof measureRun>[0]["settings"] }} options
+ *   settings: Settings }} options
  * @returns {Promise<import("./report.mjs").PairedResult>}
  */
 export async function measurePaired({ baseUrl, server, baseline, scenario, concurrency, rounds, settings }) {
-  const ctx = {
-    adminKey: settings.adminKey,
-    namespace: scenario.dataset ? (DATASETS[scenario.dataset]?.namespace ?? "") : "",
-    vocabulary: settings.vocabulary,
-    // Another seed than the pass's: new queries, so no answer comes from a cache.
-    seed: settings.seed + 1,
-  };
+  // Another seed than the pass's: new queries, so no answer comes from a cache.
+  const seed = settings.seed + 1;
   /** @param {import("./scenarios.mjs").Scenario} s */
-  const window = async (s) => {
-    const transport = createTransport(settings.clientKind, {
+  const window = (s) =>
+    measureWindow({
       baseUrl,
+      server,
+      scenario: s,
+      ctx: contextFor(s, settings, seed),
       concurrency,
-      timeoutMs: settings.timeoutMs,
+      settings,
     });
-    try {
-      return await runClosedLoop({
-        transport,
-        concurrency,
-        warmupMs: settings.warmupMs,
-        durationMs: settings.durationMs,
-        next: s.requests(ctx),
-        check: s.check,
-        note: s.note,
-        expectStatus: s.expectStatus,
-        server: { pgid: server.pgid, proxyPort: server.proxyPort },
-      });
-    } finally {
-      transport.close();
-    }
-  };
   /** @type {import("./report.mjs").PairedRound[]} */
   const out = [];
   for (let i = 0; i < rounds; i++) {
@@ -161,7 +171,7 @@ export async function measurePaired({ baseUrl, server, baseline, scenario, concu
     const round = {
       noop: noop.throughput,
       target: target.throughput,
-      ratio: noop.throughput > 0 ? target.throughput / noop.throughput : Number.NaN,
+      ratio: ratio(target.throughput, noop.throughput),
       noopWorkerUs: noop.cpu?.serverUsPerRequest?.worker ?? null,
       targetWorkerUs: target.cpu?.serverUsPerRequest?.worker ?? null,
     };
@@ -171,9 +181,9 @@ export async function measurePaired({ baseUrl, server, baseline, scenario, concu
         `${round.target.toFixed(0)} req/s at c=${concurrency}: ${round.ratio.toFixed(3)}x`,
     );
   }
-  const sorted = out.map((r) => r.ratio).sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median =
-    sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  const median = percentileOf(
+    out.map((r) => r.ratio).sort((a, b) => a - b),
+    50,
+  );
   return { scenario: scenario.name, concurrency, rounds: out, median };
 }
