@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import {
+  apiKeyShell,
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
   checkNamespace,
@@ -175,7 +176,7 @@ export async function main(argv) {
   });
   if (degraded.length > 0) console.log(`  degraded: ${degraded.join(", ")}`);
 
-  const auth = apiKey ? ` -H "authorization: Bearer $EDGESEARCH_API_KEY"` : "";
+  const auth = apiKey ? ` -H "authorization: Bearer ${apiKeyShell()}"` : "";
   console.log(
     `\nTry another query:\n  curl -s ${baseUrl}/v1/namespaces/${namespace}/search${auth} ` +
       `-H 'content-type: application/json' -d '{"query": "who deciphered hieroglyphs", "topK": 3}'`,

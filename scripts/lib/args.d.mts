@@ -16,6 +16,7 @@ export declare function connectionSettings(
   env?: Record<string, string | undefined>,
   devAdminKey?: () => string | undefined,
 ): { baseUrl: string; apiKey: string | undefined };
+export declare function apiKeyShell(env?: Record<string, string | undefined>): string;
 export declare function checkNamespace(name: string): string;
 export declare function positiveInt(
   value: string | boolean | undefined,

@@ -75,6 +75,17 @@ export function connectionSettings(values, env = process.env, devAdminKey = read
 }
 
 /**
+ * The key of connectionSettings as a shell expression, for commands a script prints for the user
+ * to paste: $EDGESEARCH_API_KEY when it is set, else the dev key read from .dev.vars (the README's
+ * quickstart sets no variable).
+ * @param {Record<string, string | undefined>} [env]
+ * @returns {string}
+ */
+export function apiKeyShell(env = process.env) {
+  return env.EDGESEARCH_API_KEY ? "$EDGESEARCH_API_KEY" : "$(sed -n 's/^ADMIN_API_KEY=//p' .dev.vars)";
+}
+
+/**
  * @param {string} name
  * @returns {string}
  */

@@ -1,7 +1,7 @@
 // The scripts' API key: EDGESEARCH_API_KEY when set, else the dev server's key from .dev.vars,
 // and that one only for a server on this machine.
 import { describe, expect, it } from "vitest";
-import { connectionSettings } from "../../scripts/lib/args.mjs";
+import { apiKeyShell, connectionSettings } from "../../scripts/lib/args.mjs";
 import { adminKeyFromDevVars, isLoopback } from "../../scripts/lib/dev-vars.mjs";
 
 describe("dev admin key", () => {
@@ -32,5 +32,11 @@ describe("dev admin key", () => {
       apiKey: undefined,
     });
     expect(connectionSettings({}, {}, () => undefined).apiKey).toBeUndefined();
+  });
+
+  it("prints the key for pasted commands as the variable that holds it, or as read from .dev.vars", () => {
+    expect(apiKeyShell({ EDGESEARCH_API_KEY: "es_live_1" })).toBe("$EDGESEARCH_API_KEY");
+    // Without the variable (the README's quickstart), the same expression the README uses for KEY.
+    expect(apiKeyShell({})).toBe("$(sed -n 's/^ADMIN_API_KEY=//p' .dev.vars)");
   });
 });
