@@ -192,7 +192,7 @@ export async function search(
           returnMetadata: "none",
         }),
       );
-      return result.matches.map((m) => ({ id: m.id, score: m.score }));
+      return result.matches;
     } catch (err) {
       return unavailable(VECTOR_UNAVAILABLE, err);
     }

@@ -28,42 +28,56 @@ const metadataSchema = z.record(z.string(), z.union([z.string(), z.number(), z.b
 
 const mutationSchema = z.object({ mutationId: z.string().min(1) });
 
-/** A query reply's match as the object sends it. */
-interface ReplyMatch {
-  id: string;
-  score: number;
-  namespace?: string;
-  values?: Float32Array | number[];
-  metadata?: Record<string, string | number | boolean>;
+/** A query reply as the object sends it (WireMatches): one array per field, `count` long. */
+interface Reply {
+  count: number;
+  ids: string[];
+  scores: Float64Array;
+  namespaces: string[];
+  values?: Float32Array[];
+  metadata?: (Record<string, string | number | boolean> | null)[];
 }
 
-function isReplyMatch(value: unknown): value is ReplyMatch {
-  if (typeof value !== "object" || value === null) return false;
-  const m = value as Record<string, unknown>;
-  return (
-    typeof m.id === "string" &&
-    typeof m.score === "number" &&
-    (m.namespace === undefined || typeof m.namespace === "string") &&
-    (m.values === undefined ||
-      m.values instanceof Float32Array ||
-      (Array.isArray(m.values) && m.values.every((x) => typeof x === "number"))) &&
-    (m.metadata === undefined || metadataSchema.safeParse(m.metadata).success)
-  );
+function isColumn(value: unknown, count: number, isItem: (item: unknown) => boolean): boolean {
+  return Array.isArray(value) && value.length === count && value.every(isItem);
 }
 
 // Checked field by field rather than by an object schema: a hybrid search's vector leg gets 100
 // matches, and parsing each with zod was a visible share of a local query's CPU.
-const queryResultSchema = z.custom<{ count: number; matches: ReplyMatch[] }>((value) => {
+const queryResultSchema = z.custom<Reply>((value) => {
   if (typeof value !== "object" || value === null) return false;
   const r = value as Record<string, unknown>;
+  const count = r.count;
   return (
-    typeof r.count === "number" &&
-    Number.isInteger(r.count) &&
-    r.count >= 0 &&
-    Array.isArray(r.matches) &&
-    r.matches.every(isReplyMatch)
+    typeof count === "number" &&
+    Number.isInteger(count) &&
+    count >= 0 &&
+    isColumn(r.ids, count, (id) => typeof id === "string") &&
+    r.scores instanceof Float64Array &&
+    r.scores.length === count &&
+    isColumn(r.namespaces, count, (ns) => typeof ns === "string") &&
+    (r.values === undefined || isColumn(r.values, count, (v) => v instanceof Float32Array)) &&
+    (r.metadata === undefined ||
+      isColumn(r.metadata, count, (m) => m === null || metadataSchema.safeParse(m).success))
   );
-}, "expected { count, matches: [{ id, score, namespace?, values?, metadata? }] }");
+}, "expected { count, ids, scores, namespaces, values?, metadata? }, each column count long");
+
+/** The matches of a reply, as VectorIndex answers them ("" is no namespace). */
+function replyMatches(reply: Reply): VectorMatch[] {
+  const { ids, scores, namespaces, values, metadata } = reply;
+  const out: VectorMatch[] = new Array(reply.count);
+  for (let i = 0; i < reply.count; i++) {
+    const match: VectorMatch = { id: ids[i] ?? "", score: scores[i] ?? 0 };
+    const namespace = namespaces[i];
+    if (namespace) match.namespace = namespace;
+    const v = values?.[i];
+    if (v !== undefined) match.values = Array.from(v);
+    const m = metadata?.[i];
+    if (m) match.metadata = m;
+    out[i] = match;
+  }
+  return out;
+}
 const recordSchema = z.object({
   id: z.string(),
   values: valuesSchema,
@@ -139,17 +153,13 @@ export class LocalVectorIndexClient implements VectorIndex {
         this.call("query", queryResultSchema, () => this.shard(n).query(values, options)),
       ),
     );
-    const merged = replies.length === 1 ? (replies[0]?.matches ?? []) : replies.flatMap((r) => r.matches);
-    if (replies.length > 1) merged.sort(compareScored);
-    const matches = merged.slice(0, topK).map(
-      (m): VectorMatch => ({
-        id: m.id,
-        score: m.score,
-        ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
-        ...(m.values === undefined ? {} : { values: Array.from(m.values) }),
-        ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
-      }),
-    );
+    const first = replies[0];
+    if (replies.length === 1 && first !== undefined) {
+      const matches = replyMatches(first);
+      if (matches.length > topK) matches.length = topK;
+      return { count: matches.length, matches };
+    }
+    const matches = replies.flatMap(replyMatches).sort(compareScored).slice(0, topK);
     return { count: matches.length, matches };
   }
 

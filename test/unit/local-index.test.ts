@@ -229,11 +229,19 @@ describe("local vector index", () => {
   });
 
   it.each([
-    ["a reply without matches", { count: 1 }],
-    ["a match without a score", { count: 1, matches: [{ id: "a" }] }],
-    ["a negative count", { count: -1, matches: [] }],
-    ["values that are not numbers", { count: 1, matches: [{ id: "a", score: 1, values: ["1"] }] }],
-    ["metadata holding an object", { count: 1, matches: [{ id: "a", score: 1, metadata: { k: {} } }] }],
+    ["a reply without ids", { count: 1, scores: Float64Array.of(1), namespaces: [""] }],
+    ["a match without a score", { count: 1, ids: ["a"], scores: new Float64Array(0), namespaces: [""] }],
+    ["scores as a list", { count: 1, ids: ["a"], scores: [1], namespaces: [""] }],
+    ["a negative count", { count: -1, ids: [], scores: new Float64Array(0), namespaces: [] }],
+    ["a count that is not the ids'", { count: 2, ids: ["a"], scores: Float64Array.of(1), namespaces: [""] }],
+    [
+      "values that are not numbers",
+      { count: 1, ids: ["a"], scores: Float64Array.of(1), namespaces: [""], values: [["1"]] },
+    ],
+    [
+      "metadata holding an object",
+      { count: 1, ids: ["a"], scores: Float64Array.of(1), namespaces: [""], metadata: [{ k: {} }] },
+    ],
   ])("refuses %s from the object as a non-retryable upstream failure", async (_, value) => {
     // An object namespace whose one shard answers `value` to a query.
     const stub = {
