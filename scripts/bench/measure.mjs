@@ -141,9 +141,8 @@ export async function measureRun({ label, description, baseUrl, server, scenario
 /**
  * The no-op then `scenario`, `rounds` times in turn at one concurrency, each window as long as the
  * pass's: a ratio per round, and their median (nearest rank: the lower middle of an even count).
- * On a shared machine the load of other programs
- * drifts over minutes; rounds close in time see about the same, where one window per scenario
- * may not.
+ * On a shared machine the load of other programs drifts over minutes; rounds close in time see
+ * about the same, where one window per scenario may not.
  * @param {{ baseUrl: string, server: import("./server.mjs").RunningServer,
  *   baseline: import("./scenarios.mjs").Scenario, scenario: import("./scenarios.mjs").Scenario,
  *   concurrency: number, rounds: number,

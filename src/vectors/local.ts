@@ -153,13 +153,10 @@ export class LocalVectorIndexClient implements VectorIndex {
         this.call("query", queryResultSchema, () => this.shard(n).query(values, options)),
       ),
     );
-    const first = replies[0];
-    if (replies.length === 1 && first !== undefined) {
-      const matches = replyMatches(first);
-      if (matches.length > topK) matches.length = topK;
-      return { count: matches.length, matches };
-    }
-    const matches = replies.flatMap(replyMatches).sort(compareScored).slice(0, topK);
+    // Each shard's matches come best first; only several shards' need merging.
+    const matches = replies.flatMap(replyMatches);
+    if (replies.length > 1) matches.sort(compareScored);
+    if (matches.length > topK) matches.length = topK;
     return { count: matches.length, matches };
   }
 

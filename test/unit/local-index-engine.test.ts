@@ -72,6 +72,17 @@ function quantizedTop(
   return searchStores(query, k, [{ namespace: "", store }], accept, fetch);
 }
 
+/** The store's top 10 after rescoring is exact search's: the same ids, and the same float64 scores. */
+function expectExactTop(store: QuantizedStore, vectors: Float32Array[], query: Float32Array) {
+  const got = quantizedTop(store, vectors, query, 10);
+  const want = exactTop(vectors, query, 10);
+  expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
+  // toBe compares with Object.is: the same float64, bit for bit.
+  got.forEach((m, i) => {
+    expect(m.score).toBe(want[i]?.score);
+  });
+}
+
 /**
  * A store holding `distinct` random vectors three times over under ids inserted out of order, a
  * query, and every row ranked by quantized score, then id: the order candidates must follow.
@@ -220,14 +231,7 @@ describe("scan kernels", () => {
       [27, 9],
       [28, 16],
     ] as const) {
-      const query = sparseQuery(seed, dims, nonZero);
-      const got = quantizedTop(store, vectors, query, 10);
-      const want = exactTop(vectors, query, 10);
-      expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
-      // toBe compares with Object.is: the same float64, bit for bit.
-      got.forEach((m, i) => {
-        expect(m.score).toBe(want[i]?.score);
-      });
+      expectExactTop(store, vectors, sparseQuery(seed, dims, nonZero));
     }
   });
 
@@ -267,14 +271,7 @@ describe("scan kernels", () => {
 
   it.each(kernels)("%s: the top 10 after rescoring equals exact search, scores included", (_, make) => {
     const store = storeOf(make(), vectors, dims);
-    for (const query of queries) {
-      const got = quantizedTop(store, vectors, query, 10);
-      const want = exactTop(vectors, query, 10);
-      expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
-      got.forEach((m, i) => {
-        expect(m.score).toBe(want[i]?.score);
-      });
-    }
+    for (const query of queries) expectExactTop(store, vectors, query);
   });
 });
 

@@ -313,12 +313,12 @@ export class QuantizedStore {
    * only its non-zero dimensions are read: the others add +0 to dot()'s sums, which changes none.
    */
   exactScore(row: number, values: Float32Array, queryNorm: number): number {
-    const rowNorm = this.views().doubles[this.normAt(row) >> 3] ?? 0;
-    const denominator = queryNorm * rowNorm;
+    const { floats, doubles } = this.views();
+    const denominator = queryNorm * (doubles[this.normAt(row) >> 3] ?? 0);
     if (denominator === 0) return 0;
     const count = this.queryNonZero;
     if (count < 0) {
-      this.views().floats.set(values, EXACT_VALUES_OFFSET >> 2);
+      floats.set(values, EXACT_VALUES_OFFSET >> 2);
       return this.kernel.dot(EXACT_QUERY_OFFSET, EXACT_VALUES_OFFSET, this.dotCount) / denominator;
     }
     // dot()'s four sums (dimension d goes to sum d mod 4), each in ascending order of d.
