@@ -1,6 +1,7 @@
 // Composition root: the HTTP app, the queue consumers and the Durable Object classes.
 import { loadConfig } from "../src/config";
 import { flushLocalMetricsIfDue, withLocalMetrics } from "../src/observe/local-dataset";
+import { withLocalQueueLimits } from "../src/util/queue-limits";
 import { createApp } from "./api/app";
 import { workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
@@ -28,9 +29,12 @@ export type ShardMap = ShardMapObject;
 
 const app = createApp();
 
+/** The env the handlers see: in local mode, metrics mirrored into D1 and the queue held to its limits. */
+const handlerEnv = (env: Env) => withLocalQueueLimits(withLocalMetrics(workerEnv(env)));
+
 export default {
   async fetch(request, rawEnv, ctx) {
-    const env = withLocalMetrics(workerEnv(rawEnv));
+    const env = handlerEnv(rawEnv);
     const response = await app.fetch(request, env, ctx);
     if (env.BACKEND === "local") {
       const flushing = flushLocalMetricsIfDue(env.DB);
@@ -40,7 +44,7 @@ export default {
   },
 
   async queue(batch, rawEnv, ctx) {
-    const env = withLocalMetrics(workerEnv(rawEnv));
+    const env = handlerEnv(rawEnv);
     const config = loadConfig(env);
     const logger = backgroundLogger(env, ctx, config.logLevel, { queue: batch.queue });
     const services = buildServices(env, config, logger, {
@@ -56,5 +60,5 @@ export default {
     });
   },
 
-  scheduled: (_controller, env, ctx) => scheduledHealthCheck(withLocalMetrics(workerEnv(env)), ctx),
+  scheduled: (_controller, env, ctx) => scheduledHealthCheck(handlerEnv(env), ctx),
 } satisfies ExportedHandler<Env>;

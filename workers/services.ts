@@ -6,6 +6,7 @@ import { createEmbedder } from "../src/embed/create";
 import type { Embedder } from "../src/embed/embedder";
 import { queryInstructionFor } from "../src/embed/query-format";
 import { AppError } from "../src/errors";
+import { invocationDataset } from "../src/observe/analytics-limits";
 import type { Logger } from "../src/observe/logger";
 import { AnalyticsEngineMetrics, type Metrics } from "../src/observe/metrics";
 import { createReranker } from "../src/rerank/create";
@@ -199,7 +200,7 @@ export function buildServices(
     guard,
     resultCache: typeof caches === "undefined" ? null : caches.default,
     queue: env.INGEST_QUEUE,
-    metrics: new AnalyticsEngineMetrics(env.METRICS),
+    metrics: new AnalyticsEngineMetrics(invocationDataset(env)),
     logger,
     config,
     defer,

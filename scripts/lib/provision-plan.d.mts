@@ -23,6 +23,8 @@ export interface ProvisionConfig {
   producers: { binding: string; queue: string }[];
   consumers: { queue: string; deadLetterQueue: string | null }[];
   drift: string[];
+  /** What the environment declares beyond a platform limit (config-limits.mjs). */
+  limits: string[];
 }
 export interface ObservedState {
   known: boolean;

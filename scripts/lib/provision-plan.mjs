@@ -2,6 +2,7 @@
 // the configuration and of what the account already holds: an ordered list of steps, each with
 // its status and the exact wrangler command. No I/O, so the tests run it inside workerd and the
 // dry run never needs Cloudflare.
+import { configLimitProblems } from "./config-limits.mjs";
 
 /** Output size of each supported embedding model (mirrors EMBEDDING_MODELS in src/embed/embedder.ts). */
 export const MODEL_DIMENSIONS = /** @type {Readonly<Record<string, number>>} */ ({
@@ -60,6 +61,7 @@ const NON_INHERITED = [
  *   producers: { binding: string, queue: string }[],
  *   consumers: { queue: string, deadLetterQueue: string | null }[],
  *   drift: string[],
+ *   limits: string[],
  * }} ProvisionConfig
  * @typedef {{
  *   known: boolean,
@@ -168,6 +170,7 @@ export function resolveEnvironment(data, env) {
       deadLetterQueue: str(t.dead_letter_queue) || null,
     })),
     drift,
+    limits: configLimitProblems(section, SECRETS.length),
   };
 }
 
@@ -239,6 +242,10 @@ export function planProvision(config, state, options = {}) {
 
   for (const message of config.drift) {
     steps.push({ key: `check:${message}`, kind: "check", title: message, status: "warn" });
+  }
+  // Over a platform limit: wrangler deploy, or the platform at runtime, would refuse it.
+  for (const message of config.limits) {
+    steps.push({ key: `check:limit:${message}`, kind: "check", title: message, status: "conflict" });
   }
 
   // Vectorize index, then its metadata indexes.

@@ -7,6 +7,7 @@ import { AppError, errorMessage } from "../errors";
 import type { DocumentStore } from "../store/documents";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
+import { sendPaged } from "../util/queue-limits";
 import { byteLength, documentKey, type Metadata } from "../validation";
 import { deleteMessage, type IngestMessage, putMessage } from "./messages";
 import { normalizeContentType } from "./parse";
@@ -27,7 +28,6 @@ export interface SubmitDeps {
 }
 
 const R2_CONCURRENCY = 16;
-const QUEUE_BATCH = 100;
 // R2 custom metadata is small (2 KiB): title and metadata ride along only when they fit; the
 // D1 row is the record of truth for documents written through the API.
 const MAX_CUSTOM_METADATA_BYTES = 1800;
@@ -123,15 +123,15 @@ export async function deleteDocuments(deps: SubmitDeps, namespace: string, ids: 
 }
 
 async function enqueue(queue: Queue, messages: IngestMessage[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += QUEUE_BATCH) {
-    const batch = messages.slice(i, i + QUEUE_BATCH).map((body) => ({ body, contentType: "json" as const }));
-    try {
-      await queue.sendBatch(batch);
-    } catch (err) {
-      throw new AppError("unavailable", `could not enqueue for indexing: ${errorMessage(err)}`, {
-        retryable: true,
-        cause: err,
-      });
-    }
+  try {
+    await sendPaged(
+      queue,
+      messages.map((body) => ({ body, contentType: "json" as const })),
+    );
+  } catch (err) {
+    throw new AppError("unavailable", `could not enqueue for indexing: ${errorMessage(err)}`, {
+      retryable: true,
+      cause: err,
+    });
   }
 }

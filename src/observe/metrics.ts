@@ -2,6 +2,8 @@
 // health check. The dataset is indexed by namespace so per-namespace queries stay cheap. The
 // positions below are a schema: queries (scripts/lib/analytics-sql.mjs, docs/observability.md)
 // read them by number, so fields are only ever appended.
+import { truncateUtf8 } from "../util/encoding";
+import { AE_BLOB_BYTES, AE_MAX_INDEX_BYTES, AE_MAX_POINTS_PER_INVOCATION } from "./analytics-limits";
 
 /** Search stages timed for Server-Timing and metrics, in pipeline order. */
 export const SEARCH_STAGES = [
@@ -80,16 +82,38 @@ const r1 = (ms: number | undefined) => Math.round((ms ?? 0) * 10) / 10;
  * Health: blob1 "health", blob2 namespace, blob3 state, blob4 problems (comma-joined);
  * double1 indexed documents, double2 D1 chunks, double3 expected chunks, double4 stuck queued,
  * double5 dead letters, double6 sampled vectors, double7 missing vectors.
+ *
+ * Every point fits Analytics Engine's limits: the index is cut to 96 bytes and each blob to 800
+ * (twenty fit the 16,000-byte total), on a character boundary, so a long error code or problem
+ * list is shortened, never refused. One instance serves one invocation and writes at most 250
+ * points (the platform throws past that); later ones are dropped and counted in `dropped`.
  */
 export class AnalyticsEngineMetrics implements Metrics {
+  private written = 0;
+  /** Points not written because this invocation had written AE_MAX_POINTS_PER_INVOCATION. */
+  dropped = 0;
+
   constructor(private readonly dataset: AnalyticsEngineDataset) {}
+
+  private write(index: string, blobs: string[], doubles: number[]): void {
+    if (this.written >= AE_MAX_POINTS_PER_INVOCATION) {
+      this.dropped += 1;
+      return;
+    }
+    this.written += 1;
+    this.dataset.writeDataPoint({
+      indexes: [truncateUtf8(index, AE_MAX_INDEX_BYTES)],
+      blobs: blobs.map((b) => truncateUtf8(b, AE_BLOB_BYTES)),
+      doubles,
+    });
+  }
 
   search(e: SearchEvent): void {
     const s = e.stages ?? {};
-    this.dataset.writeDataPoint({
-      indexes: [e.namespace],
-      blobs: ["search", e.namespace, e.mode, e.cache, e.degraded.join(","), e.colo ?? "", e.code ?? ""],
-      doubles: [
+    this.write(
+      e.namespace,
+      ["search", e.namespace, e.mode, e.cache, e.degraded.join(","), e.colo ?? "", e.code ?? ""],
+      [
         e.status,
         e.results,
         r1(e.totalMs),
@@ -102,22 +126,22 @@ export class AnalyticsEngineMetrics implements Metrics {
         r1(s.fuse),
         r1(s.rerank),
       ],
-    });
+    );
   }
 
   ingest(e: IngestEvent): void {
-    this.dataset.writeDataPoint({
-      indexes: [e.namespace],
-      blobs: ["ingest", e.namespace, e.outcome],
-      doubles: [e.chunks, e.bytes, r1(e.totalMs), r1(e.lagMs), e.attempts ?? 0],
-    });
+    this.write(
+      e.namespace,
+      ["ingest", e.namespace, e.outcome],
+      [e.chunks, e.bytes, r1(e.totalMs), r1(e.lagMs), e.attempts ?? 0],
+    );
   }
 
   health(e: HealthEvent): void {
-    this.dataset.writeDataPoint({
-      indexes: [e.namespace],
-      blobs: ["health", e.namespace, e.state, e.problems.join(",")],
-      doubles: [
+    this.write(
+      e.namespace,
+      ["health", e.namespace, e.state, e.problems.join(",")],
+      [
         e.indexedDocuments,
         e.d1Chunks,
         e.expectedChunks,
@@ -126,6 +150,6 @@ export class AnalyticsEngineMetrics implements Metrics {
         e.sampledVectors,
         e.missingVectors,
       ],
-    });
+    );
   }
 }

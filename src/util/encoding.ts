@@ -5,3 +5,20 @@ export function base64url(bytes: Uint8Array): string {
   for (const b of bytes) s += String.fromCharCode(b);
   return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
+
+const utf8 = new TextEncoder();
+
+/**
+ * The longest prefix of `s` whose UTF-8 encoding fits in `maxBytes`, never splitting a character
+ * (a cut inside a surrogate pair or a multi-byte sequence drops the whole character).
+ */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  // Each UTF-16 unit is at most 3 bytes of UTF-8: a string this short always fits.
+  if (s.length * 3 <= maxBytes) return s;
+  const bytes = utf8.encode(s);
+  if (bytes.byteLength <= maxBytes) return s;
+  let end = Math.max(0, maxBytes);
+  // Back up over continuation bytes (10xxxxxx) to the start of the character that was cut.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}

@@ -16,6 +16,7 @@ import { AppError } from "../../src/errors";
 import { createLogger } from "../../src/observe/logger";
 import { ShardMapClient } from "../../src/shards/client";
 import { placementOf } from "../../src/shards/policy";
+import { sendPaged } from "../../src/util/queue-limits";
 import type { GoldenQuery } from "../../src/versions/gate";
 import type { BackfillTask, PurgeTask, VersionTask } from "../../src/versions/messages";
 import {
@@ -442,7 +443,10 @@ export class NamespaceCoordinator extends DurableObject<Env> {
     }
     if (changed) this.bumpEpoch();
     await this.publishIfStale();
-    if (tasks.length > 0) await this.env.INGEST_QUEUE.sendBatch(tasks.map((body) => ({ body })));
+    await sendPaged(
+      this.env.INGEST_QUEUE,
+      tasks.map((body) => ({ body })),
+    );
     await this.scheduleAlarm();
   }
 

@@ -4,6 +4,7 @@
 // metrics are flushed before the run ends.
 import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
+import { invocationDataset } from "../../src/observe/analytics-limits";
 import { observeConfig } from "../../src/observe/config";
 import { checkIndexHealth, healthEvent, storeIndexHealth } from "../../src/observe/index-health";
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
@@ -134,8 +135,11 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
       { stuckAfterMs: observeConfig(env).stuckQueuedMs },
     );
     await storeIndexHealth(env.DB, report);
-    const metrics = new AnalyticsEngineMetrics(env.METRICS);
-    for (const ns of report.namespaces) {
+    const metrics = new AnalyticsEngineMetrics(invocationDataset(env));
+    // Namespaces with problems first: past 250 points per invocation the healthy ones are dropped.
+    const rank = { fail: 0, warn: 1, ok: 2 } as const;
+    const namespaces = [...report.namespaces].sort((a, b) => rank[a.state] - rank[b.state]);
+    for (const ns of namespaces) {
       metrics.health(healthEvent(ns));
       if (ns.state !== "ok") {
         logger.warn("index_health.problem", {
@@ -145,6 +149,7 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
         });
       }
     }
+    if (metrics.dropped > 0) logger.warn("index_health.points_dropped", { dropped: metrics.dropped });
     logger.info("index_health.checked", {
       state: report.totals.state,
       problems: report.totals.problems,

@@ -4,6 +4,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Principal } from "../../../src/auth/scopes";
 import { AppError, errorMessage } from "../../../src/errors";
 import { d1 } from "../../../src/store/d1";
+import { sendPaged } from "../../../src/util/queue-limits";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -161,8 +162,9 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
           ),
         );
         try {
-          await c.env.INGEST_QUEUE.sendBatch(
-            slice.map((r) => ({ body: JSON.parse(r.body), contentType: "json" })),
+          await sendPaged(
+            c.env.INGEST_QUEUE,
+            slice.map((r) => ({ body: JSON.parse(r.body), contentType: "json" as const })),
           );
         } catch (err) {
           throw new AppError("unavailable", `could not enqueue: ${errorMessage(err)}`, { retryable: true });
