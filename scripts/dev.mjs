@@ -33,7 +33,15 @@ if (existing) {
 }
 console.log('edgesearch: use it as  -H "authorization: Bearer <key>"  (scripts read it from .dev.vars)\n');
 
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
+// `--persist-to DIR` moves the local state: the migrations must go to the database there.
+const persistAt = args.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
+const persist =
+  persistAt < 0
+    ? []
+    : args[persistAt].includes("=")
+      ? [args[persistAt]]
+      : args.slice(persistAt, persistAt + 2);
+const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], {
   cwd: root,
   env: { ...env, CI: "true" },
   stdio: ["ignore", "inherit", "inherit"],

@@ -7,12 +7,12 @@
 // test/e2e/output/dashboard.png. Exits non-zero on any failure; stops everything it started.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { installSignalHandlers, runCleanups, runGroup, startGroup } from "./bench/processes.mjs";
+import { installSignalHandlers, runCleanups, runGroup } from "./bench/processes.mjs";
+import { devEnv, portFree, startServer, waitFor } from "./lib/dev-server.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PORT = 8795;
@@ -30,25 +30,6 @@ function check(name, ok, detail = "") {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function portFree(port) {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** @param {() => Promise<unknown>} probe @param {string} what @param {number} timeoutMs */
-async function waitFor(what, probe, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
 async function main() {
   const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
   if (!existsSync(executablePath)) {
@@ -58,14 +39,7 @@ async function main() {
   installSignalHandlers();
   const dir = mkdtempSync(path.join(os.tmpdir(), "edgesearch-e2e-"));
   const logFile = path.join(dir, "wrangler.log");
-  const env = {
-    ...process.env,
-    PATH: `${path.join(ROOT, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    WRANGLER_SEND_METRICS: "false",
-    WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
-    CI: "true",
-  };
+  const env = devEnv();
   const key = `e2e-${randomBytes(24).toString("hex")}`;
   let server;
   let browser;
@@ -77,7 +51,7 @@ async function main() {
       logFile,
       timeoutMs: 120_000,
     });
-    server = startGroup(
+    server = await startServer(
       "wrangler",
       [
         "dev",
@@ -100,15 +74,7 @@ async function main() {
         "--var",
         `ADMIN_API_KEY:${key}`,
       ],
-      { cwd: ROOT, env, logFile },
-    );
-    await waitFor(
-      "the server",
-      async () => {
-        if (server.exited()) throw new Error(`wrangler exited; see ${logFile}`);
-        return (await fetch(`${BASE}/healthz`)).ok;
-      },
-      90_000,
+      { baseUrl: BASE, env, logFile },
     );
     const call = async (method, p, body) => {
       const res = await fetch(`${BASE}${p}`, {

@@ -51,7 +51,7 @@ export function installSignalHandlers() {
     }
     stopping = true;
     interrupted = true;
-    process.stderr.write(`\n${signal}: stopping the servers the bench started...\n`);
+    process.stderr.write(`\n${signal}: stopping the servers this command started...\n`);
     void runCleanups().finally(() => process.exit(130));
   };
   for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM", "SIGHUP"])) process.on(signal, handler);
@@ -112,11 +112,13 @@ export async function stopGroup(pgid, graceMs = 5000) {
 
 /**
  * Starts a command as the leader of a new process group, its output appended to `logFile`.
+ * `graceMs`: how long stopping waits after SIGTERM before SIGKILL (a command that stops children
+ * of its own on SIGTERM needs longer than they do).
  * @param {string} command
  * @param {string[]} args
- * @param {{ cwd: string, env: NodeJS.ProcessEnv, logFile: string }} options
+ * @param {{ cwd: string, env: NodeJS.ProcessEnv, logFile: string, graceMs?: number }} options
  */
-export function startGroup(command, args, { cwd, env, logFile }) {
+export function startGroup(command, args, { cwd, env, logFile, graceMs }) {
   const fd = openSync(logFile, "a");
   const child = spawn(command, args, { cwd, env, stdio: ["ignore", fd, fd], detached: true });
   const pgid = child.pid;
@@ -130,7 +132,7 @@ export function startGroup(command, args, { cwd, env, logFile }) {
       resolve(exited);
     });
   });
-  const unregister = onCleanup(() => stopGroup(pgid));
+  const unregister = onCleanup(() => stopGroup(pgid, graceMs));
   return {
     pgid,
     /** @returns {{ code: number | null, signal: NodeJS.Signals | null } | null} */
@@ -139,7 +141,7 @@ export function startGroup(command, args, { cwd, env, logFile }) {
     exit: /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */ (exit),
     stop: async () => {
       unregister();
-      await stopGroup(pgid);
+      await stopGroup(pgid, graceMs);
     },
   };
 }

@@ -5,11 +5,11 @@
 // .wrangler folder is never touched. A trivial Node server measures the client alone.
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { devEnv, portFree } from "../lib/dev-server.mjs";
 import { runGroup, startGroup } from "./processes.mjs";
 import { listeningPorts, workerPids } from "./procstat.mjs";
 
@@ -25,17 +25,9 @@ export const PORT_RANGE = /** @type {const} */ ([8790, 8799]);
  */
 export const LOCAL_OBSERVABILITY = process.env.X_LOCAL_OBSERVABILITY ?? "false";
 
-/** Environment for wrangler: the project's Node and wrangler first on PATH, offline, no telemetry. */
+/** Environment for wrangler (the project's Node and wrangler, offline, no telemetry or reloads). */
 function wranglerEnv() {
-  return {
-    ...process.env,
-    PATH: `${path.join(ROOT, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    WRANGLER_SEND_METRICS: "false",
-    // The config is a private copy, but a reload would still drop the isolate's caches.
-    WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
-    X_LOCAL_OBSERVABILITY: LOCAL_OBSERVABILITY,
-  };
+  return { ...devEnv(), X_LOCAL_OBSERVABILITY: LOCAL_OBSERVABILITY };
 }
 
 /**
@@ -101,18 +93,6 @@ export async function applyMigrations(workspace) {
       timeoutMs: 120_000,
     },
   );
-}
-
-/**
- * @param {number} port
- * @returns {Promise<boolean>}
- */
-function portFree(port) {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
 }
 
 /**

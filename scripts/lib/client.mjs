@@ -19,7 +19,7 @@ export const DEFAULT_BASE_URL = "http://localhost:8787";
  * @typedef {{ results: SearchResult[], version: unknown, cache: "hit" | "miss", degraded: string[] }} SearchResponse
  * @typedef {{ attempt: number, delayMs: number, reason: string }} RetryNotice
  * @typedef {{ retries?: number }} CallOptions
- * @typedef {{ body: unknown, lastAttemptMs: number, attempts: number }} Timed
+ * @typedef {{ body: unknown, lastAttemptMs: number, attempts: number, headers: Headers }} Timed
  */
 
 /** An API call that failed for good: a 4xx, or a transient failure that outlived its retries. */
@@ -177,9 +177,10 @@ export function createClient(options = {}) {
       }
       const lastAttemptMs = performance.now() - started;
       if (response.ok) {
-        if (text === "") return { body: null, lastAttemptMs, attempts: attempt };
+        const headers = response.headers;
+        if (text === "") return { body: null, lastAttemptMs, attempts: attempt, headers };
         try {
-          return { body: JSON.parse(text), lastAttemptMs, attempts: attempt };
+          return { body: JSON.parse(text), lastAttemptMs, attempts: attempt, headers };
         } catch (err) {
           throw new ApiError(`${method} ${path} returned ${response.status} with a body that is not JSON`, {
             status: response.status,
@@ -280,10 +281,11 @@ export function createClient(options = {}) {
     search: async (namespace, body) =>
       parseSearch(await request("POST", `${nsPath(namespace)}/search`, body)),
     /**
-     * Search with the duration of the attempt that answered (retry waits excluded) and the attempt count.
+     * Search with the duration of the attempt that answered (retry waits excluded), the attempt
+     * count and the response headers (X-Cache names the cache layer that answered).
      * @param {string} namespace
      * @param {SearchRequest} body
-     * @returns {Promise<{ response: SearchResponse, lastAttemptMs: number, attempts: number }>}
+     * @returns {Promise<{ response: SearchResponse, lastAttemptMs: number, attempts: number, headers: Headers }>}
      */
     searchTimed: async (namespace, body) => {
       const timed = await timedRequest("POST", `${nsPath(namespace)}/search`, body);
@@ -291,6 +293,7 @@ export function createClient(options = {}) {
         response: parseSearch(timed.body),
         lastAttemptMs: timed.lastAttemptMs,
         attempts: timed.attempts,
+        headers: timed.headers,
       };
     },
   };
