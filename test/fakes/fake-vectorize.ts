@@ -1,12 +1,13 @@
 // An in-memory stand-in for a Vectorize (V2) binding in adapter tests: asynchronous mutations
 // (pending until applied), namespaces, metadata filters, cosine scores, Vectorize's limits with
 // errors in its "VECTOR_*_ERROR (code = n): ..." form, and injectable failures. Codes 40006 (query
-// dimensions), 40008 (long id), 40025 (topK) and 40026 (malformed request) are those Vectorize
-// reports; the codes for upsert dimensions and batch size are illustrative.
+// dimensions), 40007 (too many ids for getByIds/deleteByIds), 40008 (long id), 40025 (topK) and
+// 40026 (malformed request) are those Vectorize reports; the codes for upsert dimensions and batch
+// size are illustrative.
 
 import { compareScored, norm } from "../../src/vectors/exact-search";
 import { matchesFilter, validateFilter } from "../../src/vectors/filter";
-import type { VectorMetadata } from "../../src/vectors/vector-index";
+import { VECTORIZE_LIMITS, type VectorMetadata } from "../../src/vectors/vector-index";
 
 interface Stored {
   id: string;
@@ -31,6 +32,15 @@ function scalarMetadata(metadata: Record<string, VectorizeVectorMetadata> | unde
       out[key] = value;
   }
   return out;
+}
+
+/** The binding's refusal of an over-cap id list, word for word. */
+function tooManyIds(prefix: string, ids: string[], max: number): void {
+  if (ids.length > max) {
+    throw new Error(
+      `${prefix} (code = 40007): too many ids in payload; max id count is ${max}, got ${ids.length}`,
+    );
+  }
 }
 
 export class FakeVectorize implements Vectorize {
@@ -139,6 +149,7 @@ export class FakeVectorize implements Vectorize {
 
   async deleteByIds(ids: string[]): Promise<VectorizeAsyncMutation> {
     this.enter("deleteByIds", [ids]);
+    tooManyIds("VECTOR_DELETE_ERROR", ids, VECTORIZE_LIMITS.maxDeleteBatch);
     return this.schedule(() => {
       for (const id of ids) this.vectors.delete(id);
     });
@@ -146,6 +157,7 @@ export class FakeVectorize implements Vectorize {
 
   async getByIds(ids: string[]): Promise<VectorizeVector[]> {
     this.enter("getByIds", [ids]);
+    tooManyIds("VECTOR_GET_ERROR", ids, VECTORIZE_LIMITS.maxGetBatch);
     return [...new Set(ids)].flatMap((id) => {
       const stored = this.vectors.get(id);
       return stored === undefined ? [] : [{ ...stored, values: Array.from(stored.values) }];

@@ -168,12 +168,27 @@ export function vectorIndexContract(make: MakeHarness): void {
       await expectRejected(index.query(vector, { namespace: "" }), "bad_request", "options.namespace");
     });
 
-    it("rejects more than 1000 ids and an empty delete", async () => {
-      const { index } = await setup();
-      const ids = Array.from({ length: 1001 }, (_, i) => `v${i}`);
-      await expectRejected(index.getByIds(ids), "bad_request", "ids");
-      await expectRejected(index.deleteByIds(ids), "bad_request", "ids");
+    it("takes 20 ids per getByIds and 100 per deleteByIds, refusing more as Vectorize does", async () => {
+      const { index, settle } = await setup();
+      const ids = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+      await index.upsert(ids(101).map((id) => ({ id, values: vector })));
+      await settle();
+      expect(await index.getByIds(ids(20))).toHaveLength(20);
+      const get = await expectRejected(index.getByIds(ids(21)), "bad_request", "ids");
+      expect(get.message).toBe(
+        "VECTOR_GET_ERROR (code = 40007): too many ids in payload; max id count is 20, got 21",
+      );
+      const del = await expectRejected(index.deleteByIds(ids(101)), "bad_request", "ids");
+      expect(del.message).toBe(
+        "VECTOR_DELETE_ERROR (code = 40007): too many ids in payload; max id count is 100, got 101",
+      );
       await expectRejected(index.deleteByIds([]), "bad_request", "ids");
+      // The refused calls changed nothing; 100 ids in one call are deleted.
+      await settle();
+      expect((await index.describe()).vectorCount).toBe(101);
+      await index.deleteByIds(ids(100));
+      await settle();
+      expect((await index.describe()).vectorCount).toBe(1);
     });
 
     it("rejects an invalid filter as invalid_filter", async () => {

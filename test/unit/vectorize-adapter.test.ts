@@ -47,7 +47,8 @@ describe("Vectorize adapter", () => {
       ["topK 21 with values", (i) => i.query(vector, { topK: 21, returnValues: true })],
       ["a $regex filter", (i) => i.query(vector, { filter: JSON.parse('{"a": {"$regex": "x"}}') })],
       ["a boolean returnMetadata", (i) => i.query(vector, JSON.parse('{"returnMetadata": true}'))],
-      ["1001 ids to delete", (i) => i.deleteByIds(Array.from({ length: 1001 }, (_, k) => `v${k}`))],
+      ["101 ids to delete", (i) => i.deleteByIds(Array.from({ length: 101 }, (_, k) => `v${k}`))],
+      ["21 ids to get", (i) => i.getByIds(Array.from({ length: 21 }, (_, k) => `v${k}`))],
       ["an id over 64 bytes to get", (i) => i.getByIds(["x".repeat(65)])],
     ];
     it.each(calls)("%s", async (_, call) => {
@@ -127,6 +128,22 @@ describe("Vectorize adapter", () => {
     expect(err.cause).toBe(thrown);
     // The failure was one-shot: the next call goes through.
     await expect(adapter.query([1, 0, 0, 0])).resolves.toEqual({ count: 0, matches: [] });
+  });
+
+  it("has a fake that refuses over-cap id lists with the binding's words, mapped as not retryable", async () => {
+    const fake = new FakeVectorize({ dimensions: 4, autoApply: true });
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+    await expect(fake.getByIds(ids(20))).resolves.toEqual([]);
+    const get = await fake.getByIds(ids(21)).catch((err: unknown) => err);
+    expect(String(get)).toContain(
+      "VECTOR_GET_ERROR (code = 40007): too many ids in payload; max id count is 20, got 21",
+    );
+    await expect(fake.deleteByIds(ids(100))).resolves.toHaveProperty("mutationId");
+    const del = await fake.deleteByIds(ids(173)).catch((err: unknown) => err);
+    expect(String(del)).toContain(
+      "VECTOR_DELETE_ERROR (code = 40007): too many ids in payload; max id count is 100, got 173",
+    );
+    expect(mapVectorizeError(del, "deleteByIds")).toMatchObject({ code: "bad_request", retryable: false });
   });
 
   it("reads the code from an error's code property or its message", () => {
