@@ -6,6 +6,7 @@ import { AppError, errorMessage } from "./errors";
 import { RERANK_MODELS, type RerankModel } from "./rerank/reranker";
 import { type FaultPlan, parseFaultPlan } from "./resilience/faults";
 import { LOCAL_VECTOR_WEIGHT } from "./search/fusion";
+import { VECTORIZE_LIMITS } from "./vectors/vector-index";
 
 const intVar = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolVar = z
@@ -111,6 +112,11 @@ const ConfigSchema = z
   .refine((c) => new Set(c.VECTORIZE_SHARDS).size === c.VECTORIZE_SHARDS.length, {
     message: "lists an index twice",
     path: ["VECTORIZE_SHARDS"],
+  })
+  // Each filterable field needs a Vectorize metadata index; the service keeps none of its own.
+  .refine((c) => new Set(c.FILTERABLE_FIELDS).size <= VECTORIZE_LIMITS.maxMetadataIndexes, {
+    message: `names more fields than the ${VECTORIZE_LIMITS.maxMetadataIndexes} metadata indexes a Vectorize index has`,
+    path: ["FILTERABLE_FIELDS"],
   })
   .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
     message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",
