@@ -44,6 +44,8 @@ function tooManyIds(prefix: string, ids: string[], max: number): void {
 }
 
 export class FakeVectorize implements Vectorize {
+  /** As on workerd's binding object (src/cloudflare/internal/vectorize-api.ts). */
+  readonly indexVersion = "v2";
   readonly calls: { method: Method; args: unknown[] }[] = [];
   private readonly vectors = new Map<string, Stored>();
   private readonly pending: Mutation[] = [];
@@ -208,5 +210,61 @@ export class FakeVectorize implements Vectorize {
     this.pending.push(mutation);
     if (this.options.autoApply) this.applyPending();
     return { mutationId: mutation.id };
+  }
+}
+
+/**
+ * A binding of a V1 (legacy) index as workerd builds it: the same methods as V2, queryById
+ * included (it throws), `indexVersion` "v1" unless hidden, V1's describe() and mutation replies.
+ * Nothing is stored.
+ */
+export class FakeVectorizeV1 implements VectorizeIndex {
+  readonly calls: string[] = [];
+
+  constructor(
+    private readonly dimensions: number,
+    options: { hideVersion?: boolean } = {},
+  ) {
+    if (!options.hideVersion) Object.assign(this, { indexVersion: "v1" });
+  }
+
+  async describe(): Promise<VectorizeIndexDetails> {
+    this.calls.push("describe");
+    return {
+      id: "00000000-0000-4000-8000-000000000001",
+      name: "legacy-index",
+      config: { dimensions: this.dimensions, metric: "cosine" },
+      vectorsCount: 0,
+    };
+  }
+
+  async queryById(): Promise<VectorizeMatches> {
+    this.calls.push("queryById");
+    throw new Error("QueryById operation is not supported for v1 indexes.");
+  }
+
+  async query(): Promise<VectorizeMatches> {
+    this.calls.push("query");
+    return { count: 0, matches: [] };
+  }
+
+  async insert(vectors: VectorizeVector[]): Promise<VectorizeVectorMutation> {
+    this.calls.push("insert");
+    return { ids: vectors.map((v) => v.id), count: vectors.length };
+  }
+
+  async upsert(vectors: VectorizeVector[]): Promise<VectorizeVectorMutation> {
+    this.calls.push("upsert");
+    return { ids: vectors.map((v) => v.id), count: vectors.length };
+  }
+
+  async deleteByIds(ids: string[]): Promise<VectorizeVectorMutation> {
+    this.calls.push("deleteByIds");
+    return { ids, count: ids.length };
+  }
+
+  async getByIds(): Promise<VectorizeVector[]> {
+    this.calls.push("getByIds");
+    return [];
   }
 }

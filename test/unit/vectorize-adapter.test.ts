@@ -4,11 +4,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { AppError } from "../../src/errors";
-import { createVectorIndex } from "../../src/vectors/create";
+import { createVectorIndex, vectorizeApiVersion } from "../../src/vectors/create";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import type { QueryOptions, VectorIndex, VectorRecord } from "../../src/vectors/vector-index";
 import { mapVectorizeError, VectorizeAdapter, vectorizeErrorCode } from "../../src/vectors/vectorize";
-import { FakeVectorize } from "../fakes/fake-vectorize";
+import { FakeVectorize, FakeVectorizeV1 } from "../fakes/fake-vectorize";
 import { rejection, vectorIndexContract } from "./vector-index-contract";
 
 describe("Vectorize adapter: Vectorize contract", () => {
@@ -241,6 +241,37 @@ describe("createVectorIndex", () => {
     await index.upsert([{ id: "a", values: [1, 0] }]);
     expect((await index.query([1, 0], options)).matches.map((m) => m.id)).toEqual(["a"]);
     expect(fake.calls.map((c) => c.method)).toEqual(["upsert", "query"]);
+  });
+
+  it("refuses a V1 binding, although it has queryById like a V2 one", async () => {
+    const v1 = new FakeVectorizeV1(4);
+    expect("queryById" in v1).toBe(true);
+    expect(vectorizeApiVersion(v1)).toBe("v1");
+    expect(vectorizeApiVersion(new FakeVectorize({ dimensions: 4 }))).toBe("v2");
+    const make = () =>
+      createVectorIndex({
+        backend: "cloudflare",
+        vectorize: v1,
+        localIndex: env.LOCAL_INDEX,
+        indexName: "x",
+      });
+    expect(make).toThrow(AppError);
+    expect(make).toThrow(/V1 \(legacy\) index/);
+    expect(v1.calls).toEqual([]);
+  });
+
+  it("tells a V1 binding without a version flag by its describe() reply", async () => {
+    const v1 = new FakeVectorizeV1(4, { hideVersion: true });
+    expect(vectorizeApiVersion(v1)).toBe("unknown");
+    const index = createVectorIndex({
+      backend: "cloudflare",
+      vectorize: v1,
+      localIndex: env.LOCAL_INDEX,
+      indexName: "x",
+    });
+    const err = await rejection(index.describe());
+    expect(err).toMatchObject({ code: "internal", retryable: false });
+    expect(err.message).toMatch(/V1 \(legacy\) index/);
   });
 
   it("builds the local index client for the local backend, one object per index name", async () => {
