@@ -6,7 +6,7 @@
 // size are illustrative.
 
 import { compareScored, norm } from "../../src/vectors/exact-search";
-import { matchesFilter, validateFilter } from "../../src/vectors/filter";
+import { matchesIndexedFilter, validateFilter } from "../../src/vectors/filter";
 import { VECTORIZE_LIMITS, type VectorMetadata } from "../../src/vectors/vector-index";
 
 interface Stored {
@@ -109,7 +109,7 @@ export class FakeVectorize implements Vectorize {
     const queryNorm = norm(query);
     const scored = [...this.vectors.values()]
       .filter((v) => options?.namespace === undefined || v.namespace === options.namespace)
-      .filter((v) => filter === undefined || matchesFilter(scalarMetadata(v.metadata), filter))
+      .filter((v) => filter === undefined || matchesIndexedFilter(scalarMetadata(v.metadata), filter))
       .map((v) => {
         let dot = 0;
         for (let i = 0; i < query.length; i++) dot += (query[i] ?? 0) * (v.values[i] ?? 0);

@@ -363,6 +363,43 @@ export function vectorIndexContract(make: MakeHarness): void {
       expect(result.count).toBe(expected.length);
     });
 
+    describe("on strings longer than the 64 bytes a metadata index keeps", () => {
+      const x64 = "x".repeat(64);
+      const long: Record<string, string> = {
+        long: `${x64}tail`,
+        exact: x64,
+        // 40 two-byte characters: the index keeps 32 of them.
+        accents: "é".repeat(40),
+        // 63 bytes and a two-byte character that no longer fits: the index keeps the 63.
+        split: `${"a".repeat(63)}é`,
+        short: "short",
+      };
+      const longCases: [string, MetadataFilter, string[]][] = [
+        ["$eq the 64-byte prefix", { s: x64 }, ["exact", "long"]],
+        ["$eq the whole long value", { s: `${x64}tail` }, []],
+        ["$ne the 64-byte prefix", { s: { $ne: x64 } }, ["accents", "short", "split"]],
+        [
+          "$in a prefix cut on a character boundary",
+          { s: { $in: ["é".repeat(32), "a".repeat(63)] } },
+          ["accents", "split"],
+        ],
+        ["$nin the 64-byte prefix", { s: { $nin: [x64] } }, ["accents", "short", "split"]],
+        ["$gt the 64-byte prefix", { s: { $gt: x64 } }, ["accents"]],
+        ["$lte the 64-byte prefix", { s: { $lte: x64 } }, ["exact", "long", "short", "split"]],
+      ];
+      it.each(longCases)("%s compares the indexed prefix", async (_, filter, expected) => {
+        const { index, settle } = await setup();
+        await index.upsert(
+          Object.entries(long).map(([id, value]) => ({ id, values: [1, 1, 1, 1], metadata: { s: value } })),
+        );
+        await settle();
+        const result = await index.query([1, 1, 1, 1], { topK: 10, filter });
+        expect(result.matches.map((m) => m.id).sort()).toEqual(expected);
+        // The vectors keep their whole values.
+        expect((await index.getByIds(["long"]))[0]?.metadata).toEqual({ s: `${x64}tail` });
+      });
+    });
+
     it("applies the filter before topK", async () => {
       const { index, settle } = await setup();
       await index.upsert([
