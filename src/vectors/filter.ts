@@ -252,6 +252,25 @@ function matchesOperators(value: Scalar | undefined, ops: FilterOperators): bool
   return true;
 }
 
+/**
+ * Where a filter condition holds a string longer than a metadata index keeps ("" for a bare
+ * value, else the operator), and its length in bytes; undefined when none does.
+ */
+export function overlongString(
+  condition: FilterScalar | FilterOperators,
+): { at: string; bytes: number } | undefined {
+  const entries: [string, unknown][] =
+    condition === null || typeof condition !== "object" ? [["", condition]] : Object.entries(condition);
+  for (const [at, operand] of entries) {
+    for (const item of Array.isArray(operand) ? operand : [operand]) {
+      if (typeof item !== "string" || item.length * 3 <= VECTORIZE_LIMITS.maxIndexedStringBytes) continue;
+      const bytes = new TextEncoder().encode(item).byteLength;
+      if (bytes > VECTORIZE_LIMITS.maxIndexedStringBytes) return { at, bytes };
+    }
+  }
+  return undefined;
+}
+
 type Read = (metadata: VectorMetadata | undefined, path: string) => Scalar | undefined;
 
 function matches(metadata: VectorMetadata | undefined, filter: MetadataFilter, read: Read): boolean {
