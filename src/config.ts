@@ -6,6 +6,7 @@ import { AppError, errorMessage } from "./errors";
 import { RERANK_MODELS, type RerankModel } from "./rerank/reranker";
 import { type FaultPlan, parseFaultPlan } from "./resilience/faults";
 import { LOCAL_VECTOR_WEIGHT } from "./search/fusion";
+import { VECTORIZE_LIMITS } from "./vectors/vector-index";
 
 const intVar = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const boolVar = z
@@ -66,8 +67,8 @@ const ConfigSchema = z
     EMBEDDING_QUERY_INSTRUCTION: z.string().max(512).optional(),
     VECTORIZE_INDEXES: listVar,
     VECTORIZE_SHARDS: listVar,
-    SHARD_MAX_VECTORS: intVar(1, 1_000_000_000).default(10_000_000),
-    SHARD_MAX_NAMESPACES: intVar(1, 1_000_000).default(50_000),
+    SHARD_MAX_VECTORS: intVar(1, 1_000_000_000).default(VECTORIZE_LIMITS.maxVectorsPerIndex),
+    SHARD_MAX_NAMESPACES: intVar(1, 1_000_000).default(VECTORIZE_LIMITS.maxNamespacesPerIndex),
     SHARD_FILL_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.9),
     VERSION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
     VERSION_GRACE_SECONDS: intVar(0, 90 * 86_400).default(86_400),
@@ -111,6 +112,11 @@ const ConfigSchema = z
   .refine((c) => new Set(c.VECTORIZE_SHARDS).size === c.VECTORIZE_SHARDS.length, {
     message: "lists an index twice",
     path: ["VECTORIZE_SHARDS"],
+  })
+  // Each filterable field needs a Vectorize metadata index; the service keeps none of its own.
+  .refine((c) => new Set(c.FILTERABLE_FIELDS).size <= VECTORIZE_LIMITS.maxMetadataIndexes, {
+    message: `names more fields than the ${VECTORIZE_LIMITS.maxMetadataIndexes} metadata indexes a Vectorize index has`,
+    path: ["FILTERABLE_FIELDS"],
   })
   .refine((c) => c.CHUNK_OVERLAP_TOKENS < c.CHUNK_MAX_TOKENS, {
     message: "CHUNK_OVERLAP_TOKENS must be below CHUNK_MAX_TOKENS",

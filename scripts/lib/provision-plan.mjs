@@ -11,9 +11,17 @@ export const MODEL_DIMENSIONS = /** @type {Readonly<Record<string, number>>} */ 
   "@cf/baai/bge-large-en-v1.5": 1024,
 });
 export const DEFAULT_EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
-/** Vector metadata field holding the document id (DOC_ID_FIELD in src/validation.ts). */
+/**
+ * Vector metadata field holding the document id (DOC_ID_FIELD in src/validation.ts). It is read
+ * back from vectors, never filtered on, so it needs no metadata index; one left from earlier
+ * deployments only takes a slot.
+ */
 export const DOC_ID_FIELD = "_doc";
-/** Vectorize accepts at most this many metadata indexes per index. */
+/**
+ * Vectorize accepts at most this many metadata indexes per index ("Maximum metadata indexes per
+ * Vectorize index: 10", developers.cloudflare.com/vectorize/platform/limits/); every one is
+ * FILTERABLE_FIELDS'.
+ */
 export const MAX_METADATA_INDEXES = 10;
 /**
  * Types of the metadata indexes of the filterable fields; any other field is indexed as a string.
@@ -252,7 +260,8 @@ export function planProvision(config, state, options = {}) {
   const defaultModel = config.vars.EMBEDDING_MODEL || DEFAULT_EMBEDDING_MODEL;
   const fields = [
     ...new Set(
-      [...(config.vars.FILTERABLE_FIELDS ?? "").split(","), DOC_ID_FIELD]
+      (config.vars.FILTERABLE_FIELDS ?? "")
+        .split(",")
         .map((f) => f.trim())
         .filter((f) => f !== ""),
     ),
@@ -342,12 +351,20 @@ export function planProvision(config, state, options = {}) {
         kind: "metadata-index",
         title: `metadata indexes on ${indexName}`,
         status: "conflict",
-        note: `FILTERABLE_FIELDS plus ${DOC_ID_FIELD} name ${fields.length} fields; Vectorize indexes at most ${MAX_METADATA_INDEXES}`,
+        note: `FILTERABLE_FIELDS names ${fields.length} fields; Vectorize indexes at most ${MAX_METADATA_INDEXES}`,
       });
       continue;
     }
+    if (observed?.metadataIndexes[DOC_ID_FIELD] !== undefined && !fields.includes(DOC_ID_FIELD)) {
+      steps.push({
+        key: `check:unused-metadata-index:${indexName}:${DOC_ID_FIELD}`,
+        kind: "check",
+        title: `the metadata index ${DOC_ID_FIELD} on ${indexName} is not used: delete it to free a slot (npx wrangler vectorize delete-metadata-index ${indexName} --propertyName=${DOC_ID_FIELD})`,
+        status: "warn",
+      });
+    }
     for (const field of fields) {
-      const type = field === DOC_ID_FIELD ? "string" : (fieldTypes[field] ?? "string");
+      const type = fieldTypes[field] ?? "string";
       const existing = observed?.metadataIndexes[field];
       const title = `metadata index ${field} (${type}) on ${indexName}`;
       const key = `metadata:${indexName}:${field}`;

@@ -21,6 +21,7 @@ import type { DocumentRecord } from "../store/documents";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { documentKey } from "../validation";
+import { getVectors } from "../vectors/paging";
 import type { VectorRecord } from "../vectors/vector-index";
 import { vectorNamespace } from "../versions/model";
 import {
@@ -43,8 +44,7 @@ import { type BackupTaskDeps, sendStep, startJob } from "./messages";
 import { orderedParts, partCounts } from "./parts";
 import { BackupStore, type StoredChunk } from "./store";
 
-// Vectorize returns values for at most 20 ids per call.
-const VECTORS_PER_READ = 20;
+/** getByIds calls in flight while reading a part's vectors. */
 const VECTOR_READ_CONCURRENCY = 4;
 const R2_CONCURRENCY = 8;
 // Vector writes become readable asynchronously: ids still missing are asked for again briefly.
@@ -258,11 +258,7 @@ async function readVectors(
   const ids = chunks.map((c) => c.chunkId);
   for (let attempt = 0; ; attempt++) {
     const missing = ids.filter((id) => !found.has(id));
-    const batches: string[][] = [];
-    for (let i = 0; i < missing.length; i += VECTORS_PER_READ)
-      batches.push(missing.slice(i, i + VECTORS_PER_READ));
-    const read = await mapLimit(batches, VECTOR_READ_CONCURRENCY, (batch) => index.getByIds(batch));
-    for (const record of read.flat()) {
+    for (const record of await getVectors(index, missing, VECTOR_READ_CONCURRENCY)) {
       if (record.namespace === undefined || record.namespace === expected) found.set(record.id, record);
     }
     const delay = VECTOR_READ_DELAYS_MS[attempt];

@@ -9,6 +9,7 @@ import type { Metrics } from "../observe/metrics";
 import type { DocumentRecord, DocumentStore } from "../store/documents";
 import { r2 } from "../store/r2";
 import { DOC_ID_FIELD, parseDocumentKey } from "../validation";
+import { deleteVectors } from "../vectors/paging";
 import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { defaultVersion, type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
@@ -295,10 +296,4 @@ async function removeDocument(
   });
   log.info("ingest.deleted", { chunks: row.chunkCount });
   return { type: "ack", outcome: "deleted", namespace };
-}
-
-export async function deleteVectors(index: VectorIndex, ids: string[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += VECTORIZE_LIMITS.maxGetOrDeleteBatch) {
-    await index.deleteByIds(ids.slice(i, i + VECTORIZE_LIMITS.maxGetOrDeleteBatch));
-  }
 }

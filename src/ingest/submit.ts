@@ -9,6 +9,7 @@ import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { sendPaged } from "../util/queue-limits";
 import { byteLength, documentKey, type Metadata } from "../validation";
+import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { deleteMessage, type IngestMessage, putMessage } from "./messages";
 import { normalizeContentType } from "./parse";
 
@@ -57,6 +58,20 @@ export function checkDocuments(
     }
     if (doc.text.trim().length === 0) {
       throw new AppError("validation_failed", "document text is empty", { field: `${at}.text` });
+    }
+    // Vectorize filters a string on its first 64 bytes: a longer value of a filterable field
+    // could be matched or excluded by its prefix alone.
+    for (const field of config.filterableFields) {
+      const value = doc.metadata?.[field];
+      if (typeof value !== "string") continue;
+      const length = byteLength(value);
+      if (length > VECTORIZE_LIMITS.maxIndexedStringBytes) {
+        throw new AppError(
+          "validation_failed",
+          `metadata "${field}" is filterable and ${length} bytes; a filterable string is at most ${VECTORIZE_LIMITS.maxIndexedStringBytes} bytes, the part Vectorize filters on`,
+          { field: `${at}.metadata.${field}` },
+        );
+      }
     }
     if (doc.contentType !== undefined && normalizeContentType(doc.contentType) === null) {
       throw new AppError(

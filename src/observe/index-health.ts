@@ -3,6 +3,7 @@
 // of chunk ids looked up in the vector index. Vectorize's describe() counts vectors for the whole
 // index only, so the per-namespace vector check is a sample, and the count check is global.
 import { z } from "zod";
+import { getVectors } from "../vectors/paging";
 import type { HealthEvent } from "./metrics";
 
 export type HealthState = "ok" | "warn" | "fail";
@@ -117,7 +118,7 @@ export async function checkIndexHealth(
     const sample = await sampleChunks(deps.db, c.namespace, bounds, sampleSize, now - settleMs);
     let missing = 0;
     if (sample.length > 0) {
-      const found = new Set((await deps.index.getByIds(sample)).map((v) => v.id));
+      const found = new Set((await getVectors(deps.index, sample)).map((v) => v.id));
       missing = sample.filter((id) => !found.has(id)).length;
     }
     const d1Chunks = chunkRows.get(c.namespace) ?? 0;

@@ -11,6 +11,7 @@ import type { DocumentStore, HydratedChunk } from "../store/documents";
 import { keywordSearch } from "../store/keyword";
 import { DOC_ID_FIELD, type Metadata } from "../validation";
 import { matchesFilter } from "../vectors/filter";
+import { getVectors } from "../vectors/paging";
 import type { MetadataFilter, VectorIndex } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { DEFAULT_VERSION, vectorNamespace } from "../versions/model";
@@ -110,21 +111,16 @@ function keyword(
   return deps.guard ? guardedCall("d1", "keywordSearch", deps.guard, call) : call();
 }
 
-// Vectorize returns at most 20 vectors with metadata per getByIds call.
-const GET_BY_IDS_BATCH = 20;
-
 /**
  * Chunks described from the vector index alone, for when D1 cannot hydrate: the document id
  * and metadata ride on every vector; text and titles do not.
  */
 async function hydrateFromIndex(index: VectorIndex, ids: string[]): Promise<Map<string, HydratedChunk>> {
   const out = new Map<string, HydratedChunk>();
-  for (let i = 0; i < ids.length; i += GET_BY_IDS_BATCH) {
-    for (const v of await index.getByIds(ids.slice(i, i + GET_BY_IDS_BATCH))) {
-      const { [DOC_ID_FIELD]: docId, ...metadata } = v.metadata ?? {};
-      if (typeof docId !== "string") continue;
-      out.set(v.id, { chunkId: v.id, docId, index: -1, title: null, headings: [], text: "", metadata });
-    }
+  for (const v of await getVectors(index, ids)) {
+    const { [DOC_ID_FIELD]: docId, ...metadata } = v.metadata ?? {};
+    if (typeof docId !== "string") continue;
+    out.set(v.id, { chunkId: v.id, docId, index: -1, title: null, headings: [], text: "", metadata });
   }
   return out;
 }

@@ -7,6 +7,7 @@ import { errorMessage } from "../errors";
 import type { HealthCheckDeps } from "../observe/index-health";
 import type { Logger } from "../observe/logger";
 import { d1 } from "../store/d1";
+import { getVectors } from "../vectors/paging";
 import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
 import type { ShardMapApi, UsageReport } from "./client";
 import type { ShardPolicy } from "./policy";
@@ -93,7 +94,7 @@ export function acrossIndexes(indexes: readonly VectorIndex[]): HealthCheckDeps[
       let missing = ids;
       for (const index of indexes) {
         if (missing.length === 0) break;
-        const records = await index.getByIds(missing);
+        const records = await getVectors(index, missing);
         const seen = new Set(records.map((r) => r.id));
         found.push(...records);
         missing = missing.filter((id) => !seen.has(id));

@@ -13,6 +13,13 @@
 // null, $ne <value> and $nin match it; $eq <value>, $ne null, $in and ranges do not. Stored values
 // that are not string, number or boolean (arrays, objects) cannot be indexed by Vectorize and count
 // as missing.
+// A string metadata index holds "the first 64B of the string data truncated on UTF-8 character
+// boundaries to the longest well-formed UTF-8 substring within that limit, so vectors are
+// filterable on the first 64B of their value" (same page): $eq/$ne/$in/$nin and ranges compare that
+// prefix, so a longer value equals its prefix and never its whole self. matchesIndexedFilter is
+// that comparison (the local index and the fakes use it); matchesFilter compares whole values, as
+// the service's own checks on D1 metadata do. The documentation says nothing of long operands:
+// they are compared whole here, and the search API refuses them (workers/api/routes/search.ts).
 
 import { AppError } from "../errors";
 import {
@@ -245,10 +252,30 @@ function matchesOperators(value: Scalar | undefined, ops: FilterOperators): bool
   return true;
 }
 
-/** Whether a vector's metadata satisfies a validated filter, with Vectorize's semantics. */
-export function matchesFilter(metadata: VectorMetadata | undefined, filter: MetadataFilter): boolean {
+/**
+ * Where a filter condition holds a string longer than a metadata index keeps ("" for a bare
+ * value, else the operator), and its length in bytes; undefined when none does.
+ */
+export function overlongString(
+  condition: FilterScalar | FilterOperators,
+): { at: string; bytes: number } | undefined {
+  const entries: [string, unknown][] =
+    condition === null || typeof condition !== "object" ? [["", condition]] : Object.entries(condition);
+  for (const [at, operand] of entries) {
+    for (const item of Array.isArray(operand) ? operand : [operand]) {
+      if (typeof item !== "string" || item.length * 3 <= VECTORIZE_LIMITS.maxIndexedStringBytes) continue;
+      const bytes = new TextEncoder().encode(item).byteLength;
+      if (bytes > VECTORIZE_LIMITS.maxIndexedStringBytes) return { at, bytes };
+    }
+  }
+  return undefined;
+}
+
+type Read = (metadata: VectorMetadata | undefined, path: string) => Scalar | undefined;
+
+function matches(metadata: VectorMetadata | undefined, filter: MetadataFilter, read: Read): boolean {
   for (const [path, condition] of Object.entries(filter)) {
-    const value = lookupField(metadata, path);
+    const value = read(metadata, path);
     if (condition === null || typeof condition !== "object") {
       if (!equals(value, condition)) return false;
     } else if (!matchesOperators(value, condition)) {
@@ -256,4 +283,39 @@ export function matchesFilter(metadata: VectorMetadata | undefined, filter: Meta
     }
   }
   return true;
+}
+
+/** Whether metadata satisfies a validated filter, comparing whole values. */
+export function matchesFilter(metadata: VectorMetadata | undefined, filter: MetadataFilter): boolean {
+  return matches(metadata, filter, lookupField);
+}
+
+/**
+ * The part of a string a Vectorize string metadata index keeps: its longest prefix of whole
+ * characters within VECTORIZE_LIMITS.maxIndexedStringBytes bytes of UTF-8.
+ */
+export function indexedString(value: string): string {
+  const limit = VECTORIZE_LIMITS.maxIndexedStringBytes;
+  // No UTF-16 code unit takes more than 3 bytes of UTF-8.
+  if (value.length * 3 <= limit) return value;
+  let bytes = 0;
+  let end = 0;
+  for (const char of value) {
+    const code = char.codePointAt(0) ?? 0;
+    const size = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    if (bytes + size > limit) break;
+    bytes += size;
+    end += char.length;
+  }
+  return value.slice(0, end);
+}
+
+function lookupIndexed(metadata: VectorMetadata | undefined, path: string): Scalar | undefined {
+  const value = lookupField(metadata, path);
+  return typeof value === "string" ? indexedString(value) : value;
+}
+
+/** Whether a vector's metadata satisfies a validated filter as Vectorize's metadata indexes see it. */
+export function matchesIndexedFilter(metadata: VectorMetadata | undefined, filter: MetadataFilter): boolean {
+  return matches(metadata, filter, lookupIndexed);
 }

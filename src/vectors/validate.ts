@@ -5,7 +5,12 @@
 import { AppError } from "../errors";
 import { byteLength } from "../validation";
 import { validateFilter } from "./filter";
-import { type MetadataFilter, VECTORIZE_LIMITS, type VectorMetadata } from "./vector-index";
+import {
+  type MetadataFilter,
+  TOO_MANY_IDS_CODE,
+  VECTORIZE_LIMITS,
+  type VectorMetadata,
+} from "./vector-index";
 
 export interface ValidVector {
   id: string;
@@ -156,13 +161,22 @@ export function validateVectors(vectors: unknown, dimensions?: number): ValidVec
   });
 }
 
+/**
+ * Checks a getByIds or deleteByIds id list. Over the per-call cap it fails as the binding does,
+ * with its error text and code (see VECTORIZE_LIMITS); callers page with src/vectors/paging.ts.
+ */
 export function validateIds(ids: unknown, operation: "getByIds" | "deleteByIds"): string[] {
   if (!Array.isArray(ids)) throw bad("ids must be an array of strings", "ids");
   if (operation === "deleteByIds" && ids.length === 0) throw bad("ids cannot be empty", "ids");
-  if (ids.length > VECTORIZE_LIMITS.maxGetOrDeleteBatch) {
-    throw bad(
-      `too many ids: max is ${VECTORIZE_LIMITS.maxGetOrDeleteBatch} per call, got ${ids.length}`,
-      "ids",
+  const [max, prefix] =
+    operation === "getByIds"
+      ? [VECTORIZE_LIMITS.maxGetBatch, "VECTOR_GET_ERROR"]
+      : [VECTORIZE_LIMITS.maxDeleteBatch, "VECTOR_DELETE_ERROR"];
+  if (ids.length > max) {
+    throw new AppError(
+      "bad_request",
+      `${prefix} (code = ${TOO_MANY_IDS_CODE}): too many ids in payload; max id count is ${max}, got ${ids.length}`,
+      { field: "ids", retryable: false, extra: { vectorizeCode: TOO_MANY_IDS_CODE } },
     );
   }
   return ids.map((id: unknown, i) => validateId(id, `ids[${i}]`));

@@ -65,6 +65,22 @@ const infoSchema = z.object({
     }),
 });
 
+export const V1_BINDING_MESSAGE =
+  "the Vectorize binding is a V1 (legacy) index; the service needs a V2 index (wrangler vectorize create without --deprecated-v1)";
+
+/**
+ * A V1 index describes itself as VectorizeIndexDetails ({ id, name, config, vectorsCount }), a V2
+ * one as VectorizeIndexInfo ({ vectorCount, dimensions, processedUpTo... }).
+ */
+function isV1Description(reply: unknown): boolean {
+  return (
+    typeof reply === "object" &&
+    reply !== null &&
+    !("vectorCount" in reply) &&
+    ("vectorsCount" in reply || "config" in reply)
+  );
+}
+
 /** Vectorize's rate-limit codes; they arrive as 4xxxx but are worth retrying. */
 const RATE_LIMIT_CODES = new Set([40041]);
 
@@ -154,7 +170,11 @@ export class VectorizeAdapter implements VectorIndex {
   }
 
   async describe(): Promise<IndexInfo> {
-    return this.call("describe", infoSchema, () => this.vectorize.describe());
+    return this.call("describe", infoSchema, async () => {
+      const reply: unknown = await this.vectorize.describe();
+      if (isV1Description(reply)) throw new AppError("internal", V1_BINDING_MESSAGE, { retryable: false });
+      return reply;
+    });
   }
 
   private async call<T extends z.ZodType>(

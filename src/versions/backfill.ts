@@ -13,7 +13,6 @@ import {
   backoffSeconds,
   chunkVectors,
   type Decision,
-  deleteVectors,
   type IngestDeps,
   upsertAll,
   versionTarget,
@@ -24,7 +23,7 @@ import type { DocumentRecord } from "../store/documents";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { DOC_ID_FIELD, documentKey } from "../validation";
-import { VECTORIZE_LIMITS } from "../vectors/vector-index";
+import { deleteVectors } from "../vectors/paging";
 import { type BackfillTask, type PurgeTask, VersionTaskSchema } from "./messages";
 import { sameChunking, type VersionSpec, versionChunkPrefix } from "./model";
 import type { VersionServices } from "./services";
@@ -41,8 +40,11 @@ export interface VersionTaskDeps extends IngestDeps {
  */
 export const BACKFILL_BATCH = 50;
 const BACKFILL_CONCURRENCY = 8;
-/** Chunk ids deleted per purge round, and rounds per message. */
-const PURGE_BATCH = VECTORIZE_LIMITS.maxGetOrDeleteBatch;
+/**
+ * Chunk ids read from D1 and deleted per purge round (the index takes them in pages of
+ * VECTORIZE_LIMITS.maxDeleteBatch), and rounds per message.
+ */
+const PURGE_BATCH = 1000;
 const PURGE_ROUNDS = 5;
 
 type DocumentOutcome =

@@ -1,12 +1,13 @@
 // An in-memory stand-in for a Vectorize (V2) binding in adapter tests: asynchronous mutations
 // (pending until applied), namespaces, metadata filters, cosine scores, Vectorize's limits with
 // errors in its "VECTOR_*_ERROR (code = n): ..." form, and injectable failures. Codes 40006 (query
-// dimensions), 40008 (long id), 40025 (topK) and 40026 (malformed request) are those Vectorize
-// reports; the codes for upsert dimensions and batch size are illustrative.
+// dimensions), 40007 (too many ids for getByIds/deleteByIds), 40008 (long id), 40025 (topK) and
+// 40026 (malformed request) are those Vectorize reports; the codes for upsert dimensions and batch
+// size are illustrative.
 
 import { compareScored, norm } from "../../src/vectors/exact-search";
-import { matchesFilter, validateFilter } from "../../src/vectors/filter";
-import type { VectorMetadata } from "../../src/vectors/vector-index";
+import { matchesIndexedFilter, validateFilter } from "../../src/vectors/filter";
+import { VECTORIZE_LIMITS, type VectorMetadata } from "../../src/vectors/vector-index";
 
 interface Stored {
   id: string;
@@ -33,7 +34,18 @@ function scalarMetadata(metadata: Record<string, VectorizeVectorMetadata> | unde
   return out;
 }
 
+/** The binding's refusal of an over-cap id list, word for word. */
+function tooManyIds(prefix: string, ids: string[], max: number): void {
+  if (ids.length > max) {
+    throw new Error(
+      `${prefix} (code = 40007): too many ids in payload; max id count is ${max}, got ${ids.length}`,
+    );
+  }
+}
+
 export class FakeVectorize implements Vectorize {
+  /** As on workerd's binding object (src/cloudflare/internal/vectorize-api.ts). */
+  readonly indexVersion = "v2";
   readonly calls: { method: Method; args: unknown[] }[] = [];
   private readonly vectors = new Map<string, Stored>();
   private readonly pending: Mutation[] = [];
@@ -97,7 +109,7 @@ export class FakeVectorize implements Vectorize {
     const queryNorm = norm(query);
     const scored = [...this.vectors.values()]
       .filter((v) => options?.namespace === undefined || v.namespace === options.namespace)
-      .filter((v) => filter === undefined || matchesFilter(scalarMetadata(v.metadata), filter))
+      .filter((v) => filter === undefined || matchesIndexedFilter(scalarMetadata(v.metadata), filter))
       .map((v) => {
         let dot = 0;
         for (let i = 0; i < query.length; i++) dot += (query[i] ?? 0) * (v.values[i] ?? 0);
@@ -139,6 +151,7 @@ export class FakeVectorize implements Vectorize {
 
   async deleteByIds(ids: string[]): Promise<VectorizeAsyncMutation> {
     this.enter("deleteByIds", [ids]);
+    tooManyIds("VECTOR_DELETE_ERROR", ids, VECTORIZE_LIMITS.maxDeleteBatch);
     return this.schedule(() => {
       for (const id of ids) this.vectors.delete(id);
     });
@@ -146,6 +159,7 @@ export class FakeVectorize implements Vectorize {
 
   async getByIds(ids: string[]): Promise<VectorizeVector[]> {
     this.enter("getByIds", [ids]);
+    tooManyIds("VECTOR_GET_ERROR", ids, VECTORIZE_LIMITS.maxGetBatch);
     return [...new Set(ids)].flatMap((id) => {
       const stored = this.vectors.get(id);
       return stored === undefined ? [] : [{ ...stored, values: Array.from(stored.values) }];
@@ -196,5 +210,61 @@ export class FakeVectorize implements Vectorize {
     this.pending.push(mutation);
     if (this.options.autoApply) this.applyPending();
     return { mutationId: mutation.id };
+  }
+}
+
+/**
+ * A binding of a V1 (legacy) index as workerd builds it: the same methods as V2, queryById
+ * included (it throws), `indexVersion` "v1" unless hidden, V1's describe() and mutation replies.
+ * Nothing is stored.
+ */
+export class FakeVectorizeV1 implements VectorizeIndex {
+  readonly calls: string[] = [];
+
+  constructor(
+    private readonly dimensions: number,
+    options: { hideVersion?: boolean } = {},
+  ) {
+    if (!options.hideVersion) Object.assign(this, { indexVersion: "v1" });
+  }
+
+  async describe(): Promise<VectorizeIndexDetails> {
+    this.calls.push("describe");
+    return {
+      id: "00000000-0000-4000-8000-000000000001",
+      name: "legacy-index",
+      config: { dimensions: this.dimensions, metric: "cosine" },
+      vectorsCount: 0,
+    };
+  }
+
+  async queryById(): Promise<VectorizeMatches> {
+    this.calls.push("queryById");
+    throw new Error("QueryById operation is not supported for v1 indexes.");
+  }
+
+  async query(): Promise<VectorizeMatches> {
+    this.calls.push("query");
+    return { count: 0, matches: [] };
+  }
+
+  async insert(vectors: VectorizeVector[]): Promise<VectorizeVectorMutation> {
+    this.calls.push("insert");
+    return { ids: vectors.map((v) => v.id), count: vectors.length };
+  }
+
+  async upsert(vectors: VectorizeVector[]): Promise<VectorizeVectorMutation> {
+    this.calls.push("upsert");
+    return { ids: vectors.map((v) => v.id), count: vectors.length };
+  }
+
+  async deleteByIds(ids: string[]): Promise<VectorizeVectorMutation> {
+    this.calls.push("deleteByIds");
+    return { ids, count: ids.length };
+  }
+
+  async getByIds(): Promise<VectorizeVector[]> {
+    this.calls.push("getByIds");
+    return [];
   }
 }

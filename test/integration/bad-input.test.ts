@@ -92,6 +92,52 @@ describe("bad input", () => {
     }
   });
 
+  it("refuses a filter value over the 64 bytes Vectorize filters strings on, naming where it is", async () => {
+    const long = "x".repeat(65);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ source: long }, "body.filter.source"],
+      [{ source: { $ne: long } }, "body.filter.source.$ne"],
+      [{ category: { $in: ["guide", "é".repeat(33)] } }, "body.filter.category.$in"],
+      [{ lang: { $gte: long } }, "body.filter.lang.$gte"],
+    ];
+    for (const [filter, field] of cases) {
+      const res = await api("POST", `/v1/namespaces/${ns}/search`, { query: "x", filter });
+      const p = expectProblem(res, 400, /64 bytes/);
+      expect(p.code).toBe("invalid_filter");
+      expect(p.field).toBe(field);
+    }
+    const fits = await api("POST", `/v1/namespaces/${ns}/search`, {
+      query: "x",
+      filter: { source: "x".repeat(64), category: { $in: ["é".repeat(32)] } },
+    });
+    expect(fits.status).toBe(200);
+  });
+
+  it("refuses a document whose filterable string metadata is over 64 bytes, and writes nothing", async () => {
+    const source = `https://example.com/${"a".repeat(60)}`;
+    const one = await api("PUT", `/v1/namespaces/${ns}/documents/long-source`, {
+      text: "hello",
+      metadata: { source },
+    });
+    const p = expectProblem(one, 400, /filterable/);
+    expect(p.field).toBe("body.metadata.source");
+    expect(await env.DOCUMENTS.head(`${ns}/long-source`)).toBeNull();
+    const batch = await api("POST", `/v1/namespaces/${ns}/documents`, {
+      documents: [
+        { id: "fine", text: "hello", metadata: { source: "x".repeat(64) } },
+        { id: "long", text: "hello", metadata: { lang: "é".repeat(33) } },
+      ],
+    });
+    expect(expectProblem(batch, 400).field).toBe("body.documents.1.metadata.lang");
+    expect(await env.DOCUMENTS.head(`${ns}/fine`)).toBeNull();
+    // A field nobody filters on may be longer.
+    const other = await api("PUT", `/v1/namespaces/${freshNamespace("note")}/documents/long-note`, {
+      text: "hello",
+      metadata: { note: source },
+    });
+    expect(other.status).toBe(202);
+  });
+
   it.each([
     [{ query: "x", topK: 101 }, /topK/],
     [{ query: "x", topK: 0 }, /topK/],

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors";
-import { compareStrings, matchesFilter, validateFilter } from "../../src/vectors/filter";
+import { compareStrings, indexedString, matchesFilter, validateFilter } from "../../src/vectors/filter";
 import type { MetadataFilter, VectorMetadata } from "../../src/vectors/vector-index";
 
 function rejected(filter: unknown): AppError {
@@ -167,5 +167,19 @@ describe("compareStrings", () => {
     expect(compareStrings("ab", "abc")).toBeLessThan(0);
     expect(compareStrings("b", "abc")).toBeGreaterThan(0);
     expect(compareStrings("x😀", "x😀")).toBe(0);
+  });
+});
+
+describe("indexedString", () => {
+  it("keeps the longest prefix of whole characters within 64 bytes of UTF-8", () => {
+    const bytes = (s: string) => new TextEncoder().encode(s).byteLength;
+    expect(indexedString("short")).toBe("short");
+    expect(indexedString("x".repeat(64))).toBe("x".repeat(64));
+    expect(indexedString("x".repeat(65))).toBe("x".repeat(64));
+    expect(indexedString("é".repeat(40))).toBe("é".repeat(32));
+    // A 4-byte character that would end at byte 66 is dropped whole.
+    expect(indexedString(`${"a".repeat(62)}😀b`)).toBe("a".repeat(62));
+    expect(indexedString(`${"a".repeat(60)}😀b`)).toBe(`${"a".repeat(60)}😀`);
+    expect(bytes(indexedString("€".repeat(30)))).toBe(63);
   });
 });

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../scripts/lib/random.mjs";
 import { shardName, shardOf } from "../../src/vectors/engine/shards";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
+import { deleteVectors, getVectors } from "../../src/vectors/paging";
 import type { VectorRecord } from "../../src/vectors/vector-index";
 import { rejection } from "./vector-index-contract";
 
@@ -100,7 +101,7 @@ describe("sharded local index", () => {
 
     const doomed = Array.from({ length: 150 }, (_, i) => `doc-${i * 2}`);
     for (const { client } of [single, sharded]) {
-      await client.deleteByIds(doomed);
+      await deleteVectors(client, doomed);
       await client.flush();
     }
     expect((await sharded.client.describe()).vectorCount).toBe(250);
@@ -134,7 +135,14 @@ describe("sharded local index", () => {
     expect(info.processedUpToMutation).not.toBe(first.mutationId);
     expect(info.processedUpToDatetime).toEqual(expect.any(Number));
     // Every shard that holds a part of the batch shows it, and no deleted id is anywhere.
-    expect((await client.getByIds(data.map((r) => r.id))).length).toBe(58);
+    expect(
+      (
+        await getVectors(
+          client,
+          data.map((r) => r.id),
+        )
+      ).length,
+    ).toBe(58);
     expect(await client.getByIds(["doc-1", "doc-2"])).toEqual([]);
 
     // A later write leaves the processed state where it was until it is applied everywhere.

@@ -83,7 +83,7 @@ function provisionedStaging(): ObservedState {
       "edgesearch-staging-bge-small-384": {
         dimensions: 384,
         metric: "cosine",
-        metadataIndexes: { category: "string", year: "number", _doc: "string" },
+        metadataIndexes: { category: "string", year: "number" },
       },
     },
     kvNamespaces: [{ id: "0f2ac74b498b48028cb68387c421e279", title: "edgesearch-staging-kv" }],
@@ -132,14 +132,9 @@ describe("provision plan", () => {
         "--propertyName=year",
         "--type=number",
       ],
-      [
-        "vectorize",
-        "create-metadata-index",
-        "edgesearch-staging-bge-small-384",
-        "--propertyName=_doc",
-        "--type=string",
-      ],
     ]);
+    // The document id rides on every vector but is never filtered on: it takes no slot.
+    expect(steps.filter((s) => s.key.endsWith(":_doc"))).toEqual([]);
     // Dimensions follow the environment's model (bge-small: 384), not the top level's.
     expect(steps[0]?.command).toEqual([
       "vectorize",
@@ -204,11 +199,41 @@ describe("provision plan", () => {
     const steps = planProvision(staging(), state);
     expect(creates(steps).map((s) => s.key)).toEqual([
       "metadata:edgesearch-staging-bge-small-384:year",
-      "metadata:edgesearch-staging-bge-small-384:_doc",
       "queue:edgesearch-staging-ingest-dlq",
     ]);
     // Vectors already in the index are not filterable on a field indexed after them: say so.
     expect(steps.find((s) => s.key.endsWith(":year"))?.note).toMatch(/re-ingested/);
+  });
+
+  it("leaves a _doc metadata index of an earlier deployment alone, and says how to free its slot", () => {
+    const state = provisionedStaging();
+    const index = state.vectorize["edgesearch-staging-bge-small-384"];
+    if (index) index.metadataIndexes = { ...index.metadataIndexes, _doc: "string" };
+    const steps = planProvision(staging(), state);
+    expect(creates(steps)).toEqual([]);
+    const warning = steps.find(
+      (s) => s.key === "check:unused-metadata-index:edgesearch-staging-bge-small-384:_doc",
+    );
+    expect(warning?.status).toBe("warn");
+    expect(warning?.title).toContain(
+      "npx wrangler vectorize delete-metadata-index edgesearch-staging-bge-small-384 --propertyName=_doc",
+    );
+  });
+
+  it("gives FILTERABLE_FIELDS all 10 metadata index slots, and refuses an 11th field", () => {
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => `f${i}`).join(",");
+    const plan = (n: number) => {
+      const config = staging();
+      config.vars.FILTERABLE_FIELDS = fields(n);
+      return planProvision(config, emptyState()).filter((s) => s.kind === "metadata-index");
+    };
+    expect(plan(10).map((s) => s.status)).toEqual(Array(10).fill("create"));
+    expect(plan(11)).toEqual([
+      expect.objectContaining({
+        status: "conflict",
+        note: expect.stringMatching(/names 11 fields.*at most 10/),
+      }),
+    ]);
   });
 
   it("writes a created resource's id back, looked up by its environment-specific name", () => {
@@ -228,7 +253,7 @@ describe("provision plan", () => {
   it("names every resource after the environment and targets the environment's Worker", () => {
     const steps = planProvision(staging(), emptyState());
     const names = steps.flatMap((s) => s.command ?? []).filter((a) => a.includes("edgesearch"));
-    expect(names.length).toBeGreaterThan(10);
+    expect(names.length).toBeGreaterThanOrEqual(10);
     for (const name of names) expect(name, name).toMatch(/^edgesearch-staging(-|$)/);
     // The KV title is given whole: wrangler would prefix "staging-" itself if it saw --env.
     expect(steps.find((s) => s.key === "kv:KV")?.command).toEqual([
@@ -261,7 +286,7 @@ describe("provision plan", () => {
     state.vectorize["edgesearch-staging-bge-small-384"] = {
       dimensions: 768,
       metric: "cosine",
-      metadataIndexes: { category: "string", year: "string", _doc: "string" },
+      metadataIndexes: { category: "string", year: "string" },
     };
     const config = staging();
     const kv = config.kv[0];
@@ -450,7 +475,7 @@ describe("extra Vectorize indexes (index versions of other models)", () => {
     expect(steps.find((s) => s.key === "vectorize:edgesearch-staging-bge-large-1024")?.command).toContain(
       "--dimensions=1024",
     );
-    expect(steps.find((s) => s.key === "metadata:edgesearch-staging-bge-large-1024:_doc")?.status).toBe(
+    expect(steps.find((s) => s.key === "metadata:edgesearch-staging-bge-large-1024:category")?.status).toBe(
       "create",
     );
     expect(steps.find((s) => s.key === "vectorize:edgesearch-staging-custom")?.status).toBe("conflict");
@@ -485,7 +510,7 @@ describe("shard indexes (VECTORIZE_SHARDS)", () => {
       "--dimensions=384",
       "--metric=cosine",
     ]);
-    for (const field of ["category", "year", "_doc"]) {
+    for (const field of ["category", "year"]) {
       expect(steps.find((s) => s.key === `metadata:edgesearch-staging-shard-b:${field}`)?.status).toBe(
         "create",
       );
@@ -503,7 +528,7 @@ describe("shard indexes (VECTORIZE_SHARDS)", () => {
     expect(steps.find((s) => s.key === "vectorize:edgesearch-staging-shard-c")?.command).toContain(
       "--dimensions=384",
     );
-    expect(steps.find((s) => s.key === "metadata:edgesearch-staging-shard-c:_doc")?.status).toBe("create");
+    expect(steps.find((s) => s.key === "metadata:edgesearch-staging-shard-c:year")?.status).toBe("create");
     const warning = steps.find((s) => s.key === "check:shard-binding:edgesearch-staging-shard-c");
     expect(warning?.status).toBe("warn");
     expect(warning?.title).toContain("VECTORIZE_INDEXES");

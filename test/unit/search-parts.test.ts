@@ -131,4 +131,12 @@ describe("config", () => {
     expect(() => loadConfig({ CHUNK_MAX_TOKENS: "600" })).toThrow(/CHUNK_MAX_TOKENS/);
     expect(() => loadConfig({ CHUNK_MAX_TOKENS: "64", CHUNK_OVERLAP_TOKENS: "64" })).toThrow(/OVERLAP/);
   });
+
+  it("allows as many filterable fields as a Vectorize index has metadata indexes, 10, and no more", () => {
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => `f${i}`).join(",");
+    expect(loadConfig({ FILTERABLE_FIELDS: fields(10) }).filterableFields).toHaveLength(10);
+    expect(() => loadConfig({ FILTERABLE_FIELDS: fields(11) })).toThrow(
+      /FILTERABLE_FIELDS.*10 metadata indexes/,
+    );
+  });
 });

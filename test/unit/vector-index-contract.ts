@@ -168,12 +168,27 @@ export function vectorIndexContract(make: MakeHarness): void {
       await expectRejected(index.query(vector, { namespace: "" }), "bad_request", "options.namespace");
     });
 
-    it("rejects more than 1000 ids and an empty delete", async () => {
-      const { index } = await setup();
-      const ids = Array.from({ length: 1001 }, (_, i) => `v${i}`);
-      await expectRejected(index.getByIds(ids), "bad_request", "ids");
-      await expectRejected(index.deleteByIds(ids), "bad_request", "ids");
+    it("takes 20 ids per getByIds and 100 per deleteByIds, refusing more as Vectorize does", async () => {
+      const { index, settle } = await setup();
+      const ids = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+      await index.upsert(ids(101).map((id) => ({ id, values: vector })));
+      await settle();
+      expect(await index.getByIds(ids(20))).toHaveLength(20);
+      const get = await expectRejected(index.getByIds(ids(21)), "bad_request", "ids");
+      expect(get.message).toBe(
+        "VECTOR_GET_ERROR (code = 40007): too many ids in payload; max id count is 20, got 21",
+      );
+      const del = await expectRejected(index.deleteByIds(ids(101)), "bad_request", "ids");
+      expect(del.message).toBe(
+        "VECTOR_DELETE_ERROR (code = 40007): too many ids in payload; max id count is 100, got 101",
+      );
       await expectRejected(index.deleteByIds([]), "bad_request", "ids");
+      // The refused calls changed nothing; 100 ids in one call are deleted.
+      await settle();
+      expect((await index.describe()).vectorCount).toBe(101);
+      await index.deleteByIds(ids(100));
+      await settle();
+      expect((await index.describe()).vectorCount).toBe(1);
     });
 
     it("rejects an invalid filter as invalid_filter", async () => {
@@ -346,6 +361,43 @@ export function vectorIndexContract(make: MakeHarness): void {
       const result = await index.query([1, 1, 1, 1], { topK: 10, filter });
       expect(result.matches.map((m) => m.id).sort()).toEqual(expected);
       expect(result.count).toBe(expected.length);
+    });
+
+    describe("on strings longer than the 64 bytes a metadata index keeps", () => {
+      const x64 = "x".repeat(64);
+      const long: Record<string, string> = {
+        long: `${x64}tail`,
+        exact: x64,
+        // 40 two-byte characters: the index keeps 32 of them.
+        accents: "é".repeat(40),
+        // 63 bytes and a two-byte character that no longer fits: the index keeps the 63.
+        split: `${"a".repeat(63)}é`,
+        short: "short",
+      };
+      const longCases: [string, MetadataFilter, string[]][] = [
+        ["$eq the 64-byte prefix", { s: x64 }, ["exact", "long"]],
+        ["$eq the whole long value", { s: `${x64}tail` }, []],
+        ["$ne the 64-byte prefix", { s: { $ne: x64 } }, ["accents", "short", "split"]],
+        [
+          "$in a prefix cut on a character boundary",
+          { s: { $in: ["é".repeat(32), "a".repeat(63)] } },
+          ["accents", "split"],
+        ],
+        ["$nin the 64-byte prefix", { s: { $nin: [x64] } }, ["accents", "short", "split"]],
+        ["$gt the 64-byte prefix", { s: { $gt: x64 } }, ["accents"]],
+        ["$lte the 64-byte prefix", { s: { $lte: x64 } }, ["exact", "long", "short", "split"]],
+      ];
+      it.each(longCases)("%s compares the indexed prefix", async (_, filter, expected) => {
+        const { index, settle } = await setup();
+        await index.upsert(
+          Object.entries(long).map(([id, value]) => ({ id, values: [1, 1, 1, 1], metadata: { s: value } })),
+        );
+        await settle();
+        const result = await index.query([1, 1, 1, 1], { topK: 10, filter });
+        expect(result.matches.map((m) => m.id).sort()).toEqual(expected);
+        // The vectors keep their whole values.
+        expect((await index.getByIds(["long"]))[0]?.metadata).toEqual({ s: `${x64}tail` });
+      });
     });
 
     it("applies the filter before topK", async () => {

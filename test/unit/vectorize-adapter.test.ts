@@ -4,11 +4,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { AppError } from "../../src/errors";
-import { createVectorIndex } from "../../src/vectors/create";
+import { createVectorIndex, vectorizeApiVersion } from "../../src/vectors/create";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import type { QueryOptions, VectorIndex, VectorRecord } from "../../src/vectors/vector-index";
 import { mapVectorizeError, VectorizeAdapter, vectorizeErrorCode } from "../../src/vectors/vectorize";
-import { FakeVectorize } from "../fakes/fake-vectorize";
+import { FakeVectorize, FakeVectorizeV1 } from "../fakes/fake-vectorize";
 import { rejection, vectorIndexContract } from "./vector-index-contract";
 
 describe("Vectorize adapter: Vectorize contract", () => {
@@ -47,7 +47,8 @@ describe("Vectorize adapter", () => {
       ["topK 21 with values", (i) => i.query(vector, { topK: 21, returnValues: true })],
       ["a $regex filter", (i) => i.query(vector, { filter: JSON.parse('{"a": {"$regex": "x"}}') })],
       ["a boolean returnMetadata", (i) => i.query(vector, JSON.parse('{"returnMetadata": true}'))],
-      ["1001 ids to delete", (i) => i.deleteByIds(Array.from({ length: 1001 }, (_, k) => `v${k}`))],
+      ["101 ids to delete", (i) => i.deleteByIds(Array.from({ length: 101 }, (_, k) => `v${k}`))],
+      ["21 ids to get", (i) => i.getByIds(Array.from({ length: 21 }, (_, k) => `v${k}`))],
       ["an id over 64 bytes to get", (i) => i.getByIds(["x".repeat(65)])],
     ];
     it.each(calls)("%s", async (_, call) => {
@@ -127,6 +128,22 @@ describe("Vectorize adapter", () => {
     expect(err.cause).toBe(thrown);
     // The failure was one-shot: the next call goes through.
     await expect(adapter.query([1, 0, 0, 0])).resolves.toEqual({ count: 0, matches: [] });
+  });
+
+  it("has a fake that refuses over-cap id lists with the binding's words, mapped as not retryable", async () => {
+    const fake = new FakeVectorize({ dimensions: 4, autoApply: true });
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+    await expect(fake.getByIds(ids(20))).resolves.toEqual([]);
+    const get = await fake.getByIds(ids(21)).catch((err: unknown) => err);
+    expect(String(get)).toContain(
+      "VECTOR_GET_ERROR (code = 40007): too many ids in payload; max id count is 20, got 21",
+    );
+    await expect(fake.deleteByIds(ids(100))).resolves.toHaveProperty("mutationId");
+    const del = await fake.deleteByIds(ids(173)).catch((err: unknown) => err);
+    expect(String(del)).toContain(
+      "VECTOR_DELETE_ERROR (code = 40007): too many ids in payload; max id count is 100, got 173",
+    );
+    expect(mapVectorizeError(del, "deleteByIds")).toMatchObject({ code: "bad_request", retryable: false });
   });
 
   it("reads the code from an error's code property or its message", () => {
@@ -224,6 +241,37 @@ describe("createVectorIndex", () => {
     await index.upsert([{ id: "a", values: [1, 0] }]);
     expect((await index.query([1, 0], options)).matches.map((m) => m.id)).toEqual(["a"]);
     expect(fake.calls.map((c) => c.method)).toEqual(["upsert", "query"]);
+  });
+
+  it("refuses a V1 binding, although it has queryById like a V2 one", async () => {
+    const v1 = new FakeVectorizeV1(4);
+    expect("queryById" in v1).toBe(true);
+    expect(vectorizeApiVersion(v1)).toBe("v1");
+    expect(vectorizeApiVersion(new FakeVectorize({ dimensions: 4 }))).toBe("v2");
+    const make = () =>
+      createVectorIndex({
+        backend: "cloudflare",
+        vectorize: v1,
+        localIndex: env.LOCAL_INDEX,
+        indexName: "x",
+      });
+    expect(make).toThrow(AppError);
+    expect(make).toThrow(/V1 \(legacy\) index/);
+    expect(v1.calls).toEqual([]);
+  });
+
+  it("tells a V1 binding without a version flag by its describe() reply", async () => {
+    const v1 = new FakeVectorizeV1(4, { hideVersion: true });
+    expect(vectorizeApiVersion(v1)).toBe("unknown");
+    const index = createVectorIndex({
+      backend: "cloudflare",
+      vectorize: v1,
+      localIndex: env.LOCAL_INDEX,
+      indexName: "x",
+    });
+    const err = await rejection(index.describe());
+    expect(err).toMatchObject({ code: "internal", retryable: false });
+    expect(err.message).toMatch(/V1 \(legacy\) index/);
   });
 
   it("builds the local index client for the local backend, one object per index name", async () => {

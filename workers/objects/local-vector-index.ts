@@ -34,7 +34,7 @@ import { QuantizedStore } from "../../src/vectors/engine/quantized-store";
 import { type SearchSource, searchStores } from "../../src/vectors/engine/search";
 import { MAX_SHARDS, shardName, shardOf } from "../../src/vectors/engine/shards";
 import { KERNEL_MODULE } from "../../src/vectors/engine/wasm-module";
-import { matchesFilter } from "../../src/vectors/filter";
+import { matchesIndexedFilter } from "../../src/vectors/filter";
 import { type ValidVector, validateIds, validateQuery, validateVectors } from "../../src/vectors/validate";
 import { VECTORIZE_LIMITS, type VectorMetadata } from "../../src/vectors/vector-index";
 import { type RpcOutcome, toOutcome } from "./outcome";
@@ -272,7 +272,7 @@ export class LocalVectorIndex extends DurableObject<Env> {
       const namespaces = q.namespace === undefined ? this.namespaces() : [q.namespace];
       const filter = q.filter;
       const accept =
-        filter === undefined ? undefined : (m: VectorMetadata | undefined) => matchesFilter(m, filter);
+        filter === undefined ? undefined : (m: VectorMetadata | undefined) => matchesIndexedFilter(m, filter);
       const sources: SearchSource[] = [];
       for (const namespace of namespaces) {
         const store = this.store(namespace);

@@ -5,8 +5,8 @@ import { readGeneration } from "../../../src/cache/generation";
 import type { Config } from "../../../src/config";
 import { AppError } from "../../../src/errors";
 import { type SearchSettings, search } from "../../../src/search/search";
-import { validateFilter } from "../../../src/vectors/filter";
-import type { MetadataFilter } from "../../../src/vectors/vector-index";
+import { overlongString, validateFilter } from "../../../src/vectors/filter";
+import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
 import { requireNamespace } from "../auth";
 import {
   errorResponses,
@@ -20,15 +20,27 @@ import type { AppEnv } from "../types";
 
 export type SearchResponseBody = typeof SearchResponseSchema._output;
 
-/** Vectorize can only filter on fields with a metadata index: reject others up front. */
+/**
+ * Vectorize can only filter on fields with a metadata index: reject others up front. It also
+ * compares only the first 64 bytes of a string, so a longer filter value could not select what
+ * it names: refused too.
+ */
 function checkFilter(raw: unknown, filterable: readonly string[]): MetadataFilter {
   const filter = validateFilter(raw);
-  for (const field of Object.keys(filter)) {
+  for (const [field, condition] of Object.entries(filter)) {
     if (!filterable.includes(field)) {
       throw new AppError(
         "invalid_filter",
         `field "${field}" is not filterable; filterable fields: ${filterable.join(", ") || "(none configured)"}`,
         { field: `body.filter.${field}`, retryable: false },
+      );
+    }
+    const long = overlongString(condition);
+    if (long !== undefined) {
+      throw new AppError(
+        "invalid_filter",
+        `a filter value on "${field}" is ${long.bytes} bytes; Vectorize filters strings on their first ${VECTORIZE_LIMITS.maxIndexedStringBytes} bytes, so values are at most ${VECTORIZE_LIMITS.maxIndexedStringBytes}`,
+        { field: `body.filter.${field}${long.at ? `.${long.at}` : ""}`, retryable: false },
       );
     }
   }
