@@ -99,10 +99,9 @@ export async function submitDocuments(
     })),
   );
   if (!deps.config.r2Notifications) {
-    const bucket = deps.config.backend === "local" ? "local" : "documents";
     await enqueue(
       deps.queue,
-      stored.map((s) => putMessage(bucket, s.key, s.size, s.etag)),
+      stored.map((s) => putMessage(deps.config.documentsBucketName, s.key, s.size, s.etag)),
     );
   }
 }
@@ -117,7 +116,7 @@ export async function deleteDocuments(deps: SubmitDeps, namespace: string, ids: 
   if (!deps.config.r2Notifications) {
     await enqueue(
       deps.queue,
-      keys.map((key) => deleteMessage("documents", key)),
+      keys.map((key) => deleteMessage(deps.config.documentsBucketName, key)),
     );
   }
 }
