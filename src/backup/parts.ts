@@ -1,6 +1,7 @@
 // Reading a backup back: its manifest (its signature verified, then checked for shape and for
-// counts that agree with its parts), its parts in the order a restore takes them, each checked against the manifest's SHA-256,
-// and their lines, each checked against its kind's schema and counted against the manifest.
+// counts that agree with its parts), its parts in the order a restore takes them, each checked
+// against the manifest's SHA-256, and their lines, each checked against its kind's schema and
+// counted against the manifest.
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import { r2 } from "../store/r2";

@@ -264,8 +264,9 @@ async function writeGroup(
 }
 
 // R2 allows 8,192 bytes of object metadata (https://developers.cloudflare.com/r2/platform/limits/);
-// the restore's mark is left off an object whose custom metadata leaves it no room (its create
-// notification then indexes it again: redundant, not wrong).
+// the restore's mark is left off an object whose custom metadata leaves it no room. Its create
+// notification is then handled like any write's: ingested before the step commits its rows, it
+// embeds the document again and its chunk rows make the step fail (the job fails with the reason).
 const MAX_MARKED_METADATA_BYTES = 7 * 1024;
 
 /**

@@ -1,7 +1,8 @@
 // Backups of a namespace (admin role): export its active version to the backups bucket as NDJSON
-// parts with a signed manifest, and restore one (whose signature verifies) into an empty namespace. Both run as jobs on the ingest queue, a page
-// of documents per step (src/backup/): the POST answers 202 with the job, which the GET routes
-// report on (state, progress, error). One running backup or restore per namespace.
+// parts with a signed manifest, and restore one (whose signature verifies) into an empty
+// namespace. Both run as jobs on the ingest queue, a page of documents per step (src/backup/): the
+// POST answers 202 with the job, which the GET routes report on (state, progress, error). One
+// running backup or restore per namespace.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { canAccessNamespace } from "../../../src/auth/scopes";
 import { startBackup } from "../../../src/backup/export";
