@@ -37,8 +37,9 @@ const USAGE = `Usage: npm run provision [-- --env NAME] [--dry-run [--state FILE
 
 Creates what wrangler.toml declares for one environment and the Cloudflare account lacks: the
 Vectorize index and its metadata indexes, the KV namespace, the D1 database (and applies its
-migrations), the queues, the R2 bucket and its event notifications, and the secrets
-ADMIN_API_KEY (required), SENTRY_DSN and ANALYTICS_API_TOKEN (optional). New KV and D1 ids are written into
+migrations), the queues, the R2 buckets (documents, with event notifications to the ingest
+queue; backups, without), and the secrets ADMIN_API_KEY (required), BACKUP_SIGNING_KEY,
+SENTRY_DSN and ANALYTICS_API_TOKEN (optional). New KV and D1 ids are written into
 wrangler.toml. Existing resources are never changed.
 
 Options:

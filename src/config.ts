@@ -48,6 +48,13 @@ const ConfigSchema = z
     R2_NOTIFICATIONS: boolVar,
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+    BACKUP_SIGNING_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+    // R2 bucket names: 3 to 63 lowercase letters, digits and hyphens, no hyphen first or last
+    // (https://developers.cloudflare.com/r2/buckets/create-buckets/).
+    DOCUMENTS_BUCKET_NAME: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "must be an R2 bucket name")
+      .default("edgesearch-documents"),
     KEY_CACHE_TTL_SECONDS: intVar(0, 300).default(30),
     CORS_ORIGINS: listVar,
     RESULT_CACHE_TTL_SECONDS: intVar(0, 86_400).default(60),
@@ -135,9 +142,16 @@ export interface Config {
   maxRequestBytes: number;
   /** When true, R2 event notifications feed the ingest queue and the API does not enqueue. */
   r2Notifications: boolean;
+  /**
+   * The documents bucket's name (the DOCUMENTS binding's bucket_name): the only bucket whose
+   * event notifications the ingest consumer acts on, and the one the API's own messages name.
+   */
+  documentsBucketName: string;
   logLevel: "debug" | "info" | "warn" | "error";
   /** The bootstrap admin key (a secret). Never logged. */
   adminApiKey: string | undefined;
+  /** The secret backup manifests are signed with (else one derived from adminApiKey). Never logged. */
+  backupSigningKey: string | undefined;
   /** How long an isolate trusts a key lookup: the bound on how late a revocation takes effect. */
   keyCacheTtlMs: number;
   /** Origins allowed by CORS; "*" allows any; empty disables CORS. */
@@ -227,8 +241,10 @@ export function loadConfig(env: object): Config {
     maxDocumentBytes: c.MAX_DOCUMENT_BYTES,
     maxRequestBytes: c.MAX_REQUEST_BYTES,
     r2Notifications: c.R2_NOTIFICATIONS,
+    documentsBucketName: c.DOCUMENTS_BUCKET_NAME,
     logLevel: c.LOG_LEVEL,
     adminApiKey: c.ADMIN_API_KEY,
+    backupSigningKey: c.BACKUP_SIGNING_KEY,
     keyCacheTtlMs: c.KEY_CACHE_TTL_SECONDS * 1000,
     corsOrigins: c.CORS_ORIGINS,
     resultCacheTtlMs: c.RESULT_CACHE_TTL_SECONDS * 1000,

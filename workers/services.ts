@@ -39,6 +39,8 @@ export interface Services {
    */
   reads: { db: D1Like; store: DocumentStore };
   blobs: R2Bucket;
+  /** Backup manifests and parts: a bucket of their own, without event notifications. */
+  backups: R2Bucket;
   kv: KVNamespace;
   /** The Cache API (per location), or null where the runtime has none. */
   resultCache: Cache | null;
@@ -196,6 +198,7 @@ export function buildServices(
     db: env.DB,
     reads,
     blobs: guarded(env.DOCUMENTS, "r2", guard, ["get", "put", "head", "delete", "list"]),
+    backups: guarded(env.BACKUPS, "r2", guard, ["get", "put", "head", "delete", "list"]),
     kv,
     guard,
     resultCache: typeof caches === "undefined" ? null : caches.default,

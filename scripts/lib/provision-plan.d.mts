@@ -5,6 +5,7 @@ export declare const DOC_ID_FIELD: string;
 export declare const MAX_METADATA_INDEXES: number;
 export declare const DEFAULT_FIELD_TYPES: Readonly<Record<string, "string" | "number" | "boolean">>;
 export declare const SECRETS: readonly { readonly name: string; readonly required: boolean }[];
+export declare const DEFAULT_DOCUMENTS_BUCKET: string;
 export declare const CREATE_ACTIONS: string[];
 export declare const DELETE_ACTIONS: string[];
 

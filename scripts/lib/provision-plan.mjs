@@ -31,14 +31,18 @@ export const DEFAULT_FIELD_TYPES = /** @type {Readonly<Record<string, "string" |
   year: "number",
 });
 /**
- * The secrets the Worker reads: the bootstrap admin key; optionally the error-reporting DSN and
- * the token the metrics dashboard reads Analytics Engine with.
+ * The secrets the Worker reads: the bootstrap admin key; optionally the key backup manifests are
+ * signed with (else one derived from the admin key), the error-reporting DSN and the token the
+ * metrics dashboard reads Analytics Engine with.
  */
 export const SECRETS = /** @type {const} */ ([
   { name: "ADMIN_API_KEY", required: true },
+  { name: "BACKUP_SIGNING_KEY", required: false },
   { name: "SENTRY_DSN", required: false },
   { name: "ANALYTICS_API_TOKEN", required: false },
 ]);
+/** DOCUMENTS_BUCKET_NAME when unset (its default in src/config.ts). */
+export const DEFAULT_DOCUMENTS_BUCKET = "edgesearch-documents";
 /** R2 event actions behind wrangler's object-create and object-delete event types. */
 export const CREATE_ACTIONS = ["PutObject", "CompleteMultipartUpload", "CopyObject"];
 export const DELETE_ACTIONS = ["DeleteObject", "LifecycleDeletion"];
@@ -513,7 +517,10 @@ export function planProvision(config, state, options = {}) {
     );
   }
 
-  // R2 buckets, then the documents bucket's event notifications to the ingest queue.
+  // R2 buckets, then the documents bucket's event notifications to the ingest queue. The backups
+  // bucket gets no rule: a rule without prefix or suffix covers every object of its bucket
+  // (https://developers.cloudflare.com/r2/buckets/event-notifications/, "Notes"), and backup
+  // parts are not documents.
   for (const { bucketName, binding } of config.r2) {
     const title = `R2 bucket ${bucketName} (binding ${binding})`;
     steps.push(
@@ -530,6 +537,35 @@ export function planProvision(config, state, options = {}) {
   }
   const documents = config.r2.find((b) => b.binding === "DOCUMENTS") ?? config.r2[0];
   const ingest = config.producers.find((p) => p.binding === "INGEST_QUEUE") ?? config.producers[0];
+  const backups = config.r2.find((b) => b.binding === "BACKUPS");
+  const named = config.vars.DOCUMENTS_BUCKET_NAME || DEFAULT_DOCUMENTS_BUCKET;
+  if (documents && named !== documents.bucketName) {
+    steps.push({
+      key: "check:documents-bucket-name",
+      kind: "check",
+      title: `DOCUMENTS_BUCKET_NAME is "${named}" but the DOCUMENTS binding's bucket_name is "${documents.bucketName}": the ingest consumer would ignore every notification of the documents bucket`,
+      status: "warn",
+    });
+  }
+  if (backups && documents && backups.bucketName === documents.bucketName) {
+    steps.push({
+      key: "check:backups-bucket",
+      kind: "check",
+      title: `BACKUPS and DOCUMENTS are both bucket ${backups.bucketName}: backups need a bucket of their own, without event notifications`,
+      status: "conflict",
+    });
+  } else if (backups && ingest) {
+    const rules = (state.r2Notifications[backups.bucketName] ?? []).filter((r) => r.queue === ingest.queue);
+    if (rules.length > 0) {
+      steps.push({
+        key: "check:backups-notification",
+        kind: "check",
+        title: `R2 event notifications: ${backups.bucketName} (backups) -> queue ${ingest.queue}`,
+        status: "conflict",
+        note: `backup parts would reach the ingest queue; remove the rule (wrangler r2 bucket notification delete ${backups.bucketName} --queue ${ingest.queue}) and run again`,
+      });
+    }
+  }
   if (documents && ingest) {
     const title = `R2 event notifications: ${documents.bucketName} (object-create, object-delete) -> queue ${ingest.queue}`;
     const rules = (state.r2Notifications[documents.bucketName] ?? []).filter((r) => r.queue === ingest.queue);

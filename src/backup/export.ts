@@ -16,6 +16,7 @@
 // that precedes an unchanged R2 read belongs to that eTag. A document deleted meanwhile is left
 // out; one that changed meanwhile makes the step retry.
 import { AppError } from "../errors";
+import { RESTORED_BY } from "../ingest/notifications";
 import { d1 } from "../store/d1";
 import type { DocumentRecord } from "../store/documents";
 import { r2 } from "../store/r2";
@@ -42,6 +43,7 @@ import {
 import { type Job, JobStore, stepGuard } from "./jobs";
 import { type BackupTaskDeps, sendStep, startJob } from "./messages";
 import { orderedParts, partCounts } from "./parts";
+import { signManifest } from "./signature";
 import { BackupStore, type StoredChunk } from "./store";
 
 /** getByIds calls in flight while reading a part's vectors. */
@@ -110,7 +112,7 @@ export async function backupStep(deps: BackupTaskDeps, job: Job): Promise<boolea
   const page = await readPage(deps, job, job.cursor, step);
   const applied = await commitPage(deps.db, job, step, page);
   if (!applied) return false;
-  await putParts(deps.blobs, job, page.parts);
+  await putParts(deps.backups, job, page.parts);
   await sendStep(deps, job, step + 1);
   deps.logger.info("backup.step", {
     namespace: job.namespace,
@@ -139,7 +141,7 @@ export async function backupStepRedelivered(deps: BackupTaskDeps, job: Job, step
   const prefix = backupPrefix(job.namespace, job.id);
   const missing: string[] = [];
   for (const part of results) {
-    const head = await r2("head backup part", () => deps.blobs.head(`${prefix}${part.name}`));
+    const head = await r2("head backup part", () => deps.backups.head(`${prefix}${part.name}`));
     if (head?.customMetadata?.sha256 !== part.sha256) missing.push(part.name);
   }
   const first = results[0];
@@ -154,7 +156,7 @@ export async function backupStepRedelivered(deps: BackupTaskDeps, job: Job, step
         `parts of step ${step} (${missing.join(", ")}) were not written and the documents have changed since; start a new backup`,
       );
     }
-    await putParts(deps.blobs, job, page.parts);
+    await putParts(deps.backups, job, page.parts);
   }
   await sendStep(deps, job, step + 1);
 }
@@ -281,10 +283,9 @@ async function readBody(
       retryable: true,
     });
   }
-  return {
-    text: await r2("read document body", () => object.text()),
-    customMetadata: object.customMetadata ?? {},
-  };
+  // A restore's mark belongs to that restore, not to the document.
+  const { [RESTORED_BY]: _, ...customMetadata } = object.customMetadata ?? {};
+  return { text: await r2("read document body", () => object.text()), customMetadata };
 }
 
 /** Applies the step: records its parts and advances the job, in one transaction. */
@@ -312,11 +313,11 @@ async function commitPage(db: D1Database, job: Job, step: number, page: Page): P
   return results[results.length - 1]?.meta.changes === 1;
 }
 
-async function putParts(blobs: R2Bucket, job: Job, parts: BuiltPart[]): Promise<void> {
+async function putParts(backups: R2Bucket, job: Job, parts: BuiltPart[]): Promise<void> {
   const prefix = backupPrefix(job.namespace, job.id);
   for (const part of parts) {
     await r2("write backup part", () =>
-      blobs.put(`${prefix}${part.name}`, part.text, {
+      backups.put(`${prefix}${part.name}`, part.text, {
         httpMetadata: { contentType: "application/x-ndjson" },
         // R2 checks the upload against it; a redelivered step compares it with the job's record.
         sha256: part.sha256,
@@ -343,14 +344,17 @@ async function writeManifest(deps: BackupTaskDeps, job: Job): Promise<Manifest> 
     counts: partCounts(files),
     files,
   };
+  const text = JSON.stringify(manifest, null, 2);
+  const signed = await signManifest(deps.config, text);
   await r2("write backup manifest", () =>
-    deps.blobs.put(manifestKey(job.namespace, job.id), JSON.stringify(manifest, null, 2), {
+    deps.backups.put(manifestKey(job.namespace, job.id), text, {
       httpMetadata: { contentType: "application/json" },
       customMetadata: {
         createdAt: manifest.createdAt,
         documents: String(manifest.counts.documents),
         chunks: String(manifest.counts.chunks),
         model: job.version.model,
+        ...signed,
       },
     }),
   );

@@ -1,7 +1,9 @@
-// The backup format: a manifest and NDJSON parts in R2 under "_backups/<namespace>/<backupId>/".
-// The prefix starts with "_", which no namespace can (see NamespaceSchema), so backup objects can
-// never collide with a namespace's documents ("<namespace>/<id>") nor be taken for one by the
-// ingest consumer. The manifest is written last: a backup whose manifest exists is complete.
+// The backup format: a manifest and NDJSON parts under "_backups/<namespace>/<backupId>/" in the
+// backups bucket (BACKUPS), which has no event notification rule, so writing a backup or reading it
+// back never reaches the ingest queue. The prefix starts with "_", which no namespace can (see
+// NamespaceSchema): deployments that kept backups in the documents bucket have them under it, and
+// the ingest consumer skips notifications there. The manifest is written last (and signed, see
+// signature.ts): a backup whose manifest exists is complete.
 import { z } from "zod";
 import { MetadataSchema } from "../validation";
 import { VersionSpecSchema } from "../versions/model";

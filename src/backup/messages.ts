@@ -13,7 +13,10 @@ import { type Job, JobStore, type NewJob } from "./jobs";
 /** What backup and restore steps use: the consumer's services, and D1 itself. */
 export interface BackupTaskDeps {
   db: D1Database;
+  /** The documents bucket: what a backup reads and a restore writes. */
   blobs: R2Bucket;
+  /** The backups bucket: manifests and parts. */
+  backups: R2Bucket;
   queue: Queue;
   versions: VersionServices;
   config: Config;

@@ -1,6 +1,8 @@
-// Reading a backup back: its manifest (checked for shape and for counts that agree with its
-// parts), its parts in the order a restore takes them, each checked against the manifest's SHA-256,
-// and their lines, each checked against its kind's schema and counted against the manifest.
+// Reading a backup back: its manifest (its signature verified, then checked for shape and for
+// counts that agree with its parts), its parts in the order a restore takes them, each checked
+// against the manifest's SHA-256, and their lines, each checked against its kind's schema and
+// counted against the manifest.
+import type { Config } from "../config";
 import { AppError } from "../errors";
 import { r2 } from "../store/r2";
 import {
@@ -18,16 +20,19 @@ import {
   VectorLineSchema,
 } from "./format";
 import type { Job } from "./jobs";
+import { verifyManifest } from "./signature";
 
-/** The manifest and the SHA-256 of its text. */
+/** The manifest (from the backups bucket) and the SHA-256 of its text, once its signature verifies. */
 export async function readManifest(
-  blobs: R2Bucket,
+  backups: R2Bucket,
+  keys: Pick<Config, "backupSigningKey" | "adminApiKey">,
   namespace: string,
   backupId: string,
 ): Promise<{ manifest: Manifest; sha256: string } | null> {
-  const object = await r2("read backup manifest", () => blobs.get(manifestKey(namespace, backupId)));
+  const object = await r2("read backup manifest", () => backups.get(manifestKey(namespace, backupId)));
   if (!object) return null;
   const text = await r2("read backup manifest", () => object.text());
+  await verifyManifest(keys, backupId, text, object.customMetadata);
   let parsed: ReturnType<typeof ManifestSchema.safeParse>;
   try {
     parsed = ManifestSchema.safeParse(JSON.parse(text));
@@ -68,9 +73,13 @@ export function groupsOf(manifest: Manifest): number[] {
 }
 
 /** The manifest the job started from: the same bytes, or the job fails. */
-export async function jobManifest(blobs: R2Bucket, job: Job): Promise<Manifest> {
+export async function jobManifest(
+  backups: R2Bucket,
+  keys: Pick<Config, "backupSigningKey" | "adminApiKey">,
+  job: Job,
+): Promise<Manifest> {
   if (!job.from) throw new AppError("internal", `restore ${job.id} names no backup`, { retryable: false });
-  const read = await readManifest(blobs, job.from.namespace, job.from.backupId);
+  const read = await readManifest(backups, keys, job.from.namespace, job.from.backupId);
   if (!read) throw new AppError("unprocessable", `the manifest of backup ${job.from.backupId} is gone`);
   if (read.sha256 !== job.manifestSha256) {
     throw new AppError(
@@ -82,9 +91,9 @@ export async function jobManifest(blobs: R2Bucket, job: Job): Promise<Manifest> 
 }
 
 /** The part's text, checked against the manifest. */
-export async function readPart(blobs: R2Bucket, manifest: Manifest, part: Part): Promise<string> {
+export async function readPart(backups: R2Bucket, manifest: Manifest, part: Part): Promise<string> {
   const key = `${backupPrefix(manifest.namespace, manifest.backupId)}${part.name}`;
-  const object = await r2("read backup part", () => blobs.get(key));
+  const object = await r2("read backup part", () => backups.get(key));
   if (!object) throw new AppError("unprocessable", `backup part ${part.name} is missing`);
   const text = await r2("read backup part", () => object.text());
   if ((await sha256Hex(text)) !== part.sha256) {

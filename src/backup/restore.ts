@@ -11,6 +11,7 @@
 //   restore answers searches as the source did.
 import { AppError } from "../errors";
 import { chunkId, chunkIdPrefix } from "../ingest/ids";
+import { RESTORED_BY } from "../ingest/notifications";
 import { upsertAll } from "../ingest/pipeline";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
@@ -23,6 +24,7 @@ import {
   type Manifest,
   type PartKind,
   partGroup,
+  utf8Bytes,
   type VectorLine,
 } from "./format";
 import { type Job, JobStore } from "./jobs";
@@ -97,7 +99,7 @@ export async function restoreStep(
   const jobs = new JobStore(deps.db);
   const step = job.step;
   if (job.phase === "settle") return settle(deps, job);
-  const manifest = await jobManifest(deps.blobs, job);
+  const manifest = await jobManifest(deps.backups, deps.config, job);
   if (job.phase === "verify") {
     const parts = orderedParts(manifest.files);
     const from = Number(job.cursor || "0");
@@ -105,7 +107,7 @@ export async function restoreStep(
     let n = 0;
     for (const part of parts.slice(from)) {
       if (n >= VERIFY_PARTS || (n > 0 && bytes + part.bytes > VERIFY_BYTES)) break;
-      const lines = parseLines(await readPart(deps.blobs, manifest, part), part);
+      const lines = parseLines(await readPart(deps.backups, manifest, part), part);
       if (part.kind === "vectors") {
         for (const v of lines as { values: number[] }[]) {
           if (v.values.length !== job.version.dimensions) {
@@ -198,7 +200,7 @@ async function writeGroup(
   const read = async <T>(kind: PartKind): Promise<T[]> => {
     const out: T[] = [];
     for (const part of parts.filter((p) => p.kind === kind)) {
-      out.push(...(parseLines(await readPart(deps.blobs, manifest, part), part) as T[]));
+      out.push(...(parseLines(await readPart(deps.backups, manifest, part), part) as T[]));
     }
     return out;
   };
@@ -224,7 +226,7 @@ async function writeGroup(
     const object = await r2("write document", () =>
       deps.blobs.put(documentKey(ns, d.id), d.body, {
         httpMetadata: { contentType: d.contentType },
-        customMetadata: d.customMetadata,
+        customMetadata: restoredMetadata(d.customMetadata, job.id),
       }),
     );
     return {
@@ -259,6 +261,21 @@ async function writeGroup(
     mutationAt: records.length > 0 ? Date.now() : null,
     probeVectorId: records[records.length - 1]?.id ?? null,
   };
+}
+
+// R2 allows 8,192 bytes of object metadata (https://developers.cloudflare.com/r2/platform/limits/);
+// the restore's mark is left off an object whose custom metadata leaves it no room. Its create
+// notification is then handled like any write's: ingested before the step commits its rows, it
+// embeds the document again and its chunk rows make the step fail (the job fails with the reason).
+const MAX_MARKED_METADATA_BYTES = 7 * 1024;
+
+/**
+ * The object's custom metadata, marked with the restore writing it: until the step commits the
+ * document's row, its create notification is then recognised as the restore's (src/ingest/notifications.ts).
+ */
+function restoredMetadata(custom: Record<string, string>, job: string): Record<string, string> {
+  const marked = { ...custom, [RESTORED_BY]: job };
+  return utf8Bytes(JSON.stringify(marked)) <= MAX_MARKED_METADATA_BYTES ? marked : custom;
 }
 
 /**

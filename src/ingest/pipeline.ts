@@ -17,11 +17,14 @@ import type { VersionServices } from "../versions/services";
 import { type Chunk, chunkDocument } from "./chunk";
 import { chunkId, chunkIdPrefix, chunkIds } from "./ids";
 import { type IngestMessage, IngestMessageSchema, isDeleteAction } from "./messages";
+import { ignoredNotification, restoreWriting } from "./notifications";
 import { parseDocument } from "./parse";
 import { readUploadMetadata } from "./upload-metadata";
 
 export interface IngestDeps {
   blobs: R2Bucket;
+  /** D1 itself: restore jobs (a running restore commits the rows of the documents it writes). */
+  db: D1Database;
   store: DocumentStore;
   embedder: Embedder;
   index: VectorIndex;
@@ -119,6 +122,24 @@ export async function processMessage(deps: IngestDeps, body: unknown, attempts: 
     };
   }
   const message = parsed.data;
+  const ignored = ignoredNotification(deps.config, message);
+  if (ignored) {
+    deps.logger[ignored.level]("ingest.ignored", {
+      bucket: message.bucket,
+      key: message.object.key,
+      action: message.action,
+      reason: ignored.reason,
+    });
+    deps.metrics.ingest({
+      namespace: ignored.namespace,
+      outcome: "ignored",
+      chunks: 0,
+      bytes: 0,
+      totalMs: 0,
+      lagMs: 0,
+    });
+    return { type: "ack", outcome: "skipped", reason: ignored.reason };
+  }
   const target = parseDocumentKey(message.object.key);
   if (!target) {
     return {
@@ -172,6 +193,18 @@ async function indexDocument(
   ) {
     await object.body.cancel();
     return { type: "ack", outcome: "skipped", reason: `already ${row.status}` };
+  }
+  if (!row || row.etag !== etag) {
+    const restore = await restoreWriting(deps.db, namespace, object);
+    if (restore !== null) {
+      await object.body.cancel();
+      log.info("ingest.restoring", { restore });
+      return {
+        type: "ack",
+        outcome: "skipped",
+        reason: `written by restore ${restore}, which commits its row`,
+      };
+    }
   }
   const upload = readUploadMetadata(object, id);
   if (!row || row.etag !== etag) {

@@ -102,24 +102,27 @@ export async function submitDocuments(
     );
     return { doc, key, contentType, etag: object.etag, size: object.size };
   });
-  await deps.store.upsertQueued(
-    namespace,
-    stored.map((s) => ({
-      id: s.doc.id,
-      title: s.doc.title ?? null,
-      contentType: s.contentType,
-      metadata: s.doc.metadata ?? {},
-      bytes: s.size,
-      etag: s.etag,
-    })),
+  // After the R2 writes (the row records their eTags): with notifications on, the consumer may
+  // have ingested a write before its row exists. upsertQueued keeps such a row indexed, and names
+  // the rows it had to queue again, whose notification may be spent.
+  const reopened = new Set(
+    await deps.store.upsertQueued(
+      namespace,
+      stored.map((s) => ({
+        id: s.doc.id,
+        title: s.doc.title ?? null,
+        contentType: s.contentType,
+        metadata: s.doc.metadata ?? {},
+        bytes: s.size,
+        etag: s.etag,
+      })),
+    ),
   );
-  if (!deps.config.r2Notifications) {
-    const bucket = deps.config.backend === "local" ? "local" : "documents";
-    await enqueue(
-      deps.queue,
-      stored.map((s) => putMessage(bucket, s.key, s.size, s.etag)),
-    );
-  }
+  const messages = stored.filter((s) => !deps.config.r2Notifications || reopened.has(s.doc.id));
+  await enqueue(
+    deps.queue,
+    messages.map((s) => putMessage(deps.config.documentsBucketName, s.key, s.size, s.etag)),
+  );
 }
 
 export async function deleteDocuments(deps: SubmitDeps, namespace: string, ids: string[]): Promise<void> {
@@ -132,7 +135,7 @@ export async function deleteDocuments(deps: SubmitDeps, namespace: string, ids: 
   if (!deps.config.r2Notifications) {
     await enqueue(
       deps.queue,
-      keys.map((key) => deleteMessage("documents", key)),
+      keys.map((key) => deleteMessage(deps.config.documentsBucketName, key)),
     );
   }
 }

@@ -40,7 +40,7 @@ export interface SearchEvent {
 
 export interface IngestEvent {
   namespace: string;
-  outcome: "indexed" | "failed" | "deleted" | "skipped" | "retry";
+  outcome: "indexed" | "failed" | "deleted" | "skipped" | "retry" | "ignored";
   chunks: number;
   bytes: number;
   totalMs: number;

@@ -161,22 +161,41 @@ export interface QueuedDocument {
 export class DocumentStore {
   constructor(private readonly db: D1Like) {}
 
-  /** Marks documents as accepted and queued at the given R2 eTags (insert or replace the intent). */
-  async upsertQueued(namespace: string, docs: QueuedDocument[], now = Date.now()): Promise<void> {
-    if (docs.length === 0) return;
+  /**
+   * Marks documents as accepted and queued at the given R2 eTags (insert or replace the intent),
+   * except a row already indexed at that eTag with the same title, content type and metadata:
+   * the R2 write's notification may have been ingested before this call (the object is written
+   * first), and that row is the final state. Returns the ids of rows that were indexed or failed
+   * at the same eTag and are queued again (their metadata changed, or they failed): the
+   * notification for that eTag may be spent, so the caller has to enqueue them itself.
+   */
+  async upsertQueued(namespace: string, docs: QueuedDocument[], now = Date.now()): Promise<string[]> {
+    if (docs.length === 0) return [];
+    const done = this.db
+      .prepare(
+        `SELECT d.id FROM json_each(?2) j
+         JOIN documents d ON d.namespace = ?1 AND d.id = json_extract(j.value, '$.id')
+           AND d.etag = json_extract(j.value, '$.etag') AND d.status IN ('indexed', 'failed')`,
+      )
+      .bind(namespace, JSON.stringify(docs.map((d) => ({ id: d.id, etag: d.etag }))));
     const stmt = this.db.prepare(
       `INSERT INTO documents (namespace, id, status, title, content_type, metadata, bytes, etag, attempts, error, created_at, updated_at)
        VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, 0, NULL, ?8, ?8)
        ON CONFLICT (namespace, id) DO UPDATE SET status = 'queued', title = excluded.title,
          content_type = excluded.content_type, metadata = excluded.metadata, bytes = excluded.bytes,
-         etag = excluded.etag, attempts = 0, error = NULL, updated_at = excluded.updated_at`,
+         etag = excluded.etag, attempts = 0, error = NULL, updated_at = excluded.updated_at
+       WHERE NOT (documents.status = 'indexed' AND documents.etag IS excluded.etag
+         AND documents.indexed_etag IS excluded.etag AND documents.title IS excluded.title
+         AND documents.content_type IS excluded.content_type AND documents.metadata IS excluded.metadata)`,
     );
     const statements = docs.map((d) =>
       stmt.bind(namespace, d.id, d.title, d.contentType, JSON.stringify(d.metadata), d.bytes, d.etag, now),
     );
-    await d1("upsert documents", () =>
-      this.db.batch([...statements, this.touchNamespace(namespace, now, 0)]),
+    const [before, ...written] = await d1("upsert documents", () =>
+      this.db.batch([done, ...statements, this.touchNamespace(namespace, now, 0)]),
     );
+    const wasDone = new Set(((before?.results ?? []) as { id: string }[]).map((r) => r.id));
+    return docs.filter((d, i) => wasDone.has(d.id) && (written[i]?.meta.changes ?? 0) > 0).map((d) => d.id);
   }
 
   async get(namespace: string, id: string): Promise<DocumentRecord | null> {

@@ -11,6 +11,9 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { signManifest } from "../../src/backup/signature";
+import { loadConfig } from "../../src/config";
+import { putMessage } from "../../src/ingest/messages";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import worker from "../../workers/index";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
@@ -110,12 +113,13 @@ class HeldQueue {
   }
 }
 
-/** The Worker's env with some vars or bindings replaced (page size, the queue). */
-function envWith(overrides: { pageSize?: number; queue?: HeldQueue }): Env {
+/** The Worker's env with some vars or bindings replaced (page size, the queue, others). */
+function envWith(overrides: { pageSize?: number; queue?: HeldQueue; env?: Record<string, unknown> }): Env {
   return {
     ...env,
     ...(overrides.pageSize === undefined ? {} : { BACKUP_PAGE_DOCUMENTS: String(overrides.pageSize) }),
     ...(overrides.queue === undefined ? {} : { INGEST_QUEUE: overrides.queue }),
+    ...overrides.env,
   } as unknown as Env;
 }
 
@@ -136,15 +140,20 @@ async function call<T>(method: string, path: string, body: unknown, with_: Param
 }
 
 let seq = 0;
-/** Delivers one message to the ingest consumer, with the held queue as its producer. */
-async function deliver(queue: HeldQueue, body: unknown) {
+/** Delivers one message to the ingest consumer (with the env overridden); returns what it did. */
+async function deliverWith(with_: Parameters<typeof envWith>[0], body: unknown) {
   seq += 1;
   const batch = createMessageBatch("edgesearch-ingest", [
     { id: `bk-${Date.now()}-${seq}`, timestamp: new Date(), attempts: 1, body },
   ]);
   const ctx = createExecutionContext();
-  await worker.queue(batch, envWith({ queue }), ctx);
-  const result = await getQueueResult(batch, ctx);
+  await worker.queue(batch, envWith(with_), ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** Delivers one message to the ingest consumer, with the held queue as its producer. */
+async function deliver(queue: HeldQueue, body: unknown) {
+  const result = await deliverWith({ queue }, body);
   expect(result.retryMessages, JSON.stringify(body)).toHaveLength(0);
   expect(result.explicitAcks).toHaveLength(1);
 }
@@ -199,13 +208,13 @@ async function backup(ns: string, pageSize: number): Promise<{ job: Job; manifes
 }
 
 async function manifestOf(ns: string, id: string): Promise<Manifest> {
-  const object = await env.DOCUMENTS.get(`_backups/${ns}/${id}/manifest.json`);
+  const object = await env.BACKUPS.get(`_backups/${ns}/${id}/manifest.json`);
   if (!object) throw new Error(`backup ${id} has no manifest`);
   return (await object.json()) as Manifest;
 }
 
 async function partLines(ns: string, id: string, name: string): Promise<string[]> {
-  const text = (await (await env.DOCUMENTS.get(`_backups/${ns}/${id}/${name}`))?.text()) ?? "";
+  const text = (await (await env.BACKUPS.get(`_backups/${ns}/${id}/${name}`))?.text()) ?? "";
   return text.split("\n").filter((l) => l !== "");
 }
 
@@ -274,7 +283,7 @@ describe("backup and restore", () => {
     );
     const ids: string[] = [];
     for (const file of manifest.files) {
-      const object = await env.DOCUMENTS.get(`_backups/${source}/${done.id}/${file.name}`);
+      const object = await env.BACKUPS.get(`_backups/${source}/${done.id}/${file.name}`);
       const text = (await object?.text()) ?? "";
       const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
       const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -380,21 +389,19 @@ describe("backup and restore", () => {
     await drainOne(queue);
     const prefix = `_backups/${source}/${id}/`;
     const lost = ["documents", "chunks", "vectors"].map((k) => `${prefix}${k}-000001.ndjson`);
-    const before = await Promise.all(lost.map(async (key) => (await env.DOCUMENTS.get(key))?.text()));
+    const before = await Promise.all(lost.map(async (key) => (await env.BACKUPS.get(key))?.text()));
     // Written by step 1 in the first place, or their absence afterwards would prove nothing.
     for (const [i, text] of before.entries()) expect(text, lost[i]).toMatch(/\n$/);
-    for (const key of lost) await env.DOCUMENTS.delete(key);
+    for (const key of lost) await env.BACKUPS.delete(key);
     queue.held.length = 0;
     await env.DB.prepare("UPDATE backup_jobs SET sent_step = 1 WHERE id = ?").bind(id).run();
     await deliver(queue, step1);
     expect(queue.held.map((m) => m.body)).toEqual([{ kind: "backup.step", job: id, step: 2 }]);
-    expect(await Promise.all(lost.map(async (key) => (await env.DOCUMENTS.get(key))?.text()))).toEqual(
-      before,
-    );
+    expect(await Promise.all(lost.map(async (key) => (await env.BACKUPS.get(key))?.text()))).toEqual(before);
 
     // Not complete yet: no manifest, and nothing to restore from.
     expect((await job(source, "backup", id)).state).toBe("running");
-    expect(await env.DOCUMENTS.head(`${prefix}manifest.json`)).toBeNull();
+    expect(await env.BACKUPS.head(`${prefix}manifest.json`)).toBeNull();
     const early = await restore(freshNamespace("bk-early"), { namespace: source, backupId: id });
     expect(early.status).toBe(409);
     expect(early.body.detail).toMatch(/still running/);
@@ -447,10 +454,10 @@ describe("backup and restore", () => {
     const part = damaged.manifest.files[damaged.manifest.files.length - 1];
     if (!part) throw new Error("no parts");
     const key = `_backups/${source}/${damaged.job.id}/${part.name}`;
-    const text = (await (await env.DOCUMENTS.get(key))?.text()) ?? "";
+    const text = (await (await env.BACKUPS.get(key))?.text()) ?? "";
     // Still valid NDJSON with the same values: only the hash can tell.
-    await env.DOCUMENTS.put(key, text.replace(/\n$/, " \n"));
-    expect(await (await env.DOCUMENTS.get(key))?.text()).not.toBe(text);
+    await env.BACKUPS.put(key, text.replace(/\n$/, " \n"));
+    expect(await (await env.BACKUPS.get(key))?.text()).not.toBe(text);
 
     const target = freshNamespace("bk-tamper");
     const res = await restore(target, { namespace: source, backupId: damaged.job.id });
@@ -466,21 +473,160 @@ describe("backup and restore", () => {
     expect(list.body.jobs.map((j) => j.state)).toEqual(["failed"]);
   }, 60_000);
 
+  it("writes backups to the backups bucket, signed, and nothing under _backups/ to the documents bucket", async () => {
+    const { job: done, manifest } = taken;
+    const prefix = `_backups/${source}/${done.id}/`;
+    const keys = (await env.BACKUPS.list({ prefix })).objects.map((o) => o.key).sort();
+    expect(keys).toEqual(
+      [...manifest.files.map((f) => `${prefix}${f.name}`), `${prefix}manifest.json`].sort(),
+    );
+    // The documents bucket notifies the ingest queue of every write: a backup there is ingest traffic.
+    expect((await env.DOCUMENTS.list({ prefix: "_backups/" })).objects).toEqual([]);
+    const head = await env.BACKUPS.head(`${prefix}manifest.json`);
+    expect(head?.customMetadata).toMatchObject({
+      signature: expect.stringMatching(/^[0-9a-f]{64}$/),
+      signatureKey: "ADMIN_API_KEY",
+    });
+  });
+
+  it("refuses with 422 a restore whose manifest signature does not verify, writing nothing", async () => {
+    const forged = await backup(source, 7);
+    const prefix = `_backups/${source}/${forged.job.id}/`;
+    const part = forged.manifest.files.find((f) => f.kind === "documents");
+    if (!part) throw new Error("no documents part");
+    // Whoever can write the bucket rewrites a document and, to match, its part's SHA-256 and size.
+    const original = (await (await env.BACKUPS.get(`${prefix}${part.name}`))?.text()) ?? "";
+    const planted = original.replace(/"body":"/, '"body":"Planted sentence. ');
+    expect(planted).not.toBe(original);
+    await env.BACKUPS.put(`${prefix}${part.name}`, planted);
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(planted));
+    const sha256 = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+    const stored = await env.BACKUPS.get(`${prefix}manifest.json`);
+    const signed = stored?.customMetadata ?? {};
+    const manifest = (await stored?.json()) as Manifest;
+    const rewritten = JSON.stringify(
+      {
+        ...manifest,
+        files: manifest.files.map((f) =>
+          f.name === part.name ? { ...f, sha256, bytes: new TextEncoder().encode(planted).length } : f,
+        ),
+      },
+      null,
+      2,
+    );
+    const target = freshNamespace("bk-forged");
+    const from = { namespace: source, backupId: forged.job.id };
+    const attempts: [Record<string, string>, RegExp][] = [
+      // The manifest's own signature, kept.
+      [signed, /does not match its signature/],
+      // No signature at all.
+      [{}, /is not signed/],
+      // Signed with a key of the attacker's choosing.
+      [
+        {
+          ...(await signManifest(
+            { adminApiKey: "a-guess-at-the-admin-key-0123456789abcdef", backupSigningKey: undefined },
+            rewritten,
+          )),
+        },
+        /does not match its signature/,
+      ],
+      [
+        {
+          ...(await signManifest(
+            { adminApiKey: undefined, backupSigningKey: "a-signing-key-0123456789abcdef-0123456789" },
+            rewritten,
+          )),
+        },
+        /signed with BACKUP_SIGNING_KEY, which this deployment does not have/,
+      ],
+    ];
+    for (const [customMetadata, why] of attempts) {
+      await env.BACKUPS.put(`${prefix}manifest.json`, rewritten, { customMetadata });
+      const res = await restore(target, from);
+      expect(res.status, JSON.stringify(res.body)).toBe(422);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+      expect(res.body.detail).toMatch(why);
+      expect(res.body.detail).toContain(forged.job.id);
+    }
+    expect((await api<{ jobs: Job[] }>("GET", `/v1/namespaces/${target}/restore`)).body.jobs).toEqual([]);
+    await targetIsEmpty(target);
+  }, 60_000);
+
+  it("re-embeds nothing when the restore's R2 writes notify the consumer, during the restore or after", async () => {
+    const queue = new HeldQueue();
+    const target = freshNamespace("bk-notify");
+    const started = await call<Job>(
+      "POST",
+      `/v1/namespaces/${target}/restore`,
+      { from: { namespace: source, backupId: taken.job.id } },
+      { queue },
+    );
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    while ((await job(target, "restore", started.body.id)).phase === "verify") await drainOne(queue);
+    const write = queue.held.shift()?.body;
+    expect(write).toMatchObject({ kind: "restore.step" });
+
+    // The write step's first delivery stores its documents in R2, then fails on the vector write
+    // (a Vectorize outage): R2 notifies of objects whose rows are not committed yet.
+    const outage = JSON.stringify({ vectorize: { error: 1, methods: ["upsert"] }, scope: "bk-notify" });
+    const failed = await deliverWith({ queue, env: { FAULTS: outage } }, write);
+    expect(failed.retryMessages).toHaveLength(1);
+    const early = (await env.DOCUMENTS.list({ prefix: `${target}/` })).objects;
+    expect(early.length).toBeGreaterThan(0);
+    expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(0);
+
+    const upserts = countingUpserts();
+    const notify = async (objects: R2Object[]) => {
+      for (const o of objects) {
+        const message = putMessage(env.DOCUMENTS_BUCKET_NAME, o.key, o.size, o.etag);
+        const result = await deliverWith({ queue, env: { LOCAL_INDEX: upserts.namespace } }, message);
+        expect(result.explicitAcks, o.key).toHaveLength(1);
+      }
+    };
+    await notify(early);
+    expect(upserts.calls()).toBe(0);
+    expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(0);
+
+    // The step again, and the rest of the restore.
+    await deliver(queue, write);
+    await drain(queue);
+    const done = await job(target, "restore", started.body.id);
+    expect(done.state, done.error ?? "").toBe("complete");
+
+    // R2 delivers notifications at least once: every write's notification again, after the restore.
+    const all = (await env.DOCUMENTS.list({ prefix: `${target}/` })).objects;
+    expect(all).toHaveLength(corpus.length);
+    await notify(all);
+    expect(upserts.calls()).toBe(0);
+    const stats = await api<{ documents: number; chunks: number; pending: number }>(
+      "GET",
+      `/v1/namespaces/${target}`,
+    );
+    expect(stats.body).toMatchObject({
+      documents: corpus.length,
+      chunks: taken.manifest.counts.chunks,
+      pending: 0,
+    });
+    await expectSameAnswers(source, target);
+  }, 60_000);
+
   it("restores a backup of the earlier format, whose parts are not per step", async () => {
     // Format 1: the manifest names no step for its parts, so they are restored as one group.
     const id = "20200101T000000Z-0000f001";
     const from = `_backups/${source}/${taken.job.id}/`;
     const files = [];
     for (const f of taken.manifest.files) {
-      const body = (await (await env.DOCUMENTS.get(`${from}${f.name}`))?.text()) ?? "";
-      await env.DOCUMENTS.put(`_backups/${source}/${id}/${f.name}`, body);
+      const body = (await (await env.BACKUPS.get(`${from}${f.name}`))?.text()) ?? "";
+      await env.BACKUPS.put(`_backups/${source}/${id}/${f.name}`, body);
       const { step: _, ...rest } = f;
       files.push(rest);
     }
-    await env.DOCUMENTS.put(
-      `_backups/${source}/${id}/manifest.json`,
-      JSON.stringify({ ...taken.manifest, format: 1, backupId: id, files }),
-    );
+    // Signed as every manifest this deployment writes is.
+    const text = JSON.stringify({ ...taken.manifest, format: 1, backupId: id, files });
+    await env.BACKUPS.put(`_backups/${source}/${id}/manifest.json`, text, {
+      customMetadata: { ...(await signManifest(loadConfig(env), text)) },
+    });
     const target = freshNamespace("bk-v1");
     const res = await restore(target, { namespace: source, backupId: id });
     expect(res.status, JSON.stringify(res.body)).toBe(202);
@@ -572,6 +718,34 @@ describe("backup and restore", () => {
     await targetIsEmpty(target);
   });
 });
+
+/** The local index's namespace, counting the vector writes made through it. */
+function countingUpserts(): { namespace: DurableObjectNamespace; calls: () => number } {
+  let calls = 0;
+  const real = env.LOCAL_INDEX;
+  const namespace = new Proxy(real, {
+    get(target, prop) {
+      if (prop === "get") {
+        return (id: DurableObjectId) => {
+          const stub = target.get(id);
+          // RPC methods are taken as they are: a stub's method has no bind().
+          return new Proxy(stub, {
+            get(s, method) {
+              if (method !== "upsert") return Reflect.get(s, method);
+              return (...args: Parameters<typeof s.upsert>) => {
+                calls += 1;
+                return s.upsert(...args);
+              };
+            },
+          });
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { namespace, calls: () => calls };
+}
 
 /** Delivers the first held message once. */
 async function drainOne(queue: HeldQueue): Promise<void> {

@@ -56,7 +56,7 @@ describe("ingest under failures", () => {
         etag: object.etag,
       },
     ]);
-    const message = putMessage("local", `${ns}/doc`, object.size, object.etag);
+    const message = putMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/doc`, object.size, object.etag);
 
     const crashed = await processMessage(
       services({ scope: `crash-${ns}`, d1: { error: 1, methods: ["commitIndexed"] } }),

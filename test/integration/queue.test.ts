@@ -63,7 +63,7 @@ describe("ingest consumer", () => {
 
     const result = await deliver(
       "edgesearch-ingest",
-      putMessage("local", `${ns}/a`, head?.size ?? 0, head?.etag ?? ""),
+      putMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/a`, head?.size ?? 0, head?.etag ?? ""),
     );
     expect(result.explicitAcks).toHaveLength(1);
     expect(result.retryMessages).toHaveLength(0);
@@ -77,7 +77,10 @@ describe("ingest consumer", () => {
     const ns = freshNamespace("q");
     await api("PUT", `/v1/namespaces/${ns}/documents/a`, { text: "first version about otters" });
     await waitForStatus(ns, "a", "indexed");
-    const result = await deliver("edgesearch-ingest", putMessage("local", `${ns}/a`, 10, "0000-stale-etag"));
+    const result = await deliver(
+      "edgesearch-ingest",
+      putMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/a`, 10, "0000-stale-etag"),
+    );
     expect(result.explicitAcks).toHaveLength(1);
     const search = await api<{ results: { id: string }[] }>("POST", `/v1/namespaces/${ns}/search`, {
       query: "otters",
@@ -92,7 +95,10 @@ describe("ingest consumer", () => {
     const object = await putObject(key, "# Setup\n\nInstall the kettle and boil water for tea.", {
       customMetadata: { title: "Setup guide", metadata: JSON.stringify({ category: "guide" }) },
     });
-    const result = await deliver("edgesearch-ingest", putMessage("local", key, object.size, object.etag));
+    const result = await deliver(
+      "edgesearch-ingest",
+      putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag),
+    );
     expect(result.explicitAcks).toHaveLength(1);
     const status = await api(
       "GET",
@@ -110,14 +116,17 @@ describe("ingest consumer", () => {
     expect(found).toMatchObject({ id: "guides/setup.md", metadata: { category: "guide" } });
 
     await env.DOCUMENTS.delete(key);
-    const del = await deliver("edgesearch-ingest", deleteMessage("local", key));
+    const del = await deliver("edgesearch-ingest", deleteMessage(env.DOCUMENTS_BUCKET_NAME, key));
     expect(del.explicitAcks).toHaveLength(1);
     const after = await api("GET", `/v1/namespaces/${ns}/documents/${encodeURIComponent("guides/setup.md")}`);
     expect(after.body).toMatchObject({ status: "deleted", chunks: 0 });
   });
 
   it("records a malformed message or a bad key instead of dropping it", async () => {
-    for (const body of [{ hello: "world" }, putMessage("local", "NOT A NAMESPACE/doc", 1, "e")]) {
+    for (const body of [
+      { hello: "world" },
+      putMessage(env.DOCUMENTS_BUCKET_NAME, "NOT A NAMESPACE/doc", 1, "e"),
+    ]) {
       const result = await deliver("edgesearch-ingest", body);
       expect(result.explicitAcks).toHaveLength(1);
       const recorded = await env.DB.prepare("SELECT error FROM dead_letters WHERE body = ?")
@@ -154,7 +163,7 @@ describe("ingest consumer", () => {
         throw new AppError("upstream_failed", "Workers AI answered 503", { retryable: true });
       },
     };
-    const message = putMessage("local", key, object.size, object.etag);
+    const message = putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag);
     const decision = await processMessage({ ...services, embedder: failingEmbedder }, message, 3);
     expect(decision.type).toBe("retry");
     expect(decision.type === "retry" && decision.delaySeconds).toBeGreaterThanOrEqual(1);
@@ -203,7 +212,7 @@ describe("dead-letter replay", () => {
       },
     ]);
     await store.recordAttempt(ns, "poison", "Workers AI answered 500", 6);
-    const message = putMessage("local", key, object.size, object.etag);
+    const message = putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag);
     const dlq = await deliver("edgesearch-ingest-dlq", message, 6);
     expect(dlq.explicitAcks).toHaveLength(1);
     expect((await api("GET", `/v1/namespaces/${ns}/documents/poison`)).body).toMatchObject({

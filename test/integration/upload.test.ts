@@ -256,7 +256,7 @@ describe("upload tool", () => {
             id: `r2-${upload.key}`,
             timestamp: new Date(),
             attempts: 1,
-            body: putMessage("local", upload.key, object.size, object.etag),
+            body: putMessage(env.DOCUMENTS_BUCKET_NAME, upload.key, object.size, object.etag),
           },
         ]);
         const ctx = createExecutionContext();

@@ -207,7 +207,7 @@ export async function insertDeadLetter(ns: string, docId: string): Promise<numbe
   const body = {
     account: "local",
     action: "PutObject",
-    bucket: "local",
+    bucket: env.DOCUMENTS_BUCKET_NAME,
     object: { key, size: 1, eTag: "0" },
     eventTime: new Date().toISOString(),
   };

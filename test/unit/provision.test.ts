@@ -43,6 +43,7 @@ EMBEDDING_MODEL = "@cf/baai/bge-small-en-v1.5"
 VECTORIZE_INDEX_NAME = "edgesearch-staging-bge-small-384"
 FILTERABLE_FIELDS = "category, year"   # trailing comment
 R2_NOTIFICATIONS = "true"
+DOCUMENTS_BUCKET_NAME = "edgesearch-staging-documents"
 
 [[env.staging.vectorize]]
 binding = "VECTORIZE"
@@ -61,6 +62,10 @@ migrations_dir = "migrations"
 [[env.staging.r2_buckets]]
 binding = "DOCUMENTS"
 bucket_name = "edgesearch-staging-documents"
+
+[[env.staging.r2_buckets]]
+binding = "BACKUPS"
+bucket_name = "edgesearch-staging-backups"
 
 [[env.staging.queues.producers]]
 binding = "INGEST_QUEUE"
@@ -89,7 +94,7 @@ function provisionedStaging(): ObservedState {
     kvNamespaces: [{ id: "0f2ac74b498b48028cb68387c421e279", title: "edgesearch-staging-kv" }],
     d1Databases: [{ uuid: "5b6c1f0e-8d7a-4c3b-9e2f-1a0b9c8d7e6f", name: "edgesearch-staging" }],
     queues: ["edgesearch-staging-ingest", "edgesearch-staging-ingest-dlq"],
-    r2Buckets: ["edgesearch-staging-documents"],
+    r2Buckets: ["edgesearch-staging-documents", "edgesearch-staging-backups"],
     r2Notifications: {
       "edgesearch-staging-documents": [
         {
@@ -106,7 +111,7 @@ function provisionedStaging(): ObservedState {
         },
       ],
     },
-    secrets: ["ADMIN_API_KEY", "SENTRY_DSN", "ANALYTICS_API_TOKEN"],
+    secrets: ["ADMIN_API_KEY", "BACKUP_SIGNING_KEY", "SENTRY_DSN", "ANALYTICS_API_TOKEN"],
   });
 }
 
@@ -327,6 +332,56 @@ describe("provision plan", () => {
     expect(done).not.toMatch(/would create/);
   });
 
+  it("creates the backups bucket with no event notification rule", () => {
+    const steps = planProvision(staging(), emptyState());
+    expect(steps.find((s) => s.key === "r2:edgesearch-staging-backups")?.command).toEqual([
+      "r2",
+      "bucket",
+      "create",
+      "edgesearch-staging-backups",
+    ]);
+    const rules = steps.filter((s) => s.command?.includes("notification"));
+    expect(rules.map((s) => s.command?.[4])).toEqual(["edgesearch-staging-documents"]);
+    expect(steps.filter((s) => s.status === "conflict" || s.status === "warn")).toEqual([]);
+  });
+
+  it("refuses a notification rule on the backups bucket, or backups sharing the documents bucket", () => {
+    const state = provisionedStaging();
+    state.r2Notifications["edgesearch-staging-backups"] = [
+      { queue: "edgesearch-staging-ingest", prefix: "", suffix: "", actions: ["PutObject"] },
+    ];
+    const ruled = planProvision(staging(), state).find((s) => s.key === "check:backups-notification");
+    expect(ruled).toMatchObject({ status: "conflict" });
+    expect(ruled?.note).toContain("wrangler r2 bucket notification delete edgesearch-staging-backups");
+
+    const shared = resolveEnvironment(
+      parseToml(
+        STAGING_TOML.replace(
+          'bucket_name = "edgesearch-staging-backups"',
+          'bucket_name = "edgesearch-staging-documents"',
+        ),
+      ).data,
+      "staging",
+    );
+    expect(
+      planProvision(shared, provisionedStaging()).find((s) => s.key === "check:backups-bucket"),
+    ).toMatchObject({
+      status: "conflict",
+    });
+  });
+
+  it("warns when DOCUMENTS_BUCKET_NAME does not name the documents bucket", () => {
+    const unnamed = resolveEnvironment(
+      parseToml(STAGING_TOML.replace('DOCUMENTS_BUCKET_NAME = "edgesearch-staging-documents"\n', "")).data,
+      "staging",
+    );
+    const step = planProvision(unnamed, provisionedStaging()).find(
+      (s) => s.key === "check:documents-bucket-name",
+    );
+    expect(step).toMatchObject({ status: "warn" });
+    expect(step?.title).toContain('DOCUMENTS_BUCKET_NAME is "edgesearch-documents"');
+  });
+
   it("knows the dimensions of every embedding model the Worker supports", () => {
     expect(MODEL_DIMENSIONS).toEqual(
       Object.fromEntries(Object.entries(EMBEDDING_MODELS).map(([model, info]) => [model, info.dimensions])),
@@ -363,6 +418,17 @@ describe("the project's wrangler.toml", () => {
         seen.add(name);
       }
       expect(config.vars.VECTORIZE_INDEX_NAME).toBe(config.vectorize[0]?.indexName);
+    }
+  });
+
+  it("names each environment's documents bucket in DOCUMENTS_BUCKET_NAME and gives backups their own", () => {
+    for (const env of [null, "staging", "production"]) {
+      const config = resolveEnvironment(data, env);
+      const bucket = (binding: string) => config.r2.find((r) => r.binding === binding)?.bucketName;
+      expect(config.vars.DOCUMENTS_BUCKET_NAME, String(env)).toBe(bucket("DOCUMENTS"));
+      expect(bucket("BACKUPS"), String(env)).toMatch(/-backups$/);
+      const checks = planProvision(config, emptyState()).filter((s) => s.kind === "check");
+      expect(checks, String(env)).toEqual([]);
     }
   });
 

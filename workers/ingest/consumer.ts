@@ -1,7 +1,7 @@
 // The ingest queue's consumer: runs processMessage for each message (a few at a time) and
 // applies its decision. Nothing is dropped: a crash in processing retries the message, a
 // message that can never be processed is recorded in D1 before it is acknowledged.
-import { isBackupTask } from "../../src/backup/messages";
+import { type BackupTaskDeps, isBackupTask } from "../../src/backup/messages";
 import { processBackupTask } from "../../src/backup/task";
 import { publishGenerations } from "../../src/cache/generation";
 import { errorMessage } from "../../src/errors";
@@ -15,7 +15,7 @@ const CONCURRENCY = 6;
 
 export async function consumeIngest(
   batch: MessageBatch<unknown>,
-  deps: VersionTaskDeps,
+  deps: VersionTaskDeps & Pick<BackupTaskDeps, "backups">,
   db: D1Database,
   kv: KVNamespace,
 ): Promise<void> {

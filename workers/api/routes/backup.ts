@@ -1,7 +1,8 @@
-// Backups of a namespace (admin role): export its active version to R2 as NDJSON parts with a
-// manifest, and restore one into an empty namespace. Both run as jobs on the ingest queue, a page
-// of documents per step (src/backup/): the POST answers 202 with the job, which the GET routes
-// report on (state, progress, error). One running backup or restore per namespace.
+// Backups of a namespace (admin role): export its active version to the backups bucket as NDJSON
+// parts with a signed manifest, and restore one (whose signature verifies) into an empty
+// namespace. Both run as jobs on the ingest queue, a page of documents per step (src/backup/): the
+// POST answers 202 with the job, which the GET routes report on (state, progress, error). One
+// running backup or restore per namespace.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { canAccessNamespace } from "../../../src/auth/scopes";
 import { startBackup } from "../../../src/backup/export";
@@ -9,6 +10,7 @@ import { BackupIdSchema, manifestKey, newBackupId } from "../../../src/backup/fo
 import { type Job, JobStore, jobView } from "../../../src/backup/jobs";
 import { readManifest } from "../../../src/backup/parts";
 import { restoreConflict, startRestore } from "../../../src/backup/restore";
+import { signingSource } from "../../../src/backup/signature";
 import { BackupStore } from "../../../src/backup/store";
 import { AppError } from "../../../src/errors";
 import { NamespaceSchema } from "../../../src/validation";
@@ -61,7 +63,7 @@ const JobResponse = z
     manifest: z
       .string()
       .nullable()
-      .openapi({ description: "Complete backups: the manifest's key in the documents bucket" }),
+      .openapi({ description: "Complete backups: the manifest's key in the backups bucket" }),
   })
   .openapi("BackupJob");
 
@@ -101,6 +103,8 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
       const services = c.get("services");
+      // Refused up front rather than at the manifest, the backup's last step.
+      signingSource(services.config);
       const { active } = await services.versions.coordinator(ns).writeTargets();
       const job = await startBackup(
         { db: services.db, queue: services.queue },
@@ -172,7 +176,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
         throw new AppError("forbidden", "this key does not grant access to the backup's namespace");
       }
       const services = c.get("services");
-      const backup = await readManifest(services.blobs, from.namespace, from.backupId);
+      const backup = await readManifest(services.backups, services.config, from.namespace, from.backupId);
       if (!backup) {
         const job = await new JobStore(services.db).get(from.namespace, from.backupId);
         if (job?.kind === "backup" && job.state === "running") {
