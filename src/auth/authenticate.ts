@@ -60,6 +60,7 @@ export async function authenticate(header: string | undefined, opts: AuthOptions
         namespaces: ["*"],
         roles: ["admin"],
         rateLimit: "unlimited",
+        expiresAt: null,
       };
     }
   }
