@@ -3,14 +3,18 @@
 // usually holds whole) by a Workers Rate Limiting binding; requests that authenticate are never
 // counted. Past the limit the address is answered 429 before its key is looked up, in this isolate
 // until the period ends, so a client guessing keys costs at most one D1 read per isolate per
-// period once it is over the limit. Requests without CF-Connecting-IP (Cloudflare's edge always
-// sets it; only local development, tests and service bindings lack it) are not counted.
+// period once it is over the limit. Requests without CF-Connecting-IP (Cloudflare's edge sets it
+// to "the client IP address connecting to Cloudflare":
+// https://developers.cloudflare.com/fundamentals/reference/http-headers/; only local
+// development, tests and service bindings lack it) are not counted.
 import { setBounded } from "../util/bounded-map";
 
 /**
  * The binding's period in wrangler.toml (AUTH_FAILURE_LIMIT). Cloudflare accepts 10 or 60:
  * https://developers.cloudflare.com/workers/runtime-apis/bindings/rate-limit/ ("Period: the
- * duration of the period, in seconds. Must be either 10 or 60"); counts are per location.
+ * duration of the period, in seconds. Must be either 10 or 60"); wrangler refuses others with
+ * '"ratelimits" bindings "simple.period" must be either 10 or 60' (workers-sdk
+ * packages/workers-utils/src/config/validation.ts). Counts are per Cloudflare location.
  */
 export const AUTH_FAILURE_PERIOD_SECONDS = 60;
 
