@@ -15,9 +15,22 @@ export const DOC_ID_FIELD = "_doc";
 const encoder = new TextEncoder();
 export const byteLength = (s: string): number => encoder.encode(s).length;
 
-// Control characters would corrupt logs and R2 keys; "/" is fine (ids may be paths).
+// Characters an id may not hold, because they change how logs, terminals and pages show the text
+// around them: control characters (C0, DEL and C1, U+0080-U+009F), the line and paragraph
+// separators (U+2028, U+2029), and the bidirectional overrides and isolates (U+202A-U+202E,
+// U+2066-U+2069), which can make "report\u202Efdp.exe" read as "reportexe.pdf". "/" is fine (ids
+// may be paths).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const LINE_SEPARATORS = /[\u2028\u2029]/;
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every character an id may not hold written as \uXXXX: safe to log or show. */
+export function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE_CHARS, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
 
 export const NamespaceSchema = z
   .string()
@@ -27,7 +40,18 @@ export const DocumentIdSchema = z
   .string()
   .min(1, "id must not be empty")
   .refine((s) => byteLength(s) <= MAX_DOC_ID_BYTES, `id must be at most ${MAX_DOC_ID_BYTES} bytes of UTF-8`)
-  .refine((s) => !CONTROL_CHARS.test(s), "id must not contain control characters")
+  .refine(
+    (s) => !CONTROL_CHARS.test(s),
+    "id must not contain control characters (U+0000-U+001F, U+007F-U+009F)",
+  )
+  .refine(
+    (s) => !LINE_SEPARATORS.test(s),
+    "id must not contain line or paragraph separators (U+2028, U+2029)",
+  )
+  .refine(
+    (s) => !BIDI_CONTROLS.test(s),
+    "id must not contain bidirectional overrides or isolates (U+202A-U+202E, U+2066-U+2069)",
+  )
   // A lone surrogate cannot be stored or addressed faithfully (storage would replace it).
   .refine((s) => s.isWellFormed(), "id must be well-formed Unicode")
   // URLs resolve "." and ".." segments away: such a document could never be read or deleted.
@@ -55,12 +79,18 @@ export function documentKey(namespace: string, id: string): string {
   return `${namespace}/${id}`;
 }
 
+/** Why an R2 key is not a document key ("<namespace>/<document id>"), or null when it is one. */
+export function documentKeyProblem(key: string): string | null {
+  const slash = key.indexOf("/");
+  if (slash <= 0) return 'not "<namespace>/<document id>"';
+  if (!NAMESPACE_PATTERN.test(key.slice(0, slash))) return "namespace must match [a-z0-9][a-z0-9_-]{0,62}";
+  const id = DocumentIdSchema.safeParse(key.slice(slash + 1));
+  return id.success ? null : (id.error.issues[0]?.message ?? "invalid document id");
+}
+
 /** Splits an R2 key back into namespace and id; null when it is not a valid document key. */
 export function parseDocumentKey(key: string): { namespace: string; id: string } | null {
+  if (documentKeyProblem(key) !== null) return null;
   const slash = key.indexOf("/");
-  if (slash <= 0) return null;
-  const namespace = key.slice(0, slash);
-  const id = key.slice(slash + 1);
-  if (!NAMESPACE_PATTERN.test(namespace) || !DocumentIdSchema.safeParse(id).success) return null;
-  return { namespace, id };
+  return { namespace: key.slice(0, slash), id: key.slice(slash + 1) };
 }

@@ -64,8 +64,13 @@ const isRecord = (v) => typeof v === "object" && v !== null && !Array.isArray(v)
 export function invalidDocumentId(id) {
   if (id.length === 0) return "id must not be empty";
   if (byteLength(id) > MAX_DOC_ID_BYTES) return `id must be at most ${MAX_DOC_ID_BYTES} bytes of UTF-8`;
+  // The API's rules (src/validation.ts): characters that change how the text around them shows.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(id)) return "id must not contain control characters";
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(id))
+    return "id must not contain control characters (U+0000-U+001F, U+007F-U+009F)";
+  if (/[\u2028\u2029]/.test(id)) return "id must not contain line or paragraph separators (U+2028, U+2029)";
+  if (/[\u202a-\u202e\u2066-\u2069]/.test(id))
+    return "id must not contain bidirectional overrides or isolates (U+202A-U+202E, U+2066-U+2069)";
   if (!id.isWellFormed()) return "id must be well-formed Unicode";
   if (id === "." || id === "..") return 'id must not be "." or ".."';
   return null;

@@ -1,34 +1,44 @@
 // Turns an Authorization header into a Principal, or a 401. Keys are looked up in D1 behind an
-// isolate cache: a revoked key stops working within KEY_CACHE_TTL_SECONDS (30 s by default).
+// isolate cache: a revoked key (and every key created from it) stops working within
+// KEY_CACHE_TTL_SECONDS (30 s by default) in every isolate, at once in the one that revoked it.
 import { AppError } from "../errors";
+import { setBounded } from "../util/bounded-map";
 import type { KeyStore } from "./key-store";
 import { toPrincipal } from "./key-store";
-import { parseKey, sha256Hex, timingSafeEqualStrings } from "./keys";
+import { matchesDigest, parseKey, sha256, sha256Hex, timingSafeEqualStrings } from "./keys";
 import type { Principal } from "./scopes";
 
 export const ADMIN_SECRET_KEY_ID = "admin-secret";
-const MAX_CACHED_KEYS = 10_000;
+
+/**
+ * How many key lookups an isolate keeps. Keys that exist and key ids that do not are kept apart,
+ * each bounded, oldest first out: a flood of made-up ids neither reaches D1 twice per id within
+ * the TTL nor pushes real keys out of the cache.
+ */
+export const KEY_CACHE_LIMITS = { known: 10_000, unknown: 10_000 } as const;
 
 interface CacheEntry {
-  /** null: the key does not exist, or is revoked or expired (negative entries expire too). */
-  principal: Principal | null;
-  secretHash: string | null;
+  principal: Principal;
+  secretHash: string;
   expiresAt: number | null;
   cachedUntil: number;
 }
 
-// Isolate-lifetime cache of key lookups, bounded; oldest entries go first.
+// Isolate-lifetime caches of key lookups: usable keys, and ids that are unknown or revoked (the
+// time each stops being trusted). Both expire after KEY_CACHE_TTL_SECONDS.
 const keyCache = new Map<string, CacheEntry>();
+const unknownKeys = new Map<string, number>();
 
 // Isolate-lifetime: the digest of the configured admin key, computed once.
-let adminDigest: { key: string; digest: Promise<string> } | undefined;
-function adminKeyDigest(key: string): Promise<string> {
-  if (adminDigest?.key !== key) adminDigest = { key, digest: sha256Hex(key) };
+let adminDigest: { key: string; digest: Promise<Uint8Array> } | undefined;
+function adminKeyDigest(key: string): Promise<Uint8Array> {
+  if (adminDigest?.key !== key) adminDigest = { key, digest: sha256(key) };
   return adminDigest.digest;
 }
 
 export function clearKeyCache(): void {
   keyCache.clear();
+  unknownKeys.clear();
 }
 
 export interface AuthOptions {
@@ -51,41 +61,41 @@ export function bearerToken(header: string | undefined): string {
 export async function authenticate(header: string | undefined, opts: AuthOptions): Promise<Principal> {
   const token = bearerToken(header);
   const now = opts.now ?? Date.now();
-  if (opts.adminKey && token.length === opts.adminKey.length) {
-    // Compare digests, so the comparison's time depends on neither key.
-    if (timingSafeEqualStrings(await sha256Hex(token), await adminKeyDigest(opts.adminKey))) {
-      return {
-        keyId: ADMIN_SECRET_KEY_ID,
-        name: "admin (ADMIN_API_KEY)",
-        namespaces: ["*"],
-        roles: ["admin"],
-        rateLimit: "unlimited",
-      };
-    }
+  // Every token is compared with the admin key, whatever its length (digests: see matchesDigest).
+  if (opts.adminKey && (await matchesDigest(token, await adminKeyDigest(opts.adminKey)))) {
+    return {
+      keyId: ADMIN_SECRET_KEY_ID,
+      name: "admin (ADMIN_API_KEY)",
+      namespaces: ["*"],
+      roles: ["admin"],
+      rateLimit: "unlimited",
+      expiresAt: null,
+    };
   }
   const parsed = parseKey(token);
   if (!parsed) throw new AppError("unauthorized", "invalid API key");
   let entry = keyCache.get(parsed.id);
   if (!entry || entry.cachedUntil <= now) {
+    const unknownUntil = unknownKeys.get(parsed.id);
+    if (unknownUntil !== undefined && unknownUntil > now)
+      throw new AppError("unauthorized", "invalid API key");
     const found = await opts.keys.find(parsed.id);
-    const usable = found && found.record.revokedAt === null;
+    if (!found || found.record.revokedAt !== null) {
+      keyCache.delete(parsed.id);
+      setBounded(unknownKeys, parsed.id, now + opts.cacheTtlMs, KEY_CACHE_LIMITS.unknown);
+      throw new AppError("unauthorized", "invalid API key");
+    }
     entry = {
-      principal: usable ? toPrincipal(found.record) : null,
-      secretHash: usable ? found.secretHash : null,
-      expiresAt: found?.record.expiresAt ?? null,
+      principal: toPrincipal(found.record),
+      secretHash: found.secretHash,
+      expiresAt: found.record.expiresAt,
       cachedUntil: now + opts.cacheTtlMs,
     };
-    keyCache.delete(parsed.id);
-    keyCache.set(parsed.id, entry);
-    if (keyCache.size > MAX_CACHED_KEYS) {
-      const oldest = keyCache.keys().next().value;
-      if (oldest !== undefined) keyCache.delete(oldest);
-    }
+    unknownKeys.delete(parsed.id);
+    setBounded(keyCache, parsed.id, entry, KEY_CACHE_LIMITS.known);
   }
   const hash = await sha256Hex(parsed.secret);
-  if (!entry.principal || !entry.secretHash || !timingSafeEqualStrings(hash, entry.secretHash)) {
-    throw new AppError("unauthorized", "invalid API key");
-  }
+  if (!timingSafeEqualStrings(hash, entry.secretHash)) throw new AppError("unauthorized", "invalid API key");
   if (entry.expiresAt !== null && entry.expiresAt <= now)
     throw new AppError("unauthorized", "API key has expired");
   return entry.principal;

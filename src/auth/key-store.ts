@@ -1,5 +1,6 @@
 // API key records in D1: create (returns the key once), look up by id, list, revoke.
 import { z } from "zod";
+import { AppError } from "../errors";
 import { d1 } from "../store/d1";
 import { generateKey, sha256Hex } from "./keys";
 import { type Principal, RATE_LIMIT_TIERS, type RateLimitTier, ROLES, type Role } from "./scopes";
@@ -46,7 +47,14 @@ function toRecord(r: Row): KeyRecord {
 }
 
 export function toPrincipal(r: KeyRecord): Principal {
-  return { keyId: r.id, name: r.name, namespaces: r.namespaces, roles: r.roles, rateLimit: r.rateLimit };
+  return {
+    keyId: r.id,
+    name: r.name,
+    namespaces: r.namespaces,
+    roles: r.roles,
+    rateLimit: r.rateLimit,
+    expiresAt: r.expiresAt,
+  };
 }
 
 export interface NewKey {
@@ -60,6 +68,11 @@ export interface NewKey {
 export class KeyStore {
   constructor(private readonly db: D1Database) {}
 
+  /**
+   * Stores a new key created by `createdBy`, unless that key has been revoked meanwhile (it may
+   * still be cached as valid in this isolate): the check and the insert are one statement, so a
+   * key revoked concurrently either has this one as a descendant or refuses it.
+   */
   async create(
     spec: NewKey,
     createdBy: string,
@@ -67,11 +80,12 @@ export class KeyStore {
   ): Promise<{ key: string; record: KeyRecord }> {
     const { id, secret, key } = generateKey();
     const hash = await sha256Hex(secret);
-    await d1("create key", () =>
+    const result = await d1("create key", () =>
       this.db
         .prepare(
           `INSERT INTO api_keys (id, name, secret_hash, namespaces, roles, rate_limit, created_by, created_at, expires_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+           WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE id = ?7 AND revoked_at IS NOT NULL)`,
         )
         .bind(
           id,
@@ -86,6 +100,7 @@ export class KeyStore {
         )
         .run(),
     );
+    if (result.meta.changes !== 1) throw new AppError("unauthorized", "the creating key has been revoked");
     return {
       key,
       record: { id, ...spec, createdBy, createdAt: now, revokedAt: null },
@@ -109,14 +124,28 @@ export class KeyStore {
     return results.map((r) => toRecord(RowSchema.parse(r)));
   }
 
-  async revoke(id: string, now = Date.now()): Promise<KeyRecord | null> {
-    await d1("revoke key", () =>
+  /**
+   * Revokes a key and every key created from it, at any depth (keys it created, the keys those
+   * created, ...). Returns the key's record and how many descendants this call revoked.
+   */
+  async revoke(id: string, now = Date.now()): Promise<{ record: KeyRecord; descendants: number } | null> {
+    const result = await d1("revoke key", () =>
       this.db
-        .prepare("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+        .prepare(
+          `WITH RECURSIVE tree(id) AS (
+             SELECT ?1
+             UNION
+             SELECT k.id FROM api_keys k JOIN tree t ON k.created_by = t.id
+           )
+           UPDATE api_keys SET revoked_at = ?2
+           WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
+           RETURNING id`,
+        )
         .bind(id, now)
-        .run(),
+        .all<{ id: string }>(),
     );
     const found = await this.find(id);
-    return found?.record ?? null;
+    if (!found) return null;
+    return { record: found.record, descendants: result.results.filter((r) => r.id !== id).length };
   }
 }

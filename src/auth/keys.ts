@@ -30,6 +30,18 @@ export async function sha256Hex(text: string): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+export async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+}
+
+/**
+ * Whether `candidate` is the secret whose SHA-256 digest is `digest`. Both sides of the
+ * comparison are 32-byte digests, so its time depends on neither value nor on their lengths.
+ */
+export async function matchesDigest(candidate: string, digest: Uint8Array): Promise<boolean> {
+  return crypto.subtle.timingSafeEqual(await sha256(candidate), digest);
+}
+
 /** Constant-time equality of two strings of equal length (hex digests). */
 export function timingSafeEqualStrings(a: string, b: string): boolean {
   const x = encoder.encode(a);

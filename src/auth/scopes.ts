@@ -22,6 +22,8 @@ export interface Principal {
   namespaces: readonly string[];
   roles: readonly Role[];
   rateLimit: RateLimitTier;
+  /** When the key stops working (epoch ms), or null if never. */
+  expiresAt: number | null;
 }
 
 export function patternCovers(pattern: string, namespace: string): boolean {
@@ -54,7 +56,7 @@ export function tierWithin(a: RateLimitTier, b: RateLimitTier): boolean {
 
 /**
  * An admin may only hand out what it holds: namespaces within its own, roles it has, and a rate
- * limit no more generous than its own.
+ * limit no more generous than its own. (Listing and revoking use this too, without an expiry.)
  */
 export function scopeWithin(
   p: Principal,
@@ -67,4 +69,38 @@ export function scopeWithin(
     roles.every((r) => hasRole(p, r)) &&
     tierWithin(rateLimit, p.rateLimit)
   );
+}
+
+/** A key a creator asks for. */
+export interface GrantSpec {
+  namespaces: readonly string[];
+  roles: readonly Role[];
+  rateLimit: RateLimitTier;
+  expiresAt: number | null;
+}
+
+/** Which field of a requested key would outrank or outlive its creator, and why; null if none. */
+export function grantDefect(creator: Principal, spec: GrantSpec): { field: string; message: string } | null {
+  const wider = spec.namespaces.find((n) => !creator.namespaces.some((own) => patternWithin(n, own)));
+  if (wider !== undefined)
+    return {
+      field: "body.namespaces",
+      message: `namespace pattern "${wider}" is not within the creating key's`,
+    };
+  const role = spec.roles.find((r) => !hasRole(creator, r));
+  if (role !== undefined)
+    return { field: "body.roles", message: `role "${role}" is not held by the creating key` };
+  if (!tierWithin(spec.rateLimit, creator.rateLimit))
+    return {
+      field: "body.rateLimit",
+      message: `rate limit "${spec.rateLimit}" is above the creating key's "${creator.rateLimit}"`,
+    };
+  // A key never outlives its creator: a creator that expires hands out keys that expire no later.
+  if (creator.expiresAt !== null && (spec.expiresAt === null || spec.expiresAt > creator.expiresAt)) {
+    return {
+      field: "body.expiresAt",
+      message: `expiresAt must be set and no later than the creating key's expiry, ${new Date(creator.expiresAt).toISOString()}`,
+    };
+  }
+  return null;
 }

@@ -11,6 +11,11 @@
 // only when the isolate and KV have no vector ("cache-first"). An embedder computed in the isolate
 // (the local one) answers sooner than a KV read could, so it is asked first and the cache is the
 // fallback for when it fails ("model-first"): the vector a search gets is the same either way.
+//
+// Searches use the cache partitioned by namespace (forNamespace): a vector cached for one
+// namespace is never answered to another, so how fast a search answers cannot tell a tenant
+// whether another tenant searched the same text. Queries shared across namespaces are embedded
+// once per namespace.
 import type { Embedder, EmbedKind } from "../embed/embedder";
 import { errorMessage } from "../errors";
 import type { Logger } from "../observe/logger";
@@ -93,6 +98,8 @@ export class CachingEmbedder implements Embedder {
     /** How long a KV read may take before the model is asked as well. */
     private readonly kvWaitMs = DEFAULT_KV_WAIT_MS,
     private readonly order: CacheOrder = "cache-first",
+    /** The namespace whose queries this cache holds; unset: one cache for every caller. */
+    private readonly namespace?: string,
   ) {
     this.model = inner.model;
     this.dimensions = inner.dimensions;
@@ -100,12 +107,27 @@ export class CachingEmbedder implements Embedder {
     this.kvTtlSeconds = Math.max(MIN_KV_TTL_SECONDS, ttlSeconds);
   }
 
+  /** The same cache, holding only `namespace`'s query embeddings. */
+  forNamespace(namespace: string): CachingEmbedder {
+    return new CachingEmbedder(
+      this.inner,
+      this.kv,
+      this.kvTtlSeconds,
+      this.logger,
+      this.variant,
+      this.defer,
+      this.kvWaitMs,
+      this.order,
+      namespace,
+    );
+  }
+
   async embed(texts: string[], kind: EmbedKind): Promise<Float32Array[]> {
     // Documents are embedded once each at ingest: caching them would only fill KV.
     if (kind !== "query" || texts.length !== 1 || texts[0] === undefined)
       return this.inner.embed(texts, kind);
     const query = normalizeQuery(texts[0]);
-    const key = await embeddingCacheKey(this.model, this.variant, query);
+    const key = await embeddingCacheKey(this.model, this.variant, query, this.namespace);
     const local = isolateCache().get(key);
     if (this.order === "model-first") return this.modelFirst(key, query, local);
     if (local) return [await this.fromIsolate(key, local)];
@@ -213,4 +235,9 @@ export class CachingEmbedder implements Embedder {
       this.logger.warn("cache.write_failed", { layer: "kv-embedding", error: errorMessage(err) });
     }
   }
+}
+
+/** `embedder` limited to one namespace's cached query embeddings, when it caches them. */
+export function namespaceEmbedder(embedder: Embedder, namespace: string): Embedder {
+  return embedder instanceof CachingEmbedder ? embedder.forNamespace(namespace) : embedder;
 }

@@ -41,10 +41,18 @@ export async function resultCacheKey(parts: ResultKeyParts): Promise<string> {
   return `r1/${parts.namespace}/${parts.version}/${parts.generation}/${hash}`;
 }
 
+/**
+ * A query embedding's key. With a namespace, the entry is that namespace's alone ("emb2/<ns>/...",
+ * readable like a result key's): whether a query is cached must not tell one tenant what another
+ * searched.
+ */
 export async function embeddingCacheKey(
   model: string,
   variant: string,
   normalizedQuery: string,
+  namespace?: string,
 ): Promise<string> {
-  return `emb1:${model}:${await sha256Base64url(`${variant}\u0000${normalizedQuery}`)}`;
+  if (namespace === undefined)
+    return `emb1:${model}:${await sha256Base64url(`${variant}\u0000${normalizedQuery}`)}`;
+  return `emb2/${namespace}/${model}/${await sha256Base64url(JSON.stringify([variant, normalizedQuery]))}`;
 }

@@ -8,7 +8,7 @@ import type { Logger } from "../observe/logger";
 import type { Metrics } from "../observe/metrics";
 import type { DocumentRecord, DocumentStore } from "../store/documents";
 import { r2 } from "../store/r2";
-import { DOC_ID_FIELD, parseDocumentKey } from "../validation";
+import { DOC_ID_FIELD, documentKeyProblem, escapeUnsafe, parseDocumentKey } from "../validation";
 import { deleteVectors } from "../vectors/paging";
 import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
@@ -142,9 +142,10 @@ export async function processMessage(deps: IngestDeps, body: unknown, attempts: 
   }
   const target = parseDocumentKey(message.object.key);
   if (!target) {
+    // The key as written may hold what an id may not (it reaches logs and the dead-letter table).
     return {
       type: "dead-letter",
-      reason: `object key is not "<namespace>/<document id>": ${message.object.key}`,
+      reason: `object key "${escapeUnsafe(message.object.key)}" is not a document key: ${documentKeyProblem(message.object.key)}`,
     };
   }
   const { namespace, id } = target;

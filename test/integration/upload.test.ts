@@ -297,6 +297,16 @@ describe("upload tool", () => {
       "..",
       "tab\there",
       "\ud800",
+      "c1\u0085",
+      "\u009f",
+      "line\u2028",
+      "para\u2029",
+      "report\u202efdp.exe",
+      "\u202a",
+      "iso\u2066late\u2069",
+      "\u2068",
+      "\u00a0nbsp-is-fine",
+      "\u200fmark-is-fine",
     ];
     for (const id of cases) {
       expect(invalidDocumentId(id) === null, JSON.stringify(id)).toBe(DocumentIdSchema.safeParse(id).success);

@@ -48,6 +48,8 @@ function documentsOf(ns: string): SeedDocument[] {
 
 interface Keys {
   revoked: CreatedKey;
+  revokedParent: CreatedKey;
+  orphan: CreatedKey;
   expired: CreatedKey;
   searchOnly: CreatedKey;
   writeOnly: CreatedKey;
@@ -146,6 +148,13 @@ const CASES: SecurityCase[] = [
   },
   { name: "revoked key", status: 401, applies: all, ns: VICTIM, headers: () => bearer(keys.revoked.key) },
   { name: "expired key", status: 401, applies: all, ns: VICTIM, headers: () => bearer(keys.expired.key) },
+  {
+    name: "key created by a key since revoked",
+    status: 401,
+    applies: all,
+    ns: VICTIM,
+    headers: () => bearer(keys.orphan.key),
+  },
   {
     name: "search-only key",
     status: 403,
@@ -253,6 +262,8 @@ beforeAll(async () => {
       expiresAt: new Date(expiresAt).toISOString(),
     }),
     revoked: await createKey({ namespaces: star, roles: ["admin"] }),
+    revokedParent: await createKey({ namespaces: star, roles: ["admin"] }),
+    orphan: { id: "", key: "" },
     searchOnly: await createKey({ namespaces: star, roles: ["search"] }),
     writeOnly: await createKey({ namespaces: star, roles: ["write"] }),
     searchWrite: await createKey({ namespaces: star, roles: ["search", "write"] }),
@@ -266,13 +277,15 @@ beforeAll(async () => {
     }),
     victimReader: await createKey({ name: "tenant-a reader", namespaces: [VICTIM], roles: ["search"] }),
   };
-  // Both keys have been used before they stop working, so a cached lookup cannot excuse them.
-  for (const k of [keys.revoked, keys.expired]) {
+  keys.orphan = await createKey({ namespaces: star, roles: ["admin"] }, keys.revokedParent.key);
+  // These keys have been used before they stop working, so a cached lookup cannot excuse them.
+  for (const k of [keys.revoked, keys.expired, keys.orphan]) {
     expect(
       (await send({ method: "GET", path: `/v1/namespaces/${VICTIM}`, headers: bearer(k.key) })).status,
     ).toBe(200);
   }
   await revokeKey(keys.revoked.id);
+  await revokeKey(keys.revokedParent.id);
   // A dead letter per namespace, so a refused list or replay has something to reveal or replay.
   for (const ns of SEEDED) await insertDeadLetter(ns, `secret-${ns}-2`);
   for (const ns of SEEDED) await seed(ns, documentsOf(ns));

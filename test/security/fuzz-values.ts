@@ -31,6 +31,8 @@ export const oddStrings: readonly string[] = [
   "﷽",
   "𝕳𝖊𝖑𝖑𝖔",
   "\u2028\u2029",
+  "\u0085\u009b31m",
+  "\u2066isolated\u2069",
   "\r\n\t\v\f",
   "<script>alert(1)</script>",
   "'; DROP TABLE documents; --",

@@ -1,8 +1,14 @@
 // Authentication, authorization and rate limiting for every /v1 route. The namespace a request
 // may touch is the one in its path, and only if the verified key covers it; nothing else the
 // client sends widens that. Never skipped, in any mode.
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { authenticate } from "../../src/auth/authenticate";
+import {
+  AUTH_FAILURE_PERIOD_SECONDS,
+  blockedFor,
+  clientAddressKey,
+  countFailure,
+} from "../../src/auth/failure-limiter";
 import { KeyStore } from "../../src/auth/key-store";
 import {
   canAccessNamespace,
@@ -51,13 +57,40 @@ function limiter(env: WorkerEnv, tier: RateLimitTier): RateLimit | null {
   return env.RATE_LIMIT_STANDARD;
 }
 
-export const requireKey: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const config = c.get("config");
-  const principal: Principal = await authenticate(c.req.header("authorization"), {
-    keys: new KeyStore(c.env.DB),
-    adminKey: config.adminApiKey,
-    cacheTtlMs: config.keyCacheTtlMs,
+function tooManyFailures(retryAfter: number): AppError {
+  return new AppError("rate_limited", "too many failed authentications from this address", {
+    extra: { retryAfter },
   });
+}
+
+/**
+ * The request's key as a Principal, or a 401; failures are counted per client address, and an
+ * address over the limit gets a 429 before its key is looked up (src/auth/failure-limiter.ts).
+ */
+export async function authenticateRequest(c: Context<AppEnv>): Promise<Principal> {
+  const config = c.get("config");
+  const address = clientAddressKey(c.req.header("cf-connecting-ip"));
+  const now = Date.now();
+  const wait = address === null ? null : blockedFor(address, now);
+  if (wait !== null) throw tooManyFailures(wait);
+  try {
+    return await authenticate(c.req.header("authorization"), {
+      keys: new KeyStore(c.env.DB),
+      adminKey: config.adminApiKey,
+      cacheTtlMs: config.keyCacheTtlMs,
+      now,
+    });
+  } catch (err) {
+    const failed = err instanceof AppError && err.code === "unauthorized";
+    if (failed && address !== null && !(await countFailure(c.env.AUTH_FAILURE_LIMIT, address, now))) {
+      throw tooManyFailures(AUTH_FAILURE_PERIOD_SECONDS);
+    }
+    throw err;
+  }
+}
+
+export const requireKey: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const principal = await authenticateRequest(c);
   // The router matches on the decoded path: authorize exactly what it will route.
   const path = c.req.path;
   const role = requiredRole(c.req.method, path);

@@ -1,9 +1,16 @@
 // Admin API for keys: create (the key is in this one response only), list (no secrets), revoke.
-// An admin can only grant what it holds, and only sees and revokes keys within its own scope.
+// An admin can only grant what it holds and for no longer than it lives, and only sees and
+// revokes keys within its own scope; revoking a key revokes every key created from it.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { clearKeyCache } from "../../../src/auth/authenticate";
 import { type KeyRecord, KeyStore } from "../../../src/auth/key-store";
-import { NamespacePatternSchema, RATE_LIMIT_TIERS, ROLES, scopeWithin } from "../../../src/auth/scopes";
+import {
+  grantDefect,
+  NamespacePatternSchema,
+  RATE_LIMIT_TIERS,
+  ROLES,
+  scopeWithin,
+} from "../../../src/auth/scopes";
 import { AppError } from "../../../src/errors";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
@@ -34,6 +41,12 @@ const KeyInfo = z
 const CreatedKey = KeyInfo.extend({
   key: z.string().openapi({ description: "The secret key. Shown only in this response: store it now." }),
 }).openapi("CreatedApiKey");
+
+const RevokedKey = KeyInfo.extend({
+  revokedDescendants: z.number().int().openapi({
+    description: "How many keys created from this one (at any depth) this call revoked with it",
+  }),
+}).openapi("RevokedApiKey");
 
 const KeyParams = z.object({
   id: z
@@ -71,16 +84,13 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const body = c.req.valid("json");
       const principal = c.get("principal");
-      if (!scopeWithin(principal, body.namespaces, body.roles, body.rateLimit)) {
-        throw new AppError(
-          "forbidden",
-          "a key can only be given namespaces, roles and a rate limit within its creator's own",
-        );
-      }
       const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
       if (expiresAt !== null && expiresAt <= Date.now()) {
         throw new AppError("validation_failed", "expiresAt is in the past", { field: "body.expiresAt" });
       }
+      // A key never outranks nor outlives the key that creates it.
+      const defect = grantDefect(principal, { ...body, expiresAt });
+      if (defect) throw new AppError("forbidden", defect.message, { field: defect.field });
       const { key, record } = await new KeyStore(c.env.DB).create(
         {
           name: body.name,
@@ -118,9 +128,10 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
       method: "delete",
       path: "/v1/admin/keys/{id}",
       tags: ["admin"],
-      summary: "Revoke an API key; takes effect everywhere within KEY_CACHE_TTL_SECONDS",
+      summary:
+        "Revoke an API key and every key created from it; takes effect everywhere within KEY_CACHE_TTL_SECONDS",
       request: { params: KeyParams },
-      responses: { 200: jsonResponse(KeyInfo, "Revoked"), ...errorResponses },
+      responses: { 200: jsonResponse(RevokedKey, "Revoked"), ...errorResponses },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -132,10 +143,10 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
       }
       const revoked = await store.revoke(id);
       if (!revoked) throw new AppError("not_found", `no key "${id}"`);
-      // This isolate forgets the key at once; others within the cache TTL.
+      // This isolate forgets the keys at once; others within the cache TTL.
       clearKeyCache();
-      c.get("logger").info("key.revoked", { revokedKeyId: id });
-      return c.json(toInfo(revoked), 200);
+      c.get("logger").info("key.revoked", { revokedKeyId: id, descendants: revoked.descendants });
+      return c.json({ ...toInfo(revoked.record), revokedDescendants: revoked.descendants }, 200);
     },
   );
 }

@@ -1,6 +1,9 @@
-// Search: validate, retrieve, answer with Server-Timing stage times and one metrics point.
+// Search: validate, retrieve, answer with Server-Timing (stage times for admin keys) and one
+// metrics point.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { hasRole } from "../../../src/auth/scopes";
 import { cachedSearch, normalizedRequest } from "../../../src/cache/cached-search";
+import { namespaceEmbedder } from "../../../src/cache/embedding-cache";
 import { readGeneration } from "../../../src/cache/generation";
 import type { Config } from "../../../src/config";
 import { AppError } from "../../../src/errors";
@@ -86,7 +89,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
           ? undefined
           : readGeneration(services.kv, ns, services.config.generationCacheTtlMs, services.logger);
       const version = await services.versions.active(ns);
-      const embedder = services.versions.embedder(version);
+      const embedder = namespaceEmbedder(services.versions.embedder(version), ns);
       const index = services.versions.index(version);
       const t0 = performance.now();
       const answer = await cachedSearch(
@@ -156,7 +159,11 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
         stages: timings,
         totalMs,
       });
-      const timing = Object.entries({ ...timings, total: totalMs })
+      // Stage times only for admin keys: they show what was cached, which is not every key's to know.
+      const shown = hasRole(c.get("principal"), "admin")
+        ? { ...timings, total: totalMs }
+        : { total: totalMs };
+      const timing = Object.entries(shown)
         .map(([stage, ms]) => `${stage};dur=${ms.toFixed(1)}`)
         .join(", ");
       c.header("server-timing", timing);

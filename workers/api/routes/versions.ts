@@ -2,6 +2,7 @@
 // its progress, activate it once built (index caught up, quality gate passed), roll back, retire.
 // Golden queries, the gate's test set, are set per namespace.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { namespaceEmbedder } from "../../../src/cache/embedding-cache";
 import { EMBEDDING_MODELS } from "../../../src/embed/embedder";
 import { AppError } from "../../../src/errors";
 import type { SearchMode } from "../../../src/search/search";
@@ -306,7 +307,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
         meanNdcg(
           {
             ...services,
-            embedder: services.versions.embedder(spec),
+            embedder: namespaceEmbedder(services.versions.embedder(spec), ns),
             index: services.versions.index(spec),
             version: spec.id,
             reranker: undefined,
