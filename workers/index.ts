@@ -5,6 +5,7 @@ import { createApp } from "./api/app";
 import { workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
 import { consumeDeadLetters } from "./ingest/dead-letter";
+import { underBudget, withInvocationBudget } from "./invocation-budget";
 import { CircuitBreaker as CircuitBreakerObject } from "./objects/circuit-breaker";
 import { LocalVectorIndex as LocalVectorIndexObject } from "./objects/local-vector-index";
 import { NamespaceCoordinator as NamespaceCoordinatorObject } from "./objects/namespace-coordinator";
@@ -30,31 +31,38 @@ const app = createApp();
 
 export default {
   async fetch(request, rawEnv, ctx) {
-    const env = withLocalMetrics(workerEnv(rawEnv));
-    const response = await app.fetch(request, env, ctx);
-    if (env.BACKEND === "local") {
-      const flushing = flushLocalMetricsIfDue(env.DB);
-      if (flushing) ctx.waitUntil(flushing);
-    }
-    return response;
+    const env = withInvocationBudget(withLocalMetrics(workerEnv(rawEnv)));
+    return underBudget(env, "fetch", async () => {
+      const response = await app.fetch(request, env, ctx);
+      if (env.BACKEND === "local") {
+        const flushing = flushLocalMetricsIfDue(env.DB);
+        if (flushing) ctx.waitUntil(flushing);
+      }
+      return response;
+    });
   },
 
   async queue(batch, rawEnv, ctx) {
-    const env = withLocalMetrics(workerEnv(rawEnv));
-    const config = loadConfig(env);
-    const logger = backgroundLogger(env, ctx, config.logLevel, { queue: batch.queue });
-    const services = buildServices(env, config, logger, {
-      defer: (work) => ctx.waitUntil(work),
-      path: "ingest",
-    });
-    await runObserved(env, ctx, `queue ${batch.queue}`, async () => {
-      if (batch.queue.endsWith("-dlq")) {
-        await consumeDeadLetters(batch, services.store, env.DB, logger);
-      } else {
-        await consumeIngest(batch, services, env.DB, env.KV);
-      }
+    const env = withInvocationBudget(withLocalMetrics(workerEnv(rawEnv)));
+    await underBudget(env, `queue ${batch.queue}`, async () => {
+      const config = loadConfig(env);
+      const logger = backgroundLogger(env, ctx, config.logLevel, { queue: batch.queue });
+      const services = buildServices(env, config, logger, {
+        defer: (work) => ctx.waitUntil(work),
+        path: "ingest",
+      });
+      await runObserved(env, ctx, `queue ${batch.queue}`, async () => {
+        if (batch.queue.endsWith("-dlq")) {
+          await consumeDeadLetters(batch, services.store, env.DB, logger);
+        } else {
+          await consumeIngest(batch, services, env.DB, env.KV);
+        }
+      });
     });
   },
 
-  scheduled: (_controller, env, ctx) => scheduledHealthCheck(withLocalMetrics(workerEnv(env)), ctx),
+  scheduled(_controller, rawEnv, ctx) {
+    const env = withInvocationBudget(withLocalMetrics(workerEnv(rawEnv)));
+    return underBudget(env, "scheduled", () => scheduledHealthCheck(env, ctx));
+  },
 } satisfies ExportedHandler<Env>;
