@@ -52,3 +52,25 @@ export function checkBoundValues(values: readonly unknown[]): void {
   }
 }
 
+/**
+ * JSON arrays of the given JSON values, each at most `maxBytes` in UTF-8 (one bound parameter
+ * each), in order. A value longer than that on its own gets an array of its own (D1 refuses it).
+ */
+export function jsonArraySlices(values: readonly string[], maxBytes: number): string[] {
+  const slices: string[] = [];
+  let part: string[] = [];
+  let bytes = 2; // "[" and "]"
+  for (const value of values) {
+    const size = utf8Length(value);
+    // A comma before every value but the first.
+    if (part.length > 0 && bytes + 1 + size > maxBytes) {
+      slices.push(`[${part.join(",")}]`);
+      part = [];
+      bytes = 2;
+    }
+    bytes += size + (part.length > 0 ? 1 : 0);
+    part.push(value);
+  }
+  if (part.length > 0) slices.push(`[${part.join(",")}]`);
+  return slices;
+}
