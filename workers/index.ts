@@ -44,21 +44,26 @@ export default {
 
   async queue(batch, rawEnv, ctx) {
     const env = withInvocationBudget(withLocalMetrics(workerEnv(rawEnv)));
-    await underBudget(env, `queue ${batch.queue}`, async () => {
-      const config = loadConfig(env);
-      const logger = backgroundLogger(env, ctx, config.logLevel, { queue: batch.queue });
-      const services = buildServices(env, config, logger, {
-        defer: (work) => ctx.waitUntil(work),
-        path: "ingest",
-      });
-      await runObserved(env, ctx, `queue ${batch.queue}`, async () => {
-        if (batch.queue.endsWith("-dlq")) {
-          await consumeDeadLetters(batch, services.store, env.DB, logger);
-        } else {
-          await consumeIngest(batch, services, env.DB, env.KV);
-        }
-      });
-    });
+    await underBudget(
+      env,
+      `queue ${batch.queue}`,
+      async () => {
+        const config = loadConfig(env);
+        const logger = backgroundLogger(env, ctx, config.logLevel, { queue: batch.queue });
+        const services = buildServices(env, config, logger, {
+          defer: (work) => ctx.waitUntil(work),
+          path: "ingest",
+        });
+        await runObserved(env, ctx, `queue ${batch.queue}`, async () => {
+          if (batch.queue.endsWith("-dlq")) {
+            await consumeDeadLetters(batch, services.store, env.DB, logger);
+          } else {
+            await consumeIngest(batch, services, env.DB, env.KV);
+          }
+        });
+      },
+      { messages: batch.messages.length },
+    );
   },
 
   scheduled(_controller, rawEnv, ctx) {

@@ -24,6 +24,7 @@ const current = new AsyncLocalStorage<InvocationBudget>();
 const SettingsSchema = z.object({
   PLAN_LIMITS: z.enum(["paid", "free"]).default("paid"),
   INVOCATION_BUDGET: z.enum(["throw", "warn"]).default("warn"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
 
 // Isolate-lifetime: listeners told of each invocation's counts when it ends (the tests).
@@ -35,8 +36,6 @@ export function observeBudgets(listener: (report: BudgetReport) => void): () => 
   return () => listeners.delete(listener);
 }
 
-const logger = createLogger("warn", { component: "invocation-budget" });
-
 function settings(env: WorkerEnv) {
   const parsed = SettingsSchema.safeParse(env);
   if (!parsed.success) {
@@ -47,12 +46,19 @@ function settings(env: WorkerEnv) {
 }
 
 /**
- * Runs one invocation's handler under a budget (local mode), checking it when the handler ends.
- * With BACKEND=cloudflare it just runs the handler.
+ * Runs one invocation's handler under a budget (local mode), checking it when the handler ends;
+ * its counts are logged at debug level ("invocation.budget", with `fields`). With
+ * BACKEND=cloudflare it just runs the handler.
  */
-export async function underBudget<T>(env: WorkerEnv, handler: string, run: () => Promise<T>): Promise<T> {
+export async function underBudget<T>(
+  env: WorkerEnv,
+  handler: string,
+  run: () => Promise<T>,
+  fields: Record<string, unknown> = {},
+): Promise<T> {
   if (env.BACKEND !== "local") return run();
-  const { PLAN_LIMITS: plan, INVOCATION_BUDGET: mode } = settings(env);
+  const { PLAN_LIMITS: plan, INVOCATION_BUDGET: mode, LOG_LEVEL: level } = settings(env);
+  const logger = createLogger(level, { component: "invocation-budget" });
   const warn = (error: InvocationLimitError) =>
     logger.warn("invocation.limit_exceeded", { handler, plan, limit: error.limit, error: error.message });
   const budget = new InvocationBudget(handler, PLAN_LIMITS[plan], mode, warn);
@@ -64,7 +70,7 @@ export async function underBudget<T>(env: WorkerEnv, handler: string, run: () =>
   }
   const report = budget.report();
   for (const listener of listeners) listener(report);
-  logger.debug("invocation.budget", { handler, plan, ...report.counts });
+  logger.debug("invocation.budget", { handler, plan, ...fields, ...report.counts });
   // A limit crossed fails the invocation with its own error, even where the code caught the
   // failed call (the platform's error would have been as easy to swallow).
   budget.finish();
