@@ -18,6 +18,8 @@ export default defineConfig(async () => {
           // Fault injection lets the resilience tests break dependencies per request.
           bindings: {
             BACKEND: "local",
+            // An invocation over the plan's D1 query or subrequest limits fails its test.
+            INVOCATION_BUDGET: "throw",
             FAULT_INJECTION: "true",
             BREAKER_COOL_DOWN_MS: "500",
             // Warnings and errors only: the ingest and key events would drown the test output.

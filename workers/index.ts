@@ -6,6 +6,7 @@ import { createApp } from "./api/app";
 import { workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
 import { consumeDeadLetters } from "./ingest/dead-letter";
+import { underBudget, withInvocationBudget } from "./invocation-budget";
 import { CircuitBreaker as CircuitBreakerObject } from "./objects/circuit-breaker";
 import { LocalVectorIndex as LocalVectorIndexObject } from "./objects/local-vector-index";
 import { NamespaceCoordinator as NamespaceCoordinatorObject } from "./objects/namespace-coordinator";
@@ -29,36 +30,51 @@ export type ShardMap = ShardMapObject;
 
 const app = createApp();
 
-/** The env the handlers see: in local mode, metrics mirrored into D1 and the queue held to its limits. */
-const handlerEnv = (env: Env) => withLocalQueueLimits(withLocalMetrics(workerEnv(env)));
+/**
+ * The env the handlers see: in local mode, metrics mirrored into D1, the queue held to its limits
+ * and every binding charged to the invocation's budget.
+ */
+const handlerEnv = (env: Env) => withInvocationBudget(withLocalQueueLimits(withLocalMetrics(workerEnv(env))));
 
 export default {
   async fetch(request, rawEnv, ctx) {
     const env = handlerEnv(rawEnv);
-    const response = await app.fetch(request, env, ctx);
-    if (env.BACKEND === "local") {
-      const flushing = flushLocalMetricsIfDue(env.DB);
-      if (flushing) ctx.waitUntil(flushing);
-    }
-    return response;
+    return underBudget(env, "fetch", async () => {
+      const response = await app.fetch(request, env, ctx);
+      if (env.BACKEND === "local") {
+        const flushing = flushLocalMetricsIfDue(env.DB);
+        if (flushing) ctx.waitUntil(flushing);
+      }
+      return response;
+    });
   },
 
   async queue(batch, rawEnv, ctx) {
     const env = handlerEnv(rawEnv);
-    const config = loadConfig(env);
-    const logger = backgroundLogger(env, ctx, config.logLevel, { queue: batch.queue });
-    const services = buildServices(env, config, logger, {
-      defer: (work) => ctx.waitUntil(work),
-      path: "ingest",
-    });
-    await runObserved(env, ctx, `queue ${batch.queue}`, async () => {
-      if (batch.queue.endsWith("-dlq")) {
-        await consumeDeadLetters(batch, services.store, env.DB, logger);
-      } else {
-        await consumeIngest(batch, services, env.DB, env.KV);
-      }
-    });
+    await underBudget(
+      env,
+      `queue ${batch.queue}`,
+      async () => {
+        const config = loadConfig(env);
+        const logger = backgroundLogger(env, ctx, config.logLevel, { queue: batch.queue });
+        const services = buildServices(env, config, logger, {
+          defer: (work) => ctx.waitUntil(work),
+          path: "ingest",
+        });
+        await runObserved(env, ctx, `queue ${batch.queue}`, async () => {
+          if (batch.queue.endsWith("-dlq")) {
+            await consumeDeadLetters(batch, services.store, env.DB, logger);
+          } else {
+            await consumeIngest(batch, services, env.DB, env.KV);
+          }
+        });
+      },
+      { messages: batch.messages.length },
+    );
   },
 
-  scheduled: (_controller, env, ctx) => scheduledHealthCheck(handlerEnv(env), ctx),
+  scheduled(_controller, rawEnv, ctx) {
+    const env = handlerEnv(rawEnv);
+    return underBudget(env, "scheduled", () => scheduledHealthCheck(env, ctx));
+  },
 } satisfies ExportedHandler<Env>;

@@ -3,15 +3,15 @@
 // clustered unit vectors, and measures queries/s of the int8 scan + exact rescoring with the
 // WebAssembly SIMD kernel and with the JS kernel, of exact float32 search, recall@10 against exact
 // search, and the memory an object holds per vector. Prints a table and writes JSON to bench-results/.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { build } from "esbuild";
 import { parseCommandLine, positiveInt, run, UsageError } from "../lib/args.mjs";
 import { seededRandom } from "../lib/random.mjs";
+import { importBundled } from "./node-bundle.mjs";
 import { table, writeJson } from "./report.mjs";
 
 const USAGE = `Usage: node scripts/bench/index-micro.mjs [options]
@@ -42,24 +42,9 @@ const log = (line) => process.stderr.write(`${line}\n`);
 
 /** Bundles the engine (plain TypeScript, no Workers imports) into a module Node can import. */
 async function loadEngine() {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "index-micro-"));
-  try {
-    const outfile = path.join(dir, "engine.mjs");
-    await build({
-      entryPoints: [path.join(ROOT, "src", "vectors", "engine", "index.ts")],
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node22",
-      outfile,
-      logLevel: "warning",
-    });
-    const engine = await import(pathToFileURL(outfile).href);
-    const wasm = await readFile(path.join(ROOT, "src", "vectors", "engine", "kernel.wasm"));
-    return { engine, module: new WebAssembly.Module(wasm) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const engine = await importBundled(path.join(ROOT, "src", "vectors", "engine", "index.ts"), "index-micro-");
+  const wasm = await readFile(path.join(ROOT, "src", "vectors", "engine", "kernel.wasm"));
+  return { engine, module: new WebAssembly.Module(wasm) };
 }
 
 /**

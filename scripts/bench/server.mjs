@@ -160,7 +160,7 @@ async function waitHealthy(baseUrl, group, logFile, timeoutMs) {
 
 /**
  * @typedef {{ kind: string, baseUrl: string, port: number, pgid: number, proxyPort: number,
- *   directUrl: string | null, logFile: string, stop: () => Promise<void> }} RunningServer
+ *   directUrl: string | null, logFile: string, stop: () => Promise<void>, inspectorPort?: number }} RunningServer
  */
 
 /**
@@ -244,6 +244,7 @@ export async function startWrangler({ workspace, adminKey, vars, port, label }) 
     directUrl: await findDirectUrl(group.pgid, httpPort),
     logFile,
     stop: group.stop,
+    inspectorPort,
   };
 }
 

@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { Metadata } from "../validation";
 import { DEFAULT_VERSION } from "../versions/model";
 import { type D1Like, d1 } from "./d1";
+import { D1_LIMITS, jsonArraySlices } from "./d1-limits";
 import { ensureKeywordIndex, keywordRows, keywordTable, keywordTables } from "./keyword";
 
 export type DocumentStatus = "queued" | "indexed" | "failed" | "deleted";
@@ -282,25 +283,21 @@ export class DocumentStore {
       keywordRows(this.db, keyword, "unindex", documentChunks).bind(namespace, id, etag, v.version),
       this.db.prepare(`DELETE FROM chunks WHERE ${documentChunks}`).bind(namespace, id, etag, v.version),
     ];
+    // The rows go in as JSON arrays through json_each: one statement per slice of at most D1's
+    // value size, not one per chunk (a 1 MiB document has more than 1,000 chunks, and 1,000 is
+    // the number of D1 queries an invocation may make on Workers Paid).
     const insert = this.db.prepare(
       `INSERT INTO chunks (chunk_id, namespace, doc_id, version, idx, title, headings, text, tokens)
-       SELECT ?5, ?1, ?2, ?4, ?6, ?7, ?8, ?9, ?10 WHERE ${guard}`,
+       SELECT json_extract(j.value, '$[0]'), ?1, ?2, ?4, json_extract(j.value, '$[1]'),
+         json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'),
+         json_extract(j.value, '$[5]')
+       FROM json_each(?5) j WHERE ${guard}`,
     );
-    for (const c of v.chunks) {
-      statements.push(
-        insert.bind(
-          namespace,
-          id,
-          etag,
-          v.version,
-          c.chunkId,
-          c.index,
-          c.title,
-          JSON.stringify(c.headings),
-          c.text,
-          c.tokens,
-        ),
-      );
+    const rows = v.chunks.map((c) =>
+      JSON.stringify([c.chunkId, c.index, c.title, JSON.stringify(c.headings), c.text, c.tokens]),
+    );
+    for (const slice of jsonArraySlices(rows, D1_LIMITS.maxValueBytes)) {
+      statements.push(insert.bind(namespace, id, etag, v.version, slice));
     }
     statements.push(
       keywordRows(this.db, keyword, "index", documentChunks).bind(namespace, id, etag, v.version),
