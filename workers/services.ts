@@ -1,5 +1,6 @@
 // Builds the adapters behind the service's interfaces from the bindings, once per request (or
 // per queue batch). The one place that knows which backend (Cloudflare or local) is in use.
+import { type CacheApiLayer, cacheApiLayer } from "../src/cache/cache-api";
 import { CachingEmbedder } from "../src/cache/embedding-cache";
 import type { Config } from "../src/config";
 import { createEmbedder } from "../src/embed/create";
@@ -39,8 +40,8 @@ export interface Services {
   reads: { db: D1Like; store: DocumentStore };
   blobs: R2Bucket;
   kv: KVNamespace;
-  /** The Cache API (per location), or null where the runtime has none. */
-  resultCache: Cache | null;
+  /** The result cache's Cache API layer (per location); inactive on *.workers.dev. */
+  cacheApi: CacheApiLayer;
   queue: Queue;
   metrics: Metrics;
   logger: Logger;
@@ -60,6 +61,8 @@ export interface ServiceOptions {
   path: "search" | "ingest";
   /** Faults to inject (test/dev configurations only). */
   faults?: FaultPlan | null;
+  /** The request's URL; its host decides whether the Cache API layer works (none: background work). */
+  requestUrl?: string;
 }
 
 /** The breaker objects, one per dependency, reached only through waitUntil work. */
@@ -197,7 +200,10 @@ export function buildServices(
     blobs: guarded(env.DOCUMENTS, "r2", guard, ["get", "put", "head", "delete", "list"]),
     kv,
     guard,
-    resultCache: typeof caches === "undefined" ? null : caches.default,
+    cacheApi: cacheApiLayer(
+      options.requestUrl ?? null,
+      typeof caches === "undefined" ? null : caches.default,
+    ),
     queue: env.INGEST_QUEUE,
     metrics: new AnalyticsEngineMetrics(env.METRICS),
     logger,

@@ -23,6 +23,8 @@ export interface ProvisionConfig {
   producers: { binding: string; queue: string }[];
   consumers: { queue: string; deadLetterQueue: string | null }[];
   drift: string[];
+  /** The route / custom domain patterns (none: served on *.workers.dev only). */
+  routes: string[];
 }
 export interface ObservedState {
   known: boolean;

@@ -1,6 +1,7 @@
 // Liveness (the Worker runs) and readiness (its dependencies answer, their circuit breakers are
 // closed, and the last index health check passed). Public: nothing here names a tenant.
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { cacheApiLabel } from "../../../src/cache/cache-api";
 import { errorMessage } from "../../../src/errors";
 import { readIndexTotals } from "../../../src/observe/index-health";
 import { DEPENDENCIES } from "../../../src/resilience/faults";
@@ -58,6 +59,12 @@ export function registerHealth(app: OpenAPIHono<AppEnv>) {
         backend: s.config.backend,
         checks,
         breakers,
+        // The result cache's Cache API layer: inactive on *.workers.dev (answers are cached in
+        // the isolate only there). Not a readiness condition.
+        cacheApi:
+          s.cacheApi.state === "active"
+            ? { state: cacheApiLabel(s.cacheApi) }
+            : { state: cacheApiLabel(s.cacheApi), reason: s.cacheApi.detail },
         indexHealth: indexHealth
           ? { state: indexHealth.state, problems: indexHealth.problems, checkedAt: indexHealth.checkedAt }
           : null,
