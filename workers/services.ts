@@ -18,6 +18,7 @@ import { Deadline } from "../src/resilience/retry";
 import { shardPolicy, withPlacement } from "../src/shards/policy";
 import { type D1Like, readSession } from "../src/store/d1";
 import { DocumentStore } from "../src/store/documents";
+import { kvWriteLimitErrors, strictKv } from "../src/store/kv-limits";
 import { createVectorIndex } from "../src/vectors/create";
 import type { VectorIndex } from "../src/vectors/vector-index";
 import { CoordinatorClient } from "../src/versions/coordinator";
@@ -103,7 +104,9 @@ export function buildServices(
 ): Services {
   const guard = guardContext(env, config, options);
   const defer = options.defer;
-  const kv = guarded(env.KV, "kv", guard, ["get", "put", "delete", "list"]);
+  // Locally, KV refuses a second write to a key within a second as Workers KV does (kv-limits.ts).
+  const kvBinding = config.backend === "local" ? strictKv(env.KV) : env.KV;
+  const kv = guarded(kvWriteLimitErrors(kvBinding), "kv", guard, ["get", "put", "delete", "list"]);
   const makeEmbedder = (model: string, pooling: VersionSpec["pooling"]): Embedder => {
     const raw = guarded(
       createEmbedder({

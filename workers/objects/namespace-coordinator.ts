@@ -16,6 +16,7 @@ import { AppError } from "../../src/errors";
 import { createLogger } from "../../src/observe/logger";
 import { ShardMapClient } from "../../src/shards/client";
 import { placementOf } from "../../src/shards/policy";
+import { strictKv } from "../../src/store/kv-limits";
 import type { GoldenQuery } from "../../src/versions/gate";
 import type { BackfillTask, PurgeTask, VersionTask } from "../../src/versions/messages";
 import {
@@ -83,9 +84,12 @@ export class NamespaceCoordinator extends DurableObject<Env> {
   private readonly log = createLogger("info", { component: "namespace-coordinator" });
   private readonly stallMs: number;
   private readonly purgeRecheckMs: number;
+  /** KV; in local mode refusing a second write to a key within a second, as Workers KV does. */
+  private readonly kv: KVNamespace;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.kv = env.BACKEND === "local" ? strictKv(env.KV) : env.KV;
     const parsed = envSchema.safeParse(env);
     this.stallMs = (parsed.success ? parsed.data.VERSION_BUILD_STALL_MS : undefined) ?? DEFAULT_STALL_MS;
     this.purgeRecheckMs =
@@ -577,7 +581,7 @@ export class NamespaceCoordinator extends DurableObject<Env> {
     const namespace = this.meta("namespace");
     if (namespace === null) return;
     try {
-      await this.env.KV.put(pointerKey(namespace), JSON.stringify(this.pointer()));
+      await this.kv.put(pointerKey(namespace), JSON.stringify(this.pointer()));
       this.setMeta("published", epoch);
     } catch (err) {
       this.log.error("versions.publish_failed", { namespace, error: String(err) });
