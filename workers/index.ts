@@ -51,7 +51,7 @@ export default {
       if (batch.queue.endsWith("-dlq")) {
         await consumeDeadLetters(batch, services.store, env.DB, logger);
       } else {
-        await consumeIngest(batch, services, env.DB, services.kv);
+        await consumeIngest(batch, services, env.DB);
       }
     });
   },
