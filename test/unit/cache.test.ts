@@ -10,6 +10,7 @@ import { type CachedAnswer, ResultCache } from "../../src/cache/result-cache";
 import type { Embedder, EmbedKind } from "../../src/embed/embedder";
 import { LocalEmbedder } from "../../src/embed/local";
 import { createLogger } from "../../src/observe/logger";
+import { kvWriteLimitErrors, strictKv } from "../../src/store/kv-limits";
 import { brokenCache, brokenKv } from "../fakes/broken";
 
 const quiet = createLogger("error");
@@ -351,6 +352,23 @@ describe("CachingEmbedder", () => {
     await embedder.embed(["a passage"], "document");
     await embedder.embed(["a passage"], "document");
     expect(inner.calls).toHaveLength(2);
+  });
+
+  it("takes KV's per-key write limit (another isolate shared the vector) as done, not a failure", async () => {
+    const inner = new CountingEmbedder();
+    const lines: string[] = [];
+    const logger = createLogger("warn", {}, (_level, line) => lines.push(line));
+    const variant = `r${Date.now()}`;
+    const kv = strictKv(env.KV);
+    const embedder = new CachingEmbedder(inner, kvWriteLimitErrors(kv), 3600, logger, variant);
+    const key = await embeddingCacheKey(inner.model, variant, normalizeQuery("tide pools"));
+    const [first] = await embedder.embed(["tide pools"], "query");
+    // Another isolate shares the vector first, in the same second.
+    await kv.put(key, new Float32Array(first ?? []).buffer);
+    // The second sighting's write is refused by KV: nothing is logged as a failure.
+    const [second] = await embedder.embed(["tide pools"], "query");
+    expect(Array.from(second ?? [])).toEqual(Array.from(first ?? []));
+    expect(lines).toEqual([]);
   });
 
   it("still answers when KV throws", async () => {
