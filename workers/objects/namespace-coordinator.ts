@@ -645,7 +645,10 @@ export class NamespaceCoordinator extends DurableObject<Env> {
         error: errorMessage(err),
       });
       await this.scheduleAlarm();
-      throw err;
+      throw new AppError("unavailable", `publishing the generation failed: ${errorMessage(err)}`, {
+        retryable: true,
+        cause: err,
+      });
     }
     if (!this.generationWrite.pending) this.setMeta("generationPending", "0");
   }
