@@ -1,4 +1,4 @@
-// Whether the Cache API layer of the result cache works for a request, and the origin its entries
+// Whether the Cache API layer of the result cache works for a request, and the URL its entries
 // are addressed under. Cloudflare's docs: "any Cache API operations in the Cloudflare Workers
 // dashboard editor, Playground previews, and any *.workers.dev deployments will have no impact
 // ... Only Workers deployed to custom domains have access to functional cache operations"
@@ -9,7 +9,12 @@
 export type CacheApiInactiveReason = "workers-dev" | "no-request" | "no-runtime";
 
 export type CacheApiLayer =
-  | { state: "active"; cache: Cache; origin: string }
+  | {
+      state: "active";
+      cache: Cache;
+      /** Entries are addressed under this URL: the request's own origin and path. */
+      base: string;
+    }
   | { state: "inactive"; reason: CacheApiInactiveReason; detail: string };
 
 const DETAIL: Record<CacheApiInactiveReason, string> = {
@@ -29,15 +34,17 @@ export function isWorkersDevHost(hostname: string): boolean {
 }
 
 /**
- * The layer for a request to `requestUrl`: active with the request's own origin (entries are
- * addressed on the host the Worker serves, never an invented one), or inactive with the reason.
+ * The layer for a request to `requestUrl`: active, with entries addressed on the request's own
+ * host and path (never an invented host), or inactive with the reason. The path keeps every
+ * entry's URL inside the route the request came through, so a request for that URL reaches the
+ * Worker (which runs before the cache) and is never answered from the cache by the zone.
  */
 export function cacheApiLayer(requestUrl: string | null, cache: Cache | null): CacheApiLayer {
   if (requestUrl === null) return inactive("no-request");
   if (cache === null) return inactive("no-runtime");
   const url = new URL(requestUrl);
   if (isWorkersDevHost(url.hostname)) return inactive("workers-dev");
-  return { state: "active", cache, origin: url.origin };
+  return { state: "active", cache, base: `${url.origin}${url.pathname}` };
 }
 
 /** How the layer shows in metrics and /readyz: "active" or "inactive:<reason>". */

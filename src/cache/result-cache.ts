@@ -21,8 +21,8 @@ export interface ResultCacheOptions {
   logger: Logger;
 }
 
-// Cache API entries are addressed by URL, on the Worker's own host under this path.
-const CACHE_PATH = "/__edgesearch/result-cache/";
+// Cache API entries are addressed by URL: the request's own (cache-api.ts), with the key here.
+const KEY_PARAM = "result-cache";
 
 export class ResultCache {
   constructor(private readonly opts: ResultCacheOptions) {}
@@ -33,7 +33,7 @@ export class ResultCache {
     const layer = this.opts.cacheApi;
     if (layer.state !== "active") return null;
     try {
-      const res = await layer.cache.match(url(layer.origin, key));
+      const res = await layer.cache.match(url(layer.base, key));
       if (!res) return null;
       const answer = { body: await res.text() };
       this.remember(key, answer);
@@ -53,7 +53,7 @@ export class ResultCache {
     const response = new Response(answer.body, {
       headers: { "content-type": "application/json", "cache-control": `public, max-age=${seconds}` },
     });
-    return layer.cache.put(url(layer.origin, key), response).catch((err: unknown) => {
+    return layer.cache.put(url(layer.base, key), response).catch((err: unknown) => {
       this.opts.logger.warn("cache.write_failed", { layer: "cache-api", error: errorMessage(err) });
     });
   }
@@ -63,6 +63,6 @@ export class ResultCache {
   }
 }
 
-function url(origin: string, key: string): string {
-  return `${origin}${CACHE_PATH}${encodeURIComponent(key)}`;
+function url(base: string, key: string): string {
+  return `${base}?${KEY_PARAM}=${encodeURIComponent(key)}`;
 }

@@ -114,7 +114,7 @@ describe("ResultCache", () => {
     await expect(rc.put("k", answer)).resolves.toBeUndefined();
   });
 
-  it("addresses Cache API entries on the request's own host", async () => {
+  it("addresses Cache API entries on the request's own host and path", async () => {
     const seen: string[] = [];
     const recording = {
       match: async (req: RequestInfo) => {
@@ -130,7 +130,10 @@ describe("ResultCache", () => {
     await rc.put("r1/n/v1/0/abc", answer);
     await rc.get("r1/n/v1/0/abc");
     expect(seen).toHaveLength(2);
-    for (const url of seen) expect(new URL(url).host).toBe("search.example.com");
+    for (const url of seen) {
+      expect(new URL(url).host).toBe("search.example.com");
+      expect(new URL(url).pathname).toBe("/v1/namespaces/n/search");
+    }
   });
 });
 
@@ -147,9 +150,9 @@ describe("cacheApiLayer", () => {
     }
   });
 
-  it("is active on a custom domain, with that domain as the origin", () => {
-    const layer = cacheApiLayer("https://search.example.com/v1/x", caches.default);
-    expect(layer).toMatchObject({ state: "active", origin: "https://search.example.com" });
+  it("is active on a custom domain, with entries under the request's URL", () => {
+    const layer = cacheApiLayer("https://search.example.com/v1/x?y=1", caches.default);
+    expect(layer).toMatchObject({ state: "active", base: "https://search.example.com/v1/x" });
     // A host that only contains the suffix is someone's own domain.
     expect(cacheApiLayer("https://workers.dev.example.com/", caches.default).state).toBe("active");
     expect(cacheApiLayer("https://notworkers.dev/", caches.default).state).toBe("active");
