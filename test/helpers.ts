@@ -15,15 +15,20 @@ export function adminKey(): string {
   return key;
 }
 
+/** The origin test requests are sent to: a custom domain, where the Cache API works. */
+export const TEST_ORIGIN = "http://edgesearch.test";
+
 /**
  * Calls the Worker. Sends the admin key unless `headers.authorization` is given; pass
- * `authorization: ""` to send no Authorization header at all.
+ * `authorization: ""` to send no Authorization header at all. `origin` is the host the request
+ * arrives on (e.g. a *.workers.dev one).
  */
 export async function api<T = Record<string, unknown>>(
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  origin = TEST_ORIGIN,
 ): Promise<ApiResponse<T>> {
   const all: Record<string, string> = { authorization: `Bearer ${adminKey()}`, ...headers };
   if (all.authorization === "") delete all.authorization;
@@ -32,7 +37,7 @@ export async function api<T = Record<string, unknown>>(
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)["content-type"] ??= "application/json";
   }
-  const res = await exports.default.fetch(new Request(`http://edgesearch.test${path}`, init));
+  const res = await exports.default.fetch(new Request(`${origin}${path}`, init));
   const text = await res.text();
   let parsed: unknown = text;
   try {

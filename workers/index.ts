@@ -65,7 +65,7 @@ export default {
           if (batch.queue.endsWith("-dlq")) {
             await consumeDeadLetters(batch, services.store, env.DB, logger);
           } else {
-            await consumeIngest(batch, services, env.DB, env.KV);
+            await consumeIngest(batch, services, env.DB);
           }
         });
       },

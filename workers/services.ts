@@ -1,5 +1,6 @@
 // Builds the adapters behind the service's interfaces from the bindings, once per request (or
 // per queue batch). The one place that knows which backend (Cloudflare or local) is in use.
+import { type CacheApiLayer, cacheApiLayer } from "../src/cache/cache-api";
 import { CachingEmbedder } from "../src/cache/embedding-cache";
 import type { Config } from "../src/config";
 import { createEmbedder } from "../src/embed/create";
@@ -18,6 +19,7 @@ import { Deadline } from "../src/resilience/retry";
 import { shardPolicy, withPlacement } from "../src/shards/policy";
 import { type D1Like, readSession } from "../src/store/d1";
 import { DocumentStore } from "../src/store/documents";
+import { kvWriteLimitErrors, strictKv } from "../src/store/kv-limits";
 import { createVectorIndex } from "../src/vectors/create";
 import type { VectorIndex } from "../src/vectors/vector-index";
 import { CoordinatorClient } from "../src/versions/coordinator";
@@ -42,8 +44,8 @@ export interface Services {
   /** Backup manifests and parts: a bucket of their own, without event notifications. */
   backups: R2Bucket;
   kv: KVNamespace;
-  /** The Cache API (per location), or null where the runtime has none. */
-  resultCache: Cache | null;
+  /** The result cache's Cache API layer (per location); inactive on *.workers.dev. */
+  cacheApi: CacheApiLayer;
   queue: Queue;
   metrics: Metrics;
   logger: Logger;
@@ -63,6 +65,8 @@ export interface ServiceOptions {
   path: "search" | "ingest";
   /** Faults to inject (test/dev configurations only). */
   faults?: FaultPlan | null;
+  /** The request's URL; its host decides whether the Cache API layer works (none: background work). */
+  requestUrl?: string;
 }
 
 /** The breaker objects, one per dependency, reached only through waitUntil work. */
@@ -103,7 +107,9 @@ export function buildServices(
 ): Services {
   const guard = guardContext(env, config, options);
   const defer = options.defer;
-  const kv = guarded(env.KV, "kv", guard, ["get", "put", "delete", "list"]);
+  // Locally, KV refuses a second write to a key within a second as Workers KV does (kv-limits.ts).
+  const kvBinding = config.backend === "local" ? strictKv(env.KV) : env.KV;
+  const kv = guarded(kvWriteLimitErrors(kvBinding), "kv", guard, ["get", "put", "delete", "list"]);
   const makeEmbedder = (model: string, pooling: VersionSpec["pooling"]): Embedder => {
     const raw = guarded(
       createEmbedder({
@@ -201,7 +207,10 @@ export function buildServices(
     backups: guarded(env.BACKUPS, "r2", guard, ["get", "put", "head", "delete", "list"]),
     kv,
     guard,
-    resultCache: typeof caches === "undefined" ? null : caches.default,
+    cacheApi: cacheApiLayer(
+      options.requestUrl ?? null,
+      typeof caches === "undefined" ? null : caches.default,
+    ),
     queue: env.INGEST_QUEUE,
     metrics: new AnalyticsEngineMetrics(invocationDataset(env)),
     logger,

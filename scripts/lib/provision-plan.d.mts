@@ -26,6 +26,8 @@ export interface ProvisionConfig {
   drift: string[];
   /** What the environment declares beyond a platform limit (config-limits.mjs). */
   limits: string[];
+  /** The route / custom domain patterns (none: served on *.workers.dev only). */
+  routes: string[];
 }
 export interface ObservedState {
   known: boolean;

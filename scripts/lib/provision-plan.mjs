@@ -74,6 +74,7 @@ const NON_INHERITED = [
  *   consumers: { queue: string, deadLetterQueue: string | null }[],
  *   drift: string[],
  *   limits: string[],
+ *   routes: string[],
  * }} ProvisionConfig
  * @typedef {{
  *   known: boolean,
@@ -183,7 +184,23 @@ export function resolveEnvironment(data, env) {
     })),
     drift,
     limits: configLimitProblems(section, SECRETS.length),
+    routes: routePatterns(
+      section.routes ?? section.route ?? (env === null ? undefined : (data.routes ?? data.route)),
+    ),
   };
+}
+
+/**
+ * The patterns of a section's `route` / `routes` (strings or `{ pattern, ... }` tables). Wrangler
+ * inherits both into an [env.x] section that sets neither.
+ * @param {unknown} value
+ * @returns {string[]}
+ */
+function routePatterns(value) {
+  const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return list
+    .map((r) => (typeof r === "string" ? r : isTable(r) ? str(r.pattern) : ""))
+    .filter((p) => p !== "");
 }
 
 /** @returns {ObservedState} what a dry run without --state assumes: nothing exists */
@@ -258,6 +275,18 @@ export function planProvision(config, state, options = {}) {
   // Over a platform limit: wrangler deploy, or the platform at runtime, would refuse it.
   for (const message of config.limits) {
     steps.push({ key: `check:limit:${message}`, kind: "check", title: message, status: "conflict" });
+  }
+  // Cache API operations have no effect on *.workers.dev
+  // (https://developers.cloudflare.com/workers/runtime-apis/cache/): without a route or custom
+  // domain, the result cache is the isolate LRU alone (generations and embeddings stay in KV).
+  if (config.routes.length === 0) {
+    steps.push({
+      key: "check:route",
+      kind: "check",
+      title: `${config.workerName} has no route or custom domain: served on *.workers.dev only, where the result cache's Cache API layer is inactive (answers are cached in each isolate's LRU, generations and embeddings in KV)`,
+      status: "warn",
+      note: 'set routes = [{ pattern = "search.example.com", custom_domain = true }] in its section (docs/runbooks/deploy.md, custom domain)',
+    });
   }
 
   // Vectorize index, then its metadata indexes.

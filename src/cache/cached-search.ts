@@ -2,6 +2,7 @@
 // namespace's write generation and the normalized request; degraded answers are never stored;
 // a cache that fails is a miss. The answer says whether it was a hit and from which layer.
 import type { Logger } from "../observe/logger";
+import type { CacheApiLayer } from "./cache-api";
 import { type Generation, readGeneration } from "./generation";
 import { canonicalJson, normalizeQuery, resultCacheKey } from "./keys";
 import { ByteLru } from "./lru";
@@ -22,8 +23,8 @@ export interface CacheSettings {
 
 export interface CachedSearchDeps {
   kv: KVNamespace;
-  /** The Cache API cache (caches.default), or null where it is unavailable. */
-  cache: Cache | null;
+  /** The Cache API layer for this request (inactive on *.workers.dev). */
+  cacheApi: CacheApiLayer;
   settings: CacheSettings;
   logger: Logger;
   defer: (work: Promise<unknown>) => void;
@@ -72,7 +73,7 @@ export async function cachedSearch<T>(
   const key = await resultCacheKey({ ...scope, generation: generation.generation, request });
   const cache = new ResultCache({
     lru: lru(deps.settings.lruBytes),
-    cache: deps.cache,
+    cacheApi: deps.cacheApi,
     ttlMs: deps.settings.resultTtlMs,
     logger: deps.logger,
   });

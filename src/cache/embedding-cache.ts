@@ -17,7 +17,7 @@
 // whether another tenant searched the same text. Queries shared across namespaces are embedded
 // once per namespace.
 import type { Embedder, EmbedKind } from "../embed/embedder";
-import { errorMessage } from "../errors";
+import { AppError, errorMessage } from "../errors";
 import type { Logger } from "../observe/logger";
 import { embeddingCacheKey, normalizeQuery } from "./keys";
 import { ByteLru } from "./lru";
@@ -232,6 +232,12 @@ export class CachingEmbedder implements Embedder {
       const bytes = new Float32Array(vector).buffer;
       await this.kv.put(key, bytes, { expirationTtl: this.kvTtlSeconds });
     } catch (err) {
+      // KV's one write per second per key (src/store/kv-limits.ts): another isolate shared this
+      // query's vector in the same second, so KV has it. Expected with popular queries.
+      if (err instanceof AppError && err.code === "rate_limited") {
+        this.logger.debug("cache.write_skipped", { layer: "kv-embedding", error: errorMessage(err) });
+        return;
+      }
       this.logger.warn("cache.write_failed", { layer: "kv-embedding", error: errorMessage(err) });
     }
   }

@@ -1,12 +1,15 @@
 // Namespace write generations on the query path. D1 counts them (every indexed write or delete
-// bumps it); writers publish the new value to KV, and searches read it from KV through a short
-// isolate cache. A search sees a write within GENERATION_CACHE_TTL in the writer's location and
-// within KV's propagation (about 60 s) elsewhere; cached answers also expire after their TTL.
-// The publication time matters too: vector writes become visible asynchronously, so answers
-// computed shortly after a write are not cached (see RESULT_CACHE_SETTLE_MS).
+// bumps it); the namespace's coordinator object publishes the new value to KV, and searches read
+// it from KV through a short isolate cache. KV takes one write per second per key, so the
+// coordinator paces the key's writes (workers/objects/paced-write.ts): a publication waits at
+// most about a second for its turn, and many concurrent writers share one write. The isolate
+// that asked for the publication sees the new generation at once; other isolates within
+// GENERATION_CACHE_TTL in the coordinator's location and within KV's propagation (up to 60 s)
+// elsewhere; cached answers also expire after their TTL. The publication time matters too:
+// vector writes become visible asynchronously, so answers computed shortly after a write are not
+// cached (see RESULT_CACHE_SETTLE_MS).
 import { errorMessage } from "../errors";
 import type { Logger } from "../observe/logger";
-import { d1 } from "../store/d1";
 
 export interface Generation {
   generation: number;
@@ -22,7 +25,8 @@ interface Cached extends Generation {
 const isolateGenerations = new Map<string, Cached>();
 const MAX_CACHED = 10_000;
 
-const kvKey = (namespace: string) => `gen1:${namespace}`;
+/** The KV key of a namespace's generation ("gen1:" and a namespace of at most 63 bytes: far below KV's 512). */
+export const generationKey = (namespace: string) => `gen1:${namespace}`;
 
 function remember(namespace: string, value: Generation, until: number): void {
   isolateGenerations.delete(namespace);
@@ -34,6 +38,10 @@ function remember(namespace: string, value: Generation, until: number): void {
 }
 
 /** KV value: "<generation>:<published at, ms>". */
+export function formatGeneration(value: Generation): string {
+  return `${value.generation}:${value.writtenAt}`;
+}
+
 export function parseGeneration(raw: string | null): Generation | null {
   if (raw === null) return { generation: 0, writtenAt: 0 };
   const m = /^(\d+):(\d+)$/.exec(raw);
@@ -51,8 +59,11 @@ export async function readGeneration(
   const hit = isolateGenerations.get(namespace);
   if (hit && hit.until > now) return { generation: hit.generation, writtenAt: hit.writtenAt };
   try {
-    const value = parseGeneration(await kv.get(kvKey(namespace)));
+    let value = parseGeneration(await kv.get(generationKey(namespace)));
     if (!value) return null;
+    // A generation never goes back: an older one read from a lagging KV location is ignored.
+    if (hit && hit.generation > value.generation)
+      value = { generation: hit.generation, writtenAt: hit.writtenAt };
     remember(namespace, value, now + ttlMs);
     return value;
   } catch (err) {
@@ -61,31 +72,33 @@ export async function readGeneration(
   }
 }
 
-/** Reads the namespaces' generations from D1 and publishes them to KV and this isolate. */
+/** Publishes a namespace's generation: its coordinator (src/versions/coordinator.ts). */
+export interface GenerationPublisher {
+  /** Resolves once a KV write covering every change made before the call is done. */
+  publishGeneration(): Promise<Generation | null>;
+}
+
+/**
+ * Has the namespaces' generations (D1's) published to KV, and remembers them in this isolate
+ * for `ttlMs`. A failure is logged, not thrown: cached answers then live until their TTL.
+ */
 export async function publishGenerations(
-  db: D1Database,
-  kv: KVNamespace,
+  publisher: (namespace: string) => GenerationPublisher,
   namespaces: Iterable<string>,
+  ttlMs: number,
   logger: Logger,
 ): Promise<void> {
-  const names = [...new Set(namespaces)];
-  if (names.length === 0) return;
-  try {
-    const { results } = await d1("read generations", () =>
-      db
-        .prepare("SELECT name, generation FROM namespaces WHERE name IN (SELECT value FROM json_each(?1))")
-        .bind(JSON.stringify(names))
-        .all<{ name: string; generation: number }>(),
-    );
-    await Promise.all(
-      results.map(async (r) => {
-        // This isolate (often the one that wrote) sees the new generation at once.
-        isolateGenerations.delete(r.name);
-        await kv.put(kvKey(r.name), `${r.generation}:${Date.now()}`);
-      }),
-    );
-  } catch (err) {
-    // Cached answers then live until their TTL; logged so a persistent failure is visible.
-    logger.warn("cache.generation_publish_failed", { namespaces: names, error: errorMessage(err) });
-  }
+  await Promise.all(
+    [...new Set(namespaces)].map(async (namespace) => {
+      try {
+        const published = await publisher(namespace).publishGeneration();
+        // This isolate (often the one that wrote) sees the new generation at once, wherever
+        // KV's write happened.
+        if (published) remember(namespace, published, Date.now() + ttlMs);
+        else isolateGenerations.delete(namespace);
+      } catch (err) {
+        logger.warn("cache.generation_publish_failed", { namespace, error: errorMessage(err) });
+      }
+    }),
+  );
 }

@@ -2,6 +2,7 @@
 // comes back, maps binding failures onto AppError codes and returns unit-length vectors.
 import { z } from "zod";
 import { AppError, errorMessage } from "../errors";
+import { withAttemptSignal } from "../resilience/attempt";
 import { ownValue } from "../util/lookup";
 import { EMBEDDING_MODELS, type Embedder, type EmbedKind, MAX_EMBED_BATCH } from "./embedder";
 import { queryInstructionFor } from "./query-format";
@@ -104,29 +105,13 @@ export class WorkersAiEmbedder implements Embedder {
   }
 
   private async embedBatch(texts: string[]): Promise<Float32Array[]> {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(
-          new AppError("timeout", `Workers AI did not answer within ${this.timeoutMs} ms`, {
-            retryable: true,
-          }),
-        );
-      }, this.timeoutMs);
-    });
-    let raw: unknown;
-    try {
-      raw = await Promise.race([
-        this.ai.run(this.model, { text: texts, pooling: this.pooling }, { signal: controller.signal }),
-        timedOut,
-      ]);
-    } catch (err) {
-      throw mapWorkersAiError(err);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-    }
+    const raw = await runModel(
+      this.ai,
+      this.model,
+      { text: texts, pooling: this.pooling },
+      this.timeoutMs,
+      "Workers AI",
+    );
     return this.parse(raw, texts.length);
   }
 
@@ -148,6 +133,48 @@ export class WorkersAiEmbedder implements Embedder {
       if (row.length !== this.dimensions) throw malformed(`row ${i} has ${row.length} values`);
       return normalize(row, i);
     });
+  }
+}
+
+/**
+ * Runs a model with a timeout; failures come back as AppErrors (mapWorkersAiError).
+ *
+ * What the timeout does: the binding forwards `options.signal` to the fetch() it makes to the
+ * inference service (cloudflare/workerd src/cloudflare/internal/ai-api.ts, lines 187-188 at
+ * 6552d999: `if (this.#options.signal) fetchOptions.signal = this.#options.signal;`, then
+ * `this.#fetcher.fetch(endpointUrl, fetchOptions)`; since workerd v1.20260331, commit 7bf83794
+ * "Support AbortSignal in AI binding"). So at `timeoutMs`, or when the guarded attempt this call
+ * runs in times out or the request's deadline passes (resilience/attempt.ts), the caller stops
+ * waiting and the subrequest to the binding is cancelled: its connection is not held until the
+ * model answers, and a retry never runs beside it.
+ * What it does not do: nothing documents that cancelling the subrequest stops an inference the
+ * service already started, or that it is not billed; count a timed-out call as work done (and
+ * neurons spent), and a retry after it as a second call.
+ */
+export async function runModel(
+  ai: Ai,
+  model: string,
+  inputs: Record<string, unknown>,
+  timeoutMs: number,
+  label: string,
+): Promise<unknown> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new AppError("timeout", `${label} did not answer within ${timeoutMs} ms`, { retryable: true }));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([
+      ai.run(model, inputs, { signal: withAttemptSignal(controller.signal) }),
+      timedOut,
+    ]);
+  } catch (err) {
+    throw mapWorkersAiError(err);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

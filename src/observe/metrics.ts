@@ -36,6 +36,8 @@ export interface SearchEvent {
   colo?: string;
   /** The error code of a failed search (problem+json `code`). */
   code?: string;
+  /** The result cache's Cache API layer: "active" or "inactive:<reason>" (cache-api.ts). */
+  cacheApi?: string;
 }
 
 export interface IngestEvent {
@@ -74,7 +76,7 @@ const r1 = (ms: number | undefined) => Math.round((ms ?? 0) * 10) / 10;
 /**
  * Analytics Engine schema (index1 = namespace in every point).
  * Searches: blob1 "search", blob2 namespace, blob3 mode, blob4 cache layer, blob5 degraded
- * reasons (comma-joined), blob6 colo, blob7 error code; double1 status, double2 results,
+ * reasons (comma-joined), blob6 colo, blob7 error code, blob8 Cache API layer; double1 status, double2 results,
  * double3 total ms, double4 embed ms, double5 vector ms, double6 hydrate ms, double7 auth ms,
  * double8 cache ms, double9 keyword ms, double10 fuse ms, double11 rerank ms.
  * Ingest: blob1 "ingest", blob2 namespace, blob3 outcome; double1 chunks, double2 bytes,
@@ -112,7 +114,16 @@ export class AnalyticsEngineMetrics implements Metrics {
     const s = e.stages ?? {};
     this.write(
       e.namespace,
-      ["search", e.namespace, e.mode, e.cache, e.degraded.join(","), e.colo ?? "", e.code ?? ""],
+      [
+        "search",
+        e.namespace,
+        e.mode,
+        e.cache,
+        e.degraded.join(","),
+        e.colo ?? "",
+        e.code ?? "",
+        e.cacheApi ?? "",
+      ],
       [
         e.status,
         e.results,

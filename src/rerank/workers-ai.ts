@@ -1,7 +1,7 @@
 // Workers AI reranker adapter: sends the query and the candidates' texts to a cross-encoder
 // (@cf/baai/bge-reranker-base), validates the answer and maps binding failures onto AppError.
 import { z } from "zod";
-import { mapWorkersAiError } from "../embed/workers-ai";
+import { runModel } from "../embed/workers-ai";
 import { AppError } from "../errors";
 import type { Reranker } from "./reranker";
 
@@ -33,28 +33,10 @@ export class WorkersAiReranker implements Reranker {
 
   async rerank(query: string, texts: string[]): Promise<number[]> {
     if (texts.length === 0) return [];
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(
-          new AppError("timeout", `Workers AI reranker did not answer within ${this.timeoutMs} ms`, {
-            retryable: true,
-          }),
-        );
-      }, this.timeoutMs);
-    });
-    // top_k: every context back, so each candidate gets a score.
+    // top_k: every context back, so each candidate gets a score. The timeout and what it does
+    // and does not stop: runModel (embed/workers-ai.ts).
     const inputs = { query, contexts: texts.map((text) => ({ text })), top_k: texts.length };
-    let raw: unknown;
-    try {
-      raw = await Promise.race([this.ai.run(this.model, inputs, { signal: controller.signal }), timedOut]);
-    } catch (err) {
-      throw mapWorkersAiError(err);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-    }
+    const raw = await runModel(this.ai, this.model, inputs, this.timeoutMs, "Workers AI reranker");
     return parseScores(raw, texts.length);
   }
 }

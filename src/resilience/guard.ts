@@ -1,5 +1,6 @@
 // Wraps an adapter so that every call to a dependency goes through its circuit breaker, the
 // retry helper (backoff, deadline, timeout) and, in test/dev configurations, fault injection.
+import { runInAttempt } from "./attempt";
 import type { BreakerBackend, BreakerClient } from "./breaker";
 import { countsAsFailure, openCircuitError } from "./breaker";
 import type { Dependency, FaultInjector } from "./faults";
@@ -23,13 +24,13 @@ export async function guardedCall<T>(
   if (!ctx.breakers.allow(name, ctx.backend, ctx.defer))
     throw openCircuitError(dep, ctx.breakers.state(name));
   // Every attempt counts towards the breaker: retries must not hide a dependency failing half
-  // of its calls.
+  // of its calls. The attempt's signal reaches adapters that can abort their call (attempt.ts).
   return withRetry(
     `${dep}.${method}`,
-    async () => {
+    async (signal) => {
       try {
         await ctx.faults?.before(dep, method);
-        const value = await fn();
+        const value = await runInAttempt(signal, fn);
         ctx.breakers.record(name, true, ctx.backend, ctx.defer);
         return value;
       } catch (err) {

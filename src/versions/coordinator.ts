@@ -1,6 +1,7 @@
 // Client of a namespace's coordinator object (workers/objects/namespace-coordinator.ts): one
 // object per namespace, addressed by name. Error envelopes become AppErrors again; a failed call
 // (the object restarting, an overloaded isolate) is retryable.
+
 import type {
   BackfillReport,
   GoldenQuery,
@@ -10,10 +11,11 @@ import type {
   VersionOverview,
 } from "../../workers/objects/namespace-coordinator";
 import { fromOutcome } from "../../workers/objects/outcome";
+import type { Generation, GenerationPublisher } from "../cache/generation";
 import type { BackfillTask, PurgeTask } from "./messages";
 import type { GateReport, VersionRecord, VersionSpec } from "./model";
 
-export class CoordinatorClient {
+export class CoordinatorClient implements GenerationPublisher {
   private readonly stub: DurableObjectStub<NamespaceCoordinator>;
 
   constructor(
@@ -79,6 +81,11 @@ export class CoordinatorClient {
     return this.call("setGoldenQueries", () =>
       this.stub.setGoldenQueries(this.namespace, this.defaults, queries),
     );
+  }
+
+  /** Publishes the namespace's write generation to KV, paced to KV's one write per second per key. */
+  publishGeneration(): Promise<Generation | null> {
+    return this.call("publishGeneration", () => this.stub.publishGeneration(this.namespace));
   }
 
   goldenQueries(): Promise<GoldenQuery[]> {

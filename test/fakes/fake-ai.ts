@@ -40,6 +40,8 @@ export interface FakeAiOptions {
 
 export interface FakeAiControls {
   readonly calls: FakeAiCall[];
+  /** The abort signal each call was given (by call), to see whether the caller cancelled it. */
+  readonly signals: (AbortSignal | undefined)[];
   /** Most calls that were running at the same time. */
   readonly maxInFlight: number;
   /** The next `count` calls fail with `kind`, after which calls succeed again. */
@@ -67,6 +69,7 @@ export function fakeVector(model: string, pooling: string, text: string, dimensi
 
 export function createFakeAi(options: FakeAiOptions = {}): Ai & FakeAiControls {
   const calls: FakeAiCall[] = [];
+  const signals: (AbortSignal | undefined)[] = [];
   const failures: FakeAiFailure[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -83,6 +86,7 @@ export function createFakeAi(options: FakeAiOptions = {}): Ai & FakeAiControls {
       if (info === undefined) throw upstreamError(5007, `No such model ${model} or task`);
       const { text, pooling } = validateInput(inputs);
       const callIndex = calls.push({ model, text, pooling }) - 1;
+      signals.push(runOptions?.signal);
       const failure = failures.shift();
       const latency =
         typeof options.latencyMs === "function" ? options.latencyMs(callIndex) : options.latencyMs;
@@ -126,6 +130,7 @@ export function createFakeAi(options: FakeAiOptions = {}): Ai & FakeAiControls {
   const fake = {
     run,
     calls,
+    signals,
     get maxInFlight() {
       return maxInFlight;
     },

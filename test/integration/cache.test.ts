@@ -2,7 +2,9 @@
 // namespaces never sharing answers, canonical filters, bypass; and the cache's failure paths.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { cacheApiLayer } from "../../src/cache/cache-api";
 import { cachedSearch, clearIsolateResultCache } from "../../src/cache/cached-search";
+import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger } from "../../src/observe/logger";
 import { brokenKv } from "../fakes/broken";
 import { api, freshNamespace, waitForStatus } from "../helpers";
@@ -13,8 +15,11 @@ interface SearchBody {
   degraded: string[];
 }
 
-const search = (ns: string, body: Record<string, unknown>) =>
-  api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, { mode: "keyword", ...body });
+const search = (ns: string, body: Record<string, unknown>, origin?: string) =>
+  api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, { mode: "keyword", ...body }, {}, origin);
+
+// A deployment's workers.dev address: Cache API operations have no effect there.
+const WORKERS_DEV = "https://edgesearch-staging.acme.workers.dev";
 
 // Answers are cached only once a write has settled (RESULT_CACHE_SETTLE_MS: 1 s locally).
 const settle = () => new Promise((r) => setTimeout(r, 1100));
@@ -42,6 +47,51 @@ describe("result cache", () => {
     const third = await search(ns, { query: "otters sleep" });
     expect(third.headers.get("x-cache")).toBe("cache-api");
     expect(third.body.results).toEqual(first.body.results);
+  });
+
+  it("on *.workers.dev, caches in the isolate only and never reaches the Cache API", async () => {
+    const ns = freshNamespace("c");
+    await seed(ns, [{ id: "otter", text: "Otters hold hands while they sleep." }]);
+    const first = await search(ns, { query: "otters sleep" }, WORKERS_DEV);
+    expect(first.headers.get("x-cache")).toBe("miss");
+    expect((await search(ns, { query: "otters sleep" }, WORKERS_DEV)).headers.get("x-cache")).toBe("isolate");
+    clearIsolateResultCache();
+    // Nothing was put in the Cache API: once the isolate forgot, it is a miss again.
+    const third = await search(ns, { query: "otters sleep" }, WORKERS_DEV);
+    expect(third.headers.get("x-cache")).toBe("miss");
+    expect(third.body.results).toEqual(first.body.results);
+    // The same search on a custom domain still fills and reads the Cache API.
+    clearIsolateResultCache();
+    expect((await search(ns, { query: "otters sleep" })).headers.get("x-cache")).toBe("miss");
+    expect((await search(ns, { query: "otters sleep" })).headers.get("x-cache")).toBe("isolate");
+    clearIsolateResultCache();
+    expect((await search(ns, { query: "otters sleep" })).headers.get("x-cache")).toBe("cache-api");
+    // Each search's metrics point says whether the Cache API layer was active (blob8).
+    await flushLocalMetrics(env.DB);
+    const { results } = await env.DB.prepare(
+      "SELECT blob8 FROM local_metrics WHERE index1 = ?1 AND blob1 = 'search' ORDER BY id",
+    )
+      .bind(ns)
+      .all<{ blob8: string }>();
+    expect(results.map((r) => r.blob8)).toEqual([
+      ...Array(3).fill("inactive:workers-dev"),
+      ...Array(3).fill("active"),
+    ]);
+  });
+
+  it("says in /readyz whether the Cache API layer works on the host asked", async () => {
+    const onWorkersDev = await api<{ status: string; cacheApi: { state: string; reason?: string } }>(
+      "GET",
+      "/readyz",
+      undefined,
+      {},
+      WORKERS_DEV,
+    );
+    expect(onWorkersDev.body.cacheApi.state).toBe("inactive:workers-dev");
+    expect(onWorkersDev.body.cacheApi.reason).toMatch(/workers\.dev/);
+    expect(onWorkersDev.body.status).not.toBe("unavailable");
+    const onDomain = await api<{ cacheApi: { state: string; reason?: string } }>("GET", "/readyz");
+    expect(onDomain.body.cacheApi).toEqual({ state: "active" });
   });
 
   it("misses after a write and shows the new document", async () => {
@@ -100,7 +150,13 @@ describe("result cache", () => {
 describe("cachedSearch", () => {
   const logger = createLogger("error");
   const settings = { resultTtlMs: 60_000, lruBytes: 1 << 20, generationTtlMs: 0, settleMs: 0 };
-  const deps = (kv: KVNamespace) => ({ kv, cache: null, settings, logger, defer: () => undefined });
+  const deps = (kv: KVNamespace) => ({
+    kv,
+    cacheApi: cacheApiLayer(null, null),
+    settings,
+    logger,
+    defer: () => undefined,
+  });
 
   it("never caches a degraded answer", async () => {
     let computed = 0;

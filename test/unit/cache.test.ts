@@ -2,6 +2,7 @@
 // the KV query-embedding cache, including their failure paths.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { cacheApiLabel, cacheApiLayer } from "../../src/cache/cache-api";
 import { CachingEmbedder } from "../../src/cache/embedding-cache";
 import { canonicalJson, embeddingCacheKey, normalizeQuery, resultCacheKey } from "../../src/cache/keys";
 import { ByteLru } from "../../src/cache/lru";
@@ -9,6 +10,7 @@ import { type CachedAnswer, ResultCache } from "../../src/cache/result-cache";
 import type { Embedder, EmbedKind } from "../../src/embed/embedder";
 import { LocalEmbedder } from "../../src/embed/local";
 import { createLogger } from "../../src/observe/logger";
+import { kvWriteLimitErrors, strictKv } from "../../src/store/kv-limits";
 import { brokenCache, brokenKv } from "../fakes/broken";
 
 const quiet = createLogger("error");
@@ -88,11 +90,17 @@ describe("ResultCache", () => {
   it("misses, then hits in the isolate layer, then in the Cache API layer from a fresh isolate", async () => {
     const cache = await caches.open(`results-${Date.now()}`);
     const key = `k-${Math.random()}`;
-    const first = new ResultCache({ lru: new ByteLru(1 << 20), cache, ttlMs: 60_000, logger: quiet });
+    const cacheApi = cacheApiLayer("https://search.example.com/v1/namespaces/n/search", cache);
+    const first = new ResultCache({ lru: new ByteLru(1 << 20), cacheApi, ttlMs: 60_000, logger: quiet });
     expect(await first.get(key)).toBeNull();
     await first.put(key, answer);
     expect((await first.get(key))?.layer).toBe("isolate");
-    const otherIsolate = new ResultCache({ lru: new ByteLru(1 << 20), cache, ttlMs: 60_000, logger: quiet });
+    const otherIsolate = new ResultCache({
+      lru: new ByteLru(1 << 20),
+      cacheApi,
+      ttlMs: 60_000,
+      logger: quiet,
+    });
     const hit = await otherIsolate.get(key);
     expect(hit?.layer).toBe("cache-api");
     expect(hit?.answer.body).toBe(answer.body);
@@ -100,9 +108,62 @@ describe("ResultCache", () => {
 
   it("treats a throwing Cache API as a miss, never an error", async () => {
     const broken = brokenCache();
-    const rc = new ResultCache({ lru: new ByteLru(0), cache: broken, ttlMs: 60_000, logger: quiet });
+    const cacheApi = cacheApiLayer("https://search.example.com/", broken);
+    const rc = new ResultCache({ lru: new ByteLru(0), cacheApi, ttlMs: 60_000, logger: quiet });
     expect(await rc.get("k")).toBeNull();
     await expect(rc.put("k", answer)).resolves.toBeUndefined();
+  });
+
+  it("addresses Cache API entries on the request's own host and path", async () => {
+    const seen: string[] = [];
+    const recording = {
+      match: async (req: RequestInfo) => {
+        seen.push(String(req instanceof Request ? req.url : req));
+        return undefined;
+      },
+      put: async (req: RequestInfo) => {
+        seen.push(String(req instanceof Request ? req.url : req));
+      },
+    } as unknown as Cache;
+    const cacheApi = cacheApiLayer("https://search.example.com/v1/namespaces/n/search", recording);
+    const rc = new ResultCache({ lru: new ByteLru(0), cacheApi, ttlMs: 60_000, logger: quiet });
+    await rc.put("r1/n/v1/0/abc", answer);
+    await rc.get("r1/n/v1/0/abc");
+    expect(seen).toHaveLength(2);
+    for (const url of seen) {
+      expect(new URL(url).host).toBe("search.example.com");
+      expect(new URL(url).pathname).toBe("/v1/namespaces/n/search");
+    }
+  });
+});
+
+describe("cacheApiLayer", () => {
+  it("is inactive on *.workers.dev, whatever the case or a trailing dot", () => {
+    for (const url of [
+      "https://edgesearch.acme.workers.dev/v1/x",
+      "https://EDGESEARCH-STAGING.Acme.Workers.Dev/readyz",
+      "http://edgesearch.acme.workers.dev./",
+    ]) {
+      const layer = cacheApiLayer(url, caches.default);
+      expect(layer).toMatchObject({ state: "inactive", reason: "workers-dev" });
+      expect(cacheApiLabel(layer)).toBe("inactive:workers-dev");
+    }
+  });
+
+  it("is active on a custom domain, with entries under the request's URL", () => {
+    const layer = cacheApiLayer("https://search.example.com/v1/x?y=1", caches.default);
+    expect(layer).toMatchObject({ state: "active", base: "https://search.example.com/v1/x" });
+    // A host that only contains the suffix is someone's own domain.
+    expect(cacheApiLayer("https://workers.dev.example.com/", caches.default).state).toBe("active");
+    expect(cacheApiLayer("https://notworkers.dev/", caches.default).state).toBe("active");
+  });
+
+  it("is inactive without a request or without the runtime's Cache API", () => {
+    expect(cacheApiLayer(null, caches.default)).toMatchObject({ state: "inactive", reason: "no-request" });
+    expect(cacheApiLayer("https://search.example.com/", null)).toMatchObject({
+      state: "inactive",
+      reason: "no-runtime",
+    });
   });
 });
 
@@ -294,6 +355,23 @@ describe("CachingEmbedder", () => {
     await embedder.embed(["a passage"], "document");
     await embedder.embed(["a passage"], "document");
     expect(inner.calls).toHaveLength(2);
+  });
+
+  it("takes KV's per-key write limit (another isolate shared the vector) as done, not a failure", async () => {
+    const inner = new CountingEmbedder();
+    const lines: string[] = [];
+    const logger = createLogger("warn", {}, (_level, line) => lines.push(line));
+    const variant = `r${Date.now()}`;
+    const kv = strictKv(env.KV);
+    const embedder = new CachingEmbedder(inner, kvWriteLimitErrors(kv), 3600, logger, variant);
+    const key = await embeddingCacheKey(inner.model, variant, normalizeQuery("tide pools"));
+    const [first] = await embedder.embed(["tide pools"], "query");
+    // Another isolate shares the vector first, in the same second.
+    await kv.put(key, new Float32Array(first ?? []).buffer);
+    // The second sighting's write is refused by KV: nothing is logged as a failure.
+    const [second] = await embedder.embed(["tide pools"], "query");
+    expect(Array.from(second ?? [])).toEqual(Array.from(first ?? []));
+    expect(lines).toEqual([]);
   });
 
   it("still answers when KV throws", async () => {

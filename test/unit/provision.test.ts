@@ -38,6 +38,9 @@ FILTERABLE_FIELDS = "category,year"
 binding = "KV"
 id = "00000000000000000000000000000000"
 
+[env.staging]
+routes = [{ pattern = "search-staging.example.com", custom_domain = true }]
+
 [env.staging.vars]
 EMBEDDING_MODEL = "@cf/baai/bge-small-en-v1.5"
 VECTORIZE_INDEX_NAME = "edgesearch-staging-bge-small-384"
@@ -313,6 +316,23 @@ describe("provision plan", () => {
     const bare = resolveEnvironment(parseToml(`${STAGING_TOML}\n[env.bare]\nname = "x"\n`).data, "bare");
     expect(bare.drift.join("\n")).toMatch(/"vars"[\s\S]*"kv_namespaces"/);
     expect(() => resolveEnvironment(parseToml(STAGING_TOML).data, "prod")).toThrow(/no \[env\.prod\]/);
+  });
+
+  it("warns when an environment has no route or custom domain (Cache API inactive on workers.dev)", () => {
+    expect(staging().routes).toEqual(["search-staging.example.com"]);
+    expect(planProvision(staging(), emptyState()).some((s) => s.key === "check:route")).toBe(false);
+    const withoutRoute = STAGING_TOML.replace(/routes = \[.*\]\n/, "");
+    const bare = resolveEnvironment(parseToml(withoutRoute).data, "staging");
+    const warning = planProvision(bare, emptyState()).find((s) => s.key === "check:route");
+    expect(warning?.status).toBe("warn");
+    expect(warning?.title).toMatch(/no route or custom domain.*Cache API layer is inactive/);
+    expect(warning?.note).toMatch(/custom_domain = true/);
+    // A route of the top level is inherited by an environment that sets none (wrangler's rule).
+    const inherited = resolveEnvironment(
+      parseToml(`route = "search.example.com/*"\n${withoutRoute}`).data,
+      "staging",
+    );
+    expect(inherited.routes).toEqual(["search.example.com/*"]);
   });
 
   it("prints each step with its status and exact command, and says a dry run asked nobody", () => {
@@ -608,6 +628,14 @@ describe("shard indexes (VECTORIZE_SHARDS)", () => {
     expect(steps.find((s) => s.key === "vectorize:edgesearch-staging-shard-1024")?.command).toContain(
       "--dimensions=384",
     );
+  });
+
+  it("warns that staging and production have no custom domain yet", () => {
+    const data = parseToml(wranglerToml).data;
+    for (const env of ["staging", "production"]) {
+      const steps = planProvision(resolveEnvironment(data, env), emptyState());
+      expect(steps.find((s) => s.key === "check:route")?.status, env).toBe("warn");
+    }
   });
 
   it("declares the shard settings in every environment of wrangler.toml", () => {

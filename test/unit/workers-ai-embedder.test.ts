@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import { MAX_EMBED_BATCH } from "../../src/embed/embedder";
 import { BGE_QUERY_INSTRUCTION, mapWorkersAiError, WorkersAiEmbedder } from "../../src/embed/workers-ai";
 import { AppError } from "../../src/errors";
+import { type BreakerBackend, BreakerClient, type BreakerSnapshot } from "../../src/resilience/breaker";
+import { type GuardContext, guarded } from "../../src/resilience/guard";
+import { Deadline } from "../../src/resilience/retry";
 import { createFakeAi, type FakeAiFailure, fakeVector } from "../fakes/fake-ai";
 
 const MODEL = "@cf/baai/bge-base-en-v1.5";
@@ -160,6 +163,37 @@ describe("WorkersAiEmbedder", () => {
     expect(err.code).toBe("timeout");
     expect(err.retryable).toBe(true);
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("returns at the guarded attempt's timeout and cancels the inference it stopped waiting for", async () => {
+    // The search path's guard: short attempts inside a deadline, far below the adapter's own
+    // 15 s timeout. The binding honours the signal (runModel's comment), so the guard's timeout
+    // must reach the call, not only stop the caller waiting.
+    const closed: BreakerSnapshot = {
+      state: "closed",
+      retryAt: null,
+      window: { ok: 0, fail: 0 },
+      opens: 0,
+      transitions: 0,
+    };
+    const backend: BreakerBackend = { report: async () => closed, snapshot: async () => closed };
+    const guard: GuardContext = {
+      breakers: new BreakerClient(),
+      backend,
+      defer: () => undefined,
+      faults: null,
+      retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1, timeoutMs: 50, deadline: new Deadline(3000) },
+    };
+    const ai = createFakeAi();
+    ai.failNext(2, "hang");
+    const embedder = guarded(new WorkersAiEmbedder({ ai, model: MODEL }), "workers-ai", guard, ["embed"]);
+    const err = await rejection(embedder.embed(["x"], "query"));
+    expect(err.code).toBe("timeout");
+    // Each attempt's call was cancelled when its attempt timed out...
+    expect(ai.signals).toHaveLength(2);
+    expect(ai.signals.map((s) => s?.aborted)).toEqual([true, true]);
+    // ...so the retry never ran beside the first call.
+    expect(ai.maxInFlight).toBe(1);
   });
 
   it("is rejected by the fake binding exactly where Workers AI rejects input", async () => {

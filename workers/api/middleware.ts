@@ -33,6 +33,7 @@ export const withServices: MiddlewareHandler<AppEnv> = async (c, next) => {
       defer: (work) => c.executionCtx.waitUntil(work),
       path: c.req.method === "POST" && c.req.path.endsWith("/search") ? "search" : "ingest",
       faults,
+      requestUrl: c.req.url,
     }),
   );
   await next();

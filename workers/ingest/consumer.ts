@@ -17,7 +17,6 @@ export async function consumeIngest(
   batch: MessageBatch<unknown>,
   deps: VersionTaskDeps & Pick<BackupTaskDeps, "backups">,
   db: D1Database,
-  kv: KVNamespace,
 ): Promise<void> {
   const changed = new Set<string>();
   await mapLimit(batch.messages, CONCURRENCY, async (message) => {
@@ -49,6 +48,7 @@ export async function consumeIngest(
       message.retry({ delaySeconds: backoffSeconds(message.attempts) });
     }
   });
-  // Once per batch and namespace: KV allows about one write per second per key.
-  await publishGenerations(db, kv, changed, deps.logger);
+  // Once per batch and namespace, through the namespace's coordinator, which paces the key's
+  // writes: KV allows one write per second per key, and batches run concurrently.
+  await publishGenerations(deps.versions.coordinator, changed, deps.config.generationCacheTtlMs, deps.logger);
 }

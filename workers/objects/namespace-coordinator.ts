@@ -2,7 +2,9 @@
 // for the namespace's index versions. It records each version's configuration, state and build
 // progress, performs the swap, rollback and retirement atomically (a Durable Object runs one
 // call at a time), publishes the active-version pointer to KV for the query path, and keeps a
-// stalled build or a due retirement moving with its alarm.
+// stalled build or a due retirement moving with its alarm. It also publishes the namespace's write
+// generation (src/cache/generation.ts). It is the only writer of both KV keys, and paces each to
+// KV's one write per second per key (paced-write.ts), however many callers publish at once.
 //
 // Work that touches documents (building, purging) runs in the ingest queue's consumer; the
 // coordinator hands out the queue tasks and accepts each batch's report once, by the position the
@@ -12,10 +14,13 @@
 // but not its class or fields, and callers need the AppError code and retryable flag.
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { AppError } from "../../src/errors";
+import { formatGeneration, type Generation, generationKey } from "../../src/cache/generation";
+import { AppError, errorMessage } from "../../src/errors";
 import { createLogger } from "../../src/observe/logger";
 import { ShardMapClient } from "../../src/shards/client";
 import { placementOf } from "../../src/shards/policy";
+import { d1 } from "../../src/store/d1";
+import { strictKv } from "../../src/store/kv-limits";
 import { sendPaged } from "../../src/util/queue-limits";
 import type { GoldenQuery } from "../../src/versions/gate";
 import type { BackfillTask, PurgeTask, VersionTask } from "../../src/versions/messages";
@@ -30,6 +35,7 @@ import {
 import { pointerKey } from "../../src/versions/pointer";
 import { readMeta, writeMeta } from "./meta";
 import { type RpcOutcome, toOutcome } from "./outcome";
+import { PacedWrite, type WriteClock } from "./paced-write";
 
 export type CoordinatorOutcome<T> = RpcOutcome<T>;
 
@@ -84,13 +90,25 @@ export class NamespaceCoordinator extends DurableObject<Env> {
   private readonly log = createLogger("info", { component: "namespace-coordinator" });
   private readonly stallMs: number;
   private readonly purgeRecheckMs: number;
+  /** KV; in local mode refusing a second write to a key within a second, as Workers KV does. */
+  private readonly kv: KVNamespace;
+  private readonly pointerWrite: PacedWrite;
+  private readonly generationWrite: PacedWrite;
+  /** The generation the last write published (for the callers it covered). */
+  private publishedGeneration: Generation | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.kv = env.BACKEND === "local" ? strictKv(env.KV) : env.KV;
     const parsed = envSchema.safeParse(env);
     this.stallMs = (parsed.success ? parsed.data.VERSION_BUILD_STALL_MS : undefined) ?? DEFAULT_STALL_MS;
     this.purgeRecheckMs =
       (parsed.success ? parsed.data.VERSION_PURGE_RECHECK_MS : undefined) ?? DEFAULT_PURGE_RECHECK_MS;
+    this.pointerWrite = new PacedWrite(() => this.writePointer(), this.writeClock("pointerWrittenAt"));
+    this.generationWrite = new PacedWrite(
+      () => this.writeGeneration(),
+      this.writeClock("generationWrittenAt"),
+    );
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS versions (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, record TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -406,10 +424,36 @@ export class NamespaceCoordinator extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Publishes the namespace's write generation (D1's) to KV for the query path, and returns it
+   * once a write that started after this call is done: it covers every change made before the
+   * call. Writes are paced to one per second; concurrent callers share one. Does not create the
+   * namespace's versions: a namespace written before its coordinator existed publishes too.
+   */
+  async publishGeneration(namespace: string): Promise<CoordinatorOutcome<Generation | null>> {
+    return this.run(async () => {
+      const known = this.meta("namespace") ?? this.meta("generationNamespace");
+      if (known !== null && known !== namespace) {
+        throw new AppError("internal", `coordinator of "${known}" was asked about "${namespace}"`, {
+          retryable: false,
+        });
+      }
+      if (known === null) this.setMeta("generationNamespace", namespace);
+      this.setMeta("generationPending", "1");
+      await this.flushGeneration();
+      return this.publishedGeneration;
+    });
+  }
+
   /** Retires previous versions whose grace ended, restarts stalled builds, rechecks purges. */
   override async alarm(): Promise<void> {
+    // A generation whose write failed is published again (callers were told it failed).
+    if (this.meta("generationPending") === "1") await this.flushGeneration().catch(() => undefined);
     const namespace = this.meta("namespace");
-    if (namespace === null) return;
+    if (namespace === null) {
+      await this.scheduleAlarm();
+      return;
+    }
     const now = Date.now();
     const tasks: VersionTask[] = [];
     let changed = false;
@@ -572,21 +616,68 @@ export class NamespaceCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * Writes the pointer to KV when the stored epoch is newer than the published one. The state is
-   * already saved, so a failed write does not fail the call: the alarm tries again shortly.
+   * Writes the pointer to KV when the stored epoch is newer than the published one, in its turn
+   * (one write per second). The state is already saved, so a failed write does not fail the
+   * call: the alarm tries again shortly.
    */
   private async publishIfStale(): Promise<void> {
     const epoch = this.meta("epoch");
-    if (epoch === null || this.meta("published") === epoch) return;
-    const namespace = this.meta("namespace");
-    if (namespace === null) return;
+    if (epoch === null || this.meta("published") === epoch || this.meta("namespace") === null) return;
     try {
-      await this.env.KV.put(pointerKey(namespace), JSON.stringify(this.pointer()));
-      this.setMeta("published", epoch);
+      await this.pointerWrite.request();
     } catch (err) {
-      this.log.error("versions.publish_failed", { namespace, error: String(err) });
+      this.log.error("versions.publish_failed", { namespace: this.meta("namespace"), error: String(err) });
       await this.ctx.storage.setAlarm(Date.now() + PUBLISH_RETRY_MS);
     }
+  }
+
+  private async writePointer(): Promise<void> {
+    const epoch = this.meta("epoch");
+    const namespace = this.meta("namespace");
+    if (epoch === null || namespace === null || this.meta("published") === epoch) return;
+    await this.kv.put(pointerKey(namespace), JSON.stringify(this.pointer()));
+    this.setMeta("published", epoch);
+  }
+
+  /** Publishes the generation in its turn; a failure schedules a retry and reaches the caller. */
+  private async flushGeneration(): Promise<void> {
+    try {
+      await this.generationWrite.request();
+    } catch (err) {
+      this.log.warn("cache.generation_publish_failed", {
+        namespace: this.meta("generationNamespace") ?? this.meta("namespace"),
+        error: errorMessage(err),
+      });
+      await this.scheduleAlarm();
+      throw new AppError("unavailable", `publishing the generation failed: ${errorMessage(err)}`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+    if (!this.generationWrite.pending) this.setMeta("generationPending", "0");
+  }
+
+  private async writeGeneration(): Promise<void> {
+    const namespace = this.meta("namespace") ?? this.meta("generationNamespace");
+    if (namespace === null) return;
+    const row = await d1("read generation", () =>
+      this.env.DB.prepare("SELECT generation FROM namespaces WHERE name = ?1")
+        .bind(namespace)
+        .first<{ generation: number }>(),
+    );
+    // No row: the namespace was never written, which readers already take as generation 0.
+    if (row === null) return;
+    const published = { generation: row.generation, writtenAt: Date.now() };
+    await this.kv.put(generationKey(namespace), formatGeneration(published));
+    this.publishedGeneration = published;
+  }
+
+  /** When a paced key was last written, kept in storage so a restarted object still waits. */
+  private writeClock(key: string): WriteClock {
+    return {
+      get: () => Number(this.meta(key) ?? "0"),
+      set: (at) => this.setMeta(key, String(at)),
+    };
   }
 
   private async scheduleAlarm(): Promise<void> {
@@ -598,6 +689,7 @@ export class NamespaceCoordinator extends DurableObject<Env> {
       if (r.state === "retired" && !r.purged) times.push(r.purgeRecheckAt ?? r.updatedAt + this.stallMs);
     }
     if (this.meta("published") !== this.meta("epoch")) times.push(now + PUBLISH_RETRY_MS);
+    if (this.meta("generationPending") === "1") times.push(now + PUBLISH_RETRY_MS);
     if (times.length === 0) return;
     const at = Math.max(now + 10, Math.min(...times));
     const current = await this.ctx.storage.getAlarm();

@@ -1,6 +1,7 @@
 // Request observability: W3C trace context in and out, traceId on every log line, unexpected
 // errors to Sentry, and one metrics point per search whatever its outcome.
 import type { MiddlewareHandler } from "hono";
+import { cacheApiLabel } from "../../src/cache/cache-api";
 import { AppError } from "../../src/errors";
 import type { SearchStage } from "../../src/observe/metrics";
 import { createSentry, reportError, sentryDsn } from "../../src/observe/sentry";
@@ -111,5 +112,6 @@ export const recordSearch: MiddlewareHandler<AppEnv> = async (c, next) => {
     stages,
     colo: (c.req.raw.cf as { colo?: unknown } | undefined)?.colo?.toString(),
     code: c.res.status >= 400 ? (errorCode(c.error) ?? String(c.res.status)) : undefined,
+    cacheApi: cacheApiLabel(services.cacheApi),
   });
 };

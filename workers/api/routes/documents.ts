@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { publishGenerations } from "../../../src/cache/generation";
 import { AppError } from "../../../src/errors";
 import { checkDocuments, deleteDocuments, submitDocuments } from "../../../src/ingest/submit";
+import type { Services } from "../../services";
 import { requireNamespace } from "../auth";
 import {
   Accepted,
@@ -22,6 +23,16 @@ import type { AppEnv } from "../types";
 
 const NAMESPACE_DELETE_PAGE = 1000;
 const NAMESPACE_DELETE_MAX = 5000;
+
+/** Publishes the namespace's new generation, so the next search misses the result cache. */
+function publishGeneration(services: Services, ns: string): Promise<void> {
+  return publishGenerations(
+    services.versions.coordinator,
+    [ns],
+    services.config.generationCacheTtlMs,
+    services.logger,
+  );
+}
 
 export function registerDocuments(app: OpenAPIHono<AppEnv>) {
   app.openapi(
@@ -114,7 +125,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       if (!row) throw new AppError("not_found", `document "${id}" does not exist in namespace "${ns}"`);
       await deleteDocuments(services, ns, [id]);
       // Awaited: the next search must not be answered from a cache that still holds the document.
-      await publishGenerations(services.db, services.kv, [ns], services.logger);
+      await publishGeneration(services, ns);
       return c.json({ accepted: true }, 202);
     },
   );
@@ -139,7 +150,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
         await deleteDocuments(services, ns, ids);
         accepted += ids.length;
       }
-      if (accepted > 0) await publishGenerations(services.db, services.kv, [ns], services.logger);
+      if (accepted > 0) await publishGeneration(services, ns);
       const remaining = (await services.store.listLiveIds(ns, 1)).length > 0;
       return c.json({ accepted, remaining }, 202);
     },

@@ -6,6 +6,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { hasRole } from "../../../src/auth/scopes";
+import { cacheApiLabel } from "../../../src/cache/cache-api";
 import { errorMessage } from "../../../src/errors";
 import { readIndexTotals } from "../../../src/observe/index-health";
 import { DEPENDENCIES } from "../../../src/resilience/faults";
@@ -85,6 +86,12 @@ export function registerHealth(app: OpenAPIHono<AppEnv>) {
         backend: s.config.backend,
         checks,
         breakers,
+        // The result cache's Cache API layer: inactive on *.workers.dev (answers are cached in
+        // the isolate only there). Not a readiness condition.
+        cacheApi:
+          s.cacheApi.state === "active"
+            ? { state: cacheApiLabel(s.cacheApi) }
+            : { state: cacheApiLabel(s.cacheApi), reason: s.cacheApi.detail },
         indexHealth: indexHealth
           ? { state: indexHealth.state, problems: indexHealth.problems, checkedAt: indexHealth.checkedAt }
           : null,

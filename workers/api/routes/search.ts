@@ -95,7 +95,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
       const answer = await cachedSearch(
         {
           kv: services.kv,
-          cache: services.resultCache,
+          cacheApi: services.cacheApi,
           settings: {
             resultTtlMs: services.config.resultCacheTtlMs,
             lruBytes: services.config.resultCacheLruBytes,
