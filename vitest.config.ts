@@ -35,6 +35,9 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/setup.ts"],
+      // Integration tests drive the queue, D1 and the local index end to end; on a loaded machine
+      // some take several seconds. Tests assert behaviour, never elapsed time.
+      testTimeout: 30_000,
       reporters: ["default", "./scripts/vitest-summary-reporter.ts"],
     },
   };

@@ -37,12 +37,12 @@ async function upload(ns: string, id: string, paragraphs: number): Promise<Inges
   await new DocumentStore(env.DB).upsertQueued(ns, [
     { id, title: null, contentType: "text/plain", metadata: {}, bytes: object.size, etag: object.etag },
   ]);
-  return putMessage("local", `${ns}/${id}`, object.size, object.etag);
+  return putMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/${id}`, object.size, object.etag);
 }
 
 async function removal(ns: string, id: string): Promise<IngestMessage> {
   await env.DOCUMENTS.delete(`${ns}/${id}`);
-  return deleteMessage("local", `${ns}/${id}`);
+  return deleteMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/${id}`);
 }
 
 async function chunkCount(ns: string, id: string): Promise<number | undefined> {

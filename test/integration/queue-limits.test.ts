@@ -8,7 +8,7 @@ import { api, freshNamespace } from "../helpers";
 
 /** A delete message for a document nobody stored (the consumer skips it), padded by `bytes`. */
 const paddedDelete = (ns: string, id: string, bytes: number) => ({
-  ...deleteMessage("local", `${ns}/${id}`),
+  ...deleteMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/${id}`),
   padding: "x".repeat(bytes),
 });
 

@@ -38,10 +38,11 @@ describe("platform limits in wrangler.toml", () => {
     for (const env of [null, "staging", "production"]) {
       const config = resolveEnvironment(data, env);
       expect(config.limits, String(env)).toEqual([]);
-      // Each environment declares the three rate limit tiers; a period other than 10 or 60 would fail.
+      // Each environment declares the three key tiers and the failed-authentication limiter; a period
+      // other than 10 or 60 would fail.
       const section =
         env === null ? data : ((data.env as Record<string, Record<string, unknown>>)[env] ?? {});
-      expect((section.ratelimits as unknown[]).length, String(env)).toBe(3);
+      expect((section.ratelimits as unknown[]).length, String(env)).toBe(4);
     }
   });
 
@@ -63,7 +64,7 @@ describe("platform limits in wrangler.toml", () => {
     );
     expect(configLimitProblems({ vars }, SECRETS.length)).toEqual([]);
     expect(configLimitProblems({ vars: { ...vars, ONE_MORE: "1" } }, SECRETS.length)).toEqual([
-      "65 environment variables (3 of them secrets): Workers Free allows 64, Paid 128",
+      `65 environment variables (${SECRETS.length} of them secrets): Workers Free allows 64, Paid 128`,
     ]);
   });
 
