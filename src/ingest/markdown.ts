@@ -1,6 +1,7 @@
 // Markdown to readable text with its heading structure: ATX and setext headings build the heading
 // path; emphasis, link targets, image syntax, fences and comments are dropped, their text kept.
 import { oneLine, type ParsedDocument, SectionBuilder } from "./document";
+import { stripEmphasis } from "./emphasis";
 import { decodeEntities } from "./entities";
 
 // Every pattern here runs in linear time on hostile input: no unbounded lazy spans, no nested
@@ -10,7 +11,9 @@ const SETEXT_RE = /^ {0,3}(=+|-+)[ \t]*$/;
 const THEMATIC_RE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const FENCE_RE = /^ {0,3}(`{3,}|~{3,})/;
 const REFERENCE_DEF_RE = /^ {0,3}\[[^\]]+\]:\s*\S/;
-const TABLE_RULE_RE = /^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$/;
+// Each run of blanks has one place in the pattern (no "[ \t]*\|?[ \t]*"), so a failing line is
+// rejected in one pass instead of trying every split of its blanks.
+const TABLE_RULE_RE = /^[ \t]*(?:\|[ \t]*)?:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+(?:\|[ \t]*)?$/;
 const RAW_BLOCK_RE = /^ {0,3}<(script|style|textarea)\b/i;
 
 // Link text cannot hold brackets or newlines; destinations at most one level of parentheses.
@@ -20,10 +23,6 @@ const LINK_RE =
   /\[([^[\]\n]{1,1000})\](?:\([^()\n]{0,2000}(?:\([^()\n]{0,2000}\)[^()\n]{0,2000})?\)|\[[^[\]\n]{0,1000}\])/g;
 const AUTOLINK_RE = /<((?:https?|ftp|mailto):[^\s<>]+)>/gi;
 const TAG_RE = /<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g;
-// Emphasis markers are dropped where they open or close a span (next to a word on one side only),
-// which needs no pairing: snake_case and 2*3 keep theirs.
-const EMPHASIS_OPEN_RE = /(^|[^\p{L}\p{N}])(?:\*+|_+|~~+)(?=[^\s*_~])/gu;
-const EMPHASIS_CLOSE_RE = /(?<=[^\s*_~])(?:\*+|_+|~~+)(?=[^\p{L}\p{N}]|$)/gu;
 
 // Placeholders that shield escaped characters and code spans from the inline rewrites below.
 const ESCAPE_BASE = 0xe000;
@@ -90,10 +89,8 @@ export function inlineText(source: string): string {
     .text.replace(IMAGE_RE, "$1")
     .replace(LINK_RE, "$1")
     .replace(AUTOLINK_RE, "$1")
-    .replace(TAG_RE, "")
-    .replace(EMPHASIS_OPEN_RE, "$1")
-    .replace(EMPHASIS_CLOSE_RE, "");
-  s = decodeEntities(s);
+    .replace(TAG_RE, "");
+  s = decodeEntities(stripEmphasis(s));
   s = s.replace(
     new RegExp(`${CODE_OPEN}(\\d+)${CODE_CLOSE}`, "g"),
     (_m, i: string) => codes[Number(i)] ?? "",
