@@ -3,6 +3,7 @@
 import { countTokens, tokenizeWords } from "../embed/tokenizer";
 import { AppError } from "../errors";
 import type { ParsedDocument } from "./document";
+import { limitExceeded } from "./limits";
 import {
   type Atom,
   BREAK_LINE,
@@ -22,6 +23,8 @@ export interface ChunkOptions {
   modelMaxTokens: number;
   /** Upper bound on a chunk body's length in characters; defaults to 12 per target token. */
   maxChars?: number;
+  /** A document that yields more chunks fails (MAX_CHUNKS_PER_DOCUMENT); unbounded by default. */
+  maxChunks?: number;
 }
 
 export interface Chunk {
@@ -253,6 +256,9 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
       maxChars,
     };
     for (const body of chunkSection(section.text, limits)) {
+      if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
+        throw limitExceeded("MAX_CHUNKS_PER_DOCUMENT", options.maxChunks, "chunks of the document");
+      }
       const embeddingText = context ? `${context}\n${body}` : body;
       const tokens = countTokens(embeddingText);
       if (tokens > limit) {

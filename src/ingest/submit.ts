@@ -9,7 +9,7 @@ import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { byteLength, documentKey, type Metadata } from "../validation";
 import { deleteMessage, type IngestMessage, putMessage } from "./messages";
-import { normalizeContentType } from "./parse";
+import { checkJson, normalizeContentType } from "./parse";
 
 export interface NewDocument {
   id: string;
@@ -58,13 +58,15 @@ export function checkDocuments(
     if (doc.text.trim().length === 0) {
       throw new AppError("validation_failed", "document text is empty", { field: `${at}.text` });
     }
-    if (doc.contentType !== undefined && normalizeContentType(doc.contentType) === null) {
+    const type = doc.contentType === undefined ? "text/plain" : normalizeContentType(doc.contentType);
+    if (type === null) {
       throw new AppError(
         "unsupported_media_type",
         `content type "${doc.contentType}" is not supported; use text/plain, text/markdown, text/html or application/json`,
         { field: `${at}.contentType` },
       );
     }
+    if (type === "application/json") checkJson(doc.text, config.parseLimits, `${at}.text`);
   });
 }
 
