@@ -36,6 +36,12 @@ export function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
+/**
+ * A heading longer than this is an unclosed tag or a runaway line swallowing the page: its text is
+ * kept as a paragraph instead, so no heading path repeats it before every chunk of the document.
+ */
+export const MAX_HEADING_CHARS = 500;
+
 interface OpenHeading {
   level: number;
   text: string;
@@ -53,6 +59,10 @@ export class SectionBuilder {
   heading(level: number, text: string): void {
     const clean = oneLine(text);
     if (clean.length === 0) return;
+    if (clean.length > MAX_HEADING_CHARS) {
+      this.paragraph(text);
+      return;
+    }
     this.closeSection();
     while (this.open.length > 0 && (this.open[this.open.length - 1]?.level ?? 0) >= level) this.open.pop();
     this.open.push({ level, text: clean });

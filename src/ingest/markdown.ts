@@ -1,6 +1,6 @@
 // Markdown to readable text with its heading structure: ATX and setext headings build the heading
 // path; emphasis, link targets, image syntax, fences and comments are dropped, their text kept.
-import { oneLine, type ParsedDocument, SectionBuilder } from "./document";
+import { MAX_HEADING_CHARS, oneLine, type ParsedDocument, SectionBuilder } from "./document";
 import { stripEmphasis } from "./emphasis";
 import { decodeEntities } from "./entities";
 
@@ -162,7 +162,9 @@ export function parseMarkdown(body: string): ParsedDocument {
   };
   const heading = (level: number, text: string): void => {
     const clean = oneLine(inlineText(text));
-    if (level === 1 && title === undefined && clean.length > 0) title = clean;
+    if (level === 1 && title === undefined && clean.length > 0 && clean.length <= MAX_HEADING_CHARS) {
+      title = clean;
+    }
     builder.heading(level, clean);
   };
 

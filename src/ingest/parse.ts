@@ -1,6 +1,7 @@
 // Turns an uploaded document body into titled, heading-structured text by its content type;
 // the API checks the type early with normalizeContentType, the pipeline parses with parseDocument.
 import { AppError, errorMessage } from "../errors";
+import { MAX_TITLE_CHARS } from "../validation";
 import { oneLine, type ParsedDocument, type ParsedSection, plainParagraphs } from "./document";
 import { parseHtml } from "./html";
 import { jsonDepth, limitExceeded, type ParseLimits, UNLIMITED, utf8Bytes } from "./limits";
@@ -65,6 +66,12 @@ export async function parseDocument(
       break;
   }
   const sections = doc.sections.filter((s) => s.text.trim().length > 0);
+  // A title longer than any the API accepts is text, not a title to repeat before every chunk.
+  let title = doc.title;
+  if (title !== undefined && title.length > MAX_TITLE_CHARS) {
+    sections.unshift({ headings: [], text: title });
+    title = undefined;
+  }
   if (sections.length === 0) {
     throw new AppError("unprocessable", "document has no text", { retryable: false });
   }
@@ -73,7 +80,7 @@ export async function parseDocument(
   if (bytes > limits.maxParsedTextBytes) {
     throw limitExceeded("MAX_PARSED_TEXT_BYTES", limits.maxParsedTextBytes, "parsed text");
   }
-  return doc.title ? { title: doc.title, sections } : { sections };
+  return title ? { title, sections } : { sections };
 }
 
 /**
