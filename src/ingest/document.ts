@@ -15,6 +15,7 @@ export interface ParsedDocument {
 
 /** Collapses runs of spaces within each line and drops empty lines, so no blank line remains. */
 export function tidyParagraph(raw: string): string {
+  if (!/\S/.test(raw)) return "";
   return raw
     .split(/\r\n?|\n/)
     .map((line) => line.replace(/[^\S\n]+/g, " ").trim())

@@ -78,24 +78,79 @@ function removeSpans(s: string, open: RegExp, close: RegExp): { text: string; un
   }
 }
 
+// Any of these may start inline syntax (or be one of the placeholders); text without them is done.
+const INLINE_SYNTAX_RE = /[\\`<[*_~&\ue000-\ue07f\ue100\ue101]/;
+
+function isAsciiPunctuation(c: number): boolean {
+  return (
+    (c >= 0x21 && c <= 0x2f) ||
+    (c >= 0x3a && c <= 0x40) ||
+    (c >= 0x5b && c <= 0x60) ||
+    (c >= 0x7b && c <= 0x7e)
+  );
+}
+
+/** Replaces each backslash-escaped ASCII punctuation character with its placeholder. */
+function shieldEscapes(s: string): string {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = s.indexOf("\\"); i >= 0 && i + 1 < s.length; i = s.indexOf("\\", i)) {
+    const c = s.charCodeAt(i + 1);
+    if (!isAsciiPunctuation(c)) {
+      i++;
+      continue;
+    }
+    parts.push(s.slice(from, i), String.fromCharCode(ESCAPE_BASE + c));
+    from = i + 2;
+    i = from;
+  }
+  if (from === 0) return s;
+  parts.push(s.slice(from));
+  return parts.join("");
+}
+
+/** Puts back the code spans that placeholders stand for. */
+function restoreCodeSpans(s: string, codes: string[]): string {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = s.indexOf(CODE_OPEN); i >= 0; i = s.indexOf(CODE_OPEN, i + 1)) {
+    let end = i + 1;
+    while (end < s.length && s.charCodeAt(end) >= 0x30 && s.charCodeAt(end) <= 0x39) end++;
+    if (end === i + 1 || s[end] !== CODE_CLOSE) continue;
+    parts.push(s.slice(from, i), codes[Number(s.slice(i + 1, end))] ?? "");
+    from = end + 1;
+    i = end;
+  }
+  parts.push(s.slice(from));
+  return parts.join("");
+}
+
+/** Puts back the characters that escapes shielded (in code spans too, which lose the backslash). */
+function restoreEscapes(s: string): string {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < ESCAPE_BASE || c > ESCAPE_BASE + 0x7f) continue;
+    parts.push(s.slice(from, i), String.fromCharCode(c - ESCAPE_BASE));
+    from = i + 1;
+  }
+  if (from === 0) return s;
+  parts.push(s.slice(from));
+  return parts.join("");
+}
+
 /** Strips inline Markdown syntax from one paragraph or heading, keeping what a reader sees. */
 export function inlineText(source: string): string {
+  if (!INLINE_SYNTAX_RE.test(source)) return source;
   const codes: string[] = [];
-  let s = source.replace(/\\([!-/:-@[-`{-~])/g, (_m, ch: string) =>
-    String.fromCharCode(ESCAPE_BASE + ch.charCodeAt(0)),
-  );
-  s = shieldCodeSpans(s, codes);
+  let s = shieldCodeSpans(shieldEscapes(source), codes);
   s = removeSpans(s, /<(?:script|style|textarea)\b/gi, /<\/(?:script|style|textarea)\s*>/gi)
     .text.replace(IMAGE_RE, "$1")
     .replace(LINK_RE, "$1")
     .replace(AUTOLINK_RE, "$1")
     .replace(TAG_RE, "");
-  s = decodeEntities(stripEmphasis(s));
-  s = s.replace(
-    new RegExp(`${CODE_OPEN}(\\d+)${CODE_CLOSE}`, "g"),
-    (_m, i: string) => codes[Number(i)] ?? "",
-  );
-  return s.replace(/[\ue000-\ue07f]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) - ESCAPE_BASE));
+  return restoreEscapes(restoreCodeSpans(decodeEntities(stripEmphasis(s)), codes));
 }
 
 /** An ATX heading's text without the optional closing run of #. */
@@ -108,14 +163,25 @@ function atxText(raw: string): string {
   return end < text.length && (before === " " || before === "\t") ? text.slice(0, end) : text;
 }
 
+/** A table row's cells: split at each pipe that no backslash escapes. */
+function splitCells(row: string): string[] {
+  const cells: string[] = [];
+  let from = 0;
+  for (let i = row.indexOf("|"); i >= 0; i = row.indexOf("|", i + 1)) {
+    if (i > 0 && row[i - 1] === "\\") continue;
+    cells.push(row.slice(from, i));
+    from = i + 1;
+  }
+  cells.push(row.slice(from));
+  return cells;
+}
+
 /** One line of a paragraph without its block markers (quotes, bullets, table pipes). */
 function contentLine(line: string): string {
   let s = line.replace(/^ {0,3}(?:>[ \t]?)+/, "");
   s = s.replace(/^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/, "");
   if (/^[ \t]*\|/.test(s)) {
-    s = s
-      .replace(/^[ \t]*\||\|[ \t]*$/g, "")
-      .split(/(?<!\\)\|/)
+    s = splitCells(s.replace(/^[ \t]*\||\|[ \t]*$/g, ""))
       .map((cell) => cell.trim())
       .join(" | ");
   }
