@@ -1,6 +1,9 @@
 // The bounds on what one document may turn into (parsed text, JSON nesting and key paths, chunks),
 // and the error a document over one of them fails with: it names the setting and its value, and is
-// never retried. A small hostile document must not expand into work for everyone.
+// never retried. A small hostile document must not expand into work for everyone: a queue
+// consumer invocation shares one CPU limit across its whole batch ("Queue consumer Workers are
+// Worker scripts, and share the same per invocation CPU limits as any Workers do", 30 s unless
+// limits.cpu_ms raises it, at most 5 minutes: https://developers.cloudflare.com/queues/platform/limits/).
 import { AppError } from "../errors";
 
 export interface ParseLimits {
