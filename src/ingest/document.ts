@@ -13,12 +13,16 @@ export interface ParsedDocument {
   sections: ParsedSection[];
 }
 
+// Whitespace other than one plain space: a tab, a run, any Unicode space.
+const ODD_SPACE_RE = /[^\S\n ]| {2}/;
+
 /** Collapses runs of spaces within each line and drops empty lines, so no blank line remains. */
 export function tidyParagraph(raw: string): string {
   if (!/\S/.test(raw)) return "";
   return raw
     .split(/\r\n?|\n/)
-    .map((line) => line.replace(/[^\S\n]+/g, " ").trim())
+    // Most lines hold single spaces only, which the rewrite would keep: skip it for them.
+    .map((line) => (ODD_SPACE_RE.test(line) ? line.replace(/[^\S\n]+/g, " ") : line).trim())
     .filter((line) => line.length > 0)
     .join("\n");
 }

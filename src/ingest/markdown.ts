@@ -1,5 +1,6 @@
 // Markdown to readable text with its heading structure: ATX and setext headings build the heading
 // path; emphasis, link targets, image syntax, fences and comments are dropped, their text kept.
+import { CodeUnits, isTrimmed } from "./code-units";
 import { MAX_HEADING_CHARS, oneLine, type ParsedDocument, SectionBuilder } from "./document";
 import { stripEmphasis } from "./emphasis";
 import { decodeEntities } from "./entities";
@@ -26,6 +27,8 @@ const TAG_RE = /<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g;
 
 // Placeholders that shield escaped characters and code spans from the inline rewrites below.
 const ESCAPE_BASE = 0xe000;
+const BACKSLASH = 0x5c;
+const PIPE = 0x7c;
 const CODE_OPEN = "\ue100";
 const CODE_CLOSE = "\ue101";
 
@@ -92,21 +95,23 @@ function isAsciiPunctuation(c: number): boolean {
 
 /** Replaces each backslash-escaped ASCII punctuation character with its placeholder. */
 function shieldEscapes(s: string): string {
-  const parts: string[] = [];
-  let from = 0;
-  for (let i = s.indexOf("\\"); i >= 0 && i + 1 < s.length; i = s.indexOf("\\", i)) {
-    const c = s.charCodeAt(i + 1);
-    if (!isAsciiPunctuation(c)) {
+  let i = s.indexOf("\\");
+  while (i >= 0 && !isAsciiPunctuation(s.charCodeAt(i + 1))) i = s.indexOf("\\", i + 1);
+  if (i < 0) return s;
+  const out = new CodeUnits(s.length);
+  out.pushSlice(s, 0, i);
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    const next = s.charCodeAt(i + 1);
+    if (c === BACKSLASH && isAsciiPunctuation(next)) {
+      out.push(ESCAPE_BASE + next);
+      i += 2;
+    } else {
+      out.push(c);
       i++;
-      continue;
     }
-    parts.push(s.slice(from, i), String.fromCharCode(ESCAPE_BASE + c));
-    from = i + 2;
-    i = from;
   }
-  if (from === 0) return s;
-  parts.push(s.slice(from));
-  return parts.join("");
+  return out.toString();
 }
 
 /** Puts back the code spans that placeholders stand for. */
@@ -127,17 +132,20 @@ function restoreCodeSpans(s: string, codes: string[]): string {
 
 /** Puts back the characters that escapes shielded (in code spans too, which lose the backslash). */
 function restoreEscapes(s: string): string {
-  const parts: string[] = [];
-  let from = 0;
-  for (let i = 0; i < s.length; i++) {
+  let i = 0;
+  while (i < s.length && !isPlaceholder(s.charCodeAt(i))) i++;
+  if (i === s.length) return s;
+  const out = new CodeUnits(s.length);
+  out.pushSlice(s, 0, i);
+  for (; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < ESCAPE_BASE || c > ESCAPE_BASE + 0x7f) continue;
-    parts.push(s.slice(from, i), String.fromCharCode(c - ESCAPE_BASE));
-    from = i + 1;
+    out.push(isPlaceholder(c) ? c - ESCAPE_BASE : c);
   }
-  if (from === 0) return s;
-  parts.push(s.slice(from));
-  return parts.join("");
+  return out.toString();
+}
+
+function isPlaceholder(c: number): boolean {
+  return c >= ESCAPE_BASE && c <= ESCAPE_BASE + 0x7f;
 }
 
 /** Strips inline Markdown syntax from one paragraph or heading, keeping what a reader sees. */
@@ -163,17 +171,21 @@ function atxText(raw: string): string {
   return end < text.length && (before === " " || before === "\t") ? text.slice(0, end) : text;
 }
 
-/** A table row's cells: split at each pipe that no backslash escapes. */
-function splitCells(row: string): string[] {
-  const cells: string[] = [];
+/** A table row's cells, each trimmed, joined by " | ": split at each pipe no backslash escapes. */
+function tableCells(row: string): string {
+  const out = new CodeUnits(row.length + 16);
   let from = 0;
-  for (let i = row.indexOf("|"); i >= 0; i = row.indexOf("|", i + 1)) {
-    if (i > 0 && row[i - 1] === "\\") continue;
-    cells.push(row.slice(from, i));
+  for (let i = 0; i <= row.length; i++) {
+    if (i < row.length && (row.charCodeAt(i) !== PIPE || row.charCodeAt(i - 1) === BACKSLASH)) continue;
+    let start = from;
+    let end = i;
+    while (start < end && isTrimmed(row.charCodeAt(start))) start++;
+    while (end > start && isTrimmed(row.charCodeAt(end - 1))) end--;
+    if (from > 0) out.pushSlice(" | ", 0, 3);
+    out.pushSlice(row, start, end);
     from = i + 1;
   }
-  cells.push(row.slice(from));
-  return cells;
+  return out.toString();
 }
 
 /** One line of a paragraph without its block markers (quotes, bullets, table pipes). */
@@ -181,9 +193,7 @@ function contentLine(line: string): string {
   let s = line.replace(/^ {0,3}(?:>[ \t]?)+/, "");
   s = s.replace(/^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/, "");
   if (/^[ \t]*\|/.test(s)) {
-    s = splitCells(s.replace(/^[ \t]*\||\|[ \t]*$/g, ""))
-      .map((cell) => cell.trim())
-      .join(" | ");
+    s = tableCells(s.replace(/^[ \t]*\||\|[ \t]*$/g, ""));
   }
   return s;
 }
