@@ -145,6 +145,33 @@ describe("ingest bounds", () => {
   });
 });
 
+describe("bounds configuration", () => {
+  it("defaults to bounds a 1 MiB document of prose fits in, and takes them from wrangler.toml vars", () => {
+    const defaults = loadConfig({});
+    expect(defaults.parseLimits).toEqual({
+      maxParsedTextBytes: 4 * 1024 * 1024,
+      maxJsonDepth: 64,
+      maxJsonKeyPathBytes: 1024,
+    });
+    expect(defaults.maxChunksPerDocument).toBe(2000);
+    const set = loadConfig({
+      MAX_PARSED_TEXT_BYTES: "65536",
+      MAX_JSON_DEPTH: "8",
+      MAX_JSON_KEY_PATH_BYTES: "256",
+      MAX_CHUNKS_PER_DOCUMENT: "50",
+    });
+    expect(set.parseLimits).toEqual({ maxParsedTextBytes: 65536, maxJsonDepth: 8, maxJsonKeyPathBytes: 256 });
+    expect(set.maxChunksPerDocument).toBe(50);
+  });
+
+  it("refuses bounds that cannot work, naming the variable", () => {
+    expect(() => loadConfig({ MAX_JSON_DEPTH: "0" })).toThrow(/MAX_JSON_DEPTH/);
+    expect(() => loadConfig({ MAX_CHUNKS_PER_DOCUMENT: "many" })).toThrow(/MAX_CHUNKS_PER_DOCUMENT/);
+    expect(() => loadConfig({ MAX_PARSED_TEXT_BYTES: "10" })).toThrow(/MAX_PARSED_TEXT_BYTES/);
+    expect(() => loadConfig({ MAX_JSON_KEY_PATH_BYTES: "-1" })).toThrow(/MAX_JSON_KEY_PATH_BYTES/);
+  });
+});
+
 describe("JSON documents at submission", () => {
   it("refuses JSON nested deeper than MAX_JSON_DEPTH with 413, naming the field and the bound", async () => {
     const ns = freshNamespace("lim");
