@@ -19,9 +19,9 @@ const ODD_SPACE_RE = /[^\S\n ]| {2}/;
 /** Collapses runs of spaces within each line and drops empty lines, so no blank line remains. */
 export function tidyParagraph(raw: string): string {
   if (!/\S/.test(raw)) return "";
+  // Most lines hold single spaces only, which the rewrite would keep: it is skipped for them.
   return raw
     .split(/\r\n?|\n/)
-    // Most lines hold single spaces only, which the rewrite would keep: skip it for them.
     .map((line) => (ODD_SPACE_RE.test(line) ? line.replace(/[^\S\n]+/g, " ") : line).trim())
     .filter((line) => line.length > 0)
     .join("\n");
