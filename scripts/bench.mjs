@@ -63,7 +63,8 @@ and chunks/s, end to end through the queue).
 Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, body).
 
 npm run bench -- index-micro [options] runs the local index engine's micro-benchmark instead.
-npm run bench -- ingest-worst [options] measures the ingest's worst cases in one queue invocation.`;
+npm run bench -- ingest-worst [options] measures the ingest's worst cases in one queue invocation.
+npm run bench -- ingest-adversarial [options] times the ingest parsers on prose and hostile inputs.`;
 
 const REQUEST_TIMEOUT_MS = 30_000;
 /** The scenario with a throughput target, measured again in rounds interleaved with the no-op. */
@@ -114,6 +115,9 @@ async function main(argv) {
   if (argv[0] === "index-micro") return (await import("./bench/index-micro.mjs")).main(argv.slice(1));
   // The ingest's worst cases, each in one queue invocation: `npm run bench -- ingest-worst [--help]`.
   if (argv[0] === "ingest-worst") return (await import("./bench/ingest-worst.mjs")).main(argv.slice(1));
+  // The ingest parsers on hostile inputs, no server either: `npm run bench -- ingest-adversarial`.
+  if (argv[0] === "ingest-adversarial")
+    return (await import("./bench/ingest-adversarial.mjs")).main(argv.slice(1));
   const values = parseCommandLine(argv, {
     duration: { type: "string" },
     warmup: { type: "string" },

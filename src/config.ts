@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { EMBEDDING_MODELS } from "./embed/embedder";
 import { AppError, errorMessage } from "./errors";
+import type { ParseLimits } from "./ingest/limits";
 import { RERANK_MODELS, type RerankModel } from "./rerank/reranker";
 import { type FaultPlan, parseFaultPlan } from "./resilience/faults";
 import { LOCAL_VECTOR_WEIGHT } from "./search/fusion";
@@ -45,6 +46,10 @@ const ConfigSchema = z
     CHUNK_OVERLAP_TOKENS: intVar(0, 256).default(32),
     MAX_DOCUMENT_BYTES: intVar(1, 25 * 1024 * 1024).default(1024 * 1024),
     MAX_REQUEST_BYTES: intVar(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
+    MAX_PARSED_TEXT_BYTES: intVar(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+    MAX_JSON_DEPTH: intVar(1, 10_000).default(64),
+    MAX_JSON_KEY_PATH_BYTES: intVar(16, 1024 * 1024).default(1024),
+    MAX_CHUNKS_PER_DOCUMENT: intVar(1, 1_000_000).default(2000),
     R2_NOTIFICATIONS: boolVar,
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
@@ -140,6 +145,10 @@ export interface Config {
   chunkOverlapTokens: number;
   maxDocumentBytes: number;
   maxRequestBytes: number;
+  /** What one document may expand into when parsed (src/ingest/limits.ts). */
+  parseLimits: ParseLimits;
+  /** A document that yields more chunks fails instead of flooding the index and the embedder. */
+  maxChunksPerDocument: number;
   /** When true, R2 event notifications feed the ingest queue and the API does not enqueue. */
   r2Notifications: boolean;
   /**
@@ -240,6 +249,12 @@ export function loadConfig(env: object): Config {
     chunkOverlapTokens: c.CHUNK_OVERLAP_TOKENS,
     maxDocumentBytes: c.MAX_DOCUMENT_BYTES,
     maxRequestBytes: c.MAX_REQUEST_BYTES,
+    parseLimits: {
+      maxParsedTextBytes: c.MAX_PARSED_TEXT_BYTES,
+      maxJsonDepth: c.MAX_JSON_DEPTH,
+      maxJsonKeyPathBytes: c.MAX_JSON_KEY_PATH_BYTES,
+    },
+    maxChunksPerDocument: c.MAX_CHUNKS_PER_DOCUMENT,
     r2Notifications: c.R2_NOTIFICATIONS,
     documentsBucketName: c.DOCUMENTS_BUCKET_NAME,
     logLevel: c.LOG_LEVEL,

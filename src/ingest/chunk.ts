@@ -3,6 +3,7 @@
 import { countTokens, tokenizeWords } from "../embed/tokenizer";
 import { AppError } from "../errors";
 import type { ParsedDocument } from "./document";
+import { limitExceeded } from "./limits";
 import {
   type Atom,
   BREAK_LINE,
@@ -22,6 +23,8 @@ export interface ChunkOptions {
   modelMaxTokens: number;
   /** Upper bound on a chunk body's length in characters; defaults to 12 per target token. */
   maxChars?: number;
+  /** A document that yields more chunks fails (MAX_CHUNKS_PER_DOCUMENT); unbounded by default. */
+  maxChunks?: number;
 }
 
 export interface Chunk {
@@ -71,21 +74,52 @@ function truncateToTokens(text: string, budget: number): string {
   return text.slice(0, end);
 }
 
+/** A heading or title whitespace-collapsed, with its token count. */
+interface ContextPart {
+  clean: string;
+  tokens: number;
+}
+
+/** Parts already measured, by their raw text: a document repeats its title and headings per section. */
+export type ContextParts = Map<string, ContextPart>;
+
+function contextPart(raw: string, parts: ContextParts | undefined): ContextPart {
+  const known = parts?.get(raw);
+  if (known) return known;
+  const clean = raw.replace(/\s+/g, " ").trim();
+  const part = { clean, tokens: countTokens(clean) };
+  parts?.set(raw, part);
+  return part;
+}
+
 /**
  * "Title > Heading > Subheading", within `budget` tokens: when too long, the outer headings go
  * first, then every part is cut to a fair share so a huge title cannot crowd out the rest.
  */
-export function contextLine(title: string | undefined, headings: string[], budget: number): string {
+export function contextLine(
+  title: string | undefined,
+  headings: string[],
+  budget: number,
+  measured?: ContextParts,
+): string {
   const parts: string[] = [];
-  const cleanTitle = title?.replace(/\s+/g, " ").trim() ?? "";
-  if (cleanTitle && countTokens(cleanTitle) > 0) parts.push(cleanTitle);
-  for (const heading of headings) {
-    const clean = heading.replace(/\s+/g, " ").trim();
-    const repeatsTitle = parts.length === 1 && cleanTitle && clean.toLowerCase() === cleanTitle.toLowerCase();
-    if (clean && !repeatsTitle && countTokens(clean) > 0) parts.push(clean);
+  let tokens = 0;
+  const titlePart = contextPart(title ?? "", measured);
+  const cleanTitle = titlePart.clean;
+  if (cleanTitle && titlePart.tokens > 0) {
+    parts.push(cleanTitle);
+    tokens += titlePart.tokens;
   }
-  const full = parts.join(CONTEXT_SEPARATOR);
-  if (countTokens(full) <= budget) return full;
+  for (const heading of headings) {
+    const { clean, tokens: n } = contextPart(heading, measured);
+    const repeatsTitle = parts.length === 1 && cleanTitle && clean.toLowerCase() === cleanTitle.toLowerCase();
+    if (clean && !repeatsTitle && n > 0) {
+      parts.push(clean);
+      tokens += n;
+    }
+  }
+  // Units never span whitespace, so each " > " adds exactly one token to the parts' own.
+  if (tokens + Math.max(0, parts.length - 1) <= budget) return parts.join(CONTEXT_SEPARATOR);
   // Each separator costs one token; keep them to at most half the budget.
   const keepFirst = cleanTitle ? 1 : 0;
   while (parts.length > 1 && parts.length - 1 > budget / 2) parts.splice(keepFirst, 1);
@@ -243,8 +277,9 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
   const contextBudget = contextBudgetFor(options.modelMaxTokens);
   const maxChars = options.maxChars ?? Math.max(MIN_MAX_CHARS * 2, options.maxTokens * CHARS_PER_TOKEN);
   const chunks: Chunk[] = [];
+  const measured: ContextParts = new Map();
   for (const section of doc.sections) {
-    const context = contextLine(doc.title, section.headings, contextBudget);
+    const context = contextLine(doc.title, section.headings, contextBudget, measured);
     const contextTokens = countTokens(context);
     const budget = Math.min(options.maxTokens, limit - contextTokens);
     const limits: Limits = {
@@ -253,6 +288,9 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
       maxChars,
     };
     for (const body of chunkSection(section.text, limits)) {
+      if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
+        throw limitExceeded("MAX_CHUNKS_PER_DOCUMENT", options.maxChunks, "chunks of the document");
+      }
       const embeddingText = context ? `${context}\n${body}` : body;
       const tokens = countTokens(embeddingText);
       if (tokens > limit) {

@@ -13,11 +13,16 @@ export interface ParsedDocument {
   sections: ParsedSection[];
 }
 
+// Whitespace other than one plain space: a tab, a run, any Unicode space.
+const ODD_SPACE_RE = /[^\S\n ]| {2}/;
+
 /** Collapses runs of spaces within each line and drops empty lines, so no blank line remains. */
 export function tidyParagraph(raw: string): string {
+  if (!/\S/.test(raw)) return "";
+  // Most lines hold single spaces only, which the rewrite would keep: it is skipped for them.
   return raw
     .split(/\r\n?|\n/)
-    .map((line) => line.replace(/[^\S\n]+/g, " ").trim())
+    .map((line) => (ODD_SPACE_RE.test(line) ? line.replace(/[^\S\n]+/g, " ") : line).trim())
     .filter((line) => line.length > 0)
     .join("\n");
 }
@@ -36,6 +41,12 @@ export function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
+/**
+ * A heading longer than this is an unclosed tag or a runaway line swallowing the page: its text is
+ * kept as a paragraph instead, so no heading path repeats it before every chunk of the document.
+ */
+export const MAX_HEADING_CHARS = 500;
+
 interface OpenHeading {
   level: number;
   text: string;
@@ -53,6 +64,10 @@ export class SectionBuilder {
   heading(level: number, text: string): void {
     const clean = oneLine(text);
     if (clean.length === 0) return;
+    if (clean.length > MAX_HEADING_CHARS) {
+      this.paragraph(text);
+      return;
+    }
     this.closeSection();
     while (this.open.length > 0 && (this.open[this.open.length - 1]?.level ?? 0) >= level) this.open.pop();
     this.open.push({ level, text: clean });

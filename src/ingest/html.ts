@@ -1,6 +1,6 @@
 // HTML to readable text with its heading structure, streamed through the Workers HTMLRewriter:
 // only what a reader would see is kept; scripts, styles and other non-content never leak through.
-import { oneLine, type ParsedDocument, SectionBuilder } from "./document";
+import { MAX_HEADING_CHARS, oneLine, type ParsedDocument, SectionBuilder } from "./document";
 import { decodeEntities } from "./entities";
 
 // Elements whose content is never shown as text (or is code): dropped with everything inside.
@@ -84,7 +84,6 @@ const VOID = new Set([
 ]);
 
 const HEADING_RE = /^h([1-6])$/;
-const MAX_HEADING_CHARS = 500;
 
 class HtmlCollector {
   readonly builder = new SectionBuilder();

@@ -1,6 +1,8 @@
 // Markdown to readable text with its heading structure: ATX and setext headings build the heading
 // path; emphasis, link targets, image syntax, fences and comments are dropped, their text kept.
-import { oneLine, type ParsedDocument, SectionBuilder } from "./document";
+import { CodeUnits, isTrimmed } from "./code-units";
+import { MAX_HEADING_CHARS, oneLine, type ParsedDocument, SectionBuilder } from "./document";
+import { stripEmphasis } from "./emphasis";
 import { decodeEntities } from "./entities";
 
 // Every pattern here runs in linear time on hostile input: no unbounded lazy spans, no nested
@@ -10,7 +12,9 @@ const SETEXT_RE = /^ {0,3}(=+|-+)[ \t]*$/;
 const THEMATIC_RE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const FENCE_RE = /^ {0,3}(`{3,}|~{3,})/;
 const REFERENCE_DEF_RE = /^ {0,3}\[[^\]]+\]:\s*\S/;
-const TABLE_RULE_RE = /^[ \t]*\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$/;
+// Each run of blanks has one place in the pattern (no "[ \t]*\|?[ \t]*"), so a failing line is
+// rejected in one pass instead of trying every split of its blanks.
+const TABLE_RULE_RE = /^[ \t]*(?:\|[ \t]*)?:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+(?:\|[ \t]*)?$/;
 const RAW_BLOCK_RE = /^ {0,3}<(script|style|textarea)\b/i;
 
 // Link text cannot hold brackets or newlines; destinations at most one level of parentheses.
@@ -20,13 +24,11 @@ const LINK_RE =
   /\[([^[\]\n]{1,1000})\](?:\([^()\n]{0,2000}(?:\([^()\n]{0,2000}\)[^()\n]{0,2000})?\)|\[[^[\]\n]{0,1000}\])/g;
 const AUTOLINK_RE = /<((?:https?|ftp|mailto):[^\s<>]+)>/gi;
 const TAG_RE = /<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g;
-// Emphasis markers are dropped where they open or close a span (next to a word on one side only),
-// which needs no pairing: snake_case and 2*3 keep theirs.
-const EMPHASIS_OPEN_RE = /(^|[^\p{L}\p{N}])(?:\*+|_+|~~+)(?=[^\s*_~])/gu;
-const EMPHASIS_CLOSE_RE = /(?<=[^\s*_~])(?:\*+|_+|~~+)(?=[^\p{L}\p{N}]|$)/gu;
 
 // Placeholders that shield escaped characters and code spans from the inline rewrites below.
 const ESCAPE_BASE = 0xe000;
+const BACKSLASH = 0x5c;
+const PIPE = 0x7c;
 const CODE_OPEN = "\ue100";
 const CODE_CLOSE = "\ue101";
 
@@ -79,26 +81,84 @@ function removeSpans(s: string, open: RegExp, close: RegExp): { text: string; un
   }
 }
 
+// Any of these may start inline syntax (or be one of the placeholders); text without them is done.
+const INLINE_SYNTAX_RE = /[\\`<[*_~&\ue000-\ue07f\ue100\ue101]/;
+
+function isAsciiPunctuation(c: number): boolean {
+  return (
+    (c >= 0x21 && c <= 0x2f) ||
+    (c >= 0x3a && c <= 0x40) ||
+    (c >= 0x5b && c <= 0x60) ||
+    (c >= 0x7b && c <= 0x7e)
+  );
+}
+
+/** Replaces each backslash-escaped ASCII punctuation character with its placeholder. */
+function shieldEscapes(s: string): string {
+  let i = s.indexOf("\\");
+  while (i >= 0 && !isAsciiPunctuation(s.charCodeAt(i + 1))) i = s.indexOf("\\", i + 1);
+  if (i < 0) return s;
+  const out = new CodeUnits(s.length);
+  out.pushSlice(s, 0, i);
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    const next = s.charCodeAt(i + 1);
+    if (c === BACKSLASH && isAsciiPunctuation(next)) {
+      out.push(ESCAPE_BASE + next);
+      i += 2;
+    } else {
+      out.push(c);
+      i++;
+    }
+  }
+  return out.toString();
+}
+
+/** Puts back the code spans that placeholders stand for. */
+function restoreCodeSpans(s: string, codes: string[]): string {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = s.indexOf(CODE_OPEN); i >= 0; i = s.indexOf(CODE_OPEN, i + 1)) {
+    let end = i + 1;
+    while (end < s.length && s.charCodeAt(end) >= 0x30 && s.charCodeAt(end) <= 0x39) end++;
+    if (end === i + 1 || s[end] !== CODE_CLOSE) continue;
+    parts.push(s.slice(from, i), codes[Number(s.slice(i + 1, end))] ?? "");
+    from = end + 1;
+    i = end;
+  }
+  parts.push(s.slice(from));
+  return parts.join("");
+}
+
+/** Puts back the characters that escapes shielded (in code spans too, which lose the backslash). */
+function restoreEscapes(s: string): string {
+  let i = 0;
+  while (i < s.length && !isPlaceholder(s.charCodeAt(i))) i++;
+  if (i === s.length) return s;
+  const out = new CodeUnits(s.length);
+  out.pushSlice(s, 0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out.push(isPlaceholder(c) ? c - ESCAPE_BASE : c);
+  }
+  return out.toString();
+}
+
+function isPlaceholder(c: number): boolean {
+  return c >= ESCAPE_BASE && c <= ESCAPE_BASE + 0x7f;
+}
+
 /** Strips inline Markdown syntax from one paragraph or heading, keeping what a reader sees. */
 export function inlineText(source: string): string {
+  if (!INLINE_SYNTAX_RE.test(source)) return source;
   const codes: string[] = [];
-  let s = source.replace(/\\([!-/:-@[-`{-~])/g, (_m, ch: string) =>
-    String.fromCharCode(ESCAPE_BASE + ch.charCodeAt(0)),
-  );
-  s = shieldCodeSpans(s, codes);
+  let s = shieldCodeSpans(shieldEscapes(source), codes);
   s = removeSpans(s, /<(?:script|style|textarea)\b/gi, /<\/(?:script|style|textarea)\s*>/gi)
     .text.replace(IMAGE_RE, "$1")
     .replace(LINK_RE, "$1")
     .replace(AUTOLINK_RE, "$1")
-    .replace(TAG_RE, "")
-    .replace(EMPHASIS_OPEN_RE, "$1")
-    .replace(EMPHASIS_CLOSE_RE, "");
-  s = decodeEntities(s);
-  s = s.replace(
-    new RegExp(`${CODE_OPEN}(\\d+)${CODE_CLOSE}`, "g"),
-    (_m, i: string) => codes[Number(i)] ?? "",
-  );
-  return s.replace(/[\ue000-\ue07f]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) - ESCAPE_BASE));
+    .replace(TAG_RE, "");
+  return restoreEscapes(restoreCodeSpans(decodeEntities(stripEmphasis(s)), codes));
 }
 
 /** An ATX heading's text without the optional closing run of #. */
@@ -111,16 +171,29 @@ function atxText(raw: string): string {
   return end < text.length && (before === " " || before === "\t") ? text.slice(0, end) : text;
 }
 
+/** A table row's cells, each trimmed, joined by " | ": split at each pipe no backslash escapes. */
+function tableCells(row: string): string {
+  const out = new CodeUnits(row.length + 16);
+  let from = 0;
+  for (let i = 0; i <= row.length; i++) {
+    if (i < row.length && (row.charCodeAt(i) !== PIPE || row.charCodeAt(i - 1) === BACKSLASH)) continue;
+    let start = from;
+    let end = i;
+    while (start < end && isTrimmed(row.charCodeAt(start))) start++;
+    while (end > start && isTrimmed(row.charCodeAt(end - 1))) end--;
+    if (from > 0) out.pushSlice(" | ", 0, 3);
+    out.pushSlice(row, start, end);
+    from = i + 1;
+  }
+  return out.toString();
+}
+
 /** One line of a paragraph without its block markers (quotes, bullets, table pipes). */
 function contentLine(line: string): string {
   let s = line.replace(/^ {0,3}(?:>[ \t]?)+/, "");
   s = s.replace(/^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/, "");
   if (/^[ \t]*\|/.test(s)) {
-    s = s
-      .replace(/^[ \t]*\||\|[ \t]*$/g, "")
-      .split(/(?<!\\)\|/)
-      .map((cell) => cell.trim())
-      .join(" | ");
+    s = tableCells(s.replace(/^[ \t]*\||\|[ \t]*$/g, ""));
   }
   return s;
 }
@@ -165,7 +238,9 @@ export function parseMarkdown(body: string): ParsedDocument {
   };
   const heading = (level: number, text: string): void => {
     const clean = oneLine(inlineText(text));
-    if (level === 1 && title === undefined && clean.length > 0) title = clean;
+    if (level === 1 && title === undefined && clean.length > 0 && clean.length <= MAX_HEADING_CHARS) {
+      title = clean;
+    }
     builder.heading(level, clean);
   };
 

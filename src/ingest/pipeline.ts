@@ -222,7 +222,7 @@ async function indexDocument(
     );
   }
   const text = await r2("read body", () => object.text());
-  const parsed = await parseDocument(text, upload.contentType);
+  const parsed = await parseDocument(text, upload.contentType, deps.config.parseLimits);
   const title = row?.title ?? upload.title ?? parsed.title ?? null;
   const targets = await writeTargets(deps, namespace);
   const prefix = await chunkIdPrefix(namespace, id);
@@ -239,7 +239,12 @@ async function indexDocument(
     if (!chunks) {
       chunks = chunkDocument(
         { ...parsed, title: title ?? undefined },
-        { maxTokens, overlapTokens, modelMaxTokens: target.embedder.maxInputTokens },
+        {
+          maxTokens,
+          overlapTokens,
+          modelMaxTokens: target.embedder.maxInputTokens,
+          maxChunks: deps.config.maxChunksPerDocument,
+        },
       );
       chunkings.set(key, chunks);
     }

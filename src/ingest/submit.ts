@@ -11,7 +11,7 @@ import { sendPaged } from "../util/queue-limits";
 import { byteLength, documentKey, type Metadata } from "../validation";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { deleteMessage, type IngestMessage, putMessage } from "./messages";
-import { normalizeContentType } from "./parse";
+import { checkJson, normalizeContentType } from "./parse";
 
 export interface NewDocument {
   id: string;
@@ -73,13 +73,15 @@ export function checkDocuments(
         );
       }
     }
-    if (doc.contentType !== undefined && normalizeContentType(doc.contentType) === null) {
+    const type = doc.contentType === undefined ? "text/plain" : normalizeContentType(doc.contentType);
+    if (type === null) {
       throw new AppError(
         "unsupported_media_type",
         `content type "${doc.contentType}" is not supported; use text/plain, text/markdown, text/html or application/json`,
         { field: `${at}.contentType` },
       );
     }
+    if (type === "application/json") checkJson(doc.text, config.parseLimits, `${at}.text`);
   });
 }
 

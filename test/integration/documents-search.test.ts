@@ -147,13 +147,14 @@ describe("documents and search", () => {
 
   it("marks a document that cannot be parsed as failed, with the reason", async () => {
     const ns = freshNamespace();
+    // An HTML page with nothing a reader sees: only the pipeline can tell.
     const res = await api("PUT", `/v1/namespaces/${ns}/documents/broken`, {
-      text: "{ this is not json",
-      contentType: "application/json",
+      text: "<script>this is not text</script>",
+      contentType: "text/html",
     });
     expect(res.status).toBe(202);
     const status = await waitForStatus(ns, "broken", "failed");
-    expect(String(status.error)).toMatch(/json/i);
+    expect(String(status.error)).toMatch(/no text/i);
     // The reason never quotes the document's text.
     expect(String(status.error)).not.toContain("this is not");
     const stats = await api("GET", `/v1/namespaces/${ns}`);
