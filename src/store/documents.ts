@@ -179,24 +179,39 @@ export class DocumentStore {
            AND d.etag = json_extract(j.value, '$.etag') AND d.status IN ('indexed', 'failed')`,
       )
       .bind(namespace, JSON.stringify(docs.map((d) => ({ id: d.id, etag: d.etag }))));
-    const stmt = this.db.prepare(
+    // One statement per 2,000,000-byte slice of rows, not one per document: a batch of 1,000
+    // documents stays within D1's queries per invocation. RETURNING lists the rows inserted or
+    // updated (a row the WHERE keeps as it is returns nothing).
+    const insert = this.db.prepare(
       `INSERT INTO documents (namespace, id, status, title, content_type, metadata, bytes, etag, attempts, error, created_at, updated_at)
-       VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, 0, NULL, ?8, ?8)
+       SELECT ?1, json_extract(j.value, '$[0]'), 'queued', json_extract(j.value, '$[1]'),
+         json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'),
+         json_extract(j.value, '$[5]'), 0, NULL, ?2, ?2
+       FROM json_each(?3) j WHERE true
        ON CONFLICT (namespace, id) DO UPDATE SET status = 'queued', title = excluded.title,
          content_type = excluded.content_type, metadata = excluded.metadata, bytes = excluded.bytes,
          etag = excluded.etag, attempts = 0, error = NULL, updated_at = excluded.updated_at
        WHERE NOT (documents.status = 'indexed' AND documents.etag IS excluded.etag
          AND documents.indexed_etag IS excluded.etag AND documents.title IS excluded.title
-         AND documents.content_type IS excluded.content_type AND documents.metadata IS excluded.metadata)`,
+         AND documents.content_type IS excluded.content_type AND documents.metadata IS excluded.metadata)
+       RETURNING id`,
     );
-    const statements = docs.map((d) =>
-      stmt.bind(namespace, d.id, d.title, d.contentType, JSON.stringify(d.metadata), d.bytes, d.etag, now),
+    const rows = docs.map((d) =>
+      JSON.stringify([d.id, d.title, d.contentType, JSON.stringify(d.metadata), d.bytes, d.etag]),
+    );
+    const statements = jsonArraySlices(rows, D1_LIMITS.maxValueBytes).map((slice) =>
+      insert.bind(namespace, now, slice),
     );
     const [before, ...written] = await d1("upsert documents", () =>
       this.db.batch([done, ...statements, this.touchNamespace(namespace, now, 0)]),
     );
     const wasDone = new Set(((before?.results ?? []) as { id: string }[]).map((r) => r.id));
-    return docs.filter((d, i) => wasDone.has(d.id) && (written[i]?.meta.changes ?? 0) > 0).map((d) => d.id);
+    const changed = new Set(
+      written
+        .slice(0, statements.length)
+        .flatMap((r) => (r.results as { id: string }[]).map((row) => row.id)),
+    );
+    return docs.filter((d) => wasDone.has(d.id) && changed.has(d.id)).map((d) => d.id);
   }
 
   async get(namespace: string, id: string): Promise<DocumentRecord | null> {
@@ -344,21 +359,28 @@ export class DocumentStore {
   async markDeleted(namespace: string, ids: string[], now = Date.now()): Promise<void> {
     if (ids.length === 0) return;
     const statements = await this.unindexStatements(namespace, now);
-    for (const id of ids) {
+    // Set-based statements over each slice of ids, not three per document: deleting a page of
+    // 1,000 documents stays within D1's queries per invocation.
+    const inSlice = "doc_id IN (SELECT value FROM json_each(?3))";
+    const where = `namespace = ?1 AND version = ?2 AND ${inSlice}`;
+    const slices = jsonArraySlices(
+      ids.map((id) => JSON.stringify(id)),
+      D1_LIMITS.maxValueBytes,
+    );
+    for (const slice of slices) {
       for (const { table, version } of statements.tables) {
-        const where = "namespace = ?1 AND doc_id = ?2 AND version = ?3";
         statements.list.push(
-          keywordRows(this.db, table, "unindex", where).bind(namespace, id, version),
-          this.db.prepare(`DELETE FROM chunks WHERE ${where}`).bind(namespace, id, version),
+          keywordRows(this.db, table, "unindex", where).bind(namespace, version, slice),
+          this.db.prepare(`DELETE FROM chunks WHERE ${where}`).bind(namespace, version, slice),
         );
       }
       statements.list.push(
         this.db
           .prepare(
-            `UPDATE documents SET status = 'deleted', etag = NULL, indexed_etag = NULL, error = NULL, updated_at = ?3
-             WHERE namespace = ?1 AND id = ?2`,
+            `UPDATE documents SET status = 'deleted', etag = NULL, indexed_etag = NULL, error = NULL, updated_at = ?2
+             WHERE namespace = ?1 AND id IN (SELECT value FROM json_each(?3))`,
           )
-          .bind(namespace, id, now),
+          .bind(namespace, now, slice),
       );
     }
     statements.list.push(this.touchNamespace(namespace, now, 1));
