@@ -10,7 +10,7 @@ import { createFetchApiSender } from "../../scripts/lib/upload-senders.mjs";
 import { loadConfig } from "../../src/config";
 import { withLocalNotifications } from "../../src/ingest/local-notifications";
 import { type IngestMessage, IngestMessageSchema } from "../../src/ingest/messages";
-import { DOCUMENTS_NOTIFICATION_RULE } from "../../src/ingest/notification-rule";
+import { DOCUMENTS_NOTIFICATION_RULE, EVENT_TYPE_ACTIONS } from "../../src/ingest/notification-rule";
 import { processMessage } from "../../src/ingest/pipeline";
 import { deleteDocuments, submitDocuments } from "../../src/ingest/submit";
 import { createLogger } from "../../src/observe/logger";
@@ -186,6 +186,16 @@ describe("the local stand-in for R2 event notifications", () => {
         object: { key, size: object.size, eTag: object.etag },
       }),
     ]);
+  });
+
+  it("announces only actions the ingest consumer accepts", () => {
+    // An action of the rule the consumer's schema refuses would dead-letter every such write.
+    for (const type of DOCUMENTS_NOTIFICATION_RULE.eventTypes) {
+      for (const action of EVENT_TYPE_ACTIONS[type]) {
+        const message = { account: "a", action, bucket: "b", object: { key: "ns/id" }, eventTime: "t" };
+        expect(IngestMessageSchema.safeParse(message).success, action).toBe(true);
+      }
+    }
   });
 
   it("never runs with BACKEND=cloudflare, nor offline with R2_NOTIFICATIONS off", async () => {
