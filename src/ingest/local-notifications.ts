@@ -62,6 +62,7 @@ export function withLocalNotifications(bucket: R2Bucket, options: LocalNotificat
     },
     delete: async (keys) => {
       await bucket.delete(keys);
+      // One message per key named, existing or not (the consumer skips an unknown document).
       const list = typeof keys === "string" ? [keys] : keys;
       await notify(list.map((key) => deleteMessage(options.bucketName, key, now())));
     },
