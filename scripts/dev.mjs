@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run dev [-- wrangler dev flags]`: serves the whole service offline. On first run writes
 // .dev.vars with a fresh admin key (ADMIN_API_KEY) and prints it; applies the D1 migrations to
-// the local database; then runs `wrangler dev --local` with the local stand-ins for Workers AI
-// and Vectorize (BACKEND=local). Extra flags (e.g. --port 8788) go to wrangler.
+// the local database; then runs `wrangler dev --local` with the local stand-ins for Workers AI,
+// Vectorize and R2 event notifications (BACKEND=local, R2_NOTIFICATIONS=true). Extra flags
+// (e.g. --port 8788) go to wrangler.
 // wrangler runs in its own process group, stopped as a whole, so no workerd keeps the port.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -51,7 +52,10 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
-const child = spawn("wrangler", ["dev", "--local", "--var", "BACKEND:local", ...args], {
+// R2_NOTIFICATIONS on, as deployed: the local stand-in for R2 event notifications (Miniflare has
+// none) sends each documents-bucket write's message, and the API does not enqueue its own.
+const vars = ["--var", "BACKEND:local", "--var", "R2_NOTIFICATIONS:true"];
+const child = spawn("wrangler", ["dev", "--local", ...vars, ...args], {
   cwd: root,
   env,
   stdio: "inherit",

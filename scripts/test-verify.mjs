@@ -2,8 +2,9 @@
 // `npm run test:verify [-- --port N]`: `npm run verify` against `npm run dev`, as a user runs it.
 // Starts `npm run dev` on 127.0.0.1:PORT (default 8805) in its own process group, with temporary
 // local state and its own Worker name (a running `npm run dev` is not disturbed); waits until it
-// is healthy; runs `npm run verify -- --url http://127.0.0.1:PORT`; stops the server whatever
-// happens. Exits with verify's code (non-zero when the server did not start).
+// is healthy; runs `npm run verify -- --url http://127.0.0.1:PORT`, then uploads the samples with
+// `npm run upload -- --r2 --wait` (R2 ingestion offline); stops the server whatever happens.
+// Exits non-zero when the server did not start, verify failed or a sample was not indexed.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -16,7 +17,8 @@ import { ROOT } from "./lib/wrangler.mjs";
 const USAGE = `Usage: npm run test:verify [-- --port N]
 
 Starts \`npm run dev\` on 127.0.0.1:N (default 8805) with temporary state, runs
-\`npm run verify -- --url http://127.0.0.1:N\` against it, and stops the server.`;
+\`npm run verify -- --url http://127.0.0.1:N\` against it, uploads the samples through R2
+(\`npm run upload -- samples --r2 --wait\`), and stops the server.`;
 
 /** @param {string[]} args @returns {Promise<number>} */
 function npm(args) {
@@ -71,6 +73,12 @@ async function main(argv) {
     });
     console.log(`server healthy in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     code = await npm(["run", "--silent", "verify", "--", "--url", baseUrl]);
+    // R2 ingestion offline: the samples as objects of the local bucket, ingested on the local
+    // stand-in's notifications (exit code 1 unless every one is indexed).
+    if (code === 0) {
+      const r2 = ["samples", "--namespace", "verify-r2", "--r2", "--force", "--url", baseUrl];
+      code = await npm(["run", "--silent", "upload", "--", ...r2, "--wait", "--timeout", "300"]);
+    }
   } finally {
     await runCleanups();
     if (code === 0) rmSync(dir, { recursive: true, force: true });

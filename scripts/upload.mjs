@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run upload -- <dir|file...> --namespace NS [--url URL] [--r2 [--env NAME]]`: sends
-// .txt, .md, .html, .json and .jsonl files to edgesearch, through the documents API or straight
-// into the R2 bucket (where event notifications drive ingestion). A manifest of content hashes
+// .txt, .md, .html, .json and .jsonl files to edgesearch, through the documents API or as
+// objects of the R2 documents bucket (where event notifications drive ingestion): through the
+// Worker's objects route (the dev server's local bucket by default), or with `wrangler r2
+// object put` into a deployed environment's bucket (--env). A manifest of content hashes
 // per namespace and target (.edgesearch-upload/<ns>.json) makes a re-run skip what is unchanged.
 // The walk/plan/send logic lives in lib/upload-core.mjs; this file is the Node I/O around it.
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
@@ -46,22 +48,25 @@ path relative to it (notes/day-1.md), a file given by itself by its name. Unchan
 Options:
   --namespace NS         target namespace (required)
   --key KEY              API key (default: $EDGESEARCH_API_KEY, or .dev.vars locally)
-  --r2                   write R2 objects with \`wrangler r2 object put\` instead of calling the API;
-                         ingestion then runs on the bucket's event notifications
-  --env NAME             with --r2: the wrangler environment whose bucket to use
-  --bucket NAME          with --r2: the bucket (default: the DOCUMENTS bucket of wrangler.toml)
+  --r2                   write R2 objects of the documents bucket instead of documents; the
+                         bucket's event notifications ingest them. Through the Worker at --url
+                         (default: the \`npm run dev\` server and its local bucket; admin key),
+                         with title and metadata as custom metadata
+  --env NAME             with --r2: write straight into that deployed environment's bucket with
+                         \`wrangler r2 object put\` (needs wrangler's login or token)
+  --bucket NAME          with --r2 --env: the bucket (default: the environment's DOCUMENTS bucket)
   --prefix P             put P before every document id
   --force                send everything, even what the manifest says is unchanged
-  --wait                 after sending, wait until the namespace has nothing pending (API only)
+  --wait                 after sending, wait until the namespace has nothing pending (not --env)
   --timeout SECONDS      how long --wait waits (default: 600)
-  --concurrency N        requests in flight (default: 4; 2 with --r2)
+  --concurrency N        requests in flight (default: 4; 2 with --env)
   --batch N              documents per API request (default: ${DEFAULT_API_BATCH}, at most 1000)
   --max-document-bytes N refuse larger documents before sending (default: ${DEFAULT_MAX_DOCUMENT_BYTES})
 ${CONNECTION_USAGE}
 
-The manifest lives in ${MANIFEST_DIR}/<namespace>.json under the current directory. With --r2,
-only the content type travels with each object (wrangler cannot set custom metadata), so .jsonl
-records with a title or metadata are refused there: send them through the API.`;
+The manifest lives in ${MANIFEST_DIR}/<namespace>.json under the current directory. With --r2
+--env, only the content type travels with each object (wrangler cannot set custom metadata), so
+documents with a title or metadata are refused there: use --r2 --url of the deployed Worker.`;
 
 /** @type {import("./lib/upload-core.mjs").FileAccess} */
 const nodeFiles = {
@@ -91,7 +96,7 @@ function wranglerPut(bucket, env) {
     if (extra.length > 0) {
       return Promise.reject(
         new Error(
-          `wrangler r2 object put cannot set custom metadata (${extra.join(", ")}): send this document through the API, without --r2`,
+          `wrangler r2 object put cannot set custom metadata (${extra.join(", ")}): use --r2 with --url of the deployed Worker instead of --env`,
         ),
       );
     }
@@ -164,10 +169,15 @@ export async function main(argv) {
   if (!r2 && (values.env !== undefined || values.bucket !== undefined)) {
     throw new UsageError("--env and --bucket go with --r2");
   }
-  if (r2 && (values.url !== undefined || values.key !== undefined || values.wait)) {
-    throw new UsageError("--url, --key and --wait go with the API, not --r2");
+  // --env: wrangler writes the deployed bucket itself; otherwise the Worker at --url does.
+  const wrangler = r2 && values.env !== undefined;
+  if (r2 && !wrangler && values.bucket !== undefined) {
+    throw new UsageError("--bucket goes with --r2 --env (the Worker writes its own DOCUMENTS bucket)");
   }
-  const concurrency = positiveInt(values.concurrency, "--concurrency", r2 ? 2 : 4);
+  if (wrangler && (values.url !== undefined || values.key !== undefined || values.wait)) {
+    throw new UsageError("--url, --key and --wait go with the Worker, not --r2 --env");
+  }
+  const concurrency = positiveInt(values.concurrency, "--concurrency", wrangler ? 2 : 4);
   const batchSize = positiveInt(values.batch, "--batch", DEFAULT_API_BATCH);
   if (batchSize > 1000) throw new UsageError("--batch: at most 1000");
   const maxDocumentBytes = positiveInt(
@@ -182,7 +192,7 @@ export async function main(argv) {
   let target;
   /** @type {import("./lib/client.mjs").Client | undefined} */
   let client;
-  if (r2) {
+  if (wrangler) {
     const env = typeof values.env === "string" && values.env !== "" ? values.env : null;
     const bucket = values.bucket ?? (await bucketFromConfig(env));
     sender = createR2Sender({ namespace, putObject: wranglerPut(bucket, env) });
@@ -191,8 +201,8 @@ export async function main(argv) {
     const settings = connectionSettings(values);
     if (typeof values.key === "string") settings.apiKey = values.key;
     client = await connect(settings, progress);
-    sender = createApiSender({ client, namespace, batchSize });
-    target = `api ${settings.baseUrl}`;
+    sender = createApiSender({ client, namespace, batchSize, objects: r2 });
+    target = `${r2 ? "r2 via" : "api"} ${settings.baseUrl}`;
   }
 
   const manifestPath = path.resolve(MANIFEST_DIR, `${namespace}.json`);
@@ -232,8 +242,11 @@ export async function main(argv) {
       .filter((o) => o.status === "uploaded" && o.id !== undefined)
       .map((o) => /** @type {string} */ (o.id));
     const timeoutMs = positiveInt(values.timeout, "--timeout", 600) * 1000;
+    // Through the API a write is pending from the moment it is accepted; an R2 object only
+    // once its notification is ingested, so wait for the count to reach this upload's documents.
+    const expected = r2 ? outcomes.filter((o) => o.id !== undefined && o.status !== "failed").length : 0;
     const stats = await waitForIndexing(client, namespace, {
-      expected: 0,
+      expected,
       timeoutMs,
       onProgress: (s, ms) => progress.update(`indexing: ${s.pending} pending (${Math.round(ms / 1000)} s)`),
     });

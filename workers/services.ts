@@ -7,6 +7,8 @@ import { createEmbedder } from "../src/embed/create";
 import type { Embedder } from "../src/embed/embedder";
 import { queryInstructionFor } from "../src/embed/query-format";
 import { AppError } from "../src/errors";
+import { withLocalNotifications } from "../src/ingest/local-notifications";
+import { DOCUMENTS_NOTIFICATION_RULE } from "../src/ingest/notification-rule";
 import { invocationDataset } from "../src/observe/analytics-limits";
 import type { Logger } from "../src/observe/logger";
 import { AnalyticsEngineMetrics, type Metrics } from "../src/observe/metrics";
@@ -203,7 +205,11 @@ export function buildServices(
     store,
     db: env.DB,
     reads,
-    blobs: guarded(env.DOCUMENTS, "r2", guard, ["get", "put", "head", "delete", "list"]),
+    blobs: documentsBucket(
+      env,
+      config,
+      guarded(env.DOCUMENTS, "r2", guard, ["get", "put", "head", "delete", "list"]),
+    ),
     backups: guarded(env.BACKUPS, "r2", guard, ["get", "put", "head", "delete", "list"]),
     kv,
     guard,
@@ -218,4 +224,17 @@ export function buildServices(
     defer,
     versions,
   };
+}
+
+/**
+ * The documents bucket; offline with R2_NOTIFICATIONS on, with the stand-in for R2's event
+ * notifications (Miniflare has none). Never with BACKEND=cloudflare, where R2 sends them.
+ */
+function documentsBucket(env: WorkerEnv, config: Config, bucket: R2Bucket): R2Bucket {
+  if (config.backend !== "local" || !config.r2Notifications) return bucket;
+  return withLocalNotifications(bucket, {
+    bucketName: config.documentsBucketName,
+    rule: DOCUMENTS_NOTIFICATION_RULE,
+    queue: env.INGEST_QUEUE,
+  });
 }

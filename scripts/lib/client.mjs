@@ -258,6 +258,16 @@ export function createClient(options = {}) {
         await request("POST", `${nsPath(namespace)}/documents`, { documents })
       ),
     /**
+     * Writes documents as R2 objects of the documents bucket (admin); notifications ingest them.
+     * @param {string} namespace
+     * @param {DocumentInput[]} documents
+     * @returns {Promise<{ accepted: number, ids: string[] }>}
+     */
+    putObjects: async (namespace, documents) =>
+      /** @type {{ accepted: number, ids: string[] }} */ (
+        await request("POST", `${nsPath(namespace)}/objects`, { documents })
+      ),
+    /**
      * @param {string} namespace
      * @param {string} id
      * @returns {Promise<DocumentStatus>}

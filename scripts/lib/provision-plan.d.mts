@@ -6,6 +6,11 @@ export declare const MAX_METADATA_INDEXES: number;
 export declare const DEFAULT_FIELD_TYPES: Readonly<Record<string, "string" | "number" | "boolean">>;
 export declare const SECRETS: readonly { readonly name: string; readonly required: boolean }[];
 export declare const DEFAULT_DOCUMENTS_BUCKET: string;
+export declare const NOTIFICATION_RULE: {
+  eventTypes: ("object-create" | "object-delete")[];
+  prefix: string;
+  suffix: string;
+};
 export declare const CREATE_ACTIONS: string[];
 export declare const DELETE_ACTIONS: string[];
 

@@ -2,6 +2,7 @@
 // the configuration and of what the account already holds: an ordered list of steps, each with
 // its status and the exact wrangler command. No I/O, so the tests run it inside workerd and the
 // dry run never needs Cloudflare.
+import notificationRule from "../../src/ingest/notification-rule.json" with { type: "json" };
 import { configLimitProblems } from "./config-limits.mjs";
 
 /** Output size of each supported embedding model (mirrors EMBEDDING_MODELS in src/embed/embedder.ts). */
@@ -43,9 +44,14 @@ export const SECRETS = /** @type {const} */ ([
 ]);
 /** DOCUMENTS_BUCKET_NAME when unset (its default in src/config.ts). */
 export const DEFAULT_DOCUMENTS_BUCKET = "edgesearch-documents";
-/** R2 event actions behind wrangler's object-create and object-delete event types. */
-export const CREATE_ACTIONS = ["PutObject", "CompleteMultipartUpload", "CopyObject"];
-export const DELETE_ACTIONS = ["DeleteObject", "LifecycleDeletion"];
+/**
+ * The documents bucket's notification rule (event types, prefix, suffix) and the R2 actions
+ * behind each event type: one definition, which the Worker's local stand-in for notifications
+ * applies too (src/ingest/notification-rule.ts).
+ */
+export const NOTIFICATION_RULE = notificationRule.rule;
+export const CREATE_ACTIONS = notificationRule.actionsByEventType["object-create"];
+export const DELETE_ACTIONS = notificationRule.actionsByEventType["object-delete"];
 
 /** Binding kinds wrangler does not inherit from the top level into an [env.x] section. */
 const NON_INHERITED = [
@@ -596,11 +602,13 @@ export function planProvision(config, state, options = {}) {
     }
   }
   if (documents && ingest) {
-    const title = `R2 event notifications: ${documents.bucketName} (object-create, object-delete) -> queue ${ingest.queue}`;
+    const { eventTypes, prefix, suffix } = NOTIFICATION_RULE;
+    const filters = [...(prefix ? [`prefix ${prefix}`] : []), ...(suffix ? [`suffix ${suffix}`] : [])];
+    const title = `R2 event notifications: ${documents.bucketName} (${[...eventTypes, ...filters].join(", ")}) -> queue ${ingest.queue}`;
     const rules = (state.r2Notifications[documents.bucketName] ?? []).filter((r) => r.queue === ingest.queue);
-    const wanted = [...CREATE_ACTIONS, ...DELETE_ACTIONS];
+    const wanted = eventTypes.flatMap((t) => notificationRule.actionsByEventType[t]);
     const complete = rules.some(
-      (r) => r.prefix === "" && r.suffix === "" && wanted.every((a) => r.actions.includes(a)),
+      (r) => r.prefix === prefix && r.suffix === suffix && wanted.every((a) => r.actions.includes(a)),
     );
     const notifications = config.vars.R2_NOTIFICATIONS === "true" || config.vars.R2_NOTIFICATIONS === "1";
     const doubled = notifications
@@ -620,7 +628,7 @@ export function planProvision(config, state, options = {}) {
         kind: "r2-notification",
         title,
         status: "conflict",
-        note: `a rule for this queue exists but does not cover every object with both event types; remove it (wrangler r2 bucket notification delete ${documents.bucketName} --queue ${ingest.queue}) and run again`,
+        note: `a rule for this queue exists but differs from the planned one (event types, prefix, suffix); remove it (wrangler r2 bucket notification delete ${documents.bucketName} --queue ${ingest.queue}) and run again`,
       });
     } else {
       steps.push({
@@ -635,8 +643,9 @@ export function planProvision(config, state, options = {}) {
           "create",
           documents.bucketName,
           "--event-types",
-          "object-create",
-          "object-delete",
+          ...eventTypes,
+          ...(prefix ? ["--prefix", prefix] : []),
+          ...(suffix ? ["--suffix", suffix] : []),
           "--queue",
           ingest.queue,
         ],

@@ -13,6 +13,8 @@ export declare function createApiSender(options: {
   client: ApiClient;
   namespace: string;
   batchSize?: number;
+  /** Write R2 objects through the Worker's objects route instead of documents. */
+  objects?: boolean;
 }): Sender;
 export declare function createFetchApiSender(options: {
   fetch: (input: string, init?: RequestInit) => Promise<Response>;
@@ -20,6 +22,8 @@ export declare function createFetchApiSender(options: {
   apiKey?: string;
   namespace: string;
   batchSize?: number;
+  /** Write R2 objects through the Worker's objects route instead of documents. */
+  objects?: boolean;
 }): Sender;
 export declare function objectUpload(namespace: string, doc: DocumentInput): ObjectUpload;
 export declare function createR2Sender(options: {
@@ -31,4 +35,5 @@ export declare function createR2Sender(options: {
 export interface ApiClient {
   putDocument(namespace: string, doc: DocumentInput): Promise<unknown>;
   putDocuments(namespace: string, documents: DocumentInput[]): Promise<unknown>;
+  putObjects(namespace: string, documents: DocumentInput[]): Promise<unknown>;
 }

@@ -1,7 +1,8 @@
-// Where the upload tool sends documents: the documents API (batches, falling back to one PUT
-// per document when a batch is refused, so one bad document never fails the others), or R2
-// objects under "<namespace>/<id>" with the custom metadata the ingest consumer reads
-// (src/ingest/upload-metadata.ts), for R2 event notifications to drive ingestion.
+// Where the upload tool sends documents: the documents API (batches, falling back to one
+// request per document when a batch is refused, so one bad document never fails the others),
+// or R2 objects under "<namespace>/<id>" with the custom metadata the ingest consumer reads
+// (src/ingest/upload-metadata.ts), for R2 event notifications to drive ingestion: written by
+// the Worker's objects route (same batching), or by `wrangler r2 object put` for --env.
 import { ApiError, createClient } from "./client.mjs";
 
 /** The batch endpoint's limit is 1,000; smaller batches keep a refused batch's retry cheap. */
@@ -33,14 +34,18 @@ function reasonOf(err) {
 }
 
 /**
- * @param {{ client: import("./client.mjs").Client, namespace: string, batchSize?: number }} options
+ * `objects`: write R2 objects through the Worker (POST .../objects) instead of documents.
+ * @param {{ client: import("./client.mjs").Client, namespace: string, batchSize?: number, objects?: boolean }} options
  * @returns {Sender}
  */
-export function createApiSender({ client, namespace, batchSize = DEFAULT_API_BATCH }) {
+export function createApiSender({ client, namespace, batchSize = DEFAULT_API_BATCH, objects = false }) {
+  /** @param {DocumentInput[]} docs */
+  const putMany = (docs) =>
+    objects ? client.putObjects(namespace, docs) : client.putDocuments(namespace, docs);
   /** @param {DocumentInput} doc @returns {Promise<SendResult>} */
   const putOne = async (doc) => {
     try {
-      await client.putDocument(namespace, doc);
+      await (objects ? client.putObjects(namespace, [doc]) : client.putDocument(namespace, doc));
       return { id: doc.id, ok: true };
     } catch (err) {
       return { id: doc.id, ok: false, reason: reasonOf(err) };
@@ -51,7 +56,7 @@ export function createApiSender({ client, namespace, batchSize = DEFAULT_API_BAT
     async send(docs) {
       if (docs.length === 1) return [await putOne(/** @type {DocumentInput} */ (docs[0]))];
       try {
-        await client.putDocuments(namespace, docs);
+        await putMany(docs);
         return docs.map((d) => ({ id: d.id, ok: true }));
       } catch (err) {
         // The API validates a whole batch before writing any of it: find the culprits one by one.
@@ -70,12 +75,17 @@ export function createApiSender({ client, namespace, batchSize = DEFAULT_API_BAT
 
 /**
  * An API sender over a fetch function of its own (the tests pass the Worker's).
- * @param {{ fetch: typeof fetch, baseUrl: string, apiKey?: string, namespace: string, batchSize?: number }} options
+ * @param {{ fetch: typeof fetch, baseUrl: string, apiKey?: string, namespace: string, batchSize?: number, objects?: boolean }} options
  * @returns {Sender}
  */
-export function createFetchApiSender({ fetch, baseUrl, apiKey, namespace, batchSize }) {
+export function createFetchApiSender({ fetch, baseUrl, apiKey, namespace, batchSize, objects }) {
   const client = createClient({ fetch, baseUrl, ...(apiKey === undefined ? {} : { apiKey }) });
-  return createApiSender({ client, namespace, ...(batchSize === undefined ? {} : { batchSize }) });
+  return createApiSender({
+    client,
+    namespace,
+    ...(batchSize === undefined ? {} : { batchSize }),
+    ...(objects === undefined ? {} : { objects }),
+  });
 }
 
 /**

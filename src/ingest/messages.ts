@@ -18,6 +18,7 @@ export const IngestMessageSchema = z.looseObject({
 });
 
 export type IngestMessage = z.infer<typeof IngestMessageSchema>;
+export type ActionName = IngestMessage["action"];
 
 export function isDeleteAction(action: IngestMessage["action"]): boolean {
   return (DELETE_ACTIONS as readonly string[]).includes(action);

@@ -31,7 +31,20 @@ export interface SubmitDeps {
 const R2_CONCURRENCY = 16;
 // R2 custom metadata is small (2 KiB): title and metadata ride along only when they fit; the
 // D1 row is the record of truth for documents written through the API.
-const MAX_CUSTOM_METADATA_BYTES = 1800;
+export const MAX_CUSTOM_METADATA_BYTES = 1800;
+
+/** A document's R2 custom metadata (what the consumer reads, upload-metadata.ts), and whether title and metadata fit in it. */
+export function customMetadataOf(
+  doc: NewDocument,
+  contentType: string,
+): { custom: Record<string, string>; complete: boolean } {
+  const custom: Record<string, string> = { contentType };
+  const extra = { title: doc.title, metadata: doc.metadata ? JSON.stringify(doc.metadata) : undefined };
+  if (byteLength(JSON.stringify(extra)) > MAX_CUSTOM_METADATA_BYTES) return { custom, complete: false };
+  if (extra.title) custom.title = extra.title;
+  if (extra.metadata) custom.metadata = extra.metadata;
+  return { custom, complete: true };
+}
 
 /** Checks what the zod schema cannot (limits from config), naming the offending field. */
 export function checkDocuments(
@@ -92,12 +105,7 @@ export async function submitDocuments(
 ): Promise<void> {
   const stored = await mapLimit(docs, R2_CONCURRENCY, async (doc) => {
     const contentType = normalizeContentType(doc.contentType ?? "text/plain") ?? "text/plain";
-    const custom: Record<string, string> = { contentType };
-    const extra = { title: doc.title, metadata: doc.metadata ? JSON.stringify(doc.metadata) : undefined };
-    if (byteLength(JSON.stringify(extra)) <= MAX_CUSTOM_METADATA_BYTES) {
-      if (extra.title) custom.title = extra.title;
-      if (extra.metadata) custom.metadata = extra.metadata;
-    }
+    const { custom } = customMetadataOf(doc, contentType);
     const key = documentKey(namespace, doc.id);
     const object = await r2("write", () =>
       deps.blobs.put(key, doc.text, { httpMetadata: { contentType }, customMetadata: custom }),
@@ -142,7 +150,7 @@ export async function deleteDocuments(deps: SubmitDeps, namespace: string, ids: 
   }
 }
 
-async function enqueue(queue: Queue, messages: IngestMessage[]): Promise<void> {
+export async function enqueue(queue: Queue, messages: IngestMessage[]): Promise<void> {
   try {
     await sendPaged(
       queue,

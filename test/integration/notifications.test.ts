@@ -14,6 +14,7 @@ import type { IngestEvent, Metrics } from "../../src/observe/metrics";
 import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
+import { HeldQueue } from "../fakes/held-queue";
 import { api, freshNamespace } from "../helpers";
 
 /** The consumer's services, with what it logs and counts kept for the test to read. */
@@ -97,17 +98,6 @@ describe("notifications the consumer does not ingest", () => {
     expect(await count("SELECT COUNT(*) AS n FROM dead_letters WHERE body LIKE ?", `%${key}%`)).toBe(0);
   });
 });
-
-/** A queue that keeps what the API enqueues. */
-class HeldQueue {
-  readonly held: IngestMessage[] = [];
-  async send(body: IngestMessage): Promise<void> {
-    this.held.push(body);
-  }
-  async sendBatch(messages: Iterable<MessageSendRequest<IngestMessage>>): Promise<void> {
-    for (const m of messages) this.held.push(m.body);
-  }
-}
 
 /**
  * The documents bucket as R2 with event notifications behaves for the API: right after each

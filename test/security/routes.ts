@@ -76,6 +76,16 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: "POST",
+    template: "/v1/namespaces/{ns}/objects",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: (p) => ({
+      documents: [{ id: `${p.docId}-object`, text: "A document written as an R2 object.", title: "Object" }],
+    }),
+  },
+  {
+    method: "POST",
     template: "/v1/namespaces/{ns}/search",
     role: "search",
     namespaced: true,

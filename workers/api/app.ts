@@ -17,6 +17,7 @@ import { registerDocuments } from "./routes/documents";
 import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
 import { registerNamespaces } from "./routes/namespaces";
+import { registerObjects } from "./routes/objects";
 import { registerSearch } from "./routes/search";
 import { registerShards } from "./routes/shards";
 import { registerVersions } from "./routes/versions";
@@ -83,6 +84,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   registerHealth(app);
   registerDocuments(app);
+  registerObjects(app);
   registerSearch(app);
   registerNamespaces(app);
   registerVersions(app);
