@@ -17,6 +17,7 @@ import { registerDocuments } from "./routes/documents";
 import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
 import { registerNamespaces } from "./routes/namespaces";
+import { registerQuotas } from "./routes/quotas";
 import { registerSearch } from "./routes/search";
 import { registerShards } from "./routes/shards";
 import { registerVersions } from "./routes/versions";
@@ -85,6 +86,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerDocuments(app);
   registerSearch(app);
   registerNamespaces(app);
+  registerQuotas(app);
   registerVersions(app);
   registerBackup(app);
   registerKeys(app);
