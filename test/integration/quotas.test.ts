@@ -246,6 +246,18 @@ describe("namespaces per key", () => {
     expect((await put(`${prefix}-1`, "e", "more", key)).status).toBe(202);
   });
 
+  it("lets concurrent writes create no more namespaces than the key's quota", async () => {
+    const prefix = freshNamespace("acme");
+    const created = await createKey({ namespaces: [`${prefix}-*`], roles: ["write"], maxNamespaces: 1 });
+    const key = bearer(created.body.key);
+    const results = await Promise.all([
+      put(`${prefix}-1`, "d", "one", key),
+      put(`${prefix}-2`, "d", "two", key),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([202, 429]);
+    expect(results.find((r) => r.status === 429)?.body).toMatchObject({ quota: "namespaces", limit: 1 });
+  });
+
   it("never lets a key grant more namespaces than its own", async () => {
     const prefix = freshNamespace("acme");
     const admin = await createKey({ namespaces: [`${prefix}-*`], roles: ["admin"], maxNamespaces: 2 });
