@@ -89,6 +89,8 @@ export async function reserveWrite(
   });
   add.bytes = Math.max(0, add.bytes);
 
+  const refused = overQuota(namespace, state.usage, state.reserved, add, limits);
+  if (refused) throw refused;
   if (state.creator === null && state.usage.documents === 0 && add.documents > 0) {
     const limit = namespacesLimit(principal, deps.config, ADMIN_SECRET_KEY_ID);
     if (Number.isFinite(limit) && !(await store.claim(namespace, principal.keyId, limit))) {
@@ -97,13 +99,11 @@ export async function reserveWrite(
         "namespaces",
         limit,
         used,
-        `this key has created ${used} namespaces holding documents, its limit; writing to "${namespace}" would create another`,
+        `this key has created ${used} of the ${limit} namespaces it may; writing to "${namespace}" would create another`,
       );
     }
   }
 
-  const refused = overQuota(namespace, state.usage, state.reserved, add, limits);
-  if (refused) throw refused;
   if (add.documents === 0 && add.bytes === 0) return async () => undefined;
   const id = crypto.randomUUID();
   if (!(await store.reserve(id, namespace, add, limits))) {
