@@ -49,32 +49,30 @@ function overridesOf(rows: unknown[] | undefined): NamespaceOverrides {
 export class QuotaStore {
   constructor(private readonly db: D1Like) {}
 
-  private usageStatement(namespace: string): D1PreparedStatement {
+  /** A namespace's usage and overrides, as one row. */
+  private namespaceStatement(namespace: string): D1PreparedStatement {
     return this.db
-      .prepare("SELECT documents, bytes, chunks FROM namespace_usage WHERE namespace = ?1")
+      .prepare(
+        `SELECT COALESCE(u.documents, 0) AS documents, COALESCE(u.bytes, 0) AS bytes,
+           COALESCE(u.chunks, 0) AS chunks, q.max_documents, q.max_chunks, q.max_bytes
+         FROM (SELECT ?1 AS name) n
+         LEFT JOIN namespace_usage u ON u.namespace = n.name
+         LEFT JOIN namespace_quotas q ON q.namespace = n.name`,
+      )
       .bind(namespace);
   }
 
-  private overridesStatement(namespace: string): D1PreparedStatement {
-    return this.db
-      .prepare("SELECT max_documents, max_chunks, max_bytes FROM namespace_quotas WHERE namespace = ?1")
-      .bind(namespace);
-  }
-
-  /** A namespace's usage and overrides, in one round trip. */
+  /** A namespace's usage and overrides, in one statement (the ingest runs it per document). */
   async namespace(namespace: string): Promise<{ usage: NamespaceUsage; overrides: NamespaceOverrides }> {
-    const [usage, overrides] = await d1("read quotas", () =>
-      this.db.batch([this.usageStatement(namespace), this.overridesStatement(namespace)]),
-    );
-    return { usage: usageOf(usage?.results), overrides: overridesOf(overrides?.results) };
+    const row = await d1("read quotas", () => this.namespaceStatement(namespace).first());
+    return { usage: usageOf(row ? [row] : []), overrides: overridesOf(row ? [row] : []) };
   }
 
   /** Everything a write's check needs, in one round trip (json_each: one bound parameter for all ids). */
   async writeState(namespace: string, ids: string[], now = Date.now()): Promise<WriteState> {
-    const [usage, overrides, live, reserved, creator] = await d1("read quotas", () =>
+    const [figures, live, reserved, creator] = await d1("read quotas", () =>
       this.db.batch([
-        this.usageStatement(namespace),
-        this.overridesStatement(namespace),
+        this.namespaceStatement(namespace),
         this.db
           .prepare(
             `SELECT d.id, d.bytes FROM json_each(?2) j
@@ -93,8 +91,8 @@ export class QuotaStore {
     );
     const creatorRow = creator?.results?.[0] as { key_id?: unknown } | undefined;
     return {
-      usage: usageOf(usage?.results),
-      overrides: overridesOf(overrides?.results),
+      usage: usageOf(figures?.results),
+      overrides: overridesOf(figures?.results),
       live: new Map((live?.results ?? []).map((r) => LiveRow.parse(r)).map((r) => [r.id, r.bytes])),
       reserved: ReservedRow.parse(reserved?.results?.[0] ?? { documents: 0, bytes: 0 }),
       creator: typeof creatorRow?.key_id === "string" ? creatorRow.key_id : null,
