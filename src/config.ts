@@ -90,6 +90,11 @@ const ConfigSchema = z
     ),
     QUALITY_GATE_TOLERANCE: z.coerce.number().min(0).max(1).default(0.02),
     BACKUP_PAGE_DOCUMENTS: intVar(1, 200).default(100),
+    // Tenant quotas (src/quotas/limits.ts has the reasoning behind the defaults).
+    QUOTA_MAX_DOCUMENTS_PER_NAMESPACE: intVar(1, 1_000_000_000).default(100_000),
+    QUOTA_MAX_CHUNKS_PER_NAMESPACE: intVar(1, 1_000_000_000).default(500_000),
+    QUOTA_MAX_BYTES_PER_NAMESPACE: intVar(1, Number.MAX_SAFE_INTEGER).default(256 * 1024 * 1024),
+    QUOTA_MAX_NAMESPACES_PER_KEY: intVar(0, 1_000_000).default(100),
     FAULT_INJECTION: boolVar,
     FAULTS: z.string().max(8192).optional(),
   })
@@ -209,6 +214,11 @@ export interface Config {
   qualityGate: { minNdcg: number | undefined; tolerance: number };
   /** Documents per backup or restore step (one queue message); a step also stops at its byte and chunk bounds. */
   backupPageDocuments: number;
+  /**
+   * Default quotas: per namespace (documents, chunks, stored text bytes; an admin may override
+   * them per namespace) and how many namespaces a key may create (set per key at its creation).
+   */
+  quotas: { documents: number; chunks: number; bytes: number; namespacesPerKey: number };
   /** Test/dev only: honour FAULTS and the x-edgesearch-faults header. Refused with Cloudflare. */
   faultInjection: boolean;
   faults: FaultPlan | null;
@@ -294,6 +304,12 @@ export function loadConfig(env: object): Config {
     versionGraceMs: c.VERSION_GRACE_SECONDS * 1000,
     qualityGate: { minNdcg: c.QUALITY_GATE_MIN_NDCG, tolerance: c.QUALITY_GATE_TOLERANCE },
     backupPageDocuments: c.BACKUP_PAGE_DOCUMENTS,
+    quotas: {
+      documents: c.QUOTA_MAX_DOCUMENTS_PER_NAMESPACE,
+      chunks: c.QUOTA_MAX_CHUNKS_PER_NAMESPACE,
+      bytes: c.QUOTA_MAX_BYTES_PER_NAMESPACE,
+      namespacesPerKey: c.QUOTA_MAX_NAMESPACES_PER_KEY,
+    },
     faultInjection: c.FAULT_INJECTION,
     faults: c.FAULT_INJECTION ? staticFaults(c.FAULTS) : null,
   };

@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   unprocessable: { status: 422, title: "Unprocessable content" },
   rate_limited: { status: 429, title: "Too many requests" },
+  // 429 by default; 413 for one document larger than the whole byte quota (src/quotas/).
+  quota_exceeded: { status: 429, title: "Quota exceeded" },
   internal: { status: 500, title: "Internal error" },
   upstream_failed: { status: 502, title: "Upstream failed" },
   unavailable: { status: 503, title: "Service unavailable" },
@@ -29,6 +31,8 @@ export interface AppErrorOptions {
   field?: string;
   /** Extra machine-readable detail for the problem+json body. */
   extra?: Record<string, unknown>;
+  /** An HTTP status other than the code's usual one (a quota error answered 413). */
+  status?: number;
   cause?: unknown;
 }
 
@@ -37,6 +41,7 @@ export class AppError extends Error {
   readonly retryable: boolean;
   readonly field: string | undefined;
   readonly extra: Record<string, unknown> | undefined;
+  private readonly statusOverride: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -45,10 +50,11 @@ export class AppError extends Error {
     this.retryable = options.retryable ?? ERROR_CODES[code].status >= 500;
     this.field = options.field;
     this.extra = options.extra;
+    this.statusOverride = options.status;
   }
 
   get status(): number {
-    return ERROR_CODES[this.code].status;
+    return this.statusOverride ?? ERROR_CODES[this.code].status;
   }
 }
 

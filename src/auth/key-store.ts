@@ -11,6 +11,8 @@ export interface KeyRecord {
   namespaces: string[];
   roles: Role[];
   rateLimit: RateLimitTier;
+  /** How many namespaces the key may create; null: the deployment's default. */
+  maxNamespaces: number | null;
   createdBy: string | null;
   createdAt: number;
   expiresAt: number | null;
@@ -24,6 +26,7 @@ const RowSchema = z.object({
   namespaces: z.string().transform((s) => z.array(z.string()).parse(JSON.parse(s))),
   roles: z.string().transform((s) => z.array(z.enum(ROLES)).parse(JSON.parse(s))),
   rate_limit: z.enum(RATE_LIMIT_TIERS),
+  max_namespaces: z.number().nullable().default(null),
   created_by: z.string().nullable(),
   created_at: z.number(),
   expires_at: z.number().nullable(),
@@ -39,6 +42,7 @@ function toRecord(r: Row): KeyRecord {
     namespaces: r.namespaces,
     roles: r.roles,
     rateLimit: r.rate_limit,
+    maxNamespaces: r.max_namespaces,
     createdBy: r.created_by,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
@@ -54,6 +58,7 @@ export function toPrincipal(r: KeyRecord): Principal {
     roles: r.roles,
     rateLimit: r.rateLimit,
     expiresAt: r.expiresAt,
+    maxNamespaces: r.maxNamespaces,
   };
 }
 
@@ -63,6 +68,7 @@ export interface NewKey {
   roles: Role[];
   rateLimit: RateLimitTier;
   expiresAt: number | null;
+  maxNamespaces?: number | null;
 }
 
 export class KeyStore {
@@ -83,8 +89,8 @@ export class KeyStore {
     const result = await d1("create key", () =>
       this.db
         .prepare(
-          `INSERT INTO api_keys (id, name, secret_hash, namespaces, roles, rate_limit, created_by, created_at, expires_at)
-           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+          `INSERT INTO api_keys (id, name, secret_hash, namespaces, roles, rate_limit, created_by, created_at, expires_at, max_namespaces)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
            WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE id = ?7 AND revoked_at IS NOT NULL)`,
         )
         .bind(
@@ -97,13 +103,21 @@ export class KeyStore {
           createdBy,
           now,
           spec.expiresAt,
+          spec.maxNamespaces ?? null,
         )
         .run(),
     );
     if (result.meta.changes !== 1) throw new AppError("unauthorized", "the creating key has been revoked");
     return {
       key,
-      record: { id, ...spec, createdBy, createdAt: now, revokedAt: null },
+      record: {
+        id,
+        ...spec,
+        maxNamespaces: spec.maxNamespaces ?? null,
+        createdBy,
+        createdAt: now,
+        revokedAt: null,
+      },
     };
   }
 

@@ -24,6 +24,8 @@ export interface Principal {
   rateLimit: RateLimitTier;
   /** When the key stops working (epoch ms), or null if never. */
   expiresAt: number | null;
+  /** How many namespaces the key may create; null or absent: the deployment's default. */
+  maxNamespaces?: number | null;
 }
 
 export function patternCovers(pattern: string, namespace: string): boolean {

@@ -6,6 +6,7 @@ import type { Embedder } from "../embed/embedder";
 import { AppError, errorMessage, isRetryable } from "../errors";
 import type { Logger } from "../observe/logger";
 import type { Metrics } from "../observe/metrics";
+import { IngestQuota } from "../quotas/enforce";
 import type { DocumentRecord, DocumentStore } from "../store/documents";
 import { r2 } from "../store/r2";
 import { DOC_ID_FIELD, documentKeyProblem, escapeUnsafe, parseDocumentKey } from "../validation";
@@ -23,7 +24,10 @@ import { readUploadMetadata } from "./upload-metadata";
 
 export interface IngestDeps {
   blobs: R2Bucket;
-  /** D1 itself: restore jobs (a running restore commits the rows of the documents it writes). */
+  /**
+   * D1 itself: restore jobs (a running restore commits the rows of the documents it writes), and
+   * quota state (src/quotas/).
+   */
   db: D1Database;
   store: DocumentStore;
   embedder: Embedder;
@@ -209,9 +213,15 @@ async function indexDocument(
   }
   const upload = readUploadMetadata(object, id);
   if (!row || row.etag !== etag) {
-    // Uploaded straight to R2 (no API call recorded it): the object's metadata describes it.
+    // Uploaded straight to R2 (no API call recorded it): the object's metadata describes it,
+    // and it gets the quota checks the API would have made. Recorded either way: it is stored.
+    const overQuota = await new IngestQuota(deps, namespace, row).upload(object.size);
     await deps.store.upsertQueued(namespace, [{ id, etag, bytes: object.size, ...upload }]);
     row = await deps.store.get(namespace, id);
+    if (overQuota) {
+      await object.body.cancel();
+      throw overQuota;
+    }
   }
   if (object.size > deps.config.maxDocumentBytes) {
     await object.body.cancel();
@@ -231,6 +241,7 @@ async function indexDocument(
   // Each live version gets the document chunked its way and embedded by its model; versions with
   // the same chunking share the chunks.
   const chunkings = new Map<string, Chunk[]>();
+  const quota = new IngestQuota(deps, namespace, row);
   const written: { target: WriteTarget; prefix: string; chunks: Chunk[]; records: VectorRecord[] }[] = [];
   for (const target of targets) {
     const { maxTokens, overlapTokens } = target.spec.chunking;
@@ -250,6 +261,9 @@ async function indexDocument(
     }
     if (chunks.length === 0)
       throw new AppError("unprocessable", "document has no text", { retryable: false });
+    // Before any vector is written: a document over the chunk quota fails whole.
+    const overQuota = await quota.chunks(chunks.length);
+    if (overQuota) throw overQuota;
     const versionPrefix = versionChunkPrefix(prefix, target.spec.id);
     const records = await chunkVectors(target, namespace, versionPrefix, chunks, metadata);
     written.push({ target, prefix: versionPrefix, chunks, records });

@@ -221,6 +221,22 @@ export const ROUTES: readonly RouteSpec[] = [
     freshStatus: 404,
   },
   {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/quotas",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "PUT",
+    template: "/v1/namespaces/{ns}/quotas",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    // Below the default: any admin key covering the namespace may tighten its quotas.
+    body: () => ({ documents: 50_000 }),
+  },
+  {
     method: "POST",
     template: "/v1/admin/keys",
     role: "admin",

@@ -18,6 +18,7 @@ import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
 import { registerNamespaces } from "./routes/namespaces";
 import { registerObjects } from "./routes/objects";
+import { registerQuotas } from "./routes/quotas";
 import { registerSearch } from "./routes/search";
 import { registerShards } from "./routes/shards";
 import { registerVersions } from "./routes/versions";
@@ -87,6 +88,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerObjects(app);
   registerSearch(app);
   registerNamespaces(app);
+  registerQuotas(app);
   registerVersions(app);
   registerBackup(app);
   registerKeys(app);

@@ -25,12 +25,12 @@ const RATE_LIMIT_PERIOD_SECONDS = 10;
 
 /**
  * The role a request needs: reads need search, writes need write; /v1/admin and a namespace's
- * index versions, golden queries, backups and restores (what changes or exports the whole
- * namespace) and raw R2 object writes need admin.
+ * index versions, golden queries, backups, restores and quotas (what changes or exports the
+ * whole namespace, or what it may hold) and raw R2 object writes need admin.
  */
 export function requiredRole(method: string, path: string): Role {
   if (path.startsWith("/v1/admin/") || path === "/v1/admin") return "admin";
-  if (/^\/v1\/namespaces\/[^/]+\/(versions|golden-queries|backups|restore|objects)(\/|$)/.test(path))
+  if (/^\/v1\/namespaces\/[^/]+\/(versions|golden-queries|backups|restore|objects|quotas)(\/|$)/.test(path))
     return "admin";
   if (method === "GET" || method === "HEAD") return "search";
   if (method === "POST" && /^\/v1\/namespaces\/[^/]+\/search$/.test(path)) return "search";

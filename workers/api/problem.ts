@@ -28,7 +28,8 @@ export function problemResponse(
   extra: Partial<Problem> = {},
   headers: Record<string, string> = {},
 ): Response {
-  const { status, title } = ERROR_CODES[code];
+  const { title } = ERROR_CODES[code];
+  const status = extra.status ?? ERROR_CODES[code].status;
   const body: Problem = {
     type: `${PROBLEM_BASE}${code.replace(/_/g, "-")}`,
     title,
@@ -67,7 +68,7 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
       c,
       err.code,
       err.message,
-      { ...(err.field ? { field: err.field } : {}), ...err.extra },
+      { ...(err.field ? { field: err.field } : {}), ...err.extra, status: err.status },
       headers,
     );
   }

@@ -116,6 +116,13 @@ export const SearchResponseSchema = z
   })
   .openapi("SearchResponse");
 
+const QuotaFigure = z.object({ used: z.number().int(), limit: z.number().int() });
+export const NamespaceQuotasSchema = z
+  .object({ documents: QuotaFigure, chunks: QuotaFigure, bytes: QuotaFigure })
+  .openapi("NamespaceQuotas", {
+    description: "Documents, chunks (vectors per live version) and stored text bytes: used and allowed.",
+  });
+
 export const NamespaceStatsSchema = z
   .object({
     namespace: z.string(),
@@ -124,6 +131,7 @@ export const NamespaceStatsSchema = z
     pending: z.number().int(),
     failed: z.number().int(),
     activeVersion: z.string(),
+    quotas: NamespaceQuotasSchema,
   })
   .openapi("NamespaceStats");
 

@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { publishGenerations } from "../../../src/cache/generation";
 import { AppError } from "../../../src/errors";
 import { checkDocuments, deleteDocuments, submitDocuments } from "../../../src/ingest/submit";
+import { reserveWrite } from "../../../src/quotas/enforce";
 import type { Services } from "../../services";
 import { requireNamespace } from "../auth";
 import {
@@ -54,7 +55,8 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       const services = c.get("services");
       const doc = { id, ...body };
       checkDocuments([doc], services.config, () => "body");
-      await submitDocuments(services, ns, [doc]);
+      const release = await reserveWrite(services, c.get("principal"), ns, [doc], () => "body");
+      await submitDocuments(services, ns, [doc]).finally(release);
       return c.json({ id, status: "queued" as const }, 202);
     },
   );
@@ -73,8 +75,11 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       requireNamespace(c.get("principal"), ns);
       const { documents } = c.req.valid("json");
       const services = c.get("services");
-      checkDocuments(documents, services.config, (i) => `body.documents.${i}`);
-      await submitDocuments(services, ns, documents);
+      const field = (i: number) => `body.documents.${i}`;
+      checkDocuments(documents, services.config, field);
+      // All or nothing: a batch that does not fit its quotas is refused whole.
+      const release = await reserveWrite(services, c.get("principal"), ns, documents, field);
+      await submitDocuments(services, ns, documents).finally(release);
       return c.json({ accepted: documents.length, ids: documents.map((d) => d.id) }, 202);
     },
   );

@@ -2,16 +2,19 @@
 // An admin can only grant what it holds and for no longer than it lives, and only sees and
 // revokes keys within its own scope; revoking a key revokes every key created from it.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { clearKeyCache } from "../../../src/auth/authenticate";
+import { ADMIN_SECRET_KEY_ID, clearKeyCache } from "../../../src/auth/authenticate";
 import { type KeyRecord, KeyStore } from "../../../src/auth/key-store";
 import {
   grantDefect,
   NamespacePatternSchema,
+  type Principal,
   RATE_LIMIT_TIERS,
   ROLES,
   scopeWithin,
 } from "../../../src/auth/scopes";
+import type { Config } from "../../../src/config";
 import { AppError } from "../../../src/errors";
+import { namespacesLimit } from "../../../src/quotas/limits";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -22,6 +25,10 @@ const CreateKeyBody = z
     roles: z.array(z.enum(ROLES)).min(1).max(ROLES.length),
     rateLimit: z.enum(RATE_LIMIT_TIERS).default("standard"),
     expiresAt: z.iso.datetime().optional().openapi({ description: "ISO 8601; the key stops working then" }),
+    maxNamespaces: z.number().int().min(0).max(1_000_000).optional().openapi({
+      description:
+        "How many namespaces the key may create (by writing their first document); at most its creator's own. Default: QUOTA_MAX_NAMESPACES_PER_KEY, or the creator's own if lower.",
+    }),
   })
   .openapi("CreateKeyRequest");
 
@@ -32,6 +39,11 @@ const KeyInfo = z
     namespaces: z.array(z.string()),
     roles: z.array(z.enum(ROLES)),
     rateLimit: z.enum(RATE_LIMIT_TIERS),
+    maxNamespaces: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "null: the deployment's default (QUOTA_MAX_NAMESPACES_PER_KEY)" }),
     createdAt: z.string(),
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
@@ -56,6 +68,21 @@ const KeyParams = z.object({
     .openapi({ param: { name: "id", in: "path" } }),
 });
 
+/**
+ * The namespace quota a new key gets: what was asked, at most the creator's own; unasked, the
+ * deployment's default (stored as null) unless the creator's own is lower.
+ */
+function grantedNamespaces(principal: Principal, asked: number | undefined, config: Config): number | null {
+  const own = namespacesLimit(principal, config, ADMIN_SECRET_KEY_ID);
+  if (asked === undefined) return own < config.quotas.namespacesPerKey ? own : null;
+  if (asked > own) {
+    throw new AppError("forbidden", `a key can create at most as many namespaces as its creator (${own})`, {
+      field: "body.maxNamespaces",
+    });
+  }
+  return asked;
+}
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function toInfo(r: KeyRecord) {
@@ -65,6 +92,7 @@ function toInfo(r: KeyRecord) {
     namespaces: r.namespaces,
     roles: r.roles,
     rateLimit: r.rateLimit,
+    maxNamespaces: r.maxNamespaces,
     createdAt: new Date(r.createdAt).toISOString(),
     expiresAt: iso(r.expiresAt),
     revokedAt: iso(r.revokedAt),
@@ -91,6 +119,7 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
       // A key never outranks nor outlives the key that creates it.
       const defect = grantDefect(principal, { ...body, expiresAt });
       if (defect) throw new AppError("forbidden", defect.message, { field: defect.field });
+      const maxNamespaces = grantedNamespaces(principal, body.maxNamespaces, c.get("config"));
       const { key, record } = await new KeyStore(c.env.DB).create(
         {
           name: body.name,
@@ -98,6 +127,7 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
           roles: body.roles,
           rateLimit: body.rateLimit,
           expiresAt,
+          maxNamespaces,
         },
         principal.keyId,
       );

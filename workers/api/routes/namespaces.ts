@@ -1,6 +1,8 @@
 // Namespace statistics.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { NamespaceHealthSchema, readNamespaceHealth } from "../../../src/observe/index-health";
+import { namespaceLimits, quotaReport } from "../../../src/quotas/limits";
+import { QuotaStore } from "../../../src/quotas/store";
 import { requireNamespace } from "../auth";
 import { errorResponses, jsonResponse, NamespaceParams, NamespaceStatsSchema } from "../schemas";
 import type { AppEnv } from "../types";
@@ -29,6 +31,7 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
       const version = await services.versions.active(ns);
       const stats = await services.store.stats(ns, version.id);
       const health = await readNamespaceHealth(services.db, ns).catch(() => null);
+      const quota = await new QuotaStore(services.reads.db).namespace(ns);
       return c.json(
         {
           namespace: ns,
@@ -37,6 +40,7 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
           pending: stats.pending,
           failed: stats.failed,
           activeVersion: version.id,
+          quotas: quotaReport(quota.usage, namespaceLimits(services.config, quota.overrides)),
           health,
         },
         200,

@@ -1,0 +1,208 @@
+// Quota state in D1 (migrations/0008_quotas.sql): usage rows kept by triggers on `documents`,
+// admin overrides, namespace creators and in-flight reservations. Every check that must hold
+// under concurrency is one conditional statement, so two writes cannot both pass it.
+import { z } from "zod";
+import { type D1Like, d1 } from "../store/d1";
+import { type NamespaceLimits, type NamespaceOverrides, type NamespaceUsage, NO_OVERRIDES } from "./limits";
+
+/**
+ * How long a reservation counts when its write never releases it (the Worker died between the
+ * check and the D1 commit). A write slower than this between the two loses its protection.
+ */
+export const RESERVATION_TTL_MS = 5 * 60_000;
+
+const UsageRow = z.object({ documents: z.number(), bytes: z.number(), chunks: z.number() });
+const OverrideRow = z.object({
+  max_documents: z.number().nullable(),
+  max_chunks: z.number().nullable(),
+  max_bytes: z.number().nullable(),
+});
+const LiveRow = z.object({ id: z.string(), bytes: z.number() });
+const ReservedRow = z.object({ documents: z.number(), bytes: z.number() });
+
+/** What a write's check reads: the namespace's usage, overrides and the documents it replaces. */
+export interface WriteState {
+  usage: NamespaceUsage;
+  /** Documents and bytes other writes reserved and have not committed yet. */
+  reserved: { documents: number; bytes: number };
+  overrides: NamespaceOverrides;
+  /** Stored bytes of each document of the write that exists (and is not deleted). */
+  live: Map<string, number>;
+  /** The key that created the namespace, if a key did. */
+  creator: string | null;
+}
+
+const ZERO: NamespaceUsage = { documents: 0, bytes: 0, chunks: 0 };
+
+function usageOf(rows: unknown[] | undefined): NamespaceUsage {
+  const row = rows?.[0];
+  return row ? UsageRow.parse(row) : ZERO;
+}
+
+function overridesOf(rows: unknown[] | undefined): NamespaceOverrides {
+  const row = rows?.[0];
+  if (!row) return NO_OVERRIDES;
+  const r = OverrideRow.parse(row);
+  return { documents: r.max_documents, chunks: r.max_chunks, bytes: r.max_bytes };
+}
+
+export class QuotaStore {
+  constructor(private readonly db: D1Like) {}
+
+  /** A namespace's usage and overrides, as one row. */
+  private namespaceStatement(namespace: string): D1PreparedStatement {
+    return this.db
+      .prepare(
+        `SELECT COALESCE(u.documents, 0) AS documents, COALESCE(u.bytes, 0) AS bytes,
+           COALESCE(u.chunks, 0) AS chunks, q.max_documents, q.max_chunks, q.max_bytes
+         FROM (SELECT ?1 AS name) n
+         LEFT JOIN namespace_usage u ON u.namespace = n.name
+         LEFT JOIN namespace_quotas q ON q.namespace = n.name`,
+      )
+      .bind(namespace);
+  }
+
+  /** A namespace's usage and overrides, in one statement (the ingest runs it per document). */
+  async namespace(namespace: string): Promise<{ usage: NamespaceUsage; overrides: NamespaceOverrides }> {
+    const row = await d1("read quotas", () => this.namespaceStatement(namespace).first());
+    return { usage: usageOf(row ? [row] : []), overrides: overridesOf(row ? [row] : []) };
+  }
+
+  /** Everything a write's check needs, in one round trip (json_each: one bound parameter for all ids). */
+  async writeState(namespace: string, ids: string[], now = Date.now()): Promise<WriteState> {
+    const [figures, live, reserved, creator] = await d1("read quotas", () =>
+      this.db.batch([
+        this.namespaceStatement(namespace),
+        this.db
+          .prepare(
+            `SELECT d.id, d.bytes FROM json_each(?2) j
+             CROSS JOIN documents d ON d.namespace = ?1 AND d.id = j.value
+             WHERE d.status != 'deleted'`,
+          )
+          .bind(namespace, JSON.stringify(ids)),
+        this.db
+          .prepare(
+            `SELECT COALESCE(SUM(documents), 0) AS documents, COALESCE(SUM(bytes), 0) AS bytes
+             FROM quota_reservations WHERE namespace = ?1 AND expires_at > ?2`,
+          )
+          .bind(namespace, now),
+        this.db.prepare("SELECT key_id FROM namespace_creators WHERE namespace = ?1").bind(namespace),
+      ]),
+    );
+    const creatorRow = creator?.results?.[0] as { key_id?: unknown } | undefined;
+    return {
+      usage: usageOf(figures?.results),
+      overrides: overridesOf(figures?.results),
+      live: new Map((live?.results ?? []).map((r) => LiveRow.parse(r)).map((r) => [r.id, r.bytes])),
+      reserved: ReservedRow.parse(reserved?.results?.[0] ?? { documents: 0, bytes: 0 }),
+      creator: typeof creatorRow?.key_id === "string" ? creatorRow.key_id : null,
+    };
+  }
+
+  /**
+   * Reserves `documents` and `bytes` for a write if the namespace's usage, plus what other writes
+   * reserved, plus this write still fits `limits` (an amount of 0 always fits). One statement:
+   * D1 runs statements one at a time, so two writes cannot both take the last of a quota.
+   */
+  async reserve(
+    id: string,
+    namespace: string,
+    amount: { documents: number; bytes: number },
+    limits: NamespaceLimits,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const result = await d1("reserve quota", () =>
+      this.db
+        .prepare(
+          `INSERT INTO quota_reservations (id, namespace, documents, bytes, expires_at)
+           SELECT ?2, ?1, ?3, ?4, ?5 + ?8
+           WHERE (?3 = 0 OR COALESCE((SELECT documents FROM namespace_usage WHERE namespace = ?1), 0)
+                    + (SELECT COALESCE(SUM(documents), 0) FROM quota_reservations WHERE namespace = ?1 AND expires_at > ?5)
+                    + ?3 <= ?6)
+             AND (?4 = 0 OR COALESCE((SELECT bytes FROM namespace_usage WHERE namespace = ?1), 0)
+                    + (SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations WHERE namespace = ?1 AND expires_at > ?5)
+                    + ?4 <= ?7)`,
+        )
+        .bind(
+          namespace,
+          id,
+          amount.documents,
+          amount.bytes,
+          now,
+          limits.documents,
+          limits.bytes,
+          RESERVATION_TTL_MS,
+        )
+        .run(),
+    );
+    return (result.meta.changes ?? 0) > 0;
+  }
+
+  /** Ends a reservation (its write committed or failed), and clears expired ones. */
+  async release(id: string, now = Date.now()): Promise<void> {
+    await d1("release quota", () =>
+      this.db.prepare("DELETE FROM quota_reservations WHERE id = ?1 OR expires_at <= ?2").bind(id, now).run(),
+    );
+  }
+
+  /**
+   * Records `keyId` as the creator of `namespace` if it has no creator and the key created fewer
+   * than `limit` namespaces that still count: those holding documents, and those claimed within
+   * the reservation TTL (their first write may not have committed yet). Returns whether the
+   * namespace has a creator now (this key, or a concurrent write's).
+   */
+  async claim(namespace: string, keyId: string, limit: number, now = Date.now()): Promise<boolean> {
+    const [, creator] = await d1("claim namespace", () =>
+      this.db.batch([
+        this.db
+          .prepare(
+            `INSERT INTO namespace_creators (namespace, key_id, created_at)
+             SELECT ?1, ?2, ?3
+             WHERE (SELECT COUNT(*) FROM namespace_creators c
+                    LEFT JOIN namespace_usage u ON u.namespace = c.namespace
+                    WHERE c.key_id = ?2 AND (u.documents > 0 OR c.created_at > ?3 - ?5)) < ?4
+             ON CONFLICT (namespace) DO NOTHING`,
+          )
+          .bind(namespace, keyId, now, limit, RESERVATION_TTL_MS),
+        this.db.prepare("SELECT key_id FROM namespace_creators WHERE namespace = ?1").bind(namespace),
+      ]),
+    );
+    return (creator?.results?.length ?? 0) > 0;
+  }
+
+  /** How many namespaces that still count (see claim) the key created. */
+  async createdBy(keyId: string, now = Date.now()): Promise<number> {
+    const row = await d1("count created namespaces", () =>
+      this.db
+        .prepare(
+          `SELECT COUNT(*) AS n FROM namespace_creators c
+           LEFT JOIN namespace_usage u ON u.namespace = c.namespace
+           WHERE c.key_id = ?1 AND (u.documents > 0 OR c.created_at > ?2 - ?3)`,
+        )
+        .bind(keyId, now, RESERVATION_TTL_MS)
+        .first<{ n: number }>(),
+    );
+    return row?.n ?? 0;
+  }
+
+  /** Sets a namespace's overrides (null: back to the default). */
+  async setOverrides(
+    namespace: string,
+    overrides: NamespaceOverrides,
+    updatedBy: string,
+    now = Date.now(),
+  ): Promise<void> {
+    await d1("set quotas", () =>
+      this.db
+        .prepare(
+          `INSERT INTO namespace_quotas (namespace, max_documents, max_chunks, max_bytes, updated_by, updated_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+           ON CONFLICT (namespace) DO UPDATE SET max_documents = excluded.max_documents,
+             max_chunks = excluded.max_chunks, max_bytes = excluded.max_bytes,
+             updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+        )
+        .bind(namespace, overrides.documents, overrides.chunks, overrides.bytes, updatedBy, now)
+        .run(),
+    );
+  }
+}

@@ -1,0 +1,112 @@
+// A namespace's quotas (admin role): usage and limits, and the admin's overrides of the
+// deployment's defaults. Any admin key covering the namespace may tighten them; raising one above
+// the default takes a key that covers every namespace ("*"), so a tenant's own admin key cannot
+// lift its tenant's limits.
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { AppError } from "../../../src/errors";
+import {
+  NAMESPACE_QUOTAS,
+  type NamespaceOverrides,
+  namespaceLimits,
+  quotaReport,
+} from "../../../src/quotas/limits";
+import { QuotaStore } from "../../../src/quotas/store";
+import { requireNamespace } from "../auth";
+import { errorResponses, jsonBody, jsonResponse, NamespaceParams, NamespaceQuotasSchema } from "../schemas";
+import type { AppEnv } from "../types";
+
+const Override = (max: number, what: string) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(max)
+    .nullable()
+    .optional()
+    .openapi({
+      description: `Most ${what} the namespace may hold; null: the deployment's default; absent: unchanged.`,
+    });
+
+const SetQuotasBody = z
+  .strictObject({
+    documents: Override(1_000_000_000, "documents"),
+    chunks: Override(1_000_000_000, "chunks (vectors per live version)"),
+    bytes: Override(Number.MAX_SAFE_INTEGER, "bytes of document text"),
+  })
+  .openapi("SetQuotasRequest");
+
+const OverridesSchema = z.object({
+  documents: z.number().int().nullable(),
+  chunks: z.number().int().nullable(),
+  bytes: z.number().int().nullable(),
+});
+
+export const QuotasResponseSchema = z
+  .object({
+    namespace: z.string(),
+    quotas: NamespaceQuotasSchema,
+    overrides: OverridesSchema.openapi({
+      description: "The admin's limits; null: the deployment's default.",
+    }),
+  })
+  .openapi("Quotas");
+export type QuotasResponse = z.infer<typeof QuotasResponseSchema>;
+
+export function registerQuotas(app: OpenAPIHono<AppEnv>) {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/namespaces/{ns}/quotas",
+      tags: ["namespaces"],
+      summary: "A namespace's quotas: usage, limits and overrides (admin role)",
+      request: { params: NamespaceParams },
+      responses: { 200: jsonResponse(QuotasResponseSchema, "Quotas"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
+      const services = c.get("services");
+      const { usage, overrides } = await new QuotaStore(services.db).namespace(ns);
+      const quotas = quotaReport(usage, namespaceLimits(services.config, overrides));
+      return c.json({ namespace: ns, quotas, overrides }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/namespaces/{ns}/quotas",
+      tags: ["namespaces"],
+      summary:
+        "Override a namespace's quotas (admin role; above the defaults, a key covering every namespace)",
+      request: { params: NamespaceParams, body: jsonBody(SetQuotasBody) },
+      responses: { 200: jsonResponse(QuotasResponseSchema, "Quotas now in force"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid("param");
+      const principal = c.get("principal");
+      requireNamespace(principal, ns);
+      const body = c.req.valid("json");
+      const services = c.get("services");
+      const store = new QuotaStore(services.db);
+      const current = await store.namespace(ns);
+      const overrides: NamespaceOverrides = { ...current.overrides };
+      for (const quota of NAMESPACE_QUOTAS) {
+        const value = body[quota];
+        if (value === undefined) continue;
+        if (value !== null && value > services.config.quotas[quota] && !principal.namespaces.includes("*")) {
+          throw new AppError(
+            "forbidden",
+            `raising the "${quota}" quota above the default (${services.config.quotas[quota]}) takes a key that covers every namespace ("*")`,
+            { field: `body.${quota}` },
+          );
+        }
+        overrides[quota] = value;
+      }
+      await store.setOverrides(ns, overrides, principal.keyId);
+      c.get("logger").info("quotas.set", { namespace: ns, overrides });
+      const quotas = quotaReport(current.usage, namespaceLimits(services.config, overrides));
+      return c.json({ namespace: ns, quotas, overrides }, 200);
+    },
+  );
+}
