@@ -50,7 +50,7 @@ async function ingestBatch(
       id: `limits-${seq}`,
       timestamp: new Date(),
       attempts: 1,
-      body: putMessage("local", u.key, object.size, object.etag),
+      body: putMessage(env.DOCUMENTS_BUCKET_NAME, u.key, object.size, object.etag),
     });
   }
   const batch = createMessageBatch(QUEUE, messages);
