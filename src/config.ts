@@ -49,7 +49,7 @@ const ConfigSchema = z
     MAX_PARSED_TEXT_BYTES: intVar(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
     MAX_JSON_DEPTH: intVar(1, 10_000).default(64),
     MAX_JSON_KEY_PATH_BYTES: intVar(16, 1024 * 1024).default(1024),
-    MAX_CHUNKS_PER_DOCUMENT: intVar(1, 1_000_000).default(2000),
+    MAX_CHUNKS_PER_DOCUMENT: intVar(1, 1_000_000).default(4000),
     R2_NOTIFICATIONS: boolVar,
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),

@@ -153,7 +153,7 @@ describe("bounds configuration", () => {
       maxJsonDepth: 64,
       maxJsonKeyPathBytes: 1024,
     });
-    expect(defaults.maxChunksPerDocument).toBe(2000);
+    expect(defaults.maxChunksPerDocument).toBe(4000);
     const set = loadConfig({
       MAX_PARSED_TEXT_BYTES: "65536",
       MAX_JSON_DEPTH: "8",
