@@ -111,6 +111,29 @@ describe("Durable Object SQLite", () => {
     });
   });
 
+  it("keeps one alarm per coordinator, at the earliest time any pending work needs", async () => {
+    // "Each Durable Object is able to schedule a single alarm at a time by calling setAlarm()"
+    // (https://developers.cloudflare.com/durable-objects/api/alarms/): a later setAlarm replaces it.
+    const stub = env.COORDINATOR.get(env.COORDINATOR.idFromName(`limits-${crypto.randomUUID()}`));
+    await runInDurableObject(stub, async (instance, state) => {
+      const schedule = () => (instance as unknown as { scheduleAlarm(): Promise<void> }).scheduleAlarm();
+      const now = Date.now();
+      // A generation publish is pending (due within 5 s) while the alarm is set a day out: the
+      // alarm moves earlier, or the publish would wait a day.
+      await state.storage.setAlarm(now + 86_400_000);
+      state.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('generationPending', '1')");
+      await schedule();
+      const moved = await state.storage.getAlarm();
+      expect(moved).toBeGreaterThan(now);
+      expect(moved).toBeLessThanOrEqual(Date.now() + 5000);
+      // An earlier alarm is kept: the later time would replace it.
+      const earlier = Date.now() + 1000;
+      await state.storage.setAlarm(earlier);
+      await schedule();
+      expect(await state.storage.getAlarm()).toBe(earlier);
+    });
+  });
+
   it("stores the largest golden query set the API accepts in rows under 2 MB each", () => {
     // The widest UTF-8 a query can take (3 bytes per UTF-16 unit) and ids whose every byte JSON
     // escapes ('"'), 512 bytes each: the coordinator stores one row per query (query, JSON ids).
