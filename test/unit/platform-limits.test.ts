@@ -23,6 +23,8 @@ const KV_MIN_TTL_SECONDS = 60;
 // SQLite-backed Durable Objects: "Maximum string, BLOB or table row size 2 MB"
 // (https://developers.cloudflare.com/durable-objects/platform/limits/).
 const DO_MAX_ROW_BYTES = 2_000_000;
+// "Storage per Durable Object 10 GB"; 5 GB per account on Workers Free (same page).
+const DO_MAX_STORAGE_BYTES_FREE = 5_000_000_000;
 
 const longestNamespace = "n".repeat(63);
 const longestModel = Object.keys(EMBEDDING_MODELS).reduce((a, b) => (byteLength(b) > byteLength(a) ? b : a));
@@ -134,7 +136,7 @@ describe("Durable Object SQLite", () => {
     });
   });
 
-  it("stores the largest golden query set the API accepts in rows under 2 MB each", () => {
+  it("stores the largest golden query set the API accepts in rows under 2 MB each, far under 10 GB", () => {
     // The widest UTF-8 a query can take (3 bytes per UTF-16 unit) and ids whose every byte JSON
     // escapes ('"'), 512 bytes each: the coordinator stores one row per query (query, JSON ids).
     const query = "€".repeat(MAX_QUERY_CHARS);
@@ -148,5 +150,8 @@ describe("Durable Object SQLite", () => {
     expect(GoldenQueriesBody.safeParse({ queries: [{ query: `${query}€`, relevant }] }).success).toBe(false);
     const rowBytes = byteLength(query) + byteLength(JSON.stringify(relevant));
     expect(rowBytes).toBeLessThanOrEqual(DO_MAX_ROW_BYTES);
+    // The whole set, the largest thing a coordinator stores, against an object's 10 GB (5 GB per
+    // account on Free): about 55 MB.
+    expect(rowBytes * MAX_GOLDEN_QUERIES).toBeLessThan(DO_MAX_STORAGE_BYTES_FREE / 10);
   });
 });
