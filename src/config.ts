@@ -64,6 +64,8 @@ const ConfigSchema = z
     CORS_ORIGINS: listVar,
     RESULT_CACHE_TTL_SECONDS: intVar(0, 86_400).default(60),
     RESULT_CACHE_LRU_BYTES: intVar(0, 64 * 1024 * 1024).default(16 * 1024 * 1024),
+    // KV refuses an expirationTtl under 60 s ("Invalid expiration_ttl of 59. Expiration TTL must be
+    // at least 60."; https://developers.cloudflare.com/kv/api/write-key-value-pairs/).
     EMBEDDING_CACHE_TTL_SECONDS: intVar(60, 365 * 86_400).default(7 * 86_400),
     EMBEDDING_CACHE_WAIT_MS: intVar(0, 5000).default(10),
     GENERATION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),

@@ -36,6 +36,11 @@ export function observeBudgets(listener: (report: BudgetReport) => void): () => 
   return () => listeners.delete(listener);
 }
 
+/** The Cloudflare plan whose limits apply (PLAN_LIMITS). */
+export function planOf(env: WorkerEnv): "paid" | "free" {
+  return settings(env).PLAN_LIMITS;
+}
+
 function settings(env: WorkerEnv) {
   const parsed = SettingsSchema.safeParse(env);
   if (!parsed.success) {

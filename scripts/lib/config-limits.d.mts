@@ -7,3 +7,5 @@ export declare const MAX_CONSUMER_BATCH_SIZE: number;
 export declare const MAX_CONSUMER_BATCH_TIMEOUT_S: number;
 export declare const MAX_CONSUMER_RETRIES: number;
 export declare function configLimitProblems(section: Record<string, unknown>, secrets: number): string[];
+export declare const MAX_D1_DATABASES_FREE: number;
+export declare function d1DatabaseProblems(data: Record<string, unknown>): string[];

@@ -90,3 +90,28 @@ export function configLimitProblems(section, secrets) {
   }
   return problems;
 }
+
+/**
+ * D1 databases per account: 10 on Workers Free, 50,000 on Paid. Source:
+ * https://developers.cloudflare.com/d1/platform/limits/ (src/content/docs/d1/platform/limits.mdx).
+ * Checked against Free's 10: a deployment of every environment must fit a Free account.
+ */
+export const MAX_D1_DATABASES_FREE = 10;
+
+/**
+ * The D1 databases every environment of wrangler.toml declares together, against the account's
+ * limit (environments share one account).
+ * @param {Record<string, unknown>} data the whole parsed wrangler.toml
+ * @returns {string[]} one sentence when over the limit; empty when everything fits
+ */
+export function d1DatabaseProblems(data) {
+  const sections = [data, ...(isTable(data.env) ? Object.values(data.env).filter(isTable) : [])];
+  const names = new Set(
+    sections.flatMap((s) => tables(s.d1_databases).map((d) => String(d.database_name ?? "?"))),
+  );
+  return names.size > MAX_D1_DATABASES_FREE
+    ? [
+        `${names.size} D1 databases across environments: an account on Workers Free holds at most ${MAX_D1_DATABASES_FREE}`,
+      ]
+    : [];
+}

@@ -106,14 +106,24 @@ export type Decision =
   | { type: "retry"; delaySeconds: number; error: string }
   | { type: "dead-letter"; reason: string };
 
-/** Retry delay: exponential in the attempt number, full jitter, capped (seconds, at least 1). */
+/**
+ * The longest delay Queues accepts on send or retry: 12 hours ("delaySeconds ... 12 hours",
+ * https://developers.cloudflare.com/queues/platform/limits/).
+ */
+export const QUEUE_MAX_DELAY_SECONDS = 43_200;
+
+/**
+ * Retry delay: exponential in the attempt number, full jitter, capped (seconds, at least 1, at
+ * most the 12 hours Queues accepts whatever cap is asked for).
+ */
 export function backoffSeconds(
   attempts: number,
   baseSeconds = 2,
   capSeconds = 300,
   random = Math.random,
 ): number {
-  const ceiling = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, attempts - 1));
+  const cap = Math.min(capSeconds, QUEUE_MAX_DELAY_SECONDS);
+  const ceiling = Math.min(cap, baseSeconds * 2 ** Math.max(0, attempts - 1));
   return Math.max(1, Math.ceil(random() * ceiling));
 }
 

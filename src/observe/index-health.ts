@@ -8,6 +8,14 @@ import type { HealthEvent } from "./metrics";
 
 export type HealthState = "ok" | "warn" | "fail";
 
+/**
+ * D1's maximum database size: 10 GB on Workers Paid, 500 MB on Free; past it writes fail
+ * (https://developers.cloudflare.com/d1/platform/limits/, "Maximum database size").
+ */
+export const D1_MAX_DATABASE_BYTES = { paid: 10_000_000_000, free: 500_000_000 } as const;
+/** The share of that size at which the check warns ("database_size_high"): time to act. */
+export const D1_SIZE_WARN_RATIO = 0.8;
+
 export const NamespaceHealthSchema = z.object({
   checkedAt: z.string(),
   state: z.enum(["ok", "warn", "fail"]),
@@ -32,6 +40,9 @@ export interface IndexTotals {
   expectedVectors: number;
   namespaces: number;
   namespacesChecked: number;
+  /** The D1 database's size as D1 reports it (`meta.size_after`), null when it does not. */
+  databaseBytes: number | null;
+  databaseLimitBytes: number;
 }
 
 export interface IndexHealthReport {
@@ -57,6 +68,8 @@ export interface HealthCheckOptions {
   settleMs?: number;
   /** Namespaces checked per run (the most recently updated first). */
   maxNamespaces?: number;
+  /** The plan's D1 database size limit (default Paid's); warns at D1_SIZE_WARN_RATIO of it. */
+  databaseLimitBytes?: number;
 }
 
 interface DocumentCounts {
@@ -156,6 +169,12 @@ export async function checkIndexHealth(
   } catch {
     problems.push("index_unavailable");
   }
+  // Every D1 result carries the database's size after the statement.
+  const databaseBytes = docs?.meta?.size_after ?? null;
+  const databaseLimitBytes = options.databaseLimitBytes ?? D1_MAX_DATABASE_BYTES.paid;
+  if (databaseBytes !== null && databaseBytes >= databaseLimitBytes * D1_SIZE_WARN_RATIO) {
+    problems.push("database_size_high");
+  }
   const orphanDeadLetters = deadRows.get("") ?? 0;
   if (orphanDeadLetters > 0) problems.push("dead_letters");
   if (namespaces.some((n) => n.state === "fail")) problems.push("namespaces_failing");
@@ -168,6 +187,8 @@ export async function checkIndexHealth(
       expectedVectors,
       namespaces: counts.length,
       namespacesChecked: checked.length,
+      databaseBytes,
+      databaseLimitBytes,
     },
     namespaces,
   };

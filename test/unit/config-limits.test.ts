@@ -3,6 +3,8 @@
 import { describe, expect, it } from "vitest";
 import {
   configLimitProblems,
+  d1DatabaseProblems,
+  MAX_D1_DATABASES_FREE,
   MAX_ENV_VAR_BYTES,
   MAX_ENV_VARS_FREE,
 } from "../../scripts/lib/config-limits.mjs";
@@ -44,6 +46,21 @@ describe("platform limits in wrangler.toml", () => {
         env === null ? data : ((data.env as Record<string, Record<string, unknown>>)[env] ?? {});
       expect((section.ratelimits as unknown[]).length, String(env)).toBe(4);
     }
+  });
+
+  it("counts the D1 databases of every environment against a Free account's 10", () => {
+    const data = parseToml(wranglerToml).data;
+    expect(d1DatabaseProblems(data)).toEqual([]);
+    const envs = (n: number) =>
+      Array.from(
+        { length: n },
+        (_, i) =>
+          `[[env.e${i}.d1_databases]]\nbinding = "DB"\ndatabase_name = "db-${i}"\ndatabase_id = "${i}"\n`,
+      ).join("\n");
+    expect(d1DatabaseProblems(parseToml(envs(MAX_D1_DATABASES_FREE)).data)).toEqual([]);
+    expect(d1DatabaseProblems(parseToml(envs(MAX_D1_DATABASES_FREE + 1)).data)).toEqual([
+      "11 D1 databases across environments: an account on Workers Free holds at most 10",
+    ]);
   });
 
   it("names each broken rate limit, oversized var and consumer setting", () => {

@@ -1,7 +1,12 @@
 // The index health check against D1 with a vector index that lost vectors or cannot answer.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { checkIndexHealth, healthState } from "../../src/observe/index-health";
+import {
+  checkIndexHealth,
+  D1_MAX_DATABASE_BYTES,
+  D1_SIZE_WARN_RATIO,
+  healthState,
+} from "../../src/observe/index-health";
 import { api, freshNamespace, waitForStatus } from "../helpers";
 
 describe("healthState", () => {
@@ -14,6 +19,24 @@ describe("healthState", () => {
 });
 
 describe("checkIndexHealth", () => {
+  it("reports the D1 database's size and warns at 80% of the plan's limit", async () => {
+    const index = { getByIds: async () => [], describe: async () => ({ vectorCount: 0 }) };
+    const check = (databaseLimitBytes?: number) =>
+      checkIndexHealth({ db: env.DB, index }, { stuckAfterMs: 60_000, maxNamespaces: 0, databaseLimitBytes });
+    const { totals } = await check();
+    expect(totals.databaseLimitBytes).toBe(D1_MAX_DATABASE_BYTES.paid);
+    const size = totals.databaseBytes ?? 0;
+    expect(size).toBeGreaterThan(0);
+    expect(totals.problems).not.toContain("database_size_high");
+    // A limit the database has reached 80% of: the totals warn.
+    const small = await check(Math.floor(size / D1_SIZE_WARN_RATIO));
+    expect(small.totals.problems).toContain("database_size_high");
+    expect(small.totals.state).not.toBe("ok");
+    // Just under 80% of a limit: no warning.
+    const roomy = await check(Math.ceil(size / D1_SIZE_WARN_RATIO) + 4096 * 100);
+    expect(roomy.totals.problems).not.toContain("database_size_high");
+  });
+
   it("finds indexed chunks whose vectors are gone, and a vector index that does not answer", async () => {
     const ns = freshNamespace("health");
     await api("PUT", `/v1/namespaces/${ns}/documents/one`, {

@@ -6,7 +6,12 @@ import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { invocationDataset } from "../../src/observe/analytics-limits";
 import { observeConfig } from "../../src/observe/config";
-import { checkIndexHealth, healthEvent, storeIndexHealth } from "../../src/observe/index-health";
+import {
+  checkIndexHealth,
+  D1_MAX_DATABASE_BYTES,
+  healthEvent,
+  storeIndexHealth,
+} from "../../src/observe/index-health";
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
 import { AnalyticsEngineMetrics } from "../../src/observe/metrics";
@@ -16,6 +21,7 @@ import { shardPolicy } from "../../src/shards/policy";
 import { acrossIndexes, reportShardUsage } from "../../src/shards/report";
 import type { VectorIndex } from "../../src/vectors/vector-index";
 import type { WorkerEnv } from "../env";
+import { planOf } from "../invocation-budget";
 import { buildServices, type Services } from "../services";
 
 const consoleSink: LogSink = (level, line) => {
@@ -132,7 +138,10 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     const indexes = await reportShards(env, config, services, logger);
     const report = await checkIndexHealth(
       { db: env.DB, index: acrossIndexes(indexes) },
-      { stuckAfterMs: observeConfig(env).stuckQueuedMs },
+      {
+        stuckAfterMs: observeConfig(env).stuckQueuedMs,
+        databaseLimitBytes: D1_MAX_DATABASE_BYTES[planOf(env)],
+      },
     );
     await storeIndexHealth(env.DB, report);
     const metrics = new AnalyticsEngineMetrics(invocationDataset(env));

@@ -18,7 +18,7 @@ import { errorResponses, jsonBody, jsonResponse, MAX_QUERY_CHARS, NamespaceParam
 import type { AppEnv } from "../types";
 
 const MODELS = Object.keys(EMBEDDING_MODELS) as [string, ...string[]];
-const MAX_GOLDEN_QUERIES = 500;
+export const MAX_GOLDEN_QUERIES = 500;
 
 const VersionParams = NamespaceParams.extend({
   id: z
@@ -61,7 +61,7 @@ const ActivateBody = z
   })
   .openapi("ActivateVersionRequest");
 
-const GoldenQueriesBody = z
+export const GoldenQueriesBody = z
   .strictObject({
     queries: z
       .array(
