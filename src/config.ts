@@ -45,6 +45,9 @@ const ConfigSchema = z
     CHUNK_OVERLAP_TOKENS: intVar(0, 256).default(32),
     MAX_DOCUMENT_BYTES: intVar(1, 25 * 1024 * 1024).default(1024 * 1024),
     MAX_REQUEST_BYTES: intVar(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024),
+    // At most 15 minutes: a queue consumer's wall-time limit. Source:
+    // https://developers.cloudflare.com/queues/platform/limits/ ("Consumer duration (wall clock time)").
+    INGEST_DOCUMENT_BUDGET_MS: intVar(100, 15 * 60_000).default(60_000),
     R2_NOTIFICATIONS: boolVar,
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
@@ -139,6 +142,8 @@ export interface Config {
   chunkMaxTokens: number;
   chunkOverlapTokens: number;
   maxDocumentBytes: number;
+  /** Wall time one ingest message may spend on its document before it is retried (then dead-lettered). */
+  ingestDocumentBudgetMs: number;
   maxRequestBytes: number;
   /** When true, R2 event notifications feed the ingest queue and the API does not enqueue. */
   r2Notifications: boolean;
@@ -239,6 +244,7 @@ export function loadConfig(env: object): Config {
     chunkMaxTokens: c.CHUNK_MAX_TOKENS,
     chunkOverlapTokens: c.CHUNK_OVERLAP_TOKENS,
     maxDocumentBytes: c.MAX_DOCUMENT_BYTES,
+    ingestDocumentBudgetMs: c.INGEST_DOCUMENT_BUDGET_MS,
     maxRequestBytes: c.MAX_REQUEST_BYTES,
     r2Notifications: c.R2_NOTIFICATIONS,
     documentsBucketName: c.DOCUMENTS_BUCKET_NAME,
