@@ -62,7 +62,8 @@ and chunks/s, end to end through the queue).
 
 Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, body).
 
-npm run bench -- index-micro [options] runs the local index engine's micro-benchmark instead.`;
+npm run bench -- index-micro [options] runs the local index engine's micro-benchmark instead.
+npm run bench -- ingest-flood [options] measures one tenant's ingest lag while another floods it.`;
 
 const REQUEST_TIMEOUT_MS = 30_000;
 /** The scenario with a throughput target, measured again in rounds interleaved with the no-op. */
@@ -111,6 +112,8 @@ function gitFacts() {
 async function main(argv) {
   // The local index engine's micro-benchmark needs no server: `npm run bench -- index-micro [--help]`.
   if (argv[0] === "index-micro") return (await import("./bench/index-micro.mjs")).main(argv.slice(1));
+  // Ingest under an adversarial flood from another tenant: `npm run bench -- ingest-flood [--help]`.
+  if (argv[0] === "ingest-flood") return (await import("./bench/ingest-flood.mjs")).main(argv.slice(1));
   const values = parseCommandLine(argv, {
     duration: { type: "string" },
     warmup: { type: "string" },
