@@ -411,7 +411,10 @@ function markup(token: fc.Arbitrary<string>): fc.Arbitrary<string> {
     {
       arbitrary: fc
         .tuple(fc.array(piece, { minLength: 1, maxLength: 4 }), fc.integer({ min: 2, max: 20_000 }))
-        .map(([parts, n]) => parts.join("").repeat(n).slice(0, 900_000)),
+        .map(([parts, n]) => {
+          const unit = parts.join("");
+          return unit.repeat(Math.min(n, Math.ceil(900_000 / Math.max(1, unit.length)))).slice(0, 900_000);
+        }),
       weight: 1,
     },
   );
