@@ -95,7 +95,8 @@ async function main(argv) {
     log(`written in ${(writtenMs / 1000).toFixed(1)} s; waiting for the queue to drain...`);
     for (;;) {
       const stats = await service.call("GET", `/v1/namespaces/${NAMESPACE}`);
-      if (stats.status === 200 && stats.body.pending === 0) break;
+      const settled = stats.body?.documents + stats.body?.failed >= accepted.length;
+      if (stats.status === 200 && stats.body.pending === 0 && settled) break;
       if (performance.now() - started > timeoutMs) {
         log(`still ${stats.body?.pending} pending after the timeout`);
         break;
