@@ -64,7 +64,8 @@ Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, bo
 
 npm run bench -- index-micro [options] runs the local index engine's micro-benchmark instead.
 npm run bench -- ingest-worst [options] measures the ingest's worst cases in one queue invocation.
-npm run bench -- ingest-adversarial [options] times the ingest parsers on prose and hostile inputs.`;
+npm run bench -- ingest-adversarial [options] times the ingest parsers on prose and hostile inputs.
+npm run bench -- ingest-flood [options] measures one tenant's ingest lag while another floods it.`;
 
 const REQUEST_TIMEOUT_MS = 30_000;
 /** The scenario with a throughput target, measured again in rounds interleaved with the no-op. */
@@ -118,6 +119,8 @@ async function main(argv) {
   // The ingest parsers on hostile inputs, no server either: `npm run bench -- ingest-adversarial`.
   if (argv[0] === "ingest-adversarial")
     return (await import("./bench/ingest-adversarial.mjs")).main(argv.slice(1));
+  // Ingest under an adversarial flood from another tenant: `npm run bench -- ingest-flood [--help]`.
+  if (argv[0] === "ingest-flood") return (await import("./bench/ingest-flood.mjs")).main(argv.slice(1));
   const values = parseCommandLine(argv, {
     duration: { type: "string" },
     warmup: { type: "string" },

@@ -50,6 +50,9 @@ const ConfigSchema = z
     MAX_JSON_DEPTH: intVar(1, 10_000).default(64),
     MAX_JSON_KEY_PATH_BYTES: intVar(16, 1024 * 1024).default(1024),
     MAX_CHUNKS_PER_DOCUMENT: intVar(1, 1_000_000).default(4000),
+    // At most 15 minutes: a queue consumer's wall-time limit. Source:
+    // https://developers.cloudflare.com/queues/platform/limits/ ("Consumer duration (wall clock time)").
+    INGEST_DOCUMENT_BUDGET_MS: intVar(100, 15 * 60_000).default(60_000),
     R2_NOTIFICATIONS: boolVar,
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
@@ -151,6 +154,8 @@ export interface Config {
   chunkMaxTokens: number;
   chunkOverlapTokens: number;
   maxDocumentBytes: number;
+  /** Wall time one ingest message may spend on its document before it is retried (then dead-lettered). */
+  ingestDocumentBudgetMs: number;
   maxRequestBytes: number;
   /** What one document may expand into when parsed (src/ingest/limits.ts). */
   parseLimits: ParseLimits;
@@ -260,6 +265,7 @@ export function loadConfig(env: object): Config {
     chunkMaxTokens: c.CHUNK_MAX_TOKENS,
     chunkOverlapTokens: c.CHUNK_OVERLAP_TOKENS,
     maxDocumentBytes: c.MAX_DOCUMENT_BYTES,
+    ingestDocumentBudgetMs: c.INGEST_DOCUMENT_BUDGET_MS,
     maxRequestBytes: c.MAX_REQUEST_BYTES,
     parseLimits: {
       maxParsedTextBytes: c.MAX_PARSED_TEXT_BYTES,

@@ -188,12 +188,12 @@ async function findDirectUrl(pgid, proxyPort) {
 /**
  * Serves the built Worker with `wrangler dev --local`; `vars` are passed as --var.
  * @param {{ workspace: ReturnType<typeof createWorkspace>, adminKey: string, vars: Record<string, string>,
- *   port?: number, label: string }} options
+ *   port?: number, inspectorPort?: number, label: string }} options
  * @returns {Promise<RunningServer>}
  */
-export async function startWrangler({ workspace, adminKey, vars, port, label }) {
+export async function startWrangler({ workspace, adminKey, vars, port, inspectorPort: inspector, label }) {
   const [httpPort, inspectorPort] =
-    port === undefined ? await freePorts(2) : [port, ...(await freePorts(1, [port]))];
+    port === undefined ? await freePorts(2) : [port, inspector ?? (await freePorts(1, [port]))[0]];
   if (httpPort === undefined || inspectorPort === undefined) throw new Error("no free port");
   const logFile = path.join(workspace.logsDir, `wrangler-${label}.log`);
   const varArgs = Object.entries({ BACKEND: "local", ADMIN_API_KEY: adminKey, ...vars }).flatMap(([k, v]) => [

@@ -1,5 +1,6 @@
 // HTML to readable text with its heading structure, streamed through the Workers HTMLRewriter:
 // only what a reader would see is kept; scripts, styles and other non-content never leak through.
+import { AppError } from "../errors";
 import { MAX_HEADING_CHARS, oneLine, type ParsedDocument, SectionBuilder } from "./document";
 import { decodeEntities } from "./entities";
 
@@ -203,7 +204,17 @@ export async function parseHtml(body: string): Promise<ParsedDocument> {
     .on("*", { element: (el) => collector.startElement(el) })
     .onDocument({ text: (chunk) => collector.text(chunk) });
   // Draining the transformed body is what drives the handlers; the output itself is unused.
-  await rewriter.transform(new Response(body, { headers: { "content-type": "text/html" } })).arrayBuffer();
+  try {
+    await rewriter.transform(new Response(body, { headers: { "content-type": "text/html" } })).arrayBuffer();
+  } catch (err) {
+    // lol-html refuses input it cannot parse within its 3 MiB (e.g. thousands of unclosed nested
+    // elements): "TypeError: Parser error: The memory limit has been exceeded." (workerd
+    // src/workerd/api/html-rewriter.c++, max_allowed_memory_usage). The same input fails again.
+    if (err instanceof TypeError && err.message.includes("Parser error:")) {
+      throw new AppError("unprocessable", `HTML could not be parsed: ${err.message}`, { retryable: false });
+    }
+    throw err;
+  }
   collector.finish();
   const sections = collector.builder.finish();
   return collector.title === undefined ? { sections } : { title: collector.title, sections };

@@ -15,6 +15,7 @@ import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { defaultVersion, type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
 import type { VersionServices } from "../versions/services";
+import { DocumentBudget } from "./budget";
 import { type Chunk, chunkDocument } from "./chunk";
 import { chunkId, chunkIdPrefix, chunkIds } from "./ids";
 import { type IngestMessage, IngestMessageSchema, isDeleteAction } from "./messages";
@@ -165,9 +166,9 @@ export async function processMessage(deps: IngestDeps, body: unknown, attempts: 
   const { namespace, id } = target;
   const log = deps.logger.child({ namespace, docId: id, action: message.action, attempts });
   try {
-    return isDeleteAction(message.action)
-      ? await removeDocument(deps, namespace, id, message, log)
-      : await indexDocument(deps, namespace, id, message, log);
+    if (isDeleteAction(message.action)) return await removeDocument(deps, namespace, id, message, log);
+    const budget = new DocumentBudget(deps.config.ingestDocumentBudgetMs);
+    return await budget.run(() => indexDocument(deps, namespace, id, message, log, budget));
   } catch (err) {
     const error = errorMessage(err);
     if (!isRetryable(err)) {
@@ -190,6 +191,7 @@ async function indexDocument(
   id: string,
   message: IngestMessage,
   log: Logger,
+  budget: DocumentBudget,
 ): Promise<Decision> {
   const started = Date.now();
   const object = await r2("read", () => deps.blobs.get(message.object.key));
@@ -241,7 +243,9 @@ async function indexDocument(
       { retryable: false },
     );
   }
+  budget.check("read");
   const text = await r2("read body", () => object.text());
+  budget.check("parse");
   const parsed = await parseDocument(text, upload.contentType, deps.config.parseLimits);
   const title = row?.title ?? upload.title ?? parsed.title ?? null;
   const targets = await writeTargets(deps, namespace);
@@ -258,6 +262,7 @@ async function indexDocument(
     const key = `${maxTokens}/${overlapTokens}/${target.embedder.maxInputTokens}`;
     let chunks = chunkings.get(key);
     if (!chunks) {
+      budget.check("chunk");
       chunks = chunkDocument(
         { ...parsed, title: title ?? undefined },
         {
@@ -275,6 +280,7 @@ async function indexDocument(
     const overQuota = await quota.chunks(chunks.length);
     if (overQuota) throw overQuota;
     const versionPrefix = versionChunkPrefix(prefix, target.spec.id);
+    budget.check("embed");
     const records = await chunkVectors(target, namespace, versionPrefix, chunks, metadata);
     written.push({ target, prefix: versionPrefix, chunks, records });
   }
@@ -286,11 +292,13 @@ async function indexDocument(
 
   const previousCount = row?.chunkCount ?? 0;
   for (const w of written) {
+    budget.check("vector write");
     await upsertAll(w.target.index, w.records);
     if (previousCount > w.chunks.length)
       await deleteVectors(w.target.index, chunkIds(w.prefix, w.chunks.length, previousCount));
   }
 
+  budget.check("commit");
   const committed = await deps.store.commitIndexed(namespace, id, etag, {
     title,
     versions: written.map((w) => ({

@@ -1,10 +1,16 @@
-// The ingest queue's consumer: runs processMessage for each message (a few at a time) and
-// applies its decision. Nothing is dropped: a crash in processing retries the message, a
-// message that can never be processed is recorded in D1 before it is acknowledged.
+// The ingest queue's consumer: runs processMessage for each message (a few at a time, smallest
+// document first) and applies its decision as soon as that message is done. Nothing is dropped: a
+// crash in processing retries the message, a message that can never be processed is recorded in
+// D1 before it is acknowledged. Each message is acked or retried on its own because "Messages that
+// are explicitly acknowledged will not be re-delivered, even if your queue consumer fails on a
+// subsequent message and/or fails to return successfully when processing a batch"
+// (https://developers.cloudflare.com/queues/configuration/batching-retries/#explicit-acknowledgement-and-retries):
+// when one runaway document gets the invocation killed, only the messages still in flight return.
 import { type BackupTaskDeps, isBackupTask } from "../../src/backup/messages";
 import { processBackupTask } from "../../src/backup/task";
 import { publishGenerations } from "../../src/cache/generation";
 import { errorMessage } from "../../src/errors";
+import { smallestFirst } from "../../src/ingest/budget";
 import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
 import { mapLimit } from "../../src/util/concurrency";
 import { processVersionTask, type VersionTaskDeps } from "../../src/versions/backfill";
@@ -19,7 +25,7 @@ export async function consumeIngest(
   db: D1Database,
 ): Promise<void> {
   const changed = new Set<string>();
-  await mapLimit(batch.messages, CONCURRENCY, async (message) => {
+  await mapLimit(smallestFirst(batch.messages), CONCURRENCY, async (message) => {
     try {
       // Version builds and purges, backups and restores share the queue with document events.
       const decision = isBackupTask(message.body)
