@@ -18,7 +18,7 @@ export const DEFAULT_BASE_URL = "http://localhost:8787";
  *   metadata: Record<string, MetadataValue> }} SearchResult
  * @typedef {{ results: SearchResult[], version: unknown, cache: "hit" | "miss", degraded: string[] }} SearchResponse
  * @typedef {{ attempt: number, delayMs: number, reason: string }} RetryNotice
- * @typedef {{ retries?: number }} CallOptions
+ * @typedef {{ retries?: number, anonymous?: boolean }} CallOptions
  * @typedef {{ body: unknown, lastAttemptMs: number, attempts: number, headers: Headers }} Timed
  */
 
@@ -134,6 +134,8 @@ export function createClient(options = {}) {
     const url = `${baseUrl}${path}`;
     /** @type {Record<string, string>} */
     const headers = { ...baseHeaders };
+    // Public endpoints answer anonymous callers too (readiness: its status alone).
+    if (callOptions.anonymous) delete headers.authorization;
     let payload;
     if (body !== undefined) {
       headers["content-type"] = "application/json";

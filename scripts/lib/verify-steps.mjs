@@ -118,10 +118,18 @@ async function health(ctx) {
   }
   /** @type {Record<string, unknown>} */
   let ready;
-  try {
-    ready = /** @type {Record<string, unknown>} */ (
-      await client.request("GET", "/readyz", undefined, { retries: 1 })
+  /** @param {boolean} anonymous */
+  const readiness = async (anonymous) =>
+    /** @type {Record<string, unknown>} */ (
+      await client.request("GET", "/readyz", undefined, { retries: 1, anonymous })
     );
+  try {
+    // Details come with an admin key; a key /readyz refuses (401) gets the public status alone,
+    // and the step that first needs the key reports it.
+    ready = await readiness(false).catch((err) => {
+      if (err instanceof ApiError && err.status === 401) return readiness(true);
+      throw err;
+    });
   } catch (err) {
     const checks = err instanceof ApiError ? err.problem?.checks : undefined;
     if (checks && typeof checks === "object") {

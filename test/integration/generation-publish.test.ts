@@ -49,7 +49,7 @@ describe("generation publishing", () => {
           id: `gen-${ns}-${b}-${i}`,
           timestamp: new Date(),
           attempts: 1,
-          body: putMessage("local", key, object.size, object.etag),
+          body: putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag),
         });
       }
       batches.push(createMessageBatch("edgesearch-ingest", messages));

@@ -92,7 +92,7 @@ describe("document ids of objects uploaded straight to R2", () => {
     const ns = freshNamespace("ids-r2");
     const key = `${ns}/invoice\u202efdp.exe`;
     const object = await env.DOCUMENTS.put(key, "uploaded without the API");
-    const body = putMessage("local", key, object?.size ?? 0, object?.etag ?? "");
+    const body = putMessage(env.DOCUMENTS_BUCKET_NAME, key, object?.size ?? 0, object?.etag ?? "");
     const batch = createMessageBatch("edgesearch-ingest", [
       { id: `ids-${Date.now()}`, timestamp: new Date(), attempts: 1, body },
     ]);

@@ -83,7 +83,7 @@ describe("AnalyticsEngineMetrics within the limits", () => {
     );
     const [point] = inner.points;
     const blobs = point?.blobs ?? [];
-    expect(blobs).toHaveLength(7);
+    expect(blobs).toHaveLength(8);
     expect(blobs.reduce((sum, b) => sum + bytes(b), 0)).toBeLessThanOrEqual(16_000);
     // Cut on a character boundary: 400 two-byte characters, no replacement character.
     expect(blobs[6]).toBe("é".repeat(400));
@@ -95,7 +95,7 @@ describe("AnalyticsEngineMetrics within the limits", () => {
     new AnalyticsEngineMetrics(new StrictDataset(inner)).search(search({ code: "bad_request", colo: "AMS" }));
     expect(inner.points[0]).toEqual({
       indexes: ["docs"],
-      blobs: ["search", "docs", "hybrid", "miss", "", "AMS", "bad_request"],
+      blobs: ["search", "docs", "hybrid", "miss", "", "AMS", "bad_request", ""],
       doubles: [200, 3, 12.3, 1, 2, 3, 0, 0, 0, 0, 0],
     });
   });
