@@ -195,7 +195,6 @@ function flatten(root: unknown, limits: ParseLimits): string {
   if (!Array.isArray(root) && !isRecord(root)) return "";
   const paragraphs: string[] = [];
   let lines: string[] = [];
-  let run: string[] = [];
   let textBytes = 0;
   const count = (bytes: number) => {
     textBytes += bytes;
@@ -209,13 +208,7 @@ function flatten(root: unknown, limits: ParseLimits): string {
     count(utf8Bytes(text) + separator());
     lines.push(text);
   };
-  const endRun = () => {
-    if (run.length === 0) return;
-    lines.push(run.join(", "));
-    run = [];
-  };
   const endParagraph = () => {
-    endRun();
     if (lines.length > 0) paragraphs.push(lines.join("\n"));
     lines = [];
   };
@@ -238,27 +231,43 @@ function flatten(root: unknown, limits: ParseLimits): string {
     const { value, keys } = top;
     const size = keys === undefined ? (value as unknown[]).length : keys.length;
     if (top.next >= size) {
-      endRun();
       stack.pop();
       continue;
     }
-    const i = top.next++;
     const atTop = stack.length === 1;
     if (keys === undefined) {
-      const element = (value as unknown[])[i];
-      const text = scalar(element);
-      if (text !== undefined) {
-        if (text.length === 0) continue;
-        // A new run's line, or ", " and the next value on it.
-        count(utf8Bytes(text) + (run.length > 0 ? 2 : separator()));
-        run.push(text);
-      } else if (Array.isArray(element) || isRecord(element)) {
+      const items = value as unknown[];
+      // A run of values becomes one line, ", " between them. Found first, then joined at once: a
+      // long array is mostly runs, and Array.join converts numbers far faster than a loop of
+      // String() calls (a run's text is within a small multiple of its JSON, so it is counted once).
+      const start = top.next;
+      let i = start;
+      let strings = false;
+      for (; i < size; i++) {
+        const t = typeof items[i];
+        if (t === "string") strings = true;
+        else if (t !== "number" && t !== "boolean") break;
+      }
+      if (i > start) {
+        const run = start === 0 && i === size ? items : items.slice(start, i);
+        const text = strings
+          ? run
+              .map((v) => (typeof v === "string" ? oneLine(v) : String(v)))
+              .filter((v) => v.length > 0)
+              .join(", ")
+          : run.join(", ");
         if (atTop) endParagraph();
-        else endRun();
+        if (text.length > 0) line(text);
+      }
+      top.next = i + 1;
+      const element = items[i];
+      if ((Array.isArray(element) && element.length > 0) || isRecord(element)) {
+        if (atTop) endParagraph();
         stack.push(frame(element, top.pathBytes + digits(i) + 2));
       }
       continue;
     }
+    const i = top.next++;
     const key = keys[i] as string;
     const member = (value as JsonRecord)[key];
     if (atTop) endParagraph();
