@@ -29,9 +29,10 @@ export function tidyParagraph(raw: string): string {
 
 /** Splits plain text into tidy paragraphs on blank lines. */
 export function plainParagraphs(text: string): string[] {
+  // A line ends at "\r\n", "\r" or "\n". A run of blank lines is one break: the whitespace after
+  // it would make only empty paragraphs or leading blanks, which tidyParagraph drops.
   return text
-    .replace(/\r\n?/g, "\n")
-    .split(/\n[^\S\n]*\n/)
+    .split(/(?:\r\n|\r(?!\n)|\n)[^\S\r\n]*(?:\r\n|\r(?!\n)|\n)\s*/)
     .map(tidyParagraph)
     .filter((p) => p.length > 0);
 }
