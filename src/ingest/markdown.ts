@@ -175,14 +175,18 @@ function atxText(raw: string): string {
 function tableCells(row: string): string {
   const out = new CodeUnits(row.length + 16);
   let from = 0;
+  let emptyBefore = false;
   for (let i = 0; i <= row.length; i++) {
     if (i < row.length && (row.charCodeAt(i) !== PIPE || row.charCodeAt(i - 1) === BACKSLASH)) continue;
     let start = from;
     let end = i;
     while (start < end && isTrimmed(row.charCodeAt(start))) start++;
     while (end > start && isTrimmed(row.charCodeAt(end - 1))) end--;
-    if (from > 0) out.pushSlice(" | ", 0, 3);
+    // After an empty cell, "| ": the space before it is already there, and tidying would collapse
+    // the two anyway, after rewriting every one of a long run of empty cells.
+    if (from > 0) out.pushSlice(" | ", emptyBefore ? 1 : 0, 3);
     out.pushSlice(row, start, end);
+    emptyBefore = start === end;
     from = i + 1;
   }
   return out.toString();
