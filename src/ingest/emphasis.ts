@@ -7,6 +7,8 @@
 // applied in that order, but each run is looked at once: the expressions themselves retry every
 // position of a long run and take time quadratic in its length.
 
+import { CodeUnits } from "./code-units";
+
 const LETTER_OR_NUMBER_RE = /^[\p{L}\p{N}]$/u;
 const SPACE_RE = /^\s$/u;
 const STAR = 0x2a;
@@ -64,8 +66,8 @@ function longEnough(marker: number, length: number): boolean {
  * the run it returns is removed.
  */
 function rewriteRuns(s: string, cut: (start: number, end: number) => [number, number] | null): string {
-  const parts: string[] = [];
-  let kept = 0;
+  // The removed spans as [from, to) pairs, in order.
+  const cuts: number[] = [];
   for (let i = 0; i < s.length; ) {
     const c = s.charCodeAt(i);
     if (c !== STAR && c !== UNDERSCORE && c !== TILDE) {
@@ -76,13 +78,29 @@ function rewriteRuns(s: string, cut: (start: number, end: number) => [number, nu
     while (end < s.length && s.charCodeAt(end) === c) end++;
     const span = cut(i, end);
     i = end;
-    if (!span) continue;
-    parts.push(s.slice(kept, span[0]));
-    kept = span[1];
+    if (span) cuts.push(span[0], span[1]);
   }
-  if (kept === 0) return s;
-  parts.push(s.slice(kept));
-  return parts.join("");
+  if (cuts.length === 0) return s;
+  // A few cuts: the kept slices joined. Many (a flood of short runs): one copy of the kept code
+  // units, instead of a string per kept piece.
+  if (cuts.length < s.length / 32) {
+    const parts: string[] = [];
+    let kept = 0;
+    for (let k = 0; k < cuts.length; k += 2) {
+      parts.push(s.slice(kept, cuts[k]));
+      kept = cuts[k + 1] ?? kept;
+    }
+    parts.push(s.slice(kept));
+    return parts.join("");
+  }
+  const out = new CodeUnits(s.length);
+  let kept = 0;
+  for (let k = 0; k < cuts.length; k += 2) {
+    out.pushSlice(s, kept, cuts[k] ?? kept);
+    kept = cuts[k + 1] ?? kept;
+  }
+  out.pushSlice(s, kept, s.length);
+  return out.toString();
 }
 
 /** Drops marker runs that open a span: before a word, after the start or a non-word character. */
