@@ -174,13 +174,21 @@ function wordPiece(word: string, out: number[] | null): number {
 const wordCountCache = new Map<string, number>();
 const WORD_CACHE_LIMIT = 50_000;
 
-function cachedWordCount(word: string): number {
-  const hit = wordCountCache.get(word);
+// Isolate-lifetime: token counts of recently seen raw words that need normalizing (accents,
+// combining marks, dropped characters), so a flood of them is normalized once each; cleared when full.
+const rawWordCountCache = new Map<string, number>();
+
+function cached(cache: Map<string, number>, key: string, count: (key: string) => number): number {
+  const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  const n = wordPiece(word, null);
-  if (wordCountCache.size >= WORD_CACHE_LIMIT) wordCountCache.clear();
-  wordCountCache.set(word, n);
+  const n = count(key);
+  if (cache.size >= WORD_CACHE_LIMIT) cache.clear();
+  cache.set(key, n);
   return n;
+}
+
+function cachedWordCount(word: string): number {
+  return cached(wordCountCache, word, (w) => wordPiece(w, null));
 }
 
 /** Token count (or ids, with `out`) of one word unit's raw text. */
@@ -189,6 +197,14 @@ function wordUnit(raw: string, plain: boolean, out: number[] | null): number {
     const word = raw.toLowerCase();
     return out ? wordPiece(word, out) : cachedWordCount(word);
   }
+  if (out === null && raw.length <= MAX_CHARS_PER_WORD) {
+    return cached(rawWordCountCache, raw, (r) => normalizedUnit(r, null));
+  }
+  return normalizedUnit(raw, out);
+}
+
+/** wordUnit for a word that needs normalizing. */
+function normalizedUnit(raw: string, out: number[] | null): number {
   const word = normalizeWord(raw);
   if (word.length === 0) return 0;
   // Decomposition can surface punctuation (U+1FEF becomes "`"), which BERT splits off afterwards.

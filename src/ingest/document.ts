@@ -16,9 +16,16 @@ export interface ParsedDocument {
 // Whitespace other than one plain space: a tab, a run, any Unicode space.
 const ODD_SPACE_RE = /[^\S\n ]| {2}/;
 
+// Anything tidyParagraph would change: odd or doubled spaces, a line break next to a space or another
+// line break, whitespace at either end.
+const UNTIDY_RE = /[^\S\n ]| {2}|\n[ \n]| \n|^\s|\s$/;
+
 /** Collapses runs of spaces within each line and drops empty lines, so no blank line remains. */
 export function tidyParagraph(raw: string): string {
   if (!/\S/.test(raw)) return "";
+  // Already tidy (single spaces, no blank or padded line, nothing to trim): most paragraphs, and a
+  // flood of short lines would pay for a split, a test and a trim per line.
+  if (!UNTIDY_RE.test(raw)) return raw;
   // Most lines hold single spaces only, which the rewrite would keep: it is skipped for them.
   return raw
     .split(/\r\n?|\n/)
@@ -29,9 +36,10 @@ export function tidyParagraph(raw: string): string {
 
 /** Splits plain text into tidy paragraphs on blank lines. */
 export function plainParagraphs(text: string): string[] {
+  // A line ends at "\r\n", "\r" or "\n". A run of blank lines is one break: the whitespace after
+  // it would make only empty paragraphs or leading blanks, which tidyParagraph drops.
   return text
-    .replace(/\r\n?/g, "\n")
-    .split(/\n[^\S\n]*\n/)
+    .split(/(?:\r\n|\r(?!\n)|\n)[^\S\r\n]*(?:\r\n|\r(?!\n)|\n)\s*/)
     .map(tidyParagraph)
     .filter((p) => p.length > 0);
 }

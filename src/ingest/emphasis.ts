@@ -7,78 +7,122 @@
 // applied in that order, but each run is looked at once: the expressions themselves retry every
 // position of a long run and take time quadratic in its length.
 
-const RUN_RE = /\*+|_+|~+/g;
+import { CodeUnits } from "./code-units";
+
 const LETTER_OR_NUMBER_RE = /^[\p{L}\p{N}]$/u;
 const SPACE_RE = /^\s$/u;
-const TILDE = "~";
+const STAR = 0x2a;
+const UNDERSCORE = 0x5f;
+const TILDE = 0x7e;
 
-function isMarker(ch: string): boolean {
-  return ch === "*" || ch === "_" || ch === TILDE;
+// What sits next to a marker run: nothing (start or end of text), another marker, whitespace, a
+// letter or digit, anything else. ASCII is looked up by code unit: a flood of short runs ("a*a*")
+// would otherwise pay for a string and a regular expression on each side of every run.
+const END = 0;
+const MARKER = 1;
+const SPACE = 2;
+const WORD = 3;
+const OTHER = 4;
+const ASCII_KIND = new Uint8Array(128).fill(OTHER);
+for (let c = 0; c < 128; c++) {
+  if (c === STAR || c === UNDERSCORE || c === TILDE) ASCII_KIND[c] = MARKER;
+  else if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) ASCII_KIND[c] = SPACE;
+  else if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) {
+    ASCII_KIND[c] = WORD;
+  }
 }
 
-/** The code point that ends just before `at` (a surrogate pair counts as one), or "" at the start. */
-function charBefore(s: string, at: number): string {
-  if (at <= 0) return "";
+/** The kind of one non-ASCII code point. */
+function kindOf(ch: string): number {
+  if (SPACE_RE.test(ch)) return SPACE;
+  return LETTER_OR_NUMBER_RE.test(ch) ? WORD : OTHER;
+}
+
+/** The kind of the code point that ends just before `at` (a surrogate pair counts as one). */
+function kindBefore(s: string, at: number): number {
+  if (at <= 0) return END;
   const low = s.charCodeAt(at - 1);
+  if (low < 128) return ASCII_KIND[low] ?? OTHER;
   const high = at >= 2 ? s.charCodeAt(at - 2) : 0;
   const pair = low >= 0xdc00 && low <= 0xdfff && high >= 0xd800 && high <= 0xdbff;
-  return s.slice(pair ? at - 2 : at - 1, at);
+  return kindOf(s.slice(pair ? at - 2 : at - 1, at));
 }
 
-/** The code point that starts at `at`, or "" at the end. */
-function charAt(s: string, at: number): string {
-  const cp = s.codePointAt(at);
-  return cp === undefined ? "" : String.fromCodePoint(cp);
-}
-
-function isLetterOrNumber(ch: string): boolean {
-  return LETTER_OR_NUMBER_RE.test(ch);
+/** The kind of the code point that starts at `at`. */
+function kindAt(s: string, at: number): number {
+  if (at >= s.length) return END;
+  const c = s.charCodeAt(at);
+  if (c < 128) return ASCII_KIND[c] ?? OTHER;
+  return kindOf(String.fromCodePoint(s.codePointAt(at) ?? c));
 }
 
 /** A marker run of this length counts: one * or _ is enough, strikethrough needs ~~. */
-function longEnough(marker: string, length: number): boolean {
+function longEnough(marker: number, length: number): boolean {
   return length >= (marker === TILDE ? 2 : 1);
 }
 
-/** Applies `cut` to every marker run: the part of the run it returns is removed. */
+/**
+ * Applies `cut` to every run of one marker character (the runs /\*+|_+|~+/g finds): the part of
+ * the run it returns is removed.
+ */
 function rewriteRuns(s: string, cut: (start: number, end: number) => [number, number] | null): string {
-  const parts: string[] = [];
-  let kept = 0;
-  for (const match of s.matchAll(RUN_RE)) {
-    const span = cut(match.index, match.index + match[0].length);
-    if (!span) continue;
-    parts.push(s.slice(kept, span[0]));
-    kept = span[1];
+  // The removed spans as [from, to) pairs, in order.
+  const cuts: number[] = [];
+  for (let i = 0; i < s.length; ) {
+    const c = s.charCodeAt(i);
+    if (c !== STAR && c !== UNDERSCORE && c !== TILDE) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < s.length && s.charCodeAt(end) === c) end++;
+    const span = cut(i, end);
+    i = end;
+    if (span) cuts.push(span[0], span[1]);
   }
-  if (kept === 0) return s;
-  parts.push(s.slice(kept));
-  return parts.join("");
+  if (cuts.length === 0) return s;
+  // A few cuts: the kept slices joined. Many (a flood of short runs): one copy of the kept code
+  // units, instead of a string per kept piece.
+  if (cuts.length < s.length / 32) {
+    const parts: string[] = [];
+    let kept = 0;
+    for (let k = 0; k < cuts.length; k += 2) {
+      parts.push(s.slice(kept, cuts[k]));
+      kept = cuts[k + 1] ?? kept;
+    }
+    parts.push(s.slice(kept));
+    return parts.join("");
+  }
+  const out = new CodeUnits(s.length);
+  let kept = 0;
+  for (let k = 0; k < cuts.length; k += 2) {
+    out.pushSlice(s, kept, cuts[k] ?? kept);
+    kept = cuts[k + 1] ?? kept;
+  }
+  out.pushSlice(s, kept, s.length);
+  return out.toString();
 }
 
 /** Drops marker runs that open a span: before a word, after the start or a non-word character. */
 function dropOpeners(s: string): string {
   return rewriteRuns(s, (start, end) => {
-    const marker = s[start] ?? "";
-    const next = charAt(s, end);
-    if (next === "" || isMarker(next) || SPACE_RE.test(next)) return null;
-    const before = charBefore(s, start);
+    const next = kindAt(s, end);
+    if (next === END || next === MARKER || next === SPACE) return null;
     // After a letter or digit the run's first character is the non-word character that the rest
     // of the run follows.
-    const from = before === "" || !isLetterOrNumber(before) ? start : start + 1;
-    return longEnough(marker, end - from) ? [from, end] : null;
+    const from = kindBefore(s, start) === WORD ? start + 1 : start;
+    return longEnough(s.charCodeAt(start), end - from) ? [from, end] : null;
   });
 }
 
 /** Drops marker runs that close a span: after a word, before the end or a non-word character. */
 function dropClosers(s: string): string {
   return rewriteRuns(s, (start, end) => {
-    const marker = s[start] ?? "";
-    const before = charBefore(s, start);
-    if (before === "" || isMarker(before) || SPACE_RE.test(before)) return null;
-    const next = charAt(s, end);
+    const before = kindBefore(s, start);
+    if (before === END || before === MARKER || before === SPACE) return null;
     // Before a letter or digit the run's last character is the non-word character the rest precedes.
-    const to = next === "" || !isLetterOrNumber(next) ? end : end - 1;
-    return longEnough(marker, to - start) ? [start, to] : null;
+    const to = kindAt(s, end) === WORD ? end - 1 : end;
+    return longEnough(s.charCodeAt(start), to - start) ? [start, to] : null;
   });
 }
 

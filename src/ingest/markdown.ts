@@ -29,6 +29,18 @@ const TAG_RE = /<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g;
 const ESCAPE_BASE = 0xe000;
 const BACKSLASH = 0x5c;
 const PIPE = 0x7c;
+const BACKTICK = 0x60;
+const TILDE = 0x7e;
+const LESS_THAN = 0x3c;
+const HASH = 0x23;
+const EQUALS = 0x3d;
+const HYPHEN = 0x2d;
+const ASTERISK = 0x2a;
+const UNDERSCORE = 0x5f;
+const OPEN_BRACKET = 0x5b;
+const COLON = 0x3a;
+const GREATER_THAN = 0x3e;
+const PLUS = 0x2b;
 const CODE_OPEN = "\ue100";
 const CODE_CLOSE = "\ue101";
 
@@ -171,18 +183,29 @@ function atxText(raw: string): string {
   return end < text.length && (before === " " || before === "\t") ? text.slice(0, end) : text;
 }
 
+/** Where the first character other than a space or tab is (the line's length if none). */
+function firstNonBlank(line: string): number {
+  let i = 0;
+  while (i < line.length && (line.charCodeAt(i) === 0x20 || line.charCodeAt(i) === 0x09)) i++;
+  return i;
+}
+
 /** A table row's cells, each trimmed, joined by " | ": split at each pipe no backslash escapes. */
 function tableCells(row: string): string {
   const out = new CodeUnits(row.length + 16);
   let from = 0;
+  let emptyBefore = false;
   for (let i = 0; i <= row.length; i++) {
     if (i < row.length && (row.charCodeAt(i) !== PIPE || row.charCodeAt(i - 1) === BACKSLASH)) continue;
     let start = from;
     let end = i;
     while (start < end && isTrimmed(row.charCodeAt(start))) start++;
     while (end > start && isTrimmed(row.charCodeAt(end - 1))) end--;
-    if (from > 0) out.pushSlice(" | ", 0, 3);
+    // After an empty cell, "| ": the space before it is already there, and tidying would collapse
+    // the two anyway, after rewriting every one of a long run of empty cells.
+    if (from > 0) out.pushSlice(" | ", emptyBefore ? 1 : 0, 3);
     out.pushSlice(row, start, end);
+    emptyBefore = start === end;
     from = i + 1;
   }
   return out.toString();
@@ -190,9 +213,15 @@ function tableCells(row: string): string {
 
 /** One line of a paragraph without its block markers (quotes, bullets, table pipes). */
 function contentLine(line: string): string {
-  let s = line.replace(/^ {0,3}(?:>[ \t]?)+/, "");
-  s = s.replace(/^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/, "");
-  if (/^[ \t]*\|/.test(s)) {
+  let s = line;
+  // Each pattern runs only when the first non-blank character can start it, as in parseMarkdown.
+  if (s.charCodeAt(firstNonBlank(s)) === GREATER_THAN) s = s.replace(/^ {0,3}(?:>[ \t]?)+/, "");
+  let lead = s.charCodeAt(firstNonBlank(s));
+  if (lead === HYPHEN || lead === ASTERISK || lead === PLUS) {
+    s = s.replace(/^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/, "");
+    lead = s.charCodeAt(firstNonBlank(s));
+  }
+  if (lead === PIPE) {
     s = tableCells(s.replace(/^[ \t]*\||\|[ \t]*$/g, ""));
   }
   return s;
@@ -268,44 +297,53 @@ export function parseMarkdown(body: string): ParsedDocument {
       line = line.slice(end + 3);
     }
     // A comment left open at the end of the line hides the lines after it.
-    const uncommented = removeSpans(line, /<!--/g, /-->/g);
-    inComment = uncommented.unclosed;
-    line = uncommented.text;
+    if (line.includes("<!--")) {
+      const uncommented = removeSpans(line, /<!--/g, /-->/g);
+      inComment = uncommented.unclosed;
+      line = uncommented.text;
+    }
     if (line.trim() === "") {
       flush();
       continue;
     }
-    const fenceOpen = FENCE_RE.exec(line);
+    // Each block pattern runs only on a line whose first non-blank character can start it: a
+    // flood of short lines would otherwise pay for every pattern on every line.
+    const lead = line.charCodeAt(firstNonBlank(line));
+    const fenceOpen = lead === BACKTICK || lead === TILDE ? FENCE_RE.exec(line) : null;
     if (fenceOpen?.[1]) {
       flush();
       fence = fenceOpen[1];
       continue;
     }
-    const raw = RAW_BLOCK_RE.exec(line);
+    const raw = lead === LESS_THAN ? RAW_BLOCK_RE.exec(line) : null;
     if (raw?.[1]) {
       flush();
       const endTag = new RegExp(`</${raw[1]}\\s*>`, "i");
       if (!endTag.test(line)) rawBlockEnd = endTag;
       continue;
     }
-    const atx = ATX_RE.exec(line);
+    const atx = lead === HASH ? ATX_RE.exec(line) : null;
     if (atx?.[1]) {
       flush();
       heading(atx[1].length, atxText(atx[2] ?? ""));
       continue;
     }
-    const setext = SETEXT_RE.exec(line);
+    const setext = lead === EQUALS || lead === HYPHEN ? SETEXT_RE.exec(line) : null;
     if (setext?.[1] && paragraph.length > 0) {
       const text = paragraph.join("\n");
       paragraph = [];
       heading(setext[1].startsWith("=") ? 1 : 2, text);
       continue;
     }
-    if (THEMATIC_RE.test(line) || SETEXT_RE.test(line)) {
+    if (
+      (lead === HYPHEN || lead === ASTERISK || lead === UNDERSCORE || lead === EQUALS) &&
+      (THEMATIC_RE.test(line) || SETEXT_RE.test(line))
+    ) {
       flush();
       continue;
     }
-    if (REFERENCE_DEF_RE.test(line) || TABLE_RULE_RE.test(line)) continue;
+    if (lead === OPEN_BRACKET && REFERENCE_DEF_RE.test(line)) continue;
+    if ((lead === PIPE || lead === COLON || lead === HYPHEN) && TABLE_RULE_RE.test(line)) continue;
     paragraph.push(contentLine(line));
   }
   if (fence !== null) builder.paragraph(code.join("\n"));

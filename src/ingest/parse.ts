@@ -169,64 +169,120 @@ function withTitle(title: string | undefined, sections: ParsedSection[]): Parsed
   return title === undefined ? { sections } : { title, sections };
 }
 
-/** A value waiting to be flattened, with its key path and the path's length in UTF-8 bytes. */
-type Pending = [path: string, pathBytes: number, value: unknown];
+/** An array or object being flattened: its members in order, the next one, its key path's bytes. */
+type Frame = { value: unknown[] | JsonRecord; keys: string[] | undefined; next: number; pathBytes: number };
+
+const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : String(n).length);
 
 /**
- * Every string, number and boolean leaf as a "path: value" line; the leaves under each top-level
- * key or element form one paragraph. Iterative, so hostile nesting depth cannot overflow the stack.
- * Each line repeats its whole key path, so text can outgrow its document by far: the key path and
- * the text are bounded by `limits`, and the work stops as soon as one is passed.
+ * The document's keys and values as lines of text, linear in its size: a string, number or boolean
+ * under an object key is a "key: value" line; an array or object under a key is a "key:" line
+ * followed by its members; a run of strings, numbers and booleans in an array is one line of values
+ * separated by ", ". No line repeats a key path, so the text stays within a small multiple of the
+ * document however deep it nests. The members of each top-level key or element form one paragraph.
+ * Iterative, so hostile nesting depth cannot overflow the stack; the key path ("a.b[3].c") and the
+ * text are bounded by `limits`, and the work stops as soon as one is passed.
  */
 function flatten(root: unknown, limits: ParseLimits): string {
+  const scalar = (v: unknown): string | undefined =>
+    typeof v === "string"
+      ? oneLine(v)
+      : typeof v === "number" || typeof v === "boolean"
+        ? String(v)
+        : undefined;
+  const single = scalar(root);
+  if (single !== undefined) return single;
+  if (!Array.isArray(root) && !isRecord(root)) return "";
   const paragraphs: string[] = [];
+  let lines: string[] = [];
   let textBytes = 0;
-  let anyLine = false;
-  const child = (parent: Pending, key: string, bytes: number, value: unknown, array: boolean): Pending => {
-    const [p, pBytes] = parent;
-    const path = array ? `${p}[${key}]` : p === "" ? key : `${p}.${key}`;
-    const pathBytes = pBytes + bytes + (array ? 2 : p === "" ? 0 : 1);
+  const count = (bytes: number) => {
+    textBytes += bytes;
+    if (textBytes > limits.maxParsedTextBytes) {
+      throw limitExceeded("MAX_PARSED_TEXT_BYTES", limits.maxParsedTextBytes, "parsed text");
+    }
+  };
+  // The "\n" (or "\n\n" at a paragraph's start) before each line but the first, counted with it.
+  const separator = () => (lines.length > 0 ? 1 : paragraphs.length > 0 ? 2 : 0);
+  const line = (text: string) => {
+    count(utf8Bytes(text) + separator());
+    lines.push(text);
+  };
+  const endParagraph = () => {
+    if (lines.length > 0) paragraphs.push(lines.join("\n"));
+    lines = [];
+  };
+  const checkPath = (pathBytes: number) => {
     if (pathBytes > limits.maxJsonKeyPathBytes) {
       throw limitExceeded("MAX_JSON_KEY_PATH_BYTES", limits.maxJsonKeyPathBytes, "JSON key path");
     }
-    return [path, pathBytes, value];
   };
-  const top: Pending = ["", 0, root];
-  const topLevel: Pending[] = Array.isArray(root)
-    ? root.map((v, i) => child(top, String(i), String(i).length, v, true))
-    : isRecord(root)
-      ? Object.entries(root).map(([k, v]) => child(top, k, utf8Bytes(k), v, false))
-      : [top];
-  for (const entry of topLevel) {
-    const lines: string[] = [];
-    const stack: Pending[] = [entry];
-    while (stack.length > 0) {
-      const next = stack.pop();
-      if (next === undefined) break;
-      const [p, pBytes, v] = next;
-      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
-        const text = oneLine(String(v));
-        if (text.length === 0) continue;
-        // The line, and the "\n" or "\n\n" that separates it from the one before.
-        textBytes +=
-          utf8Bytes(text) + (p === "" ? 0 : pBytes + 2) + (anyLine ? (lines.length > 0 ? 1 : 2) : 0);
-        if (textBytes > limits.maxParsedTextBytes) {
-          throw limitExceeded("MAX_PARSED_TEXT_BYTES", limits.maxParsedTextBytes, "parsed text");
-        }
-        anyLine = true;
-        lines.push(p === "" ? text : `${p}: ${text}`);
-      } else if (Array.isArray(v)) {
-        for (let i = v.length - 1; i >= 0; i--)
-          stack.push(child(next, String(i), String(i).length, v[i], true));
-      } else if (isRecord(v)) {
-        const entries = Object.entries(v);
-        for (let i = entries.length - 1; i >= 0; i--) {
-          const e = entries[i];
-          if (e) stack.push(child(next, e[0], utf8Bytes(e[0]), e[1], false));
-        }
-      }
+  const frame = (value: unknown[] | JsonRecord, pathBytes: number): Frame => {
+    if (Array.isArray(value)) {
+      // The longest key path in an array is its last element's.
+      if (value.length > 0) checkPath(pathBytes + digits(value.length - 1) + 2);
+      return { value, keys: undefined, next: 0, pathBytes };
     }
-    if (lines.length > 0) paragraphs.push(lines.join("\n"));
+    return { value, keys: Object.keys(value), next: 0, pathBytes };
+  };
+  const stack: Frame[] = [frame(root, 0)];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as Frame;
+    const { value, keys } = top;
+    const size = keys === undefined ? (value as unknown[]).length : keys.length;
+    if (top.next >= size) {
+      stack.pop();
+      continue;
+    }
+    const atTop = stack.length === 1;
+    if (keys === undefined) {
+      const items = value as unknown[];
+      // A run of values becomes one line, ", " between them. Found first, then joined at once: a
+      // long array is mostly runs, and Array.join converts numbers far faster than a loop of
+      // String() calls (a run's text is within a small multiple of its JSON, so it is counted once).
+      const start = top.next;
+      let i = start;
+      let strings = false;
+      for (; i < size; i++) {
+        const t = typeof items[i];
+        if (t === "string") strings = true;
+        else if (t !== "number" && t !== "boolean") break;
+      }
+      if (i > start) {
+        const run = start === 0 && i === size ? items : items.slice(start, i);
+        const text = strings
+          ? run
+              .map((v) => (typeof v === "string" ? oneLine(v) : String(v)))
+              .filter((v) => v.length > 0)
+              .join(", ")
+          : run.join(", ");
+        if (atTop) endParagraph();
+        if (text.length > 0) line(text);
+      }
+      top.next = i + 1;
+      const element = items[i];
+      if ((Array.isArray(element) && element.length > 0) || isRecord(element)) {
+        if (atTop) endParagraph();
+        stack.push(frame(element, top.pathBytes + digits(i) + 2));
+      }
+      continue;
+    }
+    const i = top.next++;
+    const key = keys[i] as string;
+    const member = (value as JsonRecord)[key];
+    if (atTop) endParagraph();
+    const pathBytes = top.pathBytes + utf8Bytes(key) + (top.pathBytes === 0 ? 0 : 1);
+    checkPath(pathBytes);
+    const text = scalar(member);
+    if (text !== undefined) {
+      if (text.length > 0) line(key === "" ? text : `${key}: ${text}`);
+    } else if (Array.isArray(member) || isRecord(member)) {
+      const child = frame(member, pathBytes);
+      if ((child.keys ?? (member as unknown[])).length === 0) continue;
+      if (key !== "") line(`${key}:`);
+      stack.push(child);
+    }
   }
+  endParagraph();
   return paragraphs.join("\n\n");
 }

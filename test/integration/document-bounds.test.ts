@@ -128,8 +128,8 @@ describe("ingest bounds", () => {
   it("does not let 41 KB of nested JSON around a long array expand into thousands of chunks", async () => {
     const ns = freshNamespace("lim");
     const config = loadConfig(env);
-    // Nesting within MAX_JSON_DEPTH, key paths within MAX_JSON_KEY_PATH_BYTES: every one of the
-    // array's 20,000 numbers becomes a line that repeats the whole path.
+    // Nesting within MAX_JSON_DEPTH, key paths within MAX_JSON_KEY_PATH_BYTES, 20,000 numbers
+    // under 60 keys: flattening that repeated each key path would make them thousands of chunks.
     const body = nested(60, "level", `[${Array.from({ length: 20_000 }, (_, i) => i % 10).join(",")}]`);
     expect(body.length).toBeGreaterThan(40_000);
     expect(body.length).toBeLessThan(42_000);

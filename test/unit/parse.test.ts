@@ -264,7 +264,7 @@ describe("application/json", () => {
     expect(b).toEqual({ title: "T", sections: [{ headings: [], text: "From body." }] });
   });
 
-  it("flattens other objects into path: value lines", async () => {
+  it("flattens other objects into key: value lines, each key written once", async () => {
     const value = {
       title: "Inventory",
       name: "Widget",
@@ -279,9 +279,9 @@ describe("application/json", () => {
         headings: [],
         text: [
           "name: Widget",
-          "stats.count: 3\nstats.ok: true",
-          "tags[0]: red\ntags[1]: blue",
-          "items[0].sku: A-1\nitems[1].sku: B-2\nitems[1].dims[0]: 1.5\nitems[1].dims[1]: 2",
+          "stats:\ncount: 3\nok: true",
+          "tags:\nred, blue",
+          "items:\nsku: A-1\nsku: B-2\ndims:\n1.5, 2",
         ].join("\n\n"),
       },
     ]);
@@ -303,13 +303,22 @@ describe("application/json", () => {
 
   it("flattens arrays of other objects", async () => {
     const doc = await parseDocument('[{"q": "why", "n": 1}, {"q": "how"}]', "application/json");
-    expect(doc.sections[0]?.text).toBe("[0].q: why\n[0].n: 1\n\n[1].q: how");
+    expect(doc.sections[0]?.text).toBe("q: why\nn: 1\n\nq: how");
   });
 
   it("survives deeply nested input", async () => {
     const deep = `${"[".repeat(5000)}"bottom"${"]".repeat(5000)}`;
     const doc = await parseDocument(deep, "application/json");
-    expect(doc.sections[0]?.text).toMatch(/: bottom$/);
+    expect(doc.sections[0]?.text).toBe("bottom");
+  });
+
+  it("keeps flattened JSON within twice the document, however deep the keys around a long array", async () => {
+    const body = `${'{"level":'.repeat(60)}[${"1,".repeat(20_000)}1]${"}".repeat(60)}`;
+    const doc = await parseDocument(body, "application/json");
+    const text = doc.sections.map((s) => s.text).join("\n\n");
+    expect(text.startsWith("level:\nlevel:\n")).toBe(true);
+    expect(text.endsWith("1, 1, 1")).toBe(true);
+    expect(text.length).toBeLessThanOrEqual(2 * body.length);
   });
 
   it("rejects invalid JSON permanently", async () => {
