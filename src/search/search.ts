@@ -161,7 +161,7 @@ export async function search(
     perLeg = Math.max(perLeg, Math.min(settings.fusionCandidates, VECTORIZE_LIMITS.maxTopK));
   }
 
-  // A failing dependency degrades the answer instead of failing it (DESIGN.md, "Query"): each
+  // A failing dependency degrades the answer instead of failing it (README, "Failure handling"): each
   // leg returns null when its dependency is unavailable, and says why in `degraded`.
   const unavailable = (reason: string, err: unknown): null => {
     if (!isRetryable(err)) throw err;
