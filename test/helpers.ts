@@ -154,3 +154,18 @@ export async function waitForStatus(
     return res.status === 200 && res.body.status === status ? res.body : undefined;
   });
 }
+
+/** Writes an object to the documents bucket as an upload would, without the API's checks. */
+export async function putObject(key: string, body: string, options?: R2PutOptions): Promise<R2Object> {
+  const object = await env.DOCUMENTS.put(key, body, options);
+  if (!object) throw new Error("R2 put returned no object");
+  return object;
+}
+
+/** The `n` column of a one-row COUNT query. */
+export async function countRows(sql: string, ...params: unknown[]): Promise<number> {
+  const row = await env.DB.prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}

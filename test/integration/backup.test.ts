@@ -17,7 +17,7 @@ import { putMessage } from "../../src/ingest/messages";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import worker from "../../workers/index";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
-import { adminKey, api, freshNamespace, waitFor, waitIndexed } from "../helpers";
+import { adminKey, api, countRows, freshNamespace, waitFor, waitIndexed } from "../helpers";
 
 interface Doc {
   id: string;
@@ -222,13 +222,6 @@ async function restore(target: string, from: { namespace: string; backupId: stri
   return api<Job & Problem>("POST", `/v1/namespaces/${target}/restore`, { from });
 }
 
-async function count(sql: string, ...params: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(sql)
-    .bind(...params)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
 async function expectSameAnswers(source: string, target: string): Promise<void> {
   let compared = 0;
   for (const query of QUERIES) {
@@ -253,8 +246,8 @@ async function expectSameAnswers(source: string, target: string): Promise<void> 
 }
 
 async function targetIsEmpty(ns: string): Promise<void> {
-  expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", ns)).toBe(0);
-  expect(await count("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?", ns)).toBe(0);
+  expect(await countRows("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", ns)).toBe(0);
+  expect(await countRows("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?", ns)).toBe(0);
   expect((await env.DOCUMENTS.list({ prefix: `${ns}/` })).objects).toHaveLength(0);
   for (const mode of MODES) expect(await search(ns, QUERIES[0] ?? "", mode)).toEqual([]);
 }
@@ -437,10 +430,10 @@ describe("backup and restore", () => {
     const restored = await job(target, "restore", restoring.body.id);
     expect(restored.state, restored.error ?? "").toBe("complete");
     expect(restored.progress).toMatchObject({ documents: corpus.length, chunks: manifest.counts.chunks });
-    expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(
+    expect(await countRows("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(
       corpus.length,
     );
-    expect(await count("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?", target)).toBe(
+    expect(await countRows("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?", target)).toBe(
       manifest.counts.chunks,
     );
     const stats = await api<{ documents: number; chunks: number }>("GET", `/v1/namespaces/${target}`);
@@ -574,7 +567,7 @@ describe("backup and restore", () => {
     expect(failed.retryMessages).toHaveLength(1);
     const early = (await env.DOCUMENTS.list({ prefix: `${target}/` })).objects;
     expect(early.length).toBeGreaterThan(0);
-    expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(0);
+    expect(await countRows("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(0);
 
     const upserts = countingUpserts();
     const notify = async (objects: R2Object[]) => {
@@ -586,7 +579,7 @@ describe("backup and restore", () => {
     };
     await notify(early);
     expect(upserts.calls()).toBe(0);
-    expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(0);
+    expect(await countRows("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", target)).toBe(0);
 
     // The step again, and the rest of the restore.
     await deliver(queue, write);

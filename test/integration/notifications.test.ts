@@ -15,7 +15,7 @@ import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
 import { HeldQueue } from "../fakes/held-queue";
-import { api, freshNamespace } from "../helpers";
+import { api, countRows, freshNamespace, putObject } from "../helpers";
 
 /** The consumer's services, with what it logs and counts kept for the test to read. */
 function consumer() {
@@ -41,19 +41,6 @@ async function deliver(body: IngestMessage) {
   return { result: await getQueueResult(batch, ctx) };
 }
 
-async function putObject(key: string, body: string): Promise<R2Object> {
-  const object = await env.DOCUMENTS.put(key, body);
-  if (!object) throw new Error("R2 put returned no object");
-  return object;
-}
-
-async function count(sql: string, ...params: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(sql)
-    .bind(...params)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
 describe("notifications the consumer does not ingest", () => {
   it("acknowledges, logs and counts a notification from another bucket, and ingests nothing", async () => {
     const ns = freshNamespace("nb");
@@ -76,8 +63,8 @@ describe("notifications the consumer does not ingest", () => {
     const { result } = await deliver(message);
     expect(result.explicitAcks).toHaveLength(1);
     expect(result.retryMessages).toHaveLength(0);
-    expect(await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", ns)).toBe(0);
-    expect(await count("SELECT COUNT(*) AS n FROM dead_letters WHERE body LIKE ?", `%${ns}/a%`)).toBe(0);
+    expect(await countRows("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", ns)).toBe(0);
+    expect(await countRows("SELECT COUNT(*) AS n FROM dead_letters WHERE body LIKE ?", `%${ns}/a%`)).toBe(0);
   });
 
   it("acknowledges, logs and counts backup objects left in the documents bucket, without dead letters", async () => {
@@ -95,7 +82,7 @@ describe("notifications the consumer does not ingest", () => {
     const { result } = await deliver(message);
     expect(result.explicitAcks).toHaveLength(1);
     expect(result.retryMessages).toHaveLength(0);
-    expect(await count("SELECT COUNT(*) AS n FROM dead_letters WHERE body LIKE ?", `%${key}%`)).toBe(0);
+    expect(await countRows("SELECT COUNT(*) AS n FROM dead_letters WHERE body LIKE ?", `%${key}%`)).toBe(0);
   });
 });
 
@@ -169,7 +156,7 @@ describe("a document's state whichever comes first, its notification or its row"
     for (const message of queue.held) await processMessage(deps, message, 1);
     expect(await status(ns, "untitled")).toMatchObject({ status: "indexed", title: "Barn owls" });
     expect(
-      await count("SELECT COUNT(*) AS n FROM documents WHERE namespace = ? AND status = 'queued'", ns),
+      await countRows("SELECT COUNT(*) AS n FROM documents WHERE namespace = ? AND status = 'queued'", ns),
     ).toBe(0);
   });
 

@@ -11,19 +11,13 @@ import worker from "../../workers/index";
 import { consumeIngest } from "../../workers/ingest/consumer";
 import { buildServices } from "../../workers/services";
 import { type StallingEmbedder, stallingEmbedder } from "../fakes/stalling-embedder";
-import { api, freshNamespace } from "../helpers";
+import { api, freshNamespace, putObject } from "../helpers";
 
 const BUDGET_MS = 4000;
 const MARKER = "runaway-marker";
 
 let embedder: StallingEmbedder | null = null;
 afterEach(() => embedder?.release());
-
-async function putObject(key: string, body: string): Promise<R2Object> {
-  const object = await env.DOCUMENTS.put(key, body);
-  if (!object) throw new Error("R2 put returned no object");
-  return object;
-}
 
 describe("a hostile document in a batch", () => {
   it("fails alone on its budget while the rest of the batch is indexed on the first delivery", async () => {

@@ -13,7 +13,7 @@ import { DocumentStore } from "../../src/store/documents";
 import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
-import { api, freshNamespace, waitFor, waitForStatus } from "../helpers";
+import { api, countRows, freshNamespace, putObject, waitFor, waitForStatus } from "../helpers";
 
 let seq = 0;
 async function deliver(queue: string, body: unknown, attempts = 1) {
@@ -24,19 +24,6 @@ async function deliver(queue: string, body: unknown, attempts = 1) {
   const ctx = createExecutionContext();
   await worker.queue(batch, env, ctx);
   return getQueueResult(batch, ctx);
-}
-
-async function putObject(key: string, body: string, options?: R2PutOptions): Promise<R2Object> {
-  const object = await env.DOCUMENTS.put(key, body, options);
-  if (!object) throw new Error("R2 put returned no object");
-  return object;
-}
-
-async function countRows(sql: string, ...params: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(sql)
-    .bind(...params)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
 }
 
 describe("ingest consumer", () => {
