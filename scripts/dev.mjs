@@ -2,8 +2,9 @@
 // `npm run dev [-- wrangler dev flags]`: serves the whole service offline. On first run writes
 // .dev.vars with a fresh admin key (ADMIN_API_KEY) and prints it; applies the D1 migrations to
 // the local database; then runs `wrangler dev --local` with the local stand-ins for Workers AI,
-// Vectorize and R2 event notifications (BACKEND=local, R2_NOTIFICATIONS=true). Extra flags
-// (e.g. --port 8788) go to wrangler.
+// Vectorize and R2 event notifications (BACKEND=local, R2_NOTIFICATIONS=true); once the server
+// answers, requests /healthz, which starts the watcher that announces objects written beside the
+// Worker (`wrangler r2 object put --local`). Extra flags (e.g. --port 8788) go to wrangler.
 // wrangler runs in its own process group, stopped as a whole, so no workerd keeps the port.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -62,6 +63,27 @@ const child = spawn("wrangler", ["dev", "--local", ...vars, ...args], {
   detached: true,
 });
 
+// The first request starts the documents bucket's watcher (workers/objects/local-bucket-watcher.ts):
+// made here, it runs from startup, before any client calls.
+const flag = (name) => {
+  const at = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (at < 0) return undefined;
+  return args[at].includes("=") ? args[at].slice(name.length + 1) : args[at + 1];
+};
+const host = flag("--ip") ?? "localhost";
+const origin = `http://${host.includes(":") ? `[${host}]` : host}:${flag("--port") ?? "8787"}`;
+const startWatcher = async () => {
+  for (let attempt = 0; attempt < 600 && !stopping; attempt++) {
+    try {
+      const res = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(30_000) });
+      await res.body?.cancel();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+};
+
 let stopping = false;
 const stop = (signal) => {
   if (stopping) return;
@@ -89,3 +111,4 @@ child.on("exit", (code, signal) => {
   }
   process.exit(code ?? (signal ? 1 : 0));
 });
+void startWatcher();

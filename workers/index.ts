@@ -8,6 +8,10 @@ import { consumeIngest } from "./ingest/consumer";
 import { consumeDeadLetters } from "./ingest/dead-letter";
 import { underBudget, withInvocationBudget } from "./invocation-budget";
 import { CircuitBreaker as CircuitBreakerObject } from "./objects/circuit-breaker";
+import {
+  armLocalBucketWatcher,
+  LocalBucketWatcher as LocalBucketWatcherObject,
+} from "./objects/local-bucket-watcher";
 import { LocalVectorIndex as LocalVectorIndexObject } from "./objects/local-vector-index";
 import { NamespaceCoordinator as NamespaceCoordinatorObject } from "./objects/namespace-coordinator";
 import { ShardMap as ShardMapObject } from "./objects/shard-map";
@@ -27,6 +31,8 @@ export const NamespaceCoordinator = instrumentDurableObject(
 export type NamespaceCoordinator = NamespaceCoordinatorObject;
 export const ShardMap = instrumentDurableObject(ShardMapObject, "ShardMap");
 export type ShardMap = ShardMapObject;
+export const LocalBucketWatcher = instrumentDurableObject(LocalBucketWatcherObject, "LocalBucketWatcher");
+export type LocalBucketWatcher = LocalBucketWatcherObject;
 
 const app = createApp();
 
@@ -39,6 +45,7 @@ const handlerEnv = (env: Env) => withInvocationBudget(withLocalQueueLimits(withL
 export default {
   async fetch(request, rawEnv, ctx) {
     const env = handlerEnv(rawEnv);
+    armLocalBucketWatcher(env, ctx);
     return underBudget(env, "fetch", async () => {
       const response = await app.fetch(request, env, ctx);
       if (env.BACKEND === "local") {
@@ -51,6 +58,7 @@ export default {
 
   async queue(batch, rawEnv, ctx) {
     const env = handlerEnv(rawEnv);
+    armLocalBucketWatcher(env, ctx);
     await underBudget(
       env,
       `queue ${batch.queue}`,

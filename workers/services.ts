@@ -7,6 +7,7 @@ import { createEmbedder } from "../src/embed/create";
 import type { Embedder } from "../src/embed/embedder";
 import { queryInstructionFor } from "../src/embed/query-format";
 import { AppError } from "../src/errors";
+import { watcherClaims } from "../src/ingest/bucket-watch";
 import { withLocalNotifications } from "../src/ingest/local-notifications";
 import { DOCUMENTS_NOTIFICATION_RULE } from "../src/ingest/notification-rule";
 import { invocationDataset } from "../src/observe/analytics-limits";
@@ -236,5 +237,7 @@ function documentsBucket(env: WorkerEnv, config: Config, bucket: R2Bucket): R2Bu
     bucketName: config.documentsBucketName,
     rule: DOCUMENTS_NOTIFICATION_RULE,
     queue: env.INGEST_QUEUE,
+    // Recorded for the bucket watcher, which announces the writes made beside the Worker.
+    claims: watcherClaims(env.BUCKET_WATCHER),
   });
 }

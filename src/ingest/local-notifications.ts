@@ -10,8 +10,10 @@
 // ("not present for object-delete events").
 //
 // Writes that bypass the Worker (`wrangler r2 object put --local`, which writes Miniflare's
-// storage from another process) are not seen: nothing runs in the Worker when they happen.
+// storage from another process) are announced by the bucket watcher (bucket-watch.ts), through
+// `notifier` below; each write made here is recorded with it (`claims`), so it is announced once.
 import { sendPaged } from "../util/queue-limits";
+import type { NotificationClaims } from "./bucket-watch";
 import { type ActionName, deleteMessage, type IngestMessage, putMessage } from "./messages";
 import { type NotificationRule, ruleMatches } from "./notification-rule";
 
@@ -20,31 +22,39 @@ export interface LocalNotificationOptions {
   bucketName: string;
   rule: NotificationRule;
   queue: Queue;
+  /** Where each write is recorded for the bucket watcher (none: no watcher). */
+  claims?: NotificationClaims;
   now?: () => Date;
+}
+
+/** Sends the messages `rule` covers to `queue`, paged to the queue's limits. */
+export function notifier(rule: NotificationRule, queue: Queue): (messages: IngestMessage[]) => Promise<void> {
+  return async (messages) => {
+    const due = messages.filter((m) => ruleMatches(rule, m.action, m.object.key));
+    if (due.length === 0) return;
+    await sendPaged(
+      queue,
+      due.map((body) => ({ body, contentType: "json" as const })),
+    );
+  };
 }
 
 /** `bucket` with R2's event notifications: creates and deletes through it enqueue their message. */
 export function withLocalNotifications(bucket: R2Bucket, options: LocalNotificationOptions): R2Bucket {
   const now = options.now ?? (() => new Date());
-  const notify = async (messages: IngestMessage[]): Promise<void> => {
-    const due = messages.filter((m) => ruleMatches(options.rule, m.action, m.object.key));
-    if (due.length === 0) return;
-    await sendPaged(
-      options.queue,
-      due.map((body) => ({ body, contentType: "json" as const })),
-    );
+  const notify = notifier(options.rule, options.queue);
+  const claims = options.claims;
+  const created = async (action: ActionName, object: R2Object): Promise<IngestMessage[]> => {
+    if (claims && !(await claims.created(object.key, object.etag))) return [];
+    return [{ ...putMessage(options.bucketName, object.key, object.size, object.etag, now()), action }];
   };
-  const created = (action: ActionName, object: R2Object): IngestMessage => ({
-    ...putMessage(options.bucketName, object.key, object.size, object.etag, now()),
-    action,
-  });
   const withComplete = (upload: R2MultipartUpload): R2MultipartUpload =>
     new Proxy(upload, {
       get(target, prop) {
         if (prop === "complete") {
           return async (parts: R2UploadedPart[]) => {
             const object = await target.complete(parts);
-            await notify([created("CompleteMultipartUpload", object)]);
+            await notify(await created("CompleteMultipartUpload", object));
             return object;
           };
         }
@@ -57,13 +67,14 @@ export function withLocalNotifications(bucket: R2Bucket, options: LocalNotificat
     put: async (key, value, putOptions) => {
       const object = await bucket.put(key, value, putOptions);
       // null: an onlyIf condition failed and nothing was written.
-      if (object) await notify([created("PutObject", object)]);
+      if (object) await notify(await created("PutObject", object));
       return object;
     },
     delete: async (keys) => {
       await bucket.delete(keys);
       // One message per key named, existing or not (the consumer skips an unknown document).
-      const list = typeof keys === "string" ? [keys] : keys;
+      const named = typeof keys === "string" ? [keys] : keys;
+      const list = claims ? await claims.deleted(named) : named;
       await notify(list.map((key) => deleteMessage(options.bucketName, key, now())));
     },
     createMultipartUpload: async (key, uploadOptions) =>
