@@ -21,10 +21,10 @@ import type { LocalBucketWatcher } from "../../workers/objects/local-bucket-watc
 import { deleteMessage, type IngestMessage, putMessage } from "./messages";
 
 /**
- * Keys one step lists (and deletions one step reports): R2 lists at most 1,000 keys per call
- * ("limit ... The maximum number of results to return ... will be at most 1000", R2ListOptions,
- * https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#r2listoptions; Miniflare's
- * `R2Limits.MAX_LIST_KEYS`, packages/miniflare/src/workers/r2/constants.ts in cloudflare/workers-sdk).
+ * Keys one step lists: R2's list() returns at most 1,000 keys per call (R2ListOptions `limit`,
+ * https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#r2listoptions); Miniflare
+ * refuses more with "MaxKeys params must be positive integer <= 1000." (cloudflare/workers-sdk,
+ * packages/miniflare/src/workers/r2/validator.worker.ts, `R2Limits.MAX_LIST_KEYS`).
  */
 export const WATCH_PAGE_KEYS = 1000;
 /** Recorded keys a step checks with head() when its pass did not list them. */

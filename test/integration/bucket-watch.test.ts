@@ -5,7 +5,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { watcherClaims } from "../../src/ingest/bucket-watch";
+import { WATCH_PAGE_KEYS, watcherClaims } from "../../src/ingest/bucket-watch";
 import { withLocalNotifications } from "../../src/ingest/local-notifications";
 import { DOCUMENTS_NOTIFICATION_RULE, type NotificationRule } from "../../src/ingest/notification-rule";
 import type { LocalBucketWatcher, PassOptions } from "../../workers/objects/local-bucket-watcher";
@@ -162,6 +162,14 @@ describe("the bucket watcher", () => {
       { action: "PutObject", key },
     ]);
     expect(queue.take().map((m) => m.object.key)).toEqual([key]);
+  });
+
+  it("lists a page R2 accepts: at most 1,000 keys per call", async () => {
+    expect(WATCH_PAGE_KEYS).toBe(1000);
+    await env.DOCUMENTS.list({ limit: WATCH_PAGE_KEYS });
+    await expect(env.DOCUMENTS.list({ limit: WATCH_PAGE_KEYS + 1 })).rejects.toThrow(
+      /MaxKeys params must be positive integer <= 1000/,
+    );
   });
 
   it("reports nothing on its first pass, and starts only in local mode with notifications", async () => {
