@@ -23,8 +23,13 @@ import { withLocalQueueLimits } from "../../src/util/queue-limits";
 import type { WorkerEnv } from "../env";
 import { readMeta, writeMeta } from "./meta";
 
-/** The pause between passes (a pass with more pages goes on at once). */
+/**
+ * The pause between passes (a pass with more pages goes on at once), and at least
+ * BUSY_FACTOR times the pass's own time: an unchanged pass over 5,000 keys took about 420 ms
+ * locally, so a large bucket is watched less often rather than keeping the dev server busy.
+ */
 export const WATCH_INTERVAL_MS = 1000;
+const BUSY_FACTOR = 4;
 /** The pause after a failed step (the queue or the bucket refused): the step is retried. */
 const RETRY_MS = 5000;
 
@@ -107,6 +112,8 @@ export interface PassOptions {
 export class LocalBucketWatcher extends DurableObject<Env> {
   private readonly snapshot: SqlSnapshot;
   private readonly log = createLogger("info", { component: "bucket-watcher" });
+  /** Milliseconds the alarm's steps of the current pass took (reset when the object restarts). */
+  private passBusyMs = 0;
   /** Steps run one at a time (the alarm and pass() share the cursor). */
   private running: Promise<unknown> = Promise.resolve();
 
@@ -125,9 +132,15 @@ export class LocalBucketWatcher extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     if (!this.watching()) return;
     let next = WATCH_INTERVAL_MS;
+    const started = Date.now();
     try {
       const report = await this.step({});
+      this.passBusyMs += Date.now() - started;
       if (!report.passEnded) next = 0;
+      else {
+        next = Math.max(WATCH_INTERVAL_MS, BUSY_FACTOR * this.passBusyMs);
+        this.passBusyMs = 0;
+      }
     } catch (err) {
       next = RETRY_MS;
       this.log.warn("bucket_watch.step_failed", { error: err instanceof Error ? err.message : String(err) });
