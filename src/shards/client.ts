@@ -1,7 +1,8 @@
 // Client of the shard map object (workers/objects/shard-map.ts). Error envelopes become AppErrors
 // again; a failed call (the object restarting or overloaded) is retryable.
-import { fromOutcome } from "../../workers/objects/outcome";
+
 import type { Assignment, ShardMap, ShardMapStatus, UsageReport } from "../../workers/objects/shard-map";
+import { fromOutcome } from "../objects/outcome";
 import { SHARD_MAP_NAME, type ShardPolicy } from "./policy";
 
 export type { Assignment, ShardMapStatus, UsageReport } from "../../workers/objects/shard-map";

@@ -10,8 +10,8 @@ import type {
   NewVersion,
   VersionOverview,
 } from "../../workers/objects/namespace-coordinator";
-import { fromOutcome } from "../../workers/objects/outcome";
 import type { Generation, GenerationPublisher } from "../cache/generation";
+import { fromOutcome } from "../objects/outcome";
 import type { BackfillTask, PurgeTask } from "./messages";
 import type { GateReport, VersionRecord, VersionSpec } from "./model";
 

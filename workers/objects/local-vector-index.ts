@@ -28,6 +28,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { AppError } from "../../src/errors";
+import { type RpcOutcome, toOutcome } from "../../src/objects/outcome";
 import { FloatCache } from "../../src/vectors/engine/float-cache";
 import { createKernel } from "../../src/vectors/engine/kernel";
 import { QuantizedStore } from "../../src/vectors/engine/quantized-store";
@@ -37,7 +38,6 @@ import { KERNEL_MODULE } from "../../src/vectors/engine/wasm-module";
 import { matchesIndexedFilter } from "../../src/vectors/filter";
 import { type ValidVector, validateIds, validateQuery, validateVectors } from "../../src/vectors/validate";
 import { VECTORIZE_LIMITS, type VectorMetadata } from "../../src/vectors/vector-index";
-import { type RpcOutcome, toOutcome } from "./outcome";
 
 export type LocalIndexOutcome<T> = RpcOutcome<T>;
 

@@ -16,6 +16,7 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { formatGeneration, type Generation, generationKey } from "../../src/cache/generation";
 import { AppError, errorMessage } from "../../src/errors";
+import { type RpcOutcome, toOutcome } from "../../src/objects/outcome";
 import { createLogger } from "../../src/observe/logger";
 import { ShardMapClient } from "../../src/shards/client";
 import { placementOf } from "../../src/shards/policy";
@@ -34,7 +35,6 @@ import {
 } from "../../src/versions/model";
 import { pointerKey } from "../../src/versions/pointer";
 import { readMeta, writeMeta } from "./meta";
-import { type RpcOutcome, toOutcome } from "./outcome";
 import { PacedWrite, type WriteClock } from "./paced-write";
 
 export type CoordinatorOutcome<T> = RpcOutcome<T>;

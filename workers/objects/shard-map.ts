@@ -5,16 +5,16 @@
 // creates the namespace's first version; the version records are the source of truth afterwards,
 // so this object is never on the query or ingest path.
 //
-// Methods return an outcome envelope instead of throwing our errors (see ./outcome.ts).
+// Methods return an outcome envelope instead of throwing our errors (see src/objects/outcome.ts).
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { AppError } from "../../src/errors";
+import { type RpcOutcome, toOutcome } from "../../src/objects/outcome";
 import { createLogger } from "../../src/observe/logger";
 import { type IndexUsage, pickIndex, type ShardPolicy, ShardPolicySchema } from "../../src/shards/policy";
 import { d1 } from "../../src/store/d1";
 import { DEFAULT_VERSION } from "../../src/versions/model";
 import { readMeta, writeMeta } from "./meta";
-import { type RpcOutcome, toOutcome } from "./outcome";
 
 export interface Assignment {
   namespace: string;
