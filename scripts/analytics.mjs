@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-// Node strips the types: the report is built by the same code as the Worker's.
-import { reportFromSql } from "../src/observe/report.ts";
 // `npm run analytics -- [dashboard|alerts] [--window 1h] [--namespace NS] [--print-sql] [--json]`:
 // the service's figures (latency quantiles, QPS, error, degraded and cache hit rates, ingest lag,
 // overall and per namespace) and its SLO burn-rate alerts, from the Analytics Engine SQL API
 // (CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN with Account Analytics: Read). `--print-sql`
 // prints the queries and calls nothing. `--service` reads /v1/admin/metrics from a running
 // service instead (local mode: `npm run dev`; needs an admin key, see replay-dead-letters).
+// Node strips the types: the queries and the report are built by the same code as the Worker's.
 import {
   alertQueries,
   DEFAULT_DATASET,
@@ -14,7 +13,8 @@ import {
   evaluateBurn,
   evaluateHealth,
   parseWindow,
-} from "./lib/analytics-sql.mjs";
+} from "../src/observe/analytics-sql.ts";
+import { reportFromSql } from "../src/observe/report.ts";
 import {
   connect,
   connectionSettings,

@@ -1,8 +1,9 @@
 // Reads the dashboard's figures: from the locally kept points with BACKEND=local, from the
 // Analytics Engine SQL API otherwise (ANALYTICS_ACCOUNT_ID and the ANALYTICS_API_TOKEN secret).
-import { dashboardQueries, parseWindow } from "../../scripts/lib/analytics-sql.mjs";
+
 import { patternCovers } from "../auth/scopes";
 import { AppError } from "../errors";
+import { dashboardQueries, parseWindow } from "./analytics-sql";
 import type { ObserveConfig } from "./config";
 import { flushLocalMetrics, readLocalPoints } from "./local-dataset";
 import { type MetricsReport, type Row, reportFromPoints, reportFromSql } from "./report";

@@ -1,6 +1,6 @@
 // Metrics: one Analytics Engine data point per search, per ingested document and per namespace
 // health check. The dataset is indexed by namespace so per-namespace queries stay cheap. The
-// positions below are a schema: queries (scripts/lib/analytics-sql.mjs, docs/observability.md)
+// positions below are a schema: queries (src/observe/analytics-sql.ts, docs/observability.md)
 // read them by number, so fields are only ever appended.
 import { truncateUtf8 } from "../util/encoding";
 import { AE_BLOB_BYTES, AE_MAX_INDEX_BYTES, AE_MAX_POINTS_PER_INVOCATION } from "./analytics-limits";

@@ -47,7 +47,7 @@ export interface MetricsReport {
   series: SeriesPoint[];
 }
 
-/** Row shapes of the SQL queries (scripts/lib/analytics-sql.mjs); numbers may come as strings. */
+/** Row shapes of the SQL queries (analytics-sql.ts); numbers may come as strings. */
 export type Row = Record<string, unknown>;
 
 const num = (v: unknown): number => {

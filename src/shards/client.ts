@@ -1,10 +1,11 @@
 // Client of the shard map object (workers/objects/shard-map.ts). Error envelopes become AppErrors
 // again; a failed call (the object restarting or overloaded) is retryable.
-import { fromOutcome } from "../../workers/objects/outcome";
-import type { Assignment, ShardMap, ShardMapStatus, UsageReport } from "../../workers/objects/shard-map";
+
+import { fromOutcome } from "../objects/outcome";
+import type { Assignment, ShardMapRpc, ShardMapStatus, UsageReport } from "../objects/shard-map";
 import { SHARD_MAP_NAME, type ShardPolicy } from "./policy";
 
-export type { Assignment, ShardMapStatus, UsageReport } from "../../workers/objects/shard-map";
+export type { Assignment, ShardMapStatus, UsageReport } from "../objects/shard-map";
 
 export interface ShardMapApi {
   assign(namespace: string, policy: ShardPolicy): Promise<Assignment>;
@@ -15,9 +16,9 @@ export interface ShardMapApi {
 }
 
 export class ShardMapClient implements ShardMapApi {
-  private readonly stub: DurableObjectStub<ShardMap>;
+  private readonly stub: DurableObjectStub<ShardMapRpc>;
 
-  constructor(objects: DurableObjectNamespace<ShardMap>) {
+  constructor(objects: DurableObjectNamespace<ShardMapRpc>) {
     this.stub = objects.get(objects.idFromName(SHARD_MAP_NAME));
   }
 

@@ -7,7 +7,10 @@ import type { Metadata } from "../validation";
 import { DEFAULT_VERSION } from "../versions/model";
 import { type D1Like, d1 } from "./d1";
 import { D1_LIMITS, jsonArraySlices } from "./d1-limits";
+import { type HydratedChunk, hydratedChunk, parseJson } from "./hydrated-chunk";
 import { ensureKeywordIndex, keywordRows, keywordTable, keywordTables } from "./keyword";
+
+export type { HydratedChunk } from "./hydrated-chunk";
 
 export type DocumentStatus = "queued" | "indexed" | "failed" | "deleted";
 
@@ -45,16 +48,6 @@ export interface VersionChunks {
   chunks: ChunkRow[];
 }
 
-export interface HydratedChunk {
-  chunkId: string;
-  docId: string;
-  index: number;
-  title: string | null;
-  headings: string[];
-  text: string;
-  metadata: Metadata;
-}
-
 export interface NamespaceStats {
   documents: number;
   chunks: number;
@@ -83,16 +76,6 @@ const DocumentRowSchema = z.object({
   indexed_at: z.number().nullable(),
 });
 
-const HydrateRowSchema = z.object({
-  chunk_id: z.string(),
-  doc_id: z.string(),
-  idx: z.number(),
-  title: z.string().nullable(),
-  headings: z.string(),
-  text: z.string(),
-  metadata: z.string(),
-});
-
 const ChunkReadSchema = z.object({
   chunk_id: z.string(),
   idx: z.number(),
@@ -101,31 +84,6 @@ const ChunkReadSchema = z.object({
   text: z.string(),
   tokens: z.number(),
 });
-
-/**
- * A chunk as search answers it, from a row of chunk_id, doc_id, idx, title, headings, text and
- * metadata (chunks joined with documents).
- */
-export function hydratedChunk(raw: unknown): HydratedChunk {
-  const r = HydrateRowSchema.parse(raw);
-  return {
-    chunkId: r.chunk_id,
-    docId: r.doc_id,
-    index: r.idx,
-    title: r.title,
-    headings: parseJson<string[]>(r.headings, []),
-    text: r.text,
-    metadata: parseJson<Metadata>(r.metadata, {}),
-  };
-}
-
-function parseJson<T>(s: string, fallback: T): T {
-  try {
-    return JSON.parse(s) as T;
-  } catch {
-    return fallback;
-  }
-}
 
 /** A `documents` row (all its columns) as a record. */
 export function documentRecord(row: unknown): DocumentRecord {

@@ -6,7 +6,7 @@ import { AppError, errorMessage } from "../errors";
 import type { FilterOperators, FilterScalar, MetadataFilter } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import { type D1Like, d1 } from "./d1";
-import { type HydratedChunk, hydratedChunk } from "./documents";
+import { type HydratedChunk, hydratedChunk } from "./hydrated-chunk";
 
 export interface KeywordHit {
   chunkId: string;

@@ -1,8 +1,8 @@
 // Chooses the VectorIndex for the configured backend: Vectorize in production, the local index
 // object in local mode. Both are built per request; neither holds connections.
 
-import type { LocalVectorIndex } from "../../workers/objects/local-vector-index";
 import { AppError } from "../errors";
+import type { LocalVectorIndexRpc } from "../objects/local-vector-index";
 import { LocalVectorIndexClient } from "./local";
 import type { VectorIndex } from "./vector-index";
 import { V1_BINDING_MESSAGE, VectorizeAdapter } from "./vectorize";
@@ -14,7 +14,7 @@ export interface CreateVectorIndexOptions {
    * binding is the current `Vectorize` interface, which is what the adapter needs.
    */
   vectorize: Vectorize | VectorizeIndex;
-  localIndex: DurableObjectNamespace<LocalVectorIndex>;
+  localIndex: DurableObjectNamespace<LocalVectorIndexRpc>;
   /** Names the local index object; ignored by Vectorize, whose binding is already one index. */
   indexName: string;
 }

@@ -7,8 +7,8 @@
 // (workers/objects/local-vector-index.ts explains the layout).
 
 import { z } from "zod";
-import type { LocalIndexSettings, LocalVectorIndex } from "../../workers/objects/local-vector-index";
 import { AppError, ERROR_CODES, type ErrorCode, errorMessage } from "../errors";
+import type { LocalIndexSettings, LocalVectorIndexRpc } from "../objects/local-vector-index";
 import { shardName, shardOf } from "./engine/shards";
 import { compareScored } from "./exact-search";
 import { validateIds, validateQuery, validateVectors } from "./validate";
@@ -103,7 +103,7 @@ const layoutSchema = z.object({ shards: z.number().int().min(1), fixed: z.boolea
  * Shard counts of indexes that have been written, by binding and index name. Isolate-lifetime: a
  * written index's shard count never changes, so it is asked once per isolate.
  */
-const fixedShardCounts = new WeakMap<DurableObjectNamespace<LocalVectorIndex>, Map<string, number>>();
+const fixedShardCounts = new WeakMap<DurableObjectNamespace<LocalVectorIndexRpc>, Map<string, number>>();
 
 const errorCodeSchema = z.custom<ErrorCode>((v) => typeof v === "string" && Object.hasOwn(ERROR_CODES, v));
 
@@ -128,10 +128,10 @@ function unexpectedReply(operation: string, error: z.ZodError): AppError {
 }
 
 export class LocalVectorIndexClient implements VectorIndex {
-  private readonly stub: DurableObjectStub<LocalVectorIndex>;
+  private readonly stub: DurableObjectStub<LocalVectorIndexRpc>;
 
   constructor(
-    private readonly namespace: DurableObjectNamespace<LocalVectorIndex>,
+    private readonly namespace: DurableObjectNamespace<LocalVectorIndexRpc>,
     private readonly indexName: string,
   ) {
     this.stub = this.shard(0);
@@ -227,7 +227,7 @@ export class LocalVectorIndexClient implements VectorIndex {
     return this.call("flush", z.string().nullable(), () => this.stub.flush());
   }
 
-  private shard(n: number): DurableObjectStub<LocalVectorIndex> {
+  private shard(n: number): DurableObjectStub<LocalVectorIndexRpc> {
     return this.namespace.get(this.namespace.idFromName(shardName(this.indexName, n)));
   }
 

@@ -2,24 +2,24 @@
 // object per namespace, addressed by name. Error envelopes become AppErrors again; a failed call
 // (the object restarting, an overloaded isolate) is retryable.
 
+import type { Generation, GenerationPublisher } from "../cache/generation";
 import type {
   BackfillReport,
   GoldenQuery,
   IndexEvidence,
-  NamespaceCoordinator,
+  NamespaceCoordinatorRpc,
   NewVersion,
   VersionOverview,
-} from "../../workers/objects/namespace-coordinator";
-import { fromOutcome } from "../../workers/objects/outcome";
-import type { Generation, GenerationPublisher } from "../cache/generation";
+} from "../objects/namespace-coordinator";
+import { fromOutcome } from "../objects/outcome";
 import type { BackfillTask, PurgeTask } from "./messages";
 import type { GateReport, VersionRecord, VersionSpec } from "./model";
 
 export class CoordinatorClient implements GenerationPublisher {
-  private readonly stub: DurableObjectStub<NamespaceCoordinator>;
+  private readonly stub: DurableObjectStub<NamespaceCoordinatorRpc>;
 
   constructor(
-    objects: DurableObjectNamespace<NamespaceCoordinator>,
+    objects: DurableObjectNamespace<NamespaceCoordinatorRpc>,
     readonly namespace: string,
     /** The default version, created on the coordinator's first use. */
     private readonly defaults: VersionSpec,

@@ -11,7 +11,7 @@ import {
   parseWindow,
   SLOS,
   sqlString,
-} from "../../scripts/lib/analytics-sql.mjs";
+} from "../../src/observe/analytics-sql";
 
 describe("namespaceCondition", () => {
   it("adds nothing for '*' and matches names exactly or by escaped prefix", () => {

@@ -28,6 +28,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { AppError } from "../../src/errors";
+import type {
+  LocalIndexOutcome,
+  LocalIndexSettings,
+  LocalVectorIndexRpc,
+  WireIndexInfo,
+  WireLayout,
+  WireMatches,
+  WireVector,
+} from "../../src/objects/local-vector-index";
+import { toOutcome } from "../../src/objects/outcome";
 import { FloatCache } from "../../src/vectors/engine/float-cache";
 import { createKernel } from "../../src/vectors/engine/kernel";
 import { QuantizedStore } from "../../src/vectors/engine/quantized-store";
@@ -37,64 +47,6 @@ import { KERNEL_MODULE } from "../../src/vectors/engine/wasm-module";
 import { matchesIndexedFilter } from "../../src/vectors/filter";
 import { type ValidVector, validateIds, validateQuery, validateVectors } from "../../src/vectors/validate";
 import { VECTORIZE_LIMITS, type VectorMetadata } from "../../src/vectors/vector-index";
-import { type RpcOutcome, toOutcome } from "./outcome";
-
-export type LocalIndexOutcome<T> = RpcOutcome<T>;
-
-export interface LocalIndexSettings {
-  dimensions: number;
-  metric: "cosine";
-  /**
-   * How long writes stay pending before the alarm applies them, for this index. Defaults to
-   * LOCAL_INDEX_APPLY_DELAY_MS (100 ms); raise it to reproduce Vectorize's seconds of lag.
-   */
-  applyDelayMs?: number;
-  /**
-   * How many objects hold the index's vectors. Can change until the first write, fixed after it.
-   * Defaults to LOCAL_INDEX_SHARDS, else 1; an index written before shards existed has 1.
-   */
-  shards?: number;
-  /**
-   * Bytes of float32 values each object of the index keeps in memory for exact rescoring (the rest
-   * are read from SQLite per query). Defaults to LOCAL_INDEX_FLOAT_CACHE_BYTES, else 32 MiB.
-   */
-  floatCacheBytes?: number;
-}
-
-/**
- * A query's matches as the object sends them, best first: one array per field, each `count` long,
- * rather than an object per match (a hybrid search's leg gets 100 matches, and copying 100 objects
- * across the call cost four times as much as these arrays). `values` and `metadata` are there only
- * when asked for; a match without a namespace has "" and one without metadata null.
- */
-export interface WireMatches {
-  count: number;
-  ids: string[];
-  scores: Float64Array;
-  namespaces: string[];
-  values?: Float32Array[];
-  metadata?: (VectorMetadata | null)[];
-}
-
-export interface WireVector {
-  id: string;
-  values: Float32Array;
-  namespace?: string;
-  metadata?: VectorMetadata;
-}
-
-export interface WireIndexInfo {
-  vectorCount: number;
-  dimensions: number;
-  processedUpToMutation: string | null;
-  processedUpToDatetime: number | null;
-}
-
-export interface WireLayout {
-  shards: number;
-  /** Whether the index has been written, after which `shards` never changes. */
-  fixed: boolean;
-}
 
 /** One vector's part of a mutation, as journaled on shard 0 and forwarded to its shard. */
 export interface WireItem extends Record<string, SqlStorageValue> {
@@ -166,7 +118,7 @@ function conflict(message: string, field: string): AppError {
   return new AppError("conflict", message, { retryable: false, field });
 }
 
-export class LocalVectorIndex extends DurableObject<Env> {
+export class LocalVectorIndex extends DurableObject<Env> implements LocalVectorIndexRpc {
   private settings: LocalIndexSettings | undefined;
   private processed: { mutationId: string; at: number } | undefined;
   /** The last journal sequence number this object applied as a shard (not shard 0). */

@@ -16,6 +16,15 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { formatGeneration, type Generation, generationKey } from "../../src/cache/generation";
 import { AppError, errorMessage } from "../../src/errors";
+import type {
+  BackfillReport,
+  CoordinatorOutcome,
+  IndexEvidence,
+  NamespaceCoordinatorRpc,
+  NewVersion,
+  VersionOverview,
+} from "../../src/objects/namespace-coordinator";
+import { toOutcome } from "../../src/objects/outcome";
 import { createLogger } from "../../src/observe/logger";
 import { ShardMapClient } from "../../src/shards/client";
 import { placementOf } from "../../src/shards/policy";
@@ -34,40 +43,7 @@ import {
 } from "../../src/versions/model";
 import { pointerKey } from "../../src/versions/pointer";
 import { readMeta, writeMeta } from "./meta";
-import { type RpcOutcome, toOutcome } from "./outcome";
 import { PacedWrite, type WriteClock } from "./paced-write";
-
-export type CoordinatorOutcome<T> = RpcOutcome<T>;
-
-/** A build batch's result, reported by the consumer. */
-export interface BackfillReport {
-  /** Where the batch started; a report from anywhere else is a repeat and is ignored. */
-  from: { phase: "scan" | "sweep"; cursor: string };
-  /** Where the next batch starts; null when the build has covered every document. */
-  next: { phase: "scan" | "sweep"; cursor: string } | null;
-  done: number;
-  failures: { id: string; error: string }[];
-  /** Indexed documents in the namespace now. */
-  total: number;
-  mutationId: string | null;
-  mutationAt: number | null;
-}
-
-export interface IndexEvidence {
-  processedUpToMutation: string | null;
-  processedUpToDatetime: number | null;
-}
-
-export interface VersionOverview {
-  namespace: string;
-  active: string;
-  versions: VersionRecord[];
-  goldenQueries: number;
-}
-
-export type { GoldenQuery } from "../../src/versions/gate";
-
-export type NewVersion = Omit<VersionSpec, "id">;
 
 const DEFAULT_STALL_MS = 60_000;
 const DEFAULT_PURGE_RECHECK_MS = 60_000;
@@ -86,7 +62,7 @@ interface StoredRecord extends VersionRecord {
   purgeRecheckAt: number | null;
 }
 
-export class NamespaceCoordinator extends DurableObject<Env> {
+export class NamespaceCoordinator extends DurableObject<Env> implements NamespaceCoordinatorRpc {
   private readonly log = createLogger("info", { component: "namespace-coordinator" });
   private readonly stallMs: number;
   private readonly purgeRecheckMs: number;

@@ -5,36 +5,17 @@
 // creates the namespace's first version; the version records are the source of truth afterwards,
 // so this object is never on the query or ingest path.
 //
-// Methods return an outcome envelope instead of throwing our errors (see ./outcome.ts).
+// Methods return an outcome envelope instead of throwing our errors (see src/objects/outcome.ts).
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { AppError } from "../../src/errors";
+import { type RpcOutcome, toOutcome } from "../../src/objects/outcome";
+import type { Assignment, ShardMapRpc, ShardMapStatus, UsageReport } from "../../src/objects/shard-map";
 import { createLogger } from "../../src/observe/logger";
 import { type IndexUsage, pickIndex, type ShardPolicy, ShardPolicySchema } from "../../src/shards/policy";
 import { d1 } from "../../src/store/d1";
 import { DEFAULT_VERSION } from "../../src/versions/model";
 import { readMeta, writeMeta } from "./meta";
-import { type RpcOutcome, toOutcome } from "./outcome";
-
-export interface Assignment {
-  namespace: string;
-  index: string;
-  /** Found with vectors in the default index when first seen: placed there, not chosen. */
-  legacy: boolean;
-  assignedAt: number;
-}
-
-export interface UsageReport {
-  index: string;
-  vectors: number;
-  dimensions: number;
-}
-
-export interface ShardMapStatus {
-  indexes: IndexUsage[];
-  /** Where the scan for namespaces from before the shard map resumes ("" from the start). */
-  legacyCursor: string;
-}
 
 const NamespaceName = z.string().min(1).max(64);
 const IndexName = z.string().min(1).max(64);
@@ -50,7 +31,7 @@ const ReportsSchema = z
 
 const LogLevel = z.object({ LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch("info") });
 
-export class ShardMap extends DurableObject<Env> {
+export class ShardMap extends DurableObject<Env> implements ShardMapRpc {
   private readonly log;
 
   constructor(ctx: DurableObjectState, env: Env) {

@@ -4,9 +4,9 @@
 // fetch) and runs only its own nonce'd script and style: no CDN, nothing else loads.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { WINDOWS } from "../../../scripts/lib/analytics-sql.mjs";
 import { canAccessNamespace, type Principal } from "../../../src/auth/scopes";
 import { readMetricsReport } from "../../../src/observe/analytics-reader";
+import { WINDOWS } from "../../../src/observe/analytics-sql";
 import { observeConfig } from "../../../src/observe/config";
 import { errorResponses, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";

@@ -1,12 +1,20 @@
 // Queries over the Analytics Engine dataset (schema: src/observe/metrics.ts and
 // docs/observability.md): the dashboard's figures and the SLO burn-rate alerts. Pure builders, so
-// they can be printed (`npm run analytics -- --print-sql`), unit-tested and run by the Worker.
+// they can be printed (`npm run analytics -- --print-sql`, Node strips the types), unit-tested and
+// run by the Worker.
 // Every count is weighted by _sample_interval: Analytics Engine samples at high volume.
 
 export const DEFAULT_DATASET = "edgesearch_events";
 
 /** Dashboard windows and their chart buckets, in seconds. */
-export const WINDOWS = {
+export interface WindowSpec {
+  seconds: number;
+  bucket: number;
+}
+
+export type WindowName = "15m" | "1h" | "6h" | "24h" | "3d" | "7d";
+
+export const WINDOWS: Record<WindowName, WindowSpec> = {
   "15m": { seconds: 900, bucket: 30 },
   "1h": { seconds: 3600, bucket: 60 },
   "6h": { seconds: 21_600, bucket: 300 },
@@ -15,20 +23,18 @@ export const WINDOWS = {
   "7d": { seconds: 604_800, bucket: 10_800 },
 };
 
-/** @param {string} name */
-export function parseWindow(name) {
-  const w = Object.hasOwn(WINDOWS, name) ? WINDOWS[/** @type {keyof typeof WINDOWS} */ (name)] : undefined;
+export function parseWindow(name: string): WindowSpec & { name: string } {
+  const w = Object.hasOwn(WINDOWS, name) ? WINDOWS[name as WindowName] : undefined;
   if (!w) throw new Error(`unknown window "${name}"; one of ${Object.keys(WINDOWS).join(", ")}`);
   return { name, ...w };
 }
 
-/** A SQL string literal. @param {string} s */
-export function sqlString(s) {
+/** A SQL string literal. */
+export function sqlString(s: string): string {
   return `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
-/** @param {string} dataset */
-function checkDataset(dataset) {
+function checkDataset(dataset: string): string {
   if (!/^[A-Za-z0-9_]{1,64}$/.test(dataset)) throw new Error(`invalid dataset name "${dataset}"`);
   return dataset;
 }
@@ -36,9 +42,8 @@ function checkDataset(dataset) {
 /**
  * The condition restricting rows to the namespaces a key's patterns cover ("" for "*"):
  * exact names compare index1, prefixes use LIKE with _ and % escaped.
- * @param {readonly string[]} patterns
  */
-export function namespaceCondition(patterns) {
+export function namespaceCondition(patterns: readonly string[]): string {
   if (patterns.includes("*")) return "";
   if (patterns.length === 0) return " AND 0 = 1";
   const parts = patterns.map((p) =>
@@ -49,8 +54,7 @@ export function namespaceCondition(patterns) {
   return ` AND (${parts.join(" OR ")})`;
 }
 
-/** @param {number} seconds */
-const since = (seconds) => `timestamp >= NOW() - INTERVAL '${Math.round(seconds)}' SECOND`;
+const since = (seconds: number): string => `timestamp >= NOW() - INTERVAL '${Math.round(seconds)}' SECOND`;
 const w = "_sample_interval";
 
 const SEARCH_COLUMNS = [
@@ -71,11 +75,16 @@ const INGEST_COLUMNS = [
   `MAX(double4) AS lag_max_ms`,
 ].join(", ");
 
-/**
- * @param {{ kind: "search" | "ingest" | "ingest-failures", group: "none" | "namespace" | "time",
- *   dataset?: string, windowSeconds: number, bucketSeconds?: number, patterns?: readonly string[] }} q
- */
-export function metricsQuery(q) {
+export interface MetricsQuery {
+  kind: "search" | "ingest" | "ingest-failures";
+  group: "none" | "namespace" | "time";
+  dataset?: string;
+  windowSeconds: number;
+  bucketSeconds?: number;
+  patterns?: readonly string[];
+}
+
+export function metricsQuery(q: MetricsQuery): string {
   const dataset = checkDataset(q.dataset ?? DEFAULT_DATASET);
   const scope = namespaceCondition(q.patterns ?? ["*"]);
   const where =
@@ -102,11 +111,22 @@ export function metricsQuery(q) {
   return `SELECT ${key}${columns} FROM ${dataset} WHERE ${where} AND ${since(q.windowSeconds)}${scope}${tail} FORMAT JSON`;
 }
 
-/**
- * Every query the dashboard runs for one window, by name.
- * @param {{ dataset?: string, window: string, patterns?: readonly string[] }} o
- */
-export function dashboardQueries(o) {
+export interface DashboardQueries {
+  searchOverall: string;
+  searchByNamespace: string;
+  searchSeries: string;
+  ingestOverall: string;
+  ingestByNamespace: string;
+  ingestSeries: string;
+  ingestFailuresByNamespace: string;
+}
+
+/** Every query the dashboard runs for one window, by name. */
+export function dashboardQueries(o: {
+  dataset?: string;
+  window: string;
+  patterns?: readonly string[];
+}): DashboardQueries {
   const win = parseWindow(o.window);
   const base = {
     dataset: o.dataset,
@@ -129,7 +149,15 @@ export function dashboardQueries(o) {
  * The service level objectives (docs/slo.md): which points count (`valid`) and which of those
  * are bad, over SQL columns of the dataset.
  */
-export const SLOS = [
+export interface Slo {
+  id: string;
+  description: string;
+  objective: number;
+  valid: string;
+  bad: string;
+}
+
+export const SLOS: readonly Slo[] = [
   {
     id: "search-availability",
     description: "99.9% of searches are not answered with a 5xx",
@@ -160,30 +188,48 @@ export const SLOS = [
   },
 ];
 
+export interface BurnWindow {
+  name: string;
+  severity: "page" | "ticket";
+  longSeconds: number;
+  shortSeconds: number;
+  factor: number;
+}
+
 /** Multi-window, multi-burn-rate alerting (the Google SRE workbook's recommended set). */
-export const BURN_WINDOWS = [
+export const BURN_WINDOWS: readonly BurnWindow[] = [
   { name: "fast", severity: "page", longSeconds: 3600, shortSeconds: 300, factor: 14.4 },
   { name: "slow", severity: "page", longSeconds: 21_600, shortSeconds: 1800, factor: 6 },
   { name: "ticket", severity: "ticket", longSeconds: 259_200, shortSeconds: 21_600, factor: 1 },
 ];
 
-/** @param {number} seconds */
-export function durationName(seconds) {
+export function durationName(seconds: number): string {
   if (seconds % 86_400 === 0) return `${seconds / 86_400}d`;
   if (seconds % 3600 === 0) return `${seconds / 3600}h`;
   return `${seconds / 60}m`;
+}
+
+export interface AlertQuery {
+  id: string;
+  kind: "burn-rate" | "threshold";
+  slo: string | null;
+  severity: "page" | "ticket";
+  factor: number;
+  budget: number | null;
+  windows: string;
+  runbook: string;
+  sql: string;
 }
 
 /**
  * One query per SLO and burn window: bad and valid events over the long window and, in the same
  * scan, over the short one. The alert fires when both windows burn at least `factor` times the
  * error budget's rate.
- * @param {{ dataset?: string }} [o]
  */
-export function alertQueries(o = {}) {
+export function alertQueries(o: { dataset?: string } = {}): AlertQuery[] {
   const dataset = checkDataset(o.dataset ?? DEFAULT_DATASET);
   const burn = SLOS.flatMap((slo) =>
-    BURN_WINDOWS.map((bw) => {
+    BURN_WINDOWS.map((bw): AlertQuery => {
       const short = since(bw.shortSeconds);
       return {
         id: `${slo.id}-${bw.name}`,
@@ -201,7 +247,7 @@ export function alertQueries(o = {}) {
       };
     }),
   );
-  const health = {
+  const health: AlertQuery = {
     id: "index-health",
     kind: "threshold",
     slo: null,
@@ -219,20 +265,20 @@ export function alertQueries(o = {}) {
   return [...burn, health];
 }
 
-/** @param {unknown} v */
-const num = (v) => {
+const num = (v: unknown): number => {
   const n = typeof v === "number" ? v : Number(v);
   return Number.isFinite(n) ? n : 0;
 };
 
 /**
  * Whether a burn-rate alert fires, from its query's one row.
- * @param {{ factor: number, budget: number | null }} alert
- * @param {Record<string, unknown> | undefined} row
  */
-export function evaluateBurn(alert, row) {
+export function evaluateBurn(
+  alert: { factor: number; budget: number | null },
+  row: Record<string, unknown> | undefined,
+): { burnLong: number; burnShort: number; firing: boolean } {
   const budget = alert.budget ?? 1;
-  const rate = (bad, total) => (total > 0 ? bad / total / budget : 0);
+  const rate = (bad: number, total: number): number => (total > 0 ? bad / total / budget : 0);
   const burnLong = rate(num(row?.bad_long), num(row?.total_long));
   const burnShort = rate(num(row?.bad_short), num(row?.total_short));
   return {
@@ -244,10 +290,11 @@ export function evaluateBurn(alert, row) {
 
 /**
  * Namespaces for which the index health alert fires.
- * @param {{ factor: number }} alert
- * @param {Record<string, unknown>[]} rows
  */
-export function evaluateHealth(alert, rows) {
+export function evaluateHealth(
+  alert: { factor: number },
+  rows: Record<string, unknown>[],
+): { failing: string[]; firing: boolean } {
   const failing = rows.filter((r) => num(r.failed_checks) >= alert.factor).map((r) => String(r.namespace));
   return { failing, firing: failing.length > 0 };
 }

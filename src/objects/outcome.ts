@@ -1,7 +1,7 @@
 // What a Durable Object method returns instead of throwing our errors: RPC keeps an error's
 // message but not its class or fields, and callers need the AppError code and retryable flag.
 // Anything that is not an AppError still throws (a bug, reported as such).
-import { AppError, type ErrorCode, errorMessage } from "../../src/errors";
+import { AppError, type ErrorCode, errorMessage } from "../errors";
 
 export type RpcOutcome<T> =
   | { ok: true; value: T }
