@@ -17,7 +17,7 @@
 // happens after it starts, and its snapshot persists, so writes made while the dev server was
 // stopped are reported when it starts again.
 import { z } from "zod";
-import type { LocalBucketWatcher } from "../../workers/objects/local-bucket-watcher";
+import type { LocalBucketWatcherRpc, WatchChange } from "../objects/local-bucket-watcher";
 import { deleteMessage, type IngestMessage, putMessage } from "./messages";
 
 /**
@@ -76,7 +76,7 @@ export interface StepReport {
   /** The step finished a pass (the next one starts from the first key). */
   passEnded: boolean;
   /** What the step found changed, whether or not the rule covers it. */
-  changes: { action: "PutObject" | "DeleteObject"; key: string }[];
+  changes: WatchChange[];
 }
 
 /** Lists one page of the bucket, compares it with the snapshot and announces what changed. */
@@ -195,7 +195,7 @@ export const WATCHER_NAME = "documents";
 
 /** The claims, made on the documents bucket's watcher object (`name`). */
 export function watcherClaims(
-  namespace: DurableObjectNamespace<LocalBucketWatcher>,
+  namespace: DurableObjectNamespace<LocalBucketWatcherRpc>,
   name = WATCHER_NAME,
 ): NotificationClaims {
   const stub = () => namespace.get(namespace.idFromName(name));

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { WATCH_PAGE_KEYS, watcherClaims } from "../../src/ingest/bucket-watch";
 import { withLocalNotifications } from "../../src/ingest/local-notifications";
 import { DOCUMENTS_NOTIFICATION_RULE, type NotificationRule } from "../../src/ingest/notification-rule";
-import type { LocalBucketWatcher, PassOptions } from "../../workers/objects/local-bucket-watcher";
+import type { PassOptions } from "../../src/objects/local-bucket-watcher";
+import type { LocalBucketWatcher } from "../../workers/objects/local-bucket-watcher";
 import { HeldQueue } from "../fakes/held-queue";
 import { api, freshNamespace, putObject, waitFor, waitForStatus } from "../helpers";
 

@@ -17,7 +17,8 @@ import {
   watchStep,
 } from "../../src/ingest/bucket-watch";
 import { notifier } from "../../src/ingest/local-notifications";
-import { DOCUMENTS_NOTIFICATION_RULE, type NotificationRule } from "../../src/ingest/notification-rule";
+import { DOCUMENTS_NOTIFICATION_RULE } from "../../src/ingest/notification-rule";
+import type { LocalBucketWatcherRpc, PassOptions } from "../../src/objects/local-bucket-watcher";
 import { createLogger } from "../../src/observe/logger";
 import { withLocalQueueLimits } from "../../src/util/queue-limits";
 import type { WorkerEnv } from "../env";
@@ -102,14 +103,7 @@ class SqlSnapshot implements Snapshot {
   }
 }
 
-export interface PassOptions {
-  /** The rule to apply (default: the documents bucket's, notification-rule.json). */
-  rule?: NotificationRule;
-  /** Where the messages go (default: the ingest queue). */
-  queue?: Queue;
-}
-
-export class LocalBucketWatcher extends DurableObject<Env> {
+export class LocalBucketWatcher extends DurableObject<Env> implements LocalBucketWatcherRpc {
   private readonly snapshot: SqlSnapshot;
   private readonly log = createLogger("info", { component: "bucket-watcher" });
   /** Milliseconds the alarm's steps of the current pass took (reset when the object restarts). */
