@@ -1,7 +1,7 @@
 // Builds the adapters behind the service's interfaces from the bindings, once per request (or
 // per queue batch). The one place that knows which backend (Cloudflare or local) is in use.
 import { type CacheApiLayer, cacheApiLayer } from "../src/cache/cache-api";
-import { CachingEmbedder } from "../src/cache/embedding-cache";
+import { CachingEmbedder, namespaceEmbedder } from "../src/cache/embedding-cache";
 import type { Config } from "../src/config";
 import { createEmbedder } from "../src/embed/create";
 import type { Embedder } from "../src/embed/embedder";
@@ -19,6 +19,9 @@ import { BREAKER_SETTINGS, type BreakerBackend, isolateBreakers } from "../src/r
 import { FaultInjector, type FaultPlan } from "../src/resilience/faults";
 import { type GuardContext, guarded } from "../src/resilience/guard";
 import { Deadline } from "../src/resilience/retry";
+import type { AnswerSearchDeps } from "../src/search/answer";
+import type { SearchSettings } from "../src/search/search";
+import { monotonicClock } from "../src/search/timer";
 import { shardPolicy, withPlacement } from "../src/shards/policy";
 import { type D1Like, readSession } from "../src/store/d1";
 import { DocumentStore } from "../src/store/documents";
@@ -240,4 +243,45 @@ function documentsBucket(env: WorkerEnv, config: Config, bucket: R2Bucket): R2Bu
     // Recorded for the bucket watcher, which announces the writes made beside the Worker.
     claims: watcherClaims(env.BUCKET_WATCHER),
   });
+}
+
+/** What the search use case reads, from the request's services. */
+export function searchDeps(services: Services): AnswerSearchDeps {
+  const { config, logger } = services;
+  return {
+    activeVersion: (namespace) => services.versions.active(namespace),
+    versionDeps: (namespace, version) => ({
+      embedder: namespaceEmbedder(services.versions.embedder(version), namespace),
+      index: services.versions.index(version),
+      db: services.reads.db,
+      store: services.reads.store,
+      reranker: services.reranker,
+      guard: services.guard,
+      logger,
+    }),
+    cache: {
+      kv: services.kv,
+      cacheApi: services.cacheApi,
+      settings: {
+        resultTtlMs: config.resultCacheTtlMs,
+        lruBytes: config.resultCacheLruBytes,
+        generationTtlMs: config.generationCacheTtlMs,
+        settleMs: config.resultCacheSettleMs,
+      },
+      logger,
+      defer: services.defer,
+    },
+    settings: searchSettings(config),
+    clock: monotonicClock,
+  };
+}
+
+function searchSettings(config: Config): SearchSettings {
+  return {
+    rrfK: config.hybridRrfK,
+    vectorWeight: config.hybridVectorWeight,
+    keywordWeight: config.hybridKeywordWeight,
+    fusionCandidates: config.hybridCandidates,
+    rerankCandidates: config.rerankCandidates,
+  };
 }
