@@ -8,8 +8,8 @@ import { getVectors } from "../vectors/paging";
 import type { VectorIndex } from "../vectors/vector-index";
 import { TEXT_UNAVAILABLE } from "./degradations";
 import type { Ranked } from "./fusion";
+import type { SearchRequest } from "./request";
 import type { Retrieved, StageContext } from "./retrieve";
-import type { SearchRequest } from "./search";
 
 /** A result before it is cut to the response shape: the hydrated chunk and its current score. */
 export interface Candidate {

@@ -15,7 +15,7 @@ import {
   VECTOR_UNAVAILABLE,
 } from "./degradations";
 import { type Ranked, reciprocalRankFusion } from "./fusion";
-import type { SearchRequest, SearchSettings } from "./search";
+import type { SearchRequest, SearchSettings } from "./request";
 import type { Timer } from "./timer";
 
 /** Where a search reads: a namespace in one index version. */

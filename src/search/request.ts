@@ -1,0 +1,61 @@
+// What a search asks for and answers, and how retrieval is tuned: the types every search stage
+// (retrieve, hydrate, rerank) and the search use case share.
+import type { Metadata } from "../validation";
+import type { MetadataFilter } from "../vectors/vector-index";
+import type { StageTimings } from "./timer";
+
+export type SearchMode = "hybrid" | "vector" | "keyword";
+
+export interface SearchRequest {
+  query: string;
+  topK: number;
+  filter?: MetadataFilter;
+  mode: SearchMode;
+  groupBy: "document" | "chunk";
+  includeText: boolean;
+  /** Reorder the first-stage head with the reranker. */
+  rerank?: boolean;
+}
+
+export interface SearchResult {
+  id: string;
+  chunkId: string;
+  score: number;
+  title?: string;
+  text?: string;
+  headings?: string[];
+  metadata: Metadata;
+}
+
+export interface SearchResponse {
+  results: SearchResult[];
+  version: string;
+  timings: StageTimings;
+  /** Why the answer is less than was asked for, e.g. "rerank_unavailable". */
+  degraded: string[];
+}
+
+/** How retrieval is tuned (config vars HYBRID_* and RERANK_CANDIDATES). */
+export interface SearchSettings {
+  /** Reciprocal rank fusion's k. */
+  rrfK: number;
+  /** Weights of the vector and keyword rankings in hybrid fusion. */
+  vectorWeight: number;
+  keywordWeight: number;
+  /**
+   * Chunks each leg brings to hybrid fusion, whatever topK is: a document ranked 40th by both
+   * legs can beat one ranked 5th by one leg only, and a user's top 10 must not depend on whether
+   * they asked for 10 or 100.
+   */
+  fusionCandidates: number;
+  /** First-stage results the reranker reorders; the rest follow in first-stage order. */
+  rerankCandidates: number;
+}
+
+export const DEFAULT_SEARCH_SETTINGS: SearchSettings = {
+  rrfK: 60,
+  vectorWeight: 1,
+  keywordWeight: 1,
+  fusionCandidates: 100,
+  rerankCandidates: 50,
+};
