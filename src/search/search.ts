@@ -9,8 +9,7 @@ import type { Reranker } from "../rerank/reranker";
 import type { GuardContext } from "../resilience/guard";
 import type { D1Like } from "../store/d1";
 import type { DocumentStore } from "../store/documents";
-import type { Metadata } from "../validation";
-import type { MetadataFilter, VectorIndex } from "../vectors/vector-index";
+import type { VectorIndex } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import { createDegradations } from "./degradations";
@@ -24,7 +23,7 @@ import {
 } from "./request";
 import { rerank } from "./rerank";
 import { type RetrievalPlan, retrieve } from "./retrieve";
-import { type Clock, createTimer, monotonicClock, type StageTimings } from "./timer";
+import { type Clock, createTimer, monotonicClock } from "./timer";
 
 export type { SearchMode } from "./request";
 export {
