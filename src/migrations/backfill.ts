@@ -24,9 +24,9 @@ import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { DOC_ID_FIELD, documentKey } from "../validation";
 import { deleteVectors } from "../vectors/paging";
-import { type BackfillTask, type PurgeTask, VersionTaskSchema } from "./messages";
-import { sameChunking, type VersionSpec, versionChunkPrefix } from "./model";
-import type { VersionServices } from "./services";
+import { type BackfillTask, type PurgeTask, VersionTaskSchema } from "../versions/messages";
+import { sameChunking, type VersionSpec, versionChunkPrefix } from "../versions/model";
+import type { VersionServices } from "../versions/services";
 
 export interface VersionTaskDeps extends IngestDeps {
   versions: VersionServices;

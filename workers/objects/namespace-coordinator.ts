@@ -22,11 +22,11 @@ import { placementOf } from "../../src/shards/policy";
 import { d1 } from "../../src/store/d1";
 import { strictKv } from "../../src/store/kv-limits";
 import { sendPaged } from "../../src/util/queue-limits";
-import type { GoldenQuery } from "../../src/versions/gate";
 import type { BackfillTask, PurgeTask, VersionTask } from "../../src/versions/messages";
 import {
   DEFAULT_VERSION,
   type GateReport,
+  type GoldenQuery,
   LIVE_STATES,
   type VersionPointer,
   type VersionRecord,
@@ -65,7 +65,7 @@ export interface VersionOverview {
   goldenQueries: number;
 }
 
-export type { GoldenQuery } from "../../src/versions/gate";
+export type { GoldenQuery } from "../../src/versions/model";
 
 export type NewVersion = Omit<VersionSpec, "id">;
 
