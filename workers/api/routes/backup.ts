@@ -14,7 +14,7 @@ import { signingSource } from "../../../src/backup/signature";
 import { BackupStore } from "../../../src/backup/store";
 import { AppError } from "../../../src/errors";
 import { NamespaceSchema } from "../../../src/validation";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import { errorResponses, jsonBody, jsonResponse, NamespaceParams } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -93,6 +93,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/backups",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary:
         "Start a backup of the namespace's active version to R2, run on the queue a page of documents at a time (admin role; 409 while a backup or restore of the namespace runs)",
@@ -123,6 +124,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/backups",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary: "List the namespace's backups (running, complete and failed), newest first",
       request: { params: NamespaceParams },
@@ -140,6 +142,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/backups/{id}",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary: "A backup's state (running, complete or failed), progress and error",
       request: { params: JobParams },
@@ -160,6 +163,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/restore",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary:
         "Start restoring a backup into this namespace, which must be empty; run on the queue (admin role on it and on the backup's namespace)",
@@ -217,6 +221,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/restore",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary: "List the restores into the namespace (running, complete and failed), newest first",
       request: { params: NamespaceParams },
@@ -234,6 +239,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/restore/{id}",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary: "A restore's state (running, complete or failed), progress and error",
       request: { params: JobParams },

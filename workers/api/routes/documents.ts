@@ -5,7 +5,7 @@ import { AppError } from "../../../src/errors";
 import { checkDocuments, deleteDocuments, submitDocuments } from "../../../src/ingest/submit";
 import { reserveWrite } from "../../../src/quotas/enforce";
 import type { Services } from "../../services";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import {
   Accepted,
   AcceptedBatch,
@@ -40,6 +40,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "put",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      middleware: requires("write"),
       tags: ["documents"],
       summary: "Write a document (insert or replace); indexed asynchronously",
       request: { params: DocumentParams, body: jsonBody(PutDocumentBody) },
@@ -65,6 +66,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/documents",
+      middleware: requires("write"),
       tags: ["documents"],
       summary: "Write up to 1,000 documents; all are validated before any is written",
       request: { params: NamespaceParams, body: jsonBody(BatchBody) },
@@ -88,6 +90,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      middleware: requires("search"),
       tags: ["documents"],
       summary: "A document's indexing status",
       request: { params: DocumentParams },
@@ -117,6 +120,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "delete",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      middleware: requires("write"),
       tags: ["documents"],
       summary: "Delete a document: it leaves search results at once, its vectors shortly after",
       request: { params: DocumentParams },
@@ -139,6 +143,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "delete",
       path: "/v1/namespaces/{ns}",
+      middleware: requires("write"),
       tags: ["namespaces"],
       summary: `Delete the namespace's documents, up to ${NAMESPACE_DELETE_MAX} per call (repeat while remaining)`,
       request: { params: NamespaceParams },

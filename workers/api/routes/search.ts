@@ -10,7 +10,7 @@ import { AppError } from "../../../src/errors";
 import { type SearchSettings, search } from "../../../src/search/search";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import {
   errorResponses,
   jsonBody,
@@ -65,6 +65,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/search",
+      middleware: requires("search"),
       tags: ["search"],
       summary: "Search a namespace (hybrid, vector or keyword)",
       request: { params: NamespaceParams, body: jsonBody(SearchBody) },

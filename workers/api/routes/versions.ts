@@ -13,7 +13,7 @@ import {
 import { DocumentIdSchema } from "../../../src/validation";
 import type { VersionRecord } from "../../../src/versions/model";
 import { ChunkingSchema, VERSION_STATES } from "../../../src/versions/model";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import { errorResponses, jsonBody, jsonResponse, MAX_QUERY_CHARS, NamespaceParams } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -163,6 +163,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/versions",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "List the namespace's index versions with build progress (admin role)",
       request: { params: NamespaceParams },
@@ -180,6 +181,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Create an index version; it is built in the background from the namespace's documents",
       request: { params: NamespaceParams, body: jsonBody(CreateVersionBody) },
@@ -202,6 +204,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/versions/{id}",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "One index version with its build progress and last quality gate",
       request: { params: VersionParams },
@@ -219,6 +222,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/{id}/activate",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Make a built version the active one (index caught up, quality gate passed)",
       request: { params: VersionParams, body: jsonBody(ActivateBody) },
@@ -255,6 +259,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/rollback",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Make the previous version active again (within its grace period)",
       request: { params: NamespaceParams },
@@ -273,6 +278,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/{id}/retire",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Retire a version that is not active: it stops receiving writes and its vectors are deleted",
       request: { params: VersionParams },
@@ -291,6 +297,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "put",
       path: "/v1/namespaces/{ns}/golden-queries",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Set the golden queries the quality gate scores versions with",
       request: { params: NamespaceParams, body: jsonBody(GoldenQueriesBody) },
@@ -309,6 +316,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/golden-queries",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "The golden queries of the namespace's quality gate",
       request: { params: NamespaceParams },
