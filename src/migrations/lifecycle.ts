@@ -19,7 +19,10 @@ import { checkActivate } from "../versions/transitions";
 import { type GateSettings, gateReport, meanNdcg } from "./gate";
 
 type Coordinator<K extends keyof CoordinatorClient> = Pick<CoordinatorClient, K | "namespace">;
-type Sender = Pick<Queue, "send">;
+/** Where tasks are enqueued (the ingest queue); what it answers is not used. */
+interface Sender {
+  send(body: unknown, options?: QueueSendOptions): Promise<unknown>;
+}
 
 /** The version a namespace's coordinator knows by `id`, or a 404. */
 export async function getVersion(coordinator: Coordinator<"version">, id: string): Promise<VersionRecord> {
