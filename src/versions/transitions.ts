@@ -124,6 +124,11 @@ export function endGrace(
   return ended ? move(version, "retired") : null;
 }
 
+/** A retired version's vectors, chunks and keyword rows are deleted until a purge confirms them gone. */
+export function awaitingPurge(version: (VersionStatus & { purged: boolean }) | null | undefined): boolean {
+  return version?.state === "retired" && !version.purged;
+}
+
 /** What the vector index reports it has applied (Vectorize's describe()). */
 export interface IndexEvidence {
   processedUpToMutation: string | null;

@@ -3,6 +3,7 @@ import { AppError } from "../../src/errors";
 import type { BackfillProgress, GateReport, VersionState } from "../../src/versions/model";
 import { VERSION_STATES } from "../../src/versions/model";
 import {
+  awaitingPurge,
   canTransition,
   checkActivate,
   checkCreate,
@@ -154,6 +155,17 @@ describe("the end of a previous version's grace period", () => {
       expect(endGrace({ ...v("v1", state), retireAt: 0 }, 1000)).toBeNull();
     }
     expect(endGrace({ ...v("v1", "previous"), retireAt: null }, 1000)).toBeNull();
+  });
+});
+
+describe("purging a retired version", () => {
+  it("is wanted only for a retired version whose purge is not confirmed", () => {
+    expect(awaitingPurge({ ...v("v2", "retired"), purged: false })).toBe(true);
+    expect(awaitingPurge({ ...v("v2", "retired"), purged: true })).toBe(false);
+    expect(awaitingPurge(null)).toBe(false);
+    for (const state of VERSION_STATES.filter((s) => s !== "retired")) {
+      expect(awaitingPurge({ ...v("v2", state), purged: false })).toBe(false);
+    }
   });
 });
 

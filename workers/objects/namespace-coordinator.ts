@@ -34,6 +34,7 @@ import {
 } from "../../src/versions/model";
 import { pointerKey } from "../../src/versions/pointer";
 import {
+  awaitingPurge,
   checkCreate,
   checkGate,
   checkIndexCaughtUp,
@@ -326,7 +327,7 @@ export class NamespaceCoordinator extends DurableObject<Env> {
     return this.run(async () => {
       await this.ensure(namespace, defaults);
       const record = this.records().find((r) => r.id === id);
-      if (record?.state !== "retired" || record.purged) return false;
+      if (!record || !awaitingPurge(record)) return false;
       record.purgePasses += 1;
       const now = Date.now();
       if (record.purgePasses >= 2) {
