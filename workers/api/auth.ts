@@ -1,6 +1,7 @@
-// Authentication, authorization and rate limiting for every /v1 route. The namespace a request
-// may touch is the one in its path, and only if the verified key covers it; nothing else the
-// client sends widens that. Never skipped, in any mode.
+// Authentication, authorization and rate limiting for every /v1 route. The role a key needs is
+// the one the route declares; the namespace a request may touch is the one in its path, and only
+// if the verified key covers it; nothing else the client sends widens that. Never skipped, in any
+// mode.
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { authenticate } from "../../src/auth/authenticate";
@@ -24,7 +25,8 @@ import type { AppEnv } from "./types";
 
 const RATE_LIMIT_PERIOD_SECONDS = 10;
 
-// The role each route declares, keyed by the route's `requires` middleware (set at startup).
+// Isolate-lifetime: the role each route declares, keyed by its `requires` middleware, filled as
+// the routes are registered.
 const declaredRoles = new WeakMap<object, Role>();
 
 /**
