@@ -2,9 +2,9 @@
 // RPC: the types both it and its client (src/versions/coordinator.ts) speak, and the methods the
 // client calls, which the class implements.
 import type { Generation } from "../cache/generation";
-import type { GoldenQuery } from "../versions/gate";
 import type { BackfillTask, PurgeTask } from "../versions/messages";
-import type { GateReport, VersionRecord, VersionSpec } from "../versions/model";
+import type { GateReport, GoldenQuery, VersionRecord, VersionSpec } from "../versions/model";
+import type { IndexEvidence } from "../versions/transitions";
 import type { RpcOutcome } from "./outcome";
 
 export type CoordinatorOutcome<T> = RpcOutcome<T>;
@@ -23,11 +23,6 @@ export interface BackfillReport {
   mutationAt: number | null;
 }
 
-export interface IndexEvidence {
-  processedUpToMutation: string | null;
-  processedUpToDatetime: number | null;
-}
-
 export interface VersionOverview {
   namespace: string;
   active: string;
@@ -35,7 +30,7 @@ export interface VersionOverview {
   goldenQueries: number;
 }
 
-export type { GoldenQuery } from "../versions/gate";
+export type { GoldenQuery, IndexEvidence };
 
 export type NewVersion = Omit<VersionSpec, "id">;
 

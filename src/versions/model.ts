@@ -64,6 +64,12 @@ export interface GateReport {
   at: number;
 }
 
+/** A query of the quality gate's test set and the documents that answer it. */
+export interface GoldenQuery {
+  query: string;
+  relevant: string[];
+}
+
 export interface VersionRecord extends VersionSpec {
   state: VersionState;
   createdAt: number;

@@ -1,7 +1,9 @@
-// Authentication, authorization and rate limiting for every /v1 route. The namespace a request
-// may touch is the one in its path, and only if the verified key covers it; nothing else the
-// client sends widens that. Never skipped, in any mode.
+// Authentication, authorization and rate limiting for every /v1 route. The role a key needs is
+// the one the route declares; the namespace a request may touch is the one in its path, and only
+// if the verified key covers it; nothing else the client sends widens that. Never skipped, in any
+// mode.
 import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import { authenticate } from "../../src/auth/authenticate";
 import {
   AUTH_FAILURE_PERIOD_SECONDS,
@@ -23,18 +25,47 @@ import type { AppEnv } from "./types";
 
 const RATE_LIMIT_PERIOD_SECONDS = 10;
 
+// Isolate-lifetime: the role each route declares, keyed by its `requires` middleware, filled as
+// the routes are registered.
+const declaredRoles = new WeakMap<object, Role>();
+
 /**
- * The role a request needs: reads need search, writes need write; /v1/admin and a namespace's
- * index versions, golden queries, backups, restores and quotas (what changes or exports the
- * whole namespace, or what it may hold) and raw R2 object writes need admin.
+ * The role a key needs for a route, declared in the route's `middleware`. requireKey checks it
+ * before anything else runs (rate limits, body checks); the middleware checks it again, so a
+ * route reached some other way is refused too.
  */
-export function requiredRole(method: string, path: string): Role {
-  if (path.startsWith("/v1/admin/") || path === "/v1/admin") return "admin";
-  if (/^\/v1\/namespaces\/[^/]+\/(versions|golden-queries|backups|restore|objects|quotas)(\/|$)/.test(path))
-    return "admin";
-  if (method === "GET" || method === "HEAD") return "search";
-  if (method === "POST" && /^\/v1\/namespaces\/[^/]+\/search$/.test(path)) return "search";
-  return "write";
+export function requires(role: Role): MiddlewareHandler<AppEnv> {
+  const check: MiddlewareHandler<AppEnv> = async (c, next) => {
+    authorizeRole(c.get("principal"), role);
+    await next();
+  };
+  declaredRoles.set(check, role);
+  return check;
+}
+
+function authorizeRole(principal: Principal | undefined, role: Role): void {
+  if (!principal || !hasRole(principal, role)) {
+    throw new AppError("forbidden", `this key does not have the "${role}" role`);
+  }
+}
+
+/**
+ * The role the route that will answer declares; null when no route matches (a 404 follows). A
+ * route that declares none is refused: every /v1 route must say who may call it.
+ */
+export function declaredRole(c: Context): Role | null {
+  for (const route of matchedRoutes(c)) {
+    // Middleware registered with app.use() matches every method; a route's own handlers name one.
+    if (route.method === "ALL") continue;
+    const role = declaredRoles.get(route.handler);
+    if (role === undefined) {
+      throw new AppError("internal", `${route.method} ${route.path} declares no required role`, {
+        retryable: false,
+      });
+    }
+    return role;
+  }
+  return null;
 }
 
 /**
@@ -92,13 +123,10 @@ export async function authenticateRequest(c: Context<AppEnv>): Promise<Principal
 
 export const requireKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   const principal = await authenticateRequest(c);
+  const role = declaredRole(c);
+  if (role !== null) authorizeRole(principal, role);
   // The router matches on the decoded path: authorize exactly what it will route.
-  const path = c.req.path;
-  const role = requiredRole(c.req.method, path);
-  if (!hasRole(principal, role)) {
-    throw new AppError("forbidden", `this key does not have the "${role}" role`);
-  }
-  const namespace = pathNamespace(path);
+  const namespace = pathNamespace(c.req.path);
   if (namespace !== null && !canAccessNamespace(principal, namespace)) {
     throw new AppError("forbidden", "this key does not grant access to this namespace");
   }

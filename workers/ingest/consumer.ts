@@ -12,8 +12,8 @@ import { publishGenerations } from "../../src/cache/generation";
 import { errorMessage } from "../../src/errors";
 import { smallestFirst } from "../../src/ingest/budget";
 import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
+import { processVersionTask, type VersionTaskDeps } from "../../src/migrations/backfill";
 import { mapLimit } from "../../src/util/concurrency";
-import { processVersionTask, type VersionTaskDeps } from "../../src/versions/backfill";
 import { isVersionTask } from "../../src/versions/messages";
 import { recordDeadLetter } from "./dead-letter";
 

@@ -31,17 +31,29 @@ import { placementOf } from "../../src/shards/policy";
 import { d1 } from "../../src/store/d1";
 import { strictKv } from "../../src/store/kv-limits";
 import { sendPaged } from "../../src/util/queue-limits";
-import type { GoldenQuery } from "../../src/versions/gate";
 import type { BackfillTask, PurgeTask, VersionTask } from "../../src/versions/messages";
 import {
   DEFAULT_VERSION,
   type GateReport,
+  type GoldenQuery,
   LIVE_STATES,
   type VersionPointer,
   type VersionRecord,
   type VersionSpec,
 } from "../../src/versions/model";
 import { pointerKey } from "../../src/versions/pointer";
+import {
+  awaitingPurge,
+  checkCreate,
+  checkGate,
+  checkIndexCaughtUp,
+  endGrace,
+  finishBuild,
+  planActivate,
+  planRetire,
+  planRollback,
+  type Transition,
+} from "../../src/versions/transitions";
 import { readMeta, writeMeta } from "./meta";
 import { PacedWrite, type WriteClock } from "./paced-write";
 
@@ -135,13 +147,7 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
   ): Promise<CoordinatorOutcome<{ version: VersionRecord; task: BackfillTask }>> {
     return this.run(async () => {
       await this.ensure(namespace, defaults);
-      const pending = this.records().find((r) => r.state === "building" || r.state === "ready");
-      if (pending) {
-        throw new AppError(
-          "conflict",
-          `version ${pending.id} is ${pending.state}; activate or retire it before creating another`,
-        );
-      }
+      checkCreate(this.records());
       const now = Date.now();
       const id = `v${this.nextSeq()}`;
       const record: StoredRecord = {
@@ -211,8 +217,7 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
         progress.phase = "done";
         progress.cursor = "";
         progress.finishedAt = now;
-        record.state = "ready";
-        this.save(record);
+        this.apply([finishBuild(record)], [record], now, 0);
         await this.changed();
         return { accepted: true, next: null };
       }
@@ -240,62 +245,19 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     return this.run(async () => {
       await this.ensure(namespace, defaults);
       const records = this.records();
+      const changes = planActivate(records, id);
       const record = records.find((r) => r.id === id);
       if (!record) throw new AppError("not_found", `version ${id} does not exist`);
-      if (record.state === "active") throw new AppError("conflict", `version ${id} is already active`);
-      if (record.state === "building") {
-        const p = record.backfill;
-        throw new AppError(
-          "conflict",
-          `version ${id} is still building (${p?.done ?? 0} of ${p?.total ?? 0} documents); activate it once it is ready`,
-          { extra: { retryAfter: 5 } },
-        );
-      }
-      if (record.state !== "ready") {
-        throw new AppError(
-          "conflict",
-          `version ${id} is ${record.state}; only a ready version can be activated`,
-        );
-      }
-      const p = record.backfill;
-      const caughtUp =
-        !p?.lastMutationId ||
-        evidence.processedUpToMutation === p.lastMutationId ||
-        (evidence.processedUpToDatetime !== null &&
-          p.lastMutationAt !== null &&
-          evidence.processedUpToDatetime >= p.lastMutationAt);
-      if (!caughtUp) {
-        throw new AppError(
-          "conflict",
-          `the index of version ${id} has not applied the build's last write (${p?.lastMutationId}) yet; retry shortly`,
-          { extra: { retryAfter: 2 } },
-        );
-      }
+      checkIndexCaughtUp(id, record.backfill, evidence);
+      // The version shows its last gate, passed or not.
       record.gate = gate;
-      if (!gate.passed && !gate.forced) {
-        this.save(record);
-        throw new AppError("conflict", gateFailure(id, gate), { field: "gate" });
-      }
-      const now = Date.now();
-      let purge: PurgeTask | null = null;
-      for (const other of records) {
-        if (other.state === "previous") {
-          this.retireRecord(other, now);
-          purge = purgeTask(namespace, other);
-        } else if (other.state === "active") {
-          other.state = "previous";
-          other.retireAt = now + graceMs;
-          other.updatedAt = now;
-          this.save(other);
-        }
-      }
-      record.state = "active";
-      record.activatedAt = now;
-      record.updatedAt = now;
       this.save(record);
+      checkGate(id, gate);
+      const retired = this.apply(changes, records, Date.now(), graceMs);
       await this.changed();
       await this.scheduleAlarm();
-      return { version: publicRecord(record), purge };
+      const purge = retired[0];
+      return { version: publicRecord(record), purge: purge ? purgeTask(namespace, purge) : null };
     });
   }
 
@@ -304,22 +266,12 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     return this.run(async () => {
       await this.ensure(namespace, defaults);
       const records = this.records();
-      const previous = records.find((r) => r.state === "previous");
-      if (!previous) throw new AppError("conflict", "there is no previous version to roll back to");
-      const now = Date.now();
-      for (const other of records) {
-        if (other.state !== "active") continue;
-        other.state = "ready";
-        other.updatedAt = now;
-        this.save(other);
-      }
-      previous.state = "active";
-      previous.retireAt = null;
-      previous.activatedAt = now;
-      previous.updatedAt = now;
-      this.save(previous);
+      const changes = planRollback(records);
+      this.apply(changes, records, Date.now(), 0);
       await this.changed();
-      return publicRecord(previous);
+      const target = records.find((r) => r.state === "active");
+      if (!target) throw new AppError("internal", "rollback left no active version", { retryable: false });
+      return publicRecord(target);
     });
   }
 
@@ -331,16 +283,12 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
   ): Promise<CoordinatorOutcome<{ version: VersionRecord; purge: PurgeTask | null }>> {
     return this.run(async () => {
       await this.ensure(namespace, defaults);
-      const record = this.records().find((r) => r.id === id);
+      const records = this.records();
+      const changes = planRetire(records, id);
+      const record = records.find((r) => r.id === id);
       if (!record) throw new AppError("not_found", `version ${id} does not exist`);
-      if (record.state === "active") {
-        throw new AppError(
-          "conflict",
-          `version ${id} is active; activate another version or roll back first`,
-        );
-      }
-      if (record.state === "retired") return { version: publicRecord(record), purge: null };
-      this.retireRecord(record, Date.now());
+      if (changes.length === 0) return { version: publicRecord(record), purge: null };
+      this.apply(changes, records, Date.now(), 0);
       await this.changed();
       return { version: publicRecord(record), purge: purgeTask(namespace, record) };
     });
@@ -355,7 +303,7 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     return this.run(async () => {
       await this.ensure(namespace, defaults);
       const record = this.records().find((r) => r.id === id);
-      if (record?.state !== "retired" || record.purged) return false;
+      if (!record || !awaitingPurge(record)) return false;
       record.purgePasses += 1;
       const now = Date.now();
       if (record.purgePasses >= 2) {
@@ -434,8 +382,9 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     const tasks: VersionTask[] = [];
     let changed = false;
     for (const record of this.records()) {
-      if (record.state === "previous" && record.retireAt !== null && record.retireAt <= now) {
-        this.retireRecord(record, now);
+      const graceEnd = endGrace(record, now);
+      if (graceEnd) {
+        this.apply([graceEnd], [record], now, 0);
         tasks.push(purgeTask(namespace, record));
         changed = true;
       } else if (
@@ -537,15 +486,39 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     );
   }
 
-  private retireRecord(record: StoredRecord, now: number): void {
-    record.state = "retired";
-    record.retireAt = null;
-    record.retiredAt = now;
-    record.updatedAt = now;
-    record.purged = false;
-    record.purgePasses = 0;
-    record.purgeRecheckAt = null;
-    this.save(record);
+  /**
+   * Applies the state changes a rule in src/versions/transitions.ts planned, with what each state
+   * keeps: a previous version's end of grace, an active one's activation time, a retired one's
+   * purge bookkeeping. Returns the records it retired (their purge is the caller's to enqueue).
+   */
+  private apply(
+    changes: readonly Transition[],
+    records: StoredRecord[],
+    now: number,
+    graceMs: number,
+  ): StoredRecord[] {
+    const retired: StoredRecord[] = [];
+    for (const change of changes) {
+      const record = records.find((r) => r.id === change.id);
+      if (!record) continue;
+      record.state = change.to;
+      record.updatedAt = now;
+      if (change.to === "previous") record.retireAt = now + graceMs;
+      if (change.to === "active") {
+        record.retireAt = null;
+        record.activatedAt = now;
+      }
+      if (change.to === "retired") {
+        record.retireAt = null;
+        record.retiredAt = now;
+        record.purged = false;
+        record.purgePasses = 0;
+        record.purgeRecheckAt = null;
+        retired.push(record);
+      }
+      this.save(record);
+    }
+    return retired;
   }
 
   private golden(): GoldenQuery[] {
@@ -708,17 +681,4 @@ function backfillTask(namespace: string, r: StoredRecord): BackfillTask {
 
 function purgeTask(namespace: string, r: StoredRecord): PurgeTask {
   return { kind: "version.purge", namespace, version: r.id };
-}
-
-function gateFailure(id: string, gate: GateReport): string {
-  const parts = [
-    `quality gate failed for version ${id}: nDCG@10 ${gate.ndcg.toFixed(4)} over ${gate.queries} golden queries`,
-  ];
-  if (gate.minNdcg !== null) parts.push(`is below the minimum ${gate.minNdcg}`);
-  if (gate.activeNdcg !== null) {
-    parts.push(`and more than ${gate.tolerance} below the active version's ${gate.activeNdcg.toFixed(4)}`);
-  }
-  if (gate.queries === 0)
-    return `quality gate cannot run for version ${id}: the namespace has no golden queries; set them (PUT /v1/namespaces/{ns}/golden-queries) or activate with "force": true`;
-  return `${parts.join(" ")}; pass "force": true to activate anyway`;
 }

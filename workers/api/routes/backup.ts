@@ -5,16 +5,12 @@
 // running backup or restore per namespace.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { canAccessNamespace } from "../../../src/auth/scopes";
-import { startBackup } from "../../../src/backup/export";
-import { BackupIdSchema, manifestKey, newBackupId } from "../../../src/backup/format";
-import { type Job, JobStore, jobView } from "../../../src/backup/jobs";
-import { readManifest } from "../../../src/backup/parts";
-import { restoreConflict, startRestore } from "../../../src/backup/restore";
-import { signingSource } from "../../../src/backup/signature";
-import { BackupStore } from "../../../src/backup/store";
+import { BackupIdSchema, manifestKey } from "../../../src/backup/format";
+import { type Job, jobView } from "../../../src/backup/jobs";
+import { findJob, listJobs, requestBackup, requestRestore } from "../../../src/backup/requests";
 import { AppError } from "../../../src/errors";
 import { NamespaceSchema } from "../../../src/validation";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import { errorResponses, jsonBody, jsonResponse, NamespaceParams } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -93,6 +89,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/backups",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary:
         "Start a backup of the namespace's active version to R2, run on the queue a page of documents at a time (admin role; 409 while a backup or restore of the namespace runs)",
@@ -102,18 +99,8 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const services = c.get("services");
-      // Refused up front rather than at the manifest, the backup's last step.
-      signingSource(services.config);
-      const { active } = await services.versions.coordinator(ns).writeTargets();
-      const job = await startBackup(
-        { db: services.db, queue: services.queue },
-        ns,
-        active,
-        services.config.backupPageDocuments,
-        newBackupId(),
-      );
-      services.logger.info("backup.started", { namespace: ns, job: job.id, documents: job.totalDocuments });
+      const { versions, db, queue, config, logger } = c.get("services");
+      const job = await requestBackup({ coordinator: versions.coordinator(ns), db, queue, config, logger });
       c.header("Location", location(job));
       return c.json(view(job), 202);
     },
@@ -123,6 +110,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/backups",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary: "List the namespace's backups (running, complete and failed), newest first",
       request: { params: NamespaceParams },
@@ -131,7 +119,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const jobs = await new JobStore(c.get("services").db).list(ns, "backup", MAX_LISTED);
+      const jobs = await listJobs(c.get("services").db, ns, "backup", MAX_LISTED);
       return c.json({ namespace: ns, jobs: jobs.map(view) }, 200);
     },
   );
@@ -140,6 +128,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/backups/{id}",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary: "A backup's state (running, complete or failed), progress and error",
       request: { params: JobParams },
@@ -148,10 +137,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const job = await new JobStore(c.get("services").db).get(ns, id);
-      if (job?.kind !== "backup") {
-        throw new AppError("not_found", `backup ${id} of namespace "${ns}" does not exist`);
-      }
+      const job = await findJob(c.get("services").db, ns, "backup", id);
       return c.json(view(job), 200);
     },
   );
@@ -160,6 +146,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/restore",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary:
         "Start restoring a backup into this namespace, which must be empty; run on the queue (admin role on it and on the backup's namespace)",
@@ -175,39 +162,9 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
       if (!canAccessNamespace(principal, from.namespace)) {
         throw new AppError("forbidden", "this key does not grant access to the backup's namespace");
       }
-      const services = c.get("services");
-      const backup = await readManifest(services.backups, services.config, from.namespace, from.backupId);
-      if (!backup) {
-        const job = await new JobStore(services.db).get(from.namespace, from.backupId);
-        if (job?.kind === "backup" && job.state === "running") {
-          throw new AppError(
-            "conflict",
-            `backup ${from.backupId} is still running; restore it once it is complete`,
-          );
-        }
-        if (job?.kind === "backup" && job.state === "failed") {
-          throw new AppError(
-            "unprocessable",
-            `backup ${from.backupId} failed and has no manifest: ${job.error}`,
-          );
-        }
-        throw new AppError(
-          "not_found",
-          `backup ${from.backupId} of namespace "${from.namespace}" does not exist`,
-        );
-      }
-      const { active, live } = await services.versions.coordinator(ns).writeTargets();
-      const conflict = await restoreConflict(new BackupStore(services.db), backup.manifest, ns, active, live);
-      if (conflict !== null) throw new AppError("conflict", conflict);
-      const job = await startRestore(
-        { db: services.db, queue: services.queue },
-        ns,
-        active,
-        backup,
-        services.config.backupPageDocuments,
-        newBackupId(),
-      );
-      services.logger.info("restore.started", { namespace: ns, job: job.id, from });
+      const { versions, db, queue, backups, config, logger } = c.get("services");
+      const coordinator = versions.coordinator(ns);
+      const job = await requestRestore({ coordinator, db, queue, backups, config, logger }, from);
       c.header("Location", location(job));
       return c.json(view(job), 202);
     },
@@ -217,6 +174,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/restore",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary: "List the restores into the namespace (running, complete and failed), newest first",
       request: { params: NamespaceParams },
@@ -225,7 +183,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const jobs = await new JobStore(c.get("services").db).list(ns, "restore", MAX_LISTED);
+      const jobs = await listJobs(c.get("services").db, ns, "restore", MAX_LISTED);
       return c.json({ namespace: ns, jobs: jobs.map(view) }, 200);
     },
   );
@@ -234,6 +192,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/restore/{id}",
+      middleware: requires("admin"),
       tags: ["backups"],
       summary: "A restore's state (running, complete or failed), progress and error",
       request: { params: JobParams },
@@ -242,10 +201,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const job = await new JobStore(c.get("services").db).get(ns, id);
-      if (job?.kind !== "restore") {
-        throw new AppError("not_found", `restore ${id} into namespace "${ns}" does not exist`);
-      }
+      const job = await findJob(c.get("services").db, ns, "restore", id);
       return c.json(view(job), 200);
     },
   );

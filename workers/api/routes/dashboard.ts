@@ -8,6 +8,7 @@ import { canAccessNamespace, type Principal } from "../../../src/auth/scopes";
 import { readMetricsReport } from "../../../src/observe/analytics-reader";
 import { WINDOWS } from "../../../src/observe/analytics-sql";
 import { observeConfig } from "../../../src/observe/config";
+import { requires } from "../auth";
 import { errorResponses, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -119,6 +120,7 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/metrics",
+      middleware: requires("admin"),
       tags: ["admin"],
       summary:
         "Search and ingest figures of a window: latency quantiles, QPS, error, degraded and cache hit rates, ingest lag",
@@ -139,6 +141,7 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/dashboard",
+      middleware: requires("admin"),
       tags: ["admin"],
       summary: "The operations dashboard: the figures of /v1/admin/metrics as charts (HTML)",
       request: { query: WindowQuery },

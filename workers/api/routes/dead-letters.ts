@@ -5,6 +5,7 @@ import type { Principal } from "../../../src/auth/scopes";
 import { AppError, errorMessage } from "../../../src/errors";
 import { d1 } from "../../../src/store/d1";
 import { sendPaged } from "../../../src/util/queue-limits";
+import { requires } from "../auth";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -106,6 +107,7 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/dead-letters",
+      middleware: requires("admin"),
       tags: ["admin"],
       summary: "Dead-lettered ingest messages within the caller's namespaces",
       request: { query: ListQuery },
@@ -125,6 +127,7 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/admin/dead-letters/replay",
+      middleware: requires("admin"),
       tags: ["admin"],
       summary: "Re-enqueue dead letters (all pending ones up to limit, or the given ids)",
       request: { body: jsonBody(ReplayBody) },

@@ -1,11 +1,15 @@
 // Documents: write one, write a batch, read status, delete; and delete a whole namespace.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { publishGenerations } from "../../../src/cache/generation";
-import { AppError } from "../../../src/errors";
-import { checkDocuments, deleteDocuments, submitDocuments } from "../../../src/ingest/submit";
-import { reserveWrite } from "../../../src/quotas/enforce";
+import {
+  type DeleteDeps,
+  deleteDocument,
+  deleteNamespaceDocuments,
+  getDocument,
+  NAMESPACE_DELETE_MAX,
+  writeDocuments,
+} from "../../../src/ingest/requests";
 import type { Services } from "../../services";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import {
   Accepted,
   AcceptedBatch,
@@ -22,24 +26,23 @@ import {
 } from "../schemas";
 import type { AppEnv } from "../types";
 
-const NAMESPACE_DELETE_PAGE = 1000;
-const NAMESPACE_DELETE_MAX = 5000;
+const writeDeps = ({ blobs, store, queue, config, db }: Services) => ({ blobs, store, queue, config, db });
 
-/** Publishes the namespace's new generation, so the next search misses the result cache. */
-function publishGeneration(services: Services, ns: string): Promise<void> {
-  return publishGenerations(
-    services.versions.coordinator,
-    [ns],
-    services.config.generationCacheTtlMs,
-    services.logger,
-  );
-}
+const deleteDeps = ({ blobs, store, queue, config, versions, logger }: Services): DeleteDeps => ({
+  blobs,
+  store,
+  queue,
+  config,
+  publisher: versions.coordinator,
+  logger,
+});
 
 export function registerDocuments(app: OpenAPIHono<AppEnv>) {
   app.openapi(
     createRoute({
       method: "put",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      middleware: requires("write"),
       tags: ["documents"],
       summary: "Write a document (insert or replace); indexed asynchronously",
       request: { params: DocumentParams, body: jsonBody(PutDocumentBody) },
@@ -51,12 +54,8 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const body = c.req.valid("json");
-      const services = c.get("services");
-      const doc = { id, ...body };
-      checkDocuments([doc], services.config, () => "body");
-      const release = await reserveWrite(services, c.get("principal"), ns, [doc], () => "body");
-      await submitDocuments(services, ns, [doc]).finally(release);
+      const doc = { id, ...c.req.valid("json") };
+      await writeDocuments(writeDeps(c.get("services")), c.get("principal"), ns, [doc], () => "body");
       return c.json({ id, status: "queued" as const }, 202);
     },
   );
@@ -65,6 +64,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/documents",
+      middleware: requires("write"),
       tags: ["documents"],
       summary: "Write up to 1,000 documents; all are validated before any is written",
       request: { params: NamespaceParams, body: jsonBody(BatchBody) },
@@ -74,12 +74,8 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
       const { documents } = c.req.valid("json");
-      const services = c.get("services");
       const field = (i: number) => `body.documents.${i}`;
-      checkDocuments(documents, services.config, field);
-      // All or nothing: a batch that does not fit its quotas is refused whole.
-      const release = await reserveWrite(services, c.get("principal"), ns, documents, field);
-      await submitDocuments(services, ns, documents).finally(release);
+      await writeDocuments(writeDeps(c.get("services")), c.get("principal"), ns, documents, field);
       return c.json({ accepted: documents.length, ids: documents.map((d) => d.id) }, 202);
     },
   );
@@ -88,6 +84,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      middleware: requires("search"),
       tags: ["documents"],
       summary: "A document's indexing status",
       request: { params: DocumentParams },
@@ -96,8 +93,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const row = await c.get("services").store.get(ns, id);
-      if (!row) throw new AppError("not_found", `document "${id}" does not exist in namespace "${ns}"`);
+      const row = await getDocument(c.get("services").store, ns, id);
       return c.json(
         {
           id: row.id,
@@ -117,6 +113,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "delete",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      middleware: requires("write"),
       tags: ["documents"],
       summary: "Delete a document: it leaves search results at once, its vectors shortly after",
       request: { params: DocumentParams },
@@ -125,12 +122,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const services = c.get("services");
-      const row = await services.store.get(ns, id);
-      if (!row) throw new AppError("not_found", `document "${id}" does not exist in namespace "${ns}"`);
-      await deleteDocuments(services, ns, [id]);
-      // Awaited: the next search must not be answered from a cache that still holds the document.
-      await publishGeneration(services, ns);
+      await deleteDocument(deleteDeps(c.get("services")), ns, id);
       return c.json({ accepted: true }, 202);
     },
   );
@@ -139,6 +131,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "delete",
       path: "/v1/namespaces/{ns}",
+      middleware: requires("write"),
       tags: ["namespaces"],
       summary: `Delete the namespace's documents, up to ${NAMESPACE_DELETE_MAX} per call (repeat while remaining)`,
       request: { params: NamespaceParams },
@@ -147,16 +140,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const services = c.get("services");
-      let accepted = 0;
-      while (accepted < NAMESPACE_DELETE_MAX) {
-        const ids = await services.store.listLiveIds(ns, NAMESPACE_DELETE_PAGE);
-        if (ids.length === 0) break;
-        await deleteDocuments(services, ns, ids);
-        accepted += ids.length;
-      }
-      if (accepted > 0) await publishGeneration(services, ns);
-      const remaining = (await services.store.listLiveIds(ns, 1)).length > 0;
+      const { accepted, remaining } = await deleteNamespaceDocuments(deleteDeps(c.get("services")), ns);
       return c.json({ accepted, remaining }, 202);
     },
   );

@@ -15,6 +15,7 @@ import {
 import type { Config } from "../../../src/config";
 import { AppError } from "../../../src/errors";
 import { namespacesLimit } from "../../../src/quotas/limits";
+import { requires } from "../auth";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -104,6 +105,7 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/admin/keys",
+      middleware: requires("admin"),
       tags: ["admin"],
       summary: "Create an API key (admin role); the key is returned once",
       request: { body: jsonBody(CreateKeyBody) },
@@ -140,6 +142,7 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/keys",
+      middleware: requires("admin"),
       tags: ["admin"],
       summary: "List the API keys within the caller's scope (never their secrets)",
       responses: { 200: jsonResponse(z.object({ keys: z.array(KeyInfo) }), "Keys"), ...errorResponses },
@@ -157,6 +160,7 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "delete",
       path: "/v1/admin/keys/{id}",
+      middleware: requires("admin"),
       tags: ["admin"],
       summary:
         "Revoke an API key and every key created from it; takes effect everywhere within KEY_CACHE_TTL_SECONDS",

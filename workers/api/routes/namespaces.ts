@@ -3,7 +3,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { NamespaceHealthSchema, readNamespaceHealth } from "../../../src/observe/index-health";
 import { namespaceLimits, quotaReport } from "../../../src/quotas/limits";
 import { QuotaStore } from "../../../src/quotas/store";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import { errorResponses, jsonResponse, NamespaceParams, NamespaceStatsSchema } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -12,6 +12,7 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}",
+      middleware: requires("search"),
       tags: ["namespaces"],
       summary: "Document and chunk counts of a namespace",
       request: { params: NamespaceParams },

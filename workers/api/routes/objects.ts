@@ -5,7 +5,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { putObjects } from "../../../src/ingest/objects";
 import { checkDocuments } from "../../../src/ingest/submit";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import {
   AcceptedBatch,
   BatchBody,
@@ -21,6 +21,7 @@ export function registerObjects(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/objects",
+      middleware: requires("admin"),
       tags: ["documents"],
       summary:
         "Write up to 1,000 documents as R2 objects; the bucket's event notifications ingest them (admin)",

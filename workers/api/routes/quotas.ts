@@ -11,7 +11,7 @@ import {
   quotaReport,
 } from "../../../src/quotas/limits";
 import { QuotaStore } from "../../../src/quotas/store";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import { errorResponses, jsonBody, jsonResponse, NamespaceParams, NamespaceQuotasSchema } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -57,6 +57,7 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/quotas",
+      middleware: requires("admin"),
       tags: ["namespaces"],
       summary: "A namespace's quotas: usage, limits and overrides (admin role)",
       request: { params: NamespaceParams },
@@ -76,6 +77,7 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "put",
       path: "/v1/namespaces/{ns}/quotas",
+      middleware: requires("admin"),
       tags: ["namespaces"],
       summary:
         "Override a namespace's quotas (admin role; above the defaults, a key covering every namespace)",

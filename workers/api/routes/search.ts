@@ -8,7 +8,7 @@ import { createTimer, serverTiming } from "../../../src/search/timer";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
 import { searchDeps } from "../../services";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import {
   errorResponses,
   jsonBody,
@@ -53,6 +53,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/search",
+      middleware: requires("search"),
       tags: ["search"],
       summary: "Search a namespace (hybrid, vector or keyword)",
       request: { params: NamespaceParams, body: jsonBody(SearchBody) },

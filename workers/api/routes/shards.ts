@@ -5,6 +5,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ShardMapClient } from "../../../src/shards/client";
 import { emptyUsage, fullness, REFUSALS, refusal, shardPolicy } from "../../../src/shards/policy";
+import { requires } from "../auth";
 import { errorResponses, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -42,6 +43,7 @@ export function registerShards(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/shards",
+      middleware: requires("admin"),
       tags: ["admin"],
       summary:
         "The vector indexes namespaces are spread over: namespaces, vectors, fullness, and whether each takes new namespaces",

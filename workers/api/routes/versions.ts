@@ -2,18 +2,18 @@
 // its progress, activate it once built (index caught up, quality gate passed), roll back, retire.
 // Golden queries, the gate's test set, are set per namespace.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { namespaceEmbedder } from "../../../src/cache/embedding-cache";
 import { EMBEDDING_MODELS } from "../../../src/embed/embedder";
-import { AppError } from "../../../src/errors";
-import type { SearchMode } from "../../../src/search/search";
+import {
+  activateVersion,
+  createVersion,
+  getVersion,
+  retireVersion,
+  rollbackVersion,
+} from "../../../src/migrations/lifecycle";
 import { DocumentIdSchema } from "../../../src/validation";
-import type { IndexInfo } from "../../../src/vectors/vector-index";
-import { gateReport, meanNdcg } from "../../../src/versions/gate";
-import type { VersionRecord, VersionSpec } from "../../../src/versions/model";
+import type { VersionRecord } from "../../../src/versions/model";
 import { ChunkingSchema, VERSION_STATES } from "../../../src/versions/model";
-import { clearPointerCache } from "../../../src/versions/pointer";
-import type { Services } from "../../services";
-import { requireNamespace } from "../auth";
+import { requireNamespace, requires } from "../auth";
 import { errorResponses, jsonBody, jsonResponse, MAX_QUERY_CHARS, NamespaceParams } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -158,48 +158,12 @@ function toVersion(r: VersionRecord): z.infer<typeof VersionSchema> {
   };
 }
 
-/** The index a new version's vectors go to; checked to exist and to have the model's dimensions. */
-async function chooseIndex(services: Services, active: VersionSpec, dimensions: number, requested?: string) {
-  const config = services.config;
-  let index = requested;
-  if (index === undefined) {
-    if (dimensions === active.dimensions) index = active.index;
-    else if (config.backend === "local") index = `edgesearch-local-${dimensions}`;
-    else {
-      const candidates = [...config.vectorizeIndexes.keys()].join(", ");
-      throw new AppError(
-        "validation_failed",
-        `the model has ${dimensions} dimensions and the active version's index ${active.dimensions}: name an index with ${dimensions} dimensions (bound ones: ${candidates})`,
-        { field: "body.index" },
-      );
-    }
-  }
-  const spec = { ...active, index, dimensions };
-  let info: IndexInfo;
-  try {
-    info = await services.versions.index(spec).describe();
-  } catch (err) {
-    if (err instanceof AppError && !err.retryable) {
-      throw new AppError("validation_failed", err.message, { field: "body.index" });
-    }
-    throw err;
-  }
-  // A local index has no dimensions until its first write.
-  if (info.dimensions !== 0 && info.dimensions !== dimensions) {
-    throw new AppError(
-      "validation_failed",
-      `index "${index}" has ${info.dimensions} dimensions; the model needs ${dimensions}`,
-      { field: "body.index" },
-    );
-  }
-  return index;
-}
-
 export function registerVersions(app: OpenAPIHono<AppEnv>) {
   app.openapi(
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/versions",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "List the namespace's index versions with build progress (admin role)",
       request: { params: NamespaceParams },
@@ -217,6 +181,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Create an index version; it is built in the background from the namespace's documents",
       request: { params: NamespaceParams, body: jsonBody(CreateVersionBody) },
@@ -225,32 +190,12 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const body = c.req.valid("json");
-      const services = c.get("services");
-      const coordinator = services.versions.coordinator(ns);
-      const { active } = await coordinator.writeTargets();
-      const dimensions = EMBEDDING_MODELS[body.model]?.dimensions ?? 0;
-      const index = await chooseIndex(services, active, dimensions, body.index);
-      const total = await services.store.countIndexed(ns);
-      const { version, task } = await coordinator.createVersion(
-        {
-          model: body.model,
-          dimensions,
-          pooling: body.pooling ?? active.pooling,
-          chunking: body.chunking ?? active.chunking,
-          index,
-        },
-        total,
+      const { versions, store, config, queue, logger } = c.get("services");
+      const coordinator = versions.coordinator(ns);
+      const version = await createVersion(
+        { coordinator, versions, store, config, queue, logger },
+        c.req.valid("json"),
       );
-      // A lost send is not lost work: the coordinator re-sends a build task that makes no progress.
-      await services.queue.send(task, { contentType: "json" }).catch((err: unknown) => {
-        services.logger.warn("versions.send_failed", {
-          namespace: ns,
-          version: version.id,
-          error: String(err),
-        });
-      });
-      services.logger.info("versions.created", { namespace: ns, version: version.id, model: version.model });
       return c.json(toVersion(version), 202);
     },
   );
@@ -259,6 +204,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/versions/{id}",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "One index version with its build progress and last quality gate",
       request: { params: VersionParams },
@@ -267,8 +213,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const version = await c.get("services").versions.coordinator(ns).version(id);
-      if (!version) throw new AppError("not_found", `version ${id} does not exist`);
+      const version = await getVersion(c.get("services").versions.coordinator(ns), id);
       return c.json(toVersion(version), 200);
     },
   );
@@ -277,6 +222,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/{id}/activate",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Make a built version the active one (index caught up, quality gate passed)",
       request: { params: VersionParams, body: jsonBody(ActivateBody) },
@@ -288,56 +234,20 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const body = c.req.valid("json");
-      const services = c.get("services");
-      const coordinator = services.versions.coordinator(ns);
-      const candidate = await coordinator.version(id);
-      if (!candidate) throw new AppError("not_found", `version ${id} does not exist`);
-      if (candidate.state !== "ready") {
-        throw new AppError(
-          "conflict",
-          `version ${id} is ${candidate.state}; only a ready version can be activated`,
-        );
-      }
-      const [golden, { active }] = await Promise.all([
-        coordinator.goldenQueries(),
-        coordinator.writeTargets(),
-      ]);
-      const score = (spec: VersionSpec) =>
-        meanNdcg(
-          {
-            ...services,
-            embedder: namespaceEmbedder(services.versions.embedder(spec), ns),
-            index: services.versions.index(spec),
-            version: spec.id,
-            reranker: undefined,
-          },
-          ns,
-          golden,
-          body.mode as SearchMode,
-        );
-      const [ndcg, activeNdcg] =
-        golden.length === 0 ? [0, null] : await Promise.all([score(candidate), score(active)]);
-      const gate = gateReport(golden.length, ndcg, activeNdcg, services.config.qualityGate, body.force);
-      const evidence = await services.versions.index(candidate).describe();
-      const { version, purge } = await coordinator.activate(
-        id,
+      const { versions, store, db, guard, config, queue, logger } = c.get("services");
+      const { version, gate } = await activateVersion(
         {
-          processedUpToMutation: evidence.processedUpToMutation,
-          processedUpToDatetime: evidence.processedUpToDatetime,
+          coordinator: versions.coordinator(ns),
+          versions,
+          search: { store, db, logger, guard },
+          gate: config.qualityGate,
+          graceMs: config.versionGraceMs,
+          queue,
+          logger,
         },
-        gate,
-        services.config.versionGraceMs,
+        id,
+        c.req.valid("json"),
       );
-      if (purge) await services.queue.send(purge, { contentType: "json" });
-      clearPointerCache(ns);
-      services.logger.info("versions.activated", {
-        namespace: ns,
-        version: id,
-        ndcg,
-        activeNdcg,
-        forced: body.force,
-      });
       return c.json(
         { version: toVersion(version), gate: { ...gate, at: new Date(gate.at).toISOString() } },
         200,
@@ -349,6 +259,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/rollback",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Make the previous version active again (within its grace period)",
       request: { params: NamespaceParams },
@@ -357,10 +268,8 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const services = c.get("services");
-      const version = await services.versions.coordinator(ns).rollback();
-      clearPointerCache(ns);
-      services.logger.info("versions.rolled_back", { namespace: ns, version: version.id });
+      const { versions, logger } = c.get("services");
+      const version = await rollbackVersion({ coordinator: versions.coordinator(ns), logger });
       return c.json(toVersion(version), 200);
     },
   );
@@ -369,6 +278,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/{id}/retire",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Retire a version that is not active: it stops receiving writes and its vectors are deleted",
       request: { params: VersionParams },
@@ -377,10 +287,8 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const services = c.get("services");
-      const { version, purge } = await services.versions.coordinator(ns).retire(id);
-      if (purge) await services.queue.send(purge, { contentType: "json" });
-      services.logger.info("versions.retired", { namespace: ns, version: id });
+      const { versions, queue, logger } = c.get("services");
+      const version = await retireVersion({ coordinator: versions.coordinator(ns), queue, logger }, id);
       return c.json(toVersion(version), 200);
     },
   );
@@ -389,6 +297,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "put",
       path: "/v1/namespaces/{ns}/golden-queries",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "Set the golden queries the quality gate scores versions with",
       request: { params: NamespaceParams, body: jsonBody(GoldenQueriesBody) },
@@ -407,6 +316,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/golden-queries",
+      middleware: requires("admin"),
       tags: ["versions"],
       summary: "The golden queries of the namespace's quality gate",
       request: { params: NamespaceParams },

@@ -24,9 +24,10 @@ import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { DOC_ID_FIELD, documentKey } from "../validation";
 import { deleteVectors } from "../vectors/paging";
-import { type BackfillTask, type PurgeTask, VersionTaskSchema } from "./messages";
-import { sameChunking, type VersionSpec, versionChunkPrefix } from "./model";
-import type { VersionServices } from "./services";
+import { type BackfillTask, type PurgeTask, VersionTaskSchema } from "../versions/messages";
+import { sameChunking, type VersionSpec, versionChunkPrefix } from "../versions/model";
+import type { VersionServices } from "../versions/services";
+import { awaitingPurge } from "../versions/transitions";
 
 export interface VersionTaskDeps extends IngestDeps {
   versions: VersionServices;
@@ -244,7 +245,7 @@ async function versionChunks(
 async function purgeBatch(deps: VersionTaskDeps, task: PurgeTask): Promise<Decision> {
   const coordinator = deps.versions.coordinator(task.namespace);
   const record = await coordinator.version(task.version);
-  if (record?.state !== "retired" || record.purged) {
+  if (!record || !awaitingPurge(record)) {
     return { type: "ack", outcome: "skipped", reason: `version ${task.version} is not awaiting a purge` };
   }
   const spec: VersionSpec = record;

@@ -3,12 +3,7 @@
 // relevance. The candidate passes when it reaches the configured floor, or when it scores no worse
 // than the active version by more than the tolerance.
 import { type SearchDeps, type SearchMode, search } from "../search/search";
-import type { GateReport } from "./model";
-
-export interface GoldenQuery {
-  query: string;
-  relevant: string[];
-}
+import type { GateReport, GoldenQuery } from "../versions/model";
 
 export interface GateSettings {
   minNdcg: number | undefined;
