@@ -294,7 +294,9 @@ class Tokenizer {
   private endTag(): number {
     const name = this.tagName;
     if (this.ns === HTML) {
-      const outer = this.namespaces[this.namespaces.length - 2];
+      // Reading below index 0 would be a slow lookup on every end tag of an HTML-only page.
+      const depth = this.namespaces.length;
+      const outer = depth > 1 ? this.namespaces[depth - 2] : HTML;
       if (
         (outer === SVG && SVG_HTML_POINTS.has(name)) ||
         (outer === MATHML && MATHML_TEXT_POINTS.has(name))

@@ -119,6 +119,77 @@ const END_HEADING = 3;
 const END_BLOCK = 4;
 const END_PRE = 5;
 
+/**
+ * The stack of open elements, innermost last, each with what its end does. Kept as runs of one
+ * name and end, so a flood of one unclosed tag is one entry, in typed arrays, so a deep nest of
+ * alternating tags is a few bytes per element and nothing for the garbage collector to trace.
+ * With how many runs of each name are open, an end tag with no open element of its name costs
+ * one lookup.
+ */
+class OpenElements {
+  /** Per entry: its name's id times 8, plus what its end does. */
+  private entries: Int32Array = new Int32Array(64);
+  private runs: Int32Array = new Int32Array(64);
+  private depth = 0;
+  private readonly ids = new Map<string, number>();
+  /** Per name id: how many of its runs are open. */
+  private readonly openRuns: number[] = [];
+
+  push(tag: string, end: number): void {
+    let id = this.ids.get(tag);
+    if (id === undefined) {
+      id = this.openRuns.length;
+      this.ids.set(tag, id);
+      this.openRuns.push(0);
+    }
+    const entry = id * 8 + end;
+    const top = this.depth - 1;
+    if (top >= 0 && this.entries[top] === entry) {
+      this.runs[top] = (this.runs[top] ?? 0) + 1;
+      return;
+    }
+    if (this.depth === this.entries.length) {
+      this.entries = grown(this.entries);
+      this.runs = grown(this.runs);
+    }
+    this.entries[this.depth] = entry;
+    this.runs[this.depth] = 1;
+    this.depth++;
+    this.openRuns[id] = (this.openRuns[id] ?? 0) + 1;
+  }
+
+  /**
+   * Pops up to and including the innermost open element named `tag`, calling `onClose` with what
+   * the end of each run popped does and how many elements close with it; nothing if none is open.
+   */
+  close(tag: string, onClose: (end: number, count: number) => void): void {
+    const id = this.ids.get(tag);
+    if (id === undefined || !this.openRuns[id]) return;
+    while (this.depth > 0) {
+      const top = this.depth - 1;
+      const entry = this.entries[top] ?? 0;
+      const run = this.runs[top] ?? 1;
+      const entryId = entry >> 3;
+      if (entryId === id && run > 1) {
+        // Only the innermost element of the run closes.
+        this.runs[top] = run - 1;
+        onClose(entry & 7, 1);
+        return;
+      }
+      this.depth--;
+      this.openRuns[entryId] = (this.openRuns[entryId] ?? 1) - 1;
+      onClose(entry & 7, run);
+      if (entryId === id) return;
+    }
+  }
+}
+
+function grown(array: Int32Array): Int32Array {
+  const larger = new Int32Array(array.length * 2);
+  larger.set(array);
+  return larger;
+}
+
 class HtmlCollector implements HtmlSink {
   readonly builder = new SectionBuilder();
   title: string | undefined;
@@ -130,13 +201,8 @@ class HtmlCollector implements HtmlSink {
   private preDepth = 0;
   /** Whether the paragraph is empty or ends with a line break: another would make an empty line. */
   private lineStart = true;
-  // The open elements, innermost last, as runs of one name with what their end does: a flood of
-  // one unclosed tag is one entry. With how many runs of each name are open, so that an end tag
-  // with no open element of its name costs nothing.
-  private readonly openNames: string[] = [];
-  private readonly openEnds: number[] = [];
-  private readonly openRuns: number[] = [];
-  private readonly openCounts = new Map<string, number>();
+  private readonly open = new OpenElements();
+  private readonly onClose = (end: number, count: number) => this.close(end, count);
 
   startTag(tag: string, hidden: boolean, selfClosing: boolean, foreign: boolean): void {
     // A void element, or a self-closing one in SVG or MathML, has no content and no end tag.
@@ -144,14 +210,14 @@ class HtmlCollector implements HtmlSink {
     if (this.dropDepth > 0 || DROPPED.has(tag) || hidden) {
       if (!hasContent) return;
       this.dropDepth++;
-      this.open(tag, UNDROP);
+      this.open.push(tag, UNDROP);
       return;
     }
     if (tag === "title") {
       if (this.title === undefined && this.titleText === null) {
         this.titleText = "";
-        this.open(tag, END_TITLE);
-      } else this.open(tag, NOTHING);
+        this.open.push(tag, END_TITLE);
+      } else this.open.push(tag, NOTHING);
       return;
     }
     const level = headingLevel(tag);
@@ -160,7 +226,7 @@ class HtmlCollector implements HtmlSink {
       this.breakParagraph();
       this.headingLevel = level;
       this.headingText = "";
-      if (hasContent) this.open(tag, END_HEADING);
+      if (hasContent) this.open.push(tag, END_HEADING);
       return;
     }
     if (this.headingLevel > 0) {
@@ -170,7 +236,7 @@ class HtmlCollector implements HtmlSink {
       this.breakParagraph();
       if (!hasContent) return;
       if (tag === "pre") this.preDepth++;
-      this.open(tag, tag === "pre" ? END_PRE : END_BLOCK);
+      this.open.push(tag, tag === "pre" ? END_PRE : END_BLOCK);
       return;
     } else if (LINES.has(tag)) {
       if (!this.lineStart) {
@@ -180,29 +246,12 @@ class HtmlCollector implements HtmlSink {
     } else if (CELLS.has(tag)) {
       this.append(" ");
     }
-    if (hasContent) this.open(tag, NOTHING);
+    if (hasContent) this.open.push(tag, NOTHING);
   }
 
   /** Closes the innermost open element named `tag` and every element opened inside it. */
   endTag(tag: string): void {
-    if (!this.openCounts.get(tag)) return;
-    for (let top = this.openNames.length - 1; top >= 0; top--) {
-      const name = this.openNames[top];
-      const end = this.openEnds[top] ?? NOTHING;
-      const run = this.openRuns[top] ?? 1;
-      if (name === tag && run > 1) {
-        // Only the innermost element of the run closes.
-        this.openRuns[top] = run - 1;
-        this.close(end, 1);
-        return;
-      }
-      this.openNames.pop();
-      this.openEnds.pop();
-      this.openRuns.pop();
-      if (name !== undefined) this.openCounts.set(name, (this.openCounts.get(name) ?? 1) - 1);
-      this.close(end, run);
-      if (name === tag) return;
-    }
+    this.open.close(tag, this.onClose);
   }
 
   text(raw: string): void {
@@ -217,18 +266,6 @@ class HtmlCollector implements HtmlSink {
     this.endTitle();
     this.endHeading();
     this.breakParagraph();
-  }
-
-  private open(tag: string, end: number): void {
-    const top = this.openNames.length - 1;
-    if (this.openNames[top] === tag && this.openEnds[top] === end) {
-      this.openRuns[top] = (this.openRuns[top] ?? 1) + 1;
-      return;
-    }
-    this.openNames.push(tag);
-    this.openEnds.push(end);
-    this.openRuns.push(1);
-    this.openCounts.set(tag, (this.openCounts.get(tag) ?? 0) + 1);
   }
 
   /** The end of `count` elements that close together; all but dropping end the same for one or many. */
