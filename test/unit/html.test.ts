@@ -67,6 +67,12 @@ describe("HTML parsing", () => {
     expect(doc.sections).toEqual([{ headings: ["Title bold"], text: "after\n\nmore" }]);
   });
 
+  it("closes one of several nested elements of a name at a time", () => {
+    const html =
+      "<template><template>x</template>leak</template><div><div>a</div>b</div>c<pre><pre>d</pre>e\nf</pre>g\nh";
+    expect(texts(parseHtml(html))).toEqual(["a\n\nb\n\nc\n\nd\n\ne\nf\n\ng h"]);
+  });
+
   it("ignores end tags with no open element of their name", () => {
     expect(texts(parseHtml("<div>one </span></p>two</div></div>three"))).toEqual(["one two\n\nthree"]);
   });
