@@ -104,6 +104,7 @@ export const INPUTS = {
       "run of >": repeat(">"),
       "run of &": repeat("&"),
       "deep nesting": repeat("<div>"),
+      "deep nesting of two tags in turn": repeat("<span><b>"),
       "unclosed inline tags": repeat("<b>a"),
       "open spans, close divs": (b) => fill(b / 2, () => "<span>") + fill(b / 2, () => "</div>"),
       "heading flood": repeat("<h2>h</h2>"),

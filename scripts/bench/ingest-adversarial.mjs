@@ -1,8 +1,8 @@
 // `npm run bench -- ingest-adversarial`: the ingest parsers (Markdown, HTML, JSON, plain text),
 // the tokenizers (WordPiece and the local embedder's) and the chunker on ordinary prose and on
 // hostile inputs, in ms per KB at several sizes, with the worst hostile input's ratio to prose.
-// The same TypeScript modules the Worker runs: bundled with esbuild for Node, and for HTML (which
-// needs HTMLRewriter) run inside workerd through Miniflare. Prints tables, writes JSON.
+// The same TypeScript modules the Worker runs: bundled with esbuild for Node, and for HTML run
+// inside workerd through Miniflare, the runtime that parses it in production. Prints tables, writes JSON.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";

@@ -1,4 +1,4 @@
-// HTML character references for the HTML and Markdown parsers: HTMLRewriter hands over text
+// HTML character references for the HTML and Markdown parsers: the HTML tokenizer hands over text
 // undecoded, and Markdown allows entities too.
 
 import { ownValue } from "../util/lookup";
@@ -164,19 +164,70 @@ function named(name: string): string | undefined {
   return composed.length === 1 ? composed : undefined;
 }
 
-const REFERENCE_RE = /&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,7})|([A-Za-z][A-Za-z0-9]{1,31}))(;?)/g;
+const HASH = 0x23;
+const SEMICOLON = 0x3b;
 
-/** Replaces character references with the characters they stand for; unknown ones stay as written. */
+const digit = (c: number) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : -1);
+const hexDigit = (c: number) => {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+};
+const isLetter = (c: number) => (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+const isLetterOrDigit = (c: number) => isLetter(c) || (c >= 0x30 && c <= 0x39);
+
+/**
+ * Replaces character references with the characters they stand for; unknown ones stay as written.
+ * A reference is "&#" and 1-8 digits, "&#x" and 1-7 hex digits, or "&" and a name of 2-32 letters
+ * and digits (a letter first), each with an optional ";" (required after a name, except the
+ * legacy few). One pass with no regular expression: a flood of references makes no match objects.
+ */
 export function decodeEntities(text: string): string {
-  if (!text.includes("&")) return text;
-  return text.replace(
-    REFERENCE_RE,
-    (match, dec: string | undefined, hex: string | undefined, name: string | undefined, semi: string) => {
-      if (dec !== undefined) return fromCodePoint(Number.parseInt(dec, 10));
-      if (hex !== undefined) return fromCodePoint(Number.parseInt(hex, 16));
-      if (name === undefined) return match;
-      if (semi === "" && !LEGACY_WITHOUT_SEMICOLON.has(name)) return match;
-      return named(name) ?? match;
-    },
-  );
+  let amp = text.indexOf("&");
+  if (amp === -1) return text;
+  let out = "";
+  // Characters before `copied` are in `out`.
+  let copied = 0;
+  while (amp !== -1) {
+    // Past the reference at `amp` (its ";" included), or -1 when none starts there.
+    let end = -1;
+    let value: string | undefined;
+    const c = text.charCodeAt(amp + 1);
+    if (c === HASH) {
+      const x = text.charCodeAt(amp + 2);
+      const hex = (x | 0x20) === 0x78;
+      const first = hex ? amp + 3 : amp + 2;
+      const last = hex ? first + 7 : first + 8;
+      let cp = 0;
+      let j = first;
+      for (; j < last; j++) {
+        const d = hex ? hexDigit(text.charCodeAt(j)) : digit(text.charCodeAt(j));
+        if (d < 0) break;
+        cp = cp * (hex ? 16 : 10) + d;
+      }
+      if (j > first) {
+        value = fromCodePoint(cp);
+        end = text.charCodeAt(j) === SEMICOLON ? j + 1 : j;
+      }
+    } else if (isLetter(c)) {
+      let j = amp + 2;
+      while (j < amp + 33 && isLetterOrDigit(text.charCodeAt(j))) j++;
+      if (j > amp + 2) {
+        const name = text.slice(amp + 1, j);
+        const semicolon = text.charCodeAt(j) === SEMICOLON;
+        if (semicolon || LEGACY_WITHOUT_SEMICOLON.has(name)) value = named(name);
+        end = semicolon ? j + 1 : j;
+      }
+    }
+    if (end === -1) {
+      amp = text.indexOf("&", amp + 1);
+      continue;
+    }
+    if (value !== undefined) {
+      out += text.slice(copied, amp) + value;
+      copied = end;
+    }
+    amp = text.indexOf("&", end);
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }

@@ -59,7 +59,7 @@ export async function parseDocument(
       doc = parseMarkdown(text);
       break;
     case "text/html":
-      doc = await parseHtml(text);
+      doc = parseHtml(text);
       break;
     case "application/json":
       doc = parseJson(text, limits);
