@@ -17,7 +17,7 @@ import { putMessage } from "../../src/ingest/messages";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import worker from "../../workers/index";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
-import { adminKey, api, countRows, freshNamespace, waitFor, waitIndexed } from "../helpers";
+import { adminKey, api, countRows, freshNamespace, waitFor, waitIndexed } from "../support";
 
 interface Doc {
   id: string;

@@ -7,7 +7,7 @@ import { cachedSearch, clearIsolateResultCache } from "../../src/cache/cached-se
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger } from "../../src/observe/logger";
 import { brokenKv } from "../fakes/broken";
-import { api, freshNamespace, waitForStatus } from "../helpers";
+import { api, freshNamespace, waitForStatus } from "../support";
 
 interface SearchBody {
   results: { id: string; text?: string }[];

@@ -12,7 +12,7 @@ import { DocumentStore } from "../../src/store/documents";
 import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
-import { api, freshNamespace } from "../helpers";
+import { api, freshNamespace } from "../support";
 
 /** Puts a document straight into R2 (as an upload would, without the API's checks). */
 async function upload(ns: string, id: string, text: string, contentType: string) {

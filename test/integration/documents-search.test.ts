@@ -2,7 +2,7 @@
 // consumer, search, update, delete.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, freshNamespace, waitFor, waitForStatus } from "../helpers";
+import { api, freshNamespace, waitFor, waitForStatus } from "../support";
 
 interface SearchBody {
   results: {

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CircuitBreaker } from "../../workers/objects/circuit-breaker";
-import { api, freshNamespace, waitFor, waitForStatus } from "../helpers";
+import { api, freshNamespace, waitFor, waitForStatus } from "../support";
 
 interface SearchBody {
   results: { id: string; text?: string; title?: string }[];

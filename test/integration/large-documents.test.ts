@@ -18,7 +18,7 @@ import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
 import { FakeVectorize } from "../fakes/fake-vectorize";
-import { freshNamespace } from "../helpers";
+import { freshNamespace } from "../support";
 
 // Small chunks keep a 2,000-chunk document small: one paragraph of about 20 tokens per chunk.
 const smallChunks = { ...env, CHUNK_MAX_TOKENS: "32", CHUNK_OVERLAP_TOKENS: "0" };

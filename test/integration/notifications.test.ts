@@ -15,7 +15,7 @@ import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
 import { HeldQueue } from "../fakes/held-queue";
-import { api, countRows, freshNamespace, putObject } from "../helpers";
+import { api, countRows, freshNamespace, putObject } from "../support";
 
 /** The consumer's services, with what it logs and counts kept for the test to read. */
 function consumer() {

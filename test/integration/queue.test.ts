@@ -13,7 +13,7 @@ import { DocumentStore } from "../../src/store/documents";
 import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
-import { api, countRows, freshNamespace, putObject, waitFor, waitForStatus } from "../helpers";
+import { api, countRows, freshNamespace, putObject, waitFor, waitForStatus } from "../support";
 
 let seq = 0;
 async function deliver(queue: string, body: unknown, attempts = 1) {

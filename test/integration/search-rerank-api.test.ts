@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
-import { api, freshNamespace, waitForStatus } from "../helpers";
+import { api, freshNamespace, waitForStatus } from "../support";
 
 interface SearchBody {
   results: { id: string; score: number }[];

@@ -11,7 +11,7 @@ import { loadConfig } from "../../src/config";
 import { ShardMapClient } from "../../src/shards/client";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import worker from "../../workers/index";
-import { adminKey, api, freshNamespace, seedIndexedDocument, waitFor, waitIndexed } from "../helpers";
+import { adminKey, api, freshNamespace, seedIndexedDocument, waitFor, waitIndexed } from "../support";
 
 const DEFAULT_INDEX = loadConfig(env).vectorizeIndexName;
 const SAME_DIMENSIONS_MODEL = "@cf/baai/bge-base-en-v1.5";

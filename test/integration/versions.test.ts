@@ -9,7 +9,7 @@ import { LocalVectorIndexClient } from "../../src/vectors/local";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
 import qrelsText from "../fixtures/scifact/qrels-train.tsv?raw";
 import queriesText from "../fixtures/scifact/queries-train.jsonl?raw";
-import { api, freshNamespace, waitFor, waitIndexed } from "../helpers";
+import { api, freshNamespace, waitFor, waitIndexed } from "../support";
 
 interface SearchBody {
   results: { id: string; chunkId: string; score: number }[];

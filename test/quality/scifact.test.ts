@@ -11,7 +11,7 @@ import baseline from "../fixtures/scifact/baseline.json";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
 import qrelsText from "../fixtures/scifact/qrels-train.tsv?raw";
 import queriesText from "../fixtures/scifact/queries-train.jsonl?raw";
-import { api, freshNamespace, waitFor } from "../helpers";
+import { api, freshNamespace, waitFor } from "../support";
 
 const TOLERANCE = 0.01;
 const TOP_K = 100;

@@ -4,7 +4,7 @@
 // and leave storage exactly as it was.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminKey, api } from "../helpers";
+import { adminKey, api } from "../support";
 import {
   encodedRoutePath,
   grants,

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminKey } from "../helpers";
+import { adminKey } from "../support";
 import { encodedSegmentRequest, type FuzzKeys, type FuzzRequest, fuzzRequest } from "./fuzz-inputs";
 import { percentEncode } from "./fuzz-values";
 import {

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, waitFor } from "../helpers";
+import { api, waitFor } from "../support";
 import {
   grants,
   patternCovers,

@@ -3,7 +3,7 @@
 // can prove that a refused request wrote nothing.
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import { adminKey, api, waitFor } from "../helpers";
+import { adminKey, api, waitFor } from "../support";
 import type { Role } from "./routes";
 
 export interface RawResponse {

@@ -14,7 +14,7 @@ import {
 } from "../../src/search/search";
 import { DocumentStore } from "../../src/store/documents";
 import type { VectorIndex } from "../../src/vectors/vector-index";
-import { freshNamespace, seedDocuments } from "../helpers";
+import { freshNamespace, seedDocuments } from "../support";
 
 const store = new DocumentStore(env.DB);
 const logger = createLogger("error", {}, () => undefined);

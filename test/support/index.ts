@@ -1,6 +1,6 @@
 // Test helpers: call the Worker like a client would, and wait for asynchronous indexing.
 import { env, exports } from "cloudflare:workers";
-import type { DocumentStore } from "../src/store/documents";
+import type { DocumentStore } from "../../src/store/documents";
 
 export interface ApiResponse<T = unknown> {
   status: number;
