@@ -13,6 +13,7 @@ import { DocumentStore } from "../../src/store/documents";
 import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
+import { insertDeadLetter } from "../security/support";
 import { api, countRows, freshNamespace, putObject, waitFor, waitForStatus } from "../support";
 
 let seq = 0;
@@ -225,20 +226,27 @@ describe("dead-letter replay", () => {
   });
 
   it("does not let a key scoped to other namespaces see or replay them", async () => {
+    const others = await insertDeadLetter(freshNamespace("elsewhere"), "doc");
+    const own = await insertDeadLetter(freshNamespace("tenant-only"), "doc");
     const created = await api<{ key: string }>("POST", "/v1/admin/keys", {
       name: "tenant admin",
       namespaces: ["tenant-only-*"],
       roles: ["admin"],
     });
     const auth = { authorization: `Bearer ${created.body.key}` };
-    const listed = await api<{ deadLetters: { namespace: string | null }[] }>(
+    const listed = await api<{ deadLetters: { id: number; namespace: string | null }[] }>(
       "GET",
       "/v1/admin/dead-letters",
       undefined,
       auth,
     );
+    expect(listed.body.deadLetters.map((d) => d.id)).toContain(own);
     expect(listed.body.deadLetters.every((d) => d.namespace?.startsWith("tenant-only-"))).toBe(true);
-    const replay = await api<{ replayed: number[] }>("POST", "/v1/admin/dead-letters/replay", {}, auth);
-    expect(replay.body.replayed).toEqual([]);
+    // Another tenant's dead letter is, for this key, one that does not exist; it stays pending.
+    const replay = await api("POST", "/v1/admin/dead-letters/replay", { ids: [others] }, auth);
+    expect(replay.status).toBe(404);
+    expect(
+      await countRows("SELECT COUNT(*) AS n FROM dead_letters WHERE id = ?1 AND replayed_at IS NULL", others),
+    ).toBe(1);
   });
 });
