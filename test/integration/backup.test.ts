@@ -18,15 +18,12 @@ import { LocalVectorIndexClient } from "../../src/vectors/local";
 import worker from "../../workers/index";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
 import { adminKey, api, countRows, freshNamespace, waitFor, waitIndexed } from "../support";
+import { type SearchBody, searchApi } from "../support/search";
 
 interface Doc {
   id: string;
   title: string;
   text: string;
-}
-
-interface SearchBody {
-  results: { id: string; chunkId: string; score: number }[];
 }
 
 interface Job {
@@ -91,7 +88,7 @@ async function ingest(ns: string, docs: Doc[]): Promise<void> {
 }
 
 async function search(ns: string, query: string, mode: string): Promise<SearchBody["results"]> {
-  const res = await api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, {
+  const res = await searchApi(ns, {
     query,
     mode,
     topK: 10,
@@ -346,7 +343,7 @@ describe("backup and restore", () => {
     expect(doc.body).toMatchObject({ status: "indexed", title: corpus[3]?.title, version: "v1" });
 
     // Filters see the restored metadata.
-    const filtered = await api<SearchBody>("POST", `/v1/namespaces/${target}/search`, {
+    const filtered = await searchApi(target, {
       query: QUERIES[0],
       mode: "hybrid",
       filter: { category: "even" },

@@ -8,15 +8,10 @@ import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger } from "../../src/observe/logger";
 import { brokenKv } from "../fakes/broken";
 import { api, freshNamespace, waitForStatus } from "../support";
-
-interface SearchBody {
-  results: { id: string; text?: string }[];
-  cache: string;
-  degraded: string[];
-}
+import { searchApi } from "../support/search";
 
 const search = (ns: string, body: Record<string, unknown>, origin?: string) =>
-  api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, { mode: "keyword", ...body }, {}, origin);
+  searchApi(ns, { mode: "keyword", ...body }, {}, origin);
 
 // A deployment's workers.dev address: Cache API operations have no effect there.
 const WORKERS_DEV = "https://edgesearch-staging.acme.workers.dev";

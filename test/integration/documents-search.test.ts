@@ -3,20 +3,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, freshNamespace, waitFor, waitForStatus } from "../support";
-
-interface SearchBody {
-  results: {
-    id: string;
-    chunkId: string;
-    score: number;
-    title?: string;
-    text?: string;
-    metadata: Record<string, unknown>;
-  }[];
-  version: string;
-  cache: string;
-  degraded: string[];
-}
+import { searchApi as search } from "../support/search";
 
 const DOCS = [
   {
@@ -38,10 +25,6 @@ const DOCS = [
     metadata: { category: "cooking", year: 2022 },
   },
 ];
-
-async function search(ns: string, body: Record<string, unknown>) {
-  return api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, body);
-}
 
 async function seed(ns: string) {
   const res = await api("POST", `/v1/namespaces/${ns}/documents`, { documents: DOCS });

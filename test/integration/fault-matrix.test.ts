@@ -6,11 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CircuitBreaker } from "../../workers/objects/circuit-breaker";
 import { api, freshNamespace, waitFor, waitForStatus } from "../support";
-
-interface SearchBody {
-  results: { id: string; text?: string; title?: string }[];
-  degraded: string[];
-}
+import { searchApi } from "../support/search";
 
 const DOCS = [
   {
@@ -27,7 +23,7 @@ async function seed(): Promise<string> {
   await api("POST", `/v1/namespaces/${ns}/documents`, { documents: DOCS });
   for (const d of DOCS) await waitForStatus(ns, d.id, "indexed");
   await waitFor("vectors applied", async () => {
-    const r = await api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, {
+    const r = await searchApi(ns, {
       query: "gannets auks terns sea fish",
       mode: "vector",
       cache: "bypass",
@@ -38,14 +34,7 @@ async function seed(): Promise<string> {
 }
 
 const faulty = (ns: string, faults: Record<string, unknown>, body: Record<string, unknown>) =>
-  api<SearchBody>(
-    "POST",
-    `/v1/namespaces/${ns}/search`,
-    { cache: "bypass", ...body },
-    {
-      "x-edgesearch-faults": JSON.stringify(faults),
-    },
-  );
+  searchApi(ns, { cache: "bypass", ...body }, { "x-edgesearch-faults": JSON.stringify(faults) });
 
 function breaker(name: string) {
   return env.BREAKER.get(env.BREAKER.idFromName(name)) as unknown as DurableObjectStub<CircuitBreaker>;
@@ -107,18 +96,13 @@ describe("fault matrix", () => {
     expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
 
-    const degraded = await api<SearchBody>(
-      "POST",
-      `/v1/namespaces/${ns}/search`,
+    const degraded = await searchApi(
+      ns,
       { query: "arctic terns" },
-      {
-        "x-edgesearch-faults": JSON.stringify({ scope, vectorize: { error: 1 } }),
-      },
+      { "x-edgesearch-faults": JSON.stringify({ scope, vectorize: { error: 1 } }) },
     );
     expect(degraded.body.degraded).toEqual(["vector_index_unavailable"]);
-    const healthy = await api<SearchBody & { cache: string }>("POST", `/v1/namespaces/${ns}/search`, {
-      query: "arctic terns",
-    });
+    const healthy = await searchApi(ns, { query: "arctic terns" });
     expect(healthy.body.cache).toBe("miss");
     expect(healthy.body.degraded).toEqual([]);
   });
