@@ -7,7 +7,7 @@ import { cachedSearch, clearIsolateResultCache } from "../../src/cache/cached-se
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger } from "../../src/observe/logger";
 import { brokenKv } from "../fakes/broken";
-import { api, freshNamespace, waitForStatus } from "../support";
+import { api, freshNamespace, waitForStatus, writeIndexed } from "../support";
 import { searchApi } from "../support/search";
 
 const search = (ns: string, body: Record<string, unknown>, origin?: string) =>
@@ -20,8 +20,7 @@ const WORKERS_DEV = "https://edgesearch-staging.acme.workers.dev";
 const settle = () => new Promise((r) => setTimeout(r, 1100));
 
 async function seed(ns: string, docs: { id: string; text: string; metadata?: Record<string, unknown> }[]) {
-  await api("POST", `/v1/namespaces/${ns}/documents`, { documents: docs });
-  for (const d of docs) await waitForStatus(ns, d.id, "indexed");
+  await writeIndexed(ns, docs);
   await settle();
 }
 

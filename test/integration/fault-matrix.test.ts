@@ -5,8 +5,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CircuitBreaker } from "../../workers/objects/circuit-breaker";
-import { api, freshNamespace, waitFor, waitForStatus } from "../support";
-import { searchApi } from "../support/search";
+import { freshNamespace, waitFor, writeIndexed } from "../support";
+import { searchApi, waitVectorsApplied } from "../support/search";
 
 const DOCS = [
   {
@@ -20,16 +20,8 @@ const DOCS = [
 
 async function seed(): Promise<string> {
   const ns = freshNamespace("fm");
-  await api("POST", `/v1/namespaces/${ns}/documents`, { documents: DOCS });
-  for (const d of DOCS) await waitForStatus(ns, d.id, "indexed");
-  await waitFor("vectors applied", async () => {
-    const r = await searchApi(ns, {
-      query: "gannets auks terns sea fish",
-      mode: "vector",
-      cache: "bypass",
-    });
-    return r.body.results.length === DOCS.length;
-  });
+  await writeIndexed(ns, DOCS);
+  await waitVectorsApplied(ns, "gannets auks terns sea fish", DOCS.length);
   return ns;
 }
 

@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
-import { api, freshNamespace, waitForStatus } from "../support";
+import { freshNamespace, writeIndexed } from "../support";
 import { searchApi } from "../support/search";
 
 const DOCS = [
@@ -29,8 +29,7 @@ describe("search with rerank and filters", () => {
     searchApi(ns, { cache: "bypass", ...body }, headers);
 
   beforeAll(async () => {
-    expect((await api("POST", `/v1/namespaces/${ns}/documents`, { documents: DOCS })).status).toBe(202);
-    for (const d of DOCS) await waitForStatus(ns, d.id, "indexed");
+    await writeIndexed(ns, DOCS);
     await new LocalVectorIndexClient(env.LOCAL_INDEX, loadConfig(env).vectorizeIndexName).flush();
   });
 

@@ -141,6 +141,14 @@ export function freshNamespace(prefix = "t"): string {
   return `${prefix}-${Date.now().toString(36)}-${counter}`;
 }
 
+/** Writes documents through the API with the admin key and waits until each one is indexed. */
+export async function writeIndexed(ns: string, docs: readonly { id: string }[]): Promise<void> {
+  const res = await api("POST", `/v1/namespaces/${ns}/documents`, { documents: docs });
+  if (res.status !== 202)
+    throw new Error(`writing to ${ns} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  for (const d of docs) await waitForStatus(ns, d.id, "indexed");
+}
+
 export async function waitForStatus(
   ns: string,
   id: string,
