@@ -3,12 +3,7 @@
 // exactly as the original does; a step delivered again writes nothing twice; restores refuse
 // damaged backups (failing the job, writing nothing), non-empty namespaces, a second job on the
 // same namespace, and keys without admin on both namespaces.
-import {
-  createExecutionContext,
-  createMessageBatch,
-  getQueueResult,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signManifest } from "../../src/backup/signature";
@@ -17,16 +12,14 @@ import { putMessage } from "../../src/ingest/messages";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import worker from "../../workers/index";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
-import { adminKey, api, countRows, freshNamespace, waitFor, waitIndexed } from "../helpers";
+import { adminKey, api, countRows, freshNamespace, waitFor, waitIndexed } from "../support";
+import { deliverMessage } from "../support/queue";
+import { type SearchBody, searchApi } from "../support/search";
 
 interface Doc {
   id: string;
   title: string;
   text: string;
-}
-
-interface SearchBody {
-  results: { id: string; chunkId: string; score: number }[];
 }
 
 interface Job {
@@ -91,7 +84,7 @@ async function ingest(ns: string, docs: Doc[]): Promise<void> {
 }
 
 async function search(ns: string, query: string, mode: string): Promise<SearchBody["results"]> {
-  const res = await api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, {
+  const res = await searchApi(ns, {
     query,
     mode,
     topK: 10,
@@ -139,16 +132,9 @@ async function call<T>(method: string, path: string, body: unknown, with_: Param
   return { status: res.status, headers: res.headers, body: (await res.json()) as T };
 }
 
-let seq = 0;
 /** Delivers one message to the ingest consumer (with the env overridden); returns what it did. */
-async function deliverWith(with_: Parameters<typeof envWith>[0], body: unknown) {
-  seq += 1;
-  const batch = createMessageBatch("edgesearch-ingest", [
-    { id: `bk-${Date.now()}-${seq}`, timestamp: new Date(), attempts: 1, body },
-  ]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, envWith(with_), ctx);
-  return getQueueResult(batch, ctx);
+function deliverWith(with_: Parameters<typeof envWith>[0], body: unknown) {
+  return deliverMessage(body, { env: envWith(with_) });
 }
 
 /** Delivers one message to the ingest consumer, with the held queue as its producer. */
@@ -346,7 +332,7 @@ describe("backup and restore", () => {
     expect(doc.body).toMatchObject({ status: "indexed", title: corpus[3]?.title, version: "v1" });
 
     // Filters see the restored metadata.
-    const filtered = await api<SearchBody>("POST", `/v1/namespaces/${target}/search`, {
+    const filtered = await searchApi(target, {
       query: QUERIES[0],
       mode: "hybrid",
       filter: { category: "even" },

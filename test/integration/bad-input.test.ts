@@ -2,7 +2,7 @@
 // is written.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, freshNamespace } from "../helpers";
+import { api, freshNamespace } from "../support";
 
 interface Problem {
   type: string;

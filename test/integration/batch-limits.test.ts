@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { BudgetReport } from "../../src/observe/invocation-budget";
 import { DocumentStore } from "../../src/store/documents";
 import { observeBudgets } from "../../workers/invocation-budget";
-import { api, freshNamespace } from "../helpers";
+import { api, freshNamespace } from "../support";
 
 const BATCH = 1000;
 

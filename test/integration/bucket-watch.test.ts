@@ -11,7 +11,7 @@ import { DOCUMENTS_NOTIFICATION_RULE, type NotificationRule } from "../../src/in
 import type { PassOptions } from "../../src/objects/local-bucket-watcher";
 import type { LocalBucketWatcher } from "../../workers/objects/local-bucket-watcher";
 import { HeldQueue } from "../fakes/held-queue";
-import { api, freshNamespace, putObject, waitFor, waitForStatus } from "../helpers";
+import { api, freshNamespace, putObject, waitFor, waitForStatus } from "../support";
 
 /** A watcher of its own (the dev server's is "documents"), past its first pass (a baseline). */
 async function freshWatcher() {

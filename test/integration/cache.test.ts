@@ -7,16 +7,11 @@ import { cachedSearch, clearIsolateResultCache } from "../../src/cache/cached-se
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger } from "../../src/observe/logger";
 import { brokenKv } from "../fakes/broken";
-import { api, freshNamespace, waitForStatus } from "../helpers";
-
-interface SearchBody {
-  results: { id: string; text?: string }[];
-  cache: string;
-  degraded: string[];
-}
+import { api, freshNamespace, waitForStatus, writeIndexed } from "../support";
+import { searchApi } from "../support/search";
 
 const search = (ns: string, body: Record<string, unknown>, origin?: string) =>
-  api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, { mode: "keyword", ...body }, {}, origin);
+  searchApi(ns, { mode: "keyword", ...body }, {}, origin);
 
 // A deployment's workers.dev address: Cache API operations have no effect there.
 const WORKERS_DEV = "https://edgesearch-staging.acme.workers.dev";
@@ -25,8 +20,7 @@ const WORKERS_DEV = "https://edgesearch-staging.acme.workers.dev";
 const settle = () => new Promise((r) => setTimeout(r, 1100));
 
 async function seed(ns: string, docs: { id: string; text: string; metadata?: Record<string, unknown> }[]) {
-  await api("POST", `/v1/namespaces/${ns}/documents`, { documents: docs });
-  for (const d of docs) await waitForStatus(ns, d.id, "indexed");
+  await writeIndexed(ns, docs);
   await settle();
 }
 

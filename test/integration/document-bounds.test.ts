@@ -1,7 +1,6 @@
 // What one document may expand into: a document over a bound (parsed text, JSON depth and key path,
 // chunks) ends failed through the queue with a reason naming the setting and its value, never cut
 // short; the API refuses JSON it can already tell will fail (too deep, not JSON).
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type Config, loadConfig } from "../../src/config";
@@ -10,25 +9,15 @@ import { processMessage } from "../../src/ingest/pipeline";
 import { createLogger } from "../../src/observe/logger";
 import { DocumentStore } from "../../src/store/documents";
 import { workerEnv } from "../../workers/env";
-import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
-import { api, freshNamespace } from "../helpers";
+import { api, freshNamespace } from "../support";
+import { deliverMessage } from "../support/queue";
 
 /** Puts a document straight into R2 (as an upload would, without the API's checks). */
 async function upload(ns: string, id: string, text: string, contentType: string) {
   const object = await env.DOCUMENTS.put(`${ns}/${id}`, text, { customMetadata: { contentType } });
   if (!object) throw new Error("R2 put returned no object");
   return putMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/${id}`, object.size, object.etag);
-}
-
-/** Delivers the message through the Worker's queue handler with the deployment's configuration. */
-async function deliver(body: unknown) {
-  const batch = createMessageBatch("edgesearch-ingest", [
-    { id: `limits-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body },
-  ]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
 }
 
 /** Runs the consumer's per-message step with some settings changed. */
@@ -94,7 +83,9 @@ describe("ingest bounds", () => {
   it("fails JSON nested deeper than MAX_JSON_DEPTH, through the queue", async () => {
     const ns = freshNamespace("lim");
     const depth = loadConfig(env).parseLimits.maxJsonDepth;
-    const result = await deliver(await upload(ns, "deep", nested(depth + 1, "a", '"x"'), "application/json"));
+    const result = await deliverMessage(
+      await upload(ns, "deep", nested(depth + 1, "a", '"x"'), "application/json"),
+    );
     expect(result.explicitAcks).toHaveLength(1);
     const r = await row(ns, "deep");
     expect(r?.status).toBe("failed");
@@ -102,7 +93,7 @@ describe("ingest bounds", () => {
 
     // One level less is indexed.
     const ok = freshNamespace("lim");
-    await deliver(await upload(ok, "deep", nested(depth, "a", '"storm petrels"'), "application/json"));
+    await deliverMessage(await upload(ok, "deep", nested(depth, "a", '"storm petrels"'), "application/json"));
     expect((await row(ok, "deep"))?.status).toBe("indexed");
   });
 
@@ -110,7 +101,7 @@ describe("ingest bounds", () => {
     const ns = freshNamespace("lim");
     const max = loadConfig(env).parseLimits.maxJsonKeyPathBytes;
     const key = "k".repeat(Math.ceil(max / 2));
-    await deliver(await upload(ns, "path", nested(2, key, '"storm petrels"'), "application/json"));
+    await deliverMessage(await upload(ns, "path", nested(2, key, '"storm petrels"'), "application/json"));
     const r = await row(ns, "path");
     expect(r?.status).toBe("failed");
     expect(r?.error).toBe(`JSON key path exceeds MAX_JSON_KEY_PATH_BYTES (${max})`);
@@ -118,7 +109,7 @@ describe("ingest bounds", () => {
 
   it("fails invalid JSON uploaded straight to R2, without quoting it", async () => {
     const ns = freshNamespace("lim");
-    await deliver(await upload(ns, "broken", "{ this is not json", "application/json"));
+    await deliverMessage(await upload(ns, "broken", "{ this is not json", "application/json"));
     const r = await row(ns, "broken");
     expect(r?.status).toBe("failed");
     expect(r?.error).toMatch(/^invalid JSON/);
@@ -133,7 +124,7 @@ describe("ingest bounds", () => {
     const body = nested(60, "level", `[${Array.from({ length: 20_000 }, (_, i) => i % 10).join(",")}]`);
     expect(body.length).toBeGreaterThan(40_000);
     expect(body.length).toBeLessThan(42_000);
-    await deliver(await upload(ns, "bomb", body, "application/json"));
+    await deliverMessage(await upload(ns, "bomb", body, "application/json"));
     const r = await row(ns, "bomb");
     if (r?.status === "indexed") {
       expect(r.chunkCount).toBeLessThanOrEqual(config.maxChunksPerDocument);

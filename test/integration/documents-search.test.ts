@@ -2,21 +2,8 @@
 // consumer, search, update, delete.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, freshNamespace, waitFor, waitForStatus } from "../helpers";
-
-interface SearchBody {
-  results: {
-    id: string;
-    chunkId: string;
-    score: number;
-    title?: string;
-    text?: string;
-    metadata: Record<string, unknown>;
-  }[];
-  version: string;
-  cache: string;
-  degraded: string[];
-}
+import { api, freshNamespace, waitFor, waitForStatus, writeIndexed } from "../support";
+import { searchApi as search, waitVectorsApplied } from "../support/search";
 
 const DOCS = [
   {
@@ -39,23 +26,9 @@ const DOCS = [
   },
 ];
 
-async function search(ns: string, body: Record<string, unknown>) {
-  return api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, body);
-}
-
 async function seed(ns: string) {
-  const res = await api("POST", `/v1/namespaces/${ns}/documents`, { documents: DOCS });
-  expect(res.status).toBe(202);
-  for (const d of DOCS) await waitForStatus(ns, d.id, "indexed");
-  // Vector writes are asynchronous (as on Vectorize): wait until all three are queryable.
-  await waitFor("vectors applied", async () => {
-    const r = await search(ns, {
-      query: "sunlight plants magma lava sourdough starter",
-      mode: "vector",
-      topK: 10,
-    });
-    return r.body.results.length === DOCS.length;
-  });
+  await writeIndexed(ns, DOCS);
+  await waitVectorsApplied(ns, "sunlight plants magma lava sourdough starter", DOCS.length);
 }
 
 describe("documents and search", () => {

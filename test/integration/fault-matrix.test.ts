@@ -5,12 +5,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { CircuitBreaker } from "../../workers/objects/circuit-breaker";
-import { api, freshNamespace, waitFor, waitForStatus } from "../helpers";
-
-interface SearchBody {
-  results: { id: string; text?: string; title?: string }[];
-  degraded: string[];
-}
+import { freshNamespace, waitFor, writeIndexed } from "../support";
+import { searchApi, waitVectorsApplied } from "../support/search";
 
 const DOCS = [
   {
@@ -24,28 +20,13 @@ const DOCS = [
 
 async function seed(): Promise<string> {
   const ns = freshNamespace("fm");
-  await api("POST", `/v1/namespaces/${ns}/documents`, { documents: DOCS });
-  for (const d of DOCS) await waitForStatus(ns, d.id, "indexed");
-  await waitFor("vectors applied", async () => {
-    const r = await api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, {
-      query: "gannets auks terns sea fish",
-      mode: "vector",
-      cache: "bypass",
-    });
-    return r.body.results.length === DOCS.length;
-  });
+  await writeIndexed(ns, DOCS);
+  await waitVectorsApplied(ns, "gannets auks terns sea fish", DOCS.length);
   return ns;
 }
 
 const faulty = (ns: string, faults: Record<string, unknown>, body: Record<string, unknown>) =>
-  api<SearchBody>(
-    "POST",
-    `/v1/namespaces/${ns}/search`,
-    { cache: "bypass", ...body },
-    {
-      "x-edgesearch-faults": JSON.stringify(faults),
-    },
-  );
+  searchApi(ns, { cache: "bypass", ...body }, { "x-edgesearch-faults": JSON.stringify(faults) });
 
 function breaker(name: string) {
   return env.BREAKER.get(env.BREAKER.idFromName(name)) as unknown as DurableObjectStub<CircuitBreaker>;
@@ -107,18 +88,13 @@ describe("fault matrix", () => {
     expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
 
-    const degraded = await api<SearchBody>(
-      "POST",
-      `/v1/namespaces/${ns}/search`,
+    const degraded = await searchApi(
+      ns,
       { query: "arctic terns" },
-      {
-        "x-edgesearch-faults": JSON.stringify({ scope, vectorize: { error: 1 } }),
-      },
+      { "x-edgesearch-faults": JSON.stringify({ scope, vectorize: { error: 1 } }) },
     );
     expect(degraded.body.degraded).toEqual(["vector_index_unavailable"]);
-    const healthy = await api<SearchBody & { cache: string }>("POST", `/v1/namespaces/${ns}/search`, {
-      query: "arctic terns",
-    });
+    const healthy = await searchApi(ns, { query: "arctic terns" });
     expect(healthy.body.cache).toBe("miss");
     expect(healthy.body.degraded).toEqual([]);
   });

@@ -8,7 +8,7 @@ import { parseGeneration } from "../../src/cache/generation";
 import { putMessage } from "../../src/ingest/messages";
 import { strictKvRefusals } from "../../src/store/kv-limits";
 import worker from "../../workers/index";
-import { api, freshNamespace, waitForStatus } from "../helpers";
+import { api, freshNamespace, waitForStatus } from "../support";
 
 const BATCHES = 6;
 const PER_BATCH = 2;

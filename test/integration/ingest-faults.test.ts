@@ -12,7 +12,7 @@ import { DocumentStore } from "../../src/store/documents";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import { workerEnv } from "../../workers/env";
 import { buildServices } from "../../workers/services";
-import { freshNamespace } from "../helpers";
+import { freshNamespace } from "../support";
 
 function services(faults: FaultPlan | null) {
   return buildServices(workerEnv(env), loadConfig(env), createLogger("error"), {

@@ -18,7 +18,7 @@ import { DocumentStore } from "../../src/store/documents";
 import { workerEnv } from "../../workers/env";
 import worker from "../../workers/index";
 import { observeBudgets, withInvocationBudget } from "../../workers/invocation-budget";
-import { freshNamespace } from "../helpers";
+import { freshNamespace } from "../support";
 
 const QUEUE = "edgesearch-ingest";
 /** max_batch_size of the ingest consumer in wrangler.toml. */

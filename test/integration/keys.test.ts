@@ -2,7 +2,7 @@
 // and security headers.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, freshNamespace, waitForStatus } from "../helpers";
+import { api, freshNamespace, waitForStatus } from "../support";
 
 interface CreatedKey {
   id: string;

@@ -1,7 +1,6 @@
 // Documents with more chunks than Vectorize takes ids per call (100 per deleteByIds, 20 per
 // getByIds): shrinking and deleting them leaves no vector behind, on the local index through the
 // queue consumer and on a fake Vectorize binding that refuses over-cap calls as the platform does.
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
@@ -15,10 +14,10 @@ import { getVectors } from "../../src/vectors/paging";
 import type { VectorIndex } from "../../src/vectors/vector-index";
 import { VectorizeAdapter } from "../../src/vectors/vectorize";
 import { workerEnv } from "../../workers/env";
-import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
 import { FakeVectorize } from "../fakes/fake-vectorize";
-import { freshNamespace } from "../helpers";
+import { freshNamespace } from "../support";
+import { deliverMessage } from "../support/queue";
 
 // Small chunks keep a 2,000-chunk document small: one paragraph of about 20 tokens per chunk.
 const smallChunks = { ...env, CHUNK_MAX_TOKENS: "32", CHUNK_OVERLAP_TOKENS: "0" };
@@ -55,15 +54,8 @@ async function vectorsOf(index: VectorIndex, ns: string, id: string, upTo: numbe
   return (await getVectors(index, ids)).length;
 }
 
-let seq = 0;
 async function deliver(body: IngestMessage): Promise<void> {
-  seq += 1;
-  const batch = createMessageBatch("edgesearch-ingest", [
-    { id: `large-${seq}`, timestamp: new Date(), attempts: 1, body },
-  ]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, smallChunks, ctx);
-  const result = await getQueueResult(batch, ctx);
+  const result = await deliverMessage(body, { env: smallChunks });
   expect(result.retryMessages).toEqual([]);
   expect(result.explicitAcks).toHaveLength(1);
 }

@@ -18,7 +18,7 @@ import type { Metrics } from "../../src/observe/metrics";
 import { workerEnv } from "../../workers/env";
 import { buildServices } from "../../workers/services";
 import { HeldQueue } from "../fakes/held-queue";
-import { adminKey, api, freshNamespace, waitFor, waitForStatus } from "../helpers";
+import { adminKey, api, freshNamespace, waitFor, waitForStatus } from "../support";
 
 /** The Worker's services under the given vars, with the ingest queue held for the test to read. */
 function services(vars: { BACKEND: "local" | "cloudflare"; R2_NOTIFICATIONS: "true" | "false" }) {

@@ -2,7 +2,6 @@
 // "_backups/" objects, are ingested (the others are acknowledged, logged and counted, never
 // dead-lettered); and a document's final state is right whichever comes first, the consumer
 // ingesting its R2 write or the API recording its row.
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
@@ -12,10 +11,10 @@ import { type NewDocument, submitDocuments } from "../../src/ingest/submit";
 import { createLogger } from "../../src/observe/logger";
 import type { IngestEvent, Metrics } from "../../src/observe/metrics";
 import { workerEnv } from "../../workers/env";
-import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
 import { HeldQueue } from "../fakes/held-queue";
-import { api, countRows, freshNamespace, putObject } from "../helpers";
+import { api, countRows, freshNamespace, putObject } from "../support";
+import { deliverMessage } from "../support/queue";
 
 /** The consumer's services, with what it logs and counts kept for the test to read. */
 function consumer() {
@@ -28,17 +27,6 @@ function consumer() {
     path: "ingest",
   });
   return { deps: { ...services, logger, metrics }, lines, counted };
-}
-
-let seq = 0;
-async function deliver(body: IngestMessage) {
-  seq += 1;
-  const batch = createMessageBatch("edgesearch-ingest", [
-    { id: `n-${Date.now()}-${seq}`, timestamp: new Date(), attempts: 1, body },
-  ]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return { result: await getQueueResult(batch, ctx) };
 }
 
 describe("notifications the consumer does not ingest", () => {
@@ -60,7 +48,7 @@ describe("notifications the consumer does not ingest", () => {
     expect(counted).toEqual([expect.objectContaining({ outcome: "ignored", namespace: "" })]);
 
     // Through the queue: acknowledged, not retried, not dead-lettered, no document.
-    const { result } = await deliver(message);
+    const result = await deliverMessage(message);
     expect(result.explicitAcks).toHaveLength(1);
     expect(result.retryMessages).toHaveLength(0);
     expect(await countRows("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?", ns)).toBe(0);
@@ -79,7 +67,7 @@ describe("notifications the consumer does not ingest", () => {
     expect(lines.some((l) => l.includes('"ingest.ignored"') && l.includes(key))).toBe(true);
     expect(counted).toEqual([expect.objectContaining({ outcome: "ignored", namespace: "_backups" })]);
 
-    const { result } = await deliver(message);
+    const result = await deliverMessage(message);
     expect(result.explicitAcks).toHaveLength(1);
     expect(result.retryMessages).toHaveLength(0);
     expect(await countRows("SELECT COUNT(*) AS n FROM dead_letters WHERE body LIKE ?", `%${key}%`)).toBe(0);

@@ -11,7 +11,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import worker from "../../workers/index";
-import { adminKey, api, freshNamespace, waitFor, waitForStatus } from "../helpers";
+import { adminKey, api, freshNamespace, waitFor, waitForStatus } from "../support";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;

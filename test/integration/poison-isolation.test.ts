@@ -11,7 +11,7 @@ import worker from "../../workers/index";
 import { consumeIngest } from "../../workers/ingest/consumer";
 import { buildServices } from "../../workers/services";
 import { type StallingEmbedder, stallingEmbedder } from "../fakes/stalling-embedder";
-import { api, freshNamespace, putObject } from "../helpers";
+import { api, freshNamespace, putObject } from "../support";
 
 const BUDGET_MS = 4000;
 const MARKER = "runaway-marker";

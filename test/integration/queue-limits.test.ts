@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { deleteMessage } from "../../src/ingest/messages";
 import { withLocalQueueLimits } from "../../src/util/queue-limits";
-import { api, freshNamespace } from "../helpers";
+import { api, freshNamespace } from "../support";
 
 /** A delete message for a document nobody stored (the consumer skips it), padded by `bytes`. */
 const paddedDelete = (ns: string, id: string, bytes: number) => ({

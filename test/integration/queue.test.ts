@@ -1,6 +1,5 @@
 // The ingest consumer driven message by message: idempotence on (key, eTag), uploads straight
 // to R2, messages that can never succeed, retries and the dead-letter queue.
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
@@ -11,20 +10,10 @@ import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
 import { createLogger } from "../../src/observe/logger";
 import { DocumentStore } from "../../src/store/documents";
 import { workerEnv } from "../../workers/env";
-import worker from "../../workers/index";
 import { buildServices } from "../../workers/services";
-import { api, countRows, freshNamespace, putObject, waitFor, waitForStatus } from "../helpers";
-
-let seq = 0;
-async function deliver(queue: string, body: unknown, attempts = 1) {
-  seq += 1;
-  const batch = createMessageBatch(queue, [
-    { id: `m-${Date.now()}-${seq}`, timestamp: new Date(), attempts, body },
-  ]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
+import { insertDeadLetter } from "../security/support";
+import { api, countRows, freshNamespace, putObject, waitFor, waitForStatus } from "../support";
+import { deliverMessage } from "../support/queue";
 
 describe("ingest consumer", () => {
   it("does not duplicate anything when a message is delivered again", async () => {
@@ -48,8 +37,7 @@ describe("ingest consumer", () => {
     const keywordBefore = await keywordHits();
     expect(keywordBefore).toBeGreaterThan(0);
 
-    const result = await deliver(
-      "edgesearch-ingest",
+    const result = await deliverMessage(
       putMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/a`, head?.size ?? 0, head?.etag ?? ""),
     );
     expect(result.explicitAcks).toHaveLength(1);
@@ -64,8 +52,7 @@ describe("ingest consumer", () => {
     const ns = freshNamespace("q");
     await api("PUT", `/v1/namespaces/${ns}/documents/a`, { text: "first version about otters" });
     await waitForStatus(ns, "a", "indexed");
-    const result = await deliver(
-      "edgesearch-ingest",
+    const result = await deliverMessage(
       putMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/a`, 10, "0000-stale-etag"),
     );
     expect(result.explicitAcks).toHaveLength(1);
@@ -82,10 +69,7 @@ describe("ingest consumer", () => {
     const object = await putObject(key, "# Setup\n\nInstall the kettle and boil water for tea.", {
       customMetadata: { title: "Setup guide", metadata: JSON.stringify({ category: "guide" }) },
     });
-    const result = await deliver(
-      "edgesearch-ingest",
-      putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag),
-    );
+    const result = await deliverMessage(putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag));
     expect(result.explicitAcks).toHaveLength(1);
     const status = await api(
       "GET",
@@ -103,7 +87,7 @@ describe("ingest consumer", () => {
     expect(found).toMatchObject({ id: "guides/setup.md", metadata: { category: "guide" } });
 
     await env.DOCUMENTS.delete(key);
-    const del = await deliver("edgesearch-ingest", deleteMessage(env.DOCUMENTS_BUCKET_NAME, key));
+    const del = await deliverMessage(deleteMessage(env.DOCUMENTS_BUCKET_NAME, key));
     expect(del.explicitAcks).toHaveLength(1);
     const after = await api("GET", `/v1/namespaces/${ns}/documents/${encodeURIComponent("guides/setup.md")}`);
     expect(after.body).toMatchObject({ status: "deleted", chunks: 0 });
@@ -114,7 +98,7 @@ describe("ingest consumer", () => {
       { hello: "world" },
       putMessage(env.DOCUMENTS_BUCKET_NAME, "NOT A NAMESPACE/doc", 1, "e"),
     ]) {
-      const result = await deliver("edgesearch-ingest", body);
+      const result = await deliverMessage(body);
       expect(result.explicitAcks).toHaveLength(1);
       const recorded = await env.DB.prepare("SELECT error FROM dead_letters WHERE body = ?")
         .bind(JSON.stringify(body))
@@ -158,7 +142,7 @@ describe("ingest consumer", () => {
     expect(queued.body).toMatchObject({ status: "queued", error: expect.stringContaining("503") });
 
     // After max_retries the queue moves the message to the dead-letter queue.
-    const dlq = await deliver("edgesearch-ingest-dlq", message, 6);
+    const dlq = await deliverMessage(message, { queue: "edgesearch-ingest-dlq", attempts: 6 });
     expect(dlq.explicitAcks).toHaveLength(1);
     const failed = await api("GET", `/v1/namespaces/${ns}/documents/flaky`);
     expect(failed.body).toMatchObject({
@@ -200,7 +184,7 @@ describe("dead-letter replay", () => {
     ]);
     await store.recordAttempt(ns, "poison", "Workers AI answered 500", 6);
     const message = putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag);
-    const dlq = await deliver("edgesearch-ingest-dlq", message, 6);
+    const dlq = await deliverMessage(message, { queue: "edgesearch-ingest-dlq", attempts: 6 });
     expect(dlq.explicitAcks).toHaveLength(1);
     expect((await api("GET", `/v1/namespaces/${ns}/documents/poison`)).body).toMatchObject({
       status: "failed",
@@ -225,20 +209,27 @@ describe("dead-letter replay", () => {
   });
 
   it("does not let a key scoped to other namespaces see or replay them", async () => {
+    const others = await insertDeadLetter(freshNamespace("elsewhere"), "doc");
+    const own = await insertDeadLetter(freshNamespace("tenant-only"), "doc");
     const created = await api<{ key: string }>("POST", "/v1/admin/keys", {
       name: "tenant admin",
       namespaces: ["tenant-only-*"],
       roles: ["admin"],
     });
     const auth = { authorization: `Bearer ${created.body.key}` };
-    const listed = await api<{ deadLetters: { namespace: string | null }[] }>(
+    const listed = await api<{ deadLetters: { id: number; namespace: string | null }[] }>(
       "GET",
       "/v1/admin/dead-letters",
       undefined,
       auth,
     );
+    expect(listed.body.deadLetters.map((d) => d.id)).toContain(own);
     expect(listed.body.deadLetters.every((d) => d.namespace?.startsWith("tenant-only-"))).toBe(true);
-    const replay = await api<{ replayed: number[] }>("POST", "/v1/admin/dead-letters/replay", {}, auth);
-    expect(replay.body.replayed).toEqual([]);
+    // Another tenant's dead letter is, for this key, one that does not exist; it stays pending.
+    const replay = await api("POST", "/v1/admin/dead-letters/replay", { ids: [others] }, auth);
+    expect(replay.status).toBe(404);
+    expect(
+      await countRows("SELECT COUNT(*) AS n FROM dead_letters WHERE id = ?1 AND replayed_at IS NULL", others),
+    ).toBe(1);
   });
 });

@@ -4,12 +4,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
-import { api, freshNamespace, waitForStatus } from "../helpers";
-
-interface SearchBody {
-  results: { id: string; score: number }[];
-  degraded: string[];
-}
+import { freshNamespace, writeIndexed } from "../support";
+import { searchApi } from "../support/search";
 
 const DOCS = [
   {
@@ -30,11 +26,10 @@ const FAIL_RERANK = JSON.stringify({
 describe("search with rerank and filters", () => {
   const ns = freshNamespace("rr");
   const search = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-    api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, { cache: "bypass", ...body }, headers);
+    searchApi(ns, { cache: "bypass", ...body }, headers);
 
   beforeAll(async () => {
-    expect((await api("POST", `/v1/namespaces/${ns}/documents`, { documents: DOCS })).status).toBe(202);
-    for (const d of DOCS) await waitForStatus(ns, d.id, "indexed");
+    await writeIndexed(ns, DOCS);
     await new LocalVectorIndexClient(env.LOCAL_INDEX, loadConfig(env).vectorizeIndexName).flush();
   });
 

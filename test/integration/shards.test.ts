@@ -11,7 +11,8 @@ import { loadConfig } from "../../src/config";
 import { ShardMapClient } from "../../src/shards/client";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import worker from "../../workers/index";
-import { adminKey, api, freshNamespace, seedIndexedDocument, waitFor, waitIndexed } from "../helpers";
+import { adminKey, api, freshNamespace, seedIndexedDocument, waitFor, waitIndexed } from "../support";
+import { searchUncached as search } from "../support/search";
 
 const DEFAULT_INDEX = loadConfig(env).vectorizeIndexName;
 const SAME_DIMENSIONS_MODEL = "@cf/baai/bge-base-en-v1.5";
@@ -34,12 +35,6 @@ interface ShardIndex {
   namespaces: number | null;
   vectors: number | null;
   fullness: number | null;
-}
-
-interface SearchBody {
-  results: { id: string }[];
-  version: string;
-  degraded: string[];
 }
 
 /** A Worker environment whose pool is `indexes` (fresh names: the shard map has never seen them). */
@@ -114,10 +109,6 @@ async function heldBy(index: string, ids: string[]): Promise<string[]> {
   const client = new LocalVectorIndexClient(env.LOCAL_INDEX, index);
   await client.flush();
   return (await client.getByIds(ids)).map((r) => r.id).sort();
-}
-
-async function search(ns: string, query: string, mode: string) {
-  return api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, { query, mode, topK: 10, cache: "bypass" });
 }
 
 describe("namespaces spread over a pool of indexes", () => {

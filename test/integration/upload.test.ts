@@ -19,7 +19,7 @@ import { createFetchApiSender, createR2Sender } from "../../scripts/lib/upload-s
 import { putMessage } from "../../src/ingest/messages";
 import { DocumentIdSchema } from "../../src/validation";
 import worker from "../../workers/index";
-import { adminKey, api, freshNamespace, waitFor, waitForStatus } from "../helpers";
+import { adminKey, api, freshNamespace, waitFor, waitForStatus } from "../support";
 
 const BASE_URL = "http://edgesearch.test";
 

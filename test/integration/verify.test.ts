@@ -5,7 +5,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type VerifyFlags, verifyCommand } from "../../scripts/lib/verify.mjs";
-import { adminKey, api, freshNamespace } from "../helpers";
+import { adminKey, api, freshNamespace } from "../support";
 
 const BASE_URL = "http://edgesearch.test";
 const STEPS = [

@@ -9,13 +9,8 @@ import { LocalVectorIndexClient } from "../../src/vectors/local";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
 import qrelsText from "../fixtures/scifact/qrels-train.tsv?raw";
 import queriesText from "../fixtures/scifact/queries-train.jsonl?raw";
-import { api, freshNamespace, waitFor, waitIndexed } from "../helpers";
-
-interface SearchBody {
-  results: { id: string; chunkId: string; score: number }[];
-  version: string;
-  degraded: string[];
-}
+import { api, freshNamespace, waitFor, waitIndexed } from "../support";
+import { type SearchBody, searchUncached as search } from "../support/search";
 
 interface VersionBody {
   id: string;
@@ -105,10 +100,6 @@ async function activate(ns: string, id: string, body: Record<string, unknown> = 
     if (res.status === 409 && String(res.body.detail).includes("has not applied")) return undefined;
     return res;
   });
-}
-
-async function search(ns: string, query: string, mode = "hybrid") {
-  return api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, { query, topK: 10, mode, cache: "bypass" });
 }
 
 /** Chunk ids name their version: the default version's have no suffix, others end in ".<id>-<n>". */

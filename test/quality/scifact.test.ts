@@ -11,7 +11,8 @@ import baseline from "../fixtures/scifact/baseline.json";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
 import qrelsText from "../fixtures/scifact/qrels-train.tsv?raw";
 import queriesText from "../fixtures/scifact/queries-train.jsonl?raw";
-import { api, freshNamespace, waitFor } from "../helpers";
+import { api, freshNamespace, waitFor } from "../support";
+import { searchApi } from "../support/search";
 
 const TOLERANCE = 0.01;
 const TOP_K = 100;
@@ -24,11 +25,6 @@ interface Figures {
   ndcgAt10: number;
   recallAt100: number;
   mrrAt10: number;
-}
-
-interface SearchBody {
-  results: { id: string }[];
-  degraded: string[];
 }
 
 const lines = (text: string) =>
@@ -63,7 +59,7 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
 
 async function evaluate(ns: string, mode: Mode): Promise<Figures & { degraded: number }> {
   const per = await mapLimited(queries, CONCURRENCY, async (q) => {
-    const res = await api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, {
+    const res = await searchApi(ns, {
       query: q.text,
       topK: TOP_K,
       mode: mode === "hybrid+rerank" ? "hybrid" : mode,

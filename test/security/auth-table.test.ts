@@ -4,7 +4,7 @@
 // and leave storage exactly as it was.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { adminKey, api } from "../helpers";
+import { adminKey, api } from "../support";
 import {
   encodedRoutePath,
   grants,
@@ -223,16 +223,12 @@ const CASES: SecurityCase[] = [
   },
 ];
 
+// Every cell is sent twice: Hono routes on the percent-decoded path, so authorization must judge
+// that path too, or "/v1/%6eamespaces/tenant-a/..." would reach tenant-a's handlers with no
+// namespace check and "/v1/%61dmin/..." would ask only for the role of a plain read or write.
 type Variant = "plain path" | "percent-encoded path";
 const VARIANTS: Variant[] = ["plain path", "percent-encoded path"];
 
-/**
- * Whether a cell fails today. The authorization middleware reads the raw URL path
- * (`new URL(c.req.url).pathname`) while Hono routes on the percent-decoded path. So
- * "/v1/%6eamespaces/tenant-a/..." reaches the tenant-a handlers with no namespace check, and on
- * "/v1/%61dmin/..." (or a search route spelled that way) the role required is the one of a plain
- * read (GET: search) or write (anything else: write) instead of the route's own.
- */
 function params(c: SecurityCase, route: RouteSpec): RouteParams {
   // Reads and deletes target a stored document; a write targets a new id, so that the absence
   // of its object and row afterwards shows it was not written.

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { authenticate, clearKeyCache, KEY_CACHE_LIMITS } from "../../src/auth/authenticate";
 import { clearBlockedAddresses, clientAddressKey } from "../../src/auth/failure-limiter";
 import { KeyStore } from "../../src/auth/key-store";
-import { adminKey, freshNamespace } from "../helpers";
+import { adminKey, freshNamespace } from "../support";
 import { bearer, createKey, expectProblem, send, unknownKey } from "./support";
 
 const ADMIN = "bootstrap-admin-key-0123456789abcdef0123";

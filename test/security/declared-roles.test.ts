@@ -10,7 +10,7 @@ import { requireKey, requires } from "../../workers/api/auth";
 import { requestContext } from "../../workers/api/middleware";
 import { onError } from "../../workers/api/problem";
 import type { AppEnv } from "../../workers/api/types";
-import { api } from "../helpers";
+import { api } from "../support";
 
 const NS = "declared-roles";
 /** Handlers that ran, by route. */

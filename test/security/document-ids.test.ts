@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { putMessage } from "../../src/ingest/messages";
 import worker from "../../workers/index";
-import { adminKey, freshNamespace } from "../helpers";
+import { adminKey, freshNamespace } from "../support";
 import { percentEncode } from "./fuzz-values";
 import { bearer, expectProblem, send } from "./support";
 

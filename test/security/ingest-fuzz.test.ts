@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { putMessage } from "../../src/ingest/messages";
 import worker from "../../workers/index";
-import { freshNamespace } from "../helpers";
+import { freshNamespace } from "../support";
 import { ingestDocument } from "./fuzz-values";
 import { envNumber } from "./support";
 

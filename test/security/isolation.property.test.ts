@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, waitFor } from "../helpers";
+import { api, waitFor } from "../support";
 import {
   grants,
   patternCovers,
@@ -370,8 +370,8 @@ describe('an admin whose scope is "acme-*"', () => {
     expectProblem(await call(inside.key, "GET", "/v1/namespaces/acme-r"), 401);
   });
 
-  // Fails today: the page is read first (LIMIT) and filtered to the caller's namespaces after,
-  // so other tenants' dead letters can hide all of its own from a scoped admin.
+  // The page must be filtered to the caller's namespaces before its LIMIT: filtered after, other
+  // tenants' dead letters could hide all of its own from a scoped admin.
   it("sees its own dead letters however many other tenants have", async () => {
     for (let i = 0; i < 100; i++) await insertDeadLetter("other-tenant-dl", `doc-${i}`);
     const own = await insertDeadLetter("acme-dl", "own-doc");

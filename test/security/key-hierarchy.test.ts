@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { authenticate, clearKeyCache } from "../../src/auth/authenticate";
 import { KeyStore } from "../../src/auth/key-store";
 import { AppError } from "../../src/errors";
-import { api, freshNamespace } from "../helpers";
+import { api, freshNamespace } from "../support";
 import { bearer, createKey, expectProblem, type KeySpec, revokeKey, send } from "./support";
 
 const HOUR = 3_600_000;

@@ -3,7 +3,7 @@
 // seconds instead of calling every dependency each time.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ANONYMOUS_READYZ_MS, clearReadinessCache } from "../../workers/api/routes/health";
-import { adminKey, freshNamespace } from "../helpers";
+import { adminKey, freshNamespace } from "../support";
 import { bearer, createKey, expectProblem, send, unknownKey } from "./support";
 
 // A drill of its own: its failures count against breakers no other test uses.

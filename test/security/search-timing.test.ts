@@ -7,7 +7,7 @@ import { CachingEmbedder, clearIsolateEmbeddings } from "../../src/cache/embeddi
 import type { Embedder, EmbedKind } from "../../src/embed/embedder";
 import { LocalEmbedder } from "../../src/embed/local";
 import { createLogger } from "../../src/observe/logger";
-import { adminKey, freshNamespace } from "../helpers";
+import { adminKey, freshNamespace } from "../support";
 import { bearer, createKey, type RawResponse, send } from "./support";
 
 class CountingEmbedder implements Embedder {

@@ -3,7 +3,7 @@
 // can prove that a refused request wrote nothing.
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import { adminKey, api, waitFor } from "../helpers";
+import { adminKey, api, writeIndexed } from "../support";
 import type { Role } from "./routes";
 
 export interface RawResponse {
@@ -148,17 +148,7 @@ export interface SeedDocument {
 
 /** Writes documents with the bootstrap admin key and waits until each is indexed. */
 export async function seed(ns: string, docs: readonly SeedDocument[]): Promise<void> {
-  const res = await api("POST", `/v1/namespaces/${ns}/documents`, { documents: docs });
-  if (res.status !== 202) throw new Error(`seeding ${ns} failed: ${res.status} ${JSON.stringify(res.body)}`);
-  for (const d of docs) {
-    await waitFor(`${ns}/${d.id} indexed`, async () => {
-      const r = await api<{ status: string }>(
-        "GET",
-        `/v1/namespaces/${ns}/documents/${encodeURIComponent(d.id)}`,
-      );
-      return r.status === 200 && r.body.status === "indexed";
-    });
-  }
+  await writeIndexed(ns, docs);
 }
 
 /**

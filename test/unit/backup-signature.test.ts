@@ -46,27 +46,29 @@ describe("backup manifest signatures", () => {
   it("refuses with 422 a changed manifest, a rotated key, a missing or malformed signature", async () => {
     const keys = { adminApiKey: ADMIN, backupSigningKey: SIGNING };
     const signed = { ...(await signManifest(keys, TEXT)) };
-    const cases: [string, Promise<void>, RegExp][] = [
-      ["changed", verifyManifest(keys, "b1", `${TEXT} `, signed), /does not match its signature/],
+    // Each verification starts when its case is checked: a refusal nobody awaits yet would be an
+    // unhandled rejection.
+    const cases: [string, () => Promise<void>, RegExp][] = [
+      ["changed", () => verifyManifest(keys, "b1", `${TEXT} `, signed), /does not match its signature/],
       [
         "rotated",
-        verifyManifest({ ...keys, backupSigningKey: `${SIGNING}-new` }, "b1", TEXT, signed),
+        () => verifyManifest({ ...keys, backupSigningKey: `${SIGNING}-new` }, "b1", TEXT, signed),
         /does not match its signature/,
       ],
-      ["unsigned", verifyManifest(keys, "b1", TEXT, {}), /is not signed/],
+      ["unsigned", () => verifyManifest(keys, "b1", TEXT, {}), /is not signed/],
       [
         "malformed",
-        verifyManifest(keys, "b1", TEXT, { ...signed, signature: "not hex" }),
+        () => verifyManifest(keys, "b1", TEXT, { ...signed, signature: "not hex" }),
         /malformed signature/,
       ],
       [
         "unknown key",
-        verifyManifest({ adminApiKey: ADMIN, backupSigningKey: undefined }, "b1", TEXT, signed),
+        () => verifyManifest({ adminApiKey: ADMIN, backupSigningKey: undefined }, "b1", TEXT, signed),
         /BACKUP_SIGNING_KEY, which this deployment does not have/,
       ],
     ];
-    for (const [name, promise, why] of cases) {
-      const err = await refusal(promise);
+    for (const [name, verify, why] of cases) {
+      const err = await refusal(verify());
       expect(err.status, name).toBe(422);
       expect(err.message, name).toMatch(why);
       expect(err.message, name).toContain("b1");
@@ -77,10 +79,12 @@ describe("backup manifest signatures", () => {
     expect(() => signingSource({ adminApiKey: undefined, backupSigningKey: undefined })).toThrow(
       /set the secret BACKUP_SIGNING_KEY/,
     );
+    let thrown: unknown;
     try {
       signingSource({ adminApiKey: undefined, backupSigningKey: undefined });
     } catch (err) {
-      expect(err instanceof AppError && err.status).toBe(503);
+      thrown = err;
     }
+    expect(thrown instanceof AppError && thrown.status).toBe(503);
   });
 });

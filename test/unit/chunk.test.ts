@@ -153,6 +153,7 @@ describe("structure", () => {
     const options = { maxTokens: 100, overlapTokens: 10, modelMaxTokens: 512 };
     const chunks = chunkDocument({ sections: [{ headings: [], text: paragraphs.join("\n\n") }] }, options);
     // 30 paragraphs of 13 tokens fit 7 to a chunk.
+    expect(chunks.length).toBeGreaterThan(1);
     expect(chunks.length).toBeLessThanOrEqual(6);
     for (const chunk of chunks) {
       expect(chunk.text.split("\n\n").length).toBeGreaterThan(1);
@@ -175,6 +176,8 @@ describe("structure", () => {
   it("repeats the end of the previous chunk of the same section", () => {
     const options = { maxTokens: 64, overlapTokens: 16, modelMaxTokens: 512 };
     const chunks = chunkDocument({ sections: [{ headings: ["S"], text: sentences(40) }] }, options);
+    // 40 sentences of 10 tokens make several chunks of 64: there are neighbours to compare.
+    expect(chunks.length).toBeGreaterThan(5);
     for (let i = 1; i < chunks.length; i++) {
       const prev = chunks[i - 1]?.text ?? "";
       const text = chunks[i]?.text ?? "";
@@ -199,6 +202,8 @@ describe("structure", () => {
       ],
     };
     const chunks = chunkDocument(doc, { maxTokens: 64, overlapTokens: 16, modelMaxTokens: 512 });
+    expect(chunks.map((c) => c.headings[0])).toContain("A");
+    expect(chunks.at(-1)?.headings).toEqual(["B"]);
     expect(chunks.at(-1)?.text).toBe("Completely different words here.");
   });
 

@@ -7,7 +7,7 @@ import {
   D1_SIZE_WARN_RATIO,
   healthState,
 } from "../../src/observe/index-health";
-import { api, freshNamespace, waitForStatus } from "../helpers";
+import { api, freshNamespace, waitForStatus } from "../support";
 
 describe("healthState", () => {
   it("fails on what hides documents from search, warns on the rest", () => {

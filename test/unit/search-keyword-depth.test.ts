@@ -17,7 +17,7 @@ import {
 import type { D1Like } from "../../src/store/d1";
 import { DocumentStore } from "../../src/store/documents";
 import type { QueryOptions, QueryResult, VectorIndex } from "../../src/vectors/vector-index";
-import { freshNamespace, type SeedDocument, seedDocuments } from "../helpers";
+import { freshNamespace, type SeedDocument, seedDocuments } from "../support";
 
 const store = new DocumentStore(env.DB);
 const logger = createLogger("error", {}, () => undefined);

@@ -14,7 +14,7 @@ import {
 } from "../../src/search/search";
 import { DocumentStore } from "../../src/store/documents";
 import type { VectorIndex } from "../../src/vectors/vector-index";
-import { freshNamespace, seedDocuments } from "../helpers";
+import { freshNamespace, seedDocuments } from "../support";
 
 const store = new DocumentStore(env.DB);
 const logger = createLogger("error", {}, () => undefined);
@@ -47,13 +47,20 @@ async function seed(): Promise<string> {
   return ns;
 }
 
-/** Ranks texts by their position in `order` (ids of the documents, best first). */
+/**
+ * Ranks texts by their position in `order` (ids of the documents, best first), answering after
+ * `delayMs` like a model would.
+ */
 class ScriptedReranker implements Reranker {
   readonly model = "scripted";
   readonly seen: string[][] = [];
-  constructor(private readonly order: string[]) {}
+  constructor(
+    private readonly order: string[],
+    private readonly delayMs = 0,
+  ) {}
   async rerank(_query: string, texts: string[]): Promise<number[]> {
     this.seen.push(texts);
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     return texts.map((t) => {
       const rank = this.order.findIndex((id) => t.startsWith(DOCS.find((d) => d.id === id)?.title ?? "?"));
       return rank === -1 ? 0 : 100 - rank;
@@ -95,12 +102,15 @@ describe("search with reranking", () => {
     const plain = await search(deps(undefined), ns, request(false));
     expect(plain.results.map((r) => r.id)).toEqual(["c0", "c1", "c2", "c3", "c4"]);
 
-    const reranker = new ScriptedReranker(["c4", "c2", "c0", "c1", "c3"]);
+    expect(plain.timings).not.toHaveProperty("rerank");
+
+    const reranker = new ScriptedReranker(["c4", "c2", "c0", "c1", "c3"], 40);
     const res = await search(deps(reranker), ns, request(true));
     expect(res.results.map((r) => r.id)).toEqual(["c4", "c2", "c0", "c1", "c3"]);
     expect(res.results.map((r) => r.score)).toEqual([100, 99, 98, 97, 96]);
     expect(res.degraded).toEqual([]);
-    expect(res.timings.rerank).toBeGreaterThanOrEqual(0);
+    // The rerank stage's time (Server-Timing) covers the reranker's answer: at least its delay.
+    expect(res.timings.rerank).toBeGreaterThanOrEqual(40);
     expect(reranker.seen[0]?.[0]).toBe("Comets\ncomet comet comet comet");
   });
 

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ShardPolicy } from "../../src/shards/policy";
-import { freshNamespace, seedIndexedDocument } from "../helpers";
+import { freshNamespace, seedIndexedDocument } from "../support";
 
 const policy: ShardPolicy = {
   indexes: ["pool-a", "pool-b"],

@@ -1,6 +1,6 @@
 // Test helpers: call the Worker like a client would, and wait for asynchronous indexing.
 import { env, exports } from "cloudflare:workers";
-import type { DocumentStore } from "../src/store/documents";
+import type { DocumentStore } from "../../src/store/documents";
 
 export interface ApiResponse<T = unknown> {
   status: number;
@@ -139,6 +139,14 @@ let counter = 0;
 export function freshNamespace(prefix = "t"): string {
   counter += 1;
   return `${prefix}-${Date.now().toString(36)}-${counter}`;
+}
+
+/** Writes documents through the API with the admin key and waits until each one is indexed. */
+export async function writeIndexed(ns: string, docs: readonly { id: string }[]): Promise<void> {
+  const res = await api("POST", `/v1/namespaces/${ns}/documents`, { documents: docs });
+  if (res.status !== 202)
+    throw new Error(`writing to ${ns} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  for (const d of docs) await waitForStatus(ns, d.id, "indexed");
 }
 
 export async function waitForStatus(
