@@ -29,10 +29,10 @@ module.exports = {
       name: "not-to-test",
       comment:
         "Test code (fakes, helpers, fixtures) stays out of the Worker and the tooling. One exception: " +
-        "`npm run fuzz` (scripts/fuzz.mjs) writes the ingest fuzz test's own generated documents " +
+        "`npm run fuzz` (scripts/fuzz.ts) writes the ingest fuzz test's own generated documents " +
         "(test/security/fuzz-values.ts) to a local service, so both explore the same inputs.",
       severity: "error",
-      from: { path: "^(src|workers|scripts)/", pathNot: "^scripts/fuzz\\.mjs$" },
+      from: { path: "^(src|workers|scripts)/", pathNot: "^scripts/fuzz\\.ts$" },
       to: { path: "^test/" },
     },
     {

@@ -1,5 +1,5 @@
 // The documents bucket's R2 event notification rule, defined once in notification-rule.json:
-// `npm run provision` creates it on the bucket (scripts/lib/provision-plan.mjs) and the local
+// `npm run provision` creates it on the bucket (scripts/lib/provision-plan.ts) and the local
 // stand-in (local-notifications.ts) applies it, so a key or action the deployed rule skips is
 // skipped offline too. R2 allows one rule per bucket and queue ("For a given bucket, only one
 // event notification rule can be created per queue", https://developers.cloudflare.com/r2/buckets/event-notifications/#limitations).

@@ -10,7 +10,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { worstCaseJson, worstCaseMarkdown } from "../../scripts/lib/worst-case-documents.mjs";
+import { worstCaseJson, worstCaseMarkdown } from "../../scripts/lib/worst-case-documents.ts";
 import { loadConfig } from "../../src/config";
 import { putMessage } from "../../src/ingest/messages";
 import type { BudgetReport } from "../../src/observe/invocation-budget";

@@ -5,8 +5,8 @@
 // objects route behind `npm run upload -- --r2` carries title and metadata to the index.
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { emptyManifest, type FileAccess, runUpload } from "../../scripts/lib/upload-core.mjs";
-import { createFetchApiSender } from "../../scripts/lib/upload-senders.mjs";
+import { emptyManifest, type FileAccess, runUpload } from "../../scripts/lib/upload-core.ts";
+import { createFetchApiSender } from "../../scripts/lib/upload-senders.ts";
 import { loadConfig } from "../../src/config";
 import { withLocalNotifications } from "../../src/ingest/local-notifications";
 import { type IngestMessage, IngestMessageSchema } from "../../src/ingest/messages";

@@ -14,8 +14,8 @@ import {
   type Outcome,
   runUpload,
   summarize,
-} from "../../scripts/lib/upload-core.mjs";
-import { createFetchApiSender, createR2Sender } from "../../scripts/lib/upload-senders.mjs";
+} from "../../scripts/lib/upload-core.ts";
+import { createFetchApiSender, createR2Sender } from "../../scripts/lib/upload-senders.ts";
 import { putMessage } from "../../src/ingest/messages";
 import { DocumentIdSchema } from "../../src/validation";
 import worker from "../../workers/index";

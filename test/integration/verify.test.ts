@@ -4,7 +4,7 @@
 // and a one-line reason, and the canary is still removed.
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type VerifyFlags, verifyCommand } from "../../scripts/lib/verify.mjs";
+import { type VerifyFlags, verifyCommand } from "../../scripts/lib/verify.ts";
 import { adminKey, api, freshNamespace } from "../support";
 
 const BASE_URL = "http://edgesearch.test";

@@ -4,7 +4,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseQrels } from "../../scripts/lib/metrics.mjs";
+import { parseQrels } from "../../scripts/lib/metrics.ts";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
 import qrelsText from "../fixtures/scifact/qrels-train.tsv?raw";

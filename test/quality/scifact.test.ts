@@ -4,7 +4,7 @@
 // baseline. A drop past it fails; a gain past it asks for the baseline to be raised.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { mean, mrrAtK, ndcgAtK, parseQrels, recallAtK } from "../../scripts/lib/metrics.mjs";
+import { mean, mrrAtK, ndcgAtK, parseQrels, recallAtK } from "../../scripts/lib/metrics.ts";
 import { loadConfig } from "../../src/config";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import baseline from "../fixtures/scifact/baseline.json";

@@ -2,7 +2,7 @@
 // the single pass's ratio is still shown beside it.
 
 import { describe, expect, it } from "vitest";
-import { targetLines } from "../../scripts/bench/report.mjs";
+import { targetLines } from "../../scripts/bench/report.ts";
 
 /** A run whose hybrid miss reached `ratio` of the no-op's throughput at c=16 and `p50` ms at c=1. */
 function runWith(ratio: number, p50: number, pairedRatios?: number[], median?: number) {

@@ -6,7 +6,7 @@ import {
   judgeBundle,
   MAX_UNCOMPRESSED_BYTES,
   measureBundle,
-} from "../../scripts/lib/bundle-size.mjs";
+} from "../../scripts/lib/bundle-size.ts";
 
 const file = (name: string, text: string) => ({ name, bytes: new TextEncoder().encode(text) });
 

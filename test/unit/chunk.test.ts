@@ -1,7 +1,7 @@
 // Chunks must never exceed the model's input (it would silently drop text), must cover every word
 // in order, and must follow the document's structure.
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../scripts/lib/random.mjs";
+import { seededRandom } from "../../scripts/lib/random.ts";
 import { countTokens } from "../../src/embed/tokenizer";
 import { AppError } from "../../src/errors";
 import { type Chunk, type ChunkOptions, chunkDocument } from "../../src/ingest/chunk";

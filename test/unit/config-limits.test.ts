@@ -7,9 +7,9 @@ import {
   MAX_D1_DATABASES_FREE,
   MAX_ENV_VAR_BYTES,
   MAX_ENV_VARS_FREE,
-} from "../../scripts/lib/config-limits.mjs";
-import { emptyState, planProvision, resolveEnvironment, SECRETS } from "../../scripts/lib/provision-plan.mjs";
-import { parseToml } from "../../scripts/lib/provision-toml.mjs";
+} from "../../scripts/lib/config-limits.ts";
+import { emptyState, planProvision, resolveEnvironment, SECRETS } from "../../scripts/lib/provision-plan.ts";
+import { parseToml } from "../../scripts/lib/provision-toml.ts";
 import wranglerToml from "../../wrangler.toml?raw";
 
 const BROKEN = `name = "edgesearch"

@@ -1,8 +1,8 @@
 // The scripts' API key: EDGESEARCH_API_KEY when set, else the dev server's key from .dev.vars,
 // and that one only for a server on this machine.
 import { describe, expect, it } from "vitest";
-import { apiKeyShell, connectionSettings } from "../../scripts/lib/args.mjs";
-import { adminKeyFromDevVars, isLoopback } from "../../scripts/lib/dev-vars.mjs";
+import { apiKeyShell, connectionSettings } from "../../scripts/lib/args.ts";
+import { adminKeyFromDevVars, isLoopback } from "../../scripts/lib/dev-vars.ts";
 
 describe("dev admin key", () => {
   it("reads the ADMIN_API_KEY line of a .dev.vars file", () => {

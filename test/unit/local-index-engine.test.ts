@@ -3,7 +3,7 @@
 // quantized scan with exact rescoring against exact float search on a seeded clustered dataset.
 
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../scripts/lib/random.mjs";
+import { seededRandom } from "../../scripts/lib/random.ts";
 import { jsKernel, type ScanKernel, wasmKernel } from "../../src/vectors/engine/kernel";
 import { CODE_LIMIT, dequantize, quantize, strideFor } from "../../src/vectors/engine/quantize";
 import { QuantizedStore } from "../../src/vectors/engine/quantized-store";

@@ -5,7 +5,7 @@
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../scripts/lib/random.mjs";
+import { seededRandom } from "../../scripts/lib/random.ts";
 import { shardName, shardOf } from "../../src/vectors/engine/shards";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
 import { deleteVectors, getVectors } from "../../src/vectors/paging";

@@ -1,6 +1,6 @@
 // The evaluation metrics against small rankings whose scores are worked out by hand in comments.
 import { describe, expect, it } from "vitest";
-import { mean, mrrAtK, ndcgAtK, parseQrels, percentile, recallAtK } from "../../scripts/lib/metrics.mjs";
+import { mean, mrrAtK, ndcgAtK, parseQrels, percentile, recallAtK } from "../../scripts/lib/metrics.ts";
 
 const LOG2_3 = Math.log2(3); // 1.5849625...
 

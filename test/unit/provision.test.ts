@@ -11,7 +11,7 @@ import {
   parseR2BucketList,
   parseSecretList,
   parseVectorizeList,
-} from "../../scripts/lib/provision-parse.mjs";
+} from "../../scripts/lib/provision-parse.ts";
 import {
   emptyState,
   formatPlan,
@@ -21,8 +21,8 @@ import {
   resolveEnvironment,
   type Step,
   stateFromJson,
-} from "../../scripts/lib/provision-plan.mjs";
-import { parseToml, setTomlString } from "../../scripts/lib/provision-toml.mjs";
+} from "../../scripts/lib/provision-plan.ts";
+import { parseToml, setTomlString } from "../../scripts/lib/provision-toml.ts";
 import { EMBEDDING_MODELS } from "../../src/embed/embedder";
 import wranglerToml from "../../wrangler.toml?raw";
 

@@ -1,13 +1,13 @@
 // The startup check: active CPU read from wrangler's startup profile, refused over the project's
 // budget or the platform's 1 s limit.
 import { describe, expect, it } from "vitest";
-import { STARTUP_LIMIT_MS } from "../../scripts/lib/bundle-size.mjs";
+import { STARTUP_LIMIT_MS } from "../../scripts/lib/bundle-size.ts";
 import {
   type CpuProfile,
   judgeStartup,
   STARTUP_BUDGET_MS,
   startupCpu,
-} from "../../scripts/lib/startup-time.mjs";
+} from "../../scripts/lib/startup-time.ts";
 
 const node = (id: number, functionName: string) => ({ id, callFrame: { functionName } });
 /** A profile of the given samples, each `[function, microseconds since the previous sample]`. */

@@ -1,8 +1,8 @@
 // `npm run verify`'s settings: where the API key comes from, and what it refuses before calling
 // anything. (The flags themselves go through the scripts' shared strict parser.)
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../scripts/lib/args.mjs";
-import { verifySettings } from "../../scripts/lib/verify.mjs";
+import { UsageError } from "../../scripts/lib/args.ts";
+import { verifySettings } from "../../scripts/lib/verify.ts";
 
 const devKey = () => "es_dev_local";
 const noDevKey = () => undefined;

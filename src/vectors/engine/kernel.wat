@@ -1,5 +1,5 @@
 ;; The int8 scan kernel of the local vector index (src/vectors/engine/kernel.ts holds its JS twin).
-;; Built into kernel.wasm by scripts/build-wasm.mjs; the .wasm is committed and checked against this file.
+;; Built into kernel.wasm by scripts/build-wasm.ts; the .wasm is committed and checked against this file.
 ;;
 ;; Memory layout is the caller's (src/vectors/engine/quantized-store.ts). Rows are stored in blocks of
 ;; 32: a block holds the codes of its rows dimension pair by dimension pair, 64 bytes per pair (row s's

@@ -6,7 +6,7 @@ import { cosineScore, norm, TopK } from "../exact-search";
 /**
  * How many candidates the int8 pass hands to rescoring first for `topK` results (searchStores asks
  * for more when the scores it sees are too close to call). Per-vector int8 codes move a cosine by
- * about 1e-3: on seeded clustered 100k x 384 and x 768 data (scripts/bench/index-micro.mjs) recall@10
+ * about 1e-3: on seeded clustered 100k x 384 and x 768 data (scripts/bench/index-micro.ts) recall@10
  * was 1.0 from 16 candidates, and from 24 with clusters three times tighter. Rescoring reads each
  * candidate's float32 values from SQLite, the part of a query that grows with this number: a
  * hybrid search's leg asks for 100, and rescoring four times that was most of its cost. Half as

@@ -1,4 +1,4 @@
-// The compiled scan kernel (kernel.wat, built by scripts/build-wasm.mjs). Workers import a .wasm
+// The compiled scan kernel (kernel.wat, built by scripts/build-wasm.ts). Workers import a .wasm
 // file as a WebAssembly.Module, compiled once per isolate; each store instantiates its own memory.
 import kernelModule from "./kernel.wasm";
 

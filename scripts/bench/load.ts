@@ -1,0 +1,140 @@
+// Closed-loop load: `concurrency` workers each send a request, wait for the whole answer, check
+// it and send the next, for a warm-up and then a measured window. Only answers that complete
+// inside the window count; every answer is checked, and failures are counted, never averaged in.
+import { cpuDelta, cpuSnapshot } from "./procstat.ts";
+import { addServerTiming, stageMeans, summarizeLatencies } from "./stats.ts";
+
+/**
+ * @typedef {import("./transport.ts").Transport} Transport
+ * @typedef {import("./transport.ts").BenchRequest} BenchRequest
+ * @typedef {import("./transport.ts").BenchResponse} BenchResponse
+ * @typedef {(res: BenchResponse) => string | null} Check  a mismatch description, or null when fine
+ */
+
+/** Examples kept per failure kind: enough to diagnose, bounded for the JSON. */
+const MAX_EXAMPLES = 3;
+
+/**
+ * @param {{
+ *   transport: Transport,
+ *   concurrency: number,
+ *   warmupMs: number,
+ *   durationMs: number,
+ *   next: () => BenchRequest,
+ *   check: Check,
+ *   note?: Check,
+ *   expectStatus?: number,
+ *   server?: { pgid: number, proxyPort: number },
+ *   signal?: AbortSignal,
+ * }} options
+ */
+export async function runClosedLoop(options) {
+  const { transport, concurrency, warmupMs, durationMs, next, check } = options;
+  const expectStatus = options.expectStatus ?? 200;
+  const started = performance.now();
+  const windowStart = started + warmupMs;
+  const windowEnd = windowStart + durationMs;
+  /** @type {number[]} */
+  const latencies = [];
+  /** @type {Map<string, { sum: number, count: number }>} */
+  const timings = new Map();
+  /** @type {Map<string, { count: number, examples: string[] }>} */
+  const failures = new Map();
+  /** @type {Map<string, number>} observations that are not failures ("no results") */
+  const notes = new Map();
+  let errors = 0;
+  let mismatches = 0;
+  let completedInWindow = 0;
+  let bytes = 0;
+  // CPU is sampled on timers at the window's edges, so it covers the same span as the counts.
+  /** @type {ReturnType<typeof cpuSnapshot>} */
+  let cpuStart = null;
+  /** @type {ReturnType<typeof cpuSnapshot>} */
+  let cpuEnd = null;
+  const startTimer = setTimeout(() => {
+    cpuStart = cpuSnapshot(options.server);
+  }, warmupMs);
+  const endTimer = setTimeout(() => {
+    cpuEnd = cpuSnapshot(options.server);
+  }, warmupMs + durationMs);
+
+  /** @param {string} kind @param {string} example */
+  const fail = (kind, example) => {
+    const entry = failures.get(kind);
+    if (!entry) failures.set(kind, { count: 1, examples: [example] });
+    else {
+      entry.count++;
+      if (entry.examples.length < MAX_EXAMPLES) entry.examples.push(example);
+    }
+  };
+
+  const worker = async () => {
+    for (;;) {
+      const now = performance.now();
+      if (now >= windowEnd || options.signal?.aborted) return;
+      const req = next();
+      const t0 = performance.now();
+      /** @type {BenchResponse | undefined} */
+      let res;
+      /** @type {string | undefined} */
+      let error;
+      try {
+        res = await transport.send(req);
+      } catch (err) {
+        error = err instanceof Error ? err.message : String(err);
+      }
+      const t1 = performance.now();
+      const inWindow = t1 >= windowStart && t1 < windowEnd;
+      if (!inWindow) continue;
+      if (res === undefined) {
+        errors++;
+        fail("error", error ?? "unknown error");
+        continue;
+      }
+      if (res.status !== expectStatus) {
+        errors++;
+        fail(`status ${res.status}`, res.body.slice(0, 200));
+        continue;
+      }
+      const mismatch = check(res);
+      if (mismatch !== null) {
+        mismatches++;
+        fail(mismatch, `x-cache=${res.xCache ?? "(none)"} ${res.body.slice(0, 160)}`);
+        continue;
+      }
+      const note = options.note?.(res) ?? null;
+      if (note !== null) notes.set(note, (notes.get(note) ?? 0) + 1);
+      completedInWindow++;
+      bytes += res.body.length;
+      latencies.push(t1 - t0);
+      addServerTiming(res.serverTiming, timings);
+    }
+  };
+
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  clearTimeout(startTimer);
+  clearTimeout(endTimer);
+  // At low concurrency the last answer can land before the end timer gets its turn.
+  if (cpuEnd === null && cpuStart !== null) cpuEnd = cpuSnapshot(options.server);
+  // Workers stop sending at windowEnd but wait for their answers: the window is the planned one.
+  const seconds = durationMs / 1000;
+  const total = completedInWindow + errors + mismatches;
+  return {
+    concurrency,
+    windowSeconds: seconds,
+    ok: completedInWindow,
+    errors,
+    mismatches,
+    failures: Object.fromEntries(failures),
+    notes: Object.fromEntries(notes),
+    /** Checked, successful answers per second: failures do not count as throughput. */
+    throughput: completedInWindow / seconds,
+    attemptedPerSecond: total / seconds,
+    meanResponseBytes: completedInWindow > 0 ? bytes / completedInWindow : NaN,
+    latencyMs: summarizeLatencies(latencies),
+    serverTiming: stageMeans(timings),
+    cpu: cpuDelta(cpuStart, cpuEnd, total),
+  };
+}
+
+/** @typedef {Awaited<ReturnType<typeof runClosedLoop>>} LoadResult */

@@ -1,0 +1,297 @@
+// What the bench measures: server profiles (how a server is started), and scenarios (a request
+// stream and the check every answer must pass), each bound to a profile. A new scenario is a new
+// row in SCENARIOS; each profile's no-op baseline runs first so every figure has a same-server
+// reference. Scenarios marked `direct` are measured a second time against the Worker's own socket
+// behind wrangler's dev proxy (with that path's own no-op baseline).
+import { queryStream } from "./corpus.ts";
+
+/**
+ * @typedef {import("./transport.ts").BenchRequest} BenchRequest
+ * @typedef {import("./transport.ts").BenchResponse} BenchResponse
+ * @typedef {import("./transport.ts").Transport} Transport
+ * @typedef {{ adminKey: string, namespace: string, vocabulary: import("./corpus.ts").Vocabulary,
+ *   seed: number }} ScenarioContext
+ * @typedef {{
+ *   name: string,
+ *   profile: string,
+ *   description: string,
+ *   dataset?: string,
+ *   expectStatus?: number,
+ *   requests: (ctx: ScenarioContext) => () => BenchRequest,
+ *   check: (res: BenchResponse) => string | null,
+ *   note?: (res: BenchResponse) => string | null,
+ *   prepare?: (send: Transport["send"], ctx: ScenarioContext) => Promise<Record<string, unknown>>,
+ *   groups: string[],
+ *   direct?: boolean,
+ * }} Scenario
+ * @typedef {{ server: "wrangler" | "trivial", vars?: Record<string, string>, description: string }} Profile
+ */
+
+/** The quickstart query: a realistic, stable request for the hit scenarios. */
+export const HIT_QUERY = "how do plants turn sunlight into energy";
+
+// Cached answers live an hour in the bench (instead of 60 s): an entry that expires in the middle
+// of a window turns hits into misses, which measures a stampede, not the hit path.
+const LONG_TTL = { RESULT_CACHE_TTL_SECONDS: "3600" };
+// Warnings and errors only: wrangler dev relays every console line through its inspector to the
+// terminal, a cost production does not pay, and seeding writes one info line per document.
+const QUIET = { LOG_LEVEL: "warn" };
+
+/** @type {Record<string, Profile>} */
+export const PROFILES = {
+  trivial: { server: "trivial", description: "a trivial Node HTTP server (the client alone)" },
+  default: {
+    server: "wrangler",
+    vars: { ...LONG_TTL, ...QUIET },
+    description:
+      "wrangler dev --local, default configuration but RESULT_CACHE_TTL_SECONDS=3600 and LOG_LEVEL=warn",
+  },
+  "no-lru": {
+    server: "wrangler",
+    vars: { ...LONG_TTL, ...QUIET, RESULT_CACHE_LRU_BYTES: "0" },
+    description: "as default, with RESULT_CACHE_LRU_BYTES=0 (no isolate layer)",
+  },
+};
+
+/** @param {ScenarioContext} ctx */
+const auth = (ctx) => ({ authorization: `Bearer ${ctx.adminKey}` });
+/** @param {ScenarioContext} ctx */
+const searchPath = (ctx) => `/v1/namespaces/${ctx.namespace}/search`;
+
+/**
+ * Checks a search answer: the cache layer the scenario is about, the body's cache field, and no
+ * degradation (a degraded answer measures a different path).
+ * @param {string} xCache
+ * @param {"hit" | "miss"} cache
+ */
+function searchCheck(xCache, cache) {
+  const marker = `"cache":"${cache}"`;
+  return (/** @type {BenchResponse} */ res) => {
+    if (res.xCache !== xCache) return `x-cache ${res.xCache ?? "(none)"}, expected ${xCache}`;
+    if (!res.body.includes(marker)) return `body without ${marker}`;
+    if (!res.body.includes('"degraded":[]')) return "degraded answer";
+    return null;
+  };
+}
+
+/** @param {BenchResponse} res */
+const emptyResults = (res) => (res.body.startsWith('{"results":[]') ? "no results" : null);
+
+/** @param {number} ms */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Repeats a request until its answer comes from `layer` (the first is a miss that fills the cache;
+ * answers computed right after a write are not stored, so that may take a moment).
+ * @param {Transport["send"]} send
+ * @param {BenchRequest} req
+ * @param {string | string[]} layer
+ * @param {number} [timeoutMs]
+ */
+export async function primeUntil(send, req, layer, timeoutMs = 30_000) {
+  const layers = Array.isArray(layer) ? layer : [layer];
+  const started = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    const res = await send(req);
+    if (res.status !== 200)
+      throw new Error(`priming ${req.path}: status ${res.status}: ${res.body.slice(0, 200)}`);
+    if (res.xCache !== undefined && layers.includes(res.xCache))
+      return { attempts: attempt, ms: Math.round(performance.now() - started) };
+    if (performance.now() - started > timeoutMs) {
+      throw new Error(
+        `priming ${req.path}: still x-cache ${res.xCache ?? "(none)"} after ${attempt} attempts`,
+      );
+    }
+    await sleep(200);
+  }
+}
+
+/**
+ * Waits until a namespace's last write has settled: a repeated search is answered from a cache
+ * (answers computed within RESULT_CACHE_SETTLE_MS of a write are not stored).
+ * @param {Transport["send"]} send
+ * @param {ScenarioContext} ctx
+ */
+export function waitSettled(send, ctx) {
+  const req = fixedSearch({ query: "settle probe", mode: "keyword", topK: 1 })(ctx)();
+  return primeUntil(send, req, ["isolate", "cache-api"], 60_000);
+}
+
+/**
+ * A search with the same body on every request.
+ * @param {Record<string, unknown>} body
+ */
+function fixedSearch(body) {
+  return (/** @type {ScenarioContext} */ ctx) => {
+    /** @type {BenchRequest} */
+    const req = { method: "POST", path: searchPath(ctx), headers: auth(ctx), body: JSON.stringify(body) };
+    return () => req;
+  };
+}
+
+/**
+ * Searches with a new query every request, result cache bypassed.
+ * @param {"keyword" | "vector" | "hybrid"} mode
+ */
+function variedSearch(mode) {
+  return (/** @type {ScenarioContext} */ ctx) => {
+    const next = queryStream(ctx.vocabulary, ctx.seed);
+    const path = searchPath(ctx);
+    const headers = auth(ctx);
+    return () => ({
+      method: "POST",
+      path,
+      headers,
+      body: JSON.stringify({ query: next(), mode, cache: "bypass" }),
+    });
+  };
+}
+
+/**
+ * @param {"keyword" | "vector" | "hybrid"} mode
+ * @param {"1k" | "10k" | "100k"} [dataset] 1k: the default group; larger ones: "scale" (10k), "scale-100k"
+ * @returns {Scenario}
+ */
+function missScenario(mode, dataset = "1k") {
+  return {
+    name: dataset === "1k" ? `miss-${mode}` : `miss-${mode}-${dataset}`,
+    profile: "default",
+    dataset,
+    description: `${mode} search over ${dataset} chunks, a new query each time, cache: "bypass" (every query embedding is computed afresh)`,
+    requests: variedSearch(mode),
+    check: searchCheck("bypass", "miss"),
+    note: emptyResults,
+    groups: [dataset === "1k" ? "default" : dataset === "10k" ? "scale" : "scale-100k"],
+  };
+}
+
+/** @type {Scenario} */
+const hitIsolate = {
+  name: "hit-isolate",
+  profile: "default",
+  dataset: "1k",
+  description: "search, the same query repeated: answered from the isolate LRU",
+  requests: fixedSearch({ query: HIT_QUERY }),
+  check: searchCheck("isolate", "hit"),
+  prepare: (send, ctx) => primeUntil(send, fixedSearch({ query: HIT_QUERY })(ctx)(), "isolate"),
+  groups: ["default"],
+  direct: true,
+};
+
+/** @type {Scenario[]} */
+export const SCENARIOS = [
+  {
+    name: "client-ceiling",
+    profile: "trivial",
+    description: "POST answered with a fixed 12 KB body by a trivial Node server: the client's own limit",
+    requests: () => {
+      /** @type {BenchRequest} */
+      const req = { method: "POST", path: "/payload", body: JSON.stringify({ query: HIT_QUERY }) };
+      return () => req;
+    },
+    check: searchCheck("isolate", "hit"),
+    groups: ["default"],
+  },
+  hitIsolate,
+  missScenario("keyword"),
+  missScenario("vector"),
+  missScenario("hybrid"),
+  {
+    name: "hit-cache-api",
+    profile: "no-lru",
+    dataset: "1k",
+    description: "search, the same query repeated, isolate layer off: answered from the Cache API",
+    requests: fixedSearch({ query: HIT_QUERY }),
+    check: searchCheck("cache-api", "hit"),
+    prepare: (send, ctx) => primeUntil(send, fixedSearch({ query: HIT_QUERY })(ctx)(), "cache-api"),
+    groups: ["default"],
+    direct: true,
+  },
+  missScenario("keyword", "10k"),
+  missScenario("vector", "10k"),
+  missScenario("hybrid", "10k"),
+  missScenario("keyword", "100k"),
+  missScenario("vector", "100k"),
+  missScenario("hybrid", "100k"),
+  // Diagnostics: split the hit path's cost into middleware + auth, the route, and the payload.
+  {
+    name: "v1-not-found",
+    profile: "default",
+    description: "GET /v1/bench-probe with a valid key: the /v1 middleware chain and key check, then a 404",
+    expectStatus: 404,
+    requests: (ctx) => {
+      /** @type {BenchRequest} */
+      const req = { method: "GET", path: "/v1/bench-probe", headers: auth(ctx) };
+      return () => req;
+    },
+    check: (res) => (res.body.includes('"code":"not_found"') ? null : "not a not_found problem"),
+    groups: ["diagnostics"],
+    direct: true,
+  },
+  {
+    name: "v1-no-key",
+    profile: "default",
+    description: "GET /v1/bench-probe without a key: the middleware chain up to a 401",
+    expectStatus: 401,
+    requests: () => {
+      /** @type {BenchRequest} */
+      const req = { method: "GET", path: "/v1/bench-probe" };
+      return () => req;
+    },
+    check: (res) => (res.body.includes('"code":"unauthorized"') ? null : "not an unauthorized problem"),
+    groups: ["diagnostics"],
+    direct: true,
+  },
+  {
+    ...hitIsolate,
+    name: "hit-isolate-small",
+    description: "isolate hit with a small answer (topK 1, no text): the hit path without the payload",
+    requests: fixedSearch({ query: HIT_QUERY, topK: 1, includeText: false }),
+    prepare: (send, ctx) =>
+      primeUntil(send, fixedSearch({ query: HIT_QUERY, topK: 1, includeText: false })(ctx)(), "isolate"),
+    groups: ["diagnostics"],
+  },
+];
+
+/**
+ * The no-op baseline of a profile: GET /healthz.
+ * @param {string} profile
+ * @returns {Scenario}
+ */
+export function baselineScenario(profile) {
+  return {
+    name: "noop",
+    profile,
+    description: "GET /healthz: no auth, no bindings (the runtime's ceiling)",
+    requests: () => {
+      /** @type {BenchRequest} */
+      const req = { method: "GET", path: "/healthz" };
+      return () => req;
+    },
+    check: (res) => (res.body === '{"status":"ok"}' ? null : "unexpected body"),
+    groups: [],
+    direct: true,
+  };
+}
+
+/**
+ * Resolves --scenarios: names and group names ("default", "diagnostics", "all"), comma-separated.
+ * @param {string} list
+ * @returns {Scenario[]} in table order
+ */
+export function selectScenarios(list) {
+  const wanted = list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const known = new Set(["all", ...SCENARIOS.flatMap((s) => [s.name, ...s.groups])]);
+  const unknown = wanted.filter((w) => !known.has(w));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown scenario ${unknown.join(", ")}; known: ${[...known].filter((k) => k !== "noop").join(", ")}`,
+    );
+  }
+  return SCENARIOS.filter(
+    (s) => wanted.includes("all") || wanted.includes(s.name) || s.groups.some((g) => wanted.includes(g)),
+  );
+}

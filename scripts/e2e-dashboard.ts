@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// `npm run test:e2e`: the operations dashboard in a real browser. Serves the Worker with
+// `wrangler dev --local` on 127.0.0.1:8795 (own process group, temporary state), ingests a few
+// documents, runs searches, opens /v1/admin/dashboard in headless Chromium (Debian's chromium
+// package; CHROMIUM_PATH overrides) with an admin key, checks that every chart drew data and that
+// the page broke no rule of its Content-Security-Policy, and saves a screenshot to
+// test/e2e/output/dashboard.png. Exits non-zero on any failure; stops everything it started.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { installSignalHandlers, runCleanups, runGroup } from "./bench/processes.ts";
+import { devEnv, portFree, startServer, waitFor } from "./lib/dev-server.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const PORT = 8795;
+const BASE = `http://127.0.0.1:${PORT}`;
+const NS = "e2e-dashboard";
+const SCREENSHOT = path.join(ROOT, "test", "e2e", "output", "dashboard.png");
+const CHARTS = ["qps", "latency", "errors", "cache", "ingest"];
+
+const results = { passed: 0, failed: 0 };
+/** @param {string} name @param {boolean} ok @param {string} [detail] */
+function check(name, ok, detail = "") {
+  results[ok ? "passed" : "failed"] += 1;
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? `: ${detail}` : ""}`);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+  if (!existsSync(executablePath)) {
+    throw new Error(`no Chromium at ${executablePath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  }
+  if (!(await portFree(PORT))) throw new Error(`port ${PORT} is in use`);
+  installSignalHandlers();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "edgesearch-e2e-"));
+  const logFile = path.join(dir, "wrangler.log");
+  const env = devEnv();
+  const key = `e2e-${randomBytes(24).toString("hex")}`;
+  let server;
+  let browser;
+  try {
+    const state = path.join(dir, "state");
+    await runGroup("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+      cwd: ROOT,
+      env,
+      logFile,
+      timeoutMs: 120_000,
+    });
+    server = await startServer(
+      "wrangler",
+      [
+        "dev",
+        "--local",
+        "--persist-to",
+        state,
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(PORT),
+        "--show-interactive-dev-session=false",
+        // Its own name: wrangler's dev registry is keyed by Worker name, so another local session
+        // of "edgesearch" (npm run dev, a benchmark) is not disturbed when this one stops.
+        "--name",
+        `edgesearch-e2e-${process.pid}`,
+        // GET /__scheduled runs the cron handler (the index health check) on demand.
+        "--test-scheduled",
+        "--var",
+        "BACKEND:local",
+        "--var",
+        `ADMIN_API_KEY:${key}`,
+      ],
+      { baseUrl: BASE, env, logFile },
+    );
+    const call = async (method, p, body) => {
+      const res = await fetch(`${BASE}${p}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json().catch(() => null) };
+    };
+
+    const topics = [
+      "solar panels turn sunlight into power",
+      "tides follow the moon",
+      "bees pollinate orchards",
+      "glaciers carve valleys",
+    ];
+    const put = await call("POST", `/v1/namespaces/${NS}/documents`, {
+      documents: topics.map((text, i) => ({ id: `doc-${i}`, title: `Doc ${i}`, text: `${text}. ${text}.` })),
+    });
+    check("ingest accepted", put.status === 202, `status ${put.status}`);
+    await waitFor(
+      "documents indexed",
+      async () => {
+        const stats = await call("GET", `/v1/namespaces/${NS}`);
+        return stats.body?.documents === topics.length;
+      },
+      60_000,
+    );
+    // Answers computed within RESULT_CACHE_SETTLE_MS (1 s locally) of a write are not cached.
+    await sleep(1200);
+    let searches = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const [i, query] of [
+        "sunlight power",
+        "moon tides",
+        "orchard bees",
+        "valley glaciers",
+      ].entries()) {
+        // The same query and mode each round: the later rounds are cache hits.
+        const mode = ["hybrid", "keyword", "vector", "hybrid"][i];
+        const res = await call("POST", `/v1/namespaces/${NS}/search`, { query, mode, topK: 3 });
+        if (res.status === 200) searches += 1;
+      }
+      await sleep(300);
+    }
+    await call("POST", `/v1/namespaces/${NS}/search`, { query: "" });
+    check("searches answered", searches === 12, `${searches}/12`);
+    await waitFor(
+      "metrics to be kept",
+      async () => {
+        const m = await call("GET", "/v1/admin/metrics?window=15m");
+        return m.body?.namespaces?.find((n) => n.namespace === NS)?.searches >= 13;
+      },
+      20_000,
+    );
+    const scheduled = await fetch(`${BASE}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`);
+    check("the index health check runs", scheduled.ok, `status ${scheduled.status}`);
+    const anonymous = await fetch(`${BASE}/v1/admin/dashboard`);
+    check("the dashboard needs a key", anonymous.status === 401, `status ${anonymous.status}`);
+
+    browser = await chromium.launch({ executablePath, args: ["--no-sandbox", "--disable-gpu"] });
+    const context = await browser.newContext({
+      extraHTTPHeaders: { authorization: `Bearer ${key}` },
+      viewport: { width: 1280, height: 1100 },
+    });
+    const page = await context.newPage();
+    const problems = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(m.text());
+    });
+    page.on("pageerror", (e) => problems.push(e.message));
+    const res = await page.goto(`${BASE}/v1/admin/dashboard?window=15m`);
+    check("the dashboard answers 200", res?.status() === 200, `status ${res?.status()}`);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 10_000 });
+    for (const id of CHARTS) {
+      const points = Number(await page.getAttribute(`#chart-${id} svg`, "data-points"));
+      const paths = await page.locator(`#chart-${id} svg path.series, #chart-${id} svg circle`).count();
+      check(`chart ${id} drew its series`, points > 0 && paths > 0, `${points} points, ${paths} marks`);
+    }
+    const row = page.locator("#namespaces tbody tr", { hasText: NS });
+    check("the namespace table lists the namespace", (await row.count()) === 1);
+    const health = await row.locator("td").last().textContent();
+    check("the namespace's index health is shown", health === "ok", `${health}`);
+    const hits = await page.locator(".tile", { hasText: "cache hit rate" }).locator("b").textContent();
+    check("repeated searches show as cache hits", Number.parseFloat(hits ?? "0") > 0, `${hits}`);
+    const searchesTile = await page
+      .locator(".tile", { hasText: "searches" })
+      .first()
+      .locator("b")
+      .textContent();
+    check("the searches tile counts every search", Number(searchesTile) >= 13, `${searchesTile}`);
+    check("no script errors or CSP violations", problems.length === 0, problems.join(" | "));
+    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    console.log(`screenshot: ${path.relative(ROOT, SCREENSHOT)}`);
+  } finally {
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    await runCleanups();
+    if (results.failed > 0) console.log(`wrangler log kept at ${logFile}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  check("e2e run", false, err instanceof Error ? err.message : String(err));
+}
+console.log(`${results.passed} passed, ${results.failed} failed`);
+process.exitCode = results.failed > 0 ? 1 : 0;

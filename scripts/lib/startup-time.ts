@@ -1,0 +1,58 @@
+// The Worker's startup (global scope) time, read from the CPU profile `wrangler check startup`
+// writes, against the platform's limit and the project's budget. Pure, no I/O.
+import { STARTUP_LIMIT_MS } from "./bundle-size.ts";
+
+/**
+ * The project's budget for local startup CPU: half the platform's 1 s
+ * (https://developers.cloudflare.com/workers/platform/limits/#worker-startup-time), so a slower
+ * Cloudflare CPU or a loaded CI machine still leaves room. Measured here at about 100-160 ms.
+ */
+export const STARTUP_BUDGET_MS = 500;
+
+/**
+ * @typedef {{ nodes: { id: number, callFrame: { functionName: string } }[], samples: number[], timeDeltas: number[] }} CpuProfile
+ */
+
+/**
+ * Active and garbage-collection milliseconds of a V8 CPU profile: each sample is charged the time
+ * since the previous one, and "(idle)" samples are not work (as wrangler's own "Active" line).
+ * @param {CpuProfile} profile
+ * @returns {{ activeMs: number, gcMs: number }}
+ */
+export function startupCpu(profile) {
+  const names = new Map(profile.nodes.map((n) => [n.id, n.callFrame.functionName]));
+  let active = 0;
+  let gc = 0;
+  profile.samples.forEach((id, i) => {
+    const name = names.get(id);
+    const us = profile.timeDeltas[i] ?? 0;
+    if (name === "(idle)") return;
+    active += us;
+    if (name === "(garbage collector)") gc += us;
+  });
+  return { activeMs: active / 1000, gcMs: gc / 1000 };
+}
+
+/**
+ * One line with the figures, and the problems (empty when startup is within the budget).
+ * @param {{ activeMs: number, gcMs: number }} cpu
+ * @param {number} [budgetMs]
+ * @returns {{ lines: string[], problems: string[] }}
+ */
+export function judgeStartup({ activeMs, gcMs }, budgetMs = STARTUP_BUDGET_MS) {
+  const ms = (n) => `${n.toFixed(1)} ms`;
+  const lines = [
+    `startup ${ms(activeMs)} of active CPU (${ms(gcMs)} garbage collection), local profile; budget ${budgetMs} ms, platform limit ${STARTUP_LIMIT_MS} ms`,
+  ];
+  const problems = [];
+  if (activeMs > STARTUP_LIMIT_MS) {
+    problems.push(
+      `startup took ${ms(activeMs)}: Cloudflare refuses a Worker whose global scope runs over ${STARTUP_LIMIT_MS} ms`,
+    );
+  } else if (activeMs > budgetMs) {
+    problems.push(
+      `startup took ${ms(activeMs)}: over the project's ${budgetMs} ms budget (limit ${STARTUP_LIMIT_MS} ms)`,
+    );
+  }
+  return { lines, problems };
+}

@@ -1,0 +1,138 @@
+// Where the upload tool sends documents: the documents API (batches, falling back to one
+// request per document when a batch is refused, so one bad document never fails the others),
+// or R2 objects under "<namespace>/<id>" with the custom metadata the ingest consumer reads
+// (src/ingest/upload-metadata.ts), for R2 event notifications to drive ingestion: written by
+// the Worker's objects route (same batching), or by `wrangler r2 object put` for --env.
+import { ApiError, createClient } from "./client.ts";
+
+/** The batch endpoint's limit is 1,000; smaller batches keep a refused batch's retry cheap. */
+export const DEFAULT_API_BATCH = 100;
+/** What the API itself keeps in custom metadata (src/ingest/submit.ts); R2 allows 2 KiB in all. */
+export const MAX_CUSTOM_METADATA_BYTES = 1800;
+
+/** Statuses that blame the batch's content (not auth, not the server): worth retrying one by one. */
+const REFUSED_CONTENT = [400, 413, 415, 422];
+
+/**
+ * @typedef {import("./upload-core.ts").DocumentInput} DocumentInput
+ * @typedef {import("./upload-core.ts").SendResult} SendResult
+ * @typedef {import("./upload-core.ts").Sender} Sender
+ * @typedef {{ key: string, body: string, contentType: string,
+ *   customMetadata: Record<string, string> }} ObjectUpload
+ */
+
+/** @param {unknown} err */
+function reasonOf(err) {
+  if (err instanceof ApiError) {
+    const p = err.problem ?? {};
+    const detail =
+      typeof p.detail === "string" ? p.detail : typeof p.title === "string" ? p.title : err.message;
+    const field = typeof p.field === "string" ? ` (${p.field})` : "";
+    return err.status > 0 ? `${err.status}: ${detail}${field}` : err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * `objects`: write R2 objects through the Worker (POST .../objects) instead of documents.
+ * @param {{ client: import("./client.ts").Client, namespace: string, batchSize?: number, objects?: boolean }} options
+ * @returns {Sender}
+ */
+export function createApiSender({ client, namespace, batchSize = DEFAULT_API_BATCH, objects = false }) {
+  /** @param {DocumentInput[]} docs */
+  const putMany = (docs) =>
+    objects ? client.putObjects(namespace, docs) : client.putDocuments(namespace, docs);
+  /** @param {DocumentInput} doc @returns {Promise<SendResult>} */
+  const putOne = async (doc) => {
+    try {
+      await (objects ? client.putObjects(namespace, [doc]) : client.putDocument(namespace, doc));
+      return { id: doc.id, ok: true };
+    } catch (err) {
+      return { id: doc.id, ok: false, reason: reasonOf(err) };
+    }
+  };
+  return {
+    maxBatch: batchSize,
+    async send(docs) {
+      if (docs.length === 1) return [await putOne(/** @type {DocumentInput} */ (docs[0]))];
+      try {
+        await putMany(docs);
+        return docs.map((d) => ({ id: d.id, ok: true }));
+      } catch (err) {
+        // The API validates a whole batch before writing any of it: find the culprits one by one.
+        if (err instanceof ApiError && REFUSED_CONTENT.includes(err.status)) {
+          /** @type {SendResult[]} */
+          const results = [];
+          for (const doc of docs) results.push(await putOne(doc));
+          return results;
+        }
+        const reason = reasonOf(err);
+        return docs.map((d) => ({ id: d.id, ok: false, reason }));
+      }
+    },
+  };
+}
+
+/**
+ * An API sender over a fetch function of its own (the tests pass the Worker's).
+ * @param {{ fetch: typeof fetch, baseUrl: string, apiKey?: string, namespace: string, batchSize?: number, objects?: boolean }} options
+ * @returns {Sender}
+ */
+export function createFetchApiSender({ fetch, baseUrl, apiKey, namespace, batchSize, objects }) {
+  const client = createClient({ fetch, baseUrl, ...(apiKey === undefined ? {} : { apiKey }) });
+  return createApiSender({
+    client,
+    namespace,
+    ...(batchSize === undefined ? {} : { batchSize }),
+    ...(objects === undefined ? {} : { objects }),
+  });
+}
+
+/**
+ * The R2 object of a document, with the custom metadata the ingest consumer reads.
+ * @param {string} namespace
+ * @param {DocumentInput} doc
+ * @returns {ObjectUpload}
+ */
+export function objectUpload(namespace, doc) {
+  const contentType = doc.contentType ?? "text/plain";
+  /** @type {Record<string, string>} */
+  const customMetadata = { contentType };
+  if (doc.title) customMetadata.title = doc.title;
+  if (doc.metadata && Object.keys(doc.metadata).length > 0)
+    customMetadata.metadata = JSON.stringify(doc.metadata);
+  return { key: `${namespace}/${doc.id}`, body: doc.text, contentType, customMetadata };
+}
+
+/**
+ * @param {{ namespace: string, putObject: (upload: ObjectUpload) => Promise<void> }} options
+ * @returns {Sender}
+ */
+export function createR2Sender({ namespace, putObject }) {
+  return {
+    maxBatch: 1,
+    async send(docs) {
+      /** @type {SendResult[]} */
+      const results = [];
+      for (const doc of docs) {
+        const upload = objectUpload(namespace, doc);
+        const extra = { title: upload.customMetadata.title, metadata: upload.customMetadata.metadata };
+        if (new TextEncoder().encode(JSON.stringify(extra)).length > MAX_CUSTOM_METADATA_BYTES) {
+          results.push({
+            id: doc.id,
+            ok: false,
+            reason: `title and metadata exceed the ${MAX_CUSTOM_METADATA_BYTES} bytes R2 custom metadata can carry; send it through the API`,
+          });
+          continue;
+        }
+        try {
+          await putObject(upload);
+          results.push({ id: doc.id, ok: true });
+        } catch (err) {
+          results.push({ id: doc.id, ok: false, reason: reasonOf(err) });
+        }
+      }
+      return results;
+    },
+  };
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// `npm run replay-dead-letters [-- --list] [-- --ids 3,4] [-- --limit N] [-- --url URL]`:
+// lists the dead-lettered ingest messages with their reasons, or re-enqueues them (all pending
+// ones up to --limit, or the given ids) once their cause is fixed. Needs an admin key
+// (EDGESEARCH_API_KEY, or ADMIN_API_KEY from .dev.vars locally).
+import {
+  connectionSettings,
+  isEntryPoint,
+  parseCommandLine,
+  positiveInt,
+  run,
+  UsageError,
+} from "./lib/args.ts";
+import { createClient } from "./lib/client.ts";
+
+const USAGE = `usage: npm run replay-dead-letters -- [--list] [--ids 1,2,3] [--limit N] [--url URL]`;
+
+/** @param {string[]} argv */
+export async function main(argv) {
+  const values = parseCommandLine(argv, {
+    list: { type: "boolean" },
+    ids: { type: "string" },
+    limit: { type: "string" },
+    url: { type: "string" },
+  });
+  const client = createClient(connectionSettings(values));
+  const limit = positiveInt(values.limit, "--limit", 100);
+  if (values.list) {
+    const { deadLetters } =
+      /** @type {{deadLetters: {id: number, namespace: string|null, documentId: string|null, attempts: number, error: string|null}[]}} */ (
+        await client.request("GET", `/v1/admin/dead-letters?limit=${limit}`)
+      );
+    if (deadLetters.length === 0) console.log("No pending dead letters.");
+    for (const d of deadLetters) {
+      console.log(
+        `#${d.id}  ${d.namespace ?? "?"}/${d.documentId ?? "?"}  attempts ${d.attempts}  ${d.error ?? ""}`,
+      );
+    }
+    return 0;
+  }
+  let ids;
+  if (typeof values.ids === "string") {
+    ids = values.ids.split(",").map((s) => Number.parseInt(s.trim(), 10));
+    if (ids.some((n) => !Number.isInteger(n) || n <= 0))
+      throw new UsageError("--ids: comma-separated positive integers");
+  }
+  const { replayed } = /** @type {{replayed: number[]}} */ (
+    await client.request("POST", "/v1/admin/dead-letters/replay", ids ? { ids } : { limit })
+  );
+  console.log(
+    replayed.length === 0 ? "Nothing to replay." : `Re-enqueued ${replayed.length}: ${replayed.join(", ")}`,
+  );
+  return 0;
+}
+
+if (isEntryPoint(import.meta.url)) process.exitCode = await run(main, USAGE);
