@@ -8,13 +8,20 @@
 // Node strips the types: the queries and the report are built by the same code as the Worker's.
 import {
   alertQueries,
+  type DashboardQueries,
   DEFAULT_DATASET,
   dashboardQueries,
   evaluateBurn,
   evaluateHealth,
   parseWindow,
 } from "../src/observe/analytics-sql.ts";
-import { reportFromSql } from "../src/observe/report.ts";
+import {
+  type MetricsReport,
+  type ReportWindow,
+  type Row,
+  reportFromSql,
+  type Summary,
+} from "../src/observe/report.ts";
 import {
   connect,
   connectionSettings,
@@ -41,19 +48,17 @@ const USAGE = `usage: npm run analytics -- [dashboard|alerts] [options]
   --service [--url U]   read /v1/admin/metrics from a running service instead of the SQL API
   --check               (alerts) exit 3 when an alert fires`;
 
-/**
- * @param {string} sql
- * @param {{ accountId: string, token: string }} creds
- * @returns {Promise<Record<string, unknown>[]>}
- */
-async function querySql(sql, creds) {
+async function querySql(
+  sql: string,
+  creds: { accountId: string; token: string },
+): Promise<Record<string, unknown>[]> {
   const res = await fetch(
     `https://api.cloudflare.com/client/v4/accounts/${creds.accountId}/analytics_engine/sql`,
     { method: "POST", headers: { authorization: `Bearer ${creds.token}` }, body: sql },
   );
   const text = await res.text();
   if (!res.ok) throw new ScriptError(`SQL API answered ${res.status}: ${text.slice(0, 300)}`);
-  return /** @type {{ data?: Record<string, unknown>[] }} */ (JSON.parse(text)).data ?? [];
+  return (JSON.parse(text) as { data?: Record<string, unknown>[] }).data ?? [];
 }
 
 function credentials() {
@@ -67,15 +72,12 @@ function credentials() {
   return { accountId, token };
 }
 
-/** @param {unknown} v */
-const n = (v) => (typeof v === "number" ? v : Number(v ?? Number.NaN));
-/** @param {unknown} v @param {number} digits */
-const f = (v, digits = 1) => (Number.isFinite(n(v)) && v !== null ? fixed(n(v), digits) : "-");
-/** @param {unknown} v */
-const pct = (v) => (Number.isFinite(n(v)) && v !== null ? `${fixed(n(v) * 100, 2)}%` : "-");
+const n = (v: unknown) => (typeof v === "number" ? v : Number(v ?? Number.NaN));
+const f = (v: unknown, digits: number = 1) =>
+  Number.isFinite(n(v)) && v !== null ? fixed(n(v), digits) : "-";
+const pct = (v: unknown) => (Number.isFinite(n(v)) && v !== null ? `${fixed(n(v) * 100, 2)}%` : "-");
 
-/** @param {Record<string, unknown>} s */
-function summaryRow(s) {
+function summaryRow(s: Summary) {
   return [
     String(s.searches ?? 0),
     f(s.qps, 3),
@@ -107,14 +109,18 @@ const HEADERS = [
 ];
 
 /** Runs the dashboard queries; the rows become the report the Worker serves (one definition). */
-async function reportFromApi(queries, window, creds) {
-  const names = Object.keys(queries);
+async function reportFromApi(
+  queries: DashboardQueries,
+  window: ReportWindow,
+  creds: { accountId: string; token: string },
+): Promise<MetricsReport> {
+  const names = Object.keys(queries) as (keyof DashboardQueries)[];
   const results = await Promise.all(names.map((name) => querySql(queries[name], creds)));
-  return reportFromSql(Object.fromEntries(names.map((name, i) => [name, results[i]])), window, Date.now());
+  const rows = Object.fromEntries(names.map((name, i) => [name, results[i] ?? []]));
+  return reportFromSql(rows as Record<keyof DashboardQueries, Row[]>, window, Date.now());
 }
 
-/** @param {string[]} argv */
-export async function main(argv) {
+export async function main(argv: string[]) {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "dashboard";
   const rest = command === argv[0] ? argv.slice(1) : argv;
   if (command !== "dashboard" && command !== "alerts") throw new UsageError(`unknown command "${command}"`);
@@ -182,12 +188,13 @@ export async function main(argv) {
   }
 
   const window = parseWindowOrUsage(typeof values.window === "string" ? values.window : "1h");
-  let report;
+  let report: MetricsReport;
   if (values.service) {
     if (values["print-sql"]) throw new UsageError("--print-sql and --service do not mix");
     const progress = createProgress();
     const client = await connect(connectionSettings(values), progress);
-    report = await client.request("GET", `/v1/admin/metrics?window=${window.name}`);
+    // The service serves the same report type the SQL path builds.
+    report = (await client.request("GET", `/v1/admin/metrics?window=${window.name}`)) as MetricsReport;
   } else {
     const queries = dashboardQueries({ dataset, window: window.name, patterns });
     if (values["print-sql"]) {
@@ -204,17 +211,13 @@ export async function main(argv) {
   console.log(
     formatTable(HEADERS, [
       ["(all)", ...summaryRow(report.overall)],
-      ...report.namespaces.map((/** @type {Record<string, unknown>} */ ns) => [
-        String(ns.namespace),
-        ...summaryRow(ns),
-      ]),
+      ...report.namespaces.map((ns) => [ns.namespace, ...summaryRow(ns)]),
     ]),
   );
   return 0;
 }
 
-/** @param {string} name */
-function parseWindowOrUsage(name) {
+function parseWindowOrUsage(name: string) {
   try {
     return parseWindow(name);
   } catch (err) {

@@ -8,7 +8,9 @@ import path from "node:path";
 import { DATASETS, loadSamples, seedDataset, seedTimeoutMs } from "./bench/datasets.ts";
 import { measurePaired, measureRun } from "./bench/measure.ts";
 import { installSignalHandlers, onCleanup, runCleanups, wasInterrupted } from "./bench/processes.ts";
+import type { RunResult } from "./bench/report.ts";
 import { bundleLines, renderReport, writeJson } from "./bench/report.ts";
+import type { Scenario } from "./bench/scenarios.ts";
 import { baselineScenario, HIT_QUERY, PROFILES, selectScenarios, waitSettled } from "./bench/scenarios.ts";
 import {
   applyMigrations,
@@ -25,11 +27,6 @@ import {
 import { createTransport, TRANSPORTS } from "./bench/transport.ts";
 import { parseCommandLine, positiveInt, run, UsageError } from "./lib/args.ts";
 import { createClient } from "./lib/client.ts";
-
-/**
- * @typedef {import("./bench/scenarios.ts").Scenario} Scenario
- * @typedef {import("./bench/report.ts").RunResult} RunResult
- */
 
 const USAGE = `Usage: npm run bench [-- options]
 
@@ -72,14 +69,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const PAIRED_SCENARIO = "miss-hybrid-10k";
 const SEED = 20_240_601;
 
-/** @param {string} line */
-const log = (line) => process.stderr.write(`${line}\n`);
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/**
- * @param {string | undefined} value
- * @returns {number[]}
- */
-function concurrencyLevels(value) {
+function concurrencyLevels(value: string | undefined): number[] {
   const levels = (value ?? "1,16").split(",").map((s) => Number(s.trim()));
   if (levels.length === 0 || levels.some((n) => !Number.isInteger(n) || n < 1 || n > 1024)) {
     throw new UsageError(`--concurrency: expected positive integers like 1,16, got ${value}`);
@@ -87,12 +79,7 @@ function concurrencyLevels(value) {
   return [...new Set(levels)];
 }
 
-/**
- * @param {string | undefined} value
- * @param {string} flag
- * @param {number} fallback
- */
-function seconds(value, flag, fallback) {
+function seconds(value: string | undefined, flag: string, fallback: number) {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected seconds, got ${value}`);
@@ -101,17 +88,13 @@ function seconds(value, flag, fallback) {
 
 /** Read-only facts about the code under test, for comparing runs. */
 function gitFacts() {
-  const git = (/** @type {string[]} */ args) =>
+  const git = (args: string[]) =>
     spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout?.trim() ?? "";
   const status = git(["status", "--porcelain"]);
   return { commit: git(["rev-parse", "HEAD"]) || null, changedFiles: status ? status.split("\n").length : 0 };
 }
 
-/**
- * @param {string[]} argv
- * @returns {Promise<number>}
- */
-async function main(argv) {
+async function main(argv: string[]): Promise<number> {
   // The local index engine's micro-benchmark needs no server: `npm run bench -- index-micro [--help]`.
   if (argv[0] === "index-micro") return (await import("./bench/index-micro.ts")).main(argv.slice(1));
   // The ingest's worst cases, each in one queue invocation: `npm run bench -- ingest-worst [--help]`.
@@ -138,8 +121,7 @@ async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  /** @param {unknown} v */
-  const text = (v) => (typeof v === "string" ? v : undefined);
+  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
   const durationMs = seconds(text(values.duration), "--duration", 5) * 1000;
   const warmupMs = seconds(text(values.warmup), "--warmup", 1) * 1000;
   if (durationMs <= 0) throw new UsageError("--duration must be above 0");
@@ -153,9 +135,9 @@ async function main(argv) {
   if (client !== "http" && client !== "fetch") {
     throw new UsageError(`--client: expected ${TRANSPORTS.join(" or ")}, got ${client}`);
   }
-  const clientKind = /** @type {"http" | "fetch"} */ (client);
+  const clientKind = client as "http" | "fetch";
   const jsonOption = text(values.json);
-  let selected;
+  let selected: Scenario[];
   try {
     selected = selectScenarios(text(values.scenarios) ?? "default");
   } catch (err) {
@@ -200,10 +182,8 @@ async function main(argv) {
       timeoutMs: REQUEST_TIMEOUT_MS,
       log,
     };
-    /** @type {RunResult[]} */
-    const runs = [];
-    /** @type {Record<string, Awaited<ReturnType<typeof seedDataset>>>} */
-    const seeded = {};
+    const runs: RunResult[] = [];
+    const seeded: Record<string, Awaited<ReturnType<typeof seedDataset>>> = {};
     for (const profileName of profiles) {
       const profile = PROFILES[profileName];
       if (!profile) continue;

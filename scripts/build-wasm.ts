@@ -15,12 +15,7 @@ Compiles every src/vectors/engine/*.wat to the .wasm beside it.
 const ENGINE_DIR = path.join(import.meta.dirname, "..", "src", "vectors", "engine");
 const FEATURES = { simd: true };
 
-/**
- * @param {Awaited<ReturnType<typeof wabt>>} toolkit
- * @param {string} file
- * @returns {Promise<Uint8Array>}
- */
-async function compile(toolkit, file) {
+async function compile(toolkit: Awaited<ReturnType<typeof wabt>>, file: string): Promise<Uint8Array> {
   const source = await readFile(file, "utf8");
   const module = toolkit.parseWat(path.basename(file), source, FEATURES);
   try {
@@ -33,8 +28,7 @@ async function compile(toolkit, file) {
   }
 }
 
-/** @param {string} file */
-async function readIfExists(file) {
+async function readIfExists(file: string) {
   try {
     return new Uint8Array(await readFile(file));
   } catch {
@@ -42,11 +36,7 @@ async function readIfExists(file) {
   }
 }
 
-/**
- * @param {string[]} argv
- * @returns {Promise<number>}
- */
-async function main(argv) {
+async function main(argv: string[]): Promise<number> {
   const values = parseCommandLine(argv, {
     check: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -68,9 +58,7 @@ async function main(argv) {
       const same =
         committed !== undefined && Buffer.compare(Buffer.from(committed), Buffer.from(binary)) === 0;
       if (!same) stale++;
-      console.log(
-        `${same ? "ok   " : "STALE"} ${relative}${same ? "" : ": run node scripts/build-wasm.ts"}`,
-      );
+      console.log(`${same ? "ok   " : "STALE"} ${relative}${same ? "" : ": run node scripts/build-wasm.ts"}`);
     } else {
       await writeFile(wasmFile, binary);
       console.log(`wrote ${relative} (${binary.byteLength} bytes)`);

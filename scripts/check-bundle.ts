@@ -12,11 +12,7 @@ and exits 1 when the bundle is over the platform's size limit or the project's g
   --dir DIR   wrangler's --outdir
   -h, --help  show this help`;
 
-/**
- * @param {string[]} argv
- * @returns {Promise<number>}
- */
-async function main(argv) {
+async function main(argv: string[]): Promise<number> {
   const values = parseCommandLine(argv, {
     dir: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -26,7 +22,7 @@ async function main(argv) {
     return 0;
   }
   const dir = typeof values.dir === "string" ? values.dir : "dist";
-  let names;
+  let names: string[];
   try {
     names = (await readdir(dir)).sort();
   } catch {

@@ -15,11 +15,7 @@ over the budget (default ${STARTUP_BUDGET_MS} ms; the platform's limit is 1 s).
   --budget MS  the budget in milliseconds
   -h, --help   show this help`;
 
-/**
- * @param {string[]} argv
- * @returns {Promise<number>}
- */
-async function main(argv) {
+async function main(argv: string[]): Promise<number> {
   const values = parseCommandLine(argv, {
     budget: { type: "string" },
     help: { type: "boolean", short: "h" },

@@ -37,11 +37,12 @@ console.log('edgesearch: use it as  -H "authorization: Bearer <key>"  (scripts r
 
 // `--persist-to DIR` moves the local state: the migrations must go to the database there.
 const persistAt = args.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
+const persistArg = args[persistAt];
 const persist =
-  persistAt < 0
+  persistArg === undefined
     ? []
-    : args[persistAt].includes("=")
-      ? [args[persistAt]]
+    : persistArg.includes("=")
+      ? [persistArg]
       : args.slice(persistAt, persistAt + 2);
 const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], {
   cwd: root,
@@ -65,10 +66,11 @@ const child = spawn("wrangler", ["dev", "--local", ...vars, ...args], {
 
 // The first request starts the documents bucket's watcher (workers/objects/local-bucket-watcher.ts):
 // made here, it runs from startup, before any client calls.
-const flag = (name) => {
+const flag = (name: string) => {
   const at = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
-  if (at < 0) return undefined;
-  return args[at].includes("=") ? args[at].slice(name.length + 1) : args[at + 1];
+  const arg = args[at];
+  if (arg === undefined) return undefined;
+  return arg.includes("=") ? arg.slice(name.length + 1) : args[at + 1];
 };
 const host = flag("--ip") ?? "localhost";
 const origin = `http://${host.includes(":") ? `[${host}]` : host}:${flag("--port") ?? "8787"}`;
@@ -85,27 +87,31 @@ const startWatcher = async () => {
 };
 
 let stopping = false;
-const stop = (signal) => {
+// The child leads its own process group (detached), so -pid signals wrangler and workerd together.
+const signalGroup = (signal: NodeJS.Signals) => {
+  if (child.pid !== undefined) process.kill(-child.pid, signal);
+};
+const stop = (signal: NodeJS.Signals) => {
   if (stopping) return;
   stopping = true;
   try {
-    process.kill(-child.pid, signal);
+    signalGroup(signal);
   } catch {
     // Already gone.
   }
   setTimeout(() => {
     try {
-      process.kill(-child.pid, "SIGKILL");
+      signalGroup("SIGKILL");
     } catch {
       // Already gone.
     }
     process.exit(130);
   }, 5000).unref();
 };
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(signal));
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => stop(signal));
 child.on("exit", (code, signal) => {
   try {
-    process.kill(-child.pid, "SIGTERM");
+    signalGroup("SIGTERM");
   } catch {
     // The group is already gone.
   }

@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
+import type { MetricsReport } from "../src/observe/report.ts";
 import { installSignalHandlers, runCleanups, runGroup } from "./bench/processes.ts";
 import { devEnv, portFree, startServer, waitFor } from "./lib/dev-server.ts";
 
@@ -22,13 +23,12 @@ const SCREENSHOT = path.join(ROOT, "test", "e2e", "output", "dashboard.png");
 const CHARTS = ["qps", "latency", "errors", "cache", "ingest"];
 
 const results = { passed: 0, failed: 0 };
-/** @param {string} name @param {boolean} ok @param {string} [detail] */
-function check(name, ok, detail = "") {
+function check(name: string, ok: boolean, detail: string = "") {
   results[ok ? "passed" : "failed"] += 1;
   console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? `: ${detail}` : ""}`);
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -41,8 +41,8 @@ async function main() {
   const logFile = path.join(dir, "wrangler.log");
   const env = devEnv();
   const key = `e2e-${randomBytes(24).toString("hex")}`;
-  let server;
-  let browser;
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let browser: Browser | undefined;
   try {
     const state = path.join(dir, "state");
     await runGroup("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
@@ -76,13 +76,14 @@ async function main() {
       ],
       { baseUrl: BASE, env, logFile },
     );
-    const call = async (method, p, body) => {
+    const call = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`${BASE}${p}`, {
         method,
         headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      return { status: res.status, body: await res.json().catch(() => null) };
+      const json: unknown = await res.json().catch(() => null);
+      return { status: res.status, body: json as Record<string, unknown> | null };
     };
 
     const topics = [
@@ -126,7 +127,8 @@ async function main() {
       "metrics to be kept",
       async () => {
         const m = await call("GET", "/v1/admin/metrics?window=15m");
-        return m.body?.namespaces?.find((n) => n.namespace === NS)?.searches >= 13;
+        const report = m.body as Partial<MetricsReport> | null;
+        return (report?.namespaces?.find((n) => n.namespace === NS)?.searches ?? 0) >= 13;
       },
       20_000,
     );
@@ -141,7 +143,7 @@ async function main() {
       viewport: { width: 1280, height: 1100 },
     });
     const page = await context.newPage();
-    const problems = [];
+    const problems: string[] = [];
     page.on("console", (m) => {
       if (m.type() === "error") problems.push(m.text());
     });

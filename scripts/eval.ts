@@ -21,17 +21,15 @@ import {
   ScriptError,
   UsageError,
 } from "./lib/args.ts";
+import type { Client, DocumentInput } from "./lib/client.ts";
 import { mapConcurrent, waitForIndexing } from "./lib/client.ts";
 import { mean, mrrAtK, ndcgAtK, parseQrels, percentile, recallAtK } from "./lib/metrics.ts";
 
-/**
- * @typedef {import("./lib/client.ts").DocumentInput} DocumentInput
- * @typedef {import("./lib/client.ts").Client} Client
- * @typedef {"keyword" | "vector" | "hybrid" | "hybrid+rerank"} Mode
- * @typedef {{ id: string, text: string, grades: Map<string, number> }} JudgedQuery
- */
+export type Mode = "keyword" | "vector" | "hybrid" | "hybrid+rerank";
 
-const MODES = /** @type {const} */ (["keyword", "vector", "hybrid", "hybrid+rerank"]);
+export type JudgedQuery = { id: string; text: string; grades: Map<string, number> };
+
+const MODES = ["keyword", "vector", "hybrid", "hybrid+rerank"] as const;
 const TOP_K = 100;
 /** Stay under the batch endpoint's 8 MiB body limit with room for the envelope. */
 const MAX_BATCH_BYTES = 7 * 1024 * 1024;
@@ -65,12 +63,12 @@ ${CONNECTION_USAGE}`;
 
 /**
  * Finds the corpus, queries and qrels files of a BEIR folder.
- * @param {string} dir
- * @param {string | undefined} split
- * @returns {Promise<{ name: string, split: string, corpusPath: string, queriesPath: string, qrelsPath: string }>}
  */
-export async function resolveDataset(dir, split) {
-  const exists = (/** @type {string} */ p) =>
+export async function resolveDataset(
+  dir: string,
+  split: string | undefined,
+): Promise<{ name: string; split: string; corpusPath: string; queriesPath: string; qrelsPath: string }> {
+  const exists = (p: string) =>
     access(p).then(
       () => true,
       () => false,
@@ -78,8 +76,7 @@ export async function resolveDataset(dir, split) {
   const corpusPath = path.join(dir, "corpus.jsonl");
   if (!(await exists(corpusPath))) throw new ScriptError(`${corpusPath} not found`);
 
-  /** @type {Set<string>} */
-  const splits = new Set();
+  const splits: Set<string> = new Set();
   for (const name of await readdir(dir)) {
     const m = /^qrels-(.+)\.tsv$/.exec(name);
     if (m?.[1]) splits.add(m[1]);
@@ -116,10 +113,10 @@ export async function resolveDataset(dir, split) {
 
 /**
  * Yields the parsed objects of a JSONL file, one line at a time.
- * @param {string} file
- * @returns {AsyncGenerator<{ record: Record<string, unknown>, line: number }>}
  */
-async function* readJsonLines(file) {
+async function* readJsonLines(
+  file: string,
+): AsyncGenerator<{ record: Record<string, unknown>; line: number }> {
   const lines = createInterface({
     input: createReadStream(file, "utf8"),
     crlfDelay: Number.POSITIVE_INFINITY,
@@ -128,7 +125,7 @@ async function* readJsonLines(file) {
   for await (const text of lines) {
     line++;
     if (text.trim() === "") continue;
-    let record;
+    let record: unknown;
     try {
       record = JSON.parse(text);
     } catch (err) {
@@ -139,17 +136,15 @@ async function* readJsonLines(file) {
     if (record === null || typeof record !== "object" || Array.isArray(record)) {
       throw new ScriptError(`${file}:${line}: expected a JSON object`);
     }
-    yield { record, line };
+    yield { record: record as Record<string, unknown>, line };
   }
 }
 
 /**
  * Turns a BEIR corpus record into a document, or says why it cannot be one. An empty text falls
  * back to the title, which some BEIR corpora use for title-only entries.
- * @param {Record<string, unknown>} record
- * @returns {DocumentInput | string}
  */
-export function beirDocument(record) {
+export function beirDocument(record: Record<string, unknown>): DocumentInput | string {
   const rawId = record._id;
   const id = typeof rawId === "number" ? String(rawId) : rawId;
   if (typeof id !== "string" || id === "") return "missing _id";
@@ -164,13 +159,12 @@ export function beirDocument(record) {
 
 /**
  * Groups documents into batches under both the count and the byte limit of the batch endpoint.
- * @param {AsyncIterable<DocumentInput>} documents
- * @param {number} maxDocs
- * @returns {AsyncGenerator<DocumentInput[]>}
  */
-async function* batches(documents, maxDocs) {
-  /** @type {DocumentInput[]} */
-  let batch = [];
+async function* batches(
+  documents: AsyncIterable<DocumentInput>,
+  maxDocs: number,
+): AsyncGenerator<DocumentInput[]> {
+  let batch: DocumentInput[] = [];
   let bytes = 0;
   for await (const doc of documents) {
     const size = Buffer.byteLength(JSON.stringify(doc)) + 1;
@@ -188,15 +182,20 @@ async function* batches(documents, maxDocs) {
 /**
  * Reads the corpus (the first `limit` records when set) and, unless `submit` is false, sends it in
  * batches. Returns what was read, skipped and accepted, and the ids that made it in.
- * @param {{ client: Client, namespace: string, corpusPath: string, limit: number | undefined,
- *   batchSize: number, concurrency: number, submit: boolean, onProgress: (line: string) => void }} options
  */
-async function ingestCorpus(options) {
+async function ingestCorpus(options: {
+  client: Client;
+  namespace: string;
+  corpusPath: string;
+  limit: number | undefined;
+  batchSize: number;
+  concurrency: number;
+  submit: boolean;
+  onProgress: (line: string) => void;
+}) {
   const { client, namespace, corpusPath, limit, submit } = options;
-  /** @type {Set<string>} */
-  const ids = new Set();
-  /** @type {Record<string, number>} */
-  const skipped = {};
+  const ids: Set<string> = new Set();
+  const skipped: Record<string, number> = {};
   let read = 0;
   let accepted = 0;
   // Searching an existing namespace needs the corpus ids only to cut the judgments to a prefix.
@@ -234,20 +233,15 @@ async function ingestCorpus(options) {
 /**
  * Loads the judged queries of the split: those with at least one relevant (grade > 0) document,
  * restricted to `corpusIds` when the corpus was cut short.
- * @param {string} queriesPath
- * @param {string} qrelsPath
- * @param {Set<string> | undefined} corpusIds
  */
-async function loadJudgedQueries(queriesPath, qrelsPath, corpusIds) {
+async function loadJudgedQueries(queriesPath: string, qrelsPath: string, corpusIds: Set<string> | undefined) {
   const qrels = parseQrels(await readFile(qrelsPath, "utf8"));
-  /** @type {Map<string, string>} */
-  const texts = new Map();
+  const texts: Map<string, string> = new Map();
   for await (const { record } of readJsonLines(queriesPath)) {
     const id = typeof record._id === "number" ? String(record._id) : record._id;
     if (typeof id === "string" && typeof record.text === "string") texts.set(id, record.text);
   }
-  /** @type {JudgedQuery[]} */
-  const judged = [];
+  const judged: JudgedQuery[] = [];
   let withoutRelevant = 0;
   let withoutText = 0;
   for (const [id, all] of qrels) {
@@ -268,19 +262,29 @@ async function loadJudgedQueries(queriesPath, qrelsPath, corpusIds) {
 
 /**
  * The search request fields of an evaluation mode.
- * @param {Mode} mode
- * @returns {{ mode: "keyword" | "vector" | "hybrid", rerank: boolean }}
  */
-export function modeRequest(mode) {
+export function modeRequest(mode: Mode): { mode: "keyword" | "vector" | "hybrid"; rerank: boolean } {
   return mode === "hybrid+rerank" ? { mode: "hybrid", rerank: true } : { mode, rerank: false };
 }
 
 /**
  * Runs every query in one mode and scores the rankings.
- * @param {{ client: Client, namespace: string, mode: Mode, queries: JudgedQuery[], concurrency: number,
- *   onProgress: (line: string) => void }} options
  */
-async function evaluateMode({ client, namespace, mode, queries, concurrency, onProgress }) {
+async function evaluateMode({
+  client,
+  namespace,
+  mode,
+  queries,
+  concurrency,
+  onProgress,
+}: {
+  client: Client;
+  namespace: string;
+  mode: Mode;
+  queries: JudgedQuery[];
+  concurrency: number;
+  onProgress: (line: string) => void;
+}) {
   let done = 0;
   const perQuery = await mapConcurrent(queries, concurrency, async (q) => {
     const { response, lastAttemptMs, attempts } = await client.searchTimed(namespace, {
@@ -305,8 +309,7 @@ async function evaluateMode({ client, namespace, mode, queries, concurrency, onP
       retries: attempts - 1,
     };
   });
-  /** @type {Record<string, number>} */
-  const degradedReasons = {};
+  const degradedReasons: Record<string, number> = {};
   for (const q of perQuery)
     for (const reason of q.degraded) degradedReasons[reason] = (degradedReasons[reason] ?? 0) + 1;
   const latencies = perQuery.map((q) => q.latencyMs);
@@ -327,12 +330,12 @@ async function evaluateMode({ client, namespace, mode, queries, concurrency, onP
 
 /**
  * The figures of a run as one JSON object, for scripts and CI logs.
- * @param {{ name: string, split: string }} dataset
- * @param {Awaited<ReturnType<typeof evaluateMode>>[]} results
  */
-export function summarize(dataset, results) {
-  const round = (/** @type {number} */ x, /** @type {number} */ digits) =>
-    Number.isFinite(x) ? Number(x.toFixed(digits)) : null;
+export function summarize(
+  dataset: { name: string; split: string },
+  results: Awaited<ReturnType<typeof evaluateMode>>[],
+) {
+  const round = (x: number, digits: number) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
   return {
     dataset: dataset.name,
     split: dataset.split,
@@ -353,8 +356,7 @@ export function summarize(dataset, results) {
   };
 }
 
-/** @param {string} datasetName */
-function defaultNamespace(datasetName) {
+function defaultNamespace(datasetName: string) {
   const slug =
     datasetName
       .toLowerCase()
@@ -365,11 +367,7 @@ function defaultNamespace(datasetName) {
   return `eval-${slug}-${stamp}`;
 }
 
-/**
- * @param {string | boolean | undefined} value
- * @returns {Mode[]}
- */
-function parseModes(value) {
+function parseModes(value: string | boolean | undefined): Mode[] {
   if (value === undefined) return [...MODES];
   const modes = [
     ...new Set(
@@ -380,19 +378,18 @@ function parseModes(value) {
     ),
   ];
   for (const m of modes) {
-    if (!MODES.includes(/** @type {Mode} */ (m))) {
+    if (!MODES.includes(m as Mode)) {
       throw new UsageError(`--modes: unknown mode "${m}" (expected ${MODES.join(", ")})`);
     }
   }
   if (modes.length === 0) throw new UsageError("--modes: no mode given");
-  return /** @type {Mode[]} */ (modes);
+  return modes as Mode[];
 }
 
 /**
- * @param {string[]} argv
- * @returns {Promise<number>} the exit code
+ * @returns the exit code
  */
-export async function main(argv) {
+export async function main(argv: string[]): Promise<number> {
   const values = parseCommandLine(argv, {
     ...CONNECTION_OPTIONS,
     dataset: { type: "string" },
@@ -462,8 +459,13 @@ export async function main(argv) {
       onProgress: (line) => progress.update(line),
     });
     const skippedTotal = Object.values(corpus.skipped).reduce((a, b) => a + b, 0);
-    /** @type {{ seconds: number, documentsPerSecond: number, indexed: number, failed: number, chunks: number } | null} */
-    let ingest = null;
+    let ingest: {
+      seconds: number;
+      documentsPerSecond: number;
+      indexed: number;
+      failed: number;
+      chunks: number;
+    } | null = null;
     if (!skipIngest) {
       const stats = await waitForIndexing(client, namespace, {
         expected: corpus.accepted,

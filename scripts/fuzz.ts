@@ -6,12 +6,7 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { ingestDocument } from "../test/security/fuzz-values.ts";
-import {
-  SERVICE_OPTIONS,
-  SERVICE_USAGE,
-  serviceSettings,
-  startLocalService,
-} from "./bench/local-service.ts";
+import { SERVICE_OPTIONS, SERVICE_USAGE, serviceSettings, startLocalService } from "./bench/local-service.ts";
 import { runCleanups } from "./bench/processes.ts";
 import { isEntryPoint, parseCommandLine, positiveInt, run } from "./lib/args.ts";
 import { mapConcurrent } from "./lib/client.ts";
@@ -36,17 +31,13 @@ ${SERVICE_USAGE}
 
 const NAMESPACE = "fuzz-ingest";
 
-/** @param {string} line */
-const log = (line) => process.stderr.write(`${line}\n`);
-/** @param {number} ms */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** @param {Record<string, number>} counts @param {string} key */
-const bump = (counts, key) => {
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const bump = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
 
-/** @param {string[]} argv */
-async function main(argv) {
+async function main(argv: string[]) {
   const values = parseCommandLine(argv, {
     count: { type: "string" },
     seed: { type: "string" },
@@ -59,7 +50,7 @@ async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  const text = (/** @type {unknown} */ v) => (typeof v === "string" ? v : undefined);
+  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
   const count = positiveInt(text(values.count), "--count", 10_000);
   const seed = positiveInt(text(values.seed), "--seed", Math.floor(Math.random() * 2 ** 31));
   const concurrency = positiveInt(text(values.concurrency), "--concurrency", 8);
@@ -72,12 +63,10 @@ async function main(argv) {
     // seed, so --seed replays the run.
     const documents = (function* () {
       for (let i = 0; i < count; i++)
-        yield/** @type {const} */ ([i, fc.sample(ingestDocument, { numRuns: 1, seed: seed + i })[0]]);
+        yield [i, fc.sample(ingestDocument, { numRuns: 1, seed: seed + i })[0]] as const;
     })();
-    /** @type {Record<string, number>} */
-    const submitStatuses = {};
-    /** @type {string[]} */
-    const accepted = [];
+    const submitStatuses: Record<string, number> = {};
+    const accepted: string[] = [];
     await mapConcurrent(documents, concurrency, async ([i, doc]) => {
       if (!doc) return;
       const id = `d-${i}`;
@@ -95,7 +84,7 @@ async function main(argv) {
     log(`written in ${(writtenMs / 1000).toFixed(1)} s; waiting for the queue to drain...`);
     for (;;) {
       const stats = await service.call("GET", `/v1/namespaces/${NAMESPACE}`);
-      const settled = stats.body?.documents + stats.body?.failed >= accepted.length;
+      const settled = Number(stats.body?.documents) + Number(stats.body?.failed) >= accepted.length;
       if (stats.status === 200 && stats.body.pending === 0 && settled) break;
       if (performance.now() - started > timeoutMs) {
         log(`still ${stats.body?.pending} pending after the timeout`);
@@ -104,10 +93,8 @@ async function main(argv) {
       await sleep(1000);
     }
     const drainedMs = performance.now() - started;
-    /** @type {Record<string, number>} */
-    const byStatus = {};
-    /** @type {Record<string, number>} */
-    const failedBy = {};
+    const byStatus: Record<string, number> = {};
+    const failedBy: Record<string, number> = {};
     const unexplained = [];
     await mapConcurrent(accepted, concurrency, async (id) => {
       const res = await service.call("GET", `/v1/namespaces/${NAMESPACE}/documents/${id}`);

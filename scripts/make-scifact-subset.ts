@@ -24,27 +24,19 @@ Options:
 
 /**
  * Fisher-Yates over a copy, driven by `random`.
- * @template T
- * @param {readonly T[]} items
- * @param {() => number} random
- * @returns {T[]}
  */
-export function shuffled(items, random) {
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const tmp = /** @type {T} */ (out[i]);
-    out[i] = /** @type {T} */ (out[j]);
+    const tmp = out[i] as T;
+    out[i] = out[j] as T;
     out[j] = tmp;
   }
   return out;
 }
 
-/**
- * @param {string} text
- * @returns {Record<string, unknown>[]}
- */
-function jsonLines(text) {
+function jsonLines(text: string): Record<string, unknown>[] {
   return text
     .split("\n")
     .filter((line) => line.trim() !== "")
@@ -54,10 +46,22 @@ function jsonLines(text) {
 /**
  * Picks the subset: `queryCount` judged queries (sampled), their relevant documents, and
  * distractors (sampled) up to `documentCount`. Everything keeps the source's order.
- * @param {{ corpus: Record<string, unknown>[], queries: Record<string, unknown>[],
- *   qrels: Map<string, Map<string, number>>, queryCount: number, documentCount: number, seed: number }} input
  */
-export function selectSubset({ corpus, queries, qrels, queryCount, documentCount, seed }) {
+export function selectSubset({
+  corpus,
+  queries,
+  qrels,
+  queryCount,
+  documentCount,
+  seed,
+}: {
+  corpus: Record<string, unknown>[];
+  queries: Record<string, unknown>[];
+  qrels: Map<string, Map<string, number>>;
+  queryCount: number;
+  documentCount: number;
+  seed: number;
+}) {
   const random = seededRandom(seed);
   const docIds = new Set(corpus.map((d) => String(d._id)));
   const queryText = new Map(queries.map((q) => [String(q._id), q.text]));
@@ -86,8 +90,7 @@ export function selectSubset({ corpus, queries, qrels, queryCount, documentCount
   };
 }
 
-/** @param {string[]} argv */
-export async function main(argv) {
+export async function main(argv: string[]) {
   const values = parseCommandLine(argv, {
     source: { type: "string" },
     out: { type: "string" },
@@ -100,13 +103,14 @@ export async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  if (values.source === undefined) throw new UsageError("--source is required");
+  const source = values.source;
+  if (source === undefined) throw new UsageError("--source is required");
   const out = values.out ?? path.join("test", "fixtures", "scifact");
   const queryCount = positiveInt(values.queries, "--queries", 150);
   const documentCount = positiveInt(values.documents, "--documents", 750);
   const seed = positiveInt(values.seed, "--seed", 20201);
 
-  const read = (name) => readFile(path.join(values.source, name), "utf8");
+  const read = (name: string) => readFile(path.join(source, name), "utf8");
   const corpusText = await read("corpus.jsonl");
   const subset = selectSubset({
     corpus: jsonLines(corpusText),
@@ -118,7 +122,7 @@ export async function main(argv) {
   });
 
   await mkdir(out, { recursive: true });
-  const lines = (/** @type {unknown[]} */ rows) => rows.map((r) => `${JSON.stringify(r)}\n`).join("");
+  const lines = (rows: unknown[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join("");
   await writeFile(
     path.join(out, "corpus.jsonl"),
     lines(subset.corpus.map((d) => ({ _id: String(d._id), title: d.title ?? "", text: d.text ?? "" }))),
@@ -143,11 +147,15 @@ export async function main(argv) {
   return 0;
 }
 
-/**
- * @param {{ corpus: unknown[], relevant: number, queryCount: number, documentCount: number, seed: number,
- *   sourceHash: string, qrelCount: number }} s
- */
-function readme(s) {
+function readme(s: {
+  corpus: unknown[];
+  relevant: number;
+  queryCount: number;
+  documentCount: number;
+  seed: number;
+  sourceHash: string;
+  qrelCount: number;
+}) {
   return `# SciFact subset (BEIR format)
 
 A fixed slice of SciFact for the retrieval-quality regression test (\`test/quality/scifact.test.ts\`):

@@ -47,21 +47,20 @@ ${CONNECTION_USAGE}`;
 
 /**
  * Judged queries of a BEIR dataset as golden queries (relevant = grade > 0).
- * @param {string} queriesPath
- * @param {string} qrelsPath
- * @returns {Promise<{ query: string, relevant: string[] }[]>}
  */
-async function goldenFrom(queriesPath, qrelsPath) {
+async function goldenFrom(
+  queriesPath: string,
+  qrelsPath: string,
+): Promise<{ query: string; relevant: string[] }[]> {
   const qrels = parseQrels(await readFile(qrelsPath, "utf8"));
-  /** @type {{ query: string, relevant: string[] }[]} */
-  const golden = [];
+  const golden: { query: string; relevant: string[] }[] = [];
   const lines = createInterface({
     input: createReadStream(queriesPath),
     crlfDelay: Number.POSITIVE_INFINITY,
   });
   for await (const line of lines) {
     if (line.trim() === "") continue;
-    const q = /** @type {{ _id: string, text: string }} */ (JSON.parse(line));
+    const q = JSON.parse(line) as { _id: string; text: string };
     const judged = qrels.get(String(q._id));
     if (!judged) continue;
     const relevant = [...judged.entries()].filter(([, g]) => g > 0).map(([id]) => id);
@@ -70,8 +69,7 @@ async function goldenFrom(queriesPath, qrelsPath) {
   return golden;
 }
 
-/** @param {string[]} argv */
-export async function main(argv) {
+export async function main(argv: string[]) {
   const values = parseCommandLine(argv, {
     namespace: { type: "string" },
     model: { type: "string" },
@@ -97,8 +95,7 @@ export async function main(argv) {
   const client = await connect(settings, progress);
   const ns = encodeURIComponent(namespace);
 
-  /** @type {{ query: string, relevant: string[] }[]} */
-  let golden = [];
+  let golden: { query: string; relevant: string[] }[] = [];
   if (values.dataset !== undefined) {
     const dataset = await resolveDataset(values.dataset, values["queries-split"]);
     golden = (await goldenFrom(dataset.queriesPath, dataset.qrelsPath)).slice(0, 500);
@@ -106,8 +103,7 @@ export async function main(argv) {
     console.log(`Golden queries: ${golden.length} from ${dataset.name} (${dataset.split})`);
   }
 
-  /** @type {Record<string, unknown>} */
-  const body = { model: values.model };
+  const body: Record<string, unknown> = { model: values.model };
   if (values.pooling !== undefined) body.pooling = values.pooling;
   if (values["max-tokens"] !== undefined || values.overlap !== undefined) {
     body.chunking = {
@@ -118,9 +114,9 @@ export async function main(argv) {
   if (values.index !== undefined) body.index = values.index;
 
   // Searches during the build, sent raw (no client retries) so every error counts.
-  const searches = { ok: 0, errors: 0, degraded: 0, /** @type {Record<string, number>} */ versions: {} };
+  const searches = { ok: 0, errors: 0, degraded: 0, versions: {} as Record<string, number> };
   let searching = load > 0 && golden.length > 0;
-  const searcher = async (/** @type {number} */ worker) => {
+  const searcher = async (worker: number) => {
     let i = worker;
     while (searching) {
       const g = golden[i % golden.length];
@@ -131,7 +127,7 @@ export async function main(argv) {
           headers: { authorization: `Bearer ${settings.apiKey}`, "content-type": "application/json" },
           body: JSON.stringify({ query: g?.query, topK: 10, cache: "bypass" }),
         });
-        const answer = /** @type {{ version?: string, degraded?: string[] }} */ (await res.json());
+        const answer = (await res.json()) as { version?: string; degraded?: string[] };
         if (res.ok) {
           searches.ok += 1;
           const v = String(answer.version);
@@ -146,18 +142,17 @@ export async function main(argv) {
   const workers = searching ? Array.from({ length: load }, (_, w) => searcher(w)) : [];
 
   const started = Date.now();
-  const created = /** @type {{ id: string, index: string, dimensions: number }} */ (
-    await client.request("POST", `/v1/namespaces/${ns}/versions`, body)
-  );
+  const created = (await client.request("POST", `/v1/namespaces/${ns}/versions`, body)) as {
+    id: string;
+    index: string;
+    dimensions: number;
+  };
   console.log(
     `Version ${created.id}: ${values.model}, ${created.dimensions} dimensions, index ${created.index}`,
   );
-  /** @type {{ state: string, build: { total: number, done: number, failed: number } | null }} */
-  let version;
+  let version: { state: string; build: { total: number; done: number; failed: number } | null };
   for (;;) {
-    version = /** @type {typeof version} */ (
-      await client.request("GET", `/v1/namespaces/${ns}/versions/${created.id}`)
-    );
+    version = (await client.request("GET", `/v1/namespaces/${ns}/versions/${created.id}`)) as typeof version;
     const b = version.build;
     progress.update(
       `building ${created.id}: ${b?.done ?? 0}/${b?.total ?? 0} documents, ${b?.failed ?? 0} failed`,
@@ -178,11 +173,9 @@ export async function main(argv) {
   if (values.activate) {
     for (;;) {
       try {
-        const result = /** @type {{ gate: { ndcg: number, activeNdcg: number | null, passed: boolean } }} */ (
-          await client.request("POST", `/v1/namespaces/${ns}/versions/${created.id}/activate`, {
-            force: Boolean(values.force),
-          })
-        );
+        const result = (await client.request("POST", `/v1/namespaces/${ns}/versions/${created.id}/activate`, {
+          force: Boolean(values.force),
+        })) as { gate: { ndcg: number; activeNdcg: number | null; passed: boolean } };
         const g = result.gate;
         console.log(
           `Activated ${created.id}: gate nDCG@10 ${g.ndcg.toFixed(4)} (active was ${g.activeNdcg?.toFixed(4) ?? "-"}), passed ${g.passed}`,

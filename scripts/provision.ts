@@ -19,6 +19,7 @@ import {
   parseVectorizeList,
   stripAnsi,
 } from "./lib/provision-parse.ts";
+import type { ObservedState, ProvisionConfig, Step } from "./lib/provision-plan.ts";
 import {
   emptyState,
   formatPlan,
@@ -58,10 +59,9 @@ CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID for tokens that see several acco
 const wrangler = runWrangler;
 
 /**
- * @param {string[]} args
- * @returns {Promise<string>} stdout
+ * @returns stdout
  */
-async function wranglerOk(args) {
+async function wranglerOk(args: string[]): Promise<string> {
   const r = await wrangler(args);
   if (r.code !== 0) {
     const output = stripAnsi(`${r.stdout}\n${r.stderr}`).trim().split("\n").slice(-15).join("\n");
@@ -72,10 +72,8 @@ async function wranglerOk(args) {
 
 /**
  * What the account holds of the resources this environment names.
- * @param {import("./lib/provision-plan.ts").ProvisionConfig} config
- * @returns {Promise<import("./lib/provision-plan.ts").ObservedState>}
  */
-async function observe(config) {
+async function observe(config: ProvisionConfig): Promise<ObservedState> {
   const state = emptyState();
   state.known = true;
   const envArgs = config.env === null ? [] : ["--env", config.env];
@@ -115,10 +113,8 @@ async function observe(config) {
 
 /**
  * Reads a line without echoing it (for secrets).
- * @param {string} question
- * @returns {Promise<string>}
  */
-function promptHidden(question) {
+function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
   process.stderr.write(question);
   stdin.setRawMode(true);
@@ -126,15 +122,14 @@ function promptHidden(question) {
   stdin.setEncoding("utf8");
   return new Promise((resolve, reject) => {
     let value = "";
-    const finish = (/** @type {() => void} */ settle) => {
+    const finish = (settle: () => void) => {
       stdin.off("data", onData);
       stdin.setRawMode(false);
       stdin.pause();
       process.stderr.write("\n");
       settle();
     };
-    /** @param {string} chunk */
-    const onData = (chunk) => {
+    const onData = (chunk: string) => {
       for (const ch of chunk) {
         if (ch === "\r" || ch === "\n") return finish(() => resolve(value));
         if (ch === "\u0003" || ch === "\u0004") return finish(() => reject(new ScriptError("cancelled")));
@@ -149,10 +144,8 @@ function promptHidden(question) {
 /**
  * A secret's value: its environment variable, else a hidden prompt; undefined to skip an
  * optional one.
- * @param {{ name: string, required: boolean }} secret
- * @returns {Promise<string | undefined>}
  */
-async function secretValue(secret) {
+async function secretValue(secret: { name: string; required: boolean }): Promise<string | undefined> {
   const fromEnv = process.env[secret.name];
   if (fromEnv) return fromEnv;
   if (!process.stdin.isTTY) {
@@ -175,11 +168,7 @@ async function secretValue(secret) {
   }
 }
 
-/**
- * @param {import("./lib/provision-plan.ts").Step} step
- * @param {string} configPath
- */
-async function execute(step, configPath) {
+async function execute(step: Step, configPath: string) {
   if (step.status === "exists" || step.status === "warn") return;
   if (step.status === "conflict") return;
   if (step.kind === "config-id" && step.configEdit) {
@@ -211,11 +200,7 @@ async function execute(step, configPath) {
   if (step.command) await wranglerOk(step.command);
 }
 
-/**
- * @param {string[]} args
- * @param {string} input
- */
-async function wranglerOkWithInput(args, input) {
+async function wranglerOkWithInput(args: string[], input: string) {
   const r = await wrangler(args, { input });
   if (r.code !== 0) {
     // The output never echoes stdin, so it is safe to show.
@@ -225,8 +210,7 @@ async function wranglerOkWithInput(args, input) {
   }
 }
 
-/** @param {string[]} argv */
-export async function main(argv) {
+export async function main(argv: string[]) {
   const values = parseCommandLine(argv, {
     env: { type: "string" },
     "dry-run": { type: "boolean" },
@@ -241,9 +225,8 @@ export async function main(argv) {
   }
   const dryRun = values["dry-run"] === true;
   if (values.state !== undefined && !dryRun) throw new UsageError("--state only goes with --dry-run");
-  /** @type {Record<string, string>} */
-  const fieldTypes = {};
-  for (const spec of /** @type {string[]} */ (values["field-type"] ?? [])) {
+  const fieldTypes: Record<string, string> = {};
+  for (const spec of (values["field-type"] ?? []) as string[]) {
     const m = /^([A-Za-z][A-Za-z0-9_]*)=(string|number|boolean)$/.exec(spec);
     if (!m?.[1] || !m[2])
       throw new UsageError(`--field-type: expected FIELD=string|number|boolean, got ${spec}`);
@@ -254,7 +237,7 @@ export async function main(argv) {
   );
   const env = typeof values.env === "string" && values.env !== "" ? values.env : null;
 
-  let config;
+  let config: ProvisionConfig;
   try {
     config = resolveEnvironment(parseToml(await readFile(configPath, "utf8")).data, env);
   } catch (err) {

@@ -15,8 +15,7 @@ import { createClient } from "./lib/client.ts";
 
 const USAGE = `usage: npm run replay-dead-letters -- [--list] [--ids 1,2,3] [--limit N] [--url URL]`;
 
-/** @param {string[]} argv */
-export async function main(argv) {
+export async function main(argv: string[]) {
   const values = parseCommandLine(argv, {
     list: { type: "boolean" },
     ids: { type: "string" },
@@ -26,10 +25,15 @@ export async function main(argv) {
   const client = createClient(connectionSettings(values));
   const limit = positiveInt(values.limit, "--limit", 100);
   if (values.list) {
-    const { deadLetters } =
-      /** @type {{deadLetters: {id: number, namespace: string|null, documentId: string|null, attempts: number, error: string|null}[]}} */ (
-        await client.request("GET", `/v1/admin/dead-letters?limit=${limit}`)
-      );
+    const { deadLetters } = (await client.request("GET", `/v1/admin/dead-letters?limit=${limit}`)) as {
+      deadLetters: {
+        id: number;
+        namespace: string | null;
+        documentId: string | null;
+        attempts: number;
+        error: string | null;
+      }[];
+    };
     if (deadLetters.length === 0) console.log("No pending dead letters.");
     for (const d of deadLetters) {
       console.log(
@@ -38,15 +42,17 @@ export async function main(argv) {
     }
     return 0;
   }
-  let ids;
+  let ids: number[] | undefined;
   if (typeof values.ids === "string") {
     ids = values.ids.split(",").map((s) => Number.parseInt(s.trim(), 10));
     if (ids.some((n) => !Number.isInteger(n) || n <= 0))
       throw new UsageError("--ids: comma-separated positive integers");
   }
-  const { replayed } = /** @type {{replayed: number[]}} */ (
-    await client.request("POST", "/v1/admin/dead-letters/replay", ids ? { ids } : { limit })
-  );
+  const { replayed } = (await client.request(
+    "POST",
+    "/v1/admin/dead-letters/replay",
+    ids ? { ids } : { limit },
+  )) as { replayed: number[] };
   console.log(
     replayed.length === 0 ? "Nothing to replay." : `Re-enqueued ${replayed.length}: ${replayed.join(", ")}`,
   );

@@ -16,9 +16,8 @@ import {
   run,
   ScriptError,
 } from "./lib/args.ts";
+import type { DocumentInput } from "./lib/client.ts";
 import { mapConcurrent, waitForIndexing } from "./lib/client.ts";
-
-/** @typedef {import("./lib/client.ts").DocumentInput} DocumentInput */
 
 export const QUICKSTART_QUERY = "how do plants turn sunlight into energy";
 const DEFAULT_CORPUS = fileURLToPath(new URL("../samples/corpus.jsonl", import.meta.url));
@@ -38,24 +37,20 @@ ${CONNECTION_USAGE}`;
 
 /**
  * Reads a JSONL corpus of {id, text, title?, contentType?, metadata?} objects.
- * @param {string} file
- * @returns {Promise<DocumentInput[]>}
  */
-export async function readCorpus(file) {
-  let content;
+export async function readCorpus(file: string): Promise<DocumentInput[]> {
+  let content: string;
   try {
     content = await readFile(file, "utf8");
   } catch (err) {
     throw new ScriptError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  /** @type {DocumentInput[]} */
-  const documents = [];
-  /** @type {Set<string>} */
-  const ids = new Set();
+  const documents: DocumentInput[] = [];
+  const ids: Set<string> = new Set();
   content.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === "") return;
     const where = `${file}:${i + 1}`;
-    let record;
+    let record: unknown;
     try {
       record = JSON.parse(line);
     } catch (err) {
@@ -70,24 +65,18 @@ export async function readCorpus(file) {
   return documents;
 }
 
-/**
- * @param {unknown} record
- * @param {string} where
- * @returns {DocumentInput}
- */
-function toDocument(record, where) {
+function toDocument(record: unknown, where: string): DocumentInput {
   if (record === null || typeof record !== "object" || Array.isArray(record)) {
     throw new ScriptError(`${where}: expected a JSON object`);
   }
-  const r = /** @type {Record<string, unknown>} */ (record);
+  const r = record as Record<string, unknown>;
   if (typeof r.id !== "string" || r.id === "")
     throw new ScriptError(`${where}: "id" must be a non-empty string`);
   if (typeof r.text !== "string" || r.text.trim() === "") {
     throw new ScriptError(`${where}: "text" must be a non-empty string`);
   }
-  /** @type {DocumentInput} */
-  const doc = { id: r.id, text: r.text };
-  for (const field of /** @type {const} */ (["title", "contentType"])) {
+  const doc: DocumentInput = { id: r.id, text: r.text };
+  for (const field of ["title", "contentType"] as const) {
     const value = r[field];
     if (value === undefined) continue;
     if (typeof value !== "string") throw new ScriptError(`${where}: "${field}" must be a string`);
@@ -103,16 +92,15 @@ function toDocument(record, where) {
         throw new ScriptError(`${where}: metadata "${key}" must be a string, number or boolean`);
       }
     }
-    doc.metadata = /** @type {Record<string, string | number | boolean>} */ (metadata);
+    doc.metadata = metadata as Record<string, string | number | boolean>;
   }
   return doc;
 }
 
 /**
- * @param {string[]} argv
- * @returns {Promise<number>} the exit code
+ * @returns the exit code
  */
-export async function main(argv) {
+export async function main(argv: string[]): Promise<number> {
   const values = parseCommandLine(argv, {
     ...CONNECTION_OPTIONS,
     namespace: { type: "string" },

@@ -20,8 +20,7 @@ Starts \`npm run dev\` on 127.0.0.1:N (default 8805) with temporary state, runs
 \`npm run verify -- --url http://127.0.0.1:N\` against it, uploads the samples through R2
 (\`npm run upload -- samples --r2 --wait\`), and stops the server.`;
 
-/** @param {string[]} args @returns {Promise<number>} */
-function npm(args) {
+function npm(args: string[]): Promise<number> {
   // As documented for a local server: the key comes from .dev.vars, not from a variable set for
   // a deployment.
   const { EDGESEARCH_API_KEY: _key, EDGESEARCH_URL: _url, ...env } = devEnv();
@@ -32,8 +31,7 @@ function npm(args) {
   });
 }
 
-/** @param {string[]} argv */
-async function main(argv) {
+async function main(argv: string[]) {
   const values = parseCommandLine(argv, { port: { type: "string" }, help: { type: "boolean", short: "h" } });
   if (values.help) {
     console.log(USAGE);

@@ -21,10 +21,12 @@ import {
   ScriptError,
   UsageError,
 } from "./lib/args.ts";
+import type { Client } from "./lib/client.ts";
 import { mapConcurrent, waitForIndexing } from "./lib/client.ts";
 import { stripAnsi } from "./lib/provision-parse.ts";
 import { resolveEnvironment } from "./lib/provision-plan.ts";
 import { parseToml } from "./lib/provision-toml.ts";
+import type { FileAccess, Sender } from "./lib/upload-core.ts";
 import {
   DEFAULT_MAX_DOCUMENT_BYTES,
   formatReport,
@@ -32,6 +34,7 @@ import {
   progressBar,
   runUpload,
 } from "./lib/upload-core.ts";
+import type { ObjectUpload } from "./lib/upload-senders.ts";
 import { createApiSender, createR2Sender, DEFAULT_API_BATCH } from "./lib/upload-senders.ts";
 import { ROOT, runWrangler } from "./lib/wrangler.ts";
 
@@ -68,8 +71,7 @@ The manifest lives in ${MANIFEST_DIR}/<namespace>.json under the current directo
 --env, only the content type travels with each object (wrangler cannot set custom metadata), so
 documents with a title or metadata are refused there: use --r2 --url of the deployed Worker.`;
 
-/** @type {import("./lib/upload-core.ts").FileAccess} */
-const nodeFiles = {
+const nodeFiles: FileAccess = {
   async stat(p) {
     try {
       const s = await stat(p);
@@ -86,11 +88,8 @@ const nodeFiles = {
 
 /**
  * `wrangler r2 object put` with the body on stdin.
- * @param {string} bucket
- * @param {string | null} env
- * @returns {(upload: import("./lib/upload-senders.ts").ObjectUpload) => Promise<void>}
  */
-function wranglerPut(bucket, env) {
+function wranglerPut(bucket: string, env: string | null): (upload: ObjectUpload) => Promise<void> {
   return (upload) => {
     const extra = Object.keys(upload.customMetadata).filter((k) => k !== "contentType");
     if (extra.length > 0) {
@@ -115,10 +114,9 @@ function wranglerPut(bucket, env) {
 }
 
 /**
- * @param {string | null} env
- * @returns {Promise<string>} the DOCUMENTS bucket of that environment
+ * @returns the DOCUMENTS bucket of that environment
  */
-async function bucketFromConfig(env) {
+async function bucketFromConfig(env: string | null): Promise<string> {
   const config = resolveEnvironment(
     parseToml(await readFile(path.join(root, "wrangler.toml"), "utf8")).data,
     env,
@@ -129,30 +127,33 @@ async function bucketFromConfig(env) {
   return bucket.bucketName;
 }
 
-/** @param {string[]} argv */
-export async function main(argv) {
-  let parsed;
+const OPTIONS = {
+  namespace: { type: "string" },
+  url: { type: "string" },
+  key: { type: "string" },
+  r2: { type: "boolean" },
+  env: { type: "string" },
+  bucket: { type: "string" },
+  prefix: { type: "string" },
+  force: { type: "boolean" },
+  wait: { type: "boolean" },
+  timeout: { type: "string" },
+  concurrency: { type: "string" },
+  batch: { type: "string" },
+  "max-document-bytes": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function main(argv: string[]) {
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: typeof OPTIONS }>
+  >;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: {
-        namespace: { type: "string" },
-        url: { type: "string" },
-        key: { type: "string" },
-        r2: { type: "boolean" },
-        env: { type: "string" },
-        bucket: { type: "string" },
-        prefix: { type: "string" },
-        force: { type: "boolean" },
-        wait: { type: "boolean" },
-        timeout: { type: "string" },
-        concurrency: { type: "string" },
-        batch: { type: "string" },
-        "max-document-bytes": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: OPTIONS,
     });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
@@ -187,11 +188,9 @@ export async function main(argv) {
   );
 
   const progress = createProgress();
-  /** @type {import("./lib/upload-core.ts").Sender} */
-  let sender;
-  let target;
-  /** @type {import("./lib/client.ts").Client | undefined} */
-  let client;
+  let sender: Sender;
+  let target: string;
+  let client: Client | undefined;
   if (wrangler) {
     const env = typeof values.env === "string" && values.env !== "" ? values.env : null;
     const bucket = values.bucket ?? (await bucketFromConfig(env));
@@ -206,7 +205,7 @@ export async function main(argv) {
   }
 
   const manifestPath = path.resolve(MANIFEST_DIR, `${namespace}.json`);
-  let manifestText;
+  let manifestText: string | undefined;
   try {
     manifestText = await readFile(manifestPath, "utf8");
   } catch {
@@ -240,7 +239,7 @@ export async function main(argv) {
   if (values.wait && client) {
     const sent = outcomes
       .filter((o) => o.status === "uploaded" && o.id !== undefined)
-      .map((o) => /** @type {string} */ (o.id));
+      .map((o) => o.id as string);
     const timeoutMs = positiveInt(values.timeout, "--timeout", 600) * 1000;
     // Through the API a write is pending from the moment it is accepted; an R2 object only
     // once its notification is ingested, so wait for the count to reach this upload's documents.

@@ -7,10 +7,9 @@ import path from "node:path";
 
 const ROOT = path.join(import.meta.dirname, "..", "..");
 
-/** @typedef {{ title: string, text: string }} Article */
+export type Article = { title: string; text: string };
 
-/** @returns {Article[]} */
-function articles() {
+function articles(): Article[] {
   return readFileSync(path.join(ROOT, "samples", "corpus.jsonl"), "utf8")
     .split("\n")
     .filter((line) => line.trim().length > 0)
@@ -20,12 +19,8 @@ function articles() {
 /**
  * `unit(i)` repeated until `bytes` UTF-8 bytes, then cut to exactly that many (never inside a
  * character), with `head` and `tail` around it.
- * @param {number} bytes
- * @param {(i: number) => string} unit
- * @param {string} [head]
- * @param {string} [tail]
  */
-export function fill(bytes, unit, head = "", tail = "") {
+export function fill(bytes: number, unit: (i: number) => string, head: string = "", tail: string = "") {
   const parts = [head];
   let size = Buffer.byteLength(head) + Buffer.byteLength(tail);
   for (let i = 0; size < bytes; i++) {
@@ -42,20 +37,20 @@ export function fill(bytes, unit, head = "", tail = "") {
   return body + tail;
 }
 
-/** @param {(a: Article) => string} render */
-const prose = (render) => {
+const prose = (render: (a: Article) => string) => {
   const all = articles();
-  return (/** @type {number} */ bytes) =>
-    fill(bytes, (i) => render(/** @type {Article} */ (all[i % all.length])));
+  return (bytes: number) => fill(bytes, (i) => render(all[i % all.length] as Article));
 };
 
-const repeat = (/** @type {string} */ s) => (/** @type {number} */ bytes) => fill(bytes, () => s);
+const repeat = (s: string) => (bytes: number) => fill(bytes, () => s);
 
 const ZERO_WIDTH_AND_BIDI = "a\u200b\u200c\u200d\u2060\ufeff\u202e\u2066\u2069\u061c b ";
 const COMBINING = "e\u0301\u0302\u0303\u0308 ";
 
-/** @type {Record<string, { prose: (bytes: number) => string, adversarial: Record<string, (bytes: number) => string> }>} */
-export const INPUTS = {
+export const INPUTS: Record<
+  string,
+  { prose: (bytes: number) => string; adversarial: Record<string, (bytes: number) => string> }
+> = {
   markdown: {
     prose: prose(
       (a) =>

@@ -1,5 +1,7 @@
 // Deterministic bench data: synthetic documents drawn from the sample corpus's
 // vocabulary (so keyword and vector searches find real matches), and query streams.
+
+import type { DocumentInput } from "../lib/client.ts";
 import { seededRandom } from "../lib/random.ts";
 
 /** Words too common to make a keyword query selective. */
@@ -17,11 +19,9 @@ const CATEGORIES = ["science", "history", "cooking", "technology", "nature", "he
 /**
  * Words of the corpus with their frequencies, most frequent first, and a sampler that draws them
  * in proportion to frequency (so synthetic text has the corpus's skew).
- * @param {{ text: string, title?: string }[]} documents
  */
-export function buildVocabulary(documents) {
-  /** @type {Map<string, number>} */
-  const counts = new Map();
+export function buildVocabulary(documents: { text: string; title?: string }[]) {
+  const counts: Map<string, number> = new Map();
   for (const doc of documents) {
     for (const word of `${doc.title ?? ""} ${doc.text}`.toLowerCase().match(/[a-z]{2,}/g) ?? []) {
       counts.set(word, (counts.get(word) ?? 0) + 1);
@@ -37,8 +37,7 @@ export function buildVocabulary(documents) {
     cumulative[i] = total;
   });
   const contentWords = words.filter((w) => w.length >= 3 && !STOPWORDS.has(w));
-  /** @param {() => number} random */
-  const weighted = (random) => {
+  const weighted = (random: () => number) => {
     const target = random() * total;
     let lo = 0;
     let hi = cumulative.length - 1;
@@ -49,32 +48,36 @@ export function buildVocabulary(documents) {
     }
     return words[lo] ?? "";
   };
-  /** @param {() => number} random */
-  const content = (random) => contentWords[Math.floor(random() * contentWords.length)] ?? "";
+  const content = (random: () => number) => contentWords[Math.floor(random() * contentWords.length)] ?? "";
   return { words, contentWords, weighted, content };
 }
 
-/** @typedef {ReturnType<typeof buildVocabulary>} Vocabulary */
+export type Vocabulary = ReturnType<typeof buildVocabulary>;
 
 /**
- * @param {() => number} random
- * @param {number} min
- * @param {number} max inclusive
+ * @param max inclusive
  */
-function between(random, min, max) {
+function between(random: () => number, min: number, max: number) {
   return min + Math.floor(random() * (max - min + 1));
 }
 
-/** @param {string} word */
-const capitalize = (word) => word.charAt(0).toUpperCase() + word.slice(1);
+const capitalize = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
 
 /**
  * Synthetic documents of 70 to 140 words, short enough to stay one chunk each under the default
  * chunking (256 model tokens), so `count` documents add about `count` chunks.
- * @param {{ vocabulary: Vocabulary, count: number, seed: number, idPrefix?: string }} options
- * @returns {import("../lib/client.ts").DocumentInput[]}
  */
-export function syntheticDocuments({ vocabulary, count, seed, idPrefix = "syn" }) {
+export function syntheticDocuments({
+  vocabulary,
+  count,
+  seed,
+  idPrefix = "syn",
+}: {
+  vocabulary: Vocabulary;
+  count: number;
+  seed: number;
+  idPrefix?: string;
+}): DocumentInput[] {
   const random = seededRandom(seed);
   const docs = [];
   for (let i = 0; i < count; i++) {
@@ -110,11 +113,8 @@ export function syntheticDocuments({ vocabulary, count, seed, idPrefix = "syn" }
 /**
  * An endless, deterministic stream of search queries of 2 to 5 content words: varied enough that
  * neither the result cache nor the query-embedding cache sees a repeat within a run.
- * @param {Vocabulary} vocabulary
- * @param {number} seed
- * @returns {() => string}
  */
-export function queryStream(vocabulary, seed) {
+export function queryStream(vocabulary: Vocabulary, seed: number): () => string {
   const random = seededRandom(seed);
   return () => Array.from({ length: between(random, 2, 5) }, () => vocabulary.content(random)).join(" ");
 }

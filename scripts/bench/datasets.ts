@@ -1,6 +1,7 @@
 // Bench datasets: a namespace filled through the batch API with the sample corpus plus synthetic
 // documents up to a target chunk count, then waited on until nothing is pending.
 import { fileURLToPath } from "node:url";
+import type { Client, DocumentInput } from "../lib/client.ts";
 import { waitForIndexing } from "../lib/client.ts";
 import { readCorpus } from "../seed.ts";
 import { buildVocabulary, syntheticDocuments } from "./corpus.ts";
@@ -13,15 +14,12 @@ const BATCH_DOCS = 500;
 /**
  * Datasets by name: the default scenarios use 1k; the "scale" group adds 10k, "scale-100k" 100k
  * (seeding 100k chunks through the queue takes about half an hour locally).
- * @type {Record<string, { namespace: string, targetChunks: number, seed: number }>}
  */
-export const DATASETS = {
+export const DATASETS: Record<string, { namespace: string; targetChunks: number; seed: number }> = {
   "1k": { namespace: "bench-1k", targetChunks: 1000, seed: 1 },
   "10k": { namespace: "bench-10k", targetChunks: 10_000, seed: 2 },
   "100k": { namespace: "bench-100k", targetChunks: 100_000, seed: 3 },
 };
-
-/** @typedef {import("../lib/client.ts").Client} Client */
 
 /**
  * The sample corpus and its vocabulary (synthetic documents and queries draw from it).
@@ -31,14 +29,13 @@ export async function loadSamples() {
   return { documents, vocabulary: buildVocabulary(documents) };
 }
 
-/**
- * @param {Client} client
- * @param {string} namespace
- * @param {import("../lib/client.ts").DocumentInput[]} documents
- * @param {number} timeoutMs
- * @param {(line: string) => void} log
- */
-async function ingest(client, namespace, documents, timeoutMs, log) {
+async function ingest(
+  client: Client,
+  namespace: string,
+  documents: DocumentInput[],
+  timeoutMs: number,
+  log: (line: string) => void,
+) {
   let accepted = 0;
   for (let i = 0; i < documents.length; i += BATCH_DOCS) {
     accepted += (await client.putDocuments(namespace, documents.slice(i, i + BATCH_DOCS))).accepted;
@@ -64,9 +61,8 @@ const PROGRESS_EVERY_MS = 30_000;
 /**
  * How long seeding `targetChunks` may take: ingest runs at 50 to 100 documents/s locally, so this
  * allows 20/s, and never less than 10 minutes.
- * @param {number} targetChunks
  */
-export function seedTimeoutMs(targetChunks) {
+export function seedTimeoutMs(targetChunks: number) {
   return Math.max(600_000, targetChunks * 50);
 }
 
@@ -74,12 +70,13 @@ export function seedTimeoutMs(targetChunks) {
  * Fills the dataset's namespace: the sample corpus first, then as many synthetic documents (one
  * chunk each) as the corpus fell short of the target. Counts are read back from the API, so the
  * report states what was indexed, not what was meant to be.
- * @param {Client} client
- * @param {{ namespace: string, targetChunks: number, seed: number }} dataset
- * @param {Awaited<ReturnType<typeof loadSamples>>} samples
- * @param {{ timeoutMs: number, log: (line: string) => void }} options
  */
-export async function seedDataset(client, dataset, samples, { timeoutMs, log }) {
+export async function seedDataset(
+  client: Client,
+  dataset: { namespace: string; targetChunks: number; seed: number },
+  samples: Awaited<ReturnType<typeof loadSamples>>,
+  { timeoutMs, log }: { timeoutMs: number; log: (line: string) => void },
+) {
   const started = performance.now();
   const afterCorpus = await ingest(client, dataset.namespace, samples.documents, timeoutMs, log);
   const missing = Math.max(0, dataset.targetChunks - afterCorpus.chunks);

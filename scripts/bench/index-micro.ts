@@ -9,9 +9,15 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
+import type * as EngineModule from "../../src/vectors/engine/index.ts";
 import { parseCommandLine, positiveInt, run, UsageError } from "../lib/args.ts";
 import { seededRandom } from "../lib/random.ts";
 import { importBundled } from "./node-bundle.ts";
+
+type Engine = typeof EngineModule;
+type RunKind = "wasm" | "wasmSqliteRescore" | "wasmScanOnly" | "js" | "exact";
+type Throughput = ReturnType<typeof throughput>;
+
 import { table, writeJson } from "./report.ts";
 
 const USAGE = `Usage: node scripts/bench/index-micro.ts [options]
@@ -37,12 +43,14 @@ const CLUSTERS = 1000;
 const SWEEP = [16, 24, 32, 48, 64, 80, 128];
 const TARGET = { dataset: "100000x384", queriesPerSecond: 300, recallAt10: 0.99 };
 
-/** @param {string} line */
-const log = (line) => process.stderr.write(`${line}\n`);
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Bundles the engine (plain TypeScript, no Workers imports) into a module Node can import. */
 async function loadEngine() {
-  const engine = await importBundled(path.join(ROOT, "src", "vectors", "engine", "index.ts"), "index-micro-");
+  const engine = await importBundled<Engine>(
+    path.join(ROOT, "src", "vectors", "engine", "index.ts"),
+    "index-micro-",
+  );
   const wasm = await readFile(path.join(ROOT, "src", "vectors", "engine", "kernel.wasm"));
   return { engine, module: new WebAssembly.Module(wasm) };
 }
@@ -50,14 +58,11 @@ async function loadEngine() {
 /**
  * Unit vectors around CLUSTERS random centres (embeddings of documents on many topics): neighbours
  * are close, which is where quantization error reorders results.
- * @param {() => number} next
- * @param {number} dims
- * @param {number} noise the norm of a vector's offset from its centre (before normalizing)
+ * @param noise the norm of a vector's offset from its centre (before normalizing)
  */
-function clusteredSource(next, dims, noise) {
+function clusteredSource(next: () => number, dims: number, noise: number) {
   const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-  /** @param {Float32Array} v */
-  const unit = (v) => {
+  const unit = (v: Float32Array) => {
     let s = 0;
     for (const x of v) s += x * x;
     const n = Math.sqrt(s);
@@ -87,11 +92,8 @@ function memoryNow() {
 
 /**
  * Queries/s over `seconds` (at least one pass over the queries).
- * @param {Float32Array[]} queries
- * @param {(q: Float32Array) => unknown} search
- * @param {number} seconds
  */
-function throughput(queries, search, seconds) {
+function throughput(queries: Float32Array[], search: (q: Float32Array) => unknown, seconds: number) {
   for (const q of queries.slice(0, 3)) search(q);
   const start = performance.now();
   let done = 0;
@@ -103,11 +105,18 @@ function throughput(queries, search, seconds) {
   return { queriesPerSecond: (done * 1000) / ms, queries: done, msPerQuery: ms / done };
 }
 
-/**
- * @param {{ engine: any, module: WebAssembly.Module }} loaded
- * @param {{ count: number, dims: number, queries: number, seconds: number, topK: number, noise: number, sqlite: boolean }} o
- */
-async function runDataset({ engine, module }, o) {
+async function runDataset(
+  { engine, module }: { engine: Engine; module: WebAssembly.Module },
+  o: {
+    count: number;
+    dims: number;
+    queries: number;
+    seconds: number;
+    topK: number;
+    noise: number;
+    sqlite: boolean;
+  },
+) {
   const label = `${o.count}x${o.dims}`;
   log(`== ${label}: generating ${o.count} clustered unit vectors (seed ${SEED})...`);
   const next = seededRandom(SEED + o.dims);
@@ -127,30 +136,39 @@ async function runDataset({ engine, module }, o) {
   });
   const heapBytes = memoryNow() - heapBefore;
   const heldBytes = heapBytes + wasmStore.bufferBytes;
-  const ids = vectors.map((_, i) => wasmStore.idAt(i));
+  const ids = vectors.map((_, i) => {
+    const id = wasmStore.idAt(i);
+    if (id === undefined) throw new Error(`no id at row ${i}`);
+    return id;
+  });
 
   log("   building the JS-kernel store and the float32 matrix...");
   const jsStore = new engine.QuantizedStore(o.dims, engine.jsKernel());
   const matrix = new engine.VectorBlockMatrix(o.dims);
-  vectors.forEach((v, i) => {
-    jsStore.set(ids[i], v, undefined);
-    matrix.set(ids[i], v, undefined);
+  ids.forEach((id, i) => {
+    const v = vectors[i] as Float32Array;
+    jsStore.set(id, v, undefined);
+    matrix.set(id, v, undefined);
   });
 
   // Rescoring reads float32 values by id, as the index object does from SQLite; here from memory.
   let fetched = 0;
-  const rowOf = (/** @type {string} */ id) => Number(id.slice(4));
-  const fromMemory = (/** @type {readonly string[]} */ wantedIds) => {
+  const rowOf = (id: string) => Number(id.slice(4));
+  const fromMemory = (wantedIds: readonly string[]) => {
     fetched += wantedIds.length;
-    return new Map(wantedIds.map((id) => [id, vectors[rowOf(id)]]));
+    return new Map(
+      wantedIds.flatMap((id) => {
+        const vector = vectors[rowOf(id)];
+        return vector ? [[id, vector] as const] : [];
+      }),
+    );
   };
-  /** @param {any} store */
   const quantizedSearch =
-    (store, fetch = fromMemory) =>
-    (/** @type {Float32Array} */ q) =>
+    (store: InstanceType<Engine["QuantizedStore"]>, fetch = fromMemory) =>
+    (q: Float32Array) =>
       engine.searchStores(q, topK, [{ namespace: "", store }], undefined, fetch);
-  const exactSearch = (/** @type {Float32Array} */ q) => {
-    const top = new engine.TopK(topK);
+  const exactSearch = (q: Float32Array) => {
+    const top = new engine.TopK<EngineModule.ScoredRow>(topK);
     matrix.search(q, top);
     return top.items;
   };
@@ -158,20 +176,19 @@ async function runDataset({ engine, module }, o) {
   log("   recall@10 (and by candidate count) and kernel agreement...");
   let found = 0;
   let agree = true;
-  /** @type {Record<number, number>} */
-  const foundBy = Object.fromEntries(SWEEP.map((c) => [c, 0]));
+  const foundBy: Record<number, number> = Object.fromEntries(SWEEP.map((c) => [c, 0]));
   fetched = 0;
   for (const [n, q] of queries.entries()) {
-    const want = new Set(exactSearch(q).map((/** @type {{id: string}} */ m) => m.id));
+    const want = new Set(exactSearch(q).map((m: { id: string }) => m.id));
     const got = quantizedSearch(wasmStore)(q);
-    found += got.filter((/** @type {{id: string}} */ m) => want.has(m.id)).length;
+    found += got.filter((m: { id: string }) => want.has(m.id)).length;
     // Candidates come best first, so the first c of the longest list are what c would select.
     const longest = wasmStore.candidates(q, Math.max(...SWEEP));
     for (const c of SWEEP) {
       const top = engine.rescore(
         q,
-        longest.slice(0, c).map((/** @type {{row: number}} */ x) => ({ id: ids[x.row] ?? "" })),
-        (/** @type {{id: string}} */ x) => vectors[rowOf(x.id)],
+        longest.slice(0, c).map((x: { row: number }) => ({ id: ids[x.row] ?? "" })),
+        (x: { id: string }) => vectors[rowOf(x.id)],
         topK,
       );
       foundBy[c] = (foundBy[c] ?? 0) + top.filter((m) => want.has(m.id)).length;
@@ -213,7 +230,11 @@ async function runDataset({ engine, module }, o) {
     recallAt10: recall,
     recallByCandidates,
     kernelsAgree: agree,
-    runs: { ...runs, wasmScanOnly: scanOnly, ...(sqliteRun ? { wasmSqliteRescore: sqliteRun } : {}) },
+    runs: {
+      ...runs,
+      wasmScanOnly: scanOnly,
+      ...(sqliteRun ? { wasmSqliteRescore: sqliteRun } : {}),
+    } as Record<RunKind, Throughput | undefined> & { wasm: Throughput; exact: Throughput },
     memory: {
       rowBytes: wasmStore.rowBytes,
       bufferBytes: wasmStore.bufferBytes,
@@ -228,10 +249,8 @@ async function runDataset({ engine, module }, o) {
 /**
  * The index object reads candidates' float32 values from SQLite to rescore them: the same query
  * on node:sqlite (in memory), for what that costs per query.
- * @param {Float32Array[]} vectors
- * @param {string[]} ids
  */
-async function sqliteFetcher(vectors, ids) {
+async function sqliteFetcher(vectors: Float32Array[], ids: string[]) {
   process.removeAllListeners("warning"); // node:sqlite's experimental notice
   const { DatabaseSync } = await import("node:sqlite");
   log("   loading the vectors into node:sqlite...");
@@ -246,10 +265,10 @@ async function sqliteFetcher(vectors, ids) {
   });
   db.exec("COMMIT");
   const select = db.prepare("SELECT id, vals FROM vectors WHERE id IN (SELECT value FROM json_each(?))");
-  const fetch = (/** @type {readonly string[]} */ wanted) => {
+  const fetch = (wanted: readonly string[]) => {
     const values = new Map();
     for (const r of select.all(JSON.stringify(wanted))) {
-      const bytes = /** @type {Uint8Array} */ (r.vals);
+      const bytes = r.vals as Uint8Array;
       values.set(r.id, new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
     }
     return values;
@@ -257,13 +276,11 @@ async function sqliteFetcher(vectors, ids) {
   return { fetch, close: () => db.close() };
 }
 
-/** @param {number} v */
-const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const mib = (/** @type {number} */ b) => `${(b / 1048576).toFixed(1)} MiB`;
+const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
-/** @param {Awaited<ReturnType<typeof runDataset>>[]} results */
-export function renderIndexMicro(results) {
-  const kinds = [
+export function renderIndexMicro(results: Awaited<ReturnType<typeof runDataset>>[]) {
+  const kinds: [RunKind, string][] = [
     ["wasm", "int8 WebAssembly SIMD scan + exact rescoring"],
     ["wasmSqliteRescore", "same, rescoring values read from SQLite"],
     ["wasmScanOnly", "int8 WebAssembly SIMD scan alone (candidates)"],
@@ -271,18 +288,19 @@ export function renderIndexMicro(results) {
     ["exact", "exact float32 search"],
   ];
   const rows = results.flatMap((r) =>
-    kinds
-      .filter(([key]) => r.runs[key])
-      .map(([key, name]) => {
-        const run = r.runs[key];
-        return [
+    kinds.flatMap(([key, name]) => {
+      const run = r.runs[key];
+      if (!run) return [];
+      return [
+        [
           r.dataset,
           name,
           fmt(run.queriesPerSecond),
           fmt(run.msPerQuery),
           `${(run.queriesPerSecond / r.runs.exact.queriesPerSecond).toFixed(1)}x`,
-        ];
-      }),
+        ],
+      ];
+    }),
   );
   const out = ["", "Local index engine, one core (queries/s; x exact = speed-up over exact float32 search)"];
   out.push(table(["dataset", "search", "q/s", "ms/query", "x exact"], rows, 2));
@@ -348,11 +366,7 @@ export function renderIndexMicro(results) {
   return out.join("\n");
 }
 
-/**
- * @param {string[]} argv
- * @returns {Promise<number>}
- */
-export async function main(argv) {
+export async function main(argv: string[]): Promise<number> {
   const values = parseCommandLine(argv, {
     sizes: { type: "string" },
     queries: { type: "string" },
@@ -367,8 +381,7 @@ export async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  /** @param {unknown} v */
-  const text = (v) => (typeof v === "string" ? v : undefined);
+  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
   const sizes = (text(values.sizes) ?? "100000x384,100000x768").split(",").map((s) => {
     const m = /^(\d+)x(\d+)$/.exec(s.trim());
     const count = Number(m?.[1]);

@@ -30,8 +30,7 @@ const ROOT = path.join(import.meta.dirname, "..", "..");
 const TARGET_RATIO = 3;
 const CHUNKING = { maxTokens: 256, overlapTokens: 32, modelMaxTokens: 512 };
 
-/** @param {string} line */
-const log = (line) => process.stderr.write(`${line}\n`);
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Node entry: the parsers, tokenizers and chunker, with the deployment's default bounds. */
 const NODE_ENTRY = `
@@ -58,12 +57,7 @@ export default {
 };
 `;
 
-/**
- * @param {string} contents
- * @param {string} outfile
- * @param {"node" | "neutral"} platform
- */
-async function bundle(contents, outfile, platform) {
+async function bundle(contents: string, outfile: string, platform: "node" | "neutral") {
   await build({
     stdin: { contents, resolveDir: ROOT, loader: "ts" },
     bundle: true,
@@ -78,10 +72,8 @@ async function bundle(contents, outfile, platform) {
 
 /**
  * Best time of one call, over repeated calls for about `budgetMs` (at least 3).
- * @param {() => unknown} fn
- * @param {number} budgetMs
  */
-function timeNode(fn, budgetMs) {
+function timeNode(fn: () => unknown, budgetMs: number) {
   const call = () => {
     try {
       const result = fn();
@@ -104,14 +96,11 @@ function timeNode(fn, budgetMs) {
 
 /**
  * Best average time of one HTML parse inside workerd, in batches long enough for its millisecond clock.
- * @param {Miniflare} mf
- * @param {string} body
- * @param {number} budgetMs
  */
-async function timeHtml(mf, body, budgetMs) {
-  const once = async (/** @type {number} */ reps) => {
+async function timeHtml(mf: Miniflare, body: string, budgetMs: number) {
+  const once = async (reps: number) => {
     const res = await mf.dispatchFetch(`http://bench.test/?reps=${reps}`, { method: "POST", body });
-    return /** @type {{ ms: number }} */ (await res.json()).ms;
+    return ((await res.json()) as { ms: number }).ms;
   };
   const estimate = Math.max(await once(1), 0.01);
   // A slow input (seconds at 1 MiB) is timed once more; a fast one in batches, best of three.
@@ -121,8 +110,7 @@ async function timeHtml(mf, body, budgetMs) {
   return best;
 }
 
-/** @param {string[]} argv */
-export async function main(argv) {
+export async function main(argv: string[]) {
   const values = parseCommandLine(argv, {
     sizes: { type: "string" },
     parsers: { type: "string" },
@@ -134,8 +122,7 @@ export async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  /** @param {unknown} v */
-  const text = (v) => (typeof v === "string" ? v : undefined);
+  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
   const sizes = (text(values.sizes) ?? "10240,102400,1048576").split(",").map((s) => {
     const n = Number(s.trim());
     if (!Number.isInteger(n) || n < 1024)
@@ -157,15 +144,13 @@ export async function main(argv) {
   );
 
   const dir = await mkdtemp(path.join(os.tmpdir(), "ingest-adversarial-"));
-  /** @type {Miniflare | undefined} */
-  let mf;
+  let mf: Miniflare | undefined;
   try {
     await bundle(NODE_ENTRY, path.join(dir, "node.mjs"), "node");
     const m = await import(pathToFileURL(path.join(dir, "node.mjs")).href);
     const limits = m.loadConfig({ BACKEND: "local" }).parseLimits;
     const embedder = new m.LocalEmbedder({ model: "bench", dimensions: 768 });
-    /** @type {Record<string, (input: string) => unknown>} */
-    const nodeRunners = {
+    const nodeRunners: Record<string, (input: string) => unknown> = {
       markdown: (s) => m.parseDocument(s, "text/markdown", limits),
       json: (s) => m.parseDocument(s, "application/json", limits),
       text: (s) => m.parseDocument(s, "text/plain", limits),
@@ -194,21 +179,19 @@ export async function main(argv) {
         }),
       );
     }
-    /** @param {string} parser @param {string} input */
-    const measure = async (parser, input) => {
+    const measure = async (parser: string, input: string) => {
       if (parser === "html" && mf) return timeHtml(mf, input, budgetMs);
       const runner = nodeRunners[parser];
       if (!runner) throw new Error(`no runner for ${parser}`);
       return timeNode(() => runner(input), budgetMs);
     };
 
-    /** @type {{ parser: string, bytes: number, input: string, msPerKb: number, ratio: number }[]} */
-    const results = [];
+    const results: { parser: string; bytes: number; input: string; msPerKb: number; ratio: number }[] = [];
     for (const parser of parsers) {
       const inputs = INPUTS[parser === "embedder" ? "tokenizer" : parser];
       if (!inputs) continue;
       for (const bytes of sizes) {
-        const perKb = async (/** @type {string} */ input) =>
+        const perKb = async (input: string) =>
           (await measure(parser, input)) / (Buffer.byteLength(input) / 1024);
         // Warm the parser's code paths on prose first, so the first input is not timed cold.
         await measure(parser, inputs.prose(bytes));
@@ -246,14 +229,12 @@ export async function main(argv) {
   }
 }
 
-/**
- * @param {{ parser: string, bytes: number, input: string, msPerKb: number, ratio: number }[]} results
- * @param {string[]} parsers
- * @param {number[]} sizes
- */
-function render(results, parsers, sizes) {
-  const kb = (/** @type {number} */ b) =>
-    b >= 1048576 ? `${b / 1048576} MiB` : `${Math.round(b / 1024)} KB`;
+function render(
+  results: { parser: string; bytes: number; input: string; msPerKb: number; ratio: number }[],
+  parsers: string[],
+  sizes: number[],
+) {
+  const kb = (b: number) => (b >= 1048576 ? `${b / 1048576} MiB` : `${Math.round(b / 1024)} KB`);
   const summary = [];
   for (const parser of parsers) {
     for (const bytes of sizes) {

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { parseCommandLine, positiveInt, UsageError } from "../lib/args.ts";
 import { seededRandom } from "../lib/random.ts";
+import type { LocalService } from "./local-service.ts";
 import {
   createKey,
   SERVICE_OPTIONS,
@@ -42,20 +43,15 @@ const SEED = 20_261_205;
 const MIB = 1024 * 1024;
 const POLL_MS = 250;
 
-/** @param {string} line */
-const log = (line) => process.stderr.write(`${line}\n`);
-/** @param {number} ms */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Adversarial documents, each under the 1 MiB document cap unless it is meant to probe it.
- * @param {() => number} random
- * @returns {{ kind: string, contentType: string, text: string }}
  */
-export function floodDocument(random) {
+export function floodDocument(random: () => number): { kind: string; contentType: string; text: string } {
   const pick = Math.floor(random() * 6);
-  const n = (/** @type {number} */ min, /** @type {number} */ max) =>
-    min + Math.floor(random() * (max - min));
+  const n = (min: number, max: number) => min + Math.floor(random() * (max - min));
   switch (pick) {
     case 0: {
       const depth = n(10_000, 200_000);
@@ -99,23 +95,28 @@ export function floodDocument(random) {
   }
 }
 
-/**
- * @param {import("./local-service.ts").LocalService} service
- * @param {{ phase: string, seconds: number, rate: number, flooders: number, graceSeconds: number,
- *   flood: boolean, tenantKey: string, floodKey: string }} options
- */
-async function runPhase(service, options) {
+async function runPhase(
+  service: LocalService,
+  options: {
+    phase: string;
+    seconds: number;
+    rate: number;
+    flooders: number;
+    graceSeconds: number;
+    flood: boolean;
+    tenantKey: string;
+    floodKey: string;
+  },
+) {
   const { phase, seconds, rate, flood, tenantKey, floodKey } = options;
   const tenantNs = `tenant-${phase}`;
   const floodNs = `flood-${phase}`;
   const random = seededRandom(SEED);
   const endAt = Date.now() + seconds * 1000;
-  /** @type {Map<string, number>} */
-  const pending = new Map();
-  /** @type {number[]} */
-  const lags = [];
+  const pending: Map<string, number> = new Map();
+  const lags: number[] = [];
   const tally = { submitted: 0, indexed: 0, failed: 0, rejected: 0 };
-  const floodTally = { submitted: 0, accepted: 0, statuses: /** @type {Record<string, number>} */ ({}) };
+  const floodTally = { submitted: 0, accepted: 0, statuses: {} as Record<string, number> };
 
   const steady = (async () => {
     for (let i = 0; Date.now() < endAt; i++) {
@@ -191,8 +192,7 @@ async function runPhase(service, options) {
   };
 }
 
-/** @param {string[]} argv */
-export async function main(argv) {
+export async function main(argv: string[]) {
   const values = parseCommandLine(argv, {
     seconds: { type: "string" },
     rate: { type: "string" },
@@ -207,7 +207,7 @@ export async function main(argv) {
     console.log(USAGE);
     return 0;
   }
-  const text = (/** @type {unknown} */ v) => (typeof v === "string" ? v : undefined);
+  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
   const seconds = positiveInt(text(values.seconds), "--seconds", 60);
   const rate = positiveInt(text(values.rate), "--rate", 2);
   const flooders = positiveInt(text(values.flooders), "--flooders", 4);
@@ -241,7 +241,7 @@ export async function main(argv) {
         await runPhase(service, { phase, seconds, rate, flooders, graceSeconds, flood, tenantKey, floodKey }),
       );
     }
-    const ms = (/** @type {number} */ v) => (Number.isFinite(v) ? String(Math.round(v)) : "-");
+    const ms = (v: number) => (Number.isFinite(v) ? String(Math.round(v)) : "-");
     console.log(
       table(
         ["phase", "submitted", "indexed", "failed", "lost", "p50 ms", "p95 ms", "max ms", "flood accepted"],

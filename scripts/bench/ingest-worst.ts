@@ -16,6 +16,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import type * as ChunkModule from "../../src/ingest/chunk.ts";
+import type * as ParseModule from "../../src/ingest/parse.ts";
 import { parseCommandLine, positiveInt, run, UsageError } from "../lib/args.ts";
 import { createClient } from "../lib/client.ts";
 import { worstCaseJson, worstCaseMarkdown } from "../lib/worst-case-documents.ts";
@@ -51,38 +53,38 @@ const BATCH_SIZE = 10;
 const QUEUE = "edgesearch-ingest";
 const TICKS_PER_SECOND = 100;
 
-/** @param {string} line */
-const log = (line) => process.stderr.write(`${line}\n`);
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** @param {number} pid */
-function procStatus(pid) {
+function procStatus(pid: number) {
   const text = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (/** @type {string} */ key) =>
-    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
   return { rssBytes: kb("VmRSS") * 1024, peakBytes: kb("VmHWM") * 1024 };
 }
 
-/** @param {number} pid CPU ms (user + system) of the process so far */
-function cpuMs(pid) {
+/** @param pid CPU ms (user + system) of the process so far */
+function cpuMs(pid: number) {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS_PER_SECOND;
 }
 
-/** @param {number} pid Resets the process's peak RSS (VmHWM) to its current RSS. */
-function resetPeak(pid) {
+/** @param pid Resets the process's peak RSS (VmHWM) to its current RSS. */
+function resetPeak(pid: number) {
   writeFileSync(`/proc/${pid}/clear_refs`, "5");
 }
 
 /**
  * The invocation budget's lines for the ingest queue written to the log after `offset`.
- * @param {string} logFile
- * @param {number} offset
  */
-function queueBudgets(logFile, offset) {
+function queueBudgets(logFile: string, offset: number) {
   const text = readFileSync(logFile, "utf8").slice(offset);
-  /** @type {{ messages: number, d1Queries: number, serviceSubrequests: number, externalSubrequests: number, subrequests: number }[]} */
-  const found = [];
+  const found: {
+    messages: number;
+    d1Queries: number;
+    serviceSubrequests: number;
+    externalSubrequests: number;
+    subrequests: number;
+  }[] = [];
   for (const line of text.split("\n")) {
     const at = line.indexOf('{"ts"');
     if (at < 0 || !line.includes('"invocation.budget"')) continue;
@@ -97,19 +99,18 @@ function queueBudgets(logFile, offset) {
  * stopped, and gives the largest used size seen. The isolate answers between its turns, so a peak
  * inside one long synchronous step can be missed; local Durable Objects share the isolate and
  * count too. Null when the inspector cannot be reached.
- * @param {number | undefined} inspectorPort
  */
-async function heapSampler(inspectorPort) {
+async function heapSampler(inspectorPort: number | undefined) {
   if (inspectorPort === undefined || typeof WebSocket === "undefined") return null;
   try {
-    const targets = /** @type {{ webSocketDebuggerUrl?: string }[]} */ (
-      await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()
-    );
+    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
+      webSocketDebuggerUrl?: string;
+    }[];
     const url = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
     if (!url) return null;
     // wrangler's inspector proxy refuses a connection without an Origin header (undici's
     // WebSocket takes headers as an extension).
-    const socket = new WebSocket(url, /** @type {any} */ ({ headers: { origin: "http://127.0.0.1" } }));
+    const socket = new WebSocket(url, { headers: { origin: "http://127.0.0.1" } } as unknown as string[]);
     await new Promise((resolve, reject) => {
       socket.addEventListener("open", resolve, { once: true });
       socket.addEventListener("error", reject, { once: true });
@@ -148,18 +149,22 @@ async function heapSampler(inspectorPort) {
 /** parseDocument and chunkDocument, bundled for Node. */
 async function loadPureParts() {
   const [parse, chunk] = await Promise.all([
-    importBundled(path.join(ROOT, "src", "ingest", "parse.ts"), "ingest-worst-"),
-    importBundled(path.join(ROOT, "src", "ingest", "chunk.ts"), "ingest-worst-"),
+    importBundled<typeof ParseModule>(path.join(ROOT, "src", "ingest", "parse.ts"), "ingest-worst-"),
+    importBundled<typeof ChunkModule>(path.join(ROOT, "src", "ingest", "chunk.ts"), "ingest-worst-"),
   ]);
   return { parseDocument: parse.parseDocument, chunkDocument: chunk.chunkDocument };
 }
 
 /**
  * CPU ms of parsing and chunking the documents in Node (as the consumer does, 256/32 tokens).
- * @param {{ parseDocument: Function, chunkDocument: Function }} ingest
- * @param {{ text: string, contentType: string }[]} docs
  */
-async function pureCpuMs(ingest, docs) {
+async function pureCpuMs(
+  ingest: {
+    parseDocument: typeof ParseModule.parseDocument;
+    chunkDocument: typeof ChunkModule.chunkDocument;
+  },
+  docs: { text: string; contentType: string }[],
+) {
   const start = process.cpuUsage();
   let chunks = 0;
   for (const d of docs) {
@@ -170,15 +175,13 @@ async function pureCpuMs(ingest, docs) {
   return { ms: (used.user + used.system) / 1000, chunks };
 }
 
-/** @param {number} i */
-function worstDocument(i) {
+function worstDocument(i: number) {
   return i % 2 === 0
     ? { id: `doc-${i}.md`, text: worstCaseMarkdown(MAX_BYTES, i + 1), contentType: "text/markdown" }
     : { id: `doc-${i}.json`, text: worstCaseJson(MAX_BYTES, i + 1), contentType: "application/json" };
 }
 
-/** @param {string[]} argv */
-export async function main(argv) {
+export async function main(argv: string[]) {
   const values = parseCommandLine(argv, {
     port: { type: "string" },
     json: { type: "string" },
@@ -223,7 +226,7 @@ export async function main(argv) {
     const client = createClient({ baseUrl: server.baseUrl, apiKey: adminKey, timeoutMs: 120_000 });
     const pids = workerPids(server.pgid, server.proxyPort);
     if (pids.length !== 1) throw new Error(`expected one Worker workerd process, found ${pids.length}`);
-    const pid = /** @type {number} */ (pids[0]);
+    const pid = pids[0] as number;
     const heap = await heapSampler(server.inspectorPort);
     if (heap) onCleanup(() => heap.close());
     else log("the inspector is not reachable: no isolate heap figures");
@@ -251,9 +254,11 @@ export async function main(argv) {
       }
       const cpu = cpuMs(pid) - cpuBefore;
       const { peakBytes } = procStatus(pid);
-      const stats = /** @type {{ documents: number, pending: number, failed: number }} */ (
-        await client.request("GET", `/v1/namespaces/${ns}`)
-      );
+      const stats = (await client.request("GET", `/v1/namespaces/${ns}`)) as {
+        documents: number;
+        pending: number;
+        failed: number;
+      };
       results.push({
         case: c.name,
         documents: c.docs.length,

@@ -3,54 +3,42 @@
 // inside the window count; every answer is checked, and failures are counted, never averaged in.
 import { cpuDelta, cpuSnapshot } from "./procstat.ts";
 import { addServerTiming, stageMeans, summarizeLatencies } from "./stats.ts";
+import type { BenchRequest, BenchResponse, Transport } from "./transport.ts";
 
-/**
- * @typedef {import("./transport.ts").Transport} Transport
- * @typedef {import("./transport.ts").BenchRequest} BenchRequest
- * @typedef {import("./transport.ts").BenchResponse} BenchResponse
- * @typedef {(res: BenchResponse) => string | null} Check  a mismatch description, or null when fine
- */
+export type Check = (res: BenchResponse) => string | null;
 
 /** Examples kept per failure kind: enough to diagnose, bounded for the JSON. */
 const MAX_EXAMPLES = 3;
 
-/**
- * @param {{
- *   transport: Transport,
- *   concurrency: number,
- *   warmupMs: number,
- *   durationMs: number,
- *   next: () => BenchRequest,
- *   check: Check,
- *   note?: Check,
- *   expectStatus?: number,
- *   server?: { pgid: number, proxyPort: number },
- *   signal?: AbortSignal,
- * }} options
- */
-export async function runClosedLoop(options) {
+export async function runClosedLoop(options: {
+  transport: Transport;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  next: () => BenchRequest;
+  check: Check;
+  note?: Check;
+  expectStatus?: number;
+  server?: { pgid: number; proxyPort: number };
+  signal?: AbortSignal;
+}) {
   const { transport, concurrency, warmupMs, durationMs, next, check } = options;
   const expectStatus = options.expectStatus ?? 200;
   const started = performance.now();
   const windowStart = started + warmupMs;
   const windowEnd = windowStart + durationMs;
-  /** @type {number[]} */
-  const latencies = [];
-  /** @type {Map<string, { sum: number, count: number }>} */
-  const timings = new Map();
-  /** @type {Map<string, { count: number, examples: string[] }>} */
-  const failures = new Map();
-  /** @type {Map<string, number>} observations that are not failures ("no results") */
-  const notes = new Map();
+  const latencies: number[] = [];
+  const timings: Map<string, { sum: number; count: number }> = new Map();
+  const failures: Map<string, { count: number; examples: string[] }> = new Map();
+  /** observations that are not failures ("no results") */
+  const notes: Map<string, number> = new Map();
   let errors = 0;
   let mismatches = 0;
   let completedInWindow = 0;
   let bytes = 0;
   // CPU is sampled on timers at the window's edges, so it covers the same span as the counts.
-  /** @type {ReturnType<typeof cpuSnapshot>} */
-  let cpuStart = null;
-  /** @type {ReturnType<typeof cpuSnapshot>} */
-  let cpuEnd = null;
+  let cpuStart: ReturnType<typeof cpuSnapshot> = null;
+  let cpuEnd: ReturnType<typeof cpuSnapshot> = null;
   const startTimer = setTimeout(() => {
     cpuStart = cpuSnapshot(options.server);
   }, warmupMs);
@@ -58,8 +46,7 @@ export async function runClosedLoop(options) {
     cpuEnd = cpuSnapshot(options.server);
   }, warmupMs + durationMs);
 
-  /** @param {string} kind @param {string} example */
-  const fail = (kind, example) => {
+  const fail = (kind: string, example: string) => {
     const entry = failures.get(kind);
     if (!entry) failures.set(kind, { count: 1, examples: [example] });
     else {
@@ -74,10 +61,8 @@ export async function runClosedLoop(options) {
       if (now >= windowEnd || options.signal?.aborted) return;
       const req = next();
       const t0 = performance.now();
-      /** @type {BenchResponse | undefined} */
-      let res;
-      /** @type {string | undefined} */
-      let error;
+      let res: BenchResponse | undefined;
+      let error: string | undefined;
       try {
         res = await transport.send(req);
       } catch (err) {
@@ -137,4 +122,4 @@ export async function runClosedLoop(options) {
   };
 }
 
-/** @typedef {Awaited<ReturnType<typeof runClosedLoop>>} LoadResult */
+export type LoadResult = Awaited<ReturnType<typeof runClosedLoop>>;

@@ -12,18 +12,22 @@ import {
   startWrangler,
 } from "./server.ts";
 
-/**
- * @typedef {{ status: number, body: any }} Answer
- * @typedef {{ baseUrl: string, adminKey: string, logFile: string, workspaceDir: string,
- *   call: (method: string, path: string, body?: unknown, key?: string) => Promise<Answer> }} LocalService
- */
+/** A JSON answer's fields; a body that is not JSON stays its text, whose fields read as undefined. */
+export type Answer = { status: number; body: Record<string, unknown> };
+export type LocalService = {
+  baseUrl: string;
+  adminKey: string;
+  logFile: string;
+  workspaceDir: string;
+  call: (method: string, path: string, body?: unknown, key?: string) => Promise<Answer>;
+};
 
 /** Command-line options of a script that starts the local service. */
-export const SERVICE_OPTIONS = /** @type {const} */ ({
+export const SERVICE_OPTIONS = {
   port: { type: "string" },
   "inspector-port": { type: "string" },
   keep: { type: "boolean" },
-});
+} as const;
 
 export const SERVICE_USAGE = `  --port N            port for wrangler dev (default: a free one in the bench range)
   --inspector-port N  its inspector's port (default: a free one in the bench range)
@@ -31,23 +35,28 @@ export const SERVICE_USAGE = `  --port N            port for wrangler dev (defau
 
 /**
  * The service settings of parsed SERVICE_OPTIONS.
- * @param {Record<string, unknown>} values
  */
-export function serviceSettings(values) {
-  /** @param {string} flag */
-  const port = (flag) => {
+export function serviceSettings(values: Record<string, unknown>) {
+  const port = (flag: string) => {
     const value = values[flag];
     return typeof value === "string" ? positiveInt(value, `--${flag}`, 0) : undefined;
   };
   return { port: port("port"), inspectorPort: port("inspector-port"), keep: values.keep === true };
 }
 
-/**
- * @param {{ port?: number, inspectorPort?: number, label: string, keep: boolean,
- *   log: (line: string) => void }} options
- * @returns {Promise<LocalService>}
- */
-export async function startLocalService({ port, inspectorPort, label, keep, log }) {
+export async function startLocalService({
+  port,
+  inspectorPort,
+  label,
+  keep,
+  log,
+}: {
+  port?: number;
+  inspectorPort?: number;
+  label: string;
+  keep: boolean;
+  log: (line: string) => void;
+}): Promise<LocalService> {
   installSignalHandlers();
   const workspace = createWorkspace();
   onCleanup(async () => {
@@ -60,8 +69,7 @@ export async function startLocalService({ port, inspectorPort, label, keep, log 
   const server = await startWrangler({ workspace, adminKey, vars: {}, port, inspectorPort, label });
   onCleanup(() => server.stop());
   log(`serving at ${server.baseUrl} (log: ${server.logFile})`);
-  /** @type {LocalService["call"]} */
-  const call = async (method, path, body, key = adminKey) => {
+  const call: LocalService["call"] = async (method, path, body, key = adminKey) => {
     const res = await fetch(`${server.baseUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
@@ -69,27 +77,28 @@ export async function startLocalService({ port, inspectorPort, label, keep, log 
       signal: AbortSignal.timeout(60_000),
     });
     const text = await res.text();
-    let parsed;
+    let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = text;
     }
-    return { status: res.status, body: parsed };
+    return { status: res.status, body: parsed as Record<string, unknown> };
   };
   return { baseUrl: server.baseUrl, adminKey, logFile: server.logFile, workspaceDir: workspace.dir, call };
 }
 
 /**
  * A key of the run: the given roles on the given namespace patterns.
- * @param {LocalService} service
- * @param {{ name: string, namespaces: string[], roles: string[], rateLimit: string }} spec
- * @returns {Promise<string>}
  */
-export async function createKey(service, spec) {
+export async function createKey(
+  service: LocalService,
+  spec: { name: string; namespaces: string[]; roles: string[]; rateLimit: string },
+): Promise<string> {
   const res = await service.call("POST", "/v1/admin/keys", spec);
   if (res.status !== 201 && res.status !== 200) {
     throw new Error(`creating key ${spec.name}: ${res.status} ${JSON.stringify(res.body)}`);
   }
+  if (typeof res.body.key !== "string") throw new Error(`creating key ${spec.name}: no key in the answer`);
   return res.body.key;
 }

@@ -1,25 +1,33 @@
 // One measured pass: every scenario of a list at every concurrency level against one address,
 // with ratios to the pass's first scenario (the no-op baseline).
+
+import type { Vocabulary } from "./corpus.ts";
 import { DATASETS } from "./datasets.ts";
 import { runClosedLoop } from "./load.ts";
+import type { PairedResult, PairedRound, RunResult, ScenarioResult } from "./report.ts";
 import { ratiosTo } from "./report.ts";
+import type { Scenario } from "./scenarios.ts";
+import type { RunningServer } from "./server.ts";
 import { percentileOf, ratio } from "./stats.ts";
+import type { BenchRequest, Transport } from "./transport.ts";
 import { createTransport } from "./transport.ts";
 
-/** @typedef {import("./report.ts").RunResult} RunResult */
-/**
- * @typedef {{ adminKey: string, vocabulary: import("./corpus.ts").Vocabulary, levels: number[],
- *   warmupMs: number, durationMs: number, clientKind: "http" | "fetch", seed: number,
- *   timeoutMs: number, log: (line: string) => void }} Settings
- */
+export type Settings = {
+  adminKey: string;
+  vocabulary: Vocabulary;
+  levels: number[];
+  warmupMs: number;
+  durationMs: number;
+  clientKind: "http" | "fetch";
+  seed: number;
+  timeoutMs: number;
+  log: (line: string) => void;
+};
 
 /**
  * What a scenario's requests are built from.
- * @param {import("./scenarios.ts").Scenario} scenario
- * @param {Settings} settings
- * @param {number} seed
  */
-function contextFor(scenario, settings, seed) {
+function contextFor(scenario: Scenario, settings: Settings, seed: number) {
   return {
     adminKey: settings.adminKey,
     namespace: scenario.dataset ? (DATASETS[scenario.dataset]?.namespace ?? "") : "",
@@ -30,11 +38,22 @@ function contextFor(scenario, settings, seed) {
 
 /**
  * One closed-loop window of `scenario` at `concurrency`, on a transport of its own.
- * @param {{ baseUrl: string, server: import("./server.ts").RunningServer,
- *   scenario: import("./scenarios.ts").Scenario, ctx: ReturnType<typeof contextFor>,
- *   concurrency: number, settings: Settings }} options
  */
-async function measureWindow({ baseUrl, server, scenario, ctx, concurrency, settings }) {
+async function measureWindow({
+  baseUrl,
+  server,
+  scenario,
+  ctx,
+  concurrency,
+  settings,
+}: {
+  baseUrl: string;
+  server: RunningServer;
+  scenario: Scenario;
+  ctx: ReturnType<typeof contextFor>;
+  concurrency: number;
+  settings: Settings;
+}) {
   const transport = createTransport(settings.clientKind, {
     baseUrl,
     concurrency,
@@ -59,11 +78,11 @@ async function measureWindow({ baseUrl, server, scenario, ctx, concurrency, sett
 
 /**
  * Sends one request and times its whole answer.
- * @param {import("./transport.ts").Transport} transport
- * @param {import("./transport.ts").BenchRequest} req
- * @returns {Promise<{ ms: number, status: number | null, error?: string }>}
  */
-async function firstAnswer(transport, req) {
+async function firstAnswer(
+  transport: Transport,
+  req: BenchRequest,
+): Promise<{ ms: number; status: number | null; error?: string }> {
   const t0 = performance.now();
   try {
     const res = await transport.send(req);
@@ -80,26 +99,33 @@ async function firstAnswer(transport, req) {
 /**
  * Measures scenarios against one server and address, each at every concurrency level; the first
  * scenario is the no-op baseline the ratios refer to.
- * @param {{ label: string, description: string, baseUrl: string,
- *   server: import("./server.ts").RunningServer, scenarios: import("./scenarios.ts").Scenario[],
- *   settings: Settings }} options
- * @returns {Promise<RunResult>}
  */
-export async function measureRun({ label, description, baseUrl, server, scenarios, settings }) {
-  /** @type {RunResult} */
-  const run = {
+export async function measureRun({
+  label,
+  description,
+  baseUrl,
+  server,
+  scenarios,
+  settings,
+}: {
+  label: string;
+  description: string;
+  baseUrl: string;
+  server: RunningServer;
+  scenarios: Scenario[];
+  settings: Settings;
+}): Promise<RunResult> {
+  const run: RunResult = {
     profile: label,
     description,
     server: { kind: server.kind, port: server.port, baseUrl },
     scenarios: [],
   };
-  /** @param {number} concurrency */
-  const transportFor = (concurrency) =>
+  const transportFor = (concurrency: number) =>
     createTransport(settings.clientKind, { baseUrl, concurrency, timeoutMs: settings.timeoutMs });
   for (const scenario of scenarios) {
     const ctx = contextFor(scenario, settings, settings.seed);
-    /** @type {Record<string, unknown> | undefined} */
-    let prepared;
+    let prepared: Record<string, unknown> | undefined;
     if (scenario.prepare) {
       const transport = transportFor(1);
       try {
@@ -108,8 +134,12 @@ export async function measureRun({ label, description, baseUrl, server, scenario
         transport.close();
       }
     }
-    /** @type {import("./report.ts").ScenarioResult} */
-    const result = { name: scenario.name, description: scenario.description, prepare: prepared, levels: [] };
+    const result: ScenarioResult = {
+      name: scenario.name,
+      description: scenario.description,
+      prepare: prepared,
+      levels: [],
+    };
     run.scenarios.push(result);
     // One request alone before any window: the first of a kind can load what later ones find in
     // memory (a namespace's vectors after a start, an isolate's caches). Measured and reported on
@@ -143,17 +173,27 @@ export async function measureRun({ label, description, baseUrl, server, scenario
  * pass's: a ratio per round, and their median (nearest rank: the lower middle of an even count).
  * On a shared machine the load of other programs drifts over minutes; rounds close in time see
  * about the same, where one window per scenario may not.
- * @param {{ baseUrl: string, server: import("./server.ts").RunningServer,
- *   baseline: import("./scenarios.ts").Scenario, scenario: import("./scenarios.ts").Scenario,
- *   concurrency: number, rounds: number,
- *   settings: Settings }} options
- * @returns {Promise<import("./report.ts").PairedResult>}
  */
-export async function measurePaired({ baseUrl, server, baseline, scenario, concurrency, rounds, settings }) {
+export async function measurePaired({
+  baseUrl,
+  server,
+  baseline,
+  scenario,
+  concurrency,
+  rounds,
+  settings,
+}: {
+  baseUrl: string;
+  server: RunningServer;
+  baseline: Scenario;
+  scenario: Scenario;
+  concurrency: number;
+  rounds: number;
+  settings: Settings;
+}): Promise<PairedResult> {
   // Another seed than the pass's: new queries, so no answer comes from a cache.
   const seed = settings.seed + 1;
-  /** @param {import("./scenarios.ts").Scenario} s */
-  const window = (s) =>
+  const window = (s: Scenario) =>
     measureWindow({
       baseUrl,
       server,
@@ -162,8 +202,7 @@ export async function measurePaired({ baseUrl, server, baseline, scenario, concu
       concurrency,
       settings,
     });
-  /** @type {import("./report.ts").PairedRound[]} */
-  const out = [];
+  const out: PairedRound[] = [];
   for (let i = 0; i < rounds; i++) {
     const noop = await window(baseline);
     const target = await window(scenario);

@@ -7,11 +7,11 @@ import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 /**
- * @param {string} entryPoint a .ts file
- * @param {string} prefix of the temporary folder's name
- * @returns {Promise<any>} the bundled module
+ * @param entryPoint a .ts file
+ * @param prefix of the temporary folder's name
+ * @returns the bundled module, typed by the caller as the entry point's own module type
  */
-export async function importBundled(entryPoint, prefix) {
+export async function importBundled<T>(entryPoint: string, prefix: string): Promise<T> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   try {
     const outfile = path.join(dir, "bundle.mjs");
@@ -24,7 +24,7 @@ export async function importBundled(entryPoint, prefix) {
       outfile,
       logLevel: "warning",
     });
-    return await import(pathToFileURL(outfile).href);
+    return (await import(pathToFileURL(outfile).href)) as T;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -4,10 +4,9 @@
 import { spawn } from "node:child_process";
 import { openSync } from "node:fs";
 
-/** @type {Set<() => Promise<void>>} */
-const cleanups = new Set();
-/** @type {Set<number>} process groups still alive, for the last-resort kill on exit */
-const liveGroups = new Set();
+const cleanups: Set<() => void | Promise<void>> = new Set();
+/** process groups still alive, for the last-resort kill on exit */
+const liveGroups: Set<number> = new Set();
 let interrupted = false;
 
 /** True once Ctrl-C (or SIGTERM, SIGHUP) arrived: failures after it are the shutdown's, not errors. */
@@ -17,9 +16,8 @@ export function wasInterrupted() {
 
 /**
  * Registers work to run at cleanup; returns a function that unregisters it.
- * @param {() => Promise<void>} fn
  */
-export function onCleanup(fn) {
+export function onCleanup(fn: () => void | Promise<void>) {
   cleanups.add(fn);
   return () => cleanups.delete(fn);
 }
@@ -43,8 +41,7 @@ export async function runCleanups() {
  */
 export function installSignalHandlers() {
   let stopping = false;
-  /** @param {NodeJS.Signals} signal */
-  const handler = (signal) => {
+  const handler = (signal: NodeJS.Signals) => {
     if (stopping) {
       killAllNow();
       process.exit(130);
@@ -54,7 +51,7 @@ export function installSignalHandlers() {
     process.stderr.write(`\n${signal}: stopping the servers this command started...\n`);
     void runCleanups().finally(() => process.exit(130));
   };
-  for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM", "SIGHUP"])) process.on(signal, handler);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, handler);
   // Last resort (an exception that skipped the cleanups): the exit handler can only be synchronous.
   process.on("exit", killAllNow);
 }
@@ -70,8 +67,7 @@ function killAllNow() {
   liveGroups.clear();
 }
 
-/** @param {number} pgid */
-function groupAlive(pgid) {
+function groupAlive(pgid: number) {
   try {
     process.kill(-pgid, 0);
     return true;
@@ -80,16 +76,13 @@ function groupAlive(pgid) {
   }
 }
 
-/** @param {number} ms */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Stops a process group: SIGTERM, then SIGKILL after `graceMs`; resolves once no process of the
  * group is left (so a restarted server never races the old one for its files or ports).
- * @param {number} pgid
- * @param {number} [graceMs]
  */
-export async function stopGroup(pgid, graceMs = 5000) {
+export async function stopGroup(pgid: number, graceMs: number = 5000) {
   try {
     process.kill(-pgid, "SIGTERM");
   } catch {
@@ -114,18 +107,18 @@ export async function stopGroup(pgid, graceMs = 5000) {
  * Starts a command as the leader of a new process group, its output appended to `logFile`.
  * `graceMs`: how long stopping waits after SIGTERM before SIGKILL (a command that stops children
  * of its own on SIGTERM needs longer than they do).
- * @param {string} command
- * @param {string[]} args
- * @param {{ cwd: string, env: NodeJS.ProcessEnv, logFile: string, graceMs?: number }} options
  */
-export function startGroup(command, args, { cwd, env, logFile, graceMs }) {
+export function startGroup(
+  command: string,
+  args: string[],
+  { cwd, env, logFile, graceMs }: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; graceMs?: number },
+) {
   const fd = openSync(logFile, "a");
   const child = spawn(command, args, { cwd, env, stdio: ["ignore", fd, fd], detached: true });
   const pgid = child.pid;
   if (pgid === undefined) throw new Error(`could not start ${command}`);
   liveGroups.add(pgid);
-  /** @type {{ code: number | null, signal: NodeJS.Signals | null } | null} */
-  let exited = null;
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   const exit = new Promise((resolve) => {
     child.on("exit", (code, signal) => {
       exited = { code, signal };
@@ -135,10 +128,8 @@ export function startGroup(command, args, { cwd, env, logFile, graceMs }) {
   const unregister = onCleanup(() => stopGroup(pgid, graceMs));
   return {
     pgid,
-    /** @returns {{ code: number | null, signal: NodeJS.Signals | null } | null} */
-    exited: () => exited,
-    /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
-    exit: /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */ (exit),
+    exited: (): { code: number | null; signal: NodeJS.Signals | null } | null => exited,
+    exit: exit as Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
     stop: async () => {
       unregister();
       await stopGroup(pgid, graceMs);
@@ -149,14 +140,14 @@ export function startGroup(command, args, { cwd, env, logFile, graceMs }) {
 /**
  * Runs a command to completion in its own process group; rejects on a non-zero exit or after
  * `timeoutMs` (the group is then killed). Output goes to `logFile`.
- * @param {string} command
- * @param {string[]} args
- * @param {{ cwd: string, env: NodeJS.ProcessEnv, logFile: string, timeoutMs: number }} options
  */
-export async function runGroup(command, args, options) {
+export async function runGroup(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; timeoutMs: number },
+) {
   const group = startGroup(command, args, options);
-  /** @type {NodeJS.Timeout | undefined} */
-  let handle;
+  let handle: NodeJS.Timeout | undefined;
   const timer = new Promise((resolve) => {
     handle = setTimeout(resolve, options.timeoutMs, "timeout");
   });
@@ -169,7 +160,7 @@ export async function runGroup(command, args, options) {
     );
   }
   await group.stop();
-  const { code, signal } = /** @type {{ code: number | null, signal: NodeJS.Signals | null }} */ (outcome);
+  const { code, signal } = outcome as { code: number | null; signal: NodeJS.Signals | null };
   if (code !== 0) {
     throw new Error(
       `${command} ${args.join(" ")} failed (${signal ?? `exit ${code}`}); log: ${options.logFile}`,

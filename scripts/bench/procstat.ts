@@ -6,13 +6,16 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 /** Clock ticks per second of /proc times (USER_HZ): 100 on every mainstream Linux build. */
 const TICKS_PER_SECOND = 100;
 
-/**
- * @typedef {{ at: number, machineBusy: number, machineTotal: number, cores: number,
- *   groups: Record<string, number>, self: number }} CpuSnapshot  (times in ms)
- */
+export type CpuSnapshot = {
+  at: number;
+  machineBusy: number;
+  machineTotal: number;
+  cores: number;
+  groups: Record<string, number>;
+  self: number;
+};
 
-/** @param {string} file */
-function readText(file) {
+function readText(file: string) {
   try {
     return readFileSync(file, "utf8");
   } catch {
@@ -22,20 +25,18 @@ function readText(file) {
 
 /**
  * Fields after the command name of /proc/<pid>/stat (the name may contain spaces and parentheses).
- * @param {string} stat
  */
-function statFields(stat) {
+function statFields(stat: string) {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
-/** @type {Map<number, string>} pid -> role; a pid's role never changes, so it is read once. */
-const roles = new Map();
+/** pid -> role; a pid's role never changes, so it is read once. */
+const roles: Map<number, string> = new Map();
 
 /**
- * @param {number} pid
- * @param {number} proxyPort the port wrangler serves on: its proxy workerd binds it
+ * @param proxyPort the port wrangler serves on: its proxy workerd binds it
  */
-function roleOf(pid, proxyPort) {
+function roleOf(pid: number, proxyPort: number) {
   const known = roles.get(pid);
   if (known) return known;
   const cmdline = (readText(`/proc/${pid}/cmdline`) ?? "").split("\0");
@@ -54,10 +55,9 @@ function roleOf(pid, proxyPort) {
 
 /**
  * CPU times now: per role within the process group `pgid` (when given), this process, and the machine.
- * @param {{ pgid?: number, proxyPort?: number }} [server]
- * @returns {CpuSnapshot | null} null where /proc is unavailable
+ * @returns null where /proc is unavailable
  */
-export function cpuSnapshot(server = {}) {
+export function cpuSnapshot(server: { pgid?: number; proxyPort?: number } = {}): CpuSnapshot | null {
   const stat = readText("/proc/stat");
   if (stat === null) return null;
   const cpuLine = stat.split("\n").find((l) => l.startsWith("cpu "));
@@ -66,8 +66,7 @@ export function cpuSnapshot(server = {}) {
   const total = nums.slice(0, 8).reduce((a, b) => a + b, 0);
   const busy = total - (nums[3] ?? 0) - (nums[4] ?? 0);
   const cores = stat.split("\n").filter((l) => /^cpu\d+ /.test(l)).length || 1;
-  /** @type {Record<string, number>} */
-  const groups = {};
+  const groups: Record<string, number> = {};
   if (server.pgid !== undefined) {
     for (const entry of readdirSync("/proc")) {
       if (!/^\d+$/.test(entry)) continue;
@@ -94,22 +93,17 @@ export function cpuSnapshot(server = {}) {
 /**
  * What happened between two snapshots, per request where `requests` is given.
  * Processes that exited in between are not counted (their time is gone from /proc).
- * @param {CpuSnapshot | null} a
- * @param {CpuSnapshot | null} b
- * @param {number} requests
  */
-export function cpuDelta(a, b, requests) {
+export function cpuDelta(a: CpuSnapshot | null, b: CpuSnapshot | null, requests: number) {
   if (!a || !b) return null;
   const wallMs = b.at - a.at;
-  /** @type {Record<string, number>} */
-  const serverMs = {};
+  const serverMs: Record<string, number> = {};
   for (const [role, ms] of Object.entries(b.groups)) serverMs[role] = ms - (a.groups[role] ?? 0);
   const serverTotal = Object.values(serverMs).reduce((s, v) => s + v, 0);
   const clientMs = b.self - a.self;
   const machineBusyMs = b.machineBusy - a.machineBusy;
-  const perRequestUs = (/** @type {number} */ ms) => (requests > 0 ? (ms * 1000) / requests : NaN);
-  /** @type {Record<string, number>} */
-  const serverUsPerRequest = {};
+  const perRequestUs = (ms: number) => (requests > 0 ? (ms * 1000) / requests : NaN);
+  const serverUsPerRequest: Record<string, number> = {};
   for (const [role, ms] of Object.entries(serverMs)) serverUsPerRequest[role] = perRequestUs(ms);
   return {
     wallMs,
@@ -128,12 +122,9 @@ export function cpuDelta(a, b, requests) {
 
 /**
  * Pids of the process group's Worker runtime (the workerd that does not serve the proxy port).
- * @param {number} pgid
- * @param {number} proxyPort
  */
-export function workerPids(pgid, proxyPort) {
-  /** @type {number[]} */
-  const pids = [];
+export function workerPids(pgid: number, proxyPort: number) {
+  const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const text = readText(`/proc/${entry}/stat`);
@@ -145,12 +136,9 @@ export function workerPids(pgid, proxyPort) {
 
 /**
  * TCP ports the process listens on at 127.0.0.1 (from /proc/net/tcp and its socket fds).
- * @param {number} pid
- * @returns {number[]}
  */
-export function listeningPorts(pid) {
-  /** @type {Set<string>} */
-  const inodes = new Set();
+export function listeningPorts(pid: number): number[] {
+  const inodes: Set<string> = new Set();
   let fds = [];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
@@ -165,8 +153,7 @@ export function listeningPorts(pid) {
       // Closed meanwhile.
     }
   }
-  /** @type {number[]} */
-  const ports = [];
+  const ports: number[] = [];
   for (const line of (readText("/proc/net/tcp") ?? "").split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     // local_address rem_address st ... inode: 0100007F:PORT, state 0A = LISTEN

@@ -1,26 +1,57 @@
 // Bench output: ratios to each server run's no-op baseline, the plain-text tables and the JSON.
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { LoadResult } from "./load.ts";
 import { ratio, STAGES } from "./stats.ts";
 
-/**
- * @typedef {import("./load.ts").LoadResult} LoadResult
- * @typedef {LoadResult & { ratios: Record<string, number> }} LevelResult
- * @typedef {{ name: string, description: string, prepare?: unknown, levels: LevelResult[],
- *   firstAnswer?: { ms: number, status: number | null, error?: string } }} ScenarioResult
- * @typedef {import("./report.ts").PairedRound} PairedRound
- * @typedef {import("./report.ts").PairedResult} PairedResult
- * @typedef {{ profile: string, description: string, server: { kind: string, port: number, baseUrl: string },
- *   scenarios: ScenarioResult[], paired?: PairedResult }} RunResult
- */
+export type PairedRound = {
+  noop: number;
+  target: number;
+  ratio: number;
+  noopWorkerUs: number | null;
+  targetWorkerUs: number | null;
+};
+
+export type PairedResult = {
+  scenario: string;
+  concurrency: number;
+  rounds: PairedRound[];
+  median: number;
+};
+
+/** The fields of a bench run that the target lines read. */
+export type TargetRun = {
+  profile: string;
+  scenarios: {
+    name: string;
+    levels: { concurrency: number; latencyMs: { p50: number }; ratios: { throughput?: number } }[];
+  }[];
+  paired?: PairedResult;
+};
+
+export type LevelResult = LoadResult & { ratios: Record<string, number> };
+
+export type ScenarioResult = {
+  name: string;
+  description: string;
+  prepare?: unknown;
+  levels: LevelResult[];
+  firstAnswer?: { ms: number; status: number | null; error?: string };
+};
+
+export type RunResult = {
+  profile: string;
+  description: string;
+  server: { kind: string; port: number; baseUrl: string };
+  scenarios: ScenarioResult[];
+  paired?: PairedResult;
+};
 
 /**
  * Ratios of a result to the same run's no-op result at the same concurrency: throughput (higher
  * is better, 1.0 = as fast as the no-op) and latencies (lower is better, 1.0 = as fast).
- * @param {LoadResult} result
- * @param {LoadResult | undefined} noop
  */
-export function ratiosTo(result, noop) {
+export function ratiosTo(result: LoadResult, noop: LoadResult | undefined) {
   return {
     throughput: ratio(result.throughput, noop?.throughput),
     mean: ratio(result.latencyMs.mean, noop?.latencyMs.mean),
@@ -33,27 +64,21 @@ export function ratiosTo(result, noop) {
   };
 }
 
-/** @param {number} v */
-function num(v) {
+function num(v: number) {
   if (!Number.isFinite(v)) return "-";
   if (Math.abs(v) >= 100) return v.toFixed(0);
   if (Math.abs(v) >= 10) return v.toFixed(1);
   return v.toFixed(2);
 }
 
-/** @param {number} v */
-const times = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : "-");
+const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : "-");
 
 /**
  * An aligned table: the first `left` columns left-aligned, the rest right-aligned.
- * @param {string[]} headers
- * @param {string[][]} rows
- * @param {number} [left]
  */
-export function table(headers, rows, left = 2) {
+export function table(headers: string[], rows: string[][], left: number = 2) {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  /** @param {string[]} cells */
-  const line = (cells) =>
+  const line = (cells: string[]) =>
     cells
       .map((c, i) => (i < left ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
       .join("  ")
@@ -61,11 +86,7 @@ export function table(headers, rows, left = 2) {
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-/**
- * @param {RunResult[]} runs
- * @param {(run: RunResult, s: ScenarioResult, r: LevelResult) => string[]} cells
- */
-function rowsOf(runs, cells) {
+function rowsOf(runs: RunResult[], cells: (run: RunResult, s: ScenarioResult, r: LevelResult) => string[]) {
   return runs.flatMap((run) =>
     run.scenarios.flatMap((s) =>
       s.levels.map((r) => [run.profile, s.name, String(r.concurrency), ...cells(run, s, r)]),
@@ -73,8 +94,7 @@ function rowsOf(runs, cells) {
   );
 }
 
-/** @param {RunResult[]} runs */
-export function throughputTable(runs) {
+export function throughputTable(runs: RunResult[]) {
   return table(
     [
       "run",
@@ -109,8 +129,7 @@ export function throughputTable(runs) {
   );
 }
 
-/** @param {RunResult[]} runs */
-export function stageTable(runs) {
+export function stageTable(runs: RunResult[]) {
   const stages = STAGES.filter((stage) =>
     runs.some((run) => run.scenarios.some((s) => s.levels.some((r) => r.serverTiming[stage]))),
   );
@@ -125,8 +144,7 @@ export function stageTable(runs) {
   );
 }
 
-/** @param {RunResult[]} runs */
-export function cpuTable(runs) {
+export function cpuTable(runs: RunResult[]) {
   return table(
     [
       "run",
@@ -144,7 +162,7 @@ export function cpuTable(runs) {
     ],
     rowsOf(runs, (_run, _s, r) => {
       const cpu = r.cpu;
-      const us = (/** @type {string} */ role) => num(cpu?.serverUsPerRequest[role] ?? NaN);
+      const us = (role: string) => num(cpu?.serverUsPerRequest[role] ?? NaN);
       return [
         num(cpu?.clientUsPerRequest ?? NaN),
         us("node"),
@@ -163,11 +181,9 @@ export function cpuTable(runs) {
 
 /**
  * Failures and notes, one line each, for the rows that had any.
- * @param {RunResult[]} runs
  */
-export function problemLines(runs) {
-  /** @type {string[]} */
-  const lines = [];
+export function problemLines(runs: RunResult[]) {
+  const lines: string[] = [];
   for (const run of runs) {
     for (const s of run.scenarios) {
       for (const r of s.levels) {
@@ -185,10 +201,14 @@ export function problemLines(runs) {
   return lines;
 }
 
-/** @param {{ files: { name: string, bytes: number }[], totalBytes: number, uploadBytes: number,
- *   uploadGzipBytes: number, wranglerReported: { upload: string, gzip: string } | null }} bundle */
-export function bundleLines(bundle) {
-  const kib = (/** @type {number} */ b) => `${(b / 1024).toFixed(1)} KiB`;
+export function bundleLines(bundle: {
+  files: { name: string; bytes: number }[];
+  totalBytes: number;
+  uploadBytes: number;
+  uploadGzipBytes: number;
+  wranglerReported: { upload: string; gzip: string } | null;
+}) {
+  const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
   return [
     `deploy bundle (wrangler deploy --dry-run): upload ${kib(bundle.uploadBytes)}, gzip ${kib(bundle.uploadGzipBytes)}` +
       (bundle.wranglerReported
@@ -201,16 +221,14 @@ export function bundleLines(bundle) {
 /**
  * Each scenario's first request, sent alone before its windows: a cold start (an index loading
  * its vectors, empty isolate caches) shows here instead of inside a window.
- * @param {RunResult[]} runs
- * @returns {string[]}
  */
-function firstAnswerLines(runs) {
+function firstAnswerLines(runs: RunResult[]): string[] {
   const out = [];
   for (const run of runs) {
     const parts = run.scenarios
       .filter((s) => s.firstAnswer && s.name !== "noop")
       .map((s) => {
-        const f = /** @type {NonNullable<ScenarioResult["firstAnswer"]>} */ (s.firstAnswer);
+        const f = s.firstAnswer as NonNullable<ScenarioResult["firstAnswer"]>;
         const outcome =
           f.status === null ? ` (${f.error ?? "no answer"})` : f.status === 200 ? "" : ` (${f.status})`;
         return `${s.name} ${num(f.ms)} ms${outcome}`;
@@ -224,10 +242,8 @@ function firstAnswerLines(runs) {
 /**
  * The hybrid search target (docs/performance.md): a miss over 10,000 chunks at the highest
  * concurrency measured, as a ratio to the no-op's throughput, and its p50 at concurrency 1.
- * @param {RunResult[]} runs
- * @returns {string[]}
  */
-export function targetLines(runs) {
+export function targetLines(runs: TargetRun[]): string[] {
   const out = [];
   for (const run of runs) {
     const hybrid = run.scenarios.find((s) => s.name === "miss-hybrid-10k");
@@ -260,15 +276,16 @@ export function targetLines(runs) {
   return out;
 }
 
-/**
- * @param {{ runs: RunResult[], bundle: Parameters<typeof bundleLines>[0],
- *   datasets: Record<string, { namespace: string, documents: number, chunks: number, seconds: number }>,
- *   machine: { cpus: number, loadAvgStart: number[], loadAvgEnd: number[] },
- *   options?: { localObservability?: string } }} report
- * @param {string} jsonFile
- * @returns {string}
- */
-export function renderReport(report, jsonFile) {
+export function renderReport(
+  report: {
+    runs: RunResult[];
+    bundle: Parameters<typeof bundleLines>[0];
+    datasets: Record<string, { namespace: string; documents: number; chunks: number; seconds: number }>;
+    machine: { cpus: number; loadAvgStart: number[]; loadAvgEnd: number[] };
+    options?: { localObservability?: string };
+  },
+  jsonFile: string,
+): string {
   const out = [];
   out.push(
     "",
@@ -316,11 +333,7 @@ export function renderReport(report, jsonFile) {
   return out.join("\n");
 }
 
-/**
- * @param {string} file
- * @param {unknown} data
- */
-export async function writeJson(file, data) {
+export async function writeJson(file: string, data: unknown) {
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
 }

@@ -3,29 +3,25 @@
 // row in SCENARIOS; each profile's no-op baseline runs first so every figure has a same-server
 // reference. Scenarios marked `direct` are measured a second time against the Worker's own socket
 // behind wrangler's dev proxy (with that path's own no-op baseline).
+import type { Vocabulary } from "./corpus.ts";
 import { queryStream } from "./corpus.ts";
+import type { BenchRequest, BenchResponse, Transport } from "./transport.ts";
 
-/**
- * @typedef {import("./transport.ts").BenchRequest} BenchRequest
- * @typedef {import("./transport.ts").BenchResponse} BenchResponse
- * @typedef {import("./transport.ts").Transport} Transport
- * @typedef {{ adminKey: string, namespace: string, vocabulary: import("./corpus.ts").Vocabulary,
- *   seed: number }} ScenarioContext
- * @typedef {{
- *   name: string,
- *   profile: string,
- *   description: string,
- *   dataset?: string,
- *   expectStatus?: number,
- *   requests: (ctx: ScenarioContext) => () => BenchRequest,
- *   check: (res: BenchResponse) => string | null,
- *   note?: (res: BenchResponse) => string | null,
- *   prepare?: (send: Transport["send"], ctx: ScenarioContext) => Promise<Record<string, unknown>>,
- *   groups: string[],
- *   direct?: boolean,
- * }} Scenario
- * @typedef {{ server: "wrangler" | "trivial", vars?: Record<string, string>, description: string }} Profile
- */
+export type ScenarioContext = { adminKey: string; namespace: string; vocabulary: Vocabulary; seed: number };
+export type Scenario = {
+  name: string;
+  profile: string;
+  description: string;
+  dataset?: string;
+  expectStatus?: number;
+  requests: (ctx: ScenarioContext) => () => BenchRequest;
+  check: (res: BenchResponse) => string | null;
+  note?: (res: BenchResponse) => string | null;
+  prepare?: (send: Transport["send"], ctx: ScenarioContext) => Promise<Record<string, unknown>>;
+  groups: string[];
+  direct?: boolean;
+};
+export type Profile = { server: "wrangler" | "trivial"; vars?: Record<string, string>; description: string };
 
 /** The quickstart query: a realistic, stable request for the hit scenarios. */
 export const HIT_QUERY = "how do plants turn sunlight into energy";
@@ -37,8 +33,7 @@ const LONG_TTL = { RESULT_CACHE_TTL_SECONDS: "3600" };
 // terminal, a cost production does not pay, and seeding writes one info line per document.
 const QUIET = { LOG_LEVEL: "warn" };
 
-/** @type {Record<string, Profile>} */
-export const PROFILES = {
+export const PROFILES: Record<string, Profile> = {
   trivial: { server: "trivial", description: "a trivial Node HTTP server (the client alone)" },
   default: {
     server: "wrangler",
@@ -53,20 +48,16 @@ export const PROFILES = {
   },
 };
 
-/** @param {ScenarioContext} ctx */
-const auth = (ctx) => ({ authorization: `Bearer ${ctx.adminKey}` });
-/** @param {ScenarioContext} ctx */
-const searchPath = (ctx) => `/v1/namespaces/${ctx.namespace}/search`;
+const auth = (ctx: ScenarioContext) => ({ authorization: `Bearer ${ctx.adminKey}` });
+const searchPath = (ctx: ScenarioContext) => `/v1/namespaces/${ctx.namespace}/search`;
 
 /**
  * Checks a search answer: the cache layer the scenario is about, the body's cache field, and no
  * degradation (a degraded answer measures a different path).
- * @param {string} xCache
- * @param {"hit" | "miss"} cache
  */
-function searchCheck(xCache, cache) {
+function searchCheck(xCache: string, cache: "hit" | "miss") {
   const marker = `"cache":"${cache}"`;
-  return (/** @type {BenchResponse} */ res) => {
+  return (res: BenchResponse) => {
     if (res.xCache !== xCache) return `x-cache ${res.xCache ?? "(none)"}, expected ${xCache}`;
     if (!res.body.includes(marker)) return `body without ${marker}`;
     if (!res.body.includes('"degraded":[]')) return "degraded answer";
@@ -74,21 +65,20 @@ function searchCheck(xCache, cache) {
   };
 }
 
-/** @param {BenchResponse} res */
-const emptyResults = (res) => (res.body.startsWith('{"results":[]') ? "no results" : null);
+const emptyResults = (res: BenchResponse) => (res.body.startsWith('{"results":[]') ? "no results" : null);
 
-/** @param {number} ms */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Repeats a request until its answer comes from `layer` (the first is a miss that fills the cache;
  * answers computed right after a write are not stored, so that may take a moment).
- * @param {Transport["send"]} send
- * @param {BenchRequest} req
- * @param {string | string[]} layer
- * @param {number} [timeoutMs]
  */
-export async function primeUntil(send, req, layer, timeoutMs = 30_000) {
+export async function primeUntil(
+  send: Transport["send"],
+  req: BenchRequest,
+  layer: string | string[],
+  timeoutMs: number = 30_000,
+) {
   const layers = Array.isArray(layer) ? layer : [layer];
   const started = performance.now();
   for (let attempt = 1; ; attempt++) {
@@ -109,32 +99,32 @@ export async function primeUntil(send, req, layer, timeoutMs = 30_000) {
 /**
  * Waits until a namespace's last write has settled: a repeated search is answered from a cache
  * (answers computed within RESULT_CACHE_SETTLE_MS of a write are not stored).
- * @param {Transport["send"]} send
- * @param {ScenarioContext} ctx
  */
-export function waitSettled(send, ctx) {
+export function waitSettled(send: Transport["send"], ctx: ScenarioContext) {
   const req = fixedSearch({ query: "settle probe", mode: "keyword", topK: 1 })(ctx)();
   return primeUntil(send, req, ["isolate", "cache-api"], 60_000);
 }
 
 /**
  * A search with the same body on every request.
- * @param {Record<string, unknown>} body
  */
-function fixedSearch(body) {
-  return (/** @type {ScenarioContext} */ ctx) => {
-    /** @type {BenchRequest} */
-    const req = { method: "POST", path: searchPath(ctx), headers: auth(ctx), body: JSON.stringify(body) };
+function fixedSearch(body: Record<string, unknown>) {
+  return (ctx: ScenarioContext) => {
+    const req: BenchRequest = {
+      method: "POST",
+      path: searchPath(ctx),
+      headers: auth(ctx),
+      body: JSON.stringify(body),
+    };
     return () => req;
   };
 }
 
 /**
  * Searches with a new query every request, result cache bypassed.
- * @param {"keyword" | "vector" | "hybrid"} mode
  */
-function variedSearch(mode) {
-  return (/** @type {ScenarioContext} */ ctx) => {
+function variedSearch(mode: "keyword" | "vector" | "hybrid") {
+  return (ctx: ScenarioContext) => {
     const next = queryStream(ctx.vocabulary, ctx.seed);
     const path = searchPath(ctx);
     const headers = auth(ctx);
@@ -148,11 +138,12 @@ function variedSearch(mode) {
 }
 
 /**
- * @param {"keyword" | "vector" | "hybrid"} mode
- * @param {"1k" | "10k" | "100k"} [dataset] 1k: the default group; larger ones: "scale" (10k), "scale-100k"
- * @returns {Scenario}
+ * @param [dataset] 1k: the default group; larger ones: "scale" (10k), "scale-100k"
  */
-function missScenario(mode, dataset = "1k") {
+function missScenario(
+  mode: "keyword" | "vector" | "hybrid",
+  dataset: "1k" | "10k" | "100k" = "1k",
+): Scenario {
   return {
     name: dataset === "1k" ? `miss-${mode}` : `miss-${mode}-${dataset}`,
     profile: "default",
@@ -165,8 +156,7 @@ function missScenario(mode, dataset = "1k") {
   };
 }
 
-/** @type {Scenario} */
-const hitIsolate = {
+const hitIsolate: Scenario = {
   name: "hit-isolate",
   profile: "default",
   dataset: "1k",
@@ -178,15 +168,17 @@ const hitIsolate = {
   direct: true,
 };
 
-/** @type {Scenario[]} */
-export const SCENARIOS = [
+export const SCENARIOS: Scenario[] = [
   {
     name: "client-ceiling",
     profile: "trivial",
     description: "POST answered with a fixed 12 KB body by a trivial Node server: the client's own limit",
     requests: () => {
-      /** @type {BenchRequest} */
-      const req = { method: "POST", path: "/payload", body: JSON.stringify({ query: HIT_QUERY }) };
+      const req: BenchRequest = {
+        method: "POST",
+        path: "/payload",
+        body: JSON.stringify({ query: HIT_QUERY }),
+      };
       return () => req;
     },
     check: searchCheck("isolate", "hit"),
@@ -220,8 +212,7 @@ export const SCENARIOS = [
     description: "GET /v1/bench-probe with a valid key: the /v1 middleware chain and key check, then a 404",
     expectStatus: 404,
     requests: (ctx) => {
-      /** @type {BenchRequest} */
-      const req = { method: "GET", path: "/v1/bench-probe", headers: auth(ctx) };
+      const req: BenchRequest = { method: "GET", path: "/v1/bench-probe", headers: auth(ctx) };
       return () => req;
     },
     check: (res) => (res.body.includes('"code":"not_found"') ? null : "not a not_found problem"),
@@ -234,8 +225,7 @@ export const SCENARIOS = [
     description: "GET /v1/bench-probe without a key: the middleware chain up to a 401",
     expectStatus: 401,
     requests: () => {
-      /** @type {BenchRequest} */
-      const req = { method: "GET", path: "/v1/bench-probe" };
+      const req: BenchRequest = { method: "GET", path: "/v1/bench-probe" };
       return () => req;
     },
     check: (res) => (res.body.includes('"code":"unauthorized"') ? null : "not an unauthorized problem"),
@@ -255,17 +245,14 @@ export const SCENARIOS = [
 
 /**
  * The no-op baseline of a profile: GET /healthz.
- * @param {string} profile
- * @returns {Scenario}
  */
-export function baselineScenario(profile) {
+export function baselineScenario(profile: string): Scenario {
   return {
     name: "noop",
     profile,
     description: "GET /healthz: no auth, no bindings (the runtime's ceiling)",
     requests: () => {
-      /** @type {BenchRequest} */
-      const req = { method: "GET", path: "/healthz" };
+      const req: BenchRequest = { method: "GET", path: "/healthz" };
       return () => req;
     },
     check: (res) => (res.body === '{"status":"ok"}' ? null : "unexpected body"),
@@ -276,10 +263,9 @@ export function baselineScenario(profile) {
 
 /**
  * Resolves --scenarios: names and group names ("default", "diagnostics", "all"), comma-separated.
- * @param {string} list
- * @returns {Scenario[]} in table order
+ * @returns in table order
  */
-export function selectScenarios(list) {
+export function selectScenarios(list: string): Scenario[] {
   const wanted = list
     .split(",")
     .map((s) => s.trim())

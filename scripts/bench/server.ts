@@ -14,7 +14,7 @@ import { runGroup, startGroup } from "./processes.ts";
 import { listeningPorts, workerPids } from "./procstat.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const PORT_RANGE = /** @type {const} */ ([8790, 8799]);
+export const PORT_RANGE = [8790, 8799] as const;
 
 /**
  * wrangler dev streams every invocation's trace events (the request, each Durable Object, D1, KV
@@ -32,9 +32,14 @@ function wranglerEnv() {
 
 /**
  * A fresh temporary workspace with a snapshot of wrangler.toml and the migrations.
- * @returns {{ dir: string, stateDir: string, bundleDir: string, configFile: string, logsDir: string }}
  */
-export function createWorkspace() {
+export function createWorkspace(): {
+  dir: string;
+  stateDir: string;
+  bundleDir: string;
+  configFile: string;
+  logsDir: string;
+} {
   const dir = mkdtempSync(path.join(os.tmpdir(), "edgesearch-bench-"));
   cpSync(path.join(ROOT, "wrangler.toml"), path.join(dir, "wrangler.toml"));
   cpSync(path.join(ROOT, "migrations"), path.join(dir, "migrations"), { recursive: true });
@@ -47,17 +52,15 @@ export function createWorkspace() {
   };
 }
 
-/** @param {{ dir: string }} workspace */
-export function removeWorkspace(workspace) {
+export function removeWorkspace(workspace: { dir: string }) {
   rmSync(workspace.dir, { recursive: true, force: true });
 }
 
 /**
  * Builds the deploy bundle and measures it: every output file, the upload (modules without source
  * maps and the README wrangler adds) raw and gzipped, and wrangler's own "Total Upload" line.
- * @param {ReturnType<typeof createWorkspace>} workspace
  */
-export async function buildBundle(workspace) {
+export async function buildBundle(workspace: ReturnType<typeof createWorkspace>) {
   const logFile = path.join(workspace.logsDir, "build.log");
   await runGroup("wrangler", ["deploy", "--dry-run", "--outdir", workspace.bundleDir], {
     cwd: ROOT,
@@ -77,12 +80,11 @@ export async function buildBundle(workspace) {
     totalBytes: files.reduce((sum, f) => sum + f.bytes, 0),
     uploadBytes: modules.reduce((sum, f) => sum + f.bytes, 0),
     uploadGzipBytes: gzipBytes,
-    wranglerReported: reported ? { upload: reported[1], gzip: reported[2] } : null,
+    wranglerReported: reported ? { upload: reported[1] ?? "", gzip: reported[2] ?? "" } : null,
   };
 }
 
-/** @param {ReturnType<typeof createWorkspace>} workspace */
-export async function applyMigrations(workspace) {
+export async function applyMigrations(workspace: ReturnType<typeof createWorkspace>) {
   await runGroup(
     "wrangler",
     ["d1", "migrations", "apply", "DB", "--local", "--persist-to", workspace.stateDir],
@@ -97,12 +99,9 @@ export async function applyMigrations(workspace) {
 
 /**
  * The first `count` free ports of the bench's range, skipping `exclude`.
- * @param {number} count
- * @param {number[]} [exclude]
  */
-export async function freePorts(count, exclude = []) {
-  /** @type {number[]} */
-  const found = [];
+export async function freePorts(count: number, exclude: number[] = []) {
+  const found: number[] = [];
   for (let port = PORT_RANGE[0]; port <= PORT_RANGE[1] && found.length < count; port++) {
     if (!exclude.includes(port) && (await portFree(port))) found.push(port);
   }
@@ -117,14 +116,9 @@ export function randomAdminKey() {
   return `bench_${randomBytes(24).toString("base64url")}`;
 }
 
-/** @param {number} ms */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * @param {string} logFile
- * @param {number} lines
- */
-export function logTail(logFile, lines = 30) {
+export function logTail(logFile: string, lines: number = 30) {
   try {
     return readFileSync(logFile, "utf8").split("\n").slice(-lines).join("\n");
   } catch {
@@ -134,12 +128,13 @@ export function logTail(logFile, lines = 30) {
 
 /**
  * Polls GET /healthz until it answers 200; fails early when the server exits.
- * @param {string} baseUrl
- * @param {{ exited: () => unknown }} group
- * @param {string} logFile
- * @param {number} timeoutMs
  */
-async function waitHealthy(baseUrl, group, logFile, timeoutMs) {
+async function waitHealthy(
+  baseUrl: string,
+  group: { exited: () => unknown },
+  logFile: string,
+  timeoutMs: number,
+) {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (group.exited())
@@ -158,19 +153,24 @@ async function waitHealthy(baseUrl, group, logFile, timeoutMs) {
   );
 }
 
-/**
- * @typedef {{ kind: string, baseUrl: string, port: number, pgid: number, proxyPort: number,
- *   directUrl: string | null, logFile: string, stop: () => Promise<void>, inspectorPort?: number }} RunningServer
- */
+export type RunningServer = {
+  kind: string;
+  baseUrl: string;
+  port: number;
+  pgid: number;
+  proxyPort: number;
+  directUrl: string | null;
+  logFile: string;
+  stop: () => Promise<void>;
+  inspectorPort?: number;
+};
 
 /**
  * The Worker's own socket behind wrangler's dev proxy (found among the Worker runtime's loopback
  * listeners by asking each for /healthz), or null. Requests sent there skip the proxy workerd and
  * wrangler's request logging, two costs a deployed Worker does not have.
- * @param {number} pgid
- * @param {number} proxyPort
  */
-async function findDirectUrl(pgid, proxyPort) {
+async function findDirectUrl(pgid: number, proxyPort: number) {
   for (const pid of workerPids(pgid, proxyPort)) {
     for (const port of listeningPorts(pid)) {
       try {
@@ -187,11 +187,22 @@ async function findDirectUrl(pgid, proxyPort) {
 
 /**
  * Serves the built Worker with `wrangler dev --local`; `vars` are passed as --var.
- * @param {{ workspace: ReturnType<typeof createWorkspace>, adminKey: string, vars: Record<string, string>,
- *   port?: number, inspectorPort?: number, label: string }} options
- * @returns {Promise<RunningServer>}
  */
-export async function startWrangler({ workspace, adminKey, vars, port, inspectorPort: inspector, label }) {
+export async function startWrangler({
+  workspace,
+  adminKey,
+  vars,
+  port,
+  inspectorPort: inspector,
+  label,
+}: {
+  workspace: ReturnType<typeof createWorkspace>;
+  adminKey: string;
+  vars: Record<string, string>;
+  port?: number;
+  inspectorPort?: number;
+  label: string;
+}): Promise<RunningServer> {
   const [httpPort, inspectorPort] =
     port === undefined ? await freePorts(2) : [port, inspector ?? (await freePorts(1, [port]))[0]];
   if (httpPort === undefined || inspectorPort === undefined) throw new Error("no free port");
@@ -250,10 +261,16 @@ export async function startWrangler({ workspace, adminKey, vars, port, inspector
 
 /**
  * A trivial Node HTTP server in its own process: what the client alone can do on this machine.
- * @param {{ workspace: ReturnType<typeof createWorkspace>, port?: number, label: string }} options
- * @returns {Promise<RunningServer>}
  */
-export async function startTrivial({ workspace, port, label }) {
+export async function startTrivial({
+  workspace,
+  port,
+  label,
+}: {
+  workspace: ReturnType<typeof createWorkspace>;
+  port?: number;
+  label: string;
+}): Promise<RunningServer> {
   const [httpPort] = port === undefined ? await freePorts(1) : [port];
   if (httpPort === undefined) throw new Error("no free port");
   const logFile = path.join(workspace.logsDir, `${label}.log`);

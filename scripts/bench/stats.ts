@@ -5,20 +5,25 @@ export const STAGES = ["auth", "cache", "embed", "vector", "keyword", "fuse", "h
 
 /**
  * Nearest-rank percentile of ascending-sorted values.
- * @param {Float64Array | number[]} sorted
- * @param {number} p in [0, 100]
+ * @param p in [0, 100]
  */
-export function percentileOf(sorted, p) {
+export function percentileOf(sorted: Float64Array | number[], p: number) {
   if (sorted.length === 0) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? NaN;
 }
 
 /**
- * @param {number[]} latencies milliseconds, any order
- * @returns {{ count: number, mean: number, p50: number, p95: number, p99: number, max: number }}
+ * @param latencies milliseconds, any order
  */
-export function summarizeLatencies(latencies) {
+export function summarizeLatencies(latencies: number[]): {
+  count: number;
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+} {
   const sorted = Float64Array.from(latencies).sort();
   let sum = 0;
   for (const v of sorted) sum += v;
@@ -34,10 +39,11 @@ export function summarizeLatencies(latencies) {
 
 /**
  * Adds the durations of a Server-Timing header ("embed;dur=2.0, total;dur=11.0") to `into`.
- * @param {string | undefined} header
- * @param {Map<string, { sum: number, count: number }>} into
  */
-export function addServerTiming(header, into) {
+export function addServerTiming(
+  header: string | undefined,
+  into: Map<string, { sum: number; count: number }>,
+) {
   if (!header) return;
   for (const part of header.split(",")) {
     const semi = part.indexOf(";");
@@ -57,16 +63,15 @@ export function addServerTiming(header, into) {
 
 /**
  * Mean duration per stage over the responses that carried it, known stages first.
- * @param {Map<string, { sum: number, count: number }>} sums
- * @returns {Record<string, { meanMs: number, responses: number }>}
  */
-export function stageMeans(sums) {
+export function stageMeans(
+  sums: Map<string, { sum: number; count: number }>,
+): Record<string, { meanMs: number; responses: number }> {
   const names = [
     ...STAGES.filter((s) => sums.has(s)),
     ...[...sums.keys()].filter((s) => !STAGES.includes(s)),
   ];
-  /** @type {Record<string, { meanMs: number, responses: number }>} */
-  const out = {};
+  const out: Record<string, { meanMs: number; responses: number }> = {};
   for (const name of names) {
     const entry = sums.get(name);
     if (entry) out[name] = { meanMs: entry.sum / entry.count, responses: entry.count };
@@ -76,10 +81,8 @@ export function stageMeans(sums) {
 
 /**
  * value / baseline, or NaN when either is missing.
- * @param {number | undefined} value
- * @param {number | undefined} baseline
  */
-export function ratio(value, baseline) {
+export function ratio(value: number | undefined, baseline: number | undefined) {
   if (value === undefined || baseline === undefined || !Number.isFinite(value) || !(baseline > 0)) return NaN;
   return value / baseline;
 }

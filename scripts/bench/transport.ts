@@ -3,31 +3,28 @@
 // behind the global fetch) does on loopback, so it is the default; "fetch" stays for comparison.
 import http from "node:http";
 
-/**
- * @typedef {{ method: string, path: string, headers?: Record<string, string>, body?: string }} BenchRequest
- * @typedef {{ status: number, xCache: string | undefined, serverTiming: string | undefined,
- *   body: string }} BenchResponse
- * @typedef {{ send: (req: BenchRequest) => Promise<BenchResponse>, close: () => void }} Transport
- */
+export type BenchRequest = { method: string; path: string; headers?: Record<string, string>; body?: string };
 
-export const TRANSPORTS = /** @type {const} */ (["http", "fetch"]);
+export type BenchResponse = {
+  status: number;
+  xCache: string | undefined;
+  serverTiming: string | undefined;
+  body: string;
+};
 
-/**
- * @param {"http" | "fetch"} kind
- * @param {{ baseUrl: string, concurrency: number, timeoutMs: number }} options
- * @returns {Transport}
- */
-export function createTransport(kind, options) {
+export type Transport = { send: (req: BenchRequest) => Promise<BenchResponse>; close: () => void };
+
+export const TRANSPORTS = ["http", "fetch"] as const;
+
+export function createTransport(
+  kind: "http" | "fetch",
+  options: { baseUrl: string; concurrency: number; timeoutMs: number },
+): Transport {
   return kind === "fetch" ? fetchTransport(options) : httpTransport(options);
 }
 
-/**
- * @param {BenchRequest} req
- * @returns {Record<string, string | number>}
- */
-function headersOf(req) {
-  /** @type {Record<string, string | number>} */
-  const headers = { ...req.headers };
+function headersOf(req: BenchRequest): Record<string, string | number> {
+  const headers: Record<string, string | number> = { ...req.headers };
   if (req.body !== undefined) {
     headers["content-type"] = "application/json";
     // A known length keeps the request out of chunked encoding.
@@ -36,8 +33,15 @@ function headersOf(req) {
   return headers;
 }
 
-/** @param {{ baseUrl: string, concurrency: number, timeoutMs: number }} options */
-function httpTransport({ baseUrl, concurrency, timeoutMs }) {
+function httpTransport({
+  baseUrl,
+  concurrency,
+  timeoutMs,
+}: {
+  baseUrl: string;
+  concurrency: number;
+  timeoutMs: number;
+}) {
   const url = new URL(baseUrl);
   const agent = new http.Agent({
     keepAlive: true,
@@ -47,17 +51,12 @@ function httpTransport({ baseUrl, concurrency, timeoutMs }) {
   });
   const host = url.hostname;
   const port = Number(url.port || 80);
-  /**
-   * @param {BenchRequest} req
-   * @returns {Promise<BenchResponse>}
-   */
-  const send = (req) =>
+  const send = (req: BenchRequest): Promise<BenchResponse> =>
     new Promise((resolve, reject) => {
       const request = http.request(
         { host, port, method: req.method, path: req.path, headers: headersOf(req), agent },
         (res) => {
-          /** @type {Buffer[]} */
-          const chunks = [];
+          const chunks: Buffer[] = [];
           res.on("data", (chunk) => chunks.push(chunk));
           res.on("error", reject);
           res.on("end", () => {
@@ -79,15 +78,15 @@ function httpTransport({ baseUrl, concurrency, timeoutMs }) {
   return { send, close: () => agent.destroy() };
 }
 
-/** @param {{ baseUrl: string, concurrency: number, timeoutMs: number }} options */
-function fetchTransport({ baseUrl, timeoutMs }) {
+function fetchTransport({ baseUrl, timeoutMs }: { baseUrl: string; concurrency: number; timeoutMs: number }) {
   return {
-    send: async (/** @type {BenchRequest} */ req) => {
+    send: async (req: BenchRequest) => {
       const res = await fetch(`${baseUrl}${req.path}`, {
         method: req.method,
-        headers: /** @type {Record<string, string>} */ (
-          Object.fromEntries(Object.entries(headersOf(req)).map(([k, v]) => [k, String(v)]))
-        ),
+        headers: Object.fromEntries(Object.entries(headersOf(req)).map(([k, v]) => [k, String(v)])) as Record<
+          string,
+          string
+        >,
         body: req.body,
         signal: AbortSignal.timeout(timeoutMs),
       });

@@ -50,6 +50,6 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(port, "127.0.0.1", () => process.stdout.write(`listening on 127.0.0.1:${port}\n`));
-for (const signal of /** @type {const} */ (["SIGTERM", "SIGINT", "SIGHUP"])) {
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
   process.on(signal, () => server.close(() => process.exit(0)));
 }

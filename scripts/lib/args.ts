@@ -1,7 +1,7 @@
 // Command-line plumbing shared by the scripts: option parsing, connection settings from flags and
 // environment, progress lines, plain-text tables and one way of turning failures into exit codes.
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { ApiError, createClient, DEFAULT_BASE_URL } from "./client.ts";
 import { isLoopback, readDevAdminKey } from "./dev-vars.ts";
 
@@ -9,8 +9,7 @@ export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** A mistake in the command line: reported with the usage text, exit code 2. */
 export class UsageError extends Error {
-  /** @param {string} message */
-  constructor(message) {
+  constructor(message: string) {
     super(message);
     this.name = "UsageError";
   }
@@ -18,18 +17,17 @@ export class UsageError extends Error {
 
 /** An expected failure with a message that says it all (bad input file, nothing indexed, ...). */
 export class ScriptError extends Error {
-  /** @param {string} message */
-  constructor(message) {
+  constructor(message: string) {
     super(message);
     this.name = "ScriptError";
   }
 }
 
 /** Options every script that talks to the API accepts. */
-export const CONNECTION_OPTIONS = /** @type {const} */ ({
+export const CONNECTION_OPTIONS = {
   url: { type: "string" },
   help: { type: "boolean", short: "h" },
-});
+} as const;
 
 export const CONNECTION_USAGE = `  --url URL          API base URL (default: $EDGESEARCH_URL or ${DEFAULT_BASE_URL})
   -h, --help         show this help
@@ -40,11 +38,8 @@ not set and the URL is local, the ADMIN_API_KEY line of the repo's .dev.vars (wr
 
 /**
  * Strict parseArgs: unknown flags and stray positionals are usage errors.
- * @template {import("node:util").ParseArgsOptionsConfig} O
- * @param {string[]} argv
- * @param {O} options
  */
-export function parseCommandLine(argv, options) {
+export function parseCommandLine<O extends ParseArgsOptionsConfig>(argv: string[], options: O) {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
@@ -53,14 +48,15 @@ export function parseCommandLine(argv, options) {
 }
 
 /**
- * @param {{ url?: string | boolean | undefined }} values
- * @param {NodeJS.ProcessEnv} env
- * @param {() => string | undefined} devAdminKey the local dev server's key (from .dev.vars)
- * @returns {{ baseUrl: string, apiKey: string | undefined }}
+ * @param devAdminKey the local dev server's key (from .dev.vars)
  */
-export function connectionSettings(values, env = process.env, devAdminKey = readDevAdminKey) {
+export function connectionSettings(
+  values: { url?: string | boolean | undefined },
+  env: Record<string, string | undefined> = process.env,
+  devAdminKey: () => string | undefined = readDevAdminKey,
+): { baseUrl: string; apiKey: string | undefined } {
   const raw = typeof values.url === "string" ? values.url : env.EDGESEARCH_URL || DEFAULT_BASE_URL;
-  let url;
+  let url: URL;
   try {
     url = new URL(raw);
   } catch {
@@ -78,31 +74,19 @@ export function connectionSettings(values, env = process.env, devAdminKey = read
  * The key of connectionSettings as a shell expression, for commands a script prints for the user
  * to paste: $EDGESEARCH_API_KEY when it is set, else the dev key read from .dev.vars (the README's
  * quickstart sets no variable).
- * @param {Record<string, string | undefined>} [env]
- * @returns {string}
  */
-export function apiKeyShell(env = process.env) {
+export function apiKeyShell(env: Record<string, string | undefined> = process.env): string {
   return env.EDGESEARCH_API_KEY ? "$EDGESEARCH_API_KEY" : "$(sed -n 's/^ADMIN_API_KEY=//p' .dev.vars)";
 }
 
-/**
- * @param {string} name
- * @returns {string}
- */
-export function checkNamespace(name) {
+export function checkNamespace(name: string): string {
   if (!NAMESPACE_PATTERN.test(name)) {
     throw new UsageError(`--namespace: "${name}" must match ${NAMESPACE_PATTERN.source}`);
   }
   return name;
 }
 
-/**
- * @param {string | boolean | undefined} value
- * @param {string} flag
- * @param {number} fallback
- * @returns {number}
- */
-export function positiveInt(value, flag, fallback) {
+export function positiveInt(value: string | boolean | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (typeof value !== "string" || !Number.isInteger(n) || n < 1) {
@@ -114,16 +98,13 @@ export function positiveInt(value, flag, fallback) {
 /**
  * A status line that rewrites itself on a terminal and, when output is piped, prints at most one
  * line every `intervalMs` so logs stay readable.
- * @param {NodeJS.WriteStream} stream
- * @param {number} [intervalMs]
  */
-export function createProgress(stream = process.stderr, intervalMs = 15_000) {
+export function createProgress(stream: NodeJS.WriteStream = process.stderr, intervalMs: number = 15_000) {
   const tty = stream.isTTY === true;
   let lastPrinted = 0;
   let open = false;
   return {
-    /** @param {string} line */
-    update(line) {
+    update(line: string) {
       if (tty) {
         stream.write(`\r\x1b[2K${line}`);
         open = true;
@@ -145,15 +126,11 @@ export function createProgress(stream = process.stderr, intervalMs = 15_000) {
 
 /**
  * Formats rows as an aligned plain-text table; numeric-looking cells are right-aligned.
- * @param {string[]} headers
- * @param {string[][]} rows
- * @returns {string}
  */
-export function formatTable(headers, rows) {
+export function formatTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => /^[-\d.,%]+$/.test(r[i] ?? "")));
-  /** @param {string[]} cells */
-  const line = (cells) =>
+  const line = (cells: string[]) =>
     cells
       .map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
       .join("  ")
@@ -161,20 +138,14 @@ export function formatTable(headers, rows) {
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-/**
- * @param {number} value
- * @param {number} digits
- * @returns {string}
- */
-export function fixed(value, digits) {
+export function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : "-";
 }
 
 /**
  * True when the module at `moduleUrl` is the script Node was started with.
- * @param {string} moduleUrl
  */
-export function isEntryPoint(moduleUrl) {
+export function isEntryPoint(moduleUrl: string) {
   const entry = process.argv[1];
   return entry !== undefined && moduleUrl === pathToFileURL(entry).href;
 }
@@ -182,12 +153,12 @@ export function isEntryPoint(moduleUrl) {
 /**
  * Runs a script's main function and maps failures to exit codes: 2 for usage errors (with the
  * usage text), 1 for API and other errors (message only for expected failures, stack otherwise).
- * @param {(argv: string[]) => Promise<number>} main
- * @param {string} usage
- * @param {string[]} argv
- * @returns {Promise<number>}
  */
-export async function run(main, usage, argv = process.argv.slice(2)) {
+export async function run(
+  main: (argv: string[]) => Promise<number>,
+  usage: string,
+  argv: string[] = process.argv.slice(2),
+): Promise<number> {
   try {
     return await main(argv);
   } catch (err) {
@@ -206,10 +177,11 @@ export async function run(main, usage, argv = process.argv.slice(2)) {
 
 /**
  * An API client that reports its retries on stderr, after checking the API answers at all.
- * @param {{ baseUrl: string, apiKey: string | undefined }} settings
- * @param {{ done(): void }} progress
  */
-export async function connect(settings, progress) {
+export async function connect(
+  settings: { baseUrl: string; apiKey: string | undefined },
+  progress: { done(): void },
+) {
   const client = createClient({
     ...settings,
     onRetry: ({ reason, delayMs }) => {

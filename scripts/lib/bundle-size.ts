@@ -28,10 +28,13 @@ export const STARTUP_LIMIT_MS = 1000;
 const NOT_MODULES = [/\.map$/, /^README\.md$/];
 
 /**
- * @param {{ name: string, bytes: Uint8Array }[]} files everything in the --outdir
- * @returns {{ modules: string[], size: number, gzipSize: number }}
+ * @param files everything in the --outdir
  */
-export function measureBundle(files) {
+export function measureBundle(files: { name: string; bytes: Uint8Array }[]): {
+  modules: string[];
+  size: number;
+  gzipSize: number;
+} {
   const modules = files.filter((f) => !NOT_MODULES.some((re) => re.test(f.name)));
   const joined = Buffer.concat(modules.map((f) => f.bytes));
   return {
@@ -41,16 +44,16 @@ export function measureBundle(files) {
   };
 }
 
-/** @param {number} bytes */
-const kib = (bytes) => `${(bytes / 1024).toFixed(2)} KiB`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
 
 /**
  * One line per figure, and the problems (empty when the bundle fits).
- * @param {{ size: number, gzipSize: number }} sizes
- * @returns {{ lines: string[], problems: string[] }}
  */
-export function judgeBundle({ size, gzipSize }) {
-  const pct = (n, of) => `${((n / of) * 100).toFixed(1)}%`;
+export function judgeBundle({ size, gzipSize }: { size: number; gzipSize: number }): {
+  lines: string[];
+  problems: string[];
+} {
+  const pct = (n: number, of: number) => `${((n / of) * 100).toFixed(1)}%`;
   const lines = [
     `uncompressed ${kib(size)} of ${kib(MAX_UNCOMPRESSED_BYTES)} (platform limit, all plans): ${pct(size, MAX_UNCOMPRESSED_BYTES)}`,
     `gzip ${kib(gzipSize)} of ${kib(GZIP_BUDGET_BYTES)} (project budget): ${pct(gzipSize, GZIP_BUDGET_BYTES)}`,

@@ -3,35 +3,82 @@
 
 export const DEFAULT_BASE_URL = "http://localhost:8787";
 
-/**
- * @typedef {string | number | boolean} MetadataValue
- * @typedef {{ id: string, text: string, title?: string, contentType?: string,
- *   metadata?: Record<string, MetadataValue> }} DocumentInput
- * @typedef {{ namespace: string, documents: number, chunks: number, pending: number, failed: number,
- *   activeVersion: unknown }} NamespaceStats
- * @typedef {{ id: string, status: "queued" | "indexed" | "failed" | "deleted", chunks: number,
- *   version: unknown, error?: string }} DocumentStatus
- * @typedef {{ query: string, topK?: number, filter?: Record<string, unknown>,
- *   mode?: "hybrid" | "vector" | "keyword", rerank?: boolean, groupBy?: "document" | "chunk",
- *   includeText?: boolean, cache?: "default" | "bypass" }} SearchRequest
- * @typedef {{ id: string, chunkId: string, score: number, title?: string, text?: string,
- *   metadata: Record<string, MetadataValue> }} SearchResult
- * @typedef {{ results: SearchResult[], version: unknown, cache: "hit" | "miss", degraded: string[] }} SearchResponse
- * @typedef {{ attempt: number, delayMs: number, reason: string }} RetryNotice
- * @typedef {{ retries?: number, anonymous?: boolean }} CallOptions
- * @typedef {{ body: unknown, lastAttemptMs: number, attempts: number, headers: Headers }} Timed
- */
+export type MetadataValue = string | number | boolean;
+
+export type DocumentInput = {
+  id: string;
+  text: string;
+  title?: string;
+  contentType?: string;
+  metadata?: Record<string, MetadataValue>;
+};
+
+export type NamespaceStats = {
+  namespace: string;
+  documents: number;
+  chunks: number;
+  pending: number;
+  failed: number;
+  activeVersion: unknown;
+};
+
+export type DocumentStatus = {
+  id: string;
+  status: "queued" | "indexed" | "failed" | "deleted";
+  chunks: number;
+  version: unknown;
+  error?: string;
+};
+
+export type SearchRequest = {
+  query: string;
+  topK?: number;
+  filter?: Record<string, unknown>;
+  mode?: "hybrid" | "vector" | "keyword";
+  rerank?: boolean;
+  groupBy?: "document" | "chunk";
+  includeText?: boolean;
+  cache?: "default" | "bypass";
+};
+
+export type SearchResult = {
+  id: string;
+  chunkId: string;
+  score: number;
+  title?: string;
+  text?: string;
+  metadata: Record<string, MetadataValue>;
+};
+
+export type SearchResponse = {
+  results: SearchResult[];
+  version: unknown;
+  cache: "hit" | "miss";
+  degraded: string[];
+};
+
+export type RetryNotice = { attempt: number; delayMs: number; reason: string };
+
+export type CallOptions = { retries?: number; anonymous?: boolean };
+
+/** The fetch the client calls: the global one, or a Worker's own in the tests. */
+export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
+
+export type Timed = { body: unknown; lastAttemptMs: number; attempts: number; headers: Headers };
 
 /** An API call that failed for good: a 4xx, or a transient failure that outlived its retries. */
 export class ApiError extends Error {
-  /**
-   * @param {string} message
-   * @param {{ status: number, retryable: boolean, problem?: Record<string, unknown>, cause?: unknown }} details
-   */
-  constructor(message, details) {
+  /** HTTP status; 0 when no response arrived (connection refused, timeout). */
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly problem: Record<string, unknown> | undefined;
+
+  constructor(
+    message: string,
+    details: { status: number; retryable: boolean; problem?: Record<string, unknown>; cause?: unknown },
+  ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = "ApiError";
-    /** HTTP status; 0 when no response arrived (connection refused, timeout). */
     this.status = details.status;
     this.retryable = details.retryable;
     this.problem = details.problem;
@@ -40,11 +87,8 @@ export class ApiError extends Error {
 
 /**
  * Parses a Retry-After header (delta-seconds or an HTTP date) into milliseconds.
- * @param {string | null} value
- * @param {number} now
- * @returns {number | undefined}
  */
-export function retryAfterMs(value, now = Date.now()) {
+export function retryAfterMs(value: string | null, now: number = Date.now()): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
@@ -52,25 +96,20 @@ export function retryAfterMs(value, now = Date.now()) {
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/**
- * @param {string} method
- * @param {string} path
- * @param {number} status
- * @param {Record<string, unknown> | undefined} problem
- * @param {string} fallback
- */
-function describeFailure(method, path, status, problem, fallback) {
+function describeFailure(
+  method: string,
+  path: string,
+  status: number,
+  problem: Record<string, unknown> | undefined,
+  fallback: string,
+) {
   const title = typeof problem?.title === "string" ? problem.title : fallback;
   const detail = typeof problem?.detail === "string" && problem.detail !== title ? `: ${problem.detail}` : "";
   const requestId = typeof problem?.requestId === "string" ? ` (requestId ${problem.requestId})` : "";
   return `${method} ${path} failed with ${status} ${title}${detail}${requestId}`;
 }
 
-/**
- * @param {string} text
- * @returns {Record<string, unknown> | undefined}
- */
-function parseProblem(text) {
+function parseProblem(text: string): Record<string, unknown> | undefined {
   try {
     const parsed = JSON.parse(text);
     if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) return parsed;
@@ -80,23 +119,22 @@ function parseProblem(text) {
   return text === "" ? undefined : { detail: text.slice(0, 300) };
 }
 
-/**
- * @param {{
- *   baseUrl?: string,
- *   apiKey?: string,
- *   timeoutMs?: number,
- *   maxRetries?: number,
- *   maxRateLimitWaits?: number,
- *   maxRetryAfterMs?: number,
- *   baseDelayMs?: number,
- *   maxDelayMs?: number,
- *   fetch?: typeof fetch,
- *   sleep?: (ms: number) => Promise<void>,
- *   random?: () => number,
- *   onRetry?: (notice: RetryNotice) => void,
- * }} [options]
- */
-export function createClient(options = {}) {
+export function createClient(
+  options: {
+    baseUrl?: string;
+    apiKey?: string;
+    timeoutMs?: number;
+    maxRetries?: number;
+    maxRateLimitWaits?: number;
+    maxRetryAfterMs?: number;
+    baseDelayMs?: number;
+    maxDelayMs?: number;
+    fetch?: FetchFn;
+    sleep?: (ms: number) => Promise<void>;
+    random?: () => number;
+    onRetry?: (notice: RetryNotice) => void;
+  } = {},
+) {
   const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
   const timeoutMs = options.timeoutMs ?? 30_000;
   // Transient failures (5xx, network, timeouts) and explicit "come back later" answers (429/503
@@ -112,31 +150,27 @@ export function createClient(options = {}) {
   const random = options.random ?? Math.random;
   const onRetry = options.onRetry ?? (() => {});
 
-  /** @type {Record<string, string>} */
-  const baseHeaders = { accept: "application/json, application/problem+json" };
+  const baseHeaders: Record<string, string> = { accept: "application/json, application/problem+json" };
   if (options.apiKey) baseHeaders.authorization = `Bearer ${options.apiKey}`;
 
-  /** @param {number} retry 0 for the first retry */
-  const backoff = (retry) => {
+  /** @param retry 0 for the first retry */
+  const backoff = (retry: number) => {
     const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** retry);
     return Math.round(ceiling / 2 + (random() * ceiling) / 2);
   };
 
-  /**
-   * @param {string} method
-   * @param {string} path
-   * @param {unknown} [body]
-   * @param {CallOptions} [callOptions]
-   * @returns {Promise<Timed>}
-   */
-  async function timedRequest(method, path, body, callOptions = {}) {
+  async function timedRequest(
+    method: string,
+    path: string,
+    body?: unknown,
+    callOptions: CallOptions = {},
+  ): Promise<Timed> {
     const retryBudget = callOptions.retries ?? maxRetries;
     const url = `${baseUrl}${path}`;
-    /** @type {Record<string, string>} */
-    const headers = { ...baseHeaders };
+    const headers: Record<string, string> = { ...baseHeaders };
     // Public endpoints answer anonymous callers too (readiness: its status alone).
     if (callOptions.anonymous) delete headers.authorization;
-    let payload;
+    let payload: string | undefined;
     if (body !== undefined) {
       headers["content-type"] = "application/json";
       payload = JSON.stringify(body);
@@ -145,10 +179,8 @@ export function createClient(options = {}) {
     let waits = 0;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
-      /** @type {Response} */
-      let response;
-      /** @type {string} */
-      let text;
+      let response: Response;
+      let text: string;
       try {
         response = await doFetch(url, {
           method,
@@ -222,84 +254,61 @@ export function createClient(options = {}) {
     }
   }
 
-  /**
-   * @param {string} method
-   * @param {string} path
-   * @param {unknown} [body]
-   * @param {CallOptions} [callOptions]
-   */
-  async function request(method, path, body, callOptions) {
+  async function request(method: string, path: string, body?: unknown, callOptions: CallOptions = {}) {
     return (await timedRequest(method, path, body, callOptions)).body;
   }
 
-  /** @param {string} namespace */
-  const nsPath = (namespace) => `/v1/namespaces/${encodeURIComponent(namespace)}`;
-  /** @param {string} namespace @param {string} id */
-  const docPath = (namespace, id) => `${nsPath(namespace)}/documents/${encodeURIComponent(id)}`;
+  const nsPath = (namespace: string) => `/v1/namespaces/${encodeURIComponent(namespace)}`;
+
+  const docPath = (namespace: string, id: string) =>
+    `${nsPath(namespace)}/documents/${encodeURIComponent(id)}`;
 
   return {
     baseUrl,
     request,
     timedRequest,
-    /** @param {CallOptions} [callOptions] */
-    health: (callOptions) => request("GET", "/healthz", undefined, callOptions),
-    /**
-     * @param {string} namespace
-     * @param {DocumentInput} doc
-     * @returns {Promise<{ id: string, status: string }>}
-     */
-    putDocument: async (namespace, { id, ...rest }) =>
-      /** @type {{ id: string, status: string }} */ (await request("PUT", docPath(namespace, id), rest)),
-    /**
-     * @param {string} namespace
-     * @param {DocumentInput[]} documents
-     * @returns {Promise<{ accepted: number, ids: string[] }>}
-     */
-    putDocuments: async (namespace, documents) =>
-      /** @type {{ accepted: number, ids: string[] }} */ (
-        await request("POST", `${nsPath(namespace)}/documents`, { documents })
-      ),
+    health: (callOptions: CallOptions = {}) => request("GET", "/healthz", undefined, callOptions),
+    putDocument: async (
+      namespace: string,
+      { id, ...rest }: DocumentInput,
+    ): Promise<{ id: string; status: string }> =>
+      (await request("PUT", docPath(namespace, id), rest)) as { id: string; status: string },
+    putDocuments: async (
+      namespace: string,
+      documents: DocumentInput[],
+    ): Promise<{ accepted: number; ids: string[] }> =>
+      (await request("POST", `${nsPath(namespace)}/documents`, { documents })) as {
+        accepted: number;
+        ids: string[];
+      },
     /**
      * Writes documents as R2 objects of the documents bucket (admin); notifications ingest them.
-     * @param {string} namespace
-     * @param {DocumentInput[]} documents
-     * @returns {Promise<{ accepted: number, ids: string[] }>}
      */
-    putObjects: async (namespace, documents) =>
-      /** @type {{ accepted: number, ids: string[] }} */ (
-        await request("POST", `${nsPath(namespace)}/objects`, { documents })
-      ),
-    /**
-     * @param {string} namespace
-     * @param {string} id
-     * @returns {Promise<DocumentStatus>}
-     */
-    getDocument: async (namespace, id) =>
-      /** @type {DocumentStatus} */ (await request("GET", docPath(namespace, id))),
-    /** @param {string} namespace @param {string} id */
-    deleteDocument: (namespace, id) => request("DELETE", docPath(namespace, id)),
-    /** @param {string} namespace */
-    deleteNamespace: (namespace) => request("DELETE", nsPath(namespace)),
-    /**
-     * @param {string} namespace
-     * @returns {Promise<NamespaceStats>}
-     */
-    namespaceStats: async (namespace) => parseStats(await request("GET", nsPath(namespace))),
-    /**
-     * @param {string} namespace
-     * @param {SearchRequest} body
-     * @returns {Promise<SearchResponse>}
-     */
-    search: async (namespace, body) =>
+    putObjects: async (
+      namespace: string,
+      documents: DocumentInput[],
+    ): Promise<{ accepted: number; ids: string[] }> =>
+      (await request("POST", `${nsPath(namespace)}/objects`, { documents })) as {
+        accepted: number;
+        ids: string[];
+      },
+    getDocument: async (namespace: string, id: string): Promise<DocumentStatus> =>
+      (await request("GET", docPath(namespace, id))) as DocumentStatus,
+
+    deleteDocument: (namespace: string, id: string) => request("DELETE", docPath(namespace, id)),
+    deleteNamespace: (namespace: string) => request("DELETE", nsPath(namespace)),
+    namespaceStats: async (namespace: string): Promise<NamespaceStats> =>
+      parseStats(await request("GET", nsPath(namespace))),
+    search: async (namespace: string, body: SearchRequest): Promise<SearchResponse> =>
       parseSearch(await request("POST", `${nsPath(namespace)}/search`, body)),
     /**
      * Search with the duration of the attempt that answered (retry waits excluded), the attempt
      * count and the response headers (X-Cache names the cache layer that answered).
-     * @param {string} namespace
-     * @param {SearchRequest} body
-     * @returns {Promise<{ response: SearchResponse, lastAttemptMs: number, attempts: number, headers: Headers }>}
      */
-    searchTimed: async (namespace, body) => {
+    searchTimed: async (
+      namespace: string,
+      body: SearchRequest,
+    ): Promise<{ response: SearchResponse; lastAttemptMs: number; attempts: number; headers: Headers }> => {
       const timed = await timedRequest("POST", `${nsPath(namespace)}/search`, body);
       return {
         response: parseSearch(timed.body),
@@ -311,10 +320,9 @@ export function createClient(options = {}) {
   };
 }
 
-/** @typedef {ReturnType<typeof createClient>} Client */
+export type Client = ReturnType<typeof createClient>;
 
-/** @param {unknown} err */
-function describeCause(err) {
+function describeCause(err: unknown) {
   const cause = err instanceof Error ? err.cause : undefined;
   if (cause instanceof Error) {
     const code = "code" in cause && typeof cause.code === "string" ? cause.code : cause.message;
@@ -323,12 +331,8 @@ function describeCause(err) {
   return "";
 }
 
-/**
- * @param {unknown} body
- * @returns {NamespaceStats}
- */
-function parseStats(body) {
-  const stats = /** @type {Record<string, unknown>} */ (body ?? {});
+function parseStats(body: unknown): NamespaceStats {
+  const stats = (body ?? {}) as Record<string, unknown>;
   for (const field of ["documents", "chunks", "pending", "failed"]) {
     if (typeof stats[field] !== "number") {
       throw new ApiError(`namespace stats without a numeric "${field}": ${JSON.stringify(body)}`, {
@@ -337,38 +341,38 @@ function parseStats(body) {
       });
     }
   }
-  return /** @type {NamespaceStats} */ (stats);
+  return stats as NamespaceStats;
 }
 
-/**
- * @param {unknown} body
- * @returns {SearchResponse}
- */
-function parseSearch(body) {
-  const res = /** @type {Record<string, unknown>} */ (body ?? {});
+function parseSearch(body: unknown): SearchResponse {
+  const res = (body ?? {}) as Record<string, unknown>;
   if (!Array.isArray(res.results)) {
     throw new ApiError(`search response without a results array: ${JSON.stringify(body).slice(0, 200)}`, {
       status: 200,
       retryable: false,
     });
   }
-  return /** @type {SearchResponse} */ ({
+  return {
     ...res,
     degraded: Array.isArray(res.degraded) ? res.degraded : [],
-  });
+  } as SearchResponse;
 }
 
 /**
  * Waits until the namespace has no queued documents and at least `expected` documents are indexed
  * or failed (a write is counted as pending from the moment it is accepted).
- * @param {Client} client
- * @param {string} namespace
- * @param {{ expected: number, timeoutMs: number, intervalMs?: number,
- *   onProgress?: (stats: NamespaceStats, elapsedMs: number) => void,
- *   sleep?: (ms: number) => Promise<void> }} options
- * @returns {Promise<NamespaceStats>}
  */
-export async function waitForIndexing(client, namespace, options) {
+export async function waitForIndexing(
+  client: Client,
+  namespace: string,
+  options: {
+    expected: number;
+    timeoutMs: number;
+    intervalMs?: number;
+    onProgress?: (stats: NamespaceStats, elapsedMs: number) => void;
+    sleep?: (ms: number) => Promise<void>;
+  },
+): Promise<NamespaceStats> {
   const intervalMs = options.intervalMs ?? 1000;
   const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   const started = performance.now();
@@ -392,25 +396,19 @@ export async function waitForIndexing(client, namespace, options) {
  * Runs fn over the items of a (possibly async, possibly lazy) iterable with at most `limit` calls in
  * flight, returning the results in input order. The first failure stops new calls and is rethrown
  * once the calls in flight have settled.
- * @template T, R
- * @param {Iterable<T> | AsyncIterable<T>} items
- * @param {number} limit
- * @param {(item: T, index: number) => Promise<R>} fn
- * @returns {Promise<R[]>}
  */
-export async function mapConcurrent(items, limit, fn) {
+export async function mapConcurrent<T, R>(
+  items: Iterable<T> | AsyncIterable<T>,
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const iterator =
-    Symbol.asyncIterator in items
-      ? items[Symbol.asyncIterator]()
-      : /** @type {Iterable<T>} */ (items)[Symbol.iterator]();
-  /** @type {R[]} */
-  const results = [];
+    Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
+  const results: R[] = [];
   let index = 0;
   let failed = false;
-  /** @type {unknown} */
-  let failure;
-  /** @param {unknown} err */
-  const fail = (err) => {
+  let failure: unknown;
+  const fail = (err: unknown) => {
     if (!failed) {
       failed = true;
       failure = err;
@@ -418,8 +416,7 @@ export async function mapConcurrent(items, limit, fn) {
   };
   const worker = async () => {
     while (!failed) {
-      /** @type {IteratorResult<T>} */
-      let step;
+      let step: IteratorResult<T>;
       try {
         // Async generators queue concurrent next() calls, so workers can share one iterator.
         step = await iterator.next();

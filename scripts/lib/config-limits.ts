@@ -25,25 +25,23 @@ export const MAX_CONSUMER_BATCH_SIZE = 100;
 export const MAX_CONSUMER_BATCH_TIMEOUT_S = 60;
 export const MAX_CONSUMER_RETRIES = 100;
 
-/** @param {unknown} v @returns {v is Record<string, unknown>} */
-const isTable = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
-/** @param {unknown} v @returns {Record<string, unknown>[]} */
-const tables = (v) => (Array.isArray(v) ? v.filter(isTable) : []);
+const isTable = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const tables = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter(isTable) : []);
 const encoder = new TextEncoder();
 
 /**
  * What one environment's section of wrangler.toml declares beyond the platform's limits.
- * @param {Record<string, unknown>} section the top level, or an [env.x] table
- * @param {number} secrets how many secrets the Worker also has (they count as variables)
- * @returns {string[]} one sentence per problem; empty when everything fits
+ * @param section the top level, or an [env.x] table
+ * @param secrets how many secrets the Worker also has (they count as variables)
+ * @returns one sentence per problem; empty when everything fits
  */
-export function configLimitProblems(section, secrets) {
-  /** @type {string[]} */
-  const problems = [];
+export function configLimitProblems(section: Record<string, unknown>, secrets: number): string[] {
+  const problems: string[] = [];
   for (const binding of tables(section.ratelimits)) {
     const simple = isTable(binding.simple) ? binding.simple : {};
     const name = String(binding.name ?? "?");
-    if (!RATE_LIMIT_PERIODS.includes(/** @type {number} */ (simple.period))) {
+    if (!RATE_LIMIT_PERIODS.includes(simple.period as number)) {
       problems.push(
         `rate limit ${name}: "ratelimits" bindings "simple.period" must be either 10 or 60 but got ${JSON.stringify(simple.period)}`,
       );
@@ -75,8 +73,7 @@ export function configLimitProblems(section, secrets) {
   const queues = isTable(section.queues) ? section.queues : {};
   for (const consumer of tables(queues.consumers)) {
     const queue = String(consumer.queue ?? "?");
-    /** @type {[string, number][]} */
-    const bounds = [
+    const bounds: [string, number][] = [
       ["max_batch_size", MAX_CONSUMER_BATCH_SIZE],
       ["max_batch_timeout", MAX_CONSUMER_BATCH_TIMEOUT_S],
       ["max_retries", MAX_CONSUMER_RETRIES],
@@ -101,10 +98,10 @@ export const MAX_D1_DATABASES_FREE = 10;
 /**
  * The D1 databases every environment of wrangler.toml declares together, against the account's
  * limit (environments share one account).
- * @param {Record<string, unknown>} data the whole parsed wrangler.toml
- * @returns {string[]} one sentence when over the limit; empty when everything fits
+ * @param data the whole parsed wrangler.toml
+ * @returns one sentence when over the limit; empty when everything fits
  */
-export function d1DatabaseProblems(data) {
+export function d1DatabaseProblems(data: Record<string, unknown>): string[] {
   const sections = [data, ...(isTable(data.env) ? Object.values(data.env).filter(isTable) : [])];
   const names = new Set(
     sections.flatMap((s) => tables(s.d1_databases).map((d) => String(d.database_name ?? "?"))),

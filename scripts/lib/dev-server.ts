@@ -8,15 +8,13 @@ import path from "node:path";
 import { startGroup } from "../bench/processes.ts";
 import { ROOT } from "./wrangler.ts";
 
-/** @param {number} ms */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Environment for wrangler and `npm run dev`: the project's Node and wrangler first on PATH,
  * offline, no telemetry, no prompts, no reload when wrangler.toml changes.
- * @returns {NodeJS.ProcessEnv}
  */
-export function devEnv() {
+export function devEnv(): NodeJS.ProcessEnv {
   return {
     ...process.env,
     PATH: `${path.join(ROOT, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
@@ -27,11 +25,7 @@ export function devEnv() {
   };
 }
 
-/**
- * @param {number} port
- * @returns {Promise<boolean>}
- */
-export function portFree(port) {
+export function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once("error", () => resolve(false));
@@ -41,13 +35,8 @@ export function portFree(port) {
 
 /**
  * Polls `probe` until it returns a truthy value (a throw counts as not yet).
- * @template T
- * @param {string} what
- * @param {() => Promise<T>} probe
- * @param {number} timeoutMs
- * @returns {Promise<T>}
  */
-export async function waitFor(what, probe, timeoutMs) {
+export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => undefined);
@@ -57,11 +46,7 @@ export async function waitFor(what, probe, timeoutMs) {
   }
 }
 
-/**
- * @param {string} logFile
- * @param {number} [lines]
- */
-export function logTail(logFile, lines = 30) {
+export function logTail(logFile: string, lines: number = 30) {
   try {
     return readFileSync(logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {
@@ -69,8 +54,7 @@ export function logTail(logFile, lines = 30) {
   }
 }
 
-/** @param {string} baseUrl */
-async function answersHealthy(baseUrl) {
+async function answersHealthy(baseUrl: string) {
   try {
     const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2000) });
     await res.arrayBuffer();
@@ -84,11 +68,18 @@ async function answersHealthy(baseUrl) {
  * Starts a server command in its own process group, output to `logFile`, and waits until
  * `${baseUrl}/healthz` answers 200. Fails early, with the end of the log, when the command exits
  * or the time runs out; the group is stopped then.
- * @param {string} command
- * @param {string[]} args
- * @param {{ baseUrl: string, logFile: string, env?: NodeJS.ProcessEnv, timeoutMs?: number, graceMs?: number }} options
  */
-export async function startServer(command, args, options) {
+export async function startServer(
+  command: string,
+  args: string[],
+  options: {
+    baseUrl: string;
+    logFile: string;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    graceMs?: number;
+  },
+) {
   const { baseUrl, logFile } = options;
   if (!(await portFree(Number(new URL(baseUrl).port))))
     throw new Error(`port ${new URL(baseUrl).port} is in use`);

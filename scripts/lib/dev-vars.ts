@@ -14,10 +14,8 @@ export const DEV_VARS_PATH = path.resolve(
 /**
  * The value of the ADMIN_API_KEY line of a .dev.vars text (dotenv syntax: optional quotes, optional
  * `export `, `#` comments), or undefined when there is none.
- * @param {string} text
- * @returns {string | undefined}
  */
-export function adminKeyFromDevVars(text) {
+export function adminKeyFromDevVars(text: string): string | undefined {
   for (const raw of text.split(/\r?\n/)) {
     const m = /^\s*(?:export\s+)?ADMIN_API_KEY\s*=\s*(.*?)\s*$/.exec(raw);
     if (!m) continue;
@@ -33,20 +31,17 @@ export function adminKeyFromDevVars(text) {
 /**
  * Whether a URL points at this machine, where the dev server's key is the right one to send (and
  * the only place it may be sent).
- * @param {URL} url
  */
-export function isLoopback(url) {
+export function isLoopback(url: URL) {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   return host === "localhost" || host === "::1" || /^127(?:\.\d{1,3}){3}$/.test(host);
 }
 
 /**
  * The admin key from the repo's .dev.vars, or undefined when the file or the line is missing.
- * @param {string} [file]
- * @returns {string | undefined}
  */
-export function readDevAdminKey(file = DEV_VARS_PATH) {
-  let text;
+export function readDevAdminKey(file: string = DEV_VARS_PATH): string | undefined {
+  let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {

@@ -4,14 +4,10 @@
 /**
  * Relevance grades of one query, keyed by document id. Grades of 0 or less mean "judged not
  * relevant" and contribute nothing, as in trec_eval.
- * @typedef {ReadonlyMap<string, number>} Qrels
  */
+export type Qrels = ReadonlyMap<string, number>;
 
-/**
- * @param {number} k
- * @param {string} name
- */
-function checkCutoff(k, name) {
+function checkCutoff(k: number, name: string) {
   if (!Number.isInteger(k) || k < 1) {
     throw new RangeError(`${name}: k must be a positive integer, got ${k}`);
   }
@@ -19,13 +15,9 @@ function checkCutoff(k, name) {
 
 /**
  * The first k distinct ids: a document repeated lower in a ranking must not earn gain twice.
- * @param {readonly string[]} rankedIds
- * @param {number} k
- * @returns {string[]}
  */
-function topDistinct(rankedIds, k) {
-  /** @type {Set<string>} */
-  const seen = new Set();
+function topDistinct(rankedIds: readonly string[], k: number): string[] {
+  const seen: Set<string> = new Set();
   for (const id of rankedIds) {
     if (seen.size >= k) break;
     seen.add(id);
@@ -33,21 +25,12 @@ function topDistinct(rankedIds, k) {
   return [...seen];
 }
 
-/**
- * @param {Qrels} qrels
- * @param {string} id
- * @returns {number}
- */
-function gain(qrels, id) {
+function gain(qrels: Qrels, id: string): number {
   const grade = qrels.get(id) ?? 0;
   return Math.max(grade, 0);
 }
 
-/**
- * @param {Qrels} qrels
- * @returns {number}
- */
-function relevantCount(qrels) {
+function relevantCount(qrels: Qrels): number {
   let n = 0;
   for (const grade of qrels.values()) if (grade > 0) n++;
   return n;
@@ -57,12 +40,8 @@ function relevantCount(qrels) {
  * Normalized discounted cumulative gain at k: gain = grade, discount = log2(rank + 1) with ranks
  * from 1, normalized by the DCG of the judged grades sorted in descending order. 0 when the query
  * has no relevant document.
- * @param {readonly string[]} rankedIds
- * @param {Qrels} qrels
- * @param {number} k
- * @returns {number}
  */
-export function ndcgAtK(rankedIds, qrels, k) {
+export function ndcgAtK(rankedIds: readonly string[], qrels: Qrels, k: number): number {
   checkCutoff(k, "ndcgAtK");
   let dcg = 0;
   topDistinct(rankedIds, k).forEach((id, i) => {
@@ -82,12 +61,8 @@ export function ndcgAtK(rankedIds, qrels, k) {
 /**
  * Share of the relevant documents (grade > 0) found in the first k results. 0 when the query has
  * no relevant document.
- * @param {readonly string[]} rankedIds
- * @param {Qrels} qrels
- * @param {number} k
- * @returns {number}
  */
-export function recallAtK(rankedIds, qrels, k) {
+export function recallAtK(rankedIds: readonly string[], qrels: Qrels, k: number): number {
   checkCutoff(k, "recallAtK");
   const relevant = relevantCount(qrels);
   if (relevant === 0) return 0;
@@ -97,12 +72,8 @@ export function recallAtK(rankedIds, qrels, k) {
 
 /**
  * Reciprocal rank of the first relevant document (grade > 0) within the first k results, else 0.
- * @param {readonly string[]} rankedIds
- * @param {Qrels} qrels
- * @param {number} k
- * @returns {number}
  */
-export function mrrAtK(rankedIds, qrels, k) {
+export function mrrAtK(rankedIds: readonly string[], qrels: Qrels, k: number): number {
   checkCutoff(k, "mrrAtK");
   const rank = topDistinct(rankedIds, k).findIndex((id) => gain(qrels, id) > 0);
   return rank === -1 ? 0 : 1 / (rank + 1);
@@ -110,10 +81,8 @@ export function mrrAtK(rankedIds, qrels, k) {
 
 /**
  * Arithmetic mean; NaN for no values, so an empty run never passes for a score of 0.
- * @param {readonly number[]} values
- * @returns {number}
  */
-export function mean(values) {
+export function mean(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   let sum = 0;
   for (const v of values) sum += v;
@@ -123,27 +92,21 @@ export function mean(values) {
 /**
  * Nearest-rank percentile (p in (0, 100]): the smallest value with at least p% of the values at or
  * below it. NaN for no values.
- * @param {readonly number[]} values
- * @param {number} p
- * @returns {number}
  */
-export function percentile(values, p) {
+export function percentile(values: readonly number[], p: number): number {
   if (!(p > 0 && p <= 100)) throw new RangeError(`percentile: p must be in (0, 100], got ${p}`);
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const index = Math.max(0, Math.ceil((p / 100) * sorted.length) - 1);
-  return /** @type {number} */ (sorted[index]);
+  return sorted[index] as number;
 }
 
 /**
  * Parses BEIR qrels: tab-separated `query-id corpus-id score` lines with an optional header line.
  * Returns grades per query id, then per document id; a repeated pair keeps its last grade.
- * @param {string} text
- * @returns {Map<string, Map<string, number>>}
  */
-export function parseQrels(text) {
-  /** @type {Map<string, Map<string, number>>} */
-  const byQuery = new Map();
+export function parseQrels(text: string): Map<string, Map<string, number>> {
+  const byQuery: Map<string, Map<string, number>> = new Map();
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const line = raw.trim();

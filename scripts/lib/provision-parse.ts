@@ -2,18 +2,15 @@
 // secrets), its tables and "label: value" blocks where it does not (queues, r2). Pure, so the
 // tests pin them to real output samples.
 
-/** @param {string} text */
-export function stripAnsi(text) {
+export function stripAnsi(text: string) {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal escapes is the point
   return text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
 }
 
 /**
  * The JSON document in a command's output, skipping any banner or warning lines before it.
- * @param {string} text
- * @returns {unknown}
  */
-export function parseJsonOutput(text) {
+export function parseJsonOutput(text: string): unknown {
   const clean = stripAnsi(text);
   const lines = clean.split("\n");
   const first = lines.findIndex((l) => /^\s*[[{]/.test(l));
@@ -21,17 +18,16 @@ export function parseJsonOutput(text) {
   return JSON.parse(lines.slice(first).join("\n"));
 }
 
-/** @param {unknown} v @returns {v is Record<string, unknown>} */
-const isRecord = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
-/** @param {unknown} v @returns {Record<string, unknown>[]} */
-const records = (v) => (Array.isArray(v) ? v.filter(isRecord) : []);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter(isRecord) : []);
 
 /**
  * `wrangler vectorize list --json`
- * @param {string} text
- * @returns {{ name: string, dimensions: number | null, metric: string | null }[]}
  */
-export function parseVectorizeList(text) {
+export function parseVectorizeList(
+  text: string,
+): { name: string; dimensions: number | null; metric: string | null }[] {
   return records(parseJsonOutput(text)).map((i) => {
     const config = isRecord(i.config) ? i.config : {};
     return {
@@ -44,10 +40,9 @@ export function parseVectorizeList(text) {
 
 /**
  * `wrangler vectorize list-metadata-index <name> --json`
- * @param {string} text
- * @returns {Record<string, string>} index type by property name
+ * @returns index type by property name
  */
-export function parseMetadataIndexes(text) {
+export function parseMetadataIndexes(text: string): Record<string, string> {
   return Object.fromEntries(
     records(parseJsonOutput(text)).map((i) => [
       String(i.propertyName ?? ""),
@@ -59,10 +54,8 @@ export function parseMetadataIndexes(text) {
 
 /**
  * `wrangler kv namespace list` (always JSON)
- * @param {string} text
- * @returns {{ id: string, title: string }[]}
  */
-export function parseKvList(text) {
+export function parseKvList(text: string): { id: string; title: string }[] {
   return records(parseJsonOutput(text)).map((n) => ({
     id: String(n.id ?? ""),
     title: String(n.title ?? ""),
@@ -71,10 +64,8 @@ export function parseKvList(text) {
 
 /**
  * `wrangler d1 list --json`
- * @param {string} text
- * @returns {{ uuid: string, name: string }[]}
  */
-export function parseD1List(text) {
+export function parseD1List(text: string): { uuid: string; name: string }[] {
   return records(parseJsonOutput(text)).map((d) => ({
     uuid: String(d.uuid ?? ""),
     name: String(d.name ?? ""),
@@ -83,19 +74,16 @@ export function parseD1List(text) {
 
 /**
  * `wrangler secret list --format json`
- * @param {string} text
- * @returns {string[]} secret names
+ * @returns secret names
  */
-export function parseSecretList(text) {
+export function parseSecretList(text: string): string[] {
   return records(parseJsonOutput(text)).map((s) => String(s.name ?? ""));
 }
 
 /**
  * The rows of a box-drawn table (wrangler's `logger.table`), as objects keyed by the header.
- * @param {string} text
- * @returns {Record<string, string>[]}
  */
-export function parseBoxTable(text) {
+export function parseBoxTable(text: string): Record<string, string>[] {
   const rows = stripAnsi(text)
     .split("\n")
     .filter((l) => l.trimStart().startsWith("│"))
@@ -113,10 +101,9 @@ export function parseBoxTable(text) {
 
 /**
  * `wrangler queues list [--page N]`
- * @param {string} text
- * @returns {string[]} queue names
+ * @returns queue names
  */
-export function parseQueueList(text) {
+export function parseQueueList(text: string): string[] {
   return parseBoxTable(text)
     .map((r) => r.name ?? "")
     .filter((n) => n !== "");
@@ -124,14 +111,10 @@ export function parseQueueList(text) {
 
 /**
  * Blocks of "label: value" lines separated by blank lines (wrangler's formatLabelledValues).
- * @param {string} text
- * @returns {Record<string, string>[]}
  */
-export function parseLabelledBlocks(text) {
-  /** @type {Record<string, string>[]} */
-  const blocks = [];
-  /** @type {Record<string, string> | null} */
-  let current = null;
+export function parseLabelledBlocks(text: string): Record<string, string>[] {
+  const blocks: Record<string, string>[] = [];
+  let current: Record<string, string> | null = null;
   for (const line of stripAnsi(text).split("\n")) {
     const m = /^([a-z_]+):\s+(.*?)\s*$/.exec(line);
     if (!m) {
@@ -142,17 +125,16 @@ export function parseLabelledBlocks(text) {
       current = {};
       blocks.push(current);
     }
-    current[/** @type {string} */ (m[1])] = m[2] ?? "";
+    current[m[1] as string] = m[2] ?? "";
   }
   return blocks;
 }
 
 /**
  * `wrangler r2 bucket list`
- * @param {string} text
- * @returns {string[]} bucket names
+ * @returns bucket names
  */
-export function parseR2BucketList(text) {
+export function parseR2BucketList(text: string): string[] {
   return parseLabelledBlocks(text)
     .map((b) => b.name ?? "")
     .filter((n) => n !== "");
@@ -160,10 +142,10 @@ export function parseR2BucketList(text) {
 
 /**
  * `wrangler r2 bucket notification list <bucket>`
- * @param {string} text
- * @returns {{ queue: string, prefix: string, suffix: string, actions: string[] }[]}
  */
-export function parseNotificationRules(text) {
+export function parseNotificationRules(
+  text: string,
+): { queue: string; prefix: string; suffix: string; actions: string[] }[] {
   return parseLabelledBlocks(text)
     .filter((b) => b.queue_name !== undefined)
     .map((b) => ({

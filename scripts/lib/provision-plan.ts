@@ -2,15 +2,17 @@
 // the configuration and of what the account already holds: an ordered list of steps, each with
 // its status and the exact wrangler command. No I/O, so the tests run it inside workerd and the
 // dry run never needs Cloudflare.
+
 import notificationRule from "../../src/ingest/notification-rule.json" with { type: "json" };
+import type { NotificationRule } from "../../src/ingest/notification-rule.ts";
 import { configLimitProblems } from "./config-limits.ts";
 
 /** Output size of each supported embedding model (mirrors EMBEDDING_MODELS in src/embed/embedder.ts). */
-export const MODEL_DIMENSIONS = /** @type {Readonly<Record<string, number>>} */ ({
+export const MODEL_DIMENSIONS = {
   "@cf/baai/bge-small-en-v1.5": 384,
   "@cf/baai/bge-base-en-v1.5": 768,
   "@cf/baai/bge-large-en-v1.5": 1024,
-});
+} as Readonly<Record<string, number>>;
 export const DEFAULT_EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
 /**
  * Vector metadata field holding the document id (DOC_ID_FIELD in src/validation.ts). It is read
@@ -28,20 +30,20 @@ export const MAX_METADATA_INDEXES = 10;
  * Types of the metadata indexes of the filterable fields; any other field is indexed as a string.
  * A field's index type must match the values written, or range filters find nothing.
  */
-export const DEFAULT_FIELD_TYPES = /** @type {Readonly<Record<string, "string" | "number" | "boolean">>} */ ({
+export const DEFAULT_FIELD_TYPES = {
   year: "number",
-});
+} as Readonly<Record<string, "string" | "number" | "boolean">>;
 /**
  * The secrets the Worker reads: the bootstrap admin key; optionally the key backup manifests are
  * signed with (else one derived from the admin key), the error-reporting DSN and the token the
  * metrics dashboard reads Analytics Engine with.
  */
-export const SECRETS = /** @type {const} */ ([
+export const SECRETS = [
   { name: "ADMIN_API_KEY", required: true },
   { name: "BACKUP_SIGNING_KEY", required: false },
   { name: "SENTRY_DSN", required: false },
   { name: "ANALYTICS_API_TOKEN", required: false },
-]);
+] as const;
 /** DOCUMENTS_BUCKET_NAME when unset (its default in src/config.ts). */
 export const DEFAULT_DOCUMENTS_BUCKET = "edgesearch-documents";
 /**
@@ -49,7 +51,8 @@ export const DEFAULT_DOCUMENTS_BUCKET = "edgesearch-documents";
  * behind each event type: one definition, which the Worker's local stand-in for notifications
  * applies too (src/ingest/notification-rule.ts).
  */
-export const NOTIFICATION_RULE = notificationRule.rule;
+// The JSON's types widen the event types to string; the Worker parses the same file with zod.
+export const NOTIFICATION_RULE = notificationRule.rule as NotificationRule;
 export const CREATE_ACTIONS = notificationRule.actionsByEventType["object-create"];
 export const DELETE_ACTIONS = notificationRule.actionsByEventType["object-delete"];
 
@@ -68,67 +71,87 @@ const NON_INHERITED = [
   "services",
 ];
 
-/**
- * @typedef {{ path: string[], index: number | null }} TableRef
- * @typedef {{
- *   env: string | null, workerName: string, vars: Record<string, string>,
- *   vectorize: { binding: string, indexName: string }[],
- *   kv: { binding: string, id: string | null, title: string, table: TableRef }[],
- *   r2: { binding: string, bucketName: string }[],
- *   d1: { binding: string, databaseName: string, databaseId: string | null, table: TableRef }[],
- *   producers: { binding: string, queue: string }[],
- *   consumers: { queue: string, deadLetterQueue: string | null }[],
- *   drift: string[],
- *   limits: string[],
- *   routes: string[],
- * }} ProvisionConfig
- * @typedef {{
- *   known: boolean,
- *   vectorize: Record<string, { dimensions: number | null, metric: string | null,
- *     metadataIndexes: Record<string, string> }>,
- *   kvNamespaces: { id: string, title: string }[],
- *   d1Databases: { uuid: string, name: string }[],
- *   queues: string[],
- *   r2Buckets: string[],
- *   r2Notifications: Record<string, { queue: string, prefix: string, suffix: string, actions: string[] }[]>,
- *   secrets: string[],
- * }} ObservedState
- * @typedef {"exists" | "create" | "update" | "run" | "conflict" | "warn"} StepStatus
- * @typedef {{
- *   key: string,
- *   kind: "vectorize-index" | "metadata-index" | "kv" | "d1" | "d1-migrations" | "queue" | "r2-bucket"
- *     | "r2-notification" | "config-id" | "secret" | "check",
- *   title: string,
- *   status: StepStatus,
- *   command?: string[],
- *   note?: string,
- *   configEdit?: { table: TableRef, key: string, value?: string,
- *     lookup?: { kind: "kv", title: string } | { kind: "d1", name: string } },
- *   secret?: { name: string, required: boolean },
- *   enablesIngest?: boolean,
- * }} Step
- */
+export type TableRef = { path: string[]; index: number | null };
 
-/** @param {unknown} v @returns {v is Record<string, unknown>} */
-const isTable = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
-/** @param {unknown} v @returns {Record<string, unknown>[]} */
-const tables = (v) => (Array.isArray(v) ? v.filter(isTable) : []);
-/** @param {unknown} v */
-const str = (v) => (typeof v === "string" ? v : "");
+export type ProvisionConfig = {
+  env: string | null;
+  workerName: string;
+  vars: Record<string, string>;
+  vectorize: { binding: string; indexName: string }[];
+  kv: { binding: string; id: string | null; title: string; table: TableRef }[];
+  r2: { binding: string; bucketName: string }[];
+  d1: { binding: string; databaseName: string; databaseId: string | null; table: TableRef }[];
+  producers: { binding: string; queue: string }[];
+  consumers: { queue: string; deadLetterQueue: string | null }[];
+  drift: string[];
+  limits: string[];
+  routes: string[];
+};
+
+export type ObservedState = {
+  known: boolean;
+  vectorize: Record<
+    string,
+    {
+      dimensions: number | null;
+      metric: string | null;
+      metadataIndexes: Record<string, string>;
+    }
+  >;
+  kvNamespaces: { id: string; title: string }[];
+  d1Databases: { uuid: string; name: string }[];
+  queues: string[];
+  r2Buckets: string[];
+  r2Notifications: Record<string, { queue: string; prefix: string; suffix: string; actions: string[] }[]>;
+  secrets: string[];
+};
+
+export type StepStatus = "exists" | "create" | "update" | "run" | "conflict" | "warn";
+
+export type Step = {
+  key: string;
+  kind:
+    | "vectorize-index"
+    | "metadata-index"
+    | "kv"
+    | "d1"
+    | "d1-migrations"
+    | "queue"
+    | "r2-bucket"
+    | "r2-notification"
+    | "config-id"
+    | "secret"
+    | "check";
+  title: string;
+  status: StepStatus;
+  command?: string[];
+  note?: string;
+  configEdit?: {
+    table: TableRef;
+    key: string;
+    value?: string;
+    lookup?: { kind: "kv"; title: string } | { kind: "d1"; name: string };
+  };
+  secret?: { name: string; required: boolean };
+  enablesIngest?: boolean;
+};
+
+const isTable = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const tables = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter(isTable) : []);
+const str = (v: unknown) => (typeof v === "string" ? v : "");
 
 /** A placeholder id (all zeros, or empty) means "not created yet". */
-export function isPlaceholderId(/** @type {string | null | undefined} */ id) {
+export function isPlaceholderId(id: string | null | undefined) {
   return !id || /^[0-]+$/.test(id);
 }
 
 /**
  * The resources one environment of a parsed wrangler.toml declares. Bindings are not inherited
  * into [env.x] sections (wrangler's rule), so an environment's come from its own section only.
- * @param {Record<string, unknown>} data parsed wrangler.toml
- * @param {string | null} env
- * @returns {ProvisionConfig}
+ * @param data parsed wrangler.toml
  */
-export function resolveEnvironment(data, env) {
+export function resolveEnvironment(data: Record<string, unknown>, env: string | null): ProvisionConfig {
   const envs = isTable(data.env) ? data.env : {};
   const section = env === null ? data : envs[env];
   if (!isTable(section)) {
@@ -140,15 +163,12 @@ export function resolveEnvironment(data, env) {
   const base = str(data.name);
   const workerName = env === null ? base : str(section.name) || `${base}-${env}`;
   const prefix = env === null ? [] : ["env", env];
-  const vars = /** @type {Record<string, string>} */ (
-    Object.fromEntries(
-      Object.entries(isTable(section.vars) ? section.vars : {}).map(([k, v]) => [k, String(v)]),
-    )
-  );
+  const vars = Object.fromEntries(
+    Object.entries(isTable(section.vars) ? section.vars : {}).map(([k, v]) => [k, String(v)]),
+  ) as Record<string, string>;
   const queues = isTable(section.queues) ? section.queues : {};
 
-  /** @type {string[]} */
-  const drift = [];
+  const drift: string[] = [];
   if (env !== null) {
     for (const kind of NON_INHERITED) {
       if (data[kind] !== undefined && section[kind] === undefined) {
@@ -199,18 +219,16 @@ export function resolveEnvironment(data, env) {
 /**
  * The patterns of a section's `route` / `routes` (strings or `{ pattern, ... }` tables). Wrangler
  * inherits both into an [env.x] section that sets neither.
- * @param {unknown} value
- * @returns {string[]}
  */
-function routePatterns(value) {
+function routePatterns(value: unknown): string[] {
   const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
   return list
     .map((r) => (typeof r === "string" ? r : isTable(r) ? str(r.pattern) : ""))
     .filter((p) => p !== "");
 }
 
-/** @returns {ObservedState} what a dry run without --state assumes: nothing exists */
-export function emptyState() {
+/** @returns what a dry run without --state assumes: nothing exists */
+export function emptyState(): ObservedState {
   return {
     known: false,
     vectorize: {},
@@ -225,23 +243,19 @@ export function emptyState() {
 
 /**
  * Reads a --state fixture (the ObservedState shape; every field optional).
- * @param {unknown} raw
- * @returns {ObservedState}
  */
-export function stateFromJson(raw) {
+export function stateFromJson(raw: unknown): ObservedState {
   if (!isTable(raw)) throw new Error("the state file must hold a JSON object");
   const state = emptyState();
   state.known = true;
-  /** @type {(v: unknown) => string[]} */
-  const strings = (v) => (Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
+  const strings: (v: unknown) => string[] = (v): string[] =>
+    Array.isArray(v) ? v.filter((x) => typeof x === "string") : [];
   for (const [name, index] of Object.entries(isTable(raw.vectorize) ? raw.vectorize : {})) {
     const i = isTable(index) ? index : {};
     state.vectorize[name] = {
       dimensions: typeof i.dimensions === "number" ? i.dimensions : null,
       metric: typeof i.metric === "string" ? i.metric : null,
-      metadataIndexes: /** @type {Record<string, string>} */ (
-        isTable(i.metadataIndexes) ? i.metadataIndexes : {}
-      ),
+      metadataIndexes: (isTable(i.metadataIndexes) ? i.metadataIndexes : {}) as Record<string, string>,
     };
   }
   state.kvNamespaces = tables(raw.kvNamespaces).map((n) => ({ id: str(n.id), title: str(n.title) }));
@@ -264,16 +278,15 @@ export function stateFromJson(raw) {
  * The ordered provisioning steps. Metadata indexes come right after their Vectorize index and
  * before anything that lets a document reach the ingest consumer (queues, the R2 notification
  * rule): Vectorize only filters on vectors inserted after a field's index exists.
- * @param {ProvisionConfig} config
- * @param {ObservedState} state
- * @param {{ fieldTypes?: Record<string, string> }} [options]
- * @returns {Step[]}
  */
-export function planProvision(config, state, options = {}) {
+export function planProvision(
+  config: ProvisionConfig,
+  state: ObservedState,
+  options: { fieldTypes?: Record<string, string> } = {},
+): Step[] {
   const fieldTypes = { ...DEFAULT_FIELD_TYPES, ...options.fieldTypes };
   const envArgs = config.env === null ? [] : ["--env", config.env];
-  /** @type {Step[]} */
-  const steps = [];
+  const steps: Step[] = [];
 
   for (const message of config.drift) {
     steps.push({ key: `check:${message}`, kind: "check", title: message, status: "warn" });
@@ -312,8 +325,7 @@ export function planProvision(config, state, options = {}) {
     .map((s) => s.trim())
     .filter((s) => s !== "");
   const bound = new Set(config.vectorize.map((v) => v.indexName));
-  /** @type {{ indexName: string, binding: string | null }[]} */
-  const indexes = [
+  const indexes: { indexName: string; binding: string | null }[] = [
     ...config.vectorize,
     ...shards
       .filter((name) => !bound.has(name) && name !== config.vars.VECTORIZE_INDEX_NAME)
@@ -446,11 +458,11 @@ export function planProvision(config, state, options = {}) {
     const title = `KV namespace ${kv.title} (binding ${kv.binding})`;
     const byId = kv.id === null ? undefined : state.kvNamespaces.find((n) => n.id === kv.id);
     const byTitle = state.kvNamespaces.find((n) => n.title === kv.title);
-    const idStep = (/** @type {Step["configEdit"]} */ configEdit) => ({
+    const idStep = (configEdit: Step["configEdit"]) => ({
       key: `config:kv:${kv.binding}`,
-      kind: /** @type {const} */ ("config-id"),
+      kind: "config-id" as const,
       title: `wrangler.toml: id of KV binding ${kv.binding}`,
-      status: /** @type {const} */ ("update"),
+      status: "update" as const,
       configEdit,
     });
     if (byId) {
@@ -483,11 +495,11 @@ export function planProvision(config, state, options = {}) {
     const title = `D1 database ${db.databaseName} (binding ${db.binding})`;
     const byId = db.databaseId === null ? undefined : state.d1Databases.find((d) => d.uuid === db.databaseId);
     const byName = state.d1Databases.find((d) => d.name === db.databaseName);
-    const idStep = (/** @type {Step["configEdit"]} */ configEdit) => ({
+    const idStep = (configEdit: Step["configEdit"]) => ({
       key: `config:d1:${db.binding}`,
-      kind: /** @type {const} */ ("config-id"),
+      kind: "config-id" as const,
       title: `wrangler.toml: database_id of D1 binding ${db.binding}`,
-      status: /** @type {const} */ ("update"),
+      status: "update" as const,
       configEdit,
     });
     if (byId) {
@@ -677,30 +689,30 @@ export function planProvision(config, state, options = {}) {
 
 /**
  * A command line as a shell would need it typed.
- * @param {string[]} args
  */
-export function shellCommand(args) {
+export function shellCommand(args: string[]) {
   return ["npx", "wrangler", ...args]
     .map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
     .join(" ");
 }
 
-const LABELS = /** @type {Record<StepStatus, [string, string]>} */ ({
+const LABELS = {
   exists: ["exists", "exists"],
   create: ["would create", "create"],
   update: ["would update", "update"],
   run: ["would run", "run"],
   conflict: ["CONFLICT", "CONFLICT"],
   warn: ["warning", "warning"],
-});
+} as Record<StepStatus, [string, string]>;
 
 /**
  * The plan as text: one line per step with its status, the command it runs, and why.
- * @param {ProvisionConfig} config
- * @param {Step[]} steps
- * @param {{ dryRun: boolean, stateKnown: boolean }} mode
  */
-export function formatPlan(config, steps, { dryRun, stateKnown }) {
+export function formatPlan(
+  config: ProvisionConfig,
+  steps: Step[],
+  { dryRun, stateKnown }: { dryRun: boolean; stateKnown: boolean },
+) {
   const where = config.env === null ? "the top-level environment" : `environment "${config.env}"`;
   const lines = [
     `Provisioning Worker ${config.workerName} (${where})${

@@ -3,22 +3,20 @@
 // provisioner can write ids back in place: comments, order and formatting stay as they were.
 // Pure: no I/O, so the tests run it inside workerd.
 
-/**
- * @typedef {{ start: number, end: number }} Span
- * @typedef {{ path: string[], index: number | null, headerEnd: number, end: number,
- *   keys: Map<string, Span> }} TableSpan
- *   one [table] or [[array]] entry (the root table has path [] and headerEnd 0); `end` is where
- *   its last key/value line ends, `keys` the spans of its values (dotted keys joined with ".")
- * @typedef {{ data: Record<string, unknown>, tables: TableSpan[] }} ParsedToml
- */
+export type Span = { start: number; end: number };
+
+export type TableSpan = {
+  path: string[];
+  index: number | null;
+  headerEnd: number;
+  end: number;
+  keys: Map<string, Span>;
+};
+
+export type ParsedToml = { data: Record<string, unknown>; tables: TableSpan[] };
 
 export class TomlError extends Error {
-  /**
-   * @param {string} message
-   * @param {string} text
-   * @param {number} at
-   */
-  constructor(message, text, at) {
+  constructor(message: string, text: string, at: number) {
     const line = text.slice(0, at).split("\n").length;
     super(`wrangler.toml line ${line}: ${message}`);
     this.name = "TomlError";
@@ -27,25 +25,17 @@ export class TomlError extends Error {
 
 const BARE_KEY = /[A-Za-z0-9_-]/;
 
-/** @param {unknown} v @returns {v is Record<string, unknown>} */
-const isTable = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+const isTable = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
-/**
- * @param {string} text
- * @returns {ParsedToml}
- */
-export function parseToml(text) {
+export function parseToml(text: string): ParsedToml {
   let pos = 0;
-  /** @type {Record<string, unknown>} */
-  const data = {};
-  /** @type {TableSpan[]} */
-  const tables = [{ path: [], index: null, headerEnd: 0, end: 0, keys: new Map() }];
-  /** @type {Record<string, unknown>} */
-  let current = data;
-  /** @type {TableSpan} */
-  let currentSpan = /** @type {TableSpan} */ (tables[0]);
+  const data: Record<string, unknown> = {};
+  const tables: TableSpan[] = [{ path: [], index: null, headerEnd: 0, end: 0, keys: new Map() }];
+  let current: Record<string, unknown> = data;
+  let currentSpan: TableSpan = tables[0] as TableSpan;
 
-  const fail = (/** @type {string} */ message) => new TomlError(message, text, pos);
+  const fail = (message: string) => new TomlError(message, text, pos);
   const peek = () => text[pos] ?? "";
 
   /** Spaces and tabs only. */
@@ -94,18 +84,19 @@ export function parseToml(text) {
     pos++;
     return unescapeBasic(raw);
   };
-  /** @param {string} raw */
-  const unescapeBasic = (raw) =>
+  const unescapeBasic = (raw: string) =>
     raw.replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)/g, (_, e) => {
-      const simple = /** @type {Record<string, string>} */ ({
-        b: "\b",
-        t: "\t",
-        n: "\n",
-        f: "\f",
-        r: "\r",
-        '"': '"',
-        "\\": "\\",
-      })[e];
+      const simple = (
+        {
+          b: "\b",
+          t: "\t",
+          n: "\n",
+          f: "\f",
+          r: "\r",
+          '"': '"',
+          "\\": "\\",
+        } as Record<string, string>
+      )[e];
       if (simple !== undefined) return simple;
       if (e[0] === "u" || e[0] === "U") return String.fromCodePoint(Number.parseInt(e.slice(1), 16));
       throw fail(`invalid escape \\${e}`);
@@ -127,8 +118,7 @@ export function parseToml(text) {
   };
 
   const key = () => {
-    /** @type {string[]} */
-    const parts = [];
+    const parts: string[] = [];
     for (;;) {
       skipInline();
       const c = peek();
@@ -146,15 +136,13 @@ export function parseToml(text) {
     }
   };
 
-  /** @returns {unknown} */
-  const value = () => {
+  const value = (): unknown => {
     const c = peek();
     if (c === '"') return basicString();
     if (c === "'") return literalString();
     if (c === "[") {
       pos++;
-      /** @type {unknown[]} */
-      const items = [];
+      const items: unknown[] = [];
       for (;;) {
         skipAll();
         if (peek() === "]") {
@@ -169,8 +157,7 @@ export function parseToml(text) {
     }
     if (c === "{") {
       pos++;
-      /** @type {Record<string, unknown>} */
-      const table = {};
+      const table: Record<string, unknown> = {};
       skipInline();
       if (peek() === "}") {
         pos++;
@@ -210,12 +197,7 @@ export function parseToml(text) {
     return token;
   };
 
-  /**
-   * @param {Record<string, unknown>} table
-   * @param {string[]} parts
-   * @param {unknown} v
-   */
-  const assign = (table, parts, v) => {
+  const assign = (table: Record<string, unknown>, parts: string[], v: unknown) => {
     let t = table;
     for (const part of parts.slice(0, -1)) {
       const next = t[part] ?? {};
@@ -223,27 +205,23 @@ export function parseToml(text) {
       t[part] = next;
       t = next;
     }
-    const last = /** @type {string} */ (parts.at(-1));
+    const last = parts.at(-1) as string;
     if (Object.hasOwn(t, last)) throw fail(`duplicate key "${parts.join(".")}"`);
     t[last] = v;
   };
 
   /**
    * Walks to the table a header names, creating it; for [[x]] appends an entry.
-   * @param {string[]} path
-   * @param {boolean} array
    */
-  const openTable = (path, array) => {
-    /** @type {Record<string, unknown>} */
-    let t = data;
+  const openTable = (path: string[], array: boolean) => {
+    let t: Record<string, unknown> = data;
     path.forEach((part, i) => {
       const last = i === path.length - 1;
       let next = t[part];
       if (last && array) {
         if (next === undefined) next = [];
         if (!Array.isArray(next)) throw fail(`"${path.join(".")}" is not an array of tables`);
-        /** @type {Record<string, unknown>} */
-        const entry = {};
+        const entry: Record<string, unknown> = {};
         next.push(entry);
         t[part] = next;
         t = entry;
@@ -271,7 +249,7 @@ export function parseToml(text) {
       current = openTable(path, array);
       let index = null;
       if (array) {
-        let parent = /** @type {unknown} */ (data);
+        let parent = data as unknown;
         path.forEach((part, i) => {
           parent = isTable(parent) ? parent[part] : undefined;
           if (Array.isArray(parent) && i < path.length - 1) parent = parent.at(-1);
@@ -300,9 +278,8 @@ export function parseToml(text) {
 
 /**
  * A TOML basic string for a value.
- * @param {string} value
  */
-export function tomlString(value) {
+export function tomlString(value: string) {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
   return `"${value.replace(/[\\"\u0000-\u001f\u007f]/g, (c) => {
     if (c === "\\" || c === '"') return `\\${c}`;
@@ -315,13 +292,13 @@ export function tomlString(value) {
  * the parser reports it: ["env", "staging", "kv_namespaces"] with index 0 is the first
  * [[env.staging.kv_namespaces]] entry. An existing value is replaced where it stands; a missing
  * key is added after the table's last key. Nothing else in the text changes.
- * @param {string} text
- * @param {{ path: string[], index: number | null }} table
- * @param {string} key
- * @param {string} value
- * @returns {string}
  */
-export function setTomlString(text, table, key, value) {
+export function setTomlString(
+  text: string,
+  table: { path: string[]; index: number | null },
+  key: string,
+  value: string,
+): string {
   const { tables } = parseToml(text);
   const span = tables.find(
     (t) => t.path.join(".") === table.path.join(".") && (t.index ?? null) === (table.index ?? null),

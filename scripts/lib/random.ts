@@ -2,10 +2,9 @@
 // Math.random or the platform.
 
 /**
- * @param {number} seed
- * @returns {() => number} uniform in [0, 1)
+ * @returns uniform in [0, 1)
  */
-export function seededRandom(seed) {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -9,17 +9,17 @@ import { STARTUP_LIMIT_MS } from "./bundle-size.ts";
  */
 export const STARTUP_BUDGET_MS = 500;
 
-/**
- * @typedef {{ nodes: { id: number, callFrame: { functionName: string } }[], samples: number[], timeDeltas: number[] }} CpuProfile
- */
+export type CpuProfile = {
+  nodes: { id: number; callFrame: { functionName: string } }[];
+  samples: number[];
+  timeDeltas: number[];
+};
 
 /**
  * Active and garbage-collection milliseconds of a V8 CPU profile: each sample is charged the time
  * since the previous one, and "(idle)" samples are not work (as wrangler's own "Active" line).
- * @param {CpuProfile} profile
- * @returns {{ activeMs: number, gcMs: number }}
  */
-export function startupCpu(profile) {
+export function startupCpu(profile: CpuProfile): { activeMs: number; gcMs: number } {
   const names = new Map(profile.nodes.map((n) => [n.id, n.callFrame.functionName]));
   let active = 0;
   let gc = 0;
@@ -35,12 +35,12 @@ export function startupCpu(profile) {
 
 /**
  * One line with the figures, and the problems (empty when startup is within the budget).
- * @param {{ activeMs: number, gcMs: number }} cpu
- * @param {number} [budgetMs]
- * @returns {{ lines: string[], problems: string[] }}
  */
-export function judgeStartup({ activeMs, gcMs }, budgetMs = STARTUP_BUDGET_MS) {
-  const ms = (n) => `${n.toFixed(1)} ms`;
+export function judgeStartup(
+  { activeMs, gcMs }: { activeMs: number; gcMs: number },
+  budgetMs: number = STARTUP_BUDGET_MS,
+): { lines: string[]; problems: string[] } {
+  const ms = (n: number) => `${n.toFixed(1)} ms`;
   const lines = [
     `startup ${ms(activeMs)} of active CPU (${ms(gcMs)} garbage collection), local profile; budget ${budgetMs} ms, platform limit ${STARTUP_LIMIT_MS} ms`,
   ];

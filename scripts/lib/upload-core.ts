@@ -2,10 +2,12 @@
 // says was already sent unchanged, send the rest in batches with bounded concurrency, and report
 // one outcome per document. File access and sending are injected (no Node APIs here), so the
 // tests run it inside workerd against the real Worker.
+
+import type { DocumentInput, MetadataValue } from "./client.ts";
 import { mapConcurrent } from "./client.ts";
 
 /** Content type of each supported extension; ".jsonl" holds one document per line. */
-export const EXTENSION_TYPES = /** @type {Readonly<Record<string, string>>} */ ({
+export const EXTENSION_TYPES = {
   ".txt": "text/plain",
   ".text": "text/plain",
   ".md": "text/markdown",
@@ -14,7 +16,7 @@ export const EXTENSION_TYPES = /** @type {Readonly<Record<string, string>>} */ (
   ".htm": "text/html",
   ".json": "application/json",
   ".jsonl": "jsonl",
-});
+} as Readonly<Record<string, string>>;
 export const CONTENT_TYPES = ["text/plain", "text/markdown", "text/html", "application/json"];
 // The API's rules (src/validation.ts), checked here so a bad document fails alone, before sending.
 export const MAX_DOC_ID_BYTES = 512;
@@ -29,39 +31,46 @@ const MANIFEST_VERSION = 1;
 // Directories that never hold documents worth indexing.
 const SKIPPED_DIRECTORIES = new Set(["node_modules"]);
 
-/**
- * @typedef {string | number | boolean} MetadataValue
- * @typedef {{ id: string, text: string, title?: string, contentType?: string,
- *   metadata?: Record<string, MetadataValue> }} DocumentInput
- * @typedef {{
- *   stat(path: string): Promise<"file" | "directory" | null>,
- *   readdir(path: string): Promise<string[]>,
- *   readFile(path: string): Promise<Uint8Array>,
- * }} FileAccess
- * @typedef {{ file: string, id: string, line?: number, doc: DocumentInput, hash: string }} PlannedDocument
- * @typedef {{ file: string, id?: string, line?: number, status: "uploaded" | "skipped" | "failed",
- *   reason?: string }} Outcome
- * @typedef {{ id: string, ok: boolean, reason?: string }} SendResult
- * @typedef {{ maxBatch: number, send(docs: DocumentInput[]): Promise<SendResult[]> }} Sender
- * @typedef {{ version: number, namespace: string,
- *   targets: Record<string, Record<string, { hash: string, file: string }>> }} Manifest
- * @typedef {{ done: number, total: number, uploaded: number, skipped: number, failed: number }} Progress
- */
+export type { DocumentInput, MetadataValue };
+
+export type FileAccess = {
+  stat(path: string): Promise<"file" | "directory" | null>;
+  readdir(path: string): Promise<string[]>;
+  readFile(path: string): Promise<Uint8Array>;
+};
+
+export type PlannedDocument = { file: string; id: string; line?: number; doc: DocumentInput; hash: string };
+
+export type Outcome = {
+  file: string;
+  id?: string;
+  line?: number;
+  status: "uploaded" | "skipped" | "failed";
+  reason?: string;
+};
+
+export type SendResult = { id: string; ok: boolean; reason?: string };
+
+export type Sender = { maxBatch: number; send(docs: DocumentInput[]): Promise<SendResult[]> };
+
+export type Manifest = {
+  version: number;
+  namespace: string;
+  targets: Record<string, Record<string, { hash: string; file: string }>>;
+};
+
+export type Progress = { done: number; total: number; uploaded: number; skipped: number; failed: number };
 
 const encoder = new TextEncoder();
-/** @param {string} s */
-const byteLength = (s) => encoder.encode(s).length;
-/** @param {unknown} err */
-const message = (err) => (err instanceof Error ? err.message : String(err));
-/** @param {unknown} v @returns {v is Record<string, unknown>} */
-const isRecord = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+const byteLength = (s: string) => encoder.encode(s).length;
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * Why an id is not a valid document id, or null when it is (src/validation.ts DocumentIdSchema).
- * @param {string} id
- * @returns {string | null}
  */
-export function invalidDocumentId(id) {
+export function invalidDocumentId(id: string): string | null {
   if (id.length === 0) return "id must not be empty";
   if (byteLength(id) > MAX_DOC_ID_BYTES) return `id must be at most ${MAX_DOC_ID_BYTES} bytes of UTF-8`;
   // The API's rules (src/validation.ts): characters that change how the text around them shows.
@@ -78,10 +87,8 @@ export function invalidDocumentId(id) {
 
 /**
  * Why metadata is not acceptable to the API, or null when it is.
- * @param {unknown} metadata
- * @returns {string | null}
  */
-export function invalidMetadata(metadata) {
+export function invalidMetadata(metadata: unknown): string | null {
   if (!isRecord(metadata)) return '"metadata" must be an object';
   const keys = Object.keys(metadata);
   if (keys.length > MAX_METADATA_KEYS) return `at most ${MAX_METADATA_KEYS} metadata keys`;
@@ -100,8 +107,7 @@ export function invalidMetadata(metadata) {
   return null;
 }
 
-/** @param {string} path */
-export function extensionOf(path) {
+export function extensionOf(path: string) {
   const name = path.slice(path.lastIndexOf("/") + 1);
   const dot = name.lastIndexOf(".");
   return dot <= 0 ? "" : name.slice(dot).toLowerCase();
@@ -111,21 +117,17 @@ export function extensionOf(path) {
  * Expands the inputs into files with their document ids: a directory's files (recursively,
  * hidden entries skipped) are named by their path relative to it, a file given by itself by its
  * name. `prefix` is put before every id.
- * @param {FileAccess} fs
- * @param {string[]} inputs
- * @param {{ prefix?: string }} [options]
- * @returns {Promise<{ files: { path: string, id: string }[], failures: Outcome[] }>}
  */
-export async function walkInputs(fs, inputs, options = {}) {
+export async function walkInputs(
+  fs: FileAccess,
+  inputs: string[],
+  options: { prefix?: string } = {},
+): Promise<{ files: { path: string; id: string }[]; failures: Outcome[] }> {
   const prefix = options.prefix ?? "";
-  /** @type {{ path: string, id: string }[]} */
-  const files = [];
-  /** @type {Outcome[]} */
-  const failures = [];
-  /** @type {Map<string, string>} */
-  const seen = new Map();
-  /** @param {string} path @param {string} relative */
-  const add = (path, relative) => {
+  const files: { path: string; id: string }[] = [];
+  const failures: Outcome[] = [];
+  const seen: Map<string, string> = new Map();
+  const add = (path: string, relative: string) => {
     const id = prefix + relative;
     const other = seen.get(id);
     if (other !== undefined) {
@@ -135,9 +137,8 @@ export async function walkInputs(fs, inputs, options = {}) {
     seen.set(id, path);
     files.push({ path, id });
   };
-  /** @param {string} dir @param {string} relative */
-  const walk = async (dir, relative) => {
-    let names;
+  const walk = async (dir: string, relative: string) => {
+    let names: string[];
     try {
       names = [...(await fs.readdir(dir))].sort();
     } catch (err) {
@@ -161,11 +162,7 @@ export async function walkInputs(fs, inputs, options = {}) {
   return { files, failures };
 }
 
-/**
- * @param {unknown} record
- * @returns {{ doc: DocumentInput } | { reason: string }}
- */
-function recordToDocument(record) {
+function recordToDocument(record: unknown): { doc: DocumentInput } | { reason: string } {
   if (!isRecord(record)) return { reason: "expected a JSON object" };
   const known = new Set(["id", "text", "title", "contentType", "metadata"]);
   const unknown = Object.keys(record).filter((k) => !known.has(k));
@@ -175,8 +172,7 @@ function recordToDocument(record) {
   if (typeof record.text !== "string" || record.text.trim() === "") {
     return { reason: '"text" must be a non-empty string' };
   }
-  /** @type {DocumentInput} */
-  const doc = { id: record.id, text: record.text };
+  const doc: DocumentInput = { id: record.id, text: record.text };
   if (record.title !== undefined) {
     if (typeof record.title !== "string" || record.title.length > MAX_TITLE_CHARS) {
       return { reason: `"title" must be a string of at most ${MAX_TITLE_CHARS} characters` };
@@ -193,24 +189,28 @@ function recordToDocument(record) {
   if (record.metadata !== undefined) {
     const bad = invalidMetadata(record.metadata);
     if (bad) return { reason: bad };
-    doc.metadata = /** @type {Record<string, MetadataValue>} */ (record.metadata);
+    doc.metadata = record.metadata as Record<string, MetadataValue>;
   }
   return { doc };
 }
 
 /**
  * The documents a file holds, and the reasons it (or some of its lines) cannot be sent.
- * @param {FileAccess} fs
- * @param {{ path: string, id: string }} file
- * @param {{ maxDocumentBytes?: number }} [options]
- * @returns {Promise<{ docs: { doc: DocumentInput, line?: number }[], failures: Outcome[] }>}
  */
-export async function readDocuments(fs, file, options = {}) {
+export async function readDocuments(
+  fs: FileAccess,
+  file: { path: string; id: string },
+  options: { maxDocumentBytes?: number } = {},
+): Promise<{ docs: { doc: DocumentInput; line?: number }[]; failures: Outcome[] }> {
   const maxBytes = options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
   const ext = extensionOf(file.path);
   const type = EXTENSION_TYPES[ext];
-  /** @param {string} reason @param {Partial<Outcome>} [more] @returns {Outcome} */
-  const failure = (reason, more = {}) => ({ file: file.path, status: "failed", reason, ...more });
+  const failure = (reason: string, more: Partial<Outcome> = {}): Outcome => ({
+    file: file.path,
+    status: "failed",
+    reason,
+    ...more,
+  });
   if (type === undefined) {
     const supported = Object.keys(EXTENSION_TYPES).join(" ");
     return {
@@ -220,7 +220,7 @@ export async function readDocuments(fs, file, options = {}) {
       ],
     };
   }
-  let text;
+  let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(await fs.readFile(file.path));
   } catch (err) {
@@ -228,8 +228,7 @@ export async function readDocuments(fs, file, options = {}) {
     return { docs: [], failures: [failure(reason, { id: file.id })] };
   }
 
-  /** @param {DocumentInput} doc @param {number} [line] @returns {string | null} */
-  const check = (doc, line) => {
+  const check = (doc: DocumentInput, line?: number): string | null => {
     const badId = invalidDocumentId(doc.id);
     if (badId) return badId;
     const bytes = byteLength(doc.text);
@@ -239,8 +238,7 @@ export async function readDocuments(fs, file, options = {}) {
   };
 
   if (type !== "jsonl") {
-    /** @type {DocumentInput} */
-    const doc = { id: file.id, text, contentType: type };
+    const doc: DocumentInput = { id: file.id, text, contentType: type };
     let bad = check(doc);
     if (!bad && type === "application/json") {
       try {
@@ -252,16 +250,13 @@ export async function readDocuments(fs, file, options = {}) {
     return bad ? { docs: [], failures: [failure(bad, { id: file.id })] } : { docs: [{ doc }], failures: [] };
   }
 
-  /** @type {{ doc: DocumentInput, line: number }[]} */
-  const docs = [];
-  /** @type {Outcome[]} */
-  const failures = [];
-  /** @type {Map<string, number>} */
-  const lines = new Map();
+  const docs: { doc: DocumentInput; line: number }[] = [];
+  const failures: Outcome[] = [];
+  const lines: Map<string, number> = new Map();
   text.split("\n").forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === "") return;
-    let record;
+    let record: unknown;
     try {
       record = JSON.parse(raw);
     } catch (err) {
@@ -295,10 +290,8 @@ export async function readDocuments(fs, file, options = {}) {
 /**
  * A stable digest of everything the service stores of a document: a different digest means the
  * document must be sent again.
- * @param {DocumentInput} doc
- * @returns {Promise<string>}
  */
-export async function documentHash(doc) {
+export async function documentHash(doc: DocumentInput): Promise<string> {
   const metadata = doc.metadata
     ? Object.fromEntries(Object.entries(doc.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
     : null;
@@ -307,21 +300,14 @@ export async function documentHash(doc) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/**
- * @param {string} namespace
- * @returns {Manifest}
- */
-export function emptyManifest(namespace) {
+export function emptyManifest(namespace: string): Manifest {
   return { version: MANIFEST_VERSION, namespace, targets: {} };
 }
 
 /**
  * Reads a manifest's JSON; anything unreadable counts as empty (the cost is a resend).
- * @param {string | undefined} text
- * @param {string} namespace
- * @returns {Manifest}
  */
-export function parseManifest(text, namespace) {
+export function parseManifest(text: string | undefined, namespace: string): Manifest {
   if (text === undefined) return emptyManifest(namespace);
   try {
     const raw = JSON.parse(text);
@@ -331,7 +317,7 @@ export function parseManifest(text, namespace) {
       raw.namespace === namespace &&
       isRecord(raw.targets)
     ) {
-      return /** @type {Manifest} */ (raw);
+      return raw as Manifest;
     }
   } catch {
     // Corrupt: start over.
@@ -341,16 +327,10 @@ export function parseManifest(text, namespace) {
 
 /**
  * Groups documents into batches of at most `maxBatch` documents and about MAX_BATCH_BYTES of JSON.
- * @template {{ doc: DocumentInput }} T
- * @param {T[]} items
- * @param {number} maxBatch
- * @returns {T[][]}
  */
-export function toBatches(items, maxBatch) {
-  /** @type {T[][]} */
-  const batches = [];
-  /** @type {T[]} */
-  let current = [];
+export function toBatches<T extends { doc: DocumentInput }>(items: T[], maxBatch: number): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
   for (const item of items) {
     const size = byteLength(JSON.stringify(item.doc));
@@ -370,25 +350,28 @@ export function toBatches(items, maxBatch) {
  * Walks, plans and sends: every document found gets one outcome. Unchanged documents (same hash
  * in the manifest for this target) are skipped unless `force`; the returned manifest records what
  * was accepted, and keeps what was skipped.
- * @param {{
- *   fs: FileAccess, inputs: string[], target: string, manifest: Manifest, sender: Sender,
- *   concurrency?: number, force?: boolean, prefix?: string, maxDocumentBytes?: number,
- *   onProgress?: (progress: Progress) => void,
- * }} options
- * @returns {Promise<{ outcomes: Outcome[], manifest: Manifest }>}
  */
-export async function runUpload(options) {
+export async function runUpload(options: {
+  fs: FileAccess;
+  inputs: string[];
+  target: string;
+  manifest: Manifest;
+  sender: Sender;
+  concurrency?: number;
+  force?: boolean;
+  prefix?: string;
+  maxDocumentBytes?: number;
+  onProgress?: (progress: Progress) => void;
+}): Promise<{ outcomes: Outcome[]; manifest: Manifest }> {
   const { fs, target, sender } = options;
   const { files, failures } = await walkInputs(fs, options.inputs, { prefix: options.prefix ?? "" });
-  /** @type {Outcome[]} */
-  const outcomes = [...failures];
-  /** @type {PlannedDocument[]} */
-  const planned = [];
+  const outcomes: Outcome[] = [...failures];
+  const planned: PlannedDocument[] = [];
   const readAll = await mapConcurrent(files, 8, (file) =>
     readDocuments(fs, file, { maxDocumentBytes: options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES }),
   );
   for (const [i, read] of readAll.entries()) {
-    const file = /** @type {{ path: string, id: string }} */ (files[i]);
+    const file = files[i] as { path: string; id: string };
     outcomes.push(...read.failures);
     for (const { doc, line } of read.docs) {
       planned.push({
@@ -402,12 +385,9 @@ export async function runUpload(options) {
   }
 
   const previous = options.manifest.targets[target] ?? {};
-  /** @type {Record<string, { hash: string, file: string }>} */
-  const next = { ...previous };
-  /** @type {PlannedDocument[]} */
-  const toSend = [];
-  /** @type {Set<string>} */
-  const ids = new Set();
+  const next: Record<string, { hash: string; file: string }> = { ...previous };
+  const toSend: PlannedDocument[] = [];
+  const ids: Set<string> = new Set();
   for (const p of planned) {
     if (ids.has(p.id)) {
       outcomes.push(outcome(p, "failed", `document id "${p.id}" appears in more than one input`));
@@ -430,8 +410,7 @@ export async function runUpload(options) {
     toBatches(toSend, Math.max(1, sender.maxBatch)),
     options.concurrency ?? 4,
     async (batch) => {
-      /** @type {SendResult[]} */
-      let results;
+      let results: SendResult[];
       try {
         results = await sender.send(batch.map((p) => p.doc));
       } catch (err) {
@@ -460,13 +439,7 @@ export async function runUpload(options) {
   };
 }
 
-/**
- * @param {PlannedDocument} p
- * @param {Outcome["status"]} status
- * @param {string} [reason]
- * @returns {Outcome}
- */
-function outcome(p, status, reason) {
+function outcome(p: PlannedDocument, status: Outcome["status"], reason?: string): Outcome {
   return {
     file: p.file,
     id: p.id,
@@ -476,8 +449,7 @@ function outcome(p, status, reason) {
   };
 }
 
-/** @param {Outcome[]} outcomes */
-function sortOutcomes(outcomes) {
+function sortOutcomes(outcomes: Outcome[]) {
   return [...outcomes].sort((a, b) =>
     a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1,
   );
@@ -486,11 +458,9 @@ function sortOutcomes(outcomes) {
 /**
  * Counts per file (a file failed if any of its documents did, else uploaded if any was sent)
  * and per document.
- * @param {Outcome[]} outcomes
  */
-export function summarize(outcomes) {
-  /** @type {Map<string, Outcome[]>} */
-  const byFile = new Map();
+export function summarize(outcomes: Outcome[]) {
+  const byFile: Map<string, Outcome[]> = new Map();
   for (const o of outcomes) byFile.set(o.file, [...(byFile.get(o.file) ?? []), o]);
   const files = { uploaded: 0, skipped: 0, failed: 0 };
   for (const list of byFile.values()) {
@@ -506,24 +476,20 @@ export function summarize(outcomes) {
 
 /**
  * One line per file (and one per failed line of a .jsonl file), then the totals.
- * @param {Outcome[]} outcomes
- * @returns {string}
  */
-export function formatReport(outcomes) {
-  /** @type {Map<string, Outcome[]>} */
-  const byFile = new Map();
+export function formatReport(outcomes: Outcome[]): string {
+  const byFile: Map<string, Outcome[]> = new Map();
   for (const o of outcomes) byFile.set(o.file, [...(byFile.get(o.file) ?? []), o]);
-  /** @type {string[]} */
-  const lines = [];
+  const lines: string[] = [];
   for (const [file, list] of byFile) {
     const multi = list.length > 1 || list.some((o) => o.line !== undefined);
     if (!multi) {
-      const o = /** @type {Outcome} */ (list[0]);
+      const o = list[0] as Outcome;
       const label = o.status === "skipped" ? "unchanged" : o.status;
       lines.push(`${label.padEnd(9)} ${file}${o.reason ? `: ${o.reason}` : ""}`);
       continue;
     }
-    const count = (/** @type {Outcome["status"]} */ s) => list.filter((o) => o.status === s).length;
+    const count = (s: Outcome["status"]) => list.filter((o) => o.status === s).length;
     const failed = list.filter((o) => o.status === "failed");
     const label = failed.length > 0 ? "failed" : count("uploaded") > 0 ? "uploaded" : "unchanged";
     lines.push(
@@ -546,10 +512,8 @@ export function formatReport(outcomes) {
 
 /**
  * A progress bar for a status line.
- * @param {Progress} p
- * @param {number} [width]
  */
-export function progressBar(p, width = 24) {
+export function progressBar(p: Progress, width: number = 24) {
   const ratio = p.total === 0 ? 1 : p.done / p.total;
   const filled = Math.round(ratio * width);
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${p.done}/${p.total} sent  (${p.uploaded} ok, ${p.failed} failed, ${p.skipped} unchanged)`;

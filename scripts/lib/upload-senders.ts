@@ -3,7 +3,10 @@
 // or R2 objects under "<namespace>/<id>" with the custom metadata the ingest consumer reads
 // (src/ingest/upload-metadata.ts), for R2 event notifications to drive ingestion: written by
 // the Worker's objects route (same batching), or by `wrangler r2 object put` for --env.
+
+import type { Client, FetchFn } from "./client.ts";
 import { ApiError, createClient } from "./client.ts";
+import type { DocumentInput, Sender, SendResult } from "./upload-core.ts";
 
 /** The batch endpoint's limit is 1,000; smaller batches keep a refused batch's retry cheap. */
 export const DEFAULT_API_BATCH = 100;
@@ -13,16 +16,14 @@ export const MAX_CUSTOM_METADATA_BYTES = 1800;
 /** Statuses that blame the batch's content (not auth, not the server): worth retrying one by one. */
 const REFUSED_CONTENT = [400, 413, 415, 422];
 
-/**
- * @typedef {import("./upload-core.ts").DocumentInput} DocumentInput
- * @typedef {import("./upload-core.ts").SendResult} SendResult
- * @typedef {import("./upload-core.ts").Sender} Sender
- * @typedef {{ key: string, body: string, contentType: string,
- *   customMetadata: Record<string, string> }} ObjectUpload
- */
+export type ObjectUpload = {
+  key: string;
+  body: string;
+  contentType: string;
+  customMetadata: Record<string, string>;
+};
 
-/** @param {unknown} err */
-function reasonOf(err) {
+function reasonOf(err: unknown) {
   if (err instanceof ApiError) {
     const p = err.problem ?? {};
     const detail =
@@ -35,15 +36,21 @@ function reasonOf(err) {
 
 /**
  * `objects`: write R2 objects through the Worker (POST .../objects) instead of documents.
- * @param {{ client: import("./client.ts").Client, namespace: string, batchSize?: number, objects?: boolean }} options
- * @returns {Sender}
  */
-export function createApiSender({ client, namespace, batchSize = DEFAULT_API_BATCH, objects = false }) {
-  /** @param {DocumentInput[]} docs */
-  const putMany = (docs) =>
+export function createApiSender({
+  client,
+  namespace,
+  batchSize = DEFAULT_API_BATCH,
+  objects = false,
+}: {
+  client: Client;
+  namespace: string;
+  batchSize?: number;
+  objects?: boolean;
+}): Sender {
+  const putMany = (docs: DocumentInput[]) =>
     objects ? client.putObjects(namespace, docs) : client.putDocuments(namespace, docs);
-  /** @param {DocumentInput} doc @returns {Promise<SendResult>} */
-  const putOne = async (doc) => {
+  const putOne = async (doc: DocumentInput): Promise<SendResult> => {
     try {
       await (objects ? client.putObjects(namespace, [doc]) : client.putDocument(namespace, doc));
       return { id: doc.id, ok: true };
@@ -54,15 +61,14 @@ export function createApiSender({ client, namespace, batchSize = DEFAULT_API_BAT
   return {
     maxBatch: batchSize,
     async send(docs) {
-      if (docs.length === 1) return [await putOne(/** @type {DocumentInput} */ (docs[0]))];
+      if (docs.length === 1) return [await putOne(docs[0] as DocumentInput)];
       try {
         await putMany(docs);
         return docs.map((d) => ({ id: d.id, ok: true }));
       } catch (err) {
         // The API validates a whole batch before writing any of it: find the culprits one by one.
         if (err instanceof ApiError && REFUSED_CONTENT.includes(err.status)) {
-          /** @type {SendResult[]} */
-          const results = [];
+          const results: SendResult[] = [];
           for (const doc of docs) results.push(await putOne(doc));
           return results;
         }
@@ -75,10 +81,22 @@ export function createApiSender({ client, namespace, batchSize = DEFAULT_API_BAT
 
 /**
  * An API sender over a fetch function of its own (the tests pass the Worker's).
- * @param {{ fetch: typeof fetch, baseUrl: string, apiKey?: string, namespace: string, batchSize?: number, objects?: boolean }} options
- * @returns {Sender}
  */
-export function createFetchApiSender({ fetch, baseUrl, apiKey, namespace, batchSize, objects }) {
+export function createFetchApiSender({
+  fetch,
+  baseUrl,
+  apiKey,
+  namespace,
+  batchSize,
+  objects,
+}: {
+  fetch: FetchFn;
+  baseUrl: string;
+  apiKey?: string;
+  namespace: string;
+  batchSize?: number;
+  objects?: boolean;
+}): Sender {
   const client = createClient({ fetch, baseUrl, ...(apiKey === undefined ? {} : { apiKey }) });
   return createApiSender({
     client,
@@ -90,30 +108,27 @@ export function createFetchApiSender({ fetch, baseUrl, apiKey, namespace, batchS
 
 /**
  * The R2 object of a document, with the custom metadata the ingest consumer reads.
- * @param {string} namespace
- * @param {DocumentInput} doc
- * @returns {ObjectUpload}
  */
-export function objectUpload(namespace, doc) {
+export function objectUpload(namespace: string, doc: DocumentInput): ObjectUpload {
   const contentType = doc.contentType ?? "text/plain";
-  /** @type {Record<string, string>} */
-  const customMetadata = { contentType };
+  const customMetadata: Record<string, string> = { contentType };
   if (doc.title) customMetadata.title = doc.title;
   if (doc.metadata && Object.keys(doc.metadata).length > 0)
     customMetadata.metadata = JSON.stringify(doc.metadata);
   return { key: `${namespace}/${doc.id}`, body: doc.text, contentType, customMetadata };
 }
 
-/**
- * @param {{ namespace: string, putObject: (upload: ObjectUpload) => Promise<void> }} options
- * @returns {Sender}
- */
-export function createR2Sender({ namespace, putObject }) {
+export function createR2Sender({
+  namespace,
+  putObject,
+}: {
+  namespace: string;
+  putObject: (upload: ObjectUpload) => Promise<void>;
+}): Sender {
   return {
     maxBatch: 1,
     async send(docs) {
-      /** @type {SendResult[]} */
-      const results = [];
+      const results: SendResult[] = [];
       for (const doc of docs) {
         const upload = objectUpload(namespace, doc);
         const extra = { title: upload.customMetadata.title, metadata: upload.customMetadata.metadata };

@@ -1,9 +1,10 @@
 // The steps of `npm run verify`, in order. Each takes the run's context, returns its one-line
 // result, and throws (ScriptError with the reason, or ApiError) when its expectation fails.
 import { ScriptError } from "./args.ts";
+import type { Client, NamespaceStats, SearchRequest, SearchResult } from "./client.ts";
 import { ApiError } from "./client.ts";
 
-export const MODES = /** @type {const} */ (["keyword", "vector", "hybrid"]);
+export const MODES = ["keyword", "vector", "hybrid"] as const;
 
 /**
  * RESULT_CACHE_SETTLE_MS defaults (src/config.ts): answers computed this soon after a namespace's
@@ -18,16 +19,26 @@ const SETTLE_MS = { local: 1000, cloudflare: 10_000 };
 const DELETE_GRACE_MS = 10_000;
 const TOP_K = 10;
 
-/**
- * @typedef {{ backend: string, written: boolean, deleted: boolean, indexedAt: number,
- *   canaryChunks: number, before?: import("./client.ts").NamespaceStats,
- *   during?: import("./client.ts").NamespaceStats }} RunState
- * @typedef {{ client: import("./client.ts").Client, namespace: string, timeoutMs: number,
- *   sleep: (ms: number) => Promise<void>, canary: ReturnType<typeof makeCanary>, state: RunState }} Context
- */
+export type RunState = {
+  backend: string;
+  written: boolean;
+  deleted: boolean;
+  indexedAt: number;
+  canaryChunks: number;
+  before?: NamespaceStats;
+  during?: NamespaceStats;
+};
 
-/** @param {number} bytes */
-function randomHex(bytes) {
+export type Context = {
+  client: Client;
+  namespace: string;
+  timeoutMs: number;
+  sleep: (ms: number) => Promise<void>;
+  canary: ReturnType<typeof makeCanary>;
+  state: RunState;
+};
+
+function randomHex(bytes: number) {
   return [...crypto.getRandomValues(new Uint8Array(bytes))]
     .map((b) => b.toString(16).padStart(2, "0"))
     .join("");
@@ -36,9 +47,8 @@ function randomHex(bytes) {
 /**
  * The canary: a unique id, a word that occurs in no other document, and a filterable metadata
  * value of its own.
- * @param {string} filterField
  */
-export function makeCanary(filterField) {
+export function makeCanary(filterField: string) {
   const suffix = `${Date.now().toString(36)}-${randomHex(4)}`;
   // Letters and digits only: one token for the keyword index's tokenizer (FTS5 unicode61).
   const token = `canary${randomHex(6)}`;
@@ -61,13 +71,12 @@ export function makeCanary(filterField) {
 /**
  * Calls `probe` until it returns a value, backing off from 250 ms to 2 s, for at most `timeoutMs`;
  * then fails with what the last attempt saw.
- * @template T
- * @param {number} timeoutMs
- * @param {(attempt: number) => Promise<{ done: true, value: T } | { done: false, why: string }>} probe
- * @param {(ms: number) => Promise<void>} sleep
- * @returns {Promise<{ value: T, attempts: number }>}
  */
-async function poll(timeoutMs, probe, sleep) {
+async function poll<T>(
+  timeoutMs: number,
+  probe: (attempt: number) => Promise<{ done: true; value: T } | { done: false; why: string }>,
+  sleep: (ms: number) => Promise<void>,
+): Promise<{ value: T; attempts: number }> {
   const started = Date.now();
   let delay = 250;
   for (let attempt = 1; ; attempt++) {
@@ -82,29 +91,21 @@ async function poll(timeoutMs, probe, sleep) {
   }
 }
 
-/** @param {number} n */
-const ordinal = (n) => `${n}${n === 1 ? "st" : n === 2 ? "nd" : n === 3 ? "rd" : "th"}`;
+const ordinal = (n: number) => `${n}${n === 1 ? "st" : n === 2 ? "nd" : n === 3 ? "rd" : "th"}`;
 
-/**
- * @param {Context} ctx
- * @param {import("./client.ts").SearchRequest} body
- */
-const search = (ctx, body) =>
+const search = (ctx: Context, body: SearchRequest) =>
   ctx.client.searchTimed(ctx.namespace, { topK: TOP_K, includeText: false, ...body });
 
 /**
  * The canary's rank in the results, from 1; 0 when absent.
- * @param {Context} ctx
- * @param {import("./client.ts").SearchResult[]} results
  */
-const rankOf = (ctx, results) => results.findIndex((r) => r.id === ctx.canary.id) + 1;
+const rankOf = (ctx: Context, results: SearchResult[]) =>
+  results.findIndex((r) => r.id === ctx.canary.id) + 1;
 
 /**
  * GET /healthz, then /readyz: ready or degraded (what is degraded is printed); notes the backend.
- * @param {Context} ctx
- * @returns {Promise<string>}
  */
-async function health(ctx) {
+async function health(ctx: Context): Promise<string> {
   const { client, state } = ctx;
   try {
     await client.health({ retries: 1 });
@@ -116,13 +117,9 @@ async function health(ctx) {
     }
     throw err;
   }
-  /** @type {Record<string, unknown>} */
-  let ready;
-  /** @param {boolean} anonymous */
-  const readiness = async (anonymous) =>
-    /** @type {Record<string, unknown>} */ (
-      await client.request("GET", "/readyz", undefined, { retries: 1, anonymous })
-    );
+  let ready: Record<string, unknown>;
+  const readiness = async (anonymous: boolean) =>
+    (await client.request("GET", "/readyz", undefined, { retries: 1, anonymous })) as Record<string, unknown>;
   try {
     // Details come with an admin key; a key /readyz refuses (401) gets the public status alone,
     // and the step that first needs the key reports it.
@@ -142,15 +139,13 @@ async function health(ctx) {
   }
   state.backend = typeof ready.backend === "string" ? ready.backend : state.backend;
   const notes = [];
-  const breakers = /** @type {Record<string, string>} */ (ready.breakers ?? {});
+  const breakers = (ready.breakers ?? {}) as Record<string, string>;
   const open = Object.entries(breakers).filter(
     ([, breaker]) => breaker === "open" || breaker === "half-open",
   );
   if (open.length > 0)
     notes.push(`circuit open: ${open.map(([dep, breaker]) => `${dep} ${breaker}`).join(", ")}`);
-  const indexHealth = /** @type {{ state?: string, problems?: string[] } | null} */ (
-    ready.indexHealth ?? null
-  );
+  const indexHealth = (ready.indexHealth ?? null) as { state?: string; problems?: string[] } | null;
   if (indexHealth?.state === "fail" || indexHealth?.state === "warn") {
     notes.push(`index health ${indexHealth.state}: ${(indexHealth.problems ?? []).join(", ")}`);
   }
@@ -159,10 +154,8 @@ async function health(ctx) {
 
 /**
  * Counts the namespace, then writes the canary.
- * @param {Context} ctx
- * @returns {Promise<string>}
  */
-async function ingest(ctx) {
+async function ingest(ctx: Context): Promise<string> {
   const { client, namespace, canary, state } = ctx;
   state.before = await client.namespaceStats(namespace);
   const accepted = await client.putDocument(namespace, { id: canary.id, ...canary.document });
@@ -174,10 +167,8 @@ async function ingest(ctx) {
 
 /**
  * Waits until the canary is indexed; a failed document ends the run with its error.
- * @param {Context} ctx
- * @returns {Promise<string>}
  */
-async function indexed(ctx) {
+async function indexed(ctx: Context): Promise<string> {
   const { client, namespace, timeoutMs, sleep, canary, state } = ctx;
   const { value, attempts } = await poll(
     timeoutMs,
@@ -200,11 +191,8 @@ async function indexed(ctx) {
 
 /**
  * The canary ranks first for its word (keyword, hybrid) or is among the results (vector).
- * @param {Context} ctx
- * @param {(typeof MODES)[number]} mode
- * @returns {Promise<string>}
  */
-async function searchMode(ctx, mode) {
+async function searchMode(ctx: Context, mode: (typeof MODES)[number]): Promise<string> {
   const { timeoutMs, sleep, canary } = ctx;
   // Vectorize applies writes after accepting them ("Actual mutations are processed async",
   // VectorizeAsyncMutation in workers/worker-configuration.d.ts), so a search is retried.
@@ -230,10 +218,8 @@ async function searchMode(ctx, mode) {
 
 /**
  * A filter on the canary's own value finds only it, in every mode; another value does not find it.
- * @param {Context} ctx
- * @returns {Promise<string>}
  */
-async function searchFilter(ctx) {
+async function searchFilter(ctx: Context): Promise<string> {
   const { timeoutMs, sleep, canary } = ctx;
   const filter = { [canary.filterField]: canary.label };
   const { attempts } = await poll(
@@ -264,17 +250,15 @@ async function searchFilter(ctx) {
 
 /**
  * The same search, repeated after the settle time, is answered from the result cache.
- * @param {Context} ctx
- * @returns {Promise<string>}
  */
-async function cacheHit(ctx) {
+async function cacheHit(ctx: Context): Promise<string> {
   const { client, timeoutMs, sleep, canary, state } = ctx;
   // The first search after the settle time is stored; the same search again is a hit. On a
   // deployment the repeat may reach another isolate, so a miss is retried.
   const settleMs = SETTLE_MS[state.backend === "local" ? "local" : "cloudflare"];
   const wait = state.indexedAt + settleMs + 250 - Date.now();
   if (wait > 0) await sleep(wait);
-  const body = { query: canary.token, mode: /** @type {const} */ ("hybrid") };
+  const body = { query: canary.token, mode: "hybrid" as const };
   const { value, attempts } = await poll(
     timeoutMs,
     async () => {
@@ -304,14 +288,12 @@ async function cacheHit(ctx) {
 
 /**
  * Deletes the canary: its status says so and no search mode finds it any more.
- * @param {Context} ctx
- * @returns {Promise<string>}
  */
-async function deleteCanary(ctx) {
+async function deleteCanary(ctx: Context): Promise<string> {
   const { client, namespace, timeoutMs, sleep, canary, state } = ctx;
   await client.deleteDocument(namespace, canary.id);
   state.deleted = true;
-  let status;
+  let status: string;
   try {
     status = (await client.getDocument(namespace, canary.id)).status;
   } catch (err) {
@@ -341,10 +323,8 @@ async function deleteCanary(ctx) {
 
 /**
  * The namespace counted the canary while it was indexed and is back where it was.
- * @param {Context} ctx
- * @returns {Promise<string>}
  */
-async function stats(ctx) {
+async function stats(ctx: Context): Promise<string> {
   const { client, namespace, state } = ctx;
   const after = await client.namespaceStats(namespace);
   if (!state.before || !state.during) throw new ScriptError("no earlier counts to compare with");
@@ -370,14 +350,13 @@ async function stats(ctx) {
   return `documents ${state.before.documents} -> ${state.during.documents} -> ${after.documents}, chunks ${state.before.chunks} -> ${state.during.chunks} -> ${after.chunks}, pending ${after.pending}, failed ${after.failed}`;
 }
 
-/** @type {{ name: string, run: (ctx: Context) => Promise<string> }[]} */
-export const STEPS = [
+export const STEPS: { name: string; run: (ctx: Context) => Promise<string> }[] = [
   { name: "health", run: health },
   { name: "ingest", run: ingest },
   { name: "indexed", run: indexed },
   ...MODES.map((mode) => ({
     name: `search ${mode}`,
-    run: (/** @type {Context} */ ctx) => searchMode(ctx, mode),
+    run: (ctx: Context) => searchMode(ctx, mode),
   })),
   { name: "search filter", run: searchFilter },
   { name: "cache", run: cacheHit },

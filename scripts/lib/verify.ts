@@ -10,7 +10,9 @@ import {
   ScriptError,
   UsageError,
 } from "./args.ts";
+import type { Client, FetchFn } from "./client.ts";
 import { ApiError, createClient } from "./client.ts";
+import type { Context } from "./verify-steps.ts";
 import { makeCanary, STEPS } from "./verify-steps.ts";
 
 export const DEFAULT_NAMESPACE = "verify-canary";
@@ -32,24 +34,35 @@ Options:
   --filter-field F   a FILTERABLE_FIELDS entry for the filter step (default: ${DEFAULT_FILTER_FIELD})
 ${CONNECTION_USAGE}`;
 
-export const OPTIONS = /** @type {const} */ ({
+export const OPTIONS = {
   url: { type: "string" },
   help: { type: "boolean", short: "h" },
   key: { type: "string" },
   namespace: { type: "string" },
   timeout: { type: "string" },
   "filter-field": { type: "string" },
-});
+} as const;
+
+/** The flags as parseCommandLine returns them over OPTIONS. */
+export type VerifyFlags = Partial<Record<keyof typeof OPTIONS, string | boolean>>;
 
 /**
  * The run's settings from the parsed flags (parseCommandLine over OPTIONS) and the environment.
- * @param {Partial<Record<keyof typeof OPTIONS, string | boolean>>} values
- * @param {Record<string, string | undefined>} [env]
- * @param {() => string | undefined} [devAdminKey]
- * @returns {{ help: true } | { help: false, baseUrl: string, apiKey: string, namespace: string,
- *   timeoutMs: number, filterField: string }}
  */
-export function verifySettings(values, env = process.env, devAdminKey) {
+export function verifySettings(
+  values: VerifyFlags,
+  env: Record<string, string | undefined> = process.env,
+  devAdminKey?: () => string | undefined,
+):
+  | { help: true }
+  | {
+      help: false;
+      baseUrl: string;
+      apiKey: string;
+      namespace: string;
+      timeoutMs: number;
+      filterField: string;
+    } {
   if (values.help) return { help: true };
   const settings = connectionSettings(values, env, devAdminKey);
   const apiKey = typeof values.key === "string" && values.key !== "" ? values.key : settings.apiKey;
@@ -74,43 +87,33 @@ export function verifySettings(values, env = process.env, devAdminKey) {
   };
 }
 
-/** @param {unknown} err */
-function reasonOf(err) {
+function reasonOf(err: unknown) {
   if (err instanceof ScriptError || err instanceof ApiError) return err.message;
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
-/**
- * @param {"ok" | "FAIL"} result
- * @param {string} name
- * @param {number} ms
- * @param {string} detail
- */
-export function formatStep(result, name, ms, detail) {
+export function formatStep(result: "ok" | "FAIL", name: string, ms: number, detail: string) {
   return `${result.padEnd(4)}  ${name.padEnd(14)} ${String(Math.round(ms)).padStart(6)} ms  ${detail}`;
 }
 
 /**
  * Runs the check. Never throws for a failing step: the result names it and gives the reason.
- * @param {{
- *   client: import("./client.ts").Client,
- *   namespace: string,
- *   timeoutMs: number,
- *   filterField: string,
- *   log: (line: string) => void,
- *   sleep?: (ms: number) => Promise<void>,
- * }} options
- * @returns {Promise<{ ok: true, ms: number } | { ok: false, step: string, reason: string, ms: number }>}
  */
-export async function runVerify(options) {
+export async function runVerify(options: {
+  client: Client;
+  namespace: string;
+  timeoutMs: number;
+  filterField: string;
+  log: (line: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+}): Promise<{ ok: true; ms: number } | { ok: false; step: string; reason: string; ms: number }> {
   const { client, namespace, timeoutMs, log } = options;
   const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   const canary = makeCanary(options.filterField);
   const started = performance.now();
   log(`verify ${client.baseUrl}: namespace ${namespace}, canary ${canary.id} ("${canary.token}")`);
 
-  /** @type {import("./verify-steps.ts").Context} */
-  const ctx = {
+  const ctx: Context = {
     client,
     namespace,
     timeoutMs,
@@ -119,8 +122,7 @@ export async function runVerify(options) {
     state: { backend: "cloudflare", written: false, deleted: false, indexedAt: 0, canaryChunks: 0 },
   };
 
-  /** @type {{ step: string, reason: string } | null} */
-  let failure = null;
+  let failure: { step: string; reason: string } | null = null;
   for (const { name, run } of STEPS) {
     const t0 = performance.now();
     try {
@@ -173,12 +175,16 @@ export async function runVerify(options) {
 /**
  * The command: runs the check with the parsed flags and returns the exit code (0 passed, 1 a step
  * failed; usage errors throw UsageError, which `run` maps to 2).
- * @param {Partial<Record<keyof typeof OPTIONS, string | boolean>>} values
- * @param {{ fetch?: typeof fetch, env?: Record<string, string | undefined>,
- *   devAdminKey?: () => string | undefined, log?: (line: string) => void }} [deps]
- * @returns {Promise<number>}
  */
-export async function verifyCommand(values, deps = {}) {
+export async function verifyCommand(
+  values: VerifyFlags,
+  deps: {
+    fetch?: FetchFn;
+    env?: Record<string, string | undefined>;
+    devAdminKey?: () => string | undefined;
+    log?: (line: string) => void;
+  } = {},
+): Promise<number> {
   const log = deps.log ?? ((line) => console.log(line));
   const args = verifySettings(values, deps.env ?? process.env, deps.devAdminKey);
   if (args.help) {

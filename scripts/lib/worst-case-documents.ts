@@ -13,27 +13,24 @@ const WORDS = (
   "service platform limit budget memory time cost plan measure report table field value record"
 ).split(" ");
 
-/** @param {() => number} random @param {number} n */
-function words(random, n) {
-  const out = [];
-  for (let i = 0; i < n; i++) out.push(WORDS[Math.floor(random() * WORDS.length)]);
+function words(random: () => number, n: number) {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(WORDS[Math.floor(random() * WORDS.length)] ?? "");
   return out;
 }
 
-/** @param {() => number} random */
-function sentence(random) {
+function sentence(random: () => number) {
   const w = words(random, 8 + Math.floor(random() * 14));
-  w[0] = w[0].charAt(0).toUpperCase() + w[0].slice(1);
+  const first = w[0] ?? "";
+  w[0] = first.charAt(0).toUpperCase() + first.slice(1);
   return `${w.join(" ")}.`;
 }
 
-/** @param {() => number} random @param {number} n */
-function paragraph(random, n) {
+function paragraph(random: () => number, n: number) {
   return Array.from({ length: n }, () => sentence(random)).join(" ");
 }
 
-/** @param {() => number} random @param {number} i */
-function markdownSection(random, i) {
+function markdownSection(random: () => number, i: number) {
   const parts = [`## ${words(random, 3).join(" ")} ${i}`, paragraph(random, 5)];
   if (i % 3 === 0) {
     parts.push(
@@ -55,14 +52,12 @@ function markdownSection(random, i) {
 
 /**
  * A markdown document of at most `maxBytes` bytes, within a section's length of it.
- * @param {number} maxBytes
- * @param {number} [seed]
- * @returns {string}
  */
-export function worstCaseMarkdown(maxBytes, seed = 1) {
+export function worstCaseMarkdown(maxBytes: number, seed: number = 1): string {
   const random = seededRandom(seed);
-  const parts = [`# Worst case ${seed}`];
-  let size = parts[0].length;
+  const title = `# Worst case ${seed}`;
+  const parts = [title];
+  let size = title.length;
   for (let i = 1; ; i++) {
     const section = `\n\n${markdownSection(random, i)}`;
     if (size + section.length > maxBytes) break;
@@ -74,11 +69,8 @@ export function worstCaseMarkdown(maxBytes, seed = 1) {
 
 /**
  * A JSON array of records of at most `maxBytes` bytes, within a record's length of it.
- * @param {number} maxBytes
- * @param {number} [seed]
- * @returns {string}
  */
-export function worstCaseJson(maxBytes, seed = 1) {
+export function worstCaseJson(maxBytes: number, seed: number = 1): string {
   const random = seededRandom(seed);
   const records = [];
   let size = 2;

@@ -7,11 +7,12 @@ import { fileURLToPath } from "node:url";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /**
- * @param {string[]} args
- * @param {{ input?: string | Uint8Array }} [options] what wrangler reads on stdin
- * @returns {Promise<{ code: number, stdout: string, stderr: string }>}
+ * @param [options] what wrangler reads on stdin
  */
-export function runWrangler(args, options = {}) {
+export function runWrangler(
+  args: string[],
+  options: { input?: string | Uint8Array } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("wrangler", args, {
       cwd: ROOT,

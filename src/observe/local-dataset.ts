@@ -3,6 +3,7 @@
 // the real binding and to an isolate buffer, flushed into D1 (local_metrics) at most every second
 // from requests, after each queue batch, and before every read. Retention is bounded by age and
 // row count.
+import type { StoredPoint } from "./report";
 
 export const LOCAL_METRICS_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const LOCAL_METRICS_MAX_ROWS = 200_000;
@@ -10,13 +11,6 @@ export const LOCAL_METRICS_MAX_ROWS = 200_000;
 const MAX_BUFFERED = 10_000;
 const BLOBS = 8;
 const DOUBLES = 12;
-
-export interface StoredPoint {
-  timestamp: number;
-  index1: string;
-  blobs: string[];
-  doubles: number[];
-}
 
 // Isolate-lifetime: points written by any request in this isolate, until the next flush.
 const buffer: StoredPoint[] = [];

@@ -1,7 +1,14 @@
 // The dashboard's figures for one window: overall, per namespace and as a time series. Built from
 // Analytics Engine SQL rows (Cloudflare) or from the locally kept data points (BACKEND=local),
 // into the same shape, with the same definitions (docs/observability.md).
-import type { StoredPoint } from "./local-dataset";
+
+/** One Analytics Engine data point as local mode keeps it (local-dataset.ts). */
+export interface StoredPoint {
+  timestamp: number;
+  index1: string;
+  blobs: string[];
+  doubles: number[];
+}
 
 export interface Summary {
   searches: number;

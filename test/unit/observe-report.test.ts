@@ -1,6 +1,6 @@
 // The dashboard's figures from local points and from SQL rows: the same definitions either way.
 import { describe, expect, it } from "vitest";
-import type { StoredPoint } from "../../src/observe/local-dataset";
+import type { StoredPoint } from "../../src/observe/report";
 import { quantile, reportFromPoints, reportFromSql } from "../../src/observe/report";
 
 const NOW = Date.parse("2026-11-01T12:00:00Z");
