@@ -1,7 +1,7 @@
 // The service's configuration: a zod schema over the Worker's env vars, parsed once per
 // isolate per env object. A bad environment is one clear error, not a crash deep inside.
 import { z } from "zod";
-import { EMBEDDING_MODELS } from "./embed/embedder";
+import { DEFAULT_EMBEDDING_MODEL, EMBEDDING_MODELS } from "./embed/embedder";
 import { AppError, errorMessage } from "./errors";
 import type { ParseLimits } from "./ingest/limits";
 import { RERANK_MODELS, type RerankModel } from "./rerank/reranker";
@@ -38,7 +38,7 @@ const ConfigSchema = z
       .refine((m) => Object.hasOwn(EMBEDDING_MODELS, m), {
         message: `must be one of ${Object.keys(EMBEDDING_MODELS).join(", ")}`,
       })
-      .default("@cf/baai/bge-base-en-v1.5"),
+      .default(DEFAULT_EMBEDDING_MODEL),
     EMBEDDING_POOLING: z.enum(["cls", "mean"]).default("cls"),
     VECTORIZE_INDEX_NAME: z.string().min(1).max(64).default("edgesearch-bge-base-768"),
     FILTERABLE_FIELDS: listVar,

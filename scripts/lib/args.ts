@@ -2,10 +2,9 @@
 // environment, progress lines, plain-text tables and one way of turning failures into exit codes.
 import { pathToFileURL } from "node:url";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { NAMESPACE_PATTERN } from "../../src/validation.ts";
 import { ApiError, createClient, DEFAULT_BASE_URL } from "./client.ts";
 import { isLoopback, readDevAdminKey } from "./dev-vars.ts";
-
-export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** A mistake in the command line: reported with the usage text, exit code 2. */
 export class UsageError extends Error {

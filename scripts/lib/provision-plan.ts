@@ -3,29 +3,19 @@
 // its status and the exact wrangler command. No I/O, so the tests run it inside workerd and the
 // dry run never needs Cloudflare.
 
+import { DEFAULT_EMBEDDING_MODEL, EMBEDDING_MODELS } from "../../src/embed/embedder.ts";
 import notificationRule from "../../src/ingest/notification-rule.json" with { type: "json" };
 import type { NotificationRule } from "../../src/ingest/notification-rule.ts";
+import { DOC_ID_FIELD } from "../../src/validation.ts";
+import { VECTORIZE_LIMITS } from "../../src/vectors/vector-index.ts";
 import { configLimitProblems } from "./config-limits.ts";
 
-/** Output size of each supported embedding model (mirrors EMBEDDING_MODELS in src/embed/embedder.ts). */
-export const MODEL_DIMENSIONS = {
-  "@cf/baai/bge-small-en-v1.5": 384,
-  "@cf/baai/bge-base-en-v1.5": 768,
-  "@cf/baai/bge-large-en-v1.5": 1024,
-} as Readonly<Record<string, number>>;
-export const DEFAULT_EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
-/**
- * Vector metadata field holding the document id (DOC_ID_FIELD in src/validation.ts). It is read
- * back from vectors, never filtered on, so it needs no metadata index; one left from earlier
- * deployments only takes a slot.
- */
-export const DOC_ID_FIELD = "_doc";
-/**
- * Vectorize accepts at most this many metadata indexes per index ("Maximum metadata indexes per
- * Vectorize index: 10", developers.cloudflare.com/vectorize/platform/limits/); every one is
- * FILTERABLE_FIELDS'.
- */
-export const MAX_METADATA_INDEXES = 10;
+/** Output size of each embedding model the Worker supports. */
+export const MODEL_DIMENSIONS: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(EMBEDDING_MODELS).map(([model, info]) => [model, info.dimensions]),
+);
+/** Metadata indexes per Vectorize index (the Worker's VECTORIZE_LIMITS); each is FILTERABLE_FIELDS'. */
+export const MAX_METADATA_INDEXES = VECTORIZE_LIMITS.maxMetadataIndexes;
 /**
  * Types of the metadata indexes of the filterable fields; any other field is indexed as a string.
  * A field's index type must match the values written, or range filters find nothing.
@@ -406,6 +396,8 @@ export function planProvision(
       });
       continue;
     }
+    // The document id field is read back from vectors, never filtered on: it needs no metadata
+    // index, and one left from earlier deployments only takes a slot.
     if (observed?.metadataIndexes[DOC_ID_FIELD] !== undefined && !fields.includes(DOC_ID_FIELD)) {
       steps.push({
         key: `check:unused-metadata-index:${indexName}:${DOC_ID_FIELD}`,

@@ -3,6 +3,15 @@
 // one outcome per document. File access and sending are injected (no Node APIs here), so the
 // tests run it inside workerd against the real Worker.
 
+// The API's rules, checked here so a bad document fails alone, before sending.
+import {
+  byteLength,
+  MAX_DOC_ID_BYTES,
+  MAX_METADATA_BYTES,
+  MAX_METADATA_KEYS,
+  MAX_TITLE_CHARS,
+  METADATA_KEY_PATTERN,
+} from "../../src/validation.ts";
 import type { DocumentInput, MetadataValue } from "./client.ts";
 import { mapConcurrent } from "./client.ts";
 
@@ -18,12 +27,6 @@ export const EXTENSION_TYPES = {
   ".jsonl": "jsonl",
 } as Readonly<Record<string, string>>;
 export const CONTENT_TYPES = ["text/plain", "text/markdown", "text/html", "application/json"];
-// The API's rules (src/validation.ts), checked here so a bad document fails alone, before sending.
-export const MAX_DOC_ID_BYTES = 512;
-export const MAX_TITLE_CHARS = 1024;
-export const MAX_METADATA_KEYS = 32;
-export const MAX_METADATA_BYTES = 4096;
-export const METADATA_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const DEFAULT_MAX_DOCUMENT_BYTES = 1024 * 1024;
 /** Request bodies stay well under the API's 8 MiB limit. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -62,7 +65,6 @@ export type Manifest = {
 export type Progress = { done: number; total: number; uploaded: number; skipped: number; failed: number };
 
 const encoder = new TextEncoder();
-const byteLength = (s: string) => encoder.encode(s).length;
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);

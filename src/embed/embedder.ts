@@ -29,5 +29,8 @@ export const EMBEDDING_MODELS: Record<string, EmbeddingModelInfo> = {
   "@cf/baai/bge-large-en-v1.5": { dimensions: 1024, maxInputTokens: 512 },
 };
 
+/** EMBEDDING_MODEL when unset. */
+export const DEFAULT_EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
+
 /** Workers AI accepts at most this many texts per embedding call. */
 export const MAX_EMBED_BATCH = 100;
