@@ -276,8 +276,20 @@ export function planProvision(
 ): Step[] {
   const fieldTypes = { ...DEFAULT_FIELD_TYPES, ...options.fieldTypes };
   const envArgs = config.env === null ? [] : ["--env", config.env];
-  const steps: Step[] = [];
+  return [
+    ...configChecks(config),
+    ...vectorizeSteps(config, state, fieldTypes),
+    ...kvSteps(config, state),
+    ...d1Steps(config, state, envArgs),
+    ...queueSteps(config, state),
+    ...r2Steps(config, state),
+    ...secretSteps(config, state, envArgs),
+  ];
+}
 
+/** Drift between environments, platform limits, and a Worker without a route. */
+function configChecks(config: ProvisionConfig): Step[] {
+  const steps: Step[] = [];
   for (const message of config.drift) {
     steps.push({ key: `check:${message}`, kind: "check", title: message, status: "warn" });
   }
@@ -297,23 +309,27 @@ export function planProvision(
       note: 'set routes = [{ pattern = "search.example.com", custom_domain = true }] in its section (docs/runbooks/deploy.md, custom domain)',
     });
   }
+  return steps;
+}
 
-  // Vectorize index, then its metadata indexes.
+/** Comma-separated names of a var, trimmed, without empty ones. */
+const listVar = (value: string | undefined) =>
+  (value ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+
+/** Each Vectorize index (bound ones and VECTORIZE_SHARDS), then its metadata indexes. */
+function vectorizeSteps(
+  config: ProvisionConfig,
+  state: ObservedState,
+  fieldTypes: Readonly<Record<string, string>>,
+): Step[] {
   const defaultModel = config.vars.EMBEDDING_MODEL || DEFAULT_EMBEDDING_MODEL;
-  const fields = [
-    ...new Set(
-      (config.vars.FILTERABLE_FIELDS ?? "")
-        .split(",")
-        .map((f) => f.trim())
-        .filter((f) => f !== ""),
-    ),
-  ];
+  const fields = [...new Set(listVar(config.vars.FILTERABLE_FIELDS))];
   // Shard indexes (VECTORIZE_SHARDS) take new namespaces of the default version: EMBEDDING_MODEL's
   // size. One without a binding is still created, with a warning (the Worker refuses to start).
-  const shards = (config.vars.VECTORIZE_SHARDS ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
+  const shards = listVar(config.vars.VECTORIZE_SHARDS);
   const bound = new Set(config.vectorize.map((v) => v.indexName));
   const indexes: { indexName: string; binding: string | null }[] = [
     ...config.vectorize,
@@ -321,8 +337,9 @@ export function planProvision(
       .filter((name) => !bound.has(name) && name !== config.vars.VECTORIZE_INDEX_NAME)
       .map((indexName) => ({ indexName, binding: null })),
   ];
-  for (const { indexName, binding } of indexes) {
+  return indexes.flatMap(({ indexName, binding }) => {
     const observed = state.vectorize[indexName];
+    const steps: Step[] = [];
     if (binding === null) {
       steps.push({
         key: `check:shard-binding:${indexName}`,
@@ -331,49 +348,10 @@ export function planProvision(
         status: "warn",
       });
     }
-    // The default index and the shards serve EMBEDDING_MODEL. The other ones (VECTORIZE_INDEXES,
-    // for index versions of other models) are sized by the model their name ends with: -384,
-    // -768, -1024.
     const isDefault = binding === "VECTORIZE" || indexName === config.vars.VECTORIZE_INDEX_NAME;
-    const sized = /-(\d+)$/.exec(indexName)?.[1];
-    const sizedModel = Object.keys(MODEL_DIMENSIONS).find((m) => String(MODEL_DIMENSIONS[m]) === sized);
-    const model = isDefault || shards.includes(indexName) ? defaultModel : (sizedModel ?? "an unknown model");
-    const dimensions = MODEL_DIMENSIONS[model];
-    const title = `Vectorize index ${indexName} (${dimensions ?? "?"} dimensions, cosine, for ${model})`;
-    if (dimensions === undefined) {
-      steps.push({
-        key: `vectorize:${indexName}`,
-        kind: "vectorize-index",
-        title,
-        status: "conflict",
-        note: isDefault
-          ? `EMBEDDING_MODEL "${model}" is not one of ${Object.keys(MODEL_DIMENSIONS).join(", ")}`
-          : "cannot tell this index's dimensions: end its name with -384, -768 or -1024, or create it by hand",
-      });
-      continue;
-    }
-    if (observed) {
-      const mismatch = observed.dimensions !== null && observed.dimensions !== dimensions;
-      steps.push({
-        key: `vectorize:${indexName}`,
-        kind: "vectorize-index",
-        title,
-        status: mismatch ? "conflict" : "exists",
-        ...(mismatch
-          ? {
-              note: `the index has ${observed.dimensions} dimensions, ${model} needs ${dimensions}: use another index name`,
-            }
-          : {}),
-      });
-    } else {
-      steps.push({
-        key: `vectorize:${indexName}`,
-        kind: "vectorize-index",
-        title,
-        status: "create",
-        command: ["vectorize", "create", indexName, `--dimensions=${dimensions}`, "--metric=cosine"],
-      });
-    }
+    const model = isDefault || shards.includes(indexName) ? defaultModel : modelSizedBy(indexName);
+    steps.push(indexStep(indexName, model, isDefault, observed));
+    if (MODEL_DIMENSIONS[model] === undefined) return steps;
     if (
       binding === "VECTORIZE" &&
       config.vars.VECTORIZE_INDEX_NAME &&
@@ -386,66 +364,130 @@ export function planProvision(
         status: "warn",
       });
     }
-    if (fields.length > MAX_METADATA_INDEXES) {
-      steps.push({
+    steps.push(...metadataIndexSteps(indexName, fields, fieldTypes, observed));
+    return steps;
+  });
+}
+
+/**
+ * The model an index that does not serve EMBEDDING_MODEL (VECTORIZE_INDEXES, for index versions
+ * of other models) is sized for: the one whose size its name ends with (-384, -768, -1024).
+ */
+function modelSizedBy(indexName: string) {
+  const sized = /-(\d+)$/.exec(indexName)?.[1];
+  const sizedModel = Object.keys(MODEL_DIMENSIONS).find((m) => String(MODEL_DIMENSIONS[m]) === sized);
+  return sizedModel ?? "an unknown model";
+}
+
+/** The index itself: exists, to create, or in conflict with the model's size. */
+function indexStep(
+  indexName: string,
+  model: string,
+  isDefault: boolean,
+  observed: ObservedState["vectorize"][string] | undefined,
+): Step {
+  const dimensions = MODEL_DIMENSIONS[model];
+  const title = `Vectorize index ${indexName} (${dimensions ?? "?"} dimensions, cosine, for ${model})`;
+  const key = `vectorize:${indexName}`;
+  if (dimensions === undefined) {
+    return {
+      key,
+      kind: "vectorize-index",
+      title,
+      status: "conflict",
+      note: isDefault
+        ? `EMBEDDING_MODEL "${model}" is not one of ${Object.keys(MODEL_DIMENSIONS).join(", ")}`
+        : "cannot tell this index's dimensions: end its name with -384, -768 or -1024, or create it by hand",
+    };
+  }
+  if (observed) {
+    const mismatch = observed.dimensions !== null && observed.dimensions !== dimensions;
+    return {
+      key,
+      kind: "vectorize-index",
+      title,
+      status: mismatch ? "conflict" : "exists",
+      ...(mismatch
+        ? {
+            note: `the index has ${observed.dimensions} dimensions, ${model} needs ${dimensions}: use another index name`,
+          }
+        : {}),
+    };
+  }
+  return {
+    key,
+    kind: "vectorize-index",
+    title,
+    status: "create",
+    command: ["vectorize", "create", indexName, `--dimensions=${dimensions}`, "--metric=cosine"],
+  };
+}
+
+/** One metadata index per FILTERABLE_FIELDS entry, within Vectorize's limit. */
+function metadataIndexSteps(
+  indexName: string,
+  fields: string[],
+  fieldTypes: Readonly<Record<string, string>>,
+  observed: ObservedState["vectorize"][string] | undefined,
+): Step[] {
+  if (fields.length > MAX_METADATA_INDEXES) {
+    return [
+      {
         key: `metadata:${indexName}:limit`,
         kind: "metadata-index",
         title: `metadata indexes on ${indexName}`,
         status: "conflict",
         note: `FILTERABLE_FIELDS names ${fields.length} fields; Vectorize indexes at most ${MAX_METADATA_INDEXES}`,
-      });
-      continue;
-    }
-    // The document id field is read back from vectors, never filtered on: it needs no metadata
-    // index, and one left from earlier deployments only takes a slot.
-    if (observed?.metadataIndexes[DOC_ID_FIELD] !== undefined && !fields.includes(DOC_ID_FIELD)) {
-      steps.push({
-        key: `check:unused-metadata-index:${indexName}:${DOC_ID_FIELD}`,
-        kind: "check",
-        title: `the metadata index ${DOC_ID_FIELD} on ${indexName} is not used: delete it to free a slot (npx wrangler vectorize delete-metadata-index ${indexName} --propertyName=${DOC_ID_FIELD})`,
-        status: "warn",
-      });
-    }
-    for (const field of fields) {
-      const type = fieldTypes[field] ?? "string";
-      const existing = observed?.metadataIndexes[field];
-      const title = `metadata index ${field} (${type}) on ${indexName}`;
-      const key = `metadata:${indexName}:${field}`;
-      if (existing !== undefined) {
-        steps.push({
-          key,
-          kind: "metadata-index",
-          title,
-          status: existing === type ? "exists" : "conflict",
-          ...(existing === type
-            ? {}
-            : { note: `indexed as ${existing}; delete and recreate it, then re-ingest, to change its type` }),
-        });
-        continue;
-      }
+      },
+    ];
+  }
+  const steps: Step[] = [];
+  // The document id field is read back from vectors, never filtered on: it needs no metadata
+  // index, and one left from earlier deployments only takes a slot.
+  if (observed?.metadataIndexes[DOC_ID_FIELD] !== undefined && !fields.includes(DOC_ID_FIELD)) {
+    steps.push({
+      key: `check:unused-metadata-index:${indexName}:${DOC_ID_FIELD}`,
+      kind: "check",
+      title: `the metadata index ${DOC_ID_FIELD} on ${indexName} is not used: delete it to free a slot (npx wrangler vectorize delete-metadata-index ${indexName} --propertyName=${DOC_ID_FIELD})`,
+      status: "warn",
+    });
+  }
+  for (const field of fields) {
+    const type = fieldTypes[field] ?? "string";
+    const existing = observed?.metadataIndexes[field];
+    const title = `metadata index ${field} (${type}) on ${indexName}`;
+    const key = `metadata:${indexName}:${field}`;
+    if (existing !== undefined) {
       steps.push({
         key,
         kind: "metadata-index",
         title,
-        status: "create",
-        command: [
-          "vectorize",
-          "create-metadata-index",
-          indexName,
-          `--propertyName=${field}`,
-          `--type=${type}`,
-        ],
-        ...(observed
-          ? {
-              note: "vectors already in the index are not filterable on this field until they are re-ingested",
-            }
-          : {}),
+        status: existing === type ? "exists" : "conflict",
+        ...(existing === type
+          ? {}
+          : { note: `indexed as ${existing}; delete and recreate it, then re-ingest, to change its type` }),
       });
+      continue;
     }
+    steps.push({
+      key,
+      kind: "metadata-index",
+      title,
+      status: "create",
+      command: ["vectorize", "create-metadata-index", indexName, `--propertyName=${field}`, `--type=${type}`],
+      ...(observed
+        ? {
+            note: "vectors already in the index are not filterable on this field until they are re-ingested",
+          }
+        : {}),
+    });
   }
+  return steps;
+}
 
-  // KV namespaces: found by the id in wrangler.toml, else by title; a created one's id is
-  // written back.
+/** KV namespaces: found by the id in wrangler.toml, else by title; a created one's id is written back. */
+function kvSteps(config: ProvisionConfig, state: ObservedState): Step[] {
+  const steps: Step[] = [];
   for (const kv of config.kv) {
     const title = `KV namespace ${kv.title} (binding ${kv.binding})`;
     const byId = kv.id === null ? undefined : state.kvNamespaces.find((n) => n.id === kv.id);
@@ -481,8 +523,12 @@ export function planProvision(
       steps.push(idStep({ table: kv.table, key: "id", lookup: { kind: "kv", title: kv.title } }));
     }
   }
+  return steps;
+}
 
-  // D1 databases, then their migrations (which need the database_id in wrangler.toml).
+/** D1 databases, then their migrations (which need the database_id in wrangler.toml). */
+function d1Steps(config: ProvisionConfig, state: ObservedState, envArgs: string[]): Step[] {
+  const steps: Step[] = [];
   for (const db of config.d1) {
     const title = `D1 database ${db.databaseName} (binding ${db.binding})`;
     const byId = db.databaseId === null ? undefined : state.d1Databases.find((d) => d.uuid === db.databaseId);
@@ -529,8 +575,12 @@ export function planProvision(
       note: "applies only the migrations the database has not recorded yet",
     });
   }
+  return steps;
+}
 
-  // Queues: what the producers send to, what the consumers read, and their dead-letter queues.
+/** Queues: what the producers send to, what the consumers read, and their dead-letter queues. */
+function queueSteps(config: ProvisionConfig, state: ObservedState): Step[] {
+  const steps: Step[] = [];
   const queueNames = [
     ...new Set(
       [
@@ -555,11 +605,17 @@ export function planProvision(
           },
     );
   }
+  return steps;
+}
 
-  // R2 buckets, then the documents bucket's event notifications to the ingest queue. The backups
-  // bucket gets no rule: a rule without prefix or suffix covers every object of its bucket
-  // (https://developers.cloudflare.com/r2/buckets/event-notifications/, "Notes"), and backup
-  // parts are not documents.
+/**
+ * R2 buckets, then the documents bucket's event notifications to the ingest queue. The backups
+ * bucket gets no rule: a rule without prefix or suffix covers every object of its bucket
+ * (https://developers.cloudflare.com/r2/buckets/event-notifications/, "Notes"), and backup
+ * parts are not documents.
+ */
+function r2Steps(config: ProvisionConfig, state: ObservedState): Step[] {
+  const steps: Step[] = [];
   for (const { bucketName, binding } of config.r2) {
     const title = `R2 bucket ${bucketName} (binding ${binding})`;
     steps.push(
@@ -576,6 +632,22 @@ export function planProvision(
   }
   const documents = config.r2.find((b) => b.binding === "DOCUMENTS") ?? config.r2[0];
   const ingest = config.producers.find((p) => p.binding === "INGEST_QUEUE") ?? config.producers[0];
+  steps.push(...bucketChecks(config, state, documents, ingest));
+  if (documents && ingest) steps.push(documentsNotificationStep(config, state, documents, ingest));
+  return steps;
+}
+
+type Bucket = ProvisionConfig["r2"][number];
+type Producer = ProvisionConfig["producers"][number];
+
+/** The documents bucket's name as the consumer knows it, and a backups bucket kept apart. */
+function bucketChecks(
+  config: ProvisionConfig,
+  state: ObservedState,
+  documents: Bucket | undefined,
+  ingest: Producer | undefined,
+): Step[] {
+  const steps: Step[] = [];
   const backups = config.r2.find((b) => b.binding === "BACKUPS");
   const named = config.vars.DOCUMENTS_BUCKET_NAME || DEFAULT_DOCUMENTS_BUCKET;
   if (documents && named !== documents.bucketName) {
@@ -605,61 +677,72 @@ export function planProvision(
       });
     }
   }
-  if (documents && ingest) {
-    const { eventTypes, prefix, suffix } = NOTIFICATION_RULE;
-    const filters = [...(prefix ? [`prefix ${prefix}`] : []), ...(suffix ? [`suffix ${suffix}`] : [])];
-    const title = `R2 event notifications: ${documents.bucketName} (${[...eventTypes, ...filters].join(", ")}) -> queue ${ingest.queue}`;
-    const rules = (state.r2Notifications[documents.bucketName] ?? []).filter((r) => r.queue === ingest.queue);
-    const wanted = eventTypes.flatMap((t) => notificationRule.actionsByEventType[t]);
-    const complete = rules.some(
-      (r) => r.prefix === prefix && r.suffix === suffix && wanted.every((a) => r.actions.includes(a)),
-    );
-    const notifications = config.vars.R2_NOTIFICATIONS === "true" || config.vars.R2_NOTIFICATIONS === "1";
-    const doubled = notifications
-      ? undefined
-      : 'R2_NOTIFICATIONS is not "true" here, so the API also enqueues each write it makes and those documents are ingested twice (idempotent, but it costs); set it to "true"';
-    if (complete) {
-      steps.push({
-        key: "r2-notification",
-        kind: "r2-notification",
-        title,
-        status: "exists",
-        ...(doubled ? { note: doubled } : {}),
-      });
-    } else if (rules.length > 0) {
-      steps.push({
-        key: "r2-notification",
-        kind: "r2-notification",
-        title,
-        status: "conflict",
-        note: `a rule for this queue exists but differs from the planned one (event types, prefix, suffix); remove it (wrangler r2 bucket notification delete ${documents.bucketName} --queue ${ingest.queue}) and run again`,
-      });
-    } else {
-      steps.push({
-        key: "r2-notification",
-        kind: "r2-notification",
-        title,
-        status: "create",
-        command: [
-          "r2",
-          "bucket",
-          "notification",
-          "create",
-          documents.bucketName,
-          "--event-types",
-          ...eventTypes,
-          ...(prefix ? ["--prefix", prefix] : []),
-          ...(suffix ? ["--suffix", suffix] : []),
-          "--queue",
-          ingest.queue,
-        ],
-        enablesIngest: true,
-        ...(doubled ? { note: doubled } : {}),
-      });
-    }
-  }
+  return steps;
+}
 
-  // Secrets last: putting one creates a draft Worker when none is deployed yet.
+/** The documents bucket's event notification rule to the ingest queue. */
+function documentsNotificationStep(
+  config: ProvisionConfig,
+  state: ObservedState,
+  documents: Bucket,
+  ingest: Producer,
+): Step {
+  const { eventTypes, prefix, suffix } = NOTIFICATION_RULE;
+  const filters = [...(prefix ? [`prefix ${prefix}`] : []), ...(suffix ? [`suffix ${suffix}`] : [])];
+  const title = `R2 event notifications: ${documents.bucketName} (${[...eventTypes, ...filters].join(", ")}) -> queue ${ingest.queue}`;
+  const rules = (state.r2Notifications[documents.bucketName] ?? []).filter((r) => r.queue === ingest.queue);
+  const wanted = eventTypes.flatMap((t) => notificationRule.actionsByEventType[t]);
+  const complete = rules.some(
+    (r) => r.prefix === prefix && r.suffix === suffix && wanted.every((a) => r.actions.includes(a)),
+  );
+  const notifications = config.vars.R2_NOTIFICATIONS === "true" || config.vars.R2_NOTIFICATIONS === "1";
+  const doubled = notifications
+    ? undefined
+    : 'R2_NOTIFICATIONS is not "true" here, so the API also enqueues each write it makes and those documents are ingested twice (idempotent, but it costs); set it to "true"';
+  if (complete) {
+    return {
+      key: "r2-notification",
+      kind: "r2-notification",
+      title,
+      status: "exists",
+      ...(doubled ? { note: doubled } : {}),
+    };
+  }
+  if (rules.length > 0) {
+    return {
+      key: "r2-notification",
+      kind: "r2-notification",
+      title,
+      status: "conflict",
+      note: `a rule for this queue exists but differs from the planned one (event types, prefix, suffix); remove it (wrangler r2 bucket notification delete ${documents.bucketName} --queue ${ingest.queue}) and run again`,
+    };
+  }
+  return {
+    key: "r2-notification",
+    kind: "r2-notification",
+    title,
+    status: "create",
+    command: [
+      "r2",
+      "bucket",
+      "notification",
+      "create",
+      documents.bucketName,
+      "--event-types",
+      ...eventTypes,
+      ...(prefix ? ["--prefix", prefix] : []),
+      ...(suffix ? ["--suffix", suffix] : []),
+      "--queue",
+      ingest.queue,
+    ],
+    enablesIngest: true,
+    ...(doubled ? { note: doubled } : {}),
+  };
+}
+
+/** Secrets last: putting one creates a draft Worker when none is deployed yet. */
+function secretSteps(config: ProvisionConfig, state: ObservedState, envArgs: string[]): Step[] {
+  const steps: Step[] = [];
   for (const secret of SECRETS) {
     const title = `secret ${secret.name} of Worker ${config.workerName}${secret.required ? "" : " (optional)"}`;
     steps.push(
