@@ -28,64 +28,70 @@ const BARE_KEY = /[A-Za-z0-9_-]/;
 const isTable = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-export function parseToml(text: string): ParsedToml {
-  let pos = 0;
-  const data: Record<string, unknown> = {};
-  const tables: TableSpan[] = [{ path: [], index: null, headerEnd: 0, end: 0, keys: new Map() }];
-  let current: Record<string, unknown> = data;
-  let currentSpan: TableSpan = tables[0] as TableSpan;
+/** A read position in a TOML text, with the lexing and value parsing that move it. */
+class TomlCursor {
+  readonly text: string;
+  pos = 0;
 
-  const fail = (message: string) => new TomlError(message, text, pos);
-  const peek = () => text[pos] ?? "";
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  fail(message: string) {
+    return new TomlError(message, this.text, this.pos);
+  }
+  peek() {
+    return this.text[this.pos] ?? "";
+  }
 
   /** Spaces and tabs only. */
-  const skipInline = () => {
-    while (peek() === " " || peek() === "\t") pos++;
-  };
+  skipInline() {
+    while (this.peek() === " " || this.peek() === "\t") this.pos++;
+  }
   /** Whitespace, newlines and comments (inside arrays). */
-  const skipAll = () => {
+  skipAll() {
     for (;;) {
-      const c = peek();
-      if (c === " " || c === "\t" || c === "\n" || c === "\r") pos++;
-      else if (c === "#") while (pos < text.length && peek() !== "\n") pos++;
+      const c = this.peek();
+      if (c === " " || c === "\t" || c === "\n" || c === "\r") this.pos++;
+      else if (c === "#") while (this.pos < this.text.length && this.peek() !== "\n") this.pos++;
       else return;
     }
-  };
-  const endOfLine = () => {
-    skipInline();
-    if (peek() === "#") while (pos < text.length && peek() !== "\n") pos++;
-    if (peek() === "\r") pos++;
-    if (pos < text.length && peek() !== "\n") throw fail(`unexpected "${peek()}"`);
-    pos++;
-  };
+  }
+  endOfLine() {
+    this.skipInline();
+    if (this.peek() === "#") while (this.pos < this.text.length && this.peek() !== "\n") this.pos++;
+    if (this.peek() === "\r") this.pos++;
+    if (this.pos < this.text.length && this.peek() !== "\n") throw this.fail(`unexpected "${this.peek()}"`);
+    this.pos++;
+  }
 
-  const basicString = () => {
-    if (text.startsWith('"""', pos)) {
-      const close = text.indexOf('"""', pos + 3);
-      if (close === -1) throw fail("unterminated multi-line string");
-      const raw = text.slice(pos + 3, close).replace(/^\r?\n/, "");
-      pos = close + 3;
-      return unescapeBasic(raw.replace(/\\\r?\n\s*/g, ""));
+  basicString() {
+    if (this.text.startsWith('"""', this.pos)) {
+      const close = this.text.indexOf('"""', this.pos + 3);
+      if (close === -1) throw this.fail("unterminated multi-line string");
+      const raw = this.text.slice(this.pos + 3, close).replace(/^\r?\n/, "");
+      this.pos = close + 3;
+      return this.unescapeBasic(raw.replace(/\\\r?\n\s*/g, ""));
     }
-    pos++;
+    this.pos++;
     let raw = "";
     for (;;) {
-      const c = peek();
-      if (c === "" || c === "\n") throw fail("unterminated string");
+      const c = this.peek();
+      if (c === "" || c === "\n") throw this.fail("unterminated string");
       if (c === '"') break;
       if (c === "\\") {
-        raw += c + (text[pos + 1] ?? "");
-        pos += 2;
+        raw += c + (this.text[this.pos + 1] ?? "");
+        this.pos += 2;
         continue;
       }
       raw += c;
-      pos++;
+      this.pos++;
     }
-    pos++;
-    return unescapeBasic(raw);
-  };
-  const unescapeBasic = (raw: string) =>
-    raw.replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)/g, (_, e) => {
+    this.pos++;
+    return this.unescapeBasic(raw);
+  }
+  unescapeBasic(raw: string) {
+    return raw.replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)/g, (_, e) => {
       const simple = (
         {
           b: "\b",
@@ -99,92 +105,95 @@ export function parseToml(text: string): ParsedToml {
       )[e];
       if (simple !== undefined) return simple;
       if (e[0] === "u" || e[0] === "U") return String.fromCodePoint(Number.parseInt(e.slice(1), 16));
-      throw fail(`invalid escape \\${e}`);
+      throw this.fail(`invalid escape \\${e}`);
     });
-  const literalString = () => {
-    if (text.startsWith("'''", pos)) {
-      const close = text.indexOf("'''", pos + 3);
-      if (close === -1) throw fail("unterminated multi-line string");
-      const raw = text.slice(pos + 3, close).replace(/^\r?\n/, "");
-      pos = close + 3;
+  }
+  literalString() {
+    if (this.text.startsWith("'''", this.pos)) {
+      const close = this.text.indexOf("'''", this.pos + 3);
+      if (close === -1) throw this.fail("unterminated multi-line string");
+      const raw = this.text.slice(this.pos + 3, close).replace(/^\r?\n/, "");
+      this.pos = close + 3;
       return raw;
     }
-    const close = text.indexOf("'", pos + 1);
-    const newline = text.indexOf("\n", pos + 1);
-    if (close === -1 || (newline !== -1 && newline < close)) throw fail("unterminated string");
-    const raw = text.slice(pos + 1, close);
-    pos = close + 1;
+    const close = this.text.indexOf("'", this.pos + 1);
+    const newline = this.text.indexOf("\n", this.pos + 1);
+    if (close === -1 || (newline !== -1 && newline < close)) throw this.fail("unterminated string");
+    const raw = this.text.slice(this.pos + 1, close);
+    this.pos = close + 1;
     return raw;
-  };
+  }
 
-  const key = () => {
+  key() {
     const parts: string[] = [];
     for (;;) {
-      skipInline();
-      const c = peek();
-      if (c === '"') parts.push(basicString());
-      else if (c === "'") parts.push(literalString());
+      this.skipInline();
+      const c = this.peek();
+      if (c === '"') parts.push(this.basicString());
+      else if (c === "'") parts.push(this.literalString());
       else {
-        const start = pos;
-        while (BARE_KEY.test(peek())) pos++;
-        if (start === pos) throw fail("expected a key");
-        parts.push(text.slice(start, pos));
+        const start = this.pos;
+        while (BARE_KEY.test(this.peek())) this.pos++;
+        if (start === this.pos) throw this.fail("expected a key");
+        parts.push(this.text.slice(start, this.pos));
       }
-      skipInline();
-      if (peek() !== ".") return parts;
-      pos++;
+      this.skipInline();
+      if (this.peek() !== ".") return parts;
+      this.pos++;
     }
-  };
+  }
 
-  const value = (): unknown => {
-    const c = peek();
-    if (c === '"') return basicString();
-    if (c === "'") return literalString();
+  value(): unknown {
+    const c = this.peek();
+    if (c === '"') return this.basicString();
+    if (c === "'") return this.literalString();
     if (c === "[") {
-      pos++;
+      this.pos++;
       const items: unknown[] = [];
       for (;;) {
-        skipAll();
-        if (peek() === "]") {
-          pos++;
+        this.skipAll();
+        if (this.peek() === "]") {
+          this.pos++;
           return items;
         }
-        items.push(value());
-        skipAll();
-        if (peek() === ",") pos++;
-        else if (peek() !== "]") throw fail('expected "," or "]" in an array');
+        items.push(this.value());
+        this.skipAll();
+        if (this.peek() === ",") this.pos++;
+        else if (this.peek() !== "]") throw this.fail('expected "," or "]" in an array');
       }
     }
     if (c === "{") {
-      pos++;
+      this.pos++;
       const table: Record<string, unknown> = {};
-      skipInline();
-      if (peek() === "}") {
-        pos++;
+      this.skipInline();
+      if (this.peek() === "}") {
+        this.pos++;
         return table;
       }
       for (;;) {
-        const parts = key();
-        if (peek() !== "=") throw fail('expected "="');
-        pos++;
-        skipInline();
-        assign(table, parts, value());
-        skipInline();
-        if (peek() === ",") {
-          pos++;
+        const parts = this.key();
+        if (this.peek() !== "=") throw this.fail('expected "="');
+        this.pos++;
+        this.skipInline();
+        this.assign(table, parts, this.value());
+        this.skipInline();
+        if (this.peek() === ",") {
+          this.pos++;
           continue;
         }
-        if (peek() === "}") {
-          pos++;
+        if (this.peek() === "}") {
+          this.pos++;
           return table;
         }
-        throw fail('expected "," or "}" in an inline table');
+        throw this.fail('expected "," or "}" in an inline table');
       }
     }
-    const m = /^(true|false|[+-]?(?:inf|nan)|[0-9A-Za-z_:.+-]+)/.exec(text.slice(pos, pos + 64));
-    if (!m?.[1]) throw fail("expected a value");
+    const m = /^(true|false|[+-]?(?:inf|nan)|[0-9A-Za-z_:.+-]+)/.exec(
+      this.text.slice(this.pos, this.pos + 64),
+    );
+    if (!m?.[1]) throw this.fail("expected a value");
     const token = m[1];
-    pos += token.length;
+    this.pos += token.length;
     if (token === "true") return true;
     if (token === "false") return false;
     const plain = token.replace(/_/g, "");
@@ -195,58 +204,67 @@ export function parseToml(text: string): ParsedToml {
     if (/^[+-]?nan$/.test(plain)) return Number.NaN;
     // Dates and times stay strings: wrangler.toml has none this tool needs to understand.
     return token;
-  };
+  }
 
-  const assign = (table: Record<string, unknown>, parts: string[], v: unknown) => {
+  assign(table: Record<string, unknown>, parts: string[], v: unknown) {
     let t = table;
     for (const part of parts.slice(0, -1)) {
       const next = t[part] ?? {};
-      if (!isTable(next)) throw fail(`"${part}" is not a table`);
+      if (!isTable(next)) throw this.fail(`"${part}" is not a table`);
       t[part] = next;
       t = next;
     }
     const last = parts.at(-1) as string;
-    if (Object.hasOwn(t, last)) throw fail(`duplicate key "${parts.join(".")}"`);
+    if (Object.hasOwn(t, last)) throw this.fail(`duplicate key "${parts.join(".")}"`);
     t[last] = v;
-  };
+  }
+}
 
-  /**
-   * Walks to the table a header names, creating it; for [[x]] appends an entry.
-   */
-  const openTable = (path: string[], array: boolean) => {
-    let t: Record<string, unknown> = data;
-    path.forEach((part, i) => {
-      const last = i === path.length - 1;
-      let next = t[part];
-      if (last && array) {
-        if (next === undefined) next = [];
-        if (!Array.isArray(next)) throw fail(`"${path.join(".")}" is not an array of tables`);
-        const entry: Record<string, unknown> = {};
-        next.push(entry);
-        t[part] = next;
-        t = entry;
-        return;
-      }
-      if (next === undefined) next = {};
-      // A header under an array of tables continues its latest entry, as TOML specifies.
-      if (Array.isArray(next)) next = next.at(-1);
-      if (!isTable(next)) throw fail(`"${part}" is not a table`);
+/**
+ * Walks to the table a header names, creating it; for [[x]] appends an entry.
+ */
+function openTable(cursor: TomlCursor, data: Record<string, unknown>, path: string[], array: boolean) {
+  let t: Record<string, unknown> = data;
+  path.forEach((part, i) => {
+    const last = i === path.length - 1;
+    let next = t[part];
+    if (last && array) {
+      if (next === undefined) next = [];
+      if (!Array.isArray(next)) throw cursor.fail(`"${path.join(".")}" is not an array of tables`);
+      const entry: Record<string, unknown> = {};
+      next.push(entry);
       t[part] = next;
-      t = next;
-    });
-    return t;
-  };
+      t = entry;
+      return;
+    }
+    if (next === undefined) next = {};
+    // A header under an array of tables continues its latest entry, as TOML specifies.
+    if (Array.isArray(next)) next = next.at(-1);
+    if (!isTable(next)) throw cursor.fail(`"${part}" is not a table`);
+    t[part] = next;
+    t = next;
+  });
+  return t;
+}
 
-  while (pos < text.length) {
-    skipAll();
-    if (pos >= text.length) break;
-    if (peek() === "[") {
-      const array = text[pos + 1] === "[";
-      pos += array ? 2 : 1;
-      const path = key();
-      if (!text.startsWith(array ? "]]" : "]", pos)) throw fail("unterminated table header");
-      pos += array ? 2 : 1;
-      current = openTable(path, array);
+export function parseToml(text: string): ParsedToml {
+  const cursor = new TomlCursor(text);
+  const data: Record<string, unknown> = {};
+  const tables: TableSpan[] = [{ path: [], index: null, headerEnd: 0, end: 0, keys: new Map() }];
+  let current: Record<string, unknown> = data;
+  let currentSpan: TableSpan = tables[0] as TableSpan;
+
+  while (cursor.pos < cursor.text.length) {
+    cursor.skipAll();
+    if (cursor.pos >= cursor.text.length) break;
+    if (cursor.peek() === "[") {
+      const array = cursor.text[cursor.pos + 1] === "[";
+      cursor.pos += array ? 2 : 1;
+      const path = cursor.key();
+      if (!cursor.text.startsWith(array ? "]]" : "]", cursor.pos))
+        throw cursor.fail("unterminated table header");
+      cursor.pos += array ? 2 : 1;
+      current = openTable(cursor, data, path, array);
       let index = null;
       if (array) {
         let parent = data as unknown;
@@ -256,22 +274,22 @@ export function parseToml(text: string): ParsedToml {
         });
         index = Array.isArray(parent) ? parent.length - 1 : 0;
       }
-      endOfLine();
-      currentSpan = { path, index, headerEnd: pos, end: pos, keys: new Map() };
+      cursor.endOfLine();
+      currentSpan = { path, index, headerEnd: cursor.pos, end: cursor.pos, keys: new Map() };
       tables.push(currentSpan);
       continue;
     }
-    const parts = key();
-    if (peek() !== "=") throw fail('expected "="');
-    pos++;
-    skipInline();
-    const start = pos;
-    const v = value();
-    const end = pos;
-    assign(current, parts, v);
+    const parts = cursor.key();
+    if (cursor.peek() !== "=") throw cursor.fail('expected "="');
+    cursor.pos++;
+    cursor.skipInline();
+    const start = cursor.pos;
+    const v = cursor.value();
+    const end = cursor.pos;
+    cursor.assign(current, parts, v);
     currentSpan.keys.set(parts.join("."), { start, end });
-    endOfLine();
-    currentSpan.end = pos;
+    cursor.endOfLine();
+    currentSpan.end = cursor.pos;
   }
   return { data, tables };
 }
