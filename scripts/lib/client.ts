@@ -119,62 +119,84 @@ function parseProblem(text: string): Record<string, unknown> | undefined {
   return text === "" ? undefined : { detail: text.slice(0, 300) };
 }
 
-export function createClient(
-  options: {
-    baseUrl?: string;
-    apiKey?: string;
-    timeoutMs?: number;
-    maxRetries?: number;
-    maxRateLimitWaits?: number;
-    maxRetryAfterMs?: number;
-    baseDelayMs?: number;
-    maxDelayMs?: number;
-    fetch?: FetchFn;
-    sleep?: (ms: number) => Promise<void>;
-    random?: () => number;
-    onRetry?: (notice: RetryNotice) => void;
-  } = {},
-) {
-  const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
-  const timeoutMs = options.timeoutMs ?? 30_000;
+export type ClientOptions = {
+  baseUrl?: string;
+  apiKey?: string;
+  timeoutMs?: number;
+  maxRetries?: number;
+  maxRateLimitWaits?: number;
+  maxRetryAfterMs?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  fetch?: FetchFn;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  onRetry?: (notice: RetryNotice) => void;
+};
+
+/** Requests with auth, per-attempt timeouts and the retry budgets; answers are parsed JSON. */
+class Transport {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
   // Transient failures (5xx, network, timeouts) and explicit "come back later" answers (429/503
   // with Retry-After) have separate budgets: a rate-limited bulk run waits patiently, a broken
   // server fails fast.
-  const maxRetries = options.maxRetries ?? 4;
-  const maxRateLimitWaits = options.maxRateLimitWaits ?? 30;
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? 300_000;
-  const baseDelayMs = options.baseDelayMs ?? 500;
-  const maxDelayMs = options.maxDelayMs ?? 15_000;
-  const doFetch = options.fetch ?? globalThis.fetch;
-  const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-  const random = options.random ?? Math.random;
-  const onRetry = options.onRetry ?? (() => {});
+  readonly maxRetries: number;
+  readonly maxRateLimitWaits: number;
+  readonly maxRetryAfterMs: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly doFetch: FetchFn;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
+  readonly onRetry: (notice: RetryNotice) => void;
+  readonly baseHeaders: Record<string, string>;
 
-  const baseHeaders: Record<string, string> = { accept: "application/json, application/problem+json" };
-  if (options.apiKey) baseHeaders.authorization = `Bearer ${options.apiKey}`;
+  constructor(options: ClientOptions) {
+    this.baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRetries = options.maxRetries ?? 4;
+    this.maxRateLimitWaits = options.maxRateLimitWaits ?? 30;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 300_000;
+    this.baseDelayMs = options.baseDelayMs ?? 500;
+    this.maxDelayMs = options.maxDelayMs ?? 15_000;
+    this.doFetch = options.fetch ?? globalThis.fetch;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
+    this.onRetry = options.onRetry ?? (() => {});
+    this.baseHeaders = { accept: "application/json, application/problem+json" };
+    if (options.apiKey) this.baseHeaders.authorization = `Bearer ${options.apiKey}`;
+  }
 
   /** @param retry 0 for the first retry */
-  const backoff = (retry: number) => {
-    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** retry);
-    return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-  };
+  backoff(retry: number) {
+    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** retry);
+    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+  }
 
-  async function timedRequest(
+  async pause(notice: RetryNotice) {
+    this.onRetry(notice);
+    await this.sleep(notice.delayMs);
+  }
+
+  requestParts(body: unknown, callOptions: CallOptions) {
+    const headers: Record<string, string> = { ...this.baseHeaders };
+    // Public endpoints answer anonymous callers too (readiness: its status alone).
+    if (callOptions.anonymous) delete headers.authorization;
+    if (body === undefined) return { headers, payload: undefined };
+    headers["content-type"] = "application/json";
+    return { headers, payload: JSON.stringify(body) };
+  }
+
+  async timedRequest(
     method: string,
     path: string,
     body?: unknown,
     callOptions: CallOptions = {},
   ): Promise<Timed> {
-    const retryBudget = callOptions.retries ?? maxRetries;
-    const url = `${baseUrl}${path}`;
-    const headers: Record<string, string> = { ...baseHeaders };
-    // Public endpoints answer anonymous callers too (readiness: its status alone).
-    if (callOptions.anonymous) delete headers.authorization;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      headers["content-type"] = "application/json";
-      payload = JSON.stringify(body);
-    }
+    const retryBudget = callOptions.retries ?? this.maxRetries;
+    const url = `${this.baseUrl}${path}`;
+    const { headers, payload } = this.requestParts(body, callOptions);
     let retries = 0;
     let waits = 0;
     for (let attempt = 1; ; attempt++) {
@@ -182,21 +204,16 @@ export function createClient(
       let response: Response;
       let text: string;
       try {
-        response = await doFetch(url, {
+        response = await this.doFetch(url, {
           method,
           headers,
           body: payload,
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: AbortSignal.timeout(this.timeoutMs),
         });
         // Inside the try: the timeout also covers the body, and a connection lost mid-body is retried.
         text = await response.text();
       } catch (err) {
-        const timedOut = err instanceof Error && err.name === "TimeoutError";
-        const reason = `${method} ${path}: ${
-          timedOut
-            ? `no response within ${timeoutMs} ms`
-            : `${err instanceof Error ? err.message : String(err)}${describeCause(err)}`
-        }`;
+        const reason = `${method} ${path}: ${describeNetworkFailure(err, this.timeoutMs)}`;
         if (retries >= retryBudget) {
           throw new ApiError(`${reason} (${attempt} attempts, ${url})`, {
             status: 0,
@@ -204,24 +221,18 @@ export function createClient(
             cause: err,
           });
         }
-        const delayMs = backoff(retries++);
-        onRetry({ attempt, delayMs, reason });
-        await sleep(delayMs);
+        const delayMs = this.backoff(retries++);
+        await this.pause({ attempt, delayMs, reason });
         continue;
       }
       const lastAttemptMs = performance.now() - started;
       if (response.ok) {
-        const headers = response.headers;
-        if (text === "") return { body: null, lastAttemptMs, attempts: attempt, headers };
-        try {
-          return { body: JSON.parse(text), lastAttemptMs, attempts: attempt, headers };
-        } catch (err) {
-          throw new ApiError(`${method} ${path} returned ${response.status} with a body that is not JSON`, {
-            status: response.status,
-            retryable: false,
-            cause: err,
-          });
-        }
+        return {
+          body: parseOkBody(method, path, response, text),
+          lastAttemptMs,
+          attempts: attempt,
+          headers: response.headers,
+        };
       }
       const problem = parseProblem(text);
       const status = response.status;
@@ -229,7 +240,7 @@ export function createClient(
       const told =
         status === 429 || status === 503 ? retryAfterMs(response.headers.get("retry-after")) : undefined;
       if (told !== undefined) {
-        if (told > maxRetryAfterMs || waits >= maxRateLimitWaits) {
+        if (told > this.maxRetryAfterMs || waits >= this.maxRateLimitWaits) {
           throw new ApiError(`${message}; gave up after ${attempt} attempts (Retry-After ${told / 1000} s)`, {
             status,
             retryable: true,
@@ -237,27 +248,34 @@ export function createClient(
           });
         }
         waits++;
-        onRetry({ attempt, delayMs: told, reason: `${message} (Retry-After ${told / 1000} s)` });
-        await sleep(told);
+        await this.pause({ attempt, delayMs: told, reason: `${message} (Retry-After ${told / 1000} s)` });
         continue;
       }
       if (status >= 500 || status === 429) {
         if (retries >= retryBudget) {
           throw new ApiError(`${message} (${attempt} attempts)`, { status, retryable: true, problem });
         }
-        const delayMs = backoff(retries++);
-        onRetry({ attempt, delayMs, reason: message });
-        await sleep(delayMs);
+        const delayMs = this.backoff(retries++);
+        await this.pause({ attempt, delayMs, reason: message });
         continue;
       }
       throw new ApiError(message, { status, retryable: false, problem });
     }
   }
 
-  async function request(method: string, path: string, body?: unknown, callOptions: CallOptions = {}) {
-    return (await timedRequest(method, path, body, callOptions)).body;
+  async request(method: string, path: string, body?: unknown, callOptions: CallOptions = {}) {
+    return (await this.timedRequest(method, path, body, callOptions)).body;
   }
+}
 
+/** The client of the v1 API: one method per call the scripts make, over a Transport. */
+export function createClient(options: ClientOptions = {}) {
+  const transport = new Transport(options);
+  const { baseUrl } = transport;
+  const request = (method: string, path: string, body?: unknown, callOptions: CallOptions = {}) =>
+    transport.request(method, path, body, callOptions);
+  const timedRequest = (method: string, path: string, body?: unknown, callOptions: CallOptions = {}) =>
+    transport.timedRequest(method, path, body, callOptions);
   const nsPath = (namespace: string) => `/v1/namespaces/${encodeURIComponent(namespace)}`;
 
   const docPath = (namespace: string, id: string) =>
@@ -321,6 +339,26 @@ export function createClient(
 }
 
 export type Client = ReturnType<typeof createClient>;
+
+/** Why an attempt got no response: its timeout, or the network error and its cause. */
+function describeNetworkFailure(err: unknown, timeoutMs: number) {
+  if (err instanceof Error && err.name === "TimeoutError") return `no response within ${timeoutMs} ms`;
+  return `${err instanceof Error ? err.message : String(err)}${describeCause(err)}`;
+}
+
+/** A 2xx body: JSON, or null when empty. */
+function parseOkBody(method: string, path: string, response: Response, text: string): unknown {
+  if (text === "") return null;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(`${method} ${path} returned ${response.status} with a body that is not JSON`, {
+      status: response.status,
+      retryable: false,
+      cause: err,
+    });
+  }
+}
 
 function describeCause(err: unknown) {
   const cause = err instanceof Error ? err.cause : undefined;
