@@ -207,7 +207,7 @@ export async function readDocuments(
   const maxBytes = options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
   const ext = extensionOf(file.path);
   const type = EXTENSION_TYPES[ext];
-  const failure = (reason: string, more: Partial<Outcome> = {}): Outcome => ({
+  const failure: Failure = (reason, more = {}) => ({
     file: file.path,
     status: "failed",
     reason,
@@ -230,7 +230,7 @@ export async function readDocuments(
     return { docs: [], failures: [failure(reason, { id: file.id })] };
   }
 
-  const check = (doc: DocumentInput, line?: number): string | null => {
+  const check: Check = (doc, line) => {
     const badId = invalidDocumentId(doc.id);
     if (badId) return badId;
     const bytes = byteLength(doc.text);
@@ -252,6 +252,19 @@ export async function readDocuments(
     return bad ? { docs: [], failures: [failure(bad, { id: file.id })] } : { docs: [{ doc }], failures: [] };
   }
 
+  return jsonLinesDocuments(text, check, failure);
+}
+
+/** Why a document is refused, or null; `line` is set for a .jsonl line. */
+type Check = (doc: DocumentInput, line?: number) => string | null;
+type Failure = (reason: string, more?: Partial<Outcome>) => Outcome;
+
+/** The documents of a .jsonl file, one per line: a bad line fails alone. */
+function jsonLinesDocuments(
+  text: string,
+  check: Check,
+  failure: Failure,
+): { docs: { doc: DocumentInput; line: number }[]; failures: Outcome[] } {
   const docs: { doc: DocumentInput; line: number }[] = [];
   const failures: Outcome[] = [];
   const lines: Map<string, number> = new Map();
@@ -366,25 +379,7 @@ export async function runUpload(options: {
   onProgress?: (progress: Progress) => void;
 }): Promise<{ outcomes: Outcome[]; manifest: Manifest }> {
   const { fs, target, sender } = options;
-  const { files, failures } = await walkInputs(fs, options.inputs, { prefix: options.prefix ?? "" });
-  const outcomes: Outcome[] = [...failures];
-  const planned: PlannedDocument[] = [];
-  const readAll = await mapConcurrent(files, 8, (file) =>
-    readDocuments(fs, file, { maxDocumentBytes: options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES }),
-  );
-  for (const [i, read] of readAll.entries()) {
-    const file = files[i] as { path: string; id: string };
-    outcomes.push(...read.failures);
-    for (const { doc, line } of read.docs) {
-      planned.push({
-        file: file.path,
-        id: doc.id,
-        doc,
-        hash: await documentHash(doc),
-        ...(line ? { line } : {}),
-      });
-    }
-  }
+  const { planned, outcomes } = await planDocuments(fs, options);
 
   const previous = options.manifest.targets[target] ?? {};
   const next: Record<string, { hash: string; file: string }> = { ...previous };
@@ -439,6 +434,33 @@ export async function runUpload(options: {
     outcomes: sortOutcomes(outcomes),
     manifest: { ...options.manifest, targets: { ...options.manifest.targets, [target]: next } },
   };
+}
+
+/** Every document of the inputs, hashed, and an outcome for each input that failed to read. */
+async function planDocuments(
+  fs: FileAccess,
+  options: { inputs: string[]; prefix?: string; maxDocumentBytes?: number },
+): Promise<{ planned: PlannedDocument[]; outcomes: Outcome[] }> {
+  const { files, failures } = await walkInputs(fs, options.inputs, { prefix: options.prefix ?? "" });
+  const outcomes: Outcome[] = [...failures];
+  const planned: PlannedDocument[] = [];
+  const readAll = await mapConcurrent(files, 8, (file) =>
+    readDocuments(fs, file, { maxDocumentBytes: options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES }),
+  );
+  for (const [i, read] of readAll.entries()) {
+    const file = files[i] as { path: string; id: string };
+    outcomes.push(...read.failures);
+    for (const { doc, line } of read.docs) {
+      planned.push({
+        file: file.path,
+        id: doc.id,
+        doc,
+        hash: await documentHash(doc),
+        ...(line ? { line } : {}),
+      });
+    }
+  }
+  return { planned, outcomes };
 }
 
 function outcome(p: PlannedDocument, status: Outcome["status"], reason?: string): Outcome {
