@@ -164,19 +164,83 @@ function named(name: string): string | undefined {
   return composed.length === 1 ? composed : undefined;
 }
 
-const REFERENCE_RE = /&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,7})|([A-Za-z][A-Za-z0-9]{1,31}))(;?)/g;
+// The references decodeEntities replaces, as a pattern: /&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,7})|
+// ([A-Za-z][A-Za-z0-9]{1,31}))(;?)/g. It scans by hand: a flood of references would otherwise pay
+// for a match array, capture strings and a callback for each.
+const NUMBER_SIGN = 0x23;
+const SEMICOLON = 0x3b;
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isHexDigit(c: number): boolean {
+  return isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+function isAsciiLetter(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
+/** How many characters from `from` (at most `max`) pass `test`. */
+function runOf(text: string, from: number, max: number, test: (c: number) => boolean): number {
+  let n = 0;
+  while (n < max && test(text.charCodeAt(from + n))) n++;
+  return n;
+}
+
+/**
+ * The reference starting at the "&" at `at`: its end and what replaces it, or null when none
+ * starts there or it stays as written.
+ */
+function referenceAt(text: string, at: number): { end: number; value: string } | null {
+  const c = text.charCodeAt(at + 1);
+  if (c === NUMBER_SIGN) {
+    const dec = runOf(text, at + 2, 8, isDigit);
+    let digitsEnd = at + 2 + dec;
+    let value: number;
+    if (dec > 0) {
+      value = Number.parseInt(text.slice(at + 2, digitsEnd), 10);
+    } else {
+      const x = text.charCodeAt(at + 2);
+      if (x !== 0x78 && x !== 0x58) return null;
+      const hex = runOf(text, at + 3, 7, isHexDigit);
+      if (hex === 0) return null;
+      digitsEnd = at + 3 + hex;
+      value = Number.parseInt(text.slice(at + 3, digitsEnd), 16);
+    }
+    const end = text.charCodeAt(digitsEnd) === SEMICOLON ? digitsEnd + 1 : digitsEnd;
+    return { end, value: fromCodePoint(value) };
+  }
+  if (!isAsciiLetter(c)) return null;
+  const rest = runOf(text, at + 2, 31, (d) => isAsciiLetter(d) || isDigit(d));
+  if (rest === 0) return null;
+  const nameEnd = at + 2 + rest;
+  const semi = text.charCodeAt(nameEnd) === SEMICOLON;
+  const end = semi ? nameEnd + 1 : nameEnd;
+  const name = text.slice(at + 1, nameEnd);
+  if (!semi && !LEGACY_WITHOUT_SEMICOLON.has(name)) return { end, value: text.slice(at, end) };
+  return { end, value: named(name) ?? text.slice(at, end) };
+}
 
 /** Replaces character references with the characters they stand for; unknown ones stay as written. */
 export function decodeEntities(text: string): string {
-  if (!text.includes("&")) return text;
-  return text.replace(
-    REFERENCE_RE,
-    (match, dec: string | undefined, hex: string | undefined, name: string | undefined, semi: string) => {
-      if (dec !== undefined) return fromCodePoint(Number.parseInt(dec, 10));
-      if (hex !== undefined) return fromCodePoint(Number.parseInt(hex, 16));
-      if (name === undefined) return match;
-      if (semi === "" && !LEGACY_WITHOUT_SEMICOLON.has(name)) return match;
-      return named(name) ?? match;
-    },
-  );
+  let at = text.indexOf("&");
+  if (at < 0) return text;
+  const parts: string[] = [];
+  let kept = 0;
+  while (at >= 0) {
+    const ref = referenceAt(text, at);
+    if (ref === null) {
+      at = text.indexOf("&", at + 1);
+      continue;
+    }
+    if (at > kept) parts.push(text.slice(kept, at));
+    parts.push(ref.value);
+    kept = ref.end;
+    at = text.indexOf("&", kept);
+  }
+  if (kept === 0) return text;
+  parts.push(text.slice(kept));
+  return parts.join("");
 }
