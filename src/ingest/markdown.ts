@@ -218,10 +218,9 @@ const TABLE_RULE_CHARS = asciiSet(" \t|:-");
 function atxText(raw: string): string {
   const text = raw.trimEnd();
   let end = text.length;
-  while (end > 0 && text[end - 1] === "#") end--;
+  while (end > 0 && text.charCodeAt(end - 1) === HASH) end--;
   if (end === 0) return "";
-  const before = text[end - 1];
-  return end < text.length && (before === " " || before === "\t") ? text.slice(0, end) : text;
+  return end < text.length && isBlank(text.charCodeAt(end - 1)) ? text.slice(0, end) : text;
 }
 
 /** Where the first character other than a space or tab is (the line's length if none). */
@@ -233,7 +232,10 @@ function firstNonBlank(line: string): number {
 
 /** A table row's cells, each trimmed, joined by " | ": split at each pipe no backslash escapes. */
 function tableCells(row: string): string {
-  const out = new CodeUnits(row.length + 16);
+  // Joined from pieces, a run of empty cells being one repeated separator: a row of thousands of
+  // empty cells costs neither a piece per cell nor a copy a code unit at a time.
+  const out: string[] = [];
+  let emptyRun = 0;
   let from = 0;
   let emptyBefore = false;
   for (let i = 0; i <= row.length; i++) {
@@ -244,12 +246,18 @@ function tableCells(row: string): string {
     while (end > start && isTrimmed(row.charCodeAt(end - 1))) end--;
     // After an empty cell, "| ": the space before it is already there, and tidying would collapse
     // the two anyway, after rewriting every one of a long run of empty cells.
-    if (from > 0) out.pushSlice(" | ", emptyBefore ? 1 : 0, 3);
-    out.pushSlice(row, start, end);
+    if (from > 0 && emptyBefore) emptyRun++;
+    else if (from > 0) out.push(" | ");
+    if (start < end) {
+      if (emptyRun > 0) out.push("| ".repeat(emptyRun));
+      emptyRun = 0;
+      out.push(row.slice(start, end));
+    }
     emptyBefore = start === end;
     from = i + 1;
   }
-  return out.toString();
+  if (emptyRun > 0) out.push("| ".repeat(emptyRun));
+  return out.join("");
 }
 
 function isBlank(c: number): boolean {
@@ -330,7 +338,8 @@ export function parseMarkdown(body: string): ParsedDocument {
   let inComment = false;
 
   const flush = (): void => {
-    if (paragraph.length > 0) builder.paragraph(inlineText(paragraph.join("\n")));
+    if (paragraph.length === 0) return;
+    builder.paragraph(inlineText(paragraph.join("\n")));
     paragraph = [];
   };
   const heading = (level: number, text: string): void => {
