@@ -27,10 +27,13 @@ describe("decodeEntities", () => {
   const REFERENCE_RE = /&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,7})|([A-Za-z][A-Za-z0-9]{1,31}))(;?)/g;
   const reference = (text: string): string =>
     text.replace(REFERENCE_RE, (match, dec, hex, name: string | undefined, semi: string) => {
-      if (dec !== undefined || hex !== undefined || name === undefined) {
-        // Numeric references are decoded alike by both: compared through the decoder itself.
-        return decodeEntities(match);
+      if (name === undefined) {
+        const cp = dec === undefined ? Number.parseInt(hex, 16) : Number.parseInt(dec, 10);
+        if (cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return "\ufffd";
+        // Windows-1252 stand-ins: the decoder's own table, on the reference alone.
+        return cp >= 0x80 && cp <= 0x9f ? decodeEntities(`&#${cp};`) : String.fromCodePoint(cp);
       }
+      // Named references: the decoder's own table, on the name alone.
       const legacy = ["amp", "lt", "gt", "quot", "nbsp", "copy", "reg"].includes(name);
       return semi === "" && !legacy ? match : decodeEntities(`&${name};`);
     });
@@ -60,6 +63,10 @@ describe("decodeEntities", () => {
     "&#0;",
     "&#128;",
     "&#xD800;",
+    "1234567",
+    "ABCDEF0",
+    "&#",
+    "&#x",
   ];
 
   it("decodes as the pattern does", () => {
@@ -70,6 +77,7 @@ describe("decodeEntities", () => {
 
   it("decodes a flood of references and keeps what is not one", () => {
     expect(decodeEntities("&amp;".repeat(3))).toBe("&&&");
+    expect(decodeEntities("&#x1234567;&#123456789;&#x41")).toBe("\ufffd\ufffd9;A");
     expect(decodeEntities("&#x1F600;&#128512;&#0;&#99999999;")).toBe("\u{1F600}\u{1F600}\ufffd\ufffd");
     expect(decodeEntities("&amp &copy &eacute &qacute; & &# &#x; &a")).toBe(
       "& \u00a9 &eacute &qacute; & &# &#x; &a",
@@ -118,6 +126,12 @@ describe("parseMarkdown block lines", () => {
       const heading = atx?.[1] ? oneLine(withoutClosing(atx[2] ?? "")) : "";
       expect(doc.sections[0]?.headings, JSON.stringify(line)).toEqual(heading === "" ? [] : [heading]);
     }
+  });
+
+  it("takes no line holding a line separator for a heading", () => {
+    expect(parseMarkdown("# a\u2028b\n\nc").sections[0]?.headings).toEqual([]);
+    expect(parseMarkdown("# a\u2029\n\nc").sections[0]?.headings).toEqual([]);
+    expect(parseMarkdown("## a b ##\n\nc").sections[0]?.headings).toEqual(["a b"]);
   });
 
   it("strips bullets and task boxes from list items", () => {
