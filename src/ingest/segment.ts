@@ -50,30 +50,32 @@ const BLANK_LINE_RE = /\n[^\S\n]*\n/;
  * adjacent).
  */
 function splitUnit(text: string, units: TokenUnits, k: number, budget: number, out: TokenUnits): void {
-  const unitStart = units.start[k] ?? 0;
   const unitEnd = units.end[k] ?? 0;
   const kind = units.kind[k] ?? UNIT_WORD;
-  const points: number[] = [];
-  for (let i = unitStart; i < unitEnd; ) {
-    points.push(i);
-    const cp = text.codePointAt(i) ?? 0;
-    i += cp > 0xffff ? 2 : 1;
-  }
-  points.push(unitEnd);
-  const at = (k: number): number => points[k] ?? unitEnd;
-  let from = 0;
-  while (from < points.length - 1) {
-    let lo = from + 1;
-    let hi = Math.min(points.length - 1, from + MAX_PIECE_CODE_POINTS);
-    // Longest prefix within the budget; a single code point always fits (at most 3 tokens).
-    if (countTokens(text.slice(at(from), at(hi))) <= budget) lo = hi;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (countTokens(text.slice(at(from), at(mid))) <= budget) lo = mid;
-      else hi = mid - 1;
+  const next = (i: number): number => i + ((text.codePointAt(i) ?? 0) > 0xffff ? 2 : 1);
+  let from = units.start[k] ?? 0;
+  while (from < unitEnd) {
+    let end = from;
+    for (let n = 0; n < MAX_PIECE_CODE_POINTS && end < unitEnd; n++) end = next(end);
+    let tokens = countTokens(text.slice(from, end));
+    if (tokens > budget) {
+      // Longest prefix within the budget, by code point; a single one always fits (at most 3 tokens).
+      const points: number[] = [];
+      for (let i = from; i < end; i = next(i)) points.push(i);
+      points.push(end);
+      const at = (j: number): number => points[j] ?? end;
+      let lo = 1;
+      let hi = points.length - 1;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (countTokens(text.slice(from, at(mid))) <= budget) lo = mid;
+        else hi = mid - 1;
+      }
+      end = at(lo);
+      tokens = countTokens(text.slice(from, end));
     }
-    out.add(at(from), at(lo), kind, countTokens(text.slice(at(from), at(lo))));
-    from = lo;
+    out.add(from, end, kind, tokens);
+    from = end;
   }
 }
 
