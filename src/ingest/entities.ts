@@ -2,6 +2,7 @@
 // undecoded, and Markdown allows entities too.
 
 import { ownValue } from "../util/lookup";
+import { CodeUnits } from "./code-units";
 
 // The named references that occur in real documents; anything else is left as written.
 const NAMED: Record<string, string> = {
@@ -189,11 +190,14 @@ function runOf(text: string, from: number, max: number, test: (c: number) => boo
   return n;
 }
 
+/** Where the reference referenceAt last found ends: one slot, not an object per reference. */
+const found = { end: 0 };
+
 /**
- * The reference starting at the "&" at `at`: its end and what replaces it, or null when none
- * starts there or it stays as written.
+ * What replaces the reference starting at the "&" at `at` (its end in `found.end`), or null when
+ * none starts there.
  */
-function referenceAt(text: string, at: number): { end: number; value: string } | null {
+function referenceAt(text: string, at: number): string | null {
   const c = text.charCodeAt(at + 1);
   if (c === NUMBER_SIGN) {
     const dec = runOf(text, at + 2, 8, isDigit);
@@ -209,8 +213,8 @@ function referenceAt(text: string, at: number): { end: number; value: string } |
       digitsEnd = at + 3 + hex;
       value = Number.parseInt(text.slice(at + 3, digitsEnd), 16);
     }
-    const end = text.charCodeAt(digitsEnd) === SEMICOLON ? digitsEnd + 1 : digitsEnd;
-    return { end, value: fromCodePoint(value) };
+    found.end = text.charCodeAt(digitsEnd) === SEMICOLON ? digitsEnd + 1 : digitsEnd;
+    return fromCodePoint(value);
   }
   if (!isAsciiLetter(c)) return null;
   const rest = runOf(text, at + 2, 31, (d) => isAsciiLetter(d) || isDigit(d));
@@ -218,29 +222,32 @@ function referenceAt(text: string, at: number): { end: number; value: string } |
   const nameEnd = at + 2 + rest;
   const semi = text.charCodeAt(nameEnd) === SEMICOLON;
   const end = semi ? nameEnd + 1 : nameEnd;
+  found.end = end;
   const name = text.slice(at + 1, nameEnd);
-  if (!semi && !LEGACY_WITHOUT_SEMICOLON.has(name)) return { end, value: text.slice(at, end) };
-  return { end, value: named(name) ?? text.slice(at, end) };
+  if (!semi && !LEGACY_WITHOUT_SEMICOLON.has(name)) return text.slice(at, end);
+  return named(name) ?? text.slice(at, end);
 }
 
 /** Replaces character references with the characters they stand for; unknown ones stay as written. */
 export function decodeEntities(text: string): string {
   let at = text.indexOf("&");
-  if (at < 0) return text;
-  const parts: string[] = [];
+  let value: string | null = null;
+  while (at >= 0 && (value = referenceAt(text, at)) === null) at = text.indexOf("&", at + 1);
+  if (value === null) return text;
+  // Copied a code unit at a time: a flood of references would otherwise make a piece of each.
+  const out = new CodeUnits(text.length);
   let kept = 0;
   while (at >= 0) {
-    const ref = referenceAt(text, at);
-    if (ref === null) {
+    if (value !== null) {
+      out.pushSlice(text, kept, at);
+      out.pushSlice(value, 0, value.length);
+      kept = found.end;
+      at = text.indexOf("&", kept);
+    } else {
       at = text.indexOf("&", at + 1);
-      continue;
     }
-    if (at > kept) parts.push(text.slice(kept, at));
-    parts.push(ref.value);
-    kept = ref.end;
-    at = text.indexOf("&", kept);
+    value = at >= 0 ? referenceAt(text, at) : null;
   }
-  if (kept === 0) return text;
-  parts.push(text.slice(kept));
-  return parts.join("");
+  out.pushSlice(text, kept, text.length);
+  return out.toString();
 }
