@@ -150,12 +150,12 @@ interface Limits {
   maxChars: number;
 }
 
-/** The chunk bodies of one section, in order, each within `limits.budget` tokens. */
-function chunkSection(text: string, limits: Limits): string[] {
+/** The chunk bodies of one section, in order, each within `limits.budget` tokens, with their counts. */
+function chunkSection(text: string, limits: Limits): { body: string; tokens: number }[] {
   const seg = segment(text, limits.budget, limits.maxChars / 2);
   const { prefix } = seg;
   const n = seg.count;
-  const bodies: string[] = [];
+  const bodies: { body: string; tokens: number }[] = [];
   const tokens = (from: number, to: number): number => (prefix[to + 1] ?? 0) - (prefix[from] ?? 0);
   const chars = (from: number, to: number): number => atomEnd(seg, to) - atomStart(seg, from);
   let s = 0;
@@ -166,14 +166,19 @@ function chunkSection(text: string, limits: Limits): string[] {
       maxE++;
     let e = maxE === n - 1 ? maxE : chooseEnd(seg, s, minE, maxE, limits);
     let body = text.slice(atomStart(seg, s), atomEnd(seg, e));
-    // Pieces of one cut-up word re-join when adjacent, which can change their count: re-measure.
     // Whole units count the same alone and together, so without pieces the sum is the count.
-    while (seg.cut && countTokens(body) > limits.budget && s < e) {
-      if (e > minE) e--;
-      else s++;
-      body = text.slice(atomStart(seg, s), atomEnd(seg, e));
+    let bodyTokens = tokens(s, e);
+    if (seg.cut) {
+      // Pieces of one cut-up word re-join when adjacent, which can change their count: re-measure.
+      bodyTokens = countTokens(body);
+      while (bodyTokens > limits.budget && s < e) {
+        if (e > minE) e--;
+        else s++;
+        body = text.slice(atomStart(seg, s), atomEnd(seg, e));
+        bodyTokens = countTokens(body);
+      }
     }
-    bodies.push(body);
+    bodies.push({ body, tokens: bodyTokens });
     if (e >= n - 1) break;
     s = overlapStart(seg, s, e, limits);
     minE = e + 1;
@@ -298,12 +303,13 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
       overlap: Math.min(options.overlapTokens, Math.floor(budget / 2)),
       maxChars,
     };
-    for (const body of chunkSection(section.text, limits)) {
+    for (const { body, tokens: bodyTokens } of chunkSection(section.text, limits)) {
       if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
         throw limitExceeded("MAX_CHUNKS_PER_DOCUMENT", options.maxChunks, "chunks of the document");
       }
       const embeddingText = context ? `${context}\n${body}` : body;
-      const tokens = countTokens(embeddingText);
+      // countTokens(embeddingText) without reading the body again: no unit spans the line break.
+      const tokens = context ? contextTokens + bodyTokens : bodyTokens;
       if (tokens > limit) {
         throw new AppError("internal", `chunk of ${tokens} tokens exceeds the model limit of ${limit}`, {
           retryable: false,
