@@ -213,11 +213,21 @@ function chooseEnd(seg: Segmentation, s: number, minE: number, maxE: number, lim
   const used = (j: number): number => (prefix[j + 1] ?? 0) - (prefix[s] ?? 0);
   const filled = (j: number): boolean =>
     used(j) * 2 >= limits.budget || (end[j] ?? 0) - (start[s] ?? 0) >= limits.maxChars / 2;
-  const last = (strength: number, fill: boolean): number => {
-    for (let j = maxE; j >= minE; j--) {
-      if ((breaks[j] ?? 0) >= strength && (!fill || filled(j))) return j;
+  // The last atom in [minE, maxE] ending at each strength of boundary or a stronger one, found in
+  // one pass back: a stretch without breaks (a flood of punctuation) is read once, not per strength.
+  // Fill grows with the end, so the last boundary that fills is the last boundary if it fills.
+  const lastAt = [-1, -1, -1, -1, -1];
+  let missing = BREAK_PARAGRAPH;
+  for (let j = maxE; j >= minE && missing > 0; j--) {
+    const b = Math.min(breaks[j] ?? 0, BREAK_PARAGRAPH);
+    for (let strength = b; strength >= BREAK_WORD && lastAt[strength] === -1; strength--) {
+      lastAt[strength] = j;
+      missing--;
     }
-    return -1;
+  }
+  const last = (strength: number, fill: boolean): number => {
+    const j = lastAt[strength] ?? -1;
+    return j >= 0 && (!fill || filled(j)) ? j : -1;
   };
   const paragraphEnd = last(BREAK_PARAGRAPH, false);
   if (paragraphEnd >= 0) {
