@@ -11,6 +11,8 @@ CREATE TABLE ingest_ledger (
   documents INTEGER NOT NULL DEFAULT 0,
   -- Messages sent back to the queue in the window.
   deferred INTEGER NOT NULL DEFAULT 0,
+  -- When a batch last held one of the namespace's documents (ms since the epoch).
+  last_seen INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (namespace, window_start)
 ) WITHOUT ROWID;
 

@@ -3,10 +3,10 @@
 // own. The consumer charges each document's cost (its bytes plus a fixed overhead) to its
 // namespace in a ledger in D1 that every consumer invocation shares (Queues runs up to 250 of them
 // at once: https://developers.cloudflare.com/queues/platform/limits/, "Concurrent consumer
-// invocations"). When a batch holds documents of several namespaces, a namespace that has used
-// more than its share of the recent cost has its documents sent back to the queue with a delay
-// (and the original acknowledged, so the deferral costs no delivery attempt) instead of being
-// processed. Each message is deferred at most MAX_DEFERRALS times, then processed regardless.
+// invocations"). While another namespace is waiting (its documents are in the batch, or it has
+// queued documents and was in a batch moments ago), a namespace that has used more than its share
+// of the recent cost has its documents sent back to the queue with a delay (and the original
+// acknowledged, so the deferral costs no delivery attempt) instead of being processed. Each message is deferred at most MAX_DEFERRALS times, then processed regardless.
 import { z } from "zod";
 import { type D1Like, d1 } from "../store/d1";
 import { parseDocumentKey } from "../validation";
@@ -24,6 +24,11 @@ export const FAIR_WINDOW_MS = 30_000;
 export const FAIR_SHARE_FLOOR = 1_048_576;
 /** What a document costs beyond its bytes: its D1, R2 and vector index round trips. */
 export const DOCUMENT_OVERHEAD = 4_096;
+/**
+ * A namespace not in the batch counts as waiting if a batch held one of its documents this
+ * recently and it has queued documents: its next messages are likely in the queue right behind.
+ */
+export const WAITING_RECENT_MS = 10_000;
 /** Deferrals of one message before it is processed whatever its namespace's share. */
 export const MAX_DEFERRALS = 4;
 
@@ -91,12 +96,13 @@ export interface FairnessPlan {
 }
 
 /**
- * Decides which items of a batch to defer, given each namespace's recent cost (`used`). A batch
- * with one namespace is processed whole: nobody else waits. Otherwise each namespace's share is
- * the mean recent cost of the batch's namespaces (at least FAIR_SHARE_FLOOR), and items are taken
- * in order (the consumer's smallest-first order): one that would take its namespace past its
- * share is deferred, unless its namespace has used nothing yet (every namespace progresses) or it
- * is not deferrable.
+ * Decides which items of a batch to defer, given the recent cost (`used`) of the batch's
+ * namespaces and of the waiting namespaces outside the batch (every other key of `used`). With
+ * one namespace in all, the batch is processed whole: nobody else waits. Otherwise each
+ * namespace's share is the mean recent cost of the batch's and the waiting namespaces (at least
+ * FAIR_SHARE_FLOOR), and items are taken in order (the consumer's smallest-first order): one that
+ * would take its namespace past its share is deferred, unless its namespace has used nothing yet
+ * (every namespace progresses) or it is not deferrable.
  */
 export function planFairness(
   items: readonly FairnessItem[],
@@ -104,6 +110,7 @@ export function planFairness(
   floor = FAIR_SHARE_FLOOR,
 ): FairnessPlan {
   const namespaces = new Set(items.flatMap((i) => (i.namespace === null ? [] : [i.namespace])));
+  for (const ns of used.keys()) namespaces.add(ns);
   let total = 0;
   for (const ns of namespaces) total += used.get(ns) ?? 0;
   const share = Math.max(floor, total / Math.max(1, namespaces.size));
@@ -127,33 +134,42 @@ const LedgerRow = z.object({ namespace: z.string(), cost: z.number() });
 export class IngestLedger {
   constructor(private readonly db: D1Like) {}
 
-  /** Each namespace's cost in the current and the previous window. */
+  /**
+   * The cost in the current and the previous window of each of `namespaces`, and of each other
+   * namespace that is waiting (see WAITING_RECENT_MS; at most 100 of them), in one statement.
+   */
   async recent(namespaces: readonly string[], now = Date.now()): Promise<Map<string, number>> {
     if (namespaces.length === 0) return new Map();
     const since = windowStart(now) - FAIR_WINDOW_MS;
     const rows = await d1("read ingest ledger", () =>
       this.db
         .prepare(
-          `SELECT namespace, SUM(cost) AS cost FROM ingest_ledger
-           WHERE window_start >= ?1 AND namespace IN (SELECT value FROM json_each(?2))
-           GROUP BY namespace`,
+          `SELECT l.namespace, SUM(l.cost) AS cost FROM ingest_ledger l
+           WHERE l.window_start >= ?1
+           GROUP BY l.namespace
+           HAVING l.namespace IN (SELECT value FROM json_each(?2))
+             OR (MAX(l.last_seen) > ?3 AND EXISTS (
+               SELECT 1 FROM documents d WHERE d.namespace = l.namespace AND d.status = 'queued'))
+           LIMIT 100 + ?4`,
         )
-        .bind(since, JSON.stringify(namespaces))
+        .bind(since, JSON.stringify(namespaces), now - WAITING_RECENT_MS, namespaces.length)
         .all(),
     );
     return new Map(rows.results.map((r) => LedgerRow.parse(r)).map((r) => [r.namespace, r.cost]));
   }
 
   /**
-   * Adds admitted cost and deferrals to the current window (one statement for every namespace,
-   * so concurrent invocations add up), and drops windows no longer read.
+   * Adds admitted cost and deferrals to the current window and marks the batch's namespaces
+   * (`seen`) as just seen (one statement for every namespace, so concurrent invocations add up),
+   * and drops windows no longer read.
    */
   async record(
     admitted: ReadonlyMap<string, { cost: number; documents: number }>,
     deferred: ReadonlyMap<string, number>,
+    seen: readonly string[],
     now = Date.now(),
   ): Promise<void> {
-    const rows = [...new Set([...admitted.keys(), ...deferred.keys()])].map((ns) => ({
+    const rows = [...new Set([...seen, ...admitted.keys(), ...deferred.keys()])].map((ns) => ({
       ns,
       cost: admitted.get(ns)?.cost ?? 0,
       documents: admitted.get(ns)?.documents ?? 0,
@@ -166,14 +182,15 @@ export class IngestLedger {
         // "WHERE true": SQLite's upsert after INSERT ... SELECT needs it to parse ON CONFLICT.
         this.db
           .prepare(
-            `INSERT INTO ingest_ledger (namespace, window_start, cost, documents, deferred)
+            `INSERT INTO ingest_ledger (namespace, window_start, cost, documents, deferred, last_seen)
              SELECT json_extract(value, '$.ns'), ?1, json_extract(value, '$.cost'),
-               json_extract(value, '$.documents'), json_extract(value, '$.deferred')
+               json_extract(value, '$.documents'), json_extract(value, '$.deferred'), ?3
              FROM json_each(?2) WHERE true
              ON CONFLICT (namespace, window_start) DO UPDATE SET cost = cost + excluded.cost,
-               documents = documents + excluded.documents, deferred = deferred + excluded.deferred`,
+               documents = documents + excluded.documents, deferred = deferred + excluded.deferred,
+               last_seen = MAX(last_seen, excluded.last_seen)`,
           )
-          .bind(start, JSON.stringify(rows)),
+          .bind(start, JSON.stringify(rows), now),
         this.db.prepare("DELETE FROM ingest_ledger WHERE window_start < ?1").bind(start - FAIR_WINDOW_MS),
       ]),
     );

@@ -3,7 +3,7 @@
 // the other namespaces of the batch are processed; nothing is ever dropped.
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { DOCUMENT_OVERHEAD, FAIR_WINDOW_MS, MAX_DEFERRALS } from "../../src/ingest/fairness";
 import { putMessage } from "../../src/ingest/messages";
 import { DocumentStore } from "../../src/store/documents";
@@ -75,6 +75,11 @@ async function status(ns: string, id: string): Promise<Record<string, unknown>> 
 const HEAVY_COST = 64 * 1024 * 1024;
 
 describe("ingest fairness", () => {
+  // Each test starts from an empty ledger: namespaces other tests left waiting do not count.
+  beforeEach(async () => {
+    await env.DB.prepare("DELETE FROM ingest_ledger").run();
+  });
+
   it("defers the documents of a namespace over its share, acked and re-sent with a delay, and indexes the other namespace's", async () => {
     const heavy = freshNamespace("heavy");
     const light = freshNamespace("light");
@@ -178,6 +183,26 @@ describe("ingest fairness", () => {
       status: "failed",
       error: expect.stringContaining("no text"),
     });
+  });
+
+  it("defers a namespace over its share in a batch of its own while another namespace waits in the queue", async () => {
+    const heavy = freshNamespace("heavy");
+    const light = freshNamespace("light");
+    await charge(heavy, HEAVY_COST);
+    // The light namespace was in a batch a moment ago and has a document still queued.
+    await queuedDocument(light, "next", "Light tenant text about oystercatchers.");
+    await env.DB.prepare(
+      "INSERT INTO ingest_ledger (namespace, window_start, cost, documents, deferred, last_seen) VALUES (?1, ?2, 5000, 1, 0, ?3)",
+    )
+      .bind(light, Date.now() - (Date.now() % FAIR_WINDOW_MS), Date.now())
+      .run();
+    const queue = new RecordingQueue(env.INGEST_QUEUE);
+    const { ids, result } = await deliver(queue, [
+      await queuedDocument(heavy, "h", "Heavy tenant text about pumice."),
+    ]);
+    expect(result.explicitAcks).toEqual(ids);
+    expect(queue.take()).toMatchObject([{ body: { deferrals: 1 }, delaySeconds: 30 }]);
+    expect(await status(heavy, "h")).toMatchObject({ status: "queued" });
   });
 
   it("processes a batch of one namespace whole, however much it used: nobody else waits", async () => {

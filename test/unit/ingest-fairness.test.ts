@@ -50,7 +50,15 @@ describe("ingest fairness plan", () => {
     expect(plan.defer).toEqual([false, false]);
   });
 
-  it("defers nothing in a batch of one namespace, however much it used", () => {
+  it("counts a waiting namespace outside the batch as a contender", () => {
+    const used = new Map([
+      ["heavy", 100 * MIB],
+      ["waiting", 10_000],
+    ]);
+    expect(planFairness([doc("heavy", MIB), doc("heavy", MIB)], used).defer).toEqual([true, true]);
+  });
+
+  it("defers nothing in a batch of one namespace, however much it used, when none waits", () => {
     const plan = planFairness([doc("heavy", MIB), doc("heavy", MIB)], new Map([["heavy", 100 * MIB]]));
     expect(plan.defer).toEqual([false, false]);
   });

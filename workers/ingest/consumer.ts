@@ -86,7 +86,7 @@ async function deferOverShare(
 ): Promise<Message<unknown>[]> {
   const items = messages.map((m) => fairnessItem(m.body, m.attempts));
   const namespaces = [...new Set(items.flatMap((i) => (i.namespace === null ? [] : [i.namespace])))];
-  if (namespaces.length < 2) return messages;
+  if (namespaces.length === 0) return messages;
   const ledger = new IngestLedger(db);
   let plan: ReturnType<typeof planFairness>;
   try {
@@ -128,7 +128,7 @@ async function deferOverShare(
     });
   }
   const unsent = deferrals.filter((d) => !sent.includes(d)).map((d) => d.message);
-  await ledger.record(plan.admitted, deferred).catch((err: unknown) => {
+  await ledger.record(plan.admitted, deferred, namespaces).catch((err: unknown) => {
     deps.logger.warn("ingest.fairness_unavailable", { error: errorMessage(err) });
   });
   // A message whose copy could not be sent is processed now, in its smallest-first place.
