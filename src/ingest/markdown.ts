@@ -7,7 +7,6 @@ import { decodeEntities } from "./entities";
 
 // Every pattern here runs in linear time on hostile input: no unbounded lazy spans, no nested
 // quantifiers, link and code spans found by scanning.
-const ATX_RE = /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/;
 const SETEXT_RE = /^ {0,3}(=+|-+)[ \t]*$/;
 const THEMATIC_RE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const FENCE_RE = /^ {0,3}(`{3,}|~{3,})/;
@@ -173,14 +172,55 @@ export function inlineText(source: string): string {
   return restoreEscapes(restoreCodeSpans(decodeEntities(stripEmphasis(s)), codes));
 }
 
+/**
+ * An ATX heading's level and raw text, or null: the captures of /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/,
+ * found without a match array and two capture strings for each of a flood of heading lines.
+ */
+function atxHeading(line: string): { level: number; text: string } | null {
+  let i = 0;
+  while (i < 3 && line.charCodeAt(i) === 0x20) i++;
+  const hashes = i;
+  while (i < line.length && line.charCodeAt(i) === HASH) i++;
+  const level = i - hashes;
+  if (level < 1 || level > 6) return null;
+  if (i === line.length) return { level, text: "" };
+  const blanks = i;
+  while (i < line.length && (line.charCodeAt(i) === 0x20 || line.charCodeAt(i) === 0x09)) i++;
+  if (i === blanks) return null;
+  // The pattern's "." stops at line terminators, so a line holding one is no heading.
+  for (let j = i; j < line.length; j++) {
+    const c = line.charCodeAt(j);
+    if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) return null;
+  }
+  return { level, text: line.slice(i) };
+}
+
+/** Whether every character of the line is one of `allowed` (code units): a cheap test before a rule's pattern. */
+function onlyCharsOf(line: string, allowed: Uint8Array): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c >= 128 || allowed[c] !== 1) return false;
+  }
+  return true;
+}
+
+function asciiSet(chars: string): Uint8Array {
+  const set = new Uint8Array(128);
+  for (let i = 0; i < chars.length; i++) set[chars.charCodeAt(i)] = 1;
+  return set;
+}
+
+// The characters that setext underlines and thematic breaks, and table delimiter rows, are made of.
+const RULE_CHARS = asciiSet(" \t-*_=");
+const TABLE_RULE_CHARS = asciiSet(" \t|:-");
+
 /** An ATX heading's text without the optional closing run of #. */
 function atxText(raw: string): string {
   const text = raw.trimEnd();
   let end = text.length;
-  while (end > 0 && text[end - 1] === "#") end--;
+  while (end > 0 && text.charCodeAt(end - 1) === HASH) end--;
   if (end === 0) return "";
-  const before = text[end - 1];
-  return end < text.length && (before === " " || before === "\t") ? text.slice(0, end) : text;
+  return end < text.length && isBlank(text.charCodeAt(end - 1)) ? text.slice(0, end) : text;
 }
 
 /** Where the first character other than a space or tab is (the line's length if none). */
@@ -192,7 +232,10 @@ function firstNonBlank(line: string): number {
 
 /** A table row's cells, each trimmed, joined by " | ": split at each pipe no backslash escapes. */
 function tableCells(row: string): string {
-  const out = new CodeUnits(row.length + 16);
+  // Joined from pieces, a run of empty cells being one repeated separator: a row of thousands of
+  // empty cells costs neither a piece per cell nor a copy a code unit at a time.
+  const out: string[] = [];
+  let emptyRun = 0;
   let from = 0;
   let emptyBefore = false;
   for (let i = 0; i <= row.length; i++) {
@@ -203,12 +246,45 @@ function tableCells(row: string): string {
     while (end > start && isTrimmed(row.charCodeAt(end - 1))) end--;
     // After an empty cell, "| ": the space before it is already there, and tidying would collapse
     // the two anyway, after rewriting every one of a long run of empty cells.
-    if (from > 0) out.pushSlice(" | ", emptyBefore ? 1 : 0, 3);
-    out.pushSlice(row, start, end);
+    if (from > 0 && emptyBefore) emptyRun++;
+    else if (from > 0) out.push(" | ");
+    if (start < end) {
+      if (emptyRun > 0) out.push("| ".repeat(emptyRun));
+      emptyRun = 0;
+      out.push(row.slice(start, end));
+    }
     emptyBefore = start === end;
     from = i + 1;
   }
-  return out.toString();
+  if (emptyRun > 0) out.push("| ".repeat(emptyRun));
+  return out.join("");
+}
+
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/**
+ * Where a list item's text starts after its bullet and optional task box, as
+ * /^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/ would match (0 when it does not), given a line whose
+ * first non-blank character is a bullet.
+ */
+function afterBullet(s: string): number {
+  const text = firstNonBlank(s) + 1;
+  let i = text;
+  while (isBlank(s.charCodeAt(i))) i++;
+  if (i === text) return 0;
+  const box = s.charCodeAt(i + 1);
+  if (
+    s.charCodeAt(i) === OPEN_BRACKET &&
+    (box === 0x20 || box === 0x78 || box === 0x58) &&
+    s[i + 2] === "]"
+  ) {
+    let j = i + 3;
+    while (isBlank(s.charCodeAt(j))) j++;
+    if (j > i + 3) return j;
+  }
+  return i;
 }
 
 /** One line of a paragraph without its block markers (quotes, bullets, table pipes). */
@@ -218,7 +294,7 @@ function contentLine(line: string): string {
   if (s.charCodeAt(firstNonBlank(s)) === GREATER_THAN) s = s.replace(/^ {0,3}(?:>[ \t]?)+/, "");
   let lead = s.charCodeAt(firstNonBlank(s));
   if (lead === HYPHEN || lead === ASTERISK || lead === PLUS) {
-    s = s.replace(/^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/, "");
+    s = s.slice(afterBullet(s));
     lead = s.charCodeAt(firstNonBlank(s));
   }
   if (lead === PIPE) {
@@ -262,7 +338,8 @@ export function parseMarkdown(body: string): ParsedDocument {
   let inComment = false;
 
   const flush = (): void => {
-    if (paragraph.length > 0) builder.paragraph(inlineText(paragraph.join("\n")));
+    if (paragraph.length === 0) return;
+    builder.paragraph(inlineText(paragraph.join("\n")));
     paragraph = [];
   };
   const heading = (level: number, text: string): void => {
@@ -322,13 +399,16 @@ export function parseMarkdown(body: string): ParsedDocument {
       if (!endTag.test(line)) rawBlockEnd = endTag;
       continue;
     }
-    const atx = lead === HASH ? ATX_RE.exec(line) : null;
-    if (atx?.[1]) {
+    const atx = lead === HASH ? atxHeading(line) : null;
+    if (atx) {
       flush();
-      heading(atx[1].length, atxText(atx[2] ?? ""));
+      heading(atx.level, atxText(atx.text));
       continue;
     }
-    const setext = lead === EQUALS || lead === HYPHEN ? SETEXT_RE.exec(line) : null;
+    // Setext underlines, thematic breaks and table rules hold nothing but their own characters:
+    // a list item or a line of text is ruled out without running their patterns.
+    const rule = onlyCharsOf(line, RULE_CHARS);
+    const setext = rule && (lead === EQUALS || lead === HYPHEN) ? SETEXT_RE.exec(line) : null;
     if (setext?.[1] && paragraph.length > 0) {
       const text = paragraph.join("\n");
       paragraph = [];
@@ -336,6 +416,7 @@ export function parseMarkdown(body: string): ParsedDocument {
       continue;
     }
     if (
+      rule &&
       (lead === HYPHEN || lead === ASTERISK || lead === UNDERSCORE || lead === EQUALS) &&
       (THEMATIC_RE.test(line) || SETEXT_RE.test(line))
     ) {
@@ -343,7 +424,13 @@ export function parseMarkdown(body: string): ParsedDocument {
       continue;
     }
     if (lead === OPEN_BRACKET && REFERENCE_DEF_RE.test(line)) continue;
-    if ((lead === PIPE || lead === COLON || lead === HYPHEN) && TABLE_RULE_RE.test(line)) continue;
+    if (
+      (lead === PIPE || lead === COLON || lead === HYPHEN) &&
+      onlyCharsOf(line, TABLE_RULE_CHARS) &&
+      TABLE_RULE_RE.test(line)
+    ) {
+      continue;
+    }
     paragraph.push(contentLine(line));
   }
   if (fence !== null) builder.paragraph(code.join("\n"));

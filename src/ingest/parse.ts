@@ -204,8 +204,9 @@ function flatten(root: unknown, limits: ParseLimits): string {
   };
   // The "\n" (or "\n\n" at a paragraph's start) before each line but the first, counted with it.
   const separator = () => (lines.length > 0 ? 1 : paragraphs.length > 0 ? 2 : 0);
-  const line = (text: string) => {
-    count(utf8Bytes(text) + separator());
+  // `ascii`: the text is known to be ASCII (numbers and booleans), one byte per character.
+  const line = (text: string, ascii = false) => {
+    count((ascii ? text.length : utf8Bytes(text)) + separator());
     lines.push(text);
   };
   const endParagraph = () => {
@@ -257,7 +258,7 @@ function flatten(root: unknown, limits: ParseLimits): string {
               .join(", ")
           : run.join(", ");
         if (atTop) endParagraph();
-        if (text.length > 0) line(text);
+        if (text.length > 0) line(text, !strings);
       }
       top.next = i + 1;
       const element = items[i];
