@@ -290,7 +290,7 @@ function afterBullet(s: string): number {
 /** One line of a paragraph without its block markers (quotes, bullets, table pipes). */
 function contentLine(line: string): string {
   let s = line;
-  // Each pattern runs only when the first non-blank character can start it, as in parseMarkdown.
+  // Each pattern runs only when the first non-blank character can start it, as in blockLine.
   if (s.charCodeAt(firstNonBlank(s)) === GREATER_THAN) s = s.replace(/^ {0,3}(?:>[ \t]?)+/, "");
   let lead = s.charCodeAt(firstNonBlank(s));
   if (lead === HYPHEN || lead === ASTERISK || lead === PLUS) {
@@ -329,112 +329,142 @@ function frontMatter(lines: string[]): { title: string | undefined; bodyStart: n
 export function parseMarkdown(body: string): ParsedDocument {
   const lines = body.replace(/\r\n?/g, "\n").split("\n");
   const front = frontMatter(lines);
-  let title = front.title;
-  const builder = new SectionBuilder();
-  let paragraph: string[] = [];
-  let fence: string | null = null;
-  let code: string[] = [];
-  let rawBlockEnd: RegExp | null = null;
-  let inComment = false;
-
-  const flush = (): void => {
-    if (paragraph.length === 0) return;
-    builder.paragraph(inlineText(paragraph.join("\n")));
-    paragraph = [];
+  const state: BlockState = {
+    title: front.title,
+    builder: new SectionBuilder(),
+    paragraph: [],
+    fence: null,
+    code: [],
+    rawBlockEnd: null,
+    inComment: false,
   };
-  const heading = (level: number, text: string): void => {
-    const clean = oneLine(inlineText(text));
-    if (level === 1 && title === undefined && clean.length > 0 && clean.length <= MAX_HEADING_CHARS) {
-      title = clean;
-    }
-    builder.heading(level, clean);
-  };
-
   for (let i = front.bodyStart; i < lines.length; i++) {
-    let line = lines[i] ?? "";
-    if (fence !== null) {
-      const close = FENCE_RE.exec(line);
-      if (close?.[1]?.startsWith(fence) && line.trim() === close[1]) {
-        builder.paragraph(code.join("\n"));
-        code = [];
-        fence = null;
-      } else {
-        code.push(line);
-      }
-      continue;
-    }
-    if (rawBlockEnd !== null) {
-      if (rawBlockEnd.test(line)) rawBlockEnd = null;
-      continue;
-    }
-    if (inComment) {
-      const end = line.indexOf("-->");
-      if (end < 0) continue;
-      inComment = false;
-      line = line.slice(end + 3);
-    }
-    // A comment left open at the end of the line hides the lines after it.
-    if (line.includes("<!--")) {
-      const uncommented = removeSpans(line, /<!--/g, /-->/g);
-      inComment = uncommented.unclosed;
-      line = uncommented.text;
-    }
-    if (line.trim() === "") {
-      flush();
-      continue;
-    }
-    // Each block pattern runs only on a line whose first non-blank character can start it: a
-    // flood of short lines would otherwise pay for every pattern on every line.
-    const lead = line.charCodeAt(firstNonBlank(line));
-    const fenceOpen = lead === BACKTICK || lead === TILDE ? FENCE_RE.exec(line) : null;
-    if (fenceOpen?.[1]) {
-      flush();
-      fence = fenceOpen[1];
-      continue;
-    }
-    const raw = lead === LESS_THAN ? RAW_BLOCK_RE.exec(line) : null;
-    if (raw?.[1]) {
-      flush();
-      const endTag = new RegExp(`</${raw[1]}\\s*>`, "i");
-      if (!endTag.test(line)) rawBlockEnd = endTag;
-      continue;
-    }
-    const atx = lead === HASH ? atxHeading(line) : null;
-    if (atx) {
-      flush();
-      heading(atx.level, atxText(atx.text));
-      continue;
-    }
-    // Setext underlines, thematic breaks and table rules hold nothing but their own characters:
-    // a list item or a line of text is ruled out without running their patterns.
-    const rule = onlyCharsOf(line, RULE_CHARS);
-    const setext = rule && (lead === EQUALS || lead === HYPHEN) ? SETEXT_RE.exec(line) : null;
-    if (setext?.[1] && paragraph.length > 0) {
-      const text = paragraph.join("\n");
-      paragraph = [];
-      heading(setext[1].startsWith("=") ? 1 : 2, text);
-      continue;
-    }
-    if (
-      rule &&
-      (lead === HYPHEN || lead === ASTERISK || lead === UNDERSCORE || lead === EQUALS) &&
-      (THEMATIC_RE.test(line) || SETEXT_RE.test(line))
-    ) {
-      flush();
-      continue;
-    }
-    if (lead === OPEN_BRACKET && REFERENCE_DEF_RE.test(line)) continue;
-    if (
-      (lead === PIPE || lead === COLON || lead === HYPHEN) &&
-      onlyCharsOf(line, TABLE_RULE_CHARS) &&
-      TABLE_RULE_RE.test(line)
-    ) {
-      continue;
-    }
-    paragraph.push(contentLine(line));
+    const line = outsideOpenBlocks(state, lines[i] ?? "");
+    if (line !== null) blockLine(state, line);
   }
-  if (fence !== null) builder.paragraph(code.join("\n"));
-  flush();
-  const sections = builder.finish();
-  return title === undefined ? { sections } : { title, sections };
+  if (state.fence !== null) state.builder.paragraph(state.code.join("\n"));
+  flushParagraph(state);
+  const sections = state.builder.finish();
+  return state.title === undefined ? { sections } : { title: state.title, sections };
+}
+
+/** What parseMarkdown carries from one line to the next. */
+interface BlockState {
+  title: string | undefined;
+  builder: SectionBuilder;
+  /** The lines of the paragraph being read. */
+  paragraph: string[];
+  /** The open code fence's marker, and its lines so far. */
+  fence: string | null;
+  code: string[];
+  /** The end tag of an open script, style or textarea block. */
+  rawBlockEnd: RegExp | null;
+  inComment: boolean;
+}
+
+function flushParagraph(state: BlockState): void {
+  if (state.paragraph.length === 0) return;
+  state.builder.paragraph(inlineText(state.paragraph.join("\n")));
+  state.paragraph = [];
+}
+
+function addHeading(state: BlockState, level: number, text: string): void {
+  const clean = oneLine(inlineText(text));
+  if (level === 1 && state.title === undefined && clean.length > 0 && clean.length <= MAX_HEADING_CHARS) {
+    state.title = clean;
+  }
+  state.builder.heading(level, clean);
+}
+
+/**
+ * What is left of the line outside an open code fence, raw block or comment (null: nothing), the
+ * state updated for those it closes or opens.
+ */
+function outsideOpenBlocks(state: BlockState, raw: string): string | null {
+  let line = raw;
+  if (state.fence !== null) {
+    const close = FENCE_RE.exec(line);
+    if (close?.[1]?.startsWith(state.fence) && line.trim() === close[1]) {
+      state.builder.paragraph(state.code.join("\n"));
+      state.code = [];
+      state.fence = null;
+    } else {
+      state.code.push(line);
+    }
+    return null;
+  }
+  if (state.rawBlockEnd !== null) {
+    if (state.rawBlockEnd.test(line)) state.rawBlockEnd = null;
+    return null;
+  }
+  if (state.inComment) {
+    const end = line.indexOf("-->");
+    if (end < 0) return null;
+    state.inComment = false;
+    line = line.slice(end + 3);
+  }
+  // A comment left open at the end of the line hides the lines after it.
+  if (line.includes("<!--")) {
+    const uncommented = removeSpans(line, /<!--/g, /-->/g);
+    state.inComment = uncommented.unclosed;
+    line = uncommented.text;
+  }
+  return line;
+}
+
+/** A line outside fences, raw blocks and comments: a block of its own, or a line of the paragraph. */
+function blockLine(state: BlockState, line: string): void {
+  if (line.trim() === "") {
+    flushParagraph(state);
+    return;
+  }
+  // Each block pattern runs only on a line whose first non-blank character can start it: a
+  // flood of short lines would otherwise pay for every pattern on every line.
+  const lead = line.charCodeAt(firstNonBlank(line));
+  const fenceOpen = lead === BACKTICK || lead === TILDE ? FENCE_RE.exec(line) : null;
+  if (fenceOpen?.[1]) {
+    flushParagraph(state);
+    state.fence = fenceOpen[1];
+    return;
+  }
+  const raw = lead === LESS_THAN ? RAW_BLOCK_RE.exec(line) : null;
+  if (raw?.[1]) {
+    flushParagraph(state);
+    const endTag = new RegExp(`</${raw[1]}\\s*>`, "i");
+    if (!endTag.test(line)) state.rawBlockEnd = endTag;
+    return;
+  }
+  const atx = lead === HASH ? atxHeading(line) : null;
+  if (atx) {
+    flushParagraph(state);
+    addHeading(state, atx.level, atxText(atx.text));
+    return;
+  }
+  // Setext underlines, thematic breaks and table rules hold nothing but their own characters:
+  // a list item or a line of text is ruled out without running their patterns.
+  const rule = onlyCharsOf(line, RULE_CHARS);
+  const setext = rule && (lead === EQUALS || lead === HYPHEN) ? SETEXT_RE.exec(line) : null;
+  if (setext?.[1] && state.paragraph.length > 0) {
+    const text = state.paragraph.join("\n");
+    state.paragraph = [];
+    addHeading(state, setext[1].startsWith("=") ? 1 : 2, text);
+    return;
+  }
+  if (
+    rule &&
+    (lead === HYPHEN || lead === ASTERISK || lead === UNDERSCORE || lead === EQUALS) &&
+    (THEMATIC_RE.test(line) || SETEXT_RE.test(line))
+  ) {
+    flushParagraph(state);
+    return;
+  }
+  if (lead === OPEN_BRACKET && REFERENCE_DEF_RE.test(line)) return;
+  if (
+    (lead === PIPE || lead === COLON || lead === HYPHEN) &&
+    onlyCharsOf(line, TABLE_RULE_CHARS) &&
+    TABLE_RULE_RE.test(line)
+  ) {
+    return;
+  }
+  state.paragraph.push(contentLine(line));
 }
