@@ -27,6 +27,8 @@ const NODE_UNIT_TESTS = [
   "fusion",
   "html",
   "ingest-budget",
+  "ingest-fairness",
+  "ingest-scanners",
   "invocation-budget",
   "local-embedder",
   "metrics",

@@ -35,7 +35,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 /** Node entry: the parsers, tokenizers and chunker, with the deployment's default bounds. */
 const NODE_ENTRY = `
 export { parseDocument } from "./src/ingest/parse";
-export { tokenizeWords } from "./src/embed/tokenizer";
+export { scanUnits } from "./src/embed/tokenizer";
 export { LocalEmbedder } from "./src/embed/local";
 export { chunkDocument } from "./src/ingest/chunk";
 export { loadConfig } from "./src/config";
@@ -154,7 +154,8 @@ export async function main(argv: string[]) {
       markdown: (s) => m.parseDocument(s, "text/markdown", limits),
       json: (s) => m.parseDocument(s, "application/json", limits),
       text: (s) => m.parseDocument(s, "text/plain", limits),
-      tokenizer: (s) => m.tokenizeWords(s),
+      // What ingest runs: units as parallel arrays (tokenizeWords makes an object of each).
+      tokenizer: (s) => m.scanUnits(s),
       embedder: (s) => embedder.embedOne(s, "document"),
       chunker: (s) => m.chunkDocument({ sections: [{ headings: [], text: s }] }, CHUNKING),
     };

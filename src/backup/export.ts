@@ -175,7 +175,23 @@ async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: num
 
   const vectors = await readVectors(deps, job, chunks);
   const bodies = await mapLimit(documents, R2_CONCURRENCY, (doc) => readBody(deps.blobs, job.namespace, doc));
+  const lines = pageLines(documents, chunks, bodies, vectors);
+  return {
+    parts: await buildParts(lines, step),
+    documents: lines.documents.length,
+    chunks: lines.chunks.length,
+    last: end.last,
+    more: end.more,
+  };
+}
 
+/** The page's NDJSON lines by part kind; a document deleted meanwhile is left out, with its chunks. */
+function pageLines(
+  documents: readonly DocumentRecord[],
+  chunks: readonly StoredChunk[],
+  bodies: readonly (DocumentBody | null)[],
+  vectors: ReadonlyMap<string, VectorRecord>,
+): Record<PartKind, string[]> {
   const lines: Record<PartKind, string[]> = { documents: [], chunks: [], vectors: [] };
   const byDoc = new Map<string, StoredChunk[]>();
   for (const c of chunks) {
@@ -225,6 +241,11 @@ async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: num
       lines.vectors.push(JSON.stringify(vector));
     }
   });
+  return lines;
+}
+
+/** One part per kind, hashed, for a page that holds any document; none for an empty one. */
+async function buildParts(lines: Record<PartKind, string[]>, step: number): Promise<BuiltPart[]> {
   const parts: BuiltPart[] = [];
   if (lines.documents.length > 0) {
     for (const kind of PART_KINDS) {
@@ -240,13 +261,7 @@ async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: num
       });
     }
   }
-  return {
-    parts,
-    documents: lines.documents.length,
-    chunks: lines.chunks.length,
-    last: end.last,
-    more: end.more,
-  };
+  return parts;
 }
 
 async function readVectors(
@@ -269,12 +284,17 @@ async function readVectors(
   }
 }
 
+interface DocumentBody {
+  text: string;
+  customMetadata: Record<string, string>;
+}
+
 /** The document's R2 text and custom metadata, or null when it was deleted meanwhile. */
 async function readBody(
   blobs: R2Bucket,
   namespace: string,
   doc: DocumentRecord,
-): Promise<{ text: string; customMetadata: Record<string, string> } | null> {
+): Promise<DocumentBody | null> {
   const object = await r2("read document", () => blobs.get(documentKey(namespace, doc.id)));
   if (!object) return null;
   if (object.etag !== doc.indexedEtag) {

@@ -92,46 +92,55 @@ export async function startRestore(
  * Runs step `job.step` of a restore: whether this delivery applied it, and whether the target's
  * answers changed (its cached results must go).
  */
-export async function restoreStep(
-  deps: BackupTaskDeps,
-  job: Job,
-): Promise<{ applied: boolean; changed: boolean }> {
-  const jobs = new JobStore(deps.db);
-  const step = job.step;
+/** Whether this delivery applied the step, and whether it wrote rows (a new generation to publish). */
+interface RestoreStepResult {
+  applied: boolean;
+  changed: boolean;
+}
+
+export async function restoreStep(deps: BackupTaskDeps, job: Job): Promise<RestoreStepResult> {
   if (job.phase === "settle") return settle(deps, job);
   const manifest = await jobManifest(deps.backups, deps.config, job);
-  if (job.phase === "verify") {
-    const parts = orderedParts(manifest.files);
-    const from = Number(job.cursor || "0");
-    let bytes = 0;
-    let n = 0;
-    for (const part of parts.slice(from)) {
-      if (n >= VERIFY_PARTS || (n > 0 && bytes + part.bytes > VERIFY_BYTES)) break;
-      const lines = parseLines(await readPart(deps.backups, manifest, part), part);
-      if (part.kind === "vectors") {
-        for (const v of lines as { values: number[] }[]) {
-          if (v.values.length !== job.version.dimensions) {
-            throw new AppError(
-              "unprocessable",
-              `a vector in backup part ${part.name} has ${v.values.length} dimensions; the target's index has ${job.version.dimensions}`,
-            );
-          }
+  if (job.phase === "verify") return verifyStep(deps, job, manifest);
+  return writeStep(deps, job, manifest);
+}
+
+/** Reads the next parts of the backup, checking their vectors fit the target version's index. */
+async function verifyStep(deps: BackupTaskDeps, job: Job, manifest: Manifest): Promise<RestoreStepResult> {
+  const parts = orderedParts(manifest.files);
+  const from = Number(job.cursor || "0");
+  let bytes = 0;
+  let n = 0;
+  for (const part of parts.slice(from)) {
+    if (n >= VERIFY_PARTS || (n > 0 && bytes + part.bytes > VERIFY_BYTES)) break;
+    const lines = parseLines(await readPart(deps.backups, manifest, part), part);
+    if (part.kind === "vectors") {
+      for (const v of lines as { values: number[] }[]) {
+        if (v.values.length !== job.version.dimensions) {
+          throw new AppError(
+            "unprocessable",
+            `a vector in backup part ${part.name} has ${v.values.length} dimensions; the target's index has ${job.version.dimensions}`,
+          );
         }
       }
-      bytes += part.bytes;
-      n += 1;
     }
-    const done = from + n >= parts.length;
-    const applied = await jobs.apply(job, step, {
-      phase: done ? "write" : "verify",
-      cursor: done ? "0" : String(from + n),
-      verifiedParts: n,
-    });
-    if (applied) await sendStep(deps, job, step + 1);
-    return { applied, changed: false };
+    bytes += part.bytes;
+    n += 1;
   }
+  const done = from + n >= parts.length;
+  const applied = await new JobStore(deps.db).apply(job, job.step, {
+    phase: done ? "write" : "verify",
+    cursor: done ? "0" : String(from + n),
+    verifiedParts: n,
+  });
+  if (applied) await sendStep(deps, job, job.step + 1);
+  return { applied, changed: false };
+}
 
-  // write
+/** Writes the next group of documents, with their chunks and vectors, into the target version. */
+async function writeStep(deps: BackupTaskDeps, job: Job, manifest: Manifest): Promise<RestoreStepResult> {
+  const jobs = new JobStore(deps.db);
+  const step = job.step;
   const groups = groupsOf(manifest);
   const g = Number(job.cursor || "0");
   const store = new BackupStore(deps.db);
@@ -284,7 +293,7 @@ function restoredMetadata(custom: Record<string, string>, job: string): Record<s
  * the index says so (its mutation id, or a time past it), or when a vector it wrote is readable:
  * the index may have applied a later write, such as another delivery's copy of the last step.
  */
-async function settle(deps: BackupTaskDeps, job: Job): Promise<{ applied: boolean; changed: boolean }> {
+async function settle(deps: BackupTaskDeps, job: Job): Promise<RestoreStepResult> {
   const jobs = new JobStore(deps.db);
   let caughtUp = job.lastMutationId === null;
   if (!caughtUp) {

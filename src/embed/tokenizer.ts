@@ -227,22 +227,83 @@ function singleUnit(raw: string, out: number[] | null): number {
   return 1;
 }
 
-type Visit = (start: number, end: number, kind: number, tokens: number) => void;
+/**
+ * The units of a text as parallel arrays, one entry per unit: a flood of one-character units
+ * (".....", "a-a-a") would otherwise cost an object and a call for each character.
+ */
+export class TokenUnits {
+  count = 0;
+  start: Int32Array;
+  end: Int32Array;
+  tokens: Int32Array;
+  /** UNIT_WORD, UNIT_PUNCT or UNIT_CJK. */
+  kind: Uint8Array;
+
+  constructor(capacity: number) {
+    const size = Math.max(16, capacity);
+    this.start = new Int32Array(size);
+    this.end = new Int32Array(size);
+    this.tokens = new Int32Array(size);
+    this.kind = new Uint8Array(size);
+  }
+
+  add(start: number, end: number, kind: number, tokens: number): void {
+    if (this.count === this.start.length) this.grow();
+    const i = this.count++;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.kind[i] = kind;
+    this.tokens[i] = tokens;
+  }
+
+  private grow(): void {
+    const size = this.start.length * 2;
+    const start = new Int32Array(size);
+    const end = new Int32Array(size);
+    const tokens = new Int32Array(size);
+    const kind = new Uint8Array(size);
+    start.set(this.start);
+    end.set(this.end);
+    tokens.set(this.tokens);
+    kind.set(this.kind);
+    this.start = start;
+    this.end = end;
+    this.tokens = tokens;
+    this.kind = kind;
+  }
+}
+
+export const UNIT_WORD = WORD;
+export const UNIT_PUNCT = PUNCT;
+export const UNIT_CJK = CJK;
+
+// Isolate-lifetime: token counts of one-character ASCII words, -1 until first measured.
+const singleCharWordCount = new Int8Array(128).fill(-1);
+
+/** wordUnit for text[start, end), without slicing a one-character ASCII word when only counting. */
+function wordAt(text: string, start: number, end: number, plain: boolean, out: number[] | null): number {
+  if (out === null && plain && end - start === 1) {
+    const c = text.charCodeAt(start);
+    const known = singleCharWordCount[c] ?? -1;
+    if (known >= 0) return known;
+    const n = wordUnit(text[start] ?? "", true, null);
+    singleCharWordCount[c] = n;
+    return n;
+  }
+  return wordUnit(text.slice(start, end), plain, out);
+}
 
 /**
  * BERT's BasicTokenizer as one pass over the original text: drops control characters, splits on
- * whitespace, isolates punctuation and CJK ideographs, and reports each unit with its offsets.
+ * whitespace, isolates punctuation and CJK ideographs. Returns the token count; records each unit
+ * with its offsets in `units`, and the token ids in `out`, when given.
  */
-function scan(text: string, visit: Visit, out: number[] | null): void {
+function scan(text: string, units: TokenUnits | null, out: number[] | null): number {
   const len = text.length;
+  let total = 0;
   let wordStart = -1;
   let wordEnd = -1;
   let plain = true;
-  const flush = (): void => {
-    if (wordStart < 0) return;
-    visit(wordStart, wordEnd, WORD, wordUnit(text.slice(wordStart, wordEnd), plain, out));
-    wordStart = -1;
-  };
   let i = 0;
   while (i < len) {
     const c = text.charCodeAt(i);
@@ -268,48 +329,63 @@ function scan(text: string, visit: Visit, out: number[] | null): void {
     } else if (cls === REMOVED) {
       // Dropped before splitting, so it neither ends a word nor starts one.
     } else {
-      flush();
+      if (wordStart >= 0) {
+        const n = wordAt(text, wordStart, wordEnd, plain, out);
+        units?.add(wordStart, wordEnd, WORD, n);
+        total += n;
+        wordStart = -1;
+      }
       if (cls === PUNCT || cls === CJK) {
-        visit(i, i + width, cls, singleUnit(text.slice(i, i + width), out));
+        // One token whatever it is: the text is needed only for its id.
+        if (out) singleUnit(text.slice(i, i + width), out);
+        units?.add(i, i + width, cls, 1);
+        total += 1;
       }
     }
     i += width;
   }
-  flush();
+  if (wordStart >= 0) {
+    const n = wordAt(text, wordStart, wordEnd, plain, out);
+    units?.add(wordStart, wordEnd, WORD, n);
+    total += n;
+  }
+  return total;
 }
 
 /** Number of WordPiece tokens in `text`, without [CLS] and [SEP]. */
 export function countTokens(text: string): number {
-  let total = 0;
-  scan(
-    text,
-    (_s, _e, _k, tokens) => {
-      total += tokens;
-    },
-    null,
-  );
-  return total;
+  return scan(text, null, null);
+}
+
+/** The text's pre-tokenization units with offsets into `text` and token counts, as parallel arrays. */
+export function scanUnits(text: string): TokenUnits {
+  // Prose has a unit every few characters; floods of one-character units grow the arrays.
+  const units = new TokenUnits(text.length >> 2);
+  scan(text, units, null);
+  return units;
 }
 
 const KIND_NAMES: Record<number, TokenSpanKind> = { [WORD]: "word", [PUNCT]: "punct", [CJK]: "cjk" };
 
 /** The text's pre-tokenization units, in order, with offsets into `text` and token counts. */
 export function tokenizeWords(text: string): TokenSpan[] {
+  const units = scanUnits(text);
   const spans: TokenSpan[] = [];
-  scan(
-    text,
-    (start, end, kind, tokens) => {
-      spans.push({ start, end, tokens, kind: KIND_NAMES[kind] ?? "word" });
-    },
-    null,
-  );
+  for (let i = 0; i < units.count; i++) {
+    spans.push({
+      start: units.start[i] ?? 0,
+      end: units.end[i] ?? 0,
+      tokens: units.tokens[i] ?? 0,
+      kind: KIND_NAMES[units.kind[i] ?? WORD] ?? "word",
+    });
+  }
   return spans;
 }
 
 /** Token ids of `text` in the bert-base-uncased vocabulary, without [CLS] and [SEP]. */
 export function encode(text: string): number[] {
   const ids: number[] = [];
-  scan(text, () => {}, ids);
+  scan(text, null, ids);
   return ids;
 }
 

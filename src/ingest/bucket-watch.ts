@@ -83,73 +83,23 @@ export interface StepReport {
 export async function watchStep(deps: WatchDeps): Promise<StepReport> {
   const now = deps.now ?? Date.now;
   const state = deps.snapshot.state();
-  const changes: StepReport["changes"] = [];
-  const messages: IngestMessage[] = [];
-  // Each row the step changes, as it was (null: none). Recorded at once (and undone if the send
-  // fails, so the next step finds the same changes again): a claim that arrives during the send
-  // sees the announcement.
-  const undo: { key: string; before: SnapshotRow | null }[] = [];
-  const record = (before: SnapshotRow | null, key: string, after: SnapshotRow | null) => {
-    undo.push({ key, before });
-    if (after) deps.snapshot.put(after);
-    else deps.snapshot.remove(key);
-  };
-  const created = (key: string, size: number, etag: string, at: Date) => {
-    changes.push({ action: "PutObject", key });
-    messages.push(putMessage(deps.bucketName, key, size, etag, at));
-  };
-
+  const step = new StepChanges(deps);
   const listed = await deps.bucket.list({
     limit: WATCH_PAGE_KEYS,
     ...(state.cursor ? { cursor: state.cursor } : {}),
   });
-  // Read after the list: a record the Worker made meanwhile is already here.
-  const known = deps.snapshot.rows(listed.objects.map((o) => o.key));
-  for (const object of listed.objects) {
-    const row = known.get(object.key) ?? null;
-    const changed = row?.etag !== object.etag;
-    const announce = changed && !state.baseline;
-    record(row, object.key, {
-      key: object.key,
-      etag: object.etag,
-      pass: state.pass,
-      noticedAt: announce ? now() : (row?.noticedAt ?? null),
-    });
-    if (announce) created(object.key, object.size, object.etag, object.uploaded);
-  }
-
+  compareListed(deps, state, listed.objects, step, now);
   // The pass listed every key: a recorded key it did not list was deleted, or was recorded by the
   // Worker after the pass listed past it; asking the bucket tells which.
   const passEnded = !listed.truncated;
-  if (passEnded) {
-    for (const candidate of deps.snapshot.unseen(state.pass, SWEEP_KEYS)) {
-      const object = await deps.bucket.head(candidate.key);
-      const row = deps.snapshot.rows([candidate.key]).get(candidate.key) ?? null;
-      // Recorded anew by the Worker meanwhile: its record stands.
-      if (!row || row.etag !== candidate.etag || row.pass !== candidate.pass) continue;
-      if (object?.etag === row.etag) {
-        record(row, row.key, { ...row, pass: state.pass });
-      } else if (state.baseline) {
-        record(row, row.key, object ? { ...row, etag: object.etag, pass: state.pass } : null);
-      } else if (object) {
-        record(row, row.key, { key: row.key, etag: object.etag, pass: state.pass, noticedAt: now() });
-        created(row.key, object.size, object.etag, object.uploaded);
-      } else {
-        record(row, row.key, { ...row, etag: null, noticedAt: now() });
-        changes.push({ action: "DeleteObject", key: row.key });
-        messages.push(deleteMessage(deps.bucketName, row.key, new Date(now())));
-      }
-    }
-  }
+  if (passEnded) await sweepUnlisted(deps, state, step, now);
   try {
-    await deps.notify(messages);
+    await deps.notify(step.messages);
   } catch (err) {
-    for (const u of undo.reverse()) {
-      if (u.before) deps.snapshot.put(u.before);
-      else deps.snapshot.remove(u.key);
-    }
+    step.undo();
     throw err;
   }
+  const { changes } = step;
   // A pass ends once no recorded key is left unlisted (more than a step's share: the next step,
   // which lists the last page again).
   if (!passEnded) {
@@ -160,6 +110,97 @@ export async function watchStep(deps: WatchDeps): Promise<StepReport> {
   deps.snapshot.expire(now() - CLAIM_WINDOW_MS);
   deps.snapshot.setState({ pass: state.pass + 1, cursor: null, baseline: false });
   return { passEnded: true, changes };
+}
+
+/**
+ * What a step changes: the changes it reports, the messages it sends, and each snapshot row it
+ * changes as it was (null: none). Rows are recorded at once (and undone if the send fails, so the
+ * next step finds the same changes again): a claim that arrives during the send sees the
+ * announcement.
+ */
+class StepChanges {
+  readonly changes: WatchChange[] = [];
+  readonly messages: IngestMessage[] = [];
+  private readonly undoLog: { key: string; before: SnapshotRow | null }[] = [];
+  private readonly deps: WatchDeps;
+
+  constructor(deps: WatchDeps) {
+    this.deps = deps;
+  }
+
+  record(before: SnapshotRow | null, key: string, after: SnapshotRow | null): void {
+    this.undoLog.push({ key, before });
+    if (after) this.deps.snapshot.put(after);
+    else this.deps.snapshot.remove(key);
+  }
+
+  created(key: string, size: number, etag: string, at: Date): void {
+    this.changes.push({ action: "PutObject", key });
+    this.messages.push(putMessage(this.deps.bucketName, key, size, etag, at));
+  }
+
+  deleted(key: string, at: Date): void {
+    this.changes.push({ action: "DeleteObject", key });
+    this.messages.push(deleteMessage(this.deps.bucketName, key, at));
+  }
+
+  /** Puts back every row the step changed, the last change first. */
+  undo(): void {
+    for (const u of this.undoLog.reverse()) {
+      if (u.before) this.deps.snapshot.put(u.before);
+      else this.deps.snapshot.remove(u.key);
+    }
+  }
+}
+
+/** Records the listed page: a key with another eTag than recorded (or unknown) is a create. */
+function compareListed(
+  deps: WatchDeps,
+  state: WatchState,
+  objects: R2Object[],
+  step: StepChanges,
+  now: () => number,
+): void {
+  // Read after the list: a record the Worker made meanwhile is already here.
+  const known = deps.snapshot.rows(objects.map((o) => o.key));
+  for (const object of objects) {
+    const row = known.get(object.key) ?? null;
+    const changed = row?.etag !== object.etag;
+    const announce = changed && !state.baseline;
+    step.record(row, object.key, {
+      key: object.key,
+      etag: object.etag,
+      pass: state.pass,
+      noticedAt: announce ? now() : (row?.noticedAt ?? null),
+    });
+    if (announce) step.created(object.key, object.size, object.etag, object.uploaded);
+  }
+}
+
+/** Looks up recorded keys the ended pass did not list: each is still there, changed, or deleted. */
+async function sweepUnlisted(
+  deps: WatchDeps,
+  state: WatchState,
+  step: StepChanges,
+  now: () => number,
+): Promise<void> {
+  for (const candidate of deps.snapshot.unseen(state.pass, SWEEP_KEYS)) {
+    const object = await deps.bucket.head(candidate.key);
+    const row = deps.snapshot.rows([candidate.key]).get(candidate.key) ?? null;
+    // Recorded anew by the Worker meanwhile: its record stands.
+    if (!row || row.etag !== candidate.etag || row.pass !== candidate.pass) continue;
+    if (object?.etag === row.etag) {
+      step.record(row, row.key, { ...row, pass: state.pass });
+    } else if (state.baseline) {
+      step.record(row, row.key, object ? { ...row, etag: object.etag, pass: state.pass } : null);
+    } else if (object) {
+      step.record(row, row.key, { key: row.key, etag: object.etag, pass: state.pass, noticedAt: now() });
+      step.created(row.key, object.size, object.etag, object.uploaded);
+    } else {
+      step.record(row, row.key, { ...row, etag: null, noticedAt: now() });
+      step.deleted(row.key, new Date(now()));
+    }
+  }
 }
 
 /** Whether the Worker announces its own create of `etag` (false: the watcher already did). */

@@ -1,11 +1,10 @@
 // Splits a parsed document into overlapping, heading-aware chunks whose embedding input always fits
 // the model: no chunk may lose text to the model's silent truncation at 512 tokens.
-import { countTokens, tokenizeWords } from "../embed/tokenizer";
+import { countTokens, scanUnits } from "../embed/tokenizer";
 import { AppError } from "../errors";
 import type { ParsedDocument } from "./document";
 import { limitExceeded } from "./limits";
 import {
-  type Atom,
   BREAK_LINE,
   BREAK_PARAGRAPH,
   BREAK_SENTENCE,
@@ -64,12 +63,14 @@ function validate(options: ChunkOptions): void {
 
 /** The longest prefix of `text` made of whole units and holding at most `budget` tokens. */
 function truncateToTokens(text: string, budget: number): string {
+  const units = scanUnits(text);
   let used = 0;
   let end = 0;
-  for (const span of tokenizeWords(text)) {
-    if (used + span.tokens > budget) break;
-    used += span.tokens;
-    end = span.end;
+  for (let i = 0; i < units.count; i++) {
+    const tokens = units.tokens[i] ?? 0;
+    if (used + tokens > budget) break;
+    used += tokens;
+    end = units.end[i] ?? end;
   }
   return text.slice(0, end);
 }
@@ -149,14 +150,14 @@ interface Limits {
   maxChars: number;
 }
 
-/** The chunk bodies of one section, in order, each within `limits.budget` tokens. */
-function chunkSection(text: string, limits: Limits): string[] {
+/** The chunk bodies of one section, in order, each within `limits.budget` tokens, with their counts. */
+function chunkSection(text: string, limits: Limits): { body: string; tokens: number }[] {
   const seg = segment(text, limits.budget, limits.maxChars / 2);
-  const { atoms, prefix } = seg;
-  const n = atoms.length;
-  const bodies: string[] = [];
+  const { prefix } = seg;
+  const n = seg.count;
+  const bodies: { body: string; tokens: number }[] = [];
   const tokens = (from: number, to: number): number => (prefix[to + 1] ?? 0) - (prefix[from] ?? 0);
-  const chars = (from: number, to: number): number => atomAt(atoms, to).end - atomAt(atoms, from).start;
+  const chars = (from: number, to: number): number => atomEnd(seg, to) - atomStart(seg, from);
   let s = 0;
   let minE = 0;
   while (s < n) {
@@ -164,14 +165,20 @@ function chunkSection(text: string, limits: Limits): string[] {
     while (maxE + 1 < n && tokens(s, maxE + 1) <= limits.budget && chars(s, maxE + 1) <= limits.maxChars)
       maxE++;
     let e = maxE === n - 1 ? maxE : chooseEnd(seg, s, minE, maxE, limits);
-    let body = text.slice(atomAt(atoms, s).start, atomAt(atoms, e).end);
-    // Pieces of one cut-up word re-join when adjacent, which can change their count: re-measure.
-    while (countTokens(body) > limits.budget && s < e) {
-      if (e > minE) e--;
-      else s++;
-      body = text.slice(atomAt(atoms, s).start, atomAt(atoms, e).end);
+    let body = text.slice(atomStart(seg, s), atomEnd(seg, e));
+    // Whole units count the same alone and together, so without pieces the sum is the count.
+    let bodyTokens = tokens(s, e);
+    if (seg.cut) {
+      // Pieces of one cut-up word re-join when adjacent, which can change their count: re-measure.
+      bodyTokens = countTokens(body);
+      while (bodyTokens > limits.budget && s < e) {
+        if (e > minE) e--;
+        else s++;
+        body = text.slice(atomStart(seg, s), atomEnd(seg, e));
+        bodyTokens = countTokens(body);
+      }
     }
-    bodies.push(body);
+    bodies.push({ body, tokens: bodyTokens });
     if (e >= n - 1) break;
     s = overlapStart(seg, s, e, limits);
     minE = e + 1;
@@ -180,10 +187,19 @@ function chunkSection(text: string, limits: Limits): string[] {
   return bodies;
 }
 
-function atomAt(atoms: Atom[], i: number): Atom {
-  const atom = atoms[i];
-  if (!atom) throw new AppError("internal", `chunk boundary ${i} out of range`, { retryable: false });
-  return atom;
+function atomStart(seg: Segmentation, i: number): number {
+  return checked(seg.start[i], i, seg.count);
+}
+
+function atomEnd(seg: Segmentation, i: number): number {
+  return checked(seg.end[i], i, seg.count);
+}
+
+function checked(offset: number | undefined, i: number, count: number): number {
+  if (offset === undefined || i < 0 || i >= count) {
+    throw new AppError("internal", `chunk boundary ${i} out of range`, { retryable: false });
+  }
+  return offset;
 }
 
 /**
@@ -193,20 +209,30 @@ function atomAt(atoms: Atom[], i: number): Atom {
  * the strongest boundary at all; then a hard cut.
  */
 function chooseEnd(seg: Segmentation, s: number, minE: number, maxE: number, limits: Limits): number {
-  const { atoms, breaks, prefix } = seg;
+  const { start, end, breaks, prefix } = seg;
   const used = (j: number): number => (prefix[j + 1] ?? 0) - (prefix[s] ?? 0);
   const filled = (j: number): boolean =>
-    used(j) * 2 >= limits.budget || (atoms[j]?.end ?? 0) - (atoms[s]?.start ?? 0) >= limits.maxChars / 2;
-  const last = (strength: number, fill: boolean): number => {
-    for (let j = maxE; j >= minE; j--) {
-      if ((breaks[j] ?? 0) >= strength && (!fill || filled(j))) return j;
+    used(j) * 2 >= limits.budget || (end[j] ?? 0) - (start[s] ?? 0) >= limits.maxChars / 2;
+  // The last atom in [minE, maxE] ending at each strength of boundary or a stronger one, found in
+  // one pass back: a stretch without breaks (a flood of punctuation) is read once, not per strength.
+  // Fill grows with the end, so the last boundary that fills is the last boundary if it fills.
+  const lastAt = [-1, -1, -1, -1, -1];
+  let missing = BREAK_PARAGRAPH;
+  for (let j = maxE; j >= minE && missing > 0; j--) {
+    const b = Math.min(breaks[j] ?? 0, BREAK_PARAGRAPH);
+    for (let strength = b; strength >= BREAK_WORD && lastAt[strength] === -1; strength--) {
+      lastAt[strength] = j;
+      missing--;
     }
-    return -1;
+  }
+  const last = (strength: number, fill: boolean): number => {
+    const j = lastAt[strength] ?? -1;
+    return j >= 0 && (!fill || filled(j)) ? j : -1;
   };
   const paragraphEnd = last(BREAK_PARAGRAPH, false);
   if (paragraphEnd >= 0) {
     let next = paragraphEnd + 1;
-    while (next < atoms.length - 1 && (breaks[next] ?? 0) < BREAK_PARAGRAPH) next++;
+    while (next < seg.count - 1 && (breaks[next] ?? 0) < BREAK_PARAGRAPH) next++;
     const nextFits = (prefix[next + 1] ?? 0) - (prefix[paragraphEnd + 1] ?? 0) <= limits.budget;
     if (nextFits || filled(paragraphEnd)) return paragraphEnd;
   }
@@ -227,13 +253,13 @@ function chooseEnd(seg: Segmentation, s: number, minE: number, maxE: number, lim
  * end the overlap shrinks so the next paragraph still fits whole.
  */
 function overlapStart(seg: Segmentation, s: number, e: number, limits: Limits): number {
-  const { atoms, breaks, prefix } = seg;
+  const { start, end, breaks, prefix } = seg;
   const tail = (k: number): number => (prefix[e + 1] ?? 0) - (prefix[k] ?? 0);
-  const tailChars = (k: number): number => (atoms[e]?.end ?? 0) - (atoms[k]?.start ?? 0);
+  const tailChars = (k: number): number => (end[e] ?? 0) - (start[k] ?? 0);
   let overlap = limits.overlap;
   if ((breaks[e] ?? 0) >= BREAK_PARAGRAPH) {
     let next = e + 1;
-    while (next < atoms.length - 1 && (breaks[next] ?? 0) < BREAK_PARAGRAPH) next++;
+    while (next < seg.count - 1 && (breaks[next] ?? 0) < BREAK_PARAGRAPH) next++;
     const nextTokens = (prefix[next + 1] ?? 0) - (prefix[e + 1] ?? 0);
     if (nextTokens <= limits.budget) overlap = Math.min(overlap, limits.budget - nextTokens);
   }
@@ -287,12 +313,13 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
       overlap: Math.min(options.overlapTokens, Math.floor(budget / 2)),
       maxChars,
     };
-    for (const body of chunkSection(section.text, limits)) {
+    for (const { body, tokens: bodyTokens } of chunkSection(section.text, limits)) {
       if (options.maxChunks !== undefined && chunks.length >= options.maxChunks) {
         throw limitExceeded("MAX_CHUNKS_PER_DOCUMENT", options.maxChunks, "chunks of the document");
       }
       const embeddingText = context ? `${context}\n${body}` : body;
-      const tokens = countTokens(embeddingText);
+      // countTokens(embeddingText) without reading the body again: no unit spans the line break.
+      const tokens = context ? contextTokens + bodyTokens : bodyTokens;
       if (tokens > limit) {
         throw new AppError("internal", `chunk of ${tokens} tokens exceeds the model limit of ${limit}`, {
           retryable: false,

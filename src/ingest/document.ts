@@ -1,5 +1,6 @@
 // The parsed form every document format is turned into before chunking, and the builder the
 // parsers share to produce it: a heading path per section, paragraphs separated by blank lines.
+import { isTrimmed } from "./code-units";
 
 export interface ParsedSection {
   /** The heading path above this section, outermost first; empty before the first heading. */
@@ -46,7 +47,16 @@ export function plainParagraphs(text: string): string[] {
 
 /** Whitespace-collapsed single line, for titles and headings. */
 export function oneLine(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
+  // Already one line (single spaces between words, none at either end): most headings, each of a
+  // flood of short ones would otherwise pay for a rewrite and a trim.
+  let space = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!isTrimmed(c)) space = false;
+    else if (space || c !== 0x20) return text.replace(/\s+/g, " ").trim();
+    else space = true;
+  }
+  return space && text.length > 0 ? text.replace(/\s+/g, " ").trim() : text;
 }
 
 /**

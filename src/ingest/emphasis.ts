@@ -62,31 +62,54 @@ function longEnough(marker: number, length: number): boolean {
 }
 
 /**
- * Applies `cut` to every run of one marker character (the runs /\*+|_+|~+/g finds): the part of
- * the run it returns is removed.
+ * Removes from every run of one marker character (the runs /\*+|_+|~+/g finds) the part that
+ * opens a span (`closers` false) or closes one (`closers` true). One loop for both, without a
+ * callback or a pair per run: a flood of short runs would pay for them on each.
  */
-function rewriteRuns(s: string, cut: (start: number, end: number) => [number, number] | null): string {
+function rewriteRuns(s: string, closers: boolean): string {
   // The removed spans as [from, to) pairs, in order.
-  const cuts: number[] = [];
+  let cuts = new Int32Array(16);
+  let count = 0;
   for (let i = 0; i < s.length; ) {
     const c = s.charCodeAt(i);
     if (c !== STAR && c !== UNDERSCORE && c !== TILDE) {
       i++;
       continue;
     }
+    const start = i;
     let end = i + 1;
     while (end < s.length && s.charCodeAt(end) === c) end++;
-    const span = cut(i, end);
     i = end;
-    if (span) cuts.push(span[0], span[1]);
+    let from = start;
+    let to = end;
+    if (closers) {
+      const before = kindBefore(s, start);
+      if (before === END || before === MARKER || before === SPACE) continue;
+      // Before a letter or digit the run's last character is the non-word character the rest precedes.
+      if (kindAt(s, end) === WORD) to = end - 1;
+    } else {
+      const next = kindAt(s, end);
+      if (next === END || next === MARKER || next === SPACE) continue;
+      // After a letter or digit the run's first character is the non-word character that the rest
+      // of the run follows.
+      if (kindBefore(s, start) === WORD) from = start + 1;
+    }
+    if (!longEnough(c, to - from)) continue;
+    if (count + 2 > cuts.length) {
+      const grown = new Int32Array(cuts.length * 2);
+      grown.set(cuts);
+      cuts = grown;
+    }
+    cuts[count++] = from;
+    cuts[count++] = to;
   }
-  if (cuts.length === 0) return s;
+  if (count === 0) return s;
   // A few cuts: the kept slices joined. Many (a flood of short runs): one copy of the kept code
   // units, instead of a string per kept piece.
-  if (cuts.length < s.length / 32) {
+  if (count < s.length / 32) {
     const parts: string[] = [];
     let kept = 0;
-    for (let k = 0; k < cuts.length; k += 2) {
+    for (let k = 0; k < count; k += 2) {
       parts.push(s.slice(kept, cuts[k]));
       kept = cuts[k + 1] ?? kept;
     }
@@ -95,7 +118,7 @@ function rewriteRuns(s: string, cut: (start: number, end: number) => [number, nu
   }
   const out = new CodeUnits(s.length);
   let kept = 0;
-  for (let k = 0; k < cuts.length; k += 2) {
+  for (let k = 0; k < count; k += 2) {
     out.pushSlice(s, kept, cuts[k] ?? kept);
     kept = cuts[k + 1] ?? kept;
   }
@@ -105,25 +128,12 @@ function rewriteRuns(s: string, cut: (start: number, end: number) => [number, nu
 
 /** Drops marker runs that open a span: before a word, after the start or a non-word character. */
 function dropOpeners(s: string): string {
-  return rewriteRuns(s, (start, end) => {
-    const next = kindAt(s, end);
-    if (next === END || next === MARKER || next === SPACE) return null;
-    // After a letter or digit the run's first character is the non-word character that the rest
-    // of the run follows.
-    const from = kindBefore(s, start) === WORD ? start + 1 : start;
-    return longEnough(s.charCodeAt(start), end - from) ? [from, end] : null;
-  });
+  return rewriteRuns(s, false);
 }
 
 /** Drops marker runs that close a span: after a word, before the end or a non-word character. */
 function dropClosers(s: string): string {
-  return rewriteRuns(s, (start, end) => {
-    const before = kindBefore(s, start);
-    if (before === END || before === MARKER || before === SPACE) return null;
-    // Before a letter or digit the run's last character is the non-word character the rest precedes.
-    const to = kindAt(s, end) === WORD ? end - 1 : end;
-    return longEnough(s.charCodeAt(start), to - start) ? [start, to] : null;
-  });
+  return rewriteRuns(s, true);
 }
 
 /** The text without its emphasis markers. */

@@ -184,48 +184,11 @@ const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 :
  * text are bounded by `limits`, and the work stops as soon as one is passed.
  */
 function flatten(root: unknown, limits: ParseLimits): string {
-  const scalar = (v: unknown): string | undefined =>
-    typeof v === "string"
-      ? oneLine(v)
-      : typeof v === "number" || typeof v === "boolean"
-        ? String(v)
-        : undefined;
-  const single = scalar(root);
+  const single = scalarText(root);
   if (single !== undefined) return single;
   if (!Array.isArray(root) && !isRecord(root)) return "";
-  const paragraphs: string[] = [];
-  let lines: string[] = [];
-  let textBytes = 0;
-  const count = (bytes: number) => {
-    textBytes += bytes;
-    if (textBytes > limits.maxParsedTextBytes) {
-      throw limitExceeded("MAX_PARSED_TEXT_BYTES", limits.maxParsedTextBytes, "parsed text");
-    }
-  };
-  // The "\n" (or "\n\n" at a paragraph's start) before each line but the first, counted with it.
-  const separator = () => (lines.length > 0 ? 1 : paragraphs.length > 0 ? 2 : 0);
-  const line = (text: string) => {
-    count(utf8Bytes(text) + separator());
-    lines.push(text);
-  };
-  const endParagraph = () => {
-    if (lines.length > 0) paragraphs.push(lines.join("\n"));
-    lines = [];
-  };
-  const checkPath = (pathBytes: number) => {
-    if (pathBytes > limits.maxJsonKeyPathBytes) {
-      throw limitExceeded("MAX_JSON_KEY_PATH_BYTES", limits.maxJsonKeyPathBytes, "JSON key path");
-    }
-  };
-  const frame = (value: unknown[] | JsonRecord, pathBytes: number): Frame => {
-    if (Array.isArray(value)) {
-      // The longest key path in an array is its last element's.
-      if (value.length > 0) checkPath(pathBytes + digits(value.length - 1) + 2);
-      return { value, keys: undefined, next: 0, pathBytes };
-    }
-    return { value, keys: Object.keys(value), next: 0, pathBytes };
-  };
-  const stack: Frame[] = [frame(root, 0)];
+  const out = new FlatText(limits.maxParsedTextBytes);
+  const stack: Frame[] = [jsonFrame(root, 0, limits)];
   while (stack.length > 0) {
     const top = stack[stack.length - 1] as Frame;
     const { value, keys } = top;
@@ -235,54 +198,140 @@ function flatten(root: unknown, limits: ParseLimits): string {
       continue;
     }
     const atTop = stack.length === 1;
-    if (keys === undefined) {
-      const items = value as unknown[];
-      // A run of values becomes one line, ", " between them. Found first, then joined at once: a
-      // long array is mostly runs, and Array.join converts numbers far faster than a loop of
-      // String() calls (a run's text is within a small multiple of its JSON, so it is counted once).
-      const start = top.next;
-      let i = start;
-      let strings = false;
-      for (; i < size; i++) {
-        const t = typeof items[i];
-        if (t === "string") strings = true;
-        else if (t !== "number" && t !== "boolean") break;
-      }
-      if (i > start) {
-        const run = start === 0 && i === size ? items : items.slice(start, i);
-        const text = strings
-          ? run
-              .map((v) => (typeof v === "string" ? oneLine(v) : String(v)))
-              .filter((v) => v.length > 0)
-              .join(", ")
-          : run.join(", ");
-        if (atTop) endParagraph();
-        if (text.length > 0) line(text);
-      }
-      top.next = i + 1;
-      const element = items[i];
-      if ((Array.isArray(element) && element.length > 0) || isRecord(element)) {
-        if (atTop) endParagraph();
-        stack.push(frame(element, top.pathBytes + digits(i) + 2));
-      }
-      continue;
-    }
-    const i = top.next++;
-    const key = keys[i] as string;
-    const member = (value as JsonRecord)[key];
-    if (atTop) endParagraph();
-    const pathBytes = top.pathBytes + utf8Bytes(key) + (top.pathBytes === 0 ? 0 : 1);
-    checkPath(pathBytes);
-    const text = scalar(member);
-    if (text !== undefined) {
-      if (text.length > 0) line(key === "" ? text : `${key}: ${text}`);
-    } else if (Array.isArray(member) || isRecord(member)) {
-      const child = frame(member, pathBytes);
-      if ((child.keys ?? (member as unknown[])).length === 0) continue;
-      if (key !== "") line(`${key}:`);
-      stack.push(child);
-    }
+    const child =
+      keys === undefined
+        ? flattenElements(top, value as unknown[], atTop, out, limits)
+        : flattenMember(top, keys, atTop, out, limits);
+    if (child !== undefined) stack.push(child);
   }
-  endParagraph();
-  return paragraphs.join("\n\n");
+  return out.text();
+}
+
+/** A string, number or boolean as text; undefined for anything else. */
+function scalarText(v: unknown): string | undefined {
+  return typeof v === "string"
+    ? oneLine(v)
+    : typeof v === "number" || typeof v === "boolean"
+      ? String(v)
+      : undefined;
+}
+
+function checkKeyPath(pathBytes: number, limits: ParseLimits): void {
+  if (pathBytes > limits.maxJsonKeyPathBytes) {
+    throw limitExceeded("MAX_JSON_KEY_PATH_BYTES", limits.maxJsonKeyPathBytes, "JSON key path");
+  }
+}
+
+function jsonFrame(value: unknown[] | JsonRecord, pathBytes: number, limits: ParseLimits): Frame {
+  if (Array.isArray(value)) {
+    // The longest key path in an array is its last element's.
+    if (value.length > 0) checkKeyPath(pathBytes + digits(value.length - 1) + 2, limits);
+    return { value, keys: undefined, next: 0, pathBytes };
+  }
+  return { value, keys: Object.keys(value), next: 0, pathBytes };
+}
+
+/** The text flatten builds: paragraphs of lines, counted against the parsed-text limit as they come. */
+class FlatText {
+  private readonly paragraphs: string[] = [];
+  private lines: string[] = [];
+  private bytes = 0;
+  private readonly maxBytes: number;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** `ascii`: the text is known to be ASCII (numbers and booleans), one byte per character. */
+  line(text: string, ascii = false): void {
+    // The "\n" (or "\n\n" at a paragraph's start) before each line but the first, counted with it.
+    const separator = this.lines.length > 0 ? 1 : this.paragraphs.length > 0 ? 2 : 0;
+    this.bytes += (ascii ? text.length : utf8Bytes(text)) + separator;
+    if (this.bytes > this.maxBytes) {
+      throw limitExceeded("MAX_PARSED_TEXT_BYTES", this.maxBytes, "parsed text");
+    }
+    this.lines.push(text);
+  }
+
+  endParagraph(): void {
+    if (this.lines.length > 0) this.paragraphs.push(this.lines.join("\n"));
+    this.lines = [];
+  }
+
+  text(): string {
+    this.endParagraph();
+    return this.paragraphs.join("\n\n");
+  }
+}
+
+/**
+ * The array's next elements: a run of values as one line, then the element after it when it is a
+ * non-empty array or object (returned as the frame to descend into).
+ */
+function flattenElements(
+  top: Frame,
+  items: unknown[],
+  atTop: boolean,
+  out: FlatText,
+  limits: ParseLimits,
+): Frame | undefined {
+  const size = items.length;
+  // A run of values becomes one line, ", " between them. Found first, then joined at once: a
+  // long array is mostly runs, and Array.join converts numbers far faster than a loop of
+  // String() calls (a run's text is within a small multiple of its JSON, so it is counted once).
+  const start = top.next;
+  let i = start;
+  let strings = false;
+  for (; i < size; i++) {
+    const t = typeof items[i];
+    if (t === "string") strings = true;
+    else if (t !== "number" && t !== "boolean") break;
+  }
+  if (i > start) {
+    const run = start === 0 && i === size ? items : items.slice(start, i);
+    const text = strings
+      ? run
+          .map((v) => (typeof v === "string" ? oneLine(v) : String(v)))
+          .filter((v) => v.length > 0)
+          .join(", ")
+      : run.join(", ");
+    if (atTop) out.endParagraph();
+    if (text.length > 0) out.line(text, !strings);
+  }
+  top.next = i + 1;
+  const element = items[i];
+  if ((Array.isArray(element) && element.length > 0) || isRecord(element)) {
+    if (atTop) out.endParagraph();
+    return jsonFrame(element, top.pathBytes + digits(i) + 2, limits);
+  }
+  return undefined;
+}
+
+/**
+ * The object's next member: a scalar as a "key: value" line; a non-empty array or object as a
+ * "key:" line, returned as the frame to descend into.
+ */
+function flattenMember(
+  top: Frame,
+  keys: string[],
+  atTop: boolean,
+  out: FlatText,
+  limits: ParseLimits,
+): Frame | undefined {
+  const i = top.next++;
+  const key = keys[i] as string;
+  const member = (top.value as JsonRecord)[key];
+  if (atTop) out.endParagraph();
+  const pathBytes = top.pathBytes + utf8Bytes(key) + (top.pathBytes === 0 ? 0 : 1);
+  checkKeyPath(pathBytes, limits);
+  const text = scalarText(member);
+  if (text !== undefined) {
+    if (text.length > 0) out.line(key === "" ? text : `${key}: ${text}`);
+  } else if (Array.isArray(member) || isRecord(member)) {
+    const child = jsonFrame(member, pathBytes, limits);
+    if ((child.keys ?? (member as unknown[])).length === 0) return undefined;
+    if (key !== "") out.line(`${key}:`);
+    return child;
+  }
+  return undefined;
 }

@@ -17,11 +17,12 @@ import { defaultVersion, type VersionSpec, vectorNamespace, versionChunkPrefix }
 import type { VersionServices } from "../versions/services";
 import { DocumentBudget } from "./budget";
 import { type Chunk, chunkDocument } from "./chunk";
+import type { ParsedDocument } from "./document";
 import { chunkId, chunkIdPrefix, chunkIds } from "./ids";
 import { type IngestMessage, IngestMessageSchema, isDeleteAction } from "./messages";
 import { ignoredNotification, restoreWriting } from "./notifications";
 import { parseDocument } from "./parse";
-import { readUploadMetadata } from "./upload-metadata";
+import { readUploadMetadata, type UploadMetadata } from "./upload-metadata";
 
 export interface IngestDeps {
   blobs: R2Bucket;
@@ -197,44 +198,98 @@ async function indexDocument(
   const object = await r2("read", () => deps.blobs.get(message.object.key));
   if (!object) return { type: "ack", outcome: "skipped", reason: "object no longer exists" };
   const etag = object.etag;
-  if (message.object.eTag && message.object.eTag !== etag) {
-    // A newer version was written; its own message indexes it.
+  const wanted = await checkWanted(deps, namespace, id, message, object, log);
+  if (wanted.skip !== null) {
     await object.body.cancel();
-    return { type: "ack", outcome: "skipped", reason: "superseded by a newer version" };
+    return { type: "ack", outcome: "skipped", reason: wanted.skip };
   }
-  let row = await deps.store.get(namespace, id);
+  let row = wanted.row;
+  const upload = readUploadMetadata(object, id);
+  if (!row || row.etag !== etag) row = await recordUnannounced(deps, namespace, id, object, row, upload);
+  const parsed = await readAndParse(deps, object, upload.contentType, budget);
+  const title = row?.title ?? upload.title ?? parsed.title ?? null;
+  // The document id rides along, so a search can still name documents when D1 is unavailable.
+  const metadata = { ...(row?.metadata ?? upload.metadata), [DOC_ID_FIELD]: id };
+  const doc = { ...parsed, title: title ?? undefined };
+  const written = await embedVersions(deps, namespace, id, row, doc, metadata, budget);
+
+  // Re-check right before writing vectors: a newer version may have landed meanwhile.
+  const head = await r2("head", () => deps.blobs.head(message.object.key));
+  if (!head || head.etag !== etag)
+    return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
+
+  await writeVersionVectors(written, row?.chunkCount ?? 0, budget);
+  budget.check("commit");
+  if (!(await commitVersions(deps.store, namespace, id, etag, title, written)))
+    return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
+  reportIndexed(deps, log, { namespace, message, bytes: object.size, started, written });
+  return { type: "ack", outcome: "indexed", namespace };
+}
+
+/**
+ * Whether this message has anything to index (`skip` says why not), with the document's row when
+ * it was read.
+ */
+async function checkWanted(
+  deps: IngestDeps,
+  namespace: string,
+  id: string,
+  message: IngestMessage,
+  object: R2Object,
+  log: Logger,
+): Promise<{ row: DocumentRecord | null; skip: string | null }> {
+  const etag = object.etag;
+  // A newer version was written; its own message indexes it.
+  if (message.object.eTag && message.object.eTag !== etag)
+    return { row: null, skip: "superseded by a newer version" };
+  const row = await deps.store.get(namespace, id);
   if (
     row &&
     row.etag === etag &&
     (row.status === "failed" || (row.status === "indexed" && row.indexedEtag === etag))
   ) {
-    await object.body.cancel();
-    return { type: "ack", outcome: "skipped", reason: `already ${row.status}` };
+    return { row, skip: `already ${row.status}` };
   }
   if (!row || row.etag !== etag) {
     const restore = await restoreWriting(deps.db, namespace, object);
     if (restore !== null) {
-      await object.body.cancel();
       log.info("ingest.restoring", { restore });
-      return {
-        type: "ack",
-        outcome: "skipped",
-        reason: `written by restore ${restore}, which commits its row`,
-      };
+      return { row, skip: `written by restore ${restore}, which commits its row` };
     }
   }
-  const upload = readUploadMetadata(object, id);
-  if (!row || row.etag !== etag) {
-    // Uploaded straight to R2 (no API call recorded it): the object's metadata describes it,
-    // and it gets the quota checks the API would have made. Recorded either way: it is stored.
-    const overQuota = await new IngestQuota(deps, namespace, row).upload(object.size);
-    await deps.store.upsertQueued(namespace, [{ id, etag, bytes: object.size, ...upload }]);
-    row = await deps.store.get(namespace, id);
-    if (overQuota) {
-      await object.body.cancel();
-      throw overQuota;
-    }
+  return { row, skip: null };
+}
+
+/**
+ * Uploaded straight to R2 (no API call recorded it): the object's metadata describes it, and it
+ * gets the quota checks the API would have made. Recorded either way: it is stored. Returns the
+ * row as recorded.
+ */
+async function recordUnannounced(
+  deps: IngestDeps,
+  namespace: string,
+  id: string,
+  object: R2ObjectBody,
+  row: DocumentRecord | null,
+  upload: UploadMetadata,
+): Promise<DocumentRecord | null> {
+  const overQuota = await new IngestQuota(deps, namespace, row).upload(object.size);
+  await deps.store.upsertQueued(namespace, [{ id, etag: object.etag, bytes: object.size, ...upload }]);
+  const recorded = await deps.store.get(namespace, id);
+  if (overQuota) {
+    await object.body.cancel();
+    throw overQuota;
   }
+  return recorded;
+}
+
+/** The object's text, parsed; a document over the size limit fails without being read. */
+async function readAndParse(
+  deps: IngestDeps,
+  object: R2ObjectBody,
+  contentType: string,
+  budget: DocumentBudget,
+): Promise<ParsedDocument> {
   if (object.size > deps.config.maxDocumentBytes) {
     await object.body.cancel();
     throw new AppError(
@@ -246,32 +301,47 @@ async function indexDocument(
   budget.check("read");
   const text = await r2("read body", () => object.text());
   budget.check("parse");
-  const parsed = await parseDocument(text, upload.contentType, deps.config.parseLimits);
-  const title = row?.title ?? upload.title ?? parsed.title ?? null;
+  return parseDocument(text, contentType, deps.config.parseLimits);
+}
+
+/** What one version gets written: its chunks of the document and their vectors. */
+interface VersionWrite {
+  target: WriteTarget;
+  prefix: string;
+  chunks: Chunk[];
+  records: VectorRecord[];
+}
+
+/**
+ * Each live version gets the document chunked its way and embedded by its model; versions with the
+ * same chunking share the chunks. Nothing is written yet.
+ */
+async function embedVersions(
+  deps: IngestDeps,
+  namespace: string,
+  id: string,
+  row: DocumentRecord | null,
+  doc: ParsedDocument,
+  metadata: VectorRecord["metadata"],
+  budget: DocumentBudget,
+): Promise<VersionWrite[]> {
   const targets = await writeTargets(deps, namespace);
   const prefix = await chunkIdPrefix(namespace, id);
-  // The document id rides along, so a search can still name documents when D1 is unavailable.
-  const metadata = { ...(row?.metadata ?? upload.metadata), [DOC_ID_FIELD]: id };
-  // Each live version gets the document chunked its way and embedded by its model; versions with
-  // the same chunking share the chunks.
   const chunkings = new Map<string, Chunk[]>();
   const quota = new IngestQuota(deps, namespace, row);
-  const written: { target: WriteTarget; prefix: string; chunks: Chunk[]; records: VectorRecord[] }[] = [];
+  const written: VersionWrite[] = [];
   for (const target of targets) {
     const { maxTokens, overlapTokens } = target.spec.chunking;
     const key = `${maxTokens}/${overlapTokens}/${target.embedder.maxInputTokens}`;
     let chunks = chunkings.get(key);
     if (!chunks) {
       budget.check("chunk");
-      chunks = chunkDocument(
-        { ...parsed, title: title ?? undefined },
-        {
-          maxTokens,
-          overlapTokens,
-          modelMaxTokens: target.embedder.maxInputTokens,
-          maxChunks: deps.config.maxChunksPerDocument,
-        },
-      );
+      chunks = chunkDocument(doc, {
+        maxTokens,
+        overlapTokens,
+        modelMaxTokens: target.embedder.maxInputTokens,
+        maxChunks: deps.config.maxChunksPerDocument,
+      });
       chunkings.set(key, chunks);
     }
     if (chunks.length === 0)
@@ -284,22 +354,33 @@ async function indexDocument(
     const records = await chunkVectors(target, namespace, versionPrefix, chunks, metadata);
     written.push({ target, prefix: versionPrefix, chunks, records });
   }
+  return written;
+}
 
-  // Re-check right before writing vectors: a newer version may have landed meanwhile.
-  const head = await r2("head", () => deps.blobs.head(message.object.key));
-  if (!head || head.etag !== etag)
-    return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
-
-  const previousCount = row?.chunkCount ?? 0;
+/** Upserts each version's vectors and deletes those of chunks the previous text had beyond them. */
+async function writeVersionVectors(
+  written: readonly VersionWrite[],
+  previousCount: number,
+  budget: DocumentBudget,
+): Promise<void> {
   for (const w of written) {
     budget.check("vector write");
     await upsertAll(w.target.index, w.records);
     if (previousCount > w.chunks.length)
       await deleteVectors(w.target.index, chunkIds(w.prefix, w.chunks.length, previousCount));
   }
+}
 
-  budget.check("commit");
-  const committed = await deps.store.commitIndexed(namespace, id, etag, {
+/** Records the chunks of every version in D1; false when a newer version of the object got there first. */
+function commitVersions(
+  store: DocumentStore,
+  namespace: string,
+  id: string,
+  etag: string,
+  title: string | null,
+  written: readonly VersionWrite[],
+): Promise<boolean> {
+  return store.commitIndexed(namespace, id, etag, {
     title,
     versions: written.map((w) => ({
       version: w.target.spec.id,
@@ -313,26 +394,37 @@ async function indexDocument(
       })),
     })),
   });
-  if (!committed) return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
-  const chunkCount = written[0]?.chunks.length ?? 0;
+}
 
+/** The indexed document's metric and log line. */
+function reportIndexed(
+  deps: IngestDeps,
+  log: Logger,
+  done: {
+    namespace: string;
+    message: IngestMessage;
+    bytes: number;
+    started: number;
+    written: readonly VersionWrite[];
+  },
+): void {
+  const chunkCount = done.written[0]?.chunks.length ?? 0;
   const now = Date.now();
-  const eventTime = Date.parse(message.eventTime);
+  const eventTime = Date.parse(done.message.eventTime);
   deps.metrics.ingest({
-    namespace,
+    namespace: done.namespace,
     outcome: "indexed",
     chunks: chunkCount,
-    bytes: object.size,
-    totalMs: now - started,
+    bytes: done.bytes,
+    totalMs: now - done.started,
     lagMs: Number.isFinite(eventTime) ? Math.max(0, now - eventTime) : 0,
   });
   log.info("ingest.indexed", {
     chunks: chunkCount,
-    versions: written.length,
-    bytes: object.size,
-    ms: now - started,
+    versions: done.written.length,
+    bytes: done.bytes,
+    ms: now - done.started,
   });
-  return { type: "ack", outcome: "indexed", namespace };
 }
 
 async function removeDocument(

@@ -96,11 +96,35 @@ export async function checkIndexHealth(
   options: HealthCheckOptions,
 ): Promise<IndexHealthReport> {
   const now = options.now ?? Date.now();
-  const sampleSize = options.sampleSize ?? 20;
-  const settleMs = options.settleMs ?? 60_000;
   const checkedAt = new Date(now).toISOString();
-  const [docs, chunks, dead, range] = await deps.db.batch([
-    deps.db
+  const d1 = await readD1Counts(deps.db, now - options.stuckAfterMs);
+  const checked = d1.counts.slice(0, options.maxNamespaces ?? 200);
+  const sampling = { size: options.sampleSize ?? 20, indexedBefore: now - (options.settleMs ?? 60_000) };
+  const namespaces: NamespaceHealth[] = [];
+  for (const c of checked) namespaces.push(await checkNamespace(deps, d1, c, sampling, checkedAt));
+  const totals = await checkTotals(deps, d1, namespaces, {
+    checkedAt,
+    namespacesChecked: checked.length,
+    databaseLimitBytes: options.databaseLimitBytes ?? D1_MAX_DATABASE_BYTES.paid,
+  });
+  return { totals, namespaces };
+}
+
+/** What D1 holds, per namespace, read in one batch. */
+interface D1Counts {
+  /** The most recently updated namespace first. */
+  counts: DocumentCounts[];
+  chunkRows: Map<string, number>;
+  /** Dead letters not replayed; "" holds those without a namespace. */
+  deadRows: Map<string, number>;
+  bounds: { lo: number | null; hi: number | null };
+  /** The database's size, which every D1 result carries (after the statement). */
+  databaseBytes: number | null;
+}
+
+async function readD1Counts(db: D1Database, stuckBefore: number): Promise<D1Counts> {
+  const [docs, chunks, dead, range] = await db.batch([
+    db
       .prepare(
         `SELECT namespace,
            SUM(status = 'indexed') AS indexed, SUM(status = 'queued') AS queued,
@@ -109,57 +133,73 @@ export async function checkIndexHealth(
            SUM(chunk_count) AS vectors, MAX(updated_at) AS updated
          FROM documents GROUP BY namespace`,
       )
-      .bind(now - options.stuckAfterMs),
-    deps.db.prepare("SELECT namespace, COUNT(*) AS n FROM chunks GROUP BY namespace"),
-    deps.db.prepare(
+      .bind(stuckBefore),
+    db.prepare("SELECT namespace, COUNT(*) AS n FROM chunks GROUP BY namespace"),
+    db.prepare(
       "SELECT COALESCE(namespace, '') AS namespace, COUNT(*) AS n FROM dead_letters WHERE replayed_at IS NULL GROUP BY 1",
     ),
-    deps.db.prepare("SELECT MIN(rowid) AS lo, MAX(rowid) AS hi FROM chunks"),
+    db.prepare("SELECT MIN(rowid) AS lo, MAX(rowid) AS hi FROM chunks"),
   ]);
-  const counts = ((docs?.results ?? []) as DocumentCounts[]).sort((a, b) => b.updated - a.updated);
-  const chunkRows = new Map(
-    ((chunks?.results ?? []) as { namespace: string; n: number }[]).map((r) => [r.namespace, r.n]),
-  );
-  const deadRows = new Map(
-    ((dead?.results ?? []) as { namespace: string; n: number }[]).map((r) => [r.namespace, r.n]),
-  );
-  const bounds = (range?.results?.[0] ?? { lo: 0, hi: 0 }) as { lo: number | null; hi: number | null };
+  return {
+    counts: ((docs?.results ?? []) as DocumentCounts[]).sort((a, b) => b.updated - a.updated),
+    chunkRows: new Map(
+      ((chunks?.results ?? []) as { namespace: string; n: number }[]).map((r) => [r.namespace, r.n]),
+    ),
+    deadRows: new Map(
+      ((dead?.results ?? []) as { namespace: string; n: number }[]).map((r) => [r.namespace, r.n]),
+    ),
+    bounds: (range?.results?.[0] ?? { lo: 0, hi: 0 }) as { lo: number | null; hi: number | null },
+    databaseBytes: docs?.meta?.size_after ?? null,
+  };
+}
 
-  const checked = counts.slice(0, options.maxNamespaces ?? 200);
-  const namespaces: NamespaceHealth[] = [];
-  for (const c of checked) {
-    const sample = await sampleChunks(deps.db, c.namespace, bounds, sampleSize, now - settleMs);
-    let missing = 0;
-    if (sample.length > 0) {
-      const found = new Set((await getVectors(deps.index, sample)).map((v) => v.id));
-      missing = sample.filter((id) => !found.has(id)).length;
-    }
-    const d1Chunks = chunkRows.get(c.namespace) ?? 0;
-    const deadLetters = deadRows.get(c.namespace) ?? 0;
-    const problems: string[] = [];
-    if (c.stuck > 0) problems.push("stuck_queued");
-    if (missing > 0) problems.push("missing_vectors");
-    // Every indexed version has chunk_count rows; more rows (a version being built) is fine.
-    if (d1Chunks < c.expected) problems.push("missing_chunks");
-    if (deadLetters > 0) problems.push("dead_letters");
-    namespaces.push({
-      namespace: c.namespace,
-      checkedAt,
-      state: healthState(problems),
-      problems,
-      indexedDocuments: c.indexed,
-      queued: c.queued,
-      stuckQueued: c.stuck,
-      failed: c.failed,
-      d1Chunks,
-      expectedChunks: c.expected,
-      deadLetters,
-      sampledVectors: sample.length,
-      missingVectors: missing,
-    });
+/** One namespace's health: its D1 counts, and a sample of its chunk ids looked up in the index. */
+async function checkNamespace(
+  deps: HealthCheckDeps,
+  d1: D1Counts,
+  c: DocumentCounts,
+  sampling: { size: number; indexedBefore: number },
+  checkedAt: string,
+): Promise<NamespaceHealth> {
+  const sample = await sampleChunks(deps.db, c.namespace, d1.bounds, sampling.size, sampling.indexedBefore);
+  let missing = 0;
+  if (sample.length > 0) {
+    const found = new Set((await getVectors(deps.index, sample)).map((v) => v.id));
+    missing = sample.filter((id) => !found.has(id)).length;
   }
+  const d1Chunks = d1.chunkRows.get(c.namespace) ?? 0;
+  const deadLetters = d1.deadRows.get(c.namespace) ?? 0;
+  const problems: string[] = [];
+  if (c.stuck > 0) problems.push("stuck_queued");
+  if (missing > 0) problems.push("missing_vectors");
+  // Every indexed version has chunk_count rows; more rows (a version being built) is fine.
+  if (d1Chunks < c.expected) problems.push("missing_chunks");
+  if (deadLetters > 0) problems.push("dead_letters");
+  return {
+    namespace: c.namespace,
+    checkedAt,
+    state: healthState(problems),
+    problems,
+    indexedDocuments: c.indexed,
+    queued: c.queued,
+    stuckQueued: c.stuck,
+    failed: c.failed,
+    d1Chunks,
+    expectedChunks: c.expected,
+    deadLetters,
+    sampledVectors: sample.length,
+    missingVectors: missing,
+  };
+}
 
-  const expectedVectors = counts.reduce((n, c) => n + c.vectors, 0);
+/** The whole index's health: vector count against D1's, database size, namespaces' states. */
+async function checkTotals(
+  deps: HealthCheckDeps,
+  d1: D1Counts,
+  namespaces: readonly NamespaceHealth[],
+  run: { checkedAt: string; namespacesChecked: number; databaseLimitBytes: number },
+): Promise<IndexTotals> {
+  const expectedVectors = d1.counts.reduce((n, c) => n + c.vectors, 0);
   const problems: string[] = [];
   let vectorCount: number | null = null;
   try {
@@ -169,28 +209,23 @@ export async function checkIndexHealth(
   } catch {
     problems.push("index_unavailable");
   }
-  // Every D1 result carries the database's size after the statement.
-  const databaseBytes = docs?.meta?.size_after ?? null;
-  const databaseLimitBytes = options.databaseLimitBytes ?? D1_MAX_DATABASE_BYTES.paid;
-  if (databaseBytes !== null && databaseBytes >= databaseLimitBytes * D1_SIZE_WARN_RATIO) {
+  const { databaseBytes } = d1;
+  if (databaseBytes !== null && databaseBytes >= run.databaseLimitBytes * D1_SIZE_WARN_RATIO) {
     problems.push("database_size_high");
   }
-  const orphanDeadLetters = deadRows.get("") ?? 0;
+  const orphanDeadLetters = d1.deadRows.get("") ?? 0;
   if (orphanDeadLetters > 0) problems.push("dead_letters");
   if (namespaces.some((n) => n.state === "fail")) problems.push("namespaces_failing");
   return {
-    totals: {
-      checkedAt,
-      state: problems.includes("namespaces_failing") ? "fail" : healthState(problems),
-      problems,
-      vectorCount,
-      expectedVectors,
-      namespaces: counts.length,
-      namespacesChecked: checked.length,
-      databaseBytes,
-      databaseLimitBytes,
-    },
-    namespaces,
+    checkedAt: run.checkedAt,
+    state: problems.includes("namespaces_failing") ? "fail" : healthState(problems),
+    problems,
+    vectorCount,
+    expectedVectors,
+    namespaces: d1.counts.length,
+    namespacesChecked: run.namespacesChecked,
+    databaseBytes,
+    databaseLimitBytes: run.databaseLimitBytes,
   };
 }
 

@@ -42,7 +42,7 @@ export interface SearchEvent {
 
 export interface IngestEvent {
   namespace: string;
-  outcome: "indexed" | "failed" | "deleted" | "skipped" | "retry" | "ignored";
+  outcome: "indexed" | "failed" | "deleted" | "skipped" | "retry" | "ignored" | "deferred";
   chunks: number;
   bytes: number;
   totalMs: number;

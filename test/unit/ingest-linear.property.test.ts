@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalEmbedder } from "../../src/embed/local";
-import { tokenizeWords } from "../../src/embed/tokenizer";
+import { scanUnits } from "../../src/embed/tokenizer";
 import { AppError } from "../../src/errors";
 import { chunkDocument } from "../../src/ingest/chunk";
 import type { ParseLimits } from "../../src/ingest/limits";
@@ -51,7 +51,7 @@ const WORK: Record<string, Work> = {
   html: ingest("text/html"),
   json: ingest("application/json"),
   text: ingest("text/plain"),
-  tokenizer: (s) => tokenizeWords(s),
+  tokenizer: (s) => scanUnits(s),
   embedder: (s) => embedder.embedOne(s, "document"),
   chunker: (s) => chunkDocument({ sections: [{ headings: [], text: s }] }, CHUNKING),
 };

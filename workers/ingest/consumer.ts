@@ -6,14 +6,27 @@
 // subsequent message and/or fails to return successfully when processing a batch"
 // (https://developers.cloudflare.com/queues/configuration/batching-retries/#explicit-acknowledgement-and-retries):
 // when one runaway document gets the invocation killed, only the messages still in flight return.
+// Before that, fairness (src/ingest/fairness.ts) may send some of a namespace's messages back to
+// the queue with a delay: the copy is sent first, then the original acked.
 import { type BackupTaskDeps, isBackupTask } from "../../src/backup/messages";
 import { processBackupTask } from "../../src/backup/task";
 import { publishGenerations } from "../../src/cache/generation";
 import { errorMessage } from "../../src/errors";
 import { smallestFirst } from "../../src/ingest/budget";
+import {
+  deferralDelaySeconds,
+  deferredBody,
+  type FairnessItem,
+  fairnessItem,
+  IngestLedger,
+  planFairness,
+} from "../../src/ingest/fairness";
 import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
 import { processVersionTask, type VersionTaskDeps } from "../../src/migrations/backfill";
+import type { Logger } from "../../src/observe/logger";
+import type { Metrics } from "../../src/observe/metrics";
 import { mapLimit } from "../../src/util/concurrency";
+import { pageQueueMessages } from "../../src/util/queue-limits";
 import { isVersionTask } from "../../src/versions/messages";
 import { recordDeadLetter } from "./dead-letter";
 
@@ -25,7 +38,8 @@ export async function consumeIngest(
   db: D1Database,
 ): Promise<void> {
   const changed = new Set<string>();
-  await mapLimit(smallestFirst(batch.messages), CONCURRENCY, async (message) => {
+  const messages = await deferOverShare(smallestFirst(batch.messages), deps, db);
+  await mapLimit(messages, CONCURRENCY, async (message) => {
     try {
       // Version builds and purges, backups and restores share the queue with document events.
       const decision = isBackupTask(message.body)
@@ -57,4 +71,95 @@ export async function consumeIngest(
   // Once per batch and namespace, through the namespace's coordinator, which paces the key's
   // writes: KV allows one write per second per key, and batches run concurrently.
   await publishGenerations(deps.versions.coordinator, changed, deps.config.generationCacheTtlMs, deps.logger);
+}
+
+type Deferral = { message: Message<unknown>; item: FairnessItem & { namespace: string } };
+
+/**
+ * Sends back the messages of namespaces over their share (planFairness) and returns the messages
+ * to process now. Fails open: without the ledger, or when a send fails, messages are processed.
+ */
+async function deferOverShare(
+  messages: Message<unknown>[],
+  deps: { queue: Queue; logger: Logger; metrics: Metrics },
+  db: D1Database,
+): Promise<Message<unknown>[]> {
+  const items = messages.map((m) => fairnessItem(m.body, m.attempts));
+  const namespaces = [...new Set(items.flatMap((i) => (i.namespace === null ? [] : [i.namespace])))];
+  if (namespaces.length === 0) return messages;
+  const ledger = new IngestLedger(db);
+  let plan: ReturnType<typeof planFairness>;
+  try {
+    plan = planFairness(items, await ledger.recent(namespaces));
+  } catch (err) {
+    deps.logger.warn("ingest.fairness_unavailable", { error: errorMessage(err) });
+    return messages;
+  }
+  const deferrals: Deferral[] = [];
+  const now: Message<unknown>[] = [];
+  messages.forEach((message, i) => {
+    const item = items[i];
+    if (plan.defer[i] && item?.namespace)
+      deferrals.push({ message, item: { ...item, namespace: item.namespace } });
+    else now.push(message);
+  });
+  const sent = await sendDeferrals(deferrals, deps.queue, deps.logger);
+  const deferred = new Map<string, number>();
+  for (const { message, item } of sent) {
+    message.ack();
+    deferred.set(item.namespace, (deferred.get(item.namespace) ?? 0) + 1);
+    const delaySeconds = deferralDelaySeconds(item.deferrals + 1);
+    deps.logger.info("ingest.deferred", {
+      messageId: message.id,
+      namespace: item.namespace,
+      key: item.key,
+      deferrals: item.deferrals + 1,
+      delaySeconds,
+      share: Math.round(plan.share),
+    });
+    deps.metrics.ingest({
+      namespace: item.namespace,
+      outcome: "deferred",
+      chunks: 0,
+      bytes: item.cost,
+      totalMs: 0,
+      lagMs: 0,
+      attempts: message.attempts,
+    });
+  }
+  const unsent = deferrals.filter((d) => !sent.includes(d)).map((d) => d.message);
+  await ledger.record(plan.admitted, deferred, namespaces).catch((err: unknown) => {
+    deps.logger.warn("ingest.fairness_unavailable", { error: errorMessage(err) });
+  });
+  // A message whose copy could not be sent is processed now, in its smallest-first place.
+  return unsent.length === 0 ? now : messages.filter((m) => now.includes(m) || unsent.includes(m));
+}
+
+/** Sends the copies in sendBatch calls Queues accepts; returns the deferrals whose copy was sent. */
+async function sendDeferrals(deferrals: Deferral[], queue: Queue, logger: Logger): Promise<Deferral[]> {
+  const requests = deferrals.map(({ message, item }) => ({
+    body: deferredBody(message.body, item.deferrals),
+    contentType: "json" as const,
+    delaySeconds: deferralDelaySeconds(item.deferrals + 1),
+  }));
+  const sent: Deferral[] = [];
+  let pages: MessageSendRequest[][];
+  try {
+    pages = pageQueueMessages(requests);
+  } catch (err) {
+    logger.warn("ingest.defer_failed", { messages: requests.length, error: errorMessage(err) });
+    return sent;
+  }
+  let offset = 0;
+  for (const page of pages) {
+    const pageDeferrals = deferrals.slice(offset, offset + page.length);
+    offset += page.length;
+    try {
+      await queue.sendBatch(page);
+      sent.push(...pageDeferrals);
+    } catch (err) {
+      logger.warn("ingest.defer_failed", { messages: page.length, error: errorMessage(err) });
+    }
+  }
+  return sent;
 }
