@@ -2,7 +2,7 @@
 // stand in for give (those take quadratic time or allocate per match on hostile input, so the
 // parsers no longer run them), on seeded random text built from the fragments each one cares about.
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../scripts/lib/random.mjs";
+import { seededRandom } from "../../scripts/lib/random.ts";
 import { countTokens, scanUnits, tokenizeWords } from "../../src/embed/tokenizer";
 import { oneLine } from "../../src/ingest/document";
 import { stripEmphasis } from "../../src/ingest/emphasis";
