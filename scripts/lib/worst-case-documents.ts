@@ -1,4 +1,4 @@
-// Maximum-size documents for the ingest's worst cases (the tests and scripts/measure-ingest.mjs):
+// Maximum-size documents for the ingest's worst cases (the tests and `npm run bench -- ingest-worst`):
 // ordinary prose in markdown (headings, paragraphs, lists, links, code) and a JSON array of
 // records without a text field (flattened into "path: value" lines, the most text per byte).
 // Seeded, so every run ingests the same bytes. ASCII only: characters and bytes agree.

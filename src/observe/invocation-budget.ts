@@ -1,7 +1,7 @@
 // What one Worker invocation may spend on Cloudflare (D1 queries, subrequests), counted as it
 // goes, so local runs and tests see a limit the platform would enforce before production does.
 // CPU time and memory are not counted here: inside workerd the clocks stand still during
-// synchronous work and the isolate's heap is not visible (scripts/measure-ingest.mjs measures
+// synchronous work and the isolate's heap is not visible (`npm run bench -- ingest-worst` measures
 // them from outside the process).
 
 export type Plan = "paid" | "free";
