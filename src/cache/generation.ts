@@ -2,10 +2,11 @@
 // bumps it); the namespace's coordinator object publishes the new value to KV, and searches read
 // it from KV through a short isolate cache. KV takes one write per second per key, so the
 // coordinator paces the key's writes (workers/objects/paced-write.ts): a publication waits at
-// most about a second for its turn, and many concurrent writers share one write. The isolate
-// that asked for the publication sees the new generation at once; other isolates within
-// GENERATION_CACHE_TTL in the coordinator's location and within KV's propagation (up to 60 s)
-// elsewhere; cached answers also expire after their TTL. The publication time matters too:
+// most about a second for its turn, and many concurrent writers share one write. The queue
+// consumer does not wait for it: the coordinator's alarm writes it in its turn. The isolate
+// that asked for the publication sees the new generation at once; other isolates within that
+// turn (about a second) plus GENERATION_CACHE_TTL in the coordinator's location and within KV's
+// propagation (up to 60 s) elsewhere; cached answers also expire after their TTL. The publication time matters too:
 // vector writes become visible asynchronously, so answers computed shortly after a write are not
 // cached (see RESULT_CACHE_SETTLE_MS).
 import { errorMessage } from "../errors";
@@ -76,22 +77,32 @@ export async function readGeneration(
 export interface GenerationPublisher {
   /** Resolves once a KV write covering every change made before the call is done. */
   publishGeneration(): Promise<Generation | null>;
+  /**
+   * Resolves once a KV write covering every change made before the call is scheduled (done
+   * within about a second); returns the generation it will publish, null when unknown.
+   */
+  requestPublish(): Promise<Generation | null>;
 }
 
 /**
  * Has the namespaces' generations (D1's) published to KV, and remembers them in this isolate
- * for `ttlMs`. A failure is logged, not thrown: cached answers then live until their TTL.
+ * for `ttlMs`. `wait`: until the paced KV write is done (an API answer that promises it), or
+ * only until it is scheduled (the queue consumer: a batch never waits for KV's pacing). A
+ * failure is logged, not thrown: cached answers then live until their TTL.
  */
 export async function publishGenerations(
   publisher: (namespace: string) => GenerationPublisher,
   namespaces: Iterable<string>,
   ttlMs: number,
   logger: Logger,
+  wait: "written" | "scheduled" = "written",
 ): Promise<void> {
   await Promise.all(
     [...new Set(namespaces)].map(async (namespace) => {
       try {
-        const published = await publisher(namespace).publishGeneration();
+        const coordinator = publisher(namespace);
+        const published =
+          wait === "written" ? await coordinator.publishGeneration() : await coordinator.requestPublish();
         // This isolate (often the one that wrote) sees the new generation at once, wherever
         // KV's write happened.
         if (published) remember(namespace, published, Date.now() + ttlMs);

@@ -79,4 +79,5 @@ export interface NamespaceCoordinatorRpc extends Rpc.DurableObjectBranded {
   ): Promise<CoordinatorOutcome<number>>;
   goldenQueries(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<GoldenQuery[]>>;
   publishGeneration(namespace: string): Promise<CoordinatorOutcome<Generation | null>>;
+  requestPublish(namespace: string): Promise<CoordinatorOutcome<Generation | null>>;
 }

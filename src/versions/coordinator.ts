@@ -88,6 +88,14 @@ export class CoordinatorClient implements GenerationPublisher {
     return this.call("publishGeneration", () => this.stub.publishGeneration(this.namespace));
   }
 
+  /**
+   * Has the namespace's write generation published without waiting for the paced write; returns
+   * the generation it will publish (or a newer one), null when unknown.
+   */
+  requestPublish(): Promise<Generation | null> {
+    return this.call("requestPublish", () => this.stub.requestPublish(this.namespace));
+  }
+
   goldenQueries(): Promise<GoldenQuery[]> {
     return this.call("goldenQueries", () => this.stub.goldenQueries(this.namespace, this.defaults));
   }

@@ -10,6 +10,20 @@ function memoryClock(): WriteClock {
   return { get: () => at, set: (t) => (at = t) };
 }
 
+/** A key whose write takes a while and stores the value it read when it started. */
+function slowKey() {
+  const key = {
+    value: 0,
+    written: -1,
+    write: async () => {
+      const snapshot = key.value;
+      await new Promise((r) => setTimeout(r, 5));
+      key.written = snapshot;
+    },
+  };
+  return key;
+}
+
 describe("PacedWrite", () => {
   it("serves twenty concurrent requests with two writes, an interval apart", async () => {
     const starts: number[] = [];
@@ -28,24 +42,15 @@ describe("PacedWrite", () => {
   });
 
   it("returns only after a write that started after the request", async () => {
-    let value = 0;
-    let written = -1;
-    const paced = new PacedWrite(
-      async () => {
-        const snapshot = value;
-        await new Promise((r) => setTimeout(r, 5));
-        written = snapshot;
-      },
-      memoryClock(),
-      INTERVAL_MS,
-    );
+    const key = slowKey();
+    const paced = new PacedWrite(key.write, memoryClock(), INTERVAL_MS);
     const first = paced.request();
     // Changed while the first write is in flight: this request must wait for the next write.
-    value = 1;
+    key.value = 1;
     const second = paced.request();
     await first;
     await second;
-    expect(written).toBe(1);
+    expect(key.written).toBe(1);
   });
 
   it("waits for the interval after a write that happened before a restart", async () => {
@@ -80,6 +85,21 @@ describe("PacedWrite", () => {
     fail = false;
     await paced.request();
     expect(writes).toBe(2);
+    expect(paced.pending).toBe(false);
+  });
+
+  it("keeps a noted request pending past a write already under way, until the next write", async () => {
+    const key = slowKey();
+    const paced = new PacedWrite(key.write, memoryClock(), INTERVAL_MS);
+    const first = paced.request();
+    // Changed while the first write is in flight, and noted without waiting (the alarm writes it).
+    key.value = 1;
+    paced.note();
+    await first;
+    expect(key.written).toBe(0);
+    expect(paced.pending).toBe(true);
+    await paced.request();
+    expect(key.written).toBe(1);
     expect(paced.pending).toBe(false);
   });
 });

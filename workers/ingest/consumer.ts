@@ -69,8 +69,18 @@ export async function consumeIngest(
     }
   });
   // Once per batch and namespace, through the namespace's coordinator, which paces the key's
-  // writes: KV allows one write per second per key, and batches run concurrently.
-  await publishGenerations(deps.versions.coordinator, changed, deps.config.generationCacheTtlMs, deps.logger);
+  // writes: KV allows one write per second per key, and batches run concurrently. The batch does
+  // not wait for its turn (up to a second): the coordinator's alarm writes it. Waiting held up
+  // every namespace's next batch where batches run one at a time: locally, Miniflare delivers
+  // the next batch only once one has ended (workers-sdk packages/miniflare/src/workers/queues/
+  // broker.worker.ts, `#flush`).
+  await publishGenerations(
+    deps.versions.coordinator,
+    changed,
+    deps.config.generationCacheTtlMs,
+    deps.logger,
+    "scheduled",
+  );
 }
 
 type Deferral = { message: Message<unknown>; item: FairnessItem & { namespace: string } };

@@ -29,7 +29,7 @@ import { createLogger } from "../../src/observe/logger";
 import { ShardMapClient } from "../../src/shards/client";
 import { placementOf } from "../../src/shards/policy";
 import { d1 } from "../../src/store/d1";
-import { strictKv } from "../../src/store/kv-limits";
+import { KV_SAME_KEY_WRITE_INTERVAL_MS, strictKv } from "../../src/store/kv-limits";
 import { sendPaged } from "../../src/util/queue-limits";
 import type { BackfillTask, PurgeTask, VersionTask } from "../../src/versions/messages";
 import {
@@ -60,6 +60,8 @@ import { PacedWrite, type WriteClock } from "./paced-write";
 const DEFAULT_STALL_MS = 60_000;
 const DEFAULT_PURGE_RECHECK_MS = 60_000;
 const PUBLISH_RETRY_MS = 5000;
+/** The meta key of the generation's write clock (when KV last took the key). */
+const GENERATION_CLOCK = "generationWrittenAt";
 /** Failures listed on a version record (all are counted). */
 const MAX_LISTED_FAILURES = 100;
 
@@ -93,10 +95,7 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     this.purgeRecheckMs =
       (parsed.success ? parsed.data.VERSION_PURGE_RECHECK_MS : undefined) ?? DEFAULT_PURGE_RECHECK_MS;
     this.pointerWrite = new PacedWrite(() => this.writePointer(), this.writeClock("pointerWrittenAt"));
-    this.generationWrite = new PacedWrite(
-      () => this.writeGeneration(),
-      this.writeClock("generationWrittenAt"),
-    );
+    this.generationWrite = new PacedWrite(() => this.writeGeneration(), this.writeClock(GENERATION_CLOCK));
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS versions (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, record TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -356,23 +355,50 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
    */
   async publishGeneration(namespace: string): Promise<CoordinatorOutcome<Generation | null>> {
     return this.run(async () => {
-      const known = this.meta("namespace") ?? this.meta("generationNamespace");
-      if (known !== null && known !== namespace) {
-        throw new AppError("internal", `coordinator of "${known}" was asked about "${namespace}"`, {
-          retryable: false,
-        });
-      }
-      if (known === null) this.setMeta("generationNamespace", namespace);
+      this.claimGeneration(namespace);
       this.setMeta("generationPending", "1");
       await this.flushGeneration();
       return this.publishedGeneration;
     });
   }
 
-  /** Retires previous versions whose grace ended, restarts stalled builds, rechecks purges. */
+  /**
+   * Has the namespace's write generation published without waiting for the write: the request is
+   * recorded in storage and the alarm writes it in its turn (within about a second; retried
+   * until it succeeds), sharing the pacing of publishGeneration. Returns the generation D1 holds
+   * now, which the write will publish (or a newer one); null when D1 has none or cannot say.
+   */
+  async requestPublish(namespace: string): Promise<CoordinatorOutcome<Generation | null>> {
+    return this.run(async () => {
+      this.claimGeneration(namespace);
+      this.setMeta("generationPending", "1");
+      // A write already under way may have read D1 before the caller's change: it does not
+      // clear the request.
+      this.generationWrite.note();
+      await this.scheduleGenerationWrite();
+      const generation = await this.d1Generation(namespace).catch((err: unknown) => {
+        this.log.warn("cache.generation_read_failed", { namespace, error: errorMessage(err) });
+        return null;
+      });
+      return generation === null ? null : { generation, writtenAt: Date.now() };
+    });
+  }
+
+  /**
+   * Publishes a requested generation, retires previous versions whose grace ended, restarts
+   * stalled builds, rechecks purges.
+   */
   override async alarm(): Promise<void> {
-    // A generation whose write failed is published again (callers were told it failed).
-    if (this.meta("generationPending") === "1") await this.flushGeneration().catch(() => undefined);
+    // A requested generation is published here, as is one whose write failed (callers were told
+    // it failed; a failure schedules the retry). A request that came during the write gets the
+    // next write, in its turn.
+    if (this.meta("generationPending") === "1") {
+      const written = await this.flushGeneration().then(
+        () => true,
+        () => false,
+      );
+      if (written && this.meta("generationPending") === "1") await this.scheduleGenerationWrite();
+    }
     const namespace = this.meta("namespace");
     if (namespace === null) {
       await this.scheduleAlarm();
@@ -606,17 +632,34 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     if (!this.generationWrite.pending) this.setMeta("generationPending", "0");
   }
 
-  private async writeGeneration(): Promise<void> {
-    const namespace = this.meta("namespace") ?? this.meta("generationNamespace");
-    if (namespace === null) return;
+  /** The coordinator serves one namespace's generation (a namespace may have no versions yet). */
+  private claimGeneration(namespace: string): void {
+    const known = this.meta("namespace") ?? this.meta("generationNamespace");
+    if (known !== null && known !== namespace) {
+      throw new AppError("internal", `coordinator of "${known}" was asked about "${namespace}"`, {
+        retryable: false,
+      });
+    }
+    if (known === null) this.setMeta("generationNamespace", namespace);
+  }
+
+  /** D1's generation of the namespace; null when it has no row (never written: generation 0). */
+  private async d1Generation(namespace: string): Promise<number | null> {
     const row = await d1("read generation", () =>
       this.env.DB.prepare("SELECT generation FROM namespaces WHERE name = ?1")
         .bind(namespace)
         .first<{ generation: number }>(),
     );
+    return row?.generation ?? null;
+  }
+
+  private async writeGeneration(): Promise<void> {
+    const namespace = this.meta("namespace") ?? this.meta("generationNamespace");
+    if (namespace === null) return;
+    const generation = await this.d1Generation(namespace);
     // No row: the namespace was never written, which readers already take as generation 0.
-    if (row === null) return;
-    const published = { generation: row.generation, writtenAt: Date.now() };
+    if (generation === null) return;
+    const published = { generation, writtenAt: Date.now() };
     await this.kv.put(generationKey(namespace), formatGeneration(published));
     this.publishedGeneration = published;
   }
@@ -640,9 +683,19 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     if (this.meta("published") !== this.meta("epoch")) times.push(now + PUBLISH_RETRY_MS);
     if (this.meta("generationPending") === "1") times.push(now + PUBLISH_RETRY_MS);
     if (times.length === 0) return;
-    const at = Math.max(now + 10, Math.min(...times));
+    await this.alarmBy(Math.max(now + 10, Math.min(...times)));
+  }
+
+  /** The alarm fires when the generation's next write is due (paced: an interval after the last). */
+  private async scheduleGenerationWrite(): Promise<void> {
+    const lastWrite = Number(this.meta(GENERATION_CLOCK) ?? "0");
+    await this.alarmBy(Math.max(Date.now() + 10, lastWrite + KV_SAME_KEY_WRITE_INTERVAL_MS));
+  }
+
+  /** Sets the alarm for `at` unless one is due earlier (and not past: a running alarm's time). */
+  private async alarmBy(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at || current < now) await this.ctx.storage.setAlarm(at);
+    if (current === null || current > at || current < Date.now()) await this.ctx.storage.setAlarm(at);
   }
 
   private meta(key: string): string | null {

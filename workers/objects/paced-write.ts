@@ -30,6 +30,14 @@ export class PacedWrite {
   }
 
   /**
+   * Records a request without waiting for its write, which a later `request()` performs (the
+   * object's alarm): until a write that starts after this call has finished, `pending` stays true.
+   */
+  note(): void {
+    this.requested++;
+  }
+
+  /**
    * Resolves once a write that started after this call has finished; rejects when that write
    * failed. At most one write per interval, however many calls.
    */
