@@ -173,6 +173,19 @@ describe("the bucket watcher", () => {
     );
   });
 
+  it("announces every object of a bucket larger than one list page", async () => {
+    const { stub } = await freshWatcher();
+    const ns = freshNamespace("wp");
+    const keys = Array.from({ length: WATCH_PAGE_KEYS + 5 }, (_, i) => `${ns}/p${i}.txt`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map((key) => putObject(key, "A page of its own.")));
+    }
+    const queue = new HeldQueue();
+    const rule: NotificationRule = { eventTypes: ["object-create"], prefix: `${ns}/`, suffix: "" };
+    await passWith(stub, { rule, queue: queue as unknown as Queue });
+    expect(new Set(queue.take().map((m) => m.object.key))).toEqual(new Set(keys));
+  });
+
   it("reports nothing on its first pass, and starts only in local mode with notifications", async () => {
     const stub = env.BUCKET_WATCHER.get(env.BUCKET_WATCHER.idFromName(freshNamespace("ws")));
     await putObject(`${freshNamespace("ws")}/old.txt`, "Written before the watcher started.");
