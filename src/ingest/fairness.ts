@@ -81,9 +81,9 @@ export function fairnessItem(body: unknown, attempts: number): FairnessItem {
   };
 }
 
-/** The message to send back: the same event, counting one more deferral. */
+/** The message to send back: the same event, with the deferrals it has had counting this one. */
 export function deferredBody(body: unknown, deferrals: number): unknown {
-  return { ...(body as Record<string, unknown>), deferrals: deferrals + 1 };
+  return { ...(body as Record<string, unknown>), deferrals };
 }
 
 export interface FairnessPlan {

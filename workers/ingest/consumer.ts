@@ -16,7 +16,6 @@ import { smallestFirst } from "../../src/ingest/budget";
 import {
   deferralDelaySeconds,
   deferredBody,
-  type FairnessItem,
   fairnessItem,
   IngestLedger,
   planFairness,
@@ -83,7 +82,14 @@ export async function consumeIngest(
   );
 }
 
-type Deferral = { message: Message<unknown>; item: FairnessItem & { namespace: string } };
+/** A message to send back: its namespace, key and cost, and its deferral count once sent. */
+interface Deferral {
+  message: Message<unknown>;
+  namespace: string;
+  key: string | null;
+  deferrals: number;
+  cost: number;
+}
 
 /**
  * Sends back the messages of namespaces over their share (planFairness) and returns the messages
@@ -105,52 +111,57 @@ async function deferOverShare(
     deps.logger.warn("ingest.fairness_unavailable", { error: errorMessage(err) });
     return messages;
   }
-  const deferrals: Deferral[] = [];
-  const now: Message<unknown>[] = [];
-  messages.forEach((message, i) => {
+  const deferrals: Deferral[] = messages.flatMap((message, i) => {
     const item = items[i];
-    if (plan.defer[i] && item?.namespace)
-      deferrals.push({ message, item: { ...item, namespace: item.namespace } });
-    else now.push(message);
+    return plan.defer[i] && item?.namespace
+      ? [
+          {
+            message,
+            namespace: item.namespace,
+            key: item.key,
+            deferrals: item.deferrals + 1,
+            cost: item.cost,
+          },
+        ]
+      : [];
   });
   const sent = await sendDeferrals(deferrals, deps.queue, deps.logger);
   const deferred = new Map<string, number>();
-  for (const { message, item } of sent) {
+  for (const { message, namespace, key, deferrals, cost } of sent) {
     message.ack();
-    deferred.set(item.namespace, (deferred.get(item.namespace) ?? 0) + 1);
-    const delaySeconds = deferralDelaySeconds(item.deferrals + 1);
+    deferred.set(namespace, (deferred.get(namespace) ?? 0) + 1);
     deps.logger.info("ingest.deferred", {
       messageId: message.id,
-      namespace: item.namespace,
-      key: item.key,
-      deferrals: item.deferrals + 1,
-      delaySeconds,
+      namespace,
+      key,
+      deferrals,
+      delaySeconds: deferralDelaySeconds(deferrals),
       share: Math.round(plan.share),
     });
     deps.metrics.ingest({
-      namespace: item.namespace,
+      namespace,
       outcome: "deferred",
       chunks: 0,
-      bytes: item.cost,
+      bytes: cost,
       totalMs: 0,
       lagMs: 0,
       attempts: message.attempts,
     });
   }
-  const unsent = deferrals.filter((d) => !sent.includes(d)).map((d) => d.message);
   await ledger.record(plan.admitted, deferred, namespaces).catch((err: unknown) => {
     deps.logger.warn("ingest.fairness_unavailable", { error: errorMessage(err) });
   });
-  // A message whose copy could not be sent is processed now, in its smallest-first place.
-  return unsent.length === 0 ? now : messages.filter((m) => now.includes(m) || unsent.includes(m));
+  // The rest, including a message whose copy could not be sent, in smallest-first order.
+  const gone = new Set(sent.map((d) => d.message));
+  return messages.filter((m) => !gone.has(m));
 }
 
 /** Sends the copies in sendBatch calls Queues accepts; returns the deferrals whose copy was sent. */
 async function sendDeferrals(deferrals: Deferral[], queue: Queue, logger: Logger): Promise<Deferral[]> {
-  const requests = deferrals.map(({ message, item }) => ({
-    body: deferredBody(message.body, item.deferrals),
+  const requests = deferrals.map(({ message, deferrals }) => ({
+    body: deferredBody(message.body, deferrals),
     contentType: "json" as const,
-    delaySeconds: deferralDelaySeconds(item.deferrals + 1),
+    delaySeconds: deferralDelaySeconds(deferrals),
   }));
   const sent: Deferral[] = [];
   let pages: MessageSendRequest[][];
