@@ -3,6 +3,7 @@
 // backend by its test file.
 
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../scripts/lib/random.ts";
 import { AppError, type ErrorCode } from "../../src/errors";
 import type {
   MetadataFilter,
@@ -37,16 +38,10 @@ async function expectRejected(promise: Promise<unknown>, code: ErrorCode, field?
   return err;
 }
 
-/** Deterministic pseudo-random numbers in [-1, 1) (mulberry32). */
+/** Deterministic pseudo-random numbers in [-1, 1). */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const next = seededRandom(seed);
+  return () => next() * 2 - 1;
 }
 
 /** Cosine similarity as the index sees it: both sides rounded to float32, summed in float64. */
