@@ -121,25 +121,24 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
-  const durationMs = seconds(text(values.duration), "--duration", 5) * 1000;
-  const warmupMs = seconds(text(values.warmup), "--warmup", 1) * 1000;
+  const durationMs = seconds(values.duration, "--duration", 5) * 1000;
+  const warmupMs = seconds(values.warmup, "--warmup", 1) * 1000;
   if (durationMs <= 0) throw new UsageError("--duration must be above 0");
-  const levels = concurrencyLevels(text(values.concurrency));
-  const rounds = values.rounds === undefined ? 3 : Number(text(values.rounds));
+  const levels = concurrencyLevels(values.concurrency);
+  const rounds = values.rounds === undefined ? 3 : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 0) {
     throw new UsageError(`--rounds: expected 0 or a positive integer, got ${String(values.rounds)}`);
   }
-  const port = values.port === undefined ? undefined : positiveInt(text(values.port), "--port", 0);
-  const client = text(values.client) ?? "http";
+  const port = values.port === undefined ? undefined : positiveInt(values.port, "--port", 0);
+  const client = values.client ?? "http";
   if (client !== "http" && client !== "fetch") {
     throw new UsageError(`--client: expected ${TRANSPORTS.join(" or ")}, got ${client}`);
   }
   const clientKind = client as "http" | "fetch";
-  const jsonOption = text(values.json);
+  const jsonOption = values.json;
   let selected: Scenario[];
   try {
-    selected = selectScenarios(text(values.scenarios) ?? "default");
+    selected = selectScenarios(values.scenarios ?? "default");
   } catch (err) {
     throw new UsageError(`--scenarios: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -50,11 +50,10 @@ async function main(argv: string[]) {
     console.log(USAGE);
     return 0;
   }
-  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
-  const count = positiveInt(text(values.count), "--count", 10_000);
-  const seed = positiveInt(text(values.seed), "--seed", Math.floor(Math.random() * 2 ** 31));
-  const concurrency = positiveInt(text(values.concurrency), "--concurrency", 8);
-  const timeoutMs = positiveInt(text(values.timeout), "--timeout", 1800) * 1000;
+  const count = positiveInt(values.count, "--count", 10_000);
+  const seed = positiveInt(values.seed, "--seed", Math.floor(Math.random() * 2 ** 31));
+  const concurrency = positiveInt(values.concurrency, "--concurrency", 8);
+  const timeoutMs = positiveInt(values.timeout, "--timeout", 1800) * 1000;
   console.log(`ingest fuzz: ${count} documents, seed ${seed}`);
   try {
     const service = await startLocalService({ ...serviceSettings(values), label: "fuzz", log });

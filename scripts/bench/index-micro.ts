@@ -381,8 +381,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
-  const sizes = (text(values.sizes) ?? "100000x384,100000x768").split(",").map((s) => {
+  const sizes = (values.sizes ?? "100000x384,100000x768").split(",").map((s) => {
     const m = /^(\d+)x(\d+)$/.exec(s.trim());
     const count = Number(m?.[1]);
     const dims = Number(m?.[2]);
@@ -390,16 +389,16 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--sizes: expected COUNTxDIMS, got ${s}`);
     return { count, dims };
   });
-  const queries = positiveInt(text(values.queries), "--queries", 100);
-  const topK = positiveInt(text(values["top-k"]), "--top-k", 10);
-  const noise = Number(text(values.noise) ?? 0.9);
+  const queries = positiveInt(values.queries, "--queries", 100);
+  const topK = positiveInt(values["top-k"], "--top-k", 10);
+  const noise = Number(values.noise ?? 0.9);
   if (!Number.isFinite(noise) || noise <= 0) throw new UsageError("--noise: expected a positive number");
-  const seconds = Number(text(values.seconds) ?? 3);
+  const seconds = Number(values.seconds ?? 3);
   if (!Number.isFinite(seconds) || seconds <= 0)
     throw new UsageError("--seconds: expected a positive number");
   const startedAt = new Date();
   const jsonFile = path.resolve(
-    text(values.json) ??
+    values.json ??
       path.join(ROOT, "bench-results", `index-micro-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`),
   );
 

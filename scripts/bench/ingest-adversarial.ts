@@ -122,20 +122,19 @@ export async function main(argv: string[]) {
     console.log(USAGE);
     return 0;
   }
-  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
-  const sizes = (text(values.sizes) ?? "10240,102400,1048576").split(",").map((s) => {
+  const sizes = (values.sizes ?? "10240,102400,1048576").split(",").map((s) => {
     const n = Number(s.trim());
     if (!Number.isInteger(n) || n < 1024)
       throw new UsageError(`--sizes: expected byte counts of at least 1024, got ${s}`);
     return n;
   });
   const known = [...Object.keys(INPUTS), "embedder"];
-  const parsers = (text(values.parsers) ?? known.join(",")).split(",").map((s) => s.trim());
+  const parsers = (values.parsers ?? known.join(",")).split(",").map((s) => s.trim());
   for (const p of parsers) if (!known.includes(p)) throw new UsageError(`--parsers: unknown parser ${p}`);
-  const budgetMs = positiveInt(text(values["budget-ms"]), "--budget-ms", 300);
+  const budgetMs = positiveInt(values["budget-ms"], "--budget-ms", 300);
   const startedAt = new Date();
   const jsonFile = path.resolve(
-    text(values.json) ??
+    values.json ??
       path.join(
         ROOT,
         "bench-results",

@@ -207,15 +207,14 @@ export async function main(argv: string[]) {
     console.log(USAGE);
     return 0;
   }
-  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
-  const seconds = positiveInt(text(values.seconds), "--seconds", 60);
-  const rate = positiveInt(text(values.rate), "--rate", 2);
-  const flooders = positiveInt(text(values.flooders), "--flooders", 4);
-  const graceSeconds = positiveInt(text(values.grace), "--grace", 120);
+  const seconds = positiveInt(values.seconds, "--seconds", 60);
+  const rate = positiveInt(values.rate, "--rate", 2);
+  const flooders = positiveInt(values.flooders, "--flooders", 4);
+  const graceSeconds = positiveInt(values.grace, "--grace", 120);
   if (seconds < 1) throw new UsageError("--seconds must be at least 1");
   const started = new Date();
   const jsonFile = path.resolve(
-    text(values.json) ??
+    values.json ??
       path.join(ROOT, "bench-results", `ingest-flood-${started.toISOString().replace(/[:.]/g, "-")}.json`),
   );
   try {
