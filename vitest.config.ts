@@ -37,6 +37,7 @@ const NODE_UNIT_TESTS = [
   "observe-sentry",
   "observe-trace",
   "parse",
+  "pricing",
   "provision",
   "query-format",
   "queue-limits",
