@@ -21,6 +21,7 @@ const NODE_UNIT_TESTS = [
   "bundle-size",
   "chunk",
   "config-limits",
+  "cost-cli",
   "d1-limits",
   "dev-vars",
   "filter",
