@@ -39,6 +39,7 @@ export const DEFAULTS = {
   dimensions: 768,
   r2BytesPerDocument: 1500,
   requestsPerDocument: 1,
+  durableObjectRequestsPerDocument: 1,
   embeddingModel: "@cf/baai/bge-base-en-v1.5" as AiModel,
 };
 
@@ -48,6 +49,7 @@ Prices the cost counters of a bench run (npm run bench) with Cloudflare's publis
   --monthly N                   operations a month assumed for the Paid plan's allowances, each
                                 scenario alone on the account (default ${DEFAULTS.monthly})
   --requests-per-document N     Worker requests billed per ingested document (default ${DEFAULTS.requestsPerDocument})
+  --do-requests-per-document N  Durable Object calls per ingested document (default ${DEFAULTS.durableObjectRequestsPerDocument})
   --embedding-model M           the model AI input tokens are priced at (default ${DEFAULTS.embeddingModel})
   --documents N                 stored documents of the storage estimate (default ${DEFAULTS.documents})
   --d1-bytes-per-document N     D1 bytes per stored document (default ${DEFAULTS.d1BytesPerDocument})
@@ -109,12 +111,18 @@ export async function readCounters(file: string): Promise<CounterReport> {
   return parsed.data;
 }
 
-function positiveNumber(value: string | boolean | undefined, flag: string, fallback: number): number {
+function nonNegativeNumber(value: string | boolean | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`${flag}: expected a positive number, got ${String(value)}`);
+  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(`${flag}: expected a number of at least 0, got ${String(value)}`);
   }
+  return n;
+}
+
+function positiveNumber(value: string | boolean | undefined, flag: string, fallback: number): number {
+  const n = nonNegativeNumber(value, flag, fallback);
+  if (n === 0) throw new UsageError(`${flag}: expected a positive number, got ${String(value)}`);
   return n;
 }
 
@@ -129,6 +137,7 @@ function embeddingModel(value: string | boolean | undefined): AiModel {
 export type CostOptions = {
   monthly: number;
   requestsPerDocument: number;
+  durableObjectRequestsPerDocument: number;
   embeddingModel: AiModel;
   storage: StorageInputs;
 };
@@ -142,6 +151,7 @@ export function estimate(report: CounterReport, options: CostOptions) {
       const usage = usagePerOperation(s.counters, s.operations, {
         requestsPerOperation: s.unit === "search" ? 1 : options.requestsPerDocument,
         dataPointsPerOperation: 1,
+        durableObjectRequestsPerOperation: s.unit === "search" ? 0 : options.durableObjectRequestsPerDocument,
         aiModel: options.embeddingModel,
       });
       return { name, unit: s.unit, operations: s.operations, ...pricePerMillion(usage, options.monthly) };
@@ -198,6 +208,7 @@ export async function main(argv: string[], resultsDir: string = RESULTS_DIR) {
     bench: { type: "string" },
     monthly: { type: "string" },
     "requests-per-document": { type: "string" },
+    "do-requests-per-document": { type: "string" },
     "embedding-model": { type: "string" },
     documents: { type: "string" },
     "d1-bytes-per-document": { type: "string" },
@@ -217,6 +228,11 @@ export async function main(argv: string[], resultsDir: string = RESULTS_DIR) {
       values["requests-per-document"],
       "--requests-per-document",
       DEFAULTS.requestsPerDocument,
+    ),
+    durableObjectRequestsPerDocument: nonNegativeNumber(
+      values["do-requests-per-document"],
+      "--do-requests-per-document",
+      DEFAULTS.durableObjectRequestsPerDocument,
     ),
     embeddingModel: embeddingModel(values["embedding-model"]),
     storage: {

@@ -67,6 +67,11 @@ export const OPERATION_METERS = {
     per: MILLION,
     included: 10 * MILLION,
   },
+  // https://developers.cloudflare.com/durable-objects/platform/pricing/ (partials/workers/
+  // durable_objects_pricing.mdx), read 2026-12-05: 1 million requests included + $0.15/million;
+  // every RPC method call on a stub is one request. Duration (400,000 GB-s + $12.50/million GB-s)
+  // is not counted per operation and not priced here.
+  durableObjectRequests: { label: "Durable Object requests", usd: 0.15, per: MILLION, included: MILLION },
 } as const satisfies Record<string, Meter>;
 
 /** What stored documents are billed for each month. */
@@ -110,6 +115,8 @@ export type Workload = {
   requestsPerOperation: number;
   /** Analytics Engine points written per operation (one per search and per ingested document). */
   dataPointsPerOperation: number;
+  /** Durable Object calls per operation (an ingested document asks its namespace's coordinator). */
+  durableObjectRequestsPerOperation: number;
   /** The model every counted AI input token is priced at. */
   aiModel: AiModel;
 };
@@ -138,6 +145,7 @@ export function usagePerOperation(
     r2ClassB: each(counters.r2ClassB),
     queueOperations: each(counters.queueOperations),
     analyticsDataPoints: workload.dataPointsPerOperation,
+    durableObjectRequests: workload.durableObjectRequestsPerOperation,
   };
 }
 

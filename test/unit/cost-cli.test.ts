@@ -25,6 +25,7 @@ type Estimate = {
 };
 
 async function json(argv: string[]): Promise<Estimate> {
+  printed = [];
   expect(await main(["--bench", FIXTURE, "--json", ...argv])).toBe(0);
   return JSON.parse(printed.join("\n")) as Estimate;
 }
@@ -40,12 +41,20 @@ describe("npm run cost", () => {
     expect(search?.listUsd).toBeCloseTo(33.20576, 8);
     expect(search?.withAllowancesUsd).toBeCloseTo(28.72, 8);
     // Per document: 1 request, 20 CPU ms, 10 rows written, 5 read, 1 Class A, 1 Class B, 3 queue
-    // operations, 500 tokens (3.029 neurons), 1 data point.
-    expect(ingest?.listUsd).toBeCloseTo(0.3 + 0.4 + 10 + 0.005 + 4.5 + 0.36 + 1.2 + 33.319 + 0.25, 8);
+    // operations, 500 tokens (3.029 neurons), 1 data point, 1 Durable Object request.
+    expect(ingest?.listUsd).toBeCloseTo(0.3 + 0.4 + 10 + 0.005 + 4.5 + 0.36 + 1.2 + 33.319 + 0.25 + 0.15, 8);
     // A million documents a month: queue operations past 1 million, neurons past 300,000.
     expect(ingest?.withAllowancesUsd).toBeCloseTo(0.8 + 30.019, 8);
     expect(result.skipped).toEqual(["hit-isolate"]);
     expect(result.storage.listUsd).toBeCloseTo(58.0185, 8);
+  });
+
+  it("prices the Durable Object calls of a document as told", async () => {
+    const twice = await json(["--do-requests-per-document", "2"]);
+    const none = await json(["--do-requests-per-document", "0"]);
+    // Two calls a document: $0.30 per million at list; none: the search scenario is unchanged.
+    expect((twice.scenarios[1]?.listUsd ?? 0) - (none.scenarios[1]?.listUsd ?? 0)).toBeCloseTo(0.3, 8);
+    expect(twice.scenarios[0]?.listUsd).toBeCloseTo(none.scenarios[0]?.listUsd ?? 0, 8);
   });
 
   it("takes the storage inputs from the command line", async () => {
@@ -67,7 +76,7 @@ describe("npm run cost", () => {
     expect(text).toContain("counters measured on local at 2026-12-05T12:10:00.000Z");
     expect(text).toContain("10,000,000 operations a month");
     expect(text).toMatch(/miss-vector\s+search\s+1000\s+33\.21\s+31\.56\s+Vectorize queried dimensions/);
-    expect(text).toMatch(/ingest\s+document\s+100\s+50\.33\s+/);
+    expect(text).toMatch(/ingest\s+document\s+100\s+50\.48\s+/);
     expect(text).toMatch(/Vectorize stored dimensions\s+1,382,400,000\s+55\.30\s+54\.90/);
     expect(text).toMatch(/total\s+-\s+58\.02\s+54\.90/);
   });

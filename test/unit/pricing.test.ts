@@ -12,6 +12,7 @@ import { type CostCounters, emptyCounters } from "../../src/observe/cost-counter
 const SEARCH: Workload = {
   requestsPerOperation: 1,
   dataPointsPerOperation: 1,
+  durableObjectRequestsPerOperation: 0,
   aiModel: "@cf/baai/bge-base-en-v1.5",
 };
 
