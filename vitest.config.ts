@@ -22,6 +22,7 @@ const NODE_UNIT_TESTS = [
   "chunk",
   "config-limits",
   "d1-limits",
+  "d1-pool",
   "dev-vars",
   "filter",
   "fusion",
