@@ -32,6 +32,7 @@ const NODE_UNIT_TESTS = [
   "ingest-scanners",
   "invocation-budget",
   "local-embedder",
+  "measure-capacity",
   "metrics",
   "observe-analytics-sql",
   "observe-report",
