@@ -96,7 +96,10 @@ async function observe(config: ProvisionConfig): Promise<ObservedState> {
   if (config.d1.length > 0) state.d1Databases = parseD1List(await wranglerOk(["d1", "list", "--json"]));
   for (const db of state.d1Databases) {
     if (!config.d1.some((d) => d.databaseName === db.name || d.databaseId === db.uuid)) continue;
-    const mode = parseD1ReadReplication(await wranglerOk(["d1", "info", db.name, "--json", ...envArgs]));
+    // d1 info also reads metrics through GraphQL; when it fails the mode stays unknown and the
+    // replication call is planned (it only sets what is asked).
+    const info = await wrangler(["d1", "info", db.name, "--json", ...envArgs]);
+    const mode = info.code === 0 ? parseD1ReadReplication(info.stdout) : null;
     if (mode !== null) db.readReplication = mode;
   }
 

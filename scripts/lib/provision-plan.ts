@@ -822,7 +822,7 @@ export function shellCommand(args: string[]) {
  * An API step as the curl command that does the same, with the account and database ids to fill.
  */
 export function apiCommand(api: NonNullable<Step["api"]>) {
-  return `curl -X ${api.method} https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/d1/database/<uuid of ${api.database}> -H "authorization: Bearer $CLOUDFLARE_API_TOKEN" -d '${JSON.stringify(api.body)}'`;
+  return `curl -X ${api.method} https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/d1/database/<uuid of ${api.database}> -H "authorization: Bearer $CLOUDFLARE_API_TOKEN" -H "content-type: application/json" -d '${JSON.stringify(api.body)}'`;
 }
 
 const LABELS = {

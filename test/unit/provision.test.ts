@@ -797,7 +797,7 @@ migrations_dir = "migrations"
     });
     expect(text).toContain("would update  D1 read replication on edgesearch-staging-data-1 (mode auto)");
     expect(text).toContain(
-      `$ curl -X PUT https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/d1/database/<uuid of edgesearch-staging-data-1> -H "authorization: Bearer $CLOUDFLARE_API_TOKEN" -d '{"read_replication":{"mode":"auto"}}'`,
+      `$ curl -X PUT https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/d1/database/<uuid of edgesearch-staging-data-1> -H "authorization: Bearer $CLOUDFLARE_API_TOKEN" -H "content-type: application/json" -d '{"read_replication":{"mode":"auto"}}'`,
     );
     expect(text).not.toContain("<uuid of edgesearch-staging-data-2>");
   });
