@@ -14,7 +14,7 @@ import { invocationDataset } from "../src/observe/analytics-limits";
 import type { Logger } from "../src/observe/logger";
 import { Meter } from "../src/observe/meter";
 import { meteredCache, meteredKv, meteredQueue, meteredR2 } from "../src/observe/metered";
-import { meteredEmbedder, meteredIndex } from "../src/observe/metered-adapters";
+import { meteredEmbedder, meteredIndex, meteredReranker } from "../src/observe/metered-adapters";
 import { meteredD1 } from "../src/observe/metered-d1";
 import { AnalyticsEngineMetrics, type Metrics, withCounters } from "../src/observe/metrics";
 import { createReranker } from "../src/rerank/create";
@@ -210,7 +210,10 @@ export function buildServices(
     },
   };
   const reranker = guarded(
-    createReranker({ backend: config.backend, ai: env.AI, model: config.rerankModel }),
+    meteredReranker(
+      createReranker({ backend: config.backend, ai: env.AI, model: config.rerankModel }),
+      meter,
+    ),
     "workers-ai",
     guard,
     ["rerank"],

@@ -2,6 +2,7 @@
 // Vectorize; the local embedder and index object): the same code counts production and local runs.
 import { type Embedder, type EmbedKind, MAX_EMBED_BATCH } from "../embed/embedder";
 import { countTokens } from "../embed/tokenizer";
+import type { Reranker } from "../rerank/reranker";
 import type { QueryOptions, VectorIndex, VectorRecord } from "../vectors/vector-index";
 import type { Meter } from "./meter";
 
@@ -71,6 +72,30 @@ export function meteredIndex(index: VectorIndex, meter: Meter): VectorIndex {
     deleteByIds: (ids: string[]) => {
       meter.add("vectorizeVectorsDeleted", ids.length);
       return index.deleteByIds(ids);
+    },
+  });
+}
+
+/** Per (query, text) pair the cross-encoder reads: [CLS] query [SEP] text [SEP]. */
+const PAIR_SPECIAL_TOKENS = 3;
+/** bge-reranker-base reads at most 512 tokens of a pair. */
+const RERANK_MAX_TOKENS = 512;
+
+/**
+ * The reranker counting one AI call per rerank (one Workers AI request: rerank/workers-ai.ts) and
+ * the tokens of every (query, text) pair it reads, counted as for embeddings.
+ */
+export function meteredReranker(reranker: Reranker, meter: Meter): Reranker {
+  return override<Reranker>(reranker, {
+    rerank: (query: string, texts: string[]) => {
+      meter.add("aiCalls");
+      const queryTokens = countTokens(query);
+      let tokens = 0;
+      for (const text of texts) {
+        tokens += Math.min(RERANK_MAX_TOKENS, queryTokens + countTokens(text) + PAIR_SPECIAL_TOKENS);
+      }
+      meter.add("aiInputTokens", tokens);
+      return reranker.rerank(query, texts);
     },
   });
 }

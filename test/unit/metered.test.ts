@@ -7,7 +7,7 @@ import { LocalEmbedder } from "../../src/embed/local";
 import { createLogger } from "../../src/observe/logger";
 import { Meter } from "../../src/observe/meter";
 import { meteredKv, meteredQueue, queueChunks } from "../../src/observe/metered";
-import { embeddingTokens, meteredEmbedder } from "../../src/observe/metered-adapters";
+import { embeddingTokens, meteredEmbedder, meteredReranker } from "../../src/observe/metered-adapters";
 import { meteredD1 } from "../../src/observe/metered-d1";
 
 const MODEL = "@cf/baai/bge-base-en-v1.5";
@@ -90,6 +90,22 @@ describe("meteredKv and meteredQueue", () => {
     await meteredQueue(queue as unknown as Queue, meter).send({ n: 1 });
     expect(meter.total().queueOperations).toBe(1);
     expect(sent).toEqual([{ n: 1 }]);
+  });
+});
+
+describe("meteredReranker", () => {
+  it("counts one AI call per rerank and the tokens of each (query, passage) pair", async () => {
+    const meter = new Meter();
+    const inner = {
+      model: "@cf/baai/bge-reranker-base",
+      rerank: async (_q: string, t: string[]) => t.map(() => 0),
+    };
+    const scores = await meteredReranker(inner, meter).rerank("sea ice", ["walrus", "puffin burrows"]);
+    expect(scores).toEqual([0, 0]);
+    // [CLS] sea ice [SEP] walrus [SEP] and [CLS] sea ice [SEP] puffin burrows [SEP]: WordPiece may
+    // split a word, so at least 6 and 7 tokens.
+    expect(meter.total().aiCalls).toBe(1);
+    expect(meter.total().aiInputTokens).toBeGreaterThanOrEqual(13);
   });
 });
 
