@@ -81,6 +81,8 @@ const COLUMNS: [keyof CostCounters, string, number][] = [
   ["d1RowsWritten", "D1 rows written", 1],
   ["kvReads", "KV reads", 2],
   ["kvWrites", "KV writes", 2],
+  ["cacheLookups", "cache lookups", 2],
+  ["aiCalls", "AI calls", 2],
   ["aiInputTokens", "AI tokens", 1],
   ["vectorizeQueryDimensions", "queried dims", 0],
   ["vectorizeVectorsWritten", "vectors written", 1],

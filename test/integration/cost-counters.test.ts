@@ -3,6 +3,7 @@
 // namespace on /v1/admin/metrics.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { clearIsolateResultCache } from "../../src/cache/cached-search";
 import type { CostCounters } from "../../src/observe/cost-counters";
 import { parseCountersBlob } from "../../src/observe/cost-schema";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
@@ -54,6 +55,8 @@ describe("cost counters", () => {
     expect(missCost.d1Queries).toBeGreaterThan(0);
     expect(missCost.d1RowsRead).toBeGreaterThan(0);
     expect(missCost.aiCalls ?? 0).toBe(0);
+    // The isolate missed, so the Cache API was asked.
+    expect(missCost.cacheLookups).toBe(1);
     const hit = await waitFor("a cache hit", async () => {
       const res = await searchApi(ns, body);
       return res.body.cache === "hit" ? res : undefined;
@@ -61,6 +64,12 @@ describe("cost counters", () => {
     expect(hit.headers.get(COST_HEADER)).not.toBeNull();
     expect(costOf(hit.headers).d1Queries ?? 0).toBe(0);
     expect(costOf(hit.headers).d1RowsRead ?? 0).toBe(0);
+    // Once the isolate forgot it, the Cache API answers: one lookup, still no D1 query.
+    clearIsolateResultCache();
+    const fromCacheApi = await searchApi(ns, body);
+    expect(fromCacheApi.headers.get("x-cache")).toBe("cache-api");
+    expect(costOf(fromCacheApi.headers)).toMatchObject({ cacheLookups: 1 });
+    expect(costOf(fromCacheApi.headers).d1Queries ?? 0).toBe(0);
   });
 
   it("a vector search reports one query of the index's dimensions and the embedding's tokens", async () => {
