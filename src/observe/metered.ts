@@ -30,8 +30,9 @@ function counting<T extends object>(
 }
 
 /**
- * KV: "Operations are billed per key" (https://developers.cloudflare.com/kv/platform/pricing/),
- * so a bulk get of n keys is n reads; a read that finds nothing is a read too.
+ * KV: "Workers KV pricing for read, write and delete operations is on a per-key basis. Bulk read
+ * operations are billed by the amount of keys read in a bulk read operation."
+ * (https://developers.cloudflare.com/kv/platform/pricing/): a get of n keys is n reads.
  */
 export function meteredKv(kv: KVNamespace, meter: Meter): KVNamespace {
   return counting(
