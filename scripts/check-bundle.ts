@@ -8,7 +8,7 @@ import { judgeBundle, measureBundle, STARTUP_LIMIT_MS } from "./lib/bundle-size.
 const USAGE = `Usage: node scripts/check-bundle.ts [--dir DIR]
 
 Measures the Worker modules in DIR (default: dist, from wrangler deploy --dry-run --outdir dist)
-and exits 1 when the bundle is over the platform's size limit or the project's gzip budget.
+and exits 1 when the bundle is over the platform's size limit or the project's size or gzip budget.
   --dir DIR   wrangler's --outdir
   -h, --help  show this help`;
 

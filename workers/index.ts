@@ -1,8 +1,11 @@
 // Composition root: the HTTP app, the queue consumers and the Durable Object classes.
+// First, before any zod schema exists: zod copies prototype methods onto each schema as it builds
+// it, so the `.openapi()` this import adds to ZodType's prototype reaches only later schemas, and
+// the API's schemas extend ones built by modules evaluated at startup (src/validation.ts).
+import "@hono/zod-openapi";
 import { loadConfig } from "../src/config";
 import { flushLocalMetricsIfDue, withLocalMetrics } from "../src/observe/local-dataset";
 import { withLocalQueueLimits } from "../src/util/queue-limits";
-import { createApp } from "./api/app";
 import { workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
 import { consumeDeadLetters } from "./ingest/dead-letter";
@@ -34,7 +37,22 @@ export type ShardMap = ShardMapObject;
 export const LocalBucketWatcher = instrumentDurableObject(LocalBucketWatcherObject, "LocalBucketWatcher");
 export type LocalBucketWatcher = LocalBucketWatcherObject;
 
-const app = createApp();
+// Isolate-lifetime: the HTTP app, built for the first request. The import is dynamic so that the
+// bundle evaluates the API's modules (routes, their zod and OpenAPI schemas) only then: no isolate
+// pays for them at startup, and one that only runs queue batches, cron or Durable Objects never does.
+let app: ReturnType<typeof loadApp> | undefined;
+
+function loadApp() {
+  return import("./api/app").then(({ createApp }) => createApp());
+}
+
+function httpApp() {
+  app ??= loadApp().catch((error: unknown) => {
+    app = undefined;
+    throw error;
+  });
+  return app;
+}
 
 /**
  * The env the handlers see: in local mode, metrics mirrored into D1, the queue held to its limits
@@ -47,7 +65,7 @@ export default {
     const env = handlerEnv(rawEnv);
     armLocalBucketWatcher(env, ctx);
     return underBudget(env, "fetch", async () => {
-      const response = await app.fetch(request, env, ctx);
+      const response = await (await httpApp()).fetch(request, env, ctx);
       if (env.BACKEND === "local") {
         const flushing = flushLocalMetricsIfDue(env.DB);
         if (flushing) ctx.waitUntil(flushing);

@@ -3,11 +3,13 @@
 import { STARTUP_LIMIT_MS } from "./bundle-size.ts";
 
 /**
- * The project's budget for local startup CPU: half the platform's 1 s
- * (https://developers.cloudflare.com/workers/platform/limits/#worker-startup-time), so a slower
- * Cloudflare CPU or a loaded CI machine still leaves room. Measured here at about 100-160 ms.
+ * The project's budget for local startup CPU: 40% of the platform's 1 s
+ * (https://developers.cloudflare.com/workers/platform/limits/#worker-startup-time). Measured here
+ * at 105 to 370 ms (median 216) on a loaded 2-core machine (docs/runbooks/deploy.md): the spread is
+ * the machine's load, so the budget sits above the worst loaded run. The exact guard against the
+ * bundle regrowing is the size budget (bundle-size.ts); this one catches new startup work.
  */
-export const STARTUP_BUDGET_MS = 500;
+export const STARTUP_BUDGET_MS = 400;
 
 export type CpuProfile = {
   nodes: { id: number; callFrame: { functionName: string } }[];

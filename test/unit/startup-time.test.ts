@@ -38,7 +38,7 @@ describe("startup check", () => {
     expect(STARTUP_BUDGET_MS).toBeLessThan(STARTUP_LIMIT_MS);
     expect(judgeStartup({ activeMs: STARTUP_BUDGET_MS, gcMs: 0 }).problems).toEqual([]);
     expect(judgeStartup({ activeMs: STARTUP_BUDGET_MS + 1, gcMs: 0 }).problems).toEqual([
-      "startup took 501.0 ms: over the project's 500 ms budget (limit 1000 ms)",
+      "startup took 401.0 ms: over the project's 400 ms budget (limit 1000 ms)",
     ]);
     expect(judgeStartup({ activeMs: 1000.5, gcMs: 0 }, 2000).problems).toEqual([
       "startup took 1000.5 ms: Cloudflare refuses a Worker whose global scope runs over 1000 ms",

