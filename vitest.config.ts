@@ -43,6 +43,7 @@ const NODE_UNIT_TESTS = [
   "quota-config",
   "rerank",
   "search-config",
+  "snippet",
   "startup-time",
   "tokenizer",
   "top-k",

@@ -113,14 +113,19 @@ export function keywordRows(
       );
 }
 
-/** FTS5 MATCH expression for free text, or null when the text has no searchable word. */
-export function toFtsQuery(text: string): string | null {
+/** The words of free text that a keyword search looks for: at most MAX_TERMS, each once. */
+export function ftsQueryWords(text: string): string[] {
   const words = text
     .normalize("NFKC")
     .toLowerCase()
     .match(/[\p{L}\p{N}]+/gu);
-  if (!words) return null;
-  const unique = [...new Set(words)].slice(0, MAX_TERMS);
+  return words ? [...new Set(words)].slice(0, MAX_TERMS) : [];
+}
+
+/** FTS5 MATCH expression for free text, or null when the text has no searchable word. */
+export function toFtsQuery(text: string): string | null {
+  const unique = ftsQueryWords(text);
+  if (unique.length === 0) return null;
   return unique.map((w) => `"${w}"`).join(" OR ");
 }
 
