@@ -139,20 +139,29 @@ function safeCut(text: string, i: number, direction: 1 | -1): number {
   return at;
 }
 
+/** The first position from `from` towards `limit` (inclusive) where `ok` holds. */
+function nearest(from: number, limit: number, step: 1 | -1, ok: (p: number) => boolean): number | undefined {
+  for (let p = from; step > 0 ? p <= limit : p >= limit; p += step) if (ok(p)) return p;
+  return undefined;
+}
+
 /** Snippet bounds around `span`: at most `length` long, on word boundaries where there are some. */
 function placeSnippet(text: string, span: { from: number; to: number }, length: number) {
   const room = length - (span.to - span.from);
   let start = Math.max(0, span.from - Math.floor(room / 2));
   let end = Math.min(text.length, start + length);
   start = Math.max(0, end - length);
-  // Whole words only: the snippet starts and ends between words, when the span leaves room;
-  // otherwise (one long word) it is cut between characters.
-  let p = start;
-  while (p < span.from && !atWordEdge(text, p)) p++;
-  start = safeCut(text, atWordEdge(text, p) ? p : start, 1);
-  p = end;
-  while (p > span.to && !atWordEdge(text, p)) p--;
-  end = safeCut(text, p > span.from && atWordEdge(text, p) ? p : end, -1);
+  // Whole words only: the snippet starts and ends at a space, else between words, when the span
+  // leaves room; otherwise (one long word) it is cut between characters.
+  const space = (p: number) => SPACE.test(text.charAt(p - 1)) || SPACE.test(text.charAt(p));
+  const edge = (p: number) => atWordEdge(text, p);
+  if (start > 0) start = nearest(start, span.from, 1, space) ?? nearest(start, span.from, 1, edge) ?? start;
+  start = safeCut(text, start, 1);
+  if (end < text.length) {
+    const floor = Math.max(span.to, span.from + 1);
+    end = nearest(end, floor, -1, space) ?? nearest(end, floor, -1, edge) ?? end;
+  }
+  end = safeCut(text, end, -1);
   while (start < span.from && SPACE.test(text.charAt(start))) start++;
   while (end > span.to && SPACE.test(text.charAt(end - 1))) end--;
   return { start, end: Math.max(start, end) };

@@ -19,7 +19,8 @@ const MAX_TERMS = 32;
 // bm25() column weights: a title match counts more than a body match.
 const TITLE_WEIGHT = 2.0;
 const TEXT_WEIGHT = 1.0;
-const TOKENIZE = "porter unicode61 remove_diacritics 2";
+// src/search/fts-tokens.ts reproduces this tokenizer for highlights; test/unit/fts-tokens-d1.test.ts holds them equal.
+export const TOKENIZE = "porter unicode61 remove_diacritics 2";
 
 const encoder = new TextEncoder();
 // Isolate-lifetime: (namespace, version) -> table name (a hash; cheap to recompute, so the cap just clears).
