@@ -3,6 +3,8 @@
 // unicode61 (ext/fts5/fts5_tokenize.c, fts5UnicodeTokenize): tokens are runs of letters (L*),
 // numbers (N*) and private-use characters (Co); a combining diacritic continues a token but never
 // starts one; each token is case-folded with its diacritics removed. Then porter stems it.
+// Source: https://github.com/sqlite/sqlite/blob/master/ext/fts5/fts5_tokenize.c and fts5_unicode2.c;
+// test/unit/fts-tokens-d1.test.ts checks the two agree on D1.
 import { porterStem } from "./porter";
 
 // sqlite3Fts5UnicodeIsdiacritic (ext/fts5/fts5_unicode2.c): the combining marks U+0300..U+0331
@@ -48,11 +50,30 @@ function isLatin(code: number): boolean {
   return code < 0x370 || (code >= 0x1e00 && code <= 0x1eff);
 }
 
+// Isolate-lifetime: token -> index term. Prose repeats its words, within a chunk and across
+// searches; at the cap the map just clears (terms are cheap to recompute). Long tokens are not
+// kept, so the map stays small (20,000 entries of at most 64 characters).
+const terms = new Map<string, string>();
+const TERM_CACHE_LIMIT = 20_000;
+const CACHED_TOKEN_CHARS = 64;
+
+/** The index term of one token as the tokenizer cut it. */
+export function tokenTerm(token: string): string {
+  let term = terms.get(token);
+  if (term === undefined) {
+    term = porterStem(foldToken(token));
+    if (token.length > CACHED_TOKEN_CHARS) return term;
+    if (terms.size >= TERM_CACHE_LIMIT) terms.clear();
+    terms.set(token, term);
+  }
+  return term;
+}
+
 /** Calls `visit` with each token of `text` in order; linear in the text's length. */
 export function forEachToken(text: string, visit: (token: FtsToken) => void): void {
   for (const m of text.matchAll(TOKEN)) {
     const start = m.index;
-    visit({ start, end: start + m[0].length, term: porterStem(foldToken(m[0])) });
+    visit({ start, end: start + m[0].length, term: tokenTerm(m[0]) });
   }
 }
 

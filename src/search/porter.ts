@@ -3,6 +3,7 @@
 // (or y after a consonant) counts as a consonant, tokens under 3 or over 64 bytes pass through,
 // and within a step the first rule whose suffix matches decides, even when its condition fails.
 // Stems come back as byte strings (one char per UTF-8 byte): compared, never shown.
+// Source: https://github.com/sqlite/sqlite/blob/master/ext/fts5/fts5_tokenize.c
 
 const encoder = new TextEncoder();
 // FTS5_PORTER_MAX_TOKEN in fts5_tokenize.c: longer tokens are not stemmed.
@@ -165,9 +166,20 @@ function step5(b: Bytes, n: number): number {
   return m;
 }
 
+/** The UTF-8 bytes of `text`; most tokens are ASCII, which needs no encoder. */
+function utf8(text: string): Bytes {
+  const bytes: Bytes = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return Array.from(encoder.encode(text));
+    bytes.push(c);
+  }
+  return bytes;
+}
+
 /** The FTS5 porter stem of a token already folded by the unicode61 tokenizer, as a byte string. */
 export function porterStem(folded: string): string {
-  const bytes = Array.from(encoder.encode(folded));
+  const bytes = utf8(folded);
   if (bytes.length > MAX_TOKEN_BYTES || bytes.length < MIN_TOKEN_BYTES) return String.fromCharCode(...bytes);
   let n = step1b(bytes, step1a(bytes, bytes.length));
   if (bytes[n - 1] === Y && hasVowel(bytes, n - 1)) bytes[n - 1] = I;
