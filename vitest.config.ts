@@ -47,6 +47,7 @@ const NODE_UNIT_TESTS = [
   "quota-config",
   "rerank",
   "search-config",
+  "snippet",
   "startup-time",
   "tokenizer",
   "top-k",

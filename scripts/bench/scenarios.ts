@@ -121,9 +121,9 @@ function fixedSearch(body: Record<string, unknown>) {
 }
 
 /**
- * Searches with a new query every request, result cache bypassed.
+ * Searches with a new query every request, result cache bypassed; `extra` joins every body.
  */
-function variedSearch(mode: "keyword" | "vector" | "hybrid") {
+function variedSearch(mode: "keyword" | "vector" | "hybrid", extra: Record<string, unknown> = {}) {
   return (ctx: ScenarioContext) => {
     const next = queryStream(ctx.vocabulary, ctx.seed);
     const path = searchPath(ctx);
@@ -132,7 +132,7 @@ function variedSearch(mode: "keyword" | "vector" | "hybrid") {
       method: "POST",
       path,
       headers,
-      body: JSON.stringify({ query: next(), mode, cache: "bypass" }),
+      body: JSON.stringify({ query: next(), mode, cache: "bypass", ...extra }),
     });
   };
 }
@@ -188,6 +188,15 @@ export const SCENARIOS: Scenario[] = [
   missScenario("keyword"),
   missScenario("vector"),
   missScenario("hybrid"),
+  {
+    ...missScenario("hybrid"),
+    name: "miss-hybrid-highlight",
+    description:
+      "as miss-hybrid, with highlight: true (a snippet and highlights per result); compare with miss-hybrid",
+    requests: variedSearch("hybrid", { highlight: true }),
+    check: (res) =>
+      searchCheck("bypass", "miss")(res) ?? (res.body.includes('"highlights":[') ? null : "no highlights"),
+  },
   {
     name: "hit-cache-api",
     profile: "no-lru",

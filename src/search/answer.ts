@@ -81,6 +81,19 @@ export async function answerSearch(
  * retrieval settings (a configuration change never serves old answers) and the query model.
  */
 function cacheKeyRequest(req: SearchRequest, settings: SearchSettings, model: string) {
-  const { query, topK, filter, mode, rerank, groupBy, includeText } = req;
-  return normalizedRequest({ query, topK, filter, mode, rerank, groupBy, includeText, settings, model });
+  const { query, topK, filter, mode, rerank, groupBy, includeText, highlight } = req;
+  // Highlight options only when asked for: keys of requests without them stay as they were.
+  const shown = highlight ? { highlight } : {};
+  return normalizedRequest({
+    query,
+    topK,
+    filter,
+    mode,
+    rerank,
+    groupBy,
+    includeText,
+    ...shown,
+    settings,
+    model,
+  });
 }

@@ -2,6 +2,7 @@
 // (retrieve, hydrate, rerank) and the search use case share.
 import type { Metadata } from "../validation";
 import type { MetadataFilter } from "../vectors/vector-index";
+import type { HighlightOptions, Snippet } from "./snippet";
 import type { StageTimings } from "./timer";
 
 export type SearchMode = "hybrid" | "vector" | "keyword";
@@ -15,6 +16,8 @@ export interface SearchRequest {
   includeText: boolean;
   /** Reorder the first-stage head with the reranker. */
   rerank?: boolean;
+  /** Give each result a snippet with the query's words marked. */
+  highlight?: HighlightOptions;
 }
 
 export interface SearchResult {
@@ -25,6 +28,10 @@ export interface SearchResult {
   text?: string;
   headings?: string[];
   metadata: Metadata;
+  snippet?: Snippet["snippet"];
+  highlights?: Snippet["highlights"];
+  snippetTruncated?: Snippet["snippetTruncated"];
+  snippetHtml?: string;
 }
 
 export interface SearchResponse {

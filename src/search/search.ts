@@ -23,6 +23,7 @@ import {
 } from "./request";
 import { rerank } from "./rerank";
 import { type RetrievalPlan, retrieve } from "./retrieve";
+import { type HighlightOptions, queryTerms, snippetOf } from "./snippet";
 import { type Clock, createTimer, monotonicClock } from "./timer";
 
 export type { SearchMode } from "./request";
@@ -88,8 +89,9 @@ export async function search(
   const candidates = req.rerank
     ? await rerank(deps, ctx, req.query, hydrated, settings.rerankCandidates)
     : hydrated;
+  const highlight = req.highlight && { options: req.highlight, terms: queryTerms(req.query) };
   return {
-    results: candidates.slice(0, req.topK).map((c) => toResult(c, req.includeText)),
+    results: candidates.slice(0, req.topK).map((c) => toResult(c, req.includeText, highlight)),
     version: scope.version,
     timings: ctx.timer.timings(),
     degraded: ctx.degradations.list(),
@@ -160,7 +162,11 @@ export function keywordReach(window: number, settings: SearchSettings): number |
   return Math.max(window, Math.floor(kw / margin - k));
 }
 
-function toResult({ chunk, score }: Candidate, includeText: boolean): SearchResult {
+function toResult(
+  { chunk, score }: Candidate,
+  includeText: boolean,
+  highlight?: { options: HighlightOptions; terms: ReadonlySet<string> },
+): SearchResult {
   const result: SearchResult = { id: chunk.docId, chunkId: chunk.chunkId, score, metadata: chunk.metadata };
   if (chunk.title) result.title = chunk.title;
   // Without D1 (text_unavailable) chunks have no text to include.
@@ -168,5 +174,7 @@ function toResult({ chunk, score }: Candidate, includeText: boolean): SearchResu
     result.text = chunk.text;
     if (chunk.headings.length > 0) result.headings = chunk.headings;
   }
+  // Snippets come from the hydrated text whether or not the text itself is answered.
+  if (highlight) Object.assign(result, snippetOf(chunk.text, highlight.terms, highlight.options));
   return result;
 }

@@ -19,7 +19,8 @@ const MAX_TERMS = 32;
 // bm25() column weights: a title match counts more than a body match.
 const TITLE_WEIGHT = 2.0;
 const TEXT_WEIGHT = 1.0;
-const TOKENIZE = "porter unicode61 remove_diacritics 2";
+// src/search/fts-tokens.ts reproduces this tokenizer for highlights; test/unit/fts-tokens-d1.test.ts holds them equal.
+export const TOKENIZE = "porter unicode61 remove_diacritics 2";
 
 const encoder = new TextEncoder();
 // Isolate-lifetime: (namespace, version) -> table name (a hash; cheap to recompute, so the cap just clears).
@@ -113,14 +114,19 @@ export function keywordRows(
       );
 }
 
-/** FTS5 MATCH expression for free text, or null when the text has no searchable word. */
-export function toFtsQuery(text: string): string | null {
+/** The words of free text that a keyword search looks for: at most MAX_TERMS, each once. */
+export function ftsQueryWords(text: string): string[] {
   const words = text
     .normalize("NFKC")
     .toLowerCase()
     .match(/[\p{L}\p{N}]+/gu);
-  if (!words) return null;
-  const unique = [...new Set(words)].slice(0, MAX_TERMS);
+  return words ? [...new Set(words)].slice(0, MAX_TERMS) : [];
+}
+
+/** FTS5 MATCH expression for free text, or null when the text has no searchable word. */
+export function toFtsQuery(text: string): string | null {
+  const unique = ftsQueryWords(text);
+  if (unique.length === 0) return null;
   return unique.map((w) => `"${w}"`).join(" OR ");
 }
 

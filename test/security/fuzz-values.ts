@@ -142,6 +142,19 @@ function shapedBody(route: RouteSpec, stored: string): fc.Arbitrary<unknown> {
           rerank: field(fc.boolean()),
           groupBy: field(fc.constantFrom("document", "chunk", "none")),
           includeText: field(fc.boolean()),
+          highlight: field(
+            fc.oneof(
+              fc.boolean(),
+              fc.record(
+                {
+                  snippetLength: field(fc.integer({ min: -5, max: 5000 })),
+                  preTag: field(oddString),
+                  postTag: field(oddString),
+                },
+                { requiredKeys: [] },
+              ),
+            ),
+          ),
           cache: field(fc.constantFrom("default", "bypass")),
         },
         { requiredKeys: ["query"] },

@@ -1,5 +1,6 @@
 // Request and response schemas of API v1. They validate requests and generate /openapi.json.
 import { z } from "@hono/zod-openapi";
+import { SNIPPET_LIMITS, TAG_FORBIDDEN } from "../../src/search/snippet";
 import { DocumentIdSchema, MetadataSchema, NamespaceSchema, TitleSchema } from "../../src/validation";
 
 export const MAX_BATCH_DOCUMENTS = 1000;
@@ -74,6 +75,41 @@ export const FilterSchema = z
     example: { category: "guide", year: { $gte: 2020 } },
   });
 
+const HighlightTag = z
+  .string()
+  .min(1)
+  .max(SNIPPET_LIMITS.maxTagChars)
+  .refine((tag) => !TAG_FORBIDDEN.test(tag), "no control, format or line-separator characters");
+
+export const HighlightSchema = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      snippetLength: z
+        .number()
+        .int()
+        .min(SNIPPET_LIMITS.minLength)
+        .max(SNIPPET_LIMITS.maxLength)
+        .optional()
+        .openapi({
+          description: `Most characters (UTF-16 code units) in a snippet; default ${SNIPPET_LIMITS.defaultLength}.`,
+        }),
+      preTag: HighlightTag.optional().openapi({
+        description: 'Inserted before each match in snippetHtml; default "<mark>".',
+      }),
+      postTag: HighlightTag.optional().openapi({
+        description: 'Inserted after each match in snippetHtml; default "</mark>".',
+      }),
+    }),
+  ])
+  .openapi("Highlight", {
+    description:
+      "Give each result a snippet (the passage with the most distinct query words) and the ranges of the " +
+      "words in it that the keyword index matches (stemmed: a query for run marks running). true, or options; " +
+      "preTag or postTag also asks for snippetHtml, the snippet HTML-escaped with the tags around matches.",
+    example: { snippetLength: 160, preTag: "<em>", postTag: "</em>" },
+  });
+
 export const SearchBody = z
   .strictObject({
     query: z.string().trim().min(1).max(MAX_QUERY_CHARS),
@@ -91,6 +127,7 @@ export const SearchBody = z
       }),
     groupBy: z.enum(["document", "chunk"]).default("document"),
     includeText: z.boolean().default(true),
+    highlight: HighlightSchema.optional(),
     cache: z.enum(["default", "bypass"]).default("default"),
   })
   .openapi("SearchRequest");
@@ -104,6 +141,25 @@ export const SearchResultSchema = z
     text: z.string().optional(),
     headings: z.array(z.string()).optional(),
     metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+    snippet: z
+      .string()
+      .optional()
+      .openapi({ description: "With highlight: the best passage of the chunk's text." }),
+    highlights: z
+      .array(z.object({ start: z.number().int(), end: z.number().int() }))
+      .optional()
+      .openapi({
+        description:
+          "With highlight: the matched words in snippet, as [start, end) offsets in UTF-16 code units " +
+          "(JavaScript string indices), in order and never overlapping.",
+      }),
+    snippetTruncated: z.object({ start: z.boolean(), end: z.boolean() }).optional().openapi({
+      description:
+        "With highlight: whether the chunk's text goes on before / after the snippet (show an ellipsis).",
+    }),
+    snippetHtml: z.string().optional().openapi({
+      description: "With preTag or postTag: the snippet HTML-escaped, the tags around each match.",
+    }),
   })
   .openapi("SearchResult");
 

@@ -5,6 +5,7 @@ import { hasRole } from "../../../src/auth/scopes";
 import { AppError } from "../../../src/errors";
 import { countersBlob } from "../../../src/observe/cost-schema";
 import { answerSearch } from "../../../src/search/answer";
+import { highlightOptions } from "../../../src/search/snippet";
 import { createTimer, serverTiming } from "../../../src/search/timer";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
@@ -74,13 +75,13 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
       timer.mark("auth");
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const { cache, ...body } = c.req.valid("json");
+      const { cache, highlight, ...body } = c.req.valid("json");
       const filter =
         body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
       const answer = await answerSearch(
         deps,
         ns,
-        { ...body, filter },
+        { ...body, filter, highlight: highlightOptions(highlight) },
         { bypassCache: cache === "bypass", timer },
       );
       const stages = timer.timings();
