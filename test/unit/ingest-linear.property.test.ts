@@ -215,6 +215,7 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
           units: 600,
         },
         { work: "markdown", build: run("- item\n"), units: 3000 },
+        { work: "markdown", build: run("# h\n"), units: 3000 },
         { work: "markdown", build: run("&amp;"), units: 6000 },
         { work: "markdown", build: run("&#128512;&#x1F600;"), units: 3000 },
         {

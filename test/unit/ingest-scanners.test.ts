@@ -8,6 +8,7 @@ import { oneLine } from "../../src/ingest/document";
 import { stripEmphasis } from "../../src/ingest/emphasis";
 import { decodeEntities } from "../../src/ingest/entities";
 import { parseMarkdown } from "../../src/ingest/markdown";
+import { parseMarkdownBySplitLines } from "./markdown-split-lines";
 
 /** `count` strings of up to `maxParts` fragments picked at random. */
 function samples(seed: number, fragments: string[], count: number, maxParts: number): string[] {
@@ -174,5 +175,73 @@ describe("scanUnits", () => {
         expect(countTokens(run), JSON.stringify(run)).toBe(sum);
       }
     }
+  });
+});
+
+describe("parseMarkdown line loop", () => {
+  // The parser reads lines by position in the source and slices only what it keeps; it parses as
+  // it did when it split the text into a string per line.
+  const fragments = [
+    "\n",
+    "\n",
+    "\n",
+    "\r\n",
+    "\r",
+    " ",
+    "   ",
+    "\t",
+    "text",
+    "# ",
+    "## h",
+    "###### x #",
+    "#",
+    "- ",
+    "* ",
+    "+ ",
+    "- [ ] ",
+    "- [x]",
+    "- - x",
+    "> ",
+    ">",
+    "|",
+    "| a | b |",
+    "|-|-|",
+    ":--",
+    "---",
+    "===",
+    "***",
+    "___",
+    "```",
+    "~~~",
+    "``` js",
+    "*em*",
+    "[l](u)",
+    "[ref]: http://x",
+    "<!--",
+    "-->",
+    "<script>",
+    "</script>",
+    "<style>x</style>",
+    "\u2028",
+    "\u00a0",
+    "&amp;",
+    "\\",
+    "`c`",
+    "title: T",
+    "...",
+  ];
+  it("parses random documents as the line-splitting parser did", () => {
+    const next = seededRandom(17);
+    for (const text of samples(18, fragments, 3000, 40)) {
+      const body = next() < 0.2 ? `---\n${text}` : text;
+      expect(parseMarkdown(body), JSON.stringify(body)).toEqual(parseMarkdownBySplitLines(body));
+    }
+  });
+
+  it("keeps list items, code lines and comments split over lines as before", () => {
+    const body = "- a\n- [x] b\n  c\n\n```\none\n\ntwo\n```\nx <!-- y\nz --> w\n> q\n| r | s |\n";
+    const doc = parseMarkdown(body);
+    expect(doc).toEqual(parseMarkdownBySplitLines(body));
+    expect(doc.sections[0]?.text).toBe("a\nb\nc\n\none\ntwo\n\nx\nw\nq\nr | s");
   });
 });
