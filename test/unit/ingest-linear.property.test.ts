@@ -234,6 +234,8 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
             JSON.stringify(Array.from({ length: k }, (_, i) => ({ title: `Record ${i}`, text: "x" }))),
           units: 100,
         },
+        { work: "json", build: run("1,", "[", "1]"), units: 20_000 },
+        { work: "json", build: run("-0.5e-7, 1E21,", '{"a":[', "1]}"), units: 5000 },
         { work: "chunker", build: run("A. "), units: 6000 },
         { work: "chunker", build: run("\u0301 "), units: 6000 },
         { work: "tokenizer", build: run("."), units: 30_000 },
