@@ -100,25 +100,36 @@ function numberRun(s: string, start: number): { end: number; run: NumberRun | nu
 }
 
 const ascii = new TextDecoder();
+/**
+ * The bytes canonicalRun writes, decoded a chunk at a time; module-level, so reused for the
+ * isolate's lifetime: a buffer as large as each run, allocated outside the JavaScript heap for
+ * every document, makes the garbage collector work harder on every document parsed after it.
+ */
+const scratch = new Uint8Array(1 << 16);
 
 /**
  * A run of numbers written as String() writes them: as written, blanks dropped and ", " between
- * them. Built as bytes and decoded once: String.replaceAll and replace with a pattern build their
+ * them. Built as bytes and decoded: String.replaceAll and replace with a pattern build their
  * result by concatenation and take most of a second on a run of a megabyte.
  */
 function canonicalRun(s: string, start: number, end: number): NumberRun {
-  const bytes = new Uint8Array(2 * (end - start));
+  const parts: string[] = [];
   let size = 0;
   let count = 1;
   for (let i = start; i < end; i++) {
+    if (size > scratch.length - 2) {
+      parts.push(ascii.decode(scratch.subarray(0, size)));
+      size = 0;
+    }
     const c = s.charCodeAt(i);
     if (c === COMMA) {
-      bytes[size++] = COMMA;
-      bytes[size++] = 0x20;
+      scratch[size++] = COMMA;
+      scratch[size++] = 0x20;
       count++;
-    } else if (!isJsonSpace(c)) bytes[size++] = c;
+    } else if (!isJsonSpace(c)) scratch[size++] = c;
   }
-  return { count, text: ascii.decode(bytes.subarray(0, size)) };
+  parts.push(ascii.decode(scratch.subarray(0, size)));
+  return { count, text: parts.join("") };
 }
 
 /** Where the string whose opening quote is at `start` ends (its closing quote; the length if none). */
