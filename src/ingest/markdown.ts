@@ -77,7 +77,7 @@ function shieldCodeSpans(s: string, codes: string[]): string {
  * Removes every `open`...`close` span (both global regexps); an unclosed one runs to the end of
  * the text and is reported, so a comment can go on over the following lines.
  */
-function removeSpans(s: string, open: RegExp, close: RegExp): { text: string; unclosed: boolean } {
+export function removeSpans(s: string, open: RegExp, close: RegExp): { text: string; unclosed: boolean } {
   let out = "";
   let pos = 0;
   for (;;) {
@@ -173,32 +173,36 @@ export function inlineText(source: string): string {
 }
 
 /**
- * An ATX heading's level and raw text, or null: the captures of /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/,
- * found without a match array and two capture strings for each of a flood of heading lines.
+ * The ATX heading on the line s[start, end): its level and raw text, or null: the captures of
+ * /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/, found without a match array and two capture strings for each
+ * of a flood of heading lines.
  */
-function atxHeading(line: string): { level: number; text: string } | null {
-  let i = 0;
-  while (i < 3 && line.charCodeAt(i) === 0x20) i++;
+function atxHeading(s: string, start: number, end: number): { level: number; text: string } | null {
+  let i = start;
+  while (i < start + 3 && i < end && s.charCodeAt(i) === 0x20) i++;
   const hashes = i;
-  while (i < line.length && line.charCodeAt(i) === HASH) i++;
+  while (i < end && s.charCodeAt(i) === HASH) i++;
   const level = i - hashes;
   if (level < 1 || level > 6) return null;
-  if (i === line.length) return { level, text: "" };
+  if (i === end) return { level, text: "" };
   const blanks = i;
-  while (i < line.length && (line.charCodeAt(i) === 0x20 || line.charCodeAt(i) === 0x09)) i++;
+  while (i < end && (s.charCodeAt(i) === 0x20 || s.charCodeAt(i) === 0x09)) i++;
   if (i === blanks) return null;
   // The pattern's "." stops at line terminators, so a line holding one is no heading.
-  for (let j = i; j < line.length; j++) {
-    const c = line.charCodeAt(j);
+  for (let j = i; j < end; j++) {
+    const c = s.charCodeAt(j);
     if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) return null;
   }
-  return { level, text: line.slice(i) };
+  return { level, text: s.slice(i, end) };
 }
 
-/** Whether every character of the line is one of `allowed` (code units): a cheap test before a rule's pattern. */
-function onlyCharsOf(line: string, allowed: Uint8Array): boolean {
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
+/**
+ * Whether every character of the line s[start, end) is one of `allowed` (code units): a cheap test
+ * before a rule's pattern.
+ */
+function onlyCharsOf(s: string, start: number, end: number, allowed: Uint8Array): boolean {
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
     if (c >= 128 || allowed[c] !== 1) return false;
   }
   return true;
@@ -215,7 +219,7 @@ const RULE_CHARS = asciiSet(" \t-*_=");
 const TABLE_RULE_CHARS = asciiSet(" \t|:-");
 
 /** An ATX heading's text without the optional closing run of #. */
-function atxText(raw: string): string {
+export function atxText(raw: string): string {
   const text = raw.trimEnd();
   let end = text.length;
   while (end > 0 && text.charCodeAt(end - 1) === HASH) end--;
@@ -223,15 +227,21 @@ function atxText(raw: string): string {
   return end < text.length && isBlank(text.charCodeAt(end - 1)) ? text.slice(0, end) : text;
 }
 
-/** Where the first character other than a space or tab is (the line's length if none). */
-function firstNonBlank(line: string): number {
-  let i = 0;
-  while (i < line.length && (line.charCodeAt(i) === 0x20 || line.charCodeAt(i) === 0x09)) i++;
+/** Where in the line s[start, end) the first character other than a space or tab is (end if none). */
+function firstNonBlank(s: string, start = 0, end = s.length): number {
+  let i = start;
+  while (i < end && (s.charCodeAt(i) === 0x20 || s.charCodeAt(i) === 0x09)) i++;
   return i;
 }
 
+/** Whether the line s[start, end) is empty once trimmed, as `line.trim() === ""`. */
+function isBlankLine(s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (!isTrimmed(s.charCodeAt(i))) return false;
+  return true;
+}
+
 /** A table row's cells, each trimmed, joined by " | ": split at each pipe no backslash escapes. */
-function tableCells(row: string): string {
+export function tableCells(row: string): string {
   // Joined from pieces, a run of empty cells being one repeated separator: a row of thousands of
   // empty cells costs neither a piece per cell nor a copy a code unit at a time.
   const out: string[] = [];
@@ -266,22 +276,23 @@ function isBlank(c: number): boolean {
 
 /**
  * Where a list item's text starts after its bullet and optional task box, as
- * /^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/ would match (0 when it does not), given a line whose
- * first non-blank character is a bullet.
+ * /^[ \t]*[-*+][ \t]+(?:\[[ xX]\][ \t]+)?/ would match on the line s[start, end) (start when it
+ * does not), given a line whose first non-blank character is a bullet.
  */
-function afterBullet(s: string): number {
-  const text = firstNonBlank(s) + 1;
+function afterBullet(s: string, start = 0, end = s.length): number {
+  const text = firstNonBlank(s, start, end) + 1;
   let i = text;
-  while (isBlank(s.charCodeAt(i))) i++;
-  if (i === text) return 0;
+  while (i < end && isBlank(s.charCodeAt(i))) i++;
+  if (i === text) return start;
   const box = s.charCodeAt(i + 1);
   if (
+    i + 2 < end &&
     s.charCodeAt(i) === OPEN_BRACKET &&
     (box === 0x20 || box === 0x78 || box === 0x58) &&
-    s[i + 2] === "]"
+    s.charCodeAt(i + 2) === 0x5d
   ) {
     let j = i + 3;
-    while (isBlank(s.charCodeAt(j))) j++;
+    while (j < end && isBlank(s.charCodeAt(j))) j++;
     if (j > i + 3) return j;
   }
   return i;
@@ -303,23 +314,97 @@ function contentLine(line: string): string {
   return s;
 }
 
-function frontMatter(lines: string[]): { title: string | undefined; bodyStart: number } {
-  if (lines[0]?.trim() !== "---") return { title: undefined, bodyStart: 0 };
-  for (let i = 1; i < Math.min(lines.length, 200); i++) {
-    const line = lines[i]?.trim();
-    if (line === "---" || line === "...") {
+/**
+ * Adds the line s[start, end) to the paragraph without its block markers, as contentLine would:
+ * a list item's text is kept as a range of `s`, not a string of its own.
+ */
+function addContentLine(paragraph: LineText, s: string, start: number, end: number): void {
+  let from = start;
+  let lead = s.charCodeAt(firstNonBlank(s, from, end));
+  if (lead === GREATER_THAN) {
+    paragraph.addString(contentLine(s.slice(start, end)));
+    return;
+  }
+  if (lead === HYPHEN || lead === ASTERISK || lead === PLUS) {
+    from = afterBullet(s, from, end);
+    lead = s.charCodeAt(firstNonBlank(s, from, end));
+  }
+  if (lead === PIPE) paragraph.addString(contentLine(s.slice(from, end)));
+  else paragraph.add(s, from, end);
+}
+
+/** Where the line starting at `start` ends: its "\n" or the end of the text. */
+function lineEnd(source: string, start: number): number {
+  const end = source.indexOf("\n", start);
+  return end < 0 ? source.length : end;
+}
+
+function frontMatter(source: string): { title: string | undefined; bodyStart: number } {
+  let end = lineEnd(source, 0);
+  if (source.slice(0, end).trim() !== "---") return { title: undefined, bodyStart: 0 };
+  const entries: string[] = [];
+  for (let i = 1, start = end + 1; i < 200 && start <= source.length; i++, start = end + 1) {
+    end = lineEnd(source, start);
+    const line = source.slice(start, end);
+    if (line.trim() === "---" || line.trim() === "...") {
       let title: string | undefined;
-      for (const entry of lines.slice(1, i)) {
+      for (const entry of entries) {
         if (!entry.startsWith("title:")) continue;
         const value = entry.slice("title:".length).trim();
         const quoted =
           value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0]);
         title = oneLine(quoted ? value.slice(1, -1) : value);
       }
-      return { title: title || undefined, bodyStart: i + 1 };
+      return { title: title || undefined, bodyStart: end + 1 };
     }
+    entries.push(line);
   }
   return { title: undefined, bodyStart: 0 };
+}
+
+/**
+ * The lines of a paragraph or code block joined by "\n", built without a string per line: one
+ * slice of the source while they are whole consecutive lines of it, else copied code unit by code
+ * unit (a flood of list items would otherwise cost a string each and a join of them all).
+ */
+class LineText {
+  lines = 0;
+  private source = "";
+  private from = 0;
+  private to = 0;
+  private units: CodeUnits | null = null;
+
+  /** Adds s[start, end) as the next line. */
+  add(s: string, start: number, end: number): void {
+    if (this.lines === 0) {
+      this.source = s;
+      this.from = start;
+      this.to = end;
+    } else if (
+      this.units === null &&
+      start === this.to + 1 &&
+      s.charCodeAt(this.to) === 0x0a &&
+      s === this.source
+    ) {
+      this.to = end;
+    } else {
+      if (this.units === null) {
+        this.units = new CodeUnits(2 * (this.to - this.from) + (end - start));
+        this.units.pushSlice(this.source, this.from, this.to);
+      }
+      this.units.push(0x0a);
+      this.units.pushSlice(s, start, end);
+    }
+    this.lines++;
+  }
+
+  addString(line: string): void {
+    this.add(line, 0, line.length);
+  }
+
+  text(): string {
+    return this.units === null ? this.source.slice(this.from, this.to) : this.units.toString();
+  }
 }
 
 /**
@@ -327,22 +412,28 @@ function frontMatter(lines: string[]): { title: string | undefined; bodyStart: n
  * names one; headings build the path; fenced code keeps its text.
  */
 export function parseMarkdown(body: string): ParsedDocument {
-  const lines = body.replace(/\r\n?/g, "\n").split("\n");
-  const front = frontMatter(lines);
+  const source = body.replace(/\r\n?/g, "\n");
+  const front = frontMatter(source);
   const state: BlockState = {
     title: front.title,
     builder: new SectionBuilder(),
-    paragraph: [],
+    paragraph: new LineText(),
     fence: null,
-    code: [],
+    code: new LineText(),
     rawBlockEnd: null,
     inComment: false,
+    nextComment: -2,
   };
-  for (let i = front.bodyStart; i < lines.length; i++) {
-    const line = outsideOpenBlocks(state, lines[i] ?? "");
-    if (line !== null) blockLine(state, line);
+  // Line by line over the source, by position: a line becomes a string only where it is kept or
+  // a block pattern must run on it.
+  for (let start = front.bodyStart; start <= source.length; ) {
+    const end = lineEnd(source, start);
+    const line = outsideOpenBlocks(state, source, start, end);
+    if (line === true) blockLine(state, source, start, end);
+    else if (line !== null) blockLine(state, line, 0, line.length);
+    start = end + 1;
   }
-  if (state.fence !== null) state.builder.paragraph(state.code.join("\n"));
+  if (state.fence !== null) state.builder.paragraph(state.code.text());
   flushParagraph(state);
   const sections = state.builder.finish();
   return state.title === undefined ? { sections } : { title: state.title, sections };
@@ -353,19 +444,24 @@ interface BlockState {
   title: string | undefined;
   builder: SectionBuilder;
   /** The lines of the paragraph being read. */
-  paragraph: string[];
+  paragraph: LineText;
   /** The open code fence's marker, and its lines so far. */
   fence: string | null;
-  code: string[];
+  code: LineText;
   /** The end tag of an open script, style or textarea block. */
   rawBlockEnd: RegExp | null;
   inComment: boolean;
+  /**
+   * Where the next "<!--" of the source is, from the last line searched on (-1: none is left,
+   * -2: not searched yet): each line looks it up without searching the rest of the source again.
+   */
+  nextComment: number;
 }
 
 function flushParagraph(state: BlockState): void {
-  if (state.paragraph.length === 0) return;
-  state.builder.paragraph(inlineText(state.paragraph.join("\n")));
-  state.paragraph = [];
+  if (state.paragraph.lines === 0) return;
+  state.builder.paragraph(inlineText(state.paragraph.text()));
+  state.paragraph = new LineText();
 }
 
 function addHeading(state: BlockState, level: number, text: string): void {
@@ -377,31 +473,37 @@ function addHeading(state: BlockState, level: number, text: string): void {
 }
 
 /**
- * What is left of the line outside an open code fence, raw block or comment (null: nothing), the
- * state updated for those it closes or opens.
+ * What is left of the line source[start, end) outside an open code fence, raw block or comment:
+ * the whole line (true), what a comment left of it, or nothing (null); the state updated for the
+ * blocks it closes or opens.
  */
-function outsideOpenBlocks(state: BlockState, raw: string): string | null {
-  let line = raw;
+function outsideOpenBlocks(
+  state: BlockState,
+  source: string,
+  start: number,
+  end: number,
+): true | string | null {
   if (state.fence !== null) {
-    const close = FENCE_RE.exec(line);
-    if (close?.[1]?.startsWith(state.fence) && line.trim() === close[1]) {
-      state.builder.paragraph(state.code.join("\n"));
-      state.code = [];
-      state.fence = null;
-    } else {
-      state.code.push(line);
-    }
+    codeLine(state, source, start, end);
     return null;
   }
   if (state.rawBlockEnd !== null) {
-    if (state.rawBlockEnd.test(line)) state.rawBlockEnd = null;
+    if (state.rawBlockEnd.test(source.slice(start, end))) state.rawBlockEnd = null;
     return null;
   }
+  let line: string | undefined;
   if (state.inComment) {
-    const end = line.indexOf("-->");
-    if (end < 0) return null;
+    line = source.slice(start, end);
+    const close = line.indexOf("-->");
+    if (close < 0) return null;
     state.inComment = false;
-    line = line.slice(end + 3);
+    line = line.slice(close + 3);
+  } else {
+    if (state.nextComment !== -1 && state.nextComment < start) {
+      state.nextComment = source.indexOf("<!--", start);
+    }
+    if (state.nextComment === -1 || state.nextComment >= end) return true;
+    line = source.slice(start, end);
   }
   // A comment left open at the end of the line hides the lines after it.
   if (line.includes("<!--")) {
@@ -412,21 +514,44 @@ function outsideOpenBlocks(state: BlockState, raw: string): string | null {
   return line;
 }
 
-/** A line outside fences, raw blocks and comments: a block of its own, or a line of the paragraph. */
-function blockLine(state: BlockState, line: string): void {
-  if (line.trim() === "") {
+/** A line inside an open code fence: the fence's closing line, or a line of its code. */
+function codeLine(state: BlockState, source: string, start: number, end: number): void {
+  // FENCE_RE can only match a line whose fourth character at the latest is a backtick or tilde.
+  let i = start;
+  while (i < start + 3 && i < end && source.charCodeAt(i) === 0x20) i++;
+  const c = source.charCodeAt(i);
+  if (c === BACKTICK || c === TILDE) {
+    const line = source.slice(start, end);
+    const close = FENCE_RE.exec(line);
+    if (close?.[1] && state.fence !== null && close[1].startsWith(state.fence) && line.trim() === close[1]) {
+      state.builder.paragraph(state.code.text());
+      state.code = new LineText();
+      state.fence = null;
+      return;
+    }
+  }
+  state.code.add(source, start, end);
+}
+
+/**
+ * The line s[start, end), outside fences, raw blocks and comments: a block of its own, or a line
+ * of the paragraph.
+ */
+function blockLine(state: BlockState, s: string, start: number, end: number): void {
+  if (isBlankLine(s, start, end)) {
     flushParagraph(state);
     return;
   }
   // Each block pattern runs only on a line whose first non-blank character can start it: a
-  // flood of short lines would otherwise pay for every pattern on every line.
-  const lead = line.charCodeAt(firstNonBlank(line));
-  const fenceOpen = lead === BACKTICK || lead === TILDE ? FENCE_RE.exec(line) : null;
+  // flood of short lines would otherwise pay for every pattern (and a string) on every line.
+  const lead = s.charCodeAt(firstNonBlank(s, start, end));
+  const fenceOpen = lead === BACKTICK || lead === TILDE ? FENCE_RE.exec(s.slice(start, end)) : null;
   if (fenceOpen?.[1]) {
     flushParagraph(state);
     state.fence = fenceOpen[1];
     return;
   }
+  const line = lead === LESS_THAN ? s.slice(start, end) : "";
   const raw = lead === LESS_THAN ? RAW_BLOCK_RE.exec(line) : null;
   if (raw?.[1]) {
     flushParagraph(state);
@@ -434,37 +559,43 @@ function blockLine(state: BlockState, line: string): void {
     if (!endTag.test(line)) state.rawBlockEnd = endTag;
     return;
   }
-  const atx = lead === HASH ? atxHeading(line) : null;
+  const atx = lead === HASH ? atxHeading(s, start, end) : null;
   if (atx) {
     flushParagraph(state);
     addHeading(state, atx.level, atxText(atx.text));
     return;
   }
+  if (ruleLine(state, s, start, end, lead)) return;
+  addContentLine(state.paragraph, s, start, end);
+}
+
+/**
+ * Handles the line if it is a setext underline, thematic break, link reference definition or
+ * table delimiter row; false if it is none of them.
+ */
+function ruleLine(state: BlockState, s: string, start: number, end: number, lead: number): boolean {
   // Setext underlines, thematic breaks and table rules hold nothing but their own characters:
   // a list item or a line of text is ruled out without running their patterns.
-  const rule = onlyCharsOf(line, RULE_CHARS);
-  const setext = rule && (lead === EQUALS || lead === HYPHEN) ? SETEXT_RE.exec(line) : null;
-  if (setext?.[1] && state.paragraph.length > 0) {
-    const text = state.paragraph.join("\n");
-    state.paragraph = [];
+  const rule = onlyCharsOf(s, start, end, RULE_CHARS);
+  const setext = rule && (lead === EQUALS || lead === HYPHEN) ? SETEXT_RE.exec(s.slice(start, end)) : null;
+  if (setext?.[1] && state.paragraph.lines > 0) {
+    const text = state.paragraph.text();
+    state.paragraph = new LineText();
     addHeading(state, setext[1].startsWith("=") ? 1 : 2, text);
-    return;
+    return true;
   }
   if (
     rule &&
     (lead === HYPHEN || lead === ASTERISK || lead === UNDERSCORE || lead === EQUALS) &&
-    (THEMATIC_RE.test(line) || SETEXT_RE.test(line))
+    (THEMATIC_RE.test(s.slice(start, end)) || SETEXT_RE.test(s.slice(start, end)))
   ) {
     flushParagraph(state);
-    return;
+    return true;
   }
-  if (lead === OPEN_BRACKET && REFERENCE_DEF_RE.test(line)) return;
-  if (
+  if (lead === OPEN_BRACKET && REFERENCE_DEF_RE.test(s.slice(start, end))) return true;
+  return (
     (lead === PIPE || lead === COLON || lead === HYPHEN) &&
-    onlyCharsOf(line, TABLE_RULE_CHARS) &&
-    TABLE_RULE_RE.test(line)
-  ) {
-    return;
-  }
-  state.paragraph.push(contentLine(line));
+    onlyCharsOf(s, start, end, TABLE_RULE_CHARS) &&
+    TABLE_RULE_RE.test(s.slice(start, end))
+  );
 }

@@ -4,6 +4,7 @@ import { AppError, errorMessage } from "../errors";
 import { MAX_TITLE_CHARS } from "../validation";
 import { oneLine, type ParsedDocument, type ParsedSection, plainParagraphs } from "./document";
 import { parseHtml } from "./html";
+import { type NumberRun, runOf, type ShieldedJson, shieldNumberRuns } from "./json-runs";
 import { jsonDepth, limitExceeded, type ParseLimits, UNLIMITED, utf8Bytes } from "./limits";
 import { parseMarkdown } from "./markdown";
 
@@ -136,11 +137,29 @@ function recordTitle(record: JsonRecord): string | undefined {
   return title === undefined ? undefined : oneLine(title);
 }
 
+/**
+ * The JSON value, its long runs of numbers in arrays standing as markers for `runs` (see
+ * json-runs.ts); text that is not JSON fails as JSON.parse fails on it.
+ */
+function readJsonRuns(body: string, shielded: ShieldedJson): { value: unknown; runs: NumberRun[] } {
+  if (shielded.runs.length > 0) {
+    try {
+      return { value: JSON.parse(shielded.text), runs: shielded.runs };
+    } catch {
+      // The error to report is the one at its position in the original text, below.
+    }
+  }
+  return { value: readJson(body), runs: [] };
+}
+
 function parseJson(body: string, limits: ParseLimits): ParsedDocument {
-  if (jsonDepth(body, limits.maxJsonDepth) > limits.maxJsonDepth) {
+  // One pass finds the depth, as jsonDepth would, and the runs of numbers to cut out.
+  const shielded = shieldNumberRuns(body, limits.maxJsonDepth);
+  if (shielded.depth > limits.maxJsonDepth) {
     throw limitExceeded("MAX_JSON_DEPTH", limits.maxJsonDepth, "JSON nesting depth");
   }
-  const value = readJson(body);
+  const { value, runs } = readJsonRuns(body, shielded);
+  const flat = { ...limits, runs };
   if (typeof value === "string") return plainDocument(value);
   if (isRecord(value)) {
     const title = recordTitle(value);
@@ -148,7 +167,7 @@ function parseJson(body: string, limits: ParseLimits): ParsedDocument {
     if (text !== undefined) return withTitle(title, [{ headings: [], text }]);
     const rest =
       title === undefined ? value : Object.fromEntries(Object.entries(value).filter(([k]) => k !== "title"));
-    return withTitle(title, [{ headings: [], text: flatten(rest, limits) }]);
+    return withTitle(title, [{ headings: [], text: flatten(rest, flat) }]);
   }
   // An array of documents: each one becomes a section under its own title.
   if (
@@ -162,15 +181,27 @@ function parseJson(body: string, limits: ParseLimits): ParsedDocument {
     });
     return { sections };
   }
-  return { sections: [{ headings: [], text: flatten(value, limits) }] };
+  return { sections: [{ headings: [], text: flatten(value, flat) }] };
 }
 
 function withTitle(title: string | undefined, sections: ParsedSection[]): ParsedDocument {
   return title === undefined ? { sections } : { title, sections };
 }
 
-/** An array or object being flattened: its members in order, the next one, its key path's bytes. */
-type Frame = { value: unknown[] | JsonRecord; keys: string[] | undefined; next: number; pathBytes: number };
+/**
+ * An array or object being flattened: its members in order, the next one, its key path's bytes;
+ * for an array, how many more elements than it holds the number runs before `next` stand for.
+ */
+type Frame = {
+  value: unknown[] | JsonRecord;
+  keys: string[] | undefined;
+  next: number;
+  pathBytes: number;
+  extra: number;
+};
+
+/** The bounds flatten keeps to, and the number runs the parsed value's markers stand for. */
+type FlattenLimits = ParseLimits & { runs: NumberRun[] };
 
 const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : String(n).length);
 
@@ -183,7 +214,7 @@ const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 :
  * Iterative, so hostile nesting depth cannot overflow the stack; the key path ("a.b[3].c") and the
  * text are bounded by `limits`, and the work stops as soon as one is passed.
  */
-function flatten(root: unknown, limits: ParseLimits): string {
+function flatten(root: unknown, limits: FlattenLimits): string {
   const single = scalarText(root);
   if (single !== undefined) return single;
   if (!Array.isArray(root) && !isRecord(root)) return "";
@@ -216,19 +247,26 @@ function scalarText(v: unknown): string | undefined {
       : undefined;
 }
 
-function checkKeyPath(pathBytes: number, limits: ParseLimits): void {
+function checkKeyPath(pathBytes: number, limits: FlattenLimits): void {
   if (pathBytes > limits.maxJsonKeyPathBytes) {
     throw limitExceeded("MAX_JSON_KEY_PATH_BYTES", limits.maxJsonKeyPathBytes, "JSON key path");
   }
 }
 
-function jsonFrame(value: unknown[] | JsonRecord, pathBytes: number, limits: ParseLimits): Frame {
+function jsonFrame(value: unknown[] | JsonRecord, pathBytes: number, limits: FlattenLimits): Frame {
   if (Array.isArray(value)) {
     // The longest key path in an array is its last element's.
-    if (value.length > 0) checkKeyPath(pathBytes + digits(value.length - 1) + 2, limits);
-    return { value, keys: undefined, next: 0, pathBytes };
+    if (value.length > 0) checkKeyPath(pathBytes + digits(elementCount(value, limits) - 1) + 2, limits);
+    return { value, keys: undefined, next: 0, pathBytes, extra: 0 };
   }
-  return { value, keys: Object.keys(value), next: 0, pathBytes };
+  return { value, keys: Object.keys(value), next: 0, pathBytes, extra: 0 };
+}
+
+/** How many elements the array had in the document, counting each number run's. */
+function elementCount(items: unknown[], limits: FlattenLimits): number {
+  let count = items.length;
+  if (limits.runs.length > 0) for (const item of items) count += (runOf(item, limits.runs)?.count ?? 1) - 1;
+  return count;
 }
 
 /** The text flatten builds: paragraphs of lines, counted against the parsed-text limit as they come. */
@@ -273,7 +311,7 @@ function flattenElements(
   items: unknown[],
   atTop: boolean,
   out: FlatText,
-  limits: ParseLimits,
+  limits: FlattenLimits,
 ): Frame | undefined {
   const size = items.length;
   // A run of values becomes one line, ", " between them. Found first, then joined at once: a
@@ -282,19 +320,29 @@ function flattenElements(
   const start = top.next;
   let i = start;
   let strings = false;
+  let numberRuns = false;
   for (; i < size; i++) {
-    const t = typeof items[i];
-    if (t === "string") strings = true;
-    else if (t !== "number" && t !== "boolean") break;
+    const v = items[i];
+    const t = typeof v;
+    if (t === "string") {
+      const numbers = runOf(v, limits.runs);
+      if (numbers === undefined) strings = true;
+      else {
+        numberRuns = true;
+        top.extra += numbers.count - 1;
+      }
+    } else if (t !== "number" && t !== "boolean") break;
   }
   if (i > start) {
     const run = start === 0 && i === size ? items : items.slice(start, i);
-    const text = strings
-      ? run
-          .map((v) => (typeof v === "string" ? oneLine(v) : String(v)))
-          .filter((v) => v.length > 0)
-          .join(", ")
-      : run.join(", ");
+    // A number run's text is ASCII, as its numbers' would be.
+    const text =
+      strings || numberRuns
+        ? run
+            .map((v) => (typeof v === "string" ? (runOf(v, limits.runs)?.text ?? oneLine(v)) : String(v)))
+            .filter((v) => v.length > 0)
+            .join(", ")
+        : run.join(", ");
     if (atTop) out.endParagraph();
     if (text.length > 0) out.line(text, !strings);
   }
@@ -302,7 +350,7 @@ function flattenElements(
   const element = items[i];
   if ((Array.isArray(element) && element.length > 0) || isRecord(element)) {
     if (atTop) out.endParagraph();
-    return jsonFrame(element, top.pathBytes + digits(i) + 2, limits);
+    return jsonFrame(element, top.pathBytes + digits(i + top.extra) + 2, limits);
   }
   return undefined;
 }
@@ -316,7 +364,7 @@ function flattenMember(
   keys: string[],
   atTop: boolean,
   out: FlatText,
-  limits: ParseLimits,
+  limits: FlattenLimits,
 ): Frame | undefined {
   const i = top.next++;
   const key = keys[i] as string;

@@ -215,6 +215,7 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
           units: 600,
         },
         { work: "markdown", build: run("- item\n"), units: 3000 },
+        { work: "markdown", build: run("# h\n"), units: 3000 },
         { work: "markdown", build: run("&amp;"), units: 6000 },
         { work: "markdown", build: run("&#128512;&#x1F600;"), units: 3000 },
         {
@@ -233,6 +234,8 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
             JSON.stringify(Array.from({ length: k }, (_, i) => ({ title: `Record ${i}`, text: "x" }))),
           units: 100,
         },
+        { work: "json", build: run("1,", "[", "1]"), units: 20_000 },
+        { work: "json", build: run("-0.5e-7, 1E21,", '{"a":[', "1]}"), units: 5000 },
         { work: "chunker", build: run("A. "), units: 6000 },
         { work: "chunker", build: run("\u0301 "), units: 6000 },
         { work: "tokenizer", build: run("."), units: 30_000 },

@@ -4,10 +4,13 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../scripts/lib/random.ts";
 import { countTokens, scanUnits, tokenizeWords } from "../../src/embed/tokenizer";
+import { AppError } from "../../src/errors";
 import { oneLine } from "../../src/ingest/document";
 import { stripEmphasis } from "../../src/ingest/emphasis";
 import { decodeEntities } from "../../src/ingest/entities";
 import { parseMarkdown } from "../../src/ingest/markdown";
+import { parseDocument } from "../../src/ingest/parse";
+import { parseMarkdownBySplitLines } from "./markdown-split-lines";
 
 /** `count` strings of up to `maxParts` fragments picked at random. */
 function samples(seed: number, fragments: string[], count: number, maxParts: number): string[] {
@@ -173,6 +176,144 @@ describe("scanUnits", () => {
         const run = text.slice(units.start[i], units.end[j]);
         expect(countTokens(run), JSON.stringify(run)).toBe(sum);
       }
+    }
+  });
+});
+
+describe("parseMarkdown line loop", () => {
+  // The parser reads lines by position in the source and slices only what it keeps; it parses as
+  // it did when it split the text into a string per line.
+  const fragments = [
+    "\n",
+    "\n",
+    "\n",
+    "\r\n",
+    "\r",
+    " ",
+    "   ",
+    "\t",
+    "text",
+    "# ",
+    "## h",
+    "###### x #",
+    "#",
+    "- ",
+    "* ",
+    "+ ",
+    "- [ ] ",
+    "- [x]",
+    "- - x",
+    "> ",
+    ">",
+    "|",
+    "| a | b |",
+    "|-|-|",
+    ":--",
+    "---",
+    "===",
+    "***",
+    "___",
+    "```",
+    "~~~",
+    "``` js",
+    "*em*",
+    "[l](u)",
+    "[ref]: http://x",
+    "<!--",
+    "-->",
+    "<script>",
+    "</script>",
+    "<style>x</style>",
+    "\u2028",
+    "\u00a0",
+    "&amp;",
+    "\\",
+    "`c`",
+    "title: T",
+    "...",
+  ];
+  it("parses random documents as the line-splitting parser did", () => {
+    const next = seededRandom(17);
+    for (const text of samples(18, fragments, 3000, 40)) {
+      const body = next() < 0.2 ? `---\n${text}` : text;
+      expect(parseMarkdown(body), JSON.stringify(body)).toEqual(parseMarkdownBySplitLines(body));
+    }
+  });
+
+  it("keeps list items, code lines and comments split over lines as before", () => {
+    const body = "- a\n- [x] b\n  c\n\n```\none\n\ntwo\n```\nx <!-- y\nz --> w\n> q\n| r | s |\n";
+    const doc = parseMarkdown(body);
+    expect(doc).toEqual(parseMarkdownBySplitLines(body));
+    expect(doc.sections[0]?.text).toBe("a\nb\nc\n\none\ntwo\n\nx\nw\nq\nr | s");
+  });
+});
+
+describe("JSON number runs", () => {
+  // Long runs of numbers in arrays are cut out of the text before JSON.parse, their text made from
+  // the JSON directly. A document holding a "\u0000" escape is never cut: the same document under
+  // such a title goes through JSON.parse alone, and its sections must come out the same.
+  const numbers = [
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "0.1",
+    "1E-7",
+    "1e21",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "2.50",
+    "2E+3",
+    "123456789012345",
+    "1234567890123456",
+    "9007199254740993",
+    "12345678901234567890123",
+    "5e-324",
+  ];
+  const blanks = ["", "", "", " ", "\n", "\r\n\t"];
+  const LIMITS = { maxParsedTextBytes: 1 << 20, maxJsonDepth: 16, maxJsonKeyPathBytes: 1 << 10 };
+  const TIGHT = { maxParsedTextBytes: 2000, maxJsonDepth: 4, maxJsonKeyPathBytes: 6 };
+
+  /** A random JSON value: arrays holding runs of up to 80 numbers, strings, objects and nesting. */
+  function value(next: () => number, depth: number): string {
+    const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)] as T;
+    const r = next();
+    if (depth > 4 || r < 0.15) return pick([...numbers, '"a"', '" b "', "true", "null", "[]", "{}"]);
+    if (r < 0.6) {
+      const parts: string[] = [];
+      for (let k = Math.floor(next() * 4); k >= 0; k--) {
+        if (next() < 0.5) parts.push(value(next, depth + 1));
+        else {
+          const run = Array.from({ length: Math.floor(next() * 80) + 1 }, () => pick(numbers));
+          parts.push(run.map((n) => pick(blanks) + n + pick(blanks)).join(","));
+        }
+      }
+      return `[${parts.join(",")}]`;
+    }
+    const members = Array.from(
+      { length: Math.floor(next() * 4) },
+      () => `${JSON.stringify(pick(["k", "1", "", "text", "a b"]))}:${value(next, depth + 1)}`,
+    );
+    return `{${members.join(",")}}`;
+  }
+
+  const outcome = async (body: string, limits: typeof LIMITS) =>
+    parseDocument(body, "application/json", limits).then(
+      (doc) => doc.sections,
+      (err: unknown) => (err instanceof AppError ? err.message : err),
+    );
+
+  it("flattens documents with number runs as JSON.parse alone does", async () => {
+    const next = seededRandom(19);
+    for (let k = 0; k < 400; k++) {
+      let data = value(next, 0);
+      // Now and then not JSON: the error names the same position either way.
+      if (next() < 0.1) data = data.slice(0, Math.floor(next() * data.length));
+      const limits = next() < 0.3 ? TIGHT : LIMITS;
+      const cut = await outcome(`{"title":"xxxxxx","data":${data}}`, limits);
+      const whole = await outcome(`{"title":"\\u0000","data":${data}}`, limits);
+      expect(cut, data).toEqual(whole);
     }
   });
 });

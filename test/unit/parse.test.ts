@@ -1,6 +1,7 @@
 // What users get back as searchable text from each supported format, and what is refused.
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors";
+import type { ParseLimits } from "../../src/ingest/limits";
 import { normalizeContentType, type ParsedDocument, parseDocument } from "../../src/ingest/parse";
 import { contentTypeFromName } from "../../src/ingest/upload-metadata";
 
@@ -8,8 +9,8 @@ function allText(doc: ParsedDocument): string {
   return [doc.title ?? "", ...doc.sections.flatMap((s) => [...s.headings, s.text])].join("\n");
 }
 
-async function parseError(body: string, contentType: string): Promise<AppError> {
-  const err = await parseDocument(body, contentType).then(
+async function parseError(body: string, contentType: string, limits?: ParseLimits): Promise<AppError> {
+  const err = await parseDocument(body, contentType, limits).then(
     () => null,
     (e: unknown) => e,
   );
@@ -319,6 +320,19 @@ describe("application/json", () => {
     expect(text.startsWith("level:\nlevel:\n")).toBe(true);
     expect(text.endsWith("1, 1, 1")).toBe(true);
     expect(text.length).toBeLessThanOrEqual(2 * body.length);
+  });
+
+  it("writes a long run of numbers as String() writes each, and counts each toward key paths", async () => {
+    const numbers = ["-0", "1e21", "1E-7", "0.1", "1e400", "123456789012345678", "-5", "0", "2.50"];
+    const run = Array.from({ length: 40 }, (_, i) => numbers[i % numbers.length]);
+    const doc = await parseDocument(`{"a": [${run.join(" ,\n ")}, "x", true]}`, "application/json");
+    expect(doc.sections[0]?.text).toBe(
+      `a:\n${[...run.map((n) => String(Number(n))), "x", "true"].join(", ")}`,
+    );
+    // The array has 100 elements: its last key path, "[99]", is 4 bytes.
+    const limits = { maxParsedTextBytes: 1 << 20, maxJsonDepth: 64, maxJsonKeyPathBytes: 3 };
+    const err = await parseError(`[${"1,".repeat(99)}"a"]`, "application/json", limits);
+    expect(err.message).toBe("JSON key path exceeds MAX_JSON_KEY_PATH_BYTES (3)");
   });
 
   it("rejects invalid JSON permanently", async () => {
