@@ -89,6 +89,12 @@ export function deferredBody(body: unknown, deferrals: number): unknown {
 export interface FairnessPlan {
   /** Per item (same order): whether to defer it. */
   defer: boolean[];
+  /**
+   * Per item (same order): whether to process it only once the rest of the batch is done. The
+   * admitted documents of the namespace with the most recent cost wait for every other
+   * namespace's, so a waiting tenant's small documents are not held behind its large ones.
+   */
+  last: boolean[];
   /** The cost each namespace may have used in the recent windows before it is deferred. */
   share: number;
   /** Cost admitted for processing, per namespace. */
@@ -101,8 +107,9 @@ export interface FairnessPlan {
  * one namespace in all, the batch is processed whole: nobody else waits. Otherwise each
  * namespace's share is the mean recent cost of the batch's and the waiting namespaces (at least
  * FAIR_SHARE_FLOOR), and items are taken in order (the consumer's smallest-first order): one that
- * would take its namespace past its share is deferred, unless its namespace has used nothing yet
- * (every namespace progresses) or it is not deferrable.
+ * would take its namespace past its share, and past every other namespace's cost, is deferred,
+ * unless its namespace has used nothing yet (every namespace progresses) or it is not deferrable.
+ * A namespace that has used less than another contender is never deferred.
  */
 export function planFairness(
   items: readonly FairnessItem[],
@@ -115,17 +122,49 @@ export function planFairness(
   for (const ns of namespaces) total += used.get(ns) ?? 0;
   const share = Math.max(floor, total / Math.max(1, namespaces.size));
   const spent = new Map<string, number>();
+  for (const ns of namespaces) spent.set(ns, used.get(ns) ?? 0);
   const admitted = new Map<string, { cost: number; documents: number }>();
   const defer = items.map((item) => {
     if (item.namespace === null) return false;
-    const before = spent.get(item.namespace) ?? used.get(item.namespace) ?? 0;
-    if (namespaces.size > 1 && item.deferrable && before > 0 && before + item.cost > share) return true;
-    spent.set(item.namespace, before + item.cost);
+    const before = spent.get(item.namespace) ?? 0;
+    const after = before + item.cost;
+    if (
+      namespaces.size > 1 &&
+      item.deferrable &&
+      before > 0 &&
+      after > share &&
+      after > mostOfOthers(spent, item.namespace)
+    )
+      return true;
+    spent.set(item.namespace, after);
     const sum = admitted.get(item.namespace) ?? { cost: 0, documents: 0 };
     admitted.set(item.namespace, { cost: sum.cost + item.cost, documents: sum.documents + 1 });
     return false;
   });
-  return { defer, share, admitted };
+  return { defer, last: lastOfBatch(items, used), share, admitted };
+}
+
+/** The largest cost of a namespace other than `self`. */
+function mostOfOthers(spent: ReadonlyMap<string, number>, self: string): number {
+  let most = 0;
+  for (const [ns, cost] of spent) if (ns !== self && cost > most) most = cost;
+  return most;
+}
+
+/**
+ * Marks the items of the batch's heaviest namespace (its recent cost plus its items' in the
+ * batch), when the batch holds another namespace's items too (or messages that are not document
+ * writes).
+ */
+function lastOfBatch(items: readonly FairnessItem[], used: ReadonlyMap<string, number>): boolean[] {
+  const weight = new Map<string, number>();
+  for (const { namespace, cost } of items) {
+    if (namespace !== null) weight.set(namespace, (weight.get(namespace) ?? used.get(namespace) ?? 0) + cost);
+  }
+  let heaviest: string | null = null;
+  for (const [ns, w] of weight) if (heaviest === null || w > (weight.get(heaviest) ?? 0)) heaviest = ns;
+  if (items.every((i) => i.namespace === heaviest)) return items.map(() => false);
+  return items.map((i) => i.namespace === heaviest);
 }
 
 const LedgerRow = z.object({ namespace: z.string(), cost: z.number() });
