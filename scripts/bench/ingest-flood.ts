@@ -342,6 +342,7 @@ function report(results: PhaseResult[]): boolean | null {
       [
         "phase",
         "worker cores",
+        "worker waiting",
         "server cores",
         "bench cores",
         "other programs",
