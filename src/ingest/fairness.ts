@@ -29,6 +29,14 @@ export const DOCUMENT_OVERHEAD = 4_096;
  * recently and it has queued documents: its next messages are likely in the queue right behind.
  */
 export const WAITING_RECENT_MS = 10_000;
+/**
+ * A namespace not in the batch counts as waiting, even with nothing queued, if a batch held one of
+ * its documents this recently: a tenant writing steadily, whose documents are indexed as fast as
+ * they come, has none queued between them, and one uploading straight to R2 has no queued rows.
+ * Without it, a batch holding only a flooding namespace's messages, read in such a gap, would be
+ * processed whole.
+ */
+export const ACTIVE_RECENT_MS = 5_000;
 /** Deferrals of one message before it is processed whatever its namespace's share. */
 export const MAX_DEFERRALS = 4;
 
@@ -175,7 +183,8 @@ export class IngestLedger {
 
   /**
    * The cost in the current and the previous window of each of `namespaces`, and of each other
-   * namespace that is waiting (see WAITING_RECENT_MS; at most 100 of them), in one statement.
+   * namespace that is waiting (see WAITING_RECENT_MS and ACTIVE_RECENT_MS; at most 100 of them),
+   * in one statement.
    */
   async recent(namespaces: readonly string[], now = Date.now()): Promise<Map<string, number>> {
     if (namespaces.length === 0) return new Map();
@@ -187,11 +196,18 @@ export class IngestLedger {
            WHERE l.window_start >= ?1
            GROUP BY l.namespace
            HAVING l.namespace IN (SELECT value FROM json_each(?2))
+             OR MAX(l.last_seen) > ?5
              OR (MAX(l.last_seen) > ?3 AND EXISTS (
                SELECT 1 FROM documents d WHERE d.namespace = l.namespace AND d.status = 'queued'))
            LIMIT 100 + ?4`,
         )
-        .bind(since, JSON.stringify(namespaces), now - WAITING_RECENT_MS, namespaces.length)
+        .bind(
+          since,
+          JSON.stringify(namespaces),
+          now - WAITING_RECENT_MS,
+          namespaces.length,
+          now - ACTIVE_RECENT_MS,
+        )
         .all(),
     );
     return new Map(rows.results.map((r) => LedgerRow.parse(r)).map((r) => [r.namespace, r.cost]));
