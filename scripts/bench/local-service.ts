@@ -19,6 +19,9 @@ export type LocalService = {
   adminKey: string;
   logFile: string;
   workspaceDir: string;
+  /** The server's process group and the port its proxy serves, for CPU accounting (procstat.ts). */
+  pgid: number;
+  proxyPort: number;
   call: (method: string, path: string, body?: unknown, key?: string) => Promise<Answer>;
 };
 
@@ -85,7 +88,15 @@ export async function startLocalService({
     }
     return { status: res.status, body: parsed as Record<string, unknown> };
   };
-  return { baseUrl: server.baseUrl, adminKey, logFile: server.logFile, workspaceDir: workspace.dir, call };
+  return {
+    baseUrl: server.baseUrl,
+    adminKey,
+    logFile: server.logFile,
+    workspaceDir: workspace.dir,
+    pgid: server.pgid,
+    proxyPort: server.proxyPort,
+    call,
+  };
 }
 
 /**

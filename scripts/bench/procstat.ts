@@ -163,3 +163,25 @@ export function listeningPorts(pid: number): number[] {
   }
   return ports;
 }
+
+/**
+ * Time the processes' threads spent runnable but waiting for a CPU, in ms (the second field of
+ * /proc/<pid>/task/<tid>/schedstat, in ns; Documentation/scheduler/sched-stats.rst). Threads that
+ * exited are not counted. 0 where /proc is unavailable.
+ */
+export function runQueueWaitMs(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      const fields = (readText(`/proc/${pid}/task/${tid}/schedstat`) ?? "").trim().split(" ");
+      ns += Number(fields[1] ?? 0) || 0;
+    }
+  }
+  return ns / 1e6;
+}

@@ -29,6 +29,14 @@ export const DOCUMENT_OVERHEAD = 4_096;
  * recently and it has queued documents: its next messages are likely in the queue right behind.
  */
 export const WAITING_RECENT_MS = 10_000;
+/**
+ * A namespace not in the batch counts as waiting, even with nothing queued, if a batch held one of
+ * its documents this recently: a tenant writing steadily, whose documents are indexed as fast as
+ * they come, has none queued between them, and one uploading straight to R2 has no queued rows.
+ * Without it, a batch holding only a flooding namespace's messages, read in such a gap, would be
+ * processed whole.
+ */
+export const ACTIVE_RECENT_MS = 5_000;
 /** Deferrals of one message before it is processed whatever its namespace's share. */
 export const MAX_DEFERRALS = 4;
 
@@ -89,6 +97,12 @@ export function deferredBody(body: unknown, deferrals: number): unknown {
 export interface FairnessPlan {
   /** Per item (same order): whether to defer it. */
   defer: boolean[];
+  /**
+   * Per item (same order): whether to process it only once the rest of the batch is done. The
+   * admitted documents of the namespace with the most recent cost wait for every other
+   * namespace's, so a waiting tenant's small documents are not held behind its large ones.
+   */
+  last: boolean[];
   /** The cost each namespace may have used in the recent windows before it is deferred. */
   share: number;
   /** Cost admitted for processing, per namespace. */
@@ -101,8 +115,9 @@ export interface FairnessPlan {
  * one namespace in all, the batch is processed whole: nobody else waits. Otherwise each
  * namespace's share is the mean recent cost of the batch's and the waiting namespaces (at least
  * FAIR_SHARE_FLOOR), and items are taken in order (the consumer's smallest-first order): one that
- * would take its namespace past its share is deferred, unless its namespace has used nothing yet
- * (every namespace progresses) or it is not deferrable.
+ * would take its namespace past its share, and past every other namespace's cost, is deferred,
+ * unless its namespace has used nothing yet (every namespace progresses) or it is not deferrable.
+ * A namespace that has used less than another contender is never deferred.
  */
 export function planFairness(
   items: readonly FairnessItem[],
@@ -115,17 +130,49 @@ export function planFairness(
   for (const ns of namespaces) total += used.get(ns) ?? 0;
   const share = Math.max(floor, total / Math.max(1, namespaces.size));
   const spent = new Map<string, number>();
+  for (const ns of namespaces) spent.set(ns, used.get(ns) ?? 0);
   const admitted = new Map<string, { cost: number; documents: number }>();
   const defer = items.map((item) => {
     if (item.namespace === null) return false;
-    const before = spent.get(item.namespace) ?? used.get(item.namespace) ?? 0;
-    if (namespaces.size > 1 && item.deferrable && before > 0 && before + item.cost > share) return true;
-    spent.set(item.namespace, before + item.cost);
+    const before = spent.get(item.namespace) ?? 0;
+    const after = before + item.cost;
+    if (
+      namespaces.size > 1 &&
+      item.deferrable &&
+      before > 0 &&
+      after > share &&
+      after > mostOfOthers(spent, item.namespace)
+    )
+      return true;
+    spent.set(item.namespace, after);
     const sum = admitted.get(item.namespace) ?? { cost: 0, documents: 0 };
     admitted.set(item.namespace, { cost: sum.cost + item.cost, documents: sum.documents + 1 });
     return false;
   });
-  return { defer, share, admitted };
+  return { defer, last: lastOfBatch(items, used), share, admitted };
+}
+
+/** The largest cost of a namespace other than `self`. */
+function mostOfOthers(spent: ReadonlyMap<string, number>, self: string): number {
+  let most = 0;
+  for (const [ns, cost] of spent) if (ns !== self && cost > most) most = cost;
+  return most;
+}
+
+/**
+ * Marks the items of the batch's heaviest namespace (its recent cost plus its items' in the
+ * batch), when the batch holds another namespace's items too (or messages that are not document
+ * writes).
+ */
+function lastOfBatch(items: readonly FairnessItem[], used: ReadonlyMap<string, number>): boolean[] {
+  const weight = new Map<string, number>();
+  for (const { namespace, cost } of items) {
+    if (namespace !== null) weight.set(namespace, (weight.get(namespace) ?? used.get(namespace) ?? 0) + cost);
+  }
+  let heaviest: string | null = null;
+  for (const [ns, w] of weight) if (heaviest === null || w > (weight.get(heaviest) ?? 0)) heaviest = ns;
+  if (items.every((i) => i.namespace === heaviest)) return items.map(() => false);
+  return items.map((i) => i.namespace === heaviest);
 }
 
 const LedgerRow = z.object({ namespace: z.string(), cost: z.number() });
@@ -136,7 +183,8 @@ export class IngestLedger {
 
   /**
    * The cost in the current and the previous window of each of `namespaces`, and of each other
-   * namespace that is waiting (see WAITING_RECENT_MS; at most 100 of them), in one statement.
+   * namespace that is waiting (see WAITING_RECENT_MS and ACTIVE_RECENT_MS; at most 100 of them),
+   * in one statement.
    */
   async recent(namespaces: readonly string[], now = Date.now()): Promise<Map<string, number>> {
     if (namespaces.length === 0) return new Map();
@@ -148,11 +196,18 @@ export class IngestLedger {
            WHERE l.window_start >= ?1
            GROUP BY l.namespace
            HAVING l.namespace IN (SELECT value FROM json_each(?2))
+             OR MAX(l.last_seen) > ?5
              OR (MAX(l.last_seen) > ?3 AND EXISTS (
                SELECT 1 FROM documents d WHERE d.namespace = l.namespace AND d.status = 'queued'))
            LIMIT 100 + ?4`,
         )
-        .bind(since, JSON.stringify(namespaces), now - WAITING_RECENT_MS, namespaces.length)
+        .bind(
+          since,
+          JSON.stringify(namespaces),
+          now - WAITING_RECENT_MS,
+          namespaces.length,
+          now - ACTIVE_RECENT_MS,
+        )
         .all(),
     );
     return new Map(rows.results.map((r) => LedgerRow.parse(r)).map((r) => [r.namespace, r.cost]));

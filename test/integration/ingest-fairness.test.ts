@@ -4,7 +4,12 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { DOCUMENT_OVERHEAD, FAIR_WINDOW_MS, MAX_DEFERRALS } from "../../src/ingest/fairness";
+import {
+  ACTIVE_RECENT_MS,
+  DOCUMENT_OVERHEAD,
+  FAIR_WINDOW_MS,
+  MAX_DEFERRALS,
+} from "../../src/ingest/fairness";
 import { putMessage } from "../../src/ingest/messages";
 import { DocumentStore } from "../../src/store/documents";
 import worker from "../../workers/index";
@@ -44,13 +49,16 @@ async function queuedDocument(ns: string, id: string, text: string): Promise<unk
   return putMessage(env.DOCUMENTS_BUCKET_NAME, `${ns}/${id}`, object.size, object.etag);
 }
 
-/** Charges `cost` to the namespace in the ledger's current window, as earlier batches would have. */
-async function charge(ns: string, cost: number): Promise<void> {
+/**
+ * Charges `cost` to the namespace in the ledger's current window, as earlier batches would have,
+ * and records that a batch last held one of its documents at `lastSeen` (0: long ago).
+ */
+async function charge(ns: string, cost: number, lastSeen = 0): Promise<void> {
   const now = Date.now();
   await env.DB.prepare(
-    "INSERT INTO ingest_ledger (namespace, window_start, cost, documents, deferred) VALUES (?1, ?2, ?3, 1, 0)",
+    "INSERT INTO ingest_ledger (namespace, window_start, cost, documents, deferred, last_seen) VALUES (?1, ?2, ?3, 1, 0, ?4)",
   )
-    .bind(ns, now - (now % FAIR_WINDOW_MS), cost)
+    .bind(ns, now - (now % FAIR_WINDOW_MS), cost, lastSeen)
     .run();
 }
 
@@ -185,17 +193,22 @@ describe("ingest fairness", () => {
     });
   });
 
-  it("defers a namespace over its share in a batch of its own while another namespace waits in the queue", async () => {
+  it.each([
+    {
+      other: "has a document still queued and was in a batch a moment ago",
+      queued: true,
+    },
+    {
+      // Its documents are indexed as fast as they come, so none is queued between its writes.
+      other: "writes steadily, with nothing queued, and was in a batch a moment ago",
+      queued: false,
+    },
+  ])("defers a namespace over its share in a batch of its own while another $other", async ({ queued }) => {
     const heavy = freshNamespace("heavy");
     const light = freshNamespace("light");
     await charge(heavy, HEAVY_COST);
-    // The light namespace was in a batch a moment ago and has a document still queued.
-    await queuedDocument(light, "next", "Light tenant text about oystercatchers.");
-    await env.DB.prepare(
-      "INSERT INTO ingest_ledger (namespace, window_start, cost, documents, deferred, last_seen) VALUES (?1, ?2, 5000, 1, 0, ?3)",
-    )
-      .bind(light, Date.now() - (Date.now() % FAIR_WINDOW_MS), Date.now())
-      .run();
+    if (queued) await queuedDocument(light, "next", "Light tenant text about oystercatchers.");
+    await charge(light, 5000, Date.now());
     const queue = new RecordingQueue(env.INGEST_QUEUE);
     const { ids, result } = await deliver(queue, [
       await queuedDocument(heavy, "h", "Heavy tenant text about pumice."),
@@ -203,6 +216,17 @@ describe("ingest fairness", () => {
     expect(result.explicitAcks).toEqual(ids);
     expect(queue.take()).toMatchObject([{ body: { deferrals: 1 }, delaySeconds: 30 }]);
     expect(await status(heavy, "h")).toMatchObject({ status: "queued" });
+  });
+
+  it("processes a batch of one namespace whole once the others have been quiet a while", async () => {
+    const heavy = freshNamespace("heavy");
+    const quiet = freshNamespace("quiet");
+    await charge(heavy, HEAVY_COST);
+    await charge(quiet, 5000, Date.now() - ACTIVE_RECENT_MS - 1000);
+    const queue = new RecordingQueue(env.INGEST_QUEUE);
+    await deliver(queue, [await queuedDocument(heavy, "h", "Heavy tenant text about flint.")]);
+    expect(queue.take()).toEqual([]);
+    expect(await status(heavy, "h")).toMatchObject({ status: "indexed" });
   });
 
   it("processes a batch of one namespace whole, however much it used: nobody else waits", async () => {

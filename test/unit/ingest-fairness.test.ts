@@ -63,6 +63,34 @@ describe("ingest fairness plan", () => {
     expect(plan.defer).toEqual([false, false]);
   });
 
+  it("never defers a namespace that has used less than another contender, even past the mean share", () => {
+    // Three contenders; the mean (about 1.3 MiB) is over the floor, and "steady" is over the mean.
+    const used = new Map([
+      ["heavy", 2 * MIB],
+      ["steady", 1.9 * MIB],
+      ["idle", 0],
+    ]);
+    const plan = planFairness([doc("steady", 100), doc("steady", 100), doc("heavy", 100)], used);
+    expect(plan.share).toBeGreaterThan(FAIR_SHARE_FLOOR);
+    expect(plan.defer).toEqual([false, false, true]);
+  });
+
+  it("processes the heaviest namespace's admitted documents after every other namespace's", () => {
+    // Nothing used yet: the namespace whose documents in the batch cost most goes last.
+    const fresh = planFairness([doc("steady", 100), doc("flood", 200_000), doc("steady", 300)], new Map());
+    expect(fresh.defer).toEqual([false, false, false]);
+    expect(fresh.last).toEqual([false, true, false]);
+    // A recent cost counts too: "flood" goes last with the smallest document of the batch.
+    const used = new Map([["flood", 600_000]]);
+    const plan = planFairness([doc("flood", 10), doc("steady", 5_000)], used);
+    expect(plan.last).toEqual([true, false]);
+  });
+
+  it("holds nothing back in a batch of one namespace", () => {
+    const plan = planFairness([doc("flood", 10), doc("flood", 500_000)], new Map([["flood", 600_000]]));
+    expect(plan.last).toEqual([false, false]);
+  });
+
   it("never defers a message deferred MAX_DEFERRALS times, a retry or a delete", () => {
     const used = new Map([["heavy", 100 * MIB]]);
     const put = putMessage("bucket", "heavy/a", 1000, "e");

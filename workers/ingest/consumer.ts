@@ -38,23 +38,36 @@ export async function consumeIngest(
   deps: ConsumerDeps,
   db: D1Database,
 ): Promise<void> {
-  const changed = new Set<string>();
   const meter = deps.meter ?? new Meter();
-  const messages = await deferOverShare(smallestFirst(batch.messages), deps, db);
-  // Each message is one document's work: its own meter scope, for its ingest point's counters.
-  // Queues bill the delivery (a read) and the ack (a delete) per 64 KB chunk (metered.ts).
-  await mapLimit(messages, CONCURRENCY, (message) =>
-    meter.scope(() => {
-      meter.add("queueOperations", queueChunks(message.body));
-      return consumeMessage(message, deps, db, changed, meter);
-    }),
-  );
-  // Once per batch and namespace, through the namespace's coordinator, which paces the key's
-  // writes: KV allows one write per second per key, and batches run concurrently. The batch does
-  // not wait for its turn (up to a second): the coordinator's alarm writes it. Waiting held up
-  // every namespace's next batch where batches run one at a time: locally, Miniflare delivers
-  // the next batch only once one has ended (workers-sdk packages/miniflare/src/workers/queues/
-  // broker.worker.ts, `#flush`).
+  const { first, last } = await deferOverShare(smallestFirst(batch.messages), deps, db);
+  // The heaviest namespace's documents start once the rest of the batch is done (and its search
+  // generations are published): run beside them, their parsing would hold the other namespaces'
+  // small documents (one isolate, one thread).
+  for (const wave of [first, last]) {
+    if (wave.length === 0) continue;
+    const changed = new Set<string>();
+    // Each message is one document's work: its own meter scope, for its ingest point's counters.
+    // Queues bill the delivery (a read) and the ack (a delete) per 64 KB chunk (metered.ts).
+    await mapLimit(wave, CONCURRENCY, (message) =>
+      meter.scope(() => {
+        meter.add("queueOperations", queueChunks(message.body));
+        return consumeOne(message, deps, db, changed, meter);
+      }),
+    );
+    await publishChanged(deps, changed);
+  }
+}
+
+/**
+ * Publishes the search generations of the namespaces a wave changed.
+ * Once per wave and namespace, through the namespace's coordinator, which paces the key's
+ * writes: KV allows one write per second per key, and batches run concurrently. The batch does
+ * not wait for its turn (up to a second): the coordinator's alarm writes it. Waiting held up
+ * every namespace's next batch where batches run one at a time: locally, Miniflare delivers
+ * the next batch only once one has ended (workers-sdk packages/miniflare/src/workers/queues/
+ * broker.worker.ts, `#flush`).
+ */
+async function publishChanged(deps: ConsumerDeps, changed: ReadonlySet<string>): Promise<void> {
   await publishGenerations(
     deps.versions.coordinator,
     changed,
@@ -66,8 +79,8 @@ export async function consumeIngest(
 
 type ConsumerDeps = VersionTaskDeps & Pick<BackupTaskDeps, "backups"> & { meter?: Meter };
 
-/** Processes one message and applies the decision (ack, retry or dead-letter) to it. */
-async function consumeMessage(
+/** Processes one message and applies its decision; adds the namespace it changed to `changed`. */
+async function consumeOne(
   message: Message<unknown>,
   deps: ConsumerDeps,
   db: D1Database,
@@ -116,23 +129,24 @@ interface Deferral {
 
 /**
  * Sends back the messages of namespaces over their share (planFairness) and returns the messages
- * to process now. Fails open: without the ledger, or when a send fails, messages are processed.
+ * to process now: `first`, then `last` (the heaviest namespace's). Fails open: without the
+ * ledger, or when a send fails, messages are processed.
  */
 async function deferOverShare(
   messages: Message<unknown>[],
   deps: { queue: Queue; logger: Logger; metrics: Metrics },
   db: D1Database,
-): Promise<Message<unknown>[]> {
+): Promise<{ first: Message<unknown>[]; last: Message<unknown>[] }> {
   const items = messages.map((m) => fairnessItem(m.body, m.attempts));
   const namespaces = [...new Set(items.flatMap((i) => (i.namespace === null ? [] : [i.namespace])))];
-  if (namespaces.length === 0) return messages;
+  if (namespaces.length === 0) return { first: messages, last: [] };
   const ledger = new IngestLedger(db);
   let plan: ReturnType<typeof planFairness>;
   try {
     plan = planFairness(items, await ledger.recent(namespaces));
   } catch (err) {
     deps.logger.warn("ingest.fairness_unavailable", { error: errorMessage(err) });
-    return messages;
+    return { first: messages, last: [] };
   }
   const deferrals: Deferral[] = messages.flatMap((message, i) => {
     const item = items[i];
@@ -176,7 +190,11 @@ async function deferOverShare(
   });
   // The rest, including a message whose copy could not be sent, in smallest-first order.
   const gone = new Set(sent.map((d) => d.message));
-  return messages.filter((m) => !gone.has(m));
+  const kept = messages.flatMap((message, i) => (gone.has(message) ? [] : [{ message, last: plan.last[i] }]));
+  return {
+    first: kept.flatMap((k) => (k.last ? [] : [k.message])),
+    last: kept.flatMap((k) => (k.last ? [k.message] : [])),
+  };
 }
 
 /** Sends the copies in sendBatch calls Queues accepts; returns the deferrals whose copy was sent. */
