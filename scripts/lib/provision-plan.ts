@@ -131,9 +131,11 @@ const isTable = (v: unknown): v is Record<string, unknown> =>
 const tables = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter(isTable) : []);
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 
-/** A placeholder id (all zeros, or empty) means "not created yet". */
+/** A placeholder id (zeros, or empty) means "not created yet". */
 export function isPlaceholderId(id: string | null | undefined) {
-  return !id || /^[0-]+$/.test(id);
+  // Zeros, with at most a last digit that tells placeholders apart (local D1 keys databases by
+  // id, so the pool's data databases need distinct ones to be distinct offline).
+  return !id || /^[0-]+[1-9]?$/.test(id);
 }
 
 /**

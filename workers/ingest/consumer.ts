@@ -8,6 +8,7 @@
 // when one runaway document gets the invocation killed, only the messages still in flight return.
 // Before that, fairness (src/ingest/fairness.ts) may send some of a namespace's messages back to
 // the queue with a delay: the copy is sent first, then the original acked.
+
 import { type BackupTaskDeps, isBackupTask } from "../../src/backup/messages";
 import { processBackupTask } from "../../src/backup/task";
 import { publishGenerations } from "../../src/cache/generation";
@@ -24,6 +25,7 @@ import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
 import { processVersionTask, type VersionTaskDeps } from "../../src/migrations/backfill";
 import type { Logger } from "../../src/observe/logger";
 import type { Metrics } from "../../src/observe/metrics";
+import type { D1Like } from "../../src/store/d1";
 import { mapLimit } from "../../src/util/concurrency";
 import { pageQueueMessages } from "../../src/util/queue-limits";
 import { isVersionTask } from "../../src/versions/messages";
@@ -97,13 +99,13 @@ interface Deferral {
  */
 async function deferOverShare(
   messages: Message<unknown>[],
-  deps: { queue: Queue; logger: Logger; metrics: Metrics },
+  deps: { queue: Queue; logger: Logger; metrics: Metrics; pool: { members(): readonly D1Like[] } },
   db: D1Database,
 ): Promise<Message<unknown>[]> {
   const items = messages.map((m) => fairnessItem(m.body, m.attempts));
   const namespaces = [...new Set(items.flatMap((i) => (i.namespace === null ? [] : [i.namespace])))];
   if (namespaces.length === 0) return messages;
-  const ledger = new IngestLedger(db);
+  const ledger = new IngestLedger(db, () => deps.pool.members());
   let plan: ReturnType<typeof planFairness>;
   try {
     plan = planFairness(items, await ledger.recent(namespaces));
