@@ -37,6 +37,17 @@ export type NewVersion = Omit<VersionSpec, "id">;
 export interface NamespaceCoordinatorRpc extends Rpc.DurableObjectBranded {
   overview(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<VersionOverview>>;
   writeTargets(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<VersionPointer>>;
+  startMove(
+    namespace: string,
+    defaults: VersionSpec,
+    target: string,
+  ): Promise<CoordinatorOutcome<VersionPointer>>;
+  endMove(
+    namespace: string,
+    defaults: VersionSpec,
+    target: string,
+    done: boolean,
+  ): Promise<CoordinatorOutcome<VersionPointer>>;
   version(
     namespace: string,
     defaults: VersionSpec,

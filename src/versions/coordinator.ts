@@ -42,6 +42,24 @@ export class CoordinatorClient implements GenerationPublisher {
     return pointer;
   }
 
+  /** Marks the namespace as moving to `target` (writes then reach both databases). */
+  async startMove(target: string): Promise<VersionPointer> {
+    const pointer = await this.call<VersionPointer>("startMove", () =>
+      this.stub.startMove(this.namespace, this.defaults, target),
+    );
+    this.remember(pointer);
+    return pointer;
+  }
+
+  /** Ends the move to `target`: switched to it when `done`, abandoned otherwise. */
+  async endMove(target: string, done: boolean): Promise<VersionPointer> {
+    const pointer = await this.call<VersionPointer>("endMove", () =>
+      this.stub.endMove(this.namespace, this.defaults, target, done),
+    );
+    this.remember(pointer);
+    return pointer;
+  }
+
   version(id: string): Promise<VersionRecord | null> {
     return this.call("version", () => this.stub.version(this.namespace, this.defaults, id));
   }

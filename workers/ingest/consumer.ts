@@ -23,9 +23,12 @@ import {
 } from "../../src/ingest/fairness";
 import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
 import { processVersionTask, type VersionTaskDeps } from "../../src/migrations/backfill";
+import { isMoveTask } from "../../src/moves/jobs";
+import { processMoveTask } from "../../src/moves/task";
 import type { Logger } from "../../src/observe/logger";
 import type { Metrics } from "../../src/observe/metrics";
 import type { D1Like } from "../../src/store/d1";
+import type { DatabasePool } from "../../src/store/pool";
 import { mapLimit } from "../../src/util/concurrency";
 import { pageQueueMessages } from "../../src/util/queue-limits";
 import { isVersionTask } from "../../src/versions/messages";
@@ -35,7 +38,7 @@ const CONCURRENCY = 6;
 
 export async function consumeIngest(
   batch: MessageBatch<unknown>,
-  deps: VersionTaskDeps & Pick<BackupTaskDeps, "backups">,
+  deps: VersionTaskDeps & Pick<BackupTaskDeps, "backups"> & { pool: DatabasePool },
   db: D1Database,
 ): Promise<void> {
   const changed = new Set<string>();
@@ -45,9 +48,11 @@ export async function consumeIngest(
       // Version builds and purges, backups and restores share the queue with document events.
       const decision = isBackupTask(message.body)
         ? await processBackupTask({ ...deps, db }, message.body, message.attempts)
-        : isVersionTask(message.body)
-          ? await processVersionTask(deps, message.body, message.attempts)
-          : await processMessage(deps, message.body, message.attempts);
+        : isMoveTask(message.body)
+          ? await processMoveTask({ ...deps, db }, message.body, message.attempts)
+          : isVersionTask(message.body)
+            ? await processVersionTask(deps, message.body, message.attempts)
+            : await processMessage(deps, message.body, message.attempts);
       switch (decision.type) {
         case "ack":
           if (decision.namespace && (decision.outcome === "indexed" || decision.outcome === "deleted")) {

@@ -344,6 +344,58 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
   }
 
   /**
+   * Starts moving the namespace's rows to `target`: the pointer says "moving", so every writer
+   * applies its writes to both databases while the move copies. Refused while another move runs.
+   */
+  async startMove(
+    namespace: string,
+    defaults: VersionSpec,
+    target: string,
+  ): Promise<CoordinatorOutcome<VersionPointer>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const moving = this.meta("moving");
+      if (moving === target) return this.pointer();
+      if (moving !== null) {
+        throw new AppError("conflict", `namespace "${namespace}" is already moving to ${moving}`);
+      }
+      if (this.database() === target) {
+        throw new AppError("conflict", `namespace "${namespace}" is in ${target} already`, {
+          field: "body.to",
+        });
+      }
+      this.setMeta("moving", target);
+      await this.changed();
+      return this.pointer();
+    });
+  }
+
+  /**
+   * Ends a move: with `done`, the namespace's database becomes the target (the swap searches see
+   * at their next pointer read); without, the move is abandoned and the namespace stays where it was.
+   */
+  async endMove(
+    namespace: string,
+    defaults: VersionSpec,
+    target: string,
+    done: boolean,
+  ): Promise<CoordinatorOutcome<VersionPointer>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      if (this.meta("moving") === target) {
+        // The shard map counts the namespace in its new database (new namespaces go elsewhere).
+        if (done) await new ShardMapClient(this.env.SHARD_MAP).relocate(namespace, target);
+        this.ctx.storage.transactionSync(() => {
+          if (done) this.setMeta("database", target);
+          this.ctx.storage.sql.exec("DELETE FROM meta WHERE key = 'moving'");
+        });
+        await this.changed();
+      }
+      return this.pointer();
+    });
+  }
+
+  /**
    * Publishes the namespace's write generation (D1's) to KV for the query path, and returns it
    * once a write that started after this call is done: it covers every change made before the
    * call. Writes are paced to one per second; concurrent callers share one. Does not create the
