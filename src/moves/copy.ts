@@ -33,6 +33,13 @@ export async function documentIds(db: D1Like, namespace: string, after: string, 
   return results.map((r) => r.id);
 }
 
+/**
+ * Documents read per query: a document's chunks hold at most its parsed text (MAX_PARSED_TEXT_BYTES,
+ * 4 MiB) and the overlap between chunks, so 8 stay under D1's "Maximum query result size: 50 MB"
+ * (https://developers.cloudflare.com/d1/platform/limits/).
+ */
+export const COPY_GROUP = 8;
+
 /** Makes the target's rows of each document what the source's are (gone where the source has none). */
 export async function copyDocuments(
   source: D1Like,
@@ -40,6 +47,12 @@ export async function copyDocuments(
   namespace: string,
   ids: readonly string[],
 ) {
+  for (let i = 0; i < ids.length; i += COPY_GROUP) {
+    await copyGroup(source, target, namespace, ids.slice(i, i + COPY_GROUP));
+  }
+}
+
+async function copyGroup(source: D1Like, target: D1Like, namespace: string, ids: readonly string[]) {
   if (ids.length === 0) return;
   const list = JSON.stringify(ids);
   const [docs, chunks] = await d1("read documents to move", () =>

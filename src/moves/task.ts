@@ -7,7 +7,7 @@
 // Searches read the source until the switch and the target after it; both hold every document.
 import type { Config } from "../config";
 import { AppError, errorMessage, isRetryable } from "../errors";
-import { backoffSeconds, type Decision } from "../ingest/pipeline";
+import { backoffSeconds, type Decision, QUEUE_MAX_DELAY_SECONDS } from "../ingest/pipeline";
 import type { Logger } from "../observe/logger";
 import type { D1Like } from "../store/d1";
 import type { VersionServices } from "../versions/services";
@@ -47,7 +47,7 @@ export function settleMs(config: Config): number {
 }
 
 export async function sendMoveStep(queue: Queue, job: string, step: number, delayMs = 0) {
-  const delaySeconds = Math.min(43_200, Math.ceil(Math.max(0, delayMs) / 1000));
+  const delaySeconds = Math.min(QUEUE_MAX_DELAY_SECONDS, Math.ceil(Math.max(0, delayMs) / 1000));
   await queue.send({ kind: "move.step", job, step }, { contentType: "json", delaySeconds });
 }
 
