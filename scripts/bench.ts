@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
+import { type CounterSample, counterLines, counterReport, ingestCounters } from "./bench/counters.ts";
 import { DATASETS, loadSamples, seedDataset, seedTimeoutMs } from "./bench/datasets.ts";
 import { measurePaired, measureRun } from "./bench/measure.ts";
 import { installSignalHandlers, onCleanup, runCleanups, wasInterrupted } from "./bench/processes.ts";
@@ -183,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
     };
     const runs: RunResult[] = [];
     const seeded: Record<string, Awaited<ReturnType<typeof seedDataset>>> = {};
+    const ingestCost: Record<string, CounterSample | null> = {};
     for (const profileName of profiles) {
       const profile = PROFILES[profileName];
       if (!profile) continue;
@@ -206,6 +208,7 @@ async function main(argv: string[]): Promise<number> {
           seeded[name] = await seedDataset(client, dataset, samples, { timeoutMs, log });
           const s = seeded[name];
           log(`   ${s.documents} documents, ${s.chunks} chunks indexed in ${s.seconds.toFixed(1)} s`);
+          ingestCost[name] = await ingestCounters(client.request, dataset.namespace);
           const transport = createTransport(clientKind, {
             baseUrl: server.baseUrl,
             concurrency: 1,
@@ -293,9 +296,11 @@ async function main(argv: string[]): Promise<number> {
       bundle,
       datasets: seeded,
       runs,
+      counters: counterReport(runs, ingestCost, startedAt),
     };
     await writeJson(jsonFile, report);
     console.log(renderReport(report, jsonFile));
+    for (const line of counterLines(report.counters)) console.log(line);
     failed = false;
     return runs.some((r) => r.scenarios.some((s) => s.levels.some((l) => l.errors + l.mismatches > 0)))
       ? 1

@@ -1,15 +1,15 @@
 // `npm run fuzz`: random documents of every parsed content type (the generator of the ingest fuzz
-// test, test/security/fuzz-values.ts) written through the API of the local service (wrangler dev
+// test, scripts/lib/fuzz-documents.ts) written through the API of the local service (wrangler dev
 // --local, as `npm run dev` serves it) and ingested by its real queue consumer. Reports how long it
 // took, how many were indexed, failed (by reason) or never settled, and the consumer crashes
 // (ingest.crashed events and uncaught errors in the server log).
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
-import { ingestDocument } from "../test/security/fuzz-values.ts";
 import { SERVICE_OPTIONS, SERVICE_USAGE, serviceSettings, startLocalService } from "./bench/local-service.ts";
 import { runCleanups } from "./bench/processes.ts";
 import { isEntryPoint, parseCommandLine, positiveInt, run } from "./lib/args.ts";
 import { mapConcurrent } from "./lib/client.ts";
+import { ingestDocument } from "./lib/fuzz-documents.ts";
 
 const USAGE = `Usage: npm run fuzz [-- options]
 

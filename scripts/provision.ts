@@ -9,7 +9,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { isEntryPoint, parseCommandLine, run, ScriptError, UsageError } from "./lib/args.ts";
 import {
+  parseAuthToken,
   parseD1List,
+  parseD1ReadReplication,
   parseKvList,
   parseMetadataIndexes,
   parseNotificationRules,
@@ -17,10 +19,12 @@ import {
   parseR2BucketList,
   parseSecretList,
   parseVectorizeList,
+  parseWhoamiAccounts,
   stripAnsi,
 } from "./lib/provision-parse.ts";
 import type { ObservedState, ProvisionConfig, Step } from "./lib/provision-plan.ts";
 import {
+  apiCommand,
   emptyState,
   formatPlan,
   planProvision,
@@ -37,8 +41,9 @@ const MAX_QUEUE_PAGES = 50;
 const USAGE = `Usage: npm run provision [-- --env NAME] [--dry-run [--state FILE]]
 
 Creates what wrangler.toml declares for one environment and the Cloudflare account lacks: the
-Vectorize index and its metadata indexes, the KV namespace, the D1 database (and applies its
-migrations), the queues, the R2 buckets (documents, with event notifications to the ingest
+Vectorize index and its metadata indexes, the KV namespace, every D1 database (the control
+database and the data pool; applies the migrations to each and turns on its read replication),
+the queues, the R2 buckets (documents, with event notifications to the ingest
 queue; backups, without), and the secrets ADMIN_API_KEY (required), BACKUP_SIGNING_KEY,
 SENTRY_DSN and ANALYTICS_API_TOKEN (optional). New KV and D1 ids are written into
 wrangler.toml. Existing resources are never changed.
@@ -50,11 +55,13 @@ Options:
   --field-type F=TYPE    metadata index type of a filterable field: string, number or boolean
                          (repeatable; default: year=number, every other field string)
   --config FILE          the wrangler configuration (default: wrangler.toml)
+  --no-read-replication  leave the D1 databases' read replication as it is
   -h, --help             show this help
 
 Secrets come from the environment variables of the same name when set, else from a hidden
 prompt; they are passed to wrangler on stdin and never printed. Needs \`npx wrangler login\` or
-CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID for tokens that see several accounts).`;
+CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID for tokens that see several accounts). Read
+replication is set through the Cloudflare API with the same credentials (\`wrangler auth token\`).`;
 
 const wrangler = runWrangler;
 
@@ -87,6 +94,14 @@ async function observe(config: ProvisionConfig): Promise<ObservedState> {
   }
   if (config.kv.length > 0) state.kvNamespaces = parseKvList(await wranglerOk(["kv", "namespace", "list"]));
   if (config.d1.length > 0) state.d1Databases = parseD1List(await wranglerOk(["d1", "list", "--json"]));
+  for (const db of state.d1Databases) {
+    if (!config.d1.some((d) => d.databaseName === db.name || d.databaseId === db.uuid)) continue;
+    // d1 info also reads metrics through GraphQL; when it fails the mode stays unknown and the
+    // replication call is planned (it only sets what is asked).
+    const info = await wrangler(["d1", "info", db.name, "--json", ...envArgs]);
+    const mode = info.code === 0 ? parseD1ReadReplication(info.stdout) : null;
+    if (mode !== null) db.readReplication = mode;
+  }
 
   for (let page = 1; page <= MAX_QUEUE_PAGES; page++) {
     const names = parseQueueList(await wranglerOk(["queues", "list", "--page", String(page)]));
@@ -168,9 +183,45 @@ async function secretValue(secret: { name: string; required: boolean }): Promise
   }
 }
 
+/**
+ * A Cloudflare API call wrangler has no command for, with wrangler's credentials and account.
+ */
+async function callApi(api: NonNullable<Step["api"]>) {
+  const uuid = parseD1List(await wranglerOk(["d1", "list", "--json"])).find(
+    (d) => d.name === api.database,
+  )?.uuid;
+  if (!uuid) throw new ScriptError(`D1 database ${api.database} is not listed yet; run provision again`);
+  const token =
+    process.env.CLOUDFLARE_API_TOKEN || parseAuthToken(await wranglerOk(["auth", "token", "--json"]));
+  if (!token)
+    throw new ScriptError("no API token (global API keys are not supported here): set CLOUDFLARE_API_TOKEN");
+  let account = process.env.CLOUDFLARE_ACCOUNT_ID;
+  if (!account) {
+    const accounts = parseWhoamiAccounts(await wranglerOk(["whoami", "--json"]));
+    if (accounts.length !== 1 || !accounts[0])
+      throw new ScriptError(`the credentials reach ${accounts.length} accounts: set CLOUDFLARE_ACCOUNT_ID`);
+    account = accounts[0];
+  }
+  const res = await fetch(`https://api.cloudflare.com/client/v4/accounts/${account}/d1/database/${uuid}`, {
+    method: api.method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(api.body),
+  });
+  if (!res.ok) {
+    throw new ScriptError(
+      `${apiCommand(api)} failed (HTTP ${res.status}):\n${(await res.text()).slice(0, 2000)}`,
+    );
+  }
+  await res.body?.cancel();
+}
+
 async function execute(step: Step, configPath: string) {
   if (step.status === "exists" || step.status === "warn") return;
   if (step.status === "conflict") return;
+  if (step.api) {
+    await callApi(step.api);
+    return;
+  }
   if (step.kind === "config-id" && step.configEdit) {
     const edit = step.configEdit;
     let value = edit.value;
@@ -217,6 +268,7 @@ export async function main(argv: string[]) {
     state: { type: "string" },
     "field-type": { type: "string", multiple: true },
     config: { type: "string" },
+    "no-read-replication": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -256,7 +308,10 @@ export async function main(argv: string[]) {
     state = await observe(config);
   }
 
-  const steps = planProvision(config, state, { fieldTypes });
+  const steps = planProvision(config, state, {
+    fieldTypes,
+    readReplication: values["no-read-replication"] !== true,
+  });
   console.log(formatPlan(config, steps, { dryRun, stateKnown: state.known }));
   const conflicts = steps.filter((s) => s.status === "conflict");
   if (dryRun) return conflicts.length > 0 ? 1 : 0;

@@ -73,7 +73,7 @@ export default {
           if (batch.queue.endsWith("-dlq")) {
             await consumeDeadLetters(batch, services.store, env.DB, logger);
           } else {
-            await consumeIngest(batch, services, env.DB);
+            await consumeIngest(batch, services, services.db);
           }
         });
       },

@@ -12,7 +12,11 @@ import { withLocalNotifications } from "../src/ingest/local-notifications";
 import { DOCUMENTS_NOTIFICATION_RULE } from "../src/ingest/notification-rule";
 import { invocationDataset } from "../src/observe/analytics-limits";
 import type { Logger } from "../src/observe/logger";
-import { AnalyticsEngineMetrics, type Metrics } from "../src/observe/metrics";
+import { Meter } from "../src/observe/meter";
+import { meteredCache, meteredKv, meteredQueue, meteredR2 } from "../src/observe/metered";
+import { meteredEmbedder, meteredIndex, meteredReranker } from "../src/observe/metered-adapters";
+import { meteredD1 } from "../src/observe/metered-d1";
+import { AnalyticsEngineMetrics, type Metrics, withCounters } from "../src/observe/metrics";
 import { createReranker } from "../src/rerank/create";
 import type { Reranker } from "../src/rerank/reranker";
 import { BREAKER_SETTINGS, type BreakerBackend, isolateBreakers } from "../src/resilience/breaker";
@@ -69,6 +73,8 @@ export interface Services {
   guard: GuardContext;
   /** Index versions: the coordinator, and each version's embedder and index. */
   versions: VersionServices;
+  /** What this request or queue batch has cost so far; the bindings above count into it. */
+  meter: Meter;
 }
 
 export interface ServiceOptions {
@@ -80,6 +86,8 @@ export interface ServiceOptions {
   faults?: FaultPlan | null;
   /** The request's URL; its host decides whether the Cache API layer works (none: background work). */
   requestUrl?: string;
+  /** Counts the bindings' calls (observe/metered*.ts); a new one when not given. */
+  meter?: Meter;
 }
 
 /** The breaker objects, one per dependency, reached only through waitUntil work. */
@@ -120,18 +128,25 @@ export function buildServices(
 ): Services {
   const guard = guardContext(env, config, options);
   const defer = options.defer;
+  const meter = options.meter ?? new Meter();
+  const db = meteredD1(env.DB, meter);
   // Locally, KV refuses a second write to a key within a second as Workers KV does (kv-limits.ts).
-  const kvBinding = config.backend === "local" ? strictKv(env.KV) : env.KV;
+  const kvBinding =
+    config.backend === "local" ? strictKv(meteredKv(env.KV, meter)) : meteredKv(env.KV, meter);
   const kv = guarded(kvWriteLimitErrors(kvBinding), "kv", guard, ["get", "put", "delete", "list"]);
   const makeEmbedder = (model: string, pooling: VersionSpec["pooling"]): Embedder => {
     const raw = guarded(
-      createEmbedder({
-        backend: config.backend,
-        ai: env.AI,
-        model,
-        pooling,
-        queryInstruction: config.embeddingQueryInstruction,
-      }),
+      meteredEmbedder(
+        createEmbedder({
+          backend: config.backend,
+          ai: env.AI,
+          model,
+          pooling,
+          queryInstruction: config.embeddingQueryInstruction,
+        }),
+        meter,
+        queryInstructionFor(model, config.embeddingQueryInstruction),
+      ),
       "workers-ai",
       guard,
       ["embed"],
@@ -166,7 +181,10 @@ export function buildServices(
       vectorize = binding as Vectorize;
     }
     return guarded(
-      createVectorIndex({ backend: config.backend, vectorize, localIndex: env.LOCAL_INDEX, indexName }),
+      meteredIndex(
+        createVectorIndex({ backend: config.backend, vectorize, localIndex: env.LOCAL_INDEX, indexName }),
+        meter,
+      ),
       "vectorize",
       guard,
     );
@@ -203,12 +221,15 @@ export function buildServices(
     },
   };
   const reranker = guarded(
-    createReranker({ backend: config.backend, ai: env.AI, model: config.rerankModel }),
+    meteredReranker(
+      createReranker({ backend: config.backend, ai: env.AI, model: config.rerankModel }),
+      meter,
+    ),
     "workers-ai",
     guard,
     ["rerank"],
   );
-  const pool = dataPool(env, config, options, kv, logger, versions);
+  const pool = dataPool(env, config, options, { kv, logger, versions, meter });
   const store = guarded(
     new DocumentStore({ reads: (ns) => pool.reads(ns), writes: (ns) => pool.writes(ns) }),
     "d1",
@@ -230,27 +251,28 @@ export function buildServices(
     reranker,
     index,
     store,
-    db: env.DB,
+    db,
     pool,
     reads,
     blobs: documentsBucket(
       env,
       config,
-      guarded(env.DOCUMENTS, "r2", guard, ["get", "put", "head", "delete", "list"]),
+      guarded(meteredR2(env.DOCUMENTS, meter), "r2", guard, ["get", "put", "head", "delete", "list"]),
     ),
-    backups: guarded(env.BACKUPS, "r2", guard, ["get", "put", "head", "delete", "list"]),
+    backups: guarded(meteredR2(env.BACKUPS, meter), "r2", guard, ["get", "put", "head", "delete", "list"]),
     kv,
     guard,
     cacheApi: cacheApiLayer(
       options.requestUrl ?? null,
-      typeof caches === "undefined" ? null : caches.default,
+      typeof caches === "undefined" ? null : meteredCache(caches.default, meter),
     ),
-    queue: env.INGEST_QUEUE,
-    metrics: new AnalyticsEngineMetrics(invocationDataset(env)),
+    queue: meteredQueue(env.INGEST_QUEUE, meter),
+    metrics: withCounters(new AnalyticsEngineMetrics(invocationDataset(env)), meter),
     logger,
     config,
     defer,
     versions,
+    meter,
   };
 }
 
@@ -264,10 +286,9 @@ function dataPool(
   env: WorkerEnv,
   config: Config,
   options: ServiceOptions,
-  kv: KVNamespace,
-  logger: Logger,
-  versions: VersionServices,
+  deps: { kv: KVNamespace; logger: Logger; versions: VersionServices; meter: Meter },
 ): DatabasePool {
+  const { kv, logger, versions } = deps;
   const locate = async (namespace: string, purpose: "read" | "write"): Promise<Placement> => {
     const pointer = await readPointer(kv, namespace, config.versionCacheTtlMs, logger);
     const placed =
@@ -277,7 +298,11 @@ function dataPool(
         : null);
     return { database: placed?.database ?? CONTROL_DATABASE, moving: placed?.moving ?? null };
   };
-  return new DatabasePool({ databases: d1Bindings(env, config.d1.databases), locate });
+  // Each member's calls are counted like DB's (observe/metered-d1.ts).
+  const databases = new Map(
+    [...d1Bindings(env, config.d1.databases)].map(([name, db]) => [name, meteredD1(db, deps.meter)] as const),
+  );
+  return new DatabasePool({ databases, locate });
 }
 
 /**

@@ -1,6 +1,7 @@
 // Closed-loop load: `concurrency` workers each send a request, wait for the whole answer, check
 // it and send the next, for a warm-up and then a measured window. Only answers that complete
 // inside the window count; every answer is checked, and failures are counted, never averaged in.
+import { counterSum } from "./counters.ts";
 import { cpuDelta, cpuSnapshot } from "./procstat.ts";
 import { addServerTiming, stageMeans, summarizeLatencies } from "./stats.ts";
 import type { BenchRequest, BenchResponse, Transport } from "./transport.ts";
@@ -32,6 +33,7 @@ export async function runClosedLoop(options: {
   const failures: Map<string, { count: number; examples: string[] }> = new Map();
   /** observations that are not failures ("no results") */
   const notes: Map<string, number> = new Map();
+  const cost = counterSum();
   let errors = 0;
   let mismatches = 0;
   let completedInWindow = 0;
@@ -93,6 +95,7 @@ export async function runClosedLoop(options: {
       bytes += res.body.length;
       latencies.push(t1 - t0);
       addServerTiming(res.serverTiming, timings);
+      cost.add(res.costCounters);
     }
   };
 
@@ -118,6 +121,8 @@ export async function runClosedLoop(options: {
     meanResponseBytes: completedInWindow > 0 ? bytes / completedInWindow : NaN,
     latencyMs: summarizeLatencies(latencies),
     serverTiming: stageMeans(timings),
+    /** Cost counters summed over the checked answers that carried them (null: none did). */
+    counters: cost.result(),
     cpu: cpuDelta(cpuStart, cpuEnd, total),
   };
 }

@@ -9,6 +9,8 @@ export type BenchResponse = {
   status: number;
   xCache: string | undefined;
   serverTiming: string | undefined;
+  /** x-cost-counters (search answers to admin keys): the cost counters as "name=value,...". */
+  costCounters: string | undefined;
   body: string;
 };
 
@@ -62,10 +64,12 @@ function httpTransport({
           res.on("end", () => {
             const xCache = res.headers["x-cache"];
             const timing = res.headers["server-timing"];
+            const cost = res.headers["x-cost-counters"];
             resolve({
               status: res.statusCode ?? 0,
               xCache: Array.isArray(xCache) ? xCache.join(",") : xCache,
               serverTiming: Array.isArray(timing) ? timing.join(", ") : timing,
+              costCounters: Array.isArray(cost) ? cost.join(",") : cost,
               body: chunks.length === 1 ? (chunks[0]?.toString() ?? "") : Buffer.concat(chunks).toString(),
             });
           });
@@ -94,6 +98,7 @@ function fetchTransport({ baseUrl, timeoutMs }: { baseUrl: string; concurrency: 
         status: res.status,
         xCache: res.headers.get("x-cache") ?? undefined,
         serverTiming: res.headers.get("server-timing") ?? undefined,
+        costCounters: res.headers.get("x-cost-counters") ?? undefined,
         body: await res.text(),
       };
     },

@@ -73,6 +73,34 @@ export function parseD1List(text: string): { uuid: string; name: string }[] {
 }
 
 /**
+ * `wrangler d1 info <name> --json`
+ * @returns the database's read replication mode ("auto", "disabled"), null when not reported
+ */
+export function parseD1ReadReplication(text: string): string | null {
+  const info = parseJsonOutput(text);
+  const replication = isRecord(info) && isRecord(info.read_replication) ? info.read_replication : {};
+  return typeof replication.mode === "string" ? replication.mode : null;
+}
+
+/**
+ * `wrangler auth token --json`: the API token or OAuth token wrangler calls Cloudflare with.
+ * @returns null for a global API key (key and email), which is not a bearer token
+ */
+export function parseAuthToken(text: string): string | null {
+  const auth = parseJsonOutput(text);
+  return isRecord(auth) && typeof auth.token === "string" && auth.type !== "api_key" ? auth.token : null;
+}
+
+/**
+ * `wrangler whoami --json`
+ * @returns the ids of the accounts the credentials reach
+ */
+export function parseWhoamiAccounts(text: string): string[] {
+  const who = parseJsonOutput(text);
+  return records(isRecord(who) ? who.accounts : []).map((a) => String(a.id ?? ""));
+}
+
+/**
  * `wrangler secret list --format json`
  * @returns secret names
  */

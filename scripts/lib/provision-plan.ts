@@ -89,7 +89,8 @@ export type ObservedState = {
     }
   >;
   kvNamespaces: { id: string; title: string }[];
-  d1Databases: { uuid: string; name: string }[];
+  /** readReplication: the database's read replication mode ("auto", "disabled"), when known. */
+  d1Databases: { uuid: string; name: string; readReplication?: string }[];
   queues: string[];
   r2Buckets: string[];
   r2Notifications: Record<string, { queue: string; prefix: string; suffix: string; actions: string[] }[]>;
@@ -106,6 +107,7 @@ export type Step = {
     | "kv"
     | "d1"
     | "d1-migrations"
+    | "d1-replication"
     | "queue"
     | "r2-bucket"
     | "r2-notification"
@@ -123,19 +125,30 @@ export type Step = {
     lookup?: { kind: "kv"; title: string } | { kind: "d1"; name: string };
   };
   secret?: { name: string; required: boolean };
+  /** A Cloudflare API call wrangler has no command for, on the D1 database of that name. */
+  api?: { method: "PUT"; database: string; body: Record<string, unknown> };
   enablesIngest?: boolean;
 };
+
+/**
+ * D1 read replication: replicas near the readers serve the Worker's reads made through a D1
+ * session (withSession). Enabled per database with the REST API, PUT
+ * /accounts/{account_id}/d1/database/{database_id} with {"read_replication": {"mode": "auto"}}
+ * (https://developers.cloudflare.com/d1/best-practices/read-replication/, step 1;
+ * https://developers.cloudflare.com/api/resources/d1/subresources/database/methods/update/).
+ * wrangler 4.156 has no command for it (its bundled SDK's `d1.database.update` is not exposed)
+ * and only shows the mode: `wrangler d1 info NAME --json`, field read_replication.mode.
+ */
+export const READ_REPLICATION = { read_replication: { mode: "auto" } } as const;
 
 const isTable = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 const tables = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter(isTable) : []);
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 
-/** A placeholder id (zeros, or empty) means "not created yet". */
+/** A placeholder id (all zeros, or empty) means "not created yet". */
 export function isPlaceholderId(id: string | null | undefined) {
-  // Zeros, with at most a last digit that tells placeholders apart (local D1 keys databases by
-  // id, so the pool's data databases need distinct ones to be distinct offline).
-  return !id || /^[0-]+[1-9]?$/.test(id);
+  return !id || /^[0-]+$/.test(id);
 }
 
 /**
@@ -251,7 +264,11 @@ export function stateFromJson(raw: unknown): ObservedState {
     };
   }
   state.kvNamespaces = tables(raw.kvNamespaces).map((n) => ({ id: str(n.id), title: str(n.title) }));
-  state.d1Databases = tables(raw.d1Databases).map((d) => ({ uuid: str(d.uuid), name: str(d.name) }));
+  state.d1Databases = tables(raw.d1Databases).map((d) => ({
+    uuid: str(d.uuid),
+    name: str(d.name),
+    ...(typeof d.readReplication === "string" ? { readReplication: d.readReplication } : {}),
+  }));
   state.queues = strings(raw.queues);
   state.r2Buckets = strings(raw.r2Buckets);
   for (const [bucket, rules] of Object.entries(isTable(raw.r2Notifications) ? raw.r2Notifications : {})) {
@@ -274,15 +291,16 @@ export function stateFromJson(raw: unknown): ObservedState {
 export function planProvision(
   config: ProvisionConfig,
   state: ObservedState,
-  options: { fieldTypes?: Record<string, string> } = {},
+  options: { fieldTypes?: Record<string, string>; readReplication?: boolean } = {},
 ): Step[] {
   const fieldTypes = { ...DEFAULT_FIELD_TYPES, ...options.fieldTypes };
+  const replication = options.readReplication ?? true;
   const envArgs = config.env === null ? [] : ["--env", config.env];
   return [
     ...configChecks(config),
     ...vectorizeSteps(config, state, fieldTypes),
     ...kvSteps(config, state),
-    ...d1Steps(config, state, envArgs),
+    ...d1Steps(config, state, envArgs, replication),
     ...queueSteps(config, state),
     ...r2Steps(config, state),
     ...secretSteps(config, state, envArgs),
@@ -528,8 +546,16 @@ function kvSteps(config: ProvisionConfig, state: ObservedState): Step[] {
   return steps;
 }
 
-/** D1 databases, then their migrations (which need the database_id in wrangler.toml). */
-function d1Steps(config: ProvisionConfig, state: ObservedState, envArgs: string[]): Step[] {
+/**
+ * Each D1 database (the control database and every pool member), its migrations (which need the
+ * database_id in wrangler.toml: every member gets the same ones), then its read replication.
+ */
+function d1Steps(
+  config: ProvisionConfig,
+  state: ObservedState,
+  envArgs: string[],
+  replication: boolean,
+): Step[] {
   const steps: Step[] = [];
   for (const db of config.d1) {
     const title = `D1 database ${db.databaseName} (binding ${db.binding})`;
@@ -576,8 +602,27 @@ function d1Steps(config: ProvisionConfig, state: ObservedState, envArgs: string[
       command: ["d1", "migrations", "apply", db.binding, "--remote", ...envArgs],
       note: "applies only the migrations the database has not recorded yet",
     });
+    if (replication) steps.push(replicationStep(db, byId ?? byName));
   }
   return steps;
+}
+
+/** Read replication on one database: left alone when already "auto". */
+function replicationStep(
+  db: ProvisionConfig["d1"][number],
+  observed: ObservedState["d1Databases"][number] | undefined,
+): Step {
+  const title = `D1 read replication on ${db.databaseName} (mode auto)`;
+  const key = `d1-replication:${db.binding}`;
+  if (observed?.readReplication === "auto") return { key, kind: "d1-replication", title, status: "exists" };
+  return {
+    key,
+    kind: "d1-replication",
+    title,
+    status: "update",
+    api: { method: "PUT", database: db.databaseName, body: READ_REPLICATION },
+    note: "Cloudflare API: wrangler has no command for it; reads through a D1 session go to a nearby replica",
+  };
 }
 
 /** Queues: what the producers send to, what the consumers read, and their dead-letter queues. */
@@ -773,6 +818,13 @@ export function shellCommand(args: string[]) {
     .join(" ");
 }
 
+/**
+ * An API step as the curl command that does the same, with the account and database ids to fill.
+ */
+export function apiCommand(api: NonNullable<Step["api"]>) {
+  return `curl -X ${api.method} https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/d1/database/<uuid of ${api.database}> -H "authorization: Bearer $CLOUDFLARE_API_TOKEN" -H "content-type: application/json" -d '${JSON.stringify(api.body)}'`;
+}
+
 const LABELS = {
   exists: ["exists", "exists"],
   create: ["would create", "create"],
@@ -806,6 +858,7 @@ export function formatPlan(
     lines.push(`${String(i + 1).padStart(3)}. ${label.padEnd(width)}  ${step.title}`);
     const pad = " ".repeat(width + 7);
     if (step.command && step.status !== "exists") lines.push(`${pad}$ ${shellCommand(step.command)}`);
+    if (step.api && step.status !== "exists") lines.push(`${pad}$ ${apiCommand(step.api)}`);
     if (step.configEdit) {
       const at = [...step.configEdit.table.path].join(".");
       const value =

@@ -4,6 +4,15 @@
 // run by the Worker.
 // Every count is weighted by _sample_interval: Analytics Engine samples at high volume.
 
+import type { CostCounters } from "./cost-counters.ts";
+import {
+  costColumn,
+  INGEST_COUNTER_DOUBLES,
+  INGEST_COUNTER_FIRST_DOUBLE,
+  SEARCH_COUNTER_DOUBLES,
+  SEARCH_COUNTER_FIRST_DOUBLE,
+} from "./cost-schema.ts";
+
 export const DEFAULT_DATASET = "edgesearch_events";
 
 /** Dashboard windows and their chart buckets, in seconds. */
@@ -54,6 +63,11 @@ export function namespaceCondition(patterns: readonly string[]): string {
   return ` AND (${parts.join(" OR ")})`;
 }
 
+/** Each counter's double, summed with the sampling weight, as report.ts's costColumn. */
+function costSums(names: readonly (keyof CostCounters)[], first: number): string[] {
+  return names.map((name, i) => `SUM(double${first + i} * ${w}) AS ${costColumn(name)}`);
+}
+
 const since = (seconds: number): string => `timestamp >= NOW() - INTERVAL '${Math.round(seconds)}' SECOND`;
 const w = "_sample_interval";
 
@@ -66,6 +80,7 @@ const SEARCH_COLUMNS = [
   `quantileWeighted(0.5, double3, ${w}) AS p50_ms`,
   `quantileWeighted(0.95, double3, ${w}) AS p95_ms`,
   `quantileWeighted(0.99, double3, ${w}) AS p99_ms`,
+  ...costSums(SEARCH_COUNTER_DOUBLES, SEARCH_COUNTER_FIRST_DOUBLE),
 ].join(", ");
 
 const INGEST_COLUMNS = [
@@ -73,6 +88,7 @@ const INGEST_COLUMNS = [
   `quantileWeighted(0.5, double4, ${w}) AS lag_p50_ms`,
   `quantileWeighted(0.95, double4, ${w}) AS lag_p95_ms`,
   `MAX(double4) AS lag_max_ms`,
+  ...costSums(INGEST_COUNTER_DOUBLES, INGEST_COUNTER_FIRST_DOUBLE),
 ].join(", ");
 
 export interface MetricsQuery {

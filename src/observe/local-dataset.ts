@@ -9,8 +9,8 @@ export const LOCAL_METRICS_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const LOCAL_METRICS_MAX_ROWS = 200_000;
 /** Points waiting in the isolate beyond this are dropped (oldest first): a flush is failing. */
 const MAX_BUFFERED = 10_000;
-const BLOBS = 8;
-const DOUBLES = 12;
+const BLOBS = 9;
+const DOUBLES = 20;
 
 // Isolate-lifetime: points written by any request in this isolate, until the next flush.
 const buffer: StoredPoint[] = [];

@@ -4,6 +4,9 @@
 // read them by number, so fields are only ever appended.
 import { truncateUtf8 } from "../util/encoding";
 import { AE_BLOB_BYTES, AE_MAX_INDEX_BYTES, AE_MAX_POINTS_PER_INVOCATION } from "./analytics-limits";
+import type { CostCounters } from "./cost-counters";
+import { countersBlob, INGEST_COUNTER_DOUBLES, SEARCH_COUNTER_DOUBLES } from "./cost-schema";
+import type { Meter } from "./meter";
 
 /** Search stages timed for Server-Timing and metrics, in pipeline order. */
 export const SEARCH_STAGES = [
@@ -38,6 +41,8 @@ export interface SearchEvent {
   code?: string;
   /** The result cache's Cache API layer: "active" or "inactive:<reason>" (cache-api.ts). */
   cacheApi?: string;
+  /** What the search cost up to its answer (meter.ts); work deferred past it is not in it. */
+  counters?: CostCounters;
 }
 
 export interface IngestEvent {
@@ -50,6 +55,8 @@ export interface IngestEvent {
   lagMs: number;
   /** Delivery attempts of the queue message (1 on first delivery). */
   attempts?: number;
+  /** What the document cost until this point was written (meter.ts). */
+  counters?: CostCounters;
 }
 
 export interface HealthEvent {
@@ -72,15 +79,19 @@ export interface Metrics {
 }
 
 const r1 = (ms: number | undefined) => Math.round((ms ?? 0) * 10) / 10;
+const counterDoubles = (names: readonly (keyof CostCounters)[], c: CostCounters | undefined) =>
+  names.map((name) => c?.[name] ?? 0);
 
 /**
  * Analytics Engine schema (index1 = namespace in every point).
  * Searches: blob1 "search", blob2 namespace, blob3 mode, blob4 cache layer, blob5 degraded
  * reasons (comma-joined), blob6 colo, blob7 error code, blob8 Cache API layer; double1 status, double2 results,
  * double3 total ms, double4 embed ms, double5 vector ms, double6 hydrate ms, double7 auth ms,
- * double8 cache ms, double9 keyword ms, double10 fuse ms, double11 rerank ms.
- * Ingest: blob1 "ingest", blob2 namespace, blob3 outcome; double1 chunks, double2 bytes,
- * double3 total ms, double4 lag ms, double5 attempts.
+ * double8 cache ms, double9 keyword ms, double10 fuse ms, double11 rerank ms, blob9 the cost
+ * counters (countersBlob), double12..double20 the SEARCH_COUNTER_DOUBLES.
+ * Ingest: blob1 "ingest", blob2 namespace, blob3 outcome, blob4 the cost counters (countersBlob);
+ * double1 chunks, double2 bytes, double3 total ms, double4 lag ms, double5 attempts,
+ * double6..double20 the INGEST_COUNTER_DOUBLES.
  * Health: blob1 "health", blob2 namespace, blob3 state, blob4 problems (comma-joined);
  * double1 indexed documents, double2 D1 chunks, double3 expected chunks, double4 stuck queued,
  * double5 dead letters, double6 sampled vectors, double7 missing vectors.
@@ -123,6 +134,7 @@ export class AnalyticsEngineMetrics implements Metrics {
         e.colo ?? "",
         e.code ?? "",
         e.cacheApi ?? "",
+        countersBlob(e.counters),
       ],
       [
         e.status,
@@ -136,6 +148,7 @@ export class AnalyticsEngineMetrics implements Metrics {
         r1(s.keyword),
         r1(s.fuse),
         r1(s.rerank),
+        ...counterDoubles(SEARCH_COUNTER_DOUBLES, e.counters),
       ],
     );
   }
@@ -143,8 +156,15 @@ export class AnalyticsEngineMetrics implements Metrics {
   ingest(e: IngestEvent): void {
     this.write(
       e.namespace,
-      ["ingest", e.namespace, e.outcome],
-      [e.chunks, e.bytes, r1(e.totalMs), r1(e.lagMs), e.attempts ?? 0],
+      ["ingest", e.namespace, e.outcome, countersBlob(e.counters)],
+      [
+        e.chunks,
+        e.bytes,
+        r1(e.totalMs),
+        r1(e.lagMs),
+        e.attempts ?? 0,
+        ...counterDoubles(INGEST_COUNTER_DOUBLES, e.counters),
+      ],
     );
   }
 
@@ -163,4 +183,16 @@ export class AnalyticsEngineMetrics implements Metrics {
       ],
     );
   }
+}
+
+/**
+ * `metrics` with each point's counters taken from `meter` when the event has none: a search's
+ * from the whole request, an ingest point's from its document's scope (Meter.scope; none outside
+ * one, as for messages sent back by fairness).
+ */
+export function withCounters(metrics: Metrics, meter: Meter): Metrics {
+  return {
+    search: (e) => metrics.search({ ...e, counters: e.counters ?? meter.total() }),
+    ingest: (e) => metrics.ingest({ ...e, counters: e.counters ?? meter.scoped() }),
+  };
 }

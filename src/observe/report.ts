@@ -1,6 +1,8 @@
 // The dashboard's figures for one window: overall, per namespace and as a time series. Built from
 // Analytics Engine SQL rows (Cloudflare) or from the locally kept data points (BACKEND=local),
 // into the same shape, with the same definitions (docs/observability.md).
+import { COST_COUNTER_NAMES, type CostCounters, emptyCounters } from "./cost-counters.ts";
+import { costColumn, parseCountersBlob } from "./cost-schema.ts";
 
 /** One Analytics Engine data point as local mode keeps it (local-dataset.ts). */
 export interface StoredPoint {
@@ -25,6 +27,10 @@ export interface Summary {
   ingestFailed: number;
   lagP50Ms: number | null;
   lagP95Ms: number | null;
+  /** The searches' cost counters, summed (from Analytics Engine: the ones a search point has a double for). */
+  searchCost: CostCounters;
+  /** The indexed documents' cost counters, summed. */
+  indexedCost: CostCounters;
 }
 
 export interface SeriesPoint {
@@ -68,6 +74,22 @@ const maybe = (v: unknown): number | null => {
 };
 const ratio = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 
+function costFromRow(row: Row | undefined): CostCounters {
+  const cost = emptyCounters();
+  for (const name of COST_COUNTER_NAMES) cost[name] = num(row?.[costColumn(name)]);
+  return cost;
+}
+
+/** The cost columns of the local points: each point's counters blob (blob `at`), summed. */
+function costColumns(points: readonly StoredPoint[], at: number): Row {
+  const sum = emptyCounters();
+  for (const p of points) {
+    const counters = parseCountersBlob(p.blobs[at] ?? "");
+    for (const name of COST_COUNTER_NAMES) sum[name] += counters[name] ?? 0;
+  }
+  return Object.fromEntries(COST_COUNTER_NAMES.map((name) => [costColumn(name), sum[name]]));
+}
+
 /** Nearest-rank quantile (each value weighted 1, as local points are unsampled). */
 export function quantile(values: readonly number[], q: number): number | null {
   if (values.length === 0) return null;
@@ -98,6 +120,8 @@ export function summaryFromRows(
     ingestFailed: failed,
     lagP50Ms: indexed > 0 ? maybe(ingest?.lag_p50_ms) : null,
     lagP95Ms: indexed > 0 ? maybe(ingest?.lag_p95_ms) : null,
+    searchCost: costFromRow(search),
+    indexedCost: costFromRow(ingest),
   };
 }
 
@@ -143,6 +167,7 @@ function searchRow(points: readonly StoredPoint[]): Row {
     p50_ms: quantile(latencies, 0.5),
     p95_ms: quantile(latencies, 0.95),
     p99_ms: quantile(latencies, 0.99),
+    ...costColumns(points, 8),
   };
 }
 
@@ -152,6 +177,7 @@ function ingestRow(points: readonly StoredPoint[]): Row {
     indexed: points.length,
     lag_p50_ms: quantile(lags, 0.5),
     lag_p95_ms: quantile(lags, 0.95),
+    ...costColumns(points, 3),
   };
 }
 

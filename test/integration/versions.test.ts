@@ -219,6 +219,7 @@ describe("index versions", () => {
     for (const res of responses) {
       expect(res.status).toBe(200);
       expect(res.body.degraded).toEqual([]);
+      expect(res.body.results.length).toBeGreaterThan(0);
       for (const r of res.body.results) expect(versionOfChunk(r.chunkId)).toBe(res.body.version);
     }
     const seen = new Set(responses.map((r) => r.body.version));

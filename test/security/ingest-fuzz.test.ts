@@ -6,10 +6,10 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ingestDocument } from "../../scripts/lib/fuzz-documents.ts";
 import { putMessage } from "../../src/ingest/messages";
 import worker from "../../workers/index";
 import { freshNamespace } from "../support";
-import { ingestDocument } from "./fuzz-values";
 import { envNumber } from "./support";
 
 /** Documents per run; `npm run fuzz -- --count 10000` runs many more against a dev server. */

@@ -2,6 +2,12 @@
 // the platform refuses, and the local stand-in refuses them with the platform's error text.
 import { describe, expect, it } from "vitest";
 import { AE_MAX_POINTS_PER_INVOCATION, StrictDataset } from "../../src/observe/analytics-limits";
+import { COST_COUNTER_NAMES, emptyCounters } from "../../src/observe/cost-counters";
+import {
+  INGEST_COUNTER_DOUBLES,
+  parseCountersBlob,
+  SEARCH_COUNTER_DOUBLES,
+} from "../../src/observe/cost-schema";
 import { AnalyticsEngineMetrics, type HealthEvent, type SearchEvent } from "../../src/observe/metrics";
 import { truncateUtf8 } from "../../src/util/encoding";
 
@@ -83,7 +89,7 @@ describe("AnalyticsEngineMetrics within the limits", () => {
     );
     const [point] = inner.points;
     const blobs = point?.blobs ?? [];
-    expect(blobs).toHaveLength(8);
+    expect(blobs).toHaveLength(9);
     expect(blobs.reduce((sum, b) => sum + bytes(b), 0)).toBeLessThanOrEqual(16_000);
     // Cut on a character boundary: 400 two-byte characters, no replacement character.
     expect(blobs[6]).toBe("é".repeat(400));
@@ -95,9 +101,35 @@ describe("AnalyticsEngineMetrics within the limits", () => {
     new AnalyticsEngineMetrics(new StrictDataset(inner)).search(search({ code: "bad_request", colo: "AMS" }));
     expect(inner.points[0]).toEqual({
       indexes: ["docs"],
-      blobs: ["search", "docs", "hybrid", "miss", "", "AMS", "bad_request", ""],
-      doubles: [200, 3, 12.3, 1, 2, 3, 0, 0, 0, 0, 0],
+      blobs: ["search", "docs", "hybrid", "miss", "", "AMS", "bad_request", "", ""],
+      doubles: [200, 3, 12.3, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     });
+  });
+
+  it("carries every cost counter in a search and an ingest point, within 20 doubles", () => {
+    const inner = new RecordingDataset();
+    const counters = emptyCounters();
+    COST_COUNTER_NAMES.forEach((name, i) => {
+      counters[name] = 1_000_000 + i;
+    });
+    const metrics = new AnalyticsEngineMetrics(new StrictDataset(inner));
+    metrics.search(search({ counters }));
+    metrics.ingest({
+      namespace: "docs",
+      outcome: "indexed",
+      chunks: 4,
+      bytes: 9,
+      totalMs: 1,
+      lagMs: 2,
+      counters,
+    });
+    const [searchPoint, ingestPoint] = inner.points;
+    expect(searchPoint?.doubles).toHaveLength(20);
+    expect(searchPoint?.doubles?.slice(11)).toEqual(SEARCH_COUNTER_DOUBLES.map((name) => counters[name]));
+    expect(parseCountersBlob(String(searchPoint?.blobs?.[8]))).toEqual(counters);
+    expect(ingestPoint?.doubles).toHaveLength(20);
+    expect(ingestPoint?.doubles?.slice(5)).toEqual(INGEST_COUNTER_DOUBLES.map((name) => counters[name]));
+    expect(parseCountersBlob(String(ingestPoint?.blobs?.[3]))).toEqual(counters);
   });
 
   it("writes 250 points in one invocation and counts the rest as dropped", () => {

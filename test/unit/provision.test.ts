@@ -3,7 +3,9 @@
 // --dry-run runs: nothing here reaches Cloudflare.
 import { describe, expect, it } from "vitest";
 import {
+  parseAuthToken,
   parseD1List,
+  parseD1ReadReplication,
   parseKvList,
   parseMetadataIndexes,
   parseNotificationRules,
@@ -11,6 +13,7 @@ import {
   parseR2BucketList,
   parseSecretList,
   parseVectorizeList,
+  parseWhoamiAccounts,
 } from "../../scripts/lib/provision-parse.ts";
 import {
   emptyState,
@@ -95,7 +98,9 @@ function provisionedStaging(): ObservedState {
       },
     },
     kvNamespaces: [{ id: "0f2ac74b498b48028cb68387c421e279", title: "edgesearch-staging-kv" }],
-    d1Databases: [{ uuid: "5b6c1f0e-8d7a-4c3b-9e2f-1a0b9c8d7e6f", name: "edgesearch-staging" }],
+    d1Databases: [
+      { uuid: "5b6c1f0e-8d7a-4c3b-9e2f-1a0b9c8d7e6f", name: "edgesearch-staging", readReplication: "auto" },
+    ],
     queues: ["edgesearch-staging-ingest", "edgesearch-staging-ingest-dlq"],
     r2Buckets: ["edgesearch-staging-documents", "edgesearch-staging-backups"],
     r2Notifications: {
@@ -513,6 +518,24 @@ describe("reading wrangler's output", () => {
     expect(parseSecretList('[{"name": "ADMIN_API_KEY", "type": "secret_text"}]')).toEqual(["ADMIN_API_KEY"]);
   });
 
+  it("reads a database's read replication mode, wrangler's token and the accounts it reaches", () => {
+    // `wrangler d1 info NAME --json` (workers-sdk packages/wrangler/src/__tests__/d1/info.test.ts)
+    const info = (mode: string) =>
+      `{"uuid": "d5b1d127-xxxx", "name": "edgesearch-data-1", "created_at": "2025-04-01T00:00:00Z", "num_tables": 12, "running_in_region": "WEUR", "read_replication": {"mode": "${mode}"}, "database_size": 98304}`;
+    expect(parseD1ReadReplication(info("auto"))).toBe("auto");
+    expect(parseD1ReadReplication(info("disabled"))).toBe("disabled");
+    expect(parseD1ReadReplication('{"uuid": "u", "name": "edgesearch"}')).toBeNull();
+    expect(parseAuthToken('{"type": "oauth", "token": "oauth-abc"}')).toBe("oauth-abc");
+    expect(parseAuthToken('{"type": "api_token", "token": "tok"}')).toBe("tok");
+    // A global API key is a key and an email, not a bearer token.
+    expect(parseAuthToken('{"type": "api_key", "key": "k", "email": "a@example.com"}')).toBeNull();
+    expect(
+      parseWhoamiAccounts(
+        '{"loggedIn": true, "authType": "OAuth Token", "email": "a@example.com", "accounts": [{"id": "acc1", "name": "A"}, {"id": "acc2", "name": "B"}]}',
+      ),
+    ).toEqual(["acc1", "acc2"]);
+  });
+
   it("reads the queue table and the labelled lists of buckets and notification rules", () => {
     const table = [
       "┌──────────┬───────────────────────┬────────────┐",
@@ -654,5 +677,128 @@ describe("shard indexes (VECTORIZE_SHARDS)", () => {
         expect(vars[name], `${env ?? "top level"}: ${name}`).toBeDefined();
       }
     }
+  });
+});
+
+describe("the D1 pool (control database and data databases)", () => {
+  const POOL_TOML = STAGING_TOML.replace(
+    "[[env.staging.r2_buckets]]",
+    `[[env.staging.d1_databases]]
+binding = "DATA_DB_1"
+database_name = "edgesearch-staging-data-1"
+database_id = "00000000-0000-0000-0000-000000000000"
+migrations_dir = "migrations"
+
+[[env.staging.d1_databases]]
+binding = "DATA_DB_2"
+database_name = "edgesearch-staging-data-2"
+database_id = "00000000-0000-0000-0000-000000000000"
+migrations_dir = "migrations"
+
+[[env.staging.r2_buckets]]`,
+  );
+  const pool = () => resolveEnvironment(parseToml(POOL_TOML).data, "staging");
+  const MEMBERS = [
+    ["DB", "edgesearch-staging", "5b6c1f0e-8d7a-4c3b-9e2f-1a0b9c8d7e6f"],
+    ["DATA_DB_1", "edgesearch-staging-data-1", "9d1e0c2a-1111-4c3b-9e2f-1a0b9c8d7e6f"],
+    ["DATA_DB_2", "edgesearch-staging-data-2", "9d1e0c2a-2222-4c3b-9e2f-1a0b9c8d7e6f"],
+  ] as const;
+  /** The staging account with every pool member, each in the given read replication mode. */
+  const withMembers = (modes: string[]) => {
+    const state = provisionedStaging();
+    state.d1Databases = MEMBERS.map(([, name, uuid], i) => ({
+      uuid,
+      name,
+      readReplication: modes[i] ?? "auto",
+    }));
+    return state;
+  };
+
+  it("creates each of three members, writes its id back, migrates it and turns on its read replication", () => {
+    const steps = planProvision(pool(), emptyState());
+    expect(steps.filter((s) => s.kind === "d1").map((s) => s.command)).toEqual(
+      MEMBERS.map(([, name]) => ["d1", "create", name]),
+    );
+    for (const [binding, name] of MEMBERS) {
+      // Created, its id written back, then migrated, then replicated.
+      const at = ["d1", "config:d1", "d1-migrations", "d1-replication"].map((k) =>
+        indexOf(steps, `${k}:${binding}`),
+      );
+      expect(at.every((i) => i > -1)).toBe(true);
+      expect(at).toEqual([...at].sort((a, b) => a - b));
+      expect(steps.find((s) => s.key === `config:d1:${binding}`)?.configEdit).toMatchObject({
+        key: "database_id",
+        lookup: { kind: "d1", name },
+      });
+      // Every member gets the same migrations, addressed by its binding in this environment.
+      expect(steps.find((s) => s.key === `d1-migrations:${binding}`)?.command).toEqual([
+        "d1",
+        "migrations",
+        "apply",
+        binding,
+        "--remote",
+        "--env",
+        "staging",
+      ]);
+      expect(steps.find((s) => s.key === `d1-replication:${binding}`)).toMatchObject({
+        status: "update",
+        api: { method: "PUT", database: name, body: { read_replication: { mode: "auto" } } },
+      });
+    }
+    // Each member's id goes to its own [[env.staging.d1_databases]] table.
+    expect(
+      steps
+        .filter((s) => s.kind === "config-id" && s.key.startsWith("config:d1:"))
+        .map((s) => s.configEdit?.table),
+    ).toEqual([0, 1, 2].map((index) => ({ path: ["env", "staging", "d1_databases"], index })));
+  });
+
+  it("re-run on an account that has the whole pool: only the migrations run, once per member", () => {
+    let text = POOL_TOML;
+    for (const step of planProvision(pool(), withMembers([]))) {
+      const edit = step.configEdit;
+      if (edit?.value) text = setTomlString(text, edit.table, edit.key, edit.value);
+    }
+    const again = planProvision(resolveEnvironment(parseToml(text).data, "staging"), withMembers([]));
+    expect(creates(again)).toEqual([]);
+    expect(again.filter((s) => s.status !== "exists").map((s) => s.key)).toEqual(
+      MEMBERS.map(([binding]) => `d1-migrations:${binding}`),
+    );
+    expect(again.filter((s) => s.kind === "d1-replication").map((s) => s.status)).toEqual([
+      "exists",
+      "exists",
+      "exists",
+    ]);
+  });
+
+  it("turns read replication on only where it is off, and leaves it alone when asked to", () => {
+    const steps = planProvision(pool(), withMembers(["auto", "disabled", "auto"]));
+    expect(
+      steps.filter((s) => s.kind === "d1-replication" && s.status !== "exists").map((s) => s.key),
+    ).toEqual(["d1-replication:DATA_DB_1"]);
+    expect(
+      planProvision(pool(), withMembers(["auto", "disabled", "auto"]), { readReplication: false }).filter(
+        (s) => s.kind === "d1-replication",
+      ),
+    ).toEqual([]);
+    // A --state file without the mode: replication is planned (the call is idempotent).
+    const state = stateFromJson({ d1Databases: MEMBERS.map(([, name, uuid]) => ({ uuid, name })) });
+    expect(
+      planProvision(pool(), state)
+        .filter((s) => s.kind === "d1-replication")
+        .map((s) => s.status),
+    ).toEqual(["update", "update", "update"]);
+  });
+
+  it("prints the API call that turns replication on, since wrangler has no command for it", () => {
+    const text = formatPlan(pool(), planProvision(pool(), withMembers(["auto", "disabled", "auto"])), {
+      dryRun: true,
+      stateKnown: true,
+    });
+    expect(text).toContain("would update  D1 read replication on edgesearch-staging-data-1 (mode auto)");
+    expect(text).toContain(
+      `$ curl -X PUT https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/d1/database/<uuid of edgesearch-staging-data-1> -H "authorization: Bearer $CLOUDFLARE_API_TOKEN" -H "content-type: application/json" -d '{"read_replication":{"mode":"auto"}}'`,
+    );
+    expect(text).not.toContain("<uuid of edgesearch-staging-data-2>");
   });
 });

@@ -156,13 +156,12 @@ describe("WorkersAiEmbedder", () => {
   it("gives up on a call that does not answer in time, with a retryable timeout", async () => {
     const ai = createFakeAi();
     ai.failNext(1, "hang");
-    const started = Date.now();
+    // The fake never answers: without the timeout this test would hang until vitest's own.
     const err = await rejection(
       new WorkersAiEmbedder({ ai, model: MODEL, timeoutMs: 50 }).embed(["x"], "query"),
     );
     expect(err.code).toBe("timeout");
     expect(err.retryable).toBe(true);
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it("returns at the guarded attempt's timeout and cancels the inference it stopped waiting for", async () => {

@@ -43,7 +43,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
       },
       allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
       allowHeaders: ["authorization", "content-type", "x-request-id", "traceparent"],
-      exposeHeaders: ["x-request-id", "server-timing", "retry-after", "traceparent"],
+      exposeHeaders: ["x-request-id", "server-timing", "x-cost-counters", "retry-after", "traceparent"],
       maxAge: 600,
     }),
   );

@@ -26,6 +26,8 @@ import { processVersionTask, type VersionTaskDeps } from "../../src/migrations/b
 import { isMoveTask } from "../../src/moves/jobs";
 import { processMoveTask } from "../../src/moves/task";
 import type { Logger } from "../../src/observe/logger";
+import { Meter } from "../../src/observe/meter";
+import { queueChunks } from "../../src/observe/metered";
 import type { Metrics } from "../../src/observe/metrics";
 import type { D1Like } from "../../src/store/d1";
 import type { DatabasePool } from "../../src/store/pool";
@@ -38,42 +40,20 @@ const CONCURRENCY = 6;
 
 export async function consumeIngest(
   batch: MessageBatch<unknown>,
-  deps: VersionTaskDeps & Pick<BackupTaskDeps, "backups"> & { pool: DatabasePool },
+  deps: ConsumerDeps,
   db: D1Database,
 ): Promise<void> {
   const changed = new Set<string>();
+  const meter = deps.meter ?? new Meter();
   const messages = await deferOverShare(smallestFirst(batch.messages), deps, db);
-  await mapLimit(messages, CONCURRENCY, async (message) => {
-    try {
-      // Version builds and purges, backups and restores share the queue with document events.
-      const decision = isBackupTask(message.body)
-        ? await processBackupTask({ ...deps, db }, message.body, message.attempts)
-        : isMoveTask(message.body)
-          ? await processMoveTask({ ...deps, db }, message.body, message.attempts)
-          : isVersionTask(message.body)
-            ? await processVersionTask(deps, message.body, message.attempts)
-            : await processMessage(deps, message.body, message.attempts);
-      switch (decision.type) {
-        case "ack":
-          if (decision.namespace && (decision.outcome === "indexed" || decision.outcome === "deleted")) {
-            changed.add(decision.namespace);
-          }
-          message.ack();
-          return;
-        case "retry":
-          message.retry({ delaySeconds: decision.delaySeconds });
-          return;
-        case "dead-letter":
-          await recordDeadLetter(db, message, decision.reason);
-          deps.logger.warn("ingest.dead_letter", { messageId: message.id, reason: decision.reason });
-          message.ack();
-          return;
-      }
-    } catch (err) {
-      deps.logger.error("ingest.crashed", { messageId: message.id, err, error: errorMessage(err) });
-      message.retry({ delaySeconds: backoffSeconds(message.attempts) });
-    }
-  });
+  // Each message is one document's work: its own meter scope, for its ingest point's counters.
+  // Queues bill the delivery (a read) and the ack (a delete) per 64 KB chunk (metered.ts).
+  await mapLimit(messages, CONCURRENCY, (message) =>
+    meter.scope(() => {
+      meter.add("queueOperations", queueChunks(message.body));
+      return consumeMessage(message, deps, db, changed, meter);
+    }),
+  );
   // Once per batch and namespace, through the namespace's coordinator, which paces the key's
   // writes: KV allows one write per second per key, and batches run concurrently. The batch does
   // not wait for its turn (up to a second): the coordinator's alarm writes it. Waiting held up
@@ -87,6 +67,49 @@ export async function consumeIngest(
     deps.logger,
     "scheduled",
   );
+}
+
+type ConsumerDeps = VersionTaskDeps & Pick<BackupTaskDeps, "backups"> & { meter?: Meter; pool: DatabasePool };
+
+/** Processes one message and applies the decision (ack, retry or dead-letter) to it. */
+async function consumeMessage(
+  message: Message<unknown>,
+  deps: ConsumerDeps,
+  db: D1Database,
+  changed: Set<string>,
+  meter: Meter,
+): Promise<void> {
+  try {
+    // Version builds and purges, backups and restores share the queue with document events.
+    const decision = isBackupTask(message.body)
+      ? await processBackupTask({ ...deps, db }, message.body, message.attempts)
+      : isMoveTask(message.body)
+        ? await processMoveTask({ ...deps, db }, message.body, message.attempts)
+        : isVersionTask(message.body)
+          ? await processVersionTask(deps, message.body, message.attempts)
+          : await processMessage(deps, message.body, message.attempts);
+    switch (decision.type) {
+      case "ack":
+        if (decision.namespace && (decision.outcome === "indexed" || decision.outcome === "deleted")) {
+          changed.add(decision.namespace);
+        }
+        meter.add("queueOperations", queueChunks(message.body));
+        message.ack();
+        return;
+      case "retry":
+        message.retry({ delaySeconds: decision.delaySeconds });
+        return;
+      case "dead-letter":
+        await recordDeadLetter(db, message, decision.reason);
+        deps.logger.warn("ingest.dead_letter", { messageId: message.id, reason: decision.reason });
+        meter.add("queueOperations", queueChunks(message.body));
+        message.ack();
+        return;
+    }
+  } catch (err) {
+    deps.logger.error("ingest.crashed", { messageId: message.id, err, error: errorMessage(err) });
+    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+  }
 }
 
 /** A message to send back: its namespace, key and cost, and its deferral count once sent. */

@@ -8,6 +8,7 @@ import { canAccessNamespace, type Principal } from "../../../src/auth/scopes";
 import { readMetricsReport } from "../../../src/observe/analytics-reader";
 import { WINDOWS } from "../../../src/observe/analytics-sql";
 import { observeConfig } from "../../../src/observe/config";
+import { COST_COUNTER_NAMES, type CostCounters } from "../../../src/observe/cost-counters";
 import { requires } from "../auth";
 import { errorResponses, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
@@ -23,6 +24,14 @@ const WindowQuery = z.object({
 
 const ms = z.number().nullable();
 const rate = z.number().nullable();
+const Cost = z
+  .object(
+    Object.fromEntries(COST_COUNTER_NAMES.map((name) => [name, z.number()])) as Record<
+      keyof CostCounters,
+      z.ZodNumber
+    >,
+  )
+  .openapi({ description: "Cost counters summed (docs/observability.md)" });
 const SummaryFields = {
   searches: z.number(),
   qps: z.number(),
@@ -37,6 +46,8 @@ const SummaryFields = {
   ingestFailed: z.number(),
   lagP50Ms: ms,
   lagP95Ms: ms,
+  searchCost: Cost,
+  indexedCost: Cost,
 };
 
 export const MetricsReportSchema = z
@@ -199,6 +210,8 @@ th,td{border-bottom:1px solid #eee;padding:5px 8px;text-align:right}th:first-chi
 <header><h1>edgesearch</h1><div>window: ${windows}</div><div id="range"></div></header>
 <main><div class="tiles" id="tiles"></div><div class="charts" id="charts"></div>
 <table id="namespaces"><thead><tr><th>namespace</th><th>searches</th><th>QPS</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>5xx</th><th>degraded</th><th>cache hits</th><th>indexed</th><th>failed</th><th>lag p95 ms</th><th>health</th></tr></thead><tbody></tbody></table>
+<h2>Billable operations per namespace (searches + indexed documents)</h2>
+<table id="cost"><thead><tr></tr></thead><tbody></tbody></table>
 </main>
 <script type="application/json" id="report">${embed(data)}</script>
 <script nonce="${nonce}">
@@ -272,6 +285,19 @@ for (const n of R.namespaces) {
     pct(n.cacheHitRate), n.indexed, n.ingestFailed, fmt(n.lagP95Ms, 0), h ? h.state + (h.problems.length ? " (" + h.problems.join(", ") + ")" : "") : "not checked"];
   cells.forEach((v, i) => { const td = document.createElement("td"); td.textContent = v; if (i === 12 && h) td.className = h.state; tr.append(td); });
   tbody.append(tr);
+}
+const COST = [["d1Queries", "D1 queries"], ["d1RowsRead", "D1 rows read"], ["d1RowsWritten", "D1 rows written"],
+  ["kvReads", "KV reads"], ["kvWrites", "KV writes"], ["aiCalls", "AI calls"], ["aiInputTokens", "AI tokens"],
+  ["vectorizeQueries", "Vectorize queries"], ["vectorizeQueryDimensions", "queried dims"],
+  ["vectorizeVectorsWritten", "vectors written"], ["r2ClassA", "R2 class A"], ["r2ClassB", "R2 class B"], ["queueOperations", "queue ops"]];
+const costHead = document.querySelector("#cost thead tr");
+for (const label of ["namespace", ...COST.map((c) => c[1])]) { const th = document.createElement("th"); th.textContent = label; costHead.append(th); }
+for (const n of R.namespaces) {
+  const tr = document.createElement("tr");
+  for (const v of [n.namespace, ...COST.map(([k]) => (n.searchCost[k] || 0) + (n.indexedCost[k] || 0))]) {
+    const td = document.createElement("td"); td.textContent = v; tr.append(td);
+  }
+  document.querySelector("#cost tbody").append(tr);
 }
 document.body.setAttribute("data-ready", "true");
 </script></body></html>`;

@@ -3,6 +3,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { hasRole } from "../../../src/auth/scopes";
 import { AppError } from "../../../src/errors";
+import { countersBlob } from "../../../src/observe/cost-schema";
 import { answerSearch } from "../../../src/search/answer";
 import { createTimer, serverTiming } from "../../../src/search/timer";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
@@ -20,6 +21,12 @@ import {
 import type { AppEnv } from "../types";
 
 export type SearchResponseBody = typeof SearchResponseSchema._output;
+
+/**
+ * What the search cost until its answer, for admin keys: the non-zero cost counters as
+ * "name=value" pairs, comma-joined (empty when it cost nothing billable, as an isolate cache hit).
+ */
+export const COST_HEADER = "x-cost-counters";
 
 /**
  * Vectorize can only filter on fields with a metadata index: reject others up front. It also
@@ -87,9 +94,11 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
         stages,
         totalMs,
       });
-      // Stage times only for admin keys: they show what was cached, which is not every key's to know.
-      const shown = hasRole(c.get("principal"), "admin") ? { ...stages, total: totalMs } : { total: totalMs };
-      c.header("server-timing", serverTiming(shown));
+      // Stage times and cost counters only for admin keys: they show what was cached, which is not
+      // every key's to know.
+      const admin = hasRole(c.get("principal"), "admin");
+      c.header("server-timing", serverTiming(admin ? { ...stages, total: totalMs } : { total: totalMs }));
+      if (admin) c.header(COST_HEADER, countersBlob(services.meter.total()));
       c.header("x-cache", answer.outcome);
       const hit = answer.outcome === "isolate" || answer.outcome === "cache-api";
       const payload: SearchResponseBody = {
