@@ -97,6 +97,10 @@ export default defineConfig({
                   VERSION_BUILD_STALL_MS: "3000",
                   VERSION_PURGE_RECHECK_MS: "500",
                   TEST_MIGRATIONS: migrations,
+                  // Every test namespace stays in DB, where most tests read its rows; the pool's
+                  // tests (test/integration/d1-pool.test.ts) place namespaces over all three
+                  // databases, each of which has the migrations (test/setup.ts).
+                  D1_DATA_DATABASES: "DB",
                 },
               },
             }),

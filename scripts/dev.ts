@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `npm run dev [-- wrangler dev flags]`: serves the whole service offline. On first run writes
 // .dev.vars with a fresh admin key (ADMIN_API_KEY) and prints it; applies the D1 migrations to
-// the local database; then runs `wrangler dev --local` with the local stand-ins for Workers AI,
-// Vectorize and R2 event notifications (BACKEND=local, R2_NOTIFICATIONS=true); once the server
-// answers, requests /healthz, which starts the watcher that announces objects written beside the
-// Worker (`wrangler r2 object put --local`). Extra flags (e.g. --port 8788) go to wrangler.
+// each local database of the pool (`npm run migrate-db`); then runs `wrangler dev --local` with
+// the local stand-ins for Workers AI, Vectorize and R2 event notifications (BACKEND=local,
+// R2_NOTIFICATIONS=true); once the server answers, requests /healthz, which starts the watcher
+// that announces objects written beside the Worker (`wrangler r2 object put --local`). Extra
+// flags (e.g. --port 8788) go to wrangler.
 // wrangler runs in its own process group, stopped as a whole, so no workerd keeps the port.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -44,11 +45,16 @@ const persist =
     : persistArg.includes("=")
       ? [persistArg]
       : args.slice(persistAt, persistAt + 2);
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], {
-  cwd: root,
-  env: { ...env, CI: "true" },
-  stdio: ["ignore", "inherit", "inherit"],
-});
+// Every database of the pool (DB and D1_DATA_DATABASES) gets the migrations (scripts/migrate-db.ts).
+const migrate = spawnSync(
+  process.execPath,
+  [path.join(root, "scripts/migrate-db.ts"), "--local", ...persist],
+  {
+    cwd: root,
+    env: { ...env, CI: "true" },
+    stdio: ["ignore", "inherit", "inherit"],
+  },
+);
 if (migrate.status !== 0) {
   console.error("edgesearch: applying the local D1 migrations failed");
   process.exit(migrate.status ?? 1);

@@ -7,6 +7,8 @@ import type { ParseLimits } from "./ingest/limits";
 import { RERANK_MODELS, type RerankModel } from "./rerank/reranker";
 import { type FaultPlan, parseFaultPlan } from "./resilience/faults";
 import { LOCAL_VECTOR_WEIGHT } from "./search/fusion";
+import { D1_LIMITS } from "./store/d1-limits";
+import { isD1 } from "./store/pool";
 import { VECTORIZE_LIMITS } from "./vectors/vector-index";
 
 const intVar = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -87,6 +89,9 @@ const ConfigSchema = z
     SHARD_MAX_VECTORS: intVar(1, 1_000_000_000).default(VECTORIZE_LIMITS.maxVectorsPerIndex),
     SHARD_MAX_NAMESPACES: intVar(1, 1_000_000).default(VECTORIZE_LIMITS.maxNamespacesPerIndex),
     SHARD_FILL_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.9),
+    D1_DATA_DATABASES: listVar,
+    D1_MAX_BYTES: intVar(1, Number.MAX_SAFE_INTEGER).default(D1_LIMITS.maxDatabaseBytes),
+    D1_FILL_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.8),
     VERSION_CACHE_TTL_MS: intVar(0, 60_000).default(2000),
     VERSION_GRACE_SECONDS: intVar(0, 90 * 86_400).default(86_400),
     QUALITY_GATE_MIN_NDCG: z.preprocess(
@@ -134,6 +139,14 @@ const ConfigSchema = z
   .refine((c) => new Set(c.VECTORIZE_SHARDS).size === c.VECTORIZE_SHARDS.length, {
     message: "lists an index twice",
     path: ["VECTORIZE_SHARDS"],
+  })
+  .refine((c) => c.D1_DATA_DATABASES.every((name) => /^[A-Z][A-Z0-9_]{0,63}$/.test(name)), {
+    message: 'entries must be D1 binding names, e.g. "DB,DATA_DB_1,DATA_DB_2"',
+    path: ["D1_DATA_DATABASES"],
+  })
+  .refine((c) => new Set(c.D1_DATA_DATABASES).size === c.D1_DATA_DATABASES.length, {
+    message: "lists a database twice",
+    path: ["D1_DATA_DATABASES"],
   })
   // Each filterable field needs a Vectorize metadata index; the service keeps none of its own.
   .refine((c) => new Set(c.FILTERABLE_FIELDS).size <= VECTORIZE_LIMITS.maxMetadataIndexes, {
@@ -213,6 +226,12 @@ export interface Config {
    * dimensions, and the capacity an index is measured against (Vectorize's limits by default).
    */
   shards: { indexes: readonly string[]; maxVectors: number; maxNamespaces: number; fillThreshold: number };
+  /**
+   * The pool of data databases (src/store/pool.ts): the D1 bindings that take new namespaces
+   * (D1_DATA_DATABASES, else DB alone), in order of preference, each bound in wrangler.toml; a
+   * database takes no new namespace once its size reaches fillThreshold of maxBytes.
+   */
+  d1: { databases: readonly string[]; maxBytes: number; fillThreshold: number };
   /** How long an isolate trusts a namespace's active-version pointer before asking KV again. */
   versionCacheTtlMs: number;
   /** How long a replaced version stays queryable (for rollback) before it is retired. */
@@ -241,6 +260,17 @@ function staticFaults(raw: string | undefined): FaultPlan | null {
   }
 }
 
+/** Each database of the pool must be a D1 binding of this Worker. */
+function checkD1Bindings(env: object, names: readonly string[]): void {
+  const unbound = names.filter((name) => !isD1((env as Record<string, unknown>)[name]));
+  if (unbound.length === 0) return;
+  throw new AppError(
+    "internal",
+    `invalid configuration: D1_DATA_DATABASES: ${unbound.map((n) => `"${n}"`).join(", ")} must be D1 bindings of this Worker ([[d1_databases]] in wrangler.toml)`,
+    { retryable: false },
+  );
+}
+
 // Isolate-lifetime: env objects are stable for an isolate, so each is parsed once.
 const parsed = new WeakMap<object, Config>();
 
@@ -256,6 +286,7 @@ export function loadConfig(env: object): Config {
     throw new AppError("internal", `invalid configuration: ${detail}`, { retryable: false });
   }
   const c = result.data;
+  checkD1Bindings(env, c.D1_DATA_DATABASES);
   const config: Config = {
     backend: c.BACKEND,
     embeddingModel: c.EMBEDDING_MODEL,
@@ -307,6 +338,11 @@ export function loadConfig(env: object): Config {
       maxVectors: c.SHARD_MAX_VECTORS,
       maxNamespaces: c.SHARD_MAX_NAMESPACES,
       fillThreshold: c.SHARD_FILL_THRESHOLD,
+    },
+    d1: {
+      databases: c.D1_DATA_DATABASES.length > 0 ? c.D1_DATA_DATABASES : ["DB"],
+      maxBytes: c.D1_MAX_BYTES,
+      fillThreshold: c.D1_FILL_THRESHOLD,
     },
     versionCacheTtlMs: c.VERSION_CACHE_TTL_MS,
     versionGraceMs: c.VERSION_GRACE_SECONDS * 1000,

@@ -1,4 +1,5 @@
-// Applies the D1 migrations once per test file; applyD1Migrations skips those already applied.
+// Applies the D1 migrations once per test file to every database of the pool (DB and the data
+// databases); applyD1Migrations skips those already applied.
 import { applyD1Migrations, type D1Migration, env } from "cloudflare:test";
 
 declare global {
@@ -9,4 +10,4 @@ declare global {
   }
 }
 
-await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+for (const db of [env.DB, env.DATA_DB_1, env.DATA_DB_2]) await applyD1Migrations(db, env.TEST_MIGRATIONS);

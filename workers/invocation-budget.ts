@@ -96,6 +96,8 @@ export function withInvocationBudget<E extends WorkerEnv>(env: E): E {
   const wrapped = {
     ...env,
     DB: budgetedD1(env.DB),
+    DATA_DB_1: budgetedD1(env.DATA_DB_1),
+    DATA_DB_2: budgetedD1(env.DATA_DB_2),
     KV: countCalls(env.KV, ["get", "getWithMetadata", "put", "delete", "list"], service),
     DOCUMENTS: countCalls(
       env.DOCUMENTS,

@@ -26,15 +26,17 @@ import { Deadline } from "../src/resilience/retry";
 import type { AnswerSearchDeps } from "../src/search/answer";
 import type { SearchSettings } from "../src/search/search";
 import { monotonicClock } from "../src/search/timer";
+import { storagePolicy } from "../src/shards/databases";
 import { shardPolicy, withPlacement } from "../src/shards/policy";
-import { type D1Like, readSession } from "../src/store/d1";
+import type { D1Like } from "../src/store/d1";
 import { DocumentStore } from "../src/store/documents";
 import { kvWriteLimitErrors, strictKv } from "../src/store/kv-limits";
+import { CONTROL_DATABASE, DatabasePool, d1Bindings, type Placement } from "../src/store/pool";
 import { createVectorIndex } from "../src/vectors/create";
 import type { VectorIndex } from "../src/vectors/vector-index";
 import { CoordinatorClient } from "../src/versions/coordinator";
 import { defaultVersion, type VersionSpec } from "../src/versions/model";
-import { readActiveVersion } from "../src/versions/pointer";
+import { readActiveVersion, readPointer, rememberPointer } from "../src/versions/pointer";
 import type { VersionServices } from "../src/versions/services";
 import type { WorkerEnv } from "./env";
 
@@ -43,13 +45,18 @@ export interface Services {
   /** Runs on Workers AI (or the local stand-in), behind the same breaker and retries. */
   reranker: Reranker;
   index: VectorIndex;
+  /** Documents and chunks, each namespace's in its own database of the pool. */
   store: DocumentStore;
+  /** The control database (DB): keys, jobs, dead letters, metrics, health, the ingest ledger. */
   db: D1Database;
+  /** The pool of data databases: a namespace's database, for statements outside the store. */
+  pool: DatabasePool;
   /**
-   * What a search reads D1 through (keyword retrieval, hydration): a session, so a database with
-   * read replication answers from the nearest replica; the database itself on other paths.
+   * What a search reads D1 through (keyword retrieval, hydration): a session of the namespace's
+   * database, so one with read replication answers from the nearest replica; the database itself
+   * on other paths.
    */
-  reads: { db: D1Like; store: DocumentStore };
+  reads: { data: (namespace: string) => D1Like; store: DocumentStore };
   blobs: R2Bucket;
   /** Backup manifests and parts: a bucket of their own, without event notifications. */
   backups: R2Bucket;
@@ -183,15 +190,19 @@ export function buildServices(
     );
   };
   const defaults = defaultVersion(config);
-  // A namespace's coordinator asks the shard map for its index with this, once, on first use.
-  const placedDefaults = withPlacement(defaults, shardPolicy(config, defaults));
+  // A namespace's coordinator asks the shard map for its index and database with this, once, on
+  // first use.
+  const placedDefaults = withPlacement(defaults, shardPolicy(config, defaults), storagePolicy(config));
   const embedder = makeEmbedder(config.embeddingModel, config.embeddingPooling);
   const index = makeIndex(config.vectorizeIndexName);
   const embedders = new Map<string, Embedder>([[`${defaults.model}:${defaults.pooling}`, embedder]]);
   const indexes = new Map<string, VectorIndex>([[defaults.index, index]]);
   const versions: VersionServices = {
     defaults,
-    coordinator: (namespace) => new CoordinatorClient(env.COORDINATOR, namespace, placedDefaults),
+    coordinator: (namespace) =>
+      new CoordinatorClient(env.COORDINATOR, namespace, placedDefaults, (pointer) =>
+        rememberPointer(namespace, pointer, config.versionCacheTtlMs),
+      ),
     active: (namespace) => readActiveVersion(kv, namespace, config.versionCacheTtlMs, defaults, logger),
     embedder: (spec) => {
       const key = `${spec.model}:${spec.pooling}`;
@@ -218,17 +229,30 @@ export function buildServices(
     guard,
     ["rerank"],
   );
-  const store = guarded(new DocumentStore(db), "d1", guard);
-  const session = options.path === "search" ? readSession(db) : null;
+  const pool = dataPool(env, config, options, { kv, logger, versions, meter });
+  const store = guarded(
+    new DocumentStore({ reads: (ns) => pool.reads(ns), writes: (ns) => pool.writes(ns) }),
+    "d1",
+    guard,
+  );
+  const session = options.path === "search";
   const reads = session
-    ? { db: session, store: guarded(new DocumentStore(session), "d1", guard) }
-    : { db, store };
+    ? {
+        data: (ns: string) => pool.reads(ns, true),
+        store: guarded(
+          new DocumentStore({ reads: (ns) => pool.reads(ns, true), writes: (ns) => pool.writes(ns) }),
+          "d1",
+          guard,
+        ),
+      }
+    : { data: (ns: string) => pool.reads(ns), store };
   return {
     embedder,
     reranker,
     index,
     store,
     db,
+    pool,
     reads,
     blobs: documentsBucket(
       env,
@@ -250,6 +274,35 @@ export function buildServices(
     versions,
     meter,
   };
+}
+
+/**
+ * The pool of data databases, each namespace located by its published pointer (the isolate's
+ * cache, then KV). Without one, a read goes to DB (a namespace never written, or one from before
+ * the pool); a write, and anything the ingest path does, asks the namespace's coordinator, which
+ * places a new namespace first (and its answer fills the cache).
+ */
+function dataPool(
+  env: WorkerEnv,
+  config: Config,
+  options: ServiceOptions,
+  deps: { kv: KVNamespace; logger: Logger; versions: VersionServices; meter: Meter },
+): DatabasePool {
+  const { kv, logger, versions } = deps;
+  const locate = async (namespace: string, purpose: "read" | "write"): Promise<Placement> => {
+    const pointer = await readPointer(kv, namespace, config.versionCacheTtlMs, logger);
+    const placed =
+      pointer ??
+      (purpose === "write" || options.path === "ingest"
+        ? await versions.coordinator(namespace).writeTargets()
+        : null);
+    return { database: placed?.database ?? CONTROL_DATABASE, moving: placed?.moving ?? null };
+  };
+  // Each member's calls are counted like DB's (observe/metered-d1.ts).
+  const databases = new Map(
+    [...d1Bindings(env, config.d1.databases)].map(([name, db]) => [name, meteredD1(db, deps.meter)] as const),
+  );
+  return new DatabasePool({ databases, locate });
 }
 
 /**
@@ -275,7 +328,7 @@ export function searchDeps(services: Services): AnswerSearchDeps {
     versionDeps: (namespace, version) => ({
       embedder: namespaceEmbedder(services.versions.embedder(version), namespace),
       index: services.versions.index(version),
-      db: services.reads.db,
+      db: services.reads.data(namespace),
       store: services.reads.store,
       reranker: services.reranker,
       guard: services.guard,

@@ -56,14 +56,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts a backup of the namespace's `version`: the job, and its first step on the queue. */
 export async function startBackup(
-  deps: Pick<BackupTaskDeps, "db" | "queue">,
+  deps: Pick<BackupTaskDeps, "db" | "queue" | "pool">,
   namespace: string,
   version: Job["version"],
   pageSize: number,
   id: string,
   now = Date.now(),
 ): Promise<Job> {
-  const totals = await new BackupStore(deps.db).countIndexed(namespace, version.id);
+  const totals = await new BackupStore(deps.pool.writes(namespace)).countIndexed(namespace, version.id);
   return startJob(
     deps,
     {
@@ -162,7 +162,7 @@ export async function backupStepRedelivered(deps: BackupTaskDeps, job: Job, step
 }
 
 async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: number): Promise<Page> {
-  const store = new BackupStore(deps.db);
+  const store = new BackupStore(deps.pool.writes(job.namespace));
   const end = await store.pageEnd(job.namespace, after, job.pageSize);
   if (end === null) return { parts: [], documents: 0, chunks: 0, last: after, more: false };
   const { documents, chunks } = await store.page(job.namespace, job.version.id, after, end.last);

@@ -6,13 +6,17 @@ import { z } from "zod";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../observe/logger";
+import type { D1Like } from "../store/d1";
 import type { VersionServices } from "../versions/services";
 import { BackupIdSchema } from "./format";
 import { type Job, JobStore, type NewJob } from "./jobs";
 
 /** What backup and restore steps use: the consumer's services, and D1 itself. */
 export interface BackupTaskDeps {
+  /** The control database: jobs and their parts. */
   db: D1Database;
+  /** The pool of data databases: the namespace's rows. */
+  pool: { writes(namespace: string): D1Like };
   /** The documents bucket: what a backup reads and a restore writes. */
   blobs: R2Bucket;
   /** The backups bucket: manifests and parts. */

@@ -16,7 +16,7 @@ import { BackupStore } from "./store";
 
 type Signing = Pick<Config, "backupSigningKey" | "adminApiKey">;
 
-export interface RequestBackupDeps extends Pick<BackupTaskDeps, "db" | "queue"> {
+export interface RequestBackupDeps extends Pick<BackupTaskDeps, "db" | "queue" | "pool"> {
   coordinator: Pick<CoordinatorClient, "writeTargets" | "namespace">;
   config: Signing & Pick<Config, "backupPageDocuments">;
   logger: Logger;
@@ -33,7 +33,7 @@ export async function requestBackup(deps: RequestBackupDeps): Promise<Job> {
   return job;
 }
 
-export interface RequestRestoreDeps extends Pick<BackupTaskDeps, "db" | "queue" | "backups"> {
+export interface RequestRestoreDeps extends Pick<BackupTaskDeps, "db" | "queue" | "backups" | "pool"> {
   /** The coordinator of the namespace restored into. */
   coordinator: Pick<CoordinatorClient, "writeTargets" | "namespace">;
   config: Signing & Pick<Config, "backupPageDocuments">;
@@ -52,7 +52,13 @@ export async function requestRestore(
   const backup = await readManifest(deps.backups, deps.config, from.namespace, from.backupId);
   if (!backup) throw await missingBackup(deps.db, from);
   const { active, live } = await deps.coordinator.writeTargets();
-  const conflict = await restoreConflict(new BackupStore(deps.db), backup.manifest, namespace, active, live);
+  const conflict = await restoreConflict(
+    new BackupStore(deps.pool.writes(namespace)),
+    backup.manifest,
+    namespace,
+    active,
+    live,
+  );
   if (conflict !== null) throw new AppError("conflict", conflict);
   const job = await startRestore(
     deps,

@@ -13,6 +13,7 @@ import { AppError } from "../errors";
 import { chunkId, chunkIdPrefix } from "../ingest/ids";
 import { RESTORED_BY } from "../ingest/notifications";
 import { upsertAll } from "../ingest/pipeline";
+import { d1 } from "../store/d1";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
 import { documentKey } from "../validation";
@@ -143,7 +144,7 @@ async function writeStep(deps: BackupTaskDeps, job: Job, manifest: Manifest): Pr
   const step = job.step;
   const groups = groupsOf(manifest);
   const g = Number(job.cursor || "0");
-  const store = new BackupStore(deps.db);
+  const store = new BackupStore(deps.pool.writes(job.namespace));
   if (g === 0) {
     // Checked again: documents may have been written to the target while the backup was verified.
     const reason = await store.notEmptyReason(job.namespace, job.version.id);
@@ -167,14 +168,11 @@ async function writeStep(deps: BackupTaskDeps, job: Job, manifest: Manifest): Pr
     lastMutationAt: written.mutationAt,
     probeVectorId: written.probeVectorId,
   });
-  const applied = await store.writeRestoredStep(
-    job.namespace,
-    job.version.id,
-    written.documents,
-    written.chunks,
-    { id: job.id, step },
-    advance,
-  );
+  await store.writeRestoredStep(job.namespace, job.version.id, written.documents, written.chunks, {
+    id: job.id,
+    step,
+  });
+  const applied = (await d1("advance restore job", () => advance.run())).meta.changes === 1;
   if (applied) await sendStep(deps, job, step + 1);
   deps.logger.info("restore.step", {
     namespace: job.namespace,

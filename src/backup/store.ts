@@ -3,12 +3,11 @@
 // and a restore step's rows (documents, chunks, keyword rows, generation bump), written in the
 // transaction that advances the job, so that a repeated step writes nothing twice.
 import { z } from "zod";
-import { d1 } from "../store/d1";
+import { type D1Like, d1 } from "../store/d1";
 import { type DocumentRecord, documentRecord } from "../store/documents";
 import { ensureKeywordIndex, keywordRows, keywordTable } from "../store/keyword";
 import type { Metadata } from "../validation";
 import { STEP_BYTES, STEP_CHUNKS } from "./format";
-import { stepGuard } from "./jobs";
 
 export interface StoredChunk {
   chunkId: string;
@@ -56,8 +55,13 @@ function jsonOr<T>(text: string, schema: z.ZodType<T>, fallback: T): T {
 // at most 3 bytes each in UTF-8).
 const JSON_PARAM_CHARS = 600_000;
 
+/** True until the namespace's database took the step's rows (migrations/0010_restore_steps.sql). */
+const notRestored = (a: number, b: number) =>
+  `NOT EXISTS (SELECT 1 FROM restore_steps WHERE job_id = ?${a} AND step = ?${b})`;
+
+/** A namespace's rows for backups and restores, in the namespace's database of the pool. */
 export class BackupStore {
-  constructor(private readonly db: D1Database) {}
+  constructor(private readonly db: D1Like) {}
 
   async countIndexed(namespace: string, version: string): Promise<{ documents: number; chunks: number }> {
     const [docs, chunks] = await d1("count backup rows", () =>
@@ -177,8 +181,9 @@ export class BackupStore {
   /**
    * One restore step's rows: the documents (indexed at their new R2 eTags), their chunks in
    * `version` and its keyword index, and the namespace's generation bump, each statement applying
-   * only while the job is at `step`, in the transaction that `advance` (the job's own update, last)
-   * commits. Returns whether this call applied the step.
+   * only while the namespace's database has no mark of the step, and the mark, in one transaction.
+   * The job (in the control database) advances afterwards: a step redelivered in between writes
+   * no rows again and only advances the job.
    */
   async writeRestoredStep(
     namespace: string,
@@ -186,9 +191,8 @@ export class BackupStore {
     documents: RestoredDocument[],
     chunks: StoredChunk[],
     job: { id: string; step: number },
-    advance: D1PreparedStatement,
     now = Date.now(),
-  ): Promise<boolean> {
+  ): Promise<void> {
     const table = await keywordTable(namespace, version);
     const statements: D1PreparedStatement[] = [
       ...ensureKeywordIndex(this.db, table, namespace, version, now),
@@ -200,7 +204,7 @@ export class BackupStore {
          json_extract(value, '$.contentType'), json_extract(value, '$.metadata'), json_extract(value, '$.bytes'),
          json_extract(value, '$.etag'), json_extract(value, '$.etag'), ?2, json_extract(value, '$.chunkCount'),
          NULL, 0, json_extract(value, '$.createdAt'), ?3, ?3
-       FROM json_each(?4) WHERE ${stepGuard(5, 6)}
+       FROM json_each(?4) WHERE ${notRestored(5, 6)}
        ON CONFLICT (namespace, id) DO UPDATE SET status = 'indexed', title = excluded.title,
          content_type = excluded.content_type, metadata = excluded.metadata, bytes = excluded.bytes,
          etag = excluded.etag, indexed_etag = excluded.indexed_etag, version = excluded.version,
@@ -215,12 +219,12 @@ export class BackupStore {
        SELECT json_extract(value, '$.chunkId'), ?1, json_extract(value, '$.docId'), ?2,
          json_extract(value, '$.index'), json_extract(value, '$.title'), json_extract(value, '$.headings'),
          json_extract(value, '$.text'), json_extract(value, '$.tokens')
-       FROM json_each(?3) WHERE ${stepGuard(4, 5)}`,
+       FROM json_each(?3) WHERE ${notRestored(4, 5)}`,
     );
     for (const group of byJsonSize(chunks.map((c) => ({ ...c, headings: JSON.stringify(c.headings) })))) {
       statements.push(insertChunks.bind(namespace, version, group, job.id, job.step));
     }
-    const restored = `namespace = ?1 AND version = ?2 AND chunk_id IN (SELECT value FROM json_each(?3)) AND ${stepGuard(4, 5)}`;
+    const restored = `namespace = ?1 AND version = ?2 AND chunk_id IN (SELECT value FROM json_each(?3)) AND ${notRestored(4, 5)}`;
     for (const group of byJsonSize(chunks.map((c) => c.chunkId))) {
       statements.push(
         keywordRows(this.db, table, "index", restored).bind(namespace, version, group, job.id, job.step),
@@ -230,14 +234,17 @@ export class BackupStore {
       this.db
         .prepare(
           `INSERT INTO namespaces (name, generation, created_at, updated_at) SELECT ?1, 1, ?2, ?2
-           WHERE ${stepGuard(3, 4)}
+           WHERE ${notRestored(3, 4)}
            ON CONFLICT (name) DO UPDATE SET generation = generation + 1, updated_at = ?2`,
         )
         .bind(namespace, now, job.id, job.step),
-      advance,
+      this.db
+        .prepare(
+          "INSERT INTO restore_steps (job_id, step, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )
+        .bind(job.id, job.step, now),
     );
-    const results = await d1("write restored rows", () => this.db.batch(statements));
-    return results[results.length - 1]?.meta.changes === 1;
+    await d1("write restored rows", () => this.db.batch(statements));
   }
 }
 

@@ -179,12 +179,18 @@ const LedgerRow = z.object({ namespace: z.string(), cost: z.number() });
 
 /** The ledger in D1 (migrations/0009_ingest_ledger.sql). */
 export class IngestLedger {
-  constructor(private readonly db: D1Like) {}
+  /**
+   * `db`: the control database (the ledger); `members`: the databases namespaces' documents are
+   * in, asked which of the recently seen namespaces still have documents waiting.
+   */
+  constructor(
+    private readonly db: D1Like,
+    private readonly members: () => readonly D1Like[] = () => [db],
+  ) {}
 
   /**
    * The cost in the current and the previous window of each of `namespaces`, and of each other
-   * namespace that is waiting (see WAITING_RECENT_MS and ACTIVE_RECENT_MS; at most 100 of them),
-   * in one statement.
+   * namespace that is waiting (see WAITING_RECENT_MS and ACTIVE_RECENT_MS; at most 100 of them).
    */
   async recent(namespaces: readonly string[], now = Date.now()): Promise<Map<string, number>> {
     if (namespaces.length === 0) return new Map();
@@ -192,25 +198,44 @@ export class IngestLedger {
     const rows = await d1("read ingest ledger", () =>
       this.db
         .prepare(
-          `SELECT l.namespace, SUM(l.cost) AS cost FROM ingest_ledger l
+          `SELECT l.namespace, SUM(l.cost) AS cost, l.namespace IN (SELECT value FROM json_each(?2)) AS named,
+                  MAX(l.last_seen) > ?4 AS active
+           FROM ingest_ledger l
            WHERE l.window_start >= ?1
            GROUP BY l.namespace
-           HAVING l.namespace IN (SELECT value FROM json_each(?2))
-             OR MAX(l.last_seen) > ?5
-             OR (MAX(l.last_seen) > ?3 AND EXISTS (
-               SELECT 1 FROM documents d WHERE d.namespace = l.namespace AND d.status = 'queued'))
-           LIMIT 100 + ?4`,
+           HAVING named OR MAX(l.last_seen) > ?3
+           LIMIT 1000`,
         )
-        .bind(
-          since,
-          JSON.stringify(namespaces),
-          now - WAITING_RECENT_MS,
-          namespaces.length,
-          now - ACTIVE_RECENT_MS,
-        )
-        .all(),
+        .bind(since, JSON.stringify(namespaces), now - WAITING_RECENT_MS, now - ACTIVE_RECENT_MS)
+        .all<{ namespace: string; cost: number; named: number; active: number }>(),
     );
-    return new Map(rows.results.map((r) => LedgerRow.parse(r)).map((r) => [r.namespace, r.cost]));
+    // A namespace in a batch a moment ago counts as waiting even with nothing queued now.
+    const others = rows.results.filter((r) => r.named !== 1 && r.active !== 1).map((r) => r.namespace);
+    const waiting = await this.waiting(others);
+    const kept = rows.results.filter((r) => r.named === 1 || r.active === 1 || waiting.has(r.namespace));
+    const named = kept.filter((r) => r.named === 1);
+    const rest = kept.filter((r) => r.named !== 1).slice(0, 100);
+    return new Map([...named, ...rest].map((r) => LedgerRow.parse(r)).map((r) => [r.namespace, r.cost]));
+  }
+
+  /** Those of `namespaces` with documents queued, in whichever database each is. */
+  private async waiting(namespaces: readonly string[]): Promise<Set<string>> {
+    if (namespaces.length === 0) return new Set();
+    const names = JSON.stringify(namespaces);
+    const found = await d1("read waiting namespaces", () =>
+      Promise.all(
+        this.members().map((db) =>
+          db
+            .prepare(
+              `SELECT value AS namespace FROM json_each(?1)
+               WHERE EXISTS (SELECT 1 FROM documents d WHERE d.namespace = value AND d.status = 'queued')`,
+            )
+            .bind(names)
+            .all<{ namespace: string }>(),
+        ),
+      ),
+    );
+    return new Set(found.flatMap((r) => r.results.map((row) => row.namespace)));
   }
 
   /**

@@ -1,12 +1,14 @@
 // Ingest of one queue message: decides from the R2 object and the document row what to do,
 // and returns the decision for the consumer loop to apply. Idempotent on (key, eTag): a
 // redelivered or stale message changes nothing.
+
 import type { Config } from "../config";
 import type { Embedder } from "../embed/embedder";
 import { AppError, errorMessage, isRetryable } from "../errors";
 import type { Logger } from "../observe/logger";
 import type { Metrics } from "../observe/metrics";
 import { IngestQuota } from "../quotas/enforce";
+import type { QuotaDatabases } from "../quotas/store";
 import type { DocumentRecord, DocumentStore } from "../store/documents";
 import { r2 } from "../store/r2";
 import { DOC_ID_FIELD, documentKeyProblem, escapeUnsafe, parseDocumentKey } from "../validation";
@@ -31,6 +33,8 @@ export interface IngestDeps {
    * quota state (src/quotas/).
    */
   db: D1Database;
+  /** The pool of data databases (quota state lives in each namespace's database). */
+  pool: QuotaDatabases["pool"];
   store: DocumentStore;
   embedder: Embedder;
   index: VectorIndex;

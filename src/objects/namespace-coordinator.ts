@@ -3,7 +3,7 @@
 // client calls, which the class implements.
 import type { Generation } from "../cache/generation";
 import type { BackfillTask, PurgeTask } from "../versions/messages";
-import type { GateReport, GoldenQuery, VersionRecord, VersionSpec } from "../versions/model";
+import type { GateReport, GoldenQuery, VersionPointer, VersionRecord, VersionSpec } from "../versions/model";
 import type { IndexEvidence } from "../versions/transitions";
 import type { RpcOutcome } from "./outcome";
 
@@ -36,10 +36,18 @@ export type NewVersion = Omit<VersionSpec, "id">;
 
 export interface NamespaceCoordinatorRpc extends Rpc.DurableObjectBranded {
   overview(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<VersionOverview>>;
-  writeTargets(
+  writeTargets(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<VersionPointer>>;
+  startMove(
     namespace: string,
     defaults: VersionSpec,
-  ): Promise<CoordinatorOutcome<{ active: VersionSpec; live: VersionSpec[] }>>;
+    target: string,
+  ): Promise<CoordinatorOutcome<VersionPointer>>;
+  endMove(
+    namespace: string,
+    defaults: VersionSpec,
+    target: string,
+    done: boolean,
+  ): Promise<CoordinatorOutcome<VersionPointer>>;
   version(
     namespace: string,
     defaults: VersionSpec,

@@ -3,6 +3,7 @@
 // of chunk ids looked up in the vector index. Vectorize's describe() counts vectors for the whole
 // index only, so the per-namespace vector check is a sample, and the count check is global.
 import { z } from "zod";
+import { D1_LIMITS } from "../store/d1-limits";
 import { getVectors } from "../vectors/paging";
 import type { HealthEvent } from "./metrics";
 
@@ -12,7 +13,7 @@ export type HealthState = "ok" | "warn" | "fail";
  * D1's maximum database size: 10 GB on Workers Paid, 500 MB on Free; past it writes fail
  * (https://developers.cloudflare.com/d1/platform/limits/, "Maximum database size").
  */
-export const D1_MAX_DATABASE_BYTES = { paid: 10_000_000_000, free: 500_000_000 } as const;
+export const D1_MAX_DATABASE_BYTES = { paid: D1_LIMITS.maxDatabaseBytes, free: 500_000_000 } as const;
 /** The share of that size at which the check warns ("database_size_high"): time to act. */
 export const D1_SIZE_WARN_RATIO = 0.8;
 
@@ -51,7 +52,10 @@ export interface IndexHealthReport {
 }
 
 export interface HealthCheckDeps {
+  /** The control database (dead letters). */
   db: D1Database;
+  /** Every database namespaces' documents are in (the pool); DB alone when not given. */
+  databases?: readonly D1Database[];
   index: {
     getByIds(ids: string[]): Promise<{ id: string }[]>;
     describe(): Promise<{ vectorCount: number }>;
@@ -73,6 +77,9 @@ export interface HealthCheckOptions {
 }
 
 interface DocumentCounts {
+  /** The database of the pool the namespace's rows are in. */
+  db: D1Database;
+  bounds: { lo: number | null; hi: number | null };
   namespace: string;
   indexed: number;
   queued: number;
@@ -97,7 +104,7 @@ export async function checkIndexHealth(
 ): Promise<IndexHealthReport> {
   const now = options.now ?? Date.now();
   const checkedAt = new Date(now).toISOString();
-  const d1 = await readD1Counts(deps.db, now - options.stuckAfterMs);
+  const d1 = await readD1Counts(deps.db, deps.databases ?? [deps.db], now - options.stuckAfterMs);
   const checked = d1.counts.slice(0, options.maxNamespaces ?? 200);
   const sampling = { size: options.sampleSize ?? 20, indexedBefore: now - (options.settleMs ?? 60_000) };
   const namespaces: NamespaceHealth[] = [];
@@ -110,20 +117,41 @@ export async function checkIndexHealth(
   return { totals, namespaces };
 }
 
-/** What D1 holds, per namespace, read in one batch. */
+/** What D1 holds, per namespace: one batch per database of the pool, and the dead letters. */
 interface D1Counts {
   /** The most recently updated namespace first. */
   counts: DocumentCounts[];
   chunkRows: Map<string, number>;
   /** Dead letters not replayed; "" holds those without a namespace. */
   deadRows: Map<string, number>;
-  bounds: { lo: number | null; hi: number | null };
-  /** The database's size, which every D1 result carries (after the statement). */
+  /** The largest database's size, which every D1 result carries (after the statement). */
   databaseBytes: number | null;
 }
 
-async function readD1Counts(db: D1Database, stuckBefore: number): Promise<D1Counts> {
-  const [docs, chunks, dead, range] = await db.batch([
+async function readD1Counts(
+  control: D1Database,
+  databases: readonly D1Database[],
+  stuckBefore: number,
+): Promise<D1Counts> {
+  const [dead, ...members] = await Promise.all([
+    control
+      .prepare(
+        "SELECT COALESCE(namespace, '') AS namespace, COUNT(*) AS n FROM dead_letters WHERE replayed_at IS NULL GROUP BY 1",
+      )
+      .all<{ namespace: string; n: number }>(),
+    ...databases.map((db) => readMemberCounts(db, stuckBefore)),
+  ]);
+  const sizes = members.flatMap((m) => (m.bytes === null ? [] : [m.bytes]));
+  return {
+    counts: members.flatMap((m) => m.counts).sort((a, b) => b.updated - a.updated),
+    chunkRows: new Map(members.flatMap((m) => [...m.chunkRows])),
+    deadRows: new Map(dead.results.map((r) => [r.namespace, r.n])),
+    databaseBytes: sizes.length > 0 ? Math.max(...sizes) : null,
+  };
+}
+
+async function readMemberCounts(db: D1Database, stuckBefore: number) {
+  const [docs, chunks, range] = await db.batch([
     db
       .prepare(
         `SELECT namespace,
@@ -135,21 +163,16 @@ async function readD1Counts(db: D1Database, stuckBefore: number): Promise<D1Coun
       )
       .bind(stuckBefore),
     db.prepare("SELECT namespace, COUNT(*) AS n FROM chunks GROUP BY namespace"),
-    db.prepare(
-      "SELECT COALESCE(namespace, '') AS namespace, COUNT(*) AS n FROM dead_letters WHERE replayed_at IS NULL GROUP BY 1",
-    ),
     db.prepare("SELECT MIN(rowid) AS lo, MAX(rowid) AS hi FROM chunks"),
   ]);
+  const bounds = (range?.results?.[0] ?? { lo: 0, hi: 0 }) as { lo: number | null; hi: number | null };
+  const rows = (docs?.results ?? []) as Omit<DocumentCounts, "db" | "bounds">[];
   return {
-    counts: ((docs?.results ?? []) as DocumentCounts[]).sort((a, b) => b.updated - a.updated),
-    chunkRows: new Map(
-      ((chunks?.results ?? []) as { namespace: string; n: number }[]).map((r) => [r.namespace, r.n]),
+    counts: rows.map((r): DocumentCounts => ({ ...r, db, bounds })),
+    chunkRows: ((chunks?.results ?? []) as { namespace: string; n: number }[]).map(
+      (r) => [r.namespace, r.n] as const,
     ),
-    deadRows: new Map(
-      ((dead?.results ?? []) as { namespace: string; n: number }[]).map((r) => [r.namespace, r.n]),
-    ),
-    bounds: (range?.results?.[0] ?? { lo: 0, hi: 0 }) as { lo: number | null; hi: number | null },
-    databaseBytes: docs?.meta?.size_after ?? null,
+    bytes: docs?.meta?.size_after ?? null,
   };
 }
 
@@ -161,7 +184,7 @@ async function checkNamespace(
   sampling: { size: number; indexedBefore: number },
   checkedAt: string,
 ): Promise<NamespaceHealth> {
-  const sample = await sampleChunks(deps.db, c.namespace, d1.bounds, sampling.size, sampling.indexedBefore);
+  const sample = await sampleChunks(c.db, c.namespace, c.bounds, sampling.size, sampling.indexedBefore);
   let missing = 0;
   if (sample.length > 0) {
     const found = new Set((await getVectors(deps.index, sample)).map((v) => v.id));

@@ -6,7 +6,6 @@ import { ADMIN_SECRET_KEY_ID } from "../auth/authenticate";
 import type { Principal } from "../auth/scopes";
 import type { Config } from "../config";
 import type { AppError } from "../errors";
-import type { D1Like } from "../store/d1";
 import type { DocumentRecord } from "../store/documents";
 import { byteLength } from "../validation";
 import {
@@ -16,10 +15,9 @@ import {
   namespacesLimit,
   quotaExceeded,
 } from "./limits";
-import { QuotaStore } from "./store";
+import { type QuotaDatabases, QuotaStore } from "./store";
 
-export interface QuotaDeps {
-  db: D1Like;
+export interface QuotaDeps extends QuotaDatabases {
   config: Config;
 }
 
@@ -65,7 +63,7 @@ export async function reserveWrite(
   docs: readonly { id: string; text: string }[],
   fieldPrefix: (i: number) => string,
 ): Promise<() => Promise<void>> {
-  const store = new QuotaStore(deps.db);
+  const store = new QuotaStore(deps);
   const state = await store.writeState(
     namespace,
     docs.map((d) => d.id),
@@ -120,7 +118,7 @@ export async function reserveWrite(
     );
   }
   // A failed release only leaves the reservation to expire (RESERVATION_TTL_MS).
-  return () => store.release(id).catch(() => undefined);
+  return () => store.release(namespace, id).catch(() => undefined);
 }
 
 /**
@@ -137,7 +135,7 @@ export class IngestQuota {
   ) {}
 
   private state() {
-    this.loaded ??= new QuotaStore(this.deps.db)
+    this.loaded ??= new QuotaStore(this.deps)
       .namespace(this.namespace)
       .then(({ usage, overrides }) => ({ usage, limits: namespaceLimits(this.deps.config, overrides) }));
     return this.loaded;

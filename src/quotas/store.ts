@@ -46,12 +46,31 @@ function overridesOf(rows: unknown[] | undefined): NamespaceOverrides {
   return { documents: r.max_documents, chunks: r.max_chunks, bytes: r.max_bytes };
 }
 
+/**
+ * Where quota state lives: usage (kept by triggers on `documents`), overrides and reservations in
+ * the namespace's own database, so a reservation checks usage in one statement; the namespaces
+ * each key created in the control database, with the namespaces' usage read from each database.
+ */
+export interface QuotaDatabases {
+  /** The control database (DB). */
+  db: D1Like;
+  pool: {
+    writes(namespace: string): D1Like;
+    /** Every database a namespace may be in. */
+    members(): readonly D1Like[];
+  };
+}
+
 export class QuotaStore {
-  constructor(private readonly db: D1Like) {}
+  constructor(private readonly where: QuotaDatabases) {}
+
+  private data(namespace: string): D1Like {
+    return this.where.pool.writes(namespace);
+  }
 
   /** A namespace's usage and overrides, as one row. */
   private namespaceStatement(namespace: string): D1PreparedStatement {
-    return this.db
+    return this.data(namespace)
       .prepare(
         `SELECT COALESCE(u.documents, 0) AS documents, COALESCE(u.bytes, 0) AS bytes,
            COALESCE(u.chunks, 0) AS chunks, q.max_documents, q.max_chunks, q.max_bytes
@@ -68,34 +87,39 @@ export class QuotaStore {
     return { usage: usageOf(row ? [row] : []), overrides: overridesOf(row ? [row] : []) };
   }
 
-  /** Everything a write's check needs, in one round trip (json_each: one bound parameter for all ids). */
+  /** Everything a write's check needs, in two round trips (json_each: one bound parameter for all ids). */
   async writeState(namespace: string, ids: string[], now = Date.now()): Promise<WriteState> {
-    const [figures, live, reserved, creator] = await d1("read quotas", () =>
-      this.db.batch([
-        this.namespaceStatement(namespace),
-        this.db
-          .prepare(
-            `SELECT d.id, d.bytes FROM json_each(?2) j
-             CROSS JOIN documents d ON d.namespace = ?1 AND d.id = j.value
-             WHERE d.status != 'deleted'`,
-          )
-          .bind(namespace, JSON.stringify(ids)),
-        this.db
-          .prepare(
-            `SELECT COALESCE(SUM(documents), 0) AS documents, COALESCE(SUM(bytes), 0) AS bytes
-             FROM quota_reservations WHERE namespace = ?1 AND expires_at > ?2`,
-          )
-          .bind(namespace, now),
-        this.db.prepare("SELECT key_id FROM namespace_creators WHERE namespace = ?1").bind(namespace),
+    const db = this.data(namespace);
+    const [[figures, live, reserved], creator] = await d1("read quotas", () =>
+      Promise.all([
+        db.batch([
+          this.namespaceStatement(namespace),
+          db
+            .prepare(
+              `SELECT d.id, d.bytes FROM json_each(?2) j
+               CROSS JOIN documents d ON d.namespace = ?1 AND d.id = j.value
+               WHERE d.status != 'deleted'`,
+            )
+            .bind(namespace, JSON.stringify(ids)),
+          db
+            .prepare(
+              `SELECT COALESCE(SUM(documents), 0) AS documents, COALESCE(SUM(bytes), 0) AS bytes
+               FROM quota_reservations WHERE namespace = ?1 AND expires_at > ?2`,
+            )
+            .bind(namespace, now),
+        ]),
+        this.where.db
+          .prepare("SELECT key_id FROM namespace_creators WHERE namespace = ?1")
+          .bind(namespace)
+          .first<{ key_id: unknown }>(),
       ]),
     );
-    const creatorRow = creator?.results?.[0] as { key_id?: unknown } | undefined;
     return {
       usage: usageOf(figures?.results),
       overrides: overridesOf(figures?.results),
       live: new Map((live?.results ?? []).map((r) => LiveRow.parse(r)).map((r) => [r.id, r.bytes])),
       reserved: ReservedRow.parse(reserved?.results?.[0] ?? { documents: 0, bytes: 0 }),
-      creator: typeof creatorRow?.key_id === "string" ? creatorRow.key_id : null,
+      creator: typeof creator?.key_id === "string" ? creator.key_id : null,
     };
   }
 
@@ -112,7 +136,7 @@ export class QuotaStore {
     now = Date.now(),
   ): Promise<boolean> {
     const result = await d1("reserve quota", () =>
-      this.db
+      this.data(namespace)
         .prepare(
           `INSERT INTO quota_reservations (id, namespace, documents, bytes, expires_at)
            SELECT ?2, ?1, ?3, ?4, ?5 + ?8
@@ -139,9 +163,12 @@ export class QuotaStore {
   }
 
   /** Ends a reservation (its write committed or failed), and clears expired ones. */
-  async release(id: string, now = Date.now()): Promise<void> {
+  async release(namespace: string, id: string, now = Date.now()): Promise<void> {
     await d1("release quota", () =>
-      this.db.prepare("DELETE FROM quota_reservations WHERE id = ?1 OR expires_at <= ?2").bind(id, now).run(),
+      this.data(namespace)
+        .prepare("DELETE FROM quota_reservations WHERE id = ?1 OR expires_at <= ?2")
+        .bind(id, now)
+        .run(),
     );
   }
 
@@ -149,22 +176,23 @@ export class QuotaStore {
    * Records `keyId` as the creator of `namespace` if it has no creator and the key created fewer
    * than `limit` namespaces that still count: those holding documents, and those claimed within
    * the reservation TTL (their first write may not have committed yet). Returns whether the
-   * namespace has a creator now (this key, or a concurrent write's).
+   * namespace has a creator now (this key, or a concurrent write's). The claims within the TTL are
+   * counted in the same statement, so two concurrent first writes cannot both take the last one.
    */
   async claim(namespace: string, keyId: string, limit: number, now = Date.now()): Promise<boolean> {
+    const holding = await this.holding(keyId, now);
     const [, creator] = await d1("claim namespace", () =>
-      this.db.batch([
-        this.db
+      this.where.db.batch([
+        this.where.db
           .prepare(
             `INSERT INTO namespace_creators (namespace, key_id, created_at)
              SELECT ?1, ?2, ?3
              WHERE (SELECT COUNT(*) FROM namespace_creators c
-                    LEFT JOIN namespace_usage u ON u.namespace = c.namespace
-                    WHERE c.key_id = ?2 AND (u.documents > 0 OR c.created_at > ?3 - ?5)) < ?4
+                    WHERE c.key_id = ?2 AND (c.created_at > ?3 - ?5 OR c.namespace IN (SELECT value FROM json_each(?6)))) < ?4
              ON CONFLICT (namespace) DO NOTHING`,
           )
-          .bind(namespace, keyId, now, limit, RESERVATION_TTL_MS),
-        this.db.prepare("SELECT key_id FROM namespace_creators WHERE namespace = ?1").bind(namespace),
+          .bind(namespace, keyId, now, limit, RESERVATION_TTL_MS, JSON.stringify(holding)),
+        this.where.db.prepare("SELECT key_id FROM namespace_creators WHERE namespace = ?1").bind(namespace),
       ]),
     );
     return (creator?.results?.length ?? 0) > 0;
@@ -172,17 +200,41 @@ export class QuotaStore {
 
   /** How many namespaces that still count (see claim) the key created. */
   async createdBy(keyId: string, now = Date.now()): Promise<number> {
-    const row = await d1("count created namespaces", () =>
-      this.db
-        .prepare(
-          `SELECT COUNT(*) AS n FROM namespace_creators c
-           LEFT JOIN namespace_usage u ON u.namespace = c.namespace
-           WHERE c.key_id = ?1 AND (u.documents > 0 OR c.created_at > ?2 - ?3)`,
-        )
-        .bind(keyId, now, RESERVATION_TTL_MS)
-        .first<{ n: number }>(),
+    const holding = new Set(await this.holding(keyId, now));
+    const { results } = await d1("list created namespaces", () =>
+      this.where.db
+        .prepare("SELECT namespace, created_at FROM namespace_creators WHERE key_id = ?1")
+        .bind(keyId)
+        .all<{ namespace: string; created_at: number }>(),
     );
-    return row?.n ?? 0;
+    return results.filter((r) => r.created_at > now - RESERVATION_TTL_MS || holding.has(r.namespace)).length;
+  }
+
+  /** The namespaces the key created that hold documents, from each database of the pool. */
+  private async holding(keyId: string, now: number): Promise<string[]> {
+    const { results } = await d1("list created namespaces", () =>
+      this.where.db
+        .prepare("SELECT namespace FROM namespace_creators WHERE key_id = ?1 AND created_at <= ?2 - ?3")
+        .bind(keyId, now, RESERVATION_TTL_MS)
+        .all<{ namespace: string }>(),
+    );
+    if (results.length === 0) return [];
+    const names = JSON.stringify(results.map((r) => r.namespace));
+    const found = await d1("read namespace usage", () =>
+      Promise.all(
+        this.where.pool
+          .members()
+          .map((db) =>
+            db
+              .prepare(
+                "SELECT namespace FROM namespace_usage WHERE documents > 0 AND namespace IN (SELECT value FROM json_each(?1))",
+              )
+              .bind(names)
+              .all<{ namespace: string }>(),
+          ),
+      ),
+    );
+    return [...new Set(found.flatMap((r) => r.results.map((row) => row.namespace)))];
   }
 
   /** Sets a namespace's overrides (null: back to the default). */
@@ -193,7 +245,7 @@ export class QuotaStore {
     now = Date.now(),
   ): Promise<void> {
     await d1("set quotas", () =>
-      this.db
+      this.data(namespace)
         .prepare(
           `INSERT INTO namespace_quotas (namespace, max_documents, max_chunks, max_bytes, updated_by, updated_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6)

@@ -3,14 +3,16 @@
 
 import { fromOutcome } from "../objects/outcome";
 import type { Assignment, ShardMapRpc, ShardMapStatus, UsageReport } from "../objects/shard-map";
+import type { DatabaseReport, StoragePolicy } from "./databases";
 import { SHARD_MAP_NAME, type ShardPolicy } from "./policy";
 
 export type { Assignment, ShardMapStatus, UsageReport } from "../objects/shard-map";
 
 export interface ShardMapApi {
-  assign(namespace: string, policy: ShardPolicy): Promise<Assignment>;
+  assign(namespace: string, policy: ShardPolicy, storage?: StoragePolicy): Promise<Assignment>;
   assignment(namespace: string): Promise<Assignment | null>;
-  recordUsage(reports: UsageReport[], at: number): Promise<number>;
+  recordUsage(reports: UsageReport[], at: number, databases?: DatabaseReport[]): Promise<number>;
+  relocate(namespace: string, database: string): Promise<boolean>;
   adopt(namespaces: string[], index: string, cursor: string): Promise<number>;
   status(): Promise<ShardMapStatus>;
 }
@@ -22,16 +24,20 @@ export class ShardMapClient implements ShardMapApi {
     this.stub = objects.get(objects.idFromName(SHARD_MAP_NAME));
   }
 
-  assign(namespace: string, policy: ShardPolicy): Promise<Assignment> {
-    return this.call("assign", () => this.stub.assign(namespace, policy));
+  assign(namespace: string, policy: ShardPolicy, storage?: StoragePolicy): Promise<Assignment> {
+    return this.call("assign", () => this.stub.assign(namespace, policy, storage));
   }
 
   assignment(namespace: string): Promise<Assignment | null> {
     return this.call("assignment", () => this.stub.assignment(namespace));
   }
 
-  recordUsage(reports: UsageReport[], at: number): Promise<number> {
-    return this.call("recordUsage", () => this.stub.recordUsage(reports, at));
+  recordUsage(reports: UsageReport[], at: number, databases?: DatabaseReport[]): Promise<number> {
+    return this.call("recordUsage", () => this.stub.recordUsage(reports, at, databases));
+  }
+
+  relocate(namespace: string, database: string): Promise<boolean> {
+    return this.call("relocate", () => this.stub.relocate(namespace, database));
   }
 
   adopt(namespaces: string[], index: string, cursor: string): Promise<number> {

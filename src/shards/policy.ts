@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { VersionSpec } from "../versions/model";
+import { type StoragePolicy, StoragePolicySchema } from "./databases";
 
 /** The name of the one shard map object (idFromName). */
 export const SHARD_MAP_NAME = "global";
@@ -94,19 +95,33 @@ export function emptyUsage(index: string): IndexUsage {
  */
 export interface PlacedDefaults extends VersionSpec {
   placement: ShardPolicy;
+  /** The pool of data databases a new namespace's documents are placed in (none: DB). */
+  storage?: StoragePolicy;
 }
 
-export function withPlacement(defaults: VersionSpec, placement: ShardPolicy): PlacedDefaults {
-  return { ...defaults, placement };
+export function withPlacement(
+  defaults: VersionSpec,
+  placement: ShardPolicy,
+  storage?: StoragePolicy,
+): PlacedDefaults {
+  return storage ? { ...defaults, placement, storage } : { ...defaults, placement };
+}
+
+/** The storage policy the defaults carry, or null (validated: it crossed an RPC boundary). */
+export function storageOf(defaults: VersionSpec): StoragePolicy | null {
+  return carried(StoragePolicySchema, (defaults as Partial<PlacedDefaults>).storage, "storage placement");
 }
 
 /** The placement policy the defaults carry, or null (validated: it crossed an RPC boundary). */
 export function placementOf(defaults: VersionSpec): ShardPolicy | null {
-  const raw = (defaults as Partial<PlacedDefaults>).placement;
+  return carried(ShardPolicySchema, (defaults as Partial<PlacedDefaults>).placement, "shard placement");
+}
+
+function carried<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> | null {
   if (raw === undefined) return null;
-  const parsed = ShardPolicySchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new AppError("internal", `invalid shard placement policy: ${parsed.error.issues[0]?.message}`, {
+    throw new AppError("internal", `invalid ${what} policy: ${parsed.error.issues[0]?.message}`, {
       retryable: false,
     });
   }

@@ -7,9 +7,11 @@ import { errorMessage } from "../errors";
 import type { HealthCheckDeps } from "../observe/index-health";
 import type { Logger } from "../observe/logger";
 import { d1 } from "../store/d1";
+import { databaseBytes } from "../store/d1-size";
 import { getVectors } from "../vectors/paging";
 import type { VectorIndex, VectorRecord } from "../vectors/vector-index";
 import type { ShardMapApi, UsageReport } from "./client";
+import type { DatabaseReport } from "./databases";
 import type { ShardPolicy } from "./policy";
 
 /** Namespaces looked at per run by the scan for those created before the shard map. */
@@ -21,6 +23,8 @@ export interface ShardReportDeps {
   policy: ShardPolicy;
   /** The index of that name, or null where this deployment has no binding for it. */
   index(name: string): VectorIndex | null;
+  /** The data databases of the pool by binding name, whose sizes go to the map with the counts. */
+  databases?: ReadonlyMap<string, D1Database>;
   logger: Logger;
   now?: number;
 }
@@ -33,6 +37,8 @@ export interface ShardReport {
   failed: string[];
   /** Namespaces from before the shard map recorded in this run. */
   adopted: number;
+  /** Each data database's size in bytes, as D1 reported it (those that answered). */
+  databases: DatabaseReport[];
 }
 
 export async function reportShardUsage(deps: ShardReportDeps): Promise<ShardReport> {
@@ -57,9 +63,25 @@ export async function reportShardUsage(deps: ShardReportDeps): Promise<ShardRepo
       logger.warn("shards.describe_failed", { index: name, error: errorMessage(err) });
     }
   }
-  if (reported.length > 0) await deps.shardMap.recordUsage(reported, deps.now ?? Date.now());
+  const databases = await measureDatabases(deps);
+  if (reported.length > 0 || databases.length > 0) {
+    await deps.shardMap.recordUsage(reported, deps.now ?? Date.now(), databases);
+  }
   const adopted = await adoptLegacy(deps, status.legacyCursor);
-  return { indexes, reported, failed, adopted };
+  return { indexes, reported, failed, adopted, databases };
+}
+
+/** Each data database's size (src/store/d1-size.ts); one that fails keeps its last report. */
+async function measureDatabases(deps: ShardReportDeps): Promise<DatabaseReport[]> {
+  const out: DatabaseReport[] = [];
+  for (const [database, db] of deps.databases ?? []) {
+    try {
+      out.push({ database, bytes: await databaseBytes(db) });
+    } catch (err) {
+      deps.logger.warn("shards.database_size_failed", { database, error: errorMessage(err) });
+    }
+  }
+  return out;
 }
 
 /**

@@ -12,6 +12,11 @@ export const D1_LIMITS = {
   maxSqlBytes: 100_000,
   /** "Maximum string, BLOB or table row size", in bytes (UTF-8 for strings). */
   maxValueBytes: 2_000_000,
+  /**
+   * "Maximum database size: 10 GB (Workers Paid) / 500 MB (Free)". Read as 10^10 bytes, the
+   * smaller of GB and GiB, so a database is never counted as having room it does not have.
+   */
+  maxDatabaseBytes: 10_000_000_000,
 } as const;
 
 export const D1_VALUE_TOO_BIG = "D1_ERROR: string or blob too big: SQLITE_TOOBIG";

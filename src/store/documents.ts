@@ -117,8 +117,19 @@ export interface QueuedDocument {
   etag: string;
 }
 
+/** Where a namespace's statements run: its reads, and its writes (with the reads around them). */
+export interface NamespaceDatabases {
+  reads(namespace: string): D1Like;
+  writes(namespace: string): D1Like;
+}
+
 export class DocumentStore {
-  constructor(private readonly db: D1Like) {}
+  private readonly route: NamespaceDatabases;
+
+  /** On one database (tests, tools), or on each namespace's database of the pool. */
+  constructor(db: D1Like | NamespaceDatabases) {
+    this.route = "prepare" in db ? { reads: () => db, writes: () => db } : db;
+  }
 
   /**
    * Marks documents as accepted and queued at the given R2 eTags (insert or replace the intent),
@@ -129,8 +140,9 @@ export class DocumentStore {
    * notification for that eTag may be spent, so the caller has to enqueue them itself.
    */
   async upsertQueued(namespace: string, docs: QueuedDocument[], now = Date.now()): Promise<string[]> {
+    const db = this.route.writes(namespace);
     if (docs.length === 0) return [];
-    const done = this.db
+    const done = db
       .prepare(
         `SELECT d.id FROM json_each(?2) j
          JOIN documents d ON d.namespace = ?1 AND d.id = json_extract(j.value, '$.id')
@@ -140,7 +152,7 @@ export class DocumentStore {
     // One statement per 2,000,000-byte slice of rows, not one per document: a batch of 1,000
     // documents stays within D1's queries per invocation. RETURNING lists the rows inserted or
     // updated (a row the WHERE keeps as it is returns nothing).
-    const insert = this.db.prepare(
+    const insert = db.prepare(
       `INSERT INTO documents (namespace, id, status, title, content_type, metadata, bytes, etag, attempts, error, created_at, updated_at)
        SELECT ?1, json_extract(j.value, '$[0]'), 'queued', json_extract(j.value, '$[1]'),
          json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'),
@@ -161,7 +173,7 @@ export class DocumentStore {
       insert.bind(namespace, now, slice),
     );
     const [before, ...written] = await d1("upsert documents", () =>
-      this.db.batch([done, ...statements, this.touchNamespace(namespace, now, 0)]),
+      db.batch([done, ...statements, this.touchNamespace(db, namespace, now, 0)]),
     );
     const wasDone = new Set(((before?.results ?? []) as { id: string }[]).map((r) => r.id));
     const changed = new Set(
@@ -173,8 +185,9 @@ export class DocumentStore {
   }
 
   async get(namespace: string, id: string): Promise<DocumentRecord | null> {
+    const db = this.route.reads(namespace);
     const row = await d1("read document", () =>
-      this.db.prepare("SELECT * FROM documents WHERE namespace = ?1 AND id = ?2").bind(namespace, id).first(),
+      db.prepare("SELECT * FROM documents WHERE namespace = ?1 AND id = ?2").bind(namespace, id).first(),
     );
     return row ? documentRecord(row) : null;
   }
@@ -191,24 +204,25 @@ export class DocumentStore {
     result: { versions: VersionChunks[]; title: string | null },
     now = Date.now(),
   ): Promise<boolean> {
+    const db = this.route.writes(namespace);
     const guard = "EXISTS (SELECT 1 FROM documents WHERE namespace = ?1 AND id = ?2 AND etag = ?3)";
     const statements: D1PreparedStatement[] = [];
     for (const v of result.versions) {
-      statements.push(...(await this.replaceChunks(namespace, id, etag, v, guard, now)));
+      statements.push(...(await this.replaceChunks(db, namespace, id, etag, v, guard, now)));
     }
     const primary = result.versions[0]?.version ?? null;
     const chunkCount = Math.max(0, ...result.versions.map((v) => v.chunks.length));
     statements.push(
-      this.db
+      db
         .prepare(
           `UPDATE documents SET status = 'indexed', indexed_etag = ?3, version = ?4, chunk_count = ?5,
              title = COALESCE(title, ?6), error = NULL, updated_at = ?7, indexed_at = ?7
            WHERE namespace = ?1 AND id = ?2 AND etag = ?3`,
         )
         .bind(namespace, id, etag, primary, chunkCount, result.title, now),
-      this.touchNamespace(namespace, now, 1),
+      this.touchNamespace(db, namespace, now, 1),
     );
-    const results = await d1("commit chunks", () => this.db.batch(statements));
+    const results = await d1("commit chunks", () => db.batch(statements));
     const update = results[results.length - 2];
     return (update?.meta.changes ?? 0) > 0;
   }
@@ -225,23 +239,25 @@ export class DocumentStore {
     chunks: VersionChunks,
     now = Date.now(),
   ): Promise<boolean> {
+    const db = this.route.writes(namespace);
     const guard = `EXISTS (SELECT 1 FROM documents WHERE namespace = ?1 AND id = ?2 AND etag = ?3
       AND indexed_etag = ?3 AND status = 'indexed')`;
-    const statements = await this.replaceChunks(namespace, id, etag, chunks, guard, now);
+    const statements = await this.replaceChunks(db, namespace, id, etag, chunks, guard, now);
     statements.push(
-      this.db
+      db
         .prepare(
           `UPDATE documents SET chunk_count = MAX(chunk_count, ?4)
            WHERE namespace = ?1 AND id = ?2 AND etag = ?3 AND indexed_etag = ?3 AND status = 'indexed'`,
         )
         .bind(namespace, id, etag, chunks.chunks.length),
     );
-    const results = await d1("commit version chunks", () => this.db.batch(statements));
+    const results = await d1("commit version chunks", () => db.batch(statements));
     return (results[results.length - 1]?.meta.changes ?? 0) > 0;
   }
 
   /** Statements replacing one version's chunk rows (and keyword rows) of a document, under `guard`. */
   private async replaceChunks(
+    db: D1Like,
     namespace: string,
     id: string,
     etag: string,
@@ -252,14 +268,14 @@ export class DocumentStore {
     const documentChunks = `namespace = ?1 AND doc_id = ?2 AND version = ?4 AND ${guard}`;
     const keyword = await keywordTable(namespace, v.version);
     const statements: D1PreparedStatement[] = [
-      ...ensureKeywordIndex(this.db, keyword, namespace, v.version, now),
-      keywordRows(this.db, keyword, "unindex", documentChunks).bind(namespace, id, etag, v.version),
-      this.db.prepare(`DELETE FROM chunks WHERE ${documentChunks}`).bind(namespace, id, etag, v.version),
+      ...ensureKeywordIndex(db, keyword, namespace, v.version, now),
+      keywordRows(db, keyword, "unindex", documentChunks).bind(namespace, id, etag, v.version),
+      db.prepare(`DELETE FROM chunks WHERE ${documentChunks}`).bind(namespace, id, etag, v.version),
     ];
     // The rows go in as JSON arrays through json_each: one statement per slice of at most D1's
     // value size, not one per chunk (a 1 MiB document has more than 1,000 chunks, and 1,000 is
     // the number of D1 queries an invocation may make on Workers Paid).
-    const insert = this.db.prepare(
+    const insert = db.prepare(
       `INSERT INTO chunks (chunk_id, namespace, doc_id, version, idx, title, headings, text, tokens)
        SELECT json_extract(j.value, '$[0]'), ?1, ?2, ?4, json_extract(j.value, '$[1]'),
          json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'),
@@ -272,9 +288,7 @@ export class DocumentStore {
     for (const slice of jsonArraySlices(rows, D1_LIMITS.maxValueBytes)) {
       statements.push(insert.bind(namespace, id, etag, v.version, slice));
     }
-    statements.push(
-      keywordRows(this.db, keyword, "index", documentChunks).bind(namespace, id, etag, v.version),
-    );
+    statements.push(keywordRows(db, keyword, "index", documentChunks).bind(namespace, id, etag, v.version));
     return statements;
   }
 
@@ -286,8 +300,9 @@ export class DocumentStore {
     error: string,
     now = Date.now(),
   ): Promise<void> {
+    const db = this.route.writes(namespace);
     await d1("mark failed", () =>
-      this.db
+      db
         .prepare(
           `UPDATE documents SET status = 'failed', error = ?4, updated_at = ?5
            WHERE namespace = ?1 AND id = ?2 AND etag = ?3 AND status = 'queued'`,
@@ -299,8 +314,9 @@ export class DocumentStore {
 
   /** Notes a transient failure; the document stays queued while the message is retried. */
   async recordAttempt(namespace: string, id: string, error: string, attempts: number, now = Date.now()) {
+    const db = this.route.writes(namespace);
     await d1("record attempt", () =>
-      this.db
+      db
         .prepare(
           `UPDATE documents SET error = ?3, attempts = ?4, updated_at = ?5
            WHERE namespace = ?1 AND id = ?2 AND status = 'queued'`,
@@ -315,8 +331,9 @@ export class DocumentStore {
    * once); their vectors are removed by the consumer, which reads chunk_count for that.
    */
   async markDeleted(namespace: string, ids: string[], now = Date.now()): Promise<void> {
+    const db = this.route.writes(namespace);
     if (ids.length === 0) return;
-    const statements = await this.unindexStatements(namespace, now);
+    const statements = await this.unindexStatements(db, namespace, now);
     // Set-based statements over each slice of ids, not three per document: deleting a page of
     // 1,000 documents stays within D1's queries per invocation.
     const inSlice = "doc_id IN (SELECT value FROM json_each(?3))";
@@ -328,12 +345,12 @@ export class DocumentStore {
     for (const slice of slices) {
       for (const { table, version } of statements.tables) {
         statements.list.push(
-          keywordRows(this.db, table, "unindex", where).bind(namespace, version, slice),
-          this.db.prepare(`DELETE FROM chunks WHERE ${where}`).bind(namespace, version, slice),
+          keywordRows(db, table, "unindex", where).bind(namespace, version, slice),
+          db.prepare(`DELETE FROM chunks WHERE ${where}`).bind(namespace, version, slice),
         );
       }
       statements.list.push(
-        this.db
+        db
           .prepare(
             `UPDATE documents SET status = 'deleted', etag = NULL, indexed_etag = NULL, error = NULL, updated_at = ?2
              WHERE namespace = ?1 AND id IN (SELECT value FROM json_each(?3))`,
@@ -341,8 +358,8 @@ export class DocumentStore {
           .bind(namespace, now, slice),
       );
     }
-    statements.list.push(this.touchNamespace(namespace, now, 1));
-    await d1("delete documents", () => this.db.batch(statements.list));
+    statements.list.push(this.touchNamespace(db, namespace, now, 1));
+    await d1("delete documents", () => db.batch(statements.list));
   }
 
   /**
@@ -350,22 +367,24 @@ export class DocumentStore {
    * a namespace indexed before keyword tables were recorded gets its default-version table first.
    */
   private async unindexStatements(
+    db: D1Like,
     namespace: string,
     now: number,
   ): Promise<{ tables: { table: string; version: string }[]; list: D1PreparedStatement[] }> {
-    const tables = await keywordTables(this.db, namespace);
+    const tables = await keywordTables(db, namespace);
     if (tables.length > 0) return { tables, list: [] };
     const table = await keywordTable(namespace, DEFAULT_VERSION);
     return {
       tables: [{ table, version: DEFAULT_VERSION }],
-      list: ensureKeywordIndex(this.db, table, namespace, DEFAULT_VERSION, now),
+      list: ensureKeywordIndex(db, table, namespace, DEFAULT_VERSION, now),
     };
   }
 
   /** A version's chunk ids, `limit` at a time (to delete its vectors before its rows). */
   async versionChunkIds(namespace: string, version: string, limit: number): Promise<string[]> {
+    const db = this.route.reads(namespace);
     const { results } = await d1("list version chunks", () =>
-      this.db
+      db
         .prepare(
           "SELECT chunk_id FROM chunks WHERE namespace = ?1 AND version = ?2 ORDER BY chunk_id LIMIT ?3",
         )
@@ -377,26 +396,28 @@ export class DocumentStore {
 
   /** Removes chunk rows (and their keyword rows) of a version whose vectors are gone. */
   async deleteVersionChunks(namespace: string, version: string, chunkIds: string[]): Promise<void> {
+    const db = this.route.writes(namespace);
     if (chunkIds.length === 0) return;
     const table = await keywordTable(namespace, version);
     const where = "namespace = ?1 AND version = ?2 AND chunk_id IN (SELECT value FROM json_each(?3))";
     const ids = JSON.stringify(chunkIds);
-    const exists = (await keywordTables(this.db, namespace)).some((t) => t.version === version);
+    const exists = (await keywordTables(db, namespace)).some((t) => t.version === version);
     await d1("delete version chunks", () =>
-      this.db.batch([
-        ...(exists ? [keywordRows(this.db, table, "unindex", where).bind(namespace, version, ids)] : []),
-        this.db.prepare(`DELETE FROM chunks WHERE ${where}`).bind(namespace, version, ids),
+      db.batch([
+        ...(exists ? [keywordRows(db, table, "unindex", where).bind(namespace, version, ids)] : []),
+        db.prepare(`DELETE FROM chunks WHERE ${where}`).bind(namespace, version, ids),
       ]),
     );
   }
 
   /** Drops a version's (empty) keyword table once its chunk rows are gone. */
   async dropVersionKeywordTable(namespace: string, version: string): Promise<void> {
+    const db = this.route.writes(namespace);
     const table = await keywordTable(namespace, version);
     await d1("drop keyword table", () =>
-      this.db.batch([
-        this.db.prepare(`DROP TABLE IF EXISTS ${table}`),
-        this.db
+      db.batch([
+        db.prepare(`DROP TABLE IF EXISTS ${table}`),
+        db
           .prepare("DELETE FROM keyword_tables WHERE namespace = ?1 AND version = ?2")
           .bind(namespace, version),
       ]),
@@ -405,8 +426,9 @@ export class DocumentStore {
 
   /** A version's chunks of a document, in order (to embed them again for another version). */
   async documentChunks(namespace: string, id: string, version: string): Promise<ChunkRow[]> {
+    const db = this.route.reads(namespace);
     const { results } = await d1("read document chunks", () =>
-      this.db
+      db
         .prepare(
           `SELECT chunk_id, idx, title, headings, text, tokens FROM chunks
            WHERE namespace = ?1 AND doc_id = ?2 AND version = ?3 ORDER BY idx`,
@@ -429,8 +451,9 @@ export class DocumentStore {
 
   /** Indexed documents after `after` in id order: what a version build walks. */
   async listIndexed(namespace: string, after: string, limit: number): Promise<DocumentRecord[]> {
+    const db = this.route.reads(namespace);
     const { results } = await d1("list indexed documents", () =>
-      this.db
+      db
         .prepare(
           `SELECT * FROM documents WHERE namespace = ?1 AND status = 'indexed' AND id > ?2 ORDER BY id LIMIT ?3`,
         )
@@ -447,8 +470,9 @@ export class DocumentStore {
     after: string,
     limit: number,
   ): Promise<DocumentRecord[]> {
+    const db = this.route.reads(namespace);
     const { results } = await d1("list documents missing from version", () =>
-      this.db
+      db
         .prepare(
           `SELECT * FROM documents d WHERE d.namespace = ?1 AND d.status = 'indexed'
              AND d.id > ?3
@@ -462,8 +486,9 @@ export class DocumentStore {
   }
 
   async countIndexed(namespace: string): Promise<number> {
+    const db = this.route.reads(namespace);
     const row = await d1("count indexed documents", () =>
-      this.db
+      db
         .prepare("SELECT COUNT(*) AS n FROM documents WHERE namespace = ?1 AND status = 'indexed'")
         .bind(namespace)
         .first<{ n: number }>(),
@@ -473,8 +498,9 @@ export class DocumentStore {
 
   /** After the consumer removed a deleted document's vectors. */
   async clearVectors(namespace: string, id: string, now = Date.now()): Promise<void> {
+    const db = this.route.writes(namespace);
     await d1("clear vectors", () =>
-      this.db
+      db
         .prepare(
           `UPDATE documents SET chunk_count = 0, updated_at = ?3
            WHERE namespace = ?1 AND id = ?2 AND status = 'deleted'`,
@@ -486,8 +512,9 @@ export class DocumentStore {
 
   /** Ids of the namespace's documents that are not deleted, in id order, from `after`. */
   async listLiveIds(namespace: string, limit: number, after = ""): Promise<string[]> {
+    const db = this.route.reads(namespace);
     const { results } = await d1("list documents", () =>
-      this.db
+      db
         .prepare(
           "SELECT id FROM documents WHERE namespace = ?1 AND status != 'deleted' AND id > ?2 ORDER BY id LIMIT ?3",
         )
@@ -498,15 +525,16 @@ export class DocumentStore {
   }
 
   async stats(namespace: string, version = DEFAULT_VERSION): Promise<NamespaceStats> {
+    const db = this.route.reads(namespace);
     const [counts, chunks, ns] = await d1("namespace stats", () =>
-      this.db.batch([
-        this.db
+      db.batch([
+        db
           .prepare("SELECT status, COUNT(*) AS n FROM documents WHERE namespace = ?1 GROUP BY status")
           .bind(namespace),
-        this.db
+        db
           .prepare("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?1 AND version = ?2")
           .bind(namespace, version),
-        this.db.prepare("SELECT generation FROM namespaces WHERE name = ?1").bind(namespace),
+        db.prepare("SELECT generation FROM namespaces WHERE name = ?1").bind(namespace),
       ]),
     );
     const byStatus = new Map<string, number>();
@@ -526,10 +554,11 @@ export class DocumentStore {
 
   /** Text, title and metadata of live chunks, in one query (json_each keeps it to one bound parameter). */
   async hydrate(namespace: string, chunkIds: string[]): Promise<Map<string, HydratedChunk>> {
+    const db = this.route.reads(namespace);
     const out = new Map<string, HydratedChunk>();
     if (chunkIds.length === 0) return out;
     const { results } = await d1("hydrate chunks", () =>
-      this.db
+      db
         .prepare(
           // Driven from the id list (CROSS JOIN fixes the order): left to itself, SQLite walks
           // every chunk of the namespace and tests each against the list.
@@ -549,8 +578,8 @@ export class DocumentStore {
     return out;
   }
 
-  private touchNamespace(namespace: string, now: number, bump: 0 | 1): D1PreparedStatement {
-    return this.db
+  private touchNamespace(db: D1Like, namespace: string, now: number, bump: 0 | 1): D1PreparedStatement {
+    return db
       .prepare(
         `INSERT INTO namespaces (name, generation, created_at, updated_at) VALUES (?1, ?3, ?2, ?2)
          ON CONFLICT (name) DO UPDATE SET generation = generation + ?3, updated_at = ?2`,

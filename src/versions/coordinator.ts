@@ -13,7 +13,7 @@ import type {
 } from "../objects/namespace-coordinator";
 import { fromOutcome } from "../objects/outcome";
 import type { BackfillTask, PurgeTask } from "./messages";
-import type { GateReport, VersionRecord, VersionSpec } from "./model";
+import type { GateReport, VersionPointer, VersionRecord, VersionSpec, WriteTargets } from "./model";
 
 export class CoordinatorClient implements GenerationPublisher {
   private readonly stub: DurableObjectStub<NamespaceCoordinatorRpc>;
@@ -23,6 +23,8 @@ export class CoordinatorClient implements GenerationPublisher {
     readonly namespace: string,
     /** The default version, created on the coordinator's first use. */
     private readonly defaults: VersionSpec,
+    /** Keeps a pointer the coordinator answered with (the isolate's pointer cache). */
+    private readonly remember: (pointer: VersionPointer) => void = () => undefined,
   ) {
     this.stub = objects.get(objects.idFromName(namespace));
   }
@@ -31,8 +33,31 @@ export class CoordinatorClient implements GenerationPublisher {
     return this.call("overview", () => this.stub.overview(this.namespace, this.defaults));
   }
 
-  writeTargets(): Promise<{ active: VersionSpec; live: VersionSpec[] }> {
-    return this.call("writeTargets", () => this.stub.writeTargets(this.namespace, this.defaults));
+  /** The versions writes reach and the namespace's database: its pointer, created on first use. */
+  async writeTargets(): Promise<WriteTargets> {
+    const pointer = await this.call<VersionPointer>("writeTargets", () =>
+      this.stub.writeTargets(this.namespace, this.defaults),
+    );
+    this.remember(pointer);
+    return pointer;
+  }
+
+  /** Marks the namespace as moving to `target` (writes then reach both databases). */
+  async startMove(target: string): Promise<VersionPointer> {
+    const pointer = await this.call<VersionPointer>("startMove", () =>
+      this.stub.startMove(this.namespace, this.defaults, target),
+    );
+    this.remember(pointer);
+    return pointer;
+  }
+
+  /** Ends the move to `target`: switched to it when `done`, abandoned otherwise. */
+  async endMove(target: string, done: boolean): Promise<VersionPointer> {
+    const pointer = await this.call<VersionPointer>("endMove", () =>
+      this.stub.endMove(this.namespace, this.defaults, target, done),
+    );
+    this.remember(pointer);
+    return pointer;
   }
 
   version(id: string): Promise<VersionRecord | null> {

@@ -93,7 +93,18 @@ export interface VersionPointer {
   live: VersionSpec[];
   /** Bumped by every change; a reader keeps the newest it saw. */
   epoch: number;
+  /**
+   * The binding name of the D1 database holding the namespace's documents, chunks and keyword
+   * tables (src/store/pool.ts); absent: DB (namespaces from before the pool).
+   */
+  database?: string;
+  /** While the namespace is moved to another database: that database (writes go to both). */
+  moving?: string | null;
 }
+
+/** What a write needs of the pointer: the versions it reaches (the coordinator sends the whole pointer). */
+export type WriteTargets = Pick<VersionPointer, "active" | "live"> &
+  Partial<Pick<VersionPointer, "epoch" | "database" | "moving">>;
 
 /** The version a namespace starts with: the deployment's configured model, chunking and index. */
 export function defaultVersion(config: Config): VersionSpec {

@@ -13,6 +13,9 @@ export const VersionPointerSchema = z.object({
   active: VersionSpecSchema,
   live: z.array(VersionSpecSchema),
   epoch: z.number().int().min(0),
+  // Absent in pointers published before the pool of data databases: those namespaces are on DB.
+  database: z.string().min(1).max(64).optional(),
+  moving: z.string().min(1).max(64).nullable().optional(),
 });
 
 interface Entry {
@@ -30,6 +33,19 @@ export function clearPointerCache(namespace?: string): void {
   else cache.delete(namespace);
 }
 
+/** Keeps a pointer the coordinator answered with, unless this isolate holds a newer one. */
+export function rememberPointer(
+  namespace: string,
+  pointer: VersionPointer,
+  ttlMs: number,
+  now = Date.now(),
+): void {
+  const hit = cache.get(namespace);
+  if (hit?.pointer && hit.pointer.epoch > pointer.epoch) return;
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(namespace, { pointer, expiresAt: now + ttlMs });
+}
+
 /**
  * The namespace's active version: from the isolate cache when younger than `ttlMs`, else from KV.
  * When KV fails, the last pointer this isolate saw (however old) or the default version answers,
@@ -43,8 +59,22 @@ export async function readActiveVersion(
   logger: Logger,
   now = Date.now(),
 ): Promise<VersionSpec> {
+  return (await readPointer(kv, namespace, ttlMs, logger, now))?.active ?? fallback;
+}
+
+/**
+ * The namespace's published pointer (null: none was ever published), through the isolate cache
+ * as readActiveVersion reads it; when KV fails, the last one this isolate saw.
+ */
+export async function readPointer(
+  kv: KVNamespace,
+  namespace: string,
+  ttlMs: number,
+  logger: Logger,
+  now = Date.now(),
+): Promise<VersionPointer | null> {
   const hit = cache.get(namespace);
-  if (hit && hit.expiresAt > now) return hit.pointer?.active ?? fallback;
+  if (hit && hit.expiresAt > now) return hit.pointer;
   let pointer: VersionPointer | null;
   try {
     const raw = await kv.get(pointerKey(namespace), "json");
@@ -55,11 +85,11 @@ export async function readActiveVersion(
     pointer = parsed?.success ? parsed.data : null;
   } catch (err) {
     logger.warn("versions.pointer_unavailable", { namespace, error: String(err) });
-    return hit?.pointer?.active ?? fallback;
+    return hit?.pointer ?? null;
   }
   // A pointer never goes back: an older epoch read from a lagging KV replica is ignored.
-  if (hit?.pointer && pointer && pointer.epoch < hit.pointer.epoch) pointer = hit.pointer;
+  if (hit?.pointer && (pointer === null || pointer.epoch < hit.pointer.epoch)) pointer = hit.pointer;
   if (cache.size >= CACHE_LIMIT) cache.clear();
   cache.set(namespace, { pointer, expiresAt: now + ttlMs });
-  return pointer?.active ?? fallback;
+  return pointer;
 }

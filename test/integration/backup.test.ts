@@ -3,16 +3,14 @@
 // exactly as the original does; a step delivered again writes nothing twice; restores refuse
 // damaged backups (failing the job, writing nothing), non-empty namespaces, a second job on the
 // same namespace, and keys without admin on both namespaces.
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signManifest } from "../../src/backup/signature";
 import { loadConfig } from "../../src/config";
 import { putMessage } from "../../src/ingest/messages";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
-import worker from "../../workers/index";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
-import { adminKey, api, countRows, freshNamespace, waitFor, waitIndexed } from "../support";
+import { api, apiWithEnv, countRows, freshNamespace, waitFor, waitIndexed } from "../support";
 import { deliverMessage } from "../support/queue";
 import { type SearchBody, searchApi } from "../support/search";
 
@@ -117,19 +115,8 @@ function envWith(overrides: { pageSize?: number; queue?: HeldQueue; env?: Record
 }
 
 /** Calls the Worker with the admin key and an overridden env. */
-async function call<T>(method: string, path: string, body: unknown, with_: Parameters<typeof envWith>[0]) {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(
-    new Request(`http://edgesearch.test${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminKey()}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }),
-    envWith(with_),
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-  return { status: res.status, headers: res.headers, body: (await res.json()) as T };
+function call<T>(method: string, path: string, body: unknown, with_: Parameters<typeof envWith>[0]) {
+  return apiWithEnv<T>(envWith(with_), method, path, body);
 }
 
 /** Delivers one message to the ingest consumer (with the env overridden); returns what it did. */

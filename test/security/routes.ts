@@ -283,6 +283,25 @@ export const ROUTES: readonly RouteSpec[] = [
     writes: false,
   },
   {
+    method: "POST",
+    template: "/v1/admin/namespaces/{ns}/move",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    // A fresh namespace is in DB already.
+    body: () => ({ to: "DB" }),
+    freshStatus: 409,
+  },
+  {
+    method: "GET",
+    template: "/v1/admin/namespaces/{ns}/move/{id}",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+    // No move of that id.
+    freshStatus: 404,
+  },
+  {
     method: "GET",
     template: "/v1/admin/metrics",
     role: "admin",

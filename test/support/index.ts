@@ -1,6 +1,8 @@
 // Test helpers: call the Worker like a client would, and wait for asynchronous indexing.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import type { DocumentStore } from "../../src/store/documents";
+import worker from "../../workers/index";
 
 export interface ApiResponse<T = unknown> {
   status: number;
@@ -46,6 +48,30 @@ export async function api<T = Record<string, unknown>>(
     // Not JSON: keep the text.
   }
   return { status: res.status, headers: res.headers, body: parsed as T };
+}
+
+/**
+ * Calls the Worker's fetch handler with another env (vars or bindings replaced) and the admin key,
+ * and waits for the work it left running.
+ */
+export async function apiWithEnv<T = Record<string, unknown>>(
+  workerEnv: Env,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiResponse<T>> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(`${TEST_ORIGIN}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminKey()}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+    workerEnv,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return { status: res.status, headers: res.headers, body: (await res.json()) as T };
 }
 
 export async function waitFor<T>(

@@ -16,6 +16,7 @@ import { registerDocs } from "./routes/docs";
 import { registerDocuments } from "./routes/documents";
 import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
+import { registerMoves } from "./routes/moves";
 import { registerNamespaces } from "./routes/namespaces";
 import { registerObjects } from "./routes/objects";
 import { registerQuotas } from "./routes/quotas";
@@ -94,6 +95,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerKeys(app);
   registerDeadLetters(app);
   registerShards(app);
+  registerMoves(app);
   registerDashboard(app);
   registerDocs(app);
 

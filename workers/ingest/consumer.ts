@@ -8,6 +8,7 @@
 // when one runaway document gets the invocation killed, only the messages still in flight return.
 // Before that, fairness (src/ingest/fairness.ts) may send some of a namespace's messages back to
 // the queue with a delay: the copy is sent first, then the original acked.
+
 import { type BackupTaskDeps, isBackupTask } from "../../src/backup/messages";
 import { processBackupTask } from "../../src/backup/task";
 import { publishGenerations } from "../../src/cache/generation";
@@ -22,10 +23,14 @@ import {
 } from "../../src/ingest/fairness";
 import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
 import { processVersionTask, type VersionTaskDeps } from "../../src/migrations/backfill";
+import { isMoveTask } from "../../src/moves/jobs";
+import { processMoveTask } from "../../src/moves/task";
 import type { Logger } from "../../src/observe/logger";
 import { Meter } from "../../src/observe/meter";
 import { queueChunks } from "../../src/observe/metered";
 import type { Metrics } from "../../src/observe/metrics";
+import type { D1Like } from "../../src/store/d1";
+import type { DatabasePool } from "../../src/store/pool";
 import { mapLimit } from "../../src/util/concurrency";
 import { pageQueueMessages } from "../../src/util/queue-limits";
 import { isVersionTask } from "../../src/versions/messages";
@@ -77,7 +82,7 @@ async function publishChanged(deps: ConsumerDeps, changed: ReadonlySet<string>):
   );
 }
 
-type ConsumerDeps = VersionTaskDeps & Pick<BackupTaskDeps, "backups"> & { meter?: Meter };
+type ConsumerDeps = VersionTaskDeps & Pick<BackupTaskDeps, "backups"> & { meter?: Meter; pool: DatabasePool };
 
 /** Processes one message and applies its decision; adds the namespace it changed to `changed`. */
 async function consumeOne(
@@ -91,9 +96,11 @@ async function consumeOne(
     // Version builds and purges, backups and restores share the queue with document events.
     const decision = isBackupTask(message.body)
       ? await processBackupTask({ ...deps, db }, message.body, message.attempts)
-      : isVersionTask(message.body)
-        ? await processVersionTask(deps, message.body, message.attempts)
-        : await processMessage(deps, message.body, message.attempts);
+      : isMoveTask(message.body)
+        ? await processMoveTask({ ...deps, db }, message.body, message.attempts)
+        : isVersionTask(message.body)
+          ? await processVersionTask(deps, message.body, message.attempts)
+          : await processMessage(deps, message.body, message.attempts);
     switch (decision.type) {
       case "ack":
         if (decision.namespace && (decision.outcome === "indexed" || decision.outcome === "deleted")) {
@@ -134,13 +141,13 @@ interface Deferral {
  */
 async function deferOverShare(
   messages: Message<unknown>[],
-  deps: { queue: Queue; logger: Logger; metrics: Metrics },
+  deps: { queue: Queue; logger: Logger; metrics: Metrics; pool: { members(): readonly D1Like[] } },
   db: D1Database,
 ): Promise<{ first: Message<unknown>[]; last: Message<unknown>[] }> {
   const items = messages.map((m) => fairnessItem(m.body, m.attempts));
   const namespaces = [...new Set(items.flatMap((i) => (i.namespace === null ? [] : [i.namespace])))];
   if (namespaces.length === 0) return { first: messages, last: [] };
-  const ledger = new IngestLedger(db);
+  const ledger = new IngestLedger(db, () => deps.pool.members());
   let plan: ReturnType<typeof planFairness>;
   try {
     plan = planFairness(items, await ledger.recent(namespaces));

@@ -27,7 +27,7 @@ import type {
 import { toOutcome } from "../../src/objects/outcome";
 import { createLogger } from "../../src/observe/logger";
 import { ShardMapClient } from "../../src/shards/client";
-import { placementOf } from "../../src/shards/policy";
+import { placementOf, storageOf } from "../../src/shards/policy";
 import { d1 } from "../../src/store/d1";
 import { KV_SAME_KEY_WRITE_INTERVAL_MS, strictKv } from "../../src/store/kv-limits";
 import { sendPaged } from "../../src/util/queue-limits";
@@ -113,14 +113,10 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
   }
 
   /** The versions every write must reach (the active one first), read per ingest batch. */
-  async writeTargets(
-    namespace: string,
-    defaults: VersionSpec,
-  ): Promise<CoordinatorOutcome<{ active: VersionSpec; live: VersionSpec[] }>> {
+  async writeTargets(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<VersionPointer>> {
     return this.run(async () => {
       await this.ensure(namespace, defaults);
-      const pointer = this.pointer();
-      return { active: pointer.active, live: pointer.live };
+      return this.pointer();
     });
   }
 
@@ -348,6 +344,58 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
   }
 
   /**
+   * Starts moving the namespace's rows to `target`: the pointer says "moving", so every writer
+   * applies its writes to both databases while the move copies. Refused while another move runs.
+   */
+  async startMove(
+    namespace: string,
+    defaults: VersionSpec,
+    target: string,
+  ): Promise<CoordinatorOutcome<VersionPointer>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const moving = this.meta("moving");
+      if (moving === target) return this.pointer();
+      if (moving !== null) {
+        throw new AppError("conflict", `namespace "${namespace}" is already moving to ${moving}`);
+      }
+      if (this.database() === target) {
+        throw new AppError("conflict", `namespace "${namespace}" is in ${target} already`, {
+          field: "body.to",
+        });
+      }
+      this.setMeta("moving", target);
+      await this.changed();
+      return this.pointer();
+    });
+  }
+
+  /**
+   * Ends a move: with `done`, the namespace's database becomes the target (the swap searches see
+   * at their next pointer read); without, the move is abandoned and the namespace stays where it was.
+   */
+  async endMove(
+    namespace: string,
+    defaults: VersionSpec,
+    target: string,
+    done: boolean,
+  ): Promise<CoordinatorOutcome<VersionPointer>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      if (this.meta("moving") === target) {
+        // The shard map counts the namespace in its new database (new namespaces go elsewhere).
+        if (done) await new ShardMapClient(this.env.SHARD_MAP).relocate(namespace, target);
+        this.ctx.storage.transactionSync(() => {
+          if (done) this.setMeta("database", target);
+          this.ctx.storage.sql.exec("DELETE FROM meta WHERE key = 'moving'");
+        });
+        await this.changed();
+      }
+      return this.pointer();
+    });
+  }
+
+  /**
    * Publishes the namespace's write generation (D1's) to KV for the query path, and returns it
    * once a write that started after this call is done: it covers every change made before the
    * call. Writes are paced to one per second; concurrent callers share one. Does not create the
@@ -465,15 +513,21 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
 
   private async create(namespace: string, defaults: VersionSpec): Promise<void> {
     const placement = placementOf(defaults);
-    const index = placement
-      ? (await new ShardMapClient(this.env.SHARD_MAP).assign(namespace, placement)).index
-      : defaults.index;
+    const assignment = placement
+      ? await new ShardMapClient(this.env.SHARD_MAP).assign(
+          namespace,
+          placement,
+          storageOf(defaults) ?? undefined,
+        )
+      : null;
+    const index = assignment?.index ?? defaults.index;
     // Other calls run while the shard map answers. It answers each of them the same index, so the
     // first to get here creates the version and the others find it created; no await from here on.
     if (this.meta("namespace") !== null) return;
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.setMeta("namespace", namespace);
+      if (assignment?.database) this.setMeta("database", assignment.database);
       this.setMeta("seq", "1");
       this.setMeta("epoch", "1");
       this.save({
@@ -571,7 +625,26 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     const active = records.find((r) => r.state === "active");
     if (!active) throw new AppError("internal", "namespace has no active version", { retryable: false });
     const live = [active, ...records.filter((r) => r.state !== "active" && LIVE_STATES.includes(r.state))];
-    return { active: spec(active), live: live.map(spec), epoch: Number(this.meta("epoch") ?? "1") };
+    return {
+      active: spec(active),
+      live: live.map(spec),
+      epoch: Number(this.meta("epoch") ?? "1"),
+      database: this.database(),
+      moving: this.meta("moving"),
+    };
+  }
+
+  /** The binding name of the namespace's data database (DB for namespaces from before the pool). */
+  private database(): string {
+    return this.meta("database") ?? "DB";
+  }
+
+  private dataDb(): D1Database {
+    const db = (this.env as unknown as Record<string, unknown>)[this.database()];
+    if (typeof db === "object" && db !== null && "prepare" in db) return db as D1Database;
+    throw new AppError("internal", `no D1 binding "${this.database()}" for namespace data`, {
+      retryable: false,
+    });
   }
 
   private nextSeq(): number {
@@ -646,7 +719,8 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
   /** D1's generation of the namespace; null when it has no row (never written: generation 0). */
   private async d1Generation(namespace: string): Promise<number | null> {
     const row = await d1("read generation", () =>
-      this.env.DB.prepare("SELECT generation FROM namespaces WHERE name = ?1")
+      this.dataDb()
+        .prepare("SELECT generation FROM namespaces WHERE name = ?1")
         .bind(namespace)
         .first<{ generation: number }>(),
     );

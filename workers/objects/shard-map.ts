@@ -12,6 +12,13 @@ import { AppError } from "../../src/errors";
 import { type RpcOutcome, toOutcome } from "../../src/objects/outcome";
 import type { Assignment, ShardMapRpc, ShardMapStatus, UsageReport } from "../../src/objects/shard-map";
 import { createLogger } from "../../src/observe/logger";
+import {
+  type DatabaseReport,
+  type DatabaseUsage,
+  pickDatabase,
+  type StoragePolicy,
+  StoragePolicySchema,
+} from "../../src/shards/databases";
 import { type IndexUsage, pickIndex, type ShardPolicy, ShardPolicySchema } from "../../src/shards/policy";
 import { d1 } from "../../src/store/d1";
 import { DEFAULT_VERSION } from "../../src/versions/model";
@@ -28,6 +35,10 @@ const ReportsSchema = z
     }),
   )
   .max(1000);
+const DatabaseReportsSchema = z
+  .array(z.object({ database: IndexName, bytes: z.number().int().min(0) }))
+  .max(100)
+  .default([]);
 
 const LogLevel = z.object({ LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).catch("info") });
 
@@ -46,45 +57,118 @@ export class ShardMap extends DurableObject<Env> implements ShardMapRpc {
         dimensions INTEGER, reported_at INTEGER
       );
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS db_assignments (
+        namespace TEXT PRIMARY KEY, db TEXT NOT NULL, legacy INTEGER NOT NULL, assigned_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS db_usage (
+        db TEXT PRIMARY KEY, namespaces INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,
+        reported_at INTEGER
+      );
     `);
   }
 
   /**
    * The namespace's index: the recorded one, else the default index when the namespace already
    * has vectors there (it was created before the shard map), else the least full pool index that
-   * takes new namespaces. Refused, not retryable, when every pool index is full.
+   * takes new namespaces. Refused, not retryable, when every pool index is full. With a storage
+   * policy, also its data database, chosen the same way (assignDatabase).
    */
-  async assign(namespace: string, policy: ShardPolicy): Promise<RpcOutcome<Assignment>> {
+  async assign(
+    namespace: string,
+    policy: ShardPolicy,
+    storage?: StoragePolicy,
+  ): Promise<RpcOutcome<Assignment>> {
     return toOutcome(async () => {
       const ns = parse(NamespaceName, namespace, "namespace");
       const rules = parse(ShardPolicySchema, policy, "shard policy");
-      const known = this.assignmentOf(ns);
-      if (known) return known;
-      const legacy = await this.hasDefaultIndexVectors(ns);
-      // No await from here on: the check, the choice and the counts change together.
-      const again = this.assignmentOf(ns);
-      if (again) return again;
-      const index = legacy ? rules.defaultIndex : pickIndex(this.usage(), rules);
-      if (index === null) {
-        throw new AppError(
-          "unavailable",
-          `every vector index of the pool (${rules.indexes.join(", ")}) is at least ${Math.round(rules.fillThreshold * 100)}% full, so namespace "${ns}" cannot be created: add an index (docs/runbooks/add-vectorize-index.md)`,
-          { retryable: false },
-        );
-      }
-      const assignment: Assignment = { namespace: ns, index, legacy, assignedAt: Date.now() };
+      const pool = storage === undefined ? null : parse(StoragePolicySchema, storage, "storage policy");
+      const assignment = await this.assignIndex(ns, rules);
+      return { ...assignment, database: pool ? await this.assignDatabase(ns, pool) : null };
+    });
+  }
+
+  private async assignIndex(ns: string, rules: ShardPolicy): Promise<Assignment> {
+    const known = this.assignmentOf(ns);
+    if (known) return known;
+    const legacy = await this.hasDefaultIndexVectors(ns);
+    // No await from here on: the check, the choice and the counts change together.
+    const again = this.assignmentOf(ns);
+    if (again) return again;
+    const index = legacy ? rules.defaultIndex : pickIndex(this.usage(), rules);
+    if (index === null) {
+      throw new AppError(
+        "unavailable",
+        `every vector index of the pool (${rules.indexes.join(", ")}) is at least ${Math.round(rules.fillThreshold * 100)}% full, so namespace "${ns}" cannot be created: add an index (docs/runbooks/add-vectorize-index.md)`,
+        { retryable: false },
+      );
+    }
+    const assignment: Assignment = { namespace: ns, index, legacy, assignedAt: Date.now(), database: null };
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO assignments (namespace, idx, legacy, assigned_at) VALUES (?, ?, ?, ?)",
+        ns,
+        index,
+        legacy ? 1 : 0,
+        assignment.assignedAt,
+      );
+      this.addNamespaces(index, 1);
+    });
+    this.log.info("shards.assigned", { namespace: ns, index, legacy });
+    return assignment;
+  }
+
+  /**
+   * The namespace's data database: the recorded one, else DB when the namespace already has
+   * documents there (written before the pool), else the least full member that takes new ones.
+   */
+  private async assignDatabase(ns: string, pool: StoragePolicy): Promise<string> {
+    const known = this.databaseOf(ns);
+    if (known !== null) return known;
+    const legacy = await this.hasDocumentsInDb(ns);
+    // No await from here on: the check, the choice and the counts change together.
+    const again = this.databaseOf(ns);
+    if (again !== null) return again;
+    const database = legacy ? "DB" : pickDatabase(this.databaseUsage(), pool);
+    if (database === null) {
+      throw new AppError(
+        "unavailable",
+        `every D1 database of the pool (${pool.databases.join(", ")}) is at least ${Math.round(pool.fillThreshold * 100)}% full, so namespace "${ns}" cannot be created: add a database (docs/runbooks/add-d1-database.md)`,
+        { retryable: false },
+      );
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO db_assignments (namespace, db, legacy, assigned_at) VALUES (?, ?, ?, ?)",
+        ns,
+        database,
+        legacy ? 1 : 0,
+        Date.now(),
+      );
+      this.addDatabaseNamespaces(database, 1);
+    });
+    this.log.info("shards.database_assigned", { namespace: ns, database, legacy });
+    return database;
+  }
+
+  /** Moves the namespace's count to `database` once its documents were moved there. */
+  async relocate(namespace: string, database: string): Promise<RpcOutcome<boolean>> {
+    return toOutcome(() => {
+      const ns = parse(NamespaceName, namespace, "namespace");
+      const target = parse(IndexName, database, "database");
+      const known = this.databaseOf(ns);
+      if (known === target) return false;
       this.ctx.storage.transactionSync(() => {
+        if (known !== null) this.addDatabaseNamespaces(known, -1);
         this.ctx.storage.sql.exec(
-          "INSERT INTO assignments (namespace, idx, legacy, assigned_at) VALUES (?, ?, ?, ?)",
+          `INSERT INTO db_assignments (namespace, db, legacy, assigned_at) VALUES (?, ?, 0, ?)
+           ON CONFLICT (namespace) DO UPDATE SET db = excluded.db`,
           ns,
-          index,
-          legacy ? 1 : 0,
-          assignment.assignedAt,
+          target,
+          Date.now(),
         );
-        this.addNamespaces(index, 1);
+        this.addDatabaseNamespaces(target, 1);
       });
-      this.log.info("shards.assigned", { namespace: ns, index, legacy });
-      return assignment;
+      return true;
     });
   }
 
@@ -94,10 +178,24 @@ export class ShardMap extends DurableObject<Env> implements ShardMapRpc {
   }
 
   /** Vector counts and dimensions as the indexes report them (the scheduled check sends them). */
-  async recordUsage(reports: UsageReport[], at: number): Promise<RpcOutcome<number>> {
+  async recordUsage(
+    reports: UsageReport[],
+    at: number,
+    databases?: DatabaseReport[],
+  ): Promise<RpcOutcome<number>> {
     return toOutcome(() => {
       const rows = parse(ReportsSchema, reports, "usage reports");
+      const sizes = parse(DatabaseReportsSchema, databases, "database reports");
       this.ctx.storage.transactionSync(() => {
+        for (const r of sizes) {
+          this.ctx.storage.sql.exec(
+            `INSERT INTO db_usage (db, bytes, reported_at) VALUES (?, ?, ?)
+             ON CONFLICT (db) DO UPDATE SET bytes = excluded.bytes, reported_at = excluded.reported_at`,
+            r.database,
+            r.bytes,
+            at,
+          );
+        }
         for (const r of rows) {
           this.ctx.storage.sql.exec(
             `INSERT INTO usage (idx, vectors, dimensions, reported_at) VALUES (?, ?, ?, ?)
@@ -111,7 +209,7 @@ export class ShardMap extends DurableObject<Env> implements ShardMapRpc {
           );
         }
       });
-      return rows.length;
+      return rows.length + sizes.length;
     });
   }
 
@@ -150,6 +248,7 @@ export class ShardMap extends DurableObject<Env> implements ShardMapRpc {
     return toOutcome(() => ({
       indexes: this.usage(),
       legacyCursor: readMeta(this.ctx.storage.sql, "legacy_cursor") ?? "",
+      databases: this.databaseUsage(),
     }));
   }
 
@@ -162,7 +261,51 @@ export class ShardMap extends DurableObject<Env> implements ShardMapRpc {
         namespace,
       )
       .toArray()[0];
-    return row ? { namespace, index: row.idx, legacy: row.legacy === 1, assignedAt: row.assigned_at } : null;
+    return row
+      ? {
+          namespace,
+          index: row.idx,
+          legacy: row.legacy === 1,
+          assignedAt: row.assigned_at,
+          database: this.databaseOf(namespace),
+        }
+      : null;
+  }
+
+  private databaseOf(namespace: string): string | null {
+    const row = this.ctx.storage.sql
+      .exec<{ db: string }>("SELECT db FROM db_assignments WHERE namespace = ?", namespace)
+      .toArray()[0];
+    return row?.db ?? null;
+  }
+
+  private databaseUsage(): DatabaseUsage[] {
+    return this.ctx.storage.sql
+      .exec<{ db: string; namespaces: number; bytes: number; reported_at: number | null }>(
+        "SELECT db, namespaces, bytes, reported_at FROM db_usage ORDER BY db",
+      )
+      .toArray()
+      .map((r) => ({ database: r.db, namespaces: r.namespaces, bytes: r.bytes, reportedAt: r.reported_at }));
+  }
+
+  private addDatabaseNamespaces(database: string, n: number): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO db_usage (db, namespaces) VALUES (?, MAX(?, 0))
+       ON CONFLICT (db) DO UPDATE SET namespaces = MAX(namespaces + ?, 0)`,
+      database,
+      n,
+      n,
+    );
+  }
+
+  /** Whether DB already holds documents of the namespace: written before the pool existed. */
+  private async hasDocumentsInDb(namespace: string): Promise<boolean> {
+    const row = await d1("check for existing documents", () =>
+      this.env.DB.prepare("SELECT EXISTS (SELECT 1 FROM documents WHERE namespace = ?1) AS found")
+        .bind(namespace)
+        .first<{ found: number }>(),
+    );
+    return row?.found === 1;
   }
 
   private usage(): IndexUsage[] {

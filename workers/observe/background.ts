@@ -115,6 +115,7 @@ async function reportShards(
       db: env.DB,
       policy,
       index: resolve,
+      databases: new Map(services.pool.names().map((name) => [name, services.pool.database(name)])),
       logger,
     });
     names = report.indexes;
@@ -122,6 +123,7 @@ async function reportShards(
       indexes: report.reported.map((r) => `${r.index}:${r.vectors}`),
       failed: report.failed,
       adopted: report.adopted,
+      databases: report.databases.map((d) => `${d.database}:${d.bytes}`),
     });
   } catch (err) {
     logger.warn("shards.report_failed", { error: errorMessage(err) });
@@ -137,7 +139,7 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     const services = buildServices(env, config, logger, { defer: (p) => ctx.waitUntil(p), path: "ingest" });
     const indexes = await reportShards(env, config, services, logger);
     const report = await checkIndexHealth(
-      { db: env.DB, index: acrossIndexes(indexes) },
+      { db: env.DB, databases: services.pool.members(), index: acrossIndexes(indexes) },
       {
         stuckAfterMs: observeConfig(env).stuckQueuedMs,
         databaseLimitBytes: D1_MAX_DATABASE_BYTES[planOf(env)],

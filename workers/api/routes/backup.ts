@@ -99,8 +99,9 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const { versions, db, queue, config, logger } = c.get("services");
-      const job = await requestBackup({ coordinator: versions.coordinator(ns), db, queue, config, logger });
+      const { versions, db, pool, queue, config, logger } = c.get("services");
+      const coordinator = versions.coordinator(ns);
+      const job = await requestBackup({ coordinator, db, pool, queue, config, logger });
       c.header("Location", location(job));
       return c.json(view(job), 202);
     },
@@ -162,9 +163,9 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
       if (!canAccessNamespace(principal, from.namespace)) {
         throw new AppError("forbidden", "this key does not grant access to the backup's namespace");
       }
-      const { versions, db, queue, backups, config, logger } = c.get("services");
+      const { versions, db, pool, queue, backups, config, logger } = c.get("services");
       const coordinator = versions.coordinator(ns);
-      const job = await requestRestore({ coordinator, db, queue, backups, config, logger }, from);
+      const job = await requestRestore({ coordinator, db, pool, queue, backups, config, logger }, from);
       c.header("Location", location(job));
       return c.json(view(job), 202);
     },

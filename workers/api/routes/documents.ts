@@ -26,7 +26,14 @@ import {
 } from "../schemas";
 import type { AppEnv } from "../types";
 
-const writeDeps = ({ blobs, store, queue, config, db }: Services) => ({ blobs, store, queue, config, db });
+const writeDeps = ({ blobs, store, queue, config, db, pool }: Services) => ({
+  blobs,
+  store,
+  queue,
+  config,
+  db,
+  pool,
+});
 
 const deleteDeps = ({ blobs, store, queue, config, versions, logger }: Services): DeleteDeps => ({
   blobs,

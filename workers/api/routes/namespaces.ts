@@ -32,7 +32,7 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
       const version = await services.versions.active(ns);
       const stats = await services.store.stats(ns, version.id);
       const health = await readNamespaceHealth(services.db, ns).catch(() => null);
-      const quota = await new QuotaStore(services.reads.db).namespace(ns);
+      const quota = await new QuotaStore(services).namespace(ns);
       return c.json(
         {
           namespace: ns,

@@ -67,7 +67,7 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
       const services = c.get("services");
-      const { usage, overrides } = await new QuotaStore(services.db).namespace(ns);
+      const { usage, overrides } = await new QuotaStore(services).namespace(ns);
       const quotas = quotaReport(usage, namespaceLimits(services.config, overrides));
       return c.json({ namespace: ns, quotas, overrides }, 200);
     },
@@ -90,7 +90,7 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
       requireNamespace(principal, ns);
       const body = c.req.valid("json");
       const services = c.get("services");
-      const store = new QuotaStore(services.db);
+      const store = new QuotaStore(services);
       const current = await store.namespace(ns);
       const overrides: NamespaceOverrides = { ...current.overrides };
       for (const quota of NAMESPACE_QUOTAS) {

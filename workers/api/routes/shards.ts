@@ -4,6 +4,7 @@
 // namespaces, and the index of each of its own namespaces is on its versions.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ShardMapClient } from "../../../src/shards/client";
+import { databaseFullness, emptyDatabaseUsage, storagePolicy } from "../../../src/shards/databases";
 import { emptyUsage, fullness, REFUSALS, refusal, shardPolicy } from "../../../src/shards/policy";
 import { requires } from "../auth";
 import { errorResponses, jsonResponse } from "../schemas";
@@ -24,6 +25,19 @@ const ShardIndexSchema = z
   })
   .openapi("ShardIndex");
 
+const ShardDatabaseSchema = z
+  .object({
+    database: z.string(),
+    /** Listed in D1_DATA_DATABASES (or DB when that is empty). */
+    inPool: z.boolean(),
+    acceptsNamespaces: z.boolean(),
+    namespaces: z.number().int().nullable(),
+    bytes: z.number().int().nullable(),
+    fullness: z.number().nullable(),
+    bytesReportedAt: z.string().nullable(),
+  })
+  .openapi("ShardDatabase");
+
 export const ShardsResponseSchema = z
   .object({
     defaultIndex: z.string(),
@@ -34,6 +48,8 @@ export const ShardsResponseSchema = z
       fillThreshold: z.number(),
     }),
     indexes: z.array(ShardIndexSchema),
+    /** The D1 databases namespaces' documents are spread over (docs/architecture.md, "Storage"). */
+    databases: z.array(ShardDatabaseSchema),
   })
   .openapi("Shards");
 export type ShardsResponse = z.infer<typeof ShardsResponseSchema>;
@@ -46,7 +62,7 @@ export function registerShards(app: OpenAPIHono<AppEnv>) {
       middleware: requires("admin"),
       tags: ["admin"],
       summary:
-        "The vector indexes namespaces are spread over: namespaces, vectors, fullness, and whether each takes new namespaces",
+        "The vector indexes and D1 databases namespaces are spread over: namespaces, vectors or bytes, fullness, and whether each takes new namespaces",
       responses: {
         200: jsonResponse(ShardsResponseSchema, "Indexes (counts only for a key covering every namespace)"),
         ...errorResponses,
@@ -75,6 +91,22 @@ export function registerShards(app: OpenAPIHono<AppEnv>) {
             seesCounts && usage.reportedAt !== null ? new Date(usage.reportedAt).toISOString() : null,
         };
       });
+      const storage = storagePolicy(services.config);
+      const byName = new Map(status.databases.map((u) => [u.database, u]));
+      const databases = [...new Set([...storage.databases, ...byName.keys()])].map((name) => {
+        const usage = byName.get(name) ?? emptyDatabaseUsage(name);
+        const full = databaseFullness(usage, storage);
+        return {
+          database: name,
+          inPool: storage.databases.includes(name),
+          acceptsNamespaces: storage.databases.includes(name) && full < storage.fillThreshold,
+          namespaces: seesCounts ? usage.namespaces : null,
+          bytes: seesCounts ? usage.bytes : null,
+          fullness: seesCounts ? Number(full.toFixed(6)) : null,
+          bytesReportedAt:
+            seesCounts && usage.reportedAt !== null ? new Date(usage.reportedAt).toISOString() : null,
+        };
+      });
       c.header("cache-control", "no-store");
       return c.json(
         {
@@ -86,6 +118,7 @@ export function registerShards(app: OpenAPIHono<AppEnv>) {
             fillThreshold: policy.fillThreshold,
           },
           indexes,
+          databases,
         },
         200,
       );
