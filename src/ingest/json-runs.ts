@@ -1,21 +1,34 @@
-// Long runs of numbers in JSON arrays, cut out of the text before JSON.parse: a flood of numbers
-// costs JSON.parse a double each, and flattening a string each, several times the work of prose
-// of the same size. Each run becomes one marker element that stands for its numbers; its line of
-// text ("1, 2.5, 1e+21") is made from the JSON text directly.
+// Long runs of numbers, and of empty arrays and objects, in JSON arrays, cut out of the text before
+// JSON.parse: a flood of numbers costs JSON.parse a double each, and flattening a string each; a
+// flood of "[]" costs an array each, and flattening a step each; several times the work of prose
+// of the same size. Each run becomes one marker element that stands for its elements; the line of
+// text of a run of numbers ("1, 2.5, 1e+21") is made from the JSON text directly.
 
 /** A run of numbers cut out of an array: how many elements it stands for, and its flattened text. */
 export interface NumberRun {
+  kind: "numbers";
   count: number;
   text: string;
 }
 
 /**
- * JSON text with its long number runs replaced by markers, the runs the markers stand for, and how
+ * A run of empty arrays and objects cut out of an array: how many elements it stands for. Flattened,
+ * it gives no text and, as each of its elements would, ends the line of values before it.
+ */
+export interface EmptyRun {
+  kind: "empty";
+  count: number;
+}
+
+export type ElementRun = NumberRun | EmptyRun;
+
+/**
+ * JSON text with its long runs of elements replaced by markers, the runs the markers stand for, and how
  * deeply arrays and objects nest in it (as jsonDepth counts).
  */
 export interface ShieldedJson {
   text: string;
-  runs: NumberRun[];
+  runs: ElementRun[];
   depth: number;
 }
 
@@ -45,6 +58,10 @@ const MORE_RUN_RE = new RegExp(`(?:${SEPARATOR}${NUMBER}){1,1024}`, "y");
 const CANONICAL_RUN_RE = new RegExp(`${CANONICAL}(?:${SEPARATOR}${CANONICAL}){0,1023}`, "y");
 const MORE_CANONICAL_RE = new RegExp(`(?:${SEPARATOR}${CANONICAL}){1,1024}`, "y");
 const SEPARATOR_RE = new RegExp(SEPARATOR, "g");
+// An empty array or object, blanks allowed inside (RFC 8259 sections 4 and 5).
+const EMPTY = "(?:\\[[ \\t\\n\\r]*\\]|\\{[ \\t\\n\\r]*\\})";
+const EMPTY_RUN_RE = new RegExp(`${EMPTY}(?:${SEPARATOR}${EMPTY}){0,1023}`, "y");
+const MORE_EMPTY_RE = new RegExp(`(?:${SEPARATOR}${EMPTY}){1,1024}`, "y");
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
@@ -59,7 +76,7 @@ function isJsonSpace(c: number): boolean {
  * NUL only through a "\u0000" escape, and text holding one is never shielded: no string of the
  * document can pass for a marker.
  */
-export function runOf(value: unknown, runs: NumberRun[]): NumberRun | undefined {
+export function runOf(value: unknown, runs: ElementRun[]): ElementRun | undefined {
   if (runs.length === 0 || typeof value !== "string" || value.charCodeAt(0) !== 0) return undefined;
   return runs[Number(value.slice(1))];
 }
@@ -83,20 +100,44 @@ function matchEnd(first: RegExp, more: RegExp, s: string, start: number): number
  */
 function numberRun(s: string, start: number): { end: number; run: NumberRun | null } {
   const end = matchEnd(RUN_RE, MORE_RUN_RE, s, start);
-  let after = end;
-  while (isJsonSpace(s.charCodeAt(after))) after++;
-  const next = s.charCodeAt(after);
-  if (end - start < 2 * MIN_RUN - 1 || (next !== COMMA && next !== CLOSE_BRACKET)) {
-    return { end, run: null };
-  }
+  if (end - start < 2 * MIN_RUN - 1 || !endsElement(s, end)) return { end, run: null };
   // Numbers written as String() writes them are kept as written; others go through their value.
   if (matchEnd(CANONICAL_RUN_RE, MORE_CANONICAL_RE, s, start) !== end) {
     const numbers = s.slice(start, end).split(SEPARATOR_RE);
     const text = numbers.map((n) => String(Number(n))).join(", ");
-    return numbers.length < MIN_RUN ? { end, run: null } : { end, run: { count: numbers.length, text } };
+    const run: NumberRun = { kind: "numbers", count: numbers.length, text };
+    return numbers.length < MIN_RUN ? { end, run: null } : { end, run };
   }
   const run = canonicalRun(s, start, end);
   return run.count < MIN_RUN ? { end, run: null } : { end, run };
+}
+
+/** Whether "," or "]" follows `end`, blanks aside: what may follow an array element. */
+function endsElement(s: string, end: number): boolean {
+  let after = end;
+  while (isJsonSpace(s.charCodeAt(after))) after++;
+  const next = s.charCodeAt(after);
+  return next === COMMA || next === CLOSE_BRACKET;
+}
+
+/**
+ * The run of empty arrays and objects separated by commas starting at `start`: where it ends, and
+ * the run when it has at least MIN_RUN of them and "," or "]" follows it (else null).
+ */
+function emptyRun(s: string, start: number): { end: number; run: EmptyRun | null } {
+  const end = matchEnd(EMPTY_RUN_RE, MORE_EMPTY_RE, s, start);
+  // Each element takes at least two characters, and a comma parts it from the next.
+  if (end - start < 3 * MIN_RUN - 1 || !endsElement(s, end)) return { end, run: null };
+  let count = 1;
+  for (let i = start; i < end; i++) if (s.charCodeAt(i) === COMMA) count++;
+  return count < MIN_RUN ? { end, run: null } : { end, run: { kind: "empty", count } };
+}
+
+/** The run of either kind that starts at `start` with the character `c`, as the two above. */
+function elementRun(s: string, start: number, c: number): { end: number; run: ElementRun | null } {
+  if (c === MINUS || isDigit(c)) return numberRun(s, start);
+  if (c === OPEN_BRACKET || c === OPEN_BRACE) return emptyRun(s, start);
+  return { end: start, run: null };
 }
 
 const ascii = new TextDecoder();
@@ -129,7 +170,7 @@ function canonicalRun(s: string, start: number, end: number): NumberRun {
     } else if (!isJsonSpace(c)) scratch[size++] = c;
   }
   parts.push(ascii.decode(scratch.subarray(0, size)));
-  return { count, text: parts.join("") };
+  return { kind: "numbers", count, text: parts.join("") };
 }
 
 /** Where the string whose opening quote is at `start` ends (its closing quote; the length if none). */
@@ -145,13 +186,14 @@ function stringEnd(s: string, start: number): number {
 }
 
 /**
- * The JSON text with each run of at least MIN_RUN numbers in an array replaced by one marker
- * element, and its nesting depth, in the one pass over the text jsonDepth would make; the depth
- * alone once past `stopAbove`. Valid text stays valid and parses to the same structure, each marker
- * where its run was; text that is not JSON may change (parse the original for its error).
+ * The JSON text with each run of at least MIN_RUN numbers, or of empty arrays and objects, in an
+ * array replaced by one marker element, and its nesting depth, in the one pass over the text
+ * jsonDepth would make; the depth alone once past `stopAbove`. Valid text stays valid and parses
+ * to the same structure, each marker where its run was; text that is not JSON may change (parse
+ * the original for its error).
  */
-export function shieldNumberRuns(body: string, stopAbove = Number.POSITIVE_INFINITY): ShieldedJson {
-  const runs: NumberRun[] = [];
+export function shieldElementRuns(body: string, stopAbove = Number.POSITIVE_INFINITY): ShieldedJson {
+  const runs: ElementRun[] = [];
   const shield = !body.includes(MARKER_ESCAPE);
   const pieces: string[] = [];
   let from = 0;
@@ -163,16 +205,19 @@ export function shieldNumberRuns(body: string, stopAbove = Number.POSITIVE_INFIN
   for (let i = 0; i < body.length; i++) {
     const c = body.charCodeAt(i);
     if (isJsonSpace(c)) continue;
-    if (elementStart && shield && (c === MINUS || isDigit(c))) {
-      const found = numberRun(body, i);
+    if (elementStart && shield) {
+      const found = elementRun(body, i, c);
       if (found.run) {
         pieces.push(body.slice(from, i), `"${MARKER_ESCAPE}${runs.length}"`);
         runs.push(found.run);
         from = found.end;
       }
-      // Numbers, commas and blanks only up to there: nothing that opens or closes a string or array.
-      elementStart = false;
+      // Numbers, or empty arrays and objects, commas and blanks only up to there: nothing that opens
+      // a string, and arrays and objects one deeper at most, each closed where it opens.
       if (found.end > i) {
+        if (c === OPEN_BRACKET || c === OPEN_BRACE) max = Math.max(max, depth + 1);
+        if (max > stopAbove) return { text: body, runs: [], depth: max };
+        elementStart = false;
         i = found.end - 1;
         continue;
       }

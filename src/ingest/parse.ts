@@ -4,7 +4,7 @@ import { AppError, errorMessage } from "../errors";
 import { MAX_TITLE_CHARS } from "../validation";
 import { oneLine, type ParsedDocument, type ParsedSection, plainParagraphs } from "./document";
 import { parseHtml } from "./html";
-import { type NumberRun, runOf, type ShieldedJson, shieldNumberRuns } from "./json-runs";
+import { type ElementRun, runOf, type ShieldedJson, shieldElementRuns } from "./json-runs";
 import { jsonDepth, limitExceeded, type ParseLimits, UNLIMITED, utf8Bytes } from "./limits";
 import { parseMarkdown } from "./markdown";
 
@@ -138,10 +138,10 @@ function recordTitle(record: JsonRecord): string | undefined {
 }
 
 /**
- * The JSON value, its long runs of numbers in arrays standing as markers for `runs` (see
- * json-runs.ts); text that is not JSON fails as JSON.parse fails on it.
+ * The JSON value, its long runs of numbers, and of empty arrays and objects, in arrays standing as
+ * markers for `runs` (see json-runs.ts); text that is not JSON fails as JSON.parse fails on it.
  */
-function readJsonRuns(body: string, shielded: ShieldedJson): { value: unknown; runs: NumberRun[] } {
+function readJsonRuns(body: string, shielded: ShieldedJson): { value: unknown; runs: ElementRun[] } {
   if (shielded.runs.length > 0) {
     try {
       return { value: JSON.parse(shielded.text), runs: shielded.runs };
@@ -153,8 +153,8 @@ function readJsonRuns(body: string, shielded: ShieldedJson): { value: unknown; r
 }
 
 function parseJson(body: string, limits: ParseLimits): ParsedDocument {
-  // One pass finds the depth, as jsonDepth would, and the runs of numbers to cut out.
-  const shielded = shieldNumberRuns(body, limits.maxJsonDepth);
+  // One pass finds the depth, as jsonDepth would, and the runs of elements to cut out.
+  const shielded = shieldElementRuns(body, limits.maxJsonDepth);
   if (shielded.depth > limits.maxJsonDepth) {
     throw limitExceeded("MAX_JSON_DEPTH", limits.maxJsonDepth, "JSON nesting depth");
   }
@@ -190,7 +190,7 @@ function withTitle(title: string | undefined, sections: ParsedSection[]): Parsed
 
 /**
  * An array or object being flattened: its members in order, the next one, its key path's bytes;
- * for an array, how many more elements than it holds the number runs before `next` stand for.
+ * for an array, how many more elements than it holds the runs before `next` stand for.
  */
 type Frame = {
   value: unknown[] | JsonRecord;
@@ -200,8 +200,8 @@ type Frame = {
   extra: number;
 };
 
-/** The bounds flatten keeps to, and the number runs the parsed value's markers stand for. */
-type FlattenLimits = ParseLimits & { runs: NumberRun[] };
+/** The bounds flatten keeps to, and the runs the parsed value's markers stand for. */
+type FlattenLimits = ParseLimits & { runs: ElementRun[] };
 
 const digits = (n: number): number => (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : String(n).length);
 
@@ -262,7 +262,7 @@ function jsonFrame(value: unknown[] | JsonRecord, pathBytes: number, limits: Fla
   return { value, keys: Object.keys(value), next: 0, pathBytes, extra: 0 };
 }
 
-/** How many elements the array had in the document, counting each number run's. */
+/** How many elements the array had in the document, counting each run's. */
 function elementCount(items: unknown[], limits: FlattenLimits): number {
   let count = items.length;
   if (limits.runs.length > 0) for (const item of items) count += (runOf(item, limits.runs)?.count ?? 1) - 1;
@@ -327,6 +327,7 @@ function flattenElements(
     if (t === "string") {
       const numbers = runOf(v, limits.runs);
       if (numbers === undefined) strings = true;
+      else if (numbers.kind === "empty") break;
       else {
         numberRuns = true;
         top.extra += numbers.count - 1;
@@ -339,7 +340,7 @@ function flattenElements(
     const text =
       strings || numberRuns
         ? run
-            .map((v) => (typeof v === "string" ? (runOf(v, limits.runs)?.text ?? oneLine(v)) : String(v)))
+            .map((v) => (typeof v === "string" ? stringText(v, limits.runs) : String(v)))
             .filter((v) => v.length > 0)
             .join(", ")
         : run.join(", ");
@@ -348,11 +349,19 @@ function flattenElements(
   }
   top.next = i + 1;
   const element = items[i];
+  // A run of empty arrays and objects: nothing to descend into, its elements counted.
+  top.extra += (runOf(element, limits.runs)?.count ?? 1) - 1;
   if ((Array.isArray(element) && element.length > 0) || isRecord(element)) {
     if (atTop) out.endParagraph();
     return jsonFrame(element, top.pathBytes + digits(i + top.extra) + 2, limits);
   }
   return undefined;
+}
+
+/** A string in a run of values as text: a number run's marker as its numbers. */
+function stringText(v: string, runs: ElementRun[]): string {
+  const run = runOf(v, runs);
+  return run?.kind === "numbers" ? run.text : oneLine(v);
 }
 
 /**

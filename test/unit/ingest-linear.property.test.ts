@@ -236,6 +236,8 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
         },
         { work: "json", build: run("1,", "[", "1]"), units: 20_000 },
         { work: "json", build: run("-0.5e-7, 1E21,", '{"a":[', "1]}"), units: 5000 },
+        { work: "json", build: run("[],", "[", "[]]"), units: 20_000 },
+        { work: "json", build: run("{ }, [],", '{"a":[1,', "{}]}"), units: 10_000 },
         { work: "chunker", build: run("A. "), units: 6000 },
         { work: "chunker", build: run("\u0301 "), units: 6000 },
         { work: "tokenizer", build: run("."), units: 30_000 },

@@ -275,17 +275,17 @@ describe("JSON number runs", () => {
   const LIMITS = { maxParsedTextBytes: 1 << 20, maxJsonDepth: 16, maxJsonKeyPathBytes: 1 << 10 };
   const TIGHT = { maxParsedTextBytes: 2000, maxJsonDepth: 4, maxJsonKeyPathBytes: 6 };
 
-  /** A random JSON value: arrays holding runs of up to 80 numbers, strings, objects and nesting. */
-  function value(next: () => number, depth: number): string {
+  /** A random JSON value: arrays holding runs of up to 80 `units`, strings, objects and nesting. */
+  function value(next: () => number, depth: number, units = numbers): string {
     const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)] as T;
     const r = next();
     if (depth > 4 || r < 0.15) return pick([...numbers, '"a"', '" b "', "true", "null", "[]", "{}"]);
     if (r < 0.6) {
       const parts: string[] = [];
       for (let k = Math.floor(next() * 4); k >= 0; k--) {
-        if (next() < 0.5) parts.push(value(next, depth + 1));
+        if (next() < 0.5) parts.push(value(next, depth + 1, units));
         else {
-          const run = Array.from({ length: Math.floor(next() * 80) + 1 }, () => pick(numbers));
+          const run = Array.from({ length: Math.floor(next() * 80) + 1 }, () => pick(units));
           parts.push(run.map((n) => pick(blanks) + n + pick(blanks)).join(","));
         }
       }
@@ -293,7 +293,7 @@ describe("JSON number runs", () => {
     }
     const members = Array.from(
       { length: Math.floor(next() * 4) },
-      () => `${JSON.stringify(pick(["k", "1", "", "text", "a b"]))}:${value(next, depth + 1)}`,
+      () => `${JSON.stringify(pick(["k", "1", "", "text", "a b"]))}:${value(next, depth + 1, units)}`,
     );
     return `{${members.join(",")}}`;
   }
@@ -311,6 +311,43 @@ describe("JSON number runs", () => {
       // Now and then not JSON: the error names the same position either way.
       if (next() < 0.1) data = data.slice(0, Math.floor(next() * data.length));
       const limits = next() < 0.3 ? TIGHT : LIMITS;
+      const cut = await outcome(`{"title":"xxxxxx","data":${data}}`, limits);
+      const whole = await outcome(`{"title":"\\u0000","data":${data}}`, limits);
+      expect(cut, data).toEqual(whole);
+    }
+  });
+
+  it("flattens documents with runs of empty arrays and objects as JSON.parse alone does", async () => {
+    // Runs of "[]" and "{}" (blanks inside or not), now and then broken by a number, "null" or an
+    // array that is not empty; nested, and next to runs of numbers.
+    const empties = ["[]", "{}", "[ ]", "{\n}", "[]", "{}", "[]", "[\t\r\n ]"];
+    const units = [...Array.from({ length: 16 }, () => empties).flat(), "1", "null", "[1]", '""'];
+    const mixed = [...units, ...numbers];
+    // Not JSON, with a run where an element or a key may stand: the same error either way.
+    const broken = (run: string) => [
+      `{"k":1,${run}}`,
+      `{"k":1,${run}:2}`,
+      `[${run}:2]`,
+      `[${run}}`,
+      `[${run},]`,
+      `[${run}`,
+      `{${run}}`,
+    ];
+    const next = seededRandom(23);
+    for (let k = 0; k < 400; k++) {
+      let data = value(next, 0, next() < 0.5 ? units : mixed);
+      const r = next();
+      if (r < 0.1) data = data.slice(0, Math.floor(next() * data.length));
+      else if (r < 0.2) {
+        const run = Array.from({ length: 40 }, () => empties[k % empties.length]).join(",");
+        data = broken(run)[k % 7] as string;
+      }
+      // Bounds that documents pass or fail by an element or a level: "data[99]" and "data[100]".
+      const limits = {
+        ...LIMITS,
+        maxJsonDepth: 2 + Math.floor(next() * 5),
+        maxJsonKeyPathBytes: 8 + Math.floor(next() * 6),
+      };
       const cut = await outcome(`{"title":"xxxxxx","data":${data}}`, limits);
       const whole = await outcome(`{"title":"\\u0000","data":${data}}`, limits);
       expect(cut, data).toEqual(whole);

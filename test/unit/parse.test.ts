@@ -335,6 +335,27 @@ describe("application/json", () => {
     expect(err.message).toBe("JSON key path exceeds MAX_JSON_KEY_PATH_BYTES (3)");
   });
 
+  it("reads a long run of empty arrays and objects as a break between lines, each one counted", async () => {
+    const empties = Array.from({ length: 40 }, (_, i) => ["[]", "{ }", "[\n]", "{}"][i % 4]).join(", ");
+    const body = `{"a": [1, "x", ${empties}, true, ["y"], ${empties}]}`;
+    const doc = await parseDocument(body, "application/json");
+    expect(doc.sections[0]?.text).toBe("a:\n1, x\ntrue\ny");
+    // ["y"] is element 43 of "a": its element's key path, "a[43][0]", is 8 bytes.
+    const limits = { maxParsedTextBytes: 1 << 20, maxJsonDepth: 64, maxJsonKeyPathBytes: 8 };
+    await expect(parseDocument(body, "application/json", limits)).resolves.toEqual(doc);
+    const err = await parseError(body, "application/json", { ...limits, maxJsonKeyPathBytes: 7 });
+    expect(err.message).toBe("JSON key path exceeds MAX_JSON_KEY_PATH_BYTES (7)");
+    // Each empty array or object is one level deeper than the array holding it.
+    const deep = await parseError(`{"a": [1, ${empties}]}`, "application/json", {
+      ...limits,
+      maxJsonDepth: 2,
+    });
+    expect(deep.message).toBe("JSON nesting depth exceeds MAX_JSON_DEPTH (2)");
+    // In an object, where a key must stand, they are not JSON.
+    const bad = await parseError(`{"a": 1, ${empties}, "b": 2}`, "application/json");
+    expect(bad.message).toBe("invalid JSON at position 9");
+  });
+
   it("rejects invalid JSON permanently", async () => {
     const err = await parseError('{"title": "x", ', "application/json");
     expect(err.code).toBe("unprocessable");
