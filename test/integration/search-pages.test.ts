@@ -3,7 +3,7 @@
 // document or not; pages are cached by position and keep their highlights; a cursor that is not
 // this query's, damaged, oversized or stale is refused with a problem+json 4xx.
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, freshNamespace, waitIndexed } from "../support";
+import { api, freshNamespace, waitFor, waitIndexed } from "../support";
 import { type SearchBody, searchApi, waitVectorsApplied } from "../support/search";
 
 const WORDS = ["orbit", "tail", "ice", "dust", "nucleus", "coma", "perihelion", "telescope"];
@@ -159,5 +159,41 @@ describe("a stale cursor", () => {
     const refused = res.body as unknown as { detail: string; reason: string };
     expect(refused.detail).toMatch(/search again without a cursor/);
     expect(refused.reason).toBe("written");
+  });
+});
+
+describe("a ranking whose best chunks belong to a few documents", () => {
+  const ns = freshNamespace("pg-few");
+
+  beforeAll(async () => {
+    const long = Array.from({ length: 3 }, (_, i) => ({
+      id: `long${i}`,
+      text: Array.from({ length: 400 }, (_, s) => `comet comet ${s % 3 ? "comet" : "orbit"} ${i}.`).join(" "),
+    }));
+    const short = Array.from({ length: 20 }, (_, i) => ({
+      id: `short${i}`,
+      text: `a comet seen ${i} nights ago`,
+    }));
+    await api("POST", `/v1/namespaces/${ns}/documents`, { documents: [...long, ...short] });
+    await waitIndexed(ns, 23);
+    await waitFor("the short documents' vectors", async () => {
+      const res = await searchApi(ns, {
+        query: "nights ago",
+        mode: "vector",
+        groupBy: "chunk",
+        cache: "bypass",
+      });
+      return res.body.results.filter((r) => r.id.startsWith("short")).length === 10;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+  }, 60_000);
+
+  it("fills the first page by document and pages on, as topK 100 ranks them", async () => {
+    const body = { query: "comet", mode: "vector", groupBy: "document", cache: "bypass" };
+    const whole = await searchApi(ns, { ...body, topK: 100 });
+    expect(whole.body.results.length).toBe(23);
+    const first = await searchApi(ns, { ...body, topK: 10 });
+    expect(first.body.results.map(key)).toEqual(whole.body.results.slice(0, 10).map(key));
+    expect((await allPages(ns, body, 10)).results.map(key)).toEqual(whole.body.results.map(key));
   });
 });
