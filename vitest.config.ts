@@ -47,6 +47,7 @@ const NODE_UNIT_TESTS = [
   "quota-config",
   "rerank",
   "search-config",
+  "search-cursor",
   "snippet",
   "startup-time",
   "tokenizer",

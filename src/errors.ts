@@ -5,11 +5,15 @@ export const ERROR_CODES = {
   bad_request: { status: 400, title: "Bad request" },
   validation_failed: { status: 400, title: "Validation failed" },
   invalid_filter: { status: 400, title: "Invalid filter" },
+  // A search cursor that is malformed, altered, or was issued for another query (src/search/cursor.ts).
+  invalid_cursor: { status: 400, title: "Invalid cursor" },
   unauthorized: { status: 401, title: "Unauthorized" },
   forbidden: { status: 403, title: "Forbidden" },
   not_found: { status: 404, title: "Not found" },
   method_not_allowed: { status: 405, title: "Method not allowed" },
   conflict: { status: 409, title: "Conflict" },
+  // A search cursor whose page no longer exists: expired, or the namespace or its index changed.
+  cursor_stale: { status: 410, title: "Cursor stale" },
   payload_too_large: { status: 413, title: "Payload too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   unprocessable: { status: 422, title: "Unprocessable content" },

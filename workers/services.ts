@@ -24,6 +24,7 @@ import { FaultInjector, type FaultPlan } from "../src/resilience/faults";
 import { type GuardContext, guarded } from "../src/resilience/guard";
 import { Deadline } from "../src/resilience/retry";
 import type { AnswerSearchDeps } from "../src/search/answer";
+import { cursorKey } from "../src/search/cursor";
 import type { SearchSettings } from "../src/search/search";
 import { monotonicClock } from "../src/search/timer";
 import { storagePolicy } from "../src/shards/databases";
@@ -348,6 +349,7 @@ export function searchDeps(services: Services): AnswerSearchDeps {
     },
     settings: searchSettings(config),
     clock: monotonicClock,
+    cursorKey: () => cursorKey(config.adminApiKey),
   };
 }
 

@@ -10,6 +10,7 @@
 // adds no power, and setting BACKUP_SIGNING_KEY later keeps older backups restorable.
 import type { Config } from "../config";
 import { AppError } from "../errors";
+import { derivedHmacKey, HMAC_SHA256 } from "../util/hmac-key";
 import { hex } from "./format";
 
 export const SIGNING_KEY_SOURCES = ["BACKUP_SIGNING_KEY", "ADMIN_API_KEY"] as const;
@@ -25,26 +26,17 @@ export interface ManifestSignature {
 type KeyConfig = Pick<Config, "backupSigningKey" | "adminApiKey">;
 
 const encoder = new TextEncoder();
-const DERIVATION_INFO = encoder.encode("edgesearch backup manifest signing key v1");
+const DERIVATION_INFO = "edgesearch backup manifest signing key v1";
 
 async function hmacKey(config: KeyConfig, source: SigningKeySource): Promise<CryptoKey | null> {
-  const usages = ["sign", "verify"];
-  const algorithm = { name: "HMAC", hash: "SHA-256" };
   if (source === "BACKUP_SIGNING_KEY") {
     if (!config.backupSigningKey) return null;
-    return crypto.subtle.importKey("raw", encoder.encode(config.backupSigningKey), algorithm, false, usages);
+    return crypto.subtle.importKey("raw", encoder.encode(config.backupSigningKey), HMAC_SHA256, false, [
+      "sign",
+      "verify",
+    ]);
   }
-  if (!config.adminApiKey) return null;
-  const base = await crypto.subtle.importKey("raw", encoder.encode(config.adminApiKey), "HKDF", false, [
-    "deriveKey",
-  ]);
-  return crypto.subtle.deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: DERIVATION_INFO },
-    base,
-    { ...algorithm, length: 256 },
-    false,
-    usages,
-  );
+  return config.adminApiKey ? derivedHmacKey(config.adminApiKey, DERIVATION_INFO) : null;
 }
 
 /** The secret new manifests are signed with, or a clear error when the deployment has none. */

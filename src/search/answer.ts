@@ -8,6 +8,7 @@ import {
 } from "../cache/cached-search";
 import { readGeneration } from "../cache/generation";
 import type { VersionSpec } from "../versions/model";
+import { openPage } from "./pages";
 import {
   type SearchDeps,
   type SearchRequest,
@@ -27,6 +28,10 @@ export interface AnswerSearchDeps {
   /** How retrieval is tuned; part of the cache key. */
   settings: SearchSettings;
   clock: Clock;
+  /** Signs and verifies cursors; absent or null: no cursor is issued, and one sent is refused. */
+  cursorKey?: () => Promise<CryptoKey | null>;
+  /** Wall-clock time (ms) for cursor expiry; Date.now by default. */
+  now?: () => number;
 }
 
 export interface SearchAnswer {
@@ -35,22 +40,37 @@ export interface SearchAnswer {
   /** Which cache layer answered, or why none did. */
   outcome: CacheOutcome;
   degraded: string[];
+  /** The next page's cursor, when the ranking holds more results. */
+  nextCursor?: string;
+}
+
+export interface AnswerOptions {
+  bypassCache: boolean;
+  timer: Timer;
+  /** The cursor of the page to answer (absent: the first page). */
+  cursor?: string;
+}
+
+/** What the cache stores for a page; cursors are made per answer (they expire). */
+interface PageBody {
+  results: SearchResult[];
+  version: string;
+  more: boolean;
 }
 
 export async function answerSearch(
   deps: AnswerSearchDeps,
   namespace: string,
   req: SearchRequest,
-  options: { bypassCache: boolean; timer: Timer },
+  options: AnswerOptions,
 ): Promise<SearchAnswer> {
   const { cache } = deps;
   const { bypassCache, timer } = options;
   // One version answers the whole request: its vectors, chunks, keyword index and cache keys.
   // The write generation and the active version are independent KV reads (each cached in the
-  // isolate): when both miss the isolate, they overlap instead of adding up.
-  const generation = bypassCache
-    ? undefined
-    : readGeneration(cache.kv, namespace, cache.settings.generationTtlMs, cache.logger);
+  // isolate): when both miss the isolate, they overlap instead of adding up. Cursors need the
+  // generation even when the cache is bypassed.
+  const generation = readGeneration(cache.kv, namespace, cache.settings.generationTtlMs, cache.logger);
   const version = await deps.activeVersion(namespace);
   const searchDeps: SearchDeps = {
     ...deps.versionDeps(namespace, version),
@@ -58,22 +78,37 @@ export async function answerSearch(
     version: version.id,
     clock: deps.clock,
   };
+  const paging = await openPage(deps, namespace, req, {
+    version: version.id,
+    generation: await generation,
+    model: searchDeps.embedder.model,
+    cursor: options.cursor,
+  });
+  const page: SearchRequest = { ...req, offset: paging.offset };
   const compute = async () => {
-    const response = await search(searchDeps, namespace, req);
+    const response = await search(searchDeps, namespace, page);
     timer.add(response.timings);
-    return { body: { results: response.results, version: response.version }, degraded: response.degraded };
+    const body: PageBody = { results: response.results, version: response.version, more: response.more };
+    return { body, degraded: response.degraded };
   };
   // The cache stage is the lookup (and, on a miss, the store) without the search it wraps.
   const answer = await timer.stage("cache", () =>
-    cachedSearch(
-      { ...cache, ...(generation ? { generation } : {}) },
+    cachedSearch<PageBody>(
+      { ...cache, generation },
       { namespace, version: version.id },
-      cacheKeyRequest(req, deps.settings, searchDeps.embedder.model),
+      cacheKeyRequest(page, deps.settings, searchDeps.embedder.model),
       bypassCache,
       () => timer.excluding("cache", compute),
     ),
   );
-  return { ...answer.body, outcome: answer.outcome, degraded: answer.degraded };
+  const { more, ...body } = answer.body;
+  const nextCursor = more ? await paging.next(page.topK) : undefined;
+  return {
+    ...body,
+    outcome: answer.outcome,
+    degraded: answer.degraded,
+    ...(nextCursor ? { nextCursor } : {}),
+  };
 }
 
 /**
@@ -81,12 +116,15 @@ export async function answerSearch(
  * retrieval settings (a configuration change never serves old answers) and the query model.
  */
 function cacheKeyRequest(req: SearchRequest, settings: SearchSettings, model: string) {
-  const { query, topK, filter, mode, rerank, groupBy, includeText, highlight } = req;
+  const { query, topK, offset, filter, mode, rerank, groupBy, includeText, highlight } = req;
   // Highlight options only when asked for: keys of requests without them stay as they were.
   const shown = highlight ? { highlight } : {};
   return normalizedRequest({
     query,
     topK,
+    // The page's position: always present, so keys of answers cached before pages existed
+    // (which cannot say whether more follow) are never read.
+    offset: offset ?? 0,
     filter,
     mode,
     rerank,

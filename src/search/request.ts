@@ -1,15 +1,24 @@
 // What a search asks for and answers, and how retrieval is tuned: the types every search stage
 // (retrieve, hydrate, rerank) and the search use case share.
 import type { Metadata } from "../validation";
-import type { MetadataFilter } from "../vectors/vector-index";
+import { type MetadataFilter, VECTORIZE_LIMITS } from "../vectors/vector-index";
 import type { HighlightOptions, Snippet } from "./snippet";
 import type { StageTimings } from "./timer";
 
 export type SearchMode = "hybrid" | "vector" | "keyword";
 
+/**
+ * The deepest result a search reaches, over all its pages: a leg brings at most Vectorize's
+ * topK without values or metadata (100, VECTORIZE_LIMITS.maxTopK), so no ranking is deeper.
+ */
+export const MAX_RESULTS = VECTORIZE_LIMITS.maxTopK;
+
 export interface SearchRequest {
   query: string;
+  /** Results on the page. */
   topK: number;
+  /** Results of the ranking before the page (0: the first page); offset + topK <= MAX_RESULTS. */
+  offset?: number;
   filter?: MetadataFilter;
   mode: SearchMode;
   groupBy: "document" | "chunk";
@@ -37,6 +46,8 @@ export interface SearchResult {
 export interface SearchResponse {
   results: SearchResult[];
   version: string;
+  /** Whether the ranking holds results after this page. */
+  more: boolean;
   timings: StageTimings;
   /** Why the answer is less than was asked for, e.g. "rerank_unavailable". */
   degraded: string[];

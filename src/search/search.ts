@@ -16,6 +16,7 @@ import { createDegradations } from "./degradations";
 import { type Candidate, type HydrationPlan, hydrate } from "./hydrate";
 import {
   DEFAULT_SEARCH_SETTINGS,
+  MAX_RESULTS,
   type SearchRequest,
   type SearchResponse,
   type SearchResult,
@@ -90,26 +91,36 @@ export async function search(
     ? await rerank(deps, ctx, req.query, hydrated, settings.rerankCandidates)
     : hydrated;
   const highlight = req.highlight && { options: req.highlight, terms: queryTerms(req.query) };
+  const offset = req.offset ?? 0;
+  const page = candidates.slice(offset, offset + req.topK);
   return {
-    results: candidates.slice(0, req.topK).map((c) => toResult(c, req.includeText, highlight)),
+    results: page.map((c) => toResult(c, req.includeText, highlight)),
     version: scope.version,
+    more: candidates.length > offset + req.topK,
     timings: ctx.timer.timings(),
     degraded: ctx.degradations.list(),
   };
 }
 
-/** How deep each stage reads for this request. */
+/**
+ * How deep each stage reads for this request. Retrieval reads as deep as the deepest page
+ * (MAX_RESULTS), whatever the page: every page of a query is then a slice of one ranking, the one
+ * a request for MAX_RESULTS answers. Hydration reads only as far as the page's end, and one result
+ * further to tell whether another page follows.
+ */
 export function searchPlan(
   req: SearchRequest,
   settings: SearchSettings,
 ): { retrieval: RetrievalPlan; hydration: HydrationPlan } {
+  const end = (req.offset ?? 0) + req.topK;
+  const lookahead = end < MAX_RESULTS ? 1 : 0;
   // Enough results for the reranker to choose from, and enough chunks to fill them.
-  const wanted = req.rerank ? Math.max(req.topK, settings.rerankCandidates) : req.topK;
-  let perLeg = candidateCount(wanted, req.groupBy);
+  const wanted = req.rerank ? Math.max(end + lookahead, settings.rerankCandidates) : end + lookahead;
+  let perLeg = candidateCount(MAX_RESULTS, req.groupBy);
   if (req.mode === "hybrid") {
     perLeg = Math.max(perLeg, Math.min(settings.fusionCandidates, VECTORIZE_LIMITS.maxTopK));
   }
-  const window = firstHydrateWindow(wanted, req.groupBy);
+  const window = firstHydrateWindow(req.rerank ? wanted : end, req.groupBy);
   const keyword =
     req.mode === "hybrid" ? keywordDepth(window, perLeg, settings) : { limit: perLeg, withChunks: window };
   return {

@@ -1,5 +1,7 @@
 // Request and response schemas of API v1. They validate requests and generate /openapi.json.
 import { z } from "@hono/zod-openapi";
+import { CURSOR_LIMITS } from "../../src/search/cursor";
+import { MAX_RESULTS } from "../../src/search/request";
 import { SNIPPET_LIMITS, TAG_FORBIDDEN } from "../../src/search/snippet";
 import { DocumentIdSchema, MetadataSchema, NamespaceSchema, TitleSchema } from "../../src/validation";
 
@@ -113,7 +115,13 @@ export const HighlightSchema = z
 export const SearchBody = z
   .strictObject({
     query: z.string().trim().min(1).max(MAX_QUERY_CHARS),
-    topK: z.number().int().min(1).max(100).default(10),
+    topK: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_RESULTS)
+      .default(10)
+      .openapi({ description: `Results on a page; pages reach the ranking's first ${MAX_RESULTS} results.` }),
     filter: FilterSchema.optional(),
     mode: z.enum(["hybrid", "vector", "keyword"]).default("hybrid"),
     rerank: z
@@ -129,6 +137,18 @@ export const SearchBody = z
     includeText: z.boolean().default(true),
     highlight: HighlightSchema.optional(),
     cache: z.enum(["default", "bypass"]).default("default"),
+    cursor: z
+      .string()
+      .min(1)
+      .max(CURSOR_LIMITS.maxChars)
+      .optional()
+      .openapi({
+        description:
+          "The nextCursor of the previous page, sent with that request's query, filter, mode, groupBy, rerank " +
+          "and topK (400 invalid_cursor otherwise). Pages are slices of one ranking, the one topK " +
+          `${MAX_RESULTS} answers. A cursor expires after ${CURSOR_LIMITS.ttlMs / 60_000} minutes, and when the ` +
+          "namespace is written or its active version changes: 410 cursor_stale, search again without a cursor.",
+      }),
   })
   .openapi("SearchRequest");
 
@@ -169,6 +189,10 @@ export const SearchResponseSchema = z
     version: z.string(),
     cache: z.enum(["hit", "miss"]),
     degraded: z.array(z.string()),
+    nextCursor: z.string().optional().openapi({
+      description:
+        "Present when more results follow: send it as cursor, with the same request, for the next page.",
+    }),
   })
   .openapi("SearchResponse");
 
@@ -207,7 +231,7 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
-const problem = (description: string) => ({
+export const problem = (description: string) => ({
   description,
   content: { "application/problem+json": { schema: ProblemSchema } },
 });

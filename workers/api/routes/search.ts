@@ -16,6 +16,7 @@ import {
   jsonBody,
   jsonResponse,
   NamespaceParams,
+  problem,
   SearchBody,
   SearchResponseSchema,
 } from "../schemas";
@@ -65,7 +66,13 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
       tags: ["search"],
       summary: "Search a namespace (hybrid, vector or keyword)",
       request: { params: NamespaceParams, body: jsonBody(SearchBody) },
-      responses: { 200: jsonResponse(SearchResponseSchema, "Ranked results"), ...errorResponses },
+      responses: {
+        200: jsonResponse(SearchResponseSchema, "Ranked results"),
+        ...errorResponses,
+        410: problem(
+          "cursor_stale: the cursor expired, or the namespace changed since; search again without it",
+        ),
+      },
     }),
     async (c) => {
       const services = c.get("services");
@@ -75,14 +82,14 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
       timer.mark("auth");
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const { cache, highlight, ...body } = c.req.valid("json");
+      const { cache, highlight, cursor, ...body } = c.req.valid("json");
       const filter =
         body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
       const answer = await answerSearch(
         deps,
         ns,
         { ...body, filter, highlight: highlightOptions(highlight) },
-        { bypassCache: cache === "bypass", timer },
+        { bypassCache: cache === "bypass", timer, cursor },
       );
       const stages = timer.timings();
       const totalMs = timer.elapsed();
@@ -107,6 +114,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
         version: answer.version,
         cache: hit ? "hit" : "miss",
         degraded: answer.degraded,
+        ...(answer.nextCursor ? { nextCursor: answer.nextCursor } : {}),
       };
       return c.json(payload, 200);
     },
