@@ -3,6 +3,7 @@
 // unknown or has no vectors yet is a problem+json answer.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { LocalVectorIndexClient } from "../../src/vectors/local";
 import type { SearchResponseBody } from "../../workers/api/routes/search";
 import { createKey } from "../security/support";
 import { type ApiResponse, api, freshNamespace, waitFor, writeIndexed } from "../support";
@@ -188,5 +189,25 @@ describe("similar documents", () => {
     expect(again.body).toMatchObject({ cache: "hit", results: first.body.results });
     const other = await similar(NS, "leaves", { topK: 2, cache: "default" });
     expect(other.body.cache).toBe("miss");
+  });
+
+  // Last: it holds the shared index's writes back while it runs.
+  it("answers 409 with the indexed status until the index shows the document's vectors", async () => {
+    const ns = freshNamespace("similar-late");
+    const v1 = await api<{ index: string; dimensions: number }>("GET", `/v1/namespaces/${ns}/versions/v1`);
+    const index = new LocalVectorIndexClient(env.LOCAL_INDEX, v1.body.index);
+    await index.configure({ dimensions: v1.body.dimensions, metric: "cosine", applyDelayMs: 60_000 });
+    try {
+      await writeIndexed(ns, DOCS.slice(0, 2));
+      const res = await similar(ns, "leaves");
+      expect(res.status).toBe(409);
+      expect(res.body).toMatchObject({ code: "conflict", documentStatus: "indexed" });
+    } finally {
+      await index.configure({ dimensions: v1.body.dimensions, metric: "cosine" });
+      await index.flush();
+    }
+    const later = await similar(ns, "leaves");
+    expect(later.status).toBe(200);
+    expect(later.body.results.map((r) => r.id)).toEqual(["photosynthesis"]);
   });
 });
