@@ -173,7 +173,7 @@ export function keywordReach(window: number, settings: SearchSettings): number |
   return Math.max(window, Math.floor(kw / margin - k));
 }
 
-function toResult(
+export function toResult(
   { chunk, score }: Candidate,
   includeText: boolean,
   highlight?: { options: HighlightOptions; terms: ReadonlySet<string> },

@@ -161,6 +161,20 @@ function shapedBody(route: RouteSpec, stored: string): fc.Arbitrary<unknown> {
       ),
     );
   }
+  if (route.template === "/v1/namespaces/{ns}/documents/{id}/similar") {
+    return withExtra(
+      fc.record(
+        {
+          topK: field(fc.integer({ min: -5, max: 120 })),
+          filter: field(filterArb),
+          groupBy: field(fc.constantFrom("document", "chunk", "none")),
+          includeText: field(fc.boolean()),
+          cache: field(fc.constantFrom("default", "bypass")),
+        },
+        opt,
+      ),
+    );
+  }
   if (route.template === "/v1/admin/keys") {
     return withExtra(
       fc.record(

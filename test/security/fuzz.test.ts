@@ -186,7 +186,7 @@ async function fire(req: FuzzRequest, tally: Tally): Promise<void> {
     method === "PUT" ||
     method === "DELETE" ||
     method === "PATCH" ||
-    (method === "POST" && !path.endsWith("/search"));
+    (method === "POST" && !path.endsWith("/search") && !path.endsWith("/similar"));
   if (ok && req.auth === "search" && isWrite)
     tally.record("write succeeded with a search-only key", req, res);
 }

@@ -290,6 +290,15 @@ describe("a key whose patterns do not cover namespace A", () => {
             expect(res.status, res.text).toBe(200);
             for (const r of (res.json as { results: { id: string }[] }).results) expect(r.id).toBe(bDoc.id);
           }
+          // Documents similar to B's own: none of A's, whose vectors share the index.
+          if (grants(s.bRoles, "search")) {
+            const path = `/v1/namespaces/${s.b}/documents/${encodeURIComponent(bDoc.id)}/similar`;
+            const res = await call(keyB.key, "POST", path, { topK: 50, groupBy: "chunk" });
+            expectNoneOf(res.text, secrets);
+            // 409 while B's own vectors are still being applied.
+            expect([200, 409], res.text).toContain(res.status);
+            if (res.status === 200) expect((res.json as { results: unknown[] }).results).toEqual([]);
+          }
           if (grants(s.bRoles, "search")) {
             const stats = await call(keyB.key, "GET", `/v1/namespaces/${s.b}`);
             expect(stats.json).toMatchObject({ namespace: s.b, documents: 1 });

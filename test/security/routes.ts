@@ -93,6 +93,16 @@ export const ROUTES: readonly RouteSpec[] = [
     body: () => ({ query: "document", topK: 5, includeText: true }),
   },
   {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/documents/{id}/similar",
+    role: "search",
+    namespaced: true,
+    writes: false,
+    body: () => ({ topK: 5, includeText: true }),
+    // The document does not exist (or was deleted by the route table's DELETE before).
+    freshStatus: 404,
+  },
+  {
     method: "GET",
     template: "/v1/namespaces/{ns}",
     role: "search",

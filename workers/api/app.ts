@@ -22,6 +22,7 @@ import { registerObjects } from "./routes/objects";
 import { registerQuotas } from "./routes/quotas";
 import { registerSearch } from "./routes/search";
 import { registerShards } from "./routes/shards";
+import { registerSimilar } from "./routes/similar";
 import { registerVersions } from "./routes/versions";
 import type { AppEnv } from "./types";
 
@@ -83,11 +84,13 @@ export function createApp(): OpenAPIHono<AppEnv> {
   );
 
   app.use("/v1/namespaces/:ns/search", recordSearch);
+  app.use("/v1/namespaces/:ns/documents/:id/similar", recordSearch);
 
   registerHealth(app);
   registerDocuments(app);
   registerObjects(app);
   registerSearch(app);
+  registerSimilar(app);
   registerNamespaces(app);
   registerQuotas(app);
   registerVersions(app);

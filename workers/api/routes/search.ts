@@ -1,12 +1,13 @@
 // Search: validate, authorize, answer through the search use case, with Server-Timing (stage
 // times for admin keys) and one metrics point.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { hasRole } from "../../../src/auth/scopes";
 import { AppError } from "../../../src/errors";
 import { countersBlob } from "../../../src/observe/cost-schema";
-import { answerSearch } from "../../../src/search/answer";
+import { answerSearch, type SearchAnswer } from "../../../src/search/answer";
 import { highlightOptions } from "../../../src/search/snippet";
-import { createTimer, serverTiming } from "../../../src/search/timer";
+import { createTimer, serverTiming, type Timer } from "../../../src/search/timer";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
 import { searchDeps } from "../../services";
@@ -35,7 +36,7 @@ export const COST_HEADER = "x-cost-counters";
  * compares only the first 64 bytes of a string, so a longer filter value could not select what
  * it names: refused too.
  */
-function checkFilter(raw: unknown, filterable: readonly string[]): MetadataFilter {
+export function checkFilter(raw: unknown, filterable: readonly string[]): MetadataFilter {
   const filter = validateFilter(raw);
   for (const [field, condition] of Object.entries(filter)) {
     if (!filterable.includes(field)) {
@@ -55,6 +56,43 @@ function checkFilter(raw: unknown, filterable: readonly string[]): MetadataFilte
     }
   }
   return filter;
+}
+
+/**
+ * Records what a search-scope route answered (Server-Timing, cost and cache headers, the metrics
+ * point) and returns its body.
+ */
+export function answerPayload(
+  c: Context<AppEnv>,
+  timer: Timer,
+  answer: SearchAnswer,
+  mode: string,
+): SearchResponseBody {
+  const stages = timer.timings();
+  const totalMs = timer.elapsed();
+  // The metrics point is written by recordSearch (workers/observe), for failures too.
+  c.set("searchObservation", {
+    mode,
+    results: answer.results.length,
+    cache: answer.outcome,
+    degraded: answer.degraded,
+    stages,
+    totalMs,
+  });
+  // Stage times and cost counters only for admin keys: they show what was cached, which is not
+  // every key's to know.
+  const admin = hasRole(c.get("principal"), "admin");
+  c.header("server-timing", serverTiming(admin ? { ...stages, total: totalMs } : { total: totalMs }));
+  if (admin) c.header(COST_HEADER, countersBlob(c.get("services").meter.total()));
+  c.header("x-cache", answer.outcome);
+  const hit = answer.outcome === "isolate" || answer.outcome === "cache-api";
+  return {
+    results: answer.results,
+    version: answer.version,
+    cache: hit ? "hit" : "miss",
+    degraded: answer.degraded,
+    ...(answer.nextCursor ? { nextCursor: answer.nextCursor } : {}),
+  };
 }
 
 export function registerSearch(app: OpenAPIHono<AppEnv>) {
@@ -91,32 +129,7 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
         { ...body, filter, highlight: highlightOptions(highlight) },
         { bypassCache: cache === "bypass", timer, cursor },
       );
-      const stages = timer.timings();
-      const totalMs = timer.elapsed();
-      // The metrics point is written by recordSearch (workers/observe), for failures too.
-      c.set("searchObservation", {
-        mode: body.mode,
-        results: answer.results.length,
-        cache: answer.outcome,
-        degraded: answer.degraded,
-        stages,
-        totalMs,
-      });
-      // Stage times and cost counters only for admin keys: they show what was cached, which is not
-      // every key's to know.
-      const admin = hasRole(c.get("principal"), "admin");
-      c.header("server-timing", serverTiming(admin ? { ...stages, total: totalMs } : { total: totalMs }));
-      if (admin) c.header(COST_HEADER, countersBlob(services.meter.total()));
-      c.header("x-cache", answer.outcome);
-      const hit = answer.outcome === "isolate" || answer.outcome === "cache-api";
-      const payload: SearchResponseBody = {
-        results: answer.results,
-        version: answer.version,
-        cache: hit ? "hit" : "miss",
-        degraded: answer.degraded,
-        ...(answer.nextCursor ? { nextCursor: answer.nextCursor } : {}),
-      };
-      return c.json(payload, 200);
+      return c.json(answerPayload(c, timer, answer, body.mode), 200);
     },
   );
 }
