@@ -224,7 +224,8 @@ async function indexDocument(
 
   await writeVersionVectors(written, row?.chunkCount ?? 0, budget);
   budget.check("commit");
-  if (!(await commitVersions(deps.store, namespace, id, etag, title, written)))
+  const hadChunks = row?.etag !== etag || row.chunkCount > 0;
+  if (!(await commitVersions(deps.store, namespace, id, etag, { title, hadChunks }, written)))
     return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
   reportIndexed(deps, log, { namespace, message, bytes: object.size, started, written });
   return { type: "ack", outcome: "indexed", namespace };
@@ -381,11 +382,12 @@ function commitVersions(
   namespace: string,
   id: string,
   etag: string,
-  title: string | null,
+  { title, hadChunks }: { title: string | null; hadChunks: boolean },
   written: readonly VersionWrite[],
 ): Promise<boolean> {
   return store.commitIndexed(namespace, id, etag, {
     title,
+    hadChunks,
     versions: written.map((w) => ({
       version: w.target.spec.id,
       chunks: w.chunks.map((c) => ({

@@ -195,20 +195,24 @@ export class DocumentStore {
   /**
    * Replaces the document's chunks in each given version and marks it indexed, only if its row
    * still expects `etag`. The first version is the one the row names. Returns false when a newer
-   * write superseded this one (nothing was changed).
+   * write superseded this one (nothing was changed). `hadChunks: false` (its row, read at this
+   * eTag, counted no chunk) leaves out the statements removing old chunk rows: a duplicate
+   * delivery committing the same chunks meanwhile makes the insert fail on chunk_id (UNIQUE), a
+   * retryable error whose retry finds the document indexed.
    */
   async commitIndexed(
     namespace: string,
     id: string,
     etag: string,
-    result: { versions: VersionChunks[]; title: string | null },
+    result: { versions: VersionChunks[]; title: string | null; hadChunks?: boolean },
     now = Date.now(),
   ): Promise<boolean> {
     const db = this.route.writes(namespace);
     const guard = "EXISTS (SELECT 1 FROM documents WHERE namespace = ?1 AND id = ?2 AND etag = ?3)";
     const statements: D1PreparedStatement[] = [];
+    const replace = result.hadChunks ?? true;
     for (const v of result.versions) {
-      statements.push(...(await this.replaceChunks(db, namespace, id, etag, v, guard, now)));
+      statements.push(...(await this.replaceChunks(db, namespace, id, etag, v, guard, now, replace)));
     }
     const primary = result.versions[0]?.version ?? null;
     const chunkCount = Math.max(0, ...result.versions.map((v) => v.chunks.length));
@@ -264,14 +268,17 @@ export class DocumentStore {
     v: VersionChunks,
     guard: string,
     now: number,
+    replace = true,
   ): Promise<D1PreparedStatement[]> {
     const documentChunks = `namespace = ?1 AND doc_id = ?2 AND version = ?4 AND ${guard}`;
     const keyword = await keywordTable(namespace, v.version);
-    const statements: D1PreparedStatement[] = [
-      ...ensureKeywordIndex(db, keyword, namespace, v.version, now),
-      keywordRows(db, keyword, "unindex", documentChunks).bind(namespace, id, etag, v.version),
-      db.prepare(`DELETE FROM chunks WHERE ${documentChunks}`).bind(namespace, id, etag, v.version),
-    ];
+    const statements: D1PreparedStatement[] = ensureKeywordIndex(db, keyword, namespace, v.version, now);
+    if (replace) {
+      statements.push(
+        keywordRows(db, keyword, "unindex", documentChunks).bind(namespace, id, etag, v.version),
+        db.prepare(`DELETE FROM chunks WHERE ${documentChunks}`).bind(namespace, id, etag, v.version),
+      );
+    }
     // The rows go in as JSON arrays through json_each: one statement per slice of at most D1's
     // value size, not one per chunk (a 1 MiB document has more than 1,000 chunks, and 1,000 is
     // the number of D1 queries an invocation may make on Workers Paid).

@@ -61,11 +61,15 @@ export function ensureKeywordIndex(
       `CREATE VIRTUAL TABLE IF NOT EXISTS ${table} USING fts5 (title, text, content = 'chunks',
          content_rowid = 'rowid', tokenize = '${TOKENIZE}')`,
     ),
+    // The check drives the join: once the table is recorded it yields no row and no chunk row is
+    // read. As a condition on each chunk row (AND NOT EXISTS ...), every commit read all of the
+    // version's chunk rows (two rows read per chunk of the namespace).
     db
       .prepare(
-        `INSERT INTO ${table} (rowid, title, text) SELECT rowid, title, text FROM chunks
-         WHERE namespace = ?1 AND version = ?2
-           AND NOT EXISTS (SELECT 1 FROM keyword_tables WHERE namespace = ?1 AND version = ?2)`,
+        `INSERT INTO ${table} (rowid, title, text)
+         SELECT c.rowid, c.title, c.text
+         FROM (SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM keyword_tables WHERE namespace = ?1 AND version = ?2)) fresh
+         CROSS JOIN chunks c WHERE c.namespace = ?1 AND c.version = ?2`,
       )
       .bind(namespace, version),
     db
