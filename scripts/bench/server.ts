@@ -9,7 +9,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { migrationCommand, poolMembers } from "../lib/d1-pool.ts";
 import { devEnv, portFree } from "../lib/dev-server.ts";
+import { parseToml } from "../lib/provision-toml.ts";
 import { runGroup, startGroup } from "./processes.ts";
 import { listeningPorts, workerPids } from "./procstat.ts";
 
@@ -84,17 +86,24 @@ export async function buildBundle(workspace: ReturnType<typeof createWorkspace>)
   };
 }
 
+/**
+ * Applies the migrations to every database of the pool (DB and D1_DATA_DATABASES, as
+ * `npm run migrate-db` does): a namespace placed in or moved to a data database needs its tables.
+ */
 export async function applyMigrations(workspace: ReturnType<typeof createWorkspace>) {
-  await runGroup(
-    "wrangler",
-    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", workspace.stateDir],
-    {
-      cwd: workspace.dir,
-      env: { ...wranglerEnv(), CI: "true" },
-      logFile: path.join(workspace.logsDir, "migrations.log"),
-      timeoutMs: 120_000,
-    },
-  );
+  const members = poolMembers(parseToml(readFileSync(workspace.configFile, "utf8")).data, null);
+  for (const member of members) {
+    await runGroup(
+      "wrangler",
+      migrationCommand(member, { remote: false, env: null, persistTo: workspace.stateDir }),
+      {
+        cwd: workspace.dir,
+        env: { ...wranglerEnv(), CI: "true" },
+        logFile: path.join(workspace.logsDir, `migrations-${member.binding}.log`),
+        timeoutMs: 120_000,
+      },
+    );
+  }
 }
 
 /**
