@@ -87,23 +87,37 @@ export async function buildBundle(workspace: ReturnType<typeof createWorkspace>)
 }
 
 /**
- * Applies the migrations to every database of the pool (DB and D1_DATA_DATABASES, as
- * `npm run migrate-db` does): a namespace placed in or moved to a data database needs its tables.
+ * Applies the migrations to every database of the pool that `configFile` declares (DB and
+ * D1_DATA_DATABASES, as `npm run migrate-db` does): a namespace placed in or moved to a data
+ * database needs its tables.
  */
-export async function applyMigrations(workspace: ReturnType<typeof createWorkspace>) {
-  const members = poolMembers(parseToml(readFileSync(workspace.configFile, "utf8")).data, null);
+export async function migrateLocalPool(options: {
+  configFile: string;
+  stateDir: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  logFile: (binding: string) => string;
+}) {
+  const members = poolMembers(parseToml(readFileSync(options.configFile, "utf8")).data, null);
   for (const member of members) {
-    await runGroup(
-      "wrangler",
-      migrationCommand(member, { remote: false, env: null, persistTo: workspace.stateDir }),
-      {
-        cwd: workspace.dir,
-        env: { ...wranglerEnv(), CI: "true" },
-        logFile: path.join(workspace.logsDir, `migrations-${member.binding}.log`),
-        timeoutMs: 120_000,
-      },
-    );
+    const args = migrationCommand(member, { remote: false, env: null, persistTo: options.stateDir });
+    await runGroup("wrangler", args, {
+      cwd: options.cwd,
+      env: options.env,
+      logFile: options.logFile(member.binding),
+      timeoutMs: 120_000,
+    });
   }
+}
+
+export async function applyMigrations(workspace: ReturnType<typeof createWorkspace>) {
+  await migrateLocalPool({
+    configFile: workspace.configFile,
+    stateDir: workspace.stateDir,
+    cwd: workspace.dir,
+    env: { ...wranglerEnv(), CI: "true" },
+    logFile: (binding) => path.join(workspace.logsDir, `migrations-${binding}.log`),
+  });
 }
 
 /**
