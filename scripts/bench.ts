@@ -63,7 +63,8 @@ Exit status: 0, or 1 when any answer failed its check (status, x-cache layer, bo
 npm run bench -- index-micro [options] runs the local index engine's micro-benchmark instead.
 npm run bench -- ingest-worst [options] measures the ingest's worst cases in one queue invocation.
 npm run bench -- ingest-adversarial [options] times the ingest parsers on prose and hostile inputs.
-npm run bench -- ingest-flood [options] measures one tenant's ingest lag while another floods it.`;
+npm run bench -- ingest-flood [options] measures one tenant's ingest lag while another floods it.
+npm run bench -- namespace-move [options] moves a namespace between D1 databases while clients search it.`;
 
 const REQUEST_TIMEOUT_MS = 30_000;
 /** The scenario with a throughput target, measured again in rounds interleaved with the no-op. */
@@ -105,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
     return (await import("./bench/ingest-adversarial.ts")).main(argv.slice(1));
   // Ingest under an adversarial flood from another tenant: `npm run bench -- ingest-flood [--help]`.
   if (argv[0] === "ingest-flood") return (await import("./bench/ingest-flood.ts")).main(argv.slice(1));
+  // A namespace moved between D1 databases while clients search it: `npm run bench -- namespace-move`.
+  if (argv[0] === "namespace-move") return (await import("./bench/namespace-move.ts")).main(argv.slice(1));
   const values = parseCommandLine(argv, {
     duration: { type: "string" },
     warmup: { type: "string" },

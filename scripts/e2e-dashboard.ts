@@ -12,11 +12,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import type { MetricsReport } from "../src/observe/report.ts";
-import { installSignalHandlers, runCleanups, runGroup } from "./bench/processes.ts";
+import { installSignalHandlers, runCleanups } from "./bench/processes.ts";
+import { migrateLocalPool } from "./bench/server.ts";
 import { devEnv, portFree, startServer, waitFor } from "./lib/dev-server.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const PORT = 8795;
+/** E2E_PORT moves it off the default, for a machine where that port is taken. */
+const PORT = Number(process.env.E2E_PORT ?? 8795);
 const BASE = `http://127.0.0.1:${PORT}`;
 const NS = "e2e-dashboard";
 const SCREENSHOT = path.join(ROOT, "test", "e2e", "output", "dashboard.png");
@@ -45,11 +47,12 @@ async function main() {
   let browser: Browser | undefined;
   try {
     const state = path.join(dir, "state");
-    await runGroup("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    await migrateLocalPool({
+      configFile: path.join(ROOT, "wrangler.toml"),
+      stateDir: state,
       cwd: ROOT,
       env,
-      logFile,
-      timeoutMs: 120_000,
+      logFile: () => logFile,
     });
     server = await startServer(
       "wrangler",
@@ -160,6 +163,18 @@ async function main() {
     check("the namespace table lists the namespace", (await row.count()) === 1);
     const health = await row.locator("td").last().textContent();
     check("the namespace's index health is shown", health === "ok", `${health}`);
+    // The scheduled run measured each pool database: every row has a size and a fill.
+    const databases = await page
+      .locator("#databases tbody tr")
+      .evaluateAll((rows) =>
+        rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+      );
+    const measured = databases.filter(([, size, fill]) => /MB$/.test(size ?? "") && /%$/.test(fill ?? ""));
+    check(
+      "the D1 databases table shows each pool database's size and fill",
+      measured.length >= 3 && measured.length === databases.length,
+      JSON.stringify(databases),
+    );
     const hits = await page.locator(".tile", { hasText: "cache hit rate" }).locator("b").textContent();
     check("repeated searches show as cache hits", Number.parseFloat(hits ?? "0") > 0, `${hits}`);
     const searchesTile = await page

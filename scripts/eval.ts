@@ -183,7 +183,7 @@ async function* batches(
  * Reads the corpus (the first `limit` records when set) and, unless `submit` is false, sends it in
  * batches. Returns what was read, skipped and accepted, and the ids that made it in.
  */
-async function ingestCorpus(options: {
+export async function ingestCorpus(options: {
   client: Client;
   namespace: string;
   corpusPath: string;
@@ -234,7 +234,11 @@ async function ingestCorpus(options: {
  * Loads the judged queries of the split: those with at least one relevant (grade > 0) document,
  * restricted to `corpusIds` when the corpus was cut short.
  */
-async function loadJudgedQueries(queriesPath: string, qrelsPath: string, corpusIds: Set<string> | undefined) {
+export async function loadJudgedQueries(
+  queriesPath: string,
+  qrelsPath: string,
+  corpusIds: Set<string> | undefined,
+) {
   const qrels = parseQrels(await readFile(qrelsPath, "utf8"));
   const texts: Map<string, string> = new Map();
   for await (const { record } of readJsonLines(queriesPath)) {
@@ -270,7 +274,7 @@ export function modeRequest(mode: Mode): { mode: "keyword" | "vector" | "hybrid"
 /**
  * Runs every query in one mode and scores the rankings.
  */
-async function evaluateMode({
+export async function evaluateMode({
   client,
   namespace,
   mode,

@@ -53,12 +53,15 @@ export async function startLocalService({
   label,
   keep,
   log,
+  vars = {},
 }: {
   port?: number;
   inspectorPort?: number;
   label: string;
   keep: boolean;
   log: (line: string) => void;
+  /** Extra Worker vars (wrangler dev --var). */
+  vars?: Record<string, string>;
 }): Promise<LocalService> {
   installSignalHandlers();
   const workspace = createWorkspace();
@@ -69,7 +72,7 @@ export async function startLocalService({
   await buildBundle(workspace);
   await applyMigrations(workspace);
   const adminKey = randomAdminKey();
-  const server = await startWrangler({ workspace, adminKey, vars: {}, port, inspectorPort, label });
+  const server = await startWrangler({ workspace, adminKey, vars, port, inspectorPort, label });
   onCleanup(() => server.stop());
   log(`serving at ${server.baseUrl} (log: ${server.logFile})`);
   const call: LocalService["call"] = async (method, path, body, key = adminKey) => {

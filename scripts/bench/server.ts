@@ -9,7 +9,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { migrationCommand, poolMembers } from "../lib/d1-pool.ts";
 import { devEnv, portFree } from "../lib/dev-server.ts";
+import { parseToml } from "../lib/provision-toml.ts";
 import { runGroup, startGroup } from "./processes.ts";
 import { listeningPorts, workerPids } from "./procstat.ts";
 
@@ -84,17 +86,38 @@ export async function buildBundle(workspace: ReturnType<typeof createWorkspace>)
   };
 }
 
-export async function applyMigrations(workspace: ReturnType<typeof createWorkspace>) {
-  await runGroup(
-    "wrangler",
-    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", workspace.stateDir],
-    {
-      cwd: workspace.dir,
-      env: { ...wranglerEnv(), CI: "true" },
-      logFile: path.join(workspace.logsDir, "migrations.log"),
+/**
+ * Applies the migrations to every database of the pool that `configFile` declares (DB and
+ * D1_DATA_DATABASES, as `npm run migrate-db` does): a namespace placed in or moved to a data
+ * database needs its tables.
+ */
+export async function migrateLocalPool(options: {
+  configFile: string;
+  stateDir: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  logFile: (binding: string) => string;
+}) {
+  const members = poolMembers(parseToml(readFileSync(options.configFile, "utf8")).data, null);
+  for (const member of members) {
+    const args = migrationCommand(member, { remote: false, env: null, persistTo: options.stateDir });
+    await runGroup("wrangler", args, {
+      cwd: options.cwd,
+      env: options.env,
+      logFile: options.logFile(member.binding),
       timeoutMs: 120_000,
-    },
-  );
+    });
+  }
+}
+
+export async function applyMigrations(workspace: ReturnType<typeof createWorkspace>) {
+  await migrateLocalPool({
+    configFile: workspace.configFile,
+    stateDir: workspace.stateDir,
+    cwd: workspace.dir,
+    env: { ...wranglerEnv(), CI: "true" },
+    logFile: (binding) => path.join(workspace.logsDir, `migrations-${binding}.log`),
+  });
 }
 
 /**

@@ -74,3 +74,46 @@ export function emptyDatabaseUsage(database: string): DatabaseUsage {
 
 /** Where a namespace without a recorded database is: DB, the control database. */
 export const DEFAULT_DATABASE = CONTROL_DATABASE;
+
+/** One pool database as the admin routes show it (GET /v1/admin/shards, the dashboard). */
+export interface DatabaseView {
+  database: string;
+  /** Listed in D1_DATA_DATABASES (or DB when that is empty). */
+  inPool: boolean;
+  acceptsNamespaces: boolean;
+  /** Its size has reached D1_FILL_THRESHOLD of D1_MAX_BYTES: it takes no new namespace. */
+  pastFillThreshold: boolean;
+  namespaces: number | null;
+  bytes: number | null;
+  fullness: number | null;
+  bytesReportedAt: string | null;
+}
+
+/**
+ * The pool's databases and any other the shard map knows of. The counts and sizes span every
+ * tenant, so only a caller covering every namespace (`seesCounts`) gets them; whether a database
+ * is past the threshold is what `acceptsNamespaces` tells everyone anyway.
+ */
+export function databaseViews(
+  known: readonly DatabaseUsage[],
+  policy: StoragePolicy,
+  seesCounts: boolean,
+): DatabaseView[] {
+  const byName = new Map(known.map((u) => [u.database, u]));
+  return [...new Set([...policy.databases, ...byName.keys()])].map((name) => {
+    const usage = byName.get(name) ?? emptyDatabaseUsage(name);
+    const full = databaseFullness(usage, policy);
+    const inPool = policy.databases.includes(name);
+    return {
+      database: name,
+      inPool,
+      acceptsNamespaces: inPool && full < policy.fillThreshold,
+      pastFillThreshold: full >= policy.fillThreshold,
+      namespaces: seesCounts ? usage.namespaces : null,
+      bytes: seesCounts ? usage.bytes : null,
+      fullness: seesCounts ? Number(full.toFixed(6)) : null,
+      bytesReportedAt:
+        seesCounts && usage.reportedAt !== null ? new Date(usage.reportedAt).toISOString() : null,
+    };
+  });
+}

@@ -9,9 +9,12 @@ import { readMetricsReport } from "../../../src/observe/analytics-reader";
 import { WINDOWS } from "../../../src/observe/analytics-sql";
 import { observeConfig } from "../../../src/observe/config";
 import { COST_COUNTER_NAMES, type CostCounters } from "../../../src/observe/cost-counters";
+import { ShardMapClient } from "../../../src/shards/client";
+import { databaseViews, storagePolicy } from "../../../src/shards/databases";
 import { requires } from "../auth";
 import { errorResponses, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
+import { ShardDatabaseSchema } from "./shards";
 
 const WINDOW_NAMES = Object.keys(WINDOWS) as [keyof typeof WINDOWS, ...(keyof typeof WINDOWS)[]];
 
@@ -83,6 +86,14 @@ export const MetricsReportSchema = z
         checkedAt: z.string(),
       }),
     ),
+    /** The D1 pool's databases (sizes for a key covering every namespace); null when unreadable. */
+    storage: z
+      .object({
+        maxBytes: z.number().int(),
+        fillThreshold: z.number(),
+        databases: z.array(ShardDatabaseSchema),
+      })
+      .nullable(),
   })
   .openapi("MetricsReport");
 export type MetricsReportBody = z.infer<typeof MetricsReportSchema>;
@@ -113,18 +124,38 @@ async function healthOf(db: D1Database, principal: Principal): Promise<MetricsRe
     });
 }
 
+/**
+ * The pool's databases: size, fill and namespaces. The figures page still answers when the shard
+ * map cannot be read (its own error is logged by the client), with the pool shown as unknown.
+ */
+async function storageOf(c: Context<AppEnv>): Promise<MetricsReportBody["storage"]> {
+  const policy = storagePolicy(c.get("services").config);
+  const seesCounts = c.get("principal").namespaces.includes("*");
+  try {
+    const status = await new ShardMapClient(c.env.SHARD_MAP).status();
+    return {
+      maxBytes: policy.maxBytes,
+      fillThreshold: policy.fillThreshold,
+      databases: databaseViews(status.databases, policy, seesCounts),
+    };
+  } catch {
+    return null;
+  }
+}
+
 export function registerDashboard(app: OpenAPIHono<AppEnv>) {
   const report = async (c: Context<AppEnv>, window: string) => {
     const services = c.get("services");
     const principal = c.get("principal");
-    const [figures, health] = await Promise.all([
+    const [figures, health, storage] = await Promise.all([
       readMetricsReport(
         { backend: services.config.backend, db: c.env.DB, observe: observeConfig(c.env) },
         { window, patterns: principal.namespaces },
       ),
       healthOf(c.env.DB, principal),
+      storageOf(c),
     ]);
-    return { ...figures, health };
+    return { ...figures, health, storage };
   };
 
   app.openapi(
@@ -210,6 +241,8 @@ th,td{border-bottom:1px solid #eee;padding:5px 8px;text-align:right}th:first-chi
 <header><h1>edgesearch</h1><div>window: ${windows}</div><div id="range"></div></header>
 <main><div class="tiles" id="tiles"></div><div class="charts" id="charts"></div>
 <table id="namespaces"><thead><tr><th>namespace</th><th>searches</th><th>QPS</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>5xx</th><th>degraded</th><th>cache hits</th><th>indexed</th><th>failed</th><th>lag p95 ms</th><th>health</th></tr></thead><tbody></tbody></table>
+<h2>D1 databases</h2>
+<table id="databases"><thead><tr><th>database</th><th>size</th><th>fill</th><th>namespaces</th><th>new namespaces</th></tr></thead><tbody></tbody></table>
 <h2>Billable operations per namespace (searches + indexed documents)</h2>
 <table id="cost"><thead><tr></tr></thead><tbody></tbody></table>
 </main>
@@ -285,6 +318,20 @@ for (const n of R.namespaces) {
     pct(n.cacheHitRate), n.indexed, n.ingestFailed, fmt(n.lagP95Ms, 0), h ? h.state + (h.problems.length ? " (" + h.problems.join(", ") + ")" : "") : "not checked"];
   cells.forEach((v, i) => { const td = document.createElement("td"); td.textContent = v; if (i === 12 && h) td.className = h.state; tr.append(td); });
   tbody.append(tr);
+}
+const dbBody = document.querySelector("#databases tbody");
+const S = R.storage;
+const mb = (b) => b === null ? "–" : (b / 1e6).toFixed(1) + " MB";
+if (S === null) { const tr = document.createElement("tr"); const td = document.createElement("td"); td.colSpan = 5; td.className = "muted"; td.textContent = "unavailable (shard map unreachable)"; tr.append(td); dbBody.append(tr); }
+for (const d of S ? S.databases : []) {
+  const tr = document.createElement("tr"); tr.dataset.database = d.database;
+  const warn = d.pastFillThreshold ? "past the fill threshold (" + pct(S.fillThreshold) + "): move namespaces or add a database" : d.inPool ? "accepted" : "not in the pool";
+  [d.database, mb(d.bytes), pct(d.fullness), d.namespaces ?? "–", warn].forEach((v, i) => {
+    const td = document.createElement("td"); td.textContent = v;
+    if (i === 4 && d.pastFillThreshold) { td.className = "fail"; td.setAttribute("role", "alert"); }
+    tr.append(td);
+  });
+  dbBody.append(tr);
 }
 const COST = [["d1Queries", "D1 queries"], ["d1RowsRead", "D1 rows read"], ["d1RowsWritten", "D1 rows written"],
   ["kvReads", "KV reads"], ["kvWrites", "KV writes"], ["aiCalls", "AI calls"], ["aiInputTokens", "AI tokens"],

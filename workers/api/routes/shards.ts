@@ -4,7 +4,7 @@
 // namespaces, and the index of each of its own namespaces is on its versions.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ShardMapClient } from "../../../src/shards/client";
-import { databaseFullness, emptyDatabaseUsage, storagePolicy } from "../../../src/shards/databases";
+import { databaseViews, storagePolicy } from "../../../src/shards/databases";
 import { emptyUsage, fullness, REFUSALS, refusal, shardPolicy } from "../../../src/shards/policy";
 import { requires } from "../auth";
 import { errorResponses, jsonResponse } from "../schemas";
@@ -25,12 +25,14 @@ const ShardIndexSchema = z
   })
   .openapi("ShardIndex");
 
-const ShardDatabaseSchema = z
+export const ShardDatabaseSchema = z
   .object({
     database: z.string(),
     /** Listed in D1_DATA_DATABASES (or DB when that is empty). */
     inPool: z.boolean(),
     acceptsNamespaces: z.boolean(),
+    /** Its size has reached D1_FILL_THRESHOLD of D1_MAX_BYTES. */
+    pastFillThreshold: z.boolean(),
     namespaces: z.number().int().nullable(),
     bytes: z.number().int().nullable(),
     fullness: z.number().nullable(),
@@ -91,22 +93,7 @@ export function registerShards(app: OpenAPIHono<AppEnv>) {
             seesCounts && usage.reportedAt !== null ? new Date(usage.reportedAt).toISOString() : null,
         };
       });
-      const storage = storagePolicy(services.config);
-      const byName = new Map(status.databases.map((u) => [u.database, u]));
-      const databases = [...new Set([...storage.databases, ...byName.keys()])].map((name) => {
-        const usage = byName.get(name) ?? emptyDatabaseUsage(name);
-        const full = databaseFullness(usage, storage);
-        return {
-          database: name,
-          inPool: storage.databases.includes(name),
-          acceptsNamespaces: storage.databases.includes(name) && full < storage.fillThreshold,
-          namespaces: seesCounts ? usage.namespaces : null,
-          bytes: seesCounts ? usage.bytes : null,
-          fullness: seesCounts ? Number(full.toFixed(6)) : null,
-          bytesReportedAt:
-            seesCounts && usage.reportedAt !== null ? new Date(usage.reportedAt).toISOString() : null,
-        };
-      });
+      const databases = databaseViews(status.databases, storagePolicy(services.config), seesCounts);
       c.header("cache-control", "no-store");
       return c.json(
         {
