@@ -431,16 +431,24 @@ export class DocumentStore {
     );
   }
 
-  /** A version's chunks of a document, in order (to embed them again for another version). */
-  async documentChunks(namespace: string, id: string, version: string): Promise<ChunkRow[]> {
+  /**
+   * A version's chunks of a document, in order (to embed them again for another version), or one
+   * page of them (to read a document).
+   */
+  async documentChunks(
+    namespace: string,
+    id: string,
+    version: string,
+    page?: { offset: number; limit: number },
+  ): Promise<ChunkRow[]> {
     const db = this.route.reads(namespace);
     const { results } = await d1("read document chunks", () =>
       db
         .prepare(
           `SELECT chunk_id, idx, title, headings, text, tokens FROM chunks
-           WHERE namespace = ?1 AND doc_id = ?2 AND version = ?3 ORDER BY idx`,
+           WHERE namespace = ?1 AND doc_id = ?2 AND version = ?3 ORDER BY idx${page ? " LIMIT ?4 OFFSET ?5" : ""}`,
         )
-        .bind(namespace, id, version)
+        .bind(namespace, id, version, ...(page ? [page.limit, page.offset] : []))
         .all(),
     );
     return results.map((raw) => {

@@ -16,6 +16,7 @@ import { registerDocs } from "./routes/docs";
 import { registerDocuments } from "./routes/documents";
 import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
+import { MCP_PATH, mcpOrigin, registerMcp } from "./routes/mcp";
 import { registerMoves } from "./routes/moves";
 import { registerNamespaces } from "./routes/namespaces";
 import { registerObjects } from "./routes/objects";
@@ -43,7 +44,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
         return allowed.includes("*") || allowed.includes(origin) ? origin : null;
       },
       allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-      allowHeaders: ["authorization", "content-type", "x-request-id", "traceparent"],
+      allowHeaders: ["authorization", "content-type", "x-request-id", "traceparent", "mcp-protocol-version"],
       exposeHeaders: ["x-request-id", "server-timing", "x-cost-counters", "retry-after", "traceparent"],
       maxAge: 600,
     }),
@@ -67,21 +68,27 @@ export function createApp(): OpenAPIHono<AppEnv> {
       c.res.headers.set("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
     }
   });
-  app.use("/v1/*", requireKey);
-  app.use("/v1/*", withServices);
+  // /mcp is checked like /v1 (its Origin first): the same keys, roles, rate limits and body limits.
+  app.use(MCP_PATH, mcpOrigin);
+  for (const path of ["/v1/*", MCP_PATH]) {
+    app.use(path, requireKey);
+    app.use(path, withServices);
+  }
   app.use("/readyz", withServices);
-  app.use("/v1/*", requireJson);
-  app.use("/v1/*", async (c, next) =>
-    bodyLimit({
-      maxSize: loadConfig(c.env).maxRequestBytes,
-      onError: () => {
-        throw new AppError(
-          "payload_too_large",
-          `request body is over ${loadConfig(c.env).maxRequestBytes} bytes`,
-        );
-      },
-    })(c, next),
-  );
+  for (const path of ["/v1/*", MCP_PATH]) {
+    app.use(path, requireJson);
+    app.use(path, async (c, next) =>
+      bodyLimit({
+        maxSize: loadConfig(c.env).maxRequestBytes,
+        onError: () => {
+          throw new AppError(
+            "payload_too_large",
+            `request body is over ${loadConfig(c.env).maxRequestBytes} bytes`,
+          );
+        },
+      })(c, next),
+    );
+  }
 
   app.use("/v1/namespaces/:ns/search", recordSearch);
   app.use("/v1/namespaces/:ns/documents/:id/similar", recordSearch);
@@ -101,6 +108,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerMoves(app);
   registerDashboard(app);
   registerDocs(app);
+  registerMcp(app);
 
   app.notFound((c) =>
     problemResponse(c, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`),

@@ -31,7 +31,11 @@ export const withServices: MiddlewareHandler<AppEnv> = async (c, next) => {
     "services",
     buildServices(c.env, config, c.get("logger"), {
       defer: (work) => c.executionCtx.waitUntil(work),
-      path: c.req.method === "POST" && c.req.path.endsWith("/search") ? "search" : "ingest",
+      // /mcp's tools only read: searches, and the document reads a search leads to.
+      path:
+        c.req.method === "POST" && (c.req.path.endsWith("/search") || c.req.path === "/mcp")
+          ? "search"
+          : "ingest",
       faults,
       requestUrl: c.req.url,
     }),

@@ -8,6 +8,7 @@ import {
   NAMESPACE_DELETE_MAX,
   writeDocuments,
 } from "../../../src/ingest/requests";
+import type { DocumentRecord } from "../../../src/store/documents";
 import type { Services } from "../../services";
 import { requireNamespace, requires } from "../auth";
 import {
@@ -43,6 +44,19 @@ const deleteDeps = ({ blobs, store, queue, config, versions, logger }: Services)
   publisher: versions.coordinator,
   logger,
 });
+
+/** What GET /v1/namespaces/{ns}/documents/{id} answers for a document. */
+export function documentStatus(row: DocumentRecord): typeof DocumentStatus._output {
+  return {
+    id: row.id,
+    status: row.status,
+    chunks: row.status === "deleted" ? 0 : row.chunkCount,
+    version: row.version,
+    ...(row.title ? { title: row.title } : {}),
+    ...(row.error && row.status !== "indexed" ? { error: row.error } : {}),
+    updatedAt: new Date(row.updatedAt).toISOString(),
+  };
+}
 
 export function registerDocuments(app: OpenAPIHono<AppEnv>) {
   app.openapi(
@@ -101,18 +115,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
       const row = await getDocument(c.get("services").store, ns, id);
-      return c.json(
-        {
-          id: row.id,
-          status: row.status,
-          chunks: row.status === "deleted" ? 0 : row.chunkCount,
-          version: row.version,
-          ...(row.title ? { title: row.title } : {}),
-          ...(row.error && row.status !== "indexed" ? { error: row.error } : {}),
-          updatedAt: new Date(row.updatedAt).toISOString(),
-        },
-        200,
-      );
+      return c.json(documentStatus(row), 200);
     },
   );
 

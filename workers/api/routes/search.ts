@@ -2,7 +2,7 @@
 // times for admin keys) and one metrics point.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { hasRole } from "../../../src/auth/scopes";
+import { hasRole, type Principal } from "../../../src/auth/scopes";
 import { AppError } from "../../../src/errors";
 import { countersBlob } from "../../../src/observe/cost-schema";
 import { answerSearch, type SearchAnswer } from "../../../src/search/answer";
@@ -10,7 +10,7 @@ import { highlightOptions } from "../../../src/search/snippet";
 import { createTimer, serverTiming, type Timer } from "../../../src/search/timer";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
-import { searchDeps } from "../../services";
+import { type Services, searchDeps } from "../../services";
 import { requireNamespace, requires } from "../auth";
 import {
   errorResponses,
@@ -58,6 +58,43 @@ export function checkFilter(raw: unknown, filterable: readonly string[]): Metada
   return filter;
 }
 
+export type SearchRequestBody = typeof SearchBody._output;
+
+/**
+ * A search as the API runs it, for every caller (the route, the MCP tool): the key must cover the
+ * namespace, the filter must pass checkFilter, then the search use case answers.
+ */
+export function runSearch(
+  services: Services,
+  principal: Principal,
+  ns: string,
+  request: SearchRequestBody,
+  timer: Timer,
+): Promise<SearchAnswer> {
+  requireNamespace(principal, ns);
+  const { cache, highlight, cursor, ...body } = request;
+  const filter =
+    body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
+  return answerSearch(
+    searchDeps(services),
+    ns,
+    { ...body, filter, highlight: highlightOptions(highlight) },
+    { bypassCache: cache === "bypass", timer, cursor },
+  );
+}
+
+/** The response body of a search. */
+export function searchBody(answer: SearchAnswer): SearchResponseBody {
+  const hit = answer.outcome === "isolate" || answer.outcome === "cache-api";
+  return {
+    results: answer.results,
+    version: answer.version,
+    cache: hit ? "hit" : "miss",
+    degraded: answer.degraded,
+    ...(answer.nextCursor ? { nextCursor: answer.nextCursor } : {}),
+  };
+}
+
 /**
  * Records what a search-scope route answered (Server-Timing, cost and cache headers, the metrics
  * point) and returns its body.
@@ -85,14 +122,7 @@ export function answerPayload(
   c.header("server-timing", serverTiming(admin ? { ...stages, total: totalMs } : { total: totalMs }));
   if (admin) c.header(COST_HEADER, countersBlob(c.get("services").meter.total()));
   c.header("x-cache", answer.outcome);
-  const hit = answer.outcome === "isolate" || answer.outcome === "cache-api";
-  return {
-    results: answer.results,
-    version: answer.version,
-    cache: hit ? "hit" : "miss",
-    degraded: answer.degraded,
-    ...(answer.nextCursor ? { nextCursor: answer.nextCursor } : {}),
-  };
+  return searchBody(answer);
 }
 
 export function registerSearch(app: OpenAPIHono<AppEnv>) {
@@ -114,21 +144,12 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const services = c.get("services");
-      const deps = searchDeps(services);
       // Times count from the request's arrival: "auth" is everything before this handler.
-      const timer = createTimer(deps.clock, c.get("startedAt"));
+      const timer = createTimer(searchDeps(services).clock, c.get("startedAt"));
       timer.mark("auth");
       const { ns } = c.req.valid("param");
-      requireNamespace(c.get("principal"), ns);
-      const { cache, highlight, cursor, ...body } = c.req.valid("json");
-      const filter =
-        body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
-      const answer = await answerSearch(
-        deps,
-        ns,
-        { ...body, filter, highlight: highlightOptions(highlight) },
-        { bypassCache: cache === "bypass", timer, cursor },
-      );
+      const body = c.req.valid("json");
+      const answer = await runSearch(services, c.get("principal"), ns, body, timer);
       return c.json(answerPayload(c, timer, answer, body.mode), 200);
     },
   );
