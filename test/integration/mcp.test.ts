@@ -138,7 +138,7 @@ describe("MCP server", () => {
       ...status.body,
       metadata: { category: "geology", year: 2018 },
     });
-    const chunks = answer.structuredContent?.text as { text: string }[];
+    const chunks = answer.structuredContent?.passages as { text: string }[];
     expect(chunks.map((c) => c.text).join(" ")).toContain("magma rises through the crust");
 
     const statusOnly = await call(client, "get_document", {
@@ -146,7 +146,7 @@ describe("MCP server", () => {
       id: "volcano",
       chunkLimit: 0,
     });
-    expect(statusOnly.structuredContent?.text).toEqual([]);
+    expect(statusOnly.structuredContent?.passages).toEqual([]);
 
     const missing = await call(client, "get_document", { namespace: tenantA, id: "no-such-doc" });
     expect(missing.isError).toBe(true);
@@ -200,7 +200,7 @@ describe("MCP server", () => {
       [{ namespace: tenantA, query: "x", extra: 1 }, /validation_failed/],
       [
         { namespace: tenantA, query: "x", filter: { author: "ann" } },
-        /^invalid_filter \(400\): field "author" is not filterable/,
+        /^invalid_filter \(400\): field "author" is not filterable.*\(arguments\.filter\.author\)\.$/,
       ],
       [{ namespace: tenantA, query: "x", filter: { year: { $regex: "2" } } }, /^invalid_filter \(400\)/],
       [{ namespace: tenantA, query: "x", cursor: "not-a-cursor" }, /^invalid_cursor \(400\)/],

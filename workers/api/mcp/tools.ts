@@ -155,7 +155,12 @@ const TOOLS = [
         contentType: row.contentType,
         metadata: row.metadata,
         chunkOffset,
-        text: chunks.map((c) => ({ index: c.index, chunkId: c.chunkId, headings: c.headings, text: c.text })),
+        passages: chunks.map((c) => ({
+          index: c.index,
+          chunkId: c.chunkId,
+          headings: c.headings,
+          text: c.text,
+        })),
         ...(readable && next < status.chunks ? { nextChunkOffset: next } : {}),
       };
     },
@@ -229,14 +234,18 @@ export async function callTool(ctx: ToolContext, t: Tool<z.ZodType>, args: unkno
   } catch (err) {
     if (err instanceof AppError) {
       if (err.status >= 500) ctx.logger.error("mcp.tool_failed", { tool: t.name, code: err.code, err });
-      const field = err.field ? ` (${err.field.replace(/^body\./, "arguments.")})` : "";
+      // The API names request fields from the body ("body.filter.year"); here they are arguments.
+      const field = err.field?.replace(/^body\./, "arguments.");
       const retry = err.retryable ? " Retrying later may succeed." : "";
-      return errorResult(`${err.code} (${err.status}): ${err.message}${field}.${retry}`, {
-        code: err.code,
-        status: err.status,
-        ...(err.field ? { field: err.field } : {}),
-        requestId: ctx.requestId,
-      });
+      return errorResult(
+        `${err.code} (${err.status}): ${err.message}${field ? ` (${field})` : ""}.${retry}`,
+        {
+          code: err.code,
+          status: err.status,
+          ...(field ? { field } : {}),
+          requestId: ctx.requestId,
+        },
+      );
     }
     ctx.logger.error("mcp.tool_crashed", { tool: t.name, err });
     return errorResult(

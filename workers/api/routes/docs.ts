@@ -10,7 +10,8 @@ export function registerDocs(app: OpenAPIHono<AppEnv>) {
       title: "edgesearch API",
       version: "1.0.0",
       description:
-        "Semantic search on Cloudflare's edge. Errors are application/problem+json with a requestId.",
+        "Semantic search on Cloudflare's edge. Errors are application/problem+json with a requestId. " +
+        "The MCP server at /mcp (JSON-RPC over Streamable HTTP, same keys) is not described here.",
     },
     servers: [{ url: new URL(c.req.url).origin }],
   }));
