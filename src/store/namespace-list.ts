@@ -1,6 +1,7 @@
 // The namespaces a key's patterns cover that hold documents, across the pool of data databases.
 import { canAccessNamespace, type Principal } from "../auth/scopes";
 import { type D1Like, d1 } from "./d1";
+import { D1_LIMITS } from "./d1-limits";
 
 export interface NamespaceEntry {
   namespace: string;
@@ -37,6 +38,17 @@ export function patternCondition(patterns: readonly string[]): { sql: string; va
 }
 
 /**
+ * The patterns in groups whose statement stays within D1's bound parameters (two per prefix
+ * pattern, and the LIMIT); a key holds at most 32 patterns today, one group.
+ */
+export function patternGroups(patterns: readonly string[]): string[][] {
+  const size = Math.floor((D1_LIMITS.maxBoundParameters - 1) / 2);
+  const groups: string[][] = [];
+  for (let i = 0; i < patterns.length; i += size) groups.push(patterns.slice(i, i + size));
+  return groups;
+}
+
+/**
  * The namespaces with documents that the principal's patterns cover, in name order, at most
  * `limit`. A namespace being moved between databases is counted once.
  */
@@ -45,17 +57,19 @@ export async function listCoveredNamespaces(
   principal: Principal,
   limit: number,
 ): Promise<NamespaceList> {
-  const { sql, values } = patternCondition(principal.namespaces);
+  const conditions = patternGroups(principal.namespaces).map(patternCondition);
   const pages = await d1("list covered namespaces", () =>
     Promise.all(
-      databases.map((db) =>
-        db
-          .prepare(
-            `SELECT namespace, documents FROM namespace_usage WHERE documents > 0 AND (${sql})
-             ORDER BY namespace LIMIT ?${values.length + 1}`,
-          )
-          .bind(...values, limit + 1)
-          .all<NamespaceEntry>(),
+      databases.flatMap((db) =>
+        conditions.map(({ sql, values }) =>
+          db
+            .prepare(
+              `SELECT namespace, documents FROM namespace_usage WHERE documents > 0 AND (${sql})
+               ORDER BY namespace LIMIT ?${values.length + 1}`,
+            )
+            .bind(...values, limit + 1)
+            .all<NamespaceEntry>(),
+        ),
       ),
     ),
   );

@@ -2,11 +2,13 @@
 // the handshake, the tools' schemas, answers equal to the v1 API's, and the same key, role and
 // namespace checks as the API.
 
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { Principal } from "../../src/auth/scopes";
 import { MAX_RESULTS } from "../../src/search/request";
+import { listCoveredNamespaces } from "../../src/store/namespace-list";
 import { bearer, createKey, send } from "../security/support";
 import { api, freshNamespace, TEST_ORIGIN, writeIndexed } from "../support";
 import { waitVectorsApplied } from "../support/search";
@@ -280,5 +282,59 @@ describe("MCP server", () => {
       },
     );
     expect(init.json).toMatchObject({ id: 9, result: { protocolVersion: "2025-11-25" } });
+  });
+});
+
+describe("the namespaces a key's patterns cover", () => {
+  const principal = (namespaces: string[]): Principal => ({
+    keyId: "k",
+    name: "k",
+    namespaces,
+    roles: ["search"],
+    rateLimit: "standard",
+    expiresAt: null,
+  });
+  const prefix = freshNamespace("cov");
+  const names = [`${prefix}-a`, `${prefix}-a-1`, `${prefix}-ab`, `${prefix}_a`, `${prefix}xa`, `${prefix}-b`];
+
+  beforeAll(async () => {
+    await env.DB.batch(
+      names.map((n) =>
+        env.DB.prepare("INSERT INTO namespace_usage (namespace, documents) VALUES (?1, 1)").bind(n),
+      ),
+    );
+    await env.DB.prepare("INSERT INTO namespace_usage (namespace, documents) VALUES (?1, 0)")
+      .bind(`${prefix}-a-empty`)
+      .run();
+  });
+
+  const list = async (patterns: string[]) =>
+    (await listCoveredNamespaces([env.DB], principal(patterns), 1000)).namespaces
+      .map((n) => n.namespace)
+      .filter((n) => n.startsWith(prefix));
+
+  it("matches prefixes and exact names as the API's pattern rule does", async () => {
+    // "_" is no wildcard, a prefix covers only names that start with it, an exact name only itself.
+    expect(await list([`${prefix}-a*`])).toEqual([`${prefix}-a`, `${prefix}-a-1`, `${prefix}-ab`]);
+    expect(await list([`${prefix}-a`])).toEqual([`${prefix}-a`]);
+    expect(await list([`${prefix}_*`])).toEqual([`${prefix}_a`]);
+    expect(await list([`${prefix}-b`, `${prefix}x*`])).toEqual([`${prefix}-b`, `${prefix}xa`]);
+    expect(await list(["*"])).toEqual([...names].sort());
+  });
+
+  it("keeps each statement within D1's 100 bound parameters, however many patterns", async () => {
+    const many = Array.from({ length: 120 }, (_, i) => `${prefix}-none${i}-*`);
+    expect(await list([...many, `${prefix}-b`])).toEqual([`${prefix}-b`]);
+  });
+
+  it("says when more namespaces match than it lists", async () => {
+    const page = await listCoveredNamespaces([env.DB], principal([`${prefix}-a*`]), 2);
+    expect(page).toEqual({
+      namespaces: [
+        { namespace: `${prefix}-a`, documents: 1 },
+        { namespace: `${prefix}-a-1`, documents: 1 },
+      ],
+      truncated: true,
+    });
   });
 });
