@@ -156,6 +156,40 @@ describe("MCP server", () => {
     await client.close();
   });
 
+  it("pages through a long document's chunks in order", async () => {
+    const ns = `${tenantA}-long`;
+    const sections = Array.from(
+      { length: 12 },
+      (_, i) =>
+        `Section ${i + 1} of the kettle manual. ` +
+        "The kettle boils water quickly and switches itself off when the water reaches the boil. ".repeat(6),
+    );
+    const manual = [{ id: "manual", title: "Kettle manual", text: sections.join("\n\n") }];
+    await writeIndexed(ns, manual);
+    const client = await connect(keyA);
+    const first = await call(client, "get_document", { namespace: ns, id: "manual", chunkLimit: 1 });
+    const total = first.structuredContent?.chunks as number;
+    expect(total).toBeGreaterThan(2);
+    const read: string[] = [];
+    let offset: number | undefined = 0;
+    while (offset !== undefined) {
+      const page = await call(client, "get_document", {
+        namespace: ns,
+        id: "manual",
+        chunkOffset: offset,
+        chunkLimit: 2,
+      });
+      const passages = page.structuredContent?.passages as { index: number; text: string }[];
+      expect(passages.map((p) => p.index)).toEqual([offset, offset + 1].slice(0, passages.length));
+      read.push(...passages.map((p) => p.text));
+      offset = page.structuredContent?.nextChunkOffset as number | undefined;
+    }
+    expect(read).toHaveLength(total);
+    expect(read[0]).toContain("Section 1 of");
+    expect(read.at(-1)).toContain("Section 12 of");
+    await client.close();
+  });
+
   it("lists the namespaces the key covers, and no other tenant's", async () => {
     const client = await connect(keyA);
     const answer = await call(client, "list_namespaces", {});

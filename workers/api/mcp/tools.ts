@@ -135,23 +135,29 @@ const TOOLS = [
     description: () =>
       "A document's indexing status (queued, indexed, failed or deleted), chunk count, version, title, error and " +
       "updatedAt (as GET /v1/namespaces/{ns}/documents/{id} answers), with its metadata, content type and the " +
-      "text of its indexed chunks in order, a page at a time (consecutive chunks overlap by a few words). " +
+      "text of its chunks that searches find, in order, a page at a time (consecutive chunks overlap by a few " +
+      "words; a document being re-indexed shows its previous text until it is indexed). " +
       "nextChunkOffset is present when more chunks follow.",
     input: GetDocumentInput,
     run: async (ctx, { namespace, id, chunkOffset, chunkLimit }) => {
       requireNamespace(ctx.principal, namespace);
       const { store } = ctx.services;
       const row = await getDocument(store, namespace, id);
-      const status = documentStatus(row);
-      const readable = row.status === "indexed" && row.version !== null && chunkLimit > 0;
-      const chunks =
-        readable && row.version !== null && chunkOffset < row.chunkCount
-          ? await store.documentChunks(namespace, id, row.version, { offset: chunkOffset, limit: chunkLimit })
-          : [];
-      const next = chunkOffset + chunks.length;
+      // The text searches find: the chunks of the namespace's active version. (The row's version
+      // is the one the document was last indexed into, which a version swap leaves behind.)
+      const active =
+        row.status === "deleted" || chunkLimit === 0 ? null : await ctx.services.versions.active(namespace);
+      const page =
+        active === null
+          ? []
+          : await store.documentChunks(namespace, id, active.id, {
+              offset: chunkOffset,
+              limit: chunkLimit + 1,
+            });
+      const chunks = page.slice(0, chunkLimit);
       return {
         namespace,
-        ...status,
+        ...documentStatus(row),
         contentType: row.contentType,
         metadata: row.metadata,
         chunkOffset,
@@ -161,7 +167,7 @@ const TOOLS = [
           headings: c.headings,
           text: c.text,
         })),
-        ...(readable && next < status.chunks ? { nextChunkOffset: next } : {}),
+        ...(page.length > chunkLimit ? { nextChunkOffset: chunkOffset + chunkLimit } : {}),
       };
     },
   }),
