@@ -135,7 +135,13 @@ export function createClient(options: ClientOptions = {}) {
       ns: string,
       id: string,
       body: Params<"POST /v1/namespaces/{ns}/documents/{id}/similar">["body"],
-    ) => call("POST /v1/namespaces/{ns}/documents/{id}/similar", { path: { ns, id }, body }, retrySafe()),
+      callOptions?: CallOptions,
+    ) =>
+      call(
+        "POST /v1/namespaces/{ns}/documents/{id}/similar",
+        { path: { ns, id }, body },
+        retrySafe(callOptions),
+      ),
   };
 }
 
