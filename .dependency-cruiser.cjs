@@ -1,6 +1,7 @@
 // The layering `npm run lint` enforces (depcruise): workers/ composes the Worker (entry, routes,
 // Durable Object classes, queue consumer) from the logic in src/; scripts/ is tooling that may use
-// src/; nothing the Worker bundles imports scripts/ or test/; no file-level import cycles.
+// src/; client/ (the published API client) stands alone and the Worker never imports it; nothing
+// the Worker bundles imports scripts/ or test/; no file-level import cycles.
 /** @type {import("dependency-cruiser").IConfiguration} */
 module.exports = {
   forbidden: [
@@ -26,10 +27,26 @@ module.exports = {
       to: { path: "^scripts/" },
     },
     {
+      name: "service-not-to-client",
+      comment: "client/ is the published API client; the Worker answers the API, it does not call it.",
+      severity: "error",
+      from: { path: "^(src|workers)/" },
+      to: { path: "^client/" },
+    },
+    {
+      name: "client-self-contained",
+      comment:
+        "client/ is published on its own: it may import only its own files (its types come from " +
+        "the OpenAPI document, generated into client/src/api.ts).",
+      severity: "error",
+      from: { path: "^client/" },
+      to: { pathNot: "^client/" },
+    },
+    {
       name: "not-to-test",
       comment: "Test code (fakes, helpers, fixtures) stays out of the Worker and the tooling.",
       severity: "error",
-      from: { path: "^(src|workers|scripts)/" },
+      from: { path: "^(src|workers|scripts|client)/" },
       to: { path: "^test/" },
     },
     {
@@ -51,7 +68,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "^(node_modules|dist|\\.wrangler|test/fixtures)/" },
+    exclude: { path: "^(node_modules|dist|client/dist|\\.wrangler|test/fixtures)/" },
     // TypeScript 7.0 has no compiler API for depcruise to parse with; @swc/core parses .ts, .mts
     // and .d.mts and always reports type-only imports (they shape the layers too).
     parser: "swc",

@@ -20,6 +20,7 @@ const NODE_UNIT_TESTS = [
   "bench-target",
   "bundle-size",
   "chunk",
+  "client-transport",
   "config-limits",
   "cost-cli",
   "d1-limits",

@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
+import { createClient } from "../client/src/index.ts";
 import { type CounterSample, counterLines, counterReport, ingestCounters } from "./bench/counters.ts";
 import { DATASETS, loadSamples, seedDataset, seedTimeoutMs } from "./bench/datasets.ts";
 import { measurePaired, measureRun } from "./bench/measure.ts";
@@ -27,7 +28,6 @@ import {
 } from "./bench/server.ts";
 import { createTransport, TRANSPORTS } from "./bench/transport.ts";
 import { parseCommandLine, positiveInt, run, UsageError } from "./lib/args.ts";
-import { createClient } from "./lib/client.ts";
 
 const USAGE = `Usage: npm run bench [-- options]
 

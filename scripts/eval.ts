@@ -5,6 +5,8 @@ import { createReadStream } from "node:fs";
 import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import type { Client, DocumentInput } from "../client/src/index.ts";
+import { batchDocuments, mapConcurrent, waitForIndexing } from "../client/src/index.ts";
 import {
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
@@ -21,8 +23,6 @@ import {
   ScriptError,
   UsageError,
 } from "./lib/args.ts";
-import type { Client, DocumentInput } from "./lib/client.ts";
-import { mapConcurrent, waitForIndexing } from "./lib/client.ts";
 import { mean, mrrAtK, ndcgAtK, parseQrels, percentile, recallAtK } from "./lib/metrics.ts";
 
 export type Mode = "keyword" | "vector" | "hybrid" | "hybrid+rerank";
@@ -158,28 +158,6 @@ export function beirDocument(record: Record<string, unknown>): DocumentInput | s
 }
 
 /**
- * Groups documents into batches under both the count and the byte limit of the batch endpoint.
- */
-async function* batches(
-  documents: AsyncIterable<DocumentInput>,
-  maxDocs: number,
-): AsyncGenerator<DocumentInput[]> {
-  let batch: DocumentInput[] = [];
-  let bytes = 0;
-  for await (const doc of documents) {
-    const size = Buffer.byteLength(JSON.stringify(doc)) + 1;
-    if (batch.length > 0 && (batch.length >= maxDocs || bytes + size > MAX_BATCH_BYTES)) {
-      yield batch;
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(doc);
-    bytes += size;
-  }
-  if (batch.length > 0) yield batch;
-}
-
-/**
  * Reads the corpus (the first `limit` records when set) and, unless `submit` is false, sends it in
  * batches. Returns what was read, skipped and accepted, and the ids that made it in.
  */
@@ -218,7 +196,7 @@ export async function ingestCorpus(options: {
     }
   }
   await mapConcurrent(
-    batches(documents(), options.batchSize),
+    batchDocuments(documents(), options.batchSize, MAX_BATCH_BYTES),
     submit ? options.concurrency : 1,
     async (batch) => {
       if (!submit) return;
@@ -291,7 +269,11 @@ export async function evaluateMode({
 }) {
   let done = 0;
   const perQuery = await mapConcurrent(queries, concurrency, async (q) => {
-    const { response, lastAttemptMs, attempts } = await client.searchTimed(namespace, {
+    const {
+      data: response,
+      lastAttemptMs,
+      attempts,
+    } = await client.searchTimed(namespace, {
       query: q.text,
       topK: TOP_K,
       ...modeRequest(mode),

@@ -5,10 +5,10 @@
 // (ingest.crashed events and uncaught errors in the server log).
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
+import { mapConcurrent } from "../client/src/index.ts";
 import { SERVICE_OPTIONS, SERVICE_USAGE, serviceSettings, startLocalService } from "./bench/local-service.ts";
 import { runCleanups } from "./bench/processes.ts";
 import { isEntryPoint, parseCommandLine, positiveInt, run } from "./lib/args.ts";
-import { mapConcurrent } from "./lib/client.ts";
 import { ingestDocument } from "./lib/fuzz-documents.ts";
 
 const USAGE = `Usage: npm run fuzz [-- options]

@@ -7,6 +7,7 @@
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
+import { ApiError, type CreateVersionRequest, type Result } from "../client/src/index.ts";
 import { resolveDataset } from "./eval.ts";
 import {
   CONNECTION_OPTIONS,
@@ -22,7 +23,6 @@ import {
   ScriptError,
   UsageError,
 } from "./lib/args.ts";
-import { ApiError } from "./lib/client.ts";
 import { parseQrels } from "./lib/metrics.ts";
 
 const USAGE = `Usage: npm run migrate -- --namespace NS --model MODEL [options]
@@ -99,12 +99,16 @@ export async function main(argv: string[]) {
   if (values.dataset !== undefined) {
     const dataset = await resolveDataset(values.dataset, values["queries-split"]);
     golden = (await goldenFrom(dataset.queriesPath, dataset.qrelsPath)).slice(0, 500);
-    await client.request("PUT", `/v1/namespaces/${ns}/golden-queries`, { queries: golden });
+    await client.call("PUT /v1/namespaces/{ns}/golden-queries", {
+      path: { ns: namespace },
+      body: { queries: golden },
+    });
     console.log(`Golden queries: ${golden.length} from ${dataset.name} (${dataset.split})`);
   }
 
-  const body: Record<string, unknown> = { model: values.model };
-  if (values.pooling !== undefined) body.pooling = values.pooling;
+  // The service validates the model and pooling names (a 400 naming the field).
+  const body: CreateVersionRequest = { model: values.model as CreateVersionRequest["model"] };
+  if (values.pooling !== undefined) body.pooling = values.pooling as CreateVersionRequest["pooling"];
   if (values["max-tokens"] !== undefined || values.overlap !== undefined) {
     body.chunking = {
       maxTokens: positiveInt(values["max-tokens"], "--max-tokens", 256),
@@ -142,17 +146,14 @@ export async function main(argv: string[]) {
   const workers = searching ? Array.from({ length: load }, (_, w) => searcher(w)) : [];
 
   const started = Date.now();
-  const created = (await client.request("POST", `/v1/namespaces/${ns}/versions`, body)) as {
-    id: string;
-    index: string;
-    dimensions: number;
-  };
+  const created = await client.call("POST /v1/namespaces/{ns}/versions", { path: { ns: namespace }, body });
   console.log(
     `Version ${created.id}: ${values.model}, ${created.dimensions} dimensions, index ${created.index}`,
   );
-  let version: { state: string; build: { total: number; done: number; failed: number } | null };
+  const path = { ns: namespace, id: created.id };
+  let version: Result<"GET /v1/namespaces/{ns}/versions/{id}">;
   for (;;) {
-    version = (await client.request("GET", `/v1/namespaces/${ns}/versions/${created.id}`)) as typeof version;
+    version = await client.call("GET /v1/namespaces/{ns}/versions/{id}", { path });
     const b = version.build;
     progress.update(
       `building ${created.id}: ${b?.done ?? 0}/${b?.total ?? 0} documents, ${b?.failed ?? 0} failed`,
@@ -173,12 +174,15 @@ export async function main(argv: string[]) {
   if (values.activate) {
     for (;;) {
       try {
-        const result = (await client.request("POST", `/v1/namespaces/${ns}/versions/${created.id}/activate`, {
-          force: Boolean(values.force),
-        })) as { gate: { ndcg: number; activeNdcg: number | null; passed: boolean } };
+        const result = await client.call("POST /v1/namespaces/{ns}/versions/{id}/activate", {
+          path,
+          body: { force: Boolean(values.force) },
+        });
         const g = result.gate;
         console.log(
-          `Activated ${created.id}: gate nDCG@10 ${g.ndcg.toFixed(4)} (active was ${g.activeNdcg?.toFixed(4) ?? "-"}), passed ${g.passed}`,
+          g
+            ? `Activated ${created.id}: gate nDCG@10 ${g.ndcg.toFixed(4)} (active was ${g.activeNdcg?.toFixed(4) ?? "-"}), passed ${g.passed}`
+            : `Activated ${created.id}: no quality gate ran`,
         );
         break;
       } catch (err) {

@@ -1,22 +1,12 @@
 #!/usr/bin/env node
+import { createClient } from "../client/src/index.ts";
 // `npm run move-namespace -- --namespace NS --to DATA_DB_1 [--no-wait] [--url URL]`: moves a
 // namespace's documents to another D1 database of the pool, online (searches and writes go on),
 // and follows the job until it completes or fails. Needs an admin key (EDGESEARCH_API_KEY, or
 // ADMIN_API_KEY from .dev.vars locally).
 import { connectionSettings, isEntryPoint, parseCommandLine, run, UsageError } from "./lib/args.ts";
-import { createClient } from "./lib/client.ts";
 
 const USAGE = "usage: npm run move-namespace -- --namespace NS --to DATABASE [--no-wait] [--url URL]";
-
-interface MoveJob {
-  id: string;
-  state: "running" | "complete" | "failed";
-  phase: string;
-  from: string;
-  to: string;
-  progress: { copied: number; repaired: number; removed: number };
-  error: string | null;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -29,14 +19,17 @@ export async function main(argv: string[]) {
   });
   if (typeof values.namespace !== "string" || typeof values.to !== "string") throw new UsageError(USAGE);
   const client = createClient(connectionSettings(values));
-  const base = `/v1/admin/namespaces/${encodeURIComponent(values.namespace)}/move`;
-  let job = (await client.request("POST", base, { to: values.to })) as MoveJob;
+  const ns = values.namespace;
+  let job = await client.call("POST /v1/admin/namespaces/{ns}/move", {
+    path: { ns },
+    body: { to: values.to },
+  });
   console.log(`Moving ${values.namespace} from ${job.from} to ${job.to}: job ${job.id}`);
   if (values["no-wait"]) return 0;
   let phase = "";
   while (job.state === "running") {
     await sleep(2000);
-    job = (await client.request("GET", `${base}/${job.id}`)) as MoveJob;
+    job = await client.call("GET /v1/admin/namespaces/{ns}/move/{id}", { path: { ns, id: job.id } });
     if (job.phase !== phase) {
       phase = job.phase;
       const p = job.progress;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createClient } from "../client/src/index.ts";
 // `npm run replay-dead-letters [-- --list] [-- --ids 3,4] [-- --limit N] [-- --url URL]`:
 // lists the dead-lettered ingest messages with their reasons, or re-enqueues them (all pending
 // ones up to --limit, or the given ids) once their cause is fixed. Needs an admin key
@@ -11,7 +12,6 @@ import {
   run,
   UsageError,
 } from "./lib/args.ts";
-import { createClient } from "./lib/client.ts";
 
 const USAGE = `usage: npm run replay-dead-letters -- [--list] [--ids 1,2,3] [--limit N] [--url URL]`;
 
@@ -25,15 +25,7 @@ export async function main(argv: string[]) {
   const client = createClient(connectionSettings(values));
   const limit = positiveInt(values.limit, "--limit", 100);
   if (values.list) {
-    const { deadLetters } = (await client.request("GET", `/v1/admin/dead-letters?limit=${limit}`)) as {
-      deadLetters: {
-        id: number;
-        namespace: string | null;
-        documentId: string | null;
-        attempts: number;
-        error: string | null;
-      }[];
-    };
+    const { deadLetters } = await client.call("GET /v1/admin/dead-letters", { query: { limit } });
     if (deadLetters.length === 0) console.log("No pending dead letters.");
     for (const d of deadLetters) {
       console.log(
@@ -48,11 +40,9 @@ export async function main(argv: string[]) {
     if (ids.some((n) => !Number.isInteger(n) || n <= 0))
       throw new UsageError("--ids: comma-separated positive integers");
   }
-  const { replayed } = (await client.request(
-    "POST",
-    "/v1/admin/dead-letters/replay",
-    ids ? { ids } : { limit },
-  )) as { replayed: number[] };
+  const { replayed } = await client.call("POST /v1/admin/dead-letters/replay", {
+    body: ids ? { ids } : { limit },
+  });
   console.log(
     replayed.length === 0 ? "Nothing to replay." : `Re-enqueued ${replayed.length}: ${replayed.join(", ")}`,
   );

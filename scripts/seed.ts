@@ -2,6 +2,8 @@
 // quickstart search: `npm run seed [-- --url URL --namespace NS]`.
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import type { DocumentInput } from "../client/src/index.ts";
+import { mapConcurrent, waitForIndexing } from "../client/src/index.ts";
 import {
   apiKeyShell,
   CONNECTION_OPTIONS,
@@ -16,8 +18,6 @@ import {
   run,
   ScriptError,
 } from "./lib/args.ts";
-import type { DocumentInput } from "./lib/client.ts";
-import { mapConcurrent, waitForIndexing } from "./lib/client.ts";
 
 export const QUICKSTART_QUERY = "how do plants turn sunlight into energy";
 const DEFAULT_CORPUS = fileURLToPath(new URL("../samples/corpus.jsonl", import.meta.url));

@@ -9,6 +9,8 @@
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import type { Client } from "../client/src/index.ts";
+import { mapConcurrent, waitForIndexing } from "../client/src/index.ts";
 import {
   CONNECTION_USAGE,
   checkNamespace,
@@ -21,8 +23,6 @@ import {
   ScriptError,
   UsageError,
 } from "./lib/args.ts";
-import type { Client } from "./lib/client.ts";
-import { mapConcurrent, waitForIndexing } from "./lib/client.ts";
 import { stripAnsi } from "./lib/provision-parse.ts";
 import { resolveEnvironment } from "./lib/provision-plan.ts";
 import { parseToml } from "./lib/provision-toml.ts";

@@ -1,7 +1,7 @@
 // Deterministic bench data: synthetic documents drawn from the sample corpus's
 // vocabulary (so keyword and vector searches find real matches), and query streams.
 
-import type { DocumentInput } from "../lib/client.ts";
+import type { DocumentInput } from "../../client/src/index.ts";
 import { seededRandom } from "../lib/random.ts";
 
 /** Words too common to make a keyword query selective. */

@@ -1,8 +1,8 @@
 // Bench datasets: a namespace filled through the batch API with the sample corpus plus synthetic
 // documents up to a target chunk count, then waited on until nothing is pending.
 import { fileURLToPath } from "node:url";
-import type { Client, DocumentInput } from "../lib/client.ts";
-import { waitForIndexing } from "../lib/client.ts";
+import type { Client, DocumentInput } from "../../client/src/index.ts";
+import { waitForIndexing } from "../../client/src/index.ts";
 import { readCorpus } from "../seed.ts";
 import { buildVocabulary, syntheticDocuments } from "./corpus.ts";
 

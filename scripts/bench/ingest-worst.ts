@@ -16,10 +16,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { createClient } from "../../client/src/index.ts";
 import type * as ChunkModule from "../../src/ingest/chunk.ts";
 import type * as ParseModule from "../../src/ingest/parse.ts";
 import { parseCommandLine, positiveInt, run, UsageError } from "../lib/args.ts";
-import { createClient } from "../lib/client.ts";
 import { worstCaseJson, worstCaseMarkdown } from "../lib/worst-case-documents.ts";
 import { importBundled } from "./node-bundle.ts";
 import { installSignalHandlers, onCleanup, runCleanups } from "./processes.ts";
@@ -254,11 +254,7 @@ export async function main(argv: string[]) {
       }
       const cpu = cpuMs(pid) - cpuBefore;
       const { peakBytes } = procStatus(pid);
-      const stats = (await client.request("GET", `/v1/namespaces/${ns}`)) as {
-        documents: number;
-        pending: number;
-        failed: number;
-      };
+      const stats = await client.namespaceStats(ns);
       results.push({
         case: c.name,
         documents: c.docs.length,

@@ -3,9 +3,9 @@
 // --local, as `npm run dev` serves it). Reports the errors and wrong answers seen during the move,
 // how long each phase took, nDCG@10 before and after, and search latency before and during it.
 import path from "node:path";
+import { createClient, waitForIndexing } from "../../client/src/index.ts";
 import { evaluateMode, ingestCorpus, type JudgedQuery, loadJudgedQueries, resolveDataset } from "../eval.ts";
 import { parseCommandLine, positiveInt, UsageError } from "../lib/args.ts";
-import { createClient, waitForIndexing } from "../lib/client.ts";
 import type { LocalService } from "./local-service.ts";
 import { SERVICE_OPTIONS, SERVICE_USAGE, serviceSettings, startLocalService } from "./local-service.ts";
 import { runCleanups } from "./processes.ts";

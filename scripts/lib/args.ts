@@ -2,8 +2,8 @@
 // environment, progress lines, plain-text tables and one way of turning failures into exit codes.
 import { pathToFileURL } from "node:url";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { ApiError, createClient, DEFAULT_BASE_URL } from "../../client/src/index.ts";
 import { NAMESPACE_PATTERN } from "../../src/validation.ts";
-import { ApiError, createClient, DEFAULT_BASE_URL } from "./client.ts";
 import { isLoopback, readDevAdminKey } from "./dev-vars.ts";
 
 /** A mistake in the command line: reported with the usage text, exit code 2. */
@@ -189,7 +189,7 @@ export async function connect(
     },
   });
   try {
-    await client.health({ retries: 1 });
+    await client.health({ maxAttempts: 2 });
   } catch (err) {
     if (err instanceof ApiError && err.status === 0) {
       throw new ScriptError(

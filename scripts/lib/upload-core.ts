@@ -3,6 +3,8 @@
 // one outcome per document. File access and sending are injected (no Node APIs here), so the
 // tests run it inside workerd against the real Worker.
 
+import type { DocumentInput, MetadataValue } from "../../client/src/index.ts";
+import { mapConcurrent } from "../../client/src/index.ts";
 // The API's rules, checked here so a bad document fails alone, before sending.
 import {
   byteLength,
@@ -12,8 +14,6 @@ import {
   MAX_TITLE_CHARS,
   METADATA_KEY_PATTERN,
 } from "../../src/validation.ts";
-import type { DocumentInput, MetadataValue } from "./client.ts";
-import { mapConcurrent } from "./client.ts";
 
 /** Content type of each supported extension; ".jsonl" holds one document per line. */
 export const EXTENSION_TYPES = {

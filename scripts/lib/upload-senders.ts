@@ -4,8 +4,8 @@
 // (src/ingest/upload-metadata.ts), for R2 event notifications to drive ingestion: written by
 // the Worker's objects route (same batching), or by `wrangler r2 object put` for --env.
 
-import type { Client, FetchFn } from "./client.ts";
-import { ApiError, createClient } from "./client.ts";
+import type { Client, FetchFn } from "../../client/src/index.ts";
+import { ApiError, createClient } from "../../client/src/index.ts";
 import type { DocumentInput, Sender, SendResult } from "./upload-core.ts";
 
 /** The batch endpoint's limit is 1,000; smaller batches keep a refused batch's retry cheap. */

@@ -1,8 +1,9 @@
 // The steps of `npm run verify`, in order. Each takes the run's context, returns its one-line
 // result, and throws (ScriptError with the reason, or ApiError) when its expectation fails.
+
+import type { Client, NamespaceStats, SearchRequest, SearchResult } from "../../client/src/index.ts";
+import { ApiError } from "../../client/src/index.ts";
 import { ScriptError } from "./args.ts";
-import type { Client, NamespaceStats, SearchRequest, SearchResult } from "./client.ts";
-import { ApiError } from "./client.ts";
 
 export const MODES = ["keyword", "vector", "hybrid"] as const;
 
@@ -108,7 +109,7 @@ const rankOf = (ctx: Context, results: SearchResult[]) =>
 async function health(ctx: Context): Promise<string> {
   const { client, state } = ctx;
   try {
-    await client.health({ retries: 1 });
+    await client.health({ maxAttempts: 2 });
   } catch (err) {
     if (err instanceof ApiError && err.status === 0) {
       throw new ScriptError(
@@ -119,7 +120,10 @@ async function health(ctx: Context): Promise<string> {
   }
   let ready: Record<string, unknown>;
   const readiness = async (anonymous: boolean) =>
-    (await client.request("GET", "/readyz", undefined, { retries: 1, anonymous })) as Record<string, unknown>;
+    (await client.request("GET", "/readyz", undefined, { maxAttempts: 2, anonymous })) as Record<
+      string,
+      unknown
+    >;
   try {
     // Details come with an admin key; a key /readyz refuses (401) gets the public status alone,
     // and the step that first needs the key reports it.
@@ -201,7 +205,7 @@ async function searchMode(ctx: Context, mode: (typeof MODES)[number]): Promise<s
   const { value, attempts } = await poll(
     timeoutMs,
     async () => {
-      const { response } = await search(ctx, { query: canary.token, mode, cache: "bypass" });
+      const { data: response } = await search(ctx, { query: canary.token, mode, cache: "bypass" });
       const rank = rankOf(ctx, response.results);
       const degraded = response.degraded.length ? `; degraded: ${response.degraded.join(", ")}` : "";
       const wanted = mode === "vector" ? rank > 0 : rank === 1;
@@ -226,7 +230,7 @@ async function searchFilter(ctx: Context): Promise<string> {
     timeoutMs,
     async () => {
       for (const mode of MODES) {
-        const { response } = await search(ctx, { query: canary.token, mode, filter, cache: "bypass" });
+        const { data: response } = await search(ctx, { query: canary.token, mode, filter, cache: "bypass" });
         const others = response.results.filter((r) => r.id !== canary.id).map((r) => r.id);
         if (others.length > 0)
           throw new ScriptError(`${mode}: filter let through ${others.slice(0, 3).join(", ")}`);
@@ -237,7 +241,7 @@ async function searchFilter(ctx: Context): Promise<string> {
     sleep,
   );
   const other = { [canary.filterField]: `${canary.label}-other` };
-  const { response } = await search(ctx, {
+  const { data: response } = await search(ctx, {
     query: canary.token,
     mode: "hybrid",
     filter: other,
@@ -262,7 +266,7 @@ async function cacheHit(ctx: Context): Promise<string> {
   const { value, attempts } = await poll(
     timeoutMs,
     async () => {
-      const { response, headers } = await search(ctx, body);
+      const { data: response, headers } = await search(ctx, body);
       if (response.cache === "hit") return { done: true, value: headers.get("x-cache") ?? "unknown layer" };
       if (response.degraded.length > 0) {
         throw new ScriptError(
@@ -306,7 +310,7 @@ async function deleteCanary(ctx: Context): Promise<string> {
     Math.min(timeoutMs, DELETE_GRACE_MS),
     async () => {
       for (const mode of MODES) {
-        const { response } = await search(ctx, { query: canary.token, mode });
+        const { data: response } = await search(ctx, { query: canary.token, mode });
         const rank = rankOf(ctx, response.results);
         if (rank > 0)
           return {

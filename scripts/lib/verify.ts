@@ -2,6 +2,9 @@
 // canary document to a dedicated namespace, follows it through indexing, every search mode, a
 // filter, the result cache and deletion, checks the namespace's counts, and removes it. Each step
 // prints one line (name, result, milliseconds); the run stops at the first failure.
+
+import type { Client, FetchFn } from "../../client/src/index.ts";
+import { ApiError, createClient } from "../../client/src/index.ts";
 import {
   CONNECTION_USAGE,
   checkNamespace,
@@ -10,8 +13,6 @@ import {
   ScriptError,
   UsageError,
 } from "./args.ts";
-import type { Client, FetchFn } from "./client.ts";
-import { ApiError, createClient } from "./client.ts";
 import type { Context } from "./verify-steps.ts";
 import { makeCanary, STEPS } from "./verify-steps.ts";
 
@@ -195,7 +196,7 @@ export async function verifyCommand(
     baseUrl: args.baseUrl,
     apiKey: args.apiKey,
     timeoutMs: 15_000,
-    maxRetries: 2,
+    maxAttempts: 3,
     // A 503 or 429 with Retry-After is waited out a few times, not for minutes.
     maxRateLimitWaits: 3,
     maxRetryAfterMs: 30_000,
