@@ -3,17 +3,47 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../types";
 
-export function registerDocs(app: OpenAPIHono<AppEnv>) {
-  app.doc31("/openapi.json", (c) => ({
-    openapi: "3.1.0",
+/** The name of the security scheme every /v1 operation requires. */
+const API_KEY_SCHEME = "apiKey";
+
+/**
+ * The document's top level; the paths and components come from the routes.
+ * @param server the URL of the API the document describes: the origin that serves it, or what
+ *   scripts/openapi.ts is given
+ */
+export function openApiConfig(server: string) {
+  return {
+    openapi: "3.1.0" as const,
     info: {
       title: "edgesearch API",
       version: "1.0.0",
       description:
         "Semantic search on Cloudflare's edge. Errors are application/problem+json with a requestId.",
+      license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
-    servers: [{ url: new URL(c.req.url).origin }],
-  }));
+    servers: [{ url: server }],
+    // Every operation in the document is under /v1, and every /v1 route requires a key.
+    security: [{ [API_KEY_SCHEME]: [] }],
+    tags: [
+      { name: "documents", description: "Write, read and delete the documents of a namespace." },
+      { name: "search", description: "Hybrid, vector and keyword search, and similar documents." },
+      { name: "namespaces", description: "A namespace's counts, quotas and deletion." },
+      { name: "versions", description: "Index versions, their quality gate and its golden queries." },
+      { name: "backups", description: "Backups of a namespace to R2 and restores from them." },
+      { name: "admin", description: "API keys, dead letters, shards, moves and operations figures." },
+    ],
+  };
+}
+
+export function registerDocs(app: OpenAPIHono<AppEnv>) {
+  app.openAPIRegistry.registerComponent("securitySchemes", API_KEY_SCHEME, {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "An API key, es_<id>_<secret>. Its roles (search, write, admin) and namespace patterns " +
+      "decide what it may call; a key without the role a route needs gets 403.",
+  });
+  app.doc31("/openapi.json", (c) => openApiConfig(new URL(c.req.url).origin));
 
   app.get("/docs", (c) => {
     // The page's own inline script and style, and /openapi.json from this origin: nothing else.

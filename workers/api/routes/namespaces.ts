@@ -12,6 +12,7 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}",
+      operationId: "getNamespaceStats",
       middleware: requires("search"),
       tags: ["namespaces"],
       summary: "Document and chunk counts of a namespace",
