@@ -59,6 +59,21 @@ export const searchResponseExample = {
   degraded: [],
 };
 
+export const namespaceStatsExample = {
+  namespace: "docs",
+  documents: 1204,
+  chunks: 5873,
+  pending: 2,
+  failed: 0,
+  activeVersion: "v1",
+  quotas: {
+    documents: { used: 1204, limit: 100_000 },
+    chunks: { used: 5873, limit: 500_000 },
+    bytes: { used: 7_340_211, limit: 268_435_456 },
+  },
+  health: null,
+};
+
 export const similarExample = { topK: 5, filter: { lang: "en" } };
 
 export const setQuotasExample = { documents: 250_000, chunks: null };

@@ -71,6 +71,8 @@ details summary{cursor:pointer;color:#555}
 <script>
 const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[ch]));
 const deref = (spec, s) => s && s.$ref ? spec.components.schemas[s.$ref.split("/").pop()] : s;
+const example = (m) => m.example !== undefined ? m.example : m.examples ? Object.values(m.examples)[0].value : undefined;
+const pre = (v) => "<pre>" + esc(JSON.stringify(v, null, 2)) + "</pre>";
 fetch("/openapi.json").then((r) => r.json()).then((spec) => {
   document.getElementById("desc").textContent = spec.info.description || "";
   const out = [];
@@ -78,13 +80,16 @@ fetch("/openapi.json").then((r) => r.json()).then((spec) => {
     for (const [method, op] of Object.entries(item)) {
       const body = op.requestBody && op.requestBody.content["application/json"];
       const responses = Object.entries(op.responses || {}).map(([code, r]) => {
-        const schema = r.content && Object.values(r.content)[0].schema;
+        const media = r.content && Object.values(r.content)[0];
+        const shown = media && example(media);
         return "<li><b>" + esc(code) + "</b> " + esc(r.description || "") +
-          (schema && code < 300 ? "<pre>" + esc(JSON.stringify(deref(spec, schema), null, 2)) + "</pre>" : "") + "</li>";
+          (shown !== undefined ? pre(shown) : media && code < 300 ? pre(deref(spec, media.schema)) : "") + "</li>";
       }).join("");
+      const bodyExample = body && example(body);
       out.push('<div class="op"><span class="m ' + method + '">' + method + "</span> <code>" + esc(path) + "</code>" +
         "<div>" + esc(op.summary || "") + "</div>" +
-        (body ? "<details><summary>Request body</summary><pre>" + esc(JSON.stringify(deref(spec, body.schema), null, 2)) + "</pre></details>" : "") +
+        (bodyExample !== undefined ? '<details open class="example"><summary>Example request</summary>' + pre(bodyExample) + "</details>" : "") +
+        (body ? "<details><summary>Request body schema</summary>" + pre(deref(spec, body.schema)) + "</details>" : "") +
         "<details><summary>Responses</summary><ul>" + responses + "</ul></details></div>");
     }
   }
