@@ -4,7 +4,8 @@
 // documents, runs searches, opens /v1/admin/dashboard in headless Chromium (Debian's chromium
 // package; CHROMIUM_PATH overrides) with an admin key, checks that every chart drew data and that
 // the page broke no rule of its Content-Security-Policy, and saves a screenshot to
-// test/e2e/output/dashboard.png. Exits non-zero on any failure; stops everything it started.
+// test/e2e/output/dashboard.png; then checks that /docs shows the example requests. Exits non-zero
+// on any failure; stops everything it started.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -187,6 +188,34 @@ async function main() {
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`screenshot: ${path.relative(ROOT, SCREENSHOT)}`);
+
+    // /docs renders /openapi.json: every operation that takes a body shows an example request.
+    const docs = await context.newPage();
+    const docsProblems: string[] = [];
+    docs.on("console", (m) => {
+      if (m.type() === "error") docsProblems.push(m.text());
+    });
+    docs.on("pageerror", (e) => docsProblems.push(e.message));
+    await docs.goto(`${BASE}/docs`);
+    await docs.waitForSelector(".op", { timeout: 10_000 });
+    const searchExample = await docs
+      .locator(".op", { hasText: "/v1/namespaces/{ns}/search" })
+      .locator("details.example pre")
+      .textContent({ timeout: 5000 })
+      .catch(() => null);
+    check(
+      "/docs shows the search's example request",
+      /"query":/.test(searchExample ?? ""),
+      `${searchExample?.replace(/\s+/g, " ")}`,
+    );
+    const withBody = await docs.locator("details > summary", { hasText: /^Request body/ }).count();
+    const withExample = await docs.locator(".op:has(details.example)").count();
+    check(
+      "/docs shows an example request for each operation with a body",
+      withBody > 0 && withExample === withBody,
+      `${withExample} of ${withBody}`,
+    );
+    check("/docs: no script errors or CSP violations", docsProblems.length === 0, docsProblems.join(" | "));
   } finally {
     await browser?.close().catch(() => undefined);
     await server?.stop();

@@ -27,6 +27,8 @@ import { registerSimilar } from "./routes/similar";
 import { registerVersions } from "./routes/versions";
 import type { AppEnv } from "./types";
 
+export { openApiConfig } from "./routes/docs";
+
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     // One validation hook for every route: a problem+json naming the field.

@@ -19,7 +19,7 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
-const PROBLEM_BASE = "https://edgesearch.dev/problems/";
+export const PROBLEM_BASE = "https://edgesearch.dev/problems/";
 
 export function problemResponse(
   c: Context<AppEnv>,

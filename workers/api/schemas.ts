@@ -4,6 +4,7 @@ import { CURSOR_LIMITS } from "../../src/search/cursor";
 import { MAX_RESULTS } from "../../src/search/request";
 import { SNIPPET_LIMITS, TAG_FORBIDDEN } from "../../src/search/snippet";
 import { DocumentIdSchema, MetadataSchema, NamespaceSchema, TitleSchema } from "../../src/validation";
+import { problemExample } from "./examples";
 
 export const MAX_BATCH_DOCUMENTS = 1000;
 export const MAX_QUERY_CHARS = 2000;
@@ -228,29 +229,55 @@ export const ProblemSchema = z
     requestId: z.string(),
     code: z.string(),
     field: z.string().optional(),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: "validation_failed: every field that failed, with why." }),
   })
   .openapi("Problem");
 
-export const problem = (description: string) => ({
+export const problem = (description: string, example?: z.output<typeof ProblemSchema>) => ({
   description,
-  content: { "application/problem+json": { schema: ProblemSchema } },
+  content: { "application/problem+json": { schema: ProblemSchema, ...(example ? { example } : {}) } },
 });
 
 export const errorResponses = {
-  400: problem("Invalid request"),
-  413: problem("Too large"),
-  415: problem("Unsupported content type"),
-  429: problem("Rate limited"),
-  500: problem("Internal error"),
+  400: problem("Invalid request", {
+    ...problemExample(
+      "validation_failed",
+      "body.query: Too small: expected string to have >=1 characters",
+      "body.query",
+    ),
+    errors: [{ field: "body.query", message: "Too small: expected string to have >=1 characters" }],
+  }),
+  401: problem("Missing or invalid API key", problemExample("unauthorized", "invalid API key")),
+  403: problem(
+    "The key lacks the route's role or does not cover the namespace",
+    problemExample("forbidden", "this key does not grant access to this namespace"),
+  ),
+  413: problem("Too large", problemExample("payload_too_large", "request body is over 8388608 bytes")),
+  415: problem(
+    "Unsupported content type",
+    problemExample("unsupported_media_type", "request bodies must be application/json"),
+  ),
+  429: problem(
+    "Rate limited",
+    problemExample("rate_limited", 'rate limit of the key\'s "standard" tier exceeded'),
+  ),
+  500: problem(
+    "Internal error",
+    problemExample("internal", "an internal error occurred; quote the requestId when reporting it"),
+  ),
   503: problem("Unavailable; retry after Retry-After seconds"),
 };
 
-export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+/** A JSON request body; its example, typed by the schema, is what /docs shows. */
+export const jsonBody = <T extends z.ZodType>(schema: T, example?: z.input<T>) => ({
   required: true,
-  content: { "application/json": { schema } },
+  content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
 });
 
-export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string, example?: z.output<T>) => ({
   description,
-  content: { "application/json": { schema } },
+  content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
 });

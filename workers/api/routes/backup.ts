@@ -11,6 +11,7 @@ import { findJob, listJobs, requestBackup, requestRestore } from "../../../src/b
 import { AppError } from "../../../src/errors";
 import { NamespaceSchema } from "../../../src/validation";
 import { requireNamespace, requires } from "../auth";
+import { restoreExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse, NamespaceParams } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -89,6 +90,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/backups",
+      operationId: "createBackup",
       middleware: requires("admin"),
       tags: ["backups"],
       summary:
@@ -111,6 +113,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/backups",
+      operationId: "listBackups",
       middleware: requires("admin"),
       tags: ["backups"],
       summary: "List the namespace's backups (running, complete and failed), newest first",
@@ -129,6 +132,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/backups/{id}",
+      operationId: "getBackup",
       middleware: requires("admin"),
       tags: ["backups"],
       summary: "A backup's state (running, complete or failed), progress and error",
@@ -147,11 +151,12 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/restore",
+      operationId: "createRestore",
       middleware: requires("admin"),
       tags: ["backups"],
       summary:
         "Start restoring a backup into this namespace, which must be empty; run on the queue (admin role on it and on the backup's namespace)",
-      request: { params: NamespaceParams, body: jsonBody(RestoreBody) },
+      request: { params: NamespaceParams, body: jsonBody(RestoreBody, restoreExample) },
       responses: { 202: jsonResponse(JobResponse, "Restore started"), ...errorResponses },
     }),
     async (c) => {
@@ -175,6 +180,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/restore",
+      operationId: "listRestores",
       middleware: requires("admin"),
       tags: ["backups"],
       summary: "List the restores into the namespace (running, complete and failed), newest first",
@@ -193,6 +199,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/restore/{id}",
+      operationId: "getRestore",
       middleware: requires("admin"),
       tags: ["backups"],
       summary: "A restore's state (running, complete or failed), progress and error",

@@ -162,6 +162,7 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/metrics",
+      operationId: "getMetrics",
       middleware: requires("admin"),
       tags: ["admin"],
       summary:
@@ -183,6 +184,7 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/dashboard",
+      operationId: "getDashboard",
       middleware: requires("admin"),
       tags: ["admin"],
       summary: "The operations dashboard: the figures of /v1/admin/metrics as charts (HTML)",

@@ -6,6 +6,7 @@ import { AppError, errorMessage } from "../../../src/errors";
 import { d1 } from "../../../src/store/d1";
 import { sendPaged } from "../../../src/util/queue-limits";
 import { requires } from "../auth";
+import { replayExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -107,6 +108,7 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/dead-letters",
+      operationId: "listDeadLetters",
       middleware: requires("admin"),
       tags: ["admin"],
       summary: "Dead-lettered ingest messages within the caller's namespaces",
@@ -127,10 +129,11 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/admin/dead-letters/replay",
+      operationId: "replayDeadLetters",
       middleware: requires("admin"),
       tags: ["admin"],
       summary: "Re-enqueue dead letters (all pending ones up to limit, or the given ids)",
-      request: { body: jsonBody(ReplayBody) },
+      request: { body: jsonBody(ReplayBody, replayExample) },
       responses: {
         200: jsonResponse(z.object({ replayed: z.array(z.number().int()) }), "Re-enqueued"),
         ...errorResponses,

@@ -3,18 +3,48 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../types";
 
-export function registerDocs(app: OpenAPIHono<AppEnv>) {
-  app.doc31("/openapi.json", (c) => ({
-    openapi: "3.1.0",
+/** The name of the security scheme every /v1 operation requires. */
+const API_KEY_SCHEME = "apiKey";
+
+/**
+ * The document's top level; the paths and components come from the routes.
+ * @param server the URL of the API the document describes: the origin that serves it, or what
+ *   scripts/openapi.ts is given
+ */
+export function openApiConfig(server: string) {
+  return {
+    openapi: "3.1.0" as const,
     info: {
       title: "edgesearch API",
       version: "1.0.0",
       description:
         "Semantic search on Cloudflare's edge. Errors are application/problem+json with a requestId. " +
         "The MCP server at /mcp (JSON-RPC over Streamable HTTP, same keys) is not described here.",
+      license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
-    servers: [{ url: new URL(c.req.url).origin }],
-  }));
+    servers: [{ url: server }],
+    // Every operation in the document is under /v1, and every /v1 route requires a key.
+    security: [{ [API_KEY_SCHEME]: [] }],
+    tags: [
+      { name: "documents", description: "Write, read and delete the documents of a namespace." },
+      { name: "search", description: "Hybrid, vector and keyword search, and similar documents." },
+      { name: "namespaces", description: "A namespace's counts, quotas and deletion." },
+      { name: "versions", description: "Index versions, their quality gate and its golden queries." },
+      { name: "backups", description: "Backups of a namespace to R2 and restores from them." },
+      { name: "admin", description: "API keys, dead letters, shards, moves and operations figures." },
+    ],
+  };
+}
+
+export function registerDocs(app: OpenAPIHono<AppEnv>) {
+  app.openAPIRegistry.registerComponent("securitySchemes", API_KEY_SCHEME, {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "An API key, es_<id>_<secret>. Its roles (search, write, admin) and namespace patterns " +
+      "decide what it may call; a key without the role a route needs gets 403.",
+  });
+  app.doc31("/openapi.json", (c) => openApiConfig(new URL(c.req.url).origin));
 
   app.get("/docs", (c) => {
     // The page's own inline script and style, and /openapi.json from this origin: nothing else.
@@ -42,6 +72,8 @@ details summary{cursor:pointer;color:#555}
 <script>
 const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[ch]));
 const deref = (spec, s) => s && s.$ref ? spec.components.schemas[s.$ref.split("/").pop()] : s;
+const example = (m) => m.example !== undefined ? m.example : m.examples ? Object.values(m.examples)[0].value : undefined;
+const pre = (v) => "<pre>" + esc(JSON.stringify(v, null, 2)) + "</pre>";
 fetch("/openapi.json").then((r) => r.json()).then((spec) => {
   document.getElementById("desc").textContent = spec.info.description || "";
   const out = [];
@@ -49,13 +81,16 @@ fetch("/openapi.json").then((r) => r.json()).then((spec) => {
     for (const [method, op] of Object.entries(item)) {
       const body = op.requestBody && op.requestBody.content["application/json"];
       const responses = Object.entries(op.responses || {}).map(([code, r]) => {
-        const schema = r.content && Object.values(r.content)[0].schema;
+        const media = r.content && Object.values(r.content)[0];
+        const shown = media && example(media);
         return "<li><b>" + esc(code) + "</b> " + esc(r.description || "") +
-          (schema && code < 300 ? "<pre>" + esc(JSON.stringify(deref(spec, schema), null, 2)) + "</pre>" : "") + "</li>";
+          (shown !== undefined ? pre(shown) : media && code < 300 ? pre(deref(spec, media.schema)) : "") + "</li>";
       }).join("");
+      const bodyExample = body && example(body);
       out.push('<div class="op"><span class="m ' + method + '">' + method + "</span> <code>" + esc(path) + "</code>" +
         "<div>" + esc(op.summary || "") + "</div>" +
-        (body ? "<details><summary>Request body</summary><pre>" + esc(JSON.stringify(deref(spec, body.schema), null, 2)) + "</pre></details>" : "") +
+        (bodyExample !== undefined ? '<details open class="example"><summary>Example request</summary>' + pre(bodyExample) + "</details>" : "") +
+        (body ? "<details><summary>Request body schema</summary>" + pre(deref(spec, body.schema)) + "</details>" : "") +
         "<details><summary>Responses</summary><ul>" + responses + "</ul></details></div>");
     }
   }

@@ -12,6 +12,13 @@ import type { DocumentRecord } from "../../../src/store/documents";
 import type { Services } from "../../services";
 import { requireNamespace, requires } from "../auth";
 import {
+  acceptedBatchExample,
+  acceptedDocumentExample,
+  batchExample,
+  documentStatusExample,
+  putDocumentExample,
+} from "../examples";
+import {
   Accepted,
   AcceptedBatch,
   AcceptedDocument,
@@ -63,12 +70,13 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "put",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      operationId: "putDocument",
       middleware: requires("write"),
       tags: ["documents"],
       summary: "Write a document (insert or replace); indexed asynchronously",
-      request: { params: DocumentParams, body: jsonBody(PutDocumentBody) },
+      request: { params: DocumentParams, body: jsonBody(PutDocumentBody, putDocumentExample) },
       responses: {
-        202: jsonResponse(AcceptedDocument, "Accepted and queued for indexing"),
+        202: jsonResponse(AcceptedDocument, "Accepted and queued for indexing", acceptedDocumentExample),
         ...errorResponses,
       },
     }),
@@ -85,11 +93,15 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/documents",
+      operationId: "putDocuments",
       middleware: requires("write"),
       tags: ["documents"],
       summary: "Write up to 1,000 documents; all are validated before any is written",
-      request: { params: NamespaceParams, body: jsonBody(BatchBody) },
-      responses: { 202: jsonResponse(AcceptedBatch, "Accepted and queued for indexing"), ...errorResponses },
+      request: { params: NamespaceParams, body: jsonBody(BatchBody, batchExample) },
+      responses: {
+        202: jsonResponse(AcceptedBatch, "Accepted and queued for indexing", acceptedBatchExample),
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
@@ -105,11 +117,15 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      operationId: "getDocument",
       middleware: requires("search"),
       tags: ["documents"],
       summary: "A document's indexing status",
       request: { params: DocumentParams },
-      responses: { 200: jsonResponse(DocumentStatus, "The document's status"), ...errorResponses },
+      responses: {
+        200: jsonResponse(DocumentStatus, "The document's status", documentStatusExample),
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const { ns, id } = c.req.valid("param");
@@ -123,6 +139,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "delete",
       path: "/v1/namespaces/{ns}/documents/{id}",
+      operationId: "deleteDocument",
       middleware: requires("write"),
       tags: ["documents"],
       summary: "Delete a document: it leaves search results at once, its vectors shortly after",
@@ -141,6 +158,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "delete",
       path: "/v1/namespaces/{ns}",
+      operationId: "deleteNamespace",
       middleware: requires("write"),
       tags: ["namespaces"],
       summary: `Delete the namespace's documents, up to ${NAMESPACE_DELETE_MAX} per call (repeat while remaining)`,

@@ -16,6 +16,7 @@ import type { Config } from "../../../src/config";
 import { AppError } from "../../../src/errors";
 import { namespacesLimit } from "../../../src/quotas/limits";
 import { requires } from "../auth";
+import { createKeyExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -105,10 +106,11 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/admin/keys",
+      operationId: "createKey",
       middleware: requires("admin"),
       tags: ["admin"],
       summary: "Create an API key (admin role); the key is returned once",
-      request: { body: jsonBody(CreateKeyBody) },
+      request: { body: jsonBody(CreateKeyBody, createKeyExample) },
       responses: { 201: jsonResponse(CreatedKey, "Created"), ...errorResponses },
     }),
     async (c) => {
@@ -142,6 +144,7 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/keys",
+      operationId: "listKeys",
       middleware: requires("admin"),
       tags: ["admin"],
       summary: "List the API keys within the caller's scope (never their secrets)",
@@ -160,6 +163,7 @@ export function registerKeys(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "delete",
       path: "/v1/admin/keys/{id}",
+      operationId: "revokeKey",
       middleware: requires("admin"),
       tags: ["admin"],
       summary:

@@ -7,6 +7,7 @@ import { MOVE_PHASES, type MoveJob, MoveJobStore } from "../../../src/moves/jobs
 import { sendMoveStep } from "../../../src/moves/task";
 import { CONTROL_DATABASE } from "../../../src/store/pool";
 import { requireNamespace, requires } from "../auth";
+import { moveExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse, NamespaceParams } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -62,10 +63,11 @@ export function registerMoves(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/admin/namespaces/{ns}/move",
+      operationId: "createMove",
       middleware: requires("admin"),
       tags: ["admin"],
       summary: "Move the namespace's documents to another D1 database of the pool, online (admin role)",
-      request: { params: NamespaceParams, body: jsonBody(MoveBody) },
+      request: { params: NamespaceParams, body: jsonBody(MoveBody, moveExample) },
       responses: { 202: jsonResponse(MoveJobResponse, "Move started"), ...errorResponses },
     }),
     async (c) => {
@@ -104,6 +106,7 @@ export function registerMoves(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/namespaces/{ns}/move/{id}",
+      operationId: "getMove",
       middleware: requires("admin"),
       tags: ["admin"],
       summary: "A move's state (running, complete or failed), phase and progress",

@@ -4,6 +4,7 @@ import { NamespaceHealthSchema, readNamespaceHealth } from "../../../src/observe
 import { namespaceLimits, quotaReport } from "../../../src/quotas/limits";
 import { QuotaStore } from "../../../src/quotas/store";
 import { requireNamespace, requires } from "../auth";
+import { namespaceStatsExample } from "../examples";
 import { errorResponses, jsonResponse, NamespaceParams, NamespaceStatsSchema } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -12,6 +13,7 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}",
+      operationId: "getNamespaceStats",
       middleware: requires("search"),
       tags: ["namespaces"],
       summary: "Document and chunk counts of a namespace",
@@ -21,6 +23,7 @@ export function registerNamespaces(app: OpenAPIHono<AppEnv>) {
         200: jsonResponse(
           NamespaceStatsSchema.extend({ health: NamespaceHealthSchema.nullable() }),
           "Counts",
+          namespaceStatsExample,
         ),
         ...errorResponses,
       },

@@ -6,6 +6,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { putObjects } from "../../../src/ingest/objects";
 import { checkDocuments } from "../../../src/ingest/submit";
 import { requireNamespace, requires } from "../auth";
+import { batchExample } from "../examples";
 import {
   AcceptedBatch,
   BatchBody,
@@ -21,11 +22,12 @@ export function registerObjects(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/objects",
+      operationId: "putObjects",
       middleware: requires("admin"),
       tags: ["documents"],
       summary:
         "Write up to 1,000 documents as R2 objects; the bucket's event notifications ingest them (admin)",
-      request: { params: NamespaceParams, body: jsonBody(BatchBody) },
+      request: { params: NamespaceParams, body: jsonBody(BatchBody, batchExample) },
       responses: { 202: jsonResponse(AcceptedBatch, "Written to the documents bucket"), ...errorResponses },
     }),
     async (c) => {

@@ -12,6 +12,7 @@ import {
 } from "../../../src/quotas/limits";
 import { QuotaStore } from "../../../src/quotas/store";
 import { requireNamespace, requires } from "../auth";
+import { setQuotasExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse, NamespaceParams, NamespaceQuotasSchema } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -57,6 +58,7 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/quotas",
+      operationId: "getQuotas",
       middleware: requires("admin"),
       tags: ["namespaces"],
       summary: "A namespace's quotas: usage, limits and overrides (admin role)",
@@ -77,11 +79,12 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "put",
       path: "/v1/namespaces/{ns}/quotas",
+      operationId: "putQuotas",
       middleware: requires("admin"),
       tags: ["namespaces"],
       summary:
         "Override a namespace's quotas (admin role; above the defaults, a key covering every namespace)",
-      request: { params: NamespaceParams, body: jsonBody(SetQuotasBody) },
+      request: { params: NamespaceParams, body: jsonBody(SetQuotasBody, setQuotasExample) },
       responses: { 200: jsonResponse(QuotasResponseSchema, "Quotas now in force"), ...errorResponses },
     }),
     async (c) => {

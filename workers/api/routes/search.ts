@@ -12,6 +12,7 @@ import { overlongString, validateFilter } from "../../../src/vectors/filter";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
 import { type Services, searchDeps } from "../../services";
 import { requireNamespace, requires } from "../auth";
+import { searchExample, searchResponseExample } from "../examples";
 import {
   errorResponses,
   jsonBody,
@@ -130,12 +131,13 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/search",
+      operationId: "search",
       middleware: requires("search"),
       tags: ["search"],
       summary: "Search a namespace (hybrid, vector or keyword)",
-      request: { params: NamespaceParams, body: jsonBody(SearchBody) },
+      request: { params: NamespaceParams, body: jsonBody(SearchBody, searchExample) },
       responses: {
-        200: jsonResponse(SearchResponseSchema, "Ranked results"),
+        200: jsonResponse(SearchResponseSchema, "Ranked results", searchResponseExample),
         ...errorResponses,
         410: problem(
           "cursor_stale: the cursor expired, or the namespace changed since; search again without it",

@@ -61,6 +61,7 @@ export function registerShards(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/admin/shards",
+      operationId: "listShards",
       middleware: requires("admin"),
       tags: ["admin"],
       summary:

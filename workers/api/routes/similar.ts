@@ -5,6 +5,7 @@ import { answerSimilar, SIMILAR_MAX_CHUNKS } from "../../../src/search/similar";
 import { createTimer } from "../../../src/search/timer";
 import { searchDeps } from "../../services";
 import { requireNamespace, requires } from "../auth";
+import { similarExample } from "../examples";
 import {
   DocumentParams,
   errorResponses,
@@ -32,6 +33,7 @@ export function registerSimilar(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/documents/{id}/similar",
+      operationId: "searchSimilar",
       middleware: requires("search"),
       tags: ["search"],
       summary: "Documents similar to a stored one (never itself)",
@@ -39,7 +41,7 @@ export function registerSimilar(app: OpenAPIHono<AppEnv>) {
         `The mean of the document's first ${SIMILAR_MAX_CHUNKS} chunk vectors in the active version ` +
         "queries the namespace; its own chunks are left out, filters and grouping are a search's. " +
         "Scores are cosine similarities to that mean.",
-      request: { params: DocumentParams, body: jsonBody(SimilarBody) },
+      request: { params: DocumentParams, body: jsonBody(SimilarBody, similarExample) },
       responses: {
         200: jsonResponse(SearchResponseSchema, "Ranked results, as a search's"),
         ...errorResponses,

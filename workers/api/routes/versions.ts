@@ -14,6 +14,7 @@ import { DocumentIdSchema } from "../../../src/validation";
 import type { VersionRecord } from "../../../src/versions/model";
 import { ChunkingSchema, VERSION_STATES } from "../../../src/versions/model";
 import { requireNamespace, requires } from "../auth";
+import { activateVersionExample, createVersionExample, goldenQueriesExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse, MAX_QUERY_CHARS, NamespaceParams } from "../schemas";
 import type { AppEnv } from "../types";
 
@@ -163,6 +164,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/versions",
+      operationId: "listVersions",
       middleware: requires("admin"),
       tags: ["versions"],
       summary: "List the namespace's index versions with build progress (admin role)",
@@ -181,10 +183,11 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions",
+      operationId: "createVersion",
       middleware: requires("admin"),
       tags: ["versions"],
       summary: "Create an index version; it is built in the background from the namespace's documents",
-      request: { params: NamespaceParams, body: jsonBody(CreateVersionBody) },
+      request: { params: NamespaceParams, body: jsonBody(CreateVersionBody, createVersionExample) },
       responses: { 202: jsonResponse(VersionSchema, "Created; building"), ...errorResponses },
     }),
     async (c) => {
@@ -204,6 +207,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/versions/{id}",
+      operationId: "getVersion",
       middleware: requires("admin"),
       tags: ["versions"],
       summary: "One index version with its build progress and last quality gate",
@@ -222,10 +226,11 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/{id}/activate",
+      operationId: "activateVersion",
       middleware: requires("admin"),
       tags: ["versions"],
       summary: "Make a built version the active one (index caught up, quality gate passed)",
-      request: { params: VersionParams, body: jsonBody(ActivateBody) },
+      request: { params: VersionParams, body: jsonBody(ActivateBody, activateVersionExample) },
       responses: {
         200: jsonResponse(z.object({ version: VersionSchema, gate: GateSchema }), "Activated"),
         ...errorResponses,
@@ -259,6 +264,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/rollback",
+      operationId: "rollbackVersion",
       middleware: requires("admin"),
       tags: ["versions"],
       summary: "Make the previous version active again (within its grace period)",
@@ -278,6 +284,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "post",
       path: "/v1/namespaces/{ns}/versions/{id}/retire",
+      operationId: "retireVersion",
       middleware: requires("admin"),
       tags: ["versions"],
       summary: "Retire a version that is not active: it stops receiving writes and its vectors are deleted",
@@ -297,10 +304,11 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "put",
       path: "/v1/namespaces/{ns}/golden-queries",
+      operationId: "putGoldenQueries",
       middleware: requires("admin"),
       tags: ["versions"],
       summary: "Set the golden queries the quality gate scores versions with",
-      request: { params: NamespaceParams, body: jsonBody(GoldenQueriesBody) },
+      request: { params: NamespaceParams, body: jsonBody(GoldenQueriesBody, goldenQueriesExample) },
       responses: { 200: jsonResponse(z.object({ count: z.number().int() }), "Stored"), ...errorResponses },
     }),
     async (c) => {
@@ -316,6 +324,7 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     createRoute({
       method: "get",
       path: "/v1/namespaces/{ns}/golden-queries",
+      operationId: "getGoldenQueries",
       middleware: requires("admin"),
       tags: ["versions"],
       summary: "The golden queries of the namespace's quality gate",
