@@ -92,7 +92,24 @@ export function answerPayload(
     cache: hit ? "hit" : "miss",
     degraded: answer.degraded,
     ...(answer.nextCursor ? { nextCursor: answer.nextCursor } : {}),
+    ...(answer.facets ? { facets: answer.facets, facetScope: answer.facetScope } : {}),
   };
+}
+
+/**
+ * Facets count values of filterable fields only: the fields a search can narrow on, and the ones
+ * a deployment has declared bounded (each a Vectorize metadata index).
+ */
+export function checkFacets(fields: readonly string[], filterable: readonly string[]): void {
+  fields.forEach((field, i) => {
+    if (!filterable.includes(field)) {
+      throw new AppError(
+        "validation_failed",
+        `facet "${field}" is not a filterable field; facets count filterable fields only: ${filterable.join(", ") || "(none configured)"}`,
+        { field: `body.facets.${i}`, retryable: false },
+      );
+    }
+  });
 }
 
 export function registerSearch(app: OpenAPIHono<AppEnv>) {
@@ -120,13 +137,19 @@ export function registerSearch(app: OpenAPIHono<AppEnv>) {
       timer.mark("auth");
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const { cache, highlight, cursor, ...body } = c.req.valid("json");
+      const { cache, highlight, cursor, facets, facetLimit, ...body } = c.req.valid("json");
       const filter =
         body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
+      if (facets) checkFacets(facets, services.config.filterableFields);
       const answer = await answerSearch(
         deps,
         ns,
-        { ...body, filter, highlight: highlightOptions(highlight) },
+        {
+          ...body,
+          filter,
+          highlight: highlightOptions(highlight),
+          ...(facets ? { facets: { fields: facets, limit: facetLimit } } : {}),
+        },
         { bypassCache: cache === "bypass", timer, cursor },
       );
       return c.json(answerPayload(c, timer, answer, body.mode), 200);
