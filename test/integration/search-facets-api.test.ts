@@ -187,6 +187,23 @@ describe("search facets", () => {
     expect((again.body as FacetAnswer).facets).toEqual(year.body.facets);
   });
 
+  it("answers the results without facets, degraded and uncached, when D1 cannot count them", async () => {
+    const faults = { scope: `facets-${Date.now()}`, d1: { error: 1, methods: ["facetCounts"] } };
+    const res = await searchApi(
+      ns,
+      { query: "otter", mode: "hybrid", facets: ["category"] },
+      { "x-edgesearch-faults": JSON.stringify(faults) },
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.degraded).toEqual(["facets_unavailable"]);
+    expect(res.body.results.length).toBeGreaterThan(0);
+    expect(res.body).not.toHaveProperty("facets");
+    // Not cached: the same request, D1 well, counts them.
+    const well = await searchApi(ns, { query: "otter", mode: "hybrid", facets: ["category"] });
+    expect(well.body.cache).toBe("miss");
+    expect(well.body.facets?.category?.values).toHaveLength(4);
+  });
+
   it.each([
     [
       "a field that is not filterable",
