@@ -276,6 +276,39 @@ export function targetLines(runs: TargetRun[]): string[] {
   return out;
 }
 
+/**
+ * Scenarios that add work to a plain one, and how much slower they may be: a highlighted or
+ * faceted hybrid miss at most 1.3 times the plain miss's p50 (docs/performance.md).
+ */
+export const COMPARISONS = [
+  { scenario: "miss-hybrid-highlight", base: "miss-hybrid", maxRatio: 1.3 },
+  { scenario: "miss-hybrid-highlight-facets", base: "miss-hybrid", maxRatio: 1.3 },
+] as const;
+
+/** Each comparison whose two scenarios ran in the same run: p50 and CPU per request, per concurrency. */
+export function comparisonLines(runs: RunResult[]): string[] {
+  const out: string[] = [];
+  for (const run of runs) {
+    for (const { scenario, base, maxRatio } of COMPARISONS) {
+      const s = run.scenarios.find((x) => x.name === scenario);
+      const b = run.scenarios.find((x) => x.name === base);
+      if (!s || !b) continue;
+      for (const level of s.levels) {
+        const baseLevel = b.levels.find((l) => l.concurrency === level.concurrency);
+        if (!baseLevel) continue;
+        const p50 = ratio(level.latencyMs.p50, baseLevel.latencyMs.p50);
+        const cpu = ratio(level.cpu?.serverTotalUsPerRequest, baseLevel.cpu?.serverTotalUsPerRequest);
+        const verdict = p50 <= maxRatio ? "met" : "NOT met";
+        out.push(
+          `${scenario} / ${base} (${run.profile}) at c=${level.concurrency}: p50 ${times(p50)}, ` +
+            `server CPU per request ${times(cpu)} (target p50 <= ${maxRatio}x: ${verdict})`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
 export function renderReport(
   report: {
     runs: RunResult[];
@@ -325,6 +358,7 @@ export function renderReport(
   }
   out.push(...firstAnswerLines(report.runs));
   out.push(...targetLines(report.runs));
+  out.push(...comparisonLines(report.runs));
   out.push(
     `wrangler's local trace collector (X_LOCAL_OBSERVABILITY): ${report.options?.localObservability === "true" ? "on" : "off"}`,
     `load average ${report.machine.loadAvgStart.map((v) => v.toFixed(2)).join(" ")} -> ${report.machine.loadAvgEnd.map((v) => v.toFixed(2)).join(" ")} on ${report.machine.cpus} cores`,

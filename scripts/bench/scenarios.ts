@@ -198,6 +198,18 @@ export const SCENARIOS: Scenario[] = [
       searchCheck("bypass", "miss")(res) ?? (res.body.includes('"highlights":[') ? null : "no highlights"),
   },
   {
+    ...missScenario("hybrid"),
+    name: "miss-hybrid-highlight-facets",
+    description:
+      "as miss-hybrid-highlight, with facets on category and year (the corpus's 8 categories, 76 years); " +
+      "compare with miss-hybrid",
+    requests: variedSearch("hybrid", { highlight: true, facets: ["category", "year"] }),
+    check: (res) =>
+      searchCheck("bypass", "miss")(res) ??
+      (res.body.includes('"highlights":[') ? null : "no highlights") ??
+      (res.body.includes('"facets":{"category":{"values":[') ? null : "no facets"),
+  },
+  {
     name: "hit-cache-api",
     profile: "no-lru",
     dataset: "1k",

@@ -1,7 +1,18 @@
 // Bench arithmetic: latency percentiles, Server-Timing parsing and ratios to a baseline.
 
 /** Stages the search route reports in Server-Timing, in pipeline order. */
-export const STAGES = ["auth", "cache", "embed", "vector", "keyword", "fuse", "hydrate", "rerank", "total"];
+export const STAGES = [
+  "auth",
+  "cache",
+  "embed",
+  "vector",
+  "keyword",
+  "fuse",
+  "hydrate",
+  "facets",
+  "rerank",
+  "total",
+];
 
 /**
  * Nearest-rank percentile of ascending-sorted values.

@@ -18,6 +18,7 @@ export const SEARCH_STAGES = [
   "fuse",
   "rerank",
   "hydrate",
+  "facets",
 ] as const;
 export type SearchStage = (typeof SEARCH_STAGES)[number];
 

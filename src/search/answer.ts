@@ -9,6 +9,7 @@ import {
 import { readGeneration } from "../cache/generation";
 import type { VersionSpec } from "../versions/model";
 import { openPage } from "./pages";
+import type { FacetScope, Facets } from "./request";
 import {
   type SearchDeps,
   type SearchRequest,
@@ -42,6 +43,9 @@ export interface SearchAnswer {
   degraded: string[];
   /** The next page's cursor, when the ranking holds more results. */
   nextCursor?: string;
+  /** On the first page, when facets were asked for (and could be counted). */
+  facets?: Facets;
+  facetScope?: FacetScope;
 }
 
 export interface AnswerOptions {
@@ -56,6 +60,8 @@ interface PageBody {
   results: SearchResult[];
   version: string;
   more: boolean;
+  facets?: Facets;
+  facetScope?: FacetScope;
 }
 
 export async function answerSearch(
@@ -84,11 +90,18 @@ export async function answerSearch(
     model: searchDeps.embedder.model,
     cursor: options.cursor,
   });
-  const page: SearchRequest = { ...req, offset: paging.offset };
+  // Facets are the same for every page of a query: counted and answered on the first one only.
+  const { facets, ...rest } = req;
+  const page: SearchRequest = {
+    ...rest,
+    offset: paging.offset,
+    ...(paging.offset === 0 && facets ? { facets } : {}),
+  };
   const compute = async () => {
     const response = await search(searchDeps, namespace, page);
     timer.add(response.timings);
     const body: PageBody = { results: response.results, version: response.version, more: response.more };
+    if (response.facets) Object.assign(body, { facets: response.facets, facetScope: response.facetScope });
     return { body, degraded: response.degraded };
   };
   // The cache stage is the lookup (and, on a miss, the store) without the search it wraps.
@@ -116,9 +129,9 @@ export async function answerSearch(
  * retrieval settings (a configuration change never serves old answers) and the query model.
  */
 function cacheKeyRequest(req: SearchRequest, settings: SearchSettings, model: string) {
-  const { query, topK, offset, filter, mode, rerank, groupBy, includeText, highlight } = req;
-  // Highlight options only when asked for: keys of requests without them stay as they were.
-  const shown = highlight ? { highlight } : {};
+  const { query, topK, offset, filter, mode, rerank, groupBy, includeText, highlight, facets } = req;
+  // Highlight and facet options only when asked for: keys of requests without them stay as they were.
+  const shown = { ...(highlight ? { highlight } : {}), ...(facets ? { facets } : {}) };
   return normalizedRequest({
     query,
     topK,

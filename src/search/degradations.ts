@@ -9,13 +9,15 @@ export const EMBEDDING_UNAVAILABLE = "embedding_unavailable";
 export const VECTOR_UNAVAILABLE = "vector_index_unavailable";
 export const KEYWORD_UNAVAILABLE = "keyword_unavailable";
 export const TEXT_UNAVAILABLE = "text_unavailable";
+export const FACETS_UNAVAILABLE = "facets_unavailable";
 
 export type Degradation =
   | typeof RERANK_UNAVAILABLE
   | typeof EMBEDDING_UNAVAILABLE
   | typeof VECTOR_UNAVAILABLE
   | typeof KEYWORD_UNAVAILABLE
-  | typeof TEXT_UNAVAILABLE;
+  | typeof TEXT_UNAVAILABLE
+  | typeof FACETS_UNAVAILABLE;
 
 export interface Degradations {
   /** Records that the answer lacks what `reason` names; with a cause, logs it. */

@@ -1,5 +1,6 @@
 // What a search asks for and answers, and how retrieval is tuned: the types every search stage
 // (retrieve, hydrate, rerank) and the search use case share.
+import type { FacetValues } from "../store/facets";
 import type { Metadata } from "../validation";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../vectors/vector-index";
 import type { HighlightOptions, Snippet } from "./snippet";
@@ -27,7 +28,25 @@ export interface SearchRequest {
   rerank?: boolean;
   /** Give each result a snippet with the query's words marked. */
   highlight?: HighlightOptions;
+  /** Count documents per value of these fields (src/search/facets.ts). */
+  facets?: FacetRequest;
 }
+
+export interface FacetRequest {
+  /** Filterable metadata fields, each once. */
+  fields: string[];
+  /** Values answered per field. */
+  limit: number;
+}
+
+/** Field -> its most frequent values. */
+export type Facets = Record<string, FacetValues>;
+
+/**
+ * What the counts cover: every keyword match (with the vector candidates in hybrid mode), the
+ * best FACET_LIMITS.maxMatches of them when the query matched more, or the vector candidates.
+ */
+export type FacetScope = "all-matches" | "best-matches" | "candidates";
 
 export interface SearchResult {
   id: string;
@@ -51,6 +70,9 @@ export interface SearchResponse {
   timings: StageTimings;
   /** Why the answer is less than was asked for, e.g. "rerank_unavailable". */
   degraded: string[];
+  /** When facets were asked for and could be counted. */
+  facets?: Facets;
+  facetScope?: FacetScope;
 }
 
 /** How retrieval is tuned (config vars HYBRID_* and RERANK_CANDIDATES). */

@@ -13,6 +13,7 @@ import type { VectorIndex } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import { createDegradations } from "./degradations";
+import { searchFacets } from "./facets";
 import { type Candidate, type HydrationPlan, hydrate } from "./hydrate";
 import {
   DEFAULT_SEARCH_SETTINGS,
@@ -86,7 +87,11 @@ export async function search(
       extra: { retryAfter: 5, degraded: ctx.degradations.list() },
     });
   }
-  const hydrated = await hydrate(deps, ctx, namespace, retrieved, req, hydration);
+  // Facets need the candidates (vector and hybrid modes) and nothing hydration reads: both at once.
+  const [hydrated, faceted] = await Promise.all([
+    hydrate(deps, ctx, namespace, retrieved, req, hydration),
+    req.facets ? searchFacets(deps, ctx, scope, req, retrieved) : null,
+  ]);
   const candidates = req.rerank
     ? await rerank(deps, ctx, req.query, hydrated, settings.rerankCandidates)
     : hydrated;
@@ -99,6 +104,7 @@ export async function search(
     more: candidates.length > offset + req.topK,
     timings: ctx.timer.timings(),
     degraded: ctx.degradations.list(),
+    ...faceted,
   };
 }
 

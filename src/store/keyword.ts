@@ -25,7 +25,7 @@ const TEXT_WEIGHT = 1.0;
 // statement (workerd src/workerd/util/sqlite.c++, getRowsRead: sqlite3_stmt_status(statement,
 // LIBSQL_STMTSTATUS_ROWS_READ)): the query reads the rows it returns, not every match. ORDER BY
 // bm25() stepped and sorted every match here: 2 rows read each ("the": 200,000 at 100k chunks).
-const RANK = `bm25(${TITLE_WEIGHT.toFixed(1)}, ${TEXT_WEIGHT.toFixed(1)})`;
+export const KEYWORD_RANK = `bm25(${TITLE_WEIGHT.toFixed(1)}, ${TEXT_WEIGHT.toFixed(1)})`;
 // src/search/fts-tokens.ts reproduces this tokenizer for highlights; test/unit/fts-tokens-d1.test.ts holds them equal.
 export const TOKENIZE = "porter unicode61 remove_diacritics 2";
 
@@ -177,7 +177,7 @@ export async function keywordSearch(
          IIF(d.id IS NULL, NULL, c.text) AS text, d.metadata
        FROM (SELECT rowid, score, row_number() OVER (ORDER BY score) AS pos
              FROM (SELECT rowid, rank AS score FROM ${table}
-                   WHERE ${table} MATCH ?1 AND rank MATCH '${RANK}' ORDER BY rank LIMIT ?5)) best
+                   WHERE ${table} MATCH ?1 AND rank MATCH '${KEYWORD_RANK}' ORDER BY rank LIMIT ?5)) best
        CROSS JOIN chunks c ON c.rowid = best.rowid
        LEFT JOIN documents d ON best.pos <= ?6 AND d.namespace = c.namespace AND d.id = c.doc_id
        WHERE c.namespace = ?4

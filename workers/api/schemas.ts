@@ -1,6 +1,7 @@
 // Request and response schemas of API v1. They validate requests and generate /openapi.json.
 import { z } from "@hono/zod-openapi";
 import { CURSOR_LIMITS } from "../../src/search/cursor";
+import { FACET_LIMITS } from "../../src/search/facets";
 import { MAX_RESULTS } from "../../src/search/request";
 import { SNIPPET_LIMITS, TAG_FORBIDDEN } from "../../src/search/snippet";
 import { DocumentIdSchema, MetadataSchema, NamespaceSchema, TitleSchema } from "../../src/validation";
@@ -137,6 +138,28 @@ export const SearchBody = z
     groupBy: z.enum(["document", "chunk"]).default("document"),
     includeText: z.boolean().default(true),
     highlight: HighlightSchema.optional(),
+    facets: z
+      .array(z.string())
+      .max(FACET_LIMITS.maxFields)
+      .refine((fields) => new Set(fields).size === fields.length, "each facet field at most once")
+      .optional()
+      .openapi({
+        description:
+          "Filterable metadata fields (FILTERABLE_FIELDS) to count documents per value of, over what the search " +
+          "matched with the filter applied: every keyword match in keyword and hybrid modes (hybrid adds the " +
+          "vector candidates), the vector candidates in vector mode; facetScope says which. Answered on the " +
+          "first page only (without a cursor).",
+        example: ["category", "year"],
+      }),
+    facetLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(FACET_LIMITS.maxValues)
+      .default(FACET_LIMITS.defaultValues)
+      .openapi({
+        description: "Values answered per facet, most documents first; the rest are counted in otherCount.",
+      }),
     cache: z.enum(["default", "bypass"]).default("default"),
     cursor: z
       .string()
@@ -184,12 +207,43 @@ export const SearchResultSchema = z
   })
   .openapi("SearchResult");
 
+export const FacetSchema = z
+  .object({
+    values: z.array(
+      z.object({
+        value: z.union([z.string(), z.number(), z.boolean()]),
+        count: z.number().int().openapi({ description: "Documents holding the value." }),
+      }),
+    ),
+    otherCount: z.number().int().openapi({
+      description:
+        "Documents holding a value not among values (0: every value is listed), as Elasticsearch's sum_other_doc_count.",
+    }),
+  })
+  .openapi("Facet", {
+    description:
+      "The field's values, most documents first, then false, true, numbers ascending, strings by code point.",
+  });
+
 export const SearchResponseSchema = z
   .object({
     results: z.array(SearchResultSchema),
     version: z.string(),
     cache: z.enum(["hit", "miss"]),
     degraded: z.array(z.string()),
+    facets: z.record(z.string(), FacetSchema).optional().openapi({
+      description:
+        "With facets, on the first page: each field asked for, even one no matched document holds.",
+    }),
+    facetScope: z
+      .enum(["all-matches", "best-matches", "candidates"])
+      .optional()
+      .openapi({
+        description:
+          "What facets count: all-matches (every keyword match, and in hybrid mode the vector candidates too), " +
+          `best-matches (the query matched more than ${FACET_LIMITS.maxMatches.toLocaleString("en-US")} chunks: the documents of the best of them), ` +
+          "candidates (vector mode: the vector candidates).",
+      }),
     nextCursor: z.string().optional().openapi({
       description:
         "Present when more results follow: send it as cursor, with the same request, for the next page.",

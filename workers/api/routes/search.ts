@@ -73,13 +73,19 @@ export function runSearch(
   timer: Timer,
 ): Promise<SearchAnswer> {
   requireNamespace(principal, ns);
-  const { cache, highlight, cursor, ...body } = request;
+  const { cache, highlight, cursor, facets, facetLimit, ...body } = request;
   const filter =
     body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
+  if (facets) checkFacets(facets, services.config.filterableFields);
   return answerSearch(
     searchDeps(services),
     ns,
-    { ...body, filter, highlight: highlightOptions(highlight) },
+    {
+      ...body,
+      filter,
+      highlight: highlightOptions(highlight),
+      ...(facets ? { facets: { fields: facets, limit: facetLimit } } : {}),
+    },
     { bypassCache: cache === "bypass", timer, cursor },
   );
 }
@@ -93,6 +99,7 @@ export function searchBody(answer: SearchAnswer): SearchResponseBody {
     cache: hit ? "hit" : "miss",
     degraded: answer.degraded,
     ...(answer.nextCursor ? { nextCursor: answer.nextCursor } : {}),
+    ...(answer.facets ? { facets: answer.facets, facetScope: answer.facetScope } : {}),
   };
 }
 
@@ -124,6 +131,22 @@ export function answerPayload(
   if (admin) c.header(COST_HEADER, countersBlob(c.get("services").meter.total()));
   c.header("x-cache", answer.outcome);
   return searchBody(answer);
+}
+
+/**
+ * Facets count values of filterable fields only: the fields a search can narrow on, and the ones
+ * a deployment has declared bounded (each a Vectorize metadata index).
+ */
+export function checkFacets(fields: readonly string[], filterable: readonly string[]): void {
+  fields.forEach((field, i) => {
+    if (!filterable.includes(field)) {
+      throw new AppError(
+        "validation_failed",
+        `facet "${field}" is not a filterable field; facets count filterable fields only: ${filterable.join(", ") || "(none configured)"}`,
+        { field: `body.facets.${i}`, retryable: false },
+      );
+    }
+  });
 }
 
 export function registerSearch(app: OpenAPIHono<AppEnv>) {
