@@ -1,5 +1,6 @@
 // What a search asks for and answers, and how retrieval is tuned: the types every search stage
 // (retrieve, hydrate, rerank) and the search use case share.
+import { DEFAULT_TITLE_WEIGHT } from "../store/keyword-rank";
 import type { Metadata } from "../validation";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../vectors/vector-index";
 import type { HighlightOptions, Snippet } from "./snippet";
@@ -68,6 +69,8 @@ export interface SearchSettings {
   fusionCandidates: number;
   /** First-stage results the reranker reorders; the rest follow in first-stage order. */
   rerankCandidates: number;
+  /** bm25() weight of a title match in the keyword leg (a body match weighs 1). */
+  titleWeight: number;
 }
 
 export const DEFAULT_SEARCH_SETTINGS: SearchSettings = {
@@ -76,4 +79,5 @@ export const DEFAULT_SEARCH_SETTINGS: SearchSettings = {
   keywordWeight: 1,
   fusionCandidates: 100,
   rerankCandidates: 50,
+  titleWeight: DEFAULT_TITLE_WEIGHT,
 };

@@ -59,6 +59,8 @@ export interface VectorLegDeps {
 
 export interface KeywordLegDeps {
   db: D1Like;
+  /** bm25() weight of a title match (DEFAULT_TITLE_WEIGHT when absent). */
+  titleWeight?: number;
   /** Breakers and retries for keyword search over D1, when the caller provides them. */
   guard?: GuardContext;
 }
@@ -104,8 +106,9 @@ export async function keywordLeg(
   limit: number,
   withChunks: number,
 ): Promise<KeywordHits | null> {
+  const options = { titleWeight: deps.titleWeight };
   const call = () =>
-    keywordSearch(deps.db, scope.namespace, req.query, limit, req.filter, scope.version, withChunks);
+    keywordSearch(deps.db, scope.namespace, req.query, limit, req.filter, scope.version, withChunks, options);
   const guard = deps.guard;
   const hits = await ctx.degradations.attempt(KEYWORD_UNAVAILABLE, () =>
     ctx.timer.stage("keyword", () => (guard ? guardedCall("d1", "keywordSearch", guard, call) : call())),

@@ -79,7 +79,8 @@ export async function search(
     degradations: createDegradations(deps.logger),
   };
   const { retrieval, hydration } = searchPlan(req, settings);
-  const retrieved = await retrieve({ ...deps, settings }, ctx, { scope, req, plan: retrieval });
+  const retrieveDeps = { ...deps, settings, titleWeight: settings.titleWeight };
+  const retrieved = await retrieve(retrieveDeps, ctx, { scope, req, plan: retrieval });
   if (retrieved === null) {
     throw new AppError("unavailable", "search is unavailable: no retrieval path answered", {
       retryable: true,

@@ -7,6 +7,7 @@ import type { FilterOperators, FilterScalar, MetadataFilter } from "../vectors/v
 import { DEFAULT_VERSION } from "../versions/model";
 import { type D1Like, d1 } from "./d1";
 import { type HydratedChunk, hydratedChunk } from "./hydrated-chunk";
+import { DEFAULT_TITLE_WEIGHT, TEXT_WEIGHT } from "./keyword-rank";
 
 export interface KeywordHit {
   chunkId: string;
@@ -16,16 +17,17 @@ export interface KeywordHit {
 }
 
 const MAX_TERMS = 32;
-// bm25() column weights: a title match counts more than a body match.
-const TITLE_WEIGHT = 2.0;
-const TEXT_WEIGHT = 1.0;
 // The same bm25() as the `rank` column given by "rank MATCH" (https://sqlite.org/fts5.html,
 // "Sorting by Auxiliary Function Results"). FTS5 sorts "ORDER BY rank" itself, in a statement of
 // its own (fts5CursorFirstSorted in SQLite's ext/fts5/fts5_main.c), and D1 counts rows read per
 // statement (workerd src/workerd/util/sqlite.c++, getRowsRead: sqlite3_stmt_status(statement,
 // LIBSQL_STMTSTATUS_ROWS_READ)): the query reads the rows it returns, not every match. ORDER BY
 // bm25() stepped and sorted every match here: 2 rows read each ("the": 200,000 at 100k chunks).
-const RANK = `bm25(${TITLE_WEIGHT.toFixed(1)}, ${TEXT_WEIGHT.toFixed(1)})`;
+function rankFunction(titleWeight: number): string {
+  // Spliced into SQL text: only ever a finite number (config.ts bounds it to 0..100).
+  if (!Number.isFinite(titleWeight)) throw new Error(`invalid title weight ${titleWeight}`);
+  return `bm25(${titleWeight}, ${TEXT_WEIGHT.toFixed(1)})`;
+}
 // src/search/fts-tokens.ts reproduces this tokenizer for highlights; test/unit/fts-tokens-d1.test.ts holds them equal.
 export const TOKENIZE = "porter unicode61 remove_diacritics 2";
 
@@ -141,6 +143,12 @@ export function toFtsQuery(text: string): string | null {
   return unique.map((w) => `"${w}"`).join(" OR ");
 }
 
+/** How a keyword search ranks and matches, beyond its query. */
+export interface KeywordOptions {
+  /** bm25() weight of a title match (a body match weighs 1); DEFAULT_TITLE_WEIGHT when absent. */
+  titleWeight?: number;
+}
+
 /**
  * The best `limit` chunks of the namespace for `query` by BM25, restricted to `filter` if given.
  * Without a filter, the best `hydrate` hits come with their chunk (text, title, metadata) from the
@@ -154,9 +162,11 @@ export async function keywordSearch(
   filter?: MetadataFilter,
   version = DEFAULT_VERSION,
   hydrate = 0,
+  options: KeywordOptions = {},
 ): Promise<KeywordHit[]> {
   const match = toFtsQuery(query);
   if (!match) return [];
+  const titleWeight = options.titleWeight ?? DEFAULT_TITLE_WEIGHT;
   const table = await keywordTable(namespace, version);
   const where = filter ? metadataFilterSql(filter, "d.metadata", 6) : null;
   // CROSS JOIN fixes the loop order: matches of the index first, then their chunk (and document)
@@ -177,13 +187,13 @@ export async function keywordSearch(
          IIF(d.id IS NULL, NULL, c.text) AS text, d.metadata
        FROM (SELECT rowid, score, row_number() OVER (ORDER BY score) AS pos
              FROM (SELECT rowid, rank AS score FROM ${table}
-                   WHERE ${table} MATCH ?1 AND rank MATCH '${RANK}' ORDER BY rank LIMIT ?5)) best
+                   WHERE ${table} MATCH ?1 AND rank MATCH '${rankFunction(titleWeight)}' ORDER BY rank LIMIT ?5)) best
        CROSS JOIN chunks c ON c.rowid = best.rowid
        LEFT JOIN documents d ON best.pos <= ?6 AND d.namespace = c.namespace AND d.id = c.doc_id
        WHERE c.namespace = ?4
        ORDER BY best.score`;
   const params = where ? where.params : [hydrate];
-  const statement = db.prepare(sql).bind(match, TITLE_WEIGHT, TEXT_WEIGHT, namespace, limit, ...params);
+  const statement = db.prepare(sql).bind(match, titleWeight, TEXT_WEIGHT, namespace, limit, ...params);
   const run = async (): Promise<KeywordHit[]> => {
     const { results } = await statement.all<Record<string, unknown>>();
     return results.map((row) => {
