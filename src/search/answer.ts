@@ -116,9 +116,9 @@ export async function answerSearch(
  * retrieval settings (a configuration change never serves old answers) and the query model.
  */
 function cacheKeyRequest(req: SearchRequest, settings: SearchSettings, model: string) {
-  const { query, topK, offset, filter, mode, rerank, groupBy, includeText, highlight } = req;
-  // Highlight options only when asked for: keys of requests without them stay as they were.
-  const shown = highlight ? { highlight } : {};
+  const { query, topK, offset, filter, mode, rerank, groupBy, includeText, highlight, prefix } = req;
+  // Highlight options and prefix only when asked for: keys of requests without them stay as they were.
+  const shown = { ...(highlight ? { highlight } : {}), ...(prefix ? { prefix: true } : {}) };
   return normalizedRequest({
     query,
     topK,

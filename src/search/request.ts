@@ -28,6 +28,8 @@ export interface SearchRequest {
   rerank?: boolean;
   /** Give each result a snippet with the query's words marked. */
   highlight?: HighlightOptions;
+  /** Match the query's last word as a prefix in the keyword leg (as-you-type search). */
+  prefix?: boolean;
 }
 
 export interface SearchResult {

@@ -102,11 +102,11 @@ export async function keywordLeg(
   deps: KeywordLegDeps,
   ctx: StageContext,
   scope: SearchScope,
-  req: Pick<SearchRequest, "query" | "filter">,
+  req: Pick<SearchRequest, "query" | "filter" | "prefix">,
   limit: number,
   withChunks: number,
 ): Promise<KeywordHits | null> {
-  const options = { titleWeight: deps.titleWeight };
+  const options = { titleWeight: deps.titleWeight, prefix: req.prefix };
   const call = () =>
     keywordSearch(deps.db, scope.namespace, req.query, limit, req.filter, scope.version, withChunks, options);
   const guard = deps.guard;

@@ -24,7 +24,7 @@ import {
 } from "./request";
 import { rerank } from "./rerank";
 import { type RetrievalPlan, retrieve } from "./retrieve";
-import { type HighlightOptions, queryTerms, snippetOf } from "./snippet";
+import { type HighlightOptions, type QueryMatch, queryMatch, snippetOf } from "./snippet";
 import { type Clock, createTimer, monotonicClock } from "./timer";
 
 export type { SearchMode } from "./request";
@@ -91,7 +91,7 @@ export async function search(
   const candidates = req.rerank
     ? await rerank(deps, ctx, req.query, hydrated, settings.rerankCandidates)
     : hydrated;
-  const highlight = req.highlight && { options: req.highlight, terms: queryTerms(req.query) };
+  const highlight = req.highlight && { options: req.highlight, terms: queryMatch(req.query, req.prefix) };
   const offset = req.offset ?? 0;
   const page = candidates.slice(offset, offset + req.topK);
   return {
@@ -177,7 +177,7 @@ export function keywordReach(window: number, settings: SearchSettings): number |
 export function toResult(
   { chunk, score }: Candidate,
   includeText: boolean,
-  highlight?: { options: HighlightOptions; terms: ReadonlySet<string> },
+  highlight?: { options: HighlightOptions; terms: QueryMatch },
 ): SearchResult {
   const result: SearchResult = { id: chunk.docId, chunkId: chunk.chunkId, score, metadata: chunk.metadata };
   if (chunk.title) result.title = chunk.title;

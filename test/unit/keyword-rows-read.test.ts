@@ -55,6 +55,19 @@ describe("keyword search rows read", () => {
     expect(d1RowsRead).toBeLessThan(DOCS * CHUNKS_PER_DOC);
   });
 
+  it("reads rows in proportion to the hits for a short prefix that most chunks match", async () => {
+    const ns = freshNamespace("kw-rows-prefix");
+    await seedDocuments(store, ns, corpus());
+    const meter = new Meter();
+    const db = meteredD1(env.DB, meter);
+    // "sto" spans "stone", which all chunks but the otter ones hold: 1,950 of 2,000 match.
+    const hits = await keywordSearch(db, ns, "ot sto", LIMIT, undefined, "v1", HYDRATE, { prefix: true });
+    expect(hits).toHaveLength(LIMIT);
+    const { d1Queries, d1RowsRead } = meter.total();
+    expect(d1Queries).toBe(1);
+    expect(d1RowsRead).toBeLessThanOrEqual(ROWS_PER_HIT * LIMIT + HYDRATE);
+  });
+
   it("ranks as bm25() with the title weight it is given", async () => {
     const ns = freshNamespace("kw-rank-weight");
     await seedDocuments(store, ns, corpus());
