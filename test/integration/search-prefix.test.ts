@@ -4,7 +4,7 @@
 // answer of a prefix search serves only that search; queries without a word and empty namespaces
 // answer no results.
 import { beforeAll, describe, expect, it } from "vitest";
-import { freshNamespace, writeIndexed } from "../support";
+import { api, freshNamespace, writeIndexed } from "../support";
 import { type SearchBody, searchApi } from "../support/search";
 
 const DOCS = [
@@ -111,6 +111,16 @@ describe("prefix search", () => {
     const prefixed = await cached({ prefix: true });
     expect(prefixed.body.cache).toBe("miss");
     expect(ids(prefixed)).toContain("leaf");
+  });
+
+  it("is described in the OpenAPI document", async () => {
+    type Spec = { components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+    const spec = await api<Spec>("GET", "/openapi.json");
+    expect(spec.body.components.schemas.SearchRequest?.properties.prefix).toMatchObject({
+      type: "boolean",
+      default: false,
+      description: expect.stringContaining("fewer than 3 characters"),
+    });
   });
 
   describe("cursors", () => {
