@@ -8,6 +8,7 @@ import { RERANK_MODELS, type RerankModel } from "./rerank/reranker";
 import { type FaultPlan, parseFaultPlan } from "./resilience/faults";
 import { LOCAL_VECTOR_WEIGHT } from "./search/fusion";
 import { D1_LIMITS } from "./store/d1-limits";
+import { DEFAULT_TITLE_WEIGHT } from "./store/keyword-rank";
 import { isD1 } from "./store/pool";
 import { VECTORIZE_LIMITS } from "./vectors/vector-index";
 
@@ -81,6 +82,7 @@ const ConfigSchema = z
     HYBRID_VECTOR_WEIGHT: optionalWeight,
     HYBRID_KEYWORD_WEIGHT: optionalWeight,
     HYBRID_CANDIDATES: intVar(1, 100).default(100),
+    KEYWORD_TITLE_WEIGHT: optionalWeight,
     RERANK_MODEL: z.enum(RERANK_MODELS).default("@cf/baai/bge-reranker-base"),
     RERANK_CANDIDATES: intVar(1, 100).default(50),
     EMBEDDING_QUERY_INSTRUCTION: z.string().max(512).optional(),
@@ -210,6 +212,8 @@ export interface Config {
   hybridVectorWeight: number;
   hybridKeywordWeight: number;
   hybridCandidates: number;
+  /** bm25() weight of a title match in keyword search (a body match weighs 1). */
+  keywordTitleWeight: number;
   /** The reranking model, and how many first-stage results it reorders. */
   rerankModel: RerankModel;
   rerankCandidates: number;
@@ -326,6 +330,7 @@ export function loadConfig(env: object): Config {
     hybridVectorWeight: c.HYBRID_VECTOR_WEIGHT ?? (c.BACKEND === "local" ? LOCAL_VECTOR_WEIGHT : 1),
     hybridKeywordWeight: c.HYBRID_KEYWORD_WEIGHT ?? 1,
     hybridCandidates: c.HYBRID_CANDIDATES,
+    keywordTitleWeight: c.KEYWORD_TITLE_WEIGHT ?? DEFAULT_TITLE_WEIGHT,
     rerankModel: c.RERANK_MODEL,
     rerankCandidates: c.RERANK_CANDIDATES,
     embeddingQueryInstruction: c.EMBEDDING_QUERY_INSTRUCTION,

@@ -360,5 +360,6 @@ function searchSettings(config: Config): SearchSettings {
     keywordWeight: config.hybridKeywordWeight,
     fusionCandidates: config.hybridCandidates,
     rerankCandidates: config.rerankCandidates,
+    titleWeight: config.keywordTitleWeight,
   };
 }

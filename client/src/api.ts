@@ -14,6 +14,11 @@ export type Problem = {
   requestId: string;
   code: string;
   field?: string;
+  /** validation_failed: every field that failed, with why. */
+  errors?: Array<{
+    field: string;
+    message: string;
+  }>;
 };
 
 export type PutDocumentRequest = {
@@ -70,6 +75,10 @@ export type SearchResponse = {
   version: string;
   cache: "hit" | "miss";
   degraded: Array<string>;
+  /** With facets, on the first page: each field asked for, even one no matched document holds. */
+  facets?: { [key: string]: Facet };
+  /** What facets count: all-matches (every keyword match, and in hybrid mode the vector candidates too), best-matches (the query matched more than 10,000 chunks: the documents of the best of them), candidates (vector mode: the vector candidates). */
+  facetScope?: "all-matches" | "best-matches" | "candidates";
   /** Present when more results follow: send it as cursor, with the same request, for the next page. */
   nextCursor?: string;
 };
@@ -98,6 +107,17 @@ export type SearchResult = {
   snippetHtml?: string;
 };
 
+/** The field's values, most documents first, then false, true, numbers ascending, strings by code point. */
+export type Facet = {
+  values: Array<{
+    value: string | number | boolean;
+    /** Documents holding the value. */
+    count: number;
+  }>;
+  /** Documents holding a value not among values (0: every value is listed), as Elasticsearch's sum_other_doc_count. */
+  otherCount: number;
+};
+
 export type SearchRequest = {
   query: string;
   /** Results on a page; pages reach the ranking's first 100 results. */
@@ -109,6 +129,10 @@ export type SearchRequest = {
   groupBy?: "document" | "chunk";
   includeText?: boolean;
   highlight?: Highlight;
+  /** Filterable metadata fields (FILTERABLE_FIELDS) to count documents per value of, over what the search matched with the filter applied: every keyword match in keyword and hybrid modes (hybrid adds the vector candidates), the vector candidates in vector mode; facetScope says which. Answered on the first page only (without a cursor). */
+  facets?: Array<string>;
+  /** Values answered per facet, most documents first; the rest are counted in otherCount. */
+  facetLimit?: number;
   cache?: "default" | "bypass";
   /** The nextCursor of the previous page, sent with that request's query, filter, mode, groupBy, rerank and topK (400 invalid_cursor otherwise). Pages are slices of one ranking, the one topK 100 answers. A cursor expires after 10 minutes, and when the namespace is written or its active version changes: 410 cursor_stale, search again without a cursor. */
   cursor?: string;

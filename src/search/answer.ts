@@ -129,9 +129,13 @@ export async function answerSearch(
  * retrieval settings (a configuration change never serves old answers) and the query model.
  */
 function cacheKeyRequest(req: SearchRequest, settings: SearchSettings, model: string) {
-  const { query, topK, offset, filter, mode, rerank, groupBy, includeText, highlight, facets } = req;
-  // Highlight and facet options only when asked for: keys of requests without them stay as they were.
-  const shown = { ...(highlight ? { highlight } : {}), ...(facets ? { facets } : {}) };
+  const { query, topK, offset, filter, mode, rerank, groupBy, includeText, highlight, facets, prefix } = req;
+  // Highlight and facet options and prefix only when asked for: keys of requests without them stay as they were.
+  const shown = {
+    ...(highlight ? { highlight } : {}),
+    ...(facets ? { facets } : {}),
+    ...(prefix ? { prefix: true } : {}),
+  };
   return normalizedRequest({
     query,
     topK,

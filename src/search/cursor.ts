@@ -114,7 +114,7 @@ export async function openCursor(
   const { o, b, v, g, c, x } = payload.data;
   if (b !== (await bindingHash(binding))) {
     throw invalid(
-      "the cursor belongs to another search: send it with the namespace, query, filter, mode, groupBy, rerank and topK of the request that returned it",
+      "the cursor belongs to another search: send it with the namespace, query, filter, mode, groupBy, rerank, prefix and topK of the request that returned it",
     );
   }
   if (x <= now)

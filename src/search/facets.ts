@@ -51,7 +51,8 @@ export async function searchFacets(
       deps.db,
       scope.namespace,
       {
-        ...(keyword ? { query: req.query } : {}),
+        // The keyword leg's matches and ranking: the same prefix expansion and title weight.
+        ...(keyword ? { query: req.query, prefix: req.prefix, titleWeight: deps.titleWeight } : {}),
         // Keyword mode: the ranking holds keyword matches only, all of them counted already.
         chunkIds: req.mode === "keyword" ? [] : retrieved.ranked.map((r) => r.id),
         fields: asked.fields,

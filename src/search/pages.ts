@@ -31,7 +31,9 @@ export interface Page {
 /** The fields of a request that set its ranking, normalized as the result cache's key is. */
 function binding(namespace: string, req: SearchRequest): CursorBinding {
   const { query, topK, filter, mode, groupBy, rerank } = req;
-  return { namespace, request: normalizedRequest({ query, topK, filter, mode, groupBy, rerank }) };
+  // Only when set: cursors of searches without it stay valid across a deploy.
+  const prefix = req.prefix ? { prefix: true } : {};
+  return { namespace, request: normalizedRequest({ query, topK, filter, mode, groupBy, rerank, ...prefix }) };
 }
 
 /** The page `sources.cursor` points to (the first without one); throws 400/410/503 as it says. */

@@ -1,6 +1,7 @@
 // What a search asks for and answers, and how retrieval is tuned: the types every search stage
 // (retrieve, hydrate, rerank) and the search use case share.
 import type { FacetValues } from "../store/facets";
+import { DEFAULT_TITLE_WEIGHT } from "../store/keyword-rank";
 import type { Metadata } from "../validation";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../vectors/vector-index";
 import type { HighlightOptions, Snippet } from "./snippet";
@@ -30,6 +31,8 @@ export interface SearchRequest {
   highlight?: HighlightOptions;
   /** Count documents per value of these fields (src/search/facets.ts). */
   facets?: FacetRequest;
+  /** Match the query's last word as a prefix in the keyword leg (as-you-type search). */
+  prefix?: boolean;
 }
 
 export interface FacetRequest {
@@ -90,6 +93,8 @@ export interface SearchSettings {
   fusionCandidates: number;
   /** First-stage results the reranker reorders; the rest follow in first-stage order. */
   rerankCandidates: number;
+  /** bm25() weight of a title match in the keyword leg (a body match weighs 1). */
+  titleWeight: number;
 }
 
 export const DEFAULT_SEARCH_SETTINGS: SearchSettings = {
@@ -98,4 +103,5 @@ export const DEFAULT_SEARCH_SETTINGS: SearchSettings = {
   keywordWeight: 1,
   fusionCandidates: 100,
   rerankCandidates: 50,
+  titleWeight: DEFAULT_TITLE_WEIGHT,
 };

@@ -59,6 +59,8 @@ export interface VectorLegDeps {
 
 export interface KeywordLegDeps {
   db: D1Like;
+  /** bm25() weight of a title match (DEFAULT_TITLE_WEIGHT when absent). */
+  titleWeight?: number;
   /** Breakers and retries for keyword search over D1, when the caller provides them. */
   guard?: GuardContext;
 }
@@ -100,12 +102,13 @@ export async function keywordLeg(
   deps: KeywordLegDeps,
   ctx: StageContext,
   scope: SearchScope,
-  req: Pick<SearchRequest, "query" | "filter">,
+  req: Pick<SearchRequest, "query" | "filter" | "prefix">,
   limit: number,
   withChunks: number,
 ): Promise<KeywordHits | null> {
+  const options = { titleWeight: deps.titleWeight, prefix: req.prefix };
   const call = () =>
-    keywordSearch(deps.db, scope.namespace, req.query, limit, req.filter, scope.version, withChunks);
+    keywordSearch(deps.db, scope.namespace, req.query, limit, req.filter, scope.version, withChunks, options);
   const guard = deps.guard;
   const hits = await ctx.degradations.attempt(KEYWORD_UNAVAILABLE, () =>
     ctx.timer.stage("keyword", () => (guard ? guardedCall("d1", "keywordSearch", guard, call) : call())),

@@ -25,7 +25,7 @@ import {
 } from "./request";
 import { rerank } from "./rerank";
 import { type RetrievalPlan, retrieve } from "./retrieve";
-import { type HighlightOptions, queryTerms, snippetOf } from "./snippet";
+import { type HighlightOptions, type QueryMatch, queryMatch, snippetOf } from "./snippet";
 import { type Clock, createTimer, monotonicClock } from "./timer";
 
 export type { SearchMode } from "./request";
@@ -80,7 +80,8 @@ export async function search(
     degradations: createDegradations(deps.logger),
   };
   const { retrieval, hydration } = searchPlan(req, settings);
-  const retrieved = await retrieve({ ...deps, settings }, ctx, { scope, req, plan: retrieval });
+  const retrieveDeps = { ...deps, settings, titleWeight: settings.titleWeight };
+  const retrieved = await retrieve(retrieveDeps, ctx, { scope, req, plan: retrieval });
   if (retrieved === null) {
     throw new AppError("unavailable", "search is unavailable: no retrieval path answered", {
       retryable: true,
@@ -90,12 +91,12 @@ export async function search(
   // Facets need the candidates (vector and hybrid modes) and nothing hydration reads: both at once.
   const [hydrated, faceted] = await Promise.all([
     hydrate(deps, ctx, namespace, retrieved, req, hydration),
-    req.facets ? searchFacets(deps, ctx, scope, req, retrieved) : null,
+    req.facets ? searchFacets(retrieveDeps, ctx, scope, req, retrieved) : null,
   ]);
   const candidates = req.rerank
     ? await rerank(deps, ctx, req.query, hydrated, settings.rerankCandidates)
     : hydrated;
-  const highlight = req.highlight && { options: req.highlight, terms: queryTerms(req.query) };
+  const highlight = req.highlight && { options: req.highlight, terms: queryMatch(req.query, req.prefix) };
   const offset = req.offset ?? 0;
   const page = candidates.slice(offset, offset + req.topK);
   return {
@@ -182,7 +183,7 @@ export function keywordReach(window: number, settings: SearchSettings): number |
 export function toResult(
   { chunk, score }: Candidate,
   includeText: boolean,
-  highlight?: { options: HighlightOptions; terms: ReadonlySet<string> },
+  highlight?: { options: HighlightOptions; terms: QueryMatch },
 ): SearchResult {
   const result: SearchResult = { id: chunk.docId, chunkId: chunk.chunkId, score, metadata: chunk.metadata };
   if (chunk.title) result.title = chunk.title;

@@ -3,8 +3,8 @@
 // (fts-tokens.ts), so "running" in the text is marked for a query "run". Offsets are UTF-16 code
 // units into the snippet (JavaScript string indices); the optional HTML form escapes the text
 // before it inserts the caller's tags, so nothing a document contains becomes markup.
-import { ftsQueryWords } from "../store/keyword";
-import { type FtsToken, forEachToken } from "./fts-tokens";
+import { ftsQueryWords, prefixWord } from "../store/keyword";
+import { type FtsToken, forEachToken, tokenTerm } from "./fts-tokens";
 
 export const SNIPPET_LIMITS = {
   minLength: 20,
@@ -48,7 +48,7 @@ export function highlightOptions(raw: HighlightRequest | undefined): HighlightOp
   return options;
 }
 
-/** The index terms a keyword search for `query` looks for. */
+/** The index terms a keyword search for `query` looks for as whole words. */
 export function queryTerms(query: string): ReadonlySet<string> {
   const terms = new Set<string>();
   for (const word of ftsQueryWords(query)) forEachToken(word, (t) => terms.add(t.term));
@@ -56,16 +56,40 @@ export function queryTerms(query: string): ReadonlySet<string> {
 }
 
 /**
+ * What a search for `query` marks: its whole-word terms and, for a prefix search, the stem that
+ * index terms must start with. FTS5 stems a prefix as it stems a word (porter takes no notice of
+ * the prefix flag), so "photosynthes" looks for terms starting with "photosynth".
+ */
+export interface QueryMatch {
+  terms: ReadonlySet<string>;
+  prefix?: string;
+}
+
+export function queryMatch(query: string, prefix = false): QueryMatch {
+  const word = prefix ? prefixWord(query) : undefined;
+  return word === undefined
+    ? { terms: queryTerms(query) }
+    : { terms: queryTerms(query), prefix: tokenTerm(word) };
+}
+
+/**
  * The best passage of `text` for `terms` (the window holding the most distinct terms, then the
  * most matches, then the earliest), cut on word boundaries, with its matches. A text without a
  * match gives its opening passage. Linear in the text's length.
  */
-export function snippetOf(text: string, terms: ReadonlySet<string>, options: HighlightOptions): Snippet {
+export function snippetOf(
+  text: string,
+  query: ReadonlySet<string> | QueryMatch,
+  options: HighlightOptions,
+): Snippet {
   const length = options.snippetLength;
+  const { terms, prefix }: QueryMatch = "terms" in query ? query : { terms: query };
   const matches: FtsToken[] = [];
-  if (terms.size > 0)
+  if (terms.size > 0 || prefix !== undefined)
     forEachToken(text, (t) => {
       if (terms.has(t.term)) matches.push(t);
+      // Every word the prefix finds counts as that one query word in the choice of passage.
+      else if (prefix !== undefined && t.term.startsWith(prefix)) matches.push({ ...t, term: prefix });
     });
   const span = bestSpan(text, matches, length);
   const { start, end } = placeSnippet(text, span, length);

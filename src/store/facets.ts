@@ -6,7 +6,8 @@ import { AppError, errorMessage } from "../errors";
 import type { MetadataFilter } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import type { D1Like } from "./d1";
-import { KEYWORD_RANK, keywordTable, metadataFilterSql, toFtsQuery } from "./keyword";
+import { keywordRank, keywordTable, metadataFilterSql, toFtsQuery } from "./keyword";
+import { DEFAULT_TITLE_WEIGHT } from "./keyword-rank";
 
 export type FacetValue = string | number | boolean;
 
@@ -26,6 +27,10 @@ export interface FacetValues {
 export interface FacetQuery {
   /** Free text whose keyword matches are counted (the best `maxMatches` chunks of them). */
   query?: string;
+  /** Match the query's last word as a prefix, as the keyword leg does (see toFtsQuery). */
+  prefix?: boolean;
+  /** bm25() weight of a title match in the ranking that picks the best matches. */
+  titleWeight?: number;
   /** Chunk ids counted as well (a ranking's candidates); one bound parameter as a JSON array. */
   chunkIds: readonly string[];
   /** Metadata fields to count, each a top-level key. */
@@ -46,7 +51,7 @@ export interface FacetCounts {
 /**
  * Documents per value of each field. Matches are the query's keyword matches, best BM25 first and
  * at most `maxMatches` chunks: FTS5 sorts them itself (the same "rank MATCH" as keyword search),
- * so D1 counts the rows the statement reads after the cut, not every match (see KEYWORD_RANK).
+ * so D1 counts the rows the statement reads after the cut, not every match (see keywordRank).
  * Each document counts once per field however many of its chunks matched; a document without the
  * field (or with a non-scalar in it) counts for none of its values. Values sort by count, then
  * false < true < numbers (ascending) < strings (by UTF-8 bytes: code points), so every order is
@@ -62,7 +67,7 @@ export async function facetCounts(
     facets: Object.fromEntries(q.fields.map((f) => [f, { values: [], otherCount: 0 }])),
     capped: false,
   });
-  const match = q.query === undefined ? null : toFtsQuery(q.query);
+  const match = q.query === undefined ? null : toFtsQuery(q.query, q.prefix);
   if (match === null && q.chunkIds.length === 0) return empty();
   const table = await keywordTable(namespace, version);
   const params: unknown[] = [];
@@ -73,7 +78,7 @@ export async function facetCounts(
   const ns = p(namespace);
   // One more than counted, to tell whether the query matched more.
   const hits = match
-    ? `SELECT rowid FROM ${table} WHERE ${table} MATCH ${p(match)} AND rank MATCH '${KEYWORD_RANK}'
+    ? `SELECT rowid FROM ${table} WHERE ${table} MATCH ${p(match)} AND rank MATCH '${keywordRank(q.titleWeight ?? DEFAULT_TITLE_WEIGHT)}'
        ORDER BY rank LIMIT ${p(q.maxMatches + 1)}`
     : "SELECT NULL AS rowid WHERE 0";
   const counted = match

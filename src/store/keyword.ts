@@ -1,12 +1,15 @@
 // Keyword retrieval: BM25 over the namespace's own FTS5 table in D1, so IDF and average length
 // come from the namespace's documents alone (see migrations/0002). Query text never reaches FTS5
-// as syntax: it is reduced to words, each quoted, OR-ed, so no input can cause a syntax error.
+// as syntax: it is reduced to words, each quoted, OR-ed, so no input can cause a syntax error; a
+// prefix search adds a `*` after the last word's closing quote, which FTS5 reads as "any term
+// starting with this one".
 // Metadata filters run in the same SQL, with the semantics of src/vectors/filter.ts.
 import { AppError, errorMessage } from "../errors";
 import type { FilterOperators, FilterScalar, MetadataFilter } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import { type D1Like, d1 } from "./d1";
 import { type HydratedChunk, hydratedChunk } from "./hydrated-chunk";
+import { DEFAULT_TITLE_WEIGHT, TEXT_WEIGHT } from "./keyword-rank";
 
 export interface KeywordHit {
   chunkId: string;
@@ -16,18 +19,32 @@ export interface KeywordHit {
 }
 
 const MAX_TERMS = 32;
-// bm25() column weights: a title match counts more than a body match.
-const TITLE_WEIGHT = 2.0;
-const TEXT_WEIGHT = 1.0;
+/**
+ * Shortest last word a prefix search expands: a shorter one is matched as a whole word. FTS5
+ * answers a prefix by merging the postings of every term that starts with it, then scores every
+ * matching chunk to rank them. Over SciFact (5,183 abstracts, node:sqlite, docs/performance.md) a
+ * 3-letter prefix costs about what a word in every document costs ("pro"* 17 ms, "the" 15 ms);
+ * 2 letters cost twice that ("th"* 33 ms) and 1 letter four times ("t"* 59 ms), while saying
+ * little about the word meant.
+ */
+export const MIN_PREFIX_CHARS = 3;
 // The same bm25() as the `rank` column given by "rank MATCH" (https://sqlite.org/fts5.html,
 // "Sorting by Auxiliary Function Results"). FTS5 sorts "ORDER BY rank" itself, in a statement of
 // its own (fts5CursorFirstSorted in SQLite's ext/fts5/fts5_main.c), and D1 counts rows read per
 // statement (workerd src/workerd/util/sqlite.c++, getRowsRead: sqlite3_stmt_status(statement,
 // LIBSQL_STMTSTATUS_ROWS_READ)): the query reads the rows it returns, not every match. ORDER BY
 // bm25() stepped and sorted every match here: 2 rows read each ("the": 200,000 at 100k chunks).
-export const KEYWORD_RANK = `bm25(${TITLE_WEIGHT.toFixed(1)}, ${TEXT_WEIGHT.toFixed(1)})`;
+export function keywordRank(titleWeight: number): string {
+  // Spliced into SQL text: only ever a finite number (config.ts bounds it to 0..100).
+  if (!Number.isFinite(titleWeight)) throw new Error(`invalid title weight ${titleWeight}`);
+  return `bm25(${titleWeight}, ${TEXT_WEIGHT.toFixed(1)})`;
+}
 // src/search/fts-tokens.ts reproduces this tokenizer for highlights; test/unit/fts-tokens-d1.test.ts holds them equal.
 export const TOKENIZE = "porter unicode61 remove_diacritics 2";
+// No prefix index (https://sqlite.org/fts5.html, "Prefix Indexes"): prefix queries read the main
+// index, so every keyword table, old or new, answers them. Over SciFact, prefix = '2' made the
+// FTS5 data 1.66 times as large (and '2 3' 2.35 times), on every document of every namespace, to
+// speed up only prefixes shorter than MIN_PREFIX_CHARS or already as cheap as a common word.
 
 const encoder = new TextEncoder();
 // Isolate-lifetime: (namespace, version) -> table name (a hash; cheap to recompute, so the cap just clears).
@@ -134,11 +151,45 @@ export function ftsQueryWords(text: string): string[] {
   return words ? [...new Set(words)].slice(0, MAX_TERMS) : [];
 }
 
-/** FTS5 MATCH expression for free text, or null when the text has no searchable word. */
-export function toFtsQuery(text: string): string | null {
+/**
+ * The last word of free text, when a prefix search expands it: the text's last word (in text
+ * order, so a repeat of an earlier word still counts) when it has at least MIN_PREFIX_CHARS
+ * characters (code points); undefined otherwise.
+ */
+export function prefixWord(text: string): string | undefined {
+  const words = ftsQueryWords(text);
+  const all = text
+    .normalize("NFKC")
+    .toLowerCase()
+    .match(/[\p{L}\p{N}]+/gu);
+  const last = all?.[all.length - 1];
+  if (last === undefined || !words.includes(last)) return undefined;
+  return [...last].length >= MIN_PREFIX_CHARS ? last : undefined;
+}
+
+/**
+ * FTS5 MATCH expression for free text, or null when the text has no searchable word. With
+ * `prefix`, the last word (see prefixWord) matches every term that starts with it: `"photosynth"*`.
+ * FTS5 runs the prefix through the table's tokenizer first, porter included (on D1, `"running"*`
+ * finds "runner": the prefix became "run"), so it is compared with stored stems as a stem:
+ * "photosynth" and "photosynthesis" (stem "photosynthesi") both find "photosynthesis". A prefix that
+ * runs past a word's stem misses that word until it is typed whole: "runn" finds "runner" but not
+ * "running" (stem "run"), which "run" and "running" find. Each word is only letters and digits, so
+ * the quotes and the star are all the syntax.
+ */
+export function toFtsQuery(text: string, prefix = false): string | null {
   const unique = ftsQueryWords(text);
   if (unique.length === 0) return null;
-  return unique.map((w) => `"${w}"`).join(" OR ");
+  const expanded = prefix ? prefixWord(text) : undefined;
+  return unique.map((w) => (w === expanded ? `"${w}"*` : `"${w}"`)).join(" OR ");
+}
+
+/** How a keyword search ranks and matches, beyond its query. */
+export interface KeywordOptions {
+  /** bm25() weight of a title match (a body match weighs 1); DEFAULT_TITLE_WEIGHT when absent. */
+  titleWeight?: number;
+  /** Match the query's last word as a prefix (see toFtsQuery). */
+  prefix?: boolean;
 }
 
 /**
@@ -154,9 +205,11 @@ export async function keywordSearch(
   filter?: MetadataFilter,
   version = DEFAULT_VERSION,
   hydrate = 0,
+  options: KeywordOptions = {},
 ): Promise<KeywordHit[]> {
-  const match = toFtsQuery(query);
+  const match = toFtsQuery(query, options.prefix);
   if (!match) return [];
+  const titleWeight = options.titleWeight ?? DEFAULT_TITLE_WEIGHT;
   const table = await keywordTable(namespace, version);
   const where = filter ? metadataFilterSql(filter, "d.metadata", 6) : null;
   // CROSS JOIN fixes the loop order: matches of the index first, then their chunk (and document)
@@ -177,13 +230,13 @@ export async function keywordSearch(
          IIF(d.id IS NULL, NULL, c.text) AS text, d.metadata
        FROM (SELECT rowid, score, row_number() OVER (ORDER BY score) AS pos
              FROM (SELECT rowid, rank AS score FROM ${table}
-                   WHERE ${table} MATCH ?1 AND rank MATCH '${KEYWORD_RANK}' ORDER BY rank LIMIT ?5)) best
+                   WHERE ${table} MATCH ?1 AND rank MATCH '${keywordRank(titleWeight)}' ORDER BY rank LIMIT ?5)) best
        CROSS JOIN chunks c ON c.rowid = best.rowid
        LEFT JOIN documents d ON best.pos <= ?6 AND d.namespace = c.namespace AND d.id = c.doc_id
        WHERE c.namespace = ?4
        ORDER BY best.score`;
   const params = where ? where.params : [hydrate];
-  const statement = db.prepare(sql).bind(match, TITLE_WEIGHT, TEXT_WEIGHT, namespace, limit, ...params);
+  const statement = db.prepare(sql).bind(match, titleWeight, TEXT_WEIGHT, namespace, limit, ...params);
   const run = async (): Promise<KeywordHit[]> => {
     const { results } = await statement.all<Record<string, unknown>>();
     return results.map((row) => {

@@ -142,6 +142,7 @@ function shapedBody(route: RouteSpec, stored: string): fc.Arbitrary<unknown> {
           rerank: field(fc.boolean()),
           groupBy: field(fc.constantFrom("document", "chunk", "none")),
           includeText: field(fc.boolean()),
+          prefix: field(fc.boolean()),
           highlight: field(
             fc.oneof(
               fc.boolean(),

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { indexTerms } from "../../src/search/fts-tokens";
-import { queryTerms } from "../../src/search/snippet";
+import { queryMatch, queryTerms } from "../../src/search/snippet";
 import { TOKENIZE, toFtsQuery } from "../../src/store/keyword";
 
 const TABLE = "highlight_agreement";
@@ -47,6 +47,32 @@ describe("the highlight tokenizer agrees with D1's FTS5", () => {
       : { results: [] };
     const terms = queryTerms(query);
     const expected = ROWS.flatMap((text, i) => (indexTerms(text).some((t) => terms.has(t)) ? [i + 1] : []));
+    expect(results.map((r) => ROWS[r.id - 1])).toEqual(expected.map((id) => ROWS[id - 1]));
+  });
+});
+
+// Prefix searches: FTS5 stems the prefix as a word and matches the terms that start with it; the
+// highlight's queryMatch must find the same rows.
+const PREFIX_QUERIES = [
+  ..."ru runn runni running caress care pon ponies rel relation relational gen general".split(" "),
+  ..."hap happi happiness hopp agree agreem cafe caf café naï ete str stras lod łó ωμ ωμέ при 日本".split(
+    " ",
+  ),
+  ..."th it 20 v e ema mail fi ﬁl".split(" "),
+  `${"a".repeat(60)}ing`,
+];
+
+describe("prefix highlights agree with D1's FTS5 prefix queries", () => {
+  it.each(PREFIX_QUERIES)("finds the same rows for %s*", async (query) => {
+    const match = toFtsQuery(query, true);
+    const { results } = match
+      ? await env.DB.prepare(`SELECT rowid AS id FROM ${TABLE} WHERE ${TABLE} MATCH ?1 ORDER BY rowid`)
+          .bind(match)
+          .all<{ id: number }>()
+      : { results: [] };
+    const { terms, prefix } = queryMatch(query, true);
+    const hit = (t: string) => terms.has(t) || (prefix !== undefined && t.startsWith(prefix));
+    const expected = ROWS.flatMap((text, i) => (indexTerms(text).some(hit) ? [i + 1] : []));
     expect(results.map((r) => ROWS[r.id - 1])).toEqual(expected.map((id) => ROWS[id - 1]));
   });
 });

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DocumentStore } from "../../src/store/documents";
-import { keywordSearch, keywordTable } from "../../src/store/keyword";
+import { keywordSearch, keywordTable, TOKENIZE } from "../../src/store/keyword";
 import type { Metadata } from "../../src/validation";
 
 const store = new DocumentStore(env.DB);
@@ -168,6 +168,29 @@ describe("keyword index per namespace", () => {
     const unknown = freshNs("kw-none");
     expect(await keywordSearch(env.DB, unknown, "otters", 10)).toEqual([]);
     expect(await tableExists(await keywordTable(unknown))).toBe(false);
+  });
+
+  it("answers prefix queries from tables made before prefix search, and expands 3 letters or more", async () => {
+    const fresh = freshNs("kw-prefix-new");
+    await put(fresh, OTTERS);
+    // A namespace whose table was created by the statement that made them before prefix search.
+    const old = freshNs("kw-prefix-old");
+    const table = await keywordTable(old);
+    await env.DB.prepare(
+      `CREATE VIRTUAL TABLE ${table} USING fts5 (title, text, content = 'chunks',
+         content_rowid = 'rowid', tokenize = '${TOKENIZE}')`,
+    ).run();
+    await put(old, OTTERS);
+    const prefixed = (ns: string, q: string) =>
+      keywordSearch(env.DB, ns, q, 10, undefined, "v1", 0, { prefix: true });
+    for (const ns of [fresh, old]) {
+      expect((await prefixed(ns, "shellf")).map((h) => h.chunkId)).toEqual([`${ns}/otters-0`]);
+      expect(await keywordSearch(env.DB, ns, "shellf", 10)).toEqual([]);
+      expect((await prefixed(ns, "kel")).map((h) => h.chunkId)).toEqual([`${ns}/kelp-0`]);
+      // Shorter than MIN_PREFIX_CHARS: a whole word, which no document holds.
+      expect(await prefixed(ns, "ke")).toEqual([]);
+      expect(await prefixed(ns, "k")).toEqual([]);
+    }
   });
 
   it("applies a metadata filter before the limit, not after", async () => {

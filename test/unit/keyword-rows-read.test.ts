@@ -55,6 +55,35 @@ describe("keyword search rows read", () => {
     expect(d1RowsRead).toBeLessThan(DOCS * CHUNKS_PER_DOC);
   });
 
+  it("reads rows in proportion to the hits for a short prefix that most chunks match", async () => {
+    const ns = freshNamespace("kw-rows-prefix");
+    await seedDocuments(store, ns, corpus());
+    const meter = new Meter();
+    const db = meteredD1(env.DB, meter);
+    // "sto" spans "stone", which all chunks but the otter ones hold: 1,950 of 2,000 match.
+    const hits = await keywordSearch(db, ns, "ot sto", LIMIT, undefined, "v1", HYDRATE, { prefix: true });
+    expect(hits).toHaveLength(LIMIT);
+    const { d1Queries, d1RowsRead } = meter.total();
+    expect(d1Queries).toBe(1);
+    expect(d1RowsRead).toBeLessThanOrEqual(ROWS_PER_HIT * LIMIT + HYDRATE);
+  });
+
+  it("ranks as bm25() with the title weight it is given", async () => {
+    const ns = freshNamespace("kw-rank-weight");
+    await seedDocuments(store, ns, corpus());
+    const table = await keywordTable(ns);
+    for (const titleWeight of [1, 8]) {
+      const hits = await keywordSearch(env.DB, ns, "notes otter", LIMIT, undefined, "v1", 0, { titleWeight });
+      const { results } = await env.DB.prepare(
+        `SELECT -bm25(${table}, ?2, 1.0) AS score FROM ${table}
+         WHERE ${table} MATCH '"notes" OR "otter"' ORDER BY bm25(${table}, ?2, 1.0) LIMIT ?1`,
+      )
+        .bind(LIMIT, titleWeight)
+        .all<{ score: number }>();
+      expect(hits.map((h) => h.score)).toEqual(results.map((r) => r.score));
+    }
+  });
+
   it("ranks as bm25() with the title weighted double", async () => {
     const ns = freshNamespace("kw-rank");
     await seedDocuments(store, ns, corpus());

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { LOCAL_VECTOR_WEIGHT } from "../../src/search/fusion";
+import { DEFAULT_TITLE_WEIGHT } from "../../src/store/keyword-rank";
 
 describe("retrieval settings", () => {
   it("defaults to RRF k 60, equal weights with Workers AI, 50 reranked candidates", () => {
@@ -36,5 +37,13 @@ describe("retrieval settings", () => {
     expect(() => loadConfig({ RERANK_CANDIDATES: "101" })).toThrow(/RERANK_CANDIDATES/);
     expect(() => loadConfig({ RERANK_MODEL: "@cf/other/reranker" })).toThrow(/RERANK_MODEL/);
     expect(() => loadConfig({ HYBRID_CANDIDATES: "0" })).toThrow(/HYBRID_CANDIDATES/);
+    expect(() => loadConfig({ KEYWORD_TITLE_WEIGHT: "-1" })).toThrow(/KEYWORD_TITLE_WEIGHT/);
+    expect(() => loadConfig({ KEYWORD_TITLE_WEIGHT: "heavy" })).toThrow(/KEYWORD_TITLE_WEIGHT/);
+  });
+
+  it("weights a title match over a body match by KEYWORD_TITLE_WEIGHT", () => {
+    expect(loadConfig({}).keywordTitleWeight).toBe(DEFAULT_TITLE_WEIGHT);
+    expect(loadConfig({ KEYWORD_TITLE_WEIGHT: "" }).keywordTitleWeight).toBe(DEFAULT_TITLE_WEIGHT);
+    expect(loadConfig({ KEYWORD_TITLE_WEIGHT: "5" }).keywordTitleWeight).toBe(5);
   });
 });

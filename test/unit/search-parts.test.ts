@@ -39,6 +39,13 @@ describe("keyword queries", () => {
     expect(toFtsQuery("  ?!* ")).toBeNull();
   });
 
+  it("adds a prefix star to the last word only, after its closing quote", () => {
+    expect(toFtsQuery('NEAR(a b) "otte"*', true)).toBe('"near" OR "a" OR "b" OR "otte"*');
+    expect(toFtsQuery('otte "* -x', true)).toBe('"otte" OR "x"');
+    expect(toFtsQuery("otte ?!*", true)).toBe('"otte"*');
+    expect(toFtsQuery("  ?!* ", true)).toBeNull();
+  });
+
   it("never lets FTS5 syntax in a query cause an error", async () => {
     const ns = `kw-${Date.now()}`;
     await env.DB.prepare(
@@ -60,6 +67,11 @@ describe("keyword queries", () => {
     for (const q of hostile) {
       const hits = await keywordSearch(env.DB, ns, q, 10);
       expect(Array.isArray(hits), q).toBe(true);
+      const prefixed = await keywordSearch(env.DB, ns, q, 10, undefined, "v1", 0, { prefix: true });
+      expect(
+        prefixed.map((h) => h.chunkId),
+        q,
+      ).toEqual(q.includes("otters") ? [`${ns}-c0`] : []);
     }
     expect((await keywordSearch(env.DB, ns, "OTTERS!", 10)).map((h) => h.chunkId)).toEqual([`${ns}-c0`]);
     expect(await keywordSearch(env.DB, "other-namespace", "otters", 10)).toEqual([]);

@@ -16,7 +16,12 @@ import { createDegradations } from "../../src/search/degradations";
 import type { Candidate } from "../../src/search/hydrate";
 import { rerank } from "../../src/search/rerank";
 import { vectorLeg } from "../../src/search/retrieve";
-import { type SearchDeps, type SearchRequest, search } from "../../src/search/search";
+import {
+  DEFAULT_SEARCH_SETTINGS,
+  type SearchDeps,
+  type SearchRequest,
+  search,
+} from "../../src/search/search";
 import { createTimer, serverTiming } from "../../src/search/timer";
 import type { HydratedChunk } from "../../src/store/documents";
 import { DOC_ID_FIELD } from "../../src/validation";
@@ -307,7 +312,7 @@ describe("the search use case's timings", () => {
         logger: quiet,
         defer: () => undefined,
       },
-      settings: { rrfK: 60, vectorWeight: 1, keywordWeight: 1, fusionCandidates: 100, rerankCandidates: 50 },
+      settings: DEFAULT_SEARCH_SETTINGS,
       clock: clock.read,
     };
     return { deps, embedder };

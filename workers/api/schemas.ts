@@ -4,6 +4,7 @@ import { CURSOR_LIMITS } from "../../src/search/cursor";
 import { FACET_LIMITS } from "../../src/search/facets";
 import { MAX_RESULTS } from "../../src/search/request";
 import { SNIPPET_LIMITS, TAG_FORBIDDEN } from "../../src/search/snippet";
+import { MIN_PREFIX_CHARS } from "../../src/store/keyword";
 import { DocumentIdSchema, MetadataSchema, NamespaceSchema, TitleSchema } from "../../src/validation";
 import { problemExample } from "./examples";
 
@@ -160,6 +161,16 @@ export const SearchBody = z
       .openapi({
         description: "Values answered per facet, most documents first; the rest are counted in otherCount.",
       }),
+    prefix: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          "As-you-type search: the query's last word also matches the words it starts, in the keyword leg " +
+          `("photosynth" finds "photosynthesis"). A last word of fewer than ${MIN_PREFIX_CHARS} characters ` +
+          "is matched as a whole word. The vector leg embeds the query as it is: in vector mode this applies " +
+          "only when the answer falls back to keyword search.",
+      }),
     cache: z.enum(["default", "bypass"]).default("default"),
     cursor: z
       .string()
@@ -168,7 +179,7 @@ export const SearchBody = z
       .optional()
       .openapi({
         description:
-          "The nextCursor of the previous page, sent with that request's query, filter, mode, groupBy, rerank " +
+          "The nextCursor of the previous page, sent with that request's query, filter, mode, groupBy, rerank, prefix " +
           "and topK (400 invalid_cursor otherwise). Pages are slices of one ranking, the one topK " +
           `${MAX_RESULTS} answers. A cursor expires after ${CURSOR_LIMITS.ttlMs / 60_000} minutes, and when the ` +
           "namespace is written or its active version changes: 410 cursor_stale, search again without a cursor.",
