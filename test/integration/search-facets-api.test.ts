@@ -71,6 +71,19 @@ describe("search facets", () => {
     });
   });
 
+  it("counts the documents a prefix search matches, as its results do", async () => {
+    const body = { query: "sourd", mode: "keyword", facets: ["category"] };
+    const whole = await search(body);
+    expect(whole.status, JSON.stringify(whole.body)).toBe(200);
+    expect((whole.body as FacetAnswer).facets?.category).toEqual({ values: [], otherCount: 0 });
+    const typed = await search({ ...body, prefix: true });
+    expect(typed.status, JSON.stringify(typed.body)).toBe(200);
+    expect((typed.body as FacetAnswer).facets?.category).toEqual({
+      values: [{ value: "cooking", count: 1 }],
+      otherCount: 0,
+    });
+  });
+
   it("counts only the documents that pass the filter", async () => {
     const res = await search({
       query: "otter",
