@@ -133,8 +133,10 @@ export type SearchRequest = {
   facets?: Array<string>;
   /** Values answered per facet, most documents first; the rest are counted in otherCount. */
   facetLimit?: number;
+  /** As-you-type search: the query's last word also matches the words it starts, in the keyword leg ("photosynth" finds "photosynthesis"). A last word of fewer than 3 characters is matched as a whole word. The vector leg embeds the query as it is: in vector mode this applies only when the answer falls back to keyword search. */
+  prefix?: boolean;
   cache?: "default" | "bypass";
-  /** The nextCursor of the previous page, sent with that request's query, filter, mode, groupBy, rerank and topK (400 invalid_cursor otherwise). Pages are slices of one ranking, the one topK 100 answers. A cursor expires after 10 minutes, and when the namespace is written or its active version changes: 410 cursor_stale, search again without a cursor. */
+  /** The nextCursor of the previous page, sent with that request's query, filter, mode, groupBy, rerank, prefix and topK (400 invalid_cursor otherwise). Pages are slices of one ranking, the one topK 100 answers. A cursor expires after 10 minutes, and when the namespace is written or its active version changes: 410 cursor_stale, search again without a cursor. */
   cursor?: string;
 };
 
