@@ -8,12 +8,13 @@
 /** What the tokenizer reports, in document order. */
 export interface HtmlSink {
   /**
-   * A start tag, its name lowercased; `hidden` when it carries the hidden attribute, `foreign`
-   * inside SVG or MathML (where a self-closing tag has no content and no end tag).
+   * A start tag, its name lowercased and the name's index in KNOWN_NAMES (-1 for another name);
+   * `hidden` when it carries the hidden attribute, `foreign` inside SVG or MathML (where a
+   * self-closing tag has no content and no end tag).
    */
-  startTag(name: string, hidden: boolean, selfClosing: boolean, foreign: boolean): void;
-  /** An end tag, its name lowercased. */
-  endTag(name: string): void;
+  startTag(name: string, id: number, hidden: boolean, selfClosing: boolean, foreign: boolean): void;
+  /** An end tag, its name lowercased and the name's index in KNOWN_NAMES (-1 for another name). */
+  endTag(name: string, id: number): void;
   /** The characters of one text node, as written: character references are not decoded. */
   text(raw: string): void;
 }
@@ -64,26 +65,45 @@ const FOREIGN_EXIT = new Set(
 const SVG_HTML_POINTS = new Set(["desc", "title", "foreignobject"]);
 const MATHML_TEXT_POINTS = new Set(["mi", "mo", "mn", "ms", "mtext"]);
 
-// Element names read without copying them out of the input: one string each, whose hash the Maps
-// and Sets looking them up have already computed. Others are sliced and lowercased.
-const COMMON_NAMES: ReadonlyMap<number, readonly string[]> = (() => {
-  const names = `a abbr address area article aside audio b base bdi bdo blockquote body br button canvas
-    caption center cite code col colgroup dd del details dfn dialog div dl dt em embed fieldset figcaption
-    figure font footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe img input ins kbd label
-    legend li link main mark math meta nav noscript object ol option p param picture pre q s samp script
-    section select small source span strong style sub summary sup svg table tbody td template textarea
-    tfoot th thead time title tr track u ul var video wbr`.split(/\s+/);
-  const byKey = new Map<number, string[]>();
-  for (const name of names) {
-    const key = nameKey(name.charCodeAt(0), name.length);
-    byKey.set(key, [...(byKey.get(key) ?? []), name]);
-  }
-  return byKey;
+/**
+ * Element names read without copying them out of the input, each known by its index here: the
+ * common ones, and every name this tokenizer treats apart (so another name never needs looking up).
+ * A sink keeps what each name means in an array by index: a tag costs no hash lookup, which on a
+ * page of nothing but tags (a deep nest of two names in turn) was most of the work.
+ */
+export const KNOWN_NAMES: readonly string[] = [
+  ...new Set([
+    ...`a abbr address area article aside audio b base basefont bdi bdo bgsound blockquote body br button
+    canvas caption center cite code col colgroup dd del details dfn dialog div dl dt em embed fieldset
+    figcaption figure font footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe img input ins
+    kbd keygen label legend li link main mark math meta nav noscript object ol option p param picture pre
+    q s samp script section select small source span strong style sub summary sup svg table tbody td
+    template textarea tfoot th thead time title tr track u ul var video wbr`.split(/\s+/),
+    ...TEXT_STATE.keys(),
+    ...FOREIGN_EXIT,
+    ...SVG_HTML_POINTS,
+    ...MATHML_TEXT_POINTS,
+  ]),
+];
+
+// A name's slot in NAME_SLOTS: its first letter and its length (names of 16 or more are none).
+const MAX_KNOWN_LENGTH = 16;
+const slotOf = (first: number, length: number) => ((first | 0x20) - 0x61) * MAX_KNOWN_LENGTH + length;
+
+/** Per first letter and length, the indexes in KNOWN_NAMES of the names that have them. */
+const NAME_SLOTS: (readonly number[] | undefined)[] = (() => {
+  const slots: number[][] = Array.from({ length: 26 * MAX_KNOWN_LENGTH }, () => []);
+  KNOWN_NAMES.forEach((name, id) => {
+    slots[slotOf(name.charCodeAt(0), name.length)]?.push(id);
+  });
+  return slots.map((ids) => (ids.length > 0 ? ids : undefined));
 })();
 
-function nameKey(first: number, length: number): number {
-  return (first | 0x20) * 64 + length;
-}
+/** Index in KNOWN_NAMES by name, for the rare name toLowerCase may turn into one (see tag). */
+const KNOWN_IDS: ReadonlyMap<string, number> = new Map(KNOWN_NAMES.map((name, id) => [name, id]));
+
+/** Per index in KNOWN_NAMES, the text state its start tag switches to in HTML content (0: none). */
+const TEXT_STATES: readonly number[] = KNOWN_NAMES.map((name) => TEXT_STATE.get(name) ?? 0);
 
 const HTML = 0;
 const SVG = 1;
@@ -101,6 +121,8 @@ class Tokenizer {
   private ns = HTML;
   // The tag just read (fields rather than an object: a flood of tags allocates nothing per tag).
   private tagName = "";
+  /** The tag name's index in KNOWN_NAMES, or -1. */
+  private tagId = -1;
   private tagHidden = false;
   private tagSelfClosing = false;
   /** Index just past the tag's ">". */
@@ -194,13 +216,22 @@ class Tokenizer {
     const { html, n } = this;
     let j = from;
     let upper = false;
+    let wide = false;
     for (; j < n; j++) {
       const c = html.charCodeAt(j);
       if (isSpace(c) || c === SLASH || c === GT) break;
       if (c >= 0x41 && c <= 0x5a) upper = true;
+      else if (c >= 0x80) wide = true;
     }
-    const name = this.common(from, j) ?? (upper ? html.slice(from, j).toLowerCase() : html.slice(from, j));
-    this.tagName = name;
+    let id = this.known(from, j);
+    if (id >= 0) this.tagName = KNOWN_NAMES[id] as string;
+    else if (!upper) this.tagName = html.slice(from, j);
+    else {
+      this.tagName = html.slice(from, j).toLowerCase();
+      // toLowerCase also lowercases beyond ASCII, where the Kelvin sign becomes "k" (MAR\u212A is mark).
+      if (wide) id = KNOWN_IDS.get(this.tagName) ?? -1;
+    }
+    this.tagId = id;
     this.tagHidden = false;
     this.tagSelfClosing = false;
     while (j < n) {
@@ -248,17 +279,21 @@ class Tokenizer {
     return false;
   }
 
-  /** The common element name html[from, to) spells in any case, or undefined. */
-  private common(from: number, to: number): string | undefined {
-    const candidates = COMMON_NAMES.get(nameKey(this.html.charCodeAt(from), to - from));
-    if (candidates === undefined) return undefined;
-    for (const name of candidates) if (this.isName(name, from)) return name;
-    return undefined;
+  /** The index in KNOWN_NAMES of the name html[from, to) spells in any case (it starts with a letter), or -1. */
+  private known(from: number, to: number): number {
+    if (to - from >= MAX_KNOWN_LENGTH) return -1;
+    const ids = NAME_SLOTS[slotOf(this.html.charCodeAt(from), to - from)];
+    if (ids === undefined) return -1;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k] as number;
+      if (this.isName(KNOWN_NAMES[id] as string, from)) return id;
+    }
+    return -1;
   }
 
   /** Reports a start tag and reads the raw text after it; returns where tokenizing goes on. */
   private startTag(): number {
-    const { tagName: name, tagSelfClosing: selfClosing, tagNext: next } = this;
+    const { tagName: name, tagId: id, tagSelfClosing: selfClosing, tagNext: next } = this;
     // Whether the element itself is SVG or MathML: <svg> and <math> are, as is an integration
     // point (<svg><title>), whose content is HTML but whose own text is not RCDATA.
     let foreign = this.ns !== HTML;
@@ -277,10 +312,10 @@ class Tokenizer {
         this.enter(HTML);
       }
     }
-    this.sink.startTag(name, this.tagHidden, selfClosing, foreign);
+    this.sink.startTag(name, id, this.tagHidden, selfClosing, foreign);
     if (foreign) return next;
-    const state = TEXT_STATE.get(name);
-    if (state === undefined) return next;
+    const state = id >= 0 ? (TEXT_STATES[id] ?? 0) : 0;
+    if (state === 0) return next;
     if (state === PLAINTEXT) {
       if (next < this.n) this.sink.text(this.html.slice(next));
       return this.n;
@@ -311,7 +346,7 @@ class Tokenizer {
     ) {
       this.leave();
     }
-    this.sink.endTag(name);
+    this.sink.endTag(name, this.tagId);
     return this.tagNext;
   }
 

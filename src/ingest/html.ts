@@ -2,7 +2,7 @@
 // only what a reader would see is kept; scripts, styles and other non-content never leak through.
 import { MAX_HEADING_CHARS, oneLine, type ParsedDocument, SectionBuilder } from "./document";
 import { decodeEntities } from "./entities";
-import { type HtmlSink, tokenizeHtml } from "./html-tokenizer";
+import { type HtmlSink, KNOWN_NAMES, tokenizeHtml } from "./html-tokenizer";
 
 // Elements whose content is never shown as text (or is code): dropped with everything inside.
 const DROPPED = new Set([
@@ -111,6 +111,36 @@ function headingLevel(tag: string): number {
   return digit >= 1 && digit <= 6 ? digit : 0;
 }
 
+// What an element is, as bits of one number: found once per name, so a tag costs no Set lookups.
+const IS_VOID = 8;
+const IS_DROPPED = 16;
+const IS_BLOCK = 32;
+const IS_LINE = 64;
+const IS_CELL = 128;
+const IS_TITLE = 256;
+const IS_PRE = 512;
+/** The low three bits: the heading level. */
+const LEVEL = 7;
+
+function kindOf(tag: string): number {
+  return (
+    headingLevel(tag) |
+    (VOID.has(tag) ? IS_VOID : 0) |
+    (DROPPED.has(tag) ? IS_DROPPED : 0) |
+    (BLOCKS.has(tag) ? IS_BLOCK : 0) |
+    (LINES.has(tag) ? IS_LINE : 0) |
+    (CELLS.has(tag) ? IS_CELL : 0) |
+    (tag === "title" ? IS_TITLE : 0) |
+    (tag === "pre" ? IS_PRE : 0)
+  );
+}
+
+/** Per index in KNOWN_NAMES, what the element is. */
+const KNOWN_KINDS: readonly number[] = KNOWN_NAMES.map(kindOf);
+
+/** Open elements the stack has room for before it first grows. */
+const INITIAL_OPEN_ENTRIES = 256;
+
 // What happens when an open element closes.
 const NOTHING = 0;
 const UNDROP = 1;
@@ -120,59 +150,86 @@ const END_BLOCK = 4;
 const END_PRE = 5;
 
 /**
+ * Element names as ids, and what each is: a name in KNOWN_NAMES is its index there, another gets
+ * the next id the first time it is seen, so a page of made-up names costs one lookup per tag.
+ */
+class ElementNames {
+  private readonly others = new Map<string, number>();
+  /** Per id past the known names: what the element is. */
+  private readonly otherKinds: number[] = [];
+
+  /** The id of `tag`, whose index in KNOWN_NAMES is `known` (-1 for none). */
+  id(tag: string, known: number): number {
+    if (known >= 0) return known;
+    let id = this.others.get(tag);
+    if (id === undefined) {
+      id = KNOWN_NAMES.length + this.otherKinds.length;
+      this.others.set(tag, id);
+      this.otherKinds.push(kindOf(tag));
+    }
+    return id;
+  }
+
+  /** The id of `tag` if it was seen, else -1. */
+  seen(tag: string, known: number): number {
+    return known >= 0 ? known : (this.others.get(tag) ?? -1);
+  }
+
+  kind(id: number): number {
+    return (id < KNOWN_NAMES.length ? KNOWN_KINDS[id] : this.otherKinds[id - KNOWN_NAMES.length]) ?? 0;
+  }
+}
+
+/**
  * The stack of open elements, innermost last, each with what its end does. Kept as runs of one
- * name and end, so a flood of one unclosed tag is one entry, in typed arrays, so a deep nest of
- * alternating tags is a few bytes per element and nothing for the garbage collector to trace.
- * With how many runs of each name are open, an end tag with no open element of its name costs
- * one lookup.
+ * name and end, so a flood of one unclosed tag is one entry, in one typed array of pairs, so a deep
+ * nest of alternating tags is a few bytes per element and nothing for the garbage collector to
+ * trace (a plain array that deep cost more than the tags did). Each new buffer is a fresh
+ * ArrayBuffer, dear next to a tag, so the array starts at room for a page's usual nesting and grows
+ * fourfold. With how many runs of each name are open, an end tag with no open element of its name
+ * costs one array read.
  */
 class OpenElements {
-  /** Per entry: its name's id times 8, plus what its end does. */
-  private entries: Int32Array = new Int32Array(64);
-  private runs: Int32Array = new Int32Array(64);
+  /** Per entry, two numbers: its name's id times 8 plus what its end does, and its run's length. */
+  private stack = new Int32Array(INITIAL_OPEN_ENTRIES * 2);
   private depth = 0;
-  private readonly ids = new Map<string, number>();
   /** Per name id: how many of its runs are open. */
   private readonly openRuns: number[] = [];
 
-  push(tag: string, end: number): void {
-    let id = this.ids.get(tag);
-    if (id === undefined) {
-      id = this.openRuns.length;
-      this.ids.set(tag, id);
-      this.openRuns.push(0);
-    }
+  push(id: number, end: number): void {
     const entry = id * 8 + end;
-    const top = this.depth - 1;
-    if (top >= 0 && this.entries[top] === entry) {
-      this.runs[top] = (this.runs[top] ?? 0) + 1;
+    const top = (this.depth - 1) * 2;
+    if (top >= 0 && this.stack[top] === entry) {
+      this.stack[top + 1] = (this.stack[top + 1] ?? 0) + 1;
       return;
     }
-    if (this.depth === this.entries.length) {
-      this.entries = grown(this.entries);
-      this.runs = grown(this.runs);
+    const at = this.depth * 2;
+    if (at === this.stack.length) {
+      const larger = new Int32Array(this.stack.length * 4);
+      larger.set(this.stack);
+      this.stack = larger;
     }
-    this.entries[this.depth] = entry;
-    this.runs[this.depth] = 1;
+    this.stack[at] = entry;
+    this.stack[at + 1] = 1;
     this.depth++;
+    while (this.openRuns.length <= id) this.openRuns.push(0);
     this.openRuns[id] = (this.openRuns[id] ?? 0) + 1;
   }
 
   /**
-   * Pops up to and including the innermost open element named `tag`, calling `onClose` with what
+   * Pops up to and including the innermost open element of name `id`, calling `onClose` with what
    * the end of each run popped does and how many elements close with it; nothing if none is open.
    */
-  close(tag: string, onClose: (end: number, count: number) => void): void {
-    const id = this.ids.get(tag);
-    if (id === undefined || !this.openRuns[id]) return;
+  close(id: number, onClose: (end: number, count: number) => void): void {
+    if (id < 0 || !this.openRuns[id]) return;
     while (this.depth > 0) {
-      const top = this.depth - 1;
-      const entry = this.entries[top] ?? 0;
-      const run = this.runs[top] ?? 1;
+      const top = (this.depth - 1) * 2;
+      const entry = this.stack[top] ?? 0;
+      const run = this.stack[top + 1] ?? 1;
       const entryId = entry >> 3;
       if (entryId === id && run > 1) {
         // Only the innermost element of the run closes.
-        this.runs[top] = run - 1;
+        this.stack[top + 1] = run - 1;
         onClose(entry & 7, 1);
         return;
       }
@@ -182,12 +239,6 @@ class OpenElements {
       if (entryId === id) return;
     }
   }
-}
-
-function grown(array: Int32Array): Int32Array {
-  const larger = new Int32Array(array.length * 2);
-  larger.set(array);
-  return larger;
 }
 
 class HtmlCollector implements HtmlSink {
@@ -201,57 +252,61 @@ class HtmlCollector implements HtmlSink {
   private preDepth = 0;
   /** Whether the paragraph is empty or ends with a line break: another would make an empty line. */
   private lineStart = true;
+  private readonly names = new ElementNames();
   private readonly open = new OpenElements();
   private readonly onClose = (end: number, count: number) => this.close(end, count);
 
-  startTag(tag: string, hidden: boolean, selfClosing: boolean, foreign: boolean): void {
+  startTag(tag: string, known: number, hidden: boolean, selfClosing: boolean, foreign: boolean): void {
+    const id = this.names.id(tag, known);
+    const kind = this.names.kind(id);
     // A void element, or a self-closing one in SVG or MathML, has no content and no end tag.
-    const hasContent = foreign ? !selfClosing : !VOID.has(tag);
-    if (this.dropDepth > 0 || DROPPED.has(tag) || hidden) {
+    const hasContent = foreign ? !selfClosing : (kind & IS_VOID) === 0;
+    if (this.dropDepth > 0 || (kind & IS_DROPPED) !== 0 || hidden) {
       if (!hasContent) return;
       this.dropDepth++;
-      this.open.push(tag, UNDROP);
+      this.open.push(id, UNDROP);
       return;
     }
-    if (tag === "title") {
+    if ((kind & IS_TITLE) !== 0) {
       if (this.title === undefined && this.titleText === null) {
         this.titleText = "";
-        this.open.push(tag, END_TITLE);
-      } else this.open.push(tag, NOTHING);
+        this.open.push(id, END_TITLE);
+      } else this.open.push(id, NOTHING);
       return;
     }
-    const level = headingLevel(tag);
+    const level = kind & LEVEL;
     if (level > 0) {
       this.endHeading();
       this.breakParagraph();
       this.headingLevel = level;
       this.headingText = "";
-      if (hasContent) this.open.push(tag, END_HEADING);
+      if (hasContent) this.open.push(id, END_HEADING);
       return;
     }
     if (this.headingLevel > 0) {
       // Structure inside a heading is still part of the heading's one line.
-      if (BLOCKS.has(tag) || LINES.has(tag) || CELLS.has(tag)) this.append(" ");
-    } else if (BLOCKS.has(tag)) {
+      if ((kind & (IS_BLOCK | IS_LINE | IS_CELL)) !== 0) this.append(" ");
+    } else if ((kind & IS_BLOCK) !== 0) {
       this.breakParagraph();
       if (!hasContent) return;
-      if (tag === "pre") this.preDepth++;
-      this.open.push(tag, tag === "pre" ? END_PRE : END_BLOCK);
+      const pre = (kind & IS_PRE) !== 0;
+      if (pre) this.preDepth++;
+      this.open.push(id, pre ? END_PRE : END_BLOCK);
       return;
-    } else if (LINES.has(tag)) {
+    } else if ((kind & IS_LINE) !== 0) {
       if (!this.lineStart) {
         this.paragraph += "\n";
         this.lineStart = true;
       }
-    } else if (CELLS.has(tag)) {
+    } else if ((kind & IS_CELL) !== 0) {
       this.append(" ");
     }
-    if (hasContent) this.open.push(tag, NOTHING);
+    if (hasContent) this.open.push(id, NOTHING);
   }
 
   /** Closes the innermost open element named `tag` and every element opened inside it. */
-  endTag(tag: string): void {
-    this.open.close(tag, this.onClose);
+  endTag(tag: string, known: number): void {
+    this.open.close(this.names.seen(tag, known), this.onClose);
   }
 
   text(raw: string): void {
