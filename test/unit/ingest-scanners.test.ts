@@ -8,7 +8,7 @@ import { AppError } from "../../src/errors";
 import { oneLine } from "../../src/ingest/document";
 import { stripEmphasis } from "../../src/ingest/emphasis";
 import { decodeEntities } from "../../src/ingest/entities";
-import { parseMarkdown } from "../../src/ingest/markdown";
+import { parseMarkdown, setextUnderline, thematicBreak } from "../../src/ingest/markdown";
 import { parseDocument } from "../../src/ingest/parse";
 import { parseMarkdownBySplitLines } from "./markdown-split-lines";
 
@@ -129,6 +129,25 @@ describe("parseMarkdown block lines", () => {
       const heading = atx?.[1] ? oneLine(withoutClosing(atx[2] ?? "")) : "";
       expect(doc.sections[0]?.headings, JSON.stringify(line)).toEqual(heading === "" ? [] : [heading]);
     }
+  });
+
+  it("reads thematic breaks and setext underlines as their patterns do", () => {
+    const THEMATIC_RE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
+    const SETEXT_RE = /^ {0,3}(=+|-+)[ \t]*$/;
+    const ruleFragments = ["*", "-", "_", "=", "**", "---", "==", " ", "   ", "\t", "x", "\r"];
+    let breaks = 0;
+    let underlines = 0;
+    for (const line of samples(15, ruleFragments, 4000, 8)) {
+      const thematic = THEMATIC_RE.test(line);
+      const setext = SETEXT_RE.exec(line)?.[1]?.charCodeAt(0) ?? 0;
+      expect(thematicBreak(line, 0, line.length), JSON.stringify(line)).toBe(thematic);
+      expect(setextUnderline(line, 0, line.length), JSON.stringify(line)).toBe(setext);
+      if (thematic) breaks++;
+      if (setext) underlines++;
+    }
+    // The samples hold both kinds of line, not only lines that are neither.
+    expect(breaks).toBeGreaterThan(50);
+    expect(underlines).toBeGreaterThan(50);
   });
 
   it("takes no line holding a line separator for a heading", () => {
