@@ -10,6 +10,7 @@
 import { guardedCall } from "../resilience/guard";
 import { type FacetCounts, facetCounts } from "../store/facets";
 import { FACETS_UNAVAILABLE } from "./degradations";
+import type { Ranked } from "./fusion";
 import type { FacetScope, Facets, SearchRequest } from "./request";
 import type { KeywordLegDeps, Retrieved, SearchScope, StageContext } from "./retrieve";
 
@@ -34,15 +35,66 @@ export const FACET_LIMITS = {
   maxMatches: 10_000,
 } as const;
 
+type FacetAnswer = { facets: Facets; facetScope: FacetScope } | null;
+
+/** Facets counting while the search retrieves: see startFacets. */
+export interface PendingFacets {
+  /** Where retrieve() reports the vector leg's candidates (hybrid mode). */
+  onVectorCandidates: (ranked: readonly Ranked[] | null) => void;
+  /** The facets, once the search has its ranking. */
+  counts: (retrieved: Retrieved) => Promise<FacetAnswer>;
+}
+
+/**
+ * Starts counting as soon as what is counted is known, so the count's D1 round trip overlaps
+ * retrieval instead of following it: keyword mode at once (the query's matches alone), hybrid mode
+ * when the vector leg has its candidates (while the keyword leg still runs), vector mode once the
+ * ranking is known (its candidates are the ranking, or the keyword fallback's).
+ */
+export function startFacets(
+  deps: KeywordLegDeps,
+  ctx: StageContext,
+  scope: SearchScope,
+  req: SearchRequest,
+): PendingFacets {
+  let give: (ids: readonly string[]) => void = () => {};
+  const candidates = new Promise<readonly string[]>((resolve) => {
+    give = resolve;
+  });
+  const early =
+    req.mode === "keyword"
+      ? searchFacets(deps, ctx, scope, req, [])
+      : req.mode === "hybrid"
+        ? candidates.then((ids) => searchFacets(deps, ctx, scope, req, ids))
+        : null;
+  return {
+    onVectorCandidates: (ranked) => give((ranked ?? []).map((r) => r.id)),
+    counts: (retrieved) => {
+      // A vector leg that never reported (not run): the keyword matches alone.
+      give([]);
+      return (
+        early ??
+        searchFacets(
+          deps,
+          ctx,
+          scope,
+          req,
+          retrieved.ranked.map((r) => r.id),
+        )
+      );
+    },
+  };
+}
+
 /** The facets of the search `req`, or null when D1 could not count them (facets_unavailable). */
 export async function searchFacets(
   deps: KeywordLegDeps,
   ctx: StageContext,
   scope: SearchScope,
   req: SearchRequest,
-  retrieved: Retrieved,
+  chunkIds: readonly string[],
   maxMatches: number = FACET_LIMITS.maxMatches,
-): Promise<{ facets: Facets; facetScope: FacetScope } | null> {
+): Promise<FacetAnswer> {
   const asked = req.facets;
   if (!asked) return null;
   const keyword = req.mode !== "vector";
@@ -53,8 +105,7 @@ export async function searchFacets(
       {
         // The keyword leg's matches and ranking: the same prefix expansion and title weight.
         ...(keyword ? { query: req.query, prefix: req.prefix, titleWeight: deps.titleWeight } : {}),
-        // Keyword mode: the ranking holds keyword matches only, all of them counted already.
-        chunkIds: req.mode === "keyword" ? [] : retrieved.ranked.map((r) => r.id),
+        chunkIds,
         fields: asked.fields,
         filter: req.filter,
         limit: asked.limit,

@@ -138,6 +138,8 @@ export interface RetrievalQuery {
   scope: SearchScope;
   req: SearchRequest;
   plan: RetrievalPlan;
+  /** Told the vector leg's candidates as soon as it has them, in hybrid mode (null: it failed). */
+  onVectorCandidates?: (ranked: readonly Ranked[] | null) => void;
 }
 
 /** The request's ranking; null when no retrieval path answered. */
@@ -163,12 +165,17 @@ export async function retrieve(
 async function retrieveHybrid(
   deps: RetrieveDeps,
   ctx: StageContext,
-  { scope, req, plan }: RetrievalQuery,
+  { scope, req, plan, onVectorCandidates }: RetrievalQuery,
 ): Promise<Retrieved | null> {
   const { settings } = deps;
   // A leg weighted 0 cannot change the fusion: skip its work.
+  const vectorRanked =
+    settings.vectorWeight > 0 ? vectorLeg(deps, ctx, scope, req, plan.perLeg) : Promise.resolve([]);
+  if (onVectorCandidates) {
+    vectorRanked.then(onVectorCandidates, () => onVectorCandidates(null));
+  }
   const [vector, keyword] = await Promise.all([
-    settings.vectorWeight > 0 ? vectorLeg(deps, ctx, scope, req, plan.perLeg) : [],
+    vectorRanked,
     settings.keywordWeight > 0
       ? keywordLeg(deps, ctx, scope, req, plan.keywordLimit, plan.withChunks)
       : { ranked: [], chunks: new Map<string, HydratedChunk>() },

@@ -13,7 +13,7 @@ import type { VectorIndex } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import { createDegradations } from "./degradations";
-import { searchFacets } from "./facets";
+import { startFacets } from "./facets";
 import { type Candidate, type HydrationPlan, hydrate } from "./hydrate";
 import {
   DEFAULT_SEARCH_SETTINGS,
@@ -81,17 +81,23 @@ export async function search(
   };
   const { retrieval, hydration } = searchPlan(req, settings);
   const retrieveDeps = { ...deps, settings, titleWeight: settings.titleWeight };
-  const retrieved = await retrieve(retrieveDeps, ctx, { scope, req, plan: retrieval });
+  const facets = req.facets ? startFacets(retrieveDeps, ctx, scope, req) : null;
+  const retrieved = await retrieve(retrieveDeps, ctx, {
+    scope,
+    req,
+    plan: retrieval,
+    ...(facets ? { onVectorCandidates: facets.onVectorCandidates } : {}),
+  });
   if (retrieved === null) {
     throw new AppError("unavailable", "search is unavailable: no retrieval path answered", {
       retryable: true,
       extra: { retryAfter: 5, degraded: ctx.degradations.list() },
     });
   }
-  // Facets need the candidates (vector and hybrid modes) and nothing hydration reads: both at once.
+  // Facets read nothing hydration reads: both at once.
   const [hydrated, faceted] = await Promise.all([
     hydrate(deps, ctx, namespace, retrieved, req, hydration),
-    req.facets ? searchFacets(retrieveDeps, ctx, scope, req, retrieved) : null,
+    facets ? facets.counts(retrieved) : null,
   ]);
   const candidates = req.rerank
     ? await rerank(deps, ctx, req.query, hydrated, settings.rerankCandidates)

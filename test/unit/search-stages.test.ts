@@ -23,6 +23,7 @@ import {
   search,
 } from "../../src/search/search";
 import { createTimer, serverTiming } from "../../src/search/timer";
+import type { D1Like } from "../../src/store/d1";
 import type { HydratedChunk } from "../../src/store/documents";
 import { DOC_ID_FIELD } from "../../src/validation";
 import type { QueryResult, VectorIndex, VectorRecord } from "../../src/vectors/vector-index";
@@ -335,4 +336,68 @@ describe("the search use case's timings", () => {
     expect(hitTimer.timings()).toEqual({ cache: 0 });
     expect(embedder.calls).toBe(1);
   });
+});
+
+describe("facets alongside retrieval", () => {
+  /**
+   * A D1 that answers every statement with no rows, and holds every statement but the facet count
+   * until the facet count has been sent (or a second has passed), recording the order of events.
+   */
+  function holdingDb() {
+    const events: string[] = [];
+    let sent: () => void = () => undefined;
+    const facetsSent = new Promise<void>((resolve) => {
+      sent = resolve;
+    });
+    const db = {
+      prepare(sql: string) {
+        const facets = sql.includes("json_each");
+        const answer = async <T>(empty: T): Promise<T> => {
+          if (facets) {
+            events.push("facets sent");
+            sent();
+            return empty;
+          }
+          events.push("statement sent");
+          await Promise.race([facetsSent, new Promise((resolve) => setTimeout(resolve, 1000))]);
+          events.push("statement answered");
+          return empty;
+        };
+        const statement = {
+          bind: () => statement,
+          all: () => answer({ results: [], success: true, meta: {} }),
+          raw: () => answer([]),
+          first: () => answer(null),
+          run: () => answer({ results: [], success: true, meta: {} }),
+        };
+        return statement;
+      },
+      batch: async () => [],
+    } as unknown as D1Like;
+    return { db, events };
+  }
+
+  it.each(["keyword", "hybrid"] as const)(
+    "%s mode sends the facet count before the keyword leg is answered",
+    async (mode) => {
+      const { db, events } = holdingDb();
+      const deps: SearchDeps = {
+        embedder: new FakeEmbedder(),
+        index: new FakeIndex(),
+        store: new FakeStore(),
+        db,
+        logger: quiet,
+      };
+      const answer = await search(deps, "ns", {
+        ...vectorRequest,
+        mode,
+        facets: { fields: ["lang"], limit: 10 },
+      });
+      expect(answer.facets).toEqual({ lang: { values: [], otherCount: 0 } });
+      expect(events.indexOf("facets sent"), events.join(", ")).toBeGreaterThanOrEqual(0);
+      expect(events.indexOf("facets sent"), events.join(", ")).toBeLessThan(
+        events.indexOf("statement answered"),
+      );
+    },
+  );
 });
