@@ -8,7 +8,7 @@ import { parseCommandLine, run, UsageError } from "./lib/args.ts";
 const USAGE = `Usage: node scripts/openapi.ts [--out FILE] [--server URL]
 
 Builds the OpenAPI 3.1 document of the API from its route schemas, as GET /openapi.json serves it.
-  --out FILE    where to write it (default: dist/openapi.json)
+  --out FILE    where to write it (default: build/openapi.json)
   --server URL  the API's URL in the document (default: /, the origin the document is served
                 from; GET /openapi.json names its own origin)
   -h, --help    show this help`;
@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
   if (!server.startsWith("/") && !URL.canParse(server)) {
     throw new UsageError(`--server: not a URL or an absolute path: ${server}`);
   }
-  const out = typeof values.out === "string" ? values.out : path.join(ROOT, "dist", "openapi.json");
+  const out = typeof values.out === "string" ? values.out : path.join(ROOT, "build", "openapi.json");
 
   const { createApp, openApiConfig } = await importBundled<AppModule>(
     path.join(ROOT, "workers", "api", "app.ts"),
