@@ -15,6 +15,7 @@ import {
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
 import { AnalyticsEngineMetrics } from "../../src/observe/metrics";
+import { type RepairResult, repairStuckDocuments } from "../../src/observe/repair";
 import { createSentry, reportError } from "../../src/observe/sentry";
 import { ShardMapClient } from "../../src/shards/client";
 import { shardPolicy } from "../../src/shards/policy";
@@ -131,7 +132,40 @@ async function reportShards(
   return names.map(resolve).filter((index): index is VectorIndex => index !== null);
 }
 
-/** The scheduled handler: checks index health, stores the findings, emits one point per namespace. */
+/**
+ * Re-enqueues documents stuck in `queued` (or marks failed those re-enqueued too often). A failure
+ * is logged: the findings are stored and emitted regardless, and the next run tries again.
+ */
+async function repairStuck(
+  env: WorkerEnv,
+  config: Config,
+  services: Services,
+  logger: Logger,
+): Promise<RepairResult | null> {
+  try {
+    const result = await repairStuckDocuments(
+      {
+        databases: services.pool.members(),
+        queue: services.queue,
+        bucketName: config.documentsBucketName,
+        logger,
+      },
+      { stuckAfterMs: observeConfig(env).stuckQueuedMs },
+    );
+    if (result.requeued + result.abandoned > 0) {
+      logger.warn("repair.done", { requeued: result.requeued, abandoned: result.abandoned });
+    }
+    return result;
+  } catch (err) {
+    logger.error("repair.failed", { error: errorMessage(err) });
+    return null;
+  }
+}
+
+/**
+ * The scheduled handler: checks index health, repairs stuck documents, stores the findings (with
+ * the repairs), emits one point per namespace.
+ */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
   const logger = backgroundLogger(env, ctx, config.logLevel, { job: "index-health" });
@@ -145,6 +179,8 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
         databaseLimitBytes: D1_MAX_DATABASE_BYTES[planOf(env)],
       },
     );
+    const repairs = await repairStuck(env, config, services, logger);
+    for (const ns of report.namespaces) Object.assign(ns, repairs?.byNamespace.get(ns.namespace));
     await storeIndexHealth(env.DB, report);
     const metrics = new AnalyticsEngineMetrics(invocationDataset(env));
     // Namespaces with problems first: past 250 points per invocation the healthy ones are dropped.

@@ -1,0 +1,148 @@
+// Self-repair through the scheduled handler: documents stuck in `queued` behind the service's
+// back are re-enqueued (at most 100 per run) and indexed; a document that stays stuck is marked
+// failed with its reason after three re-enqueues, and each repair shows in the health findings
+// and the health metric point.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { IngestMessage } from "../../src/ingest/messages";
+import { flushLocalMetrics } from "../../src/observe/local-dataset";
+import { MAX_REPAIRS_PER_DOCUMENT, MAX_REPAIRS_PER_RUN } from "../../src/observe/repair";
+import worker from "../../workers/index";
+import { HeldQueue } from "../fakes/held-queue";
+import { api, freshNamespace, putObject, waitForStatus } from "../support";
+import { deliverMessage } from "../support/queue";
+
+const HOUR = 3600_000;
+
+/** One cron run with the ingest queue replaced by `queue`; answers what it sent for `ns`. */
+async function runCheck(queue: HeldQueue, ns: string): Promise<IngestMessage[]> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(
+    createScheduledController({ cron: "*/5 * * * *" }),
+    { ...env, INGEST_QUEUE: queue } as unknown as Env,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return queue.take().filter((m) => m.object.key.startsWith(`${ns}/`));
+}
+
+/** A document row stuck in `queued` for an hour, as if its queue message had been lost. */
+async function insertStuck(ns: string, ids: readonly string[], etag: (id: string) => string, bytes = 10) {
+  const old = Date.now() - HOUR;
+  await env.DB.batch(
+    ids.map((id) =>
+      env.DB.prepare(
+        `INSERT INTO documents (namespace, id, status, content_type, bytes, etag, created_at, updated_at)
+         VALUES (?1, ?2, 'queued', 'text/plain', ?3, ?4, ?5, ?5)`,
+      ).bind(ns, id, bytes, etag(id), old),
+    ),
+  );
+}
+
+/** As if the stuck threshold had passed since the last re-enqueue. */
+async function ageRepairs(ns: string): Promise<void> {
+  await env.DB.prepare("UPDATE documents SET repaired_at = repaired_at - ?2 WHERE namespace = ?1")
+    .bind(ns, HOUR)
+    .run();
+}
+
+async function healthOf(ns: string) {
+  const stats = await api<{ health: { requeued: number; abandoned: number; problems: string[] } | null }>(
+    "GET",
+    `/v1/namespaces/${ns}`,
+  );
+  return stats.body.health;
+}
+
+describe("self-repair of stuck documents", () => {
+  it("re-enqueues a document whose message was lost, which is then indexed, once", async () => {
+    const ns = freshNamespace("repair");
+    const object = await putObject(`${ns}/lost`, "A document whose queue message never arrived.", {
+      httpMetadata: { contentType: "text/plain" },
+    });
+    await insertStuck(ns, ["lost"], () => object.etag, object.size);
+
+    const queue = new HeldQueue();
+    const sent = await runCheck(queue, ns);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.object).toMatchObject({ key: `${ns}/lost`, eTag: object.etag });
+    expect(await healthOf(ns)).toMatchObject({ problems: ["stuck_queued"], requeued: 1, abandoned: 0 });
+
+    const result = await deliverMessage(sent[0]);
+    expect(result.explicitAcks).toHaveLength(1);
+    await waitForStatus(ns, "lost", "indexed");
+
+    // The second run finds nothing left to repair, and the namespace healthy.
+    expect(await runCheck(queue, ns)).toEqual([]);
+    expect(await healthOf(ns)).toMatchObject({ problems: [], requeued: 0 });
+  });
+
+  it("re-enqueues at most 100 documents per run, the rest on the next run", async () => {
+    const ns = freshNamespace("repair-bound");
+    const ids = Array.from({ length: MAX_REPAIRS_PER_RUN + 5 }, (_, i) => `doc-${i}`);
+    await insertStuck(ns, ids, (id) => `etag-${id}`);
+
+    const queue = new HeldQueue();
+    const first = await runCheck(queue, ns);
+    expect(first).toHaveLength(100);
+    const second = await runCheck(queue, ns);
+    expect(second).toHaveLength(5);
+    const keys = new Set([...first, ...second].map((m) => m.object.key));
+    expect(keys).toEqual(new Set(ids.map((id) => `${ns}/${id}`)));
+    // Each one re-enqueued is not re-enqueued again before the stuck threshold passes.
+    expect(await runCheck(queue, ns)).toEqual([]);
+    await env.DB.prepare("DELETE FROM documents WHERE namespace = ?1").bind(ns).run();
+  });
+
+  it("marks a document failed with its reason after three re-enqueues that did not index it", async () => {
+    const ns = freshNamespace("repair-give-up");
+    // A row whose object is gone: the consumer acknowledges each message and indexes nothing.
+    await insertStuck(ns, ["hopeless"], () => "etag-without-object");
+    const queue = new HeldQueue();
+    for (let attempt = 1; attempt <= MAX_REPAIRS_PER_DOCUMENT; attempt++) {
+      const sent = await runCheck(queue, ns);
+      expect(sent).toHaveLength(1);
+      await deliverMessage(sent[0]);
+      await ageRepairs(ns);
+    }
+    expect(await runCheck(queue, ns)).toEqual([]);
+
+    const doc = await api<{ status: string; error: string }>(
+      "GET",
+      `/v1/namespaces/${ns}/documents/hopeless`,
+    );
+    expect(doc.body.status).toBe("failed");
+    expect(doc.body.error).toContain("not indexed after 3 re-enqueues by the index health check");
+    expect(await healthOf(ns)).toMatchObject({ requeued: 0, abandoned: 1 });
+    // The health point counts it (double9), for the dashboard and the alerts.
+    await flushLocalMetrics(env.DB);
+    const point = await env.DB.prepare(
+      "SELECT double8, double9 FROM local_metrics WHERE index1 = ?1 AND blob1 = 'health' ORDER BY id DESC",
+    )
+      .bind(ns)
+      .first<{ double8: number; double9: number }>();
+    expect(point).toEqual({ double8: 0, double9: 1 });
+    // Failed, it is no longer stuck: later runs leave it alone.
+    await ageRepairs(ns);
+    expect(await runCheck(queue, ns)).toEqual([]);
+  });
+
+  it("starts counting again for a newer version of the document", async () => {
+    const ns = freshNamespace("repair-new-version");
+    await insertStuck(ns, ["doc"], () => "v1");
+    const queue = new HeldQueue();
+    for (let attempt = 1; attempt <= MAX_REPAIRS_PER_DOCUMENT; attempt++) {
+      expect(await runCheck(queue, ns)).toHaveLength(1);
+      await ageRepairs(ns);
+    }
+    // Written again (a new eTag) before the check gave up on v1: three more re-enqueues for v2.
+    await env.DB.prepare("UPDATE documents SET etag = 'v2' WHERE namespace = ?1").bind(ns).run();
+    const sent = await runCheck(queue, ns);
+    expect(sent.map((m) => m.object.eTag)).toEqual(["v2"]);
+    const row = await env.DB.prepare("SELECT status, repairs FROM documents WHERE namespace = ?1")
+      .bind(ns)
+      .first();
+    expect(row).toEqual({ status: "queued", repairs: 1 });
+  });
+});
