@@ -33,6 +33,8 @@ export const NamespaceHealthSchema = z.object({
   /** Stuck documents the check re-enqueued, and those it marked failed (src/observe/repair.ts). */
   requeued: z.number().default(0),
   abandoned: z.number().default(0),
+  /** Transient dead letters the check replayed (src/observe/dead-letter-replay.ts). */
+  replayed: z.number().default(0),
 });
 export type NamespaceHealth = z.infer<typeof NamespaceHealthSchema> & { namespace: string };
 
@@ -217,6 +219,7 @@ async function checkNamespace(
     missingVectors: missing,
     requeued: 0,
     abandoned: 0,
+    replayed: 0,
   };
 }
 
@@ -301,6 +304,7 @@ export function healthEvent(h: NamespaceHealth): HealthEvent {
     missingVectors: h.missingVectors,
     requeued: h.requeued,
     abandoned: h.abandoned,
+    replayed: h.replayed,
   };
 }
 

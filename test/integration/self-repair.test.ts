@@ -1,11 +1,16 @@
 // Self-repair through the scheduled handler: documents stuck in `queued` behind the service's
 // back are re-enqueued (at most 100 per run) and indexed; a document that stays stuck is marked
-// failed with its reason after three re-enqueues, and each repair shows in the health findings
-// and the health metric point.
+// failed with its reason after three re-enqueues; dead letters of transient failures are replayed
+// with backoff, at most three times per document. Each repair shows in the health findings and
+// the health metric point.
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { IngestMessage } from "../../src/ingest/messages";
+import { type IngestMessage, putMessage } from "../../src/ingest/messages";
+import {
+  MAX_AUTO_REPLAYS_PER_DOCUMENT,
+  MAX_AUTO_REPLAYS_PER_RUN,
+} from "../../src/observe/dead-letter-replay";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { MAX_REPAIRS_PER_DOCUMENT, MAX_REPAIRS_PER_RUN } from "../../src/observe/repair";
 import worker from "../../workers/index";
@@ -48,10 +53,9 @@ async function ageRepairs(ns: string): Promise<void> {
 }
 
 async function healthOf(ns: string) {
-  const stats = await api<{ health: { requeued: number; abandoned: number; problems: string[] } | null }>(
-    "GET",
-    `/v1/namespaces/${ns}`,
-  );
+  const stats = await api<{
+    health: { requeued: number; abandoned: number; replayed: number; problems: string[] } | null;
+  }>("GET", `/v1/namespaces/${ns}`);
   return stats.body.health;
 }
 
@@ -144,5 +148,104 @@ describe("self-repair of stuck documents", () => {
       .bind(ns)
       .first();
     expect(row).toEqual({ status: "queued", repairs: 1 });
+  });
+});
+
+/** Pending dead letters of `ns` that arrived `ageMs` ago, transient unless told. */
+async function insertDeadLetters(ns: string, ids: readonly string[], ageMs: number, transient = 1) {
+  const at = Date.now() - ageMs;
+  await env.DB.batch(
+    ids.map((id) =>
+      env.DB.prepare(
+        `INSERT INTO dead_letters (message_id, namespace, doc_id, body, error, attempts, received_at, transient)
+         VALUES (?1, ?2, ?3, ?4, 'indexing failed after 6 attempts: d1 unavailable', 6, ?5, ?6)`,
+      ).bind(
+        `dl-${crypto.randomUUID()}`,
+        ns,
+        id,
+        JSON.stringify(putMessage("edgesearch-documents", `${ns}/${id}`, 10, `etag-${id}`)),
+        at,
+        transient,
+      ),
+    ),
+  );
+}
+
+describe("replay of transient dead letters", () => {
+  it("replays a message dead-lettered after retries once its backoff passed, and the document is indexed", async () => {
+    const ns = freshNamespace("replay");
+    const object = await putObject(`${ns}/outage`, "A document that met a long dependency outage.", {
+      httpMetadata: { contentType: "text/plain" },
+    });
+    await insertStuck(ns, ["outage"], () => object.etag, object.size);
+    const body = putMessage("edgesearch-documents", `${ns}/outage`, object.size, object.etag);
+    // The queue gave up after its retries: the dead-letter consumer records it and fails the document.
+    await deliverMessage(body, { queue: "edgesearch-ingest-dlq" });
+    await waitForStatus(ns, "outage", "failed");
+
+    const queue = new HeldQueue();
+    expect(await runCheck(queue, ns)).toEqual([]);
+    await env.DB.prepare("UPDATE dead_letters SET received_at = received_at - ?2 WHERE namespace = ?1")
+      .bind(ns, 6 * 60_000)
+      .run();
+    const sent = await runCheck(queue, ns);
+    expect(sent).toEqual([body]);
+    expect(await healthOf(ns)).toMatchObject({ problems: ["dead_letters"], replayed: 1 });
+    const pending = await api<{ deadLetters: unknown[] }>("GET", "/v1/admin/dead-letters");
+    expect(JSON.stringify(pending.body.deadLetters)).not.toContain(ns);
+
+    await deliverMessage(sent[0]);
+    await waitForStatus(ns, "outage", "indexed");
+    expect(await runCheck(queue, ns)).toEqual([]);
+  });
+
+  it("leaves a dead letter of a permanent failure to an operator", async () => {
+    const ns = freshNamespace("replay-permanent");
+    await insertDeadLetters(ns, ["refused"], HOUR, 0);
+    expect(await runCheck(new HeldQueue(), ns)).toEqual([]);
+    const row = await env.DB.prepare("SELECT replayed_at FROM dead_letters WHERE namespace = ?1")
+      .bind(ns)
+      .first();
+    expect(row).toEqual({ replayed_at: null });
+  });
+
+  it("replays a document's dead letters 3 times at most, waiting longer each time", async () => {
+    const ns = freshNamespace("replay-limit");
+    const queue = new HeldQueue();
+    for (let replay = 1; replay <= MAX_AUTO_REPLAYS_PER_DOCUMENT; replay++) {
+      // Arrived 10 minutes ago: due for the first replay (after 5), not the second (after 20).
+      await insertDeadLetters(ns, ["flaky"], 10 * 60_000);
+      if (replay > 1) {
+        expect(await runCheck(queue, ns)).toEqual([]);
+        await env.DB.prepare(
+          "UPDATE dead_letters SET received_at = received_at - ?2 WHERE namespace = ?1 AND replayed_at IS NULL",
+        )
+          .bind(ns, 2 * HOUR)
+          .run();
+      }
+      expect(await runCheck(queue, ns)).toHaveLength(1);
+    }
+    await insertDeadLetters(ns, ["flaky"], 10 * HOUR);
+    expect(await runCheck(queue, ns)).toEqual([]);
+    const pending = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM dead_letters WHERE namespace = ?1 AND replayed_at IS NULL",
+    )
+      .bind(ns)
+      .first<{ n: number }>();
+    expect(pending?.n).toBe(1);
+  });
+
+  it("replays at most 100 dead letters per run, the rest on the next run", async () => {
+    const ns = freshNamespace("replay-bound");
+    const ids = Array.from({ length: MAX_AUTO_REPLAYS_PER_RUN + 5 }, (_, i) => `doc-${i}`);
+    await insertDeadLetters(ns, ids, HOUR);
+    const queue = new HeldQueue();
+    const first = await runCheck(queue, ns);
+    expect(first).toHaveLength(100);
+    const second = await runCheck(queue, ns);
+    expect(second).toHaveLength(5);
+    expect(new Set([...first, ...second].map((m) => m.object.key))).toEqual(
+      new Set(ids.map((id) => `${ns}/${id}`)),
+    );
   });
 });

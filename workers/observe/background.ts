@@ -6,6 +6,7 @@ import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { invocationDataset } from "../../src/observe/analytics-limits";
 import { observeConfig } from "../../src/observe/config";
+import { replayTransientDeadLetters } from "../../src/observe/dead-letter-replay";
 import {
   checkIndexHealth,
   D1_MAX_DATABASE_BYTES,
@@ -162,9 +163,21 @@ async function repairStuck(
   }
 }
 
+/** Replays transient dead letters with backoff; a failure is logged, as for repairStuck. */
+async function replayDeadLetters(services: Services, env: WorkerEnv, logger: Logger) {
+  try {
+    const result = await replayTransientDeadLetters({ db: env.DB, queue: services.queue, logger });
+    if (result.replayed > 0) logger.warn("dead_letter.auto_replay_done", { replayed: result.replayed });
+    return result;
+  } catch (err) {
+    logger.error("dead_letter.auto_replay_failed", { error: errorMessage(err) });
+    return null;
+  }
+}
+
 /**
- * The scheduled handler: checks index health, repairs stuck documents, stores the findings (with
- * the repairs), emits one point per namespace.
+ * The scheduled handler: checks index health, repairs stuck documents, replays transient dead
+ * letters, stores the findings (with the repairs), emits one point per namespace.
  */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
@@ -180,7 +193,11 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
       },
     );
     const repairs = await repairStuck(env, config, services, logger);
-    for (const ns of report.namespaces) Object.assign(ns, repairs?.byNamespace.get(ns.namespace));
+    const replays = await replayDeadLetters(services, env, logger);
+    for (const ns of report.namespaces) {
+      Object.assign(ns, repairs?.byNamespace.get(ns.namespace));
+      ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
+    }
     await storeIndexHealth(env.DB, report);
     const metrics = new AnalyticsEngineMetrics(invocationDataset(env));
     // Namespaces with problems first: past 250 points per invocation the healthy ones are dropped.
