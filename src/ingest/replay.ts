@@ -2,7 +2,7 @@
 // when it was dead-lettered) queued again so the consumer does not skip it, and the dead letter
 // marked replayed. Used by POST /v1/admin/dead-letters/replay and the scheduled check.
 import { AppError, errorMessage } from "../errors";
-import { d1 } from "../store/d1";
+import { type D1Like, d1 } from "../store/d1";
 import { QUEUE_MAX_BATCH_MESSAGES, sendPaged } from "../util/queue-limits";
 
 export interface ReplayRow {
@@ -12,9 +12,13 @@ export interface ReplayRow {
   body: string;
 }
 
-/** The rows replayed (those with a namespace and a parseable body), in order. */
+/**
+ * The rows replayed (those with a namespace and a parseable body), in order. `db` holds the dead
+ * letters; `documents` answers a namespace's database of the pool, where its document rows are.
+ */
 export async function replayDeadLetters(
   db: D1Database,
+  documents: (namespace: string) => D1Like,
   queue: Queue,
   rows: readonly ReplayRow[],
   options: { now?: number; auto?: boolean } = {},
@@ -32,19 +36,24 @@ export async function replayDeadLetters(
   });
   for (let i = 0; i < replayable.length; i += QUEUE_MAX_BATCH_MESSAGES) {
     const slice = replayable.slice(i, i + QUEUE_MAX_BATCH_MESSAGES);
-    // A failed document is queued again, or the consumer would skip it as already failed.
-    await d1("requeue documents", () =>
-      db.batch(
-        slice.map((r) =>
-          db
-            .prepare(
-              `UPDATE documents SET status = 'queued', error = NULL, attempts = 0, updated_at = ?3
-               WHERE namespace = ?1 AND id = ?2 AND status = 'failed'`,
-            )
-            .bind(r.namespace, r.doc_id, now),
+    // A failed document is queued again, or the consumer would skip it as already failed: one
+    // batch per namespace, in the namespace's own database.
+    const byNamespace = Map.groupBy(slice, (r) => r.namespace ?? "");
+    for (const [namespace, rows] of byNamespace) {
+      const target = documents(namespace);
+      await d1("requeue documents", () =>
+        target.batch(
+          rows.map((r) =>
+            target
+              .prepare(
+                `UPDATE documents SET status = 'queued', error = NULL, attempts = 0, updated_at = ?3
+                 WHERE namespace = ?1 AND id = ?2 AND status = 'failed'`,
+              )
+              .bind(r.namespace, r.doc_id, now),
+          ),
         ),
-      ),
-    );
+      );
+    }
     try {
       await sendPaged(
         queue,

@@ -4,6 +4,7 @@
 // same document, at most MAX_AUTO_REPLAYS_PER_DOCUMENT times; later dead letters of that document
 // wait for an operator (GET /v1/admin/dead-letters).
 import { replayDeadLetters } from "../ingest/replay";
+import type { D1Like } from "../store/d1";
 import { QUEUE_MAX_BATCH_MESSAGES } from "../util/queue-limits";
 import type { Logger } from "./logger";
 
@@ -29,7 +30,14 @@ interface Candidate {
 }
 
 export async function replayTransientDeadLetters(
-  deps: { db: D1Database; queue: Queue; logger: Logger },
+  deps: {
+    /** The control database (dead letters). */
+    db: D1Database;
+    /** A namespace's database of the pool (its document rows). */
+    documents: (namespace: string) => D1Like;
+    queue: Queue;
+    logger: Logger;
+  },
   options: { now?: number; maxPerRun?: number } = {},
 ): Promise<AutoReplayResult> {
   const now = options.now ?? Date.now();
@@ -62,7 +70,7 @@ export async function replayTransientDeadLetters(
     seen.add(key);
     return true;
   });
-  const replayed = await replayDeadLetters(deps.db, deps.queue, due, { now, auto: true });
+  const replayed = await replayDeadLetters(deps.db, deps.documents, deps.queue, due, { now, auto: true });
   const result: AutoReplayResult = { byNamespace: new Map(), replayed: replayed.length };
   const replays = new Map(due.map((r) => [r.id, r.replays]));
   for (const r of replayed) {

@@ -15,17 +15,21 @@ import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { MAX_REPAIRS_PER_DOCUMENT, MAX_REPAIRS_PER_RUN } from "../../src/observe/repair";
 import worker from "../../workers/index";
 import { HeldQueue } from "../fakes/held-queue";
-import { api, freshNamespace, putObject, waitForStatus } from "../support";
+import { api, apiWithEnv, freshNamespace, putObject, waitForStatus, waitIndexed } from "../support";
 import { deliverMessage } from "../support/queue";
 
 const HOUR = 3600_000;
 
 /** One cron run with the ingest queue replaced by `queue`; answers what it sent for `ns`. */
-async function runCheck(queue: HeldQueue, ns: string): Promise<IngestMessage[]> {
+async function runCheck(
+  queue: HeldQueue,
+  ns: string,
+  vars: Record<string, string> = {},
+): Promise<IngestMessage[]> {
   const ctx = createExecutionContext();
   await worker.scheduled(
     createScheduledController({ cron: "*/5 * * * *" }),
-    { ...env, INGEST_QUEUE: queue } as unknown as Env,
+    { ...env, ...vars, INGEST_QUEUE: queue } as unknown as Env,
     ctx,
   );
   await waitOnExecutionContext(ctx);
@@ -247,5 +251,61 @@ describe("replay of transient dead letters", () => {
     expect(new Set([...first, ...second].map((m) => m.object.key))).toEqual(
       new Set(ids.map((id) => `${ns}/${id}`)),
     );
+  });
+});
+
+describe("replay of transient dead letters in a pool of databases", () => {
+  const POOL = { D1_DATA_DATABASES: "DB,DATA_DB_1,DATA_DB_2" };
+  const members = () => [env.DB, env.DATA_DB_1, env.DATA_DB_2];
+
+  /** A namespace the pool placed outside DB, with one indexed document "a", and its database. */
+  async function namespaceOutsideDb(): Promise<{ ns: string; home: D1Database }> {
+    for (let i = 0; i < 6; i++) {
+      const ns = freshNamespace("replay-pool");
+      const res = await apiWithEnv(
+        { ...env, ...POOL } as unknown as Env,
+        "POST",
+        `/v1/namespaces/${ns}/documents`,
+        {
+          documents: [{ id: "a", text: "Bone marrow holds the stem cells that make blood." }],
+        },
+      );
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      await waitIndexed(ns, 1);
+      const [, ...others] = members();
+      for (const db of others) {
+        const row = await db.prepare("SELECT 1 AS n FROM documents WHERE namespace = ?1").bind(ns).first();
+        if (row) return { ns, home: db };
+      }
+    }
+    throw new Error("no namespace was placed outside DB");
+  }
+
+  it("queues the document again in the namespace's own database", async () => {
+    const { ns, home } = await namespaceOutsideDb();
+    const doc = await home
+      .prepare("SELECT etag, bytes FROM documents WHERE namespace = ?1 AND id = 'a'")
+      .bind(ns)
+      .first<{ etag: string; bytes: number }>();
+    if (!doc) throw new Error("no document row");
+    // As the dead-letter consumer leaves it: the document failed, its dead letter transient.
+    await home
+      .prepare("UPDATE documents SET status = 'failed', error = 'd1 unavailable' WHERE namespace = ?1")
+      .bind(ns)
+      .run();
+    const body = putMessage("edgesearch-documents", `${ns}/a`, doc.bytes, doc.etag);
+    await env.DB.prepare(
+      `INSERT INTO dead_letters (message_id, namespace, doc_id, body, error, attempts, received_at, transient)
+       VALUES (?1, ?2, 'a', ?3, 'indexing failed after 6 attempts: d1 unavailable', 6, ?4, 1)`,
+    )
+      .bind(`dl-${crypto.randomUUID()}`, ns, JSON.stringify(body), Date.now() - HOUR)
+      .run();
+
+    expect(await runCheck(new HeldQueue(), ns, POOL)).toEqual([body]);
+    const row = await home
+      .prepare("SELECT status FROM documents WHERE namespace = ?1 AND id = 'a'")
+      .bind(ns)
+      .first();
+    expect(row).toEqual({ status: "queued" });
   });
 });

@@ -166,7 +166,12 @@ async function repairStuck(
 /** Replays transient dead letters with backoff; a failure is logged, as for repairStuck. */
 async function replayDeadLetters(services: Services, env: WorkerEnv, logger: Logger) {
   try {
-    const result = await replayTransientDeadLetters({ db: env.DB, queue: services.queue, logger });
+    const result = await replayTransientDeadLetters({
+      db: env.DB,
+      documents: (namespace) => services.pool.writes(namespace),
+      queue: services.queue,
+      logger,
+    });
     if (result.replayed > 0) logger.warn("dead_letter.auto_replay_done", { replayed: result.replayed });
     return result;
   } catch (err) {

@@ -146,7 +146,13 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
         await selectRows(c.env.DB, c.get("principal"), true, ids ? ids.length : limit, ids)
       ).filter((r) => r.namespace !== null);
       if (ids && rows.length === 0) throw new AppError("not_found", "no pending dead letters with those ids");
-      const replayable = await replayDeadLetters(c.env.DB, c.env.INGEST_QUEUE, rows);
+      const { pool } = c.get("services");
+      const replayable = await replayDeadLetters(
+        c.env.DB,
+        (namespace) => pool.writes(namespace),
+        c.env.INGEST_QUEUE,
+        rows,
+      );
       c.get("logger").info("dead_letters.replayed", { count: replayable.length });
       return c.json({ replayed: replayable.map((r) => r.id) }, 200);
     },
