@@ -125,8 +125,7 @@ async function readStuck(db: D1Database, cutoff: number, limit: number): Promise
 function repairMessage(bucket: string, row: StuckRow, now: number) {
   const key = documentKey(row.namespace, row.id);
   const message = putMessage(bucket, key, row.bytes, row.etag ?? "", new Date(now));
-  if (row.etag === null) delete message.object.eTag;
-  return message;
+  return row.etag === null ? { ...message, object: { key, size: row.bytes } } : message;
 }
 
 /** The rows as one JSON parameter: one statement per database, whatever the number of rows. */
