@@ -3,7 +3,10 @@
 import { z } from "zod";
 
 const Schema = z.object({
-  /** A document queued longer than this is reported stuck by the index health check. */
+  /**
+   * A document queued longer than this is reported stuck by the index health check, and
+   * re-enqueued (src/observe/repair.ts).
+   */
   HEALTH_STUCK_QUEUED_SECONDS: z.coerce
     .number()
     .int()

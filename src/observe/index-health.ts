@@ -30,6 +30,11 @@ export const NamespaceHealthSchema = z.object({
   deadLetters: z.number(),
   sampledVectors: z.number(),
   missingVectors: z.number(),
+  /** Stuck documents the check re-enqueued, and those it marked failed (src/observe/repair.ts). */
+  requeued: z.number().default(0),
+  abandoned: z.number().default(0),
+  /** Transient dead letters the check replayed (src/observe/dead-letter-replay.ts). */
+  replayed: z.number().default(0),
 });
 export type NamespaceHealth = z.infer<typeof NamespaceHealthSchema> & { namespace: string };
 
@@ -212,6 +217,9 @@ async function checkNamespace(
     deadLetters,
     sampledVectors: sample.length,
     missingVectors: missing,
+    requeued: 0,
+    abandoned: 0,
+    replayed: 0,
   };
 }
 
@@ -294,6 +302,9 @@ export function healthEvent(h: NamespaceHealth): HealthEvent {
     deadLetters: h.deadLetters,
     sampledVectors: h.sampledVectors,
     missingVectors: h.missingVectors,
+    requeued: h.requeued,
+    abandoned: h.abandoned,
+    replayed: h.replayed,
   };
 }
 

@@ -72,6 +72,11 @@ export interface HealthEvent {
   deadLetters: number;
   sampledVectors: number;
   missingVectors: number;
+  /** Stuck documents re-enqueued by this check, and those marked failed after too many. */
+  requeued?: number;
+  abandoned?: number;
+  /** Transient dead letters replayed by this check. */
+  replayed?: number;
 }
 
 export interface Metrics {
@@ -95,7 +100,9 @@ const counterDoubles = (names: readonly (keyof CostCounters)[], c: CostCounters 
  * double6..double20 the INGEST_COUNTER_DOUBLES.
  * Health: blob1 "health", blob2 namespace, blob3 state, blob4 problems (comma-joined);
  * double1 indexed documents, double2 D1 chunks, double3 expected chunks, double4 stuck queued,
- * double5 dead letters, double6 sampled vectors, double7 missing vectors.
+ * double5 dead letters, double6 sampled vectors, double7 missing vectors, double8 stuck documents
+ * re-enqueued, double9 stuck documents marked failed (src/observe/repair.ts), double10 transient
+ * dead letters replayed (src/observe/dead-letter-replay.ts).
  *
  * Every point fits Analytics Engine's limits: the index is cut to 96 bytes and each blob to 800
  * (twenty fit the 16,000-byte total), on a character boundary, so a long error code or problem
@@ -181,6 +188,9 @@ export class AnalyticsEngineMetrics implements Metrics {
         e.deadLetters,
         e.sampledVectors,
         e.missingVectors,
+        e.requeued ?? 0,
+        e.abandoned ?? 0,
+        e.replayed ?? 0,
       ],
     );
   }

@@ -1,6 +1,8 @@
 // The dead-letter queue's consumer: a message lands here after exhausting its retries. It is
 // recorded in D1 (with the document's last error) and its document marked failed, so nothing
-// disappears silently; records can be inspected and replayed.
+// disappears silently; records can be inspected and replayed. A message that reached this queue
+// exhausted its retries, which the ingest consumer gives only to retryable errors: its record is
+// `transient`, and the scheduled check replays it with backoff (src/observe/dead-letter-replay.ts).
 import { errorMessage } from "../../src/errors";
 import { IngestMessageSchema } from "../../src/ingest/messages";
 import type { Logger } from "../../src/observe/logger";
@@ -12,11 +14,12 @@ export async function recordDeadLetter(
   message: Message<unknown>,
   reason: string | null,
   target: { namespace: string; id: string } | null = null,
+  transient = false,
 ): Promise<void> {
   await db
     .prepare(
-      `INSERT INTO dead_letters (message_id, namespace, doc_id, body, error, attempts, received_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (message_id) DO NOTHING`,
+      `INSERT INTO dead_letters (message_id, namespace, doc_id, body, error, attempts, received_at, transient)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (message_id) DO NOTHING`,
     )
     .bind(
       message.id,
@@ -26,6 +29,7 @@ export async function recordDeadLetter(
       reason,
       message.attempts,
       Date.now(),
+      transient ? 1 : 0,
     )
     .run();
 }
@@ -42,7 +46,7 @@ export async function consumeDeadLetters(
       const target = parsed.success ? parseDocumentKey(parsed.data.object.key) : null;
       const row = target ? await store.get(target.namespace, target.id) : null;
       const reason = `indexing failed after ${message.attempts} attempts: ${row?.error ?? "unknown error"}`;
-      await recordDeadLetter(db, message, reason, target);
+      await recordDeadLetter(db, message, reason, target, true);
       if (target && row?.etag && row.status === "queued") {
         await store.markFailed(target.namespace, target.id, row.etag, reason);
       }

@@ -6,6 +6,7 @@ import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { invocationDataset } from "../../src/observe/analytics-limits";
 import { observeConfig } from "../../src/observe/config";
+import { replayTransientDeadLetters } from "../../src/observe/dead-letter-replay";
 import {
   checkIndexHealth,
   D1_MAX_DATABASE_BYTES,
@@ -15,6 +16,7 @@ import {
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
 import { AnalyticsEngineMetrics } from "../../src/observe/metrics";
+import { type RepairResult, repairStuckDocuments } from "../../src/observe/repair";
 import { createSentry, reportError } from "../../src/observe/sentry";
 import { ShardMapClient } from "../../src/shards/client";
 import { shardPolicy } from "../../src/shards/policy";
@@ -131,7 +133,57 @@ async function reportShards(
   return names.map(resolve).filter((index): index is VectorIndex => index !== null);
 }
 
-/** The scheduled handler: checks index health, stores the findings, emits one point per namespace. */
+/**
+ * Re-enqueues documents stuck in `queued` (or marks failed those re-enqueued too often). A failure
+ * is logged: the findings are stored and emitted regardless, and the next run tries again.
+ */
+async function repairStuck(
+  env: WorkerEnv,
+  config: Config,
+  services: Services,
+  logger: Logger,
+): Promise<RepairResult | null> {
+  try {
+    const result = await repairStuckDocuments(
+      {
+        databases: services.pool.members(),
+        queue: services.queue,
+        bucketName: config.documentsBucketName,
+        logger,
+      },
+      { stuckAfterMs: observeConfig(env).stuckQueuedMs },
+    );
+    if (result.requeued + result.abandoned > 0) {
+      logger.warn("repair.done", { requeued: result.requeued, abandoned: result.abandoned });
+    }
+    return result;
+  } catch (err) {
+    logger.error("repair.failed", { error: errorMessage(err) });
+    return null;
+  }
+}
+
+/** Replays transient dead letters with backoff; a failure is logged, as for repairStuck. */
+async function replayDeadLetters(services: Services, env: WorkerEnv, logger: Logger) {
+  try {
+    const result = await replayTransientDeadLetters({
+      db: env.DB,
+      documents: (namespace) => services.pool.writes(namespace),
+      queue: services.queue,
+      logger,
+    });
+    if (result.replayed > 0) logger.warn("dead_letter.auto_replay_done", { replayed: result.replayed });
+    return result;
+  } catch (err) {
+    logger.error("dead_letter.auto_replay_failed", { error: errorMessage(err) });
+    return null;
+  }
+}
+
+/**
+ * The scheduled handler: checks index health, repairs stuck documents, replays transient dead
+ * letters, stores the findings (with the repairs), emits one point per namespace.
+ */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
   const logger = backgroundLogger(env, ctx, config.logLevel, { job: "index-health" });
@@ -145,6 +197,12 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
         databaseLimitBytes: D1_MAX_DATABASE_BYTES[planOf(env)],
       },
     );
+    const repairs = await repairStuck(env, config, services, logger);
+    const replays = await replayDeadLetters(services, env, logger);
+    for (const ns of report.namespaces) {
+      Object.assign(ns, repairs?.byNamespace.get(ns.namespace));
+      ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
+    }
     await storeIndexHealth(env.DB, report);
     const metrics = new AnalyticsEngineMetrics(invocationDataset(env));
     // Namespaces with problems first: past 250 points per invocation the healthy ones are dropped.

@@ -2,9 +2,9 @@
 // never be processed, with the recorded reason, and re-enqueue them once the cause is fixed.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Principal } from "../../../src/auth/scopes";
-import { AppError, errorMessage } from "../../../src/errors";
+import { AppError } from "../../../src/errors";
+import { replayDeadLetters } from "../../../src/ingest/replay";
 import { d1 } from "../../../src/store/d1";
-import { sendPaged } from "../../../src/util/queue-limits";
 import { requires } from "../auth";
 import { replayExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
@@ -146,43 +146,13 @@ export function registerDeadLetters(app: OpenAPIHono<AppEnv>) {
         await selectRows(c.env.DB, c.get("principal"), true, ids ? ids.length : limit, ids)
       ).filter((r) => r.namespace !== null);
       if (ids && rows.length === 0) throw new AppError("not_found", "no pending dead letters with those ids");
-      const replayable = rows.filter((r) => {
-        try {
-          JSON.parse(r.body);
-          return true;
-        } catch {
-          return false;
-        }
-      });
-      for (let i = 0; i < replayable.length; i += 100) {
-        const slice = replayable.slice(i, i + 100);
-        // A failed document is queued again, or the consumer would skip it as already failed.
-        await d1("requeue documents", () =>
-          c.env.DB.batch(
-            slice.map((r) =>
-              c.env.DB.prepare(
-                `UPDATE documents SET status = 'queued', error = NULL, attempts = 0, updated_at = ?3
-                 WHERE namespace = ?1 AND id = ?2 AND status = 'failed'`,
-              ).bind(r.namespace, r.doc_id, Date.now()),
-            ),
-          ),
-        );
-        try {
-          await sendPaged(
-            c.env.INGEST_QUEUE,
-            slice.map((r) => ({ body: JSON.parse(r.body), contentType: "json" as const })),
-          );
-        } catch (err) {
-          throw new AppError("unavailable", `could not enqueue: ${errorMessage(err)}`, { retryable: true });
-        }
-        await d1("mark replayed", () =>
-          c.env.DB.prepare(
-            "UPDATE dead_letters SET replayed_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))",
-          )
-            .bind(JSON.stringify(slice.map((r) => r.id)), Date.now())
-            .run(),
-        );
-      }
+      const { pool } = c.get("services");
+      const replayable = await replayDeadLetters(
+        c.env.DB,
+        (namespace) => pool.writes(namespace),
+        c.env.INGEST_QUEUE,
+        rows,
+      );
       c.get("logger").info("dead_letters.replayed", { count: replayable.length });
       return c.json({ replayed: replayable.map((r) => r.id) }, 200);
     },
