@@ -15,7 +15,7 @@ import { type MetadataFilter, VECTORIZE_LIMITS, type VectorRecord } from "../vec
 import { type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
 import type { AnswerSearchDeps, SearchAnswer } from "./answer";
 import { createDegradations } from "./degradations";
-import { hydrate } from "./hydrate";
+import { earliestExpiry, hydrate } from "./hydrate";
 import { DEFAULT_SEARCH_SETTINGS, type SearchRequest } from "./request";
 import type { StageContext } from "./retrieve";
 import { type SearchDeps, searchPlan, toResult } from "./search";
@@ -60,7 +60,11 @@ export async function answerSimilar(
   const compute = async () => {
     const response = await similar(searchDeps, namespace, version, req, deps.clock);
     timer.add(response.timings);
-    return { body: { results: response.results, version: version.id }, degraded: response.degraded };
+    return {
+      body: { results: response.results, version: version.id },
+      degraded: response.degraded,
+      expiresAt: response.expiresAt,
+    };
   };
   const { id, topK, filter, groupBy, includeText } = req;
   // "similar" keeps these keys apart from any search's (whose requests carry "query").
@@ -113,6 +117,7 @@ export async function similar(
   const ranked = result.matches.filter((m) => !m.id.startsWith(own));
   const candidates = await hydrate(deps, ctx, namespace, { ranked, known: new Map() }, req, hydration);
   return {
+    ...earliestExpiry(candidates),
     results: candidates
       .filter((c) => c.chunk.docId !== req.id)
       .slice(0, req.topK)
