@@ -116,7 +116,9 @@ async function hydrateFromIndex(index: VectorIndex, ids: string[]): Promise<Map<
 }
 
 /** The earliest expiry among the candidates' documents, if any expires (for the result cache). */
-export function earliestExpiry(candidates: readonly Candidate[]): { expiresAt?: number } {
+export function earliestExpiry(candidates: readonly { chunk: Pick<HydratedChunk, "expiresAt"> }[]): {
+  expiresAt?: number;
+} {
   let earliest: number | undefined;
   for (const { chunk } of candidates) {
     if (chunk.expiresAt !== undefined && (earliest === undefined || chunk.expiresAt < earliest))

@@ -76,6 +76,9 @@ describe("document expiry", () => {
     });
     expect(similar.status).toBe(200);
     expect(similar.body.results.map((r) => r.id)).toEqual(["later"]);
+    // Nor is it a source for similar documents: it is gone for search.
+    const fromGone = await api("POST", `/v1/namespaces/${ns}/documents/gone/similar`, { cache: "bypass" });
+    expect(fromGone.status).toBe(404);
     const later = await api("GET", `/v1/namespaces/${ns}/documents/later`);
     expect(later.body.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect((await api("GET", `/v1/namespaces/${ns}/documents/live`)).body).not.toHaveProperty("expiresAt");
@@ -88,9 +91,12 @@ describe("document expiry", () => {
       { id: "expires", text: `${TEXT} Soon.` },
     ];
     await writeIndexed(ns, docs);
+    const similarPath = `/v1/namespaces/${ns}/documents/expires/similar`;
+    const ready = async () => (await api("POST", similarPath, { cache: "bypass" })).status === 200;
+    await waitFor("the source's vectors", ready);
     // Answers are stored once the namespace's last write settled (1 s locally).
     await new Promise((r) => setTimeout(r, 1100));
-    const expiry = Date.now() + 2000;
+    const expiry = Date.now() + 4000;
     await env.DB.prepare("UPDATE documents SET expires_at = ?3 WHERE namespace = ?1 AND id = ?2")
       .bind(ns, "expires", expiry)
       .run();
@@ -101,9 +107,13 @@ describe("document expiry", () => {
     const cached = await searchApi(ns, body);
     expect(cached.headers.get("x-cache")).toBe("isolate");
     expect(ids(cached).sort()).toEqual(["expires", "stays"]);
+    // A similar-documents answer is cached for its source, which expires too.
+    expect((await api("POST", similarPath, {})).headers.get("x-cache")).toBe("miss");
+    expect((await api("POST", similarPath, {})).headers.get("x-cache")).toBe("isolate");
     await waitFor("the expiry to pass", async () => Date.now() > expiry + 10, 10_000);
     const isolate = await searchApi(ns, body);
     expect(ids(isolate)).toEqual(["stays"]);
+    expect((await api("POST", similarPath, {})).status).toBe(404);
     clearIsolateResultCache();
     const cacheApi = await searchApi(ns, body);
     expect(ids(cacheApi)).toEqual(["stays"]);
