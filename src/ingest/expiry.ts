@@ -7,20 +7,25 @@ import { type D1Like, d1 } from "../store/d1";
 import { type DeleteDeps, deleteExpired } from "./requests";
 
 /**
- * How much one run purges. Each namespace costs about 5 subrequests (R2 delete, D1 keyword-table
- * read and delete batch, queue send per 100 documents, generation publish) and 2 + 2 per index
- * version D1 queries. "Queries per invocation: 50 (Free), 1,000 (Paid)" and "Subrequests: 50
- * external / 1,000 to Cloudflare services (Free), 10,000 (Paid)"
- * (https://developers.cloudflare.com/d1/platform/limits/,
- * https://developers.cloudflare.com/workers/platform/limits/#subrequests): 20 namespaces stay
- * far inside Paid's figures next to the health check of the same run, 2 inside Free's. 200
- * documents fill two 100-message queue sends ("Messages per sendBatch: 100",
- * https://developers.cloudflare.com/queues/platform/limits/) and one R2 delete ("up to 1000 keys",
- * R2Bucket.delete in workers-types) per namespace at most.
+ * How much one run purges. The run shares its invocation with the index health check, and a
+ * namespace's purge costs about 5 subrequests (the R2 delete, the keyword-table read and delete
+ * batch in D1, a queue send per 100 documents, the generation publish) and about 11 D1 queries
+ * (measured: test/integration/expiry-budget.test.ts). Limits relied on (docs/platform-limits.md):
+ * - D1 "Queries per Worker invocation": 50 Free, 1,000 Paid
+ *   (https://developers.cloudflare.com/d1/platform/limits/).
+ * - Subrequests per invocation: 50 external and 1,000 to Cloudflare services Free, 10,000 Paid
+ *   (https://developers.cloudflare.com/workers/platform/limits/#subrequests).
+ * - Queues sendBatch: 100 messages and 256 KB per call
+ *   (https://developers.cloudflare.com/queues/platform/limits/); sendPaged pages the delete
+ *   messages, so 200 documents of a namespace are 2 sends.
+ * 20 namespaces (about 100 subrequests and 220 D1 queries) stay inside Paid's figures next to the
+ * health check; on Free, whose 50 queries the health check already takes about half of, one
+ * namespace a run. Vectors are deleted by the queue consumer, a message per document, within its
+ * own invocation's Vectorize limits.
  */
 export const PURGE_LIMITS = {
   documents: 200,
-  namespaces: { paid: 20, free: 2 },
+  namespaces: { paid: 20, free: 1 },
 } as const;
 
 export interface PurgeDeps extends DeleteDeps {

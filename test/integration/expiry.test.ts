@@ -24,11 +24,25 @@ import { type SearchBody, searchApi, waitVectorsApplied } from "../support/searc
 const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-async function runCron(): Promise<void> {
+async function runCron(vars: Record<string, string> = {}): Promise<void> {
   const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env, ctx);
+  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), { ...env, ...vars }, ctx);
   await waitOnExecutionContext(ctx);
 }
+
+/** Expired document rows straight in D1, `count` of them, expiring `ageMs` + i ms ago. */
+async function seedExpired(ns: string, count: number, ageMs = 1000): Promise<void> {
+  const now = Date.now();
+  await env.DB.prepare(
+    `INSERT INTO documents (namespace, id, status, content_type, chunk_count, created_at, updated_at, expires_at)
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
+     SELECT ?1, printf('d%03d', i), 'indexed', 'text/plain', 0, ?2, ?2, ?2 - ?4 - i FROM n`,
+  )
+    .bind(ns, now, count, ageMs)
+    .run();
+}
+
+const LIVE_ROWS = "SELECT COUNT(*) AS n FROM documents WHERE namespace = ?1 AND status != 'deleted'";
 
 const ids = (res: ApiResponse<SearchBody>) => res.body.results.map((r) => r.id);
 
@@ -147,19 +161,11 @@ describe("document expiry", () => {
     const ns = freshNamespace("exp");
     const total = PURGE_LIMITS.documents + 5;
     // Expired rows straight in D1 (indexing 205 documents is not what this is about).
-    const now = Date.now();
-    await env.DB.prepare(
-      `INSERT INTO documents (namespace, id, status, content_type, chunk_count, created_at, updated_at, expires_at)
-       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
-       SELECT ?1, printf('d%03d', i), 'indexed', 'text/plain', 0, ?2, ?2, ?2 - 1000 - i FROM n`,
-    )
-      .bind(ns, now, total)
-      .run();
-    const live = "SELECT COUNT(*) AS n FROM documents WHERE namespace = ?1 AND status != 'deleted'";
+    await seedExpired(ns, total);
     await runCron();
-    expect(await countRows(live, ns)).toBe(total - PURGE_LIMITS.documents);
+    expect(await countRows(LIVE_ROWS, ns)).toBe(total - PURGE_LIMITS.documents);
     await runCron();
-    expect(await countRows(live, ns)).toBe(0);
+    expect(await countRows(LIVE_ROWS, ns)).toBe(0);
   });
 
   it.each([
