@@ -74,6 +74,12 @@ export type Metadata = z.infer<typeof MetadataSchema>;
 
 export const TitleSchema = z.string().max(MAX_TITLE_CHARS);
 
+/**
+ * A document's expiry: an RFC 3339 timestamp with a time zone ("2027-01-31T00:00:00Z" or with an
+ * offset). A time already past is accepted: the document is then never searchable.
+ */
+export const ExpiresAtSchema = z.iso.datetime({ offset: true });
+
 /** R2 key of a document: "<namespace>/<document id>". */
 export function documentKey(namespace: string, id: string): string {
   return `${namespace}/${id}`;

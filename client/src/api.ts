@@ -29,6 +29,8 @@ export type PutDocumentRequest = {
   contentType?: string;
   /** String, number or boolean values; searches can filter on the configured fields. */
   metadata?: { [key: string]: string | number | boolean };
+  /** RFC 3339 time after which the document leaves search results at once and is deleted by the next purge (every 5 minutes). Omitted: never expires. Rewriting the document without it clears it. */
+  expiresAt?: string;
 };
 
 export type AcceptedBatch = {
@@ -49,6 +51,8 @@ export type BatchDocument = {
   contentType?: string;
   /** String, number or boolean values; searches can filter on the configured fields. */
   metadata?: { [key: string]: string | number | boolean };
+  /** RFC 3339 time after which the document leaves search results at once and is deleted by the next purge (every 5 minutes). Omitted: never expires. Rewriting the document without it clears it. */
+  expiresAt?: string;
 };
 
 export type DocumentStatus = {
@@ -59,6 +63,8 @@ export type DocumentStatus = {
   title?: string;
   error?: string;
   updatedAt: string;
+  /** When the document expires (RFC 3339, UTC); absent when it never does. */
+  expiresAt?: string;
 };
 
 export type Accepted = {

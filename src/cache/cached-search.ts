@@ -35,6 +35,8 @@ export interface CachedSearchDeps {
 export interface Computed<T> {
   body: T;
   degraded: string[];
+  /** The earliest expiry (epoch ms) among the answer's documents; a cached copy lives no longer. */
+  expiresAt?: number | undefined;
 }
 
 // Isolate-lifetime result LRU, created with the configured budget on first use.
@@ -81,7 +83,9 @@ export async function cachedSearch<T>(
   if (hit) return { body: JSON.parse(hit.answer.body) as T, degraded: [], outcome: hit.layer };
   const computed = await compute();
   const settled = Date.now() - generation.writtenAt >= deps.settings.settleMs;
-  if (settled && computed.degraded.length === 0)
-    deps.defer(cache.put(key, { body: JSON.stringify(computed.body) }));
-  return { ...computed, outcome: "miss" };
+  if (settled && computed.degraded.length === 0) {
+    const expiry = computed.expiresAt === undefined ? {} : { expiresAt: computed.expiresAt };
+    deps.defer(cache.put(key, { body: JSON.stringify(computed.body), ...expiry }));
+  }
+  return { body: computed.body, degraded: computed.degraded, outcome: "miss" };
 }

@@ -78,6 +78,23 @@ export async function deleteNamespaceDocuments(
   return { accepted, remaining };
 }
 
+/**
+ * Deletes those of `ids` that are still expired at `now` (a write since the purge listed them may
+ * have moved or cleared their expiry), as a DELETE does; answers how many it deleted.
+ */
+export async function deleteExpired(
+  deps: DeleteDeps,
+  namespace: string,
+  ids: string[],
+  now: number,
+): Promise<number> {
+  const expired = await deps.store.expiredAmong(namespace, ids, now);
+  if (expired.length === 0) return 0;
+  await deleteDocuments(deps, namespace, expired);
+  await publishGeneration(deps, namespace);
+  return expired.length;
+}
+
 function publishGeneration(deps: DeleteDeps, namespace: string): Promise<void> {
   return publishGenerations(deps.publisher, [namespace], deps.config.generationCacheTtlMs, deps.logger);
 }

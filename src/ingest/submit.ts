@@ -19,6 +19,8 @@ export interface NewDocument {
   title?: string;
   contentType?: string;
   metadata?: Metadata;
+  /** RFC 3339 (validated by the request schema); absent = never expires. */
+  expiresAt?: string;
 }
 
 export interface SubmitDeps {
@@ -69,6 +71,11 @@ export function checkDocuments(
         { field: `${at}.text` },
       );
     }
+    if (doc.expiresAt !== undefined && expiryOf(doc) === null) {
+      throw new AppError("validation_failed", `expiresAt "${doc.expiresAt}" is not an RFC 3339 time`, {
+        field: `${at}.expiresAt`,
+      });
+    }
     if (doc.text.trim().length === 0) {
       throw new AppError("validation_failed", "document text is empty", { field: `${at}.text` });
     }
@@ -98,6 +105,13 @@ export function checkDocuments(
   });
 }
 
+/** A document's expiry in epoch ms; null when it has none (or it does not parse). */
+export function expiryOf(doc: Pick<NewDocument, "expiresAt">): number | null {
+  if (doc.expiresAt === undefined) return null;
+  const ms = Date.parse(doc.expiresAt);
+  return Number.isFinite(ms) ? ms : null;
+}
+
 export async function submitDocuments(
   deps: SubmitDeps,
   namespace: string,
@@ -125,6 +139,7 @@ export async function submitDocuments(
         metadata: s.doc.metadata ?? {},
         bytes: s.size,
         etag: s.etag,
+        expiresAt: expiryOf(s.doc),
       })),
     ),
   );

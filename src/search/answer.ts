@@ -102,7 +102,7 @@ export async function answerSearch(
     timer.add(response.timings);
     const body: PageBody = { results: response.results, version: response.version, more: response.more };
     if (response.facets) Object.assign(body, { facets: response.facets, facetScope: response.facetScope });
-    return { body, degraded: response.degraded };
+    return { body, degraded: response.degraded, expiresAt: response.expiresAt };
   };
   // The cache stage is the lookup (and, on a miss, the store) without the search it wraps.
   const answer = await timer.stage("cache", () =>

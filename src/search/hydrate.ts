@@ -115,6 +115,18 @@ async function hydrateFromIndex(index: VectorIndex, ids: string[]): Promise<Map<
   return out;
 }
 
+/** The earliest expiry among the candidates' documents, if any expires (for the result cache). */
+export function earliestExpiry(candidates: readonly { chunk: Pick<HydratedChunk, "expiresAt"> }[]): {
+  expiresAt?: number;
+} {
+  let earliest: number | undefined;
+  for (const { chunk } of candidates) {
+    if (chunk.expiresAt !== undefined && (earliest === undefined || chunk.expiresAt < earliest))
+      earliest = chunk.expiresAt;
+  }
+  return earliest === undefined ? {} : { expiresAt: earliest };
+}
+
 /** Drops candidates without a live chunk (deleted, or not yet committed), filters, groups, cuts. */
 function collect(
   ranked: Ranked[],

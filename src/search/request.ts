@@ -76,6 +76,8 @@ export interface SearchResponse {
   /** When facets were asked for and could be counted. */
   facets?: Facets;
   facetScope?: FacetScope;
+  /** The earliest expiry (epoch ms) among the answer's documents: a cached copy lives no longer. */
+  expiresAt?: number;
 }
 
 /** How retrieval is tuned (config vars HYBRID_* and RERANK_CANDIDATES). */

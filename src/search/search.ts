@@ -14,7 +14,7 @@ import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import { createDegradations } from "./degradations";
 import { startFacets } from "./facets";
-import { type Candidate, type HydrationPlan, hydrate } from "./hydrate";
+import { type Candidate, earliestExpiry, type HydrationPlan, hydrate } from "./hydrate";
 import {
   DEFAULT_SEARCH_SETTINGS,
   MAX_RESULTS,
@@ -112,6 +112,7 @@ export async function search(
     timings: ctx.timer.timings(),
     degraded: ctx.degradations.list(),
     ...faceted,
+    ...earliestExpiry(candidates),
   };
 }
 

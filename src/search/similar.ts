@@ -15,7 +15,7 @@ import { type MetadataFilter, VECTORIZE_LIMITS, type VectorRecord } from "../vec
 import { type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
 import type { AnswerSearchDeps, SearchAnswer } from "./answer";
 import { createDegradations } from "./degradations";
-import { hydrate } from "./hydrate";
+import { earliestExpiry, hydrate } from "./hydrate";
 import { DEFAULT_SEARCH_SETTINGS, type SearchRequest } from "./request";
 import type { StageContext } from "./retrieve";
 import { type SearchDeps, searchPlan, toResult } from "./search";
@@ -42,6 +42,7 @@ interface SourceDocument {
   status: string;
   chunkCount: number;
   chunkIds: string[];
+  expiresAt: number | null;
 }
 
 export async function answerSimilar(
@@ -60,7 +61,11 @@ export async function answerSimilar(
   const compute = async () => {
     const response = await similar(searchDeps, namespace, version, req, deps.clock);
     timer.add(response.timings);
-    return { body: { results: response.results, version: version.id }, degraded: response.degraded };
+    return {
+      body: { results: response.results, version: version.id },
+      degraded: response.degraded,
+      expiresAt: response.expiresAt,
+    };
   };
   const { id, topK, filter, groupBy, includeText } = req;
   // "similar" keeps these keys apart from any search's (whose requests carry "query").
@@ -113,6 +118,11 @@ export async function similar(
   const ranked = result.matches.filter((m) => !m.id.startsWith(own));
   const candidates = await hydrate(deps, ctx, namespace, { ranked, known: new Map() }, req, hydration);
   return {
+    // The answer is about the source too: a cached copy lives no longer than it does.
+    ...earliestExpiry([
+      ...candidates,
+      ...(query.expiresAt === null ? [] : [{ chunk: { expiresAt: query.expiresAt } }]),
+    ]),
     results: candidates
       .filter((c) => c.chunk.docId !== req.id)
       .slice(0, req.topK)
@@ -124,7 +134,7 @@ export async function similar(
 
 /**
  * The mean of the document's first chunk vectors. 404 when the document does not exist (or was
- * deleted); 409 with its status while it has no chunks in the version (queued or failed before
+ * deleted, or has expired); 409 with its status while it has no chunks in the version (queued or failed before
  * its first indexing, or indexed empty), or when the index does not show its vectors yet (Vectorize
  * applies writes asynchronously).
  */
@@ -133,7 +143,7 @@ async function queryVector(
   namespace: string,
   version: string,
   id: string,
-): Promise<{ vector: Float32Array; chunkCount: number }> {
+): Promise<{ vector: Float32Array; chunkCount: number; expiresAt: number | null }> {
   const doc = await readSource(deps, namespace, version, id);
   if (doc === null || doc.status === "deleted") {
     throw new AppError("not_found", `document "${id}" does not exist in namespace "${namespace}"`);
@@ -155,7 +165,7 @@ async function queryVector(
       extra: { documentStatus: doc.status },
     });
   }
-  return { vector, chunkCount: doc.chunkCount };
+  return { vector, chunkCount: doc.chunkCount, expiresAt: doc.expiresAt };
 }
 
 /** The element-wise mean; null without vectors. Cosine ranking does not depend on its length. */
@@ -177,19 +187,25 @@ async function readSource(
   // ids in the version (index chunks_by_document), instead of a round trip each.
   const statement = deps.db
     .prepare(
-      `SELECT d.status, d.chunk_count,
+      `SELECT d.status, d.chunk_count, d.expires_at,
          (SELECT json_group_array(chunk_id) FROM (SELECT chunk_id FROM chunks c
             WHERE c.namespace = ?1 AND c.doc_id = ?2 AND c.version = ?3 ORDER BY c.idx LIMIT ?4)) AS chunk_ids
-       FROM documents d WHERE d.namespace = ?1 AND d.id = ?2`,
+       FROM documents d WHERE d.namespace = ?1 AND d.id = ?2 AND (d.expires_at IS NULL OR d.expires_at > ?5)`,
     )
-    .bind(namespace, id, version, SIMILAR_MAX_CHUNKS);
+    // An expired document is gone for search from its expiry on: as a source too (a 404).
+    .bind(namespace, id, version, SIMILAR_MAX_CHUNKS, Date.now());
   const call = () =>
     d1("read similar source", () =>
-      statement.first<{ status: string; chunk_count: number; chunk_ids: string }>(),
+      statement.first<{
+        status: string;
+        chunk_count: number;
+        chunk_ids: string;
+        expires_at: number | null;
+      }>(),
     );
   const row = await (deps.guard ? guardedCall("d1", "similarSource", deps.guard, call) : call());
   if (row === null) return null;
   const ids: unknown = JSON.parse(row.chunk_ids);
   const chunkIds = Array.isArray(ids) ? ids.filter((x): x is string => typeof x === "string") : [];
-  return { status: row.status, chunkCount: row.chunk_count, chunkIds };
+  return { status: row.status, chunkCount: row.chunk_count, chunkIds, expiresAt: row.expires_at };
 }

@@ -31,6 +31,8 @@ export interface DocumentRecord {
   createdAt: number;
   updatedAt: number;
   indexedAt: number | null;
+  /** Epoch ms after which the document is out of search results and due for purging; null = never. */
+  expiresAt: number | null;
 }
 
 export interface ChunkRow {
@@ -74,6 +76,7 @@ const DocumentRowSchema = z.object({
   created_at: z.number(),
   updated_at: z.number(),
   indexed_at: z.number().nullable(),
+  expires_at: z.number().nullable().optional(),
 });
 
 const ChunkReadSchema = z.object({
@@ -105,6 +108,7 @@ export function documentRecord(row: unknown): DocumentRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     indexedAt: r.indexed_at,
+    expiresAt: r.expires_at ?? null,
   };
 }
 
@@ -115,6 +119,8 @@ export interface QueuedDocument {
   metadata: Metadata;
   bytes: number;
   etag: string;
+  /** Epoch ms; null = never expires. */
+  expiresAt?: number | null;
 }
 
 /** Where a namespace's statements run: its reads, and its writes (with the reads around them). */
@@ -153,21 +159,31 @@ export class DocumentStore {
     // documents stays within D1's queries per invocation. RETURNING lists the rows inserted or
     // updated (a row the WHERE keeps as it is returns nothing).
     const insert = db.prepare(
-      `INSERT INTO documents (namespace, id, status, title, content_type, metadata, bytes, etag, attempts, error, created_at, updated_at)
+      `INSERT INTO documents (namespace, id, status, title, content_type, metadata, bytes, etag, attempts, error, created_at, updated_at, expires_at)
        SELECT ?1, json_extract(j.value, '$[0]'), 'queued', json_extract(j.value, '$[1]'),
          json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'),
-         json_extract(j.value, '$[5]'), 0, NULL, ?2, ?2
+         json_extract(j.value, '$[5]'), 0, NULL, ?2, ?2, json_extract(j.value, '$[6]')
        FROM json_each(?3) j WHERE true
        ON CONFLICT (namespace, id) DO UPDATE SET status = 'queued', title = excluded.title,
          content_type = excluded.content_type, metadata = excluded.metadata, bytes = excluded.bytes,
-         etag = excluded.etag, attempts = 0, error = NULL, updated_at = excluded.updated_at
+         etag = excluded.etag, attempts = 0, error = NULL, updated_at = excluded.updated_at,
+         expires_at = excluded.expires_at
        WHERE NOT (documents.status = 'indexed' AND documents.etag IS excluded.etag
          AND documents.indexed_etag IS excluded.etag AND documents.title IS excluded.title
-         AND documents.content_type IS excluded.content_type AND documents.metadata IS excluded.metadata)
+         AND documents.content_type IS excluded.content_type AND documents.metadata IS excluded.metadata
+         AND documents.expires_at IS excluded.expires_at)
        RETURNING id`,
     );
     const rows = docs.map((d) =>
-      JSON.stringify([d.id, d.title, d.contentType, JSON.stringify(d.metadata), d.bytes, d.etag]),
+      JSON.stringify([
+        d.id,
+        d.title,
+        d.contentType,
+        JSON.stringify(d.metadata),
+        d.bytes,
+        d.etag,
+        d.expiresAt ?? null,
+      ]),
     );
     const statements = jsonArraySlices(rows, D1_LIMITS.maxValueBytes).map((slice) =>
       insert.bind(namespace, now, slice),
@@ -525,6 +541,22 @@ export class DocumentStore {
     );
   }
 
+  /** Those of `ids` whose documents are not deleted and expire at or before `now`. */
+  async expiredAmong(namespace: string, ids: string[], now: number): Promise<string[]> {
+    const db = this.route.writes(namespace);
+    if (ids.length === 0) return [];
+    const { results } = await d1("list expired documents", () =>
+      db
+        .prepare(
+          `SELECT d.id FROM json_each(?2) j JOIN documents d ON d.namespace = ?1 AND d.id = j.value
+           WHERE d.expires_at IS NOT NULL AND d.expires_at <= ?3 AND d.status != 'deleted'`,
+        )
+        .bind(namespace, JSON.stringify(ids), now)
+        .all<{ id: string }>(),
+    );
+    return results.map((r) => r.id);
+  }
+
   /** Ids of the namespace's documents that are not deleted, in id order, from `after`. */
   async listLiveIds(namespace: string, limit: number, after = ""): Promise<string[]> {
     const db = this.route.reads(namespace);
@@ -568,7 +600,11 @@ export class DocumentStore {
   }
 
   /** Text, title and metadata of live chunks, in one query (json_each keeps it to one bound parameter). */
-  async hydrate(namespace: string, chunkIds: string[]): Promise<Map<string, HydratedChunk>> {
+  async hydrate(
+    namespace: string,
+    chunkIds: string[],
+    now = Date.now(),
+  ): Promise<Map<string, HydratedChunk>> {
     const db = this.route.reads(namespace);
     const out = new Map<string, HydratedChunk>();
     if (chunkIds.length === 0) return out;
@@ -577,13 +613,14 @@ export class DocumentStore {
         .prepare(
           // Driven from the id list (CROSS JOIN fixes the order): left to itself, SQLite walks
           // every chunk of the namespace and tests each against the list.
-          `SELECT c.chunk_id, c.doc_id, c.idx, d.title, c.headings, c.text, d.metadata
+          // An expired document is out of the answer from its expiry on, before the purge runs.
+          `SELECT c.chunk_id, c.doc_id, c.idx, d.title, c.headings, c.text, d.metadata, d.expires_at
            FROM json_each(?2) j
            CROSS JOIN chunks c ON c.chunk_id = j.value
            CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
-           WHERE c.namespace = ?1`,
+           WHERE c.namespace = ?1 AND (d.expires_at IS NULL OR d.expires_at > ?3)`,
         )
-        .bind(namespace, JSON.stringify(chunkIds))
+        .bind(namespace, JSON.stringify(chunkIds), now)
         .all(),
     );
     for (const raw of results) {

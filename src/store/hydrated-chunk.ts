@@ -11,6 +11,8 @@ export interface HydratedChunk {
   headings: string[];
   text: string;
   metadata: Metadata;
+  /** The document's expiry (epoch ms), when it has one: a cached answer holding it lives no longer. */
+  expiresAt?: number;
 }
 
 const HydrateRowSchema = z.object({
@@ -21,6 +23,7 @@ const HydrateRowSchema = z.object({
   headings: z.string(),
   text: z.string(),
   metadata: z.string(),
+  expires_at: z.number().nullable().optional(),
 });
 
 /**
@@ -37,6 +40,7 @@ export function hydratedChunk(raw: unknown): HydratedChunk {
     headings: parseJson<string[]>(r.headings, []),
     text: r.text,
     metadata: parseJson<Metadata>(r.metadata, {}),
+    ...(typeof r.expires_at === "number" ? { expiresAt: r.expires_at } : {}),
   };
 }
 

@@ -184,12 +184,18 @@ export function toFtsQuery(text: string, prefix = false): string | null {
   return unique.map((w) => (w === expanded ? `"${w}"*` : `"${w}"`)).join(" OR ");
 }
 
+// A hit's document has not expired (?7 is now). Hits past the hydrate depth have no document row
+// joined (d.id IS NULL) and pass: hydration drops them if expired.
+const LIVE = "(d.expires_at IS NULL OR d.expires_at > ?7)";
+
 /** How a keyword search ranks and matches, beyond its query. */
 export interface KeywordOptions {
   /** bm25() weight of a title match (a body match weighs 1); DEFAULT_TITLE_WEIGHT when absent. */
   titleWeight?: number;
   /** Match the query's last word as a prefix (see toFtsQuery). */
   prefix?: boolean;
+  /** Documents expiring at or before this (epoch ms) are left out; Date.now() when absent. */
+  now?: number;
 }
 
 /**
@@ -211,7 +217,8 @@ export async function keywordSearch(
   if (!match) return [];
   const titleWeight = options.titleWeight ?? DEFAULT_TITLE_WEIGHT;
   const table = await keywordTable(namespace, version);
-  const where = filter ? metadataFilterSql(filter, "d.metadata", 6) : null;
+  const where = filter ? metadataFilterSql(filter, "d.metadata", 8) : null;
+  const now = options.now ?? Date.now();
   // CROSS JOIN fixes the loop order: matches of the index first, then their chunk (and document)
   // rows by key. Left to itself, SQLite may walk every chunk of the namespace and probe the index
   // for each one.
@@ -223,19 +230,20 @@ export async function keywordSearch(
     ? `SELECT c.chunk_id, -bm25(${table}, ?2, ?3) AS score
        FROM ${table} CROSS JOIN chunks c ON c.rowid = ${table}.rowid
        CROSS JOIN documents d ON d.namespace = c.namespace AND d.id = c.doc_id
-       WHERE ${table} MATCH ?1 AND c.namespace = ?4 AND ${where.sql}
+       WHERE ${table} MATCH ?1 AND c.namespace = ?4 AND ${LIVE} AND ${where.sql}
        ORDER BY bm25(${table}, ?2, ?3) LIMIT ?5`
     : `SELECT c.chunk_id, -best.score AS score, d.id IS NOT NULL AS hydrated, d.id AS doc_id,
          IIF(d.id IS NULL, NULL, c.idx) AS idx, d.title, IIF(d.id IS NULL, NULL, c.headings) AS headings,
-         IIF(d.id IS NULL, NULL, c.text) AS text, d.metadata
+         IIF(d.id IS NULL, NULL, c.text) AS text, d.metadata, d.expires_at
        FROM (SELECT rowid, score, row_number() OVER (ORDER BY score) AS pos
              FROM (SELECT rowid, rank AS score FROM ${table}
                    WHERE ${table} MATCH ?1 AND rank MATCH '${keywordRank(titleWeight)}' ORDER BY rank LIMIT ?5)) best
        CROSS JOIN chunks c ON c.rowid = best.rowid
        LEFT JOIN documents d ON best.pos <= ?6 AND d.namespace = c.namespace AND d.id = c.doc_id
-       WHERE c.namespace = ?4
+       WHERE c.namespace = ?4 AND ${LIVE}
        ORDER BY best.score`;
-  const params = where ? where.params : [hydrate];
+  // ?6 is the hydrate depth (unfiltered) or unused (filtered); ?7 the expiry cut-off.
+  const params = where ? [0, now, ...where.params] : [hydrate, now];
   const statement = db.prepare(sql).bind(match, titleWeight, TEXT_WEIGHT, namespace, limit, ...params);
   const run = async (): Promise<KeywordHit[]> => {
     const { results } = await statement.all<Record<string, unknown>>();

@@ -5,7 +5,13 @@ import { FACET_LIMITS } from "../../src/search/facets";
 import { MAX_RESULTS } from "../../src/search/request";
 import { SNIPPET_LIMITS, TAG_FORBIDDEN } from "../../src/search/snippet";
 import { MIN_PREFIX_CHARS } from "../../src/store/keyword";
-import { DocumentIdSchema, MetadataSchema, NamespaceSchema, TitleSchema } from "../../src/validation";
+import {
+  DocumentIdSchema,
+  ExpiresAtSchema,
+  MetadataSchema,
+  NamespaceSchema,
+  TitleSchema,
+} from "../../src/validation";
 import { problemExample } from "./examples";
 
 export const MAX_BATCH_DOCUMENTS = 1000;
@@ -30,6 +36,11 @@ const DocumentFields = {
   metadata: MetadataSchema.optional().openapi({
     description: "String, number or boolean values; searches can filter on the configured fields.",
     example: { category: "guide", year: 2024 },
+  }),
+  expiresAt: ExpiresAtSchema.optional().openapi({
+    description:
+      "RFC 3339 time after which the document leaves search results at once and is deleted by the next purge (every 5 minutes). Omitted: never expires. Rewriting the document without it clears it.",
+    example: "2027-01-31T00:00:00Z",
   }),
 };
 
@@ -61,6 +72,9 @@ export const DocumentStatus = z
     title: z.string().optional(),
     error: z.string().optional(),
     updatedAt: z.string(),
+    expiresAt: z.string().optional().openapi({
+      description: "When the document expires (RFC 3339, UTC); absent when it never does.",
+    }),
   })
   .openapi("DocumentStatus");
 

@@ -4,6 +4,7 @@
 // metrics are flushed before the run ends.
 import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
+import { PURGE_LIMITS, purgeExpired } from "../../src/ingest/expiry";
 import { invocationDataset } from "../../src/observe/analytics-limits";
 import { observeConfig } from "../../src/observe/config";
 import { replayTransientDeadLetters } from "../../src/observe/dead-letter-replay";
@@ -134,6 +135,24 @@ async function reportShards(
 }
 
 /**
+ * Deletes expired documents, a bounded amount per run (PURGE_LIMITS). A failure is logged: the
+ * health check runs regardless, and the next run tries again.
+ */
+async function purgeExpiredDocuments(env: WorkerEnv, services: Services, logger: Logger): Promise<void> {
+  const deps = { ...services, publisher: services.versions.coordinator, databases: services.pool.members() };
+  try {
+    const report = await purgeExpired(
+      { ...deps, logger },
+      { documents: PURGE_LIMITS.documents, namespaces: PURGE_LIMITS.namespaces[planOf(env)] },
+    );
+    if (report.purged > 0 || report.more || report.failed.length > 0)
+      logger.info("expiry.purged", { ...report });
+  } catch (err) {
+    logger.warn("expiry.purge_failed", { error: errorMessage(err) });
+  }
+}
+
+/**
  * Re-enqueues documents stuck in `queued` (or marks failed those re-enqueued too often). A failure
  * is logged: the findings are stored and emitted regardless, and the next run tries again.
  */
@@ -181,14 +200,15 @@ async function replayDeadLetters(services: Services, env: WorkerEnv, logger: Log
 }
 
 /**
- * The scheduled handler: checks index health, repairs stuck documents, replays transient dead
- * letters, stores the findings (with the repairs), emits one point per namespace.
+ * The scheduled handler: purges expired documents, checks index health, repairs stuck documents,
+ * replays transient dead letters, stores the findings (with the repairs), emits one point per namespace.
  */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
   const logger = backgroundLogger(env, ctx, config.logLevel, { job: "index-health" });
   await runObserved(env, ctx, "scheduled index-health", async () => {
     const services = buildServices(env, config, logger, { defer: (p) => ctx.waitUntil(p), path: "ingest" });
+    await purgeExpiredDocuments(env, services, logger);
     const indexes = await reportShards(env, config, services, logger);
     const report = await checkIndexHealth(
       { db: env.DB, databases: services.pool.members(), index: acrossIndexes(indexes) },

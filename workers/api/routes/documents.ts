@@ -62,6 +62,7 @@ export function documentStatus(row: DocumentRecord): typeof DocumentStatus._outp
     ...(row.title ? { title: row.title } : {}),
     ...(row.error && row.status !== "indexed" ? { error: row.error } : {}),
     updatedAt: new Date(row.updatedAt).toISOString(),
+    ...(row.expiresAt !== null ? { expiresAt: new Date(row.expiresAt).toISOString() } : {}),
   };
 }
 
