@@ -657,6 +657,9 @@ export interface Operations {
         deadLetters: number;
         sampledVectors: number;
         missingVectors: number;
+        requeued?: number;
+        abandoned?: number;
+        replayed?: number;
       } | null;
     };
   };
