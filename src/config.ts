@@ -81,7 +81,6 @@ const ConfigSchema = z
     HYBRID_RRF_K: z.coerce.number().min(0).max(1000).default(60),
     HYBRID_VECTOR_WEIGHT: optionalWeight,
     HYBRID_KEYWORD_WEIGHT: optionalWeight,
-    HYBRID_CANDIDATES: intVar(1, 100).default(100),
     KEYWORD_TITLE_WEIGHT: optionalWeight,
     RERANK_MODEL: z.enum(RERANK_MODELS).default("@cf/baai/bge-reranker-base"),
     RERANK_CANDIDATES: intVar(1, 100).default(50),
@@ -211,7 +210,6 @@ export interface Config {
   hybridRrfK: number;
   hybridVectorWeight: number;
   hybridKeywordWeight: number;
-  hybridCandidates: number;
   /** bm25() weight of a title match in keyword search (a body match weighs 1). */
   keywordTitleWeight: number;
   /** The reranking model, and how many first-stage results it reorders. */
@@ -329,7 +327,6 @@ export function loadConfig(env: object): Config {
     // ranking gets a small weight there (see LOCAL_VECTOR_WEIGHT).
     hybridVectorWeight: c.HYBRID_VECTOR_WEIGHT ?? (c.BACKEND === "local" ? LOCAL_VECTOR_WEIGHT : 1),
     hybridKeywordWeight: c.HYBRID_KEYWORD_WEIGHT ?? 1,
-    hybridCandidates: c.HYBRID_CANDIDATES,
     keywordTitleWeight: c.KEYWORD_TITLE_WEIGHT ?? DEFAULT_TITLE_WEIGHT,
     rerankModel: c.RERANK_MODEL,
     rerankCandidates: c.RERANK_CANDIDATES,

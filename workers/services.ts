@@ -358,7 +358,6 @@ function searchSettings(config: Config): SearchSettings {
     rrfK: config.hybridRrfK,
     vectorWeight: config.hybridVectorWeight,
     keywordWeight: config.hybridKeywordWeight,
-    fusionCandidates: config.hybridCandidates,
     rerankCandidates: config.rerankCandidates,
     titleWeight: config.keywordTitleWeight,
   };

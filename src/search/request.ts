@@ -87,12 +87,6 @@ export interface SearchSettings {
   /** Weights of the vector and keyword rankings in hybrid fusion. */
   vectorWeight: number;
   keywordWeight: number;
-  /**
-   * Chunks each leg brings to hybrid fusion, whatever topK is: a document ranked 40th by both
-   * legs can beat one ranked 5th by one leg only, and a user's top 10 must not depend on whether
-   * they asked for 10 or 100.
-   */
-  fusionCandidates: number;
   /** First-stage results the reranker reorders; the rest follow in first-stage order. */
   rerankCandidates: number;
   /** bm25() weight of a title match in the keyword leg (a body match weighs 1). */
@@ -103,7 +97,6 @@ export const DEFAULT_SEARCH_SETTINGS: SearchSettings = {
   rrfK: 60,
   vectorWeight: 1,
   keywordWeight: 1,
-  fusionCandidates: 100,
   rerankCandidates: 50,
   titleWeight: DEFAULT_TITLE_WEIGHT,
 };

@@ -130,10 +130,7 @@ export function searchPlan(
   const lookahead = end < MAX_RESULTS ? 1 : 0;
   // Enough results for the reranker to choose from, and enough chunks to fill them.
   const wanted = req.rerank ? Math.max(end + lookahead, settings.rerankCandidates) : end + lookahead;
-  let perLeg = candidateCount(MAX_RESULTS, req.groupBy);
-  if (req.mode === "hybrid") {
-    perLeg = Math.max(perLeg, Math.min(settings.fusionCandidates, VECTORIZE_LIMITS.maxTopK));
-  }
+  const perLeg = candidateCount(MAX_RESULTS, req.groupBy);
   const window = firstHydrateWindow(req.rerank ? wanted : end, req.groupBy);
   const keyword =
     req.mode === "hybrid" ? keywordDepth(window, perLeg, settings) : { limit: perLeg, withChunks: window };

@@ -11,7 +11,6 @@ describe("retrieval settings", () => {
       hybridRrfK: 60,
       hybridVectorWeight: 1,
       hybridKeywordWeight: 1,
-      hybridCandidates: 100,
       rerankModel: "@cf/baai/bge-reranker-base",
       rerankCandidates: 50,
     });
@@ -36,7 +35,6 @@ describe("retrieval settings", () => {
     expect(() => loadConfig({ HYBRID_VECTOR_WEIGHT: "-1" })).toThrow(/HYBRID_VECTOR_WEIGHT/);
     expect(() => loadConfig({ RERANK_CANDIDATES: "101" })).toThrow(/RERANK_CANDIDATES/);
     expect(() => loadConfig({ RERANK_MODEL: "@cf/other/reranker" })).toThrow(/RERANK_MODEL/);
-    expect(() => loadConfig({ HYBRID_CANDIDATES: "0" })).toThrow(/HYBRID_CANDIDATES/);
     expect(() => loadConfig({ KEYWORD_TITLE_WEIGHT: "-1" })).toThrow(/KEYWORD_TITLE_WEIGHT/);
     expect(() => loadConfig({ KEYWORD_TITLE_WEIGHT: "heavy" })).toThrow(/KEYWORD_TITLE_WEIGHT/);
   });
