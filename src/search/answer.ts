@@ -64,6 +64,20 @@ interface PageBody {
   facetScope?: FacetScope;
 }
 
+/** What a search of `version` runs on: its embedder, index and store, the settings and the clock. */
+export function versionSearchDeps(
+  deps: AnswerSearchDeps,
+  namespace: string,
+  version: VersionSpec,
+): SearchDeps {
+  return {
+    ...deps.versionDeps(namespace, version),
+    settings: deps.settings,
+    version: version.id,
+    clock: deps.clock,
+  };
+}
+
 export async function answerSearch(
   deps: AnswerSearchDeps,
   namespace: string,
@@ -78,12 +92,7 @@ export async function answerSearch(
   // generation even when the cache is bypassed.
   const generation = readGeneration(cache.kv, namespace, cache.settings.generationTtlMs, cache.logger);
   const version = await deps.activeVersion(namespace);
-  const searchDeps: SearchDeps = {
-    ...deps.versionDeps(namespace, version),
-    settings: deps.settings,
-    version: version.id,
-    clock: deps.clock,
-  };
+  const searchDeps = versionSearchDeps(deps, namespace, version);
   const paging = await openPage(deps, namespace, req, {
     version: version.id,
     generation: await generation,

@@ -13,7 +13,7 @@ import { d1 } from "../store/d1";
 import { getVectors } from "../vectors/paging";
 import { type MetadataFilter, VECTORIZE_LIMITS, type VectorRecord } from "../vectors/vector-index";
 import { type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
-import type { AnswerSearchDeps, SearchAnswer } from "./answer";
+import { type AnswerSearchDeps, type SearchAnswer, versionSearchDeps } from "./answer";
 import { createDegradations } from "./degradations";
 import { earliestExpiry, hydrate } from "./hydrate";
 import { DEFAULT_SEARCH_SETTINGS, type SearchRequest } from "./request";
@@ -57,9 +57,9 @@ export async function answerSimilar(
     ? undefined
     : readGeneration(cache.kv, namespace, cache.settings.generationTtlMs, cache.logger);
   const version = await deps.activeVersion(namespace);
-  const searchDeps: SearchDeps = { ...deps.versionDeps(namespace, version), version: version.id };
+  const searchDeps = versionSearchDeps(deps, namespace, version);
   const compute = async () => {
-    const response = await similar(searchDeps, namespace, version, req, deps.clock);
+    const response = await similar(searchDeps, namespace, version, req);
     timer.add(response.timings);
     return {
       body: { results: response.results, version: version.id },
@@ -98,9 +98,11 @@ export async function similar(
   namespace: string,
   version: VersionSpec,
   req: SimilarRequest,
-  clock = monotonicClock,
 ) {
-  const ctx: StageContext = { timer: createTimer(clock), degradations: createDegradations(deps.logger) };
+  const ctx: StageContext = {
+    timer: createTimer(deps.clock ?? monotonicClock),
+    degradations: createDegradations(deps.logger),
+  };
   const query = await ctx.timer.stage("embed", () => queryVector(deps, namespace, version.id, req.id));
   const own = `${versionChunkPrefix(await chunkIdPrefix(namespace, req.id), version.id)}-`;
   const asSearch: SearchRequest = { ...req, query: "", mode: "vector" };
