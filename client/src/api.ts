@@ -336,9 +336,14 @@ export type BackupJob = {
   manifest: string | null;
 };
 
-export type BackupJobList = {
+export type BackupList = {
   namespace: string;
-  jobs: Array<BackupJob>;
+  jobs: Array<BackupJob & {
+    /** Bytes of the backup's parts in the backups bucket (so far, while running) */
+    bytes: number;
+    /** Seconds since the backup started */
+    ageSeconds: number;
+  }>;
 };
 
 export type RestoreRequest = {
@@ -346,6 +351,38 @@ export type RestoreRequest = {
     /** The namespace the backup was taken of */
     namespace: string;
     backupId: string;
+  };
+};
+
+export type BackupJobList = {
+  namespace: string;
+  jobs: Array<BackupJob>;
+};
+
+export type BackupPolicy = {
+  namespace: string;
+  intervalHours: number;
+  keep: {
+    count: number;
+    maxAgeDays: number;
+  };
+  /** When the scheduled handler next starts a backup */
+  nextDueAt: string;
+  lastStartedAt: string | null;
+  /** The backup the schedule last started */
+  lastBackupId: string | null;
+  /** Why the last due backup did not start (a running job, an error) */
+  lastSkipReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** intervalHours: hours between scheduled backups (at least 1). keep: complete backups past the newest `count` or older than `maxAgeDays` are deleted, and failed ones older than `maxAgeDays`; the newest complete backup is always kept. */
+export type BackupPolicyRequest = {
+  intervalHours: number;
+  keep: {
+    count: number;
+    maxAgeDays: number;
   };
 };
 
@@ -660,6 +697,9 @@ export interface Operations {
         requeued?: number;
         abandoned?: number;
         replayed?: number;
+        backupsStarted?: number;
+        backupsFailed?: number;
+        backupsPruned?: number;
       } | null;
     };
   };
@@ -777,12 +817,12 @@ export interface Operations {
       count: number;
     };
   };
-  /** List the namespace's backups (running, complete and failed), newest first */
+  /** List the namespace's backups (running, complete and failed), newest first, with their size and age */
   "GET /v1/namespaces/{ns}/backups": {
     path: {
       ns: string;
     };
-    response: BackupJobList;
+    response: BackupList;
   };
   /** Start a backup of the namespace's active version to R2, run on the queue a page of documents at a time (admin role; 409 while a backup or restore of the namespace runs) */
   "POST /v1/namespaces/{ns}/backups": {
@@ -821,6 +861,30 @@ export interface Operations {
       id: string;
     };
     response: BackupJob;
+  };
+  /** The namespace's backup policy and its schedule's state (404 when it has none) */
+  "GET /v1/namespaces/{ns}/backup-policy": {
+    path: {
+      ns: string;
+    };
+    response: BackupPolicy;
+  };
+  /** Back the namespace up on a schedule and prune old backups (admin role); a new policy's first backup starts at the next scheduled run */
+  "PUT /v1/namespaces/{ns}/backup-policy": {
+    path: {
+      ns: string;
+    };
+    body: BackupPolicyRequest;
+    response: BackupPolicy;
+  };
+  /** Stop the namespace's scheduled backups and pruning; its backups stay (admin role) */
+  "DELETE /v1/namespaces/{ns}/backup-policy": {
+    path: {
+      ns: string;
+    };
+    response: {
+      deleted: boolean;
+    };
   };
   /** List the API keys within the caller's scope (never their secrets) */
   "GET /v1/admin/keys": {
@@ -926,6 +990,9 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "GET /v1/namespaces/{ns}/restore": "json",
   "POST /v1/namespaces/{ns}/restore": "json",
   "GET /v1/namespaces/{ns}/restore/{id}": "json",
+  "GET /v1/namespaces/{ns}/backup-policy": "json",
+  "PUT /v1/namespaces/{ns}/backup-policy": "json",
+  "DELETE /v1/namespaces/{ns}/backup-policy": "json",
   "GET /v1/admin/keys": "json",
   "POST /v1/admin/keys": "json",
   "DELETE /v1/admin/keys/{id}": "json",

@@ -4,6 +4,7 @@
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../observe/logger";
+import { d1 } from "../store/d1";
 import type { CoordinatorClient } from "../versions/coordinator";
 import { startBackup } from "./export";
 import { newBackupId } from "./format";
@@ -107,6 +108,34 @@ export async function findJob(
     );
   }
   return job;
+}
+
+/**
+ * The namespace's backups, newest first, with the bytes of their parts (the manifest, a few KB,
+ * aside) and their age.
+ */
+export async function listBackups(
+  db: D1Database,
+  namespace: string,
+  limit: number,
+  now = Date.now(),
+): Promise<(Job & { bytes: number; ageSeconds: number })[]> {
+  const jobs = await new JobStore(db).list(namespace, "backup", limit, now);
+  const { results } = await d1("read backup sizes", () =>
+    db
+      .prepare(
+        `SELECT job_id, SUM(bytes) AS bytes FROM backup_parts
+         WHERE job_id IN (SELECT value FROM json_each(?1)) GROUP BY job_id`,
+      )
+      .bind(JSON.stringify(jobs.map((j) => j.id)))
+      .all<{ job_id: string; bytes: number }>(),
+  );
+  const bytes = new Map(results.map((r) => [r.job_id, r.bytes]));
+  return jobs.map((job) => ({
+    ...job,
+    bytes: bytes.get(job.id) ?? 0,
+    ageSeconds: Math.max(0, Math.floor((now - job.createdAt) / 1000)),
+  }));
 }
 
 /** The namespace's backups or restores, newest first. */

@@ -35,6 +35,10 @@ export const NamespaceHealthSchema = z.object({
   abandoned: z.number().default(0),
   /** Transient dead letters the check replayed (src/observe/dead-letter-replay.ts). */
   replayed: z.number().default(0),
+  /** Scheduled backups started, failed, and backups pruned by retention (src/backup/schedule.ts). */
+  backupsStarted: z.number().default(0),
+  backupsFailed: z.number().default(0),
+  backupsPruned: z.number().default(0),
 });
 export type NamespaceHealth = z.infer<typeof NamespaceHealthSchema> & { namespace: string };
 
@@ -220,6 +224,9 @@ async function checkNamespace(
     requeued: 0,
     abandoned: 0,
     replayed: 0,
+    backupsStarted: 0,
+    backupsFailed: 0,
+    backupsPruned: 0,
   };
 }
 
@@ -305,6 +312,9 @@ export function healthEvent(h: NamespaceHealth): HealthEvent {
     requeued: h.requeued,
     abandoned: h.abandoned,
     replayed: h.replayed,
+    backupsStarted: h.backupsStarted,
+    backupsFailed: h.backupsFailed,
+    backupsPruned: h.backupsPruned,
   };
 }
 

@@ -77,6 +77,10 @@ export interface HealthEvent {
   abandoned?: number;
   /** Transient dead letters replayed by this check. */
   replayed?: number;
+  /** Scheduled backups started and failed, and backups pruned, by this run (src/backup/schedule.ts). */
+  backupsStarted?: number;
+  backupsFailed?: number;
+  backupsPruned?: number;
 }
 
 export interface Metrics {
@@ -191,6 +195,9 @@ export class AnalyticsEngineMetrics implements Metrics {
         e.requeued ?? 0,
         e.abandoned ?? 0,
         e.replayed ?? 0,
+        e.backupsStarted ?? 0,
+        e.backupsFailed ?? 0,
+        e.backupsPruned ?? 0,
       ],
     );
   }

@@ -10,6 +10,7 @@ import { requireKey } from "./auth";
 import { requestContext, requireJson, withServices } from "./middleware";
 import { onError, problemResponse, zodProblem } from "./problem";
 import { registerBackup } from "./routes/backup";
+import { registerBackupPolicy } from "./routes/backup-policy";
 import { registerDashboard } from "./routes/dashboard";
 import { registerDeadLetters } from "./routes/dead-letters";
 import { registerDocs } from "./routes/docs";
@@ -104,6 +105,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerQuotas(app);
   registerVersions(app);
   registerBackup(app);
+  registerBackupPolicy(app);
   registerKeys(app);
   registerDeadLetters(app);
   registerShards(app);

@@ -95,6 +95,8 @@ export const goldenQueriesExample = {
 
 export const restoreExample = { from: { namespace: "docs", backupId: "20261204T031500Z-9f3c2a1b" } };
 
+export const backupPolicyExample = { intervalHours: 24, keep: { count: 7, maxAgeDays: 30 } };
+
 export const createKeyExample = {
   name: "docs site search",
   namespaces: ["docs"],

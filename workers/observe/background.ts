@@ -2,6 +2,7 @@
 // check (which also sends the shard map each index's vector count). Each run gets a requestId for
 // its log lines; error-level lines and crashes go to Sentry when SENTRY_DSN is set; local-mode
 // metrics are flushed before the run ends.
+import { runScheduledBackups, type ScheduleResult } from "../../src/backup/schedule";
 import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { PURGE_LIMITS, purgeExpired } from "../../src/ingest/expiry";
@@ -12,6 +13,7 @@ import {
   checkIndexHealth,
   D1_MAX_DATABASE_BYTES,
   healthEvent,
+  healthState,
   storeIndexHealth,
 } from "../../src/observe/index-health";
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
@@ -200,8 +202,35 @@ async function replayDeadLetters(services: Services, env: WorkerEnv, logger: Log
 }
 
 /**
+ * Starts due scheduled backups and prunes old ones (src/backup/schedule.ts). A failure is logged,
+ * as for repairStuck.
+ */
+async function scheduledBackups(services: Services, logger: Logger): Promise<ScheduleResult | null> {
+  try {
+    const result = await runScheduledBackups({
+      ...services,
+      coordinator: (namespace) => services.versions.coordinator(namespace),
+      logger,
+    });
+    if (result.started + result.skipped + result.failed + result.pruned > 0) {
+      logger.info("backup.schedule_done", {
+        started: result.started,
+        skipped: result.skipped,
+        failed: result.failed,
+        pruned: result.pruned,
+      });
+    }
+    return result;
+  } catch (err) {
+    logger.error("backup.schedule_run_failed", { error: errorMessage(err) });
+    return null;
+  }
+}
+
+/**
  * The scheduled handler: purges expired documents, checks index health, repairs stuck documents,
- * replays transient dead letters, stores the findings (with the repairs), emits one point per namespace.
+ * replays transient dead letters, runs scheduled backups and retention, stores the findings (with
+ * the repairs and backups), emits one point per namespace.
  */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
@@ -219,9 +248,18 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     );
     const repairs = await repairStuck(env, config, services, logger);
     const replays = await replayDeadLetters(services, env, logger);
+    const backups = await scheduledBackups(services, logger);
     for (const ns of report.namespaces) {
       Object.assign(ns, repairs?.byNamespace.get(ns.namespace));
       ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
+      const scheduled = backups?.byNamespace.get(ns.namespace);
+      ns.backupsStarted = scheduled?.started ?? 0;
+      ns.backupsFailed = scheduled?.failed ?? 0;
+      ns.backupsPruned = scheduled?.pruned ?? 0;
+      if (ns.backupsFailed > 0) {
+        ns.problems.push("backup_failed");
+        ns.state = healthState(ns.problems);
+      }
     }
     await storeIndexHealth(env.DB, report);
     const metrics = new AnalyticsEngineMetrics(invocationDataset(env));

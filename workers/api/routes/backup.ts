@@ -7,7 +7,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { canAccessNamespace } from "../../../src/auth/scopes";
 import { BackupIdSchema, manifestKey } from "../../../src/backup/format";
 import { type Job, jobView } from "../../../src/backup/jobs";
-import { findJob, listJobs, requestBackup, requestRestore } from "../../../src/backup/requests";
+import { findJob, listBackups, listJobs, requestBackup, requestRestore } from "../../../src/backup/requests";
 import { AppError } from "../../../src/errors";
 import { NamespaceSchema } from "../../../src/validation";
 import { requireNamespace, requires } from "../auth";
@@ -66,6 +66,20 @@ const JobResponse = z
 
 const JobList = z.object({ namespace: z.string(), jobs: z.array(JobResponse) }).openapi("BackupJobList");
 
+const BackupList = z
+  .object({
+    namespace: z.string(),
+    jobs: z.array(
+      JobResponse.extend({
+        bytes: z.number().int().openapi({
+          description: "Bytes of the backup's parts in the backups bucket (so far, while running)",
+        }),
+        ageSeconds: z.number().int().openapi({ description: "Seconds since the backup started" }),
+      }),
+    ),
+  })
+  .openapi("BackupList");
+
 const RestoreBody = z
   .strictObject({
     from: z.strictObject({
@@ -116,15 +130,19 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
       operationId: "listBackups",
       middleware: requires("admin"),
       tags: ["backups"],
-      summary: "List the namespace's backups (running, complete and failed), newest first",
+      summary:
+        "List the namespace's backups (running, complete and failed), newest first, with their size and age",
       request: { params: NamespaceParams },
-      responses: { 200: jsonResponse(JobList, "Backups"), ...errorResponses },
+      responses: { 200: jsonResponse(BackupList, "Backups"), ...errorResponses },
     }),
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const jobs = await listJobs(c.get("services").db, ns, "backup", MAX_LISTED);
-      return c.json({ namespace: ns, jobs: jobs.map(view) }, 200);
+      const jobs = await listBackups(c.get("services").db, ns, MAX_LISTED);
+      return c.json(
+        { namespace: ns, jobs: jobs.map((j) => ({ ...view(j), bytes: j.bytes, ageSeconds: j.ageSeconds })) },
+        200,
+      );
     },
   );
 
