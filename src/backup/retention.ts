@@ -34,8 +34,10 @@ export function backupsToPrune(
 
 /**
  * R2 list returns at most 1,000 keys per call and delete takes at most 1,000 keys
- * (https://developers.cloudflare.com/r2/api/workers/workers-api-reference/: list "limit ... The
- * maximum value is 1000"; delete "Up to 1000 keys may be deleted per call").
+ * (https://developers.cloudflare.com/r2/api/workers/workers-api-reference/, R2ListOptions `limit`;
+ * workers-sdk packages/miniflare/src/workers/r2/s3/common.worker.ts: MAX_LIST_KEYS = 1000,
+ * MAX_DELETE_KEYS = 1000; a larger list limit is refused with "MaxKeys params must be positive
+ * integer <= 1000.").
  */
 export const R2_PAGE_KEYS = 1000;
 

@@ -385,6 +385,30 @@ describe("retention", () => {
     expect(await objectsOf(ns, "20260101T000000Z-0000000c")).toHaveLength(4);
   });
 
+  it("deletes a pruned backup's objects page by page when they are more than one R2 page", async () => {
+    const ns = freshNamespace("bp-pages");
+    await fakeBackups(ns, [
+      { id: "20260101T000000Z-000000f1", state: "complete", ageMs: 2 * HOUR },
+      { id: "20260101T000000Z-000000f2", state: "complete", ageMs: HOUR },
+    ]);
+    // 1,005 more objects: R2 lists and deletes at most 1,000 keys per call.
+    const prefix = `_backups/${ns}/20260101T000000Z-000000f1/`;
+    for (let i = 0; i < 1005; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, 1005 - i) }, (_, j) =>
+          env.BACKUPS.put(`${prefix}extra-${String(i + j).padStart(4, "0")}`, "x"),
+        ),
+      );
+    }
+    expect((await env.BACKUPS.list({ prefix, limit: 1000 })).truncated).toBe(true);
+    expect((await putPolicy(ns, { intervalHours: 24, keep: { count: 1, maxAgeDays: 30 } })).status).toBe(200);
+    await notDue(ns);
+
+    await runCron();
+    expect(await objectsOf(ns, "20260101T000000Z-000000f1")).toEqual([]);
+    expect((await backups(ns)).map((b) => b.id)).toEqual(["20260101T000000Z-000000f2"]);
+  });
+
   it("prunes nothing without a policy, nor after the policy is deleted", async () => {
     const ns = freshNamespace("bp-none");
     await fakeBackups(ns, [
