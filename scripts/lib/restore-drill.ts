@@ -177,20 +177,24 @@ export function formatReport(report: DrillReport): string[] {
       `note: the live namespace holds ${live.documents} documents, the backup ${report.backup.documents}: it changed since the backup`,
     );
   }
-  for (const q of report.queries) {
-    const label = `${q.mode.padEnd(7)} "${q.query.length > 60 ? `${q.query.slice(0, 57)}...` : q.query}"`;
-    if (q.identical) {
-      lines.push(`ok    ${label}  top ${q.live.length} identical`);
+  const byQuery = new Map<string, QueryComparison[]>();
+  for (const q of report.queries) byQuery.set(q.query, [...(byQuery.get(q.query) ?? []), q]);
+  for (const [query, modes] of byQuery) {
+    const label = `"${query.length > 70 ? `${query.slice(0, 67)}...` : query}"`;
+    if (modes.every((q) => q.identical)) {
+      lines.push(`ok    ${label}  top ${TOP_K} identical (${modes.map((q) => q.mode).join(", ")})`);
       continue;
     }
-    lines.push(`DIFF  ${label}`);
-    const rows = Math.max(q.live.length, q.scratch.length);
-    for (let i = 0; i < rows; i++) {
-      const a = q.live[i] ?? "-";
-      const b = q.scratch[i] ?? "-";
-      lines.push(
-        `        #${String(i + 1).padStart(2)}  live ${a.padEnd(24)} scratch ${b}${a === b ? "" : "  <>"}`,
-      );
+    for (const q of modes.filter((m) => !m.identical)) {
+      lines.push(`DIFF  ${label}  ${q.mode}`);
+      const rows = Math.max(q.live.length, q.scratch.length);
+      for (let i = 0; i < rows; i++) {
+        const a = q.live[i] ?? "-";
+        const b = q.scratch[i] ?? "-";
+        lines.push(
+          `        #${String(i + 1).padStart(2)}  live ${a.padEnd(24)} scratch ${b}${a === b ? "" : "  <>"}`,
+        );
+      }
     }
   }
   const identical = report.queries.filter((q) => q.identical).length;
