@@ -16,6 +16,7 @@ const TEST_ADMIN_KEY = "test-admin-key-0123456789abcdef0123456789";
 // runs in workerd, so a new test is never moved out of the runtime by accident.
 const NODE_UNIT_TESTS = [
   "analytics-limits",
+  "backup-retention",
   "backup-signature",
   "bench-target",
   "bundle-size",
