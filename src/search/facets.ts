@@ -25,9 +25,10 @@ export const FACET_LIMITS = {
   maxValues: 100,
   /**
    * Keyword matches (chunks) counted at most. D1 bills by rows read, and the statement reads
-   * about four rows per match counted (its FTS5 row, its place in the rank sort, the cut, its
-   * chunk row) and a few per document (test/unit/facet-rows-read.test.ts: 8,136 rows for 2,000
-   * matches of 20 documents): 10,000 bounds a search's facets at about 40,000 rows read
+   * about three rows per match counted (its FTS5 row when counting the matches, again when
+   * listing them, its chunk row) and a few per document (test/unit/facet-rows-read.test.ts: 6,138
+   * rows for 2,000 matches of 20 documents); past the cap, the best matches by rank, about four
+   * per match: 10,000 bounds a search's facets at about 40,000 rows read
    * ($0.04 per thousand such searches at D1's $0.001 per million rows,
    * https://developers.cloudflare.com/d1/platform/pricing/), and its time far under D1's
    * 30-second "Maximum SQL query duration" (https://developers.cloudflare.com/d1/platform/limits/).

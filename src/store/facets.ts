@@ -49,9 +49,10 @@ export interface FacetCounts {
 }
 
 /**
- * Documents per value of each field. Matches are the query's keyword matches, best BM25 first and
- * at most `maxMatches` chunks: FTS5 sorts them itself (the same "rank MATCH" as keyword search),
- * so D1 counts the rows the statement reads after the cut, not every match (see keywordRank).
+ * Documents per value of each field. Matches are the query's keyword matches, all of them while
+ * there are at most `maxMatches` (unranked), else the best `maxMatches` by BM25: FTS5 sorts them
+ * itself (the same "rank MATCH" as keyword search), so D1 counts the rows the statement reads
+ * after the cut, not every match (see keywordRank).
  * Each document counts once per field however many of its chunks matched; a document without the
  * field (or with a non-scalar in it) counts for none of its values. Values sort by count, then
  * false < true < numbers (ascending) < strings (by UTF-8 bytes: code points), so every order is
@@ -76,17 +77,25 @@ export async function facetCounts(
     return `?${params.length}`;
   };
   const ns = p(namespace);
-  // One more than counted, to tell whether the query matched more.
-  const hits = match
-    ? `SELECT rowid FROM ${table} WHERE ${table} MATCH ${p(match)} AND rank MATCH '${keywordRank(q.titleWeight ?? DEFAULT_TITLE_WEIGHT)}'
-       ORDER BY rank LIMIT ${p(q.maxMatches + 1)}`
-    : "SELECT NULL AS rowid WHERE 0";
-  const counted = match
-    ? `SELECT rowid FROM (SELECT rowid FROM hits LIMIT ${p(q.maxMatches)})`
+  const max = p(q.maxMatches);
+  // The matches, one more than counted to tell whether the query matched more. Unranked: while
+  // they are all counted, which are best does not matter, and FTS5 then reads its doclists alone;
+  // ranking every match with bm25() (as the keyword leg does) took most of this statement's time.
+  // Only past the cap are the best `maxMatches` picked by rank. Each branch is gated by its LIMIT
+  // (0 when it does not apply), which SQLite checks before it asks FTS5 for anything: a WHERE on
+  // the count did not stop the ranked branch from sorting every match (test/unit/facet-rows-read.test.ts).
+  const fts = match ? `SELECT rowid FROM ${table} WHERE ${table} MATCH ${p(match)}` : null;
+  const matchCount = fts
+    ? `SELECT COUNT(*) AS n FROM (${fts} LIMIT ${p(q.maxMatches + 1)})`
+    : "SELECT 0 AS n";
+  const counted = fts
+    ? `SELECT rowid FROM (${fts} LIMIT IIF((SELECT n FROM matches) <= ${max}, ${max}, 0))
+       UNION ALL SELECT rowid FROM (${fts} AND rank MATCH '${keywordRank(q.titleWeight ?? DEFAULT_TITLE_WEIGHT)}'
+         ORDER BY rank LIMIT IIF((SELECT n FROM matches) > ${max}, ${max}, 0))`
     : "SELECT NULL AS rowid WHERE 0";
   const candidates =
     q.chunkIds.length > 0
-      ? `UNION SELECT c.rowid FROM json_each(${p(JSON.stringify(q.chunkIds))}) j
+      ? `UNION ALL SELECT c.rowid FROM json_each(${p(JSON.stringify(q.chunkIds))}) j
            CROSS JOIN chunks c ON c.chunk_id = j.value`
       : "";
   // JSON paths of the fields, quoted as keyword.ts quotes filter paths.
@@ -94,8 +103,10 @@ export async function facetCounts(
   const limit = p(q.limit);
   const where = q.filter ? metadataFilterSql(q.filter, "d.metadata", params.length + 1) : null;
   if (where) params.push(...where.params);
-  // CROSS JOIN fixes the loop order, as in keywordSearch: matches first, then their rows by key.
-  const sql = `WITH hits AS MATERIALIZED (${hits}),
+  // CROSS JOIN fixes the loop order, as in keywordSearch: matches first, then their rows by key
+  // (EXPLAIN QUERY PLAN: the FTS5 scan, then "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)").
+  // A chunk both matched and a candidate is counted once: its document is (docs is DISTINCT).
+  const sql = `WITH matches AS MATERIALIZED (${matchCount}),
     picked AS (${counted} ${candidates}),
     docs AS (SELECT DISTINCT c.doc_id FROM picked CROSS JOIN chunks c ON c.rowid = picked.rowid
              WHERE c.namespace = ${ns}),
@@ -112,7 +123,7 @@ export async function facetCounts(
                    CASE kind WHEN 'false' THEN 0 WHEN 'true' THEN 1 WHEN 'number' THEN 2 ELSE 3 END, value) AS pos
                FROM counts)
     SELECT facet, kind, value, n, total, pos FROM ranked WHERE pos <= ${limit}
-    UNION ALL SELECT -1, NULL, NULL, (SELECT COUNT(*) FROM hits), NULL, NULL
+    UNION ALL SELECT -1, NULL, NULL, (SELECT n FROM matches), NULL, NULL
     ORDER BY 1, 6`;
   let rows: FacetRow[];
   try {
