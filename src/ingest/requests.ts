@@ -110,6 +110,7 @@ export async function deleteExpired(
   return expired.length;
 }
 
-function publishGeneration(deps: DeleteDeps, namespace: string): Promise<void> {
+/** Publishes the namespace's new generation, so no cached answer from before a change is served. */
+export function publishGeneration(deps: DeleteDeps, namespace: string): Promise<void> {
   return publishGenerations(deps.publisher, [namespace], deps.config.generationCacheTtlMs, deps.logger);
 }

@@ -119,3 +119,5 @@ export function problemExample(code: ErrorCode, detail: string, field?: string) 
     ...(field === undefined ? {} : { field }),
   };
 }
+
+export const erasureExample = { filter: { customer: "c-4211" } };
