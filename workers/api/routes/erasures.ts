@@ -13,10 +13,9 @@ import type { AppEnv } from "../types";
 
 const EraseBody = z
   .strictObject({
-    filter: FilterSchema.optional().openapi({
-      description:
-        "The documents to erase: search's filter language, on any metadata field (matched in D1 on whole values, not only the filterable fields).",
-    }),
+    // Search's filter language, on any metadata field: matched in D1 on whole values, so not only
+    // the filterable fields (the route's description says so).
+    filter: FilterSchema.optional(),
     all: z.literal(true).optional().openapi({
       description: "Erase every document of the namespace; instead of a filter (an empty filter is refused).",
     }),
@@ -35,7 +34,8 @@ export const ErasureJobResponse = z
   .object({
     id: z.string(),
     namespace: z.string(),
-    filter: z.record(z.string(), z.unknown()).nullable().openapi({ description: "null: every document." }),
+    // null: every document.
+    filter: FilterSchema.nullable(),
     state: z.enum(["running", "complete", "failed"]),
     matched: z.number().int().openapi({
       description: "Documents that matched when the erasure started (the snapshot it deletes).",
@@ -89,6 +89,11 @@ export function registerErasures(app: OpenAPIHono<AppEnv>) {
       tags: ["documents"],
       summary:
         "Erase the documents matching a metadata filter: out of search at once, then deleted by a job (202, Location)",
+      description:
+        "The filter is search's filter language on any metadata field (compared on whole values, not only the filterable fields); " +
+        "an empty filter is refused, all: true erases every document. The documents matching when the request is answered are " +
+        "erased (a snapshot): documents written afterwards stay, even when they match. Backups taken before are flagged " +
+        "(containsErasedData) and still hold the erased documents.",
       request: { params: NamespaceParams, body: jsonBody(EraseBody, erasureExample) },
       responses: { 202: jsonResponse(ErasureJobResponse, "Erasure started"), ...errorResponses },
     }),
