@@ -108,6 +108,52 @@ describe("erasure by filter", () => {
     }
   });
 
+  it("removes the erased documents' chunks and vectors from every live version", async () => {
+    const ns = freshNamespace("era");
+    const docs = [
+      { id: "erased", text: `${TEXT} Erased.`, metadata: { customer: "c1" } },
+      { id: "kept", text: TEXT, metadata: { customer: "c2" } },
+    ];
+    await writeIndexed(ns, docs);
+    const created = await api<{ index: string }>("POST", `/v1/namespaces/${ns}/versions`, {
+      model: "@cf/baai/bge-small-en-v1.5",
+    });
+    expect(created.status).toBe(202);
+    await waitFor("v2 built", async () => {
+      const v = await api<{ state: string }>("GET", `/v1/namespaces/${ns}/versions/v2`);
+      return v.body.state === "ready";
+    });
+    const chunksOf = async (version: string, id: string) => {
+      const { results } = await env.DB.prepare(
+        "SELECT chunk_id FROM chunks WHERE namespace = ?1 AND version = ?2 AND doc_id = ?3",
+      )
+        .bind(ns, version, id)
+        .all<{ chunk_id: string }>();
+      return results.map((r) => r.chunk_id);
+    };
+    const indexes = { v1: loadConfig(env).vectorizeIndexName, v2: created.body.index };
+    const vectors = async (version: "v1" | "v2", chunkIds: string[]) => {
+      const index = new LocalVectorIndexClient(env.LOCAL_INDEX, indexes[version]);
+      await index.flush();
+      return (await index.getByIds(chunkIds)).length;
+    };
+    const erased = { v1: await chunksOf("v1", "erased"), v2: await chunksOf("v2", "erased") };
+    const kept = { v1: await chunksOf("v1", "kept"), v2: await chunksOf("v2", "kept") };
+    await waitFor("v2's vectors applied", async () => (await vectors("v2", erased.v2)) > 0);
+    expect(erased.v2.length).toBeGreaterThan(0);
+
+    const res = await erase(ns, { filter: { customer: "c1" } });
+    expect(res.status).toBe(202);
+    await waitComplete(res.headers.get("location") ?? "");
+    for (const version of ["v1", "v2"] as const) {
+      expect(await chunksOf(version, "erased"), version).toEqual([]);
+      await waitFor(`the erased document's ${version} vectors removed`, async () => {
+        return (await vectors(version, erased[version])) === 0;
+      });
+      expect(await vectors(version, kept[version]), version).toBe(kept[version].length);
+    }
+  });
+
   it("erases by a range and spares documents written after it started", async () => {
     const ns = freshNamespace("era");
     const docs = [
