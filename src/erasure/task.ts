@@ -11,6 +11,7 @@ import { PURGE_LIMITS } from "../ingest/expiry";
 import { backoffSeconds, type Decision } from "../ingest/pipeline";
 import { type DeleteDeps, deleteExpired, publishGeneration } from "../ingest/requests";
 import { type D1Like, d1 } from "../store/d1";
+import { D1_LIMITS } from "../store/d1-limits";
 import { metadataFilterSql } from "../store/keyword";
 import type { MetadataFilter } from "../vectors/vector-index";
 import { type ErasureJob, ErasureJobStore, ErasureTaskSchema } from "./jobs";
@@ -32,6 +33,23 @@ export interface ErasureDeps extends DeleteDeps {
 /** The filter as a condition on `documents` (parameters from ?3), every document without one. */
 function matching(filter: MetadataFilter | null): { sql: string; params: (string | number)[] } {
   return filter === null ? { sql: "1", params: [] } : metadataFilterSql(filter, "metadata", 3);
+}
+
+/**
+ * Refuses a filter whose condition binds more parameters than one D1 statement takes: "Maximum
+ * bound parameters per query 100" (https://developers.cloudflare.com/d1/platform/limits/; local
+ * D1 answers "D1_ERROR: variable number must be between ?1 and ?100"). Search never meets it (it
+ * filters on the few filterable fields); an erasure takes any field, up to 3 parameters each.
+ */
+export function checkErasureFilter(filter: MetadataFilter): void {
+  const bound = 2 + matching(filter).params.length;
+  if (bound > D1_LIMITS.maxBoundParameters) {
+    throw new AppError(
+      "invalid_filter",
+      `the filter needs ${bound} bound parameters in D1, which takes ${D1_LIMITS.maxBoundParameters} per statement; use fewer fields or erase in several requests`,
+      { field: "body.filter", retryable: false },
+    );
+  }
 }
 
 /**

@@ -199,6 +199,11 @@ describe("erasure by filter", () => {
     ["no filter at all", {}, "body.filter"],
     ["both a filter and all", { filter: { a: 1 }, all: true }, "body"],
     ["all: false", { all: false }, "body.all"],
+    [
+      "more fields than one D1 statement binds",
+      { filter: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${i}`, { $gte: 1, $lte: 2 }])) },
+      "body.filter",
+    ],
   ])("refuses %s with a problem+json 400 and erases nothing", async (_name, body, field) => {
     const ns = freshNamespace("era");
     expect(

@@ -3,7 +3,7 @@
 // (src/erasure/task.ts); the GET reports its progress.
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { type ErasureJob, ErasureJobStore } from "../../../src/erasure/jobs";
-import { startErasure } from "../../../src/erasure/task";
+import { checkErasureFilter, startErasure } from "../../../src/erasure/task";
 import { AppError } from "../../../src/errors";
 import { validateFilter } from "../../../src/vectors/filter";
 import { requireNamespace, requires } from "../auth";
@@ -76,7 +76,9 @@ function erasureFilter(body: z.infer<typeof EraseBody>) {
       { field: "body.filter" },
     );
   }
-  return validateFilter(body.filter);
+  const filter = validateFilter(body.filter);
+  checkErasureFilter(filter);
+  return filter;
 }
 
 export function registerErasures(app: OpenAPIHono<AppEnv>) {
