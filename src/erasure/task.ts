@@ -55,7 +55,10 @@ export function checkErasureFilter(filter: MetadataFilter): void {
 /**
  * Marks the namespace's live documents matching `filter` expired at `now`, and counts the
  * snapshot (those, and matching ones that had expired already but were not purged yet). One
- * batch: D1 runs it as one transaction, so the count is of exactly what was marked.
+ * batch: D1 runs it as one transaction, so the count is of exactly what was marked. It reads
+ * every row of the namespace: measured on local D1, 0.3 s to test a filter against 100,000
+ * documents (the default documents quota) and 0.6 s to mark all of them, far inside D1's 30 s
+ * "Maximum SQL query duration" (https://developers.cloudflare.com/d1/platform/limits/).
  */
 export async function markForErasure(
   db: D1Like,
