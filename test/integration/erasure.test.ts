@@ -47,6 +47,34 @@ async function waitComplete(location: string): Promise<ErasureBody> {
   });
 }
 
+/**
+ * An erasure of `total` documents, its steps not queued: rows straight in D1 (indexing hundreds of
+ * documents is not what this is about), as many again that do not match.
+ */
+async function seedErasure(ns: string, total: number) {
+  const now = Date.now();
+  await env.DB.prepare(
+    `INSERT INTO documents (namespace, id, status, content_type, metadata, chunk_count, created_at, updated_at)
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
+     SELECT ?1, printf('d%03d', i), 'indexed', 'text/plain',
+       json_object('tenant', CASE WHEN i % 2 = 0 THEN 'odd' ELSE 'gone' END), 0, ?2, ?2 FROM n`,
+  )
+    .bind(ns, now, total * 2)
+    .run();
+  const matched = await markForErasure(env.DB, ns, { tenant: "gone" }, now);
+  expect(matched).toBe(total);
+  const jobs = new ErasureJobStore(env.DB);
+  const job = await jobs.create({
+    id: crypto.randomUUID(),
+    namespace: ns,
+    filter: { tenant: "gone" },
+    matched,
+    startedAt: now,
+    createdBy: "test",
+  });
+  return { job, jobs };
+}
+
 const TEXT = "Otters crack shellfish open with stones while floating on their backs.";
 
 describe("erasure by filter", () => {
@@ -251,27 +279,7 @@ describe("erasure by filter", () => {
   it("deletes and counts each document once when a step is delivered again", async () => {
     const ns = freshNamespace("era");
     const total = ERASURE_PAGE + 5;
-    const now = Date.now();
-    // Rows straight in D1 (indexing 205 documents is not what this is about), half of them matching.
-    await env.DB.prepare(
-      `INSERT INTO documents (namespace, id, status, content_type, metadata, chunk_count, created_at, updated_at)
-       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
-       SELECT ?1, printf('d%03d', i), 'indexed', 'text/plain',
-         json_object('tenant', CASE WHEN i % 2 = 0 THEN 'odd' ELSE 'gone' END), 0, ?2, ?2 FROM n`,
-    )
-      .bind(ns, now, total * 2)
-      .run();
-    const matched = await markForErasure(env.DB, ns, { tenant: "gone" }, now);
-    expect(matched).toBe(total);
-    const jobs = new ErasureJobStore(env.DB);
-    const job = await jobs.create({
-      id: crypto.randomUUID(),
-      namespace: ns,
-      filter: { tenant: "gone" },
-      matched,
-      startedAt: now,
-      createdBy: "test",
-    });
+    const { job, jobs } = await seedErasure(ns, total);
     // The next steps are held, not run by the queue: each delivery here is one the test chose.
     const queue = new HeldQueue();
     const held = { ...env, INGEST_QUEUE: queue as unknown as Queue };
@@ -297,6 +305,30 @@ describe("erasure by filter", () => {
         ns,
       ),
     ).toBe(total);
+  });
+
+  it("sends the next step again when its send failed, and the job completes", async () => {
+    const ns = freshNamespace("era");
+    const { job, jobs } = await seedErasure(ns, ERASURE_PAGE + 1);
+    const broken = {
+      ...env,
+      INGEST_QUEUE: {
+        send: async () => {
+          throw new Error("Queue send failed: internal error");
+        },
+        sendBatch: async () => undefined,
+      } as unknown as Queue,
+    };
+    const first = await deliverMessage({ kind: "erasure.step", job: job.id, step: 0 }, { env: broken });
+    // The step applied; its message is retried for the send.
+    expect(first.retryMessages).toHaveLength(1);
+    expect(await jobs.byId(job.id)).toMatchObject({ step: 1, deleted: ERASURE_PAGE, state: "running" });
+    const queue = new HeldQueue();
+    const held = { ...env, INGEST_QUEUE: queue as unknown as Queue };
+    await deliverMessage({ kind: "erasure.step", job: job.id, step: 0 }, { env: held, attempts: 2 });
+    expect(queue.held).toEqual([{ kind: "erasure.step", job: job.id, step: 1 }]);
+    await deliverMessage({ kind: "erasure.step", job: job.id, step: 1 }, { env: held });
+    expect(await jobs.byId(job.id)).toMatchObject({ state: "complete", deleted: ERASURE_PAGE + 1 });
   });
 
   it("answers 404 for an erasure of another namespace", async () => {
