@@ -76,6 +76,30 @@ export type NamespaceDelete = {
   remaining: boolean;
 };
 
+export type ErasureJob = {
+  id: string;
+  namespace: string;
+  filter: MetadataFilter;
+  state: "running" | "complete" | "failed";
+  /** Documents that matched when the erasure started (the snapshot it deletes). */
+  matched: number;
+  /** Of those, how many are deleted so far. */
+  deleted: number;
+  /** The snapshot's time: documents written after it are not erased, even when they match. */
+  startedAt: string;
+  error: string | null;
+  updatedAt: string;
+};
+
+/** Vectorize's filter language: $eq $ne $in $nin $lt $lte $gt $gte, implicit AND. */
+export type MetadataFilter = { [key: string]: string | number | boolean | null | { [key: string]: string | number | boolean | null | Array<string | number | boolean> } } | null;
+
+export type EraseDocumentsRequest = {
+  filter?: MetadataFilter;
+  /** Erase every document of the namespace; instead of a filter (an empty filter is refused). */
+  all?: true;
+};
+
 export type SearchResponse = {
   results: Array<SearchResult>;
   version: string;
@@ -146,9 +170,6 @@ export type SearchRequest = {
   cursor?: string;
 };
 
-/** Vectorize's filter language: $eq $ne $in $nin $lt $lte $gt $gte, implicit AND. */
-export type MetadataFilter = { [key: string]: string | number | boolean | null | { [key: string]: string | number | boolean | null | Array<string | number | boolean> } };
-
 /** Give each result a snippet (the passage with the most distinct query words) and the ranges of the words in it that the keyword index matches (stemmed: a query for run marks running). true, or options; preTag or postTag also asks for snippetHtml, the snippet HTML-escaped with the tags around matches. */
 export type Highlight = boolean | {
   /** Most characters (UTF-16 code units) in a snippet; default 200. */
@@ -202,6 +223,8 @@ export type Quotas = {
     chunks: number | null;
     bytes: number | null;
   };
+  /** Seconds a document written without expiresAt lives; null: it never expires. */
+  defaultTtlSeconds: number | null;
 };
 
 export type SetQuotasRequest = {
@@ -211,6 +234,8 @@ export type SetQuotasRequest = {
   chunks?: number | null;
   /** Most bytes of document text the namespace may hold; null: the deployment's default; absent: unchanged. */
   bytes?: number | null;
+  /** Seconds a document written without expiresAt lives: writes from now on get expiresAt = write time + this. Documents already stored keep the expiry they were written with. An explicit expiresAt wins. null: no default (documents without expiresAt never expire); absent: unchanged. */
+  defaultTtlSeconds?: number | null;
 };
 
 export type IndexVersions = {
@@ -334,6 +359,10 @@ export type BackupJob = {
   finishedAt: string | null;
   /** Complete backups: the manifest's key in the backups bucket */
   manifest: string | null;
+  /** Backups: an erasure by filter of the namespace started after this backup did, so it may hold documents that were erased (docs/runbooks/purge-backups-after-erasure.md) */
+  containsErasedData: boolean;
+  /** When the latest such erasure started; null when none did */
+  erasedAt: string | null;
 };
 
 export type BackupList = {
@@ -710,6 +739,22 @@ export interface Operations {
     };
     response: NamespaceDelete;
   };
+  /** Erase the documents matching a metadata filter: out of search at once, then deleted by a job (202, Location) */
+  "POST /v1/namespaces/{ns}/documents/delete": {
+    path: {
+      ns: string;
+    };
+    body: EraseDocumentsRequest;
+    response: ErasureJob;
+  };
+  /** An erasure's state (running, complete or failed) and progress */
+  "GET /v1/namespaces/{ns}/erasures/{id}": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    response: ErasureJob;
+  };
   /** Write up to 1,000 documents as R2 objects; the bucket's event notifications ingest them (admin) */
   "POST /v1/namespaces/{ns}/objects": {
     path: {
@@ -735,14 +780,14 @@ export interface Operations {
     body: SimilarRequest;
     response: SearchResponse;
   };
-  /** A namespace's quotas: usage, limits and overrides (admin role) */
+  /** A namespace's quotas (usage, limits, overrides) and default time to live (admin role) */
   "GET /v1/namespaces/{ns}/quotas": {
     path: {
       ns: string;
     };
     response: Quotas;
   };
-  /** Override a namespace's quotas (admin role; above the defaults, a key covering every namespace) */
+  /** Override a namespace's quotas or set its default time to live (admin role; quotas above the defaults, a key covering every namespace) */
   "PUT /v1/namespaces/{ns}/quotas": {
     path: {
       ns: string;
@@ -971,6 +1016,8 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "POST /v1/namespaces/{ns}/documents": "json",
   "GET /v1/namespaces/{ns}": "json",
   "DELETE /v1/namespaces/{ns}": "json",
+  "POST /v1/namespaces/{ns}/documents/delete": "json",
+  "GET /v1/namespaces/{ns}/erasures/{id}": "json",
   "POST /v1/namespaces/{ns}/objects": "json",
   "POST /v1/namespaces/{ns}/search": "json",
   "POST /v1/namespaces/{ns}/documents/{id}/similar": "json",

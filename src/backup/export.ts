@@ -209,6 +209,7 @@ function pageLines(
       contentType: doc.contentType,
       metadata: doc.metadata,
       createdAt: doc.createdAt,
+      expiresAt: doc.expiresAt,
       body: body.text,
       customMetadata: body.customMetadata,
     };

@@ -36,6 +36,11 @@ export const DocumentLineSchema = z.object({
   contentType: z.string(),
   metadata: MetadataSchema,
   createdAt: z.number(),
+  /**
+   * When the document expires (ms since the epoch); null: never. Absent in backups written
+   * before backups carried it: such documents are restored without an expiry.
+   */
+  expiresAt: z.number().nullable().optional(),
   /** The R2 object: its text and custom metadata. */
   body: z.string(),
   customMetadata: z.record(z.string(), z.string()),

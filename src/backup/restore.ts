@@ -221,14 +221,23 @@ async function writeGroup(
     return p;
   };
 
+  // A document whose expiry has passed is not restored (it would be out of every search and purged
+  // at once); one that expires later keeps its expiry.
+  const now = Date.now();
+  const expired = new Set<string>();
+  const docs = (await read<DocumentLine>("documents")).filter((d) => {
+    const gone = d.expiresAt !== undefined && d.expiresAt !== null && d.expiresAt <= now;
+    if (gone) expired.add(d.id);
+    return !gone;
+  });
   const chunks: StoredChunk[] = [];
   for (const c of await read<ChunkLine>("chunks")) {
+    if (expired.has(c.docId)) continue;
     chunks.push({ ...c, chunkId: chunkId(await prefixOf(c.docId), c.index) });
   }
   const chunkCounts = new Map<string, number>();
   for (const c of chunks) chunkCounts.set(c.docId, (chunkCounts.get(c.docId) ?? 0) + 1);
 
-  const docs = await read<DocumentLine>("documents");
   const documents = await mapLimit(docs, R2_CONCURRENCY, async (d): Promise<RestoredDocument> => {
     const object = await r2("write document", () =>
       deps.blobs.put(documentKey(ns, d.id), d.body, {
@@ -245,12 +254,14 @@ async function writeGroup(
       etag: object.etag,
       chunkCount: chunkCounts.get(d.id) ?? 0,
       createdAt: d.createdAt,
+      expiresAt: d.expiresAt ?? null,
     };
   });
 
   const vectorNs = await vectorNamespace(ns, version);
   const records: VectorRecord[] = [];
   for (const v of await read<VectorLine>("vectors")) {
+    if (expired.has(v.docId)) continue;
     records.push({
       id: chunkId(await prefixOf(v.docId), v.index),
       values: v.values,

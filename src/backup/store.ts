@@ -28,6 +28,8 @@ export interface RestoredDocument {
   etag: string;
   chunkCount: number;
   createdAt: number;
+  /** Epoch ms; null: never expires. */
+  expiresAt: number | null;
 }
 
 const BoundRow = z.object({ id: z.string(), bytes: z.number(), chunk_count: z.number() });
@@ -199,17 +201,17 @@ export class BackupStore {
     ];
     const insertDocuments = this.db.prepare(
       `INSERT INTO documents (namespace, id, status, title, content_type, metadata, bytes, etag, indexed_etag,
-         version, chunk_count, error, attempts, created_at, updated_at, indexed_at)
+         version, chunk_count, error, attempts, created_at, updated_at, indexed_at, expires_at)
        SELECT ?1, json_extract(value, '$.id'), 'indexed', json_extract(value, '$.title'),
          json_extract(value, '$.contentType'), json_extract(value, '$.metadata'), json_extract(value, '$.bytes'),
          json_extract(value, '$.etag'), json_extract(value, '$.etag'), ?2, json_extract(value, '$.chunkCount'),
-         NULL, 0, json_extract(value, '$.createdAt'), ?3, ?3
+         NULL, 0, json_extract(value, '$.createdAt'), ?3, ?3, json_extract(value, '$.expiresAt')
        FROM json_each(?4) WHERE ${notRestored(5, 6)}
        ON CONFLICT (namespace, id) DO UPDATE SET status = 'indexed', title = excluded.title,
          content_type = excluded.content_type, metadata = excluded.metadata, bytes = excluded.bytes,
          etag = excluded.etag, indexed_etag = excluded.indexed_etag, version = excluded.version,
          chunk_count = excluded.chunk_count, error = NULL, attempts = 0, created_at = excluded.created_at,
-         updated_at = excluded.updated_at, indexed_at = excluded.indexed_at`,
+         updated_at = excluded.updated_at, indexed_at = excluded.indexed_at, expires_at = excluded.expires_at`,
     );
     for (const group of byJsonSize(documents.map((d) => ({ ...d, metadata: JSON.stringify(d.metadata) })))) {
       statements.push(insertDocuments.bind(namespace, version, now, group, job.id, job.step));

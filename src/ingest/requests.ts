@@ -33,8 +33,23 @@ export async function writeDocuments(
 ): Promise<void> {
   checkDocuments(docs, deps.config, field);
   // All or nothing: a batch that does not fit its quotas is refused whole.
-  const release = await reserveWrite(deps, principal, namespace, docs, field);
-  await submitDocuments(deps, namespace, docs).finally(release);
+  const reservation = await reserveWrite(deps, principal, namespace, docs, field);
+  const stamped = withDefaultExpiry(docs, reservation.defaultTtlSeconds);
+  await submitDocuments(deps, namespace, stamped).finally(() => reservation.release());
+}
+
+/**
+ * The namespace's default time to live applied at write time: a document written without
+ * expiresAt expires `ttlSeconds` after the write; one with expiresAt keeps its own.
+ */
+export function withDefaultExpiry(
+  docs: NewDocument[],
+  ttlSeconds: number | null,
+  now = Date.now(),
+): NewDocument[] {
+  if (ttlSeconds === null) return docs;
+  const expiresAt = new Date(now + ttlSeconds * 1000).toISOString();
+  return docs.map((doc) => (doc.expiresAt === undefined ? { ...doc, expiresAt } : doc));
 }
 
 /** The document's record, or a 404. */
@@ -95,6 +110,7 @@ export async function deleteExpired(
   return expired.length;
 }
 
-function publishGeneration(deps: DeleteDeps, namespace: string): Promise<void> {
+/** Publishes the namespace's new generation, so no cached answer from before a change is served. */
+export function publishGeneration(deps: DeleteDeps, namespace: string): Promise<void> {
   return publishGenerations(deps.publisher, [namespace], deps.config.generationCacheTtlMs, deps.logger);
 }

@@ -51,10 +51,17 @@ function overQuota(
   return null;
 }
 
+/** A write's room in its namespace's quotas, and the namespace's settings the write applies. */
+export interface Reservation {
+  release(): Promise<void>;
+  /** The namespace's default time to live (read in the same round trip as its quotas). */
+  defaultTtlSeconds: number | null;
+}
+
 /**
  * Checks a write of `docs` to `namespace` by `principal` against every quota and reserves what
  * it adds; throws a quota_exceeded AppError (nothing written, nothing reserved) when it does not
- * fit. Call the returned function when the write has committed or failed.
+ * fit. Call the reservation's release when the write has committed or failed.
  */
 export async function reserveWrite(
   deps: QuotaDeps,
@@ -62,7 +69,7 @@ export async function reserveWrite(
   namespace: string,
   docs: readonly { id: string; text: string }[],
   fieldPrefix: (i: number) => string,
-): Promise<() => Promise<void>> {
+): Promise<Reservation> {
   const store = new QuotaStore(deps);
   const state = await store.writeState(
     namespace,
@@ -102,7 +109,8 @@ export async function reserveWrite(
     }
   }
 
-  if (add.documents === 0 && add.bytes === 0) return async () => undefined;
+  const { defaultTtlSeconds } = state;
+  if (add.documents === 0 && add.bytes === 0) return { release: async () => undefined, defaultTtlSeconds };
   const id = crypto.randomUUID();
   if (!(await store.reserve(id, namespace, add, limits))) {
     // Another write took the room between the read and the reservation: report what it left.
@@ -118,7 +126,7 @@ export async function reserveWrite(
     );
   }
   // A failed release only leaves the reservation to expire (RESERVATION_TTL_MS).
-  return () => store.release(namespace, id).catch(() => undefined);
+  return { release: () => store.release(namespace, id).catch(() => undefined), defaultTtlSeconds };
 }
 
 /**

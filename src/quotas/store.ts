@@ -16,6 +16,7 @@ const OverrideRow = z.object({
   max_documents: z.number().nullable(),
   max_chunks: z.number().nullable(),
   max_bytes: z.number().nullable(),
+  default_ttl_seconds: z.number().nullable().optional(),
 });
 const LiveRow = z.object({ id: z.string(), bytes: z.number() });
 const ReservedRow = z.object({ documents: z.number(), bytes: z.number() });
@@ -30,6 +31,14 @@ export interface WriteState {
   live: Map<string, number>;
   /** The key that created the namespace, if a key did. */
   creator: string | null;
+  /** Seconds a document written without expiresAt lives; null: it never expires. */
+  defaultTtlSeconds: number | null;
+}
+
+/** What an admin sets for a namespace (PUT /v1/namespaces/{ns}/quotas). */
+export interface NamespaceSettings {
+  overrides: NamespaceOverrides;
+  defaultTtlSeconds: number | null;
 }
 
 const ZERO: NamespaceUsage = { documents: 0, bytes: 0, chunks: 0 };
@@ -39,11 +48,14 @@ function usageOf(rows: unknown[] | undefined): NamespaceUsage {
   return row ? UsageRow.parse(row) : ZERO;
 }
 
-function overridesOf(rows: unknown[] | undefined): NamespaceOverrides {
+function settingsOf(rows: unknown[] | undefined): NamespaceSettings {
   const row = rows?.[0];
-  if (!row) return NO_OVERRIDES;
+  if (!row) return { overrides: NO_OVERRIDES, defaultTtlSeconds: null };
   const r = OverrideRow.parse(row);
-  return { documents: r.max_documents, chunks: r.max_chunks, bytes: r.max_bytes };
+  return {
+    overrides: { documents: r.max_documents, chunks: r.max_chunks, bytes: r.max_bytes },
+    defaultTtlSeconds: r.default_ttl_seconds ?? null,
+  };
 }
 
 /**
@@ -73,7 +85,8 @@ export class QuotaStore {
     return this.data(namespace)
       .prepare(
         `SELECT COALESCE(u.documents, 0) AS documents, COALESCE(u.bytes, 0) AS bytes,
-           COALESCE(u.chunks, 0) AS chunks, q.max_documents, q.max_chunks, q.max_bytes
+           COALESCE(u.chunks, 0) AS chunks, q.max_documents, q.max_chunks, q.max_bytes,
+           q.default_ttl_seconds
          FROM (SELECT ?1 AS name) n
          LEFT JOIN namespace_usage u ON u.namespace = n.name
          LEFT JOIN namespace_quotas q ON q.namespace = n.name`,
@@ -81,10 +94,10 @@ export class QuotaStore {
       .bind(namespace);
   }
 
-  /** A namespace's usage and overrides, in one statement (the ingest runs it per document). */
-  async namespace(namespace: string): Promise<{ usage: NamespaceUsage; overrides: NamespaceOverrides }> {
+  /** A namespace's usage and settings, in one statement (the ingest runs it per document). */
+  async namespace(namespace: string): Promise<{ usage: NamespaceUsage } & NamespaceSettings> {
     const row = await d1("read quotas", () => this.namespaceStatement(namespace).first());
-    return { usage: usageOf(row ? [row] : []), overrides: overridesOf(row ? [row] : []) };
+    return { usage: usageOf(row ? [row] : []), ...settingsOf(row ? [row] : []) };
   }
 
   /** Everything a write's check needs, in two round trips (json_each: one bound parameter for all ids). */
@@ -116,7 +129,7 @@ export class QuotaStore {
     );
     return {
       usage: usageOf(figures?.results),
-      overrides: overridesOf(figures?.results),
+      ...settingsOf(figures?.results),
       live: new Map((live?.results ?? []).map((r) => LiveRow.parse(r)).map((r) => [r.id, r.bytes])),
       reserved: ReservedRow.parse(reserved?.results?.[0] ?? { documents: 0, bytes: 0 }),
       creator: typeof creator?.key_id === "string" ? creator.key_id : null,
@@ -237,23 +250,32 @@ export class QuotaStore {
     return [...new Set(found.flatMap((r) => r.results.map((row) => row.namespace)))];
   }
 
-  /** Sets a namespace's overrides (null: back to the default). */
-  async setOverrides(
+  /** Sets a namespace's overrides (null: back to the default) and default time to live. */
+  async setSettings(
     namespace: string,
-    overrides: NamespaceOverrides,
+    { overrides, defaultTtlSeconds }: NamespaceSettings,
     updatedBy: string,
     now = Date.now(),
   ): Promise<void> {
     await d1("set quotas", () =>
       this.data(namespace)
         .prepare(
-          `INSERT INTO namespace_quotas (namespace, max_documents, max_chunks, max_bytes, updated_by, updated_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+          `INSERT INTO namespace_quotas (namespace, max_documents, max_chunks, max_bytes, updated_by, updated_at, default_ttl_seconds)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
            ON CONFLICT (namespace) DO UPDATE SET max_documents = excluded.max_documents,
              max_chunks = excluded.max_chunks, max_bytes = excluded.max_bytes,
-             updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+             updated_by = excluded.updated_by, updated_at = excluded.updated_at,
+             default_ttl_seconds = excluded.default_ttl_seconds`,
         )
-        .bind(namespace, overrides.documents, overrides.chunks, overrides.bytes, updatedBy, now)
+        .bind(
+          namespace,
+          overrides.documents,
+          overrides.chunks,
+          overrides.bytes,
+          updatedBy,
+          now,
+          defaultTtlSeconds,
+        )
         .run(),
     );
   }

@@ -719,3 +719,78 @@ async function drainOne(queue: HeldQueue): Promise<void> {
   if (!next) throw new Error("no message held");
   await deliver(queue, next.body);
 }
+
+describe("backups, expiry and erasure", () => {
+  const TEXT = "Lichens grow on bare rock, a fungus and an alga living together.";
+
+  it("carries expiresAt through backup and restore; an expired document is not restored", async () => {
+    const ns = freshNamespace("bk-exp");
+    const keeps = new Date(Date.now() + 365 * 86_400_000).toISOString();
+    const docs = [
+      { id: "keeps", text: TEXT, expiresAt: keeps },
+      { id: "never", text: `${TEXT} Never.` },
+      { id: "gone", text: `${TEXT} Gone.`, expiresAt: new Date(Date.now() - 3_600_000).toISOString() },
+    ];
+    expect((await api("POST", `/v1/namespaces/${ns}/documents`, { documents: docs })).status).toBe(202);
+    await waitIndexed(ns, 3, 30_000);
+    const { job: done, manifest } = await backup(ns, 7);
+    const lines = (
+      await partLines(ns, done.id, manifest.files.find((f) => f.kind === "documents")?.name ?? "")
+    )
+      .map((l) => JSON.parse(l) as { id: string; expiresAt: number | null })
+      .sort((a, b) => a.id.localeCompare(b.id));
+    expect(lines.map((l) => [l.id, l.expiresAt])).toEqual([
+      ["gone", Date.parse(docs[2]?.expiresAt ?? "")],
+      ["keeps", Date.parse(keeps)],
+      ["never", null],
+    ]);
+
+    const target = freshNamespace("bk-exp-to");
+    const started = await restore(target, { namespace: ns, backupId: done.id });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const restored = await finished(target, "restore", started.body.id);
+    expect(restored.state, restored.error ?? "").toBe("complete");
+    expect((await api("GET", `/v1/namespaces/${target}/documents/keeps`)).body.expiresAt).toBe(keeps);
+    expect((await api("GET", `/v1/namespaces/${target}/documents/never`)).body).not.toHaveProperty(
+      "expiresAt",
+    );
+    expect((await api("GET", `/v1/namespaces/${target}/documents/gone`)).status).toBe(404);
+    expect(
+      await countRows("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?1 AND doc_id = 'gone'", target),
+    ).toBe(0);
+    expect(await env.DOCUMENTS.head(`${target}/gone`)).toBeNull();
+  });
+
+  it("flags the backups taken before an erasure, and not the ones after", async () => {
+    const ns = freshNamespace("bk-era");
+    const docs = [
+      { id: "erased", text: TEXT, metadata: { customer: "c1" } },
+      { id: "kept", text: `${TEXT} Kept.`, metadata: { customer: "c2" } },
+    ];
+    expect((await api("POST", `/v1/namespaces/${ns}/documents`, { documents: docs })).status).toBe(202);
+    await waitIndexed(ns, 2, 30_000);
+    const before = await backup(ns, 7);
+    const erasure = await api<{ startedAt: string }>("POST", `/v1/namespaces/${ns}/documents/delete`, {
+      filter: { customer: "c1" },
+    });
+    expect(erasure.status).toBe(202);
+    await waitFor("the erasure to complete", async () => {
+      const res = await api<{ state: string }>("GET", erasure.headers.get("location") ?? "");
+      return res.body.state === "complete";
+    });
+    const after = await backup(ns, 7);
+    const list = await api<{ jobs: (Job & { containsErasedData: boolean; erasedAt: string | null })[] }>(
+      "GET",
+      `/v1/namespaces/${ns}/backups`,
+    );
+    expect(list.status).toBe(200);
+    const flags = Object.fromEntries(list.body.jobs.map((j) => [j.id, [j.containsErasedData, j.erasedAt]]));
+    expect(flags[before.job.id]).toEqual([true, erasure.body.startedAt]);
+    expect(flags[after.job.id]).toEqual([false, null]);
+    const one = await api<{ containsErasedData: boolean }>(
+      "GET",
+      `/v1/namespaces/${ns}/backups/${before.job.id}`,
+    );
+    expect(one.body.containsErasedData).toBe(true);
+  });
+});

@@ -312,6 +312,23 @@ export const ROUTES: readonly RouteSpec[] = [
     freshStatus: 404,
   },
   {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/documents/delete",
+    role: "write",
+    namespaced: true,
+    writes: true,
+    body: () => ({ filter: { n: 1 } }),
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/erasures/{id}",
+    role: "write",
+    namespaced: true,
+    writes: false,
+    // No erasure of that id.
+    freshStatus: 404,
+  },
+  {
     method: "GET",
     template: "/v1/admin/metrics",
     role: "admin",

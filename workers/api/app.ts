@@ -15,6 +15,7 @@ import { registerDashboard } from "./routes/dashboard";
 import { registerDeadLetters } from "./routes/dead-letters";
 import { registerDocs } from "./routes/docs";
 import { registerDocuments } from "./routes/documents";
+import { registerErasures } from "./routes/erasures";
 import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
 import { MCP_PATH, mcpOrigin, registerMcp } from "./routes/mcp";
@@ -98,6 +99,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   registerHealth(app);
   registerDocuments(app);
+  registerErasures(app);
   registerObjects(app);
   registerSearch(app);
   registerSimilar(app);

@@ -76,7 +76,7 @@ export const namespaceStatsExample = {
 
 export const similarExample = { topK: 5, filter: { lang: "en" } };
 
-export const setQuotasExample = { documents: 250_000, chunks: null };
+export const setQuotasExample = { documents: 250_000, chunks: null, defaultTtlSeconds: 2_592_000 };
 
 export const createVersionExample = {
   model: "@cf/baai/bge-base-en-v1.5",
@@ -121,3 +121,5 @@ export function problemExample(code: ErrorCode, detail: string, field?: string) 
     ...(field === undefined ? {} : { field }),
   };
 }
+
+export const erasureExample = { filter: { customer: "c-4211" } };

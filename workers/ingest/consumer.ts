@@ -12,6 +12,8 @@
 import { type BackupTaskDeps, isBackupTask } from "../../src/backup/messages";
 import { processBackupTask } from "../../src/backup/task";
 import { publishGenerations } from "../../src/cache/generation";
+import { isErasureTask } from "../../src/erasure/jobs";
+import { processErasureTask } from "../../src/erasure/task";
 import { errorMessage } from "../../src/errors";
 import { smallestFirst } from "../../src/ingest/budget";
 import {
@@ -93,14 +95,20 @@ async function consumeOne(
   meter: Meter,
 ): Promise<void> {
   try {
-    // Version builds and purges, backups and restores share the queue with document events.
+    // Version builds and purges, backups and restores, moves and erasures share the queue with document events.
     const decision = isBackupTask(message.body)
       ? await processBackupTask({ ...deps, db }, message.body, message.attempts)
       : isMoveTask(message.body)
         ? await processMoveTask({ ...deps, db }, message.body, message.attempts)
-        : isVersionTask(message.body)
-          ? await processVersionTask(deps, message.body, message.attempts)
-          : await processMessage(deps, message.body, message.attempts);
+        : isErasureTask(message.body)
+          ? await processErasureTask(
+              { ...deps, db, publisher: deps.versions.coordinator },
+              message.body,
+              message.attempts,
+            )
+          : isVersionTask(message.body)
+            ? await processVersionTask(deps, message.body, message.attempts)
+            : await processMessage(deps, message.body, message.attempts);
     switch (decision.type) {
       case "ack":
         if (decision.namespace && (decision.outcome === "indexed" || decision.outcome === "deleted")) {

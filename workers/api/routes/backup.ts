@@ -8,6 +8,7 @@ import { canAccessNamespace } from "../../../src/auth/scopes";
 import { BackupIdSchema, manifestKey } from "../../../src/backup/format";
 import { type Job, jobView } from "../../../src/backup/jobs";
 import { findJob, listBackups, listJobs, requestBackup, requestRestore } from "../../../src/backup/requests";
+import { ErasureJobStore } from "../../../src/erasure/jobs";
 import { AppError } from "../../../src/errors";
 import { NamespaceSchema } from "../../../src/validation";
 import { requireNamespace, requires } from "../auth";
@@ -61,6 +62,13 @@ const JobResponse = z
       .string()
       .nullable()
       .openapi({ description: "Complete backups: the manifest's key in the backups bucket" }),
+    containsErasedData: z.boolean().openapi({
+      description:
+        "Backups: an erasure by filter of the namespace started after this backup did, so it may hold documents that were erased (docs/runbooks/purge-backups-after-erasure.md)",
+    }),
+    erasedAt: z.string().nullable().openapi({
+      description: "When the latest such erasure started; null when none did",
+    }),
   })
   .openapi("BackupJob");
 
@@ -89,10 +97,15 @@ const RestoreBody = z
   })
   .openapi("RestoreRequest");
 
-function view(job: Job): z.infer<typeof JobResponse> {
+/** `erasures`: when each of the namespace's erasures started (ErasureJobStore.startTimes). */
+function view(job: Job, erasures: readonly number[] = []): z.infer<typeof JobResponse> {
+  const later = job.kind === "backup" ? erasures.filter((t) => t > job.createdAt) : [];
+  const latest = later.length > 0 ? Math.max(...later) : null;
   return {
     ...jobView(job),
     manifest: job.kind === "backup" && job.state === "complete" ? manifestKey(job.namespace, job.id) : null,
+    containsErasedData: latest !== null,
+    erasedAt: latest === null ? null : new Date(latest).toISOString(),
   };
 }
 
@@ -138,9 +151,16 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const jobs = await listBackups(c.get("services").db, ns, MAX_LISTED);
+      const { db } = c.get("services");
+      const [jobs, erasures] = await Promise.all([
+        listBackups(db, ns, MAX_LISTED),
+        new ErasureJobStore(db).startTimes(ns),
+      ]);
       return c.json(
-        { namespace: ns, jobs: jobs.map((j) => ({ ...view(j), bytes: j.bytes, ageSeconds: j.ageSeconds })) },
+        {
+          namespace: ns,
+          jobs: jobs.map((job) => ({ ...view(job, erasures), bytes: job.bytes, ageSeconds: job.ageSeconds })),
+        },
         200,
       );
     },
@@ -160,8 +180,9 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const job = await findJob(c.get("services").db, ns, "backup", id);
-      return c.json(view(job), 200);
+      const { db } = c.get("services");
+      const job = await findJob(db, ns, "backup", id);
+      return c.json(view(job, await new ErasureJobStore(db).startTimes(ns)), 200);
     },
   );
 
@@ -209,7 +230,7 @@ export function registerBackup(app: OpenAPIHono<AppEnv>) {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
       const jobs = await listJobs(c.get("services").db, ns, "restore", MAX_LISTED);
-      return c.json({ namespace: ns, jobs: jobs.map(view) }, 200);
+      return c.json({ namespace: ns, jobs: jobs.map((job) => view(job)) }, 200);
     },
   );
 

@@ -1,7 +1,8 @@
 // A namespace's quotas (admin role): usage and limits, and the admin's overrides of the
 // deployment's defaults. Any admin key covering the namespace may tighten them; raising one above
 // the default takes a key that covers every namespace ("*"), so a tenant's own admin key cannot
-// lift its tenant's limits.
+// lift its tenant's limits. The namespace's default time to live is set here too: it is the other
+// limit an admin puts on what the namespace holds (how long, not how much).
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../../../src/errors";
 import {
@@ -28,11 +29,34 @@ const Override = (max: number, what: string) =>
       description: `Most ${what} the namespace may hold; null: the deployment's default; absent: unchanged.`,
     });
 
+/**
+ * Bounds of a default time to live. Below a minute the document would be gone before the purge
+ * that runs every 5 minutes (wrangler.toml crons) could matter; above ten years, say so with
+ * expiresAt instead.
+ */
+export const DEFAULT_TTL_BOUNDS = { minSeconds: 60, maxSeconds: 10 * 365 * 86_400 } as const;
+
+const DefaultTtl = z
+  .number()
+  .int()
+  .min(DEFAULT_TTL_BOUNDS.minSeconds)
+  .max(DEFAULT_TTL_BOUNDS.maxSeconds)
+  .nullable()
+  .optional()
+  .openapi({
+    description:
+      "Seconds a document written without expiresAt lives: writes from now on get expiresAt = write time + this. " +
+      "Documents already stored keep the expiry they were written with. An explicit expiresAt wins. " +
+      "null: no default (documents without expiresAt never expire); absent: unchanged.",
+    example: 2_592_000,
+  });
+
 const SetQuotasBody = z
   .strictObject({
     documents: Override(1_000_000_000, "documents"),
     chunks: Override(1_000_000_000, "chunks (vectors per live version)"),
     bytes: Override(Number.MAX_SAFE_INTEGER, "bytes of document text"),
+    defaultTtlSeconds: DefaultTtl,
   })
   .openapi("SetQuotasRequest");
 
@@ -49,6 +73,9 @@ export const QuotasResponseSchema = z
     overrides: OverridesSchema.openapi({
       description: "The admin's limits; null: the deployment's default.",
     }),
+    defaultTtlSeconds: z.number().int().nullable().openapi({
+      description: "Seconds a document written without expiresAt lives; null: it never expires.",
+    }),
   })
   .openapi("Quotas");
 export type QuotasResponse = z.infer<typeof QuotasResponseSchema>;
@@ -61,7 +88,7 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
       operationId: "getQuotas",
       middleware: requires("admin"),
       tags: ["namespaces"],
-      summary: "A namespace's quotas: usage, limits and overrides (admin role)",
+      summary: "A namespace's quotas (usage, limits, overrides) and default time to live (admin role)",
       request: { params: NamespaceParams },
       responses: { 200: jsonResponse(QuotasResponseSchema, "Quotas"), ...errorResponses },
     }),
@@ -69,9 +96,9 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
       const services = c.get("services");
-      const { usage, overrides } = await new QuotaStore(services).namespace(ns);
+      const { usage, overrides, defaultTtlSeconds } = await new QuotaStore(services).namespace(ns);
       const quotas = quotaReport(usage, namespaceLimits(services.config, overrides));
-      return c.json({ namespace: ns, quotas, overrides }, 200);
+      return c.json({ namespace: ns, quotas, overrides, defaultTtlSeconds }, 200);
     },
   );
 
@@ -83,7 +110,7 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
       middleware: requires("admin"),
       tags: ["namespaces"],
       summary:
-        "Override a namespace's quotas (admin role; above the defaults, a key covering every namespace)",
+        "Override a namespace's quotas or set its default time to live (admin role; quotas above the defaults, a key covering every namespace)",
       request: { params: NamespaceParams, body: jsonBody(SetQuotasBody, setQuotasExample) },
       responses: { 200: jsonResponse(QuotasResponseSchema, "Quotas now in force"), ...errorResponses },
     }),
@@ -108,10 +135,12 @@ export function registerQuotas(app: OpenAPIHono<AppEnv>) {
         }
         overrides[quota] = value;
       }
-      await store.setOverrides(ns, overrides, principal.keyId);
-      c.get("logger").info("quotas.set", { namespace: ns, overrides });
+      const defaultTtlSeconds =
+        body.defaultTtlSeconds === undefined ? current.defaultTtlSeconds : body.defaultTtlSeconds;
+      await store.setSettings(ns, { overrides, defaultTtlSeconds }, principal.keyId);
+      c.get("logger").info("quotas.set", { namespace: ns, overrides, defaultTtlSeconds });
       const quotas = quotaReport(current.usage, namespaceLimits(services.config, overrides));
-      return c.json({ namespace: ns, quotas, overrides }, 200);
+      return c.json({ namespace: ns, quotas, overrides, defaultTtlSeconds }, 200);
     },
   );
 }
