@@ -595,6 +595,7 @@ export type MetricsReport = {
     state: string;
     problems: Array<string>;
     checkedAt: string;
+    repairs: { [key: string]: number };
   }>;
   storage: {
     maxBytes: number;
@@ -660,6 +661,11 @@ export interface Operations {
         requeued?: number;
         abandoned?: number;
         replayed?: number;
+        repairedVectors?: number;
+        orphanVectors?: number;
+        keywordRepairs?: number;
+        reindexed?: number;
+        repairsAbandoned?: number;
       } | null;
     };
   };

@@ -5,6 +5,7 @@
 import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { PURGE_LIMITS, purgeExpired } from "../../src/ingest/expiry";
+import { versionTarget, type WriteTarget } from "../../src/ingest/pipeline";
 import { invocationDataset } from "../../src/observe/analytics-limits";
 import { observeConfig } from "../../src/observe/config";
 import { replayTransientDeadLetters } from "../../src/observe/dead-letter-replay";
@@ -17,8 +18,10 @@ import {
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
 import { AnalyticsEngineMetrics } from "../../src/observe/metrics";
+import { repairOrphans } from "../../src/observe/orphan-repair";
 import { type RepairResult, repairStuckDocuments } from "../../src/observe/repair";
 import { createSentry, reportError } from "../../src/observe/sentry";
+import { repairMissingVectors, VECTOR_SETTLE_MS } from "../../src/observe/vector-repair";
 import { ShardMapClient } from "../../src/shards/client";
 import { shardPolicy } from "../../src/shards/policy";
 import { acrossIndexes, reportShardUsage } from "../../src/shards/report";
@@ -199,9 +202,80 @@ async function replayDeadLetters(services: Services, env: WorkerEnv, logger: Log
   }
 }
 
+/** Each namespace's live versions with their embedder and index, asked once per run. */
+function liveTargets(services: Services): (namespace: string) => Promise<WriteTarget[]> {
+  const known = new Map<string, Promise<WriteTarget[]>>();
+  return (namespace) => {
+    let targets = known.get(namespace);
+    if (!targets) {
+      targets = services.versions
+        .coordinator(namespace)
+        .writeTargets()
+        .then((pointer) => pointer.live.map((spec) => versionTarget(services, spec)));
+      // A failed call is asked again by the next caller rather than remembered.
+      targets.catch(() => known.delete(namespace));
+      known.set(namespace, targets);
+    }
+    return targets;
+  };
+}
+
 /**
- * The scheduled handler: purges expired documents, checks index health, repairs stuck documents,
- * replays transient dead letters, stores the findings (with the repairs), emits one point per namespace.
+ * Repairs missing vectors, then what outlived its chunk rows (orphan vectors, keyword rows, lost
+ * chunk rows). Each failure is logged: the findings are stored regardless, the next run tries again.
+ */
+async function repairIndex(
+  config: Config,
+  services: Services,
+  logger: Logger,
+  missingChunks: readonly string[],
+) {
+  const deps = {
+    databases: services.pool.members(),
+    targets: liveTargets(services),
+    queue: services.queue,
+    bucketName: config.documentsBucketName,
+    logger,
+  };
+  const vectors = await repairMissingVectors(deps).catch((err: unknown) => {
+    logger.error("repair.vectors_run_failed", { error: errorMessage(err) });
+    return null;
+  });
+  const orphans = await repairOrphans(deps, { settleMs: VECTOR_SETTLE_MS, missingChunks }).catch(
+    (err: unknown) => {
+      logger.error("repair.orphans_run_failed", { error: errorMessage(err) });
+      return null;
+    },
+  );
+  const touched = (vectors?.repairedVectors ?? 0) + (vectors?.abandoned ?? 0);
+  const orphaned = orphans
+    ? orphans.orphanVectors + orphans.keywordRepairs + orphans.reindexed + orphans.abandoned
+    : 0;
+  if (touched + orphaned > 0) {
+    logger.warn("repair.index_done", {
+      repairedVectors: vectors?.repairedVectors ?? 0,
+      orphanVectors: orphans?.orphanVectors ?? 0,
+      keywordRepairs: orphans?.keywordRepairs ?? 0,
+      reindexed: orphans?.reindexed ?? 0,
+      abandoned: (vectors?.abandoned ?? 0) + (orphans?.abandoned ?? 0),
+    });
+  }
+  return (namespace: string) => {
+    const v = vectors?.byNamespace.get(namespace);
+    const o = orphans?.byNamespace.get(namespace);
+    return {
+      repairedVectors: v?.repairedVectors ?? 0,
+      orphanVectors: o?.orphanVectors ?? 0,
+      keywordRepairs: o?.keywordRepairs ?? 0,
+      reindexed: o?.reindexed ?? 0,
+      repairsAbandoned: (v?.abandoned ?? 0) + (o?.abandoned ?? 0),
+    };
+  };
+}
+
+/**
+ * The scheduled handler: purges expired documents, checks index health, repairs missing vectors,
+ * orphans and lost chunk rows, repairs stuck documents, replays transient dead letters, stores the findings (with the repairs), emits one point per namespace.
  */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
@@ -217,10 +291,17 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
         databaseLimitBytes: D1_MAX_DATABASE_BYTES[planOf(env)],
       },
     );
+    const missingChunks = report.namespaces.filter((n) => n.problems.includes("missing_chunks"));
+    const indexRepairs = await repairIndex(
+      config,
+      services,
+      logger,
+      missingChunks.map((n) => n.namespace),
+    );
     const repairs = await repairStuck(env, config, services, logger);
     const replays = await replayDeadLetters(services, env, logger);
     for (const ns of report.namespaces) {
-      Object.assign(ns, repairs?.byNamespace.get(ns.namespace));
+      Object.assign(ns, repairs?.byNamespace.get(ns.namespace), indexRepairs(ns.namespace));
       ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
     }
     await storeIndexHealth(env.DB, report);
