@@ -50,7 +50,7 @@ export interface VectorRepairDeps {
 export interface VectorRepairOptions {
   now?: number;
   settleMs?: number;
-  limits?: Partial<typeof VECTOR_REPAIR_LIMITS>;
+  limits?: Partial<Record<keyof typeof VECTOR_REPAIR_LIMITS, number>>;
 }
 
 /** Per namespace: vectors upserted again, and documents given up on. */

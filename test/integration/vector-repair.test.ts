@@ -7,13 +7,21 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config";
 import { chunkIdPrefix, chunkIds } from "../../src/ingest/ids";
+import { versionTarget, type WriteTarget } from "../../src/ingest/pipeline";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
-import { VECTOR_REPAIR_LIMITS } from "../../src/observe/vector-repair";
+import { createLogger } from "../../src/observe/logger";
+import {
+  repairMissingVectors,
+  VECTOR_REPAIR_LIMITS,
+  VECTOR_SETTLE_MS,
+} from "../../src/observe/vector-repair";
 import { DocumentStore } from "../../src/store/documents";
 import { keywordTable } from "../../src/store/keyword";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
+import type { WorkerEnv } from "../../workers/env";
+import { buildServices } from "../../workers/services";
 import { HeldQueue } from "../fakes/held-queue";
-import { api, freshNamespace, waitForStatus, writeIndexed } from "../support";
+import { api, freshNamespace, waitFor, waitForStatus, writeIndexed } from "../support";
 import { runCron } from "../support/cron";
 import { deliverMessage } from "../support/queue";
 import { searchUncached, waitVectorsApplied } from "../support/search";
@@ -171,6 +179,135 @@ describe("self-repair of missing vectors", () => {
     expect(await findings(ns)).toMatchObject({ repairedVectors: 0, repairsAbandoned: 0 });
     expect(errors.filter((l) => l.includes("repair.vectors_abandoned"))).toHaveLength(1);
     expect(await vectorsOf(ns, "doc", 1)).toHaveLength(0);
+  });
+});
+
+/** The chunk ids of a document in one version, from its rows. */
+async function versionChunkIds(ns: string, id: string, version: string): Promise<string[]> {
+  const { results } = await env.DB.prepare(
+    "SELECT chunk_id FROM chunks WHERE namespace = ?1 AND doc_id = ?2 AND version = ?3 ORDER BY idx",
+  )
+    .bind(ns, id, version)
+    .all<{ chunk_id: string }>();
+  return results.map((r) => r.chunk_id);
+}
+
+async function present(indexName: string, ids: readonly string[]): Promise<string[]> {
+  const target = new LocalVectorIndexClient(env.LOCAL_INDEX, indexName);
+  await target.flush();
+  const found: string[] = [];
+  for (let i = 0; i < ids.length; i += 20)
+    found.push(...(await target.getByIds(ids.slice(i, i + 20))).map((v) => v.id));
+  return found;
+}
+
+/** The repair itself, on DB, with the Worker's own services and `limits`. */
+function repairDeps(wrap: (target: WriteTarget) => WriteTarget = (t) => t) {
+  const config = loadConfig(env);
+  const logger = createLogger("warn");
+  const services = buildServices(env as unknown as WorkerEnv, config, logger, {
+    defer: () => undefined,
+    path: "ingest",
+  });
+  return {
+    databases: [env.DB],
+    logger,
+    targets: async (namespace: string) =>
+      (await services.versions.coordinator(namespace).writeTargets()).live.map((spec) =>
+        wrap(versionTarget(services, spec)),
+      ),
+  };
+}
+
+describe("self-repair of missing vectors: versions, bounds, races", () => {
+  it("repairs the vectors of a version being built or ready, in that version's own index", async () => {
+    const ns = freshNamespace("vrepair-v2");
+    await write(ns, [{ id: "auks", text: longText("auks and guillemots", 6) }]);
+    const created = await api<{ index: string }>("POST", `/v1/namespaces/${ns}/versions`, {
+      model: "@cf/baai/bge-large-en-v1.5",
+    });
+    expect(created.status).toBe(202);
+    await waitFor("v2 to be ready", async () => {
+      const v = await api<{ state: string }>("GET", `/v1/namespaces/${ns}/versions/v2`);
+      return v.body.state === "ready";
+    });
+    const ids = await versionChunkIds(ns, "auks", "v2");
+    expect(ids.length).toBeGreaterThan(0);
+    await new LocalVectorIndexClient(env.LOCAL_INDEX, created.body.index).deleteByIds(ids);
+    expect(await present(created.body.index, ids)).toEqual([]);
+    await age(ns);
+
+    await runCheck(ns);
+    expect(await findings(ns)).toMatchObject({ repairedVectors: ids.length });
+    expect((await present(created.body.index, ids)).sort()).toEqual([...ids].sort());
+    await age(ns);
+    await runCheck(ns);
+    expect(await findings(ns)).toMatchObject({ repairedVectors: 0 });
+  });
+
+  it("embeds at most the run's chunks, the rest on the next run", async () => {
+    const ns = freshNamespace("vrepair-bound");
+    await write(ns, [{ id: "fulmars", text: longText("fulmars", 20) }]);
+    await waitVectorsApplied(ns, "fulmars", 1);
+    const ids = await versionChunkIds(ns, "fulmars", "v1");
+    expect(ids.length).toBeGreaterThanOrEqual(3);
+    await index().deleteByIds(ids.slice(0, 3));
+    await index().flush();
+    await age(ns);
+    const deps = repairDeps();
+    const later = () => Date.now() + VECTOR_SETTLE_MS + 1;
+    const first = await repairMissingVectors(deps, { limits: { chunks: 2 } });
+    expect(first.byNamespace.get(ns)).toEqual({ repairedVectors: 2, abandoned: 0 });
+    await index().flush();
+    const second = await repairMissingVectors(deps, { now: later(), limits: { chunks: 2 } });
+    expect(second.byNamespace.get(ns)).toEqual({ repairedVectors: 1, abandoned: 0 });
+    await index().flush();
+    expect((await present(loadConfig(env).vectorizeIndexName, ids)).sort()).toEqual([...ids].sort());
+    const third = await repairMissingVectors(deps, { now: later() + VECTOR_SETTLE_MS });
+    expect(third.byNamespace.get(ns)).toBeUndefined();
+  });
+
+  it("marks a document rewritten during its repair, and embeds all of its chunks at its next check", async () => {
+    const ns = freshNamespace("vrepair-race");
+    await write(ns, [{ id: "eiders", text: longText("eider ducks", 6) }]);
+    await waitVectorsApplied(ns, "eider", 1);
+    const ids = await versionChunkIds(ns, "eiders", "v1");
+    await index().deleteByIds(ids.slice(0, 1));
+    await index().flush();
+    await age(ns);
+    // A newer write lands while the repair embeds: the API records its eTag first.
+    const rewrite = () =>
+      env.DB.prepare("UPDATE documents SET etag = 'newer', status = 'queued' WHERE namespace = ?1")
+        .bind(ns)
+        .run();
+    const racing = repairDeps((target) => ({
+      ...target,
+      embedder: Object.assign(Object.create(target.embedder), {
+        embed: async (texts: string[], kind: "document" | "query") => {
+          await rewrite();
+          return target.embedder.embed(texts, kind);
+        },
+      }),
+    }));
+    const raced = await repairMissingVectors(racing, {});
+    expect(raced.byNamespace.get(ns)).toEqual({ repairedVectors: 1, abandoned: 0 });
+    const row = await env.DB.prepare("SELECT vectors_suspect FROM documents WHERE namespace = ?1")
+      .bind(ns)
+      .first();
+    expect(row).toEqual({ vectors_suspect: 1 });
+
+    // The newer version is indexed (same chunk ids): its next check embeds every chunk again.
+    await env.DB.prepare(
+      "UPDATE documents SET etag = 'newer', indexed_etag = 'newer', status = 'indexed' WHERE namespace = ?1",
+    )
+      .bind(ns)
+      .run();
+    const next = await repairMissingVectors(repairDeps(), { now: Date.now() + 2 * VECTOR_SETTLE_MS });
+    expect(next.byNamespace.get(ns)).toEqual({ repairedVectors: ids.length, abandoned: 0 });
+    const after = await env.DB.prepare("SELECT vectors_suspect FROM documents WHERE namespace = ?1")
+      .bind(ns)
+      .first();
+    expect(after).toEqual({ vectors_suspect: 0 });
   });
 });
 
