@@ -25,8 +25,13 @@ export const ORPHAN_REPAIR_LIMITS = {
   vectorIds: 1000,
   /** Documents indexed again per run for lost chunk rows: one sendBatch (100 messages). */
   reindex: QUEUE_MAX_BATCH_MESSAGES,
-  /** Keyword tables checked per run and database (each check reads the table and its chunk rows). */
-  keywordTables: 5,
+  /**
+   * Keyword tables checked per run and database: each check reads the table and its chunk rows,
+   * in 3 statements and up to 3 more to repair. Free allows 50 D1 queries per invocation
+   * (https://developers.cloudflare.com/d1/platform/limits/, "Queries per Worker invocation"),
+   * most of which the health check itself takes; Paid 1,000.
+   */
+  keywordTables: { paid: 5, free: 1 },
   /** Missing keyword rows added back per table and run. */
   keywordRows: 1000,
   /**
@@ -53,6 +58,8 @@ export interface OrphanRepairOptions {
   settleMs: number;
   /** Namespaces the health check found with fewer chunk rows than their documents count. */
   missingChunks: readonly string[];
+  /** The Workers plan, whose D1 query limit sets the keyword tables checked per run. */
+  plan?: "paid" | "free";
 }
 
 /** Per namespace: orphan vectors deleted, keyword rows repaired, documents indexed again, given up. */
@@ -103,7 +110,8 @@ export async function repairOrphans(
   for (const db of deps.databases) {
     vectorIds = await removeDeletedVectors(deps, db, { cutoff, now, budget: vectorIds }, count);
     reindex = await reindexLostChunks(deps, db, { cutoff, now, budget: reindex }, options, count);
-    await repairKeywordTables(deps, db, now, options.missingChunks, count);
+    const tables = ORPHAN_REPAIR_LIMITS.keywordTables[options.plan ?? "paid"];
+    await repairKeywordTables(deps, db, { now, tables }, options.missingChunks, count);
   }
   return result;
 }
@@ -278,7 +286,7 @@ interface TableRow {
 async function repairKeywordTables(
   deps: OrphanRepairDeps,
   db: D1Database,
-  now: number,
+  { now, tables: limit }: { now: number; tables: number },
   flagged: readonly string[],
   count: Count,
 ): Promise<void> {
@@ -289,40 +297,34 @@ async function repairKeywordTables(
          CASE WHEN checked_at IS NULL THEN -created_at END
        LIMIT ?2`,
     )
-    .bind(JSON.stringify(flagged), ORPHAN_REPAIR_LIMITS.keywordTables)
+    .bind(JSON.stringify(flagged), limit)
     .all<TableRow>();
   if (tables.length === 0) return;
-  const probes = tables.flatMap((t) => [
+  // One statement per table: the chunk rows without a keyword row (their rowids, up to
+  // keywordRows), the keyword rows without a chunk row, and the version's chunk rows.
+  const probes = tables.map((t) =>
     db
       .prepare(
-        `SELECT c.rowid AS id FROM chunks c WHERE c.namespace = ?1 AND c.version = ?2
-           AND NOT EXISTS (SELECT 1 FROM ${t.table_name}_docsize s WHERE s.id = c.rowid) LIMIT ?3`,
+        `SELECT
+           (SELECT json_group_array(id) FROM (SELECT c.rowid AS id FROM chunks c
+              WHERE c.namespace = ?1 AND c.version = ?2
+                AND NOT EXISTS (SELECT 1 FROM ${t.table_name}_docsize s WHERE s.id = c.rowid) LIMIT ?3)) AS missing,
+           (SELECT COUNT(*) FROM ${t.table_name}_docsize s WHERE NOT EXISTS
+              (SELECT 1 FROM chunks c WHERE c.rowid = s.id AND c.namespace = ?1 AND c.version = ?2)) AS orphans,
+           (SELECT COUNT(*) FROM chunks WHERE namespace = ?1 AND version = ?2) AS rows`,
       )
       .bind(t.namespace, t.version, ORPHAN_REPAIR_LIMITS.keywordRows),
-    db
-      .prepare(
-        `SELECT COUNT(*) AS n FROM ${t.table_name}_docsize s WHERE NOT EXISTS
-           (SELECT 1 FROM chunks c WHERE c.rowid = s.id AND c.namespace = ?1 AND c.version = ?2)`,
-      )
-      .bind(t.namespace, t.version),
-    db
-      .prepare("SELECT COUNT(*) AS n FROM chunks WHERE namespace = ?1 AND version = ?2")
-      .bind(t.namespace, t.version),
-  ]);
-  const answers = await db.batch(probes);
+  );
+  const answers = await db.batch<{ missing: string; orphans: number; rows: number }>(probes);
   const statements: D1PreparedStatement[] = [];
+  const marks: [string, string, number][] = [];
   tables.forEach((t, i) => {
-    const missing = ((answers[i * 3]?.results ?? []) as { id: number }[]).map((r) => r.id);
-    const orphans = ((answers[i * 3 + 1]?.results?.[0] ?? { n: 0 }) as { n: number }).n;
-    const rows = ((answers[i * 3 + 2]?.results?.[0] ?? { n: 0 }) as { n: number }).n;
-    const mark = (repairs: number) =>
-      db
-        .prepare(
-          "UPDATE keyword_tables SET checked_at = ?3, repairs = ?4 WHERE namespace = ?1 AND version = ?2",
-        )
-        .bind(t.namespace, t.version, now, repairs);
+    const probe = answers[i]?.results?.[0] ?? { missing: "[]", orphans: 0, rows: 0 };
+    const missing = JSON.parse(probe.missing) as number[];
+    const { orphans, rows } = probe;
+    const mark = (repairs: number) => marks.push([t.namespace, t.version, repairs]);
     if (missing.length === 0 && orphans === 0) {
-      statements.push(mark(0));
+      mark(0);
       return;
     }
     const fields = { namespace: t.namespace, version: t.version, missing: missing.length, orphans };
@@ -342,7 +344,7 @@ async function repairKeywordTables(
               : `keyword table has ${rows} chunk rows, over the ${ORPHAN_REPAIR_LIMITS.rebuildRows} the check rebuilds`,
         });
       }
-      statements.push(mark(ORPHAN_REPAIR_LIMITS.attempts + 1));
+      mark(ORPHAN_REPAIR_LIMITS.attempts + 1);
       return;
     }
     if (orphans > 0) {
@@ -369,9 +371,19 @@ async function repairKeywordTables(
           .bind(JSON.stringify(missing), t.namespace, t.version),
       );
     }
-    statements.push(mark(t.repairs + 1));
+    mark(t.repairs + 1);
     count(t.namespace, "keywordRepairs", missing.length + orphans);
     deps.logger.warn("repair.keyword_repaired", { ...fields, rebuilt: orphans > 0 });
   });
+  statements.push(
+    db
+      .prepare(
+        `UPDATE keyword_tables SET checked_at = ?2, repairs = json_extract(m.value, '$[2]')
+         FROM json_each(?1) m
+         WHERE keyword_tables.namespace = json_extract(m.value, '$[0]')
+           AND keyword_tables.version = json_extract(m.value, '$[1]')`,
+      )
+      .bind(JSON.stringify(marks), now),
+  );
   await db.batch(statements);
 }

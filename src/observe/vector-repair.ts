@@ -104,7 +104,10 @@ interface Outcome {
   repairs: number;
   missing: number;
   repairedAt: number | null;
+  /** 1: the next check embeds all chunks again (see writeOutcomes). */
   suspect: number;
+  /** 1 when this run upserted vectors of the document. */
+  upserted: number;
 }
 
 const docKey = (namespace: string, id: string) => `${namespace}\u0000${id}`;
@@ -143,10 +146,9 @@ export async function repairMissingVectors(
   };
   for (const db of deps.databases) {
     if (budget.checks <= 0) break;
-    const docs = pickDocuments(await readCandidates(db, cutoff, limits.documents), budget.checks);
+    const { docs, refs } = await readCandidates(db, cutoff, limits.documents, budget.checks);
     if (docs.length === 0) continue;
-    const refs = await readChunkIds(db, docs);
-    budget.checks -= refs.length;
+    budget.checks -= Math.max(1, refs.length);
     result.checkedChunks += refs.length;
     const outcomes: Outcome[] = [];
     const toRepair = new Map<string, ChunkRef[]>();
@@ -178,10 +180,6 @@ export async function repairMissingVectors(
     if (toRepair.size > 0) {
       const texts = selectWithinBudget(await readChunkTexts(db, docs, toRepair), budget);
       const repaired = await upsertChunks(deps, docs, texts, targetsOf);
-      const raced = await changedDocuments(
-        db,
-        docs.filter((d) => repaired.has(docKey(d.namespace, d.id))),
-      );
       for (const [key, n] of repaired) {
         const doc = docs.find((d) => docKey(d.namespace, d.id) === key);
         if (!doc) continue;
@@ -189,65 +187,58 @@ export async function repairMissingVectors(
         deps.logger.info("repair.vectors_upserted", { namespace: doc.namespace, docId: doc.id, vectors: n });
       }
       for (const o of outcomes) {
-        const key = docKey(o.doc.namespace, o.doc.id);
-        if (!toRepair.has(key)) continue;
-        if (raced.has(key)) {
-          // A newer write got in while the repair ran: its vectors may now hold this version's
-          // text. The next check of the document embeds all of its chunks again.
-          o.suspect = 1;
-          deps.logger.warn("repair.vectors_raced", { namespace: o.doc.namespace, docId: o.doc.id });
-        } else if (repaired.has(key) && o.doc.vectors_suspect) {
-          o.suspect = 0;
-        }
+        if (!repaired.has(docKey(o.doc.namespace, o.doc.id))) continue;
+        o.upserted = 1;
+        o.suspect = 0;
       }
     }
-    await writeOutcomes(db, outcomes);
+    for (const raced of await writeOutcomes(db, outcomes)) {
+      // A newer write got in while the repair ran: see writeOutcomes.
+      deps.logger.warn("repair.vectors_raced", { namespace: raced.namespace, docId: raced.id });
+    }
   }
   return result;
 }
 
-/** Indexed documents to check, least recently checked first (never checked before all). */
-async function readCandidates(db: D1Database, cutoff: number, limit: number): Promise<Candidate[]> {
+/**
+ * Indexed documents to check, least recently checked first (never checked before all), as many as
+ * fit `checks` chunk ids (at least one, whatever its size), with their chunk ids: one query.
+ */
+async function readCandidates(
+  db: D1Database,
+  cutoff: number,
+  limit: number,
+  checks: number,
+): Promise<{ docs: Candidate[]; refs: ChunkRef[] }> {
   const { results } = await db
     .prepare(
-      `SELECT namespace, id, indexed_etag AS etag, metadata, chunk_count, vector_repairs,
-         vector_repair_etag, vector_missing, vectors_suspect
-       FROM documents
-       WHERE status = 'indexed' AND indexed_at < ?1 AND indexed_etag IS NOT NULL
-         AND (vector_repaired_at IS NULL OR vector_repaired_at < ?1)
-       ORDER BY vectors_checked_at, indexed_at LIMIT ?2`,
+      `WITH picked AS (
+         SELECT namespace, id, indexed_etag AS etag, metadata, chunk_count, vector_repairs,
+           vector_repair_etag, vector_missing, vectors_suspect,
+           ROW_NUMBER() OVER (ORDER BY vectors_checked_at, indexed_at) AS pos,
+           SUM(chunk_count) OVER (ORDER BY vectors_checked_at, indexed_at ROWS UNBOUNDED PRECEDING) AS running
+         FROM (SELECT * FROM documents
+               WHERE status = 'indexed' AND indexed_at < ?1 AND indexed_etag IS NOT NULL
+                 AND (vector_repaired_at IS NULL OR vector_repaired_at < ?1)
+               ORDER BY vectors_checked_at, indexed_at LIMIT ?2))
+       SELECT p.namespace, p.id, p.etag, p.metadata, p.chunk_count, p.vector_repairs,
+         p.vector_repair_etag, p.vector_missing, p.vectors_suspect, p.pos, c.version, c.chunk_id
+       FROM picked p
+       LEFT JOIN chunks c ON c.namespace = p.namespace AND c.doc_id = p.id
+       WHERE p.pos = 1 OR p.running <= ?3
+       ORDER BY p.pos, c.version, c.idx`,
     )
-    .bind(cutoff, limit)
-    .all<Candidate>();
-  return results;
-}
-
-/** The first documents whose chunks fit the budget; at least one, whatever its size. */
-function pickDocuments(docs: readonly Candidate[], checks: number): Candidate[] {
-  const picked: Candidate[] = [];
-  let total = 0;
-  for (const d of docs) {
-    if (picked.length > 0 && total + d.chunk_count > checks) break;
-    picked.push(d);
-    total += d.chunk_count;
+    .bind(cutoff, limit, checks)
+    .all<Candidate & { pos: number; version: string | null; chunk_id: string | null }>();
+  const docs = new Map<number, Candidate>();
+  const refs: ChunkRef[] = [];
+  for (const { pos, version, chunk_id, ...doc } of results) {
+    if (!docs.has(pos)) docs.set(pos, doc);
+    if (version !== null && chunk_id !== null) {
+      refs.push({ namespace: doc.namespace, doc_id: doc.id, version, chunk_id });
+    }
   }
-  return picked;
-}
-
-const docsParam = (docs: readonly Candidate[]) =>
-  JSON.stringify(docs.map((d) => [d.namespace, d.id, d.etag]));
-
-async function readChunkIds(db: D1Database, docs: readonly Candidate[]): Promise<ChunkRef[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT c.namespace, c.doc_id, c.version, c.chunk_id
-       FROM json_each(?1) j
-       JOIN chunks c ON c.namespace = json_extract(j.value, '$[0]') AND c.doc_id = json_extract(j.value, '$[1]')
-       ORDER BY c.namespace, c.doc_id, c.version, c.idx`,
-    )
-    .bind(docsParam(docs))
-    .all<ChunkRef>();
-  return results;
+  return { docs: [...docs.values()], refs };
 }
 
 /** The chunk ids of `refs` that no live version's index has. */
@@ -273,7 +264,15 @@ function decide(
   now: number,
 ): { outcome: Outcome; repair: boolean; abandon: boolean } {
   const sameVersion = doc.vector_repair_etag === doc.etag;
-  const clean: Outcome = { doc, checkedAt: now, repairs: 0, missing: 0, repairedAt: null, suspect: 0 };
+  const clean: Outcome = {
+    doc,
+    checkedAt: now,
+    repairs: 0,
+    missing: 0,
+    repairedAt: null,
+    suspect: 0,
+    upserted: 0,
+  };
   if (missing === 0 && !doc.vectors_suspect) return { outcome: clean, repair: false, abandon: false };
   const stalled = sameVersion && doc.vector_repairs > 0 && missing >= doc.vector_missing;
   const attempts = stalled ? doc.vector_repairs : 0;
@@ -284,18 +283,18 @@ function decide(
       ...clean,
       repairs: abandon ? attempts + 1 : attempts,
       missing,
-      suspect: doc.vectors_suspect,
+      suspect: doc.vectors_suspect ? 1 : 0,
     };
     return { outcome, repair: false, abandon };
   }
   // Checked again first, once the repair's writes have had time to apply.
   const outcome = {
-    doc,
+    ...clean,
     checkedAt: 0,
     repairs: attempts + 1,
     missing,
     repairedAt: now,
-    suspect: doc.vectors_suspect,
+    suspect: doc.vectors_suspect ? 1 : 0,
   };
   return { outcome, repair: true, abandon: false };
 }
@@ -392,27 +391,18 @@ async function upsertChunks(
 }
 
 /**
- * Documents no longer indexed at the version repaired. A newer write records its eTag before its
- * vectors are written (the API, or the consumer for a direct upload), so a document still at that
- * version after the upsert had no newer vectors for the repair to overwrite.
+ * Writes what the run decided, and answers the documents that changed while their repair ran. A
+ * newer write records its eTag before its vectors are written (the API, or the consumer for a
+ * direct upload), so a document still indexed at the version repaired, after the upsert, had no
+ * newer vectors for the repair to overwrite. One that changed may now hold this version's text in
+ * some of its vectors: it is marked so that its next check embeds all of its chunks again. The
+ * check is part of the update: no statement more.
  */
-async function changedDocuments(db: D1Database, docs: readonly Candidate[]): Promise<Set<string>> {
-  if (docs.length === 0) return new Set();
-  const { results } = await db
-    .prepare(
-      `SELECT json_extract(j.value, '$[0]') AS namespace, json_extract(j.value, '$[1]') AS id
-       FROM json_each(?1) j
-       LEFT JOIN documents d ON d.namespace = json_extract(j.value, '$[0]') AND d.id = json_extract(j.value, '$[1]')
-         AND d.status = 'indexed' AND d.etag = json_extract(j.value, '$[2]') AND d.indexed_etag = d.etag
-       WHERE d.id IS NULL`,
-    )
-    .bind(docsParam(docs))
-    .all<{ namespace: string; id: string }>();
-  return new Set(results.map((r) => docKey(r.namespace, r.id)));
-}
-
-async function writeOutcomes(db: D1Database, outcomes: readonly Outcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
+async function writeOutcomes(
+  db: D1Database,
+  outcomes: readonly Outcome[],
+): Promise<{ namespace: string; id: string }[]> {
+  if (outcomes.length === 0) return [];
   const rows = outcomes.map((o) => [
     o.doc.namespace,
     o.doc.id,
@@ -422,21 +412,31 @@ async function writeOutcomes(db: D1Database, outcomes: readonly Outcome[]): Prom
     o.missing,
     o.repairedAt,
     o.suspect,
+    o.upserted,
   ]);
-  await db
+  const { results } = await db
     .prepare(
       `UPDATE documents SET vectors_checked_at = r.checked, vector_repairs = r.repairs,
          vector_repair_etag = r.tag, vector_missing = r.missing,
-         vector_repaired_at = COALESCE(r.repaired, vector_repaired_at), vectors_suspect = r.suspect
+         vector_repaired_at = COALESCE(r.repaired, vector_repaired_at),
+         vectors_suspect = CASE WHEN r.upserted = 1 AND NOT (documents.status = 'indexed'
+             AND documents.etag IS r.tag AND documents.indexed_etag IS r.tag) THEN 1 ELSE r.suspect END
        FROM (SELECT json_extract(value, '$[0]') AS ns, json_extract(value, '$[1]') AS doc,
                json_extract(value, '$[2]') AS tag, json_extract(value, '$[3]') AS checked,
                json_extract(value, '$[4]') AS repairs, json_extract(value, '$[5]') AS missing,
-               json_extract(value, '$[6]') AS repaired, json_extract(value, '$[7]') AS suspect
+               json_extract(value, '$[6]') AS repaired, json_extract(value, '$[7]') AS suspect,
+               json_extract(value, '$[8]') AS upserted
              FROM json_each(?1)) AS r
-       WHERE documents.namespace = r.ns AND documents.id = r.doc`,
+       WHERE documents.namespace = r.ns AND documents.id = r.doc
+       RETURNING namespace, id, vectors_suspect`,
     )
     .bind(JSON.stringify(rows))
-    .run();
+    .all<{ namespace: string; id: string; vectors_suspect: number }>();
+  // Upserted documents were written back with 0: a 1 is the mark of a race.
+  const upserted = new Set(
+    outcomes.filter((o) => o.upserted === 1).map((o) => docKey(o.doc.namespace, o.doc.id)),
+  );
+  return results.filter((r) => r.vectors_suspect === 1 && upserted.has(docKey(r.namespace, r.id)));
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

@@ -138,10 +138,10 @@ async function reportShards(
 }
 
 /**
- * Deletes expired documents, a bounded amount per run (PURGE_LIMITS). A failure is logged: the
- * health check runs regardless, and the next run tries again.
+ * Deletes expired documents, a bounded amount per run (PURGE_LIMITS); answers whether it purged
+ * any. A failure is logged: the health check runs regardless, and the next run tries again.
  */
-async function purgeExpiredDocuments(env: WorkerEnv, services: Services, logger: Logger): Promise<void> {
+async function purgeExpiredDocuments(env: WorkerEnv, services: Services, logger: Logger): Promise<boolean> {
   const deps = { ...services, publisher: services.versions.coordinator, databases: services.pool.members() };
   try {
     const report = await purgeExpired(
@@ -150,8 +150,10 @@ async function purgeExpiredDocuments(env: WorkerEnv, services: Services, logger:
     );
     if (report.purged > 0 || report.more || report.failed.length > 0)
       logger.info("expiry.purged", { ...report });
+    return report.purged > 0 || report.more;
   } catch (err) {
     logger.warn("expiry.purge_failed", { error: errorMessage(err) });
+    return false;
   }
 }
 
@@ -225,6 +227,7 @@ function liveTargets(services: Services): (namespace: string) => Promise<WriteTa
  * chunk rows). Each failure is logged: the findings are stored regardless, the next run tries again.
  */
 async function repairIndex(
+  env: WorkerEnv,
   config: Config,
   services: Services,
   logger: Logger,
@@ -241,12 +244,14 @@ async function repairIndex(
     logger.error("repair.vectors_run_failed", { error: errorMessage(err) });
     return null;
   });
-  const orphans = await repairOrphans(deps, { settleMs: VECTOR_SETTLE_MS, missingChunks }).catch(
-    (err: unknown) => {
-      logger.error("repair.orphans_run_failed", { error: errorMessage(err) });
-      return null;
-    },
-  );
+  const orphans = await repairOrphans(deps, {
+    settleMs: VECTOR_SETTLE_MS,
+    missingChunks,
+    plan: planOf(env),
+  }).catch((err: unknown) => {
+    logger.error("repair.orphans_run_failed", { error: errorMessage(err) });
+    return null;
+  });
   const touched = (vectors?.repairedVectors ?? 0) + (vectors?.abandoned ?? 0);
   const orphaned = orphans
     ? orphans.orphanVectors + orphans.keywordRepairs + orphans.reindexed + orphans.abandoned
@@ -282,7 +287,7 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
   const logger = backgroundLogger(env, ctx, config.logLevel, { job: "index-health" });
   await runObserved(env, ctx, "scheduled index-health", async () => {
     const services = buildServices(env, config, logger, { defer: (p) => ctx.waitUntil(p), path: "ingest" });
-    await purgeExpiredDocuments(env, services, logger);
+    const purged = await purgeExpiredDocuments(env, services, logger);
     const indexes = await reportShards(env, config, services, logger);
     const report = await checkIndexHealth(
       { db: env.DB, databases: services.pool.members(), index: acrossIndexes(indexes) },
@@ -292,12 +297,18 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
       },
     );
     const missingChunks = report.namespaces.filter((n) => n.problems.includes("missing_chunks"));
-    const indexRepairs = await repairIndex(
-      config,
-      services,
-      logger,
-      missingChunks.map((n) => n.namespace),
-    );
+    // Free allows 50 D1 queries per invocation: a run that purged leaves the index repairs to the next.
+    const deferRepairs = purged && planOf(env) === "free";
+    if (deferRepairs) logger.info("repair.index_deferred", { reason: "expiry purge ran (Free plan)" });
+    const indexRepairs = deferRepairs
+      ? () => ({})
+      : await repairIndex(
+          env,
+          config,
+          services,
+          logger,
+          missingChunks.map((n) => n.namespace),
+        );
     const repairs = await repairStuck(env, config, services, logger);
     const replays = await replayDeadLetters(services, env, logger);
     for (const ns of report.namespaces) {
