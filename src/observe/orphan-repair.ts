@@ -279,9 +279,10 @@ interface TableRow {
  * Checks a few keyword tables against their chunk rows: those of namespaces that lost chunk rows
  * first, then the least recently checked (never checked: newest first). FTS5 keeps one
  * `<table>_docsize` row per indexed row (https://sqlite.org/fts5.html, "The columnsize option":
- * the %_docsize shadow table), which is what is compared; a shadow table can be read, not
+ * the %_docsize shadow table), which is what is compared. A shadow table can be read, not
  * written, in SQLite's defensive mode (SQLITE_DBCONFIG_DEFENSIVE, which workerd sets:
- * src/workerd/util/sqlite.c++).
+ * src/workerd/util/sqlite.c++), and workerd's authorizer refuses only names starting with `_cf_`
+ * (src/workerd/api/sql.c++, isAllowedName): local D1 reads it (test/integration/vector-repair.test.ts).
  */
 async function repairKeywordTables(
   deps: OrphanRepairDeps,

@@ -32,10 +32,11 @@ export const VECTOR_REPAIR_LIMITS = {
 } as const;
 
 /**
- * Vector writes become visible asynchronously (Vectorize: "Vectorize is eventually consistent...
- * asynchronous", https://developers.cloudflare.com/vectorize/reference/transactions/ — inserts
- * and upserts are applied in the background, `describe().processedUpToMutation` says how far).
- * A document indexed (or repaired) less than this long ago is not checked.
+ * Vector writes become visible asynchronously: "Actual mutations are processed async where the
+ * `mutationId` is the unique identifier for the operation" (VectorizeAsyncMutation, cloudflare/
+ * workerd types/defines/vectorize.d.ts; describe().processedUpToMutation says how far the index
+ * got). A document indexed (or repaired) less than this long ago is not checked: its vectors may
+ * still be applying. Looking too early costs only an idempotent upsert of the same vectors.
  */
 export const VECTOR_SETTLE_MS = 10 * 60_000;
 
