@@ -221,18 +221,26 @@ async function reindexLostChunks(
   count: Count,
 ): Promise<number> {
   if (run.budget <= 0 || options.missingChunks.length === 0) return run.budget;
+  // The active version of each flagged namespace: its rows are what searches read. (A document's
+  // chunk_count is the most chunks any version had, and outlives a purged version: no measure.)
+  const active: [string, string][] = [];
+  for (const namespace of options.missingChunks) {
+    const first = (await deps.targets(namespace).catch(() => []))[0];
+    if (first) active.push([namespace, first.spec.id]);
+  }
   // Within the flagged namespaces only: documents_by_status, then each document's chunk rows by
-  // chunks_by_document. The document's own version (the first it was committed to) is compared.
+  // chunks_by_document. A version's rows are numbered 0..n-1: none, or a gap, is a loss (rows lost
+  // from the end alone are not seen).
   const { results } = await db
     .prepare(
       `SELECT d.namespace, d.id, d.etag, d.bytes FROM json_each(?1) n
-       JOIN documents d ON d.namespace = n.value AND d.status = 'indexed'
-       WHERE d.indexed_at < ?2 AND d.etag IS NOT NULL AND d.etag = d.indexed_etag
-         AND d.chunk_count > (SELECT COUNT(*) FROM chunks c WHERE c.namespace = d.namespace
-           AND c.doc_id = d.id AND c.version = COALESCE(d.version, 'v1'))
+       JOIN documents d ON d.namespace = json_extract(n.value, '$[0]') AND d.status = 'indexed'
+       WHERE d.indexed_at < ?2 AND d.etag IS NOT NULL AND d.etag = d.indexed_etag AND d.chunk_count > 0
+         AND (SELECT COUNT(*) = 0 OR COUNT(*) != MAX(c.idx) + 1 FROM chunks c
+              WHERE c.namespace = d.namespace AND c.doc_id = d.id AND c.version = json_extract(n.value, '$[1]'))
        LIMIT ?3`,
     )
-    .bind(JSON.stringify(options.missingChunks), run.cutoff, run.budget)
+    .bind(JSON.stringify(active), run.cutoff, run.budget)
     .all<LostRow>();
   if (results.length === 0) return run.budget;
   await sendPaged(

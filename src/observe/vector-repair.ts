@@ -155,7 +155,21 @@ export async function repairMissingVectors(
     const toRepair = new Map<string, ChunkRef[]>();
     for (const [namespace, nsDocs] of groupBy(docs, (d) => d.namespace)) {
       const live = await targetsOf(namespace);
-      if (!live) continue;
+      if (!live) {
+        // Checked (without a verdict) so that they do not hold the front of the queue every run.
+        for (const doc of nsDocs) {
+          outcomes.push({
+            doc,
+            checkedAt: now,
+            repairs: doc.vector_repairs,
+            missing: doc.vector_missing,
+            repairedAt: null,
+            suspect: doc.vectors_suspect ? 1 : 0,
+            upserted: 0,
+          });
+        }
+        continue;
+      }
       const nsRefs = refs.filter((r) => r.namespace === namespace);
       const missing = await missingIds(live, nsRefs);
       for (const doc of nsDocs) {
