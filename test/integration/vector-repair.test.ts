@@ -344,6 +344,30 @@ describe("self-repair of orphans", () => {
     expect(await timesFound(ns, "puffins burrows cliffs", "puffins")).toEqual(ONCE);
   });
 
+  it("indexes again a document that lost one chunk row from the middle", async () => {
+    const ns = freshNamespace("orphan-gap");
+    await write(ns, [{ id: "kittiwakes", text: longText("kittiwakes", 30) }]);
+    await waitVectorsApplied(ns, "kittiwakes", 1);
+    const chunks = await chunkCount(ns, "kittiwakes");
+    expect(chunks).toBeGreaterThanOrEqual(3);
+    await env.DB.prepare("DELETE FROM chunks WHERE namespace = ?1 AND doc_id = 'kittiwakes' AND idx = 1")
+      .bind(ns)
+      .run();
+    await age(ns);
+
+    const sent = await runCheck(ns);
+    expect(sent.map((m) => m.object.key)).toEqual([`${ns}/kittiwakes`]);
+    expect(await findings(ns)).toMatchObject({ reindexed: 1, keywordRepairs: 1 });
+    await deliverMessage(sent[0]);
+    await waitForStatus(ns, "kittiwakes", "indexed");
+    await age(ns);
+    expect(await runCheck(ns)).toEqual([]);
+    expect(await findings(ns)).toMatchObject({ problems: [], reindexed: 0, keywordRepairs: 0 });
+    expect(await chunkCount(ns, "kittiwakes")).toBe(chunks);
+    expect(await vectorsOf(ns, "kittiwakes", chunks)).toHaveLength(chunks);
+    expect(await timesFound(ns, "kittiwakes field notes", "kittiwakes")).toEqual(ONCE);
+  });
+
   it("adds back a keyword row deleted behind the service's back", async () => {
     const ns = freshNamespace("orphan-keyword");
     await write(ns, [
