@@ -157,17 +157,7 @@ export async function repairMissingVectors(
       const live = await targetsOf(namespace);
       if (!live) {
         // Checked (without a verdict) so that they do not hold the front of the queue every run.
-        for (const doc of nsDocs) {
-          outcomes.push({
-            doc,
-            checkedAt: now,
-            repairs: doc.vector_repairs,
-            missing: doc.vector_missing,
-            repairedAt: null,
-            suspect: doc.vectors_suspect ? 1 : 0,
-            upserted: 0,
-          });
-        }
+        for (const doc of nsDocs) outcomes.push(unchanged(doc, now));
         continue;
       }
       const nsRefs = refs.filter((r) => r.namespace === namespace);
@@ -202,9 +192,12 @@ export async function repairMissingVectors(
         deps.logger.info("repair.vectors_upserted", { namespace: doc.namespace, docId: doc.id, vectors: n });
       }
       for (const o of outcomes) {
-        if (!repaired.has(docKey(o.doc.namespace, o.doc.id))) continue;
+        const key = docKey(o.doc.namespace, o.doc.id);
+        const n = repaired.get(key);
+        if (n === undefined) continue;
         o.upserted = 1;
-        o.suspect = 0;
+        // A suspect document is cleared once every one of its chunks was embedded again.
+        if (n >= (toRepair.get(key)?.length ?? 0)) o.suspect = 0;
       }
     }
     for (const raced of await writeOutcomes(db, outcomes)) {
@@ -266,6 +259,19 @@ async function missingIds(live: readonly WriteTarget[], refs: readonly ChunkRef[
     for (const id of ids) if (!found.has(id)) missing.add(id);
   }
   return missing;
+}
+
+/** The document's repair state as it was, checked now. */
+function unchanged(doc: Candidate, now: number): Outcome {
+  return {
+    doc,
+    checkedAt: now,
+    repairs: doc.vector_repairs,
+    missing: doc.vector_missing,
+    repairedAt: null,
+    suspect: doc.vectors_suspect ? 1 : 0,
+    upserted: 0,
+  };
 }
 
 /**
@@ -447,9 +453,9 @@ async function writeOutcomes(
     )
     .bind(JSON.stringify(rows))
     .all<{ namespace: string; id: string; vectors_suspect: number }>();
-  // Upserted documents were written back with 0: a 1 is the mark of a race.
+  // Documents upserted whole were written back with 0: a 1 is the mark of a race.
   const upserted = new Set(
-    outcomes.filter((o) => o.upserted === 1).map((o) => docKey(o.doc.namespace, o.doc.id)),
+    outcomes.filter((o) => o.upserted === 1 && o.suspect === 0).map((o) => docKey(o.doc.namespace, o.doc.id)),
   );
   return results.filter((r) => r.vectors_suspect === 1 && upserted.has(docKey(r.namespace, r.id)));
 }
