@@ -10,6 +10,7 @@ import { chunkIdPrefix, chunkIds } from "../../src/ingest/ids";
 import { versionTarget, type WriteTarget } from "../../src/ingest/pipeline";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger } from "../../src/observe/logger";
+import { ORPHAN_REPAIR_LIMITS } from "../../src/observe/orphan-repair";
 import {
   repairMissingVectors,
   VECTOR_REPAIR_LIMITS,
@@ -390,6 +391,37 @@ describe("self-repair of orphans", () => {
     expect(await findings(ns)).toMatchObject({ keywordRepairs: 0 });
     expect(await timesFound(ns, "arctic terns migrate", "terns")).toEqual(ONCE);
     expect(await timesFound(ns, "skuas steal seabirds", "skuas")).toEqual(ONCE);
+  });
+
+  it("reports a keyword table too large to rebuild once, at error, and leaves it to an operator", async () => {
+    const ns = freshNamespace("orphan-large");
+    await write(ns, [{ id: "petrels", text: "Petrels patter on the water as they feed." }]);
+    // Over the rows the check rebuilds, none of them indexed, and one keyword row left orphaned.
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i <= ?2)
+       INSERT INTO chunks (chunk_id, namespace, doc_id, version, idx, title, headings, text, tokens)
+       SELECT ?1 || '-bulk-' || i, ?1, 'bulk', 'v1', i, NULL, '[]', 'filler', 1 FROM n`,
+    )
+      .bind(ns, ORPHAN_REPAIR_LIMITS.rebuildRows)
+      .run();
+    await env.DB.prepare("DELETE FROM chunks WHERE namespace = ?1 AND doc_id = 'petrels'").bind(ns).run();
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: unknown) => {
+      errors.push(String(line));
+    });
+    try {
+      await runCheck(ns);
+      expect(await findings(ns)).toMatchObject({ keywordRepairs: 0, repairsAbandoned: 1 });
+      const alerts = errors.filter((l) => l.includes("repair.keyword_abandoned"));
+      expect(alerts).toHaveLength(1);
+      expect(JSON.parse(alerts[0] ?? "{}")).toMatchObject({ namespace: ns, orphans: 1 });
+      await env.DB.prepare("UPDATE keyword_tables SET checked_at = 0 WHERE namespace = ?1").bind(ns).run();
+      await runCheck(ns);
+      expect(await findings(ns)).toMatchObject({ keywordRepairs: 0, repairsAbandoned: 0 });
+      expect(errors.filter((l) => l.includes("repair.keyword_abandoned"))).toHaveLength(1);
+    } finally {
+      await env.DB.prepare("DELETE FROM chunks WHERE namespace = ?1").bind(ns).run();
+    }
   });
 
   it("deletes the vectors of a deleted document whose delete the consumer never finished", async () => {
