@@ -1,8 +1,11 @@
 // Self-repair of what outlived its chunk rows, by the scheduled check, bounded per run:
 // - vectors of deleted documents: the deletion ledger (documents deleted whose chunk_count the
 //   consumer has not reset, src/store/documents.ts clearVectors) names their ids, which are looked
-//   up with getByIds and deleted. Vectorize cannot list an index's ids, so a vector no D1 row names
-//   (its document row gone too) cannot be found this way: only describe()'s global count hints at it;
+//   up with getByIds and deleted. The Workers binding cannot list an index's ids (list-vectors is
+//   REST API and Wrangler only: https://developers.cloudflare.com/vectorize/best-practices/list-vectors,
+//   GET /accounts/{account_id}/vectorize/v2/indexes/{index_name}/list, 1,000 ids a page), so a
+//   vector no D1 row names (its document row gone too) is not found here: describe()'s global count
+//   hints at it, and an operator can list the ids and compare them with D1;
 // - indexed documents whose chunk rows are gone (`missing_chunks`): their vectors and keyword rows
 //   still answer searches that then cannot show the document, so the document is indexed again
 //   from R2 (the put notification of its current version): same vector ids, new chunk rows;
