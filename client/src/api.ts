@@ -661,6 +661,7 @@ export type MetricsReport = {
     state: string;
     problems: Array<string>;
     checkedAt: string;
+    repairs: { [key: string]: number };
   }>;
   storage: {
     maxBytes: number;
@@ -726,6 +727,11 @@ export interface Operations {
         requeued?: number;
         abandoned?: number;
         replayed?: number;
+        repairedVectors?: number;
+        orphanVectors?: number;
+        keywordRepairs?: number;
+        reindexed?: number;
+        repairsAbandoned?: number;
         backupsStarted?: number;
         backupsFailed?: number;
         backupsPruned?: number;

@@ -62,7 +62,10 @@ export async function writeTargets(deps: IngestDeps, namespace: string): Promise
 }
 
 /** A version's embedder and index; the default version's are the deps' own. */
-export function versionTarget(deps: IngestDeps, spec: VersionSpec): WriteTarget {
+export function versionTarget(
+  deps: Pick<IngestDeps, "versions" | "config" | "embedder" | "index">,
+  spec: VersionSpec,
+): WriteTarget {
   const defaults = deps.versions?.defaults ?? defaultVersion(deps.config);
   const sameModel = spec.model === defaults.model && spec.pooling === defaults.pooling;
   return {

@@ -35,6 +35,16 @@ export const NamespaceHealthSchema = z.object({
   abandoned: z.number().default(0),
   /** Transient dead letters the check replayed (src/observe/dead-letter-replay.ts). */
   replayed: z.number().default(0),
+  /** Missing vectors embedded again and upserted (src/observe/vector-repair.ts). */
+  repairedVectors: z.number().default(0),
+  /** Vectors of deleted documents removed (src/observe/orphan-repair.ts). */
+  orphanVectors: z.number().default(0),
+  /** Keyword rows added back or removed (a table rebuilt counts its rows without a chunk). */
+  keywordRepairs: z.number().default(0),
+  /** Indexed documents whose chunk rows were gone, sent to be indexed again. */
+  reindexed: z.number().default(0),
+  /** Vector, orphan and keyword repairs given up on (each alerted once, at error). */
+  repairsAbandoned: z.number().default(0),
   /** Scheduled backups started, failed, and backups pruned by retention (src/backup/schedule.ts). */
   backupsStarted: z.number().default(0),
   backupsFailed: z.number().default(0),
@@ -224,6 +234,11 @@ async function checkNamespace(
     requeued: 0,
     abandoned: 0,
     replayed: 0,
+    repairedVectors: 0,
+    orphanVectors: 0,
+    keywordRepairs: 0,
+    reindexed: 0,
+    repairsAbandoned: 0,
     backupsStarted: 0,
     backupsFailed: 0,
     backupsPruned: 0,
@@ -312,6 +327,11 @@ export function healthEvent(h: NamespaceHealth): HealthEvent {
     requeued: h.requeued,
     abandoned: h.abandoned,
     replayed: h.replayed,
+    repairedVectors: h.repairedVectors,
+    orphanVectors: h.orphanVectors,
+    keywordRepairs: h.keywordRepairs,
+    reindexed: h.reindexed,
+    repairsAbandoned: h.repairsAbandoned,
     backupsStarted: h.backupsStarted,
     backupsFailed: h.backupsFailed,
     backupsPruned: h.backupsPruned,

@@ -77,6 +77,13 @@ export interface HealthEvent {
   abandoned?: number;
   /** Transient dead letters replayed by this check. */
   replayed?: number;
+  /** Vectors upserted again, orphan vectors deleted, keyword rows repaired, documents re-indexed. */
+  repairedVectors?: number;
+  orphanVectors?: number;
+  keywordRepairs?: number;
+  reindexed?: number;
+  /** Vector, orphan and keyword repairs given up on. */
+  repairsAbandoned?: number;
   /** Scheduled backups started and failed, and backups pruned, by this run (src/backup/schedule.ts). */
   backupsStarted?: number;
   backupsFailed?: number;
@@ -106,7 +113,11 @@ const counterDoubles = (names: readonly (keyof CostCounters)[], c: CostCounters 
  * double1 indexed documents, double2 D1 chunks, double3 expected chunks, double4 stuck queued,
  * double5 dead letters, double6 sampled vectors, double7 missing vectors, double8 stuck documents
  * re-enqueued, double9 stuck documents marked failed (src/observe/repair.ts), double10 transient
- * dead letters replayed (src/observe/dead-letter-replay.ts).
+ * dead letters replayed (src/observe/dead-letter-replay.ts), double11 missing vectors upserted
+ * again (src/observe/vector-repair.ts), double12 orphan vectors deleted, double13 keyword rows
+ * repaired, double14 documents re-indexed for lost chunk rows (src/observe/orphan-repair.ts),
+ * double15 vector, orphan and keyword repairs given up on, double16 scheduled backups started,
+ * double17 scheduled backups reported failed, double18 backups pruned (src/backup/schedule.ts).
  *
  * Every point fits Analytics Engine's limits: the index is cut to 96 bytes and each blob to 800
  * (twenty fit the 16,000-byte total), on a character boundary, so a long error code or problem
@@ -195,6 +206,11 @@ export class AnalyticsEngineMetrics implements Metrics {
         e.requeued ?? 0,
         e.abandoned ?? 0,
         e.replayed ?? 0,
+        e.repairedVectors ?? 0,
+        e.orphanVectors ?? 0,
+        e.keywordRepairs ?? 0,
+        e.reindexed ?? 0,
+        e.repairsAbandoned ?? 0,
         e.backupsStarted ?? 0,
         e.backupsFailed ?? 0,
         e.backupsPruned ?? 0,

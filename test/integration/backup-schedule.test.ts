@@ -284,11 +284,11 @@ describe("scheduled backups", () => {
     expect((await healthOf(ns))?.problems).toContain("backup_failed");
     await flushLocalMetrics(env.DB);
     const point = await env.DB.prepare(
-      "SELECT blob4, double12 FROM local_metrics WHERE index1 = ?1 AND blob1 = 'health' ORDER BY id DESC",
+      "SELECT blob4, double17 FROM local_metrics WHERE index1 = ?1 AND blob1 = 'health' ORDER BY id DESC",
     )
       .bind(ns)
-      .first<{ blob4: string; double12: number }>();
-    expect(point?.double12).toBe(1);
+      .first<{ blob4: string; double17: number }>();
+    expect(point?.double17).toBe(1);
     expect(point?.blob4).toContain("backup_failed");
 
     // Reported once: the next run is quiet about it.

@@ -3,38 +3,24 @@
 // failed with its reason after three re-enqueues; dead letters of transient failures are replayed
 // with backoff, at most three times per document. Each repair shows in the health findings and
 // the health metric point.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type IngestMessage, putMessage } from "../../src/ingest/messages";
+import { putMessage } from "../../src/ingest/messages";
 import {
   MAX_AUTO_REPLAYS_PER_DOCUMENT,
   MAX_AUTO_REPLAYS_PER_RUN,
 } from "../../src/observe/dead-letter-replay";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { MAX_REPAIRS_PER_DOCUMENT, MAX_REPAIRS_PER_RUN } from "../../src/observe/repair";
-import worker from "../../workers/index";
 import { HeldQueue } from "../fakes/held-queue";
 import { api, apiWithEnv, freshNamespace, putObject, waitForStatus, waitIndexed } from "../support";
+import { runCron } from "../support/cron";
 import { deliverMessage } from "../support/queue";
 
 const HOUR = 3600_000;
 
 /** One cron run with the ingest queue replaced by `queue`; answers what it sent for `ns`. */
-async function runCheck(
-  queue: HeldQueue,
-  ns: string,
-  vars: Record<string, string> = {},
-): Promise<IngestMessage[]> {
-  const ctx = createExecutionContext();
-  await worker.scheduled(
-    createScheduledController({ cron: "*/5 * * * *" }),
-    { ...env, ...vars, INGEST_QUEUE: queue } as unknown as Env,
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-  return queue.take().filter((m) => m.object.key.startsWith(`${ns}/`));
-}
+const runCheck = runCron;
 
 /** A document row stuck in `queued` for an hour, as if its queue message had been lost. */
 async function insertStuck(ns: string, ids: readonly string[], etag: (id: string) => string, bytes = 10) {

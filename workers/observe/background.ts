@@ -6,6 +6,7 @@ import { runScheduledBackups, type ScheduleResult } from "../../src/backup/sched
 import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { PURGE_LIMITS, purgeExpired } from "../../src/ingest/expiry";
+import { versionTarget, type WriteTarget } from "../../src/ingest/pipeline";
 import { invocationDataset } from "../../src/observe/analytics-limits";
 import { observeConfig } from "../../src/observe/config";
 import { replayTransientDeadLetters } from "../../src/observe/dead-letter-replay";
@@ -19,8 +20,10 @@ import {
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
 import { AnalyticsEngineMetrics } from "../../src/observe/metrics";
+import { repairOrphans } from "../../src/observe/orphan-repair";
 import { type RepairResult, repairStuckDocuments } from "../../src/observe/repair";
 import { createSentry, reportError } from "../../src/observe/sentry";
+import { repairMissingVectors, VECTOR_SETTLE_MS } from "../../src/observe/vector-repair";
 import { ShardMapClient } from "../../src/shards/client";
 import { shardPolicy } from "../../src/shards/policy";
 import { acrossIndexes, reportShardUsage } from "../../src/shards/report";
@@ -137,10 +140,10 @@ async function reportShards(
 }
 
 /**
- * Deletes expired documents, a bounded amount per run (PURGE_LIMITS). A failure is logged: the
- * health check runs regardless, and the next run tries again.
+ * Deletes expired documents, a bounded amount per run (PURGE_LIMITS); answers whether it purged
+ * any. A failure is logged: the health check runs regardless, and the next run tries again.
  */
-async function purgeExpiredDocuments(env: WorkerEnv, services: Services, logger: Logger): Promise<void> {
+async function purgeExpiredDocuments(env: WorkerEnv, services: Services, logger: Logger): Promise<boolean> {
   const deps = { ...services, publisher: services.versions.coordinator, databases: services.pool.members() };
   try {
     const report = await purgeExpired(
@@ -149,8 +152,10 @@ async function purgeExpiredDocuments(env: WorkerEnv, services: Services, logger:
     );
     if (report.purged > 0 || report.more || report.failed.length > 0)
       logger.info("expiry.purged", { ...report });
+    return report.purged > 0 || report.more;
   } catch (err) {
     logger.warn("expiry.purge_failed", { error: errorMessage(err) });
+    return false;
   }
 }
 
@@ -201,6 +206,80 @@ async function replayDeadLetters(services: Services, env: WorkerEnv, logger: Log
   }
 }
 
+/** Each namespace's live versions with their embedder and index, asked once per run. */
+function liveTargets(services: Services): (namespace: string) => Promise<WriteTarget[]> {
+  const known = new Map<string, Promise<WriteTarget[]>>();
+  return (namespace) => {
+    let targets = known.get(namespace);
+    if (!targets) {
+      targets = services.versions
+        .coordinator(namespace)
+        .writeTargets()
+        .then((pointer) => pointer.live.map((spec) => versionTarget(services, spec)));
+      // A failed call is asked again by the next caller rather than remembered.
+      targets.catch(() => known.delete(namespace));
+      known.set(namespace, targets);
+    }
+    return targets;
+  };
+}
+
+/**
+ * Repairs missing vectors, then what outlived its chunk rows (orphan vectors, keyword rows, lost
+ * chunk rows). Each failure is logged: the findings are stored regardless, the next run tries again.
+ */
+async function repairIndex(
+  env: WorkerEnv,
+  config: Config,
+  services: Services,
+  logger: Logger,
+  missingChunks: readonly string[],
+) {
+  const deps = {
+    databases: services.pool.members(),
+    targets: liveTargets(services),
+    queue: services.queue,
+    bucketName: config.documentsBucketName,
+    logger,
+  };
+  const vectors = await repairMissingVectors(deps).catch((err: unknown) => {
+    logger.error("repair.vectors_run_failed", { error: errorMessage(err) });
+    return null;
+  });
+  const orphans = await repairOrphans(deps, {
+    settleMs: VECTOR_SETTLE_MS,
+    missingChunks,
+    plan: planOf(env),
+  }).catch((err: unknown) => {
+    logger.error("repair.orphans_run_failed", { error: errorMessage(err) });
+    return null;
+  });
+  const touched = (vectors?.repairedVectors ?? 0) + (vectors?.abandoned ?? 0);
+  const orphaned = orphans
+    ? orphans.orphanVectors + orphans.keywordRepairs + orphans.reindexed + orphans.abandoned
+    : 0;
+  if (touched + orphaned > 0) {
+    logger.warn("repair.index_done", {
+      repairedVectors: vectors?.repairedVectors ?? 0,
+      orphanVectors: orphans?.orphanVectors ?? 0,
+      keywordRepairs: orphans?.keywordRepairs ?? 0,
+      reindexed: orphans?.reindexed ?? 0,
+      abandoned: (vectors?.abandoned ?? 0) + (orphans?.abandoned ?? 0),
+    });
+  }
+  return (namespace: string) => {
+    const v = vectors?.byNamespace.get(namespace);
+    const o = orphans?.byNamespace.get(namespace);
+    return {
+      repairedVectors: v?.repairedVectors ?? 0,
+      orphanVectors: o?.orphanVectors ?? 0,
+      keywordRepairs: o?.keywordRepairs ?? 0,
+      reindexed: o?.reindexed ?? 0,
+      repairsAbandoned: (v?.abandoned ?? 0) + (o?.abandoned ?? 0),
+    };
+  };
+}
+
 /**
  * Starts due scheduled backups and prunes old ones (src/backup/schedule.ts). A failure is logged,
  * as for repairStuck.
@@ -228,16 +307,17 @@ async function scheduledBackups(services: Services, logger: Logger): Promise<Sch
 }
 
 /**
- * The scheduled handler: purges expired documents, checks index health, repairs stuck documents,
- * replays transient dead letters, runs scheduled backups and retention, stores the findings (with
- * the repairs and backups), emits one point per namespace.
+ * The scheduled handler: purges expired documents, checks index health, repairs missing vectors,
+ * orphans and lost chunk rows, repairs stuck documents, replays transient dead letters, runs
+ * scheduled backups and retention, stores the findings (with the repairs and backups), emits one
+ * point per namespace.
  */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
   const logger = backgroundLogger(env, ctx, config.logLevel, { job: "index-health" });
   await runObserved(env, ctx, "scheduled index-health", async () => {
     const services = buildServices(env, config, logger, { defer: (p) => ctx.waitUntil(p), path: "ingest" });
-    await purgeExpiredDocuments(env, services, logger);
+    const purged = await purgeExpiredDocuments(env, services, logger);
     const indexes = await reportShards(env, config, services, logger);
     const report = await checkIndexHealth(
       { db: env.DB, databases: services.pool.members(), index: acrossIndexes(indexes) },
@@ -246,11 +326,24 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
         databaseLimitBytes: D1_MAX_DATABASE_BYTES[planOf(env)],
       },
     );
+    const missingChunks = report.namespaces.filter((n) => n.problems.includes("missing_chunks"));
+    // Free allows 50 D1 queries per invocation: a run that purged leaves the index repairs to the next.
+    const deferRepairs = purged && planOf(env) === "free";
+    if (deferRepairs) logger.info("repair.index_deferred", { reason: "expiry purge ran (Free plan)" });
+    const indexRepairs = deferRepairs
+      ? () => ({})
+      : await repairIndex(
+          env,
+          config,
+          services,
+          logger,
+          missingChunks.map((n) => n.namespace),
+        );
     const repairs = await repairStuck(env, config, services, logger);
     const replays = await replayDeadLetters(services, env, logger);
     const backups = await scheduledBackups(services, logger);
     for (const ns of report.namespaces) {
-      Object.assign(ns, repairs?.byNamespace.get(ns.namespace));
+      Object.assign(ns, repairs?.byNamespace.get(ns.namespace), indexRepairs(ns.namespace));
       ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
       const scheduled = backups?.byNamespace.get(ns.namespace);
       ns.backupsStarted = scheduled?.started ?? 0;

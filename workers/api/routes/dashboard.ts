@@ -84,6 +84,8 @@ export const MetricsReportSchema = z
         state: z.string(),
         problems: z.array(z.string()),
         checkedAt: z.string(),
+        /** What the last check repaired, by kind (only kinds it repaired: requeued, repairedVectors, ...). */
+        repairs: z.record(z.string(), z.number()),
       }),
     ),
     /** The D1 pool's databases (sizes for a key covering every namespace); null when unreadable. */
@@ -98,6 +100,18 @@ export const MetricsReportSchema = z
   .openapi("MetricsReport");
 export type MetricsReportBody = z.infer<typeof MetricsReportSchema>;
 
+/** The repair counts of the stored findings (src/observe/index-health.ts) the dashboard shows. */
+const REPAIR_KINDS = [
+  "requeued",
+  "abandoned",
+  "replayed",
+  "repairedVectors",
+  "orphanVectors",
+  "keywordRepairs",
+  "reindexed",
+  "repairsAbandoned",
+] as const;
+
 /** The last index health findings of the namespaces the caller covers. */
 async function healthOf(db: D1Database, principal: Principal): Promise<MetricsReportBody["health"]> {
   const { results } = await db
@@ -109,9 +123,14 @@ async function healthOf(db: D1Database, principal: Principal): Promise<MetricsRe
     .filter((r) => canAccessNamespace(principal, r.namespace))
     .map((r) => {
       let problems: string[] = [];
+      const repairs: Record<string, number> = {};
       try {
-        const parsed = JSON.parse(r.findings) as { problems?: unknown };
+        const parsed = JSON.parse(r.findings) as Record<string, unknown>;
         if (Array.isArray(parsed.problems)) problems = parsed.problems.map(String);
+        for (const kind of REPAIR_KINDS) {
+          const n = parsed[kind];
+          if (typeof n === "number" && n > 0) repairs[kind] = n;
+        }
       } catch {
         // A row from an older layout: state only.
       }
@@ -120,6 +139,7 @@ async function healthOf(db: D1Database, principal: Principal): Promise<MetricsRe
         state: r.state,
         problems,
         checkedAt: new Date(r.checked_at).toISOString(),
+        repairs,
       };
     });
 }
@@ -312,12 +332,13 @@ chart("cache", "Cache hit rate", [{ name: "hits", get: (p) => p.cacheHitRate, do
 chart("ingest", "Documents indexed per bucket, and lag p95 (s)", [
   { name: "indexed", get: (p) => p.indexed || null, dots: true }, { name: "lag p95 (s)", get: (p) => p.lagP95Ms === null ? null : p.lagP95Ms / 1000, dots: true }], "");
 const health = new Map(R.health.map((h) => [h.namespace, h]));
+const repaired = (h) => { const kinds = Object.entries(h.repairs || {}); return kinds.length ? "; repaired: " + kinds.map(([k, n]) => k + " " + n).join(", ") : ""; };
 const tbody = document.querySelector("#namespaces tbody");
 for (const n of R.namespaces) {
   const tr = document.createElement("tr");
   const h = health.get(n.namespace);
   const cells = [n.namespace, n.searches, fmt(n.qps, 3), fmt(n.p50Ms), fmt(n.p95Ms), fmt(n.p99Ms), pct(n.errorRate), pct(n.degradedRate),
-    pct(n.cacheHitRate), n.indexed, n.ingestFailed, fmt(n.lagP95Ms, 0), h ? h.state + (h.problems.length ? " (" + h.problems.join(", ") + ")" : "") : "not checked"];
+    pct(n.cacheHitRate), n.indexed, n.ingestFailed, fmt(n.lagP95Ms, 0), h ? h.state + (h.problems.length ? " (" + h.problems.join(", ") + ")" : "") + repaired(h) : "not checked"];
   cells.forEach((v, i) => { const td = document.createElement("td"); td.textContent = v; if (i === 12 && h) td.className = h.state; tr.append(td); });
   tbody.append(tr);
 }

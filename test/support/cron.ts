@@ -1,0 +1,25 @@
+// Running the Worker's scheduled handler (the index health check and its repairs) in a test.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { IngestMessage } from "../../src/ingest/messages";
+import worker from "../../workers/index";
+import type { HeldQueue } from "../fakes/held-queue";
+
+/**
+ * One cron run with the ingest queue replaced by `queue` and `vars` over the env; answers the
+ * messages it sent for namespace `ns`.
+ */
+export async function runCron(
+  queue: HeldQueue,
+  ns: string,
+  vars: Record<string, string> = {},
+): Promise<IngestMessage[]> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(
+    createScheduledController({ cron: "*/5 * * * *" }),
+    { ...env, ...vars, INGEST_QUEUE: queue } as unknown as Env,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return queue.take().filter((m) => m.object.key.startsWith(`${ns}/`));
+}
