@@ -46,6 +46,7 @@ const NODE_UNIT_TESTS = [
   "query-format",
   "queue-limits",
   "quota-config",
+  "redaction",
   "rerank",
   "search-config",
   "search-cursor",
