@@ -1,10 +1,13 @@
 // The personal data detectors: what each one replaces, and the look-alikes it leaves alone.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { oddString } from "../../scripts/lib/fuzz-documents.ts";
 import { seededRandom } from "../../scripts/lib/random.ts";
 import {
   ibanValid,
   luhnValid,
   NO_REDACTION,
+  REDACTION_TOKENS,
   REDACTION_TYPES,
   type RedactionSettings,
   redactText,
@@ -93,5 +96,69 @@ describe("checksums", () => {
   it("IBAN mod 97", () => {
     expect(ibanValid("DE89370400440532013000")).toBe(true);
     expect(ibanValid("DE89370400440532013001")).toBe(false);
+  });
+});
+
+describe("redactText on generated text", () => {
+  // Fragments that start or nearly make every kind, mixed with any text.
+  const PIECES = [
+    "a@b.io",
+    "x.y+z@sub.example.org",
+    "@",
+    ".",
+    "-",
+    " ",
+    "+",
+    "(",
+    ")",
+    ":",
+    "::",
+    "1",
+    "4111 1111 1111 1111",
+    "555-123-4567",
+    "+44 20 7946 0958",
+    "DE89 3704 0044 0532 0130 00",
+    "GB82WEST12345698765432",
+    "192.168.0.1",
+    "2001:db8::1",
+    "2024-01-15",
+    "[EMAIL]",
+    "é",
+    "\n",
+  ];
+  const text = fc.oneof(
+    fc.array(fc.constantFrom(...PIECES), { maxLength: 30 }).map((parts) => parts.join("")),
+    fc
+      .array(fc.oneof(fc.constantFrom(...PIECES), fc.string({ maxLength: 6, unit: "grapheme" })), {
+        maxLength: 30,
+      })
+      .map((parts) => parts.join("")),
+    oddString,
+  );
+
+  it("counts exactly the tokens it writes", () => {
+    fc.assert(
+      fc.property(text, (input) => {
+        const { text: out, counts } = redactText(input, ALL);
+        for (const t of REDACTION_TYPES) {
+          const token = REDACTION_TOKENS[t];
+          expect(out.split(token).length - input.split(token).length).toBe(counts[t] ?? 0);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("leaves nothing to redact among values that stand apart", () => {
+    // Values glued together are read as a whole (a phone number's digits before an "@" are an
+    // address's local part), and redacting one changes what its neighbour reads as.
+    const spaced = fc.array(fc.constantFrom(...PIECES), { maxLength: 30 }).map((parts) => parts.join(" "));
+    fc.assert(
+      fc.property(spaced, (input) => {
+        const out = redactText(input, ALL).text;
+        expect(redactText(out, ALL).text).toBe(out);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
