@@ -13,13 +13,13 @@ const CARD = "4111 1111 1111 1111";
 const TEXT = `The zebra migration report is maintained by ${EMAIL}. Expenses go on card ${CARD}, not on 4111 1111 1111 1112.`;
 const DOC = { id: "report", title: "Zebra migration", text: TEXT };
 
-/** Every chunk text of the namespace, from whichever database of the pool holds it. */
-async function chunkTexts(ns: string): Promise<string[]> {
+/** Every chunk text of the namespace (of one version), from whichever database of the pool holds it. */
+async function chunkTexts(ns: string, version?: string): Promise<string[]> {
   const texts: string[] = [];
   for (const db of [env.DB, env.DATA_DB_1, env.DATA_DB_2]) {
     const { results } = await db
-      .prepare("SELECT text FROM chunks WHERE namespace = ?1")
-      .bind(ns)
+      .prepare("SELECT text FROM chunks WHERE namespace = ?1 AND (?2 IS NULL OR version = ?2)")
+      .bind(ns, version ?? null)
       .all<{ text: string }>();
     texts.push(...results.map((r) => r.text));
   }
@@ -110,6 +110,29 @@ describe("redaction at ingest", () => {
     expect(status.body).not.toHaveProperty("redactions");
     const res = await searchApi(ns, { query: "quillfeather", mode: "keyword", cache: "bypass" });
     expect(res.body.results[0]?.text).toContain(EMAIL);
+  });
+
+  it("builds a new index version from the originals through the settings in force", async () => {
+    const ns = freshNamespace("redact-v2");
+    await writeIndexed(ns, [DOC]);
+    expect((await api("PUT", `/v1/namespaces/${ns}/redaction`, { email: true })).status).toBe(200);
+    // Other chunking: the build reads the R2 original again instead of copying v1's chunks.
+    const created = await api("POST", `/v1/namespaces/${ns}/versions`, {
+      model: "@cf/baai/bge-small-en-v1.5",
+      chunking: { maxTokens: 128, overlapTokens: 16 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    await waitFor(
+      "v2 to be built",
+      async () => (await api("GET", `/v1/namespaces/${ns}/versions/v2`)).body.state === "ready",
+      60_000,
+      100,
+    );
+    const v2 = (await chunkTexts(ns, "v2")).join("\n");
+    expect(v2).toContain("[EMAIL]");
+    expect(v2).not.toContain("quillfeather");
+    // Indexed before the setting: v1 keeps its text until the document is written again.
+    expect((await chunkTexts(ns, "v1")).join("\n")).toContain(EMAIL);
   });
 
   it("refuses unknown kinds and non-admin keys", async () => {
