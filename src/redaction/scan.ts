@@ -129,6 +129,11 @@ function email(text: string, at: number, floor: number): { start: number; end: n
   if (end === highest && end < text.length && isDomain(text.charCodeAt(end))) return null;
   // A sentence's full stop or a dash after the address is not part of it.
   while (end > at + 1 && (text.charCodeAt(end - 1) === DOT || text.charCodeAt(end - 1) === HYPHEN)) end--;
+  // No dot, no domain (the common "@handle" case costs no allocation). Searched within the
+  // domain only: an unbounded indexOf would read to the end of the text from every "@".
+  let dot = at + 1;
+  while (dot < end && text.charCodeAt(dot) !== DOT) dot++;
+  if (dot >= end) return null;
   const labels = text.slice(at + 1, end).split(".");
   if (labels.length < 2) return null;
   for (const label of labels) {
@@ -221,32 +226,64 @@ interface NumberCandidate {
   separators: string[];
 }
 
-/** Digit groups from `i` with at most three separator characters ( -.()) before each, within MAX_NUMBER. */
-function numberCandidate(text: string, i: number): NumberCandidate {
-  let j = i;
-  const plus = text.charCodeAt(j) === PLUS;
-  if (plus) j++;
+const NO_CANDIDATE: NumberCandidate = { plus: false, groups: [], separators: [] };
+
+/**
+ * The digit group after `from` (at most three separator characters ( -.()) before it), the
+ * `index`th of a number, within `highest`; null where the number ends.
+ */
+function nextGroup(
+  text: string,
+  from: number,
+  highest: number,
+  index: number,
+  plus: boolean,
+): { start: number; end: number } | null {
+  let j = from;
+  while (j < highest && j - from < 3) {
+    const c = text.charCodeAt(j);
+    if (c === SPACE || c === HYPHEN || c === DOT || c === OPEN || c === CLOSE) j++;
+    else break;
+  }
+  if (j >= highest || !isDigit(text.charCodeAt(j))) return null;
+  const start = j;
+  while (j < highest && isDigit(text.charCodeAt(j))) j++;
+  // A group cut by the bound is not a whole group.
+  if (j === highest && j < text.length && isDigit(text.charCodeAt(j))) return null;
+  // A one-digit group is a trunk prefix or country code (first), or follows a "+" country code
+  // (+33 6 12 34 56 78); anywhere else the number ended before it ("1 2 3 4" is a list).
+  if (j - start === 1 && index > (plus ? 1 : 0)) return null;
+  return { start, end: j };
+}
+
+/**
+ * Digit groups from `i` within MAX_NUMBER; none when they hold fewer than `minDigits` (counted
+ * first, so the many candidates that fail cost no allocation).
+ */
+function numberCandidate(text: string, i: number, minDigits: number): NumberCandidate {
+  const plus = text.charCodeAt(i) === PLUS;
+  const from = plus ? i + 1 : i;
   const highest = Math.min(text.length, i + MAX_NUMBER);
+  let digits = 0;
+  let index = 0;
+  for (let g = nextGroup(text, from, highest, 0, plus); g; g = nextGroup(text, g.end, highest, ++index, plus))
+    digits += g.end - g.start;
+  if (digits < minDigits) return NO_CANDIDATE;
   const groups: { start: number; end: number }[] = [];
   const separators: string[] = [];
-  while (j < highest) {
-    const sepStart = j;
-    while (j < highest && j - sepStart < 3) {
-      const c = text.charCodeAt(j);
-      if (c === SPACE || c === HYPHEN || c === DOT || c === OPEN || c === CLOSE) j++;
-      else break;
-    }
-    if (j >= highest || !isDigit(text.charCodeAt(j))) break;
-    const start = j;
-    while (j < highest && isDigit(text.charCodeAt(j))) j++;
-    // A group cut by the bound is not a whole group.
-    if (j === highest && j < text.length && isDigit(text.charCodeAt(j))) break;
-    separators.push(text.slice(sepStart, start));
-    groups.push({ start, end: j });
+  let at = from;
+  for (
+    let g = nextGroup(text, from, highest, 0, plus);
+    g;
+    g = nextGroup(text, at, highest, groups.length, plus)
+  ) {
+    separators.push(text.slice(at, g.start));
+    groups.push(g);
+    at = g.end;
   }
   // The number itself starts at `i` (after "+"), or with "(" around its first group.
   const lead = separators[0];
-  if (lead !== undefined && lead !== "" && lead !== "(") return { plus, groups: [], separators: [] };
+  if (lead !== undefined && lead !== "" && lead !== "(") return NO_CANDIDATE;
   return { plus, groups, separators };
 }
 
@@ -271,13 +308,16 @@ function parensBalanced(separators: readonly string[], count: number): boolean {
   return !open;
 }
 
+/** 13 to 19 digits passing the Luhn check, whole or in groups of 3 to 6 (4-4-4-4, 4-6-5, 4-4-4-4-3). */
 function isCard(text: string, c: NumberCandidate, count: number): boolean {
   let digits = "";
   for (let k = 0; k < count; k++) {
     const sep = c.separators[k] ?? "";
     if (k > 0 && sep !== " " && sep !== "-") return false;
     const g = c.groups[k];
-    if (g) digits += text.slice(g.start, g.end);
+    if (!g) return false;
+    if (count > 1 && (g.end - g.start < 3 || g.end - g.start > 6)) return false;
+    digits += text.slice(g.start, g.end);
   }
   if (c.plus || c.separators[0] !== "") return false;
   return digits.length >= 13 && digits.length <= 19 && luhnValid(digits);
@@ -323,13 +363,23 @@ function number(
   i: number,
   settings: RedactionSettings,
 ): { type: "card" | "phone"; end: number } | null {
-  const c = numberCandidate(text, i);
+  const plus = text.charCodeAt(i) === PLUS;
+  const c = numberCandidate(text, i, plus && settings.phone ? 8 : settings.phone ? 10 : 13);
+  // Digits in the first `count` groups: only counts within a card's or a phone number's range
+  // are checked in full (a run of one-digit groups would otherwise check every prefix).
+  const digits: number[] = [0];
+  for (const g of c.groups) digits.push((digits[digits.length - 1] ?? 0) + g.end - g.start);
+  const [phoneMin, phoneMax] = c.plus ? [8, 15] : [10, 11];
   for (let count = c.groups.length; count >= 1; count--) {
+    const n = digits[count] ?? 0;
+    const card = settings.card && n >= 13 && n <= 19;
+    const phone = settings.phone && n >= phoneMin && n <= phoneMax;
+    if (!card && !phone) continue;
     const end = c.groups[count - 1]?.end ?? i;
     // "(555) 123-4567)" keeps its closing parenthesis out; "(555)" alone is no number.
     if (!numberEnd(text, end)) continue;
-    if (settings.card && isCard(text, c, count)) return { type: "card", end };
-    if (settings.phone && isPhone(text, c, count)) return { type: "phone", end };
+    if (card && isCard(text, c, count)) return { type: "card", end };
+    if (phone && isPhone(text, c, count)) return { type: "phone", end };
   }
   return null;
 }
