@@ -47,6 +47,7 @@ const NODE_UNIT_TESTS = [
   "query-format",
   "queue-limits",
   "quota-config",
+  "redaction",
   "rerank",
   "search-config",
   "search-cursor",

@@ -65,6 +65,14 @@ export type DocumentStatus = {
   updatedAt: string;
   /** When the document expires (RFC 3339, UTC); absent when it never does. */
   expiresAt?: string;
+  /** Personal data replaced in the indexed text, by kind (the namespace's redaction settings); absent when none was. */
+  redactions?: {
+    email?: number;
+    phone?: number;
+    card?: number;
+    iban?: number;
+    ip?: number;
+  };
 };
 
 export type Accepted = {
@@ -236,6 +244,37 @@ export type SetQuotasRequest = {
   bytes?: number | null;
   /** Seconds a document written without expiresAt lives: writes from now on get expiresAt = write time + this. Documents already stored keep the expiry they were written with. An explicit expiresAt wins. null: no default (documents without expiresAt never expire); absent: unchanged. */
   defaultTtlSeconds?: number | null;
+};
+
+export type Redaction = {
+  namespace: string;
+  redaction: RedactionSettings;
+};
+
+export type RedactionSettings = {
+  /** Replace email addresses by [EMAIL] */
+  email: boolean;
+  /** Replace phone numbers (international with +, or national of 10 or 11 digits in groups) by [PHONE] */
+  phone: boolean;
+  /** Replace payment card numbers (13 to 19 digits passing the Luhn check) by [CARD] */
+  card: boolean;
+  /** Replace IBANs (passing the ISO 13616 mod-97 check) by [IBAN] */
+  iban: boolean;
+  /** Replace IP addresses (v4 and v6) by [IP] */
+  ip: boolean;
+};
+
+export type SetRedactionRequest = {
+  /** Replace email addresses by [EMAIL]; absent: unchanged. */
+  email?: boolean;
+  /** Replace phone numbers (international with +, or national of 10 or 11 digits in groups) by [PHONE]; absent: unchanged. */
+  phone?: boolean;
+  /** Replace payment card numbers (13 to 19 digits passing the Luhn check) by [CARD]; absent: unchanged. */
+  card?: boolean;
+  /** Replace IBANs (passing the ISO 13616 mod-97 check) by [IBAN]; absent: unchanged. */
+  iban?: boolean;
+  /** Replace IP addresses (v4 and v6) by [IP]; absent: unchanged. */
+  ip?: boolean;
 };
 
 export type IndexVersions = {
@@ -801,6 +840,21 @@ export interface Operations {
     body: SetQuotasRequest;
     response: Quotas;
   };
+  /** Which kinds of personal data a namespace redacts at ingest (admin role) */
+  "GET /v1/namespaces/{ns}/redaction": {
+    path: {
+      ns: string;
+    };
+    response: Redaction;
+  };
+  /** Switch personal data redaction at ingest per kind (admin role); applies to documents indexed next */
+  "PUT /v1/namespaces/{ns}/redaction": {
+    path: {
+      ns: string;
+    };
+    body: SetRedactionRequest;
+    response: Redaction;
+  };
   /** List the namespace's index versions with build progress (admin role) */
   "GET /v1/namespaces/{ns}/versions": {
     path: {
@@ -1029,6 +1083,8 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "POST /v1/namespaces/{ns}/documents/{id}/similar": "json",
   "GET /v1/namespaces/{ns}/quotas": "json",
   "PUT /v1/namespaces/{ns}/quotas": "json",
+  "GET /v1/namespaces/{ns}/redaction": "json",
+  "PUT /v1/namespaces/{ns}/redaction": "json",
   "GET /v1/namespaces/{ns}/versions": "json",
   "POST /v1/namespaces/{ns}/versions": "json",
   "GET /v1/namespaces/{ns}/versions/{id}": "json",

@@ -17,6 +17,8 @@
 // out; one that changed meanwhile makes the step retry.
 import { AppError } from "../errors";
 import { RESTORED_BY } from "../ingest/notifications";
+import { redactText } from "../redaction/scan";
+import { RedactionStore } from "../redaction/settings";
 import { d1 } from "../store/d1";
 import type { DocumentRecord } from "../store/documents";
 import { r2 } from "../store/r2";
@@ -174,7 +176,12 @@ async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: num
   if (wait > 0) await sleep(wait);
 
   const vectors = await readVectors(deps, job, chunks);
-  const bodies = await mapLimit(documents, R2_CONCURRENCY, (doc) => readBody(deps.blobs, job.namespace, doc));
+  // A namespace that redacts personal data has its documents' text redacted in the backup too
+  // (a restore then writes the redacted text back as the document).
+  const redaction = await new RedactionStore(deps.db).get(job.namespace);
+  const bodies = (
+    await mapLimit(documents, R2_CONCURRENCY, (doc) => readBody(deps.blobs, job.namespace, doc))
+  ).map((body) => body && { ...body, text: redactText(body.text, redaction).text });
   const lines = pageLines(documents, chunks, bodies, vectors);
   return {
     parts: await buildParts(lines, step),

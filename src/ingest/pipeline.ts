@@ -9,6 +9,9 @@ import type { Logger } from "../observe/logger";
 import type { Metrics } from "../observe/metrics";
 import { IngestQuota } from "../quotas/enforce";
 import type { QuotaDatabases } from "../quotas/store";
+import { redactDocument } from "../redaction/document";
+import type { RedactionCounts } from "../redaction/scan";
+import { RedactionStore } from "../redaction/settings";
 import type { DocumentRecord, DocumentStore } from "../store/documents";
 import { r2 } from "../store/r2";
 import { DOC_ID_FIELD, documentKeyProblem, escapeUnsafe, parseDocumentKey } from "../validation";
@@ -213,7 +216,13 @@ async function indexDocument(
   let row = wanted.row;
   const upload = readUploadMetadata(object, id);
   if (!row || row.etag !== etag) row = await recordUnannounced(deps, namespace, id, object, row, upload);
-  const parsed = await readAndParse(deps, object, upload.contentType, budget);
+  // Redacted before anything is chunked, embedded or stored; the R2 object stays as uploaded.
+  const redacted = redactDocument(
+    await readAndParse(deps, object, upload.contentType, budget),
+    await new RedactionStore(deps.db).get(namespace),
+  );
+  const parsed = redacted.doc;
+  const redactions = redacted.counts;
   const title = row?.title ?? upload.title ?? parsed.title ?? null;
   // The document id rides along, so a search can still name documents when D1 is unavailable.
   const metadata = { ...(row?.metadata ?? upload.metadata), [DOC_ID_FIELD]: id };
@@ -228,9 +237,9 @@ async function indexDocument(
   await writeVersionVectors(written, row?.chunkCount ?? 0, budget);
   budget.check("commit");
   const hadChunks = row?.etag !== etag || row.chunkCount > 0;
-  if (!(await commitVersions(deps.store, namespace, id, etag, { title, hadChunks }, written)))
+  if (!(await commitVersions(deps.store, namespace, id, etag, { title, hadChunks, redactions }, written)))
     return { type: "ack", outcome: "skipped", reason: "superseded during indexing" };
-  reportIndexed(deps, log, { namespace, message, bytes: object.size, started, written });
+  reportIndexed(deps, log, { namespace, message, bytes: object.size, started, written, redactions });
   return { type: "ack", outcome: "indexed", namespace };
 }
 
@@ -385,12 +394,13 @@ function commitVersions(
   namespace: string,
   id: string,
   etag: string,
-  { title, hadChunks }: { title: string | null; hadChunks: boolean },
+  { title, hadChunks, redactions }: { title: string | null; hadChunks: boolean; redactions: RedactionCounts },
   written: readonly VersionWrite[],
 ): Promise<boolean> {
   return store.commitIndexed(namespace, id, etag, {
     title,
     hadChunks,
+    redactions,
     versions: written.map((w) => ({
       version: w.target.spec.id,
       chunks: w.chunks.map((c) => ({
@@ -415,6 +425,7 @@ function reportIndexed(
     bytes: number;
     started: number;
     written: readonly VersionWrite[];
+    redactions: RedactionCounts;
   },
 ): void {
   const chunkCount = done.written[0]?.chunks.length ?? 0;
@@ -427,12 +438,14 @@ function reportIndexed(
     bytes: done.bytes,
     totalMs: now - done.started,
     lagMs: Number.isFinite(eventTime) ? Math.max(0, now - eventTime) : 0,
+    redactions: done.redactions,
   });
   log.info("ingest.indexed", {
     chunks: chunkCount,
     versions: done.written.length,
     bytes: done.bytes,
     ms: now - done.started,
+    redactions: done.redactions,
   });
 }
 

@@ -19,6 +19,8 @@ import {
   type WriteTarget,
 } from "../ingest/pipeline";
 import { readUploadMetadata } from "../ingest/upload-metadata";
+import { redactDocument } from "../redaction/document";
+import { RedactionStore } from "../redaction/settings";
 import type { DocumentRecord } from "../store/documents";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
@@ -222,7 +224,11 @@ async function versionChunks(
   }
   const upload = readUploadMetadata(object, doc.id);
   const text = await r2("read body", () => object.text());
-  const parsed = await parseDocument(text, doc.contentType || upload.contentType);
+  // Redacted as the ingest does: a new version holds no more than the active one.
+  const { doc: parsed } = redactDocument(
+    await parseDocument(text, doc.contentType || upload.contentType),
+    await new RedactionStore(deps.db).get(namespace),
+  );
   const title = doc.title ?? upload.title ?? parsed.title ?? null;
   const chunks = chunkDocument(
     { ...parsed, title: title ?? undefined },

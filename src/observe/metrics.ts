@@ -58,6 +58,8 @@ export interface IngestEvent {
   attempts?: number;
   /** What the document cost until this point was written (meter.ts). */
   counters?: CostCounters;
+  /** Personal data replaced in the indexed text, by kind (src/redaction/). */
+  redactions?: Partial<Record<string, number>>;
 }
 
 export interface HealthEvent {
@@ -99,6 +101,16 @@ const r1 = (ms: number | undefined) => Math.round((ms ?? 0) * 10) / 10;
 const counterDoubles = (names: readonly (keyof CostCounters)[], c: CostCounters | undefined) =>
   names.map((name) => c?.[name] ?? 0);
 
+/** Redaction counts as "kind=n" joined by ",", in a fixed order (empty when none). */
+export function redactionsBlob(counts: Partial<Record<string, number>> | undefined): string {
+  if (!counts) return "";
+  return Object.keys(counts)
+    .sort()
+    .filter((k) => (counts[k] ?? 0) > 0)
+    .map((k) => `${k}=${counts[k]}`)
+    .join(",");
+}
+
 /**
  * Analytics Engine schema (index1 = namespace in every point).
  * Searches: blob1 "search", blob2 namespace, blob3 mode, blob4 cache layer, blob5 degraded
@@ -106,7 +118,8 @@ const counterDoubles = (names: readonly (keyof CostCounters)[], c: CostCounters 
  * double3 total ms, double4 embed ms, double5 vector ms, double6 hydrate ms, double7 auth ms,
  * double8 cache ms, double9 keyword ms, double10 fuse ms, double11 rerank ms, blob9 the cost
  * counters (countersBlob), double12..double20 the SEARCH_COUNTER_DOUBLES.
- * Ingest: blob1 "ingest", blob2 namespace, blob3 outcome, blob4 the cost counters (countersBlob);
+ * Ingest: blob1 "ingest", blob2 namespace, blob3 outcome, blob4 the cost counters (countersBlob),
+ * blob5 personal data redacted by kind ("email=2,phone=1"; empty when none);
  * double1 chunks, double2 bytes, double3 total ms, double4 lag ms, double5 attempts,
  * double6..double20 the INGEST_COUNTER_DOUBLES.
  * Health: blob1 "health", blob2 namespace, blob3 state, blob4 problems (comma-joined);
@@ -179,7 +192,7 @@ export class AnalyticsEngineMetrics implements Metrics {
   ingest(e: IngestEvent): void {
     this.write(
       e.namespace,
-      ["ingest", e.namespace, e.outcome, countersBlob(e.counters)],
+      ["ingest", e.namespace, e.outcome, countersBlob(e.counters), redactionsBlob(e.redactions)],
       [
         e.chunks,
         e.bytes,

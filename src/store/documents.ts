@@ -3,6 +3,7 @@
 // overwrite a newer one, and chunk rows, the namespace's keyword index rows and the document row
 // change in one transaction.
 import { z } from "zod";
+import type { RedactionCounts } from "../redaction/scan";
 import type { Metadata } from "../validation";
 import { DEFAULT_VERSION } from "../versions/model";
 import { type D1Like, d1 } from "./d1";
@@ -33,6 +34,8 @@ export interface DocumentRecord {
   indexedAt: number | null;
   /** Epoch ms after which the document is out of search results and due for purging; null = never. */
   expiresAt: number | null;
+  /** How many of each kind of personal data its indexed text had redacted (src/redaction/). */
+  redactions: RedactionCounts;
 }
 
 export interface ChunkRow {
@@ -77,6 +80,7 @@ const DocumentRowSchema = z.object({
   updated_at: z.number(),
   indexed_at: z.number().nullable(),
   expires_at: z.number().nullable().optional(),
+  redactions: z.string().nullable().optional(),
 });
 
 const ChunkReadSchema = z.object({
@@ -87,6 +91,11 @@ const ChunkReadSchema = z.object({
   text: z.string(),
   tokens: z.number(),
 });
+
+/** The `redactions` column: the counts as JSON, NULL when nothing was redacted. */
+function redactionsColumn(counts: RedactionCounts | undefined): string | null {
+  return counts && Object.keys(counts).length > 0 ? JSON.stringify(counts) : null;
+}
 
 /** A `documents` row (all its columns) as a record. */
 export function documentRecord(row: unknown): DocumentRecord {
@@ -109,6 +118,7 @@ export function documentRecord(row: unknown): DocumentRecord {
     updatedAt: r.updated_at,
     indexedAt: r.indexed_at,
     expiresAt: r.expires_at ?? null,
+    redactions: r.redactions ? parseJson<RedactionCounts>(r.redactions, {}) : {},
   };
 }
 
@@ -220,7 +230,12 @@ export class DocumentStore {
     namespace: string,
     id: string,
     etag: string,
-    result: { versions: VersionChunks[]; title: string | null; hadChunks?: boolean },
+    result: {
+      versions: VersionChunks[];
+      title: string | null;
+      hadChunks?: boolean;
+      redactions?: RedactionCounts;
+    },
     now = Date.now(),
   ): Promise<boolean> {
     const db = this.route.writes(namespace);
@@ -236,10 +251,19 @@ export class DocumentStore {
       db
         .prepare(
           `UPDATE documents SET status = 'indexed', indexed_etag = ?3, version = ?4, chunk_count = ?5,
-             title = COALESCE(title, ?6), error = NULL, updated_at = ?7, indexed_at = ?7
+             title = COALESCE(title, ?6), error = NULL, updated_at = ?7, indexed_at = ?7, redactions = ?8
            WHERE namespace = ?1 AND id = ?2 AND etag = ?3`,
         )
-        .bind(namespace, id, etag, primary, chunkCount, result.title, now),
+        .bind(
+          namespace,
+          id,
+          etag,
+          primary,
+          chunkCount,
+          result.title,
+          now,
+          redactionsColumn(result.redactions),
+        ),
       this.touchNamespace(db, namespace, now, 1),
     );
     const results = await d1("commit chunks", () => db.batch(statements));

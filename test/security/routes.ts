@@ -247,6 +247,21 @@ export const ROUTES: readonly RouteSpec[] = [
     body: () => ({ documents: 50_000 }),
   },
   {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/redaction",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "PUT",
+    template: "/v1/namespaces/{ns}/redaction",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: () => ({ email: true }),
+  },
+  {
     method: "POST",
     template: "/v1/admin/keys",
     role: "admin",

@@ -17,6 +17,7 @@ import { AppError } from "../../src/errors";
 import { chunkDocument } from "../../src/ingest/chunk";
 import type { ParseLimits } from "../../src/ingest/limits";
 import { parseDocument } from "../../src/ingest/parse";
+import { type RedactionSettings, redactText } from "../../src/redaction/scan";
 import { envNumber } from "../security/support";
 
 const TIMED = envNumber("VITE_TIMING_PROPERTIES", 0) === 1;
@@ -45,6 +46,7 @@ const ingest =
   async (body) =>
     chunkDocument(await parseDocument(body, contentType, LIMITS), CHUNKING);
 
+const REDACT_ALL: RedactionSettings = { email: true, phone: true, card: true, iban: true, ip: true };
 const embedder = new LocalEmbedder({ model: "test", dimensions: 768 });
 const WORK: Record<string, Work> = {
   markdown: ingest("text/markdown"),
@@ -54,6 +56,7 @@ const WORK: Record<string, Work> = {
   tokenizer: (s) => scanUnits(s),
   embedder: (s) => embedder.embedOne(s, "document"),
   chunker: (s) => chunkDocument({ sections: [{ headings: [], text: s }] }, CHUNKING),
+  redaction: (s) => redactText(s, REDACT_ALL),
 };
 
 async function elapsed(work: Work, input: string, times: number): Promise<number> {
@@ -244,6 +247,56 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
         { work: "embedder", build: run("a-"), units: 20_000 },
       ];
       await check(fc.constantFrom(...shapes), shapes);
+    },
+    TIMEOUT_MS,
+  );
+});
+
+describe.runIf(TIMED)("redaction runs in linear time", () => {
+  it(
+    "on floods of near-miss addresses, numbers, IBANs and IPs, and of real ones",
+    async () => {
+      // Each unit starts a candidate that reads as far as its detector may before failing (or
+      // matching): a slow detector, or one reading a candidate again from inside, shows here.
+      const UNITS = [
+        "a@",
+        "@a",
+        "a.",
+        "a@b.",
+        "x@-",
+        "1 ",
+        "1-",
+        "+1 ",
+        "(1",
+        "1.",
+        "1.1.",
+        "1:",
+        "::",
+        "a:",
+        "DE89",
+        "DE89 3704 ",
+        "jane@example.com ",
+        "+1 (555) 123-4567 ",
+        "4111 1111 1111 1111 ",
+        "DE89 3704 0044 0532 0130 00 ",
+        "10.0.0.1 ",
+        "2001:db8::1 ",
+      ];
+      const shapes: Shape[] = [
+        ...UNITS.map((unit) => ({ work: "redaction", build: run(unit), units: 6000 })),
+        // One long candidate of each kind: runs cut at each detector's bound.
+        { work: "redaction", build: run("a", "", "@example.com"), units: 30_000 },
+        { work: "redaction", build: run("a", "x@"), units: 30_000 },
+        { work: "redaction", build: run("1 "), units: 30_000 },
+        { work: "redaction", build: run("1"), units: 60_000 },
+        { work: "redaction", build: run("a1"), units: 30_000 },
+        { work: "redaction", build: run("1:"), units: 30_000 },
+        { work: "redaction", build: run("@"), units: 60_000 },
+      ];
+      const shape = fc
+        .record({ unit: fc.constantFrom(...UNITS), side: fc.constantFrom(...SIDES, ...MARKUP) })
+        .map(({ unit, side }) => ({ work: "redaction", build: run(unit + side), units: 4000 }));
+      await check(fc.oneof(shape, fc.constantFrom(...shapes)), shapes);
     },
     TIMEOUT_MS,
   );

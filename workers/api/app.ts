@@ -23,6 +23,7 @@ import { registerMoves } from "./routes/moves";
 import { registerNamespaces } from "./routes/namespaces";
 import { registerObjects } from "./routes/objects";
 import { registerQuotas } from "./routes/quotas";
+import { registerRedaction } from "./routes/redaction";
 import { registerSearch } from "./routes/search";
 import { registerShards } from "./routes/shards";
 import { registerSimilar } from "./routes/similar";
@@ -105,6 +106,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerSimilar(app);
   registerNamespaces(app);
   registerQuotas(app);
+  registerRedaction(app);
   registerVersions(app);
   registerBackup(app);
   registerBackupPolicy(app);

@@ -78,6 +78,8 @@ export const similarExample = { topK: 5, filter: { lang: "en" } };
 
 export const setQuotasExample = { documents: 250_000, chunks: null, defaultTtlSeconds: 2_592_000 };
 
+export const setRedactionExample = { email: true, phone: true, card: true };
+
 export const createVersionExample = {
   model: "@cf/baai/bge-base-en-v1.5",
   pooling: "cls" as const,

@@ -75,6 +75,20 @@ export const DocumentStatus = z
     expiresAt: z.string().optional().openapi({
       description: "When the document expires (RFC 3339, UTC); absent when it never does.",
     }),
+    redactions: z
+      .object({
+        email: z.number().int().optional(),
+        phone: z.number().int().optional(),
+        card: z.number().int().optional(),
+        iban: z.number().int().optional(),
+        ip: z.number().int().optional(),
+      })
+      .optional()
+      .openapi({
+        description:
+          "Personal data replaced in the indexed text, by kind (the namespace's redaction settings); absent when none was.",
+        example: { email: 2 },
+      }),
   })
   .openapi("DocumentStatus");
 

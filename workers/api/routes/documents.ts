@@ -63,6 +63,9 @@ export function documentStatus(row: DocumentRecord): typeof DocumentStatus._outp
     ...(row.error && row.status !== "indexed" ? { error: row.error } : {}),
     updatedAt: new Date(row.updatedAt).toISOString(),
     ...(row.expiresAt !== null ? { expiresAt: new Date(row.expiresAt).toISOString() } : {}),
+    ...(Object.keys(row.redactions).length > 0 && row.status === "indexed"
+      ? { redactions: row.redactions }
+      : {}),
   };
 }
 
