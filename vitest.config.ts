@@ -27,6 +27,7 @@ const NODE_UNIT_TESTS = [
   "d1-pool",
   "dev-vars",
   "filter",
+  "formats",
   "fusion",
   "html",
   "ingest-budget",

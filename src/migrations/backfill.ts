@@ -8,12 +8,12 @@
 import { errorMessage, isRetryable } from "../errors";
 import { chunkDocument, embeddingTextOf } from "../ingest/chunk";
 import { chunkIdPrefix } from "../ingest/ids";
-import { parseDocument } from "../ingest/parse";
 import {
   backoffSeconds,
   chunkVectors,
   type Decision,
   type IngestDeps,
+  readDocument,
   upsertAll,
   versionTarget,
   type WriteTarget,
@@ -221,8 +221,7 @@ async function versionChunks(
     return null;
   }
   const upload = readUploadMetadata(object, doc.id);
-  const text = await r2("read body", () => object.text());
-  const parsed = await parseDocument(text, doc.contentType || upload.contentType);
+  const parsed = await readDocument(deps, object, doc.contentType || upload.contentType);
   const title = doc.title ?? upload.title ?? parsed.title ?? null;
   const chunks = chunkDocument(
     { ...parsed, title: title ?? undefined },
