@@ -81,6 +81,8 @@ export default defineConfig({
       async () => {
         const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
         return {
+          // Binary fixtures (test/fixtures/formats/) load as data: URLs through Vite's ?inline.
+          assetsInclude: ["**/*.docx", "**/*.xlsx"],
           plugins: [
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
