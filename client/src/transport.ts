@@ -83,6 +83,14 @@ export function retryAfterMs(value: string | null, at: number = Date.now()): num
   return Number.isNaN(date) ? undefined : Math.max(0, date - at);
 }
 
+/** A request body sent as the bytes given under their own content type (a PDF, a Word file). */
+export class FileBody {
+  constructor(
+    readonly data: Uint8Array<ArrayBuffer>,
+    readonly contentType: string,
+  ) {}
+}
+
 export class Transport {
   readonly baseUrl: string;
   readonly timeoutMs: number;
@@ -128,6 +136,7 @@ export class Transport {
     return headers;
   }
 
+  /** @param body JSON to send, or a FileBody sent as its bytes */
   async send(
     method: string,
     path: string,
@@ -137,8 +146,10 @@ export class Transport {
   ): Promise<Answer> {
     const call = `${method} ${path}`;
     const url = `${this.baseUrl}${path}`;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload =
+      body instanceof FileBody ? body.data : body === undefined ? undefined : JSON.stringify(body);
     const headers = this.headers(payload !== undefined, options);
+    if (body instanceof FileBody) headers["content-type"] = body.contentType;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const maxAttempts = Math.max(1, options.maxAttempts ?? this.maxAttempts);
     const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(method);

@@ -4,6 +4,8 @@
 // scripts/make-format-fixtures.ts.
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { emptyManifest, type FileAccess, runUpload } from "../../scripts/lib/upload-core.ts";
+import { createFetchApiSender } from "../../scripts/lib/upload-senders.ts";
 import { putMessage } from "../../src/ingest/messages";
 import bombDocx from "../fixtures/formats/bomb.docx?inline";
 import bombPdf from "../fixtures/formats/bomb.pdf?inline";
@@ -119,5 +121,54 @@ describe("document formats", () => {
     expect((named.body as { detail: string }).detail).toContain("PUT the file itself");
     const missing = await api("GET", `/v1/namespaces/${ns}/documents/big.pdf`);
     expect(missing.status).toBe(404);
+  });
+
+  it("uploads a folder of PDF and Word files with npm run upload, once", async () => {
+    const ns = freshNamespace("fmt");
+    const files = new Map<string, Uint8Array>([
+      ["corpus/report.pdf", bytesOf(reportPdf)],
+      ["corpus/guides/handbook.docx", bytesOf(handbookDocx)],
+    ]);
+    const fs: FileAccess = {
+      stat: async (p) =>
+        files.has(p) ? "file" : [...files.keys()].some((k) => k.startsWith(`${p}/`)) ? "directory" : null,
+      readdir: async (p) => [
+        ...new Set(
+          [...files.keys()]
+            .filter((k) => k.startsWith(`${p}/`))
+            .map((k) => k.slice(p.length + 1).split("/")[0] ?? ""),
+        ),
+      ],
+      readFile: async (p) => files.get(p) ?? new Uint8Array(0),
+    };
+    const requests: string[] = [];
+    const fetch = async (input: string, init?: RequestInit) => {
+      const request = new Request(input, init);
+      requests.push(
+        `${request.method} ${decodeURIComponent(new URL(request.url).pathname)} ${request.headers.get("content-type")}`,
+      );
+      return exports.default.fetch(request);
+    };
+    const run = (manifest = emptyManifest(ns)) =>
+      runUpload({
+        fs,
+        inputs: ["corpus"],
+        target: "api",
+        manifest,
+        sender: createFetchApiSender({ fetch, baseUrl: TEST_ORIGIN, apiKey: adminKey(), namespace: ns }),
+      });
+    const first = await run();
+    expect(first.outcomes.map((o) => `${o.id} ${o.status}`).sort()).toEqual([
+      "guides/handbook.docx uploaded",
+      "report.pdf uploaded",
+    ]);
+    expect(requests.sort()).toEqual([
+      `PUT /v1/namespaces/${ns}/documents/guides/handbook.docx ${DOCX}`,
+      `PUT /v1/namespaces/${ns}/documents/report.pdf ${PDF}`,
+    ]);
+    await waitForStatus(ns, "report.pdf", "indexed");
+    await waitForStatus(ns, "guides/handbook.docx", "indexed");
+    const again = await run(first.manifest);
+    expect(again.outcomes.map((o) => o.status)).toEqual(["skipped", "skipped"]);
   });
 });
