@@ -85,10 +85,13 @@ export function retryAfterMs(value: string | null, at: number = Date.now()): num
 
 /** A request body sent as the bytes given under their own content type (a PDF, a Word file). */
 export class FileBody {
-  constructor(
-    readonly data: Uint8Array<ArrayBuffer>,
-    readonly contentType: string,
-  ) {}
+  readonly data: Uint8Array<ArrayBuffer>;
+  readonly contentType: string;
+
+  constructor(data: Uint8Array<ArrayBuffer>, contentType: string) {
+    this.data = data;
+    this.contentType = contentType;
+  }
 }
 
 export class Transport {
