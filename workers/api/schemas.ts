@@ -362,9 +362,9 @@ export const documentBody = <T extends z.ZodType>(schema: T, example: z.input<T>
   content: {
     "application/json": { schema, example },
     ...Object.fromEntries(
-      Object.keys(CONVERTED_CONTENT_TYPES).map((type) => [
+      Object.entries(CONVERTED_CONTENT_TYPES).map(([type, ext]) => [
         type,
-        { schema: z.string().openapi({ format: "binary" }) },
+        { schema: z.string().openapi({ format: "binary" }), example: `(the bytes of a .${ext} file)` },
       ]),
     ),
   },
