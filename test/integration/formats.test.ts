@@ -13,7 +13,7 @@ import handbookDocx from "../fixtures/formats/handbook.docx?inline";
 import reportPdf from "../fixtures/formats/report.pdf?inline";
 import sheetXlsx from "../fixtures/formats/sheet.xlsx?inline";
 import truncatedPdf from "../fixtures/formats/truncated.pdf?inline";
-import { adminKey, api, freshNamespace, TEST_ORIGIN, waitForStatus } from "../support";
+import { adminKey, api, freshNamespace, TEST_ORIGIN, waitFor, waitForStatus } from "../support";
 import { deliverMessage } from "../support/queue";
 import { searchUncached } from "../support/search";
 
@@ -170,5 +170,29 @@ describe("document formats", () => {
     await waitForStatus(ns, "guides/handbook.docx", "indexed");
     const again = await run(first.manifest);
     expect(again.outcomes.map((o) => o.status)).toEqual(["skipped", "skipped"]);
+  });
+
+  it("converts a PDF again when a version with other chunking is built", async () => {
+    const ns = freshNamespace("fmt");
+    expect((await putFile(ns, "report.pdf", bytesOf(reportPdf), PDF)).status).toBe(202);
+    await waitForStatus(ns, "report.pdf", "indexed");
+    const chunking = { maxTokens: 128, overlapTokens: 16 };
+    const created = await api("POST", `/v1/namespaces/${ns}/versions`, {
+      model: "@cf/baai/bge-small-en-v1.5",
+      chunking,
+    });
+    expect(created.status).toBe(202);
+    const ready = await waitFor("v2 to be built", async () => {
+      const v = await api<{ state: string; build: { failed: number; done: number } | null }>(
+        "GET",
+        `/v1/namespaces/${ns}/versions/v2`,
+      );
+      return v.body.state === "ready" ? v.body : undefined;
+    });
+    expect(ready.build).toMatchObject({ failed: 0, done: 1 });
+    const text = await env.DB.prepare("SELECT text FROM chunks WHERE namespace = ?1 AND version = 'v2'")
+      .bind(ns)
+      .all<{ text: string }>();
+    expect(text.results.map((r) => r.text).join("\n")).toContain("aurora telemetry");
   });
 });
