@@ -86,7 +86,7 @@ describe("document formats", () => {
     expect((await putFile(ns, "sheet.xlsx", bytesOf(sheetXlsx), XLSX)).status).toBe(202);
     const status = await waitForStatus(ns, "sheet.xlsx", "failed");
     expect(status.error).toBe(
-      `${XLSX} is converted by Workers AI toMarkdown, which local mode (BACKEND=local) does not have; local mode converts application/pdf and .docx only`,
+      `${XLSX} is converted by Workers AI toMarkdown, which local mode (BACKEND=local) does not have; local mode converts PDF, .docx and CSV only`,
     );
   });
 

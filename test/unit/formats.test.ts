@@ -104,6 +104,17 @@ describe("local DOCX conversion", () => {
   });
 });
 
+describe("local CSV conversion", () => {
+  it("makes a table of quoted fields, escaped quotes and line breaks inside quotes", async () => {
+    const csv = 'species,note\r\n"Puffin, Atlantic","nests in ""burrows""\non cliffs"\n\nGannet,dives\n';
+    const md = await local.toMarkdown(new TextEncoder().encode(csv), "text/csv", MAX);
+    const doc = await parseDocument(md, "text/markdown");
+    expect(doc.sections[0]?.text).toBe(
+      'species | note\nPuffin, Atlantic | nests in "burrows" on cliffs\nGannet | dives',
+    );
+  });
+});
+
 describe("Workers AI conversion", () => {
   const converter = (answer: () => unknown) =>
     new WorkersAiConverter({ toMarkdown: (async () => answer()) as unknown as Ai["toMarkdown"] });

@@ -16,6 +16,7 @@ import { scanUnits } from "../../src/embed/tokenizer";
 import { AppError } from "../../src/errors";
 import { chunkDocument } from "../../src/ingest/chunk";
 import { InflateBudget, stringBytes } from "../../src/ingest/convert/bytes";
+import { csvToMarkdown } from "../../src/ingest/convert/csv";
 import { documentXmlToMarkdown } from "../../src/ingest/convert/docx";
 import { LocalConverter } from "../../src/ingest/convert/local";
 import { cmapDecoder, pdfToMarkdown } from "../../src/ingest/convert/pdf";
@@ -68,6 +69,7 @@ const WORK: Record<string, Work> = {
   pdfContent: (s) => contentText(s, new Map(), new TextSink(LIMITS.maxParsedTextBytes)),
   cmap: (s) => cmapDecoder(s)(s),
   docx: (s) => documentXmlToMarkdown(s, LIMITS.maxParsedTextBytes),
+  csv: (s) => csvToMarkdown(new TextEncoder().encode(s), LIMITS.maxParsedTextBytes),
 };
 
 async function elapsed(work: Work, input: string, times: number): Promise<number> {
@@ -263,7 +265,7 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
   );
 
   it(
-    "on floods of PDF objects, keywords, strings and operators, CMap entries and Word XML tags",
+    "on floods of PDF objects, keywords, strings and operators, CMap entries, Word XML tags and CSV fields",
     async () => {
       const PDF = "%PDF-1.7\n";
       const shapes: Shape[] = [
@@ -300,6 +302,10 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
         { work: "docx", build: run("<w:t>"), units: 10_000 },
         { work: "docx", build: run("&amp;", "<w:t>"), units: 6000 },
         { work: "docx", build: run("<w:tbl><w:tr><w:tc><w:p><w:t>a</w:t></w:p>"), units: 3000 },
+        { work: "csv", build: run(","), units: 20_000 },
+        { work: "csv", build: run('"'), units: 20_000 },
+        { work: "csv", build: run('""', '"'), units: 10_000 },
+        { work: "csv", build: run("a,b\n"), units: 6000 },
       ];
       await check(fc.constantFrom(...shapes), shapes);
     },
