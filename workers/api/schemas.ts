@@ -358,7 +358,7 @@ export const errorResponses = {
 export const documentBody = <T extends z.ZodType>(schema: T, example: z.input<T>) => ({
   required: false,
   description:
-    "The document as JSON, or a PDF, Word, Excel, CSV or image file as sent (converted to Markdown when indexed; local mode converts PDF and Word only).",
+    "The document as JSON, or a PDF, Word, Excel, CSV or image file as sent (converted to Markdown when indexed; local mode converts PDF, Word and CSV only).",
   content: {
     "application/json": { schema, example },
     ...Object.fromEntries(
