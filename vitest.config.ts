@@ -28,6 +28,7 @@ const NODE_UNIT_TESTS = [
   "d1-pool",
   "dev-vars",
   "filter",
+  "formats",
   "fusion",
   "html",
   "ingest-budget",
@@ -82,6 +83,8 @@ export default defineConfig({
       async () => {
         const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
         return {
+          // Binary fixtures (test/fixtures/formats/) load as data: URLs through Vite's ?inline.
+          assetsInclude: ["**/*.docx", "**/*.xlsx"],
           plugins: [
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },

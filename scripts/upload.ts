@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run upload -- <dir|file...> --namespace NS [--url URL] [--r2 [--env NAME]]`: sends
-// .txt, .md, .html, .json and .jsonl files to edgesearch, through the documents API or as
+// .txt, .md, .html, .json and .jsonl files, and PDF, Word, Excel, CSV and image files (sent as
+// they are, converted by the service) to edgesearch, through the documents API or as
 // objects of the R2 documents bucket (where event notifications drive ingestion): through the
 // Worker's objects route (the dev server's local bucket by default), or with `wrangler r2
 // object put` into a deployed environment's bucket (--env). A manifest of content hashes
@@ -44,7 +45,9 @@ const MANIFEST_DIR = ".edgesearch-upload";
 const USAGE = `Usage: npm run upload -- <dir|file...> --namespace NS [options]
 
 Sends .txt, .md, .html, .json and .jsonl files (a .jsonl file holds one document per line:
-{"id", "text", "title"?, "contentType"?, "metadata"?}). A directory's files are named by their
+{"id", "text", "title"?, "contentType"?, "metadata"?}), and .pdf, .docx, .xlsx, .csv, .jpg,
+.jpeg, .png, .webp and .svg files as they are, one request each, for the service to convert
+(not through the objects route: with --r2, only with --env). A directory's files are named by their
 path relative to it (notes/day-1.md), a file given by itself by its name. Unchanged documents
 (same content, title and metadata as last sent to the same target) are skipped.
 

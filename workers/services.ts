@@ -8,6 +8,8 @@ import type { Embedder } from "../src/embed/embedder";
 import { queryInstructionFor } from "../src/embed/query-format";
 import { AppError } from "../src/errors";
 import { watcherClaims } from "../src/ingest/bucket-watch";
+import type { Converter } from "../src/ingest/convert/converter";
+import { createConverter } from "../src/ingest/convert/create";
 import { withLocalNotifications } from "../src/ingest/local-notifications";
 import { DOCUMENTS_NOTIFICATION_RULE } from "../src/ingest/notification-rule";
 import { invocationDataset } from "../src/observe/analytics-limits";
@@ -45,6 +47,8 @@ export interface Services {
   embedder: Embedder;
   /** Runs on Workers AI (or the local stand-in), behind the same breaker and retries. */
   reranker: Reranker;
+  /** PDF, Office and image documents to Markdown: Workers AI toMarkdown, or the local converter. */
+  converter: Converter;
   index: VectorIndex;
   /** Documents and chunks, each namespace's in its own database of the pool. */
   store: DocumentStore;
@@ -250,6 +254,7 @@ export function buildServices(
   return {
     embedder,
     reranker,
+    converter: createConverter(config.backend, env.AI),
     index,
     store,
     db,

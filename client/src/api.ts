@@ -725,7 +725,7 @@ export interface Operations {
       ns: string;
       id: string;
     };
-    body: PutDocumentRequest;
+    body?: PutDocumentRequest;
     response: AcceptedDocument;
   };
   /** Delete a document: it leaves search results at once, its vectors shortly after */

@@ -9,7 +9,7 @@ import type {
   SearchResponse,
 } from "./api.ts";
 import { RESPONSE_KINDS } from "./api.ts";
-import { type Answer, type CallOptions, type ClientOptions, Transport } from "./transport.ts";
+import { type Answer, type CallOptions, type ClientOptions, FileBody, Transport } from "./transport.ts";
 
 export type OperationName = keyof Operations;
 
@@ -94,6 +94,22 @@ export function createClient(options: ClientOptions = {}) {
         { path: { ns, id }, body: document satisfies PutDocumentRequest },
         callOptions,
       ),
+    /** Writes a PDF, Word, Excel, CSV or image file as a document; the service converts it to text. */
+    putFile: async (
+      ns: string,
+      id: string,
+      data: Uint8Array<ArrayBuffer>,
+      contentType: string,
+      callOptions?: CallOptions,
+    ) =>
+      (
+        await transport.send(
+          "PUT",
+          pathOf("/v1/namespaces/{ns}/documents/{id}", { ns, id }),
+          new FileBody(data, contentType),
+          retrySafe(callOptions),
+        )
+      ).data as Result<"PUT /v1/namespaces/{ns}/documents/{id}">,
     putDocuments: (ns: string, documents: DocumentInput[], callOptions?: CallOptions) =>
       call(
         "POST /v1/namespaces/{ns}/documents",

@@ -83,6 +83,17 @@ export function retryAfterMs(value: string | null, at: number = Date.now()): num
   return Number.isNaN(date) ? undefined : Math.max(0, date - at);
 }
 
+/** A request body sent as the bytes given under their own content type (a PDF, a Word file). */
+export class FileBody {
+  readonly data: Uint8Array<ArrayBuffer>;
+  readonly contentType: string;
+
+  constructor(data: Uint8Array<ArrayBuffer>, contentType: string) {
+    this.data = data;
+    this.contentType = contentType;
+  }
+}
+
 export class Transport {
   readonly baseUrl: string;
   readonly timeoutMs: number;
@@ -128,6 +139,7 @@ export class Transport {
     return headers;
   }
 
+  /** @param body JSON to send, or a FileBody sent as its bytes */
   async send(
     method: string,
     path: string,
@@ -137,8 +149,10 @@ export class Transport {
   ): Promise<Answer> {
     const call = `${method} ${path}`;
     const url = `${this.baseUrl}${path}`;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload =
+      body instanceof FileBody ? body.data : body === undefined ? undefined : JSON.stringify(body);
     const headers = this.headers(payload !== undefined, options);
+    if (body instanceof FileBody) headers["content-type"] = body.contentType;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const maxAttempts = Math.max(1, options.maxAttempts ?? this.maxAttempts);
     const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(method);

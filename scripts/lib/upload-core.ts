@@ -3,7 +3,7 @@
 // one outcome per document. File access and sending are injected (no Node APIs here), so the
 // tests run it inside workerd against the real Worker.
 
-import type { DocumentInput, MetadataValue } from "../../client/src/index.ts";
+import type { DocumentInput as ClientDocumentInput, MetadataValue } from "../../client/src/index.ts";
 import { mapConcurrent } from "../../client/src/index.ts";
 // The API's rules, checked here so a bad document fails alone, before sending.
 import {
@@ -27,6 +27,21 @@ export const EXTENSION_TYPES = {
   ".jsonl": "jsonl",
 } as Readonly<Record<string, string>>;
 export const CONTENT_TYPES = ["text/plain", "text/markdown", "text/html", "application/json"];
+/**
+ * Files sent as they are, which the service converts to text (src/ingest/convert/converter.ts):
+ * through the documents API one request each, or as R2 objects with --r2 --env.
+ */
+export const FILE_TYPES: Record<string, string> = {
+  ".pdf": "application/pdf",
+  ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  ".csv": "text/csv",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".png": "image/png",
+  ".webp": "image/webp",
+  ".svg": "image/svg+xml",
+};
 export const DEFAULT_MAX_DOCUMENT_BYTES = 1024 * 1024;
 /** Request bodies stay well under the API's 8 MiB limit. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -34,7 +49,9 @@ const MANIFEST_VERSION = 1;
 // Directories that never hold documents worth indexing.
 const SKIPPED_DIRECTORIES = new Set(["node_modules"]);
 
-export type { DocumentInput, MetadataValue };
+export type { MetadataValue };
+/** A document to send; `data` holds a file of FILE_TYPES (its `text` is then empty). */
+export type DocumentInput = ClientDocumentInput & { data?: Uint8Array<ArrayBuffer> };
 
 export type FileAccess = {
   stat(path: string): Promise<"file" | "directory" | null>;
@@ -213,8 +230,10 @@ export async function readDocuments(
     reason,
     ...more,
   });
+  const fileType = FILE_TYPES[ext];
+  if (fileType !== undefined) return readFileDocument(fs, file, fileType, maxBytes, failure);
   if (type === undefined) {
-    const supported = Object.keys(EXTENSION_TYPES).join(" ");
+    const supported = [...Object.keys(EXTENSION_TYPES), ...Object.keys(FILE_TYPES)].join(" ");
     return {
       docs: [],
       failures: [
@@ -253,6 +272,31 @@ export async function readDocuments(
   }
 
   return jsonLinesDocuments(text, check, failure);
+}
+
+/** A file sent as it is: refused here when empty or over the document limit, as the API would. */
+async function readFileDocument(
+  fs: FileAccess,
+  file: { path: string; id: string },
+  contentType: string,
+  maxBytes: number,
+  failure: Failure,
+): Promise<{ docs: { doc: DocumentInput }[]; failures: Outcome[] }> {
+  let data: Uint8Array<ArrayBuffer>;
+  try {
+    data = new Uint8Array(await fs.readFile(file.path));
+  } catch (err) {
+    return { docs: [], failures: [failure(`cannot read: ${message(err)}`, { id: file.id })] };
+  }
+  const bad =
+    invalidDocumentId(file.id) ??
+    (data.length > maxBytes
+      ? `${data.length} bytes, over the ${maxBytes}-byte document limit`
+      : data.length === 0
+        ? "empty"
+        : null);
+  if (bad) return { docs: [], failures: [failure(bad, { id: file.id })] };
+  return { docs: [{ doc: { id: file.id, text: "", contentType, data } }], failures: [] };
 }
 
 /** Why a document is refused, or null; `line` is set for a .jsonl line. */
@@ -310,8 +354,13 @@ export async function documentHash(doc: DocumentInput): Promise<string> {
   const metadata = doc.metadata
     ? Object.fromEntries(Object.entries(doc.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
     : null;
-  const canonical = JSON.stringify([doc.text, doc.title ?? null, doc.contentType ?? "text/plain", metadata]);
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(canonical));
+  const body = doc.data ? `file:${await sha256(doc.data)}` : doc.text;
+  const canonical = JSON.stringify([body, doc.title ?? null, doc.contentType ?? "text/plain", metadata]);
+  return sha256(new Uint8Array(encoder.encode(canonical)));
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -348,7 +397,7 @@ export function toBatches<T extends { doc: DocumentInput }>(items: T[], maxBatch
   let current: T[] = [];
   let bytes = 0;
   for (const item of items) {
-    const size = byteLength(JSON.stringify(item.doc));
+    const size = item.doc.data ? item.doc.data.length : byteLength(JSON.stringify(item.doc));
     if (current.length > 0 && (current.length >= maxBatch || bytes + size > MAX_BATCH_BYTES)) {
       batches.push(current);
       current = [];

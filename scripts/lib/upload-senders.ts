@@ -18,7 +18,7 @@ const REFUSED_CONTENT = [400, 413, 415, 422];
 
 export type ObjectUpload = {
   key: string;
-  body: string;
+  body: string | Uint8Array;
   contentType: string;
   customMetadata: Record<string, string>;
 };
@@ -58,23 +58,45 @@ export function createApiSender({
       return { id: doc.id, ok: false, reason: reasonOf(err) };
     }
   };
+  // A file goes alone, as the body of PUT /documents/{id}; the objects route takes JSON only.
+  const putFile = async (doc: DocumentInput & { data: Uint8Array<ArrayBuffer> }): Promise<SendResult> => {
+    if (objects) {
+      return {
+        id: doc.id,
+        ok: false,
+        reason: "a file cannot go through the objects route: send it without --r2, or with --r2 --env",
+      };
+    }
+    try {
+      await client.putFile(namespace, doc.id, doc.data, doc.contentType ?? "application/octet-stream");
+      return { id: doc.id, ok: true };
+    } catch (err) {
+      return { id: doc.id, ok: false, reason: reasonOf(err) };
+    }
+  };
+  const sendTexts = async (docs: DocumentInput[]): Promise<SendResult[]> => {
+    if (docs.length === 0) return [];
+    if (docs.length === 1) return [await putOne(docs[0] as DocumentInput)];
+    try {
+      await putMany(docs);
+      return docs.map((d) => ({ id: d.id, ok: true }));
+    } catch (err) {
+      // The API validates a whole batch before writing any of it: find the culprits one by one.
+      if (err instanceof ApiError && REFUSED_CONTENT.includes(err.status)) {
+        const results: SendResult[] = [];
+        for (const doc of docs) results.push(await putOne(doc));
+        return results;
+      }
+      const reason = reasonOf(err);
+      return docs.map((d) => ({ id: d.id, ok: false, reason }));
+    }
+  };
   return {
     maxBatch: batchSize,
     async send(docs) {
-      if (docs.length === 1) return [await putOne(docs[0] as DocumentInput)];
-      try {
-        await putMany(docs);
-        return docs.map((d) => ({ id: d.id, ok: true }));
-      } catch (err) {
-        // The API validates a whole batch before writing any of it: find the culprits one by one.
-        if (err instanceof ApiError && REFUSED_CONTENT.includes(err.status)) {
-          const results: SendResult[] = [];
-          for (const doc of docs) results.push(await putOne(doc));
-          return results;
-        }
-        const reason = reasonOf(err);
-        return docs.map((d) => ({ id: d.id, ok: false, reason }));
-      }
+      const results: SendResult[] = [];
+      for (const doc of docs) if (doc.data) results.push(await putFile({ ...doc, data: doc.data }));
+      return [...results, ...(await sendTexts(docs.filter((d) => !d.data)))];
     },
   };
 }
@@ -115,7 +137,7 @@ export function objectUpload(namespace: string, doc: DocumentInput): ObjectUploa
   if (doc.title) customMetadata.title = doc.title;
   if (doc.metadata && Object.keys(doc.metadata).length > 0)
     customMetadata.metadata = JSON.stringify(doc.metadata);
-  return { key: `${namespace}/${doc.id}`, body: doc.text, contentType, customMetadata };
+  return { key: `${namespace}/${doc.id}`, body: doc.data ?? doc.text, contentType, customMetadata };
 }
 
 export function createR2Sender({

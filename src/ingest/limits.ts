@@ -26,7 +26,8 @@ export type LimitName =
   | "MAX_PARSED_TEXT_BYTES"
   | "MAX_JSON_DEPTH"
   | "MAX_JSON_KEY_PATH_BYTES"
-  | "MAX_CHUNKS_PER_DOCUMENT";
+  | "MAX_CHUNKS_PER_DOCUMENT"
+  | "MAX_INFLATED_BYTES";
 
 /** A document over one of the bounds: 413, not retryable, naming the setting and its value. */
 export function limitExceeded(name: LimitName, limit: number, what: string, field?: string): AppError {

@@ -22,6 +22,7 @@ import { defaultVersion, type VersionSpec, vectorNamespace, versionChunkPrefix }
 import type { VersionServices } from "../versions/services";
 import { DocumentBudget } from "./budget";
 import { type Chunk, chunkDocument } from "./chunk";
+import { type Converter, convertedType } from "./convert/converter";
 import type { ParsedDocument } from "./document";
 import { chunkId, chunkIdPrefix, chunkIds } from "./ids";
 import { type IngestMessage, IngestMessageSchema, isDeleteAction } from "./messages";
@@ -40,6 +41,8 @@ export interface IngestDeps {
   pool: QuotaDatabases["pool"];
   store: DocumentStore;
   embedder: Embedder;
+  /** Turns PDF, Office and image documents into Markdown (Workers AI, or the local converter). */
+  converter: Converter;
   index: VectorIndex;
   config: Config;
   logger: Logger;
@@ -316,9 +319,30 @@ async function readAndParse(
     );
   }
   budget.check("read");
-  const text = await r2("read body", () => object.text());
-  budget.check("parse");
-  return parseDocument(text, contentType, deps.config.parseLimits);
+  return readDocument(deps, object, contentType, () => budget.check("parse"));
+}
+
+/**
+ * An R2 object's body parsed by its content type; a PDF, Office document or image is converted
+ * to Markdown first, and its Markdown parsed as any other (the same bounds and failures).
+ */
+export async function readDocument(
+  deps: Pick<IngestDeps, "converter" | "config">,
+  object: R2ObjectBody,
+  contentType: string,
+  beforeParse: () => void = () => undefined,
+): Promise<ParsedDocument> {
+  const limits = deps.config.parseLimits;
+  const converted = convertedType(contentType);
+  if (converted === null) {
+    const text = await r2("read body", () => object.text());
+    beforeParse();
+    return parseDocument(text, contentType, limits);
+  }
+  const bytes = new Uint8Array(await r2("read body", () => object.arrayBuffer()));
+  beforeParse();
+  const markdown = await deps.converter.toMarkdown(bytes, converted, limits.maxParsedTextBytes);
+  return parseDocument(markdown, "text/markdown", limits);
 }
 
 /** What one version gets written: its chunks of the document and their vectors. */

@@ -10,12 +10,16 @@ import { mapLimit } from "../util/concurrency";
 import { sendPaged } from "../util/queue-limits";
 import { byteLength, documentKey, type Metadata } from "../validation";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
+import { convertedType } from "./convert/converter";
 import { deleteMessage, type IngestMessage, putMessage } from "./messages";
 import { checkJson, normalizeContentType } from "./parse";
 
 export interface NewDocument {
   id: string;
+  /** The text; empty when `data` holds the document. */
   text: string;
+  /** A PDF, Office document or image as sent (contentType names which); converted when indexed. */
+  data?: Uint8Array;
   title?: string;
   contentType?: string;
   metadata?: Metadata;
@@ -63,18 +67,22 @@ export function checkDocuments(
       });
     }
     seen.add(doc.id);
-    const bytes = byteLength(doc.text);
+    const bytes = documentBytes(doc);
     if (bytes > config.maxDocumentBytes) {
       throw new AppError(
         "payload_too_large",
-        `document text is ${bytes} bytes; the limit is ${config.maxDocumentBytes}`,
-        { field: `${at}.text` },
+        `document ${doc.data ? "body" : "text"} is ${bytes} bytes; the limit is ${config.maxDocumentBytes} (MAX_DOCUMENT_BYTES)`,
+        { field: doc.data ? "body" : `${at}.text` },
       );
     }
     if (doc.expiresAt !== undefined && expiryOf(doc) === null) {
       throw new AppError("validation_failed", `expiresAt "${doc.expiresAt}" is not an RFC 3339 time`, {
         field: `${at}.expiresAt`,
       });
+    }
+    if (doc.data) {
+      if (bytes === 0) throw new AppError("validation_failed", "document body is empty", { field: "body" });
+      return;
     }
     if (doc.text.trim().length === 0) {
       throw new AppError("validation_failed", "document text is empty", { field: `${at}.text` });
@@ -97,12 +105,19 @@ export function checkDocuments(
     if (type === null) {
       throw new AppError(
         "unsupported_media_type",
-        `content type "${doc.contentType}" is not supported; use text/plain, text/markdown, text/html or application/json`,
+        convertedType(doc.contentType ?? "")
+          ? `content type "${doc.contentType}" is binary: PUT the file itself as the body of /v1/namespaces/{ns}/documents/{id} with that Content-Type`
+          : `content type "${doc.contentType}" is not supported; use text/plain, text/markdown, text/html or application/json`,
         { field: `${at}.contentType` },
       );
     }
     if (type === "application/json") checkJson(doc.text, config.parseLimits, `${at}.text`);
   });
+}
+
+/** A document's size in bytes: its body as sent, or its text as UTF-8. */
+export function documentBytes(doc: Pick<NewDocument, "text" | "data">): number {
+  return doc.data ? doc.data.byteLength : byteLength(doc.text);
 }
 
 /** A document's expiry in epoch ms; null when it has none (or it does not parse). */
@@ -118,11 +133,14 @@ export async function submitDocuments(
   docs: NewDocument[],
 ): Promise<void> {
   const stored = await mapLimit(docs, R2_CONCURRENCY, async (doc) => {
-    const contentType = normalizeContentType(doc.contentType ?? "text/plain") ?? "text/plain";
+    const contentType =
+      (doc.data
+        ? convertedType(doc.contentType ?? "")
+        : normalizeContentType(doc.contentType ?? "text/plain")) ?? "text/plain";
     const { custom } = customMetadataOf(doc, contentType);
     const key = documentKey(namespace, doc.id);
     const object = await r2("write", () =>
-      deps.blobs.put(key, doc.text, { httpMetadata: { contentType }, customMetadata: custom }),
+      deps.blobs.put(key, doc.data ?? doc.text, { httpMetadata: { contentType }, customMetadata: custom }),
     );
     return { doc, key, contentType, etag: object.etag, size: object.size };
   });

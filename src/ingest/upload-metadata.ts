@@ -13,6 +13,15 @@ const EXTENSION_TYPES: Record<string, string> = {
   html: "text/html",
   htm: "text/html",
   json: "application/json",
+  pdf: "application/pdf",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  csv: "text/csv",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  svg: "image/svg+xml",
 };
 
 export interface UploadMetadata {
@@ -35,9 +44,14 @@ export function readUploadMetadata(object: R2Object, id: string): UploadMetadata
   }
   return {
     title: title.success && title.data.length > 0 ? title.data : null,
-    contentType: custom.contentType ?? object.httpMetadata?.contentType ?? contentTypeFromName(id),
+    contentType: custom.contentType ?? namedType(object.httpMetadata?.contentType) ?? contentTypeFromName(id),
     metadata,
   };
+}
+
+/** An HTTP content type that names a format; "application/octet-stream" (a tool's default) does not. */
+function namedType(type: string | undefined): string | undefined {
+  return type === undefined || /^application\/octet-stream\b/i.test(type) ? undefined : type;
 }
 
 export function contentTypeFromName(name: string): string {

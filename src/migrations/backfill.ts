@@ -8,12 +8,12 @@
 import { errorMessage, isRetryable } from "../errors";
 import { chunkDocument, embeddingTextOf } from "../ingest/chunk";
 import { chunkIdPrefix } from "../ingest/ids";
-import { parseDocument } from "../ingest/parse";
 import {
   backoffSeconds,
   chunkVectors,
   type Decision,
   type IngestDeps,
+  readDocument,
   upsertAll,
   versionTarget,
   type WriteTarget,
@@ -223,10 +223,9 @@ async function versionChunks(
     return null;
   }
   const upload = readUploadMetadata(object, doc.id);
-  const text = await r2("read body", () => object.text());
   // Redacted as the ingest does: a new version holds no more than the active one.
   const { doc: parsed } = redactDocument(
-    await parseDocument(text, doc.contentType || upload.contentType),
+    await readDocument(deps, object, doc.contentType || upload.contentType),
     await new RedactionStore(deps.db).get(namespace),
   );
   const title = doc.title ?? upload.title ?? parsed.title ?? null;

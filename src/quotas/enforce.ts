@@ -6,8 +6,8 @@ import { ADMIN_SECRET_KEY_ID } from "../auth/authenticate";
 import type { Principal } from "../auth/scopes";
 import type { Config } from "../config";
 import type { AppError } from "../errors";
+import { documentBytes, type NewDocument } from "../ingest/submit";
 import type { DocumentRecord } from "../store/documents";
-import { byteLength } from "../validation";
 import {
   type NamespaceLimits,
   type NamespaceUsage,
@@ -67,7 +67,7 @@ export async function reserveWrite(
   deps: QuotaDeps,
   principal: Principal,
   namespace: string,
-  docs: readonly { id: string; text: string }[],
+  docs: readonly NewDocument[],
   fieldPrefix: (i: number) => string,
 ): Promise<Reservation> {
   const store = new QuotaStore(deps);
@@ -78,14 +78,14 @@ export async function reserveWrite(
   const limits = namespaceLimits(deps.config, state.overrides);
   const add: Addition = { documents: 0, bytes: 0 };
   docs.forEach((doc, i) => {
-    const bytes = byteLength(doc.text);
+    const bytes = documentBytes(doc);
     if (bytes > limits.bytes) {
       throw quotaExceeded(
         "bytes",
         limits.bytes,
         state.usage.bytes,
         `document text is ${bytes} bytes, more than namespace "${namespace}" may hold in all`,
-        { status: 413, field: `${fieldPrefix(i)}.text` },
+        { status: 413, field: doc.data ? fieldPrefix(i) : `${fieldPrefix(i)}.text` },
       );
     }
     const previous = state.live.get(doc.id);

@@ -110,7 +110,7 @@ const CORPUS = {
     JSON.stringify({ id: "no-text", title: "Nothing to index" }),
     "{ not json",
   ].join("\n"),
-  "corpus/logo.png": new Uint8Array([0x89, 0x50, 0x4e, 0x47]),
+  "corpus/logo.gif": new Uint8Array([0x47, 0x49, 0x46, 0x38]),
   "corpus/.drafts/secret.md": "# Draft\n\nnot for upload",
 };
 
@@ -126,7 +126,7 @@ describe("upload tool", () => {
     expect(failed.map((o) => [o.file, o.line ?? null, o.reason?.split(" (")[0]])).toEqual([
       ["corpus/articles.jsonl", 3, '"text" must be a non-empty string'],
       ["corpus/articles.jsonl", 4, "not JSON"],
-      ["corpus/logo.png", null, 'unsupported extension ".png"'],
+      ["corpus/logo.gif", null, 'unsupported extension ".gif"'],
     ]);
     // Hidden directories are not walked at all.
     expect(outcomes.some((o) => o.file.includes(".drafts"))).toBe(false);

@@ -15,9 +15,18 @@ import { LocalEmbedder } from "../../src/embed/local";
 import { scanUnits } from "../../src/embed/tokenizer";
 import { AppError } from "../../src/errors";
 import { chunkDocument } from "../../src/ingest/chunk";
+import { InflateBudget, stringBytes } from "../../src/ingest/convert/bytes";
+import { csvToMarkdown } from "../../src/ingest/convert/csv";
+import { documentXmlToMarkdown } from "../../src/ingest/convert/docx";
+import { LocalConverter } from "../../src/ingest/convert/local";
+import { cmapDecoder, pdfToMarkdown } from "../../src/ingest/convert/pdf";
+import { contentText } from "../../src/ingest/convert/pdf-text";
+import { TextSink } from "../../src/ingest/convert/sink";
 import type { ParseLimits } from "../../src/ingest/limits";
 import { parseDocument } from "../../src/ingest/parse";
 import { type RedactionSettings, redactText } from "../../src/redaction/scan";
+import handbookDocx from "../fixtures/formats/handbook.docx?inline";
+import reportPdf from "../fixtures/formats/report.pdf?inline";
 import { envNumber } from "../security/support";
 
 const TIMED = envNumber("VITE_TIMING_PROPERTIES", 0) === 1;
@@ -56,6 +65,13 @@ const WORK: Record<string, Work> = {
   tokenizer: (s) => scanUnits(s),
   embedder: (s) => embedder.embedOne(s, "document"),
   chunker: (s) => chunkDocument({ sections: [{ headings: [], text: s }] }, CHUNKING),
+  // The local converters (src/ingest/convert/): a whole PDF file as a byte string, one content
+  // stream, one ToUnicode CMap decoding the input itself, word/document.xml.
+  pdf: (s) => pdfToMarkdown(stringBytes(s), new InflateBudget(), LIMITS.maxParsedTextBytes),
+  pdfContent: (s) => contentText(s, new Map(), new TextSink(LIMITS.maxParsedTextBytes)),
+  cmap: (s) => cmapDecoder(s)(s),
+  docx: (s) => documentXmlToMarkdown(s, LIMITS.maxParsedTextBytes),
+  csv: (s) => csvToMarkdown(new TextEncoder().encode(s), LIMITS.maxParsedTextBytes),
   redaction: (s) => redactText(s, REDACT_ALL),
 };
 
@@ -250,6 +266,54 @@ describe.runIf(TIMED)("ingest runs in linear time", () => {
     },
     TIMEOUT_MS,
   );
+
+  it(
+    "on floods of PDF objects, keywords, strings and operators, CMap entries, Word XML tags and CSV fields",
+    async () => {
+      const PDF = "%PDF-1.7\n";
+      const shapes: Shape[] = [
+        { work: "pdf", build: run("1 0 obj\n<< /Type /Page /Contents 1 0 R >>\nendobj\n", PDF), units: 2000 },
+        { work: "pdf", build: run("1 0 obj << /Kids [1 0 R 1 0 R] >> ", PDF), units: 2000 },
+        { work: "pdf", build: run("1 ", PDF), units: 20_000 },
+        // Each object's search for the next "stream" reaches the one at the end: found once, not per object.
+        {
+          work: "pdf",
+          build: run("1 0 obj << >> endobj ", PDF, "2 0 obj << >> stream\nx\nendstream endobj"),
+          units: 3000,
+        },
+        { work: "pdf", build: run("stream ", `${PDF}1 0 obj << >> `), units: 6000 },
+        { work: "pdf", build: run("endobj ", `${PDF}1 0 obj << `), units: 6000 },
+        { work: "pdf", build: run("<<", `${PDF}1 0 obj /Resources `), units: 6000 },
+        { work: "pdf", build: run("/Root 1 0 R ", PDF), units: 3000 },
+        { work: "pdfContent", build: run("(word) Tj 0 -12 Td "), units: 6000 },
+        { work: "pdfContent", build: run("("), units: 20_000 },
+        { work: "pdfContent", build: run("\\("), units: 10_000 },
+        { work: "pdfContent", build: run("<"), units: 20_000 },
+        { work: "pdfContent", build: run("<<"), units: 10_000 },
+        { work: "pdfContent", build: run("(a) -300 ", "["), units: 6000 },
+        { work: "pdfContent", build: run("BI ID x "), units: 6000 },
+        { work: "pdfContent", build: run("1 0 0 1 0 0 Tm "), units: 6000 },
+        { work: "cmap", build: run("beginbfchar "), units: 6000 },
+        {
+          work: "cmap",
+          build: run("<0001> <0041>\n", "begincodespacerange <0000> <FFFF> endcodespacerange beginbfchar\n"),
+          units: 6000,
+        },
+        { work: "cmap", build: run("<0000> <FFFF> <0041>\n", "beginbfrange\n", "endbfrange"), units: 2000 },
+        { work: "docx", build: run("<w:p><w:r><w:t>word</w:t></w:r></w:p>"), units: 6000 },
+        { work: "docx", build: run("<"), units: 20_000 },
+        { work: "docx", build: run("<w:t>"), units: 10_000 },
+        { work: "docx", build: run("&amp;", "<w:t>"), units: 6000 },
+        { work: "docx", build: run("<w:tbl><w:tr><w:tc><w:p><w:t>a</w:t></w:p>"), units: 3000 },
+        { work: "csv", build: run(","), units: 20_000 },
+        { work: "csv", build: run('"'), units: 20_000 },
+        { work: "csv", build: run('""', '"'), units: 10_000 },
+        { work: "csv", build: run("a,b\n"), units: 6000 },
+      ];
+      await check(fc.constantFrom(...shapes), shapes);
+    },
+    TIMEOUT_MS,
+  );
 });
 
 describe.runIf(TIMED)("redaction runs in linear time", () => {
@@ -345,6 +409,38 @@ describe("what a document expands into stays bounded", () => {
         examples: [[`${'{"level":'.repeat(60)}[${"1,".repeat(20_000)}1]${"}".repeat(60)}`]],
         endOnFailure: true,
       },
+    );
+  });
+
+  it("a damaged PDF or Word file converts within the bound or fails on its own, never otherwise", async () => {
+    const decode = (dataUrl: string) =>
+      Uint8Array.from(atob(dataUrl.slice(dataUrl.indexOf(",") + 1)), (c) => c.charCodeAt(0));
+    const files = [
+      { bytes: decode(reportPdf), type: "application/pdf" as const },
+      {
+        bytes: decode(handbookDocx),
+        type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document" as const,
+      },
+    ];
+    const converter = new LocalConverter();
+    const max = 2048;
+    const damage = fc.record({
+      file: fc.constantFrom(...files),
+      cut: fc.option(fc.nat(), { nil: undefined }),
+      flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 12 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(damage, async ({ file, cut, flips }) => {
+        const bytes = file.bytes.slice(0, cut === undefined ? undefined : cut % (file.bytes.length + 1));
+        for (const [at, value] of flips) if (bytes.length > 0) bytes[at % bytes.length] = value;
+        const outcome = await converter.toMarkdown(bytes, file.type, max).catch((err: unknown) => err);
+        if (typeof outcome === "string") expect(outcome.length).toBeLessThanOrEqual(max);
+        else {
+          expect(outcome).toBeInstanceOf(AppError);
+          expect((outcome as AppError).retryable).toBe(false);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 

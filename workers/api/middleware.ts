@@ -2,6 +2,7 @@
 // enforcement for bodies; response headers.
 import type { MiddlewareHandler } from "hono";
 import { loadConfig } from "../../src/config";
+import { CONVERTED_CONTENT_TYPES, convertedType } from "../../src/ingest/convert/converter";
 import { createLogger } from "../../src/observe/logger";
 import { parseFaultPlan } from "../../src/resilience/faults";
 import { buildServices } from "../services";
@@ -43,11 +44,26 @@ export const withServices: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** Bodies are JSON: anything else is a 415 before it reaches a validator. */
+/** The one route that also takes a file as its body: PUT /v1/namespaces/{ns}/documents/{id}. */
+const FILE_BODY_PATH = /^\/v1\/namespaces\/[^/]+\/documents\/[^/]+$/;
+
+/**
+ * Bodies are JSON, or on FILE_BODY_PATH a file of a converted type: anything else is a 415 before
+ * it reaches a validator.
+ */
 export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.method === "POST" || c.req.method === "PUT" || c.req.method === "PATCH") {
-    const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
-    if (type !== "application/json") {
+    const header = c.req.header("content-type") ?? "";
+    const type = header.split(";")[0]?.trim().toLowerCase();
+    if (c.req.method === "PUT" && FILE_BODY_PATH.test(c.req.path)) {
+      if (type !== "application/json" && convertedType(header) === null) {
+        return problemResponse(
+          c,
+          "unsupported_media_type",
+          `a document is application/json, or a file of one of these types: ${Object.keys(CONVERTED_CONTENT_TYPES).join(", ")}`,
+        );
+      }
+    } else if (type !== "application/json") {
       return problemResponse(c, "unsupported_media_type", "request bodies must be application/json");
     }
   }

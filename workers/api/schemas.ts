@@ -1,5 +1,6 @@
 // Request and response schemas of API v1. They validate requests and generate /openapi.json.
 import { z } from "@hono/zod-openapi";
+import { CONVERTED_CONTENT_TYPES } from "../../src/ingest/convert/converter";
 import { CURSOR_LIMITS } from "../../src/search/cursor";
 import { FACET_LIMITS } from "../../src/search/facets";
 import { MAX_RESULTS } from "../../src/search/request";
@@ -363,6 +364,25 @@ export const errorResponses = {
   ),
   503: problem("Unavailable; retry after Retry-After seconds"),
 };
+
+/**
+ * PUT /documents/{id}'s body: the JSON document, or the file itself under its own content type.
+ * Not `required`, so the JSON validator passes a file through (a file body is checked by the route).
+ */
+export const documentBody = <T extends z.ZodType>(schema: T, example: z.input<T>) => ({
+  required: false,
+  description:
+    "The document as JSON, or a PDF, Word, Excel, CSV or image file as sent (converted to Markdown when indexed; local mode converts PDF, Word and CSV only).",
+  content: {
+    "application/json": { schema, example },
+    ...Object.fromEntries(
+      Object.entries(CONVERTED_CONTENT_TYPES).map(([type, ext]) => [
+        type,
+        { schema: z.string().openapi({ format: "binary" }), example: `(the bytes of a .${ext} file)` },
+      ]),
+    ),
+  },
+});
 
 /** A JSON request body; its example, typed by the schema, is what /docs shows. */
 export const jsonBody = <T extends z.ZodType>(schema: T, example?: z.input<T>) => ({

@@ -1,5 +1,6 @@
 // Documents: write one, write a batch, read status, delete; and delete a whole namespace.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { convertedType } from "../../../src/ingest/convert/converter";
 import {
   type DeleteDeps,
   deleteDocument,
@@ -25,6 +26,7 @@ import {
   BatchBody,
   DocumentParams,
   DocumentStatus,
+  documentBody,
   errorResponses,
   jsonBody,
   jsonResponse,
@@ -78,7 +80,7 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       middleware: requires("write"),
       tags: ["documents"],
       summary: "Write a document (insert or replace); indexed asynchronously",
-      request: { params: DocumentParams, body: jsonBody(PutDocumentBody, putDocumentExample) },
+      request: { params: DocumentParams, body: documentBody(PutDocumentBody, putDocumentExample) },
       responses: {
         202: jsonResponse(AcceptedDocument, "Accepted and queued for indexing", acceptedDocumentExample),
         ...errorResponses,
@@ -87,7 +89,11 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const doc = { id, ...c.req.valid("json") };
+      const file = convertedType(c.req.header("content-type") ?? "");
+      // A file body is read as the bytes sent, within the request body limit the app enforces.
+      const doc = file
+        ? { id, text: "", data: new Uint8Array(await c.req.arrayBuffer()), contentType: file }
+        : { id, ...c.req.valid("json") };
       await writeDocuments(writeDeps(c.get("services")), c.get("principal"), ns, [doc], () => "body");
       return c.json({ id, status: "queued" as const }, 202);
     },
