@@ -16,6 +16,7 @@
 // that precedes an unchanged R2 read belongs to that eTag. A document deleted meanwhile is left
 // out; one that changed meanwhile makes the step retry.
 import { AppError } from "../errors";
+import { convertedType } from "../ingest/convert/converter";
 import { RESTORED_BY } from "../ingest/notifications";
 import { redactText } from "../redaction/scan";
 import { RedactionStore } from "../redaction/settings";
@@ -23,6 +24,7 @@ import { d1 } from "../store/d1";
 import type { DocumentRecord } from "../store/documents";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
+import { base64 } from "../util/encoding";
 import { documentKey } from "../validation";
 import { getVectors } from "../vectors/paging";
 import type { VectorRecord } from "../vectors/vector-index";
@@ -181,7 +183,7 @@ async function readPage(deps: BackupTaskDeps, job: Job, after: string, step: num
   const redaction = await new RedactionStore(deps.db).get(job.namespace);
   const bodies = (
     await mapLimit(documents, R2_CONCURRENCY, (doc) => readBody(deps.blobs, job.namespace, doc))
-  ).map((body) => body && { ...body, text: redactText(body.text, redaction).text });
+  ).map((body) => body && (body.encoding ? body : { ...body, text: redactText(body.text, redaction).text }));
   const lines = pageLines(documents, chunks, bodies, vectors);
   return {
     parts: await buildParts(lines, step),
@@ -218,6 +220,7 @@ function pageLines(
       createdAt: doc.createdAt,
       expiresAt: doc.expiresAt,
       body: body.text,
+      ...(body.encoding ? { bodyEncoding: body.encoding } : {}),
       customMetadata: body.customMetadata,
     };
     lines.documents.push(JSON.stringify(line));
@@ -294,6 +297,8 @@ async function readVectors(
 
 interface DocumentBody {
   text: string;
+  /** A file's bytes are kept as they were uploaded, in base64; text is kept as text. */
+  encoding?: "base64";
   customMetadata: Record<string, string>;
 }
 
@@ -313,6 +318,10 @@ async function readBody(
   }
   // A restore's mark belongs to that restore, not to the document.
   const { [RESTORED_BY]: _, ...customMetadata } = object.customMetadata ?? {};
+  if (convertedType(doc.contentType) !== null) {
+    const bytes = new Uint8Array(await r2("read document body", () => object.arrayBuffer()));
+    return { text: base64(bytes), encoding: "base64", customMetadata };
+  }
   return { text: await r2("read document body", () => object.text()), customMetadata };
 }
 

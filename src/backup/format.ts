@@ -41,8 +41,10 @@ export const DocumentLineSchema = z.object({
    * before backups carried it: such documents are restored without an expiry.
    */
   expiresAt: z.number().nullable().optional(),
-  /** The R2 object: its text and custom metadata. */
+  /** The R2 object: its text, or for a file (PDF, Office, image) its bytes in base64, and custom metadata. */
   body: z.string(),
+  /** "base64" for a file's bytes; absent for text (and in backups written before files were taken). */
+  bodyEncoding: z.literal("base64").optional(),
   customMetadata: z.record(z.string(), z.string()),
 });
 export type DocumentLine = z.infer<typeof DocumentLineSchema>;

@@ -16,6 +16,7 @@ import { upsertAll } from "../ingest/pipeline";
 import { d1 } from "../store/d1";
 import { r2 } from "../store/r2";
 import { mapLimit } from "../util/concurrency";
+import { fromBase64 } from "../util/encoding";
 import { documentKey } from "../validation";
 import type { VectorRecord } from "../vectors/vector-index";
 import { DEFAULT_VERSION, type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
@@ -240,7 +241,7 @@ async function writeGroup(
 
   const documents = await mapLimit(docs, R2_CONCURRENCY, async (d): Promise<RestoredDocument> => {
     const object = await r2("write document", () =>
-      deps.blobs.put(documentKey(ns, d.id), d.body, {
+      deps.blobs.put(documentKey(ns, d.id), d.bodyEncoding === "base64" ? fromBase64(d.body) : d.body, {
         httpMetadata: { contentType: d.contentType },
         customMetadata: restoredMetadata(d.customMetadata, job.id),
       }),

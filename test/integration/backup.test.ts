@@ -9,8 +9,10 @@ import { signManifest } from "../../src/backup/signature";
 import { loadConfig } from "../../src/config";
 import { putMessage } from "../../src/ingest/messages";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
+import reportPdf from "../fixtures/formats/report.pdf?inline";
 import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
-import { api, apiWithEnv, countRows, freshNamespace, waitFor, waitIndexed } from "../support";
+import { api, apiWithEnv, countRows, freshNamespace, waitFor, waitForStatus, waitIndexed } from "../support";
+import { bytesOf, PDF, putFile } from "../support/files";
 import { deliverMessage } from "../support/queue";
 import { type SearchBody, searchApi } from "../support/search";
 
@@ -792,5 +794,23 @@ describe("backups, expiry and erasure", () => {
       `/v1/namespaces/${ns}/backups/${before.job.id}`,
     );
     expect(one.body.containsErasedData).toBe(true);
+  });
+
+  it("restores a PDF as the bytes that were uploaded, still found by a phrase on its page 2", async () => {
+    const ns = freshNamespace("bk-pdf");
+    const pdf = bytesOf(reportPdf);
+    expect((await putFile(ns, "report.pdf", pdf, PDF)).status).toBe(202);
+    await waitForStatus(ns, "report.pdf", "indexed");
+    const { job: done } = await backup(ns, 7);
+    const target = freshNamespace("bk-pdf-to");
+    const started = await restore(target, { namespace: ns, backupId: done.id });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const restored = await finished(target, "restore", started.body.id);
+    expect(restored.state, restored.error ?? "").toBe("complete");
+    const object = await env.DOCUMENTS.get(`${target}/report.pdf`);
+    expect(object?.httpMetadata?.contentType).toBe(PDF);
+    expect(new Uint8Array((await object?.arrayBuffer()) ?? new ArrayBuffer(0))).toEqual(pdf);
+    const results = await search(target, "spectrograph aurora telemetry", "keyword");
+    expect(results[0]?.id).toBe("report.pdf");
   });
 });

@@ -14,29 +14,9 @@ import reportPdf from "../fixtures/formats/report.pdf?inline";
 import sheetXlsx from "../fixtures/formats/sheet.xlsx?inline";
 import truncatedPdf from "../fixtures/formats/truncated.pdf?inline";
 import { adminKey, api, freshNamespace, TEST_ORIGIN, waitFor, waitForStatus } from "../support";
+import { bytesOf, DOCX, PDF, putFile, XLSX } from "../support/files";
 import { deliverMessage } from "../support/queue";
 import { searchUncached } from "../support/search";
-
-const PDF = "application/pdf";
-const DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/** The bytes of a fixture imported as a data: URL (Vite's ?inline). */
-function bytesOf(dataUrl: string): Uint8Array {
-  const base64 = dataUrl.slice(dataUrl.indexOf(",") + 1);
-  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-}
-
-async function putFile(ns: string, id: string, body: Uint8Array, contentType: string) {
-  const res = await exports.default.fetch(
-    new Request(`${TEST_ORIGIN}/v1/namespaces/${ns}/documents/${encodeURIComponent(id)}`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${adminKey()}`, "content-type": contentType },
-      body,
-    }),
-  );
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 describe("document formats", () => {
   it("finds a phrase that is only on page 2 of a compressed PDF", async () => {
