@@ -248,6 +248,30 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: "GET",
+    template: "/v1/namespaces/{ns}/backup-policy",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+    // A namespace has no policy until one is set.
+    freshStatus: 404,
+  },
+  {
+    method: "PUT",
+    template: "/v1/namespaces/{ns}/backup-policy",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: () => ({ intervalHours: 24, keep: { count: 7, maxAgeDays: 30 } }),
+  },
+  {
+    method: "DELETE",
+    template: "/v1/namespaces/{ns}/backup-policy",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+  },
+  {
+    method: "GET",
     template: "/v1/namespaces/{ns}/redaction",
     role: "admin",
     namespaced: true,
