@@ -77,6 +77,7 @@ async function versionsPage(c: C, api: ApiFetch, message?: Html): Promise<Respon
           ? ""
           : html`${actionForm(c, `${base}/${enc(v.id)}/activate`, "Activate", {
               confirm: "confirm",
+              fields: html`<label><input type="checkbox" name="force" value="yes"> even if the quality gate fails</label>`,
             })} ${actionForm(c, `${base}/${enc(v.id)}/retire`, "Retire", { confirm: "confirm", danger: true })}`
       }</td></tr>`,
   );
@@ -139,7 +140,8 @@ export function registerAdminPages(app: Hono<ConsoleEnv>, api: ApiFetch) {
 
   for (const action of ["activate", "retire"] as const) {
     app.post(`/console/namespaces/:ns/versions/:id/${action}`, async (c) => {
-      requireConfirmed(await c.req.parseBody());
+      const form = await c.req.parseBody();
+      requireConfirmed(form);
       const ns = c.req.param("ns");
       const id = c.req.param("id");
       const answer = await callApi(
@@ -147,7 +149,7 @@ export function registerAdminPages(app: Hono<ConsoleEnv>, api: ApiFetch) {
         api,
         "POST",
         `/v1/namespaces/${enc(ns)}/versions/${enc(id)}/${action}`,
-        action === "activate" ? {} : undefined,
+        action === "activate" ? { force: form.force === "yes" } : undefined,
       );
       if (!answer.ok) return versionsPage(c, api, problemBox(problemOf(answer)));
       return versionsPage(c, api, notice(html`Version <code>${id}</code>: ${action}d.`));

@@ -62,7 +62,9 @@ export function createConsoleApp(api: ApiFetch): Hono<ConsoleEnv> {
     if (!h.has("content-security-policy")) h.set("content-security-policy", contentSecurityPolicy(nonce));
     h.set("x-frame-options", "DENY");
     h.set("x-content-type-options", "nosniff");
-    h.set("referrer-policy", "no-referrer");
+    // Not "no-referrer": under it, browsers send "Origin: null" with the console's own form posts,
+    // which the origin check must then refuse. "same-origin" sends nothing to other sites.
+    h.set("referrer-policy", "same-origin");
     h.set("strict-transport-security", "max-age=31536000; includeSubDomains");
     h.set("cache-control", "no-store");
   });
@@ -89,7 +91,11 @@ export function createConsoleApp(api: ApiFetch): Hono<ConsoleEnv> {
       throw new AppError("unauthorized", "not signed in, or the session has ended: sign in again");
     }
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      if (!sameOrigin(c.req.raw)) throw forbidden("this form was not sent from this console's origin");
+      if (!sameOrigin(c.req.raw)) {
+        throw forbidden(
+          `this form was not sent from this console's origin (${new URL(c.req.url).origin}), but from ${c.req.header("origin") ?? "an unnamed origin"}`,
+        );
+      }
       if (!isSignIn) {
         const form = await c.req.parseBody();
         const sent = typeof form._csrf === "string" ? form._csrf : "";

@@ -41,7 +41,7 @@ table{border-collapse:collapse;width:100%;background:#fff;font-size:14px}
 th,td{border-bottom:1px solid #dde;padding:5px 8px;text-align:left;vertical-align:top}
 .scroll{overflow-x:auto}
 form.inline{display:inline}
-fieldset{border:1px solid #ccd;background:#fff;padding:8px 12px;margin:0 0 12px}
+fieldset{border:1px solid #ccd;background:#fff;padding:8px 12px;margin:0 0 12px;min-width:0}
 label{display:inline-block;margin:4px 12px 4px 0}
 input,select,textarea,button{font:inherit;padding:4px 8px;border:1px solid #667;border-radius:3px;max-width:100%}
 button{background:#0b4f94;color:#fff;border-color:#0b4f94;cursor:pointer}
@@ -55,7 +55,7 @@ mark{background:#ffe27a;color:#1a1a1a}
 code{font-family:ui-monospace,monospace;font-size:13px}
 pre{white-space:pre-wrap;word-break:break-word;background:#fff;border:1px solid #dde;padding:8px;font-size:13px}
 .ok{color:#0a6b2c}.warn{color:#7a4f00}.fail{color:#a3001b;font-weight:700}
-@media (max-width:600px){main{padding:8px}th,td{padding:4px}header .who{margin-left:0}}
+@media (max-width:600px){main{padding:8px}th,td{padding:4px}header .who{margin-left:0}input:not([type=checkbox]),select{width:100%}}
 `;
 
 const NAV: [string, string][] = [
@@ -83,7 +83,7 @@ export function page(
     : html`<header><strong>edgesearch console</strong></header>`;
   return c.html(
     html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · edgesearch console</title><style nonce="${nonce}">${raw(CSS)}</style></head>
+<title>${title} · edgesearch console</title><link rel="icon" href="data:,"><style nonce="${nonce}">${raw(CSS)}</style></head>
 <body>${chrome}<main id="main"><h1>${title}</h1>${body}</main></body></html>`,
     status as 200,
   );
