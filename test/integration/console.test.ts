@@ -139,8 +139,12 @@ describe("console", () => {
     expect(found.status).toBe(200);
     expect(found.text).toContain(`/console/namespaces/${mine}/documents/m1`);
     expect(found.text).toContain("<mark>otters</mark>");
+    const listed = await get(`/console/namespaces/${mine}/documents?status=indexed`, cookie);
+    expect(listed.status).toBe(200);
+    expect(listed.text).toContain(`/console/namespaces/${mine}/documents/m1`);
     const pages = [
       `/console/namespaces/${theirs}`,
+      `/console/namespaces/${theirs}/documents?status=indexed`,
       `/console/namespaces/${theirs}/search?q=otters&mode=keyword`,
       `/console/namespaces/${theirs}/documents/t1`,
       `/console/namespaces/${theirs}/versions`,

@@ -2,9 +2,10 @@
 // playground, a document (status, metadata, chunks) and its deletion.
 import type { z } from "@hono/zod-openapi";
 import type { Context, Hono } from "hono";
-import { hasRole } from "../../src/auth/scopes";
+import { hasRole, type Principal } from "../../src/auth/scopes";
 import { AppError } from "../../src/errors";
 import { listCoveredNamespaces } from "../../src/store/namespace-list";
+import { requireNamespace } from "../api/auth";
 import { callTool, findTool } from "../api/mcp/tools";
 import type { NamespaceStatsSchema } from "../api/schemas";
 import { type ApiAnswer, callApi, problemOf } from "./api";
@@ -12,6 +13,8 @@ import { actionForm, enc, type Html, html, marked, page, problemBox } from "./re
 import type { ApiFetch, ConsoleEnv } from "./types";
 
 const MAX_LISTED = 500;
+const PAGE = 50;
+const STATUSES = ["failed", "queued", "indexed", "deleted"] as const;
 
 type Stats = z.output<typeof NamespaceStatsSchema> & {
   health: { state: string; [k: string]: unknown } | null;
@@ -94,7 +97,7 @@ export function registerNamespacePages(app: Hono<ConsoleEnv>, api: ApiFetch) {
     return page(
       c,
       `Namespace ${ns}`,
-      html`<p><a href="${nsPath(ns)}/search">Search playground</a> · <a href="${nsPath(ns)}/versions">Versions</a></p>
+      html`<p><a href="${nsPath(ns)}/search">Search playground</a> · <a href="${nsPath(ns)}/documents?status=failed">Failed documents</a> · <a href="${nsPath(ns)}/documents?status=indexed">Indexed documents</a> · <a href="${nsPath(ns)}/versions">Versions</a></p>
 <h2>Counts</h2>${kv([
         ["documents", s.documents],
         ["chunks", s.chunks],
@@ -110,6 +113,37 @@ export function registerNamespacePages(app: Hono<ConsoleEnv>, api: ApiFetch) {
 <h2>Quota use</h2>${kv(Object.entries(s.quotas))}
 <h2>Open a document</h2><form method="get" action="${nsPath(ns)}/document"><label for="doc-id">Document id</label>
 <input id="doc-id" name="id" required><button type="submit">Open</button></form>`,
+    );
+  });
+
+  app.get("/console/namespaces/:ns/documents", async (c) => {
+    const ns = nsParam(c);
+    const principal = c.get("principal");
+    // What GET /v1/namespaces/{ns}/documents/{id} asks of a key, for each document listed.
+    requireSearchRole(principal);
+    requireNamespace(principal, ns);
+    const wanted = c.req.query("status");
+    const status = STATUSES.find((s) => s === wanted) ?? "failed";
+    const after = c.req.query("after") ?? "";
+    const rows = await c.get("services").store.listByStatus(ns, status, after, PAGE + 1);
+    const shown = rows.slice(0, PAGE);
+    const last = shown[shown.length - 1];
+    const base = `${nsPath(ns)}/documents`;
+    return page(
+      c,
+      `${ns}: ${status} documents`,
+      html`<p><a href="${nsPath(ns)}">← ${ns}</a> · ${STATUSES.map(
+        (s) => html`<a href="${base}?status=${s}"${s === status ? html` aria-current="page"` : ""}>${s}</a> `,
+      )}</p>${
+        shown.length === 0
+          ? html`<p>No ${status} documents.</p>`
+          : html`<div class="scroll"><table><thead><tr><th scope="col">document</th><th scope="col">title</th><th scope="col">updated</th><th scope="col">reason</th></tr></thead><tbody>${shown.map(
+              (d) =>
+                html`<tr><td><a href="${base}/${enc(d.id)}">${d.id}</a></td><td>${d.title ?? ""}</td><td>${new Date(d.updatedAt).toISOString()}</td><td>${
+                  d.status === "indexed" ? "" : (d.error ?? "")
+                }</td></tr>`,
+            )}</tbody></table></div>`
+      }${rows.length > PAGE && last ? html`<p><a href="${base}?status=${status}&after=${enc(last.id)}">Next page</a></p>` : ""}`,
     );
   });
 
@@ -235,6 +269,12 @@ ${
       html`<p class="notice" role="status">The deletion of <code>${id}</code> was accepted.</p><p><a href="${nsPath(ns)}">Back to ${ns}</a></p>`,
     );
   });
+}
+
+/** The role the API's document reads and /mcp ask for. */
+function requireSearchRole(principal: Principal): void {
+  if (!hasRole(principal, "search"))
+    throw new AppError("forbidden", 'this key does not have the "search" role');
 }
 
 /** A destructive form must have its confirmation box ticked. */
