@@ -185,6 +185,23 @@ describe("console", () => {
     expect((await api("DELETE", `/v1/admin/keys/${id}`)).status).toBe(200);
     expect((await get("/console/namespaces", revoked.cookie)).status).toBe(303);
 
+    // A key with under a minute left: its session's sign-out record still gets KV's shortest TTL.
+    const brief = await api<{ key: string }>("POST", "/v1/admin/keys", {
+      name: "brief",
+      namespaces: ["*"],
+      roles: ["admin"],
+      expiresAt: new Date(Date.now() + 20_000).toISOString(),
+    });
+    const short = await signIn(brief.body.key);
+    const shortPage = await get("/console/namespaces", short.cookie);
+    const shortOut = await post(
+      "/console/sign-out",
+      { _csrf: csrfOf(shortPage.text) },
+      { cookie: short.cookie },
+    );
+    expect(shortOut.status).toBe(303);
+    expect((await get("/console/namespaces", short.cookie)).status).toBe(303);
+
     const config = loadConfig(env);
     const { token } = await issueSession(config, ADMIN_PRINCIPAL, Date.now() - 31 * 60_000);
     expect((await get("/console/namespaces", `console_session=${token}`)).status).toBe(303);

@@ -25,8 +25,9 @@ import type { ApiFetch, ConsoleEnv } from "./types";
 export const COOKIE = "console_session";
 const COOKIE_PATH = "/console";
 const SIGNED_OUT_PREFIX = "console:signed-out:";
-// KV's shortest expirationTtl: "The expirationTtl must be at least 60 seconds"
-// (https://developers.cloudflare.com/kv/api/write-key-value-pairs/#expiring-keys).
+// KV's shortest expirationTtl is 60 seconds (https://developers.cloudflare.com/kv/api/write-key-value-pairs/,
+// "Expiring keys"); a shorter one throws "KV PUT failed: 400 Invalid expiration_ttl of 20. Expiration
+// TTL must be at least 60." (Miniflare enforces it too).
 const KV_MIN_TTL_SECONDS = 60;
 
 // Isolate-lifetime: session ids signed out here, so this isolate refuses them before KV's write
