@@ -141,6 +141,7 @@ describe("console", () => {
     expect(found.status).toBe(200);
     expect(found.text).toContain(`/console/namespaces/${mine}/documents/m1`);
     expect(found.text).toContain("<mark>otters</mark>");
+    expect(found.text).toContain("Stage timings");
     const listed = await get(`/console/namespaces/${mine}/documents?status=indexed`, cookie);
     expect(listed.status).toBe(200);
     expect(listed.text).toContain(`/console/namespaces/${mine}/documents/m1`);
