@@ -14,6 +14,7 @@ import {
   verifySessionToken,
 } from "../../src/auth/session";
 import { AppError } from "../../src/errors";
+import { MIN_KV_TTL_SECONDS } from "../../src/store/kv-limits";
 import { setBounded } from "../../src/util/bounded-map";
 import { authenticateRequest } from "../api/auth";
 import { requestContext, withServices } from "../api/middleware";
@@ -25,10 +26,6 @@ import type { ApiFetch, ConsoleEnv } from "./types";
 export const COOKIE = "console_session";
 const COOKIE_PATH = "/console";
 const SIGNED_OUT_PREFIX = "console:signed-out:";
-// KV's shortest expirationTtl is 60 seconds (https://developers.cloudflare.com/kv/api/write-key-value-pairs/,
-// "Expiring keys"); a shorter one throws "KV PUT failed: 400 Invalid expiration_ttl of 20. Expiration
-// TTL must be at least 60." (Miniflare enforces it too).
-const KV_MIN_TTL_SECONDS = 60;
 
 // Isolate-lifetime: session ids signed out here, so this isolate refuses them before KV's write
 // reaches every location (up to 60 s elsewhere: https://developers.cloudflare.com/kv/concepts/how-kv-works/).
@@ -144,7 +141,8 @@ export function createConsoleApp(api: ApiFetch): Hono<ConsoleEnv> {
     const session = c.get("session");
     if (session) {
       setBounded(signedOut, session.sessionId, session.expiresAt, 10_000);
-      const ttl = Math.max(KV_MIN_TTL_SECONDS, Math.ceil((session.expiresAt - Date.now()) / 1000));
+      // A session with under a minute left still gets KV's shortest TTL.
+      const ttl = Math.max(MIN_KV_TTL_SECONDS, Math.ceil((session.expiresAt - Date.now()) / 1000));
       await c.env.KV.put(SIGNED_OUT_PREFIX + session.sessionId, "1", { expirationTtl: ttl });
     }
     deleteCookie(c, COOKIE, { path: COOKIE_PATH, secure: true });
