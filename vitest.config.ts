@@ -21,6 +21,7 @@ const NODE_UNIT_TESTS = [
   "bench-target",
   "bundle-size",
   "chunk",
+  "console-session",
   "client-transport",
   "config-limits",
   "cost-cli",

@@ -4,7 +4,8 @@
 // documents, runs searches, opens /v1/admin/dashboard in headless Chromium (Debian's chromium
 // package; CHROMIUM_PATH overrides) with an admin key, checks that every chart drew data and that
 // the page broke no rule of its Content-Security-Policy, and saves a screenshot to
-// test/e2e/output/dashboard.png; then checks that /docs shows the example requests. Exits non-zero
+// test/e2e/output/dashboard.png; then checks that /docs shows the example requests, and runs the
+// operator console's flow (scripts/e2e-console.ts, screenshots in docs/console/). Exits non-zero
 // on any failure; stops everything it started.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -15,6 +16,7 @@ import { type Browser, chromium } from "playwright-core";
 import type { MetricsReport } from "../src/observe/report.ts";
 import { installSignalHandlers, runCleanups } from "./bench/processes.ts";
 import { migrateLocalPool } from "./bench/server.ts";
+import { runConsole } from "./e2e-console.ts";
 import { devEnv, portFree, startServer, waitFor } from "./lib/dev-server.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -80,10 +82,10 @@ async function main() {
       ],
       { baseUrl: BASE, env, logFile },
     );
-    const call = async (method: string, p: string, body?: unknown) => {
+    const call = async (method: string, p: string, body?: unknown, as = key) => {
       const res = await fetch(`${BASE}${p}`, {
         method,
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${as}`, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const json: unknown = await res.json().catch(() => null);
@@ -216,6 +218,28 @@ async function main() {
       `${withExample} of ${withBody}`,
     );
     check("/docs: no script errors or CSP violations", docsProblems.length === 0, docsProblems.join(" | "));
+
+    // The console: a second version to activate, then the whole flow in the browser.
+    const built = await call("POST", `/v1/namespaces/${NS}/versions`, {
+      model: "@cf/baai/bge-small-en-v1.5",
+      chunking: { maxTokens: 128, overlapTokens: 16 },
+    });
+    check("a second version is built", built.status === 202, `status ${built.status}`);
+    await waitFor(
+      "version v2 to be ready",
+      async () => (await call("GET", `/v1/namespaces/${NS}/versions/v2`)).body?.state === "ready",
+      60_000,
+    );
+    await runConsole({
+      browser,
+      base: BASE,
+      key,
+      namespace: NS,
+      query: "sunlight power",
+      screenshots: path.join(ROOT, "docs", "console"),
+      check,
+      call,
+    });
   } finally {
     await browser?.close().catch(() => undefined);
     await server?.stop();

@@ -60,6 +60,7 @@ const ConfigSchema = z
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
     BACKUP_SIGNING_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+    CONSOLE_SESSION_KEY: z.string().min(32, "must be at least 32 characters").optional(),
     // R2 bucket names: 3 to 63 lowercase letters, digits and hyphens, no hyphen first or last
     // (https://developers.cloudflare.com/r2/buckets/create-buckets/).
     DOCUMENTS_BUCKET_NAME: z
@@ -187,6 +188,8 @@ export interface Config {
   adminApiKey: string | undefined;
   /** The secret backup manifests are signed with (else one derived from adminApiKey). Never logged. */
   backupSigningKey: string | undefined;
+  /** The secret console sessions are signed with (else one derived from adminApiKey). Never logged. */
+  consoleSessionKey: string | undefined;
   /** How long an isolate trusts a key lookup: the bound on how late a revocation takes effect. */
   keyCacheTtlMs: number;
   /** Origins allowed by CORS; "*" allows any; empty disables CORS. */
@@ -311,6 +314,7 @@ export function loadConfig(env: object): Config {
     logLevel: c.LOG_LEVEL,
     adminApiKey: c.ADMIN_API_KEY,
     backupSigningKey: c.BACKUP_SIGNING_KEY,
+    consoleSessionKey: c.CONSOLE_SESSION_KEY,
     keyCacheTtlMs: c.KEY_CACHE_TTL_SECONDS * 1000,
     corsOrigins: c.CORS_ORIGINS,
     resultCacheTtlMs: c.RESULT_CACHE_TTL_SECONDS * 1000,

@@ -5,6 +5,7 @@ export type WorkerEnv = Omit<Env, "VECTORIZE"> & {
   VECTORIZE: Vectorize;
   ADMIN_API_KEY?: string;
   BACKUP_SIGNING_KEY?: string;
+  CONSOLE_SESSION_KEY?: string;
 };
 
 export function workerEnv(env: Env): WorkerEnv {

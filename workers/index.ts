@@ -6,7 +6,7 @@ import "@hono/zod-openapi";
 import { loadConfig } from "../src/config";
 import { flushLocalMetricsIfDue, withLocalMetrics } from "../src/observe/local-dataset";
 import { withLocalQueueLimits } from "../src/util/queue-limits";
-import { workerEnv } from "./env";
+import { type WorkerEnv, workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
 import { consumeDeadLetters } from "./ingest/dead-letter";
 import { underBudget, withInvocationBudget } from "./invocation-budget";
@@ -54,6 +54,28 @@ function httpApp() {
   return app;
 }
 
+// Isolate-lifetime: the console's app, built for the first /console request and only then, so
+// /v1 requests neither evaluate nor route through its modules.
+let consoleApp:
+  | Promise<{
+      fetch: (request: Request, env: WorkerEnv, ctx: ExecutionContext) => Response | Promise<Response>;
+    }>
+  | undefined;
+
+function loadConsole() {
+  consoleApp ??= import("./console/app")
+    .then(({ createConsoleApp }) =>
+      createConsoleApp(async (request, env, ctx) => (await httpApp()).fetch(request, env, ctx)),
+    )
+    .catch((error: unknown) => {
+      consoleApp = undefined;
+      throw error;
+    });
+  return consoleApp;
+}
+
+const isConsolePath = (url: string) => /^https?:\/\/[^/]+\/console(?:[/?#]|$)/.test(url);
+
 /**
  * The env the handlers see: in local mode, metrics mirrored into D1, the queue held to its limits
  * and every binding charged to the invocation's budget.
@@ -65,7 +87,9 @@ export default {
     const env = handlerEnv(rawEnv);
     armLocalBucketWatcher(env, ctx);
     return underBudget(env, "fetch", async () => {
-      const response = await (await httpApp()).fetch(request, env, ctx);
+      const response = isConsolePath(request.url)
+        ? await (await loadConsole()).fetch(request, env, ctx)
+        : await (await httpApp()).fetch(request, env, ctx);
       if (env.BACKEND === "local") {
         const flushing = flushLocalMetricsIfDue(env.DB);
         if (flushing) ctx.waitUntil(flushing);

@@ -10,6 +10,16 @@ import type { Principal } from "./scopes";
 
 export const ADMIN_SECRET_KEY_ID = "admin-secret";
 
+/** The principal of the ADMIN_API_KEY secret. */
+export const ADMIN_PRINCIPAL: Principal = {
+  keyId: ADMIN_SECRET_KEY_ID,
+  name: "admin (ADMIN_API_KEY)",
+  namespaces: ["*"],
+  roles: ["admin"],
+  rateLimit: "unlimited",
+  expiresAt: null,
+};
+
 /**
  * How many key lookups an isolate keeps. Keys that exist and key ids that do not are kept apart,
  * each bounded, oldest first out: a flood of made-up ids neither reaches D1 twice per id within
@@ -63,14 +73,7 @@ export async function authenticate(header: string | undefined, opts: AuthOptions
   const now = opts.now ?? Date.now();
   // Every token is compared with the admin key, whatever its length (digests: see matchesDigest).
   if (opts.adminKey && (await matchesDigest(token, await adminKeyDigest(opts.adminKey)))) {
-    return {
-      keyId: ADMIN_SECRET_KEY_ID,
-      name: "admin (ADMIN_API_KEY)",
-      namespaces: ["*"],
-      roles: ["admin"],
-      rateLimit: "unlimited",
-      expiresAt: null,
-    };
+    return ADMIN_PRINCIPAL;
   }
   const parsed = parseKey(token);
   if (!parsed) throw new AppError("unauthorized", "invalid API key");

@@ -19,11 +19,9 @@
 import type { Embedder, EmbedKind } from "../embed/embedder";
 import { AppError, errorMessage } from "../errors";
 import type { Logger } from "../observe/logger";
+import { MIN_KV_TTL_SECONDS } from "../store/kv-limits";
 import { embeddingCacheKey, normalizeQuery } from "./keys";
 import { ByteLru } from "./lru";
-
-// KV's minimum expiration TTL.
-const MIN_KV_TTL_SECONDS = 60;
 
 /**
  * A hot KV read answers within a few milliseconds; a read KV has not cached at this location

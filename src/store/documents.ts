@@ -506,13 +506,23 @@ export class DocumentStore {
 
   /** Indexed documents after `after` in id order: what a version build walks. */
   async listIndexed(namespace: string, after: string, limit: number): Promise<DocumentRecord[]> {
+    return this.listByStatus(namespace, "indexed", after, limit);
+  }
+
+  /** A page of the namespace's documents in one status, by id (index documents_by_status). */
+  async listByStatus(
+    namespace: string,
+    status: DocumentRecord["status"],
+    after: string,
+    limit: number,
+  ): Promise<DocumentRecord[]> {
     const db = this.route.reads(namespace);
-    const { results } = await d1("list indexed documents", () =>
+    const { results } = await d1(`list ${status} documents`, () =>
       db
         .prepare(
-          `SELECT * FROM documents WHERE namespace = ?1 AND status = 'indexed' AND id > ?2 ORDER BY id LIMIT ?3`,
+          `SELECT * FROM documents WHERE namespace = ?1 AND status = ?2 AND id > ?3 ORDER BY id LIMIT ?4`,
         )
-        .bind(namespace, after, limit)
+        .bind(namespace, status, after, limit)
         .all(),
     );
     return results.map(documentRecord);

@@ -9,6 +9,11 @@
 import { AppError } from "../errors";
 
 export const KV_SAME_KEY_WRITE_INTERVAL_MS = 1000;
+/**
+ * KV's shortest expirationTtl (https://developers.cloudflare.com/kv/api/write-key-value-pairs/);
+ * under it: "KV PUT failed: 400 Invalid expiration_ttl of 59. Expiration TTL must be at least 60."
+ */
+export const MIN_KV_TTL_SECONDS = 60;
 /** The error KV's binding throws for a second write to a key within a second. */
 export const KV_WRITE_RATE_LIMITED = "KV PUT failed: 429 Too Many Requests";
 

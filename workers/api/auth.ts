@@ -99,14 +99,17 @@ function tooManyFailures(retryAfter: number): AppError {
  * The request's key as a Principal, or a 401; failures are counted per client address, and an
  * address over the limit gets a 429 before its key is looked up (src/auth/failure-limiter.ts).
  */
-export async function authenticateRequest(c: Context<AppEnv>): Promise<Principal> {
+export async function authenticateRequest<E extends AppEnv>(
+  c: Context<E>,
+  header: string | undefined = c.req.header("authorization"),
+): Promise<Principal> {
   const config = c.get("config");
   const address = clientAddressKey(c.req.header("cf-connecting-ip"));
   const now = Date.now();
   const wait = address === null ? null : blockedFor(address, now);
   if (wait !== null) throw tooManyFailures(wait);
   try {
-    return await authenticate(c.req.header("authorization"), {
+    return await authenticate(header, {
       keys: new KeyStore(c.env.DB),
       adminKey: config.adminApiKey,
       cacheTtlMs: config.keyCacheTtlMs,
@@ -121,8 +124,19 @@ export async function authenticateRequest(c: Context<AppEnv>): Promise<Principal
   }
 }
 
+// Requests the console builds in this isolate and hands to the app, each with the principal of
+// the signed-in key, re-read from the key store (workers/console/session.ts). Only code holding
+// the Request object can add one: nothing a client sends reaches this map.
+const internalPrincipals = new WeakMap<Request, Principal>();
+
+/** Marks a request built inside the Worker as made with `principal`'s key. */
+export function asPrincipal(request: Request, principal: Principal): Request {
+  internalPrincipals.set(request, principal);
+  return request;
+}
+
 export const requireKey: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const principal = await authenticateRequest(c);
+  const principal = internalPrincipals.get(c.req.raw) ?? (await authenticateRequest(c));
   const role = declaredRole(c);
   if (role !== null) authorizeRole(principal, role);
   // The router matches on the decoded path: authorize exactly what it will route.

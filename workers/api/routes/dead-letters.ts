@@ -10,7 +10,7 @@ import { replayExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
 
-const DeadLetter = z
+export const DeadLetter = z
   .object({
     id: z.number().int(),
     messageId: z.string(),
