@@ -18,6 +18,7 @@ const NODE_UNIT_TESTS = [
   "analytics-limits",
   "backup-signature",
   "bench-target",
+  "experiments",
   "bundle-size",
   "chunk",
   "client-transport",

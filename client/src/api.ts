@@ -81,6 +81,12 @@ export type SearchResponse = {
   version: string;
   cache: "hit" | "miss";
   degraded: Array<string>;
+  /** Identifies this answer for feedback (POST /v1/namespaces/{ns}/feedback) for 24 hours; signed, not stored. */
+  searchId?: string;
+  /** While an experiment runs: the arm this search was assigned to (version names the index version). */
+  arm?: "control" | "candidate";
+  /** While an experiment runs: its id. */
+  experiment?: string;
   /** With facets, on the first page: each field asked for, even one no matched document holds. */
   facets?: { [key: string]: Facet };
   /** What facets count: all-matches (every keyword match, and in hybrid mode the vector candidates too), best-matches (the query matched more than 10,000 chunks: the documents of the best of them), candidates (vector mode: the vector candidates). */
@@ -142,6 +148,8 @@ export type SearchRequest = {
   /** As-you-type search: the query's last word also matches the words it starts, in the keyword leg ("photosynth" finds "photosynthesis"). A last word of fewer than 3 characters is matched as a whole word. The vector leg embeds the query as it is: in vector mode this applies only when the answer falls back to keyword search. */
   prefix?: boolean;
   cache?: "default" | "bypass";
+  /** A stable, opaque id of the user or session searching. While the namespace runs an experiment it keeps the user in one arm (hashed with the experiment's id into 10,000 buckets); without it each search is assigned at random. Not stored. */
+  userId?: string;
   /** The nextCursor of the previous page, sent with that request's query, filter, mode, groupBy, rerank, prefix and topK (400 invalid_cursor otherwise). Pages are slices of one ranking, the one topK 100 answers. A cursor expires after 10 minutes, and when the namespace is written or its active version changes: 410 cursor_stale, search again without a cursor. */
   cursor?: string;
 };
@@ -288,6 +296,128 @@ export type GoldenQueries = {
     query: string;
     relevant: Array<string>;
   }>;
+};
+
+export type Experiment = {
+  id: string;
+  namespace: string;
+  state: "running" | "stopped" | "promoted" | "ended";
+  control: string;
+  candidate: string;
+  share: number;
+  shadowShare: number;
+  minSamples: number;
+  startedAt: string;
+  endedAt: string | null;
+  endReason: string | null;
+};
+
+export type StartExperimentRequest = {
+  /** A ready or previous version */
+  candidateVersion: string;
+  /** Share of searches (0..1) the candidate answers */
+  share: number;
+  /** Share of the control arm's searches (0..1) the candidate also answers in the background */
+  shadowShare?: number;
+  /** Searches each arm needs before the report gives a verdict (fixed at the start) */
+  minSamples?: number;
+};
+
+export type ExperimentReport = Experiment & {
+  arms: {
+    control: {
+      version: string;
+      searches: number;
+      empty: number;
+      degraded: number;
+      clicks: number;
+      ctr: {
+        value: number;
+        low: number;
+        high: number;
+      };
+      mrr: {
+        value: number;
+        low: number;
+        high: number;
+      };
+      latencyMs: {
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+      };
+    };
+    candidate: {
+      version: string;
+      searches: number;
+      empty: number;
+      degraded: number;
+      clicks: number;
+      ctr: {
+        value: number;
+        low: number;
+        high: number;
+      };
+      mrr: {
+        value: number;
+        low: number;
+        high: number;
+      };
+      latencyMs: {
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+      };
+    };
+  };
+  shadow: {
+    samples: number;
+    failed: number;
+    overlapAt10: number | null;
+    rbo: number | null;
+    controlEmpty: number;
+    candidateEmpty: number;
+    controlDegraded: number;
+    candidateDegraded: number;
+    latencyMs: {
+      control: {
+        p50: number | null;
+        p95: number | null;
+      };
+      candidate: {
+        p50: number | null;
+        p95: number | null;
+      };
+    };
+  };
+  verdict: "keep running" | "candidate better" | "candidate worse" | "no difference";
+  mrrDifference: {
+    value: number;
+    low: number;
+    high: number;
+  } | null;
+  method: string;
+};
+
+export type UpdateExperimentRequest = {
+  share?: number;
+  shadowShare?: number;
+};
+
+export type FeedbackResult = {
+  /** false when the search is in no experiment, or already had a click (a search's first click counts) */
+  recorded: boolean;
+  experiment: string | null;
+  arm: "control" | "candidate" | null;
+};
+
+export type Feedback = {
+  /** The searchId of the answer */
+  searchId: string;
+  documentId: string;
+  /** The result's 1-based rank in the ranking (a second page of 10 starts at 11) */
+  position: number;
+  kind?: "click";
 };
 
 export type BackupJob = {
@@ -777,6 +907,62 @@ export interface Operations {
       count: number;
     };
   };
+  /** Start an experiment: a share of searches is answered by a candidate version */
+  "POST /v1/namespaces/{ns}/experiments": {
+    path: {
+      ns: string;
+    };
+    body: StartExperimentRequest;
+    response: Experiment;
+  };
+  /** The namespace's latest experiment (running or not) */
+  "GET /v1/namespaces/{ns}/experiments/latest": {
+    path: {
+      ns: string;
+    };
+    response: Experiment;
+  };
+  /** An experiment and its report: per-arm searches, latency, clicks, shadow overlap, verdict */
+  "GET /v1/namespaces/{ns}/experiments/{id}": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    response: ExperimentReport;
+  };
+  /** Change a running experiment's share or shadow share */
+  "PATCH /v1/namespaces/{ns}/experiments/{id}": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    body: UpdateExperimentRequest;
+    response: Experiment;
+  };
+  /** Stop an experiment: every search goes to the active version again */
+  "POST /v1/namespaces/{ns}/experiments/{id}/stop": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    response: Experiment;
+  };
+  /** Activate the experiment's candidate (the versions' activation, quality gate included); ends it */
+  "POST /v1/namespaces/{ns}/experiments/{id}/promote": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    response: Experiment;
+  };
+  /** Report a click on a search result (the answer's searchId, the document and its position) */
+  "POST /v1/namespaces/{ns}/feedback": {
+    path: {
+      ns: string;
+    };
+    body: Feedback;
+    response: FeedbackResult;
+  };
   /** List the namespace's backups (running, complete and failed), newest first */
   "GET /v1/namespaces/{ns}/backups": {
     path: {
@@ -920,6 +1106,13 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "POST /v1/namespaces/{ns}/versions/{id}/retire": "json",
   "GET /v1/namespaces/{ns}/golden-queries": "json",
   "PUT /v1/namespaces/{ns}/golden-queries": "json",
+  "POST /v1/namespaces/{ns}/experiments": "json",
+  "GET /v1/namespaces/{ns}/experiments/latest": "json",
+  "GET /v1/namespaces/{ns}/experiments/{id}": "json",
+  "PATCH /v1/namespaces/{ns}/experiments/{id}": "json",
+  "POST /v1/namespaces/{ns}/experiments/{id}/stop": "json",
+  "POST /v1/namespaces/{ns}/experiments/{id}/promote": "json",
+  "POST /v1/namespaces/{ns}/feedback": "json",
   "GET /v1/namespaces/{ns}/backups": "json",
   "POST /v1/namespaces/{ns}/backups": "json",
   "GET /v1/namespaces/{ns}/backups/{id}": "json",

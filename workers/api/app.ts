@@ -14,6 +14,7 @@ import { registerDashboard } from "./routes/dashboard";
 import { registerDeadLetters } from "./routes/dead-letters";
 import { registerDocs } from "./routes/docs";
 import { registerDocuments } from "./routes/documents";
+import { registerExperiments } from "./routes/experiments";
 import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
 import { MCP_PATH, mcpOrigin, registerMcp } from "./routes/mcp";
@@ -103,6 +104,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerNamespaces(app);
   registerQuotas(app);
   registerVersions(app);
+  registerExperiments(app);
   registerBackup(app);
   registerKeys(app);
   registerDeadLetters(app);
