@@ -45,14 +45,24 @@ export async function searchWithExperiment(
   deps: ExperimentDeps,
   namespace: string,
   userId: string | undefined,
-  /** Paging through a cursor: the arm is not re-drawn for a user-less request's later pages. */
-  paging: boolean,
+  /**
+   * Paging: the version the cursor's ranking came from (its page is answered from it, whatever
+   * the draw), or null when the cursor names none; undefined for a first page.
+   */
+  cursorVersion: string | null | undefined,
   run: RunSearch,
   elapsedMs: () => number,
 ): Promise<ExperimentAnswer> {
   const random = deps.random ?? Math.random;
   const experiment = (await deps.pointer(namespace))?.experiment;
-  const arm = experiment ? assignArm(experiment, userId, random) : undefined;
+  const paging = cursorVersion !== undefined;
+  const arm = !experiment
+    ? undefined
+    : cursorVersion === experiment.candidate.id
+      ? "candidate"
+      : cursorVersion === experiment.control
+        ? "control"
+        : assignArm(experiment, userId, random);
   const answer = await run(arm === "candidate" ? experiment?.candidate : undefined, false);
   const latencyMs = elapsedMs();
   const out: ExperimentAnswer = { ...answer };

@@ -114,6 +114,17 @@ export async function openCursor(
 }
 
 /**
+ * The version a cursor says its ranking came from, read without verifying it (openCursor does,
+ * later): an experiment answers the cursor's page from that version. Undefined when unreadable.
+ */
+export function cursorVersion(token: string): string | undefined {
+  const parts = token.length <= CURSOR_LIMITS.maxChars ? token.split(".") : [];
+  const bytes = parts.length === 2 ? fromBase64url(parts[0] ?? "") : null;
+  const payload = bytes ? Payload.safeParse(parseJson(bytes)) : null;
+  return payload?.success ? payload.data.v : undefined;
+}
+
+/**
  * Refuses a cursor whose ranking may have changed: another version is active, the search
  * configuration changed, or the namespace was written since (a generation newer than the
  * cursor's; an older one is a location whose view lags, which knows of no change).

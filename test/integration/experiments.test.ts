@@ -237,6 +237,21 @@ describe("experiments", () => {
     expect(again.status).toBe(202);
     expect(again.body.recorded).toBe(false);
 
+    // Without a user, each first page draws its arm; a later page comes from its first page's version.
+    const pageRequest = { query: q.query, topK: 2, includeText: false };
+    for (let i = 0; i < 6; i++) {
+      const page1 = await api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, pageRequest);
+      expect(page1.body.nextCursor).toBeDefined();
+      for (let j = 0; j < 3; j++) {
+        const page2 = await api<SearchBody>("POST", `/v1/namespaces/${ns}/search`, {
+          ...pageRequest,
+          cursor: page1.body.nextCursor,
+        });
+        expect(page2.status, JSON.stringify(page2.body)).toBe(200);
+        expect(page2.body).toMatchObject({ version: page1.body.version, arm: page1.body.arm });
+      }
+    }
+
     // Promoting runs the versions' quality gate: the degraded candidate fails it, and the
     // experiment runs on.
     const id = started.body.id;

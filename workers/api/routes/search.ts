@@ -7,6 +7,7 @@ import { AppError } from "../../../src/errors";
 import { type ExperimentAnswer, searchWithExperiment } from "../../../src/experiments/serve";
 import { countersBlob } from "../../../src/observe/cost-schema";
 import { answerSearch, type SearchAnswer } from "../../../src/search/answer";
+import { cursorVersion } from "../../../src/search/cursor";
 import { highlightOptions } from "../../../src/search/snippet";
 import { createTimer, serverTiming, type Timer } from "../../../src/search/timer";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
@@ -89,7 +90,7 @@ export function runSearch(
     experimentDeps(services),
     ns,
     userId,
-    cursor !== undefined,
+    cursor === undefined ? undefined : (cursorVersion(cursor) ?? null),
     (version, background) =>
       answerSearch(deps, ns, search, {
         bypassCache: cache === "bypass",
