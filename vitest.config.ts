@@ -19,6 +19,7 @@ const NODE_UNIT_TESTS = [
   "backup-retention",
   "backup-signature",
   "bench-target",
+  "experiments",
   "bundle-size",
   "chunk",
   "console-session",

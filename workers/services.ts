@@ -7,6 +7,8 @@ import { createEmbedder } from "../src/embed/create";
 import type { Embedder } from "../src/embed/embedder";
 import { queryInstructionFor } from "../src/embed/query-format";
 import { AppError } from "../src/errors";
+import { searchIdKey } from "../src/experiments/search-id";
+import type { ExperimentDeps } from "../src/experiments/serve";
 import { watcherClaims } from "../src/ingest/bucket-watch";
 import type { Converter } from "../src/ingest/convert/converter";
 import { createConverter } from "../src/ingest/convert/create";
@@ -209,6 +211,7 @@ export function buildServices(
         rememberPointer(namespace, pointer, config.versionCacheTtlMs),
       ),
     active: (namespace) => readActiveVersion(kv, namespace, config.versionCacheTtlMs, defaults, logger),
+    pointer: (namespace) => readPointer(kv, namespace, config.versionCacheTtlMs, logger),
     embedder: (spec) => {
       const key = `${spec.model}:${spec.pooling}`;
       const known = embedders.get(key);
@@ -355,6 +358,18 @@ export function searchDeps(services: Services): AnswerSearchDeps {
     settings: searchSettings(config),
     clock: monotonicClock,
     cursorKey: () => cursorKey(config.adminApiKey),
+  };
+}
+
+/** What a search inside an experiment needs besides the search itself (src/experiments/serve.ts). */
+export function experimentDeps(services: Services): ExperimentDeps {
+  return {
+    pointer: (namespace) => services.versions.pointer(namespace),
+    db: services.db,
+    defer: services.defer,
+    searchIdKey: () => searchIdKey(services.config.adminApiKey),
+    logger: services.logger,
+    clock: monotonicClock,
   };
 }
 

@@ -65,14 +65,6 @@ export type DocumentStatus = {
   updatedAt: string;
   /** When the document expires (RFC 3339, UTC); absent when it never does. */
   expiresAt?: string;
-  /** Personal data replaced in the indexed text, by kind (the namespace's redaction settings); absent when none was. */
-  redactions?: {
-    email?: number;
-    phone?: number;
-    card?: number;
-    iban?: number;
-    ip?: number;
-  };
 };
 
 export type Accepted = {
@@ -84,35 +76,17 @@ export type NamespaceDelete = {
   remaining: boolean;
 };
 
-export type ErasureJob = {
-  id: string;
-  namespace: string;
-  filter: MetadataFilter;
-  state: "running" | "complete" | "failed";
-  /** Documents that matched when the erasure started (the snapshot it deletes). */
-  matched: number;
-  /** Of those, how many are deleted so far. */
-  deleted: number;
-  /** The snapshot's time: documents written after it are not erased, even when they match. */
-  startedAt: string;
-  error: string | null;
-  updatedAt: string;
-};
-
-/** Vectorize's filter language: $eq $ne $in $nin $lt $lte $gt $gte, implicit AND. */
-export type MetadataFilter = { [key: string]: string | number | boolean | null | { [key: string]: string | number | boolean | null | Array<string | number | boolean> } } | null;
-
-export type EraseDocumentsRequest = {
-  filter?: MetadataFilter;
-  /** Erase every document of the namespace; instead of a filter (an empty filter is refused). */
-  all?: true;
-};
-
 export type SearchResponse = {
   results: Array<SearchResult>;
   version: string;
   cache: "hit" | "miss";
   degraded: Array<string>;
+  /** Identifies this answer for feedback (POST /v1/namespaces/{ns}/feedback) for 24 hours; signed, not stored. */
+  searchId?: string;
+  /** While an experiment runs: the arm this search was assigned to (version names the index version). */
+  arm?: "control" | "candidate";
+  /** While an experiment runs: its id. */
+  experiment?: string;
   /** With facets, on the first page: each field asked for, even one no matched document holds. */
   facets?: { [key: string]: Facet };
   /** What facets count: all-matches (every keyword match, and in hybrid mode the vector candidates too), best-matches (the query matched more than 10,000 chunks: the documents of the best of them), candidates (vector mode: the vector candidates). */
@@ -174,9 +148,14 @@ export type SearchRequest = {
   /** As-you-type search: the query's last word also matches the words it starts, in the keyword leg ("photosynth" finds "photosynthesis"). A last word of fewer than 3 characters is matched as a whole word. The vector leg embeds the query as it is: in vector mode this applies only when the answer falls back to keyword search. */
   prefix?: boolean;
   cache?: "default" | "bypass";
+  /** A stable, opaque id of the user or session searching. While the namespace runs an experiment it keeps the user in one arm (hashed with the experiment's id into 10,000 buckets); without it each search is assigned at random. Not stored. */
+  userId?: string;
   /** The nextCursor of the previous page, sent with that request's query, filter, mode, groupBy, rerank, prefix and topK (400 invalid_cursor otherwise). Pages are slices of one ranking, the one topK 100 answers. A cursor expires after 10 minutes, and when the namespace is written or its active version changes: 410 cursor_stale, search again without a cursor. */
   cursor?: string;
 };
+
+/** Vectorize's filter language: $eq $ne $in $nin $lt $lte $gt $gte, implicit AND. */
+export type MetadataFilter = { [key: string]: string | number | boolean | null | { [key: string]: string | number | boolean | null | Array<string | number | boolean> } };
 
 /** Give each result a snippet (the passage with the most distinct query words) and the ranges of the words in it that the keyword index matches (stemmed: a query for run marks running). true, or options; preTag or postTag also asks for snippetHtml, the snippet HTML-escaped with the tags around matches. */
 export type Highlight = boolean | {
@@ -231,8 +210,6 @@ export type Quotas = {
     chunks: number | null;
     bytes: number | null;
   };
-  /** Seconds a document written without expiresAt lives; null: it never expires. */
-  defaultTtlSeconds: number | null;
 };
 
 export type SetQuotasRequest = {
@@ -242,39 +219,6 @@ export type SetQuotasRequest = {
   chunks?: number | null;
   /** Most bytes of document text the namespace may hold; null: the deployment's default; absent: unchanged. */
   bytes?: number | null;
-  /** Seconds a document written without expiresAt lives: writes from now on get expiresAt = write time + this. Documents already stored keep the expiry they were written with. An explicit expiresAt wins. null: no default (documents without expiresAt never expire); absent: unchanged. */
-  defaultTtlSeconds?: number | null;
-};
-
-export type Redaction = {
-  namespace: string;
-  redaction: RedactionSettings;
-};
-
-export type RedactionSettings = {
-  /** Replace email addresses by [EMAIL] */
-  email: boolean;
-  /** Replace phone numbers (international with +, or national of 10 or 11 digits in groups) by [PHONE] */
-  phone: boolean;
-  /** Replace payment card numbers (13 to 19 digits passing the Luhn check) by [CARD] */
-  card: boolean;
-  /** Replace IBANs (passing the ISO 13616 mod-97 check) by [IBAN] */
-  iban: boolean;
-  /** Replace IP addresses (v4 and v6) by [IP] */
-  ip: boolean;
-};
-
-export type SetRedactionRequest = {
-  /** Replace email addresses by [EMAIL]; absent: unchanged. */
-  email?: boolean;
-  /** Replace phone numbers (international with +, or national of 10 or 11 digits in groups) by [PHONE]; absent: unchanged. */
-  phone?: boolean;
-  /** Replace payment card numbers (13 to 19 digits passing the Luhn check) by [CARD]; absent: unchanged. */
-  card?: boolean;
-  /** Replace IBANs (passing the ISO 13616 mod-97 check) by [IBAN]; absent: unchanged. */
-  iban?: boolean;
-  /** Replace IP addresses (v4 and v6) by [IP]; absent: unchanged. */
-  ip?: boolean;
 };
 
 export type IndexVersions = {
@@ -354,6 +298,128 @@ export type GoldenQueries = {
   }>;
 };
 
+export type Experiment = {
+  id: string;
+  namespace: string;
+  state: "running" | "stopped" | "promoted" | "ended";
+  control: string;
+  candidate: string;
+  share: number;
+  shadowShare: number;
+  minSamples: number;
+  startedAt: string;
+  endedAt: string | null;
+  endReason: string | null;
+};
+
+export type StartExperimentRequest = {
+  /** A ready or previous version */
+  candidateVersion: string;
+  /** Share of searches (0..1) the candidate answers */
+  share: number;
+  /** Share of the control arm's searches (0..1) the candidate also answers in the background */
+  shadowShare?: number;
+  /** Searches each arm needs before the report gives a verdict (fixed at the start) */
+  minSamples?: number;
+};
+
+export type ExperimentReport = Experiment & {
+  arms: {
+    control: {
+      version: string;
+      searches: number;
+      empty: number;
+      degraded: number;
+      clicks: number;
+      ctr: {
+        value: number;
+        low: number;
+        high: number;
+      };
+      mrr: {
+        value: number;
+        low: number;
+        high: number;
+      };
+      latencyMs: {
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+      };
+    };
+    candidate: {
+      version: string;
+      searches: number;
+      empty: number;
+      degraded: number;
+      clicks: number;
+      ctr: {
+        value: number;
+        low: number;
+        high: number;
+      };
+      mrr: {
+        value: number;
+        low: number;
+        high: number;
+      };
+      latencyMs: {
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+      };
+    };
+  };
+  shadow: {
+    samples: number;
+    failed: number;
+    overlapAt10: number | null;
+    rbo: number | null;
+    controlEmpty: number;
+    candidateEmpty: number;
+    controlDegraded: number;
+    candidateDegraded: number;
+    latencyMs: {
+      control: {
+        p50: number | null;
+        p95: number | null;
+      };
+      candidate: {
+        p50: number | null;
+        p95: number | null;
+      };
+    };
+  };
+  verdict: "keep running" | "candidate better" | "candidate worse" | "no difference";
+  mrrDifference: {
+    value: number;
+    low: number;
+    high: number;
+  } | null;
+  method: string;
+};
+
+export type UpdateExperimentRequest = {
+  share?: number;
+  shadowShare?: number;
+};
+
+export type FeedbackResult = {
+  /** false when the search is in no experiment, or already had a click (a search's first click counts) */
+  recorded: boolean;
+  experiment: string | null;
+  arm: "control" | "candidate" | null;
+};
+
+export type Feedback = {
+  /** The searchId of the answer */
+  searchId: string;
+  documentId: string;
+  /** The result's 1-based rank in the ranking (a second page of 10 starts at 11) */
+  position: number;
+  kind?: "click";
+};
+
 export type BackupJob = {
   /** The backup id (backups) or the restore's id */
   id: string;
@@ -398,28 +464,6 @@ export type BackupJob = {
   finishedAt: string | null;
   /** Complete backups: the manifest's key in the backups bucket */
   manifest: string | null;
-  /** Backups: an erasure by filter of the namespace started after this backup did, so it may hold documents that were erased (docs/runbooks/purge-backups-after-erasure.md) */
-  containsErasedData: boolean;
-  /** When the latest such erasure started; null when none did */
-  erasedAt: string | null;
-};
-
-export type BackupList = {
-  namespace: string;
-  jobs: Array<BackupJob & {
-    /** Bytes of the backup's parts in the backups bucket (so far, while running) */
-    bytes: number;
-    /** Seconds since the backup started */
-    ageSeconds: number;
-  }>;
-};
-
-export type RestoreRequest = {
-  from: {
-    /** The namespace the backup was taken of */
-    namespace: string;
-    backupId: string;
-  };
 };
 
 export type BackupJobList = {
@@ -427,30 +471,11 @@ export type BackupJobList = {
   jobs: Array<BackupJob>;
 };
 
-export type BackupPolicy = {
-  namespace: string;
-  intervalHours: number;
-  keep: {
-    count: number;
-    maxAgeDays: number;
-  };
-  /** When the scheduled handler next starts a backup */
-  nextDueAt: string;
-  lastStartedAt: string | null;
-  /** The backup the schedule last started */
-  lastBackupId: string | null;
-  /** Why the last due backup did not start (a running job, an error) */
-  lastSkipReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-};
-
-/** intervalHours: hours between scheduled backups (at least 1). keep: complete backups past the newest `count` or older than `maxAgeDays` are deleted, and failed ones older than `maxAgeDays`; the newest complete backup is always kept. */
-export type BackupPolicyRequest = {
-  intervalHours: number;
-  keep: {
-    count: number;
-    maxAgeDays: number;
+export type RestoreRequest = {
+  from: {
+    /** The namespace the backup was taken of */
+    namespace: string;
+    backupId: string;
   };
 };
 
@@ -700,7 +725,6 @@ export type MetricsReport = {
     state: string;
     problems: Array<string>;
     checkedAt: string;
-    repairs: { [key: string]: number };
   }>;
   storage: {
     maxBytes: number;
@@ -725,7 +749,7 @@ export interface Operations {
       ns: string;
       id: string;
     };
-    body?: PutDocumentRequest;
+    body: PutDocumentRequest;
     response: AcceptedDocument;
   };
   /** Delete a document: it leaves search results at once, its vectors shortly after */
@@ -766,14 +790,6 @@ export interface Operations {
         requeued?: number;
         abandoned?: number;
         replayed?: number;
-        repairedVectors?: number;
-        orphanVectors?: number;
-        keywordRepairs?: number;
-        reindexed?: number;
-        repairsAbandoned?: number;
-        backupsStarted?: number;
-        backupsFailed?: number;
-        backupsPruned?: number;
       } | null;
     };
   };
@@ -783,22 +799,6 @@ export interface Operations {
       ns: string;
     };
     response: NamespaceDelete;
-  };
-  /** Erase the documents matching a metadata filter: out of search at once, then deleted by a job (202, Location) */
-  "POST /v1/namespaces/{ns}/documents/delete": {
-    path: {
-      ns: string;
-    };
-    body: EraseDocumentsRequest;
-    response: ErasureJob;
-  };
-  /** An erasure's state (running, complete or failed) and progress */
-  "GET /v1/namespaces/{ns}/erasures/{id}": {
-    path: {
-      ns: string;
-      id: string;
-    };
-    response: ErasureJob;
   };
   /** Write up to 1,000 documents as R2 objects; the bucket's event notifications ingest them (admin) */
   "POST /v1/namespaces/{ns}/objects": {
@@ -825,35 +825,20 @@ export interface Operations {
     body: SimilarRequest;
     response: SearchResponse;
   };
-  /** A namespace's quotas (usage, limits, overrides) and default time to live (admin role) */
+  /** A namespace's quotas: usage, limits and overrides (admin role) */
   "GET /v1/namespaces/{ns}/quotas": {
     path: {
       ns: string;
     };
     response: Quotas;
   };
-  /** Override a namespace's quotas or set its default time to live (admin role; quotas above the defaults, a key covering every namespace) */
+  /** Override a namespace's quotas (admin role; above the defaults, a key covering every namespace) */
   "PUT /v1/namespaces/{ns}/quotas": {
     path: {
       ns: string;
     };
     body: SetQuotasRequest;
     response: Quotas;
-  };
-  /** Which kinds of personal data a namespace redacts at ingest (admin role) */
-  "GET /v1/namespaces/{ns}/redaction": {
-    path: {
-      ns: string;
-    };
-    response: Redaction;
-  };
-  /** Switch personal data redaction at ingest per kind (admin role); applies to documents indexed next */
-  "PUT /v1/namespaces/{ns}/redaction": {
-    path: {
-      ns: string;
-    };
-    body: SetRedactionRequest;
-    response: Redaction;
   };
   /** List the namespace's index versions with build progress (admin role) */
   "GET /v1/namespaces/{ns}/versions": {
@@ -922,12 +907,68 @@ export interface Operations {
       count: number;
     };
   };
-  /** List the namespace's backups (running, complete and failed), newest first, with their size and age */
+  /** Start an experiment: a share of searches is answered by a candidate version */
+  "POST /v1/namespaces/{ns}/experiments": {
+    path: {
+      ns: string;
+    };
+    body: StartExperimentRequest;
+    response: Experiment;
+  };
+  /** The namespace's latest experiment (running or not) */
+  "GET /v1/namespaces/{ns}/experiments/latest": {
+    path: {
+      ns: string;
+    };
+    response: Experiment;
+  };
+  /** An experiment and its report: per-arm searches, latency, clicks, shadow overlap, verdict */
+  "GET /v1/namespaces/{ns}/experiments/{id}": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    response: ExperimentReport;
+  };
+  /** Change a running experiment's share or shadow share */
+  "PATCH /v1/namespaces/{ns}/experiments/{id}": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    body: UpdateExperimentRequest;
+    response: Experiment;
+  };
+  /** Stop an experiment: every search goes to the active version again */
+  "POST /v1/namespaces/{ns}/experiments/{id}/stop": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    response: Experiment;
+  };
+  /** Activate the experiment's candidate (the versions' activation, quality gate included); ends it */
+  "POST /v1/namespaces/{ns}/experiments/{id}/promote": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    response: Experiment;
+  };
+  /** Report a click on a search result (the answer's searchId, the document and its position) */
+  "POST /v1/namespaces/{ns}/feedback": {
+    path: {
+      ns: string;
+    };
+    body: Feedback;
+    response: FeedbackResult;
+  };
+  /** List the namespace's backups (running, complete and failed), newest first */
   "GET /v1/namespaces/{ns}/backups": {
     path: {
       ns: string;
     };
-    response: BackupList;
+    response: BackupJobList;
   };
   /** Start a backup of the namespace's active version to R2, run on the queue a page of documents at a time (admin role; 409 while a backup or restore of the namespace runs) */
   "POST /v1/namespaces/{ns}/backups": {
@@ -966,30 +1007,6 @@ export interface Operations {
       id: string;
     };
     response: BackupJob;
-  };
-  /** The namespace's backup policy and its schedule's state (404 when it has none) */
-  "GET /v1/namespaces/{ns}/backup-policy": {
-    path: {
-      ns: string;
-    };
-    response: BackupPolicy;
-  };
-  /** Back the namespace up on a schedule and prune old backups (admin role); a new policy's first backup starts at the next scheduled run */
-  "PUT /v1/namespaces/{ns}/backup-policy": {
-    path: {
-      ns: string;
-    };
-    body: BackupPolicyRequest;
-    response: BackupPolicy;
-  };
-  /** Stop the namespace's scheduled backups and pruning; its backups stay (admin role) */
-  "DELETE /v1/namespaces/{ns}/backup-policy": {
-    path: {
-      ns: string;
-    };
-    response: {
-      deleted: boolean;
-    };
   };
   /** List the API keys within the caller's scope (never their secrets) */
   "GET /v1/admin/keys": {
@@ -1076,15 +1093,11 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "POST /v1/namespaces/{ns}/documents": "json",
   "GET /v1/namespaces/{ns}": "json",
   "DELETE /v1/namespaces/{ns}": "json",
-  "POST /v1/namespaces/{ns}/documents/delete": "json",
-  "GET /v1/namespaces/{ns}/erasures/{id}": "json",
   "POST /v1/namespaces/{ns}/objects": "json",
   "POST /v1/namespaces/{ns}/search": "json",
   "POST /v1/namespaces/{ns}/documents/{id}/similar": "json",
   "GET /v1/namespaces/{ns}/quotas": "json",
   "PUT /v1/namespaces/{ns}/quotas": "json",
-  "GET /v1/namespaces/{ns}/redaction": "json",
-  "PUT /v1/namespaces/{ns}/redaction": "json",
   "GET /v1/namespaces/{ns}/versions": "json",
   "POST /v1/namespaces/{ns}/versions": "json",
   "GET /v1/namespaces/{ns}/versions/{id}": "json",
@@ -1093,15 +1106,19 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "POST /v1/namespaces/{ns}/versions/{id}/retire": "json",
   "GET /v1/namespaces/{ns}/golden-queries": "json",
   "PUT /v1/namespaces/{ns}/golden-queries": "json",
+  "POST /v1/namespaces/{ns}/experiments": "json",
+  "GET /v1/namespaces/{ns}/experiments/latest": "json",
+  "GET /v1/namespaces/{ns}/experiments/{id}": "json",
+  "PATCH /v1/namespaces/{ns}/experiments/{id}": "json",
+  "POST /v1/namespaces/{ns}/experiments/{id}/stop": "json",
+  "POST /v1/namespaces/{ns}/experiments/{id}/promote": "json",
+  "POST /v1/namespaces/{ns}/feedback": "json",
   "GET /v1/namespaces/{ns}/backups": "json",
   "POST /v1/namespaces/{ns}/backups": "json",
   "GET /v1/namespaces/{ns}/backups/{id}": "json",
   "GET /v1/namespaces/{ns}/restore": "json",
   "POST /v1/namespaces/{ns}/restore": "json",
   "GET /v1/namespaces/{ns}/restore/{id}": "json",
-  "GET /v1/namespaces/{ns}/backup-policy": "json",
-  "PUT /v1/namespaces/{ns}/backup-policy": "json",
-  "DELETE /v1/namespaces/{ns}/backup-policy": "json",
   "GET /v1/admin/keys": "json",
   "POST /v1/admin/keys": "json",
   "DELETE /v1/admin/keys/{id}": "json",

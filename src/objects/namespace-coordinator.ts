@@ -2,6 +2,7 @@
 // RPC: the types both it and its client (src/versions/coordinator.ts) speak, and the methods the
 // client calls, which the class implements.
 import type { Generation } from "../cache/generation";
+import type { ExperimentRecord, ExperimentSettings } from "../experiments/model";
 import type { BackfillTask, PurgeTask } from "../versions/messages";
 import type { GateReport, GoldenQuery, VersionPointer, VersionRecord, VersionSpec } from "../versions/model";
 import type { IndexEvidence } from "../versions/transitions";
@@ -87,5 +88,27 @@ export interface NamespaceCoordinatorRpc extends Rpc.DurableObjectBranded {
   ): Promise<CoordinatorOutcome<number>>;
   goldenQueries(namespace: string, defaults: VersionSpec): Promise<CoordinatorOutcome<GoldenQuery[]>>;
   publishGeneration(namespace: string): Promise<CoordinatorOutcome<Generation | null>>;
+  startExperiment(
+    namespace: string,
+    defaults: VersionSpec,
+    settings: ExperimentSettings,
+  ): Promise<CoordinatorOutcome<ExperimentRecord>>;
+  updateExperiment(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+    change: Partial<Pick<ExperimentSettings, "share" | "shadowShare">>,
+  ): Promise<CoordinatorOutcome<ExperimentRecord>>;
+  stopExperiment(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+  ): Promise<CoordinatorOutcome<ExperimentRecord>>;
+  /** The experiment `id`, or (null) the latest one. */
+  experiment(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string | null,
+  ): Promise<CoordinatorOutcome<ExperimentRecord | null>>;
   requestPublish(namespace: string): Promise<CoordinatorOutcome<Generation | null>>;
 }

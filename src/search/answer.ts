@@ -38,6 +38,8 @@ export interface AnswerSearchDeps {
 export interface SearchAnswer {
   results: SearchResult[];
   version: string;
+  /** The ranking position of the first result (0 on the first page). */
+  offset?: number;
   /** Which cache layer answered, or why none did. */
   outcome: CacheOutcome;
   degraded: string[];
@@ -53,6 +55,8 @@ export interface AnswerOptions {
   timer: Timer;
   /** The cursor of the page to answer (absent: the first page). */
   cursor?: string;
+  /** The version to search instead of the active one (an experiment's candidate). */
+  version?: VersionSpec;
 }
 
 /** What the cache stores for a page; cursors are made per answer (they expire). */
@@ -91,7 +95,7 @@ export async function answerSearch(
   // isolate): when both miss the isolate, they overlap instead of adding up. Cursors need the
   // generation even when the cache is bypassed.
   const generation = readGeneration(cache.kv, namespace, cache.settings.generationTtlMs, cache.logger);
-  const version = await deps.activeVersion(namespace);
+  const version = options.version ?? (await deps.activeVersion(namespace));
   const searchDeps = versionSearchDeps(deps, namespace, version);
   const paging = await openPage(deps, namespace, req, {
     version: version.id,
@@ -127,6 +131,7 @@ export async function answerSearch(
   const nextCursor = more ? await paging.next(page.topK) : undefined;
   return {
     ...body,
+    offset: paging.offset,
     outcome: answer.outcome,
     degraded: answer.degraded,
     ...(nextCursor ? { nextCursor } : {}),

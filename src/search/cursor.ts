@@ -11,8 +11,8 @@
 import { z } from "zod";
 import { canonicalJson, sha256Base64url } from "../cache/keys";
 import { AppError } from "../errors";
-import { base64url } from "../util/encoding";
-import { derivedHmacKey } from "../util/hmac-key";
+import { base64url, fromBase64url } from "../util/encoding";
+import { derivedKeyOf } from "../util/hmac-key";
 
 export const CURSOR_LIMITS = {
   /** A cursor's token is about 200 characters; longer input is refused before any decoding. */
@@ -23,17 +23,8 @@ export const CURSOR_LIMITS = {
 
 const DERIVATION_INFO = "edgesearch search cursor key v1";
 
-// Isolate-lifetime: the key derived from the last secret seen (one per deployment).
-let derived: { secret: string; key: Promise<CryptoKey> } | undefined;
-
 /** The HMAC key cursors are signed with: none when the deployment has no ADMIN_API_KEY. */
-export function cursorKey(adminApiKey: string | undefined): Promise<CryptoKey | null> {
-  if (!adminApiKey) return Promise.resolve(null);
-  if (derived?.secret !== adminApiKey) {
-    derived = { secret: adminApiKey, key: derivedHmacKey(adminApiKey, DERIVATION_INFO) };
-  }
-  return derived.key;
-}
+export const cursorKey = derivedKeyOf(DERIVATION_INFO);
 
 /** What a cursor is bound to: the namespace and the fields of the request that set the ranking. */
 export interface CursorBinding {
@@ -123,6 +114,17 @@ export async function openCursor(
 }
 
 /**
+ * The version a cursor says its ranking came from, read without verifying it (openCursor does,
+ * later): an experiment answers the cursor's page from that version. Undefined when unreadable.
+ */
+export function cursorVersion(token: string): string | undefined {
+  const parts = token.length <= CURSOR_LIMITS.maxChars ? token.split(".") : [];
+  const bytes = parts.length === 2 ? fromBase64url(parts[0] ?? "") : null;
+  const payload = bytes ? Payload.safeParse(parseJson(bytes)) : null;
+  return payload?.success ? payload.data.v : undefined;
+}
+
+/**
  * Refuses a cursor whose ranking may have changed: another version is active, the search
  * configuration changed, or the namespace was written since (a generation newer than the
  * cursor's; an older one is a location whose view lags, which knows of no change).
@@ -143,12 +145,6 @@ function stale(reason: string, why: string): AppError {
     `${why} since this cursor was issued, so its results may have moved between pages; search again without a cursor`,
     { field: "body.cursor", retryable: false, extra: { reason } },
   );
-}
-
-function fromBase64url(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
-  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
 }
 
 function parseJson(bytes: Uint8Array): unknown {

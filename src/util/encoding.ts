@@ -18,6 +18,13 @@ export function fromBase64(text: string): Uint8Array {
   return bytes;
 }
 
+/** The bytes of a base64url text; null when it is not base64url. */
+export function fromBase64url(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+}
+
 const utf8 = new TextEncoder();
 
 /**

@@ -17,3 +17,16 @@ export async function derivedHmacKey(secret: string, info: string): Promise<Cryp
     ["sign", "verify"],
   );
 }
+
+/**
+ * The key HKDF derives for `info` from a secret, derived once per secret (isolate-lifetime: the
+ * last secret seen, one per deployment); null without a secret.
+ */
+export function derivedKeyOf(info: string): (secret: string | undefined) => Promise<CryptoKey | null> {
+  let derived: { secret: string; key: Promise<CryptoKey> } | undefined;
+  return (secret) => {
+    if (!secret) return Promise.resolve(null);
+    if (derived?.secret !== secret) derived = { secret, key: derivedHmacKey(secret, info) };
+    return derived.key;
+  };
+}

@@ -3,6 +3,7 @@
 // (the object restarting, an overloaded isolate) is retryable.
 
 import type { Generation, GenerationPublisher } from "../cache/generation";
+import type { ExperimentRecord, ExperimentSettings } from "../experiments/model";
 import type {
   BackfillReport,
   GoldenQuery,
@@ -123,6 +124,30 @@ export class CoordinatorClient implements GenerationPublisher {
 
   goldenQueries(): Promise<GoldenQuery[]> {
     return this.call("goldenQueries", () => this.stub.goldenQueries(this.namespace, this.defaults));
+  }
+
+  startExperiment(settings: ExperimentSettings): Promise<ExperimentRecord> {
+    return this.call("startExperiment", () =>
+      this.stub.startExperiment(this.namespace, this.defaults, settings),
+    );
+  }
+
+  updateExperiment(
+    id: string,
+    change: Partial<Pick<ExperimentSettings, "share" | "shadowShare">>,
+  ): Promise<ExperimentRecord> {
+    return this.call("updateExperiment", () =>
+      this.stub.updateExperiment(this.namespace, this.defaults, id, change),
+    );
+  }
+
+  stopExperiment(id: string): Promise<ExperimentRecord> {
+    return this.call("stopExperiment", () => this.stub.stopExperiment(this.namespace, this.defaults, id));
+  }
+
+  /** The experiment `id`, or (null) the namespace's latest one. */
+  experiment(id: string | null): Promise<ExperimentRecord | null> {
+    return this.call("experiment", () => this.stub.experiment(this.namespace, this.defaults, id));
   }
 
   private call<T>(operation: string, invoke: () => Promise<unknown>): Promise<T> {

@@ -100,6 +100,20 @@ export interface VersionPointer {
   database?: string;
   /** While the namespace is moved to another database: that database (writes go to both). */
   moving?: string | null;
+  /** The namespace's running experiment (src/experiments), when one runs against the active version. */
+  experiment?: RunningExperiment;
+}
+
+/** What the query path needs of a running experiment: which searches the candidate answers. */
+export interface RunningExperiment {
+  id: string;
+  /** The active version the experiment compares against. */
+  control: string;
+  candidate: VersionSpec;
+  /** Share of searches (0..1) the candidate answers. */
+  share: number;
+  /** Share of the control arm's searches (0..1) the candidate also answers in the background. */
+  shadowShare: number;
 }
 
 /** What a write needs of the pointer: the versions it reaches (the coordinator sends the whole pointer). */

@@ -16,6 +16,15 @@ export const VersionPointerSchema = z.object({
   // Absent in pointers published before the pool of data databases: those namespaces are on DB.
   database: z.string().min(1).max(64).optional(),
   moving: z.string().min(1).max(64).nullable().optional(),
+  experiment: z
+    .object({
+      id: z.string().regex(/^e[0-9]{1,6}$/),
+      control: z.string(),
+      candidate: VersionSpecSchema,
+      share: z.number().min(0).max(1),
+      shadowShare: z.number().min(0).max(1),
+    })
+    .optional(),
 });
 
 interface Entry {

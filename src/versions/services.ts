@@ -3,7 +3,7 @@
 import type { Embedder } from "../embed/embedder";
 import type { VectorIndex } from "../vectors/vector-index";
 import type { CoordinatorClient } from "./coordinator";
-import type { VersionSpec } from "./model";
+import type { VersionPointer, VersionSpec } from "./model";
 
 export interface VersionServices {
   /** The version namespaces start with (the deployment's configured model, chunking and index). */
@@ -11,6 +11,8 @@ export interface VersionServices {
   coordinator(namespace: string): CoordinatorClient;
   /** The namespace's active version, from the published pointer (isolate cache, then KV). */
   active(namespace: string): Promise<VersionSpec>;
+  /** The namespace's published pointer (null: none yet), from the same isolate cache as `active`. */
+  pointer(namespace: string): Promise<VersionPointer | null>;
   embedder(spec: VersionSpec): Embedder;
   index(spec: VersionSpec): VectorIndex;
 }

@@ -4,12 +4,9 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { parseQrels } from "../../scripts/lib/metrics.ts";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
-import corpusText from "../fixtures/scifact/corpus.jsonl?raw";
-import qrelsText from "../fixtures/scifact/qrels-train.tsv?raw";
-import queriesText from "../fixtures/scifact/queries-train.jsonl?raw";
 import { api, freshNamespace, waitFor, waitIndexed } from "../support";
+import { type Doc, slice } from "../support/scifact";
 import { type SearchBody, searchUncached as search } from "../support/search";
 
 interface VersionBody {
@@ -22,43 +19,6 @@ interface VersionBody {
   purged: boolean;
   build: { phase: string; total: number; done: number; failed: number } | null;
   gate: { passed: boolean; ndcg: number; activeNdcg: number | null; forced: boolean } | null;
-}
-
-interface Doc {
-  id: string;
-  title: string;
-  text: string;
-}
-
-const corpus: Doc[] = corpusText
-  .split("\n")
-  .filter((l) => l.trim() !== "")
-  .map((l) => {
-    const d = JSON.parse(l) as { _id: string; title: string; text: string };
-    return { id: d._id, title: d.title, text: d.text };
-  });
-const queries = new Map(
-  queriesText
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => {
-      const q = JSON.parse(l) as { _id: string; text: string };
-      return [q._id, q.text] as const;
-    }),
-);
-const qrels = parseQrels(qrelsText);
-
-/** `count` SciFact documents and the golden queries whose relevant documents are all among them. */
-function slice(count: number): { docs: Doc[]; golden: { query: string; relevant: string[] }[] } {
-  const docs = corpus.slice(0, count);
-  const ids = new Set(docs.map((d) => d.id));
-  const golden: { query: string; relevant: string[] }[] = [];
-  for (const [queryId, judged] of qrels) {
-    const relevant = [...judged.keys()];
-    const text = queries.get(queryId);
-    if (text && relevant.every((id) => ids.has(id))) golden.push({ query: text, relevant });
-  }
-  return { docs, golden };
 }
 
 const V2 = { model: "@cf/baai/bge-small-en-v1.5", chunking: { maxTokens: 128, overlapTokens: 16 } };

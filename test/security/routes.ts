@@ -3,7 +3,7 @@
 // cannot ship without its security cases.
 
 export type Role = "search" | "write" | "admin";
-export type Method = "GET" | "POST" | "PUT" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** What a route's path and body are filled with. */
 export interface RouteParams {
@@ -164,6 +164,67 @@ export const ROUTES: readonly RouteSpec[] = [
     writes: true,
     body: () => ({}),
     freshStatus: 409,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/experiments",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    // A fresh namespace has only its active version: no candidate to experiment with.
+    body: () => ({ candidateVersion: "v1", share: 0.1 }),
+    freshStatus: 409,
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/experiments/latest",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+    freshStatus: 404,
+  },
+  {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/experiments/{id}",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+    freshStatus: 404,
+  },
+  {
+    method: "PATCH",
+    template: "/v1/namespaces/{ns}/experiments/{id}",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    body: () => ({ share: 0.2 }),
+    freshStatus: 404,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/experiments/{id}/stop",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    freshStatus: 404,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/experiments/{id}/promote",
+    role: "admin",
+    namespaced: true,
+    writes: true,
+    freshStatus: 404,
+  },
+  {
+    method: "POST",
+    template: "/v1/namespaces/{ns}/feedback",
+    role: "search",
+    namespaced: true,
+    writes: true,
+    // A searchId this deployment never issued.
+    body: (p) => ({ searchId: "bm90LWlzc3VlZA.c2ln", documentId: p.docId, position: 1 }),
+    freshStatus: 400,
   },
   {
     method: "PUT",
@@ -404,9 +465,11 @@ export function routePath(route: RouteSpec, p: RouteParams): string {
     ? p.keyId
     : route.template.includes("/versions/{id}")
       ? "v1"
-      : /\/(backups|restore)\/\{id\}$/.test(route.template)
-        ? BACKUP_ID
-        : p.docId;
+      : route.template.includes("/experiments/{id}")
+        ? "e1"
+        : /\/(backups|restore)\/\{id\}$/.test(route.template)
+          ? BACKUP_ID
+          : p.docId;
   return route.template.replace("{ns}", seg(p.ns)).replace("{id}", seg(id));
 }
 

@@ -16,6 +16,7 @@ import { registerDeadLetters } from "./routes/dead-letters";
 import { registerDocs } from "./routes/docs";
 import { registerDocuments } from "./routes/documents";
 import { registerErasures } from "./routes/erasures";
+import { registerExperiments } from "./routes/experiments";
 import { registerHealth } from "./routes/health";
 import { registerKeys } from "./routes/keys";
 import { MCP_PATH, mcpOrigin, registerMcp } from "./routes/mcp";
@@ -108,6 +109,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerQuotas(app);
   registerRedaction(app);
   registerVersions(app);
+  registerExperiments(app);
   registerBackup(app);
   registerBackupPolicy(app);
   registerKeys(app);

@@ -95,6 +95,63 @@ export const goldenQueriesExample = {
   ],
 };
 
+export const startExperimentExample = {
+  candidateVersion: "v2",
+  share: 0.1,
+  shadowShare: 0.05,
+  minSamples: 1000,
+};
+
+export const updateExperimentExample = { share: 0.25 };
+
+export const feedbackExample = {
+  searchId:
+    "eyJuIjoiZG9jcyIsInYiOiJ2MiIsImEiOiJjYW5kaWRhdGUiLCJlIjoiZTEiLCJ0IjoxNzk2NTA0MDAwMDAwLCJvIjowLCJoIjpbMTIzNDU2Nzg5XSwiciI6ImFiY2RlZmdoIn0.c2lnbmF0dXJl",
+  documentId: "rotating-api-keys",
+  position: 1,
+  kind: "click" as const,
+};
+
+const arm = (version: string, searches: number, clicks: number, mrr: number) => ({
+  version,
+  searches,
+  empty: 0,
+  degraded: 0,
+  clicks,
+  ctr: { value: clicks / searches, low: clicks / searches - 0.02, high: clicks / searches + 0.02 },
+  mrr: { value: mrr, low: mrr - 0.02, high: mrr + 0.02 },
+  latencyMs: { p50: 38.1, p95: 90.5, p99: 128 },
+});
+
+export const experimentReportExample = {
+  id: "e1",
+  namespace: "docs",
+  state: "running" as const,
+  control: "v1",
+  candidate: "v2",
+  share: 0.1,
+  shadowShare: 0.05,
+  minSamples: 1000,
+  startedAt: "2026-12-05T09:00:00.000Z",
+  endedAt: null,
+  endReason: null,
+  arms: { control: arm("v1", 18_204, 9_830, 0.47), candidate: arm("v2", 2_011, 1_147, 0.52) },
+  shadow: {
+    samples: 902,
+    failed: 0,
+    overlapAt10: 0.71,
+    rbo: 0.68,
+    controlEmpty: 3,
+    candidateEmpty: 2,
+    controlDegraded: 0,
+    candidateDegraded: 0,
+    latencyMs: { control: { p50: 38.1, p95: 90.5 }, candidate: { p50: 45.3, p95: 107.6 } },
+  },
+  verdict: "candidate better" as const,
+  mrrDifference: { value: 0.05, low: 0.027, high: 0.073 },
+  method: "Primary metric: MRR of each search's first click ...",
+};
+
 export const restoreExample = { from: { namespace: "docs", backupId: "20261204T031500Z-9f3c2a1b" } };
 
 export const backupPolicyExample = { intervalHours: 24, keep: { count: 7, maxAgeDays: 30 } };

@@ -201,6 +201,18 @@ export const SearchBody = z
           "only when the answer falls back to keyword search.",
       }),
     cache: z.enum(["default", "bypass"]).default("default"),
+    userId: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .openapi({
+        description:
+          "A stable, opaque id of the user or session searching. While the namespace runs an experiment it " +
+          "keeps the user in one arm (hashed with the experiment's id into 10,000 buckets); without it each " +
+          "search is assigned at random. Not stored.",
+        example: "u-4821",
+      }),
     cursor: z
       .string()
       .min(1)
@@ -271,6 +283,15 @@ export const SearchResponseSchema = z
     version: z.string(),
     cache: z.enum(["hit", "miss"]),
     degraded: z.array(z.string()),
+    searchId: z.string().optional().openapi({
+      description:
+        "Identifies this answer for feedback (POST /v1/namespaces/{ns}/feedback) for 24 hours; signed, not stored.",
+    }),
+    arm: z.enum(["control", "candidate"]).optional().openapi({
+      description:
+        "While an experiment runs: the arm this search was assigned to (version names the index version).",
+    }),
+    experiment: z.string().optional().openapi({ description: "While an experiment runs: its id." }),
     facets: z.record(z.string(), FacetSchema).optional().openapi({
       description:
         "With facets, on the first page: each field asked for, even one no matched document holds.",

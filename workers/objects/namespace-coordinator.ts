@@ -17,6 +17,12 @@ import { z } from "zod";
 import { formatGeneration, type Generation, generationKey } from "../../src/cache/generation";
 import { AppError, errorMessage } from "../../src/errors";
 import type {
+  ExperimentRecord,
+  ExperimentSettings,
+  ExperimentState,
+  RunningExperiment,
+} from "../../src/experiments/model";
+import type {
   BackfillReport,
   CoordinatorOutcome,
   IndexEvidence,
@@ -64,6 +70,8 @@ const PUBLISH_RETRY_MS = 5000;
 const GENERATION_CLOCK = "generationWrittenAt";
 /** Failures listed on a version record (all are counted). */
 const MAX_LISTED_FAILURES = 100;
+/** The states an experiment's candidate may be in: built, and kept current by every write. */
+const EXPERIMENT_CANDIDATE_STATES: readonly string[] = ["ready", "previous"];
 
 const envSchema = z.object({
   VERSION_BUILD_STALL_MS: z.coerce.number().int().min(0).optional(),
@@ -100,6 +108,7 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
       CREATE TABLE IF NOT EXISTS versions (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, record TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS golden (ord INTEGER PRIMARY KEY, query TEXT NOT NULL, relevant TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS experiments (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, record TEXT NOT NULL);
     `);
   }
 
@@ -493,6 +502,172 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     await this.scheduleAlarm();
   }
 
+  // --- Experiments (src/experiments) ----------------------------------------------------------
+
+  /** Starts an experiment against the active version; one runs at a time. */
+  async startExperiment(
+    namespace: string,
+    defaults: VersionSpec,
+    settings: ExperimentSettings,
+  ): Promise<CoordinatorOutcome<ExperimentRecord>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const running = this.runningExperiment();
+      if (running) throw new AppError("conflict", `experiment ${running.id} is running; stop it first`);
+      const records = this.records();
+      const active = records.find((r) => r.state === "active");
+      const candidate = records.find((r) => r.id === settings.candidate);
+      if (!candidate) throw new AppError("not_found", `version ${settings.candidate} does not exist`);
+      if (!active || !EXPERIMENT_CANDIDATE_STATES.includes(candidate.state)) {
+        throw new AppError(
+          "conflict",
+          `version ${candidate.id} is ${candidate.state}; an experiment's candidate is a ready or previous version`,
+        );
+      }
+      const seq = Number(this.meta("experimentSeq") ?? "0") + 1;
+      const now = Date.now();
+      const record: ExperimentRecord = {
+        ...settings,
+        id: `e${seq}`,
+        control: active.id,
+        state: "running",
+        startedAt: now,
+        updatedAt: now,
+        endedAt: null,
+        endReason: null,
+      };
+      this.ctx.storage.transactionSync(() => {
+        this.setMeta("experimentSeq", String(seq));
+        this.saveExperiment(record);
+      });
+      await this.changed();
+      return record;
+    });
+  }
+
+  /** Changes a running experiment's shares. */
+  async updateExperiment(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+    change: Partial<Pick<ExperimentSettings, "share" | "shadowShare">>,
+  ): Promise<CoordinatorOutcome<ExperimentRecord>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const record = this.experimentById(id);
+      if (record.state !== "running") throw new AppError("conflict", `experiment ${id} is ${record.state}`);
+      Object.assign(record, change, { updatedAt: Date.now() });
+      this.saveExperiment(record);
+      await this.changed();
+      return record;
+    });
+  }
+
+  /** Stops a running experiment: every search goes to the active version again. */
+  async stopExperiment(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string,
+  ): Promise<CoordinatorOutcome<ExperimentRecord>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      const record = this.experimentById(id);
+      if (record.state !== "running") return record;
+      this.endExperiment(record, "stopped", "stopped", Date.now());
+      await this.changed();
+      return record;
+    });
+  }
+
+  async experiment(
+    namespace: string,
+    defaults: VersionSpec,
+    id: string | null,
+  ): Promise<CoordinatorOutcome<ExperimentRecord | null>> {
+    return this.run(async () => {
+      await this.ensure(namespace, defaults);
+      if (id !== null) return this.experimentById(id);
+      const row = this.ctx.storage.sql
+        .exec<{ record: string }>("SELECT record FROM experiments ORDER BY seq DESC LIMIT 1")
+        .toArray()[0];
+      return row ? (JSON.parse(row.record) as ExperimentRecord) : null;
+    });
+  }
+
+  private runningExperiment(): ExperimentRecord | null {
+    const id = this.meta("experiment");
+    if (id === null) return null;
+    const record = this.findExperiment(id);
+    return record?.state === "running" ? record : null;
+  }
+
+  private findExperiment(id: string): ExperimentRecord | null {
+    const row = this.ctx.storage.sql
+      .exec<{ record: string }>("SELECT record FROM experiments WHERE id = ?", id)
+      .toArray()[0];
+    return row ? (JSON.parse(row.record) as ExperimentRecord) : null;
+  }
+
+  private experimentById(id: string): ExperimentRecord {
+    const record = this.findExperiment(id);
+    if (!record) throw new AppError("not_found", `experiment ${id} does not exist`);
+    return record;
+  }
+
+  private saveExperiment(record: ExperimentRecord): void {
+    this.ctx.storage.sql.exec(
+      "INSERT INTO experiments (id, seq, record) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+      record.id,
+      Number(record.id.slice(1)),
+      JSON.stringify(record),
+    );
+    if (record.state === "running") this.setMeta("experiment", record.id);
+  }
+
+  private endExperiment(record: ExperimentRecord, state: ExperimentState, reason: string, now: number): void {
+    Object.assign(record, { state, endReason: reason, endedAt: now, updatedAt: now });
+    this.saveExperiment(record);
+  }
+
+  /**
+   * Ends the running experiment when a version change took its arms away: the candidate made
+   * active is a promotion; the control replaced, or the candidate retired, ends it.
+   */
+  private settleExperiment(): void {
+    const running = this.runningExperiment();
+    if (!running) return;
+    const records = this.records();
+    const active = records.find((r) => r.state === "active");
+    const candidate = records.find((r) => r.id === running.candidate);
+    const now = Date.now();
+    if (active?.id === running.candidate) {
+      this.endExperiment(running, "promoted", `candidate ${running.candidate} activated`, now);
+    } else if (active?.id !== running.control) {
+      this.endExperiment(running, "ended", `version ${active?.id ?? "?"} activated`, now);
+    } else if (!candidate || !EXPERIMENT_CANDIDATE_STATES.includes(candidate.state)) {
+      this.endExperiment(
+        running,
+        "ended",
+        `candidate ${running.candidate} ${candidate?.state ?? "gone"}`,
+        now,
+      );
+    }
+  }
+
+  /** The running experiment as the query path reads it (in the pointer). */
+  private publishedExperiment(records: StoredRecord[]): RunningExperiment | null {
+    const running = this.runningExperiment();
+    const candidate = running ? records.find((r) => r.id === running.candidate) : undefined;
+    if (!running || !candidate || !EXPERIMENT_CANDIDATE_STATES.includes(candidate.state)) return null;
+    return {
+      id: running.id,
+      control: running.control,
+      candidate: spec(candidate),
+      share: running.share,
+      shadowShare: running.shadowShare,
+    };
+  }
+
   // --- State ----------------------------------------------------------------------------------
 
   /**
@@ -625,12 +800,14 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
     const active = records.find((r) => r.state === "active");
     if (!active) throw new AppError("internal", "namespace has no active version", { retryable: false });
     const live = [active, ...records.filter((r) => r.state !== "active" && LIVE_STATES.includes(r.state))];
+    const experiment = this.publishedExperiment(records);
     return {
       active: spec(active),
       live: live.map(spec),
       epoch: Number(this.meta("epoch") ?? "1"),
       database: this.database(),
       moving: this.meta("moving"),
+      ...(experiment && experiment.control === active.id ? { experiment } : {}),
     };
   }
 
@@ -654,6 +831,7 @@ export class NamespaceCoordinator extends DurableObject<Env> implements Namespac
   }
 
   private bumpEpoch(): void {
+    this.settleExperiment();
     this.setMeta("epoch", String(Number(this.meta("epoch") ?? "1") + 1));
   }
 

@@ -30,6 +30,10 @@ export function openApiConfig(server: string) {
       { name: "search", description: "Hybrid, vector and keyword search, and similar documents." },
       { name: "namespaces", description: "A namespace's counts, quotas and deletion." },
       { name: "versions", description: "Index versions, their quality gate and its golden queries." },
+      {
+        name: "experiments",
+        description: "Online experiments between index versions, and feedback on search answers.",
+      },
       { name: "backups", description: "Backups of a namespace to R2 and restores from them." },
       { name: "admin", description: "API keys, dead letters, shards, moves and operations figures." },
     ],

@@ -4,13 +4,15 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { hasRole, type Principal } from "../../../src/auth/scopes";
 import { AppError } from "../../../src/errors";
+import { type ExperimentAnswer, searchWithExperiment } from "../../../src/experiments/serve";
 import { countersBlob } from "../../../src/observe/cost-schema";
 import { answerSearch, type SearchAnswer } from "../../../src/search/answer";
+import { cursorVersion } from "../../../src/search/cursor";
 import { highlightOptions } from "../../../src/search/snippet";
 import { createTimer, serverTiming, type Timer } from "../../../src/search/timer";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
-import { type Services, searchDeps } from "../../services";
+import { experimentDeps, type Services, searchDeps } from "../../services";
 import { requireNamespace, requires } from "../auth";
 import { searchExample, searchResponseExample } from "../examples";
 import {
@@ -71,27 +73,37 @@ export function runSearch(
   ns: string,
   request: SearchRequestBody,
   timer: Timer,
-): Promise<SearchAnswer> {
+): Promise<ExperimentAnswer> {
   requireNamespace(principal, ns);
-  const { cache, highlight, cursor, facets, facetLimit, ...body } = request;
+  const { cache, highlight, cursor, facets, facetLimit, userId, ...body } = request;
   const filter =
     body.filter === undefined ? undefined : checkFilter(body.filter, services.config.filterableFields);
   if (facets) checkFacets(facets, services.config.filterableFields);
-  return answerSearch(
-    searchDeps(services),
+  const deps = searchDeps(services);
+  const search = {
+    ...body,
+    filter,
+    highlight: highlightOptions(highlight),
+    ...(facets ? { facets: { fields: facets, limit: facetLimit } } : {}),
+  };
+  return searchWithExperiment(
+    experimentDeps(services),
     ns,
-    {
-      ...body,
-      filter,
-      highlight: highlightOptions(highlight),
-      ...(facets ? { facets: { fields: facets, limit: facetLimit } } : {}),
-    },
-    { bypassCache: cache === "bypass", timer, cursor },
+    userId,
+    cursor === undefined ? undefined : (cursorVersion(cursor) ?? null),
+    (version, background) =>
+      answerSearch(deps, ns, search, {
+        bypassCache: cache === "bypass",
+        timer: background ? createTimer(deps.clock) : timer,
+        cursor: background ? undefined : cursor,
+        ...(version ? { version } : {}),
+      }),
+    () => timer.elapsed(),
   );
 }
 
 /** The response body of a search. */
-export function searchBody(answer: SearchAnswer): SearchResponseBody {
+export function searchBody(answer: ExperimentAnswer): SearchResponseBody {
   const hit = answer.outcome === "isolate" || answer.outcome === "cache-api";
   return {
     results: answer.results,
@@ -99,6 +111,8 @@ export function searchBody(answer: SearchAnswer): SearchResponseBody {
     cache: hit ? "hit" : "miss",
     degraded: answer.degraded,
     ...(answer.nextCursor ? { nextCursor: answer.nextCursor } : {}),
+    ...(answer.searchId ? { searchId: answer.searchId } : {}),
+    ...(answer.arm ? { arm: answer.arm, experiment: answer.experiment } : {}),
     ...(answer.facets ? { facets: answer.facets, facetScope: answer.facetScope } : {}),
   };
 }

@@ -13,6 +13,7 @@ import {
 import { DocumentIdSchema } from "../../../src/validation";
 import type { VersionRecord } from "../../../src/versions/model";
 import { ChunkingSchema, VERSION_STATES } from "../../../src/versions/model";
+import type { Services } from "../../services";
 import { requireNamespace, requires } from "../auth";
 import { activateVersionExample, createVersionExample, goldenQueriesExample } from "../examples";
 import { errorResponses, jsonBody, jsonResponse, MAX_QUERY_CHARS, NamespaceParams } from "../schemas";
@@ -159,6 +160,20 @@ function toVersion(r: VersionRecord): z.infer<typeof VersionSchema> {
   };
 }
 
+/** What activating one of the namespace's versions needs (the gate searches both versions). */
+export function activationDeps(services: Services, ns: string): Parameters<typeof activateVersion>[0] {
+  const { versions, store, db, guard, config, queue, logger } = services;
+  return {
+    coordinator: versions.coordinator(ns),
+    versions,
+    search: { store, db, logger, guard },
+    gate: config.qualityGate,
+    graceMs: config.versionGraceMs,
+    queue,
+    logger,
+  };
+}
+
 export function registerVersions(app: OpenAPIHono<AppEnv>) {
   app.openapi(
     createRoute({
@@ -239,17 +254,8 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns, id } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
-      const { versions, store, db, guard, config, queue, logger } = c.get("services");
       const { version, gate } = await activateVersion(
-        {
-          coordinator: versions.coordinator(ns),
-          versions,
-          search: { store, db, logger, guard },
-          gate: config.qualityGate,
-          graceMs: config.versionGraceMs,
-          queue,
-          logger,
-        },
+        activationDeps(c.get("services"), ns),
         id,
         c.req.valid("json"),
       );
