@@ -65,6 +65,14 @@ export type DocumentStatus = {
   updatedAt: string;
   /** When the document expires (RFC 3339, UTC); absent when it never does. */
   expiresAt?: string;
+  /** Personal data replaced in the indexed text, by kind (the namespace's redaction settings); absent when none was. */
+  redactions?: {
+    email?: number;
+    phone?: number;
+    card?: number;
+    iban?: number;
+    ip?: number;
+  };
 };
 
 export type Accepted = {
@@ -74,6 +82,30 @@ export type Accepted = {
 export type NamespaceDelete = {
   accepted: number;
   remaining: boolean;
+};
+
+export type ErasureJob = {
+  id: string;
+  namespace: string;
+  filter: MetadataFilter;
+  state: "running" | "complete" | "failed";
+  /** Documents that matched when the erasure started (the snapshot it deletes). */
+  matched: number;
+  /** Of those, how many are deleted so far. */
+  deleted: number;
+  /** The snapshot's time: documents written after it are not erased, even when they match. */
+  startedAt: string;
+  error: string | null;
+  updatedAt: string;
+};
+
+/** Vectorize's filter language: $eq $ne $in $nin $lt $lte $gt $gte, implicit AND. */
+export type MetadataFilter = { [key: string]: string | number | boolean | null | { [key: string]: string | number | boolean | null | Array<string | number | boolean> } } | null;
+
+export type EraseDocumentsRequest = {
+  filter?: MetadataFilter;
+  /** Erase every document of the namespace; instead of a filter (an empty filter is refused). */
+  all?: true;
 };
 
 export type SearchResponse = {
@@ -154,9 +186,6 @@ export type SearchRequest = {
   cursor?: string;
 };
 
-/** Vectorize's filter language: $eq $ne $in $nin $lt $lte $gt $gte, implicit AND. */
-export type MetadataFilter = { [key: string]: string | number | boolean | null | { [key: string]: string | number | boolean | null | Array<string | number | boolean> } };
-
 /** Give each result a snippet (the passage with the most distinct query words) and the ranges of the words in it that the keyword index matches (stemmed: a query for run marks running). true, or options; preTag or postTag also asks for snippetHtml, the snippet HTML-escaped with the tags around matches. */
 export type Highlight = boolean | {
   /** Most characters (UTF-16 code units) in a snippet; default 200. */
@@ -210,6 +239,8 @@ export type Quotas = {
     chunks: number | null;
     bytes: number | null;
   };
+  /** Seconds a document written without expiresAt lives; null: it never expires. */
+  defaultTtlSeconds: number | null;
 };
 
 export type SetQuotasRequest = {
@@ -219,6 +250,39 @@ export type SetQuotasRequest = {
   chunks?: number | null;
   /** Most bytes of document text the namespace may hold; null: the deployment's default; absent: unchanged. */
   bytes?: number | null;
+  /** Seconds a document written without expiresAt lives: writes from now on get expiresAt = write time + this. Documents already stored keep the expiry they were written with. An explicit expiresAt wins. null: no default (documents without expiresAt never expire); absent: unchanged. */
+  defaultTtlSeconds?: number | null;
+};
+
+export type Redaction = {
+  namespace: string;
+  redaction: RedactionSettings;
+};
+
+export type RedactionSettings = {
+  /** Replace email addresses by [EMAIL] */
+  email: boolean;
+  /** Replace phone numbers (international with +, or national of 10 or 11 digits in groups) by [PHONE] */
+  phone: boolean;
+  /** Replace payment card numbers (13 to 19 digits passing the Luhn check) by [CARD] */
+  card: boolean;
+  /** Replace IBANs (passing the ISO 13616 mod-97 check) by [IBAN] */
+  iban: boolean;
+  /** Replace IP addresses (v4 and v6) by [IP] */
+  ip: boolean;
+};
+
+export type SetRedactionRequest = {
+  /** Replace email addresses by [EMAIL]; absent: unchanged. */
+  email?: boolean;
+  /** Replace phone numbers (international with +, or national of 10 or 11 digits in groups) by [PHONE]; absent: unchanged. */
+  phone?: boolean;
+  /** Replace payment card numbers (13 to 19 digits passing the Luhn check) by [CARD]; absent: unchanged. */
+  card?: boolean;
+  /** Replace IBANs (passing the ISO 13616 mod-97 check) by [IBAN]; absent: unchanged. */
+  iban?: boolean;
+  /** Replace IP addresses (v4 and v6) by [IP]; absent: unchanged. */
+  ip?: boolean;
 };
 
 export type IndexVersions = {
@@ -464,11 +528,20 @@ export type BackupJob = {
   finishedAt: string | null;
   /** Complete backups: the manifest's key in the backups bucket */
   manifest: string | null;
+  /** Backups: an erasure by filter of the namespace started after this backup did, so it may hold documents that were erased (docs/runbooks/purge-backups-after-erasure.md) */
+  containsErasedData: boolean;
+  /** When the latest such erasure started; null when none did */
+  erasedAt: string | null;
 };
 
-export type BackupJobList = {
+export type BackupList = {
   namespace: string;
-  jobs: Array<BackupJob>;
+  jobs: Array<BackupJob & {
+    /** Bytes of the backup's parts in the backups bucket (so far, while running) */
+    bytes: number;
+    /** Seconds since the backup started */
+    ageSeconds: number;
+  }>;
 };
 
 export type RestoreRequest = {
@@ -476,6 +549,38 @@ export type RestoreRequest = {
     /** The namespace the backup was taken of */
     namespace: string;
     backupId: string;
+  };
+};
+
+export type BackupJobList = {
+  namespace: string;
+  jobs: Array<BackupJob>;
+};
+
+export type BackupPolicy = {
+  namespace: string;
+  intervalHours: number;
+  keep: {
+    count: number;
+    maxAgeDays: number;
+  };
+  /** When the scheduled handler next starts a backup */
+  nextDueAt: string;
+  lastStartedAt: string | null;
+  /** The backup the schedule last started */
+  lastBackupId: string | null;
+  /** Why the last due backup did not start (a running job, an error) */
+  lastSkipReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** intervalHours: hours between scheduled backups (at least 1). keep: complete backups past the newest `count` or older than `maxAgeDays` are deleted, and failed ones older than `maxAgeDays`; the newest complete backup is always kept. */
+export type BackupPolicyRequest = {
+  intervalHours: number;
+  keep: {
+    count: number;
+    maxAgeDays: number;
   };
 };
 
@@ -725,6 +830,7 @@ export type MetricsReport = {
     state: string;
     problems: Array<string>;
     checkedAt: string;
+    repairs: { [key: string]: number };
   }>;
   storage: {
     maxBytes: number;
@@ -749,7 +855,7 @@ export interface Operations {
       ns: string;
       id: string;
     };
-    body: PutDocumentRequest;
+    body?: PutDocumentRequest;
     response: AcceptedDocument;
   };
   /** Delete a document: it leaves search results at once, its vectors shortly after */
@@ -790,6 +896,14 @@ export interface Operations {
         requeued?: number;
         abandoned?: number;
         replayed?: number;
+        repairedVectors?: number;
+        orphanVectors?: number;
+        keywordRepairs?: number;
+        reindexed?: number;
+        repairsAbandoned?: number;
+        backupsStarted?: number;
+        backupsFailed?: number;
+        backupsPruned?: number;
       } | null;
     };
   };
@@ -799,6 +913,22 @@ export interface Operations {
       ns: string;
     };
     response: NamespaceDelete;
+  };
+  /** Erase the documents matching a metadata filter: out of search at once, then deleted by a job (202, Location) */
+  "POST /v1/namespaces/{ns}/documents/delete": {
+    path: {
+      ns: string;
+    };
+    body: EraseDocumentsRequest;
+    response: ErasureJob;
+  };
+  /** An erasure's state (running, complete or failed) and progress */
+  "GET /v1/namespaces/{ns}/erasures/{id}": {
+    path: {
+      ns: string;
+      id: string;
+    };
+    response: ErasureJob;
   };
   /** Write up to 1,000 documents as R2 objects; the bucket's event notifications ingest them (admin) */
   "POST /v1/namespaces/{ns}/objects": {
@@ -825,20 +955,35 @@ export interface Operations {
     body: SimilarRequest;
     response: SearchResponse;
   };
-  /** A namespace's quotas: usage, limits and overrides (admin role) */
+  /** A namespace's quotas (usage, limits, overrides) and default time to live (admin role) */
   "GET /v1/namespaces/{ns}/quotas": {
     path: {
       ns: string;
     };
     response: Quotas;
   };
-  /** Override a namespace's quotas (admin role; above the defaults, a key covering every namespace) */
+  /** Override a namespace's quotas or set its default time to live (admin role; quotas above the defaults, a key covering every namespace) */
   "PUT /v1/namespaces/{ns}/quotas": {
     path: {
       ns: string;
     };
     body: SetQuotasRequest;
     response: Quotas;
+  };
+  /** Which kinds of personal data a namespace redacts at ingest (admin role) */
+  "GET /v1/namespaces/{ns}/redaction": {
+    path: {
+      ns: string;
+    };
+    response: Redaction;
+  };
+  /** Switch personal data redaction at ingest per kind (admin role); applies to documents indexed next */
+  "PUT /v1/namespaces/{ns}/redaction": {
+    path: {
+      ns: string;
+    };
+    body: SetRedactionRequest;
+    response: Redaction;
   };
   /** List the namespace's index versions with build progress (admin role) */
   "GET /v1/namespaces/{ns}/versions": {
@@ -963,12 +1108,12 @@ export interface Operations {
     body: Feedback;
     response: FeedbackResult;
   };
-  /** List the namespace's backups (running, complete and failed), newest first */
+  /** List the namespace's backups (running, complete and failed), newest first, with their size and age */
   "GET /v1/namespaces/{ns}/backups": {
     path: {
       ns: string;
     };
-    response: BackupJobList;
+    response: BackupList;
   };
   /** Start a backup of the namespace's active version to R2, run on the queue a page of documents at a time (admin role; 409 while a backup or restore of the namespace runs) */
   "POST /v1/namespaces/{ns}/backups": {
@@ -1007,6 +1152,30 @@ export interface Operations {
       id: string;
     };
     response: BackupJob;
+  };
+  /** The namespace's backup policy and its schedule's state (404 when it has none) */
+  "GET /v1/namespaces/{ns}/backup-policy": {
+    path: {
+      ns: string;
+    };
+    response: BackupPolicy;
+  };
+  /** Back the namespace up on a schedule and prune old backups (admin role); a new policy's first backup starts at the next scheduled run */
+  "PUT /v1/namespaces/{ns}/backup-policy": {
+    path: {
+      ns: string;
+    };
+    body: BackupPolicyRequest;
+    response: BackupPolicy;
+  };
+  /** Stop the namespace's scheduled backups and pruning; its backups stay (admin role) */
+  "DELETE /v1/namespaces/{ns}/backup-policy": {
+    path: {
+      ns: string;
+    };
+    response: {
+      deleted: boolean;
+    };
   };
   /** List the API keys within the caller's scope (never their secrets) */
   "GET /v1/admin/keys": {
@@ -1093,11 +1262,15 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "POST /v1/namespaces/{ns}/documents": "json",
   "GET /v1/namespaces/{ns}": "json",
   "DELETE /v1/namespaces/{ns}": "json",
+  "POST /v1/namespaces/{ns}/documents/delete": "json",
+  "GET /v1/namespaces/{ns}/erasures/{id}": "json",
   "POST /v1/namespaces/{ns}/objects": "json",
   "POST /v1/namespaces/{ns}/search": "json",
   "POST /v1/namespaces/{ns}/documents/{id}/similar": "json",
   "GET /v1/namespaces/{ns}/quotas": "json",
   "PUT /v1/namespaces/{ns}/quotas": "json",
+  "GET /v1/namespaces/{ns}/redaction": "json",
+  "PUT /v1/namespaces/{ns}/redaction": "json",
   "GET /v1/namespaces/{ns}/versions": "json",
   "POST /v1/namespaces/{ns}/versions": "json",
   "GET /v1/namespaces/{ns}/versions/{id}": "json",
@@ -1119,6 +1292,9 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "GET /v1/namespaces/{ns}/restore": "json",
   "POST /v1/namespaces/{ns}/restore": "json",
   "GET /v1/namespaces/{ns}/restore/{id}": "json",
+  "GET /v1/namespaces/{ns}/backup-policy": "json",
+  "PUT /v1/namespaces/{ns}/backup-policy": "json",
+  "DELETE /v1/namespaces/{ns}/backup-policy": "json",
   "GET /v1/admin/keys": "json",
   "POST /v1/admin/keys": "json",
   "DELETE /v1/admin/keys/{id}": "json",
