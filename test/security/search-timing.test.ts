@@ -41,7 +41,16 @@ function timingNames(res: RawResponse): string[] {
 
 /** Everything a response shows but its results, request id and timing values. */
 function observable(res: RawResponse) {
-  const { results: _results, ...body } = res.json as Record<string, unknown>;
+  // A searchId is new on every answer (its time and a nonce): compared by the fields it signs.
+  const { results: _results, searchId, ...body } = res.json as Record<string, unknown>;
+  if (typeof searchId === "string") {
+    const {
+      t: _t,
+      r: _r,
+      ...signed
+    } = JSON.parse(atob((searchId.split(".")[0] ?? "").replace(/-/g, "+").replace(/_/g, "/")));
+    body.searchId = signed;
+  }
   const headers = [...res.headers.keys()].filter((h) => h !== "x-request-id").sort();
   return { status: res.status, body, headers, timing: timingNames(res), cache: res.headers.get("x-cache") };
 }
