@@ -62,13 +62,8 @@ export async function issueSearchId(key: CryptoKey, search: SearchRecord): Promi
   return `${body}.${base64url(mac)}`;
 }
 
-export interface VerifiedSearch {
-  namespace: string;
-  version: string;
-  arm?: Arm;
-  experiment?: string;
-  issuedAt: number;
-  offset: number;
+/** A search id's record: its documents as fingerprints, and its signature. */
+export interface VerifiedSearch extends Omit<SearchRecord, "documents"> {
   fingerprints: number[];
   /** The signature: unique per search (the nonce), the key a search's first click is stored under. */
   signature: string;
