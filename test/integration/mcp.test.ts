@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../../src/auth/scopes";
 import { MAX_RESULTS } from "../../src/search/request";
+import { flushLocalMetrics } from "../../src/observe/local-dataset";
 import { listCoveredNamespaces } from "../../src/store/namespace-list";
 import { bearer, createKey, send } from "../security/support";
 import { api, freshNamespace, TEST_ORIGIN, writeIndexed } from "../support";
@@ -124,6 +125,29 @@ describe("MCP server", () => {
       expect(JSON.parse(textOf(viaMcp))).toEqual(body);
     }
     await client.close();
+  });
+
+  it("writes a search metrics point per search, answered or refused, as the API does", async () => {
+    const ns = freshNamespace("mcpm");
+    await writeIndexed(ns, DOCS);
+    const key = (await createKey({ namespaces: [ns], roles: ["search"] })).key;
+    const client = await connect(key);
+    const answered = await call(client, "search", { namespace: ns, query: "magma lava", mode: "keyword" });
+    expect(answered.isError).toBeFalsy();
+    const refused = await call(client, "search", { namespace: ns, query: "magma", filter: { colour: "red" } });
+    expect(refused.isError).toBe(true);
+    await client.close();
+
+    await flushLocalMetrics(env.DB);
+    const { results } = await env.DB.prepare(
+      "SELECT blob3 AS mode, blob4 AS cache, blob7 AS code, double1 AS status, double2 AS results FROM local_metrics WHERE index1 = ?1 AND blob1 = 'search' ORDER BY id",
+    )
+      .bind(ns)
+      .all<{ mode: string; cache: string; code: string | null; status: number; results: number }>();
+    expect(results).toEqual([
+      { mode: "keyword", cache: "miss", code: "", status: 200, results: 1 },
+      { mode: "unknown", cache: "none", code: "invalid_filter", status: 400, results: 0 },
+    ]);
   });
 
   it("gets a document's status as the API reports it, with its chunks' text", async () => {

@@ -1,23 +1,11 @@
 // Request observability: W3C trace context in and out, traceId on every log line, unexpected
 // errors to Sentry, and one metrics point per search whatever its outcome.
 import type { MiddlewareHandler } from "hono";
-import { cacheApiLabel } from "../../src/cache/cache-api";
-import { AppError } from "../../src/errors";
-import type { SearchStage } from "../../src/observe/metrics";
 import { createSentry, reportError, sentryDsn } from "../../src/observe/sentry";
 import { formatTraceparent, startSpan, type TraceContext } from "../../src/observe/trace";
 import { pathNamespace } from "../api/auth";
 import type { AppEnv } from "../api/types";
-
-/** What the search handler learnt, for the metrics point written once the answer is final. */
-export interface SearchObservation {
-  mode: string;
-  results: number;
-  cache: string;
-  degraded: string[];
-  stages: Partial<Record<SearchStage, number>>;
-  totalMs: number;
-}
+import { errorCode, type SearchObservation, writeSearchPoint } from "./search-point";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -34,11 +22,6 @@ const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 function operation(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string {
   const route = [...c.req.matchedRoutes].reverse().find((r) => r.method !== "ALL");
   return `${c.req.method} ${route?.path ?? "(no route)"}`;
-}
-
-export function errorCode(err: unknown): string | undefined {
-  if (err === undefined) return undefined;
-  return err instanceof AppError ? err.code : "internal";
 }
 
 /**
@@ -92,26 +75,13 @@ export const recordSearch: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
   const services = c.get("services");
   if (!services) return;
-  const raw = pathNamespace(c.req.path) ?? "";
-  const namespace = NAMESPACE.test(raw) ? raw : "(invalid)";
-  const seen = c.get("searchObservation");
   const started = c.get("startedAt");
-  const totalMs = seen?.totalMs ?? (started === undefined ? 0 : performance.now() - started);
-  const stages = seen?.stages ?? {};
-  services.metrics.search({
-    namespace,
-    mode: seen?.mode ?? "unknown",
+  writeSearchPoint(services, {
+    namespace: pathNamespace(c.req.path),
     status: c.res.status,
-    results: seen?.results ?? 0,
-    cache: seen?.cache ?? "none",
-    degraded: seen?.degraded ?? [],
-    totalMs,
-    embedMs: stages.embed ?? 0,
-    vectorMs: stages.vector ?? 0,
-    hydrateMs: stages.hydrate ?? 0,
-    stages,
+    code: errorCode(c.error),
+    seen: c.get("searchObservation"),
+    elapsedMs: started === undefined ? 0 : performance.now() - started,
     colo: (c.req.raw.cf as { colo?: unknown } | undefined)?.colo?.toString(),
-    code: c.res.status >= 400 ? (errorCode(c.error) ?? String(c.res.status)) : undefined,
-    cacheApi: cacheApiLabel(services.cacheApi),
   });
 };

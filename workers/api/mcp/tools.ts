@@ -12,6 +12,7 @@ import { createTimer } from "../../../src/search/timer";
 import { listCoveredNamespaces } from "../../../src/store/namespace-list";
 import { DocumentIdSchema, NamespaceSchema } from "../../../src/validation";
 import { VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
+import { observeAnswer, type SearchObservation, writeSearchPoint } from "../../observe/search-point";
 import { type Services, searchDeps } from "../../services";
 import { requireNamespace } from "../auth";
 import { documentStatus } from "../routes/documents";
@@ -23,6 +24,8 @@ export interface ToolContext {
   principal: Principal;
   requestId: string;
   logger: Logger;
+  /** Set by the search tool once it has an answer, for its metrics point. */
+  searchObservation?: SearchObservation;
 }
 
 export interface ToolResult {
@@ -101,6 +104,8 @@ interface Tool<S extends z.ZodType> {
   description: (filterable: readonly string[]) => string;
   input: S;
   run: (ctx: ToolContext, args: z.output<S>) => Promise<Record<string, unknown>>;
+  /** A search tool: each call, answered or refused, writes a search metrics point as the API's searches do. */
+  searches?: true;
 }
 
 const tool = <S extends z.ZodType>(t: Tool<S>) => t as unknown as Tool<z.ZodType>;
@@ -126,8 +131,10 @@ const TOOLS = [
         { ...request, cache: "default" },
         timer,
       );
+      ctx.searchObservation = observeAnswer(timer, answer, request.mode);
       return searchBody(answer);
     },
+    searches: true,
   }),
   tool({
     name: "get_document",
@@ -221,6 +228,21 @@ function errorResult(message: string, detail: Record<string, unknown>): ToolResu
 
 /** Runs a tool; every failure, of its arguments or of the use case, is a result with isError. */
 export async function callTool(ctx: ToolContext, t: Tool<z.ZodType>, args: unknown): Promise<ToolResult> {
+  if (!t.searches) return runTool(ctx, t, args);
+  const started = performance.now();
+  const result = await runTool(ctx, t, args);
+  const detail = result.isError ? result.structuredContent : undefined;
+  writeSearchPoint(ctx.services, {
+    namespace: (args as { namespace?: unknown } | null)?.namespace,
+    status: detail ? Number(detail.status) : 200,
+    code: detail ? String(detail.code) : undefined,
+    seen: ctx.searchObservation,
+    elapsedMs: performance.now() - started,
+  });
+  return result;
+}
+
+async function runTool(ctx: ToolContext, t: Tool<z.ZodType>, args: unknown): Promise<ToolResult> {
   const parsed = t.input.safeParse(args ?? {});
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({

@@ -12,6 +12,7 @@ import { highlightOptions } from "../../../src/search/snippet";
 import { createTimer, serverTiming, type Timer } from "../../../src/search/timer";
 import { overlongString, validateFilter } from "../../../src/vectors/filter";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../../../src/vectors/vector-index";
+import { observeAnswer } from "../../observe/search-point";
 import { experimentDeps, type Services, searchDeps } from "../../services";
 import { requireNamespace, requires } from "../auth";
 import { searchExample, searchResponseExample } from "../examples";
@@ -127,17 +128,10 @@ export function answerPayload(
   answer: SearchAnswer,
   mode: string,
 ): SearchResponseBody {
-  const stages = timer.timings();
-  const totalMs = timer.elapsed();
+  const seen = observeAnswer(timer, answer, mode);
+  const { stages, totalMs } = seen;
   // The metrics point is written by recordSearch (workers/observe), for failures too.
-  c.set("searchObservation", {
-    mode,
-    results: answer.results.length,
-    cache: answer.outcome,
-    degraded: answer.degraded,
-    stages,
-    totalMs,
-  });
+  c.set("searchObservation", seen);
   // Stage times and cost counters only for admin keys: they show what was cached, which is not
   // every key's to know.
   const admin = hasRole(c.get("principal"), "admin");
