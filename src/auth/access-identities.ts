@@ -69,7 +69,9 @@ export function accessPrincipal(
     namespaces: rule.namespaces,
     roles: rule.roles,
     rateLimit: rule.rateLimit,
-    expiresAt: identity.expiresAt,
+    // The rule, not the token, is what is granted: a token's expiry ends the request's sign-in
+    // (the session), and a key this identity creates may outlive it as one an admin key creates.
+    expiresAt: null,
     maxNamespaces: rule.maxNamespaces,
   };
 }

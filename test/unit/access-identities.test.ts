@@ -25,7 +25,7 @@ describe("accessPrincipal", () => {
       namespaces: ["*"],
       roles: ["admin"],
       rateLimit: "high",
-      expiresAt: 1_800_000_000_000,
+      expiresAt: null,
       maxNamespaces: null,
     });
     expect(accessPrincipal(rules, identity("dev@example.com"))).toMatchObject({

@@ -86,7 +86,7 @@ export async function accessSignIn(
       throw new AppError("unauthorized", `${err.message}: reload the page to sign in through Access again`);
     }
     if (err instanceof AccessKeysUnavailable) {
-      c.get("logger").error("console.access_keys_unavailable", { err });
+      c.get("logger").warn("console.access_keys_unavailable", { reason: err.message });
       throw new AppError(
         "unavailable",
         "the Cloudflare Access signing keys cannot be fetched now; retry shortly",
