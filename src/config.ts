@@ -1,6 +1,8 @@
 // The service's configuration: a zod schema over the Worker's env vars, parsed once per
 // isolate per env object. A bad environment is one clear error, not a crash deep inside.
 import { z } from "zod";
+import { type AccessIdentityRule, AccessIdentityRulesSchema } from "./auth/access-identities";
+import { normalizeTeamDomain } from "./auth/access-jwt";
 import { DEFAULT_EMBEDDING_MODEL, EMBEDDING_MODELS } from "./embed/embedder";
 import { AppError, errorMessage } from "./errors";
 import type { ParseLimits } from "./ingest/limits";
@@ -61,6 +63,34 @@ const ConfigSchema = z
     ADMIN_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
     BACKUP_SIGNING_KEY: z.string().min(32, "must be at least 32 characters").optional(),
     CONSOLE_SESSION_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+    // The console behind Cloudflare Access (docs/runbooks/deploy.md, "Console behind Cloudflare
+    // Access"): the team domain and the application's AUD tag, both or neither.
+    CONSOLE_ACCESS_TEAM_DOMAIN: z
+      .string()
+      .default("")
+      .refine((v) => v === "" || /^https:\/\/[a-z0-9-]+(\.[a-z0-9-]+)+\/?$/i.test(v), {
+        message: 'must be the team domain, e.g. "https://TEAM.cloudflareaccess.com"',
+      }),
+    CONSOLE_ACCESS_AUD: z
+      .string()
+      .default("")
+      .refine((v) => /^[A-Za-z0-9_-]{0,256}$/.test(v), {
+        message: "must be the Access application's AUD tag",
+      }),
+    CONSOLE_ACCESS_IDENTITIES: z
+      .string()
+      .default("")
+      .transform((v, ctx) => {
+        if (v.trim() === "") return [];
+        try {
+          return JSON.parse(v) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be a JSON array of identity rules" });
+          return z.NEVER;
+        }
+      })
+      .pipe(AccessIdentityRulesSchema),
+    CONSOLE_API_KEY_SIGN_IN: z.enum(["true", "false", ""]).default(""),
     // R2 bucket names: 3 to 63 lowercase letters, digits and hyphens, no hyphen first or last
     // (https://developers.cloudflare.com/r2/buckets/create-buckets/).
     DOCUMENTS_BUCKET_NAME: z
@@ -109,6 +139,14 @@ const ConfigSchema = z
     QUOTA_MAX_NAMESPACES_PER_KEY: intVar(0, 1_000_000).default(100),
     FAULT_INJECTION: boolVar,
     FAULTS: z.string().max(8192).optional(),
+  })
+  .refine((c) => (c.CONSOLE_ACCESS_TEAM_DOMAIN === "") === (c.CONSOLE_ACCESS_AUD === ""), {
+    message: "CONSOLE_ACCESS_TEAM_DOMAIN and CONSOLE_ACCESS_AUD are set together (or neither)",
+    path: ["CONSOLE_ACCESS_AUD"],
+  })
+  .refine((c) => c.CONSOLE_ACCESS_TEAM_DOMAIN !== "" || c.CONSOLE_API_KEY_SIGN_IN !== "false", {
+    message: "without Cloudflare Access (CONSOLE_ACCESS_TEAM_DOMAIN) the console has no other sign-in",
+    path: ["CONSOLE_API_KEY_SIGN_IN"],
   })
   .refine((c) => !(c.FAULT_INJECTION && c.BACKEND === "cloudflare"), {
     message: "fault injection cannot be enabled with the Cloudflare backend",
@@ -160,6 +198,14 @@ const ConfigSchema = z
     path: ["CHUNK_OVERLAP_TOKENS"],
   });
 
+export interface ConsoleAccessConfig {
+  /** "https://TEAM.cloudflareaccess.com": the tokens' issuer and where the signing keys are. */
+  teamDomain: string;
+  /** The Access application's AUD tag. */
+  audience: string;
+  identities: readonly AccessIdentityRule[];
+}
+
 export interface Config {
   backend: "cloudflare" | "local";
   embeddingModel: string;
@@ -190,6 +236,10 @@ export interface Config {
   backupSigningKey: string | undefined;
   /** The secret console sessions are signed with (else one derived from adminApiKey). Never logged. */
   consoleSessionKey: string | undefined;
+  /** Cloudflare Access in front of the console; null: off (API-key sign-in only). */
+  consoleAccess: ConsoleAccessConfig | null;
+  /** Whether the console's API-key sign-in is offered (off by default when Access is on). */
+  consoleKeySignIn: boolean;
   /** How long an isolate trusts a key lookup: the bound on how late a revocation takes effect. */
   keyCacheTtlMs: number;
   /** Origins allowed by CORS; "*" allows any; empty disables CORS. */
@@ -279,6 +329,22 @@ function checkD1Bindings(env: object, names: readonly string[]): void {
 // Isolate-lifetime: env objects are stable for an isolate, so each is parsed once.
 const parsed = new WeakMap<object, Config>();
 
+/** Cloudflare Access in front of the console, and whether API-key sign-in stays on beside it. */
+function consoleSignIn(c: z.infer<typeof ConfigSchema>): Pick<Config, "consoleAccess" | "consoleKeySignIn"> {
+  const on = c.CONSOLE_ACCESS_TEAM_DOMAIN !== "";
+  return {
+    consoleAccess: on
+      ? {
+          teamDomain: normalizeTeamDomain(c.CONSOLE_ACCESS_TEAM_DOMAIN),
+          audience: c.CONSOLE_ACCESS_AUD,
+          identities: c.CONSOLE_ACCESS_IDENTITIES,
+        }
+      : null,
+    // Off by default behind Access: a key would reach the console around Access's policies.
+    consoleKeySignIn: c.CONSOLE_API_KEY_SIGN_IN === "" ? !on : c.CONSOLE_API_KEY_SIGN_IN === "true",
+  };
+}
+
 export function loadConfig(env: object): Config {
   const hit = parsed.get(env);
   if (hit) return hit;
@@ -315,6 +381,7 @@ export function loadConfig(env: object): Config {
     adminApiKey: c.ADMIN_API_KEY,
     backupSigningKey: c.BACKUP_SIGNING_KEY,
     consoleSessionKey: c.CONSOLE_SESSION_KEY,
+    ...consoleSignIn(c),
     keyCacheTtlMs: c.KEY_CACHE_TTL_SECONDS * 1000,
     corsOrigins: c.CORS_ORIGINS,
     resultCacheTtlMs: c.RESULT_CACHE_TTL_SECONDS * 1000,

@@ -1,9 +1,11 @@
 // The operator console at /console: server-rendered pages over the API's own routes, signed in
-// with an API key once. The session cookie carries a signed token (src/auth/session.ts), never the
-// key; every state-changing form carries a CSRF token bound to the session and must come from this
-// origin. Pages work without JavaScript and run none.
+// with an API key once, or through Cloudflare Access when configured (./access.ts). The session
+// cookie carries a signed token (src/auth/session.ts), never the key; every state-changing form
+// carries a CSRF token bound to the session and must come from this origin. Pages work without
+// JavaScript and run none.
 import { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { Fetcher } from "../../src/auth/access-jwt";
 import { KeyStore } from "../../src/auth/key-store";
 import {
   csrfToken,
@@ -18,6 +20,7 @@ import { MIN_KV_TTL_SECONDS } from "../../src/store/kv-limits";
 import { setBounded } from "../../src/util/bounded-map";
 import { authenticateRequest } from "../api/auth";
 import { requestContext, withServices } from "../api/middleware";
+import { ACCESS_LOGOUT_PATH, AccessKeyCache, accessSignIn, accessToken, isAccessSession } from "./access";
 import { registerAdminPages } from "./admin-pages";
 import { registerNamespacePages } from "./namespace-pages";
 import { contentSecurityPolicy, html, newNonce, page, problemBox } from "./render";
@@ -47,8 +50,15 @@ function forbidden(detail: string): AppError {
   return new AppError("forbidden", detail);
 }
 
-export function createConsoleApp(api: ApiFetch): Hono<ConsoleEnv> {
+export interface ConsoleOptions {
+  /** How the Access signing keys are fetched (tests pass a fake; never the network there). */
+  accessFetch?: Fetcher;
+}
+
+export function createConsoleApp(api: ApiFetch, options: ConsoleOptions = {}): Hono<ConsoleEnv> {
   const app = new Hono<ConsoleEnv>();
+  // Lives as long as the app, which the Worker builds once per isolate.
+  const accessKeys = new AccessKeyCache(options.accessFetch ?? ((request) => fetch(request)));
 
   app.use("*", requestContext);
   app.use("*", async (c, next) => {
@@ -68,16 +78,26 @@ export function createConsoleApp(api: ApiFetch): Hono<ConsoleEnv> {
   });
   app.use("*", withServices);
 
-  // The session: a verified token whose key still works and that was not signed out. Pages other
-  // than sign-in need one; state-changing requests also need the same origin and the CSRF token.
+  // The session: a verified token whose key still works and that was not signed out, or, behind
+  // Cloudflare Access, the request's Access token (a request carrying one is judged by it alone;
+  // without one, Access-only consoles refuse it). Pages other than sign-in need one;
+  // state-changing requests also need the same origin and the CSRF token.
   app.use("*", async (c, next) => {
     const config = c.get("config");
-    const token = getCookie(c, COOKIE);
-    const session = token ? await verifySessionToken(config, token) : null;
-    const principal =
-      session && !(await isSignedOut(c.env.KV, session))
-        ? await sessionPrincipal(config, new KeyStore(c.env.DB), session)
-        : null;
+    const access = config.consoleAccess;
+    const viaAccess = access !== null && (!config.consoleKeySignIn || accessToken(c) !== null);
+    const token = viaAccess ? undefined : getCookie(c, COOKIE);
+    let session: Session | null = null;
+    let principal: Awaited<ReturnType<typeof sessionPrincipal>> = null;
+    if (access !== null && viaAccess) {
+      ({ session, principal } = await accessSignIn(c, access, accessKeys));
+    } else if (token) {
+      session = await verifySessionToken(config, token);
+      principal =
+        session && !(await isSignedOut(c.env.KV, session))
+          ? await sessionPrincipal(config, new KeyStore(c.env.DB), session)
+          : null;
+    }
     const isSignIn = c.req.path === "/console/sign-in";
     if (session && principal) {
       c.set("session", session);
@@ -113,6 +133,9 @@ export function createConsoleApp(api: ApiFetch): Hono<ConsoleEnv> {
   });
 
   app.post("/console/sign-in", async (c) => {
+    if (!c.get("config").consoleKeySignIn) {
+      throw forbidden("API-key sign-in is off for this console: it signs in through Cloudflare Access");
+    }
     const form = await c.req.parseBody();
     const key = typeof form.key === "string" ? form.key.trim() : "";
     let principal: Awaited<ReturnType<typeof authenticateRequest>>;
@@ -139,6 +162,8 @@ export function createConsoleApp(api: ApiFetch): Hono<ConsoleEnv> {
 
   app.post("/console/sign-out", async (c) => {
     const session = c.get("session");
+    // Access holds that session: only its own logout ends it.
+    if (session && isAccessSession(session)) return c.redirect(ACCESS_LOGOUT_PATH, 303);
     if (session) {
       setBounded(signedOut, session.sessionId, session.expiresAt, 10_000);
       // A session with under a minute left still gets KV's shortest TTL.
