@@ -18,6 +18,7 @@ import {
   healthEvent,
   healthState,
   storeIndexHealth,
+  uncheckedHealth,
 } from "../../src/observe/index-health";
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
@@ -361,6 +362,10 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     const replays = await replayDeadLetters(services, env, logger);
     await resendLostSteps(env, services, logger);
     const backups = await scheduledBackups(services, logger);
+    // A failed scheduled backup is a finding for its namespace, checked by this run or not.
+    for (const [namespace, counts] of backups?.byNamespace ?? []) {
+      if (counts.failed > 0) uncheckedHealth(report, namespace);
+    }
     for (const ns of report.namespaces) {
       Object.assign(ns, repairs?.byNamespace.get(ns.namespace), indexRepairs(ns.namespace));
       ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
