@@ -8,7 +8,9 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { markForErasure } from "../../src/erasure/task";
-import { MAX_STEP_RESENDS, STEP_STALL_MS } from "../../src/jobs/steps";
+import { stepJobKinds } from "../../src/jobs/kinds";
+import { MAX_STEP_RESENDS, resendStalledSteps, STEP_STALL_MS } from "../../src/jobs/steps";
+import { createLogger } from "../../src/observe/logger";
 import worker from "../../workers/index";
 import { api, apiWithEnv, countRows, freshNamespace, waitFor, waitIndexed } from "../support";
 import { deliverMessage } from "../support/queue";
@@ -83,6 +85,25 @@ async function drain(queue: HeldQueue, id: string, vars: Record<string, string> 
     const result = await deliverMessage(next.body, { env: withQueue(queue, vars) });
     expect(result.retryMessages, JSON.stringify(next.body)).toHaveLength(0);
   }
+}
+
+/** An erasure of one document whose first step was lost (nothing ever runs it), stalled. */
+async function stalledErasure(ns: string, id: string): Promise<void> {
+  const now = Date.now();
+  await env.DB.prepare(
+    `INSERT OR IGNORE INTO documents (namespace, id, status, content_type, metadata, chunk_count, created_at, updated_at)
+     VALUES (?1, 'a', 'indexed', 'text/plain', '{}', 0, ?2, ?2)`,
+  )
+    .bind(ns, now)
+    .run();
+  const matched = await markForErasure(env.DB, ns, null, now);
+  await env.DB.prepare(
+    `INSERT INTO erasure_jobs (id, namespace, filter, state, matched, started_at, created_by, created_at, updated_at)
+     VALUES (?1, ?2, NULL, 'running', ?3, ?4, 'test', ?4, ?4)`,
+  )
+    .bind(id, ns, matched, now)
+    .run();
+  await stall("erasure_jobs", id);
 }
 
 async function ingest(ns: string, n: number): Promise<void> {
@@ -220,24 +241,30 @@ describe("a lost next step", () => {
     expect(documentLines).toBe(3);
   });
 
+  it("re-sends at most the run's limit of jobs, the longest stalled first, and the rest next run", async () => {
+    const ns = freshNamespace("resend-bound");
+    const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    for (const id of ids) await stalledErasure(ns, id);
+    // The third stalled longest.
+    await env.DB.prepare("UPDATE erasure_jobs SET updated_at = updated_at - 1000 WHERE id = ?1")
+      .bind(ids[2])
+      .run();
+    const queue = new HeldQueue();
+    const deps = { db: env.DB, queue: queue as unknown as Queue, logger: createLogger("error") };
+    const kinds = stepJobKinds({ ...deps, versions: {} as never });
+    const first = await resendStalledSteps(deps, kinds, 2);
+    expect(first.resent.map((j) => j.id)).toEqual([ids[2], expect.any(String)]);
+    expect(queue.held).toHaveLength(2);
+    const second = await resendStalledSteps(deps, kinds, 2);
+    expect(second.resent.map((j) => j.id)).toEqual(
+      ids.filter((id) => !first.resent.some((j) => j.id === id)),
+    );
+  });
+
   it(`fails a job whose step stalls after ${MAX_STEP_RESENDS} re-sends, with the reason`, async () => {
     const ns = freshNamespace("resend-stuck");
-    const now = Date.now();
-    await env.DB.prepare(
-      `INSERT INTO documents (namespace, id, status, content_type, metadata, chunk_count, created_at, updated_at)
-       VALUES (?1, 'a', 'indexed', 'text/plain', '{}', 0, ?2, ?2)`,
-    )
-      .bind(ns, now)
-      .run();
-    const matched = await markForErasure(env.DB, ns, null, now);
     const id = crypto.randomUUID();
-    // An erasure whose first step was lost: nothing ever runs it.
-    await env.DB.prepare(
-      `INSERT INTO erasure_jobs (id, namespace, filter, state, matched, started_at, created_by, created_at, updated_at)
-       VALUES (?1, ?2, NULL, 'running', ?3, ?4, 'test', ?4, ?4)`,
-    )
-      .bind(id, ns, matched, now)
-      .run();
+    await stalledErasure(ns, id);
     const queue = new HeldQueue();
     for (let n = 1; n <= MAX_STEP_RESENDS; n++) {
       await stall("erasure_jobs", id);
