@@ -125,12 +125,13 @@ export async function resendStalledSteps(
     const kind = kinds.find((k) => k.table === row.table);
     if (!kind) continue;
     const job = { kind: row.kind, id: row.id, namespace: row.namespace, step: row.step };
+    const fields = { kind: row.kind, job: row.id, namespace: row.namespace, step: row.step };
     try {
       if (row.resentStep === row.step && row.resends >= MAX_STEP_RESENDS) {
         const minutes = Math.round(((MAX_STEP_RESENDS + 1) * STEP_STALL_MS) / 60_000);
         const reason = `step ${row.step} made no progress in about ${minutes} minutes although it was sent again ${row.resends} times; the job was failed (see the dead letters and the ${row.kind}.step log lines)`;
         await kind.fail(row.id, reason);
-        deps.logger.error(`${row.kind}.failed`, { ...job, error: reason });
+        deps.logger.error(`${row.kind}.failed`, { ...fields, error: reason });
         result.failed.push(job);
         continue;
       }
@@ -147,11 +148,14 @@ export async function resendStalledSteps(
       );
       if ((claim.meta.changes ?? 0) !== 1) continue;
       await kind.resend(row.id, row.step);
-      deps.logger.warn("step.resent", { ...job, resends: row.resentStep === row.step ? row.resends + 1 : 1 });
+      deps.logger.warn("step.resent", {
+        ...fields,
+        resends: row.resentStep === row.step ? row.resends + 1 : 1,
+      });
       result.resent.push(job);
     } catch (err) {
       // The next run tries again (the claim keeps it from doing so before another stall period).
-      deps.logger.warn("step.resend_failed", { ...job, error: errorMessage(err) });
+      deps.logger.warn("step.resend_failed", { ...fields, error: errorMessage(err) });
     }
   }
   return result;
