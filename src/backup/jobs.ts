@@ -41,9 +41,10 @@ export interface Job {
 }
 
 /**
- * A running job that has not advanced for this long is taken as lost (its message dead-lettered
- * after a crash, or dropped) and marked failed, so it cannot hold its namespace for ever. Far above
- * a step's retries (about a minute) and the restore's wait for the index (15 minutes).
+ * A running job that has not advanced (nor had its step re-sent, src/jobs/steps.ts) for this long
+ * is taken as lost and marked failed when read, so it cannot hold its namespace for ever should the
+ * scheduled handler not run. Far above a step's retries (about a minute), the restore's wait for
+ * the index (15 minutes) and the scheduled re-send's stall period (STEP_STALL_MS).
  */
 export const JOB_STALL_MS = 60 * 60 * 1000;
 
@@ -155,7 +156,7 @@ export class JobStore {
       .prepare(
         `UPDATE backup_jobs SET state = 'failed', finished_at = ?2, updated_at = ?2,
            error = 'no step completed for ' || ?3 || ' minutes: the job was lost (see the dead letters)'
-         WHERE namespace = ?1 AND state = 'running' AND updated_at < ?2 - ?4`,
+         WHERE namespace = ?1 AND state = 'running' AND MAX(updated_at, resent_at) < ?2 - ?4`,
       )
       .bind(namespace, now, Math.round(JOB_STALL_MS / 60_000), JOB_STALL_MS);
   }

@@ -67,7 +67,10 @@ export class PolicyStore {
 
   async get(namespace: string): Promise<StoredPolicy | null> {
     const row = await d1("read backup policy", () =>
-      this.db.prepare("SELECT * FROM backup_policies WHERE namespace = ?1").bind(namespace).first(),
+      this.db
+        .prepare("SELECT * FROM backup_policies WHERE namespace = ?1 AND stopped_at IS NULL")
+        .bind(namespace)
+        .first(),
     );
     return row === null ? null : toPolicy(row);
   }
@@ -86,7 +89,7 @@ export class PolicyStore {
            ON CONFLICT (namespace) DO UPDATE SET interval_hours = excluded.interval_hours,
              keep_count = excluded.keep_count, keep_max_age_days = excluded.keep_max_age_days,
              next_due_at = COALESCE(last_started_at + excluded.interval_hours * ?6, excluded.next_due_at),
-             updated_at = excluded.updated_at
+             stopped_at = NULL, updated_at = excluded.updated_at
            RETURNING *`,
         )
         .bind(namespace, policy.intervalHours, policy.keep.count, policy.keep.maxAgeDays, now, HOUR_MS)
@@ -103,11 +106,29 @@ export class PolicyStore {
     return result.meta.changes > 0;
   }
 
+  /**
+   * Stops the schedule of a namespace being deleted; false when it had none running. The policy
+   * stays for retention (toPrune), so its backups are pruned by its keep rules as before.
+   */
+  async stop(namespace: string, now = Date.now()): Promise<boolean> {
+    const result = await d1("stop backup policy", () =>
+      this.db
+        .prepare(
+          "UPDATE backup_policies SET stopped_at = ?2, updated_at = ?2 WHERE namespace = ?1 AND stopped_at IS NULL",
+        )
+        .bind(namespace, now)
+        .run(),
+    );
+    return result.meta.changes > 0;
+  }
+
   /** Policies whose backup is due, longest overdue first. */
   async due(now: number, limit: number): Promise<StoredPolicy[]> {
     const { results } = await d1("read due backup policies", () =>
       this.db
-        .prepare("SELECT * FROM backup_policies WHERE next_due_at <= ?1 ORDER BY next_due_at LIMIT ?2")
+        .prepare(
+          "SELECT * FROM backup_policies WHERE next_due_at <= ?1 AND stopped_at IS NULL ORDER BY next_due_at LIMIT ?2",
+        )
         .bind(now, limit)
         .all(),
     );

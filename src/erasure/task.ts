@@ -10,6 +10,7 @@ import { AppError, errorMessage, isRetryable } from "../errors";
 import { PURGE_LIMITS } from "../ingest/expiry";
 import { backoffSeconds, type Decision } from "../ingest/pipeline";
 import { type DeleteDeps, deleteExpired, publishGeneration } from "../ingest/requests";
+import { movedOn, nextStepMayBeLost } from "../jobs/steps";
 import { type D1Like, d1 } from "../store/d1";
 import { D1_LIMITS } from "../store/d1-limits";
 import { metadataFilterSql } from "../store/keyword";
@@ -135,9 +136,7 @@ export async function processErasureTask(
     return { type: "dead-letter", reason: `invalid erasure task: ${parsed.error.issues[0]?.message}` };
   const jobs = new ErasureJobStore(deps.db);
   const job = await jobs.byId(parsed.data.job);
-  if (job?.state === "running" && job.step === parsed.data.step + 1 && attempts > 1) {
-    // This step was applied but its delivery failed after: the next step's send may be what failed.
-    // A duplicate of it is harmless (only one delivery of a step advances the job).
+  if (job && nextStepMayBeLost(job, parsed.data.step, attempts)) {
     await sendErasureStep(deps.queue, job.id, job.step);
     return { type: "ack", outcome: "skipped", reason: `erasure step ${parsed.data.step} was applied` };
   }
@@ -167,6 +166,8 @@ export async function processErasureTask(
     if (isRetryable(err) && attempts < STEP_ATTEMPTS) {
       return { type: "retry", delaySeconds: backoffSeconds(attempts), error };
     }
+    const moot = movedOn(await jobs.byId(job.id), job.step, "erasure");
+    if (moot) return moot;
     await jobs.fail(job.id, error);
     deps.logger.error("erasure.failed", { namespace: job.namespace, job: job.id, error });
     return { type: "ack", outcome: "failed", reason: error };

@@ -8,6 +8,7 @@
 import type { Config } from "../config";
 import { AppError, errorMessage, isRetryable } from "../errors";
 import { backoffSeconds, type Decision, QUEUE_MAX_DELAY_SECONDS } from "../ingest/pipeline";
+import { movedOn, nextStepMayBeLost } from "../jobs/steps";
 import type { Logger } from "../observe/logger";
 import type { D1Like } from "../store/d1";
 import type { VersionServices } from "../versions/services";
@@ -57,6 +58,10 @@ export async function processMoveTask(deps: MoveDeps, body: unknown, attempts: n
     return { type: "dead-letter", reason: `invalid move task: ${parsed.error.issues[0]?.message}` };
   const jobs = new MoveJobStore(deps.db);
   const job = await jobs.byId(parsed.data.job);
+  if (job && nextStepMayBeLost(job, parsed.data.step, attempts)) {
+    await sendMoveStep(deps.queue, job.id, job.step, job.waitUntil - Date.now());
+    return { type: "ack", outcome: "skipped", reason: `move step ${parsed.data.step} was applied` };
+  }
   if (job?.state !== "running" || job.step !== parsed.data.step) {
     return { type: "ack", outcome: "skipped", reason: `move step ${parsed.data.step} is not due` };
   }
@@ -82,17 +87,23 @@ export async function processMoveTask(deps: MoveDeps, body: unknown, attempts: n
     if (isRetryable(err) && attempts < STEP_ATTEMPTS) {
       return { type: "retry", delaySeconds: backoffSeconds(attempts), error };
     }
-    await abandon(deps, job, error);
+    const moot = movedOn(await jobs.byId(job.id), job.step, "move");
+    if (moot) return moot;
+    await abandonMove(deps, job, error);
+    deps.logger.error("move.failed", { namespace: job.namespace, job: job.id, phase: job.phase, error });
     return { type: "ack", outcome: "failed", reason: error };
   }
 }
 
 /** Fails the job; before the switch the namespace stays where it was (the pointer drops "moving"). */
-async function abandon(deps: MoveDeps, job: MoveJob, error: string): Promise<void> {
+export async function abandonMove(
+  deps: Pick<MoveDeps, "db" | "versions">,
+  job: MoveJob,
+  error: string,
+): Promise<void> {
   const switched = ["drain", "cleanup", "done"].includes(job.phase);
   if (!switched) await deps.versions.coordinator(job.namespace).endMove(job.target, false);
   await new MoveJobStore(deps.db).fail(job.id, error);
-  deps.logger.error("move.failed", { namespace: job.namespace, job: job.id, phase: job.phase, error });
 }
 
 /** What the job's current step does; "wait" while its phase waits for `waitUntil`. */

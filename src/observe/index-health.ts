@@ -245,6 +245,35 @@ async function checkNamespace(
   };
 }
 
+/**
+ * A namespace's entry with nothing checked, for a finding about a namespace outside the checked
+ * set (one with a backup policy but no documents, or past maxNamespaces): added to the report so
+ * that the finding is stored and emitted like any other.
+ */
+export function uncheckedHealth(report: IndexHealthReport, namespace: string): NamespaceHealth {
+  const found = report.namespaces.find((n) => n.namespace === namespace);
+  if (found) return found;
+  const health: NamespaceHealth = {
+    ...NamespaceHealthSchema.parse({
+      checkedAt: report.totals.checkedAt,
+      state: "ok",
+      problems: [],
+      indexedDocuments: 0,
+      queued: 0,
+      stuckQueued: 0,
+      failed: 0,
+      d1Chunks: 0,
+      expectedChunks: 0,
+      deadLetters: 0,
+      sampledVectors: 0,
+      missingVectors: 0,
+    }),
+    namespace,
+  };
+  report.namespaces.push(health);
+  return health;
+}
+
 /** The whole index's health: vector count against D1's, database size, namespaces' states. */
 async function checkTotals(
   deps: HealthCheckDeps,

@@ -7,6 +7,8 @@ import { type Config, loadConfig } from "../../src/config";
 import { errorMessage } from "../../src/errors";
 import { PURGE_LIMITS, purgeExpired } from "../../src/ingest/expiry";
 import { versionTarget, type WriteTarget } from "../../src/ingest/pipeline";
+import { stepJobKinds } from "../../src/jobs/kinds";
+import { resendStalledSteps, STEP_RESENDS_PER_RUN } from "../../src/jobs/steps";
 import { invocationDataset } from "../../src/observe/analytics-limits";
 import { observeConfig } from "../../src/observe/config";
 import { replayTransientDeadLetters } from "../../src/observe/dead-letter-replay";
@@ -16,6 +18,7 @@ import {
   healthEvent,
   healthState,
   storeIndexHealth,
+  uncheckedHealth,
 } from "../../src/observe/index-health";
 import { flushLocalMetrics, pruneLocalMetrics } from "../../src/observe/local-dataset";
 import { createLogger, type Logger, type LogLevel, type LogSink } from "../../src/observe/logger";
@@ -307,9 +310,25 @@ async function scheduledBackups(services: Services, logger: Logger): Promise<Sch
 }
 
 /**
+ * Re-sends the lost steps of erasures, backups, restores and moves, and fails jobs that keep
+ * stalling (src/jobs/steps.ts). A failure is logged, as for repairStuck.
+ */
+async function resendLostSteps(env: WorkerEnv, services: Services, logger: Logger): Promise<void> {
+  try {
+    const kinds = stepJobKinds({ ...services, db: env.DB, logger });
+    const result = await resendStalledSteps({ db: env.DB, logger }, kinds, STEP_RESENDS_PER_RUN[planOf(env)]);
+    if (result.resent.length + result.failed.length > 0) {
+      logger.warn("step.resend_done", { resent: result.resent.length, failed: result.failed.length });
+    }
+  } catch (err) {
+    logger.error("step.resend_run_failed", { error: errorMessage(err) });
+  }
+}
+
+/**
  * The scheduled handler: purges expired documents, checks index health, repairs missing vectors,
- * orphans and lost chunk rows, repairs stuck documents, replays transient dead letters, runs
- * scheduled backups and retention, stores the findings (with the repairs and backups), emits one
+ * orphans and lost chunk rows, repairs stuck documents, replays transient dead letters, re-sends
+ * lost job steps, runs scheduled backups and retention, stores the findings (with the repairs and backups), emits one
  * point per namespace.
  */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
@@ -341,7 +360,12 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
         );
     const repairs = await repairStuck(env, config, services, logger);
     const replays = await replayDeadLetters(services, env, logger);
+    await resendLostSteps(env, services, logger);
     const backups = await scheduledBackups(services, logger);
+    // A failed scheduled backup is a finding for its namespace, checked by this run or not.
+    for (const [namespace, counts] of backups?.byNamespace ?? []) {
+      if (counts.failed > 0) uncheckedHealth(report, namespace);
+    }
     for (const ns of report.namespaces) {
       Object.assign(ns, repairs?.byNamespace.get(ns.namespace), indexRepairs(ns.namespace));
       ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;

@@ -1,5 +1,6 @@
 // Documents: write one, write a batch, read status, delete; and delete a whole namespace.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { PolicyStore } from "../../../src/backup/policy";
 import { convertedType } from "../../../src/ingest/convert/converter";
 import {
   type DeleteDeps,
@@ -178,6 +179,10 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
+      // Its scheduled backups stop; those taken stay until the policy's retention prunes them.
+      if (await new PolicyStore(c.get("services").db).stop(ns)) {
+        c.get("logger").info("backup.policy_stopped", { namespace: ns, reason: "namespace deleted" });
+      }
       const { accepted, remaining } = await deleteNamespaceDocuments(deleteDeps(c.get("services")), ns);
       return c.json({ accepted, remaining }, 202);
     },
