@@ -149,6 +149,29 @@ export type SearchResult = {
   };
   /** With preTag or postTag: the snippet HTML-escaped, the tags around each match. */
   snippetHtml?: string;
+  legs?: ResultLegs;
+};
+
+/** With explain: where each leg ranked the result's chunk, and the scores its place comes from. */
+export type ResultLegs = {
+  /** The keyword leg's rank and bm25 score (higher is better); null when it did not find the chunk or did not run. */
+  keyword: {
+    /** Position in the leg's ranking, from 1. */
+    rank: number;
+    /** The leg's own score. */
+    score: number;
+  } | null;
+  /** The vector leg's rank and cosine similarity; null when it did not find the chunk or did not run. */
+  vector: {
+    /** Position in the leg's ranking, from 1. */
+    rank: number;
+    /** The leg's own score. */
+    score: number;
+  } | null;
+  /** The first-stage score the ranking is ordered by. With both legs, reciprocal rank fusion: keywordWeight / (k + keyword.rank) + vectorWeight / (k + vector.rank), a missing leg adding 0 (HYBRID_RRF_K, HYBRID_KEYWORD_WEIGHT, HYBRID_VECTOR_WEIGHT); with one leg, that leg's score. */
+  fused: number;
+  /** The reranker's score, when it rescored the result. */
+  rerank?: number;
 };
 
 /** The field's values, most documents first, then false, true, numbers ascending, strings by code point. */
@@ -179,6 +202,8 @@ export type SearchRequest = {
   facetLimit?: number;
   /** As-you-type search: the query's last word also matches the words it starts, in the keyword leg ("photosynth" finds "photosynthesis"). A last word of fewer than 3 characters is matched as a whole word. The vector leg embeds the query as it is: in vector mode this applies only when the answer falls back to keyword search. */
   prefix?: boolean;
+  /** Give each result legs: its rank and score in the keyword leg (FTS5 bm25) and the vector leg (cosine similarity), the fused first-stage score and, when reranked, the reranker's score. The ranking is the same as without it, and a search's cursors page either way. */
+  explain?: boolean;
   cache?: "default" | "bypass";
   /** A stable, opaque id of the user or session searching. While the namespace runs an experiment it keeps the user in one arm (hashed with the experiment's id into 10,000 buckets); without it each search is assigned at random. Not stored. */
   userId?: string;
@@ -201,6 +226,8 @@ export type SimilarRequest = {
   filter?: MetadataFilter;
   groupBy?: "document" | "chunk";
   includeText?: boolean;
+  /** Give each result legs: its rank and score in the keyword leg (FTS5 bm25) and the vector leg (cosine similarity), the fused first-stage score and, when reranked, the reranker's score. The ranking is the same as without it, and a search's cursors page either way. */
+  explain?: boolean;
   cache?: "default" | "bypass";
 };
 

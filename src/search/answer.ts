@@ -162,6 +162,9 @@ function cacheKeyRequest(req: SearchRequest, settings: SearchSettings, model: st
     groupBy,
     includeText,
     ...shown,
+    // An explained answer holds each result's legs: its own key. Undefined is left out of the key
+    // (canonicalJson), so keys without explain stay as they were.
+    explain: req.explain ? true : undefined,
     settings,
     model,
   });

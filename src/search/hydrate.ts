@@ -15,6 +15,8 @@ import type { Retrieved, StageContext } from "./retrieve";
 export interface Candidate {
   chunk: HydratedChunk;
   score: number;
+  /** Set when the reranker rescored the candidate (`score` is then the reranker's): the first-stage score. */
+  fused?: number;
 }
 
 export interface HydrateDeps {

@@ -4,6 +4,7 @@ import type { FacetValues } from "../store/facets";
 import { DEFAULT_TITLE_WEIGHT } from "../store/keyword-rank";
 import type { Metadata } from "../validation";
 import { type MetadataFilter, VECTORIZE_LIMITS } from "../vectors/vector-index";
+import type { ResultLegs } from "./explain";
 import type { HighlightOptions, Snippet } from "./snippet";
 import type { StageTimings } from "./timer";
 
@@ -33,6 +34,8 @@ export interface SearchRequest {
   facets?: FacetRequest;
   /** Match the query's last word as a prefix in the keyword leg (as-you-type search). */
   prefix?: boolean;
+  /** Give each result its legs' ranks and scores (src/search/explain.ts); the ranking is the same. */
+  explain?: boolean;
 }
 
 export interface FacetRequest {
@@ -63,6 +66,8 @@ export interface SearchResult {
   highlights?: Snippet["highlights"];
   snippetTruncated?: Snippet["snippetTruncated"];
   snippetHtml?: string;
+  /** With explain. */
+  legs?: ResultLegs;
 }
 
 export interface SearchResponse {

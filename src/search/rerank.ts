@@ -32,8 +32,8 @@ export async function rerank(
 }
 
 /**
- * The first `depth` candidates in the reranker's order (its scores replace theirs), the rest
- * after them unchanged; null when the reranker failed.
+ * The first `depth` candidates in the reranker's order (its scores replace theirs, which they keep
+ * as `fused`), the rest after them unchanged; null when the reranker failed.
  */
 async function rerankHead(
   reranker: Reranker,
@@ -51,7 +51,7 @@ async function rerankHead(
     // Equal scores keep first-stage order.
     rescored.sort((a, b) => b.score - a.score || a.i - b.i);
     return [
-      ...rescored.map(({ candidate, score }) => ({ chunk: candidate.chunk, score })),
+      ...rescored.map(({ candidate, score }) => ({ chunk: candidate.chunk, score, fused: candidate.score })),
       ...candidates.slice(depth),
     ];
   } catch (err) {

@@ -14,6 +14,7 @@ import {
   KEYWORD_UNAVAILABLE,
   VECTOR_UNAVAILABLE,
 } from "./degradations";
+import type { LegRankings } from "./explain";
 import { type Ranked, reciprocalRankFusion } from "./fusion";
 import type { SearchRequest, SearchSettings } from "./request";
 import type { Timer } from "./timer";
@@ -50,6 +51,8 @@ export interface Retrieved {
    * its first hydration window only, and this ranks with the whole leg.
    */
   rankWhole?: () => Promise<Ranked[]>;
+  /** With explain: the leg rankings `ranked` fused (rankWhole updates the keyword leg's). */
+  legs?: LegRankings;
 }
 
 export interface VectorLegDeps {
@@ -151,11 +154,17 @@ export async function retrieve(
   const { scope, req, plan } = query;
   const vector = async () => {
     const ranked = await vectorLeg(deps, ctx, scope, req, plan.perLeg);
-    return ranked && { ranked, known: NONE };
+    if (ranked === null) return null;
+    const out: Retrieved = { ranked, known: NONE };
+    if (req.explain) out.legs = { keyword: null, vector: ranked };
+    return out;
   };
   const keyword = async () => {
     const hits = await keywordLeg(deps, ctx, scope, req, plan.perLeg, plan.withChunks);
-    return hits && { ranked: hits.ranked, known: hits.chunks };
+    if (hits === null) return null;
+    const out: Retrieved = { ranked: hits.ranked, known: hits.chunks };
+    if (req.explain) out.legs = { keyword: hits.ranked, vector: null };
+    return out;
   };
   if (req.mode === "vector") return (await vector()) ?? (await keyword());
   if (req.mode === "keyword") return (await keyword()) ?? (await vector());
@@ -184,14 +193,27 @@ async function retrieveHybrid(
     ctx.timer.stageSync("fuse", () => fuse(settings, vector, keywordRanked));
   const ranked = fused(keyword?.ranked ?? null);
   if (ranked === null) return null;
+  // A leg weighted 0 did not run: it ranked nothing.
+  const legs: LegRankings | undefined = req.explain
+    ? {
+        keyword: settings.keywordWeight > 0 ? (keyword?.ranked ?? null) : null,
+        vector: settings.vectorWeight > 0 ? vector : null,
+      }
+    : undefined;
   if (keyword === null || plan.keywordLimit >= plan.perLeg || keyword.ranked.length !== plan.keywordLimit) {
-    return { ranked, known: keyword?.chunks ?? NONE };
+    const out: Retrieved = { ranked, known: keyword?.chunks ?? NONE };
+    if (legs) out.legs = legs;
+    return out;
   }
   const cut = keyword.ranked;
   // If the whole leg cannot be read, the cut one still ranks what it holds.
   const rankWhole = async () => {
     const whole = await keywordLeg(deps, ctx, scope, req, plan.perLeg, plan.withChunks);
-    return fused(whole?.ranked ?? cut) ?? cut;
+    const read = whole?.ranked ?? cut;
+    if (legs) legs.keyword = read;
+    return fused(read) ?? cut;
   };
-  return { ranked, known: keyword.chunks, rankWhole };
+  const out: Retrieved = { ranked, known: keyword.chunks, rankWhole };
+  if (legs) out.legs = legs;
+  return out;
 }

@@ -13,6 +13,7 @@ import type { VectorIndex } from "../vectors/vector-index";
 import { VECTORIZE_LIMITS } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import { createDegradations } from "./degradations";
+import { type Explain, explainer } from "./explain";
 import { startFacets } from "./facets";
 import { type Candidate, earliestExpiry, type HydrationPlan, hydrate } from "./hydrate";
 import {
@@ -105,8 +106,9 @@ export async function search(
   const highlight = req.highlight && { options: req.highlight, terms: queryMatch(req.query, req.prefix) };
   const offset = req.offset ?? 0;
   const page = candidates.slice(offset, offset + req.topK);
+  const explain = req.explain && retrieved.legs ? explainer(retrieved.legs) : undefined;
   return {
-    results: page.map((c) => toResult(c, req.includeText, highlight)),
+    results: page.map((c) => toResult(c, req.includeText, highlight, explain)),
     version: scope.version,
     more: candidates.length > offset + req.topK,
     timings: ctx.timer.timings(),
@@ -185,10 +187,12 @@ export function keywordReach(window: number, settings: SearchSettings): number |
 }
 
 export function toResult(
-  { chunk, score }: Candidate,
+  candidate: Candidate,
   includeText: boolean,
   highlight?: { options: HighlightOptions; terms: QueryMatch },
+  explain?: Explain,
 ): SearchResult {
+  const { chunk, score } = candidate;
   const result: SearchResult = { id: chunk.docId, chunkId: chunk.chunkId, score, metadata: chunk.metadata };
   if (chunk.title) result.title = chunk.title;
   // Without D1 (text_unavailable) chunks have no text to include.
@@ -198,5 +202,6 @@ export function toResult(
   }
   // Snippets come from the hydrated text whether or not the text itself is answered.
   if (highlight) Object.assign(result, snippetOf(chunk.text, highlight.terms, highlight.options));
+  if (explain) result.legs = explain(candidate);
   return result;
 }

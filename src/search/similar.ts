@@ -15,6 +15,7 @@ import { type MetadataFilter, VECTORIZE_LIMITS, type VectorRecord } from "../vec
 import { type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
 import { type AnswerSearchDeps, type SearchAnswer, versionSearchDeps } from "./answer";
 import { createDegradations } from "./degradations";
+import { explainer } from "./explain";
 import { earliestExpiry, hydrate } from "./hydrate";
 import { DEFAULT_SEARCH_SETTINGS, type SearchRequest } from "./request";
 import type { StageContext } from "./retrieve";
@@ -28,6 +29,8 @@ export interface SimilarRequest {
   filter?: MetadataFilter;
   groupBy: SearchRequest["groupBy"];
   includeText: boolean;
+  /** Give each result its vector rank and score (src/search/explain.ts). */
+  explain?: boolean;
 }
 
 /**
@@ -67,8 +70,9 @@ export async function answerSimilar(
       expiresAt: response.expiresAt,
     };
   };
-  const { id, topK, filter, groupBy, includeText } = req;
-  // "similar" keeps these keys apart from any search's (whose requests carry "query").
+  const { id, topK, filter, groupBy, includeText, explain } = req;
+  // "similar" keeps these keys apart from any search's (whose requests carry "query"); explain is
+  // left out of the key when unset (canonicalJson drops undefined), so those keys stay as they were.
   const key = {
     similar: id,
     topK,
@@ -76,6 +80,7 @@ export async function answerSimilar(
     groupBy,
     includeText,
     chunks: SIMILAR_MAX_CHUNKS,
+    explain: explain ? true : undefined,
   };
   const answer = await timer.stage("cache", () =>
     cachedSearch(
@@ -119,6 +124,8 @@ export async function similar(
   );
   const ranked = result.matches.filter((m) => !m.id.startsWith(own));
   const candidates = await hydrate(deps, ctx, namespace, { ranked, known: new Map() }, req, hydration);
+  // The one leg is the vector query, ranked without the document's own chunks.
+  const explain = req.explain ? explainer({ keyword: null, vector: ranked }) : undefined;
   return {
     // The answer is about the source too: a cached copy lives no longer than it does.
     ...earliestExpiry([
@@ -128,7 +135,7 @@ export async function similar(
     results: candidates
       .filter((c) => c.chunk.docId !== req.id)
       .slice(0, req.topK)
-      .map((c) => toResult(c, req.includeText)),
+      .map((c) => toResult(c, req.includeText, undefined, explain)),
     timings: ctx.timer.timings(),
     degraded: ctx.degradations.list(),
   };

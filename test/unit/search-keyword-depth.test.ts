@@ -113,6 +113,17 @@ async function wholeLegAnswer(ns: string, vector: string[], topK: number): Promi
   return fused.slice(0, topK).map((r) => [r.id, r.score]);
 }
 
+/** Document "a" holds the 30 best keyword hits: grouped by document it fills one place. */
+function oneDocumentAhead(): Doc[] {
+  return [
+    { id: "a", texts: Array.from({ length: 30 }, (_, i) => `comet comet comet comet part ${i}`) },
+    ...["b", "c", "d", "e", "f"].map((id, i) => ({
+      id,
+      texts: [`comet ${"and more words ".repeat(i + 1)}`],
+    })),
+  ];
+}
+
 describe("the keyword leg's depth in hybrid search", () => {
   it("stops at the deepest rank fusion can lift into the window, and never below the window", () => {
     const reach = keywordReach(15, local);
@@ -138,20 +149,34 @@ describe("the keyword leg's depth in hybrid search", () => {
   });
 
   it("reads the whole keyword leg when grouping leaves the first window short", async () => {
-    // Document "a" holds the 30 best keyword hits: grouped by document it fills one place.
-    const docs: Doc[] = [
-      { id: "a", texts: Array.from({ length: 30 }, (_, i) => `comet comet comet comet part ${i}`) },
-      ...["b", "c", "d", "e", "f"].map((id, i) => ({
-        id,
-        texts: [`comet ${"and more words ".repeat(i + 1)}`],
-      })),
-    ];
-    const ns = await seed(docs);
+    const ns = await seed(oneDocumentAhead());
     const limits: number[] = [];
     const res = await search(deps(recordingDb(limits), new ScriptedIndex([])), ns, request(5, "document"));
     expect(res.results.map((r) => r.id)).toEqual(["a", "b", "c", "d", "e"]);
     // Grouped by document, topK 5 hydrates 20 places first: keyword ranks past 25 cannot enter them.
     expect(limits).toEqual([25, 100]);
+  });
+
+  it("explains ranks from the whole keyword leg once it was read", async () => {
+    const ns = await seed(oneDocumentAhead());
+    const limits: number[] = [];
+    const res = await search(deps(recordingDb(limits), new ScriptedIndex([])), ns, {
+      ...request(5, "document"),
+      explain: true,
+    });
+    expect(limits).toEqual([25, 100]);
+    // b to e rank past where the keyword leg first stopped (25): their ranks come from the whole leg.
+    expect(res.results.map((r) => [r.id, r.legs?.keyword?.rank, r.legs?.vector])).toEqual([
+      ["a", 1, null],
+      ["b", 31, null],
+      ["c", 32, null],
+      ["d", 33, null],
+      ["e", 34, null],
+    ]);
+    for (const r of res.results) {
+      expect(r.legs?.fused).toBe(r.score);
+      expect(r.score).toBeCloseTo(local.keywordWeight / (local.rrfK + (r.legs?.keyword?.rank ?? 0)), 12);
+    }
   });
 
   it("keeps the whole keyword leg when the vector leg's weight is comparable", async () => {

@@ -144,6 +144,17 @@ export const HighlightSchema = z
     example: { snippetLength: 160, preTag: "<em>", postTag: "</em>" },
   });
 
+/** The explain option of a search and of similar documents. */
+export const ExplainFlag = z
+  .boolean()
+  .default(false)
+  .openapi({
+    description:
+      "Give each result legs: its rank and score in the keyword leg (FTS5 bm25) and the vector leg " +
+      "(cosine similarity), the fused first-stage score and, when reranked, the reranker's score. The " +
+      "ranking is the same as without it, and a search's cursors page either way.",
+  });
+
 export const SearchBody = z
   .strictObject({
     query: z.string().trim().min(1).max(MAX_QUERY_CHARS),
@@ -200,6 +211,7 @@ export const SearchBody = z
           "is matched as a whole word. The vector leg embeds the query as it is: in vector mode this applies " +
           "only when the answer falls back to keyword search.",
       }),
+    explain: ExplainFlag,
     cache: z.enum(["default", "bypass"]).default("default"),
     userId: z
       .string()
@@ -227,6 +239,40 @@ export const SearchBody = z
       }),
   })
   .openapi("SearchRequest");
+
+const LegScoreSchema = z
+  .object({
+    rank: z.number().int().min(1).openapi({ description: "Position in the leg's ranking, from 1." }),
+    score: z.number().openapi({ description: "The leg's own score." }),
+  })
+  .nullable();
+
+export const ResultLegsSchema = z
+  .object({
+    keyword: LegScoreSchema.openapi({
+      description:
+        "The keyword leg's rank and bm25 score (higher is better); null when it did not find the chunk or did not run.",
+    }),
+    vector: LegScoreSchema.openapi({
+      description:
+        "The vector leg's rank and cosine similarity; null when it did not find the chunk or did not run.",
+    }),
+    fused: z.number().openapi({
+      description:
+        "The first-stage score the ranking is ordered by. With both legs, reciprocal rank fusion: " +
+        "keywordWeight / (k + keyword.rank) + vectorWeight / (k + vector.rank), a missing leg adding 0 " +
+        "(HYBRID_RRF_K, HYBRID_KEYWORD_WEIGHT, HYBRID_VECTOR_WEIGHT); with one leg, that leg's score.",
+    }),
+    rerank: z
+      .number()
+      .optional()
+      .openapi({ description: "The reranker's score, when it rescored the result." }),
+  })
+  .openapi("ResultLegs", {
+    description:
+      "With explain: where each leg ranked the result's chunk, and the scores its place comes from.",
+    example: { keyword: { rank: 1, score: 2.91 }, vector: { rank: 3, score: 0.41 }, fused: 0.032266 },
+  });
 
 export const SearchResultSchema = z
   .object({
@@ -256,6 +302,7 @@ export const SearchResultSchema = z
     snippetHtml: z.string().optional().openapi({
       description: "With preTag or postTag: the snippet HTML-escaped, the tags around each match.",
     }),
+    legs: ResultLegsSchema.optional(),
   })
   .openapi("SearchResult");
 

@@ -4,10 +4,15 @@ import type { z } from "@hono/zod-openapi";
 import type { Context, Hono } from "hono";
 import { hasRole, type Principal } from "../../src/auth/scopes";
 import { AppError } from "../../src/errors";
+import {
+  EMBEDDING_UNAVAILABLE,
+  KEYWORD_UNAVAILABLE,
+  VECTOR_UNAVAILABLE,
+} from "../../src/search/degradations";
 import { listCoveredNamespaces } from "../../src/store/namespace-list";
 import { requireNamespace } from "../api/auth";
 import { callTool, findTool } from "../api/mcp/tools";
-import type { NamespaceStatsSchema } from "../api/schemas";
+import type { NamespaceStatsSchema, ResultLegsSchema } from "../api/schemas";
 import { type ApiAnswer, callApi, problemOf } from "./api";
 import { actionForm, enc, type Html, html, marked, page, problemBox } from "./render";
 import type { ApiFetch, ConsoleEnv } from "./types";
@@ -30,6 +35,7 @@ interface SearchHit {
   highlights?: { start: number; end: number }[];
   snippetTruncated?: { start: boolean; end: boolean };
   metadata: Record<string, unknown>;
+  legs?: z.output<typeof ResultLegsSchema>;
 }
 
 interface SearchAnswer {
@@ -158,6 +164,7 @@ export function registerNamespacePages(app: Hono<ConsoleEnv>, api: ApiFetch) {
     const mode = ["hybrid", "vector", "keyword"].includes(q.mode ?? "") ? (q.mode as string) : "hybrid";
     const topK = Math.min(100, Math.max(1, Number.parseInt(q.topK ?? "10", 10) || 10));
     const highlight = q.highlight !== undefined ? q.highlight === "on" : true;
+    const rerank = q.rerank === "on";
     const filterText = (q.filter ?? "").trim();
     let results: Html = html``;
     let status = 200;
@@ -178,9 +185,13 @@ export function registerNamespacePages(app: Hono<ConsoleEnv>, api: ApiFetch) {
           topK,
           ...(filter === undefined ? {} : { filter }),
           ...(highlight ? { highlight: {} } : {}),
+          ...(rerank ? { rerank: true } : {}),
+          explain: true,
         });
         status = answer.ok ? 200 : answer.status;
-        results = answer.ok ? searchResults(ns, answer) : problemBox(problemOf(answer));
+        results = answer.ok
+          ? searchResults(ns, answer, fusedBothLegs(mode, answer.body) ? fusionOf(c) : null)
+          : problemBox(problemOf(answer));
       }
     }
     const opt = (v: string) => html`<option value="${v}"${v === mode ? html` selected` : ""}>${v}</option>`;
@@ -193,6 +204,7 @@ export function registerNamespacePages(app: Hono<ConsoleEnv>, api: ApiFetch) {
 <label for="topK">topK</label> <input id="topK" name="topK" type="number" min="1" max="100" value="${topK}">
 <label for="highlight"><input id="highlight" name="highlight" type="checkbox" value="on"${highlight ? html` checked` : ""}> highlight</label>
 <input type="hidden" name="highlight" value="off">
+<label for="rerank"><input id="rerank" name="rerank" type="checkbox" value="on"${rerank ? html` checked` : ""}> rerank</label>
 <br><label for="filter">Filter (JSON)</label> <input id="filter" name="filter" value="${filterText}" size="50" placeholder='{"category":"news"}'>
 <button type="submit">Search</button></fieldset></form>${results}`,
       status,
@@ -284,7 +296,33 @@ export function requireConfirmed(form: Record<string, unknown>): void {
   }
 }
 
-function searchResults(ns: string, answer: ApiAnswer<SearchAnswer>): Html {
+/** Whether the answer's ranking fused both legs (hybrid mode, neither leg unavailable). */
+function fusedBothLegs(mode: string, answer: SearchAnswer): boolean {
+  const legFailed = [EMBEDDING_UNAVAILABLE, KEYWORD_UNAVAILABLE, VECTOR_UNAVAILABLE];
+  return mode === "hybrid" && !answer.degraded.some((d) => legFailed.includes(d));
+}
+
+/** This deployment's fusion, as the playground shows it under the legs. */
+function fusionOf(c: C): string {
+  const { hybridRrfK: k, hybridKeywordWeight: kw, hybridVectorWeight: vw } = c.get("services").config;
+  return `fused = ${kw} / (${k} + keyword rank) + ${vw} / (${k} + vector rank); a leg that did not find the result adds 0`;
+}
+
+const fixed = (n: number | undefined, digits: number) => (n === undefined ? "–" : n.toFixed(digits));
+
+/** Each result's place and score in each leg, its fused score and its reranker score. */
+function legsTable(results: readonly SearchHit[], fusion: string | null): Html {
+  if (!results.some((r) => r.legs)) return html``;
+  return html`<h2>Scores by leg</h2><div class="scroll"><table><thead><tr><th scope="col">#</th><th scope="col">document</th><th scope="col">keyword rank</th><th scope="col">bm25</th><th scope="col">vector rank</th><th scope="col">similarity</th><th scope="col">fused</th><th scope="col">rerank</th></tr></thead><tbody>${results.map(
+    (r, i) => {
+      const legs = r.legs;
+      if (!legs) return "";
+      return html`<tr><td>${i + 1}</td><td><code>${r.id}</code></td><td>${legs.keyword?.rank ?? "–"}</td><td>${fixed(legs.keyword?.score, 4)}</td><td>${legs.vector?.rank ?? "–"}</td><td>${fixed(legs.vector?.score, 4)}</td><td>${fixed(legs.fused, 6)}</td><td>${fixed(legs.rerank, 4)}</td></tr>`;
+    },
+  )}</tbody></table></div>${fusion ? html`<p class="meta">${fusion}.</p>` : ""}`;
+}
+
+function searchResults(ns: string, answer: ApiAnswer<SearchAnswer>, fusion: string | null): Html {
   const a = answer.body;
   const timings = stageTimings(answer);
   return html`<p class="meta" role="status">${a.results.length} results · version <code>${a.version}</code> · cache ${a.cache}${
@@ -299,11 +337,12 @@ ${a.results.map((r, i) => {
     Object.keys(r.metadata).length ? html` · ${JSON.stringify(r.metadata)}` : ""
   }</p></div>`;
 })}
+${legsTable(a.results, fusion)}
 ${
   timings.length
     ? html`<h2>Stage timings</h2><div class="scroll"><table><thead><tr><th scope="col">stage</th><th scope="col">time</th></tr></thead><tbody>${timings.map(
         ([name, dur]) => html`<tr><td>${name}</td><td>${dur}</td></tr>`,
       )}</tbody></table></div>`
     : ""
-}<p class="meta">The search answer gives one fused score per result; it does not expose per-leg scores.</p>`;
+}`;
 }

@@ -8,6 +8,7 @@ import { requireNamespace, requires } from "../auth";
 import { similarExample } from "../examples";
 import {
   DocumentParams,
+  ExplainFlag,
   errorResponses,
   FilterSchema,
   jsonBody,
@@ -24,6 +25,7 @@ export const SimilarBody = z
     filter: FilterSchema.optional(),
     groupBy: z.enum(["document", "chunk"]).default("document"),
     includeText: z.boolean().default(true),
+    explain: ExplainFlag,
     cache: z.enum(["default", "bypass"]).default("default"),
   })
   .openapi("SimilarRequest");
