@@ -1,7 +1,8 @@
 // The operator console in a real browser, run by `npm run test:e2e` against its dev server: sign
-// in with a key, search, open a document, replay a dead letter if one is waiting, activate a
-// version, create and revoke a key, sign out. Saves screenshots to docs/console/ and fails on any
-// script error or Content-Security-Policy violation.
+// in with a key, search, open a document, find a failed document and its reason, replay its dead
+// letter and see the document indexed, activate a version, create and revoke a key, sign out.
+// Saves screenshots to docs/console/ and fails on any script error or Content-Security-Policy
+// violation.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -14,6 +15,8 @@ export interface ConsoleRun {
   /** A namespace with indexed documents and a built version "v2" besides the active one. */
   namespace: string;
   query: string;
+  /** A failed document with a pending dead letter, whose cause is gone: its replay indexes it. */
+  deadLetter: { namespace: string; id: string };
   screenshots: string;
   check: (name: string, ok: boolean, detail?: string) => void;
   call: (
@@ -82,18 +85,46 @@ export async function runConsole(run: ConsoleRun): Promise<void> {
   check("a result opens its document with its chunks", (await page.locator(".result").count()) > 0);
   await shot(page, "document");
 
+  const dead = run.deadLetter;
+  const deadDocument = `${base}/console/namespaces/${dead.namespace}/documents/${encodeURIComponent(dead.id)}`;
+  await page.goto(`${base}/console/namespaces/${dead.namespace}/documents?status=failed`);
+  const failedRow = page.locator("tr", { has: page.getByRole("link", { name: dead.id, exact: true }) });
+  const reason = (await failedRow.locator("td").last().textContent()) ?? "";
+  check("the failed documents page shows the reason", /after 6 attempts/.test(reason), reason);
+  await shot(page, "failed-documents");
+
   await page.goto(`${base}/console/dead-letters`);
-  const replay = page.getByRole("button", { name: "Replay" });
-  if ((await replay.count()) > 0) {
-    await replay.first().click();
-    check("a dead letter is replayed", (await page.getByText("Re-enqueued:").count()) === 1);
-  } else {
-    check(
-      "the dead letters page shows none waiting",
-      (await page.getByText("No dead letters waiting.").count()) === 1,
-    );
-  }
+  const letter = page.locator("tr", { has: page.getByRole("link", { name: dead.id, exact: true }) });
+  check("the dead letters page lists the dead letter", (await letter.count()) === 1);
+  const letterId = ((await letter.locator("td").first().textContent()) ?? "").trim();
   await shot(page, "dead-letters");
+  await letter.getByLabel("confirm", { exact: true }).check();
+  await letter.getByRole("button", { name: "Replay" }).click();
+  const notice = (await page.getByRole("status").textContent()) ?? "";
+  check("replaying says it was re-enqueued", notice.trim() === `Re-enqueued: ${letterId}`, notice);
+  check(
+    "the replayed dead letter is no longer waiting",
+    (await page.getByRole("link", { name: dead.id, exact: true }).count()) === 0,
+  );
+  await shot(page, "dead-letters-replayed");
+  // As an operator would: reload the document's page until it shows the document indexed.
+  let status = "";
+  for (let i = 0; i < 120 && status !== "indexed"; i++) {
+    if (i > 0) await page.waitForTimeout(500);
+    await page.goto(deadDocument);
+    status = (
+      (await page
+        .locator("tr", { has: page.locator("th", { hasText: /^status$/ }) })
+        .locator("td")
+        .textContent()) ?? ""
+    ).trim();
+  }
+  check("the replayed document gets indexed", status === "indexed", status);
+  check(
+    "the indexed document shows its chunks",
+    (await page.locator(".result").count()) > 0,
+    `${await page.locator(".result").count()} chunks`,
+  );
 
   await page.goto(`${base}/console/namespaces/${ns}/versions`);
   const row = page.locator("tr", { has: page.locator("code", { hasText: /^v2$/ }) });

@@ -5,8 +5,11 @@
 // package; CHROMIUM_PATH overrides) with an admin key, checks that every chart drew data and that
 // the page broke no rule of its Content-Security-Policy, and saves a screenshot to
 // test/e2e/output/dashboard.png; then checks that /docs shows the example requests, and runs the
-// operator console's flow (scripts/e2e-console.ts, screenshots in docs/console/). Exits non-zero
-// on any failure; stops everything it started.
+// operator console's flow (scripts/e2e-console.ts, screenshots in docs/console/). Before all that,
+// an R2 outage drill leaves a dead letter for the console to replay: the server first runs with
+// fault injection failing every R2 read, so a document written then exhausts its retries and
+// lands in the dead-letter queue; the server is restarted without the faults (the outage is over)
+// on the same local state. Exits non-zero on any failure; stops everything it started.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -24,6 +27,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PORT = Number(process.env.E2E_PORT ?? 8795);
 const BASE = `http://127.0.0.1:${PORT}`;
 const NS = "e2e-dashboard";
+/** The namespace and document the R2 outage drill dead-letters. */
+const OUTAGE = { namespace: "e2e-outage", id: "tide-tables" };
+/**
+ * Every R2 read fails (fault injection: local backend only, src/resilience/faults.ts), with its
+ * own circuit breakers (`scope`), so the drill leaves no open breaker to the server after it.
+ */
+const R2_OUTAGE = JSON.stringify({ r2: { error: 1, methods: ["get"] }, scope: "e2e-r2-outage" });
 const SCREENSHOT = path.join(ROOT, "test", "e2e", "output", "dashboard.png");
 const CHARTS = ["qps", "latency", "errors", "cache", "ingest"];
 
@@ -57,31 +67,33 @@ async function main() {
       env,
       logFile: () => logFile,
     });
-    server = await startServer(
-      "wrangler",
-      [
-        "dev",
-        "--local",
-        "--persist-to",
-        state,
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(PORT),
-        "--show-interactive-dev-session=false",
-        // Its own name: wrangler's dev registry is keyed by Worker name, so another local session
-        // of "edgesearch" (npm run dev, a benchmark) is not disturbed when this one stops.
-        "--name",
-        `edgesearch-e2e-${process.pid}`,
-        // GET /__scheduled runs the cron handler (the index health check) on demand.
-        "--test-scheduled",
-        "--var",
-        "BACKEND:local",
-        "--var",
-        `ADMIN_API_KEY:${key}`,
-      ],
-      { baseUrl: BASE, env, logFile },
-    );
+    const serve = (vars: string[] = []) =>
+      startServer(
+        "wrangler",
+        [
+          "dev",
+          "--local",
+          "--persist-to",
+          state,
+          "--ip",
+          "127.0.0.1",
+          "--port",
+          String(PORT),
+          "--show-interactive-dev-session=false",
+          // Its own name: wrangler's dev registry is keyed by Worker name, so another local session
+          // of "edgesearch" (npm run dev, a benchmark) is not disturbed when this one stops.
+          "--name",
+          `edgesearch-e2e-${process.pid}`,
+          // GET /__scheduled runs the cron handler (the index health check) on demand.
+          "--test-scheduled",
+          "--var",
+          "BACKEND:local",
+          "--var",
+          `ADMIN_API_KEY:${key}`,
+          ...vars.flatMap((v) => ["--var", v]),
+        ],
+        { baseUrl: BASE, env, logFile },
+      );
     const call = async (method: string, p: string, body?: unknown, as = key) => {
       const res = await fetch(`${BASE}${p}`, {
         method,
@@ -91,6 +103,43 @@ async function main() {
       const json: unknown = await res.json().catch(() => null);
       return { status: res.status, body: json as Record<string, unknown> | null };
     };
+
+    // The outage drill: a document written while R2 reads fail is retried with backoff
+    // (max_retries = 5 in wrangler.toml, which local queues honour), then dead-lettered.
+    server = await serve(["FAULT_INJECTION:true", `FAULTS:${R2_OUTAGE}`]);
+    const outageStarted = Date.now();
+    const written = await call("PUT", `/v1/namespaces/${OUTAGE.namespace}/documents/${OUTAGE.id}`, {
+      title: "Tide tables",
+      text: "Tide tables list the times of high and low water. Spring tides follow the new moon.",
+    });
+    check("a document is accepted during the R2 outage", written.status === 202, `status ${written.status}`);
+    const failed = await waitFor(
+      "the document to be dead-lettered",
+      async () => {
+        const res = await call("GET", `/v1/namespaces/${OUTAGE.namespace}/documents?status=failed`);
+        const docs = (res.body?.documents ?? []) as { id: string; error?: string }[];
+        return docs.find((d) => d.id === OUTAGE.id);
+      },
+      // Six deliveries with backoff of up to 2, 4, 8, 16 and 32 s between them, then the
+      // dead-letter queue's batch timeout of 5 s.
+      180_000,
+    );
+    check(
+      "GET /v1/namespaces/{ns}/documents?status=failed lists it with its reason",
+      /after 6 attempts: .*R2/.test(failed?.error ?? ""),
+      `${failed?.error}`,
+    );
+    const letters = await call("GET", "/v1/admin/dead-letters?pending=true");
+    const letter = ((letters.body?.deadLetters ?? []) as { namespace: string; documentId: string }[]).find(
+      (d) => d.namespace === OUTAGE.namespace && d.documentId === OUTAGE.id,
+    );
+    check("the dead letter is recorded", letter !== undefined, JSON.stringify(letters.body));
+    console.log(`     dead-lettered after ${((Date.now() - outageStarted) / 1000).toFixed(1)} s`);
+    await server.stop();
+    server = undefined;
+    await waitFor("the port to be free", () => portFree(PORT), 30_000);
+    // The outage is over: the same state, no faults.
+    server = await serve();
 
     const topics = [
       "solar panels turn sunlight into power",
@@ -237,6 +286,7 @@ async function main() {
       namespace: NS,
       query: "sunlight power",
       screenshots: path.join(ROOT, "docs", "console"),
+      deadLetter: OUTAGE,
       check,
       call,
     });

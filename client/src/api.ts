@@ -75,6 +75,12 @@ export type DocumentStatus = {
   };
 };
 
+export type DocumentList = {
+  documents: Array<DocumentStatus>;
+  /** Where the next page starts; absent on the last page. */
+  nextCursor?: string;
+};
+
 export type Accepted = {
   accepted: boolean;
 };
@@ -893,6 +899,21 @@ export interface Operations {
     };
     response: Accepted;
   };
+  /** The namespace's documents in id order, of one status or all, with failure reasons */
+  "GET /v1/namespaces/{ns}/documents": {
+    path: {
+      ns: string;
+    };
+    query?: {
+      /** Only documents in this status; all of them when absent. */
+      status?: "queued" | "indexed" | "failed" | "deleted";
+      /** The previous page's nextCursor, with the same status. */
+      cursor?: string;
+      /** Documents per page. */
+      limit?: number;
+    };
+    response: DocumentList;
+  };
   /** Write up to 1,000 documents; all are validated before any is written */
   "POST /v1/namespaces/{ns}/documents": {
     path: {
@@ -1286,6 +1307,7 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "GET /v1/namespaces/{ns}/documents/{id}": "json",
   "PUT /v1/namespaces/{ns}/documents/{id}": "json",
   "DELETE /v1/namespaces/{ns}/documents/{id}": "json",
+  "GET /v1/namespaces/{ns}/documents": "json",
   "POST /v1/namespaces/{ns}/documents": "json",
   "GET /v1/namespaces/{ns}": "json",
   "DELETE /v1/namespaces/{ns}": "json",

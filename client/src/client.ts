@@ -121,6 +121,12 @@ export function createClient(options: ClientOptions = {}) {
       call("POST /v1/namespaces/{ns}/objects", { path: { ns }, body: { documents } }, retrySafe(callOptions)),
     getDocument: (ns: string, id: string, callOptions?: CallOptions): Promise<DocumentStatus> =>
       call("GET /v1/namespaces/{ns}/documents/{id}", { path: { ns, id } }, callOptions),
+    /** A page of the namespace's documents in id order, of one status or all; nextCursor for the next. */
+    listDocuments: (
+      ns: string,
+      query: Params<"GET /v1/namespaces/{ns}/documents">["query"] = {},
+      callOptions?: CallOptions,
+    ) => call("GET /v1/namespaces/{ns}/documents", { path: { ns }, query }, retrySafe(callOptions)),
     deleteDocument: (ns: string, id: string, callOptions?: CallOptions) =>
       call("DELETE /v1/namespaces/{ns}/documents/{id}", { path: { ns, id } }, callOptions),
     deleteNamespace: (ns: string, callOptions?: CallOptions) =>

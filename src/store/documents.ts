@@ -528,6 +528,24 @@ export class DocumentStore {
     return results.map(documentRecord);
   }
 
+  /** A page of the namespace's documents after id `after`, in id order: of one status, or all. */
+  async listPage(
+    namespace: string,
+    status: DocumentRecord["status"] | null,
+    after: string,
+    limit: number,
+  ): Promise<DocumentRecord[]> {
+    if (status !== null) return this.listByStatus(namespace, status, after, limit);
+    const db = this.route.reads(namespace);
+    const { results } = await d1("list documents", () =>
+      db
+        .prepare(`SELECT * FROM documents WHERE namespace = ?1 AND id > ?2 ORDER BY id LIMIT ?3`)
+        .bind(namespace, after, limit)
+        .all(),
+    );
+    return results.map(documentRecord);
+  }
+
   /** Indexed documents without chunks in `version`: what a build's scan missed, if anything. */
   async missingFromVersion(
     namespace: string,

@@ -107,6 +107,20 @@ describe("client helpers against the Worker", () => {
     expect((await client.namespaceStats(ns)).documents).toBe(130);
   });
 
+  it("lists the documents a page at a time, each once", async () => {
+    const listed: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.listDocuments(ns, { status: "indexed", limit: 50, cursor });
+      pages += 1;
+      listed.push(...page.documents.map((d) => d.id));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined && pages < 10);
+    expect(pages).toBe(3);
+    expect(listed).toEqual([...ids].sort());
+  });
+
   it("pages give topK 100's results once each, in order", async () => {
     const body = { query: "comet orbit dust", mode: "keyword", groupBy: "chunk", cache: "bypass" } as const;
     const whole = await client.search(ns, { ...body, topK: 100 });

@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { ADMIN_PRINCIPAL } from "../../src/auth/authenticate";
 import { issueSession } from "../../src/auth/session";
 import { loadConfig } from "../../src/config";
-import { adminKey, api, freshNamespace, TEST_ORIGIN, writeIndexed } from "../support";
+import { adminKey, api, freshNamespace, TEST_ORIGIN, waitForStatus, writeIndexed } from "../support";
+import { deadLetteredDocument } from "../support/queue";
 
 interface Page {
   status: number;
@@ -170,6 +171,47 @@ describe("console", () => {
     // Admin pages need the admin role.
     expect((await get("/console/keys", cookie)).status).toBe(403);
     expect((await get("/console/dead-letters", cookie)).status).toBe(403);
+  });
+
+  it("lists failed documents with their reasons and replays a dead letter once confirmed", async () => {
+    const ns = freshNamespace("cdead");
+    await deadLetteredDocument(
+      ns,
+      "flaky",
+      "About kingfishers, once the outage is over.",
+      "R2 read failed: 503",
+    );
+    const { cookie } = await signIn(adminKey());
+
+    // The documents page lists through GET /v1/namespaces/{ns}/documents: its reasons, its checks.
+    const failed = await get(`/console/namespaces/${ns}/documents?status=failed`, cookie);
+    expect(failed.status).toBe(200);
+    expect(failed.text).toContain(`/console/namespaces/${ns}/documents/flaky`);
+    expect(failed.text).toContain("indexing failed after 6 attempts: R2 read failed: 503");
+    const damaged = await get(`/console/namespaces/${ns}/documents?status=failed&cursor=nope`, cookie);
+    expect(damaged.status).toBe(400);
+    expect(damaged.text).toContain("invalid_cursor");
+
+    const letters = await get("/console/dead-letters", cookie);
+    const id = new RegExp(`<tr><td>(\\d+)</td><td>${ns}</td>`).exec(letters.text)?.[1] ?? "";
+    expect(id).not.toBe("");
+    const csrf = csrfOf(letters.text);
+    const unconfirmed = await post("/console/dead-letters/replay", { _csrf: csrf, id }, { cookie });
+    expect(unconfirmed.status).toBe(400);
+    expect((await get("/console/dead-letters", cookie)).text).toContain(`<tr><td>${id}</td><td>${ns}</td>`);
+
+    const replayed = await post(
+      "/console/dead-letters/replay",
+      { _csrf: csrf, id, confirm: "yes" },
+      { cookie },
+    );
+    expect(replayed.status).toBe(303);
+    const after = await get(replayed.headers.get("location") ?? "", cookie);
+    expect(after.text).toContain(`Re-enqueued: ${id}`);
+    expect(after.text).not.toContain(`<td>${ns}</td>`);
+    await waitForStatus(ns, "flaky", "indexed");
+    const indexed = await get(`/console/namespaces/${ns}/documents?status=indexed`, cookie);
+    expect(indexed.text).toContain(`/console/namespaces/${ns}/documents/flaky`);
   });
 
   it("ends the session on sign-out, on revocation and at its expiry", async () => {

@@ -13,7 +13,7 @@ import { workerEnv } from "../../workers/env";
 import { buildServices } from "../../workers/services";
 import { insertDeadLetter } from "../security/support";
 import { api, countRows, freshNamespace, putObject, waitFor, waitForStatus } from "../support";
-import { deliverMessage } from "../support/queue";
+import { deadLetteredDocument, deliverMessage } from "../support/queue";
 
 describe("ingest consumer", () => {
   it("does not duplicate anything when a message is delivered again", async () => {
@@ -135,14 +135,16 @@ describe("ingest consumer", () => {
       },
     };
     const message = putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag);
-    const decision = await processMessage({ ...services, embedder: failingEmbedder }, message, 3);
+    // Its last delivery on the ingest queue (max_retries = 5) fails too.
+    const decision = await processMessage({ ...services, embedder: failingEmbedder }, message, 6);
     expect(decision.type).toBe("retry");
     expect(decision.type === "retry" && decision.delaySeconds).toBeGreaterThanOrEqual(1);
     const queued = await api("GET", `/v1/namespaces/${ns}/documents/flaky`);
     expect(queued.body).toMatchObject({ status: "queued", error: expect.stringContaining("503") });
 
-    // After max_retries the queue moves the message to the dead-letter queue.
-    const dlq = await deliverMessage(message, { queue: "edgesearch-ingest-dlq", attempts: 6 });
+    // After max_retries the queue moves the message to the dead-letter queue, as a new message
+    // there: its first delivery. The reason counts the ingest queue's 6.
+    const dlq = await deliverMessage(message, { queue: "edgesearch-ingest-dlq", attempts: 1 });
     expect(dlq.explicitAcks).toHaveLength(1);
     const failed = await api("GET", `/v1/namespaces/${ns}/documents/flaky`);
     expect(failed.body).toMatchObject({
@@ -169,33 +171,24 @@ describe("ingest consumer", () => {
 describe("dead-letter replay", () => {
   it("re-enqueues a dead-lettered document once the cause is fixed, and it gets indexed", async () => {
     const ns = freshNamespace("q");
-    const key = `${ns}/poison`;
-    const object = await putObject(key, "Poison at first, fine later: about kestrels.");
-    const store = new DocumentStore(env.DB);
-    await store.upsertQueued(ns, [
-      {
-        id: "poison",
-        title: null,
-        contentType: "text/plain",
-        metadata: {},
-        bytes: object.size,
-        etag: object.etag,
-      },
-    ]);
-    await store.recordAttempt(ns, "poison", "Workers AI answered 500", 6);
-    const message = putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag);
-    const dlq = await deliverMessage(message, { queue: "edgesearch-ingest-dlq", attempts: 6 });
+    const dlq = await deadLetteredDocument(
+      ns,
+      "poison",
+      "Poison at first, fine later: about kestrels.",
+      "Workers AI answered 500",
+    );
     expect(dlq.explicitAcks).toHaveLength(1);
     expect((await api("GET", `/v1/namespaces/${ns}/documents/poison`)).body).toMatchObject({
       status: "failed",
     });
 
-    const listed = await api<{ deadLetters: { id: number; namespace: string; error: string }[] }>(
-      "GET",
-      "/v1/admin/dead-letters",
-    );
+    const listed = await api<{
+      deadLetters: { id: number; namespace: string; error: string; attempts: number }[];
+    }>("GET", "/v1/admin/dead-letters");
     const entry = listed.body.deadLetters.find((d) => d.namespace === ns);
+    // The ingest queue's 6 deliveries, not the dead-letter queue's own first one.
     expect(entry?.error).toMatch(/after 6 attempts.*500/);
+    expect(entry?.attempts).toBe(6);
 
     const replay = await api<{ replayed: number[] }>("POST", "/v1/admin/dead-letters/replay", {
       ids: [entry?.id],

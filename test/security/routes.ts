@@ -55,6 +55,13 @@ export const ROUTES: readonly RouteSpec[] = [
     writes: false,
   },
   {
+    method: "GET",
+    template: "/v1/namespaces/{ns}/documents",
+    role: "search",
+    namespaced: true,
+    writes: false,
+  },
+  {
     method: "DELETE",
     template: "/v1/namespaces/{ns}/documents/{id}",
     role: "write",

@@ -33,6 +33,21 @@ export const documentStatusExample = {
   updatedAt: "2026-12-04T09:30:12.345Z",
 };
 
+export const documentListExample = {
+  documents: [
+    {
+      id: "quarterly-report.pdf",
+      status: "failed" as const,
+      chunks: 0,
+      version: null,
+      title: "Quarterly report",
+      error: "indexing failed after 6 attempts: R2 read failed: 503",
+      updatedAt: "2026-12-04T09:31:40.118Z",
+    },
+  ],
+  nextCursor: "eyJuIjoiZG9jcyIsInMiOiJmYWlsZWQiLCJhIjoicXVhcnRlcmx5LXJlcG9ydC5wZGYifQ",
+};
+
 export const searchExample = {
   query: "how do I rotate an API key",
   topK: 5,

@@ -192,6 +192,7 @@ export function registerAdminPages(app: Hono<ConsoleEnv>, api: ApiFetch) {
                 }</td><td>${d.error ?? "–"}</td><td>${d.attempts}</td><td>${d.receivedAt}</td><td>${
                   d.namespace
                     ? actionForm(c, "/console/dead-letters/replay", "Replay", {
+                        confirm: "confirm",
                         fields: html`<input type="hidden" name="id" value="${d.id}">`,
                       })
                     : "–"
@@ -202,7 +203,9 @@ export function registerAdminPages(app: Hono<ConsoleEnv>, api: ApiFetch) {
   });
 
   app.post("/console/dead-letters/replay", async (c) => {
-    const id = Number((await c.req.parseBody()).id);
+    const form = await c.req.parseBody();
+    requireConfirmed(form);
+    const id = Number(form.id);
     const answer = await callApi<{ replayed: number[] }>(c, api, "POST", "/v1/admin/dead-letters/replay", {
       ids: [id],
     });

@@ -15,6 +15,7 @@ export async function recordDeadLetter(
   reason: string | null,
   target: { namespace: string; id: string } | null = null,
   transient = false,
+  attempts = message.attempts,
 ): Promise<void> {
   await db
     .prepare(
@@ -27,7 +28,7 @@ export async function recordDeadLetter(
       target?.id ?? null,
       JSON.stringify(message.body ?? null).slice(0, 64 * 1024),
       reason,
-      message.attempts,
+      attempts,
       Date.now(),
       transient ? 1 : 0,
     )
@@ -45,8 +46,12 @@ export async function consumeDeadLetters(
       const parsed = IngestMessageSchema.safeParse(message.body);
       const target = parsed.success ? parseDocumentKey(parsed.data.object.key) : null;
       const row = target ? await store.get(target.namespace, target.id) : null;
-      const reason = `indexing failed after ${message.attempts} attempts: ${row?.error ?? "unknown error"}`;
-      await recordDeadLetter(db, message, reason, target, true);
+      // This queue counts its own deliveries from 1: a message moved here is a new message
+      // (Miniflare: workers-sdk packages/miniflare/src/workers/queues/broker.worker.ts, #flush).
+      // The ingest queue's deliveries are on the document, from its last failed one (recordAttempt).
+      const attempts = row && row.attempts > 0 ? row.attempts : message.attempts;
+      const reason = `indexing failed after ${attempts} attempts: ${row?.error ?? "unknown error"}`;
+      await recordDeadLetter(db, message, reason, target, true, attempts);
       if (target && row?.etag && row.status === "queued") {
         await store.markFailed(target.namespace, target.id, row.etag, reason);
       }

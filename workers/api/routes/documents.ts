@@ -1,5 +1,6 @@
-// Documents: write one, write a batch, read status, delete; and delete a whole namespace.
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+// Documents: write one, write a batch, read status, list by status, delete; and delete a whole
+// namespace.
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { PolicyStore } from "../../../src/backup/policy";
 import { convertedType } from "../../../src/ingest/convert/converter";
 import {
@@ -10,6 +11,7 @@ import {
   NAMESPACE_DELETE_MAX,
   writeDocuments,
 } from "../../../src/ingest/requests";
+import { DOCUMENT_PAGE_LIMITS, DOCUMENT_STATUSES, listDocumentPage } from "../../../src/store/document-pages";
 import type { DocumentRecord } from "../../../src/store/documents";
 import type { Services } from "../../services";
 import { requireNamespace, requires } from "../auth";
@@ -17,6 +19,7 @@ import {
   acceptedBatchExample,
   acceptedDocumentExample,
   batchExample,
+  documentListExample,
   documentStatusExample,
   putDocumentExample,
 } from "../examples";
@@ -54,6 +57,36 @@ const deleteDeps = ({ blobs, store, queue, config, versions, logger }: Services)
   publisher: versions.coordinator,
   logger,
 });
+
+const ListDocumentsQuery = z.object({
+  status: z
+    .enum(DOCUMENT_STATUSES)
+    .optional()
+    .openapi({ description: "Only documents in this status; all of them when absent.", example: "failed" }),
+  cursor: z
+    .string()
+    .min(1)
+    .max(DOCUMENT_PAGE_LIMITS.maxCursorChars)
+    .optional()
+    .openapi({ description: "The previous page's nextCursor, with the same status." }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(DOCUMENT_PAGE_LIMITS.maxLimit)
+    .default(DOCUMENT_PAGE_LIMITS.defaultLimit)
+    .openapi({ description: "Documents per page." }),
+});
+
+export const DocumentList = z
+  .object({
+    documents: z.array(DocumentStatus),
+    nextCursor: z
+      .string()
+      .optional()
+      .openapi({ description: "Where the next page starts; absent on the last page." }),
+  })
+  .openapi("DocumentList");
 
 /** What GET /v1/namespaces/{ns}/documents/{id} answers for a document. */
 export function documentStatus(row: DocumentRecord): typeof DocumentStatus._output {
@@ -143,6 +176,34 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       requireNamespace(c.get("principal"), ns);
       const row = await getDocument(c.get("services").store, ns, id);
       return c.json(documentStatus(row), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/namespaces/{ns}/documents",
+      operationId: "listDocuments",
+      middleware: requires("search"),
+      tags: ["documents"],
+      summary: "The namespace's documents in id order, of one status or all, with failure reasons",
+      request: { params: NamespaceParams, query: ListDocumentsQuery },
+      responses: {
+        200: jsonResponse(DocumentList, "A page of documents", documentListExample),
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
+      const page = await listDocumentPage(c.get("services").store, ns, c.req.valid("query"));
+      return c.json(
+        {
+          documents: page.documents.map(documentStatus),
+          ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+        },
+        200,
+      );
     },
   );
 
