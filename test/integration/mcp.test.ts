@@ -7,8 +7,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../../src/auth/scopes";
-import { MAX_RESULTS } from "../../src/search/request";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
+import { MAX_RESULTS } from "../../src/search/request";
 import { listCoveredNamespaces } from "../../src/store/namespace-list";
 import { bearer, createKey, send } from "../security/support";
 import { api, freshNamespace, TEST_ORIGIN, writeIndexed } from "../support";
@@ -134,7 +134,11 @@ describe("MCP server", () => {
     const client = await connect(key);
     const answered = await call(client, "search", { namespace: ns, query: "magma lava", mode: "keyword" });
     expect(answered.isError).toBeFalsy();
-    const refused = await call(client, "search", { namespace: ns, query: "magma", filter: { colour: "red" } });
+    const refused = await call(client, "search", {
+      namespace: ns,
+      query: "magma",
+      filter: { colour: "red" },
+    });
     expect(refused.isError).toBe(true);
     await client.close();
 
