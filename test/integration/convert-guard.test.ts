@@ -1,8 +1,10 @@
 // The document converter in the ingest: behind the workers-ai breaker and counted as an AI call
-// like embeddings (production converts through Workers AI toMarkdown, faked here).
+// like embeddings (production converts through Workers AI toMarkdown, faked here), and a local
+// converter that throws fails its document at once instead of being retried until dead-lettered.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
+import { LocalConverter } from "../../src/ingest/convert/local";
 import { WorkersAiConverter } from "../../src/ingest/convert/workers-ai";
 import { putMessage } from "../../src/ingest/messages";
 import { processMessage } from "../../src/ingest/pipeline";
@@ -135,5 +137,24 @@ describe("document conversion in the ingest", () => {
     const text = await services(meter).converter.toMarkdown(csv, "text/csv", 10_000);
     expect(text).toContain("razorbill");
     expect(meter.total().aiCalls).toBe(1);
+  });
+
+  it("fails a document at once when the local converter throws on it", async () => {
+    const ns = freshNamespace("conv-throw");
+    const message = await queuedPdf(ns, "hostile.pdf");
+    const base = services();
+    const throwing = new LocalConverter({
+      [PDF]: async () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'length')");
+      },
+    });
+
+    const decision = await processMessage({ ...base, converter: throwing }, message, 1);
+    expect(decision).toMatchObject({ type: "ack", outcome: "failed" });
+    const row = await new DocumentStore(env.DB).get(ns, "hostile.pdf");
+    expect(row?.status).toBe("failed");
+    expect(row?.error).toBe(
+      "the application/pdf document could not be converted: Cannot read properties of undefined (reading 'length')",
+    );
   });
 });
