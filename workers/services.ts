@@ -18,7 +18,12 @@ import { invocationDataset } from "../src/observe/analytics-limits";
 import type { Logger } from "../src/observe/logger";
 import { Meter } from "../src/observe/meter";
 import { meteredCache, meteredKv, meteredQueue, meteredR2 } from "../src/observe/metered";
-import { meteredEmbedder, meteredIndex, meteredReranker } from "../src/observe/metered-adapters";
+import {
+  meteredConverter,
+  meteredEmbedder,
+  meteredIndex,
+  meteredReranker,
+} from "../src/observe/metered-adapters";
 import { meteredD1 } from "../src/observe/metered-d1";
 import { AnalyticsEngineMetrics, type Metrics, withCounters } from "../src/observe/metrics";
 import { createReranker } from "../src/rerank/create";
@@ -257,7 +262,12 @@ export function buildServices(
   return {
     embedder,
     reranker,
-    converter: createConverter(config.backend, env.AI),
+    converter: guardedConverter(
+      createConverter(config.backend, env.AI),
+      meter,
+      guard,
+      config.ingestDocumentBudgetMs,
+    ),
     index,
     store,
     db,
@@ -327,6 +337,24 @@ function documentsBucket(env: WorkerEnv, config: Config, bucket: R2Bucket): R2Bu
     // Recorded for the bucket watcher, which announces the writes made beside the Worker.
     claims: watcherClaims(env.BUCKET_WATCHER),
   });
+}
+
+/**
+ * The document converter as the ingest calls it: each call counted as an AI call, and behind the
+ * workers-ai breaker as embeddings are (an open breaker fails the call as retryable: the message
+ * is retried later, the document not failed). One attempt per call, bounded by the document's
+ * budget only: toMarkdown takes no abort signal, so a retry in place would run beside a call still
+ * converting (and billed), and a large document may take longer than an embedding call's timeout;
+ * the queue retries the message with backoff instead.
+ */
+export function guardedConverter(
+  converter: Converter,
+  meter: Meter,
+  guard: GuardContext,
+  budgetMs: number,
+): Converter {
+  const once = { ...guard, retry: { ...guard.retry, attempts: 1, timeoutMs: budgetMs } };
+  return guarded(meteredConverter(converter, meter), "workers-ai", once, ["toMarkdown"]);
 }
 
 /** What the search use case reads, from the request's services. */

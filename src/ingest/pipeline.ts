@@ -11,7 +11,6 @@ import { IngestQuota } from "../quotas/enforce";
 import type { QuotaDatabases } from "../quotas/store";
 import { redactDocument } from "../redaction/document";
 import type { RedactionCounts } from "../redaction/scan";
-import { RedactionStore } from "../redaction/settings";
 import type { DocumentRecord, DocumentStore } from "../store/documents";
 import { r2 } from "../store/r2";
 import { DOC_ID_FIELD, documentKeyProblem, escapeUnsafe, parseDocumentKey } from "../validation";
@@ -219,10 +218,13 @@ async function indexDocument(
   let row = wanted.row;
   const upload = readUploadMetadata(object, id);
   if (!row || row.etag !== etag) row = await recordUnannounced(deps, namespace, id, object, row, upload);
+  // The redaction settings come with the chunk quota's state: one D1 query for both where the
+  // namespace's rows are in the control database.
+  const quota = new IngestQuota(deps, namespace, row, true);
   // Redacted before anything is chunked, embedded or stored; the R2 object stays as uploaded.
   const redacted = redactDocument(
     await readAndParse(deps, object, upload.contentType, budget),
-    await new RedactionStore(deps.db).get(namespace),
+    await quota.redaction(),
   );
   const parsed = redacted.doc;
   const redactions = redacted.counts;
@@ -230,7 +232,7 @@ async function indexDocument(
   // The document id rides along, so a search can still name documents when D1 is unavailable.
   const metadata = { ...(row?.metadata ?? upload.metadata), [DOC_ID_FIELD]: id };
   const doc = { ...parsed, title: title ?? undefined };
-  const written = await embedVersions(deps, namespace, id, row, doc, metadata, budget);
+  const written = await embedVersions(deps, namespace, id, quota, doc, metadata, budget);
 
   // Re-check right before writing vectors: a newer version may have landed meanwhile.
   const head = await r2("head", () => deps.blobs.head(message.object.key));
@@ -361,7 +363,7 @@ async function embedVersions(
   deps: IngestDeps,
   namespace: string,
   id: string,
-  row: DocumentRecord | null,
+  quota: IngestQuota,
   doc: ParsedDocument,
   metadata: VectorRecord["metadata"],
   budget: DocumentBudget,
@@ -369,7 +371,6 @@ async function embedVersions(
   const targets = await writeTargets(deps, namespace);
   const prefix = await chunkIdPrefix(namespace, id);
   const chunkings = new Map<string, Chunk[]>();
-  const quota = new IngestQuota(deps, namespace, row);
   const written: VersionWrite[] = [];
   for (const target of targets) {
     const { maxTokens, overlapTokens } = target.spec.chunking;

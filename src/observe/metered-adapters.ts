@@ -2,6 +2,7 @@
 // Vectorize; the local embedder and index object): the same code counts production and local runs.
 import { type Embedder, type EmbedKind, MAX_EMBED_BATCH } from "../embed/embedder";
 import { countTokens } from "../embed/tokenizer";
+import type { Converter } from "../ingest/convert/converter";
 import type { Reranker } from "../rerank/reranker";
 import type { QueryOptions, VectorIndex, VectorRecord } from "../vectors/vector-index";
 import type { Meter } from "./meter";
@@ -96,6 +97,24 @@ export function meteredReranker(reranker: Reranker, meter: Meter): Reranker {
       }
       meter.add("aiInputTokens", tokens);
       return reranker.rerank(query, texts);
+    },
+  });
+}
+
+/**
+ * The document converter counting one AI call per document (toMarkdown takes one document per
+ * call here: ingest/convert/workers-ai.ts), before the call as for embeddings. No tokens: a
+ * conversion has no input tokens to bill. "toMarkdown is free for most format conversions. In
+ * some cases, like image conversion, it can use Workers AI models for object detection and
+ * summarization, which may incur additional costs"
+ * (https://developers.cloudflare.com/workers-ai/features/markdown-conversion/, "Pricing"): the
+ * neurons those models use are not reported to the caller, so they are not counted.
+ */
+export function meteredConverter(converter: Converter, meter: Meter): Converter {
+  return override<Converter>(converter, {
+    toMarkdown: (...args: Parameters<Converter["toMarkdown"]>) => {
+      meter.add("aiCalls");
+      return converter.toMarkdown(...args);
     },
   });
 }

@@ -7,6 +7,8 @@ import type { Principal } from "../auth/scopes";
 import type { Config } from "../config";
 import type { AppError } from "../errors";
 import { documentBytes, type NewDocument } from "../ingest/submit";
+import type { RedactionSettings } from "../redaction/scan";
+import { RedactionStore } from "../redaction/settings";
 import type { DocumentRecord } from "../store/documents";
 import {
   type NamespaceLimits,
@@ -134,19 +136,42 @@ export async function reserveWrite(
  * Returns the error the document fails with when the new version does not fit, else null.
  */
 export class IngestQuota {
-  private loaded: Promise<{ usage: NamespaceUsage; limits: NamespaceLimits }> | undefined;
+  private loaded:
+    | Promise<{ usage: NamespaceUsage; limits: NamespaceLimits; redaction: RedactionSettings | null }>
+    | undefined;
 
+  /**
+   * `withRedaction`: the namespace's redaction settings are read with its quota state (in the
+   * same statement where the namespace's rows are in the control database): see `redaction`.
+   */
   constructor(
     private readonly deps: QuotaDeps,
     private readonly namespace: string,
     private readonly row: DocumentRecord | null,
+    private readonly withRedaction = false,
   ) {}
 
   private state() {
-    this.loaded ??= new QuotaStore(this.deps)
-      .namespace(this.namespace)
-      .then(({ usage, overrides }) => ({ usage, limits: namespaceLimits(this.deps.config, overrides) }));
+    const store = new QuotaStore(this.deps);
+    this.loaded ??= (
+      this.withRedaction
+        ? store.namespaceWithRedaction(this.namespace)
+        : store.namespace(this.namespace).then((s) => ({ ...s, redaction: null }))
+    ).then(({ usage, overrides, redaction }) => ({
+      usage,
+      limits: namespaceLimits(this.deps.config, overrides),
+      redaction,
+    }));
     return this.loaded;
+  }
+
+  /**
+   * The namespace's redaction settings, as read with its quota state: this document's chunk check
+   * and redaction see the namespace as of one moment, and a change applies from the next document.
+   */
+  async redaction(): Promise<RedactionSettings> {
+    const { redaction } = await this.state();
+    return redaction ?? new RedactionStore(this.deps.db).get(this.namespace);
   }
 
   private get live(): boolean {

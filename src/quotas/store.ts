@@ -2,6 +2,8 @@
 // admin overrides, namespace creators and in-flight reservations. Every check that must hold
 // under concurrency is one conditional statement, so two writes cannot both pass it.
 import { z } from "zod";
+import type { RedactionSettings } from "../redaction/scan";
+import { RedactionStore, redactionColumns, redactionFromRow } from "../redaction/settings";
 import { type D1Like, d1 } from "../store/d1";
 import { type NamespaceLimits, type NamespaceOverrides, type NamespaceUsage, NO_OVERRIDES } from "./limits";
 
@@ -68,6 +70,8 @@ export interface QuotaDatabases {
   db: D1Like;
   pool: {
     writes(namespace: string): D1Like;
+    /** `writes`, resolved now, and whether it is the control database (one statement reads both). */
+    placedWrites(namespace: string): Promise<{ db: D1Like; inControl: boolean }>;
     /** Every database a namespace may be in. */
     members(): readonly D1Like[];
   };
@@ -80,16 +84,25 @@ export class QuotaStore {
     return this.where.pool.writes(namespace);
   }
 
-  /** A namespace's usage and overrides, as one row. */
-  private namespaceStatement(namespace: string): D1PreparedStatement {
-    return this.data(namespace)
+  /**
+   * A namespace's usage and overrides, as one row; with `redaction`, its redaction settings too
+   * (they live in the control database: only for a namespace whose rows are there).
+   */
+  private namespaceStatement(
+    namespace: string,
+    redaction = false,
+    db = this.data(namespace),
+  ): D1PreparedStatement {
+    return db
       .prepare(
         `SELECT COALESCE(u.documents, 0) AS documents, COALESCE(u.bytes, 0) AS bytes,
            COALESCE(u.chunks, 0) AS chunks, q.max_documents, q.max_chunks, q.max_bytes,
-           q.default_ttl_seconds
+           q.default_ttl_seconds${redaction ? `, ${redactionColumns("r")}` : ""}
          FROM (SELECT ?1 AS name) n
          LEFT JOIN namespace_usage u ON u.namespace = n.name
-         LEFT JOIN namespace_quotas q ON q.namespace = n.name`,
+         LEFT JOIN namespace_quotas q ON q.namespace = n.name${
+           redaction ? "\n         LEFT JOIN namespace_redaction r ON r.namespace = n.name" : ""
+         }`,
       )
       .bind(namespace);
   }
@@ -98,6 +111,29 @@ export class QuotaStore {
   async namespace(namespace: string): Promise<{ usage: NamespaceUsage } & NamespaceSettings> {
     const row = await d1("read quotas", () => this.namespaceStatement(namespace).first());
     return { usage: usageOf(row ? [row] : []), ...settingsOf(row ? [row] : []) };
+  }
+
+  /**
+   * As `namespace`, with the namespace's redaction settings read in the same statement when its
+   * rows are in the control database, else by a query on it run beside (the ingest reads both
+   * for every document).
+   */
+  async namespaceWithRedaction(
+    namespace: string,
+  ): Promise<{ usage: NamespaceUsage; redaction: RedactionSettings } & NamespaceSettings> {
+    // The statement runs on the database this answer names, even if the namespace moves meanwhile.
+    const { db, inControl } = await d1("read quotas", () => this.where.pool.placedWrites(namespace));
+    const [row, separate] = await Promise.all([
+      d1("read quotas", () =>
+        this.namespaceStatement(namespace, inControl, db).first<Record<string, unknown>>(),
+      ),
+      inControl ? null : new RedactionStore(this.where.db).get(namespace),
+    ]);
+    return {
+      usage: usageOf(row ? [row] : []),
+      ...settingsOf(row ? [row] : []),
+      redaction: separate ?? redactionFromRow(row ?? {}),
+    };
   }
 
   /** Everything a write's check needs, in two round trips (json_each: one bound parameter for all ids). */

@@ -7,6 +7,24 @@ import { NO_REDACTION, REDACTION_TYPES, type RedactionSettings } from "./scan";
 const Flag = z.number().transform((n) => n !== 0);
 const SettingsRow = z.object({ email: Flag, phone: Flag, card: Flag, iban: Flag, ip: Flag });
 
+/**
+ * The settings' columns, as `redact_<type>`, for a statement on the control database that joins
+ * `namespace_redaction` as `alias` (the ingest reads them beside its quota state: src/quotas/store.ts).
+ */
+export function redactionColumns(alias: string): string {
+  return REDACTION_TYPES.map((t) => `${alias}.${t} AS redact_${t}`).join(", ");
+}
+
+/** The settings from a row of `redactionColumns`: nothing redacted when the join found no row. */
+export function redactionFromRow(row: Record<string, unknown>): RedactionSettings {
+  const settings = { ...NO_REDACTION };
+  for (const t of REDACTION_TYPES) {
+    const flag = row[`redact_${t}`];
+    if (flag !== null && flag !== undefined) settings[t] = Flag.parse(flag);
+  }
+  return settings;
+}
+
 export class RedactionStore {
   constructor(private readonly db: D1Like) {}
 

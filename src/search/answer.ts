@@ -6,7 +6,7 @@ import {
   cachedSearch,
   normalizedRequest,
 } from "../cache/cached-search";
-import { readGeneration } from "../cache/generation";
+import { type Generation, readGeneration } from "../cache/generation";
 import type { VersionSpec } from "../versions/model";
 import { openPage } from "./pages";
 import type { FacetScope, Facets } from "./request";
@@ -57,6 +57,11 @@ export interface AnswerOptions {
   cursor?: string;
   /** The version to search instead of the active one (an experiment's candidate). */
   version?: VersionSpec;
+  /**
+   * The namespace's write generation, when its read was started before the search (beside the
+   * experiment's read of the version pointer); absent: read here.
+   */
+  generation?: Promise<Generation | null>;
 }
 
 /** What the cache stores for a page; cursors are made per answer (they expire). */
@@ -82,6 +87,15 @@ export function versionSearchDeps(
   };
 }
 
+/** The namespace's write generation, through the isolate cache (never throws: null when unknown). */
+export function namespaceGeneration(
+  deps: Pick<AnswerSearchDeps, "cache">,
+  namespace: string,
+): Promise<Generation | null> {
+  const { kv, settings, logger } = deps.cache;
+  return readGeneration(kv, namespace, settings.generationTtlMs, logger);
+}
+
 export async function answerSearch(
   deps: AnswerSearchDeps,
   namespace: string,
@@ -94,7 +108,7 @@ export async function answerSearch(
   // The write generation and the active version are independent KV reads (each cached in the
   // isolate): when both miss the isolate, they overlap instead of adding up. Cursors need the
   // generation even when the cache is bypassed.
-  const generation = readGeneration(cache.kv, namespace, cache.settings.generationTtlMs, cache.logger);
+  const generation = options.generation ?? namespaceGeneration(deps, namespace);
   const version = options.version ?? (await deps.activeVersion(namespace));
   const searchDeps = versionSearchDeps(deps, namespace, version);
   const paging = await openPage(deps, namespace, req, {

@@ -68,6 +68,16 @@ export class DatabasePool {
     return new RoutedD1(async () => this.route(await this.options.locate(namespace, "write")));
   }
 
+  /**
+   * As `writes`, resolved now, and whether it is the control database (DB): a statement on that
+   * handle runs where `inControl` said, so it can read what only DB holds beside the namespace's rows.
+   */
+  async placedWrites(namespace: string): Promise<{ db: D1Like; inControl: boolean }> {
+    const placement = await this.options.locate(namespace, "write");
+    const route = this.route(placement);
+    return { db: new RoutedD1(async () => route), inControl: placement.database === CONTROL_DATABASE };
+  }
+
   /** Statements on the database of a known placement, writes mirrored to the move's target. */
   route(placement: Placement): Route {
     const mirrors = placement.moving === null ? [] : [this.database(placement.moving)];

@@ -129,6 +129,25 @@ describe("pool of data databases", () => {
     expect(await homeOf(ns)).toBe(home);
   });
 
+  it("redacts a namespace placed outside DB by the settings DB keeps", async () => {
+    const { ns, home } = await namespaceOutsideDb();
+    expect((await poolApi("PUT", `/v1/namespaces/${ns}/redaction`, { email: true })).status).toBe(200);
+    const res = await poolApi("PUT", `/v1/namespaces/${ns}/documents/mail`, {
+      text: "Send the marrow samples to lab.manager@example.org before noon.",
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    await waitFor("the redacted document indexed", async () => {
+      const doc = await poolApi<{ status: string }>("GET", `/v1/namespaces/${ns}/documents/mail`);
+      return doc.body.status === "indexed";
+    });
+    const chunk = await member(home)
+      .prepare("SELECT text FROM chunks WHERE namespace = ?1 AND doc_id = 'mail'")
+      .bind(ns)
+      .first<{ text: string }>();
+    expect(chunk?.text).toContain("[EMAIL]");
+    expect(chunk?.text).not.toContain("lab.manager");
+  });
+
   it("answers stats and quotas from the namespace's database", async () => {
     const { ns } = await namespaceOutsideDb();
     const stats = await api<{ documents: number; quotas: { documents: { used: number } } }>(

@@ -4,6 +4,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
+import { QuotaStore } from "../../src/quotas/store";
+import { RedactionStore } from "../../src/redaction/settings";
+import { DatabasePool } from "../../src/store/pool";
 import { createKey } from "../security/support";
 import { api, freshNamespace, waitFor, writeIndexed } from "../support";
 import { searchApi, waitVectorsApplied } from "../support/search";
@@ -110,6 +113,47 @@ describe("redaction at ingest", () => {
     expect(status.body).not.toHaveProperty("redactions");
     const res = await searchApi(ns, { query: "quillfeather", mode: "keyword", cache: "bypass" });
     expect(res.body.results[0]?.text).toContain(EMAIL);
+  });
+
+  it("applies a change of the settings from the next document indexed", async () => {
+    const ns = freshNamespace("redact-change");
+    const doc = (id: string) => ({ id, text: `Ibex herd ${id} sightings go to ${EMAIL}.` });
+    const chunkOf = async (id: string) =>
+      (
+        await env.DB.prepare("SELECT text FROM chunks WHERE namespace = ?1 AND doc_id = ?2")
+          .bind(ns, id)
+          .first<{ text: string }>()
+      )?.text;
+    expect((await api("PUT", `/v1/namespaces/${ns}/redaction`, { email: true })).status).toBe(200);
+    await writeIndexed(ns, [doc("one")]);
+    expect((await api("PUT", `/v1/namespaces/${ns}/redaction`, { email: false })).status).toBe(200);
+    await writeIndexed(ns, [doc("two")]);
+    expect((await api("PUT", `/v1/namespaces/${ns}/redaction`, { email: true })).status).toBe(200);
+    await writeIndexed(ns, [doc("three")]);
+    expect(await chunkOf("one")).toContain("[EMAIL]");
+    expect(await chunkOf("two")).toContain(EMAIL);
+    expect(await chunkOf("three")).toContain("[EMAIL]");
+    expect(await chunkOf("three")).not.toContain(EMAIL);
+  });
+
+  it("reads the settings beside the quotas from DB even when the namespace moves meanwhile", async () => {
+    const ns = freshNamespace("redact-move");
+    await new RedactionStore(env.DB).set(
+      ns,
+      { email: true, phone: false, card: false, iban: false, ip: false },
+      "k",
+    );
+    // The namespace is in DB when the ingest asks, and in DATA_DB_1 from the next lookup on.
+    let lookups = 0;
+    const pool = new DatabasePool({
+      databases: new Map([
+        ["DB", env.DB],
+        ["DATA_DB_1", env.DATA_DB_1],
+      ]),
+      locate: async () => ({ database: lookups++ === 0 ? "DB" : "DATA_DB_1", moving: null }),
+    });
+    const state = await new QuotaStore({ db: env.DB, pool }).namespaceWithRedaction(ns);
+    expect(state.redaction.email).toBe(true);
   });
 
   it("builds a new index version from the originals through the settings in force", async () => {

@@ -6,7 +6,7 @@ import { hasRole, type Principal } from "../../../src/auth/scopes";
 import { AppError } from "../../../src/errors";
 import { type ExperimentAnswer, searchWithExperiment } from "../../../src/experiments/serve";
 import { countersBlob } from "../../../src/observe/cost-schema";
-import { answerSearch, type SearchAnswer } from "../../../src/search/answer";
+import { answerSearch, namespaceGeneration, type SearchAnswer } from "../../../src/search/answer";
 import { cursorVersion } from "../../../src/search/cursor";
 import { highlightOptions } from "../../../src/search/snippet";
 import { createTimer, serverTiming, type Timer } from "../../../src/search/timer";
@@ -87,6 +87,10 @@ export function runSearch(
     highlight: highlightOptions(highlight),
     ...(facets ? { facets: { fields: facets, limit: facetLimit } } : {}),
   };
+  // The experiment reads the version pointer before the search reads the write generation: two
+  // independent KV reads (each cached in the isolate), started together so that on a cold isolate
+  // the search waits for one KV round trip, not two in a row.
+  const generation = namespaceGeneration(deps, ns);
   return searchWithExperiment(
     experimentDeps(services),
     ns,
@@ -98,6 +102,8 @@ export function runSearch(
         timer: background ? createTimer(deps.clock) : timer,
         cursor: background ? undefined : cursor,
         ...(version ? { version } : {}),
+        // The shadow search, later, reads the generation as of its own start.
+        ...(background ? {} : { generation }),
       }),
     () => timer.elapsed(),
   );
