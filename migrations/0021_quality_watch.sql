@@ -43,3 +43,15 @@ CREATE TABLE IF NOT EXISTS quality_points (
   queries INTEGER NOT NULL,
   PRIMARY KEY (namespace, version, at)
 ) WITHOUT ROWID;
+
+-- Retention, kept by the insert itself (no extra query per scheduled run): the namespace's points
+-- older than 30 days, and the inserted version's past its 720 newest (QUALITY_RETENTION in
+-- src/versions/quality.ts).
+CREATE TRIGGER IF NOT EXISTS quality_points_retention AFTER INSERT ON quality_points
+BEGIN
+  DELETE FROM quality_points WHERE namespace = NEW.namespace AND (
+    at < NEW.at - 2592000000
+    OR (version = NEW.version AND at <= (
+      SELECT at FROM quality_points WHERE namespace = NEW.namespace AND version = NEW.version
+      ORDER BY at DESC LIMIT 1 OFFSET 720)));
+END;

@@ -12,7 +12,7 @@ import type { Logger } from "../observe/logger";
 import type { SearchDeps } from "../search/search";
 import type { CoordinatorClient } from "./coordinator";
 import type { GoldenQuery, VersionSpec } from "./model";
-import { QUALITY_RETENTION, type QualityVersionRow, qualityDropped } from "./quality";
+import { type QualityVersionRow, qualityDropped } from "./quality";
 import type { VersionServices } from "./services";
 
 /**
@@ -21,12 +21,12 @@ import type { VersionServices } from "./services";
  * per invocation (https://developers.cloudflare.com/d1/platform/limits/, "Queries per Worker
  * invocation"), most of which the health check and its repairs already use; Paid allows 1,000, and
  * 10,000 subrequests (https://developers.cloudflare.com/workers/platform/limits/#subrequests).
- * Besides the searches, a run costs 2 D1 queries to read its state and one batch of at most
- * 1 + 4 statements per namespace visited to write it.
+ * Besides the searches, a run costs 1 D1 query to read its state and one batch of at most
+ * 1 + 2 statements per version scored (namespace, version, point) to write it.
  */
 export const QUALITY_LIMITS = {
   /** Golden queries scored per run, across namespaces and versions. */
-  queries: { paid: 40, free: 2 } satisfies Record<Plan, number>,
+  queries: { paid: 40, free: 1 } satisfies Record<Plan, number>,
   /** Namespaces visited per run, least recently checked first. */
   namespaces: { paid: 10, free: 1 } satisfies Record<Plan, number>,
   /** A version's next pass starts this long after its last one completed. */
@@ -101,18 +101,22 @@ export async function watchQuality(
   now = Date.now(),
 ): Promise<QualityWatchResult> {
   const { db } = deps;
-  const due = db
-    .prepare("SELECT namespace FROM quality_namespaces ORDER BY checked_at, namespace LIMIT ?1")
-    .bind(limits.namespaces);
-  const rows = db
+  // One query: the namespaces due (least recently checked first) with their versions' rows (a
+  // namespace without any has one row of nulls), and every version whose alert is raised.
+  const { results } = await db
     .prepare(
-      `SELECT * FROM quality_versions WHERE alerting = 1 OR namespace IN
-         (SELECT namespace FROM quality_namespaces ORDER BY checked_at, namespace LIMIT ?1)`,
+      `SELECT d.namespace AS due, v.* FROM
+         (SELECT namespace FROM quality_namespaces ORDER BY checked_at, namespace LIMIT ?1) d
+         LEFT JOIN quality_versions v ON v.namespace = d.namespace
+       UNION ALL
+       SELECT NULL AS due, v.* FROM quality_versions v WHERE v.alerting = 1`,
     )
-    .bind(limits.namespaces);
-  const [dueResult, rowsResult] = await db.batch<{ namespace: string } | QualityVersionRow>([due, rows]);
-  const namespaces = ((dueResult?.results ?? []) as { namespace: string }[]).map((r) => r.namespace);
-  const known = (rowsResult?.results ?? []) as QualityVersionRow[];
+    .bind(limits.namespaces)
+    .all<{ due: string | null } & Partial<QualityVersionRow>>();
+  const namespaces = [...new Set(results.flatMap((r) => (r.due === null ? [] : [r.due])))];
+  const known = results.filter(
+    (r): r is { due: string | null } & QualityVersionRow => typeof r.version === "string",
+  );
 
   const run: Run = {
     now,
@@ -208,7 +212,7 @@ async function advance(
   }
   if (row.next_query < golden.length) return true;
   const ndcg = row.score_sum / golden.length;
-  run.writes.push(...recordPoint(deps.db, namespace, spec.id, { at: run.now, ndcg, queries: golden.length }));
+  run.writes.push(recordPoint(deps.db, namespace, spec.id, { at: run.now, ndcg, queries: golden.length }));
   Object.assign(row, { measured_at: run.now, pass_started_at: null, next_query: 0, score_sum: 0 });
   run.result.measured.push({ namespace, version: spec.id, ndcg });
   if (active) judge(row, ndcg, deps.tolerance, deps.logger, run.now);
@@ -249,27 +253,19 @@ function judge(row: QualityVersionRow, ndcg: number, tolerance: number, logger: 
   }
 }
 
+/** One point of the series; the insert's trigger keeps the retention bounds (QUALITY_RETENTION). */
 function recordPoint(
   db: D1Database,
   namespace: string,
   version: string,
   point: { at: number; ndcg: number; queries: number },
-): D1PreparedStatement[] {
-  return [
-    db
-      .prepare(
-        `INSERT INTO quality_points (namespace, version, at, ndcg, queries) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (namespace, version, at) DO UPDATE SET ndcg = excluded.ndcg, queries = excluded.queries`,
-      )
-      .bind(namespace, version, point.at, point.ndcg, point.queries),
-    // Retention: the namespace's points past the age bound, and this version's past the count bound.
-    db
-      .prepare(
-        `DELETE FROM quality_points WHERE namespace = ?1 AND (at < ?3 OR (version = ?2 AND at <=
-           (SELECT at FROM quality_points WHERE namespace = ?1 AND version = ?2 ORDER BY at DESC LIMIT 1 OFFSET ?4)))`,
-      )
-      .bind(namespace, version, point.at - QUALITY_RETENTION.maxAgeMs, QUALITY_RETENTION.maxPoints),
-  ];
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO quality_points (namespace, version, at, ndcg, queries) VALUES (?1, ?2, ?3, ?4, ?5)
+       ON CONFLICT (namespace, version, at) DO UPDATE SET ndcg = excluded.ndcg, queries = excluded.queries`,
+    )
+    .bind(namespace, version, point.at, point.ndcg, point.queries);
 }
 
 function saveRow(db: D1Database, r: QualityVersionRow): D1PreparedStatement {

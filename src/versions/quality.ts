@@ -7,6 +7,7 @@ import type { GateReport } from "./model";
 /** Where a version's activation value came from. */
 export type ActivationSource = "gate" | "replaced" | "first_measurement";
 
+/** The series' bounds, kept by the insert trigger of migrations/0021_quality_watch.sql (same figures). */
 export const QUALITY_RETENTION = {
   /** Points older than this are deleted (every version of the namespace). */
   maxAgeMs: 30 * 86_400_000,
