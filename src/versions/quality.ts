@@ -127,3 +127,48 @@ export async function readQuality(
     points: byVersion.get(row.version) ?? [],
   }));
 }
+
+export interface QualityChart {
+  namespace: string;
+  version: string;
+  activationNdcg: number | null;
+  alerting: boolean;
+  /** Seconds since the epoch, oldest first. */
+  points: { t: number; ndcg: number }[];
+}
+
+/**
+ * The series of at most `limit` versions of the namespaces `covers` accepts, for the dashboard:
+ * raised alerts first, then the most recently measured.
+ */
+export async function readQualityCharts(
+  db: D1Database,
+  covers: (namespace: string) => boolean,
+  limit: number,
+): Promise<QualityChart[]> {
+  const { results: rows } = await db
+    .prepare(
+      `SELECT namespace, version, activation_ndcg, alerting FROM quality_versions
+       WHERE measured_at IS NOT NULL ORDER BY alerting DESC, measured_at DESC`,
+    )
+    .all<Pick<QualityVersionRow, "namespace" | "version" | "activation_ndcg" | "alerting">>();
+  const shown = rows.filter((r) => covers(r.namespace)).slice(0, limit);
+  if (shown.length === 0) return [];
+  const { results: points } = await db
+    .prepare(
+      `SELECT p.namespace, p.version, p.at, p.ndcg FROM quality_points p
+       JOIN json_each(?1) k ON p.namespace = json_extract(k.value, '$[0]') AND p.version = json_extract(k.value, '$[1]')
+       ORDER BY p.at`,
+    )
+    .bind(JSON.stringify(shown.map((r) => [r.namespace, r.version])))
+    .all<{ namespace: string; version: string; at: number; ndcg: number }>();
+  return shown.map((r) => ({
+    namespace: r.namespace,
+    version: r.version,
+    activationNdcg: r.activation_ndcg,
+    alerting: r.alerting === 1,
+    points: points
+      .filter((p) => p.namespace === r.namespace && p.version === r.version)
+      .map((p) => ({ t: Math.floor(p.at / 1000), ndcg: p.ndcg })),
+  }));
+}

@@ -140,6 +140,27 @@ describe("quality watch", () => {
     );
     expect(stats.body.health.qualityDrop).toBe(1);
     expect(stats.body.health.problems).toContain("quality_drop");
+    // The dashboard charts the series with the activation value.
+    const metrics = await api<{
+      quality: {
+        namespace: string;
+        version: string;
+        activationNdcg: number;
+        alerting: boolean;
+        points: unknown[];
+      }[];
+    }>("GET", "/v1/admin/metrics");
+    expect(metrics.body.quality.find((q) => q.namespace === ns && q.version === "v2")).toMatchObject({
+      activationNdcg: activeNdcg,
+      alerting: true,
+      points: [{}, {}],
+    });
+    const page = await api("GET", "/v1/admin/dashboard");
+    expect(page.status).toBe(200);
+    expect(String(page.body)).toContain(
+      `{"namespace":"${ns}","version":"v2","activationNdcg":${activeNdcg},"alerting":true`,
+    );
+    expect(String(page.body)).toContain('"activation"');
 
     // The next measurement is still low: no second alert.
     await makeDue(ns);
