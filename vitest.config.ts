@@ -47,6 +47,7 @@ const NODE_UNIT_TESTS = [
   "parse",
   "pricing",
   "provision",
+  "quality-activation",
   "query-format",
   "queue-limits",
   "quota-config",

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { createClient } from "../client/src/index.ts";
-// `npm run experiment -- <start|report|share|stop|promote> --namespace NS [...]`: runs a
+// `npm run experiment -- <start|report|share|stop|promote|quality> --namespace NS [...]`: runs a
 // namespace's online experiment between its active index version and a candidate, and prints
-// its report (per-arm searches, latency, CTR and MRR with 95% intervals, shadow overlap, verdict).
+// its report (per-arm searches, latency, CTR and MRR with 95% intervals, shadow overlap, verdict);
+// `quality` prints the nDCG@10 series the scheduled quality watch measured per version.
 // Needs an admin key (EDGESEARCH_API_KEY, or ADMIN_API_KEY from .dev.vars locally).
 import { connectionSettings, isEntryPoint, parseCommandLine, run, UsageError } from "./lib/args.ts";
 
@@ -10,6 +11,7 @@ const USAGE =
   "usage: npm run experiment -- start --namespace NS --candidate v2 --share 0.1 [--shadow 0.05] [--min-samples 1000]\n" +
   "       npm run experiment -- report|stop|promote --namespace NS [--id e1] [--json]\n" +
   "       npm run experiment -- share --namespace NS --share 0.25 [--shadow 0.1] [--id e1]\n" +
+  "       npm run experiment -- quality --namespace NS [--json]\n" +
   "       (all take [--url URL])";
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -116,6 +118,26 @@ export async function main(argv: string[]) {
         `verdict: ${r.verdict}${d ? ` (MRR difference ${num(d.value)} [${num(d.low)}, ${num(d.high)}])` : ""}, minimum ${r.minSamples} searches per arm`,
       );
       console.log(`method: ${r.method}`);
+      return 0;
+    }
+    case "quality": {
+      const q = await client.call("GET /v1/namespaces/{ns}/versions/quality", { path: { ns } });
+      if (values.json) {
+        console.log(JSON.stringify(q, null, 2));
+        return 0;
+      }
+      console.log(
+        `${ns}: nDCG@10 of the golden queries per version (alert below activation - ${q.tolerance})`,
+      );
+      for (const v of q.versions) {
+        const activation = v.activation ? `${num(v.activation.ndcg)} (${v.activation.source})` : "-";
+        const latest = v.latest ? `${num(v.latest.ndcg)} at ${v.latest.at}` : "-";
+        const pass = v.pass ? `, pass in progress: ${v.pass.scored} queries scored` : "";
+        console.log(
+          `${v.version}: activation ${activation}, latest ${latest}${v.alerting ? ", QUALITY DROP" : ""}${pass}`,
+        );
+        for (const p of v.points.slice(-10)) console.log(`  ${p.at}  ${num(p.ndcg)}  (${p.queries} queries)`);
+      }
       return 0;
     }
     default:

@@ -381,6 +381,48 @@ export type CreateVersionRequest = {
   index?: string;
 };
 
+export type VersionQuality = {
+  namespace: string;
+  /** The drop below the activation value the alert allows */
+  tolerance: number;
+  /** A version's next pass starts this long after its last */
+  intervalSeconds: number;
+  retention: {
+    days: number;
+    pointsPerVersion: number;
+  };
+  versions: Array<{
+    version: string;
+    /** The value the version's measurements are held to; null until known */
+    activation: {
+      ndcg: number;
+      source: "gate" | "replaced" | "first_measurement";
+      at: string | null;
+    } | null;
+    mode: "vector" | "hybrid" | "keyword";
+    /** Whether the quality drop alert is raised */
+    alerting: boolean;
+    alertedAt: string | null;
+    latest: {
+      at: string;
+      ndcg: number;
+      /** Golden queries the pass scored */
+      queries: number;
+    } | null;
+    /** A pass in progress (it may span several scheduled runs) */
+    pass: {
+      scored: number;
+      startedAt: string;
+    } | null;
+    points: Array<{
+      at: string;
+      ndcg: number;
+      /** Golden queries the pass scored */
+      queries: number;
+    }>;
+  }>;
+};
+
 export type ActivateVersionRequest = {
   /** Activate even if the quality gate fails or cannot run (no golden queries) */
   force?: boolean;
@@ -865,6 +907,16 @@ export type MetricsReport = {
     checkedAt: string;
     repairs: { [key: string]: number };
   }>;
+  quality: Array<{
+    namespace: string;
+    version: string;
+    activationNdcg: number | null;
+    alerting: boolean;
+    points: Array<{
+      t: number;
+      ndcg: number;
+    }>;
+  }>;
   storage: {
     maxBytes: number;
     fillThreshold: number;
@@ -952,6 +1004,7 @@ export interface Operations {
         backupsStarted?: number;
         backupsFailed?: number;
         backupsPruned?: number;
+        qualityDrop?: number;
       } | null;
     };
   };
@@ -1047,6 +1100,13 @@ export interface Operations {
     };
     body: CreateVersionRequest;
     response: IndexVersion;
+  };
+  /** The nDCG@10 series the scheduled quality watch measured per version, with each version's activation value and alert */
+  "GET /v1/namespaces/{ns}/versions/quality": {
+    path: {
+      ns: string;
+    };
+    response: VersionQuality;
   };
   /** One index version with its build progress and last quality gate */
   "GET /v1/namespaces/{ns}/versions/{id}": {
@@ -1322,6 +1382,7 @@ export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
   "PUT /v1/namespaces/{ns}/redaction": "json",
   "GET /v1/namespaces/{ns}/versions": "json",
   "POST /v1/namespaces/{ns}/versions": "json",
+  "GET /v1/namespaces/{ns}/versions/quality": "json",
   "GET /v1/namespaces/{ns}/versions/{id}": "json",
   "POST /v1/namespaces/{ns}/versions/{id}/activate": "json",
   "POST /v1/namespaces/{ns}/versions/rollback": "json",

@@ -31,6 +31,16 @@ export async function meanNdcg(
   mode: SearchMode,
 ): Promise<number> {
   if (golden.length === 0) return 0;
+  return (await sumNdcg(deps, namespace, golden, mode)) / golden.length;
+}
+
+/** The sum of the golden queries' nDCG@10, one search each (a scoring pass may span several calls). */
+export async function sumNdcg(
+  deps: SearchDeps,
+  namespace: string,
+  golden: readonly GoldenQuery[],
+  mode: SearchMode,
+): Promise<number> {
   let sum = 0;
   for (const g of golden) {
     const answer = await search(deps, namespace, {
@@ -45,7 +55,7 @@ export async function meanNdcg(
       new Set(g.relevant),
     );
   }
-  return sum / golden.length;
+  return sum;
 }
 
 export function gateReport(

@@ -6,7 +6,7 @@
 import { namespaceEmbedder } from "../cache/embedding-cache";
 import type { Config } from "../config";
 import { EMBEDDING_MODELS } from "../embed/embedder";
-import { AppError } from "../errors";
+import { AppError, errorMessage } from "../errors";
 import type { Logger } from "../observe/logger";
 import type { SearchDeps, SearchMode } from "../search/search";
 import type { DocumentStore } from "../store/documents";
@@ -14,6 +14,7 @@ import type { IndexInfo } from "../vectors/vector-index";
 import type { CoordinatorClient } from "../versions/coordinator";
 import type { Chunking, GateReport, VersionRecord, VersionSpec } from "../versions/model";
 import { clearPointerCache } from "../versions/pointer";
+import { recordActivation } from "../versions/quality";
 import type { VersionServices } from "../versions/services";
 import { checkActivate } from "../versions/transitions";
 import { type GateSettings, gateReport, meanNdcg } from "./gate";
@@ -127,6 +128,8 @@ export interface ActivateVersionDeps {
   graceMs: number;
   queue: Sender;
   logger: Logger;
+  /** The control database: the activation value the quality watch holds the version to. */
+  quality: D1Database;
 }
 
 export interface ActivateOptions {
@@ -178,7 +181,30 @@ export async function activateVersion(
   );
   if (purge) await deps.queue.send(purge, { contentType: "json" });
   clearPointerCache(namespace);
-  deps.logger.info("versions.activated", { namespace, version: id, ndcg, activeNdcg, forced: options.force });
+  // The swap is done: a failure to record the value is logged, and the watch's first measurement
+  // of the version becomes its activation value instead.
+  const activation = await recordActivation(deps.quality, {
+    namespace,
+    version: id,
+    replaced: active.id,
+    gate,
+    mode: options.mode,
+  }).catch((err: unknown) => {
+    deps.logger.error("quality.activation_record_failed", {
+      namespace,
+      version: id,
+      error: errorMessage(err),
+    });
+    return null;
+  });
+  deps.logger.info("versions.activated", {
+    namespace,
+    version: id,
+    ndcg,
+    activeNdcg,
+    forced: options.force,
+    activationNdcg: activation?.ndcg ?? null,
+  });
   return { version, gate };
 }
 

@@ -49,6 +49,8 @@ export const NamespaceHealthSchema = z.object({
   backupsStarted: z.number().default(0),
   backupsFailed: z.number().default(0),
   backupsPruned: z.number().default(0),
+  /** 1 while the active version's nDCG@10 is below its activation value (src/versions/quality-watch.ts). */
+  qualityDrop: z.number().default(0),
 });
 export type NamespaceHealth = z.infer<typeof NamespaceHealthSchema> & { namespace: string };
 
@@ -242,6 +244,7 @@ async function checkNamespace(
     backupsStarted: 0,
     backupsFailed: 0,
     backupsPruned: 0,
+    qualityDrop: 0,
   };
 }
 
@@ -364,6 +367,7 @@ export function healthEvent(h: NamespaceHealth): HealthEvent {
     backupsStarted: h.backupsStarted,
     backupsFailed: h.backupsFailed,
     backupsPruned: h.backupsPruned,
+    qualityDrop: h.qualityDrop,
   };
 }
 

@@ -90,6 +90,8 @@ export interface HealthEvent {
   backupsStarted?: number;
   backupsFailed?: number;
   backupsPruned?: number;
+  /** 1 while the namespace's active version is below its activation nDCG@10 (the quality drop alert). */
+  qualityDrop?: number;
 }
 
 export interface Metrics {
@@ -227,6 +229,7 @@ export class AnalyticsEngineMetrics implements Metrics {
         e.backupsStarted ?? 0,
         e.backupsFailed ?? 0,
         e.backupsPruned ?? 0,
+        e.qualityDrop ?? 0,
       ],
     );
   }

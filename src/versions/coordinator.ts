@@ -35,7 +35,12 @@ export class CoordinatorClient implements GenerationPublisher {
   }
 
   /** The versions writes reach and the namespace's database: its pointer, created on first use. */
-  async writeTargets(): Promise<WriteTargets> {
+  writeTargets(): Promise<WriteTargets> {
+    return this.pointer();
+  }
+
+  /** The namespace's whole pointer (active and live versions, running experiment), created on first use. */
+  async pointer(): Promise<VersionPointer> {
     const pointer = await this.call<VersionPointer>("writeTargets", () =>
       this.stub.writeTargets(this.namespace, this.defaults),
     );

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { bearer, createKey } from "../security/support";
-import { api, freshNamespace, waitFor, waitIndexed } from "../support";
+import { api, freshNamespace, waitFor, waitIndexed, waitVersionReady } from "../support";
 import { type Doc, slice } from "../support/scifact";
 import type { SearchBody } from "../support/search";
 
@@ -34,16 +34,6 @@ async function ingest(ns: string, docs: Doc[]): Promise<void> {
   await waitIndexed(ns, docs.length);
 }
 
-async function waitReady(ns: string, id: string): Promise<void> {
-  await waitFor(
-    `${id} ready`,
-    async () =>
-      (await api<{ state: string }>("GET", `/v1/namespaces/${ns}/versions/${id}`)).body.state === "ready",
-    90_000,
-    100,
-  );
-}
-
 /**
  * A namespace with v1 active and v2 ready, v2 degraded: half of the golden queries' relevant
  * documents are replaced in R2 behind the index's back before v2 is built from R2, so v2 lacks
@@ -56,7 +46,7 @@ async function twoVersions(prefix: string) {
   const damaged = new Set(golden.filter((_, i) => i % 2 === 0).flatMap((g) => g.relevant));
   for (const id of damaged) await env.DOCUMENTS.put(`${ns}/${id}`, "replaced out of band");
   expect((await api("POST", `/v1/namespaces/${ns}/versions`, V2)).status).toBe(202);
-  await waitReady(ns, "v2");
+  await waitVersionReady(ns, "v2");
   return { ns, golden };
 }
 

@@ -4,26 +4,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
-import type { BudgetReport } from "../../src/observe/invocation-budget";
 import { keywordTable } from "../../src/store/keyword";
 import { LocalVectorIndexClient } from "../../src/vectors/local";
-import { observeBudgets } from "../../workers/invocation-budget";
-import { HeldQueue } from "../fakes/held-queue";
 import { api, freshNamespace, writeIndexed } from "../support";
-import { runCron } from "../support/cron";
+import { runFreeCron } from "../support/cron";
 import { waitVectorsApplied } from "../support/search";
-
-/** One Free-plan cron run, and its invocation budget report. */
-async function runFree(ns: string): Promise<BudgetReport | undefined> {
-  const reports: BudgetReport[] = [];
-  const stop = observeBudgets((r) => reports.push(r));
-  try {
-    await runCron(new HeldQueue(), ns, { PLAN_LIMITS: "free" });
-  } finally {
-    stop();
-  }
-  return reports.find((r) => r.handler === "scheduled");
-}
 
 describe("self-repair budget", () => {
   it("repairs a missing vector and a missing keyword row on the Free plan, within its 50 D1 queries", async () => {
@@ -50,7 +35,7 @@ describe("self-repair budget", () => {
       .bind(ns)
       .run();
 
-    const report = await runFree(ns);
+    const report = await runFreeCron(ns);
     expect(report?.plan).toBe("free");
     expect(report?.exceeded ?? null).toBeNull();
     const stats = await api<{ health: Record<string, number> }>("GET", `/v1/namespaces/${ns}`);

@@ -140,6 +140,13 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: "GET",
+    template: "/v1/namespaces/{ns}/versions/quality",
+    role: "admin",
+    namespaced: true,
+    writes: false,
+  },
+  {
+    method: "GET",
     template: "/v1/namespaces/{ns}/versions/{id}",
     role: "admin",
     namespaced: true,

@@ -2,8 +2,10 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { IngestMessage } from "../../src/ingest/messages";
+import type { BudgetReport } from "../../src/observe/invocation-budget";
 import worker from "../../workers/index";
-import type { HeldQueue } from "../fakes/held-queue";
+import { observeBudgets } from "../../workers/invocation-budget";
+import { HeldQueue } from "../fakes/held-queue";
 
 /**
  * One cron run with the ingest queue replaced by `queue` and `vars` over the env; answers the
@@ -22,4 +24,16 @@ export async function runCron(
   );
   await waitOnExecutionContext(ctx);
   return queue.take().filter((m) => m.object.key.startsWith(`${ns}/`));
+}
+
+/** One Free-plan cron run, and its invocation budget report. */
+export async function runFreeCron(ns: string): Promise<BudgetReport | undefined> {
+  const reports: BudgetReport[] = [];
+  const stop = observeBudgets((r) => reports.push(r));
+  try {
+    await runCron(new HeldQueue(), ns, { PLAN_LIMITS: "free" });
+  } finally {
+    stop();
+  }
+  return reports.find((r) => r.handler === "scheduled");
 }

@@ -203,3 +203,14 @@ export async function countRows(sql: string, ...params: unknown[]): Promise<numb
     .first<{ n: number }>();
   return row?.n ?? 0;
 }
+
+/** Waits until the namespace's version `id` is built (state "ready"). */
+export async function waitVersionReady(ns: string, id: string): Promise<void> {
+  await waitFor(
+    `${id} ready`,
+    async () =>
+      (await api<{ state: string }>("GET", `/v1/namespaces/${ns}/versions/${id}`)).body.state === "ready",
+    90_000,
+    100,
+  );
+}

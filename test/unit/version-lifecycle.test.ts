@@ -83,6 +83,7 @@ describe("activating a version", () => {
           graceMs: 1000,
           queue: { send: track("send", async () => undefined) },
           logger,
+          quality: undefined as never,
         },
         "v2",
         { force: true, mode: "vector" },

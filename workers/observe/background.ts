@@ -31,6 +31,7 @@ import { ShardMapClient } from "../../src/shards/client";
 import { shardPolicy } from "../../src/shards/policy";
 import { acrossIndexes, reportShardUsage } from "../../src/shards/report";
 import type { VectorIndex } from "../../src/vectors/vector-index";
+import { QUALITY_LIMITS, type QualityWatchResult, watchQuality } from "../../src/versions/quality-watch";
 import type { WorkerEnv } from "../env";
 import { planOf } from "../invocation-budget";
 import { buildServices, type Services } from "../services";
@@ -326,10 +327,52 @@ async function resendLostSteps(env: WorkerEnv, services: Services, logger: Logge
 }
 
 /**
+ * Scores golden queries on active versions (and experiments' candidates) within the plan's share
+ * (QUALITY_LIMITS) and raises or clears the quality drop alert. A failure is logged, as for repairStuck.
+ */
+async function watchVersionQuality(
+  env: WorkerEnv,
+  config: Config,
+  services: Services,
+  logger: Logger,
+): Promise<QualityWatchResult | null> {
+  const plan = planOf(env);
+  const { versions, store, db, guard } = services;
+  try {
+    const result = await watchQuality(
+      {
+        db,
+        coordinator: (namespace) => versions.coordinator(namespace),
+        versions,
+        search: { store, db, logger, guard },
+        tolerance: config.qualityGate.tolerance,
+        logger,
+      },
+      {
+        queries: QUALITY_LIMITS.queries[plan],
+        namespaces: QUALITY_LIMITS.namespaces[plan],
+        intervalMs: QUALITY_LIMITS.intervalMs,
+      },
+    );
+    if (result.scored > 0) {
+      logger.info("quality.watch_done", {
+        scored: result.scored,
+        measured: result.measured.length,
+        dropped: result.dropped.size,
+      });
+    }
+    return result;
+  } catch (err) {
+    logger.error("quality.watch_run_failed", { error: errorMessage(err) });
+    return null;
+  }
+}
+
+/**
  * The scheduled handler: purges expired documents, checks index health, repairs missing vectors,
  * orphans and lost chunk rows, repairs stuck documents, replays transient dead letters, re-sends
- * lost job steps, runs scheduled backups and retention, stores the findings (with the repairs and backups), emits one
- * point per namespace.
+ * lost job steps, runs scheduled backups and retention, watches versions' search quality, stores
+ * the findings (with the repairs and backups), emits one point per namespace.
  */
 export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
@@ -366,6 +409,7 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     for (const [namespace, counts] of backups?.byNamespace ?? []) {
       if (counts.failed > 0) uncheckedHealth(report, namespace);
     }
+    const quality = await watchVersionQuality(env, config, services, logger);
     for (const ns of report.namespaces) {
       Object.assign(ns, repairs?.byNamespace.get(ns.namespace), indexRepairs(ns.namespace));
       ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
@@ -373,10 +417,10 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
       ns.backupsStarted = scheduled?.started ?? 0;
       ns.backupsFailed = scheduled?.failed ?? 0;
       ns.backupsPruned = scheduled?.pruned ?? 0;
-      if (ns.backupsFailed > 0) {
-        ns.problems.push("backup_failed");
-        ns.state = healthState(ns.problems);
-      }
+      if (ns.backupsFailed > 0) ns.problems.push("backup_failed");
+      ns.qualityDrop = quality?.dropped.has(ns.namespace) ? 1 : 0;
+      if (ns.qualityDrop === 1) ns.problems.push("quality_drop");
+      ns.state = healthState(ns.problems);
     }
     await storeIndexHealth(env.DB, report);
     const metrics = new AnalyticsEngineMetrics(invocationDataset(env));

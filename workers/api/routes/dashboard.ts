@@ -11,6 +11,7 @@ import { observeConfig } from "../../../src/observe/config";
 import { COST_COUNTER_NAMES, type CostCounters } from "../../../src/observe/cost-counters";
 import { ShardMapClient } from "../../../src/shards/client";
 import { databaseViews, storagePolicy } from "../../../src/shards/databases";
+import { readQualityCharts } from "../../../src/versions/quality";
 import { requires } from "../auth";
 import { errorResponses, jsonResponse } from "../schemas";
 import type { AppEnv } from "../types";
@@ -88,6 +89,16 @@ export const MetricsReportSchema = z
         repairs: z.record(z.string(), z.number()),
       }),
     ),
+    /** nDCG@10 of the golden queries per version over time, from the scheduled quality watch. */
+    quality: z.array(
+      z.object({
+        namespace: z.string(),
+        version: z.string(),
+        activationNdcg: z.number().nullable(),
+        alerting: z.boolean(),
+        points: z.array(z.object({ t: z.number(), ndcg: z.number() })),
+      }),
+    ),
     /** The D1 pool's databases (sizes for a key covering every namespace); null when unreadable. */
     storage: z
       .object({
@@ -111,6 +122,9 @@ const REPAIR_KINDS = [
   "reindexed",
   "repairsAbandoned",
 ] as const;
+
+/** Version series the dashboard charts at most (raised alerts first). */
+const QUALITY_CHARTS = 12;
 
 /** The last index health findings of the namespaces the caller covers. */
 async function healthOf(db: D1Database, principal: Principal): Promise<MetricsReportBody["health"]> {
@@ -167,15 +181,16 @@ export function registerDashboard(app: OpenAPIHono<AppEnv>) {
   const report = async (c: Context<AppEnv>, window: string) => {
     const services = c.get("services");
     const principal = c.get("principal");
-    const [figures, health, storage] = await Promise.all([
+    const [figures, health, quality, storage] = await Promise.all([
       readMetricsReport(
         { backend: services.config.backend, db: c.env.DB, observe: observeConfig(c.env) },
         { window, patterns: principal.namespaces },
       ),
       healthOf(c.env.DB, principal),
+      readQualityCharts(c.env.DB, (ns) => canAccessNamespace(principal, ns), QUALITY_CHARTS),
       storageOf(c),
     ]);
-    return { ...figures, health, storage };
+    return { ...figures, health, quality, storage };
   };
 
   app.openapi(
@@ -331,6 +346,38 @@ chart("errors", "5xx and degraded rate", [
 chart("cache", "Cache hit rate", [{ name: "hits", get: (p) => p.cacheHitRate, dots: sparse }], "%");
 chart("ingest", "Documents indexed per bucket, and lag p95 (s)", [
   { name: "indexed", get: (p) => p.indexed || null, dots: true }, { name: "lag p95 (s)", get: (p) => p.lagP95Ms === null ? null : p.lagP95Ms / 1000, dots: true }], "");
+// nDCG@10 per watched version, with its activation value (dashed): the quality drop alert fires
+// when the line falls more than the gate's tolerance below it.
+for (const q of R.quality) {
+  const W = 440, H = 160, L = 44, B = 20, T = 8;
+  const fig = document.createElement("figure"); fig.id = "quality-" + q.namespace + "-" + q.version;
+  const cap = document.createElement("figcaption"); cap.textContent = "nDCG@10 " + q.namespace + " " + q.version + (q.alerting ? " (quality drop)" : "");
+  if (q.alerting) { cap.className = "fail"; cap.setAttribute("role", "alert"); }
+  fig.append(cap);
+  const svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img", "aria-label": cap.textContent });
+  const pts = q.points; const t0 = pts.length ? pts[0].t : 0, t1 = pts.length ? pts[pts.length - 1].t : 1;
+  const x = (t) => L + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (W - L - 6);
+  const y = (v) => H - B - v * (H - B - T);
+  for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+    svg.append(el("line", { x1: L, x2: W - 6, y1: y(v), y2: y(v), stroke: "#eee" }));
+    const label = el("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end", "font-size": 10, fill: "#888" });
+    label.textContent = v.toFixed(2); svg.append(label);
+  }
+  for (const t of pts.length ? [t0, t1] : []) {
+    const label = el("text", { x: x(t), y: H - 4, "text-anchor": t === t0 ? "start" : "end", "font-size": 10, fill: "#888" });
+    label.textContent = new Date(t * 1000).toISOString().slice(5, 16).replace("T", " "); svg.append(label);
+  }
+  if (q.activationNdcg !== null) {
+    svg.append(el("line", { x1: L, x2: W - 6, y1: y(q.activationNdcg), y2: y(q.activationNdcg), stroke: COLORS[1], "stroke-dasharray": "4 3", class: "activation" }));
+  }
+  let d = "";
+  pts.forEach((p, i) => { d += (i ? "L" : "M") + x(p.t).toFixed(1) + " " + y(p.ndcg).toFixed(1) + " "; svg.append(el("circle", { cx: x(p.t), cy: y(p.ndcg), r: 2.5, fill: COLORS[0] })); });
+  if (d) svg.append(el("path", { d, fill: "none", stroke: COLORS[0], "stroke-width": 2, class: "series" }));
+  svg.setAttribute("data-points", String(pts.length));
+  const legend = document.createElement("div"); legend.className = "legend";
+  legend.textContent = "■ nDCG@10  ┅ activation value " + (q.activationNdcg === null ? "(not known yet)" : q.activationNdcg.toFixed(3));
+  fig.append(svg, legend); document.getElementById("charts").append(fig);
+}
 const health = new Map(R.health.map((h) => [h.namespace, h]));
 const repaired = (h) => { const kinds = Object.entries(h.repairs || {}); return kinds.length ? "; repaired: " + kinds.map(([k, n]) => k + " " + n).join(", ") : ""; };
 const tbody = document.querySelector("#namespaces tbody");

@@ -13,6 +13,8 @@ import {
 import { DocumentIdSchema } from "../../../src/validation";
 import type { VersionRecord } from "../../../src/versions/model";
 import { ChunkingSchema, VERSION_STATES } from "../../../src/versions/model";
+import { QUALITY_RETENTION, readQuality, watchNamespace } from "../../../src/versions/quality";
+import { QUALITY_LIMITS } from "../../../src/versions/quality-watch";
 import type { Services } from "../../services";
 import { requireNamespace, requires } from "../auth";
 import { activateVersionExample, createVersionExample, goldenQueriesExample } from "../examples";
@@ -160,6 +162,47 @@ function toVersion(r: VersionRecord): z.infer<typeof VersionSchema> {
   };
 }
 
+const QualityPointSchema = z.object({
+  at: z.string(),
+  ndcg: z.number(),
+  queries: z.number().int().openapi({ description: "Golden queries the pass scored" }),
+});
+
+const QualitySchema = z
+  .object({
+    namespace: z.string(),
+    tolerance: z.number().openapi({ description: "The drop below the activation value the alert allows" }),
+    intervalSeconds: z
+      .number()
+      .int()
+      .openapi({ description: "A version's next pass starts this long after its last" }),
+    retention: z.object({ days: z.number().int(), pointsPerVersion: z.number().int() }),
+    versions: z.array(
+      z.object({
+        version: z.string(),
+        activation: z
+          .object({
+            ndcg: z.number(),
+            source: z.enum(["gate", "replaced", "first_measurement"]),
+            at: z.string().nullable(),
+          })
+          .nullable()
+          .openapi({ description: "The value the version's measurements are held to; null until known" }),
+        mode: z.enum(["vector", "hybrid", "keyword"]),
+        alerting: z.boolean().openapi({ description: "Whether the quality drop alert is raised" }),
+        alertedAt: z.string().nullable(),
+        latest: QualityPointSchema.nullable(),
+        pass: z
+          .object({ scored: z.number().int(), startedAt: z.string() })
+          .nullable()
+          .openapi({ description: "A pass in progress (it may span several scheduled runs)" }),
+        points: z.array(QualityPointSchema),
+      }),
+    ),
+  })
+  .openapi("VersionQuality");
+export type VersionQualityBody = z.infer<typeof QualitySchema>;
+
 /** What activating one of the namespace's versions needs (the gate searches both versions). */
 export function activationDeps(services: Services, ns: string): Parameters<typeof activateVersion>[0] {
   const { versions, store, db, guard, config, queue, logger } = services;
@@ -171,6 +214,7 @@ export function activationDeps(services: Services, ns: string): Parameters<typeo
     graceMs: config.versionGraceMs,
     queue,
     logger,
+    quality: db,
   };
 }
 
@@ -215,6 +259,62 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
         c.req.valid("json"),
       );
       return c.json(toVersion(version), 202);
+    },
+  );
+
+  // Before /versions/{id}, which would take "quality" for a version id.
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/namespaces/{ns}/versions/quality",
+      operationId: "getVersionQuality",
+      middleware: requires("admin"),
+      tags: ["versions"],
+      summary:
+        "The nDCG@10 series the scheduled quality watch measured per version, with each version's activation value and alert",
+      request: { params: NamespaceParams },
+      responses: { 200: jsonResponse(QualitySchema, "Series, oldest point first"), ...errorResponses },
+    }),
+    async (c) => {
+      const { ns } = c.req.valid("param");
+      requireNamespace(c.get("principal"), ns);
+      const { db, config } = c.get("services");
+      const point = (p: { at: number; ndcg: number; queries: number }) => ({
+        ...p,
+        at: new Date(p.at).toISOString(),
+      });
+      const versions = (await readQuality(db, ns)).map(({ row, points }) => {
+        const last = points.at(-1);
+        return {
+          version: row.version,
+          activation:
+            row.activation_ndcg === null || row.activation_source === null
+              ? null
+              : { ndcg: row.activation_ndcg, source: row.activation_source, at: iso(row.activated_at) },
+          mode: row.mode,
+          alerting: row.alerting === 1,
+          alertedAt: iso(row.alerted_at),
+          latest: last ? point(last) : null,
+          pass:
+            row.pass_started_at === null
+              ? null
+              : { scored: row.next_query, startedAt: new Date(row.pass_started_at).toISOString() },
+          points: points.map(point),
+        };
+      });
+      return c.json(
+        {
+          namespace: ns,
+          tolerance: config.qualityGate.tolerance,
+          intervalSeconds: QUALITY_LIMITS.intervalMs / 1000,
+          retention: {
+            days: QUALITY_RETENTION.maxAgeMs / 86_400_000,
+            pointsPerVersion: QUALITY_RETENTION.maxPoints,
+          },
+          versions,
+        },
+        200,
+      );
     },
   );
 
@@ -321,7 +421,10 @@ export function registerVersions(app: OpenAPIHono<AppEnv>) {
       const { ns } = c.req.valid("param");
       requireNamespace(c.get("principal"), ns);
       const { queries } = c.req.valid("json");
-      const count = await c.get("services").versions.coordinator(ns).setGoldenQueries(queries);
+      const { versions, db } = c.get("services");
+      const count = await versions.coordinator(ns).setGoldenQueries(queries);
+      // The scheduled quality watch scores the namespace from now on (src/versions/quality-watch.ts).
+      if (count > 0) await watchNamespace(db, ns).run();
       return c.json({ count }, 200);
     },
   );
