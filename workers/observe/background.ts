@@ -405,11 +405,13 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     const replays = await replayDeadLetters(services, env, logger);
     await resendLostSteps(env, services, logger);
     const backups = await scheduledBackups(services, logger);
-    // A failed scheduled backup is a finding for its namespace, checked by this run or not.
+    const quality = await watchVersionQuality(env, config, services, logger);
+    // A failed scheduled backup or a quality drop is a finding for its namespace, checked by
+    // this run or not.
     for (const [namespace, counts] of backups?.byNamespace ?? []) {
       if (counts.failed > 0) uncheckedHealth(report, namespace);
     }
-    const quality = await watchVersionQuality(env, config, services, logger);
+    for (const namespace of quality?.dropped.keys() ?? []) uncheckedHealth(report, namespace);
     for (const ns of report.namespaces) {
       Object.assign(ns, repairs?.byNamespace.get(ns.namespace), indexRepairs(ns.namespace));
       ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
