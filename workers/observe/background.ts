@@ -271,16 +271,19 @@ async function repairIndex(
       abandoned: (vectors?.abandoned ?? 0) + (orphans?.abandoned ?? 0),
     });
   }
-  return (namespace: string) => {
-    const v = vectors?.byNamespace.get(namespace);
-    const o = orphans?.byNamespace.get(namespace);
-    return {
-      repairedVectors: v?.repairedVectors ?? 0,
-      orphanVectors: o?.orphanVectors ?? 0,
-      keywordRepairs: o?.keywordRepairs ?? 0,
-      reindexed: o?.reindexed ?? 0,
-      repairsAbandoned: (v?.abandoned ?? 0) + (o?.abandoned ?? 0),
-    };
+  return {
+    repaired: touched + orphaned > 0,
+    byNamespace: (namespace: string) => {
+      const v = vectors?.byNamespace.get(namespace);
+      const o = orphans?.byNamespace.get(namespace);
+      return {
+        repairedVectors: v?.repairedVectors ?? 0,
+        orphanVectors: o?.orphanVectors ?? 0,
+        keywordRepairs: o?.keywordRepairs ?? 0,
+        reindexed: o?.reindexed ?? 0,
+        repairsAbandoned: (v?.abandoned ?? 0) + (o?.abandoned ?? 0),
+      };
+    },
   };
 }
 
@@ -393,7 +396,7 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     const deferRepairs = purged && planOf(env) === "free";
     if (deferRepairs) logger.info("repair.index_deferred", { reason: "expiry purge ran (Free plan)" });
     const indexRepairs = deferRepairs
-      ? () => ({})
+      ? { repaired: false, byNamespace: () => ({}) }
       : await repairIndex(
           env,
           config,
@@ -405,7 +408,12 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     const replays = await replayDeadLetters(services, env, logger);
     await resendLostSteps(env, services, logger);
     const backups = await scheduledBackups(services, logger);
-    const quality = await watchVersionQuality(env, config, services, logger);
+    // Likewise a Free run that purged or repaired the index leaves the quality watch (6 to 7
+    // queries) to the next run; a pass in progress resumes where it stopped.
+    const deferQuality = planOf(env) === "free" && (purged || indexRepairs.repaired);
+    if (deferQuality)
+      logger.info("quality.watch_deferred", { reason: "purge or index repair ran (Free plan)" });
+    const quality = deferQuality ? null : await watchVersionQuality(env, config, services, logger);
     // A failed scheduled backup or a quality drop is a finding for its namespace, checked by
     // this run or not.
     for (const [namespace, counts] of backups?.byNamespace ?? []) {
@@ -413,7 +421,7 @@ export async function scheduledHealthCheck(env: WorkerEnv, ctx: ExecutionContext
     }
     for (const namespace of quality?.dropped.keys() ?? []) uncheckedHealth(report, namespace);
     for (const ns of report.namespaces) {
-      Object.assign(ns, repairs?.byNamespace.get(ns.namespace), indexRepairs(ns.namespace));
+      Object.assign(ns, repairs?.byNamespace.get(ns.namespace), indexRepairs.byNamespace(ns.namespace));
       ns.replayed = replays?.byNamespace.get(ns.namespace) ?? 0;
       const scheduled = backups?.byNamespace.get(ns.namespace);
       ns.backupsStarted = scheduled?.started ?? 0;
