@@ -31,7 +31,8 @@ export function countValues(values: readonly unknown[], limit: number): FacetVal
     total++;
     const entry = counts.get(key);
     if (entry) entry.count++;
-    else counts.set(key, { value: value as FacetValue, count: 1 });
+    // -0 is 0 to SQLite (JSON.stringify writes it as 0 anyway).
+    else counts.set(key, { value: value === 0 ? 0 : (value as FacetValue), count: 1 });
   }
   const top = [...counts.values()].sort(compareCounts).slice(0, limit);
   return { values: top, otherCount: total - top.reduce((sum, v) => sum + v.count, 0) };
