@@ -1,7 +1,9 @@
 // Facet counts in D1: how many documents hold each value of some metadata fields, among the
 // documents of a set of chunks (a query's keyword matches, a ranking's candidates, or both) that
 // pass the request's filter. One statement for every facet: the bound parameters stay a handful
-// whatever the facets, candidates or values, and the values come back already cut per facet.
+// whatever the facets, candidates or values. It answers the documents' values for the Worker to
+// count (facet-values.ts) while they are few, and the values already counted and cut per facet
+// by SQLite past that.
 import { AppError, errorMessage } from "../errors";
 import type { MetadataFilter } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
