@@ -108,8 +108,10 @@ export async function facetCounts(
   const where = q.filter ? metadataFilterSql(q.filter, "d.metadata", params.length + 1) : null;
   if (where) params.push(...where.params);
   const maxDocs = q.workerDocuments ?? WORKER_COUNTING.documents;
-  // Each field's value as JSON text (`->`), quoted as keyword.ts quotes filter paths; the names
-  // are SQL literals so the bound parameters stay a handful whatever the facets.
+  // Each field's value as JSON text (`->`, "returns it as JSON":
+  // https://developers.cloudflare.com/d1/sql-api/query-json/), so a boolean stays a boolean, where
+  // json_extract answers 1 or 0. Paths quoted as keyword.ts quotes filter paths; SQL literals, so
+  // the bound parameters stay a handful whatever the facets.
   const values = q.fields.map((f) => `d.metadata -> '${jsonPath(f).replaceAll("'", "''")}'`).join(", ");
   // CROSS JOIN fixes the loop order, as in keywordSearch: matches first, then their rows by key
   // (EXPLAIN QUERY PLAN: the FTS5 scan, then "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)").
