@@ -42,7 +42,10 @@ export interface FacetQuery {
   limit: number;
   /** Keyword matches (chunks) read at most. */
   maxMatches: number;
-  /** Documents counted in the Worker at most (WORKER_COUNTING.documents by default; 0: none). */
+  /**
+   * Chunks counted (matches and candidates) up to which the Worker counts the values
+   * (WORKER_COUNTING.documents by default; 0: SQLite always does).
+   */
   workerDocuments?: number;
 }
 
@@ -116,12 +119,12 @@ export async function facetCounts(
   // CROSS JOIN fixes the loop order, as in keywordSearch: matches first, then their rows by key
   // (EXPLAIN QUERY PLAN: the FTS5 scan, then "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)").
   // A chunk both matched and a candidate is counted once: its document is (docs is DISTINCT).
-  // Up to `maxDocs` documents, the answer is one row holding every document's values, counted
-  // by countValues: that skips SQLite's grouping and ranking (most of this statement's time, and
-  // rows read) and D1's cost per row answered. A document whose values are longer than
-  // `valueChars` stands as 0 there, and the counts are taken again by SQLite. Past `maxDocs`,
-  // SQLite groups and ranks the values itself and answers `limit` rows per field at most. Each
-  // branch is gated by its LIMIT, as the matches are.
+  // While the chunks counted are at most `maxDocs`, the answer is one row holding every
+  // document's values, counted by countValues: that skips SQLite's grouping and ranking (most of
+  // this statement's time, and rows read) and D1's cost per row answered. A document whose values
+  // are longer than `valueChars` stands as 0 there, and the counts are taken again by SQLite.
+  // Past `maxDocs`, SQLite groups and ranks the values itself and answers `limit` rows per field
+  // at most. Each branch is gated by its LIMIT, as the matches are.
   const filtered = where ? where.sql : "1";
   // Whether more than `maxDocs` documents could match: the chunks (matches and candidates) bound
   // their documents, and the matches are counted anyway. Counting the documents instead meant
