@@ -20,6 +20,7 @@ const NODE_UNIT_TESTS = [
   "backup-signature",
   "bench-target",
   "experiments",
+  "facet-values",
   "bundle-size",
   "chunk",
   "console-session",

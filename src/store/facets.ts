@@ -1,28 +1,30 @@
 // Facet counts in D1: how many documents hold each value of some metadata fields, among the
 // documents of a set of chunks (a query's keyword matches, a ranking's candidates, or both) that
 // pass the request's filter. One statement for every facet: the bound parameters stay a handful
-// whatever the facets, candidates or values, and the values come back already cut per facet.
+// whatever the facets, candidates or values. It answers the documents' values for the Worker to
+// count (facet-values.ts) while they are few, and the values already counted and cut per facet
+// by SQLite past that.
 import { AppError, errorMessage } from "../errors";
 import type { MetadataFilter } from "../vectors/vector-index";
 import { DEFAULT_VERSION } from "../versions/model";
 import type { D1Like } from "./d1";
+import { countValues, type FacetValue, type FacetValues } from "./facet-values";
 import { keywordRank, keywordTable, metadataFilterSql, toFtsQuery } from "./keyword";
 import { DEFAULT_TITLE_WEIGHT } from "./keyword-rank";
 
-export type FacetValue = string | number | boolean;
+export type { FacetCount, FacetValue, FacetValues } from "./facet-values";
 
-export interface FacetCount {
-  value: FacetValue;
-  /** Documents holding the value. */
-  count: number;
-}
-
-export interface FacetValues {
-  /** The most frequent values, most documents first, then by value (see facetCounts). */
-  values: FacetCount[];
-  /** Documents holding a value of the field that is not among `values` (0: nothing was cut). */
-  otherCount: number;
-}
+/**
+ * When facetCounts hands the documents to the Worker (countValues) instead of grouping their
+ * values in SQLite: while the chunks counted (matches and candidates), which bound the documents,
+ * are at most `documents`. They come as one string of each document's values (JSON, at most
+ * `valueChars` characters a document), one SQLite value, which D1 caps at 2,000,000 bytes
+ * (D1_LIMITS.maxValueBytes): at most 4 UTF-8 bytes a character, plus a comma a document, keeps it
+ * under (test/unit/facet-values.test.ts). Past `documents`, or when a document's values are
+ * longer, SQLite groups and ranks the values itself, so neither the answer nor the Worker's map
+ * grows with the matches.
+ */
+export const WORKER_COUNTING = { documents: 1_000, valueChars: 400 } as const;
 
 export interface FacetQuery {
   /** Free text whose keyword matches are counted (the best `maxMatches` chunks of them). */
@@ -40,6 +42,11 @@ export interface FacetQuery {
   limit: number;
   /** Keyword matches (chunks) read at most. */
   maxMatches: number;
+  /**
+   * Chunks counted (matches and candidates) up to which the Worker counts the values
+   * (WORKER_COUNTING.documents by default; 0: SQLite always does).
+   */
+  workerDocuments?: number;
 }
 
 export interface FacetCounts {
@@ -99,21 +106,40 @@ export async function facetCounts(
            CROSS JOIN chunks c ON c.chunk_id = j.value`
       : "";
   // JSON paths of the fields, quoted as keyword.ts quotes filter paths.
-  const paths = p(JSON.stringify(q.fields.map((f) => `$."${f}"`)));
+  const paths = p(JSON.stringify(q.fields.map(jsonPath)));
   const limit = p(q.limit);
   const where = q.filter ? metadataFilterSql(q.filter, "d.metadata", params.length + 1) : null;
   if (where) params.push(...where.params);
+  const maxDocs = q.workerDocuments ?? WORKER_COUNTING.documents;
+  // Each field's value as JSON text (`->`, "returns it as JSON":
+  // https://developers.cloudflare.com/d1/sql-api/query-json/), so a boolean stays a boolean, where
+  // json_extract answers 1 or 0. Paths quoted as keyword.ts quotes filter paths; SQL literals, so
+  // the bound parameters stay a handful whatever the facets.
+  const values = q.fields.map((f) => `d.metadata -> '${jsonPath(f).replaceAll("'", "''")}'`).join(", ");
   // CROSS JOIN fixes the loop order, as in keywordSearch: matches first, then their rows by key
   // (EXPLAIN QUERY PLAN: the FTS5 scan, then "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)").
   // A chunk both matched and a candidate is counted once: its document is (docs is DISTINCT).
+  // While the chunks counted are at most `maxDocs`, the answer is one row holding every
+  // document's values, counted by countValues: that skips SQLite's grouping and ranking (most of
+  // this statement's time, and rows read) and D1's cost per row answered. A document whose values
+  // are longer than `valueChars` stands as 0 there, and the counts are taken again by SQLite.
+  // Past `maxDocs`, SQLite groups and ranks the values itself and answers `limit` rows per field
+  // at most. Each branch is gated by its LIMIT, as the matches are.
+  const filtered = where ? where.sql : "1";
+  // Whether more than `maxDocs` documents could match: the chunks (matches and candidates) bound
+  // their documents, and the matches are counted anyway. Counting the documents instead meant
+  // materializing them for three readers, and with them every match: a row read per match more
+  // (test/unit/facet-rows-read.test.ts). NOT MATERIALIZED: each branch lists the documents
+  // itself, and the gated one never does.
+  const many = `((SELECT n FROM matches) + ${q.chunkIds.length} > ${maxDocs})`;
   const sql = `WITH matches AS MATERIALIZED (${matchCount}),
-    picked AS (${counted} ${candidates}),
-    docs AS (SELECT DISTINCT c.doc_id FROM picked CROSS JOIN chunks c ON c.rowid = picked.rowid
+    picked AS NOT MATERIALIZED (${counted} ${candidates}),
+    docs AS NOT MATERIALIZED (SELECT DISTINCT c.doc_id FROM picked CROSS JOIN chunks c ON c.rowid = picked.rowid
              WHERE c.namespace = ${ns}),
-    matched AS (SELECT d.metadata FROM docs CROSS JOIN documents d ON d.namespace = ${ns} AND d.id = docs.doc_id
-                WHERE ${where ? where.sql : "1"}),
+    grouped AS (SELECT d.metadata FROM docs CROSS JOIN documents d ON d.namespace = ${ns} AND d.id = docs.doc_id
+                WHERE ${filtered} LIMIT IIF(${many}, -1, 0)),
     typed AS (SELECT f.key AS facet, json_type(m.metadata, f.value) AS type, json_extract(m.metadata, f.value) AS raw
-              FROM matched m CROSS JOIN json_each(${paths}) f),
+              FROM grouped m CROSS JOIN json_each(${paths}) f),
     counts AS (SELECT facet, IIF(type IN ('integer', 'real'), 'number', type) AS kind,
                  IIF(type IN ('true', 'false'), NULL, raw) AS value, COUNT(*) AS n
                FROM typed WHERE type IN ('text', 'integer', 'real', 'true', 'false')
@@ -123,8 +149,12 @@ export async function facetCounts(
                    CASE kind WHEN 'false' THEN 0 WHEN 'true' THEN 1 WHEN 'number' THEN 2 ELSE 3 END, value) AS pos
                FROM counts)
     SELECT facet, kind, value, n, total, pos FROM ranked WHERE pos <= ${limit}
-    UNION ALL SELECT -1, NULL, NULL, (SELECT n FROM matches), NULL, NULL
-    ORDER BY 1, 6`;
+    UNION ALL SELECT -2, NULL, '[' || group_concat(v, ',') || ']', NULL, NULL, NULL
+      FROM (SELECT IIF(length(v) <= ${WORKER_COUNTING.valueChars}, v, '0') AS v
+            FROM (SELECT json_array(${values}) AS v
+                  FROM docs CROSS JOIN documents d ON d.namespace = ${ns} AND d.id = docs.doc_id
+                  WHERE ${filtered} LIMIT IIF(${many}, 0, -1)))
+    UNION ALL SELECT -1, NULL, NULL, (SELECT n FROM matches), NULL, NULL`;
   let rows: FacetRow[];
   try {
     rows = (
@@ -139,12 +169,35 @@ export async function facetCounts(
     if (message.includes("no such table") && message.includes(table)) return empty();
     throw new AppError("unavailable", `D1 facet counts failed: ${message}`, { retryable: true, cause: err });
   }
-  const out = empty();
+  const counts = readCounts(rows, q, empty());
+  // A document with values too long to hand over: SQLite counts them all.
+  return counts ?? facetCounts(db, namespace, { ...q, workerDocuments: 0 }, version);
+}
+
+/**
+ * The counts in the statement's answer: from the documents' values (countValues) or from SQLite's
+ * ranking (each field's first `limit` values, by `pos`); null when a document's values were too
+ * long to hand over.
+ */
+function readCounts(rows: FacetRow[], q: FacetQuery, out: FacetCounts): FacetCounts | null {
+  let documents: unknown[] | null = null;
   for (const row of rows) {
-    if (row.facet === -1) {
-      out.capped = row.n > q.maxMatches;
-      continue;
+    if (row.facet === -1) out.capped = row.n > q.maxMatches;
+    else if (row.facet === -2 && typeof row.value === "string") documents = JSON.parse(row.value);
+  }
+  if (documents) {
+    if (!documents.every(Array.isArray)) return null;
+    const perDocument = documents as unknown[][];
+    for (const [i, field] of q.fields.entries()) {
+      out.facets[field] = countValues(
+        perDocument.map((values) => values[i]),
+        q.limit,
+      );
     }
+    return out;
+  }
+  const ranked = rows.filter((row) => row.facet >= 0).sort((a, b) => a.facet - b.facet || a.pos - b.pos);
+  for (const row of ranked) {
     const field = q.fields[row.facet];
     const facet = field === undefined ? undefined : out.facets[field];
     if (!facet) continue;
@@ -155,12 +208,18 @@ export async function facetCounts(
   return out;
 }
 
+/** A field's JSON path, each name quoted. */
+function jsonPath(field: string): string {
+  return `$."${field}"`;
+}
+
 interface FacetRow {
   facet: number;
   kind: "text" | "number" | "true" | "false" | null;
   value: string | number | null;
   n: number;
   total: number;
+  pos: number;
 }
 
 function facetValue(row: FacetRow): FacetValue {
