@@ -5,6 +5,7 @@ import type { Context, Hono } from "hono";
 import { ROLES } from "../../src/auth/scopes";
 import type { DeadLetter as DeadLetterSchema } from "../api/routes/dead-letters";
 import { callApi, problemOf } from "./api";
+import { REFRESH_SECONDS } from "./backup-pages";
 import { requireConfirmed } from "./namespace-pages";
 import { actionForm, enc, type Html, html, page, problemBox } from "./render";
 import type { ApiFetch, ConsoleEnv } from "./types";
@@ -70,6 +71,7 @@ async function versionsPage(c: C, api: ApiFetch, message?: Html): Promise<Respon
   const base = `/console/namespaces/${enc(ns)}/versions`;
   const answer = await callApi<{ versions: Version[] }>(c, api, "GET", `/v1/namespaces/${enc(ns)}/versions`);
   if (!answer.ok) return page(c, `Versions of ${ns}`, problemBox(problemOf(answer)), answer.status);
+  const building = answer.body.versions.some((v) => v.state === "building");
   const rows = answer.body.versions.map(
     (v) =>
       html`<tr><td><code>${v.id}</code></td><td>${v.state}</td><td>${v.model} (${v.dimensions})</td><td>${buildText(v.build)}</td><td>${gateText(v.gate)}</td><td>${
@@ -96,6 +98,9 @@ async function versionsPage(c: C, api: ApiFetch, message?: Html): Promise<Respon
         danger: true,
       },
     )}`,
+    200,
+    // Reloads while a version builds, so its progress is live.
+    building ? REFRESH_SECONDS : undefined,
   );
 }
 

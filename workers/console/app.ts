@@ -22,6 +22,7 @@ import { authenticateRequest } from "../api/auth";
 import { requestContext, withServices } from "../api/middleware";
 import { ACCESS_LOGOUT_PATH, AccessKeyCache, accessSignIn, accessToken, isAccessSession } from "./access";
 import { registerAdminPages } from "./admin-pages";
+import { registerBackupPages } from "./backup-pages";
 import { registerNamespacePages } from "./namespace-pages";
 import { contentSecurityPolicy, html, newNonce, page, problemBox } from "./render";
 import type { ApiFetch, ConsoleEnv } from "./types";
@@ -176,6 +177,7 @@ export function createConsoleApp(api: ApiFetch, options: ConsoleOptions = {}): H
 
   registerNamespacePages(app, api);
   registerAdminPages(app, api);
+  registerBackupPages(app, api);
 
   app.notFound((c) => page(c, "Not found", html`<p>No console page here.</p>`, 404));
   app.onError((err, c) => {

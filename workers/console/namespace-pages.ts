@@ -104,7 +104,7 @@ export function registerNamespacePages(app: Hono<ConsoleEnv>, api: ApiFetch) {
     return page(
       c,
       `Namespace ${ns}`,
-      html`<p><a href="${nsPath(ns)}/search">Search playground</a> · <a href="${nsPath(ns)}/documents?status=failed">Failed documents</a> · <a href="${nsPath(ns)}/documents?status=indexed">Indexed documents</a> · <a href="${nsPath(ns)}/versions">Versions</a></p>
+      html`<p><a href="${nsPath(ns)}/search">Search playground</a> · <a href="${nsPath(ns)}/documents?status=failed">Failed documents</a> · <a href="${nsPath(ns)}/documents?status=indexed">Indexed documents</a> · <a href="${nsPath(ns)}/versions">Versions</a> · <a href="${nsPath(ns)}/backups">Backups</a></p>
 <h2>Counts</h2>${kv([
         ["documents", s.documents],
         ["chunks", s.chunks],

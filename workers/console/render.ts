@@ -71,6 +71,8 @@ export function page(
   title: string,
   body: Html,
   status = 200,
+  /** Seconds after which the browser reloads the page (progress of running jobs); none when absent. */
+  refreshSeconds?: number,
 ): Response | Promise<Response> {
   const nonce = c.get("nonce");
   const principal = c.get("principal");
@@ -83,7 +85,7 @@ export function page(
     : html`<header><strong>edgesearch console</strong></header>`;
   return c.html(
     html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · edgesearch console</title><link rel="icon" href="data:,"><style nonce="${nonce}">${raw(CSS)}</style></head>
+${refreshSeconds ? html`<meta http-equiv="refresh" content="${refreshSeconds}">` : ""}<title>${title} · edgesearch console</title><link rel="icon" href="data:,"><style nonce="${nonce}">${raw(CSS)}</style></head>
 <body>${chrome}<main id="main"><h1>${title}</h1>${body}</main></body></html>`,
     status as 200,
   );
