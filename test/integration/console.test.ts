@@ -1,12 +1,24 @@
 // The operator console at /console: sign-in sets a session cookie that never holds the key, forms
 // need the session's CSRF token and this origin, a key sees only what it may, and sessions end on
 // sign-out, expiry and revocation.
+import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_PRINCIPAL } from "../../src/auth/authenticate";
 import { issueSession } from "../../src/auth/session";
 import { loadConfig } from "../../src/config";
-import { adminKey, api, freshNamespace, TEST_ORIGIN, waitForStatus, writeIndexed } from "../support";
+import worker from "../../workers/index";
+import { HeldQueue } from "../fakes/held-queue";
+import {
+  adminKey,
+  api,
+  apiWithEnv,
+  freshNamespace,
+  TEST_ORIGIN,
+  waitFor,
+  waitForStatus,
+  writeIndexed,
+} from "../support";
 import { deadLetteredDocument } from "../support/queue";
 
 interface Page {
@@ -25,16 +37,22 @@ async function get(path: string, cookie?: string): Promise<Page> {
 async function post(
   path: string,
   form: Record<string, string | string[]>,
-  opts: { cookie?: string; origin?: string | null } = {},
+  opts: { cookie?: string; origin?: string | null; env?: Env } = {},
 ): Promise<Page> {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(form)) for (const one of [v].flat()) body.append(k, one);
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
   if (opts.cookie) headers.cookie = opts.cookie;
   if (opts.origin !== null) headers.origin = opts.origin ?? TEST_ORIGIN;
-  const res = await exports.default.fetch(
-    new Request(`${TEST_ORIGIN}${path}`, { method: "POST", headers, body, redirect: "manual" }),
-  );
+  const request = new Request(`${TEST_ORIGIN}${path}`, { method: "POST", headers, body, redirect: "manual" });
+  // With `env`, the Worker runs with it (a held queue, say) in place of the test environment.
+  const res = opts.env
+    ? await worker.fetch(
+        request as Request<unknown, IncomingRequestCfProperties>,
+        opts.env,
+        createExecutionContext(),
+      )
+    : await exports.default.fetch(request);
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
@@ -250,5 +268,165 @@ describe("console", () => {
     expect((await get("/console/namespaces", `console_session=${token}`)).status).toBe(303);
     const { token: fresh } = await issueSession(config, ADMIN_PRINCIPAL);
     expect((await get("/console/namespaces", `console_session=${fresh}`)).status).toBe(200);
+  });
+});
+
+interface BackupJob {
+  id: string;
+  state: string;
+}
+
+const REFRESH = '<meta http-equiv="refresh" content="3">';
+
+/** The test environment with the ingest queue replaced by one that only holds what it is sent. */
+const heldEnv = (queue: HeldQueue) => ({ ...env, INGEST_QUEUE: queue }) as unknown as Env;
+
+/** Sends what `queue` held on to the real ingest queue, whose consumer then runs the job's steps. */
+async function release(queue: HeldQueue): Promise<void> {
+  for (const message of queue.take()) await env.INGEST_QUEUE.send(message);
+}
+
+async function jobState(path: string): Promise<BackupJob> {
+  const res = await api<BackupJob>("GET", path);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+const complete = (path: string) =>
+  waitFor(`${path} to complete`, async () => (await jobState(path)).state === "complete", 60_000, 100);
+
+describe("console backups", () => {
+  const ns = freshNamespace("cbk");
+  const docs = [
+    { id: "b1", title: "Herons", text: "Grey herons stand still in shallow water, waiting for fish." },
+    { id: "b2", title: "Egrets", text: "Little egrets stir the mud with their yellow feet." },
+  ];
+  let backupId = "";
+
+  it("starts a backup through the form, lists it and reloads only while it runs", async () => {
+    await writeIndexed(ns, docs);
+    const { cookie } = await signIn(adminKey());
+    const home = await get(`/console/namespaces/${ns}`, cookie);
+    expect(home.text).toContain(`href="/console/namespaces/${ns}/backups"`);
+    const empty = await get(`/console/namespaces/${ns}/backups`, cookie);
+    expect(empty.status).toBe(200);
+    expect(empty.text).toContain("No backups yet.");
+    expect(empty.text).not.toContain(REFRESH);
+
+    // The queue holds the backup's first step: the backup stays running until it is released.
+    const queue = new HeldQueue();
+    const started = await post(
+      `/console/namespaces/${ns}/backups`,
+      { _csrf: csrfOf(empty.text) },
+      { cookie, env: heldEnv(queue) },
+    );
+    expect(started.status).toBe(303);
+    expect(started.headers.get("location")).toBe(`/console/namespaces/${ns}/backups`);
+    const listed = await api<{ jobs: BackupJob[] }>("GET", `/v1/namespaces/${ns}/backups`);
+    expect(listed.body.jobs).toHaveLength(1);
+    backupId = listed.body.jobs[0]?.id ?? "";
+    const running = await get(`/console/namespaces/${ns}/backups`, cookie);
+    expect(running.text).toContain(`<code>${backupId}</code>`);
+    expect(running.text).toContain("running");
+    expect(running.text).toContain(REFRESH);
+    // A second backup while one runs: the API's 409, shown on the page.
+    const again = await post(
+      `/console/namespaces/${ns}/backups`,
+      { _csrf: csrfOf(running.text) },
+      { cookie },
+    );
+    expect(again.status).toBe(409);
+    expect(again.text).toContain('class="problem"');
+
+    await release(queue);
+    await complete(`/v1/namespaces/${ns}/backups/${backupId}`);
+    const done = await get(`/console/namespaces/${ns}/backups`, cookie);
+    expect(done.text).toContain('<span class="ok">complete</span>');
+    expect(done.text).toContain("documents 2/2");
+    expect(done.text).not.toContain(REFRESH);
+    expect(done.text).toContain(`<option value="${backupId}">`);
+  });
+
+  it("restores a backup once confirmed, showing its progress until it completes", async () => {
+    const { cookie } = await signIn(adminKey());
+    const csrf = csrfOf((await get(`/console/namespaces/${ns}/backups`, cookie)).text);
+    const target = freshNamespace("cbk-to");
+    const form = { _csrf: csrf, backupId, target };
+
+    const unconfirmed = await post(`/console/namespaces/${ns}/restore`, form, { cookie });
+    expect(unconfirmed.status).toBe(400);
+    expect(unconfirmed.text).toContain("tick the confirmation box");
+    const none = await api<{ jobs: BackupJob[] }>("GET", `/v1/namespaces/${target}/restore`);
+    expect(none.body.jobs).toEqual([]);
+
+    const queue = new HeldQueue();
+    const started = await post(
+      `/console/namespaces/${ns}/restore`,
+      { ...form, confirm: "yes" },
+      { cookie, env: heldEnv(queue) },
+    );
+    expect(started.status).toBe(303);
+    const location = started.headers.get("location") ?? "";
+    const id = /\/restores\/([^/]+)$/.exec(location)?.[1] ?? "";
+    expect(location).toBe(`/console/namespaces/${target}/restores/${id}`);
+    const running = await get(location, cookie);
+    expect(running.status).toBe(200);
+    expect(running.text).toContain("running");
+    expect(running.text).toContain(`${ns} / ${backupId}`);
+    expect(running.text).toContain(REFRESH);
+
+    await release(queue);
+    await complete(`/v1/namespaces/${target}/restore/${id}`);
+    const done = await get(location, cookie);
+    expect(done.text).toContain('<span class="ok">complete</span>');
+    expect(done.text).toContain("documents 2/2");
+    expect(done.text).not.toContain(REFRESH);
+    // The target's backups page lists the restore into it.
+    const targetPage = await get(`/console/namespaces/${target}/backups`, cookie);
+    expect(targetPage.text).toContain(`/console/namespaces/${target}/restores/${id}`);
+    expect((await api("GET", `/v1/namespaces/${target}/documents/b2`)).status).toBe(200);
+  });
+
+  it("shows another namespace's backups to no key scoped elsewhere, and none to a non-admin key", async () => {
+    const other = freshNamespace("cbk-other");
+    const scoped = await signIn((await createKey([other], ["admin"])).key);
+    const refused = await get(`/console/namespaces/${ns}/backups`, scoped.cookie);
+    expect(refused.status).toBe(403);
+    expect(refused.text).not.toContain(backupId);
+    const csrf = csrfOf((await get(`/console/namespaces/${other}/backups`, scoped.cookie)).text);
+    const start = await post(`/console/namespaces/${ns}/backups`, { _csrf: csrf }, { cookie: scoped.cookie });
+    expect(start.status).toBe(403);
+    // Nor restores one of them into a namespace it covers.
+    const restore = await post(
+      `/console/namespaces/${ns}/restore`,
+      { _csrf: csrf, backupId, target: other, confirm: "yes" },
+      { cookie: scoped.cookie },
+    );
+    expect(restore.status).toBe(403);
+    expect((await api<{ jobs: unknown[] }>("GET", `/v1/namespaces/${ns}/backups`)).body.jobs).toHaveLength(1);
+
+    const writer = await signIn((await createKey([ns], ["search", "write"])).key);
+    const noAdmin = await get(`/console/namespaces/${ns}/backups`, writer.cookie);
+    expect(noAdmin.status).toBe(403);
+    expect(noAdmin.text).toContain("this key does not have the &quot;admin&quot; role");
+    expect(noAdmin.text).not.toContain(backupId);
+  });
+
+  it("reloads the versions page only while a version builds", async () => {
+    const vns = freshNamespace("cbk-ver");
+    await writeIndexed(vns, docs.slice(0, 1));
+    const { cookie } = await signIn(adminKey());
+    const idle = await get(`/console/namespaces/${vns}/versions`, cookie);
+    expect(idle.status).toBe(200);
+    expect(idle.text).not.toContain(REFRESH);
+    // The build's steps wait in the held queue: the version stays building.
+    const queue = new HeldQueue();
+    const built = await apiWithEnv(heldEnv(queue), "POST", `/v1/namespaces/${vns}/versions`, {
+      model: "@cf/baai/bge-small-en-v1.5",
+    });
+    expect(built.status, JSON.stringify(built.body)).toBe(202);
+    const building = await get(`/console/namespaces/${vns}/versions`, cookie);
+    expect(building.text).toContain("<td>building</td>");
+    expect(building.text).toContain(REFRESH);
   });
 });
