@@ -1,6 +1,7 @@
 // The operator console in a real browser, run by `npm run test:e2e` against its dev server: sign
 // in with a key, search, open a document, find a failed document and its reason, replay its dead
-// letter and see the document indexed, activate a version, create and revoke a key, sign out.
+// letter and see the document indexed, activate a version, back the namespace up, create and revoke
+// a key, sign out.
 // Saves screenshots to docs/console/ and fails on any script error or Content-Security-Policy
 // violation.
 import { mkdirSync } from "node:fs";
@@ -135,6 +136,31 @@ export async function runConsole(run: ConsoleRun): Promise<void> {
   const stats = (await run.call("GET", `/v1/namespaces/${ns}`)).body as { activeVersion?: string };
   check("the version is active", stats.activeVersion === "v2", `${stats.activeVersion}`);
   await shot(page, "versions");
+
+  // A backup started from its page; the page reloads itself while it runs, and an operator can too.
+  await page.goto(`${base}/console/namespaces/${ns}`);
+  await page.getByRole("link", { name: "Backups", exact: true }).click();
+  check("the namespace page links its backups", page.url().endsWith(`/console/namespaces/${ns}/backups`));
+  await page.getByRole("button", { name: "Start a backup" }).click();
+  const backupRow = page.locator("tbody tr").first();
+  let state = "";
+  for (let i = 0; i < 120 && !state.startsWith("complete"); i++) {
+    if (i > 0) await page.waitForTimeout(1000);
+    await page.goto(`${base}/console/namespaces/${ns}/backups`);
+    state = ((await backupRow.locator("td").nth(1).textContent()) ?? "").trim();
+  }
+  check("the backup completes", state.startsWith("complete"), state);
+  const progress = ((await backupRow.locator("td").nth(2).textContent()) ?? "").trim();
+  check(
+    "the backup shows its documents and chunks",
+    /^documents \d+\/\d+ · chunks \d+/.test(progress),
+    progress,
+  );
+  check(
+    "a page with no running job does not reload itself",
+    (await page.locator('meta[http-equiv="refresh"]').count()) === 0,
+  );
+  await shot(page, "backups");
 
   await page.goto(`${base}/console/keys`);
   await page.getByLabel("Name", { exact: true }).fill("e2e console key");
