@@ -71,7 +71,11 @@ export function page(
   title: string,
   body: Html,
   status = 200,
-  /** Seconds after which the browser reloads the page (progress of running jobs); none when absent. */
+  /**
+   * Seconds after which the browser reloads the page (progress of running jobs); none when absent.
+   * No CSP directive governs a refresh meta: the one that would have, navigate-to, was removed from
+   * the spec unshipped (https://github.com/w3c/webappsec-csp/pull/564).
+   */
   refreshSeconds?: number,
 ): Response | Promise<Response> {
   const nonce = c.get("nonce");
