@@ -1,7 +1,9 @@
 // Console pages for a namespace's backups (admin role, as the API's backup routes): the backups
 // with their state and progress, starting one, restoring one into an empty namespace, and a
 // restore's progress. While a job runs the page reloads itself (a refresh meta, no script).
+import type { z } from "@hono/zod-openapi";
 import type { Context, Hono } from "hono";
+import type { JobResponse } from "../api/routes/backup";
 import { callApi, problemOf } from "./api";
 import { requireConfirmed } from "./namespace-pages";
 import { actionForm, enc, type Html, html, page, problemBox } from "./render";
@@ -12,27 +14,8 @@ type C = Context<ConsoleEnv>;
 /** Seconds between reloads while a backup or restore runs. */
 export const REFRESH_SECONDS = 3;
 
-interface Job {
-  id: string;
-  kind: "backup" | "restore";
-  namespace: string;
-  state: "running" | "complete" | "failed";
-  phase: string;
-  progress: {
-    steps: number;
-    documents: number;
-    chunks: number;
-    vectors: number;
-    expected: { documents: number; chunks: number } | null;
-    parts: { verified: number; total: number } | null;
-  };
-  error: string | null;
-  from: { namespace: string; backupId: string } | null;
-  createdAt: string;
-  finishedAt: string | null;
-  containsErasedData?: boolean;
-  bytes?: number;
-}
+/** A backup or restore as the API answers it; listed backups also carry their size. */
+type Job = z.output<typeof JobResponse> & { bytes?: number };
 
 const nsPath = (ns: string) => `/console/namespaces/${enc(ns)}`;
 

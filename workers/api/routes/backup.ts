@@ -31,7 +31,7 @@ const VersionResponse = z.object({
   index: z.string(),
 });
 
-const JobResponse = z
+export const JobResponse = z
   .object({
     id: z.string().openapi({ description: "The backup id (backups) or the restore's id" }),
     kind: z.enum(["backup", "restore"]),
