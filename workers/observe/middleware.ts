@@ -3,6 +3,7 @@
 import type { MiddlewareHandler } from "hono";
 import { createSentry, reportError, sentryDsn } from "../../src/observe/sentry";
 import { formatTraceparent, startSpan, type TraceContext } from "../../src/observe/trace";
+import { NAMESPACE_PATTERN } from "../../src/validation";
 import { pathNamespace } from "../api/auth";
 import type { AppEnv } from "../api/types";
 import { errorCode, type SearchObservation, writeSearchPoint } from "./search-point";
@@ -15,8 +16,6 @@ declare module "hono" {
     searchObservation: SearchObservation;
   }
 }
-
-const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** The route template that answered ("POST /v1/namespaces/:ns/search"), never the raw path. */
 function operation(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string {
@@ -50,7 +49,7 @@ export const observeRequest: MiddlewareHandler<AppEnv> = async (c, next) => {
     requestId: c.get("requestId"),
     traceId: trace.traceId,
     spanId: trace.spanId,
-    namespace: namespace && NAMESPACE.test(namespace) ? namespace : null,
+    namespace: namespace && NAMESPACE_PATTERN.test(namespace) ? namespace : null,
     operation: operation(c),
     method: c.req.method,
     status: c.res.status,

@@ -6,6 +6,7 @@ import { AppError } from "../../src/errors";
 import type { SearchStage } from "../../src/observe/metrics";
 import type { SearchAnswer } from "../../src/search/answer";
 import type { Timer } from "../../src/search/timer";
+import { NAMESPACE_PATTERN } from "../../src/validation";
 import type { Services } from "../services";
 
 /** What the search handler learnt, for the metrics point written once the answer is final. */
@@ -17,8 +18,6 @@ export interface SearchObservation {
   stages: Partial<Record<SearchStage, number>>;
   totalMs: number;
 }
-
-const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export function errorCode(err: unknown): string | undefined {
   if (err === undefined) return undefined;
@@ -52,7 +51,7 @@ export interface SearchPoint {
 
 export function writeSearchPoint(services: Pick<Services, "metrics" | "cacheApi">, p: SearchPoint): void {
   const namespace =
-    typeof p.namespace === "string" && NAMESPACE.test(p.namespace) ? p.namespace : "(invalid)";
+    typeof p.namespace === "string" && NAMESPACE_PATTERN.test(p.namespace) ? p.namespace : "(invalid)";
   const stages = p.seen?.stages ?? {};
   services.metrics.search({
     namespace,
