@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ShardMapClient } from "../../src/shards/client";
 import { databaseBytes } from "../../src/store/d1-size";
 import worker from "../../workers/index";
-import { api, apiWithEnv, freshNamespace, waitFor, waitIndexed } from "../support/index";
+import { api, apiWithEnv, freshNamespace, waitFor, waitIndexed, waitVersionReady } from "../support/index";
 import { type SearchBody, searchApi } from "../support/search";
 
 const MEMBERS = ["DB", "DATA_DB_1", "DATA_DB_2"] as const;
@@ -210,12 +210,7 @@ describe("pool of data databases", () => {
       chunking: { maxTokens: 128, overlapTokens: 16 },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(202);
-    await waitFor(
-      "v2 to be built",
-      async () =>
-        (await api<{ state: string }>("GET", `/v1/namespaces/${ns}/versions/v2`)).body.state === "ready",
-      60_000,
-    );
+    await waitVersionReady(ns, "v2");
     const activated = await waitFor("v2 to activate", async () => {
       const res = await api<{ detail?: string }>("POST", `/v1/namespaces/${ns}/versions/v2/activate`, {
         force: true,

@@ -8,7 +8,7 @@ import { QuotaStore } from "../../src/quotas/store";
 import { RedactionStore } from "../../src/redaction/settings";
 import { DatabasePool } from "../../src/store/pool";
 import { createKey } from "../security/support";
-import { api, freshNamespace, waitFor, writeIndexed } from "../support";
+import { api, freshNamespace, waitFor, waitVersionReady, writeIndexed } from "../support";
 import { searchApi, waitVectorsApplied } from "../support/search";
 
 const EMAIL = "marguerite.quillfeather@example.org";
@@ -166,12 +166,7 @@ describe("redaction at ingest", () => {
       chunking: { maxTokens: 128, overlapTokens: 16 },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(202);
-    await waitFor(
-      "v2 to be built",
-      async () => (await api("GET", `/v1/namespaces/${ns}/versions/v2`)).body.state === "ready",
-      60_000,
-      100,
-    );
+    await waitVersionReady(ns, "v2");
     const v2 = (await chunkTexts(ns, "v2")).join("\n");
     expect(v2).toContain("[EMAIL]");
     expect(v2).not.toContain("quillfeather");
