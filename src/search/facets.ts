@@ -7,12 +7,38 @@
 //   "near" a query to some degree and only the candidates are an answer.
 // The answer says which with `facetScope`. Keyword matches are read up to FACET_LIMITS.maxMatches
 // chunks, best first; past that, the counts cover the best ones and the scope says "best-matches".
+//
+// Counting costs no D1 round trip of its own in keyword and hybrid modes: the facet statement
+// goes in the keyword leg's batch. In hybrid mode it hands over the matched documents' values
+// (documentKeys), and the vector candidates' values come with them from the vector index
+// (returnMetadata "indexed": facets are on filterable fields, which are the indexed ones); the
+// Worker counts each document once, by key. A candidate is then counted by the metadata its vector
+// holds, which follows a write or a delete once the index has applied it (Vectorize applies
+// writes asynchronously, seconds later), where D1 follows it at once. When the keyword leg could
+// not send the statement, or it did not hand the documents over (more matches than the Worker
+// counts, or values too long), one statement of its own counts them, candidates by id.
 import { guardedCall } from "../resilience/guard";
-import { type FacetCounts, facetCounts } from "../store/facets";
+import { countValues } from "../store/facet-values";
+import {
+  documentKey,
+  emptyCounts,
+  type FacetCounts,
+  type FacetQuery,
+  facetCounts,
+  prepareFacets,
+  WORKER_COUNTING,
+} from "../store/facets";
+import type { VectorMatch } from "../vectors/vector-index";
 import { FACETS_UNAVAILABLE } from "./degradations";
-import type { Ranked } from "./fusion";
 import type { FacetScope, Facets, SearchRequest } from "./request";
-import type { KeywordLegDeps, Retrieved, SearchScope, StageContext } from "./retrieve";
+import type {
+  KeywordAlongside,
+  KeywordLegDeps,
+  RetrievalFacets,
+  Retrieved,
+  SearchScope,
+  StageContext,
+} from "./retrieve";
 
 export const FACET_LIMITS = {
   /**
@@ -38,53 +64,161 @@ export const FACET_LIMITS = {
 
 type FacetAnswer = { facets: Facets; facetScope: FacetScope } | null;
 
-/** Facets counting while the search retrieves: see startFacets. */
+/** Facets counting alongside retrieval: see startFacets. */
 export interface PendingFacets {
-  /** Where retrieve() reports the vector leg's candidates (hybrid mode). */
-  onVectorCandidates: (ranked: readonly Ranked[] | null) => void;
+  /** What retrieve() does for them. */
+  retrieval: RetrievalFacets;
   /** The facets, once the search has its ranking. */
   counts: (retrieved: Retrieved) => Promise<FacetAnswer>;
 }
 
+/** A value settled once: the first `settle` wins, later ones change nothing. */
+function settleOnce<T>(): { value: Promise<T>; settle: (value: T) => void } {
+  let give: (value: T) => void = () => {};
+  const value = new Promise<T>((resolve) => {
+    give = resolve;
+  });
+  let settled = false;
+  return {
+    value,
+    settle: (v) => {
+      if (settled) return;
+      settled = true;
+      give(v);
+    },
+  };
+}
+
 /**
- * Starts counting as soon as what is counted is known, so the count's D1 round trip overlaps
- * retrieval instead of following it: keyword mode at once (the query's matches alone), hybrid mode
- * when the vector leg has its candidates (while the keyword leg still runs), vector mode once the
- * ranking is known (its candidates are the ranking, or the keyword fallback's).
+ * Prepares the counting of a search's facets. Keyword and hybrid modes hand the keyword leg a
+ * statement for its batch (one D1 round trip for both), and hybrid mode asks the vector leg for
+ * its candidates' metadata; vector mode counts once the ranking is known (its candidates are the
+ * ranking, or the keyword fallback's). `candidates` is the most the vector leg returns.
  */
 export function startFacets(
   deps: KeywordLegDeps,
   ctx: StageContext,
   scope: SearchScope,
   req: SearchRequest,
+  candidates: number,
 ): PendingFacets {
-  let give: (ids: readonly string[]) => void = () => {};
-  const candidates = new Promise<readonly string[]>((resolve) => {
-    give = resolve;
-  });
-  const early =
-    req.mode === "keyword"
-      ? searchFacets(deps, ctx, scope, req, [])
-      : req.mode === "hybrid"
-        ? candidates.then((ids) => searchFacets(deps, ctx, scope, req, ids))
-        : null;
-  return {
-    onVectorCandidates: (ranked) => give((ranked ?? []).map((r) => r.id)),
-    counts: (retrieved) => {
-      // A vector leg that never reported (not run): the keyword matches alone.
-      give([]);
-      return (
-        early ??
+  const asked = req.facets;
+  const vectorCandidates = settleOnce<readonly VectorMatch[] | null>();
+  const retrieval: RetrievalFacets = {
+    onVectorCandidates: vectorCandidates.settle,
+    vectorMetadata: req.mode === "hybrid",
+  };
+  if (!asked || req.mode === "vector") {
+    return {
+      retrieval,
+      counts: (retrieved) =>
         searchFacets(
           deps,
           ctx,
           scope,
           req,
           retrieved.ranked.map((r) => r.id),
-        )
-      );
+        ),
+    };
+  }
+  const hybrid = req.mode === "hybrid";
+  const query: FacetQuery = {
+    query: req.query,
+    prefix: req.prefix,
+    titleWeight: deps.titleWeight,
+    chunkIds: [],
+    fields: asked.fields,
+    filter: req.filter,
+    limit: asked.limit,
+    maxMatches: FACET_LIMITS.maxMatches,
+    // Hybrid: the matched documents, for the Worker to count with the candidates, while both
+    // together stay within what the Worker counts.
+    ...(hybrid
+      ? { documentKeys: true, workerDocuments: Math.max(0, WORKER_COUNTING.documents - candidates) }
+      : {}),
+  };
+  const prepared = prepareFacets(deps.db, scope.namespace, query, scope.version);
+  // Never rejected: a statement that cannot be prepared is counted alone, where it fails again.
+  const preparedOrNull = prepared.catch(() => null);
+  const rows = settleOnce<unknown[] | null>();
+  const alongside: KeywordAlongside = {
+    statement: preparedOrNull.then((p) => p?.statement ?? null),
+    settle: rows.settle,
+  };
+  retrieval.alongside = alongside;
+  const count = async (): Promise<FacetCounts> => {
+    const p = await preparedOrNull;
+    // Nothing to match, and no candidate: no value.
+    if (p === null && !hybrid) return emptyCounts(asked.fields);
+    const answered = await rows.value;
+    if (p !== null && answered !== null) {
+      if (!hybrid) {
+        const counts = p.counts(answered);
+        if (counts) return counts;
+      } else {
+        const matched = p.documents(answered);
+        // A vector leg that failed or did not run brought no candidate. A candidate without its
+        // metadata has its values read from D1 instead.
+        const vector = (await vectorCandidates.value) ?? [];
+        if (matched && vector.every((m) => m.metadata !== undefined)) {
+          return countDocuments(matched.documents, vector, asked.fields, asked.limit, matched.matches);
+        }
+      }
+    }
+    // Counted alone: the keyword matches, and in hybrid mode the candidates by id.
+    const vector = hybrid ? ((await vectorCandidates.value) ?? []) : [];
+    return facetCounts(
+      deps.db,
+      scope.namespace,
+      {
+        ...query,
+        chunkIds: vector.map((m) => m.id),
+        documentKeys: false,
+        workerDocuments: WORKER_COUNTING.documents,
+      },
+      scope.version,
+    );
+  };
+  return {
+    retrieval,
+    counts: () => {
+      // A leg that never ran: nothing from it.
+      rows.settle(null);
+      vectorCandidates.settle(null);
+      return answer(deps, ctx, req, count);
     },
   };
+}
+
+/**
+ * Counts per field over the matched documents (by key) and the candidates' documents not among
+ * them, each document once.
+ */
+function countDocuments(
+  matched: Map<string, unknown[]>,
+  candidates: readonly VectorMatch[],
+  fields: readonly string[],
+  limit: number,
+  matches: number,
+): FacetCounts {
+  const documents = new Map(matched);
+  for (const c of candidates) {
+    const key = documentKey(c.id);
+    if (!documents.has(key))
+      documents.set(
+        key,
+        fields.map((f) => c.metadata?.[f]),
+      );
+  }
+  const perDocument = [...documents.values()];
+  const facets: FacetCounts["facets"] = {};
+  for (const [i, field] of fields.entries()) {
+    facets[field] = countValues(
+      perDocument.map((values) => values[i]),
+      limit,
+    );
+  }
+  return { facets, capped: matches > FACET_LIMITS.maxMatches };
 }
 
 /** The facets of the search `req`, or null when D1 could not count them (facets_unavailable). */
@@ -99,7 +233,7 @@ export async function searchFacets(
   const asked = req.facets;
   if (!asked) return null;
   const keyword = req.mode !== "vector";
-  const call = () =>
+  return answer(deps, ctx, req, () =>
     facetCounts(
       deps.db,
       scope.namespace,
@@ -113,12 +247,23 @@ export async function searchFacets(
         maxMatches,
       },
       scope.version,
-    );
+    ),
+  );
+}
+
+/** The counts as the search answers them, or null when D1 could not count them (facets_unavailable). */
+async function answer(
+  deps: KeywordLegDeps,
+  ctx: StageContext,
+  req: SearchRequest,
+  call: () => Promise<FacetCounts>,
+): Promise<FacetAnswer> {
   const guard = deps.guard;
   const counts: FacetCounts | null = await ctx.degradations.attempt(FACETS_UNAVAILABLE, () =>
     ctx.timer.stage("facets", () => (guard ? guardedCall("d1", "facetCounts", guard, call) : call())),
   );
   if (counts === null) return null;
+  const keyword = req.mode !== "vector";
   const facetScope: FacetScope = !keyword ? "candidates" : counts.capped ? "best-matches" : "all-matches";
   return { facets: counts.facets, facetScope };
 }

@@ -5,8 +5,8 @@ import type { Embedder } from "../embed/embedder";
 import { type GuardContext, guardedCall } from "../resilience/guard";
 import type { D1Like } from "../store/d1";
 import type { HydratedChunk } from "../store/documents";
-import { keywordSearch } from "../store/keyword";
-import type { VectorIndex } from "../vectors/vector-index";
+import { type KeywordOptions, keywordSearch } from "../store/keyword";
+import type { VectorIndex, VectorMatch } from "../vectors/vector-index";
 import { vectorNamespace } from "../versions/model";
 import {
   type Degradations,
@@ -77,14 +77,29 @@ interface KeywordHits {
 
 const NONE: ReadonlyMap<string, HydratedChunk> = new Map();
 
-/** The vector leg: null when the embedder or the index is unavailable. */
+/**
+ * A read the keyword leg sends in its D1 batch (see KeywordOptions.alongside): the statement, once
+ * prepared (null: nothing to send), and where its rows go. `settle` takes the first answer only;
+ * null says the leg did not send it or its batch failed.
+ */
+export interface KeywordAlongside {
+  statement: Promise<D1PreparedStatement | null>;
+  settle: (rows: unknown[] | null) => void;
+}
+
+/**
+ * The vector leg: null when the embedder or the index is unavailable. With `withMetadata`, each
+ * match carries its indexed metadata (returnMetadata "indexed", which keeps Vectorize's top K at
+ * 100: https://developers.cloudflare.com/vectorize/platform/limits/).
+ */
 export async function vectorLeg(
   deps: VectorLegDeps,
   ctx: StageContext,
   scope: SearchScope,
   req: Pick<SearchRequest, "query" | "filter">,
   topK: number,
-): Promise<Ranked[] | null> {
+  withMetadata = false,
+): Promise<VectorMatch[] | null> {
   const embedded = await ctx.degradations.attempt(EMBEDDING_UNAVAILABLE, () =>
     ctx.timer.stage("embed", () => deps.embedder.embed([req.query], "query")),
   );
@@ -94,7 +109,12 @@ export async function vectorLeg(
   return ctx.degradations.attempt(VECTOR_UNAVAILABLE, async () => {
     const namespace = await vectorNamespace(scope.namespace, scope.version);
     const result = await ctx.timer.stage("vector", () =>
-      deps.index.query(vector, { topK, namespace, filter: req.filter, returnMetadata: "none" }),
+      deps.index.query(vector, {
+        topK,
+        namespace,
+        filter: req.filter,
+        returnMetadata: withMetadata ? "indexed" : "none",
+      }),
     );
     return result.matches;
   });
@@ -108,14 +128,18 @@ export async function keywordLeg(
   req: Pick<SearchRequest, "query" | "filter" | "prefix">,
   limit: number,
   withChunks: number,
+  alongside?: KeywordAlongside,
 ): Promise<KeywordHits | null> {
-  const options = { titleWeight: deps.titleWeight, prefix: req.prefix };
+  const statement = alongside ? await alongside.statement.catch(() => null) : null;
+  const options: KeywordOptions = { titleWeight: deps.titleWeight, prefix: req.prefix };
+  if (alongside && statement) options.alongside = { statement, answer: alongside.settle };
   const call = () =>
     keywordSearch(deps.db, scope.namespace, req.query, limit, req.filter, scope.version, withChunks, options);
   const guard = deps.guard;
   const hits = await ctx.degradations.attempt(KEYWORD_UNAVAILABLE, () =>
     ctx.timer.stage("keyword", () => (guard ? guardedCall("d1", "keywordSearch", guard, call) : call())),
   );
+  alongside?.settle(null);
   if (hits === null) return null;
   const chunks = new Map<string, HydratedChunk>();
   for (const h of hits) if (h.chunk) chunks.set(h.chunkId, h.chunk);
@@ -141,8 +165,17 @@ export interface RetrievalQuery {
   scope: SearchScope;
   req: SearchRequest;
   plan: RetrievalPlan;
-  /** Told the vector leg's candidates as soon as it has them, in hybrid mode (null: it failed). */
-  onVectorCandidates?: (ranked: readonly Ranked[] | null) => void;
+  /** What facets need of retrieval (src/search/facets.ts), when the request asks for them. */
+  facets?: RetrievalFacets;
+}
+
+export interface RetrievalFacets {
+  /** Told the vector leg's candidates, in hybrid mode (null: it failed or did not run). */
+  onVectorCandidates: (matches: readonly VectorMatch[] | null) => void;
+  /** Whether the vector leg returns its candidates' indexed metadata. */
+  vectorMetadata: boolean;
+  /** A read the keyword leg's first call sends in its batch (keyword and hybrid modes). */
+  alongside?: KeywordAlongside;
 }
 
 /** The request's ranking; null when no retrieval path answered. */
@@ -151,16 +184,16 @@ export async function retrieve(
   ctx: StageContext,
   query: RetrievalQuery,
 ): Promise<Retrieved | null> {
-  const { scope, req, plan } = query;
+  const { scope, req, plan, facets } = query;
   const vector = async () => {
-    const ranked = await vectorLeg(deps, ctx, scope, req, plan.perLeg);
+    const ranked = await vectorLeg(deps, ctx, scope, req, plan.perLeg, facets?.vectorMetadata);
     if (ranked === null) return null;
     const out: Retrieved = { ranked, known: NONE };
     if (req.explain) out.legs = { keyword: null, vector: ranked };
     return out;
   };
   const keyword = async () => {
-    const hits = await keywordLeg(deps, ctx, scope, req, plan.perLeg, plan.withChunks);
+    const hits = await keywordLeg(deps, ctx, scope, req, plan.perLeg, plan.withChunks, facets?.alongside);
     if (hits === null) return null;
     const out: Retrieved = { ranked: hits.ranked, known: hits.chunks };
     if (req.explain) out.legs = { keyword: hits.ranked, vector: null };
@@ -174,19 +207,19 @@ export async function retrieve(
 async function retrieveHybrid(
   deps: RetrieveDeps,
   ctx: StageContext,
-  { scope, req, plan, onVectorCandidates }: RetrievalQuery,
+  { scope, req, plan, facets }: RetrievalQuery,
 ): Promise<Retrieved | null> {
   const { settings } = deps;
   // A leg weighted 0 cannot change the fusion: skip its work.
-  const vectorRanked =
-    settings.vectorWeight > 0 ? vectorLeg(deps, ctx, scope, req, plan.perLeg) : Promise.resolve([]);
-  if (onVectorCandidates) {
-    vectorRanked.then(onVectorCandidates, () => onVectorCandidates(null));
-  }
+  const vectorRanked: Promise<VectorMatch[] | null> =
+    settings.vectorWeight > 0
+      ? vectorLeg(deps, ctx, scope, req, plan.perLeg, facets?.vectorMetadata)
+      : Promise.resolve([]);
+  if (facets) vectorRanked.then(facets.onVectorCandidates, () => facets.onVectorCandidates(null));
   const [vector, keyword] = await Promise.all([
     vectorRanked,
     settings.keywordWeight > 0
-      ? keywordLeg(deps, ctx, scope, req, plan.keywordLimit, plan.withChunks)
+      ? keywordLeg(deps, ctx, scope, req, plan.keywordLimit, plan.withChunks, facets?.alongside)
       : { ranked: [], chunks: new Map<string, HydratedChunk>() },
   ]);
   const fused = (keywordRanked: Ranked[] | null) =>

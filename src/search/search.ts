@@ -82,12 +82,12 @@ export async function search(
   };
   const { retrieval, hydration } = searchPlan(req, settings);
   const retrieveDeps = { ...deps, settings, titleWeight: settings.titleWeight };
-  const facets = req.facets ? startFacets(retrieveDeps, ctx, scope, req) : null;
+  const facets = req.facets ? startFacets(retrieveDeps, ctx, scope, req, retrieval.perLeg) : null;
   const retrieved = await retrieve(retrieveDeps, ctx, {
     scope,
     req,
     plan: retrieval,
-    ...(facets ? { onVectorCandidates: facets.onVectorCandidates } : {}),
+    ...(facets ? { facets: facets.retrieval } : {}),
   });
   if (retrieved === null) {
     throw new AppError("unavailable", "search is unavailable: no retrieval path answered", {

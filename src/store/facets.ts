@@ -47,12 +47,49 @@ export interface FacetQuery {
    * (WORKER_COUNTING.documents by default; 0: SQLite always does).
    */
   workerDocuments?: number;
+  /**
+   * Answer the matched documents, each with its key (documentKey) and values, instead of their
+   * counts, for the caller to count them with documents of its own (the vector candidates, whose
+   * values come with them from the index; see src/search/facets.ts). SQLite never groups: past
+   * `workerDocuments` chunks, or with values too long to hand over, the answer is "not counted"
+   * and the caller counts with a statement of its own. `chunkIds` must be empty.
+   */
+  documentKeys?: boolean;
 }
 
 export interface FacetCounts {
   facets: Record<string, FacetValues>;
   /** Whether the query matched more than `maxMatches` chunks: only the best of them were counted. */
   capped: boolean;
+}
+
+/** The matched documents of a `documentKeys` statement: each one's key and values, in `fields` order. */
+export interface FacetDocuments {
+  documents: Map<string, unknown[]>;
+  /** Keyword matches counted (at most `maxMatches` + 1: more than `maxMatches` means capped). */
+  matches: number;
+}
+
+/** A facet statement, to be run alone or in a batch, and how to read its answer. */
+export interface PreparedFacets {
+  statement: D1PreparedStatement;
+  /** The keyword table it reads (a missing one means nothing of the version is indexed). */
+  table: string;
+  /** The counts; null when SQLite must count them instead (a document's values too long to hand over). */
+  counts: (rows: unknown[]) => FacetCounts | null;
+  /** With `documentKeys`: the matched documents; null when they were not handed over. */
+  documents: (rows: unknown[]) => FacetDocuments | null;
+}
+
+/**
+ * The key of a chunk's document: its id up to the last "-" (chunk ids are the document's
+ * chunkIdPrefix, a hash of namespace and document id, then "-" and the chunk's index: see
+ * src/ingest/ids.ts), so keyword matches and vector candidates of one document meet by key
+ * without the document id, which the vector index does not return (it has no metadata index).
+ */
+export function documentKey(chunkId: string): string {
+  const dash = chunkId.lastIndexOf("-");
+  return dash < 0 ? chunkId : chunkId.slice(0, dash);
 }
 
 /**
@@ -71,12 +108,49 @@ export async function facetCounts(
   q: FacetQuery,
   version = DEFAULT_VERSION,
 ): Promise<FacetCounts> {
-  const empty = (): FacetCounts => ({
-    facets: Object.fromEntries(q.fields.map((f) => [f, { values: [], otherCount: 0 }])),
-    capped: false,
+  const prepared = await prepareFacets(db, namespace, q, version);
+  if (prepared === null) return emptyCounts(q.fields);
+  let rows: unknown[];
+  try {
+    rows = (await prepared.statement.all()).results;
+  } catch (err) {
+    if (isMissingTable(err, prepared.table)) return emptyCounts(q.fields);
+    throw facetsUnavailable(err);
+  }
+  // A document with values too long to hand over: SQLite counts them all.
+  return prepared.counts(rows) ?? facetCounts(db, namespace, { ...q, workerDocuments: 0 }, version);
+}
+
+/** Facets with no value: what a search that matched nothing answers. */
+export function emptyCounts(fields: readonly string[]): FacetCounts {
+  return { facets: Object.fromEntries(fields.map((f) => [f, { values: [], otherCount: 0 }])), capped: false };
+}
+
+/** Whether D1 refused a statement because `table` does not exist (nothing of its version was indexed). */
+export function isMissingTable(err: unknown, table: string): boolean {
+  const message = errorMessage(err);
+  return message.includes("no such table") && message.includes(table);
+}
+
+export function facetsUnavailable(err: unknown): AppError {
+  return new AppError("unavailable", `D1 facet counts failed: ${errorMessage(err)}`, {
+    retryable: true,
+    cause: err,
   });
+}
+
+/**
+ * The statement facetCounts runs (see there), for a caller that sends it in a batch; null when
+ * nothing can match (no searchable word and no candidates).
+ */
+export async function prepareFacets(
+  db: D1Like,
+  namespace: string,
+  q: FacetQuery,
+  version = DEFAULT_VERSION,
+): Promise<PreparedFacets | null> {
   const match = q.query === undefined ? null : toFtsQuery(q.query, q.prefix);
-  if (match === null && q.chunkIds.length === 0) return empty();
+  if (match === null && q.chunkIds.length === 0) return null;
   const table = await keywordTable(namespace, version);
   const params: unknown[] = [];
   const p = (value: unknown) => {
@@ -132,12 +206,18 @@ export async function facetCounts(
   // (test/unit/facet-rows-read.test.ts). NOT MATERIALIZED: each branch lists the documents
   // itself, and the gated one never does.
   const many = `((SELECT n FROM matches) + ${q.chunkIds.length} > ${maxDocs})`;
+  // With documentKeys, each document comes with its key (documentKey of any of its chunk ids: the
+  // id without "-" and the chunk's index), and SQLite never groups. DISTINCT on both is DISTINCT
+  // on the document (the key follows from it); GROUP BY with an aggregate read more rows.
+  const keys = q.documentKeys === true;
+  const key = keys ? ", substr(c.chunk_id, 1, length(c.chunk_id) - length(c.idx) - 1) AS doc_key" : "";
+  const docs = `SELECT DISTINCT c.doc_id${key} FROM picked CROSS JOIN chunks c ON c.rowid = picked.rowid
+         WHERE c.namespace = ${ns}`;
   const sql = `WITH matches AS MATERIALIZED (${matchCount}),
     picked AS NOT MATERIALIZED (${counted} ${candidates}),
-    docs AS NOT MATERIALIZED (SELECT DISTINCT c.doc_id FROM picked CROSS JOIN chunks c ON c.rowid = picked.rowid
-             WHERE c.namespace = ${ns}),
+    docs AS NOT MATERIALIZED (${docs}),
     grouped AS (SELECT d.metadata FROM docs CROSS JOIN documents d ON d.namespace = ${ns} AND d.id = docs.doc_id
-                WHERE ${filtered} LIMIT IIF(${many}, -1, 0)),
+                WHERE ${filtered} LIMIT IIF(${keys ? "0" : many}, -1, 0)),
     typed AS (SELECT f.key AS facet, json_type(m.metadata, f.value) AS type, json_extract(m.metadata, f.value) AS raw
               FROM grouped m CROSS JOIN json_each(${paths}) f),
     counts AS (SELECT facet, IIF(type IN ('integer', 'real'), 'number', type) AS kind,
@@ -151,27 +231,17 @@ export async function facetCounts(
     SELECT facet, kind, value, n, total, pos FROM ranked WHERE pos <= ${limit}
     UNION ALL SELECT -2, NULL, '[' || group_concat(v, ',') || ']', NULL, NULL, NULL
       FROM (SELECT IIF(length(v) <= ${WORKER_COUNTING.valueChars}, v, '0') AS v
-            FROM (SELECT json_array(${values}) AS v
+            FROM (SELECT json_array(${keys ? "docs.doc_key, " : ""}${values}) AS v
                   FROM docs CROSS JOIN documents d ON d.namespace = ${ns} AND d.id = docs.doc_id
                   WHERE ${filtered} LIMIT IIF(${many}, 0, -1)))
     UNION ALL SELECT -1, NULL, NULL, (SELECT n FROM matches), NULL, NULL`;
-  let rows: FacetRow[];
-  try {
-    rows = (
-      await db
-        .prepare(sql)
-        .bind(...params)
-        .all<FacetRow>()
-    ).results;
-  } catch (err) {
-    const message = errorMessage(err);
-    // No keyword table: nothing of this version was ever indexed here (keywordSearch makes it).
-    if (message.includes("no such table") && message.includes(table)) return empty();
-    throw new AppError("unavailable", `D1 facet counts failed: ${message}`, { retryable: true, cause: err });
-  }
-  const counts = readCounts(rows, q, empty());
-  // A document with values too long to hand over: SQLite counts them all.
-  return counts ?? facetCounts(db, namespace, { ...q, workerDocuments: 0 }, version);
+  const statement = db.prepare(sql).bind(...params);
+  return {
+    statement,
+    table,
+    counts: (rows) => readCounts(rows as FacetRow[], q, emptyCounts(q.fields)),
+    documents: (rows) => readDocuments(rows as FacetRow[], q),
+  };
 }
 
 /**
@@ -206,6 +276,31 @@ function readCounts(rows: FacetRow[], q: FacetQuery, out: FacetCounts): FacetCou
     facet.otherCount = row.total - facet.values.reduce((sum, v) => sum + v.count, 0);
   }
   return out;
+}
+
+/**
+ * The documents of a `documentKeys` answer by key, each with its values in `q.fields` order; null
+ * when they were not handed over (more chunks than the Worker counts, or a document's values too
+ * long).
+ */
+function readDocuments(rows: FacetRow[], q: FacetQuery): FacetDocuments | null {
+  let matches = 0;
+  let listed: unknown = null;
+  for (const row of rows) {
+    if (row.facet === -1) matches = row.n;
+    else if (row.facet === -2) listed = row.value;
+  }
+  const documents = new Map<string, unknown[]>();
+  if (matches + q.chunkIds.length > (q.workerDocuments ?? WORKER_COUNTING.documents)) return null;
+  // No row listed: no matched document passed the filter.
+  if (typeof listed !== "string") return { documents, matches };
+  const parsed: unknown = JSON.parse(listed);
+  if (!Array.isArray(parsed)) return null;
+  for (const entry of parsed) {
+    if (!Array.isArray(entry) || typeof entry[0] !== "string") return null;
+    documents.set(entry[0], entry.slice(1));
+  }
+  return { documents, matches };
 }
 
 /** A field's JSON path, each name quoted. */

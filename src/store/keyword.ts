@@ -196,6 +196,13 @@ export interface KeywordOptions {
   prefix?: boolean;
   /** Documents expiring at or before this (epoch ms) are left out; Date.now() when absent. */
   now?: number;
+  /**
+   * A read sent in the same D1 batch as the search (one round trip for both; D1 runs a batch's
+   * statements in order, https://developers.cloudflare.com/d1/worker-api/d1-database/#batch),
+   * and where its rows go once the search answered. A failed batch fails the search as a failed
+   * search statement would, and gives `answer` nothing.
+   */
+  alongside?: { statement: D1PreparedStatement; answer: (rows: unknown[]) => void };
 }
 
 /**
@@ -245,8 +252,14 @@ export async function keywordSearch(
   // ?6 is the hydrate depth (unfiltered) or unused (filtered); ?7 the expiry cut-off.
   const params = where ? [0, now, ...where.params] : [hydrate, now];
   const statement = db.prepare(sql).bind(match, titleWeight, TEXT_WEIGHT, namespace, limit, ...params);
+  const alongside = options.alongside;
   const run = async (): Promise<KeywordHit[]> => {
-    const { results } = await statement.all<Record<string, unknown>>();
+    let results: Record<string, unknown>[];
+    if (alongside) {
+      const [own, other] = await db.batch<Record<string, unknown>>([statement, alongside.statement]);
+      results = own?.results ?? [];
+      alongside.answer(other?.results ?? []);
+    } else results = (await statement.all<Record<string, unknown>>()).results;
     return results.map((row) => {
       const hit: KeywordHit = { chunkId: String(row.chunk_id), score: Number(row.score) };
       if (row.hydrated === 1) hit.chunk = hydratedChunk(row);

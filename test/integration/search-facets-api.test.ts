@@ -5,7 +5,10 @@
 // facet lists are refused as problem+json 400s naming the field.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { CostCounters } from "../../src/observe/cost-counters";
+import { parseCountersBlob } from "../../src/observe/cost-schema";
 import { facetCounts } from "../../src/store/facets";
+import { COST_HEADER } from "../../workers/api/routes/search";
 import { api, freshNamespace, writeIndexed } from "../support";
 import { searchApi, waitVectorsApplied } from "../support/search";
 
@@ -31,6 +34,12 @@ const DOCS = [
     metadata: { category: "cooking", year: "2020" },
   },
 ];
+
+function costOf(headers: Headers): Partial<CostCounters> {
+  const header = headers.get(COST_HEADER);
+  if (header === null) throw new Error(`no ${COST_HEADER} header`);
+  return parseCountersBlob(header);
+}
 
 type FacetAnswer = {
   facets?: Record<string, { values: { value: unknown; count: number }[]; otherCount: number }>;
@@ -140,6 +149,25 @@ describe("search facets", () => {
       { value: "cooking", count: 2 },
       { value: "history", count: 1 },
     ]);
+  });
+
+  it("reads no D1 row for the vector candidates in hybrid mode: their values come with them", async () => {
+    const cost = async (mode: string, facets?: string[]) => {
+      const res = await search({ query: "otter", mode, ...(facets ? { facets } : {}) });
+      expect(res.status).toBe(200);
+      return costOf(res.headers);
+    };
+    const keyword = await cost("keyword");
+    const keywordFaceted = await cost("keyword", ["category", "year"]);
+    const hybrid = await cost("hybrid");
+    const hybridFaceted = await cost("hybrid", ["category", "year"]);
+    // One statement more, sent in the keyword leg's batch; none of its own for the candidates.
+    expect(keywordFaceted.d1Queries).toBe((keyword.d1Queries ?? 0) + 1);
+    expect(hybridFaceted.d1Queries).toBe((hybrid.d1Queries ?? 0) + 1);
+    const facetRows = (keywordFaceted.d1RowsRead ?? 0) - (keyword.d1RowsRead ?? 0);
+    expect(facetRows).toBeGreaterThan(0);
+    // The keyword matches' rows alone, as in keyword mode (where SQLite could also group them).
+    expect((hybridFaceted.d1RowsRead ?? 0) - (hybrid.d1RowsRead ?? 0)).toBeLessThanOrEqual(facetRows);
   });
 
   it("cuts each facet to facetLimit values and counts the rest in otherCount", async () => {

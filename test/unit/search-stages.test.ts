@@ -26,7 +26,7 @@ import { createTimer, serverTiming } from "../../src/search/timer";
 import type { D1Like } from "../../src/store/d1";
 import type { HydratedChunk } from "../../src/store/documents";
 import { DOC_ID_FIELD } from "../../src/validation";
-import type { QueryResult, VectorIndex, VectorRecord } from "../../src/vectors/vector-index";
+import type { QueryOptions, QueryResult, VectorIndex, VectorRecord } from "../../src/vectors/vector-index";
 import { defaultVersion } from "../../src/versions/model";
 
 /** A clock the test moves: fakes advance it by what their call "takes". */
@@ -340,64 +340,130 @@ describe("the search use case's timings", () => {
 
 describe("facets alongside retrieval", () => {
   /**
-   * A D1 that answers every statement with no rows, and holds every statement but the facet count
-   * until the facet count has been sent (or a second has passed), recording the order of events.
+   * A D1 that records each round trip ("batch of N" or "alone"), answers the facet statement
+   * with `facetRows` and every other statement with no rows.
    */
-  function holdingDb() {
-    const events: string[] = [];
-    let sent: () => void = () => undefined;
-    const facetsSent = new Promise<void>((resolve) => {
-      sent = resolve;
-    });
+  function recordingDb(facetRows: Record<string, unknown>[]) {
+    const trips: string[] = [];
+    const rowsOf = (sql: string) => (sql.includes("json_each") ? facetRows : []);
     const db = {
       prepare(sql: string) {
-        const facets = sql.includes("json_each");
-        const answer = async <T>(empty: T): Promise<T> => {
-          if (facets) {
-            events.push("facets sent");
-            sent();
-            return empty;
-          }
-          events.push("statement sent");
-          await Promise.race([facetsSent, new Promise((resolve) => setTimeout(resolve, 1000))]);
-          events.push("statement answered");
-          return empty;
-        };
+        const result = () => ({ results: rowsOf(sql), success: true, meta: {} });
         const statement = {
+          sql,
           bind: () => statement,
-          all: () => answer({ results: [], success: true, meta: {} }),
-          raw: () => answer([]),
-          first: () => answer(null),
-          run: () => answer({ results: [], success: true, meta: {} }),
+          all: async () => {
+            trips.push("alone");
+            return result();
+          },
+          first: async () => {
+            trips.push("alone");
+            return null;
+          },
+          raw: async () => {
+            trips.push("alone");
+            return [];
+          },
+          run: async () => {
+            trips.push("alone");
+            return result();
+          },
         };
         return statement;
       },
-      batch: async () => [],
+      batch: async (statements: { sql: string }[]) => {
+        trips.push(`batch of ${statements.length}`);
+        return statements.map((st) => ({ results: rowsOf(st.sql), success: true, meta: {} }));
+      },
     } as unknown as D1Like;
-    return { db, events };
+    return { db, trips };
   }
 
-  it.each(["keyword", "hybrid"] as const)(
-    "%s mode sends the facet count before the keyword leg is answered",
-    async (mode) => {
-      const { db, events } = holdingDb();
-      const deps: SearchDeps = {
-        embedder: new FakeEmbedder(),
-        index: new FakeIndex(),
-        store: new FakeStore(),
-        db,
-        logger: quiet,
-      };
-      const answer = await search(deps, "ns", {
-        ...vectorRequest,
-        mode,
-        facets: { fields: ["lang"], limit: 10 },
-      });
-      expect(answer.facets).toEqual({ lang: { values: [], otherCount: 0 } });
-      expect(events.indexOf("facets sent"), events.join(", ")).toBeGreaterThanOrEqual(0);
-      expect(events.indexOf("facets sent"), events.join(", ")).toBeLessThan(
-        events.indexOf("statement answered"),
-      );
-    },
-  );
+  /** FakeIndex's matches, each with its metadata when asked for it (and `withMetadata`). */
+  class IndexWithMetadata extends FakeIndex {
+    constructor(private readonly withMetadata: boolean) {
+      super();
+    }
+    override async query(_vector?: unknown, options?: QueryOptions): Promise<QueryResult> {
+      const result = await super.query();
+      if (!this.withMetadata || options?.returnMetadata === "none") return result;
+      const matches = result.matches.map((m) => ({
+        ...m,
+        metadata: CHUNKS.find((c) => c.chunkId === m.id)?.metadata ?? {},
+      }));
+      return { count: matches.length, matches };
+    }
+  }
+
+  const searchWith = (db: D1Like, index: VectorIndex, mode: SearchRequest["mode"]) =>
+    search({ embedder: new FakeEmbedder(), index, store: new FakeStore(), db, logger: quiet }, "ns", {
+      ...vectorRequest,
+      mode,
+      facets: { fields: ["lang"], limit: 10 },
+    });
+
+  it("keyword mode counts them in the keyword leg's round trip", async () => {
+    const { db, trips } = recordingDb([
+      { facet: -2, value: '[["fr"],["en"],["fr"]]' },
+      { facet: -1, n: 3 },
+    ]);
+    const answer = await searchWith(db, new IndexWithMetadata(true), "keyword");
+    expect(trips).toEqual(["batch of 2"]);
+    expect(answer.facets).toEqual({
+      lang: {
+        values: [
+          { value: "fr", count: 2 },
+          { value: "en", count: 1 },
+        ],
+        otherCount: 0,
+      },
+    });
+    expect(answer.facetScope).toBe("all-matches");
+  });
+
+  it("hybrid mode counts the keyword leg's documents with the candidates' metadata, each document once", async () => {
+    // Document "a" matched by keyword: its values come from D1 ("fr"), not from its vector ("en").
+    const { db, trips } = recordingDb([
+      { facet: -2, value: '[["a","fr"]]' },
+      { facet: -1, n: 1 },
+    ]);
+    const answer = await searchWith(db, new IndexWithMetadata(true), "hybrid");
+    expect(trips).toEqual(["batch of 2"]);
+    expect(answer.facets).toEqual({
+      lang: {
+        values: [
+          { value: "en", count: 2 },
+          { value: "fr", count: 1 },
+        ],
+        otherCount: 0,
+      },
+    });
+  });
+
+  it("hybrid mode counts with a statement of its own when the candidates came without metadata", async () => {
+    const { db, trips } = recordingDb([
+      { facet: -2, value: '[["en"]]' },
+      { facet: -1, n: 0 },
+    ]);
+    const answer = await searchWith(db, new IndexWithMetadata(false), "hybrid");
+    expect(trips).toEqual(["batch of 2", "alone"]);
+    expect(answer.facets).toEqual({ lang: { values: [{ value: "en", count: 1 }], otherCount: 0 } });
+  });
+
+  it("hybrid mode counts with a statement of its own when the matches are too many for the Worker", async () => {
+    const { db, trips } = recordingDb([{ facet: -1, n: 950 }]);
+    await searchWith(db, new IndexWithMetadata(true), "hybrid");
+    expect(trips).toEqual(["batch of 2", "alone"]);
+  });
+
+  it("vector mode counts its candidates once the ranking is known, alone", async () => {
+    const { db, trips } = recordingDb([
+      { facet: -2, value: '[["en"],["en"]]' },
+      { facet: -1, n: 0 },
+    ]);
+    const answer = await searchWith(db, new IndexWithMetadata(true), "vector");
+    expect(trips).toEqual(["alone"]);
+    expect(answer.facetScope).toBe("candidates");
+    expect(answer.facets).toEqual({ lang: { values: [{ value: "en", count: 2 }], otherCount: 0 } });
+  });
 });
