@@ -1,6 +1,7 @@
 // KV round trips of a search on a cold isolate: the namespace's version pointer (read for its
 // running experiment) and its write generation are independent reads, so a search that finds
-// neither in the isolate's caches waits for one KV round trip, not two in a row.
+// neither in the isolate's caches waits for one KV round trip, not two in a row, whether it
+// comes through the API or the MCP search tool.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_PRINCIPAL } from "../../src/auth/authenticate";
@@ -12,7 +13,7 @@ import { clearPointerCache, pointerKey } from "../../src/versions/pointer";
 import { runSearch } from "../../workers/api/routes/search";
 import { workerEnv } from "../../workers/env";
 import { buildServices } from "../../workers/services";
-import { freshNamespace } from "../support";
+import { apiWithEnv, freshNamespace } from "../support";
 import { recorder, recordingKv, sideBySide } from "../support/rounds";
 
 /** A namespace no isolate cache holds anything of, and KV recording its reads into `rec`. */
@@ -39,6 +40,26 @@ describe("a search's KV reads on a cold isolate", () => {
     );
     expect(answer.results).toEqual([]);
     // Each once (the second user of each value finds it in the isolate's cache), side by side.
+    expect(sideBySide(rec.calls, pointerKey(ns), generationKey(ns))).toEqual({
+      counts: [1, 1],
+      overlapped: true,
+    });
+  });
+
+  it("reads them side by side for the MCP search tool too", async () => {
+    const rec = recorder();
+    const { ns, testEnv } = coldNamespace(rec);
+    const res = await apiWithEnv<{
+      result: { isError?: boolean; structuredContent: { results: unknown[] } };
+    }>(testEnv, "POST", "/mcp", {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "search", arguments: { namespace: ns, query: "ibex", mode: "keyword" } },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.result.isError).toBeUndefined();
+    expect(res.body.result.structuredContent.results).toEqual([]);
     expect(sideBySide(rec.calls, pointerKey(ns), generationKey(ns))).toEqual({
       counts: [1, 1],
       overlapped: true,
