@@ -88,7 +88,7 @@ describe("ingest cost", () => {
     expect(old.body.results.map((r) => r.id)).not.toContain(id);
   });
 
-  it(`an R2-uploaded one-chunk document costs the API's D1 queries plus the ${RECORD_QUERIES} that record its row`, async () => {
+  it(`an R2-uploaded one-chunk document costs the API's D1 queries plus the ${RECORD_QUERIES} that record its row, and at most ${MAX_ROWS_READ} rows read`, async () => {
     const text = "The puffin carries a row of small fish crosswise in its striped bill.";
     const written = await api("PUT", `/v1/namespaces/${ns}/documents/through-api`, { text });
     expect(written.status).toBe(202);
@@ -104,5 +104,7 @@ describe("ingest cost", () => {
     expect(viaApi.counters.d1Queries ?? 0).toBeLessThanOrEqual(MAX_QUERIES);
     // The quota, read once for both: the upload's documents and bytes check and the chunk check.
     expect(viaR2.counters.d1Queries).toBe((viaApi.counters.d1Queries ?? 0) + RECORD_QUERIES);
+    // Recording the row reads it by id, not the namespace's rows.
+    expect(viaR2.counters.d1RowsRead ?? 0).toBeLessThanOrEqual(MAX_ROWS_READ);
   });
 });
