@@ -26,6 +26,12 @@ interface Cached extends Generation {
 const isolateGenerations = new Map<string, Cached>();
 const MAX_CACHED = 10_000;
 
+/** Forgets this isolate's generations (tests: an isolate that read none yet). */
+export function clearGenerationCache(namespace?: string): void {
+  if (namespace === undefined) isolateGenerations.clear();
+  else isolateGenerations.delete(namespace);
+}
+
 /** The KV key of a namespace's generation ("gen1:" and a namespace of at most 63 bytes: far below KV's 512). */
 export const generationKey = (namespace: string) => `gen1:${namespace}`;
 

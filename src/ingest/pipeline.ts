@@ -217,10 +217,11 @@ async function indexDocument(
   }
   let row = wanted.row;
   const upload = readUploadMetadata(object, id);
-  if (!row || row.etag !== etag) row = await recordUnannounced(deps, namespace, id, object, row, upload);
-  // The redaction settings come with the chunk quota's state: one D1 query for both where the
-  // namespace's rows are in the control database.
+  // The namespace's quota state and redaction settings, read once for the document (one D1 query
+  // where the namespace's rows are in the control database) and before an upload is recorded:
+  // its documents and bytes check, the chunk check and the redaction all see that moment.
   const quota = new IngestQuota(deps, namespace, row, true);
+  if (!row || row.etag !== etag) row = await recordUnannounced(deps, namespace, id, object, quota, upload);
   // Redacted before anything is chunked, embedded or stored; the R2 object stays as uploaded.
   const redacted = redactDocument(
     await readAndParse(deps, object, upload.contentType, budget),
@@ -284,18 +285,18 @@ async function checkWanted(
 
 /**
  * Uploaded straight to R2 (no API call recorded it): the object's metadata describes it, and it
- * gets the quota checks the API would have made. Recorded either way: it is stored. Returns the
- * row as recorded.
+ * gets the quota checks the API would have made, from the document's `quota` (built on its row
+ * before this version). Recorded either way: it is stored. Returns the row as recorded.
  */
 async function recordUnannounced(
   deps: IngestDeps,
   namespace: string,
   id: string,
   object: R2ObjectBody,
-  row: DocumentRecord | null,
+  quota: IngestQuota,
   upload: UploadMetadata,
 ): Promise<DocumentRecord | null> {
-  const overQuota = await new IngestQuota(deps, namespace, row).upload(object.size);
+  const overQuota = await quota.upload(object.size);
   await deps.store.upsertQueued(namespace, [{ id, etag: object.etag, bytes: object.size, ...upload }]);
   const recorded = await deps.store.get(namespace, id);
   if (overQuota) {

@@ -20,6 +20,7 @@ import {
 } from "../ingest/pipeline";
 import { readUploadMetadata } from "../ingest/upload-metadata";
 import { redactDocument } from "../redaction/document";
+import type { RedactionSettings } from "../redaction/scan";
 import { RedactionStore } from "../redaction/settings";
 import type { DocumentRecord } from "../store/documents";
 import { r2 } from "../store/r2";
@@ -97,8 +98,9 @@ async function backfillBatch(deps: VersionTaskDeps, task: BackfillTask): Promise
       : (
           await deps.store.missingFromVersion(task.namespace, task.version, task.cursor, BACKFILL_BATCH)
         ).filter((d) => !known.has(d.id));
+  const redaction = settingsOnce(deps, task.namespace);
   const outcomes = await mapLimit(docs, BACKFILL_CONCURRENCY, (doc) =>
-    backfillDocument(deps, task.namespace, doc, target, source),
+    backfillDocument(deps, task.namespace, doc, target, source, redaction),
   );
   const last = docs[docs.length - 1]?.id ?? task.cursor;
   const full = docs.length === BACKFILL_BATCH;
@@ -151,6 +153,22 @@ async function backfillBatch(deps: VersionTaskDeps, task: BackfillTask): Promise
 }
 
 /**
+ * The namespace's redaction settings for one batch: read from D1 when the batch's first document
+ * read from R2 needs them (a batch that only copies chunks reads none), then shared by its other
+ * documents: one query a batch instead of one a document. A change of the settings applies from
+ * the next batch, as an ingest's applies from the next document; what the build wrote before (this
+ * batch included) keeps its text until the document is written again, like a document indexed
+ * before the change.
+ */
+function settingsOnce(deps: VersionTaskDeps, namespace: string): () => Promise<RedactionSettings> {
+  let settings: Promise<RedactionSettings> | undefined;
+  return () => {
+    settings ??= new RedactionStore(deps.db).get(namespace);
+    return settings;
+  };
+}
+
+/**
  * Writes one document into the version being built. A permanent failure is reported (the build
  * goes on); a transient one fails the batch, which the queue retries.
  */
@@ -160,11 +178,12 @@ async function backfillDocument(
   doc: DocumentRecord,
   target: WriteTarget,
   source: WriteTarget,
+  redaction: () => Promise<RedactionSettings>,
 ): Promise<DocumentOutcome> {
   const etag = doc.indexedEtag;
   if (etag === null) return { status: "skipped", mutationId: null, requestedAt: 0 };
   try {
-    const chunks = await versionChunks(deps, namespace, doc, etag, target, source);
+    const chunks = await versionChunks(deps, namespace, doc, etag, target, source, redaction);
     if (chunks === null) return { status: "skipped", mutationId: null, requestedAt: 0 };
     const prefix = versionChunkPrefix(await chunkIdPrefix(namespace, doc.id), target.spec.id);
     const metadata = { ...doc.metadata, [DOC_ID_FIELD]: doc.id };
@@ -207,6 +226,7 @@ async function versionChunks(
   etag: string,
   target: WriteTarget,
   source: WriteTarget,
+  redaction: () => Promise<RedactionSettings>,
 ): Promise<BuildChunk[] | null> {
   const maxInput = target.embedder.maxInputTokens;
   if (
@@ -226,7 +246,7 @@ async function versionChunks(
   // Redacted as the ingest does: a new version holds no more than the active one.
   const { doc: parsed } = redactDocument(
     await readDocument(deps, object, doc.contentType || upload.contentType),
-    await new RedactionStore(deps.db).get(namespace),
+    await redaction(),
   );
   const title = doc.title ?? upload.title ?? parsed.title ?? null;
   const chunks = chunkDocument(

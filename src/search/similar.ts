@@ -4,7 +4,6 @@
 // Answers go through the result cache like searches, keyed by the document id and the
 // namespace's write generation (bumped by every commit, this document's included).
 import { cachedSearch } from "../cache/cached-search";
-import { readGeneration } from "../cache/generation";
 import { canonicalJson } from "../cache/keys";
 import { AppError } from "../errors";
 import { chunkIdPrefix } from "../ingest/ids";
@@ -13,7 +12,7 @@ import { d1 } from "../store/d1";
 import { getVectors } from "../vectors/paging";
 import { type MetadataFilter, VECTORIZE_LIMITS, type VectorRecord } from "../vectors/vector-index";
 import { type VersionSpec, vectorNamespace, versionChunkPrefix } from "../versions/model";
-import { type AnswerSearchDeps, type SearchAnswer, versionSearchDeps } from "./answer";
+import { type AnswerSearchDeps, namespaceGeneration, type SearchAnswer, versionSearchDeps } from "./answer";
 import { createDegradations } from "./degradations";
 import { explainer } from "./explain";
 import { earliestExpiry, hydrate } from "./hydrate";
@@ -56,9 +55,9 @@ export async function answerSimilar(
 ): Promise<SearchAnswer> {
   const { cache } = deps;
   const { bypassCache, timer } = options;
-  const generation = bypassCache
-    ? undefined
-    : readGeneration(cache.kv, namespace, cache.settings.generationTtlMs, cache.logger);
+  // Started before the active version is read: on an isolate that caches neither, the two KV
+  // reads share one round trip (test/integration/similar-kv-rounds.test.ts).
+  const generation = bypassCache ? undefined : namespaceGeneration(deps, namespace);
   const version = await deps.activeVersion(namespace);
   const searchDeps = versionSearchDeps(deps, namespace, version);
   const compute = async () => {

@@ -160,8 +160,10 @@ export class DocumentStore {
     if (docs.length === 0) return [];
     const done = db
       .prepare(
+        // Driven from the id list (CROSS JOIN fixes the order): left to itself, SQLite walks the
+        // namespace's indexed and failed rows (documents_by_status) and tests each against the list.
         `SELECT d.id FROM json_each(?2) j
-         JOIN documents d ON d.namespace = ?1 AND d.id = json_extract(j.value, '$.id')
+         CROSS JOIN documents d ON d.namespace = ?1 AND d.id = json_extract(j.value, '$.id')
            AND d.etag = json_extract(j.value, '$.etag') AND d.status IN ('indexed', 'failed')`,
       )
       .bind(namespace, JSON.stringify(docs.map((d) => ({ id: d.id, etag: d.etag }))));

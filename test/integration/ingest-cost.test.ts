@@ -3,10 +3,12 @@
 // namespace grows (a statement that reads the namespace's chunk rows would show here).
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { putMessage } from "../../src/ingest/messages";
 import type { CostCounters } from "../../src/observe/cost-counters";
 import { parseCountersBlob } from "../../src/observe/cost-schema";
 import { flushLocalMetrics } from "../../src/observe/local-dataset";
-import { api, countRows, freshNamespace, waitFor, waitForStatus, waitIndexed } from "../support";
+import { api, countRows, freshNamespace, putObject, waitFor, waitForStatus, waitIndexed } from "../support";
+import { deliverMessage } from "../support/queue";
 import { searchApi } from "../support/search";
 
 // Per one-chunk document: its row, the chunk quota with the namespace's redaction settings (one
@@ -14,20 +16,28 @@ import { searchApi } from "../support/search";
 // (and the FTS5 segment merges they trigger) and the document update (docs/cost.md).
 const MAX_ROWS_READ = 30;
 const MAX_QUERIES = 9;
+// A document uploaded straight to R2 also has its row recorded at ingest (the API records it when
+// the write is accepted): one batch (the versions already done, the row, the namespace's record)
+// and the row read back.
+const RECORD_QUERIES = 4;
 const EXISTING = 60;
 
 const ns = freshNamespace("ingest-cost");
 
-async function indexedCounters(id: string): Promise<Partial<CostCounters>> {
+/** The counters of the namespace's latest indexed point after point `after` (`point`: its id). */
+async function indexedCounters(
+  id: string,
+  after = 0,
+): Promise<{ point: number; counters: Partial<CostCounters> }> {
   return waitFor(`the ingest point of ${id}`, async () => {
     await flushLocalMetrics(env.DB);
     const row = await env.DB.prepare(
-      `SELECT blob4 FROM local_metrics WHERE index1 = ?1 AND blob1 = 'ingest' AND blob3 = 'indexed'
-       ORDER BY id DESC LIMIT 1`,
+      `SELECT id, blob4 FROM local_metrics WHERE index1 = ?1 AND blob1 = 'ingest' AND blob3 = 'indexed'
+       AND id > ?2 ORDER BY id DESC LIMIT 1`,
     )
-      .bind(ns)
-      .first<{ blob4: string | null }>();
-    return row?.blob4 ? parseCountersBlob(row.blob4) : undefined;
+      .bind(ns, after)
+      .first<{ id: number; blob4: string | null }>();
+    return row?.blob4 ? { point: row.id, counters: parseCountersBlob(row.blob4) } : undefined;
   });
 }
 
@@ -49,7 +59,7 @@ describe("ingest cost", () => {
     });
     expect(res.status).toBe(202);
     await waitForStatus(ns, "new-one", "indexed");
-    const counters = await indexedCounters("new-one");
+    const { counters } = await indexedCounters("new-one");
     expect(counters.d1RowsRead ?? 0).toBeGreaterThan(0);
     expect(counters.d1RowsRead ?? 0).toBeLessThanOrEqual(MAX_ROWS_READ);
     expect(counters.d1Queries ?? 0).toBeLessThanOrEqual(MAX_QUERIES);
@@ -76,5 +86,25 @@ describe("ingest cost", () => {
     expect(narwhal.body.results.map((r) => r.id)).toEqual([id]);
     const old = await searchApi(ns, { query: "21", mode: "keyword", cache: "bypass" });
     expect(old.body.results.map((r) => r.id)).not.toContain(id);
+  });
+
+  it(`an R2-uploaded one-chunk document costs the API's D1 queries plus the ${RECORD_QUERIES} that record its row, and at most ${MAX_ROWS_READ} rows read`, async () => {
+    const text = "The puffin carries a row of small fish crosswise in its striped bill.";
+    const written = await api("PUT", `/v1/namespaces/${ns}/documents/through-api`, { text });
+    expect(written.status).toBe(202);
+    await waitForStatus(ns, "through-api", "indexed");
+    const viaApi = await indexedCounters("through-api");
+
+    const key = `${ns}/through-r2`;
+    const object = await putObject(key, text);
+    await deliverMessage(putMessage(env.DOCUMENTS_BUCKET_NAME, key, object.size, object.etag));
+    await waitForStatus(ns, "through-r2", "indexed");
+    const viaR2 = await indexedCounters("through-r2", viaApi.point);
+
+    expect(viaApi.counters.d1Queries ?? 0).toBeLessThanOrEqual(MAX_QUERIES);
+    // The quota, read once for both: the upload's documents and bytes check and the chunk check.
+    expect(viaR2.counters.d1Queries).toBe((viaApi.counters.d1Queries ?? 0) + RECORD_QUERIES);
+    // Recording the row reads it by id, not the namespace's rows.
+    expect(viaR2.counters.d1RowsRead ?? 0).toBeLessThanOrEqual(MAX_ROWS_READ);
   });
 });

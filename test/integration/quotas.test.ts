@@ -5,7 +5,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { putMessage } from "../../src/ingest/messages";
 import worker from "../../workers/index";
-import { api, freshNamespace, waitForStatus } from "../support";
+import { api, freshNamespace, putObject, waitForStatus } from "../support";
+import { deliverMessage } from "../support/queue";
+import { searchApi } from "../support/search";
 
 interface Problem {
   status: number;
@@ -49,6 +51,13 @@ const put = (ns: string, id: string, text: string, headers: Record<string, strin
 
 const batch = (ns: string, docs: { id: string; text: string }[]) =>
   api<Problem>("POST", `/v1/namespaces/${ns}/documents`, { documents: docs });
+
+/** Puts `text` straight into R2 as document `id` and delivers the notification R2 would send. */
+async function uploadToR2(ns: string, id: string, text: string): Promise<R2Object> {
+  const object = await putObject(`${ns}/${id}`, text);
+  await deliverMessage(putMessage(env.DOCUMENTS_BUCKET_NAME, object.key, object.size, object.etag));
+  return object;
+}
 
 async function stats(ns: string): Promise<Stats> {
   const res = await api<Stats>("GET", `/v1/namespaces/${ns}`);
@@ -175,6 +184,41 @@ describe("namespace quotas", () => {
       const failed = await waitForStatus(ns, "uploaded", "failed");
       expect(failed.error).toContain('quota "documents": 1 documents');
       expect(failed.chunks).toBe(0);
+    },
+    INGEST_TIMEOUT_MS,
+  );
+
+  it(
+    "fails an object uploaded straight to R2 past the chunk quota and keeps it stored",
+    async () => {
+      const ns = freshNamespace("q");
+      await setQuotas(ns, { chunks: 1 });
+      expect((await put(ns, "a", "Written through the API.")).status).toBe(202);
+      await waitForStatus(ns, "a", "indexed");
+      const object = await uploadToR2(ns, "uploaded", "Uploaded with an R2 client, past the chunk quota.");
+      const failed = await waitForStatus(ns, "uploaded", "failed");
+      expect(failed.error).toContain('quota "chunks": 1 chunks');
+      expect(failed.chunks).toBe(0);
+      expect(await env.DOCUMENTS.head(object.key)).not.toBeNull();
+      expect((await stats(ns)).quotas.chunks).toEqual({ used: 1, limit: 1 });
+    },
+    INGEST_TIMEOUT_MS,
+  );
+
+  it(
+    "indexes a document replaced straight in R2 in a namespace at its documents and chunks quotas",
+    async () => {
+      const ns = freshNamespace("q");
+      await setQuotas(ns, { documents: 1, chunks: 1 });
+      expect((await put(ns, "a", "Herons wait motionless in the shallows.")).status).toBe(202);
+      await waitForStatus(ns, "a", "indexed");
+      await uploadToR2(ns, "a", "Egrets stalk the marsh edge at dawn.");
+      // The new version replaces the old: no document and no chunk is added.
+      const found = await searchApi(ns, { query: "egrets marsh", mode: "keyword", cache: "bypass" });
+      expect(found.body.results.map((r) => r.id)).toEqual(["a"]);
+      const { quotas } = await stats(ns);
+      expect(quotas.documents).toEqual({ used: 1, limit: 1 });
+      expect(quotas.chunks).toEqual({ used: 1, limit: 1 });
     },
     INGEST_TIMEOUT_MS,
   );

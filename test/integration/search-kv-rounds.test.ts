@@ -1,6 +1,7 @@
 // KV round trips of a search on a cold isolate: the namespace's version pointer (read for its
 // running experiment) and its write generation are independent reads, so a search that finds
-// neither in the isolate's caches waits for one KV round trip, not two in a row.
+// neither in the isolate's caches waits for one KV round trip, not two in a row, whether it
+// comes through the API or the MCP search tool.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_PRINCIPAL } from "../../src/auth/authenticate";
@@ -12,55 +13,20 @@ import { clearPointerCache, pointerKey } from "../../src/versions/pointer";
 import { runSearch } from "../../workers/api/routes/search";
 import { workerEnv } from "../../workers/env";
 import { buildServices } from "../../workers/services";
-import { freshNamespace } from "../support";
+import { apiWithEnv, freshNamespace } from "../support";
+import { recorder, recordingKv, sideBySide } from "../support/rounds";
 
-/** What the KV binding saw of one get: its key and the keys of the gets still running when it started. */
-interface Read {
-  key: string;
-  alongside: string[];
-}
-
-/**
- * The KV binding, recording each get with those in flight beside it. The gets of `held` keys
- * are answered once every held key was asked for (or after a second, so that reads made one
- * after the other still finish, recorded as such).
- */
-function recordingKv(kv: KVNamespace, held: readonly string[]): { kv: KVNamespace; reads: Read[] } {
-  const reads: Read[] = [];
-  const inFlight = new Set<string>();
-  const asked = new Set<string>();
-  let release: () => void = () => undefined;
-  const allAsked = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const get = async (key: string, ...rest: unknown[]) => {
-    reads.push({ key, alongside: [...inFlight] });
-    inFlight.add(key);
-    try {
-      if (held.includes(key)) {
-        asked.add(key);
-        if (held.every((k) => asked.has(k))) release();
-        await Promise.race([allAsked, new Promise((resolve) => setTimeout(resolve, 1000))]);
-      }
-      return await (kv.get as (k: string, ...r: unknown[]) => Promise<unknown>).call(kv, key, ...rest);
-    } finally {
-      inFlight.delete(key);
-    }
-  };
-  return {
-    kv: new Proxy(kv, {
-      get: (target, prop) => (prop === "get" ? get : Reflect.get(target, prop, target)),
-    }),
-    reads,
-  };
+/** A namespace no isolate cache holds anything of, and KV recording its reads into `rec`. */
+function coldNamespace(rec: ReturnType<typeof recorder>) {
+  const ns = freshNamespace("kv-rounds");
+  clearPointerCache(ns);
+  return { ns, testEnv: { ...env, KV: recordingKv(env.KV, rec, [pointerKey(ns), generationKey(ns)]) } };
 }
 
 describe("a search's KV reads on a cold isolate", () => {
   it("reads the version pointer and the write generation side by side", async () => {
-    const ns = freshNamespace("kv-rounds");
-    clearPointerCache(ns);
-    const recorded = recordingKv(env.KV, [pointerKey(ns), generationKey(ns)]);
-    const testEnv = { ...env, KV: recorded.kv };
+    const rec = recorder();
+    const { ns, testEnv } = coldNamespace(rec);
     const services = buildServices(workerEnv(testEnv), loadConfig(testEnv), createLogger("error"), {
       defer: () => undefined,
       path: "search",
@@ -73,14 +39,30 @@ describe("a search's KV reads on a cold isolate", () => {
       createTimer(monotonicClock),
     );
     expect(answer.results).toEqual([]);
-    const pointer = recorded.reads.filter((r) => r.key === pointerKey(ns));
-    const generation = recorded.reads.filter((r) => r.key === generationKey(ns));
-    // Each once: the second user of each value finds it in the isolate's cache or in flight.
-    expect(pointer).toHaveLength(1);
-    expect(generation).toHaveLength(1);
-    // Whichever started second started while the first was still running.
-    const first = recorded.reads.find((r) => r.key === pointerKey(ns) || r.key === generationKey(ns));
-    const second = first?.key === pointerKey(ns) ? generation[0] : pointer[0];
-    expect(second?.alongside).toContain(first?.key);
+    // Each once (the second user of each value finds it in the isolate's cache), side by side.
+    expect(sideBySide(rec.calls, pointerKey(ns), generationKey(ns))).toEqual({
+      counts: [1, 1],
+      overlapped: true,
+    });
+  });
+
+  it("reads them side by side for the MCP search tool too", async () => {
+    const rec = recorder();
+    const { ns, testEnv } = coldNamespace(rec);
+    const res = await apiWithEnv<{
+      result: { isError?: boolean; structuredContent: { results: unknown[] } };
+    }>(testEnv, "POST", "/mcp", {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "search", arguments: { namespace: ns, query: "ibex", mode: "keyword" } },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.result.isError).toBeUndefined();
+    expect(res.body.result.structuredContent.results).toEqual([]);
+    expect(sideBySide(rec.calls, pointerKey(ns), generationKey(ns))).toEqual({
+      counts: [1, 1],
+      overlapped: true,
+    });
   });
 });
