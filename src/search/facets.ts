@@ -8,11 +8,11 @@
 // The answer says which with `facetScope`. Keyword matches are read up to FACET_LIMITS.maxMatches
 // chunks, best first; past that, the counts cover the best ones and the scope says "best-matches".
 //
-// Counting costs no D1 round trip of its own in keyword and hybrid modes: the facet statement
-// goes in the keyword leg's batch. In hybrid mode it hands over the matched documents' values
-// (documentKeys), and the vector candidates' values come with them from the vector index
-// (returnMetadata "indexed": facets are on filterable fields, which are the indexed ones); the
-// Worker counts each document once, by key. A candidate is then counted by the metadata its vector
+// Counting costs no D1 round trip of its own: in keyword and hybrid modes the facet statement
+// goes in the keyword leg's batch, and in hybrid mode it hands over the matched documents' values
+// (documentKeys); the vector candidates' values (hybrid and vector modes) come with them from the
+// vector index (returnMetadata "indexed": facets are on filterable fields, which are the indexed
+// ones); the Worker counts each document once, by key. A candidate is then counted by the metadata its vector
 // holds, which follows a write or a delete once the index has applied it (Vectorize applies
 // writes asynchronously, seconds later), where D1 follows it at once. When the keyword leg could
 // not send the statement, or it did not hand the documents over (more matches than the Worker
@@ -91,9 +91,10 @@ function settleOnce<T>(): { value: Promise<T>; settle: (value: T) => void } {
 
 /**
  * Prepares the counting of a search's facets. Keyword and hybrid modes hand the keyword leg a
- * statement for its batch (one D1 round trip for both), and hybrid mode asks the vector leg for
- * its candidates' metadata; vector mode counts once the ranking is known (its candidates are the
- * ranking, or the keyword fallback's). `candidates` is the most the vector leg returns.
+ * statement for its batch (one D1 round trip for both), and hybrid and vector modes ask the vector
+ * leg for its candidates' metadata; vector mode counts once the ranking is known (its candidates,
+ * or the keyword fallback's ranking, counted in D1). `candidates` is the most the vector leg
+ * returns.
  */
 export function startFacets(
   deps: KeywordLegDeps,
@@ -106,19 +107,29 @@ export function startFacets(
   const vectorCandidates = settleOnce<readonly VectorMatch[] | null>();
   const retrieval: RetrievalFacets = {
     onVectorCandidates: vectorCandidates.settle,
-    vectorMetadata: req.mode === "hybrid",
+    vectorMetadata: req.mode !== "keyword",
   };
   if (!asked || req.mode === "vector") {
     return {
       retrieval,
-      counts: (retrieved) =>
-        searchFacets(
+      counts: async (retrieved) => {
+        // The candidates with their metadata; a keyword fallback's ranking, or candidates without
+        // metadata, are counted in D1 by id.
+        vectorCandidates.settle(null);
+        const vector = await vectorCandidates.value;
+        if (asked && vector?.every((m) => m.metadata !== undefined)) {
+          return answer(deps, ctx, req, async () =>
+            countDocuments(new Map(), vector, asked.fields, asked.limit, 0),
+          );
+        }
+        return searchFacets(
           deps,
           ctx,
           scope,
           req,
           retrieved.ranked.map((r) => r.id),
-        ),
+        );
+      },
     };
   }
   const hybrid = req.mode === "hybrid";

@@ -170,7 +170,7 @@ export interface RetrievalQuery {
 }
 
 export interface RetrievalFacets {
-  /** Told the vector leg's candidates, in hybrid mode (null: it failed or did not run). */
+  /** Told the vector leg's candidates (null: it failed or did not run). */
   onVectorCandidates: (matches: readonly VectorMatch[] | null) => void;
   /** Whether the vector leg returns its candidates' indexed metadata. */
   vectorMetadata: boolean;
@@ -187,6 +187,7 @@ export async function retrieve(
   const { scope, req, plan, facets } = query;
   const vector = async () => {
     const ranked = await vectorLeg(deps, ctx, scope, req, plan.perLeg, facets?.vectorMetadata);
+    facets?.onVectorCandidates(ranked);
     if (ranked === null) return null;
     const out: Retrieved = { ranked, known: NONE };
     if (req.explain) out.legs = { keyword: null, vector: ranked };

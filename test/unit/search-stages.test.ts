@@ -456,14 +456,21 @@ describe("facets alongside retrieval", () => {
     expect(trips).toEqual(["batch of 2", "alone"]);
   });
 
-  it("vector mode counts its candidates once the ranking is known, alone", async () => {
+  it("vector mode counts its candidates from their metadata, with no D1 round trip", async () => {
+    const { db, trips } = recordingDb([]);
+    const answer = await searchWith(db, new IndexWithMetadata(true), "vector");
+    expect(trips).toEqual([]);
+    expect(answer.facetScope).toBe("candidates");
+    expect(answer.facets).toEqual({ lang: { values: [{ value: "en", count: 3 }], otherCount: 0 } });
+  });
+
+  it("vector mode counts candidates without metadata with a statement of its own", async () => {
     const { db, trips } = recordingDb([
       { facet: -2, value: '[["en"],["en"]]' },
       { facet: -1, n: 0 },
     ]);
-    const answer = await searchWith(db, new IndexWithMetadata(true), "vector");
+    const answer = await searchWith(db, new IndexWithMetadata(false), "vector");
     expect(trips).toEqual(["alone"]);
-    expect(answer.facetScope).toBe("candidates");
     expect(answer.facets).toEqual({ lang: { values: [{ value: "en", count: 2 }], otherCount: 0 } });
   });
 });
