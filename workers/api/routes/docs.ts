@@ -60,7 +60,8 @@ export function registerDocs(app: OpenAPIHono<AppEnv>) {
   });
 }
 
-const DOCS_PAGE = `<!doctype html>
+/** The /docs page: it fetches /openapi.json and renders each operation. */
+export const DOCS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgesearch API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
@@ -76,6 +77,7 @@ details summary{cursor:pointer;color:#555}
 <script>
 const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[ch]));
 const deref = (spec, s) => s && s.$ref ? spec.components.schemas[s.$ref.split("/").pop()] : s;
+const derefResponse = (spec, r) => r.$ref ? spec.components.responses[r.$ref.split("/").pop()] : r;
 const example = (m) => m.example !== undefined ? m.example : m.examples ? Object.values(m.examples)[0].value : undefined;
 const pre = (v) => "<pre>" + esc(JSON.stringify(v, null, 2)) + "</pre>";
 fetch("/openapi.json").then((r) => r.json()).then((spec) => {
@@ -84,7 +86,8 @@ fetch("/openapi.json").then((r) => r.json()).then((spec) => {
   for (const [path, item] of Object.entries(spec.paths)) {
     for (const [method, op] of Object.entries(item)) {
       const body = op.requestBody && op.requestBody.content["application/json"];
-      const responses = Object.entries(op.responses || {}).map(([code, r]) => {
+      const responses = Object.entries(op.responses || {}).map(([code, ref]) => {
+        const r = derefResponse(spec, ref);
         const media = r.content && Object.values(r.content)[0];
         const shown = media && example(media);
         return "<li><b>" + esc(code) + "</b> " + esc(r.description || "") +
