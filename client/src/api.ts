@@ -16,6 +16,66 @@ export type Problem = {
   }>;
 };
 
+export type Health = {
+  status: "ok";
+};
+
+export type Readiness = {
+  /** ready; degraded (200: a circuit breaker is open or half-open, or the last index health check failed); unavailable (503: a check failed) */
+  status: "ready" | "degraded" | "unavailable";
+  backend?: "cloudflare" | "local";
+  /** Each dependency asked now, with a 2-second timeout */
+  checks?: {
+    d1: {
+      ok: boolean;
+      /** How long the check took */
+      ms: number;
+      /** Why it failed */
+      error?: string;
+    };
+    r2: {
+      ok: boolean;
+      /** How long the check took */
+      ms: number;
+      /** Why it failed */
+      error?: string;
+    };
+    kv: {
+      ok: boolean;
+      /** How long the check took */
+      ms: number;
+      /** Why it failed */
+      error?: string;
+    };
+    index: {
+      ok: boolean;
+      /** How long the check took */
+      ms: number;
+      /** Why it failed */
+      error?: string;
+    };
+  };
+  /** Each dependency's circuit breaker; unknown when its object did not answer */
+  breakers?: {
+    "workers-ai"?: "closed" | "open" | "half-open" | "unknown";
+    vectorize?: "closed" | "open" | "half-open" | "unknown";
+    d1?: "closed" | "open" | "half-open" | "unknown";
+    kv?: "closed" | "open" | "half-open" | "unknown";
+    r2?: "closed" | "open" | "half-open" | "unknown";
+  };
+  /** The result cache's Cache API layer: active, or inactive:<reason> (*.workers.dev); not a readiness condition */
+  cacheApi?: {
+    state: string;
+    reason?: string;
+  };
+  /** The last index health check's findings; null before the first */
+  indexHealth?: {
+    state: "ok" | "warn" | "fail";
+    problems: Array<string>;
+    checkedAt: string;
+  } | null;
+};
+
 export type AcceptedDocument = {
   id: string;
   status: "queued";
@@ -926,6 +986,14 @@ export type MetricsReport = {
 
 /** Every operation of the API by method and path: its parameters, request body and success answer. */
 export interface Operations {
+  /** Liveness: the Worker runs (no dependency is asked) */
+  "GET /healthz": {
+    response: Health;
+  };
+  /** Readiness: D1, R2, KV and the vector index answer */
+  "GET /readyz": {
+    response: Readiness;
+  };
   /** A document's indexing status */
   "GET /v1/namespaces/{ns}/documents/{id}": {
     path: {
@@ -1364,6 +1432,8 @@ export interface Operations {
 
 /** How each operation's success answer is read: JSON, or text (an HTML page). */
 export const RESPONSE_KINDS: { [K in keyof Operations]: "json" | "text" } = {
+  "GET /healthz": "json",
+  "GET /readyz": "json",
   "GET /v1/namespaces/{ns}/documents/{id}": "json",
   "PUT /v1/namespaces/{ns}/documents/{id}": "json",
   "DELETE /v1/namespaces/{ns}/documents/{id}": "json",

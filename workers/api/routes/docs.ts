@@ -4,7 +4,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../types";
 
 /** The name of the security scheme every /v1 operation requires. */
-const API_KEY_SCHEME = "apiKey";
+export const API_KEY_SCHEME = "apiKey";
 
 /**
  * The document's top level; the paths and components come from the routes.
@@ -23,7 +23,7 @@ export function openApiConfig(server: string) {
       license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
     servers: [{ url: server }],
-    // Every operation in the document is under /v1, and every /v1 route requires a key.
+    // Every /v1 route requires a key; /healthz and /readyz say otherwise on their own.
     security: [{ [API_KEY_SCHEME]: [] }],
     tags: [
       { name: "documents", description: "Write, read and delete the documents of a namespace." },
@@ -36,6 +36,7 @@ export function openApiConfig(server: string) {
       },
       { name: "backups", description: "Backups of a namespace to R2 and restores from them." },
       { name: "admin", description: "API keys, dead letters, shards, moves and operations figures." },
+      { name: "health", description: "Liveness and readiness probes; no key needed." },
     ],
   };
 }
