@@ -1076,7 +1076,7 @@ export interface Operations {
       } | null;
     };
   };
-  /** Delete the namespace's documents, up to 5000 per call (repeat while remaining) */
+  /** Delete the namespace's documents, up to 5000 per call (repeat while remaining), and stop its scheduled backups */
   "DELETE /v1/namespaces/{ns}": {
     path: {
       ns: string;

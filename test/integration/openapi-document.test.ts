@@ -117,4 +117,13 @@ describe("the OpenAPI document", () => {
       expect(inline.map((r) => JSON.stringify(r))).not.toContain(JSON.stringify(shared));
     }
   });
+
+  it("says that deleting a namespace stops its scheduled backups and keeps those taken", async () => {
+    const { paths } = await operations();
+    const op = paths["/v1/namespaces/{ns}"]?.delete as Operation & { summary: string; description: string };
+    expect(op.summary).toMatch(/stop its scheduled backups/);
+    expect(op.description).toMatch(/marked stopped/);
+    expect(op.description).toMatch(/Backups already taken are kept/);
+    expect(op.description).toMatch(/retention \(keep\.count, keep\.maxAgeDays\) goes on pruning/);
+  });
 });
