@@ -30,6 +30,7 @@ const NODE_UNIT_TESTS = [
   "d1-limits",
   "d1-pool",
   "dev-vars",
+  "docs-page",
   "filter",
   "formats",
   "fusion",

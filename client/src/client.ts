@@ -84,7 +84,7 @@ export function createClient(options: ClientOptions = {}) {
     baseUrl: transport.baseUrl,
     call,
     callTimed,
-    /** Any path, untyped: for endpoints outside /v1 (/healthz, /readyz). */
+    /** Any path, untyped (`call` reaches every operation of the document, /healthz and /readyz included). */
     request: async (method: string, path: string, body?: unknown, callOptions?: CallOptions) =>
       (await transport.send(method, path, body, callOptions)).data,
     health: (callOptions?: CallOptions) => transport.send("GET", "/healthz", undefined, callOptions),

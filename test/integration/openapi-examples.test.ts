@@ -1,18 +1,13 @@
 // The examples of the served /openapi.json (what /docs shows) hold against their own schemas, and
 // every operation that takes a body shows one.
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
-import { api } from "../support";
-
-type Json = Record<string, unknown>;
+import { isObject, type Json, servedDocument, toZod } from "../support/openapi";
 
 interface Example {
   where: string;
   schema: unknown;
   value: unknown;
 }
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * Every example in the document with the schema it illustrates: a media type's or parameter's
@@ -43,23 +38,6 @@ function collectExamples(node: unknown, where: string, out: Example[]): Example[
     if (key !== "example" && key !== "examples") collectExamples(child, `${where}/${key}`, out);
   }
   return out;
-}
-
-/** A zod schema from one of the document's schemas, its $refs resolved against its components. */
-function toZod(schema: unknown, components: Json): z.ZodType {
-  const text = JSON.stringify({
-    $schema: "https://json-schema.org/draft/2020-12/schema",
-    ...(isObject(schema) ? schema : {}),
-    $defs: components,
-  }).replaceAll('"#/components/schemas/', '"#/$defs/');
-  return z.fromJSONSchema(JSON.parse(text));
-}
-
-async function servedDocument() {
-  const res = await api<Json>("GET", "/openapi.json");
-  expect(res.status).toBe(200);
-  const components = (res.body.components as { schemas?: Json } | undefined)?.schemas ?? {};
-  return { doc: res.body, components };
 }
 
 describe("examples in /openapi.json", () => {

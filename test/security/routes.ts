@@ -458,12 +458,15 @@ export const ROUTES: readonly RouteSpec[] = [
   },
 ];
 
-/** Routes outside /v1 that answer without a key. */
-export const PUBLIC_ROUTES: readonly { method: Method; path: string }[] = [
-  { method: "GET", path: "/healthz" },
-  { method: "GET", path: "/readyz" },
-  { method: "GET", path: "/openapi.json" },
-  { method: "GET", path: "/docs" },
+/**
+ * Routes outside /v1 that answer without a key; `documented` when /openapi.json describes them
+ * (the document and the page that renders it do not describe themselves).
+ */
+export const PUBLIC_ROUTES: readonly { method: Method; path: string; documented: boolean }[] = [
+  { method: "GET", path: "/healthz", documented: true },
+  { method: "GET", path: "/readyz", documented: true },
+  { method: "GET", path: "/openapi.json", documented: false },
+  { method: "GET", path: "/docs", documented: false },
 ];
 
 /** "PUT /v1/namespaces/{ns}/documents/{id}" */

@@ -29,6 +29,7 @@ import { registerSearch } from "./routes/search";
 import { registerShards } from "./routes/shards";
 import { registerSimilar } from "./routes/similar";
 import { registerVersions } from "./routes/versions";
+import { registerErrorResponses } from "./schemas";
 import type { AppEnv } from "./types";
 
 export { openApiConfig } from "./routes/docs";
@@ -118,6 +119,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerMoves(app);
   registerDashboard(app);
   registerDocs(app);
+  registerErrorResponses(app.openAPIRegistry);
   registerMcp(app);
 
   app.notFound((c) =>

@@ -1,5 +1,5 @@
 // Request and response schemas of API v1. They validate requests and generate /openapi.json.
-import { z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { CONVERTED_CONTENT_TYPES } from "../../src/ingest/convert/converter";
 import { CURSOR_LIMITS } from "../../src/search/cursor";
 import { FACET_LIMITS } from "../../src/search/facets";
@@ -403,35 +403,82 @@ export const problem = (description: string, example?: z.output<typeof ProblemSc
   content: { "application/problem+json": { schema: ProblemSchema, ...(example ? { example } : {}) } },
 });
 
+/**
+ * The problem+json answers the /v1 operations share, defined once under components/responses
+ * (registerErrorResponses) and referenced from each operation through errorResponses.
+ */
+const SHARED_ERRORS = {
+  BadRequest: {
+    description: "Invalid request",
+    example: {
+      ...problemExample(
+        "validation_failed",
+        "body.query: Too small: expected string to have >=1 characters",
+        "body.query",
+      ),
+      errors: [{ field: "body.query", message: "Too small: expected string to have >=1 characters" }],
+    },
+  },
+  Unauthorized: {
+    description: "Missing or invalid API key",
+    example: problemExample("unauthorized", "invalid API key"),
+  },
+  Forbidden: {
+    description: "The key lacks the route's role or does not cover the namespace",
+    example: problemExample("forbidden", "this key does not grant access to this namespace"),
+  },
+  PayloadTooLarge: {
+    description: "Too large",
+    example: problemExample("payload_too_large", "request body is over 8388608 bytes"),
+  },
+  UnsupportedMediaType: {
+    description: "Unsupported content type",
+    example: problemExample("unsupported_media_type", "request bodies must be application/json"),
+  },
+  RateLimited: {
+    description: "Rate limited",
+    example: problemExample("rate_limited", 'rate limit of the key\'s "standard" tier exceeded'),
+  },
+  InternalError: {
+    description: "Internal error",
+    example: problemExample("internal", "an internal error occurred; quote the requestId when reporting it"),
+  },
+  Unavailable: { description: "Unavailable; retry after Retry-After seconds" },
+} satisfies Record<string, { description: string; example?: z.output<typeof ProblemSchema> }>;
+
+/**
+ * A reference to one of the shared error responses. Typed as the problem+json response it stands
+ * for: @hono/zod-openapi accepts any Response from a handler when one of its route's responses
+ * has no content, and the type keeps each handler's answers checked against its route's schemas.
+ */
+const errorRef = (name: keyof typeof SHARED_ERRORS) =>
+  ({ $ref: `#/components/responses/${name}` }) as { $ref: string } & ReturnType<typeof problem>;
+
+/** The shared error responses by status, as every /v1 operation lists them. */
 export const errorResponses = {
-  400: problem("Invalid request", {
-    ...problemExample(
-      "validation_failed",
-      "body.query: Too small: expected string to have >=1 characters",
-      "body.query",
-    ),
-    errors: [{ field: "body.query", message: "Too small: expected string to have >=1 characters" }],
-  }),
-  401: problem("Missing or invalid API key", problemExample("unauthorized", "invalid API key")),
-  403: problem(
-    "The key lacks the route's role or does not cover the namespace",
-    problemExample("forbidden", "this key does not grant access to this namespace"),
-  ),
-  413: problem("Too large", problemExample("payload_too_large", "request body is over 8388608 bytes")),
-  415: problem(
-    "Unsupported content type",
-    problemExample("unsupported_media_type", "request bodies must be application/json"),
-  ),
-  429: problem(
-    "Rate limited",
-    problemExample("rate_limited", 'rate limit of the key\'s "standard" tier exceeded'),
-  ),
-  500: problem(
-    "Internal error",
-    problemExample("internal", "an internal error occurred; quote the requestId when reporting it"),
-  ),
-  503: problem("Unavailable; retry after Retry-After seconds"),
+  400: errorRef("BadRequest"),
+  401: errorRef("Unauthorized"),
+  403: errorRef("Forbidden"),
+  413: errorRef("PayloadTooLarge"),
+  415: errorRef("UnsupportedMediaType"),
+  429: errorRef("RateLimited"),
+  500: errorRef("InternalError"),
+  503: errorRef("Unavailable"),
 };
+
+/** Puts Problem under components/schemas and each shared error under components/responses. */
+export function registerErrorResponses(registry: OpenAPIHono["openAPIRegistry"]): void {
+  registry.register("Problem", ProblemSchema);
+  for (const [name, response] of Object.entries(SHARED_ERRORS)) {
+    const example = "example" in response ? { example: response.example } : {};
+    registry.registerComponent("responses", name, {
+      description: response.description,
+      content: {
+        "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" }, ...example },
+      },
+    });
+  }
+}
 
 /**
  * PUT /documents/{id}'s body: the JSON document, or the file itself under its own content type.

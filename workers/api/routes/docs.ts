@@ -4,7 +4,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../types";
 
 /** The name of the security scheme every /v1 operation requires. */
-const API_KEY_SCHEME = "apiKey";
+export const API_KEY_SCHEME = "apiKey";
 
 /**
  * The document's top level; the paths and components come from the routes.
@@ -23,7 +23,7 @@ export function openApiConfig(server: string) {
       license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
     servers: [{ url: server }],
-    // Every operation in the document is under /v1, and every /v1 route requires a key.
+    // Every /v1 route requires a key; /healthz and /readyz say otherwise on their own.
     security: [{ [API_KEY_SCHEME]: [] }],
     tags: [
       { name: "documents", description: "Write, read and delete the documents of a namespace." },
@@ -36,6 +36,7 @@ export function openApiConfig(server: string) {
       },
       { name: "backups", description: "Backups of a namespace to R2 and restores from them." },
       { name: "admin", description: "API keys, dead letters, shards, moves and operations figures." },
+      { name: "health", description: "Liveness and readiness probes; no key needed." },
     ],
   };
 }
@@ -60,7 +61,8 @@ export function registerDocs(app: OpenAPIHono<AppEnv>) {
   });
 }
 
-const DOCS_PAGE = `<!doctype html>
+/** The /docs page: it fetches /openapi.json and renders each operation. */
+export const DOCS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgesearch API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
@@ -76,6 +78,7 @@ details summary{cursor:pointer;color:#555}
 <script>
 const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[ch]));
 const deref = (spec, s) => s && s.$ref ? spec.components.schemas[s.$ref.split("/").pop()] : s;
+const derefResponse = (spec, r) => r.$ref ? spec.components.responses[r.$ref.split("/").pop()] : r;
 const example = (m) => m.example !== undefined ? m.example : m.examples ? Object.values(m.examples)[0].value : undefined;
 const pre = (v) => "<pre>" + esc(JSON.stringify(v, null, 2)) + "</pre>";
 fetch("/openapi.json").then((r) => r.json()).then((spec) => {
@@ -84,7 +87,8 @@ fetch("/openapi.json").then((r) => r.json()).then((spec) => {
   for (const [path, item] of Object.entries(spec.paths)) {
     for (const [method, op] of Object.entries(item)) {
       const body = op.requestBody && op.requestBody.content["application/json"];
-      const responses = Object.entries(op.responses || {}).map(([code, r]) => {
+      const responses = Object.entries(op.responses || {}).map(([code, ref]) => {
+        const r = derefResponse(spec, ref);
         const media = r.content && Object.values(r.content)[0];
         const shown = media && example(media);
         return "<li><b>" + esc(code) + "</b> " + esc(r.description || "") +

@@ -233,7 +233,13 @@ export function registerDocuments(app: OpenAPIHono<AppEnv>) {
       operationId: "deleteNamespace",
       middleware: requires("write"),
       tags: ["namespaces"],
-      summary: `Delete the namespace's documents, up to ${NAMESPACE_DELETE_MAX} per call (repeat while remaining)`,
+      summary: `Delete the namespace's documents, up to ${NAMESPACE_DELETE_MAX} per call (repeat while remaining), and stop its scheduled backups`,
+      description:
+        "The first call also stops the namespace's scheduled backups: its backup policy is marked stopped, so no " +
+        "new backup starts and GET …/backup-policy answers 404 (PUT …/backup-policy starts the schedule again). " +
+        "Backups already taken are kept, and the policy's retention (keep.count, keep.maxAgeDays) goes on pruning " +
+        "them, never the newest complete one, so the namespace can still be restored; DELETE …/backup-policy " +
+        "removes the policy and ends the pruning too.",
       request: { params: NamespaceParams },
       responses: { 202: jsonResponse(NamespaceDeleteSchema, "Deleted"), ...errorResponses },
     }),
