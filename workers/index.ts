@@ -9,7 +9,7 @@ import { withLocalQueueLimits } from "../src/util/queue-limits";
 import { type WorkerEnv, workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
 import { consumeDeadLetters } from "./ingest/dead-letter";
-import { underBudget, withInvocationBudget } from "./invocation-budget";
+import { planOf, underBudget, withInvocationBudget } from "./invocation-budget";
 import { CircuitBreaker as CircuitBreakerObject } from "./objects/circuit-breaker";
 import {
   armLocalBucketWatcher,
@@ -115,7 +115,7 @@ export default {
           if (batch.queue.endsWith("-dlq")) {
             await consumeDeadLetters(batch, services.store, env.DB, logger);
           } else {
-            await consumeIngest(batch, services, services.db);
+            await consumeIngest(batch, services, services.db, planOf(env));
           }
         });
       },

@@ -38,11 +38,34 @@ export interface VersionTaskDeps extends IngestDeps {
 }
 
 /**
- * Documents per build batch (one queue message). A build is a chain of messages, so the batch
- * sets its pace; 50 documents (an embedding call, an upsert and a D1 batch each) stay well within
- * one invocation's subrequest and time limits.
+ * Documents per build batch (one queue message) at most. A build is a chain of messages, so the
+ * batch sets its pace; 50 documents (an embedding call, an upsert and a D1 batch each) stay well
+ * within one invocation's subrequest and time limits, and take under half of its D1 queries on
+ * Workers Paid. Where fewer queries are left (the Free plan, or other work in the invocation), the
+ * consumer asks for fewer (stepDocuments).
  */
 export const BACKFILL_BATCH = 50;
+/**
+ * D1 queries of a build step whatever its size: the page of documents, their count and the
+ * namespace's redaction settings (test/integration/version-build-cost.test.ts holds them).
+ */
+export const STEP_QUERIES = 3;
+/**
+ * D1 queries per document of a step, at most: its commit batch of 8 statements, and the read of
+ * the chunk text it copies when the chunking is unchanged. A document whose chunk rows are over
+ * D1's 2,000,000-byte value limit adds one statement per further slice (replaceChunks).
+ */
+export const STEP_DOCUMENT_QUERIES = 9;
+
+/**
+ * Documents of a build step that makes at most `queries` D1 queries ("Queries per Worker
+ * invocation": 1,000 on Workers Paid, 50 on Free, https://developers.cloudflare.com/d1/platform/limits/):
+ * BACKFILL_BATCH at most, 0 when not one fits.
+ */
+export function stepDocuments(queries: number): number {
+  const fit = Math.floor((queries - STEP_QUERIES) / STEP_DOCUMENT_QUERIES);
+  return Math.max(0, Math.min(BACKFILL_BATCH, fit));
+}
 const BACKFILL_CONCURRENCY = 8;
 /**
  * Chunk ids read from D1 and deleted per purge round (the index takes them in pages of
@@ -55,10 +78,15 @@ type DocumentOutcome =
   | { status: "done" | "skipped"; mutationId: string | null; requestedAt: number }
   | { status: "failed"; error: string };
 
+/**
+ * Runs one version task; a build step takes up to `documents` documents (the consumer sizes it to
+ * the D1 queries its invocation has left, stepDocuments).
+ */
 export async function processVersionTask(
   deps: VersionTaskDeps,
   body: unknown,
   attempts: number,
+  documents = BACKFILL_BATCH,
 ): Promise<Decision> {
   const parsed = VersionTaskSchema.safeParse(body);
   if (!parsed.success) {
@@ -70,7 +98,9 @@ export async function processVersionTask(
   const task = parsed.data;
   const log = deps.logger.child({ namespace: task.namespace, version: task.version, task: task.kind });
   try {
-    return task.kind === "version.backfill" ? await backfillBatch(deps, task) : await purgeBatch(deps, task);
+    return task.kind === "version.backfill"
+      ? await backfillBatch(deps, task, Math.max(1, Math.floor(documents)))
+      : await purgeBatch(deps, task);
   } catch (err) {
     const error = errorMessage(err);
     if (!isRetryable(err)) {
@@ -82,7 +112,7 @@ export async function processVersionTask(
   }
 }
 
-async function backfillBatch(deps: VersionTaskDeps, task: BackfillTask): Promise<Decision> {
+async function backfillBatch(deps: VersionTaskDeps, task: BackfillTask, size: number): Promise<Decision> {
   const coordinator = deps.versions.coordinator(task.namespace);
   const record = await coordinator.version(task.version);
   if (record?.state !== "building") {
@@ -94,16 +124,17 @@ async function backfillBatch(deps: VersionTaskDeps, task: BackfillTask): Promise
   const known = new Set(record.backfill?.failures.map((f) => f.id) ?? []);
   const docs =
     task.phase === "scan"
-      ? await deps.store.listIndexed(task.namespace, task.cursor, BACKFILL_BATCH)
-      : (
-          await deps.store.missingFromVersion(task.namespace, task.version, task.cursor, BACKFILL_BATCH)
-        ).filter((d) => !known.has(d.id));
+      ? await deps.store.listIndexed(task.namespace, task.cursor, size)
+      : (await deps.store.missingFromVersion(task.namespace, task.version, task.cursor, size)).filter(
+          (d) => !known.has(d.id),
+        );
   const redaction = settingsOnce(deps, task.namespace);
   const outcomes = await mapLimit(docs, BACKFILL_CONCURRENCY, (doc) =>
     backfillDocument(deps, task.namespace, doc, target, source, redaction),
   );
   const last = docs[docs.length - 1]?.id ?? task.cursor;
-  const full = docs.length === BACKFILL_BATCH;
+  // A full page: more may follow. The size may differ from step to step; the cursor carries on.
+  const full = docs.length === size;
   const next =
     task.phase === "scan"
       ? full

@@ -3,15 +3,16 @@
 // message) at a time: the step's next task is held here instead of going to the queue.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config";
-import { BACKFILL_BATCH, processVersionTask } from "../../src/migrations/backfill";
-import { createVersion, type NewVersionRequest } from "../../src/migrations/lifecycle";
+import {
+  BACKFILL_BATCH,
+  processVersionTask,
+  STEP_DOCUMENT_QUERIES,
+  STEP_QUERIES,
+} from "../../src/migrations/backfill";
 import type { CostCounters } from "../../src/observe/cost-counters";
-import { createLogger } from "../../src/observe/logger";
 import { Meter } from "../../src/observe/meter";
-import type { WorkerEnv } from "../../workers/env";
-import { buildServices } from "../../workers/services";
 import { api, freshNamespace, waitIndexed, waitVersionReady } from "../support";
+import { consumerServices, createHeldV2, HeldTasks } from "../support/versions";
 
 const EMAIL = "rosalind.featherstonehaugh@example.org";
 // One step of BACKFILL_BATCH documents, then one of the rest.
@@ -26,26 +27,11 @@ const RECHUNKED = { model: MODEL, chunking: { maxTokens: 128, overlapTokens: 16 
  * page of documents, their count and the namespace's redaction settings, read once for the step.
  */
 const QUERIES_PER_DOCUMENT = 8;
-const QUERIES_PER_STEP = 3;
+/** The consumer sizes each step by these (stepDocuments). */
+const QUERIES_PER_STEP = STEP_QUERIES;
 /** A document whose chunks are copied from the active version reads them first: one query more. */
-const COPY_QUERIES_PER_DOCUMENT = QUERIES_PER_DOCUMENT + 1;
+const COPY_QUERIES_PER_DOCUMENT = STEP_DOCUMENT_QUERIES;
 const COPIED = 10;
-
-/** What a step sends to the queue, held. */
-class HeldTasks {
-  readonly held: unknown[] = [];
-  async send(body: unknown): Promise<void> {
-    this.held.push(body);
-  }
-}
-
-function services(meter = new Meter()) {
-  return buildServices(env as unknown as WorkerEnv, loadConfig(env), createLogger("warn"), {
-    defer: () => undefined,
-    path: "ingest",
-    meter,
-  });
-}
 
 /** Writes the documents, each holding an address, and waits until they are indexed. */
 async function ingest(ns: string, ids: readonly string[]): Promise<void> {
@@ -59,31 +45,12 @@ async function ingest(ns: string, ids: readonly string[]): Promise<void> {
   expect((await api("PUT", `/v1/namespaces/${ns}/redaction`, { email: false })).status).toBe(200);
 }
 
-/** Creates version v2 and returns its first build task, held back from the queue. */
-async function createV2(ns: string, request: NewVersionRequest): Promise<unknown> {
-  const s = services();
-  const queue = new HeldTasks();
-  await createVersion(
-    {
-      coordinator: s.versions.coordinator(ns),
-      versions: s.versions,
-      store: s.store,
-      config: s.config,
-      queue: queue as unknown as Queue,
-      logger: s.logger,
-    },
-    request,
-  );
-  expect(queue.held).toHaveLength(1);
-  return queue.held[0];
-}
-
 /** Runs one build step as the queue consumer would, with its own meter. */
 async function runStep(task: unknown): Promise<{ counters: CostCounters; next: unknown }> {
   const meter = new Meter();
   const queue = new HeldTasks();
   const decision = await processVersionTask(
-    { ...services(meter), queue: queue as unknown as Queue },
+    { ...consumerServices(meter), queue: queue as unknown as Queue },
     task,
     1,
   );
@@ -119,7 +86,7 @@ let first: { counters: CostCounters; next: unknown };
 
 beforeAll(async () => {
   await ingest(ns, ids);
-  first = await runStep(await createV2(ns, RECHUNKED));
+  first = await runStep(await createHeldV2(ns, RECHUNKED));
 }, 150_000);
 
 describe("version build cost", () => {
@@ -150,7 +117,7 @@ describe("version build cost", () => {
     const copy = freshNamespace("build-copy");
     const copyIds = ids.slice(0, COPIED);
     await ingest(copy, copyIds);
-    const step = await runStep(await createV2(copy, { model: MODEL }));
+    const step = await runStep(await createHeldV2(copy, { model: MODEL }));
     expect(await built(copy)).toBe(COPIED);
     console.log(perDocument("build step copying chunks", step.counters, COPIED));
     // The settings read would be one query more: nothing is read from R2, so nothing is redacted.

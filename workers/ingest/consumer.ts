@@ -7,7 +7,9 @@
 // (https://developers.cloudflare.com/queues/configuration/batching-retries/#explicit-acknowledgement-and-retries):
 // when one runaway document gets the invocation killed, only the messages still in flight return.
 // Before that, fairness (src/ingest/fairness.ts) may send some of a namespace's messages back to
-// the queue with a delay: the copy is sent first, then the original acked.
+// the queue with a delay: the copy is sent first, then the original acked. Version build steps
+// run last, one at a time, each sized to the D1 queries the invocation has left; a step for which
+// none are left goes back to the queue the same way.
 
 import { type BackupTaskDeps, isBackupTask } from "../../src/backup/messages";
 import { processBackupTask } from "../../src/backup/task";
@@ -24,9 +26,10 @@ import {
   planFairness,
 } from "../../src/ingest/fairness";
 import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
-import { processVersionTask, type VersionTaskDeps } from "../../src/migrations/backfill";
+import { processVersionTask, stepDocuments, type VersionTaskDeps } from "../../src/migrations/backfill";
 import { isMoveTask } from "../../src/moves/jobs";
 import { processMoveTask } from "../../src/moves/task";
+import { PLAN_LIMITS, type Plan } from "../../src/observe/invocation-budget";
 import type { Logger } from "../../src/observe/logger";
 import { Meter } from "../../src/observe/meter";
 import { queueChunks } from "../../src/observe/metered";
@@ -35,18 +38,31 @@ import type { D1Like } from "../../src/store/d1";
 import type { DatabasePool } from "../../src/store/pool";
 import { mapLimit } from "../../src/util/concurrency";
 import { pageQueueMessages } from "../../src/util/queue-limits";
-import { isVersionTask } from "../../src/versions/messages";
+import { BackfillTaskSchema, isVersionTask } from "../../src/versions/messages";
 import { recordDeadLetter } from "./dead-letter";
 
 const CONCURRENCY = 6;
+/**
+ * D1 queries kept back from the build steps for what may follow one in the invocation: the dead
+ * letter a step that fails for good records (recordDeadLetter).
+ */
+const BUILD_RESERVE_QUERIES = 1;
+/** How long a build step sent back for want of D1 queries waits: the next batch may take it. */
+const BUILD_DEFER_SECONDS = 1;
 
+/** `plan`: the Workers plan, whose D1 queries per invocation bound the batch's build steps. */
 export async function consumeIngest(
   batch: MessageBatch<unknown>,
   deps: ConsumerDeps,
   db: D1Database,
+  plan: Plan = "paid",
 ): Promise<void> {
+  // The services' meter, which their D1 databases count every query into: the build steps are
+  // sized by it.
   const meter = deps.meter ?? new Meter();
-  const { first, last } = await deferOverShare(smallestFirst(batch.messages), deps, db);
+  const steps = batch.messages.filter((m) => BackfillTaskSchema.safeParse(m.body).success);
+  const rest = batch.messages.filter((m) => !steps.includes(m));
+  const { first, last } = await deferOverShare(smallestFirst(rest), deps, db);
   // The heaviest namespace's documents start once the rest of the batch is done (and its search
   // generations are published): run beside them, their parsing would hold the other namespaces'
   // small documents (one isolate, one thread).
@@ -63,6 +79,50 @@ export async function consumeIngest(
     );
     await publishChanged(deps, changed);
   }
+  await runBuildSteps(steps, deps, db, meter, PLAN_LIMITS[plan].d1Queries);
+}
+
+/**
+ * Runs the batch's version build steps one after another, once the rest of the batch is done, so
+ * that what the invocation has spent is known: each step takes the documents that fit in the D1
+ * queries left ("Queries per Worker invocation", PLAN_LIMITS; the meter counts every query of the
+ * services' databases), and a step for which not one document fits is sent back to the queue (its
+ * copy first, then the original acked, so the deferral costs no delivery attempt; retried when
+ * the copy cannot be sent).
+ */
+async function runBuildSteps(
+  steps: Message<unknown>[],
+  deps: ConsumerDeps,
+  db: D1Database,
+  meter: Meter,
+  limit: number,
+): Promise<void> {
+  const changed = new Set<string>();
+  for (const message of steps) {
+    const documents = stepDocuments(limit - meter.total().d1Queries - BUILD_RESERVE_QUERIES);
+    if (documents > 0) {
+      await meter.scope(() => {
+        meter.add("queueOperations", queueChunks(message.body));
+        return consumeOne(message, deps, db, changed, meter, documents);
+      });
+      continue;
+    }
+    try {
+      await deps.queue.send(message.body, { contentType: "json", delaySeconds: BUILD_DEFER_SECONDS });
+      message.ack();
+      const task = BackfillTaskSchema.parse(message.body);
+      deps.logger.info("versions.step_deferred", {
+        messageId: message.id,
+        namespace: task.namespace,
+        version: task.version,
+        d1Queries: meter.total().d1Queries,
+      });
+    } catch (err) {
+      deps.logger.warn("versions.step_defer_failed", { messageId: message.id, error: errorMessage(err) });
+      message.retry({ delaySeconds: BUILD_DEFER_SECONDS });
+    }
+  }
+  await publishChanged(deps, changed);
 }
 
 /**
@@ -86,13 +146,17 @@ async function publishChanged(deps: ConsumerDeps, changed: ReadonlySet<string>):
 
 type ConsumerDeps = VersionTaskDeps & Pick<BackupTaskDeps, "backups"> & { meter?: Meter; pool: DatabasePool };
 
-/** Processes one message and applies its decision; adds the namespace it changed to `changed`. */
+/**
+ * Processes one message and applies its decision; adds the namespace it changed to `changed`.
+ * `documents`: a build step's size (stepDocuments).
+ */
 async function consumeOne(
   message: Message<unknown>,
   deps: ConsumerDeps,
   db: D1Database,
   changed: Set<string>,
   meter: Meter,
+  documents?: number,
 ): Promise<void> {
   try {
     // Version builds and purges, backups and restores, moves and erasures share the queue with document events.
@@ -107,7 +171,7 @@ async function consumeOne(
               message.attempts,
             )
           : isVersionTask(message.body)
-            ? await processVersionTask(deps, message.body, message.attempts)
+            ? await processVersionTask(deps, message.body, message.attempts, documents)
             : await processMessage(deps, message.body, message.attempts);
     switch (decision.type) {
       case "ack":
