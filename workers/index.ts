@@ -9,7 +9,7 @@ import { withLocalQueueLimits } from "../src/util/queue-limits";
 import { type WorkerEnv, workerEnv } from "./env";
 import { consumeIngest } from "./ingest/consumer";
 import { consumeDeadLetters } from "./ingest/dead-letter";
-import { planOf, underBudget, withInvocationBudget } from "./invocation-budget";
+import { planOf, unbudgeted, underBudget, withInvocationBudget } from "./invocation-budget";
 import { CircuitBreaker as CircuitBreakerObject } from "./objects/circuit-breaker";
 import {
   armLocalBucketWatcher,
@@ -91,7 +91,7 @@ export default {
         ? await (await loadConsole()).fetch(request, env, ctx)
         : await (await httpApp()).fetch(request, env, ctx);
       if (env.BACKEND === "local") {
-        const flushing = flushLocalMetricsIfDue(env.DB);
+        const flushing = unbudgeted(() => flushLocalMetricsIfDue(env.DB));
         if (flushing) ctx.waitUntil(flushing);
       }
       return response;

@@ -19,7 +19,7 @@ import { createLogger } from "../src/observe/logger";
 import { checkBoundValues } from "../src/store/d1-limits";
 import type { WorkerEnv } from "./env";
 
-const current = new AsyncLocalStorage<InvocationBudget>();
+const current = new AsyncLocalStorage<InvocationBudget | undefined>();
 
 const SettingsSchema = z.object({
   PLAN_LIMITS: z.enum(["paid", "free"]).default("paid"),
@@ -34,6 +34,15 @@ const listeners = new Set<(report: BudgetReport) => void>();
 export function observeBudgets(listener: (report: BudgetReport) => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
+}
+
+/**
+ * Runs `work` outside the invocation's budget: the local stand-in's writes of metric points to D1
+ * (local_metrics), which on Cloudflare go to Workers Analytics Engine (writeDataPoint) and are no
+ * D1 query of the invocation.
+ */
+export function unbudgeted<T>(work: () => T): T {
+  return current.run(undefined, work);
 }
 
 /** The Cloudflare plan whose limits apply (PLAN_LIMITS). */

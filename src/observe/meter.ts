@@ -16,9 +16,12 @@ export class Meter {
     if (scope) scope[name] += amount;
   }
 
-  /** Runs `work` in a scope of its own (one ingested document): see current(). */
-  scope<T>(work: () => T): T {
-    return this.scopes.run(emptyCounters(), work);
+  /**
+   * Runs `work` in a scope of its own (one ingested document): see current(). `counters`: the
+   * scope's counts, for a caller that reads them while `work` runs.
+   */
+  scope<T>(work: () => T, counters: CostCounters = emptyCounters()): T {
+    return this.scopes.run(counters, work);
   }
 
   /** A copy of what the innermost scope has counted so far; undefined outside a scope. */

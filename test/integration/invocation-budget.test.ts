@@ -1,11 +1,14 @@
 // The invocation budget of local mode: D1 queries and subrequests counted against the plan's
 // limits, an invocation over them failing (tests) or warned about (dev), and D1's size limits on
 // bound values, which the local D1 does not apply by itself.
+import { createExecutionContext, createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { BudgetReport } from "../../src/observe/invocation-budget";
+import { MirroredDataset } from "../../src/observe/local-dataset";
 import { D1_VALUE_TOO_BIG } from "../../src/store/d1-limits";
 import { type WorkerEnv, workerEnv } from "../../workers/env";
+import worker from "../../workers/index";
 import { observeBudgets, underBudget, withInvocationBudget } from "../../workers/invocation-budget";
 
 function budgeted(vars: Record<string, string> = {}): WorkerEnv {
@@ -69,6 +72,27 @@ describe("invocation budget", () => {
     expect(String((await invocation(e, () => queries(e.DB, 51))).error)).toContain(
       "51 D1 queries per Worker invocation, over the Workers Free limit of 50",
     );
+  });
+
+  it("does not count the metric points the local stand-in writes to D1, which Analytics Engine takes on Cloudflare", async () => {
+    const marker = `points-${crypto.randomUUID()}`;
+    const dataset = new MirroredDataset(undefined);
+    for (let i = 0; i < 60; i++) dataset.writeDataPoint({ indexes: [marker], blobs: ["test"] });
+    const reports: BudgetReport[] = [];
+    const stop = observeBudgets((r) => reports.push(r));
+    const batch = createMessageBatch("edgesearch-ingest", []);
+    try {
+      await worker.queue(batch, { ...env, PLAN_LIMITS: "free" } as unknown as Env, createExecutionContext());
+    } finally {
+      stop();
+    }
+    const report = reports.find((r) => r.handler === "queue edgesearch-ingest" && r.plan === "free");
+    expect(report?.exceeded ?? null).toBeNull();
+    expect(report?.counts.d1Queries).toBe(0);
+    const flushed = await env.DB.prepare("SELECT COUNT(*) AS n FROM local_metrics WHERE index1 = ?1")
+      .bind(marker)
+      .first<{ n: number }>();
+    expect(flushed?.n).toBe(60);
   });
 
   it("counts KV, R2, queue and Durable Object calls as subrequests", async () => {

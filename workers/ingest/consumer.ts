@@ -7,9 +7,10 @@
 // (https://developers.cloudflare.com/queues/configuration/batching-retries/#explicit-acknowledgement-and-retries):
 // when one runaway document gets the invocation killed, only the messages still in flight return.
 // Before that, fairness (src/ingest/fairness.ts) may send some of a namespace's messages back to
-// the queue with a delay: the copy is sent first, then the original acked. Version build steps
-// run last, one at a time, each sized to the D1 queries the invocation has left; a step for which
-// none are left goes back to the queue the same way.
+// the queue with a delay: the copy is sent first, then the original acked. A document starts
+// only while its worst case fits in the D1 queries the invocation has left (QueryAdmission); the
+// others go back to the queue the same way. Version build steps run last, one at a time, each
+// sized to the D1 queries the invocation has left; a step for which none are left goes back too.
 
 import { type BackupTaskDeps, isBackupTask } from "../../src/backup/messages";
 import { processBackupTask } from "../../src/backup/task";
@@ -26,6 +27,14 @@ import {
   planFairness,
 } from "../../src/ingest/fairness";
 import { backoffSeconds, processMessage } from "../../src/ingest/pipeline";
+import {
+  documentQueries,
+  heldBack,
+  heldBackBody,
+  heldBackFirst,
+  isDocumentMessage,
+  QueryAdmission,
+} from "../../src/ingest/query-budget";
 import { processVersionTask, stepDocuments, type VersionTaskDeps } from "../../src/migrations/backfill";
 import { isMoveTask } from "../../src/moves/jobs";
 import { processMoveTask } from "../../src/moves/task";
@@ -49,8 +58,10 @@ const CONCURRENCY = 6;
 const BUILD_RESERVE_QUERIES = 1;
 /** How long a build step sent back for want of D1 queries waits: the next batch may take it. */
 const BUILD_DEFER_SECONDS = 1;
+/** How long a document sent back for want of D1 queries waits: the next batch may take it. */
+const HOLD_BACK_SECONDS = 1;
 
-/** `plan`: the Workers plan, whose D1 queries per invocation bound the batch's build steps. */
+/** `plan`: the Workers plan, whose D1 queries per invocation bound the batch's documents and build steps. */
 export async function consumeIngest(
   batch: MessageBatch<unknown>,
   deps: ConsumerDeps,
@@ -63,23 +74,59 @@ export async function consumeIngest(
   const steps = batch.messages.filter((m) => BackfillTaskSchema.safeParse(m.body).success);
   const rest = batch.messages.filter((m) => !steps.includes(m));
   const { first, last } = await deferOverShare(smallestFirst(rest), deps, db);
+  // Documents start while their worst case fits in the D1 queries the invocation has left; the
+  // rest go back to the queue and come first in the next batch.
+  const admission = new QueryAdmission(meter, PLAN_LIMITS[plan].d1Queries);
   // The heaviest namespace's documents start once the rest of the batch is done (and its search
   // generations are published): run beside them, their parsing would hold the other namespaces'
   // small documents (one isolate, one thread).
-  for (const wave of [first, last]) {
+  for (const wave of [heldBackFirst(first), heldBackFirst(last)]) {
     if (wave.length === 0) continue;
     const changed = new Set<string>();
     // Each message is one document's work: its own meter scope, for its ingest point's counters.
     // Queues bill the delivery (a read) and the ack (a delete) per 64 KB chunk (metered.ts).
-    await mapLimit(wave, CONCURRENCY, (message) =>
-      meter.scope(() => {
+    await mapLimit(wave, CONCURRENCY, async (message) => {
+      const admitted = isDocumentMessage(message.body)
+        ? await admission.admit(documentQueries(message.body))
+        : undefined;
+      if (admitted === null) {
         meter.add("queueOperations", queueChunks(message.body));
-        return consumeOne(message, deps, db, changed, meter);
-      }),
-    );
+        return holdBack(message, deps, meter);
+      }
+      try {
+        return await meter.scope(() => {
+          meter.add("queueOperations", queueChunks(message.body));
+          return consumeOne(message, deps, db, changed, meter);
+        }, admitted?.counters);
+      } finally {
+        if (admitted) admission.done(admitted);
+      }
+    });
     await publishChanged(deps, changed);
   }
   await runBuildSteps(steps, deps, db, meter, PLAN_LIMITS[plan].d1Queries);
+}
+
+/**
+ * Sends a document the invocation has no D1 queries left for back to the queue: its copy first,
+ * then the original acked, so it spends no delivery attempt; retried when the copy cannot be sent.
+ */
+async function holdBack(message: Message<unknown>, deps: ConsumerDeps, meter: Meter): Promise<void> {
+  try {
+    await deps.queue.send(heldBackBody(message.body), {
+      contentType: "json",
+      delaySeconds: HOLD_BACK_SECONDS,
+    });
+    message.ack();
+    deps.logger.info("ingest.held_back", {
+      messageId: message.id,
+      heldBack: heldBack(message.body) + 1,
+      d1Queries: meter.total().d1Queries,
+    });
+  } catch (err) {
+    deps.logger.warn("ingest.hold_back_failed", { messageId: message.id, error: errorMessage(err) });
+    message.retry({ delaySeconds: HOLD_BACK_SECONDS });
+  }
 }
 
 /**

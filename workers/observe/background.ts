@@ -33,7 +33,7 @@ import { acrossIndexes, reportShardUsage } from "../../src/shards/report";
 import type { VectorIndex } from "../../src/vectors/vector-index";
 import { QUALITY_LIMITS, type QualityWatchResult, watchQuality } from "../../src/versions/quality-watch";
 import type { WorkerEnv } from "../env";
-import { planOf } from "../invocation-budget";
+import { planOf, unbudgeted } from "../invocation-budget";
 import { buildServices, type Services } from "../services";
 
 const consoleSink: LogSink = (level, line) => {
@@ -96,7 +96,7 @@ export async function runObserved(
     );
     throw err;
   } finally {
-    if (env.BACKEND === "local") await flushLocalMetrics(env.DB);
+    if (env.BACKEND === "local") await unbudgeted(() => flushLocalMetrics(env.DB));
   }
 }
 
