@@ -17,7 +17,7 @@ export class Meter {
   }
 
   /**
-   * Runs `work` in a scope of its own (one ingested document): see current(). `counters`: the
+   * Runs `work` in a scope of its own (one ingested document): see scoped(). `counters`: the
    * scope's counts, for a caller that reads them while `work` runs.
    */
   scope<T>(work: () => T, counters: CostCounters = emptyCounters()): T {
