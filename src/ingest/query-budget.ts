@@ -21,7 +21,10 @@ export const DOCUMENT_QUERIES = 16;
  * carries its text and position as JSON.
  */
 const CHUNK_ROW_BYTES_PER_BYTE = 2;
-/** D1 queries kept back from documents: the dead-letter record of one that fails for good. */
+/**
+ * D1 queries kept back from documents and build steps: the dead-letter record of one that fails
+ * for good.
+ */
 export const DOCUMENT_RESERVE_QUERIES = 1;
 /** Times a message was sent back for want of D1 queries (0 for one never sent back). */
 const HELD_FIELD = "heldBack";
@@ -103,7 +106,7 @@ export class QueryAdmission {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
-  /** What the invocation may still spend on a new document. */
+  /** What the invocation may still spend on a new document or build step. */
   left(): number {
     let pending = 0;
     for (const doc of this.running) pending += Math.max(0, doc.queries - doc.counters.d1Queries);

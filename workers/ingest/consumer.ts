@@ -51,15 +51,8 @@ import { BackfillTaskSchema, isVersionTask } from "../../src/versions/messages";
 import { recordDeadLetter } from "./dead-letter";
 
 const CONCURRENCY = 6;
-/**
- * D1 queries kept back from the build steps for what may follow one in the invocation: the dead
- * letter a step that fails for good records (recordDeadLetter).
- */
-const BUILD_RESERVE_QUERIES = 1;
-/** How long a build step sent back for want of D1 queries waits: the next batch may take it. */
-const BUILD_DEFER_SECONDS = 1;
-/** How long a document sent back for want of D1 queries waits: the next batch may take it. */
-const HOLD_BACK_SECONDS = 1;
+/** How long a document or build step sent back for want of D1 queries waits: the next batch may take it. */
+const SEND_BACK_SECONDS = 1;
 
 /** `plan`: the Workers plan, whose D1 queries per invocation bound the batch's documents and build steps. */
 export async function consumeIngest(
@@ -91,7 +84,10 @@ export async function consumeIngest(
         : undefined;
       if (admitted === null) {
         meter.add("queueOperations", queueChunks(message.body));
-        return holdBack(message, deps, meter);
+        return sendBack(message, heldBackBody(message.body), deps, "ingest.held_back", {
+          heldBack: heldBack(message.body) + 1,
+          d1Queries: meter.total().d1Queries,
+        });
       }
       try {
         return await meter.scope(() => {
@@ -104,49 +100,48 @@ export async function consumeIngest(
     });
     await publishChanged(deps, changed);
   }
-  await runBuildSteps(steps, deps, db, meter, PLAN_LIMITS[plan].d1Queries);
+  await runBuildSteps(steps, deps, db, meter, admission);
 }
 
 /**
- * Sends a document the invocation has no D1 queries left for back to the queue: its copy first,
- * then the original acked, so it spends no delivery attempt; retried when the copy cannot be sent.
+ * Sends a message the invocation has no D1 queries left for back to the queue with `body`: its
+ * copy first, then the original acked, so it spends no delivery attempt; retried when the copy
+ * cannot be sent. Logs `event` with `fields` once sent, `<event>_failed` when not.
  */
-async function holdBack(message: Message<unknown>, deps: ConsumerDeps, meter: Meter): Promise<void> {
+async function sendBack(
+  message: Message<unknown>,
+  body: unknown,
+  deps: ConsumerDeps,
+  event: string,
+  fields: Record<string, unknown>,
+): Promise<void> {
   try {
-    await deps.queue.send(heldBackBody(message.body), {
-      contentType: "json",
-      delaySeconds: HOLD_BACK_SECONDS,
-    });
+    await deps.queue.send(body, { contentType: "json", delaySeconds: SEND_BACK_SECONDS });
     message.ack();
-    deps.logger.info("ingest.held_back", {
-      messageId: message.id,
-      heldBack: heldBack(message.body) + 1,
-      d1Queries: meter.total().d1Queries,
-    });
+    deps.logger.info(event, { messageId: message.id, ...fields });
   } catch (err) {
-    deps.logger.warn("ingest.hold_back_failed", { messageId: message.id, error: errorMessage(err) });
-    message.retry({ delaySeconds: HOLD_BACK_SECONDS });
+    deps.logger.warn(`${event}_failed`, { messageId: message.id, error: errorMessage(err) });
+    message.retry({ delaySeconds: SEND_BACK_SECONDS });
   }
 }
 
 /**
  * Runs the batch's version build steps one after another, once the rest of the batch is done, so
  * that what the invocation has spent is known: each step takes the documents that fit in the D1
- * queries left ("Queries per Worker invocation", PLAN_LIMITS; the meter counts every query of the
- * services' databases), and a step for which not one document fits is sent back to the queue (its
- * copy first, then the original acked, so the deferral costs no delivery attempt; retried when
- * the copy cannot be sent).
+ * queries the documents' admission says are left ("Queries per Worker invocation", PLAN_LIMITS;
+ * the meter counts every query of the services' databases; the same reserve for a dead letter),
+ * and a step for which not one document fits is sent back to the queue (sendBack).
  */
 async function runBuildSteps(
   steps: Message<unknown>[],
   deps: ConsumerDeps,
   db: D1Database,
   meter: Meter,
-  limit: number,
+  admission: QueryAdmission,
 ): Promise<void> {
   const changed = new Set<string>();
   for (const message of steps) {
-    const documents = stepDocuments(limit - meter.total().d1Queries - BUILD_RESERVE_QUERIES);
+    const documents = stepDocuments(admission.left());
     if (documents > 0) {
       await meter.scope(() => {
         meter.add("queueOperations", queueChunks(message.body));
@@ -154,20 +149,12 @@ async function runBuildSteps(
       });
       continue;
     }
-    try {
-      await deps.queue.send(message.body, { contentType: "json", delaySeconds: BUILD_DEFER_SECONDS });
-      message.ack();
-      const task = BackfillTaskSchema.parse(message.body);
-      deps.logger.info("versions.step_deferred", {
-        messageId: message.id,
-        namespace: task.namespace,
-        version: task.version,
-        d1Queries: meter.total().d1Queries,
-      });
-    } catch (err) {
-      deps.logger.warn("versions.step_defer_failed", { messageId: message.id, error: errorMessage(err) });
-      message.retry({ delaySeconds: BUILD_DEFER_SECONDS });
-    }
+    const task = BackfillTaskSchema.parse(message.body);
+    await sendBack(message, message.body, deps, "versions.step_deferred", {
+      namespace: task.namespace,
+      version: task.version,
+      d1Queries: meter.total().d1Queries,
+    });
   }
   await publishChanged(deps, changed);
 }
