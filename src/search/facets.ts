@@ -72,21 +72,13 @@ export interface PendingFacets {
   counts: (retrieved: Retrieved) => Promise<FacetAnswer>;
 }
 
-/** A value settled once: the first `settle` wins, later ones change nothing. */
+/** A value settled once: the first `settle` wins, as a promise's resolve does. */
 function settleOnce<T>(): { value: Promise<T>; settle: (value: T) => void } {
-  let give: (value: T) => void = () => {};
+  let settle: (value: T) => void = () => {};
   const value = new Promise<T>((resolve) => {
-    give = resolve;
+    settle = resolve;
   });
-  let settled = false;
-  return {
-    value,
-    settle: (v) => {
-      if (settled) return;
-      settled = true;
-      give(v);
-    },
-  };
+  return { value, settle };
 }
 
 /**
